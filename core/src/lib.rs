@@ -1,0 +1,23 @@
+//! The pure policy core of pollwise: every adaptive poll-window policy,
+//! behind one trait, with validated parameters.
+//!
+//! Nothing here performs I/O, reads a clock, spawns a thread or allocates in
+//! the step (per-handler tables grow only when a new handler id appears).
+//! Both the simulator and the real-device loop drive these same types, so a
+//! policy measured in simulation is exactly the one run on a disk.
+
+mod outcome;
+mod params;
+mod policies;
+mod policy;
+mod schema;
+mod window_stats;
+
+pub use outcome::{HandlerId, Outcome, MAX_HANDLER_ID};
+pub use params::{Param, ParamError, ParamSpec, Params, MAX_FACTOR, MAX_TIME_NS, MAX_WEIGHT_SHIFT};
+pub use policies::{
+    Fixed, GuestHaltPoll, KvmHaltPoll, Off, Oracle, Qemu, Weighted, QEMU_GROW_START_NS,
+};
+pub use policy::{AnyPolicy, Policy, PolicyKind};
+pub use schema::RunRow;
+pub use window_stats::{is_abrupt_reset, WindowStats};

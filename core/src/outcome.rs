@@ -1,0 +1,47 @@
+//! What the host reports to a policy after one loop iteration.
+
+/// Identifies one poll handler (a virtqueue notifier, the AIO completion
+/// ring, ...) within one event loop. Hosts number their handlers densely
+/// from 0; policies keep per-handler state in a table indexed by it.
+pub type HandlerId = u32;
+
+/// The largest handler id a policy accepts. Per-handler tables grow on first
+/// sight of an id, so the bound keeps a bad id from allocating gigabytes.
+pub const MAX_HANDLER_ID: HandlerId = 4095;
+
+/// One loop iteration, as QEMU's `aio_poll()` sees it.
+///
+/// `block_ns` is QEMU's `block_ns`: the time from the start of the iteration
+/// (before polling) until the event that ended it, so it covers the polling
+/// time and any blocking time. `polled` says whether the event was found by
+/// busy-polling (no wake-up was needed) or only after blocking.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Outcome<'a> {
+    pub block_ns: u64,
+    pub polled: bool,
+    /// The poll handlers that had an event in this iteration. Empty when the
+    /// iteration ended for another reason (a timer, a bottom half), which
+    /// per-handler policies treat as "no handler event".
+    pub handlers: &'a [HandlerId],
+}
+
+impl<'a> Outcome<'a> {
+    /// An event found while polling, `after_ns` into the iteration.
+    pub fn polled(after_ns: u64, handlers: &'a [HandlerId]) -> Self {
+        Outcome {
+            block_ns: after_ns,
+            polled: true,
+            handlers,
+        }
+    }
+
+    /// The loop blocked; the event arrived `after_ns` after the iteration
+    /// began.
+    pub fn blocked(after_ns: u64, handlers: &'a [HandlerId]) -> Self {
+        Outcome {
+            block_ns: after_ns,
+            polled: false,
+            handlers,
+        }
+    }
+}

@@ -1,0 +1,392 @@
+//! The policy contract, the registry of policy kinds, and one enum that
+//! dispatches to them without boxing.
+
+use std::fmt;
+
+use crate::outcome::{HandlerId, Outcome, MAX_HANDLER_ID};
+use crate::params::{
+    Param, ParamError, ParamSpec, Params, MAX_FACTOR, MAX_TIME_NS, MAX_WEIGHT_SHIFT,
+};
+use crate::policies::{Fixed, GuestHaltPoll, KvmHaltPoll, Off, Oracle, Qemu, Weighted};
+
+/// A poll-window policy: a state machine over integer nanoseconds.
+///
+/// Each iteration the host reads [`Policy::window_ns`], busy-polls for at
+/// most that long, blocks if nothing came, and then reports the iteration
+/// with [`Policy::observe`]. The policy never reads a clock; all time comes in
+/// through the outcome. After every call `0 <= window_ns() <=
+/// params().poll_max_ns()` holds (for `fixed`, the window is its own bound).
+pub trait Policy {
+    fn kind(&self) -> PolicyKind;
+    fn params(&self) -> &Params;
+    /// The window the next iteration may poll for.
+    fn window_ns(&self) -> u64;
+    /// Adjusts the window after one iteration.
+    fn observe(&mut self, outcome: &Outcome<'_>);
+    /// Changes parameters on a live policy (QEMU's `qom-set` on an IOThread).
+    /// The window is brought within the new bounds at once.
+    fn set_params(&mut self, params: Params) -> Result<(), ParamError>;
+    /// Tells a clairvoyant policy how long until the next event; only the
+    /// simulator can know this. Online policies ignore it.
+    fn foresee(&mut self, _next_event_ns: u64) {}
+}
+
+/// Every policy this crate provides.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PolicyKind {
+    Qemu,
+    Weighted,
+    KvmHaltPoll,
+    GuestHaltPoll,
+    Fixed,
+    Off,
+    Oracle,
+}
+
+const QEMU_SPECS: &[ParamSpec] = &[
+    ParamSpec {
+        param: Param::PollMaxNs,
+        default: 32768,
+        min: 0,
+        max: MAX_TIME_NS,
+        help: "maximum polling time; 0 disables polling (IOThread default 32768)",
+    },
+    ParamSpec {
+        param: Param::PollGrow,
+        default: 0,
+        min: 0,
+        max: MAX_FACTOR,
+        help: "growth factor; 0 means 2",
+    },
+    ParamSpec {
+        param: Param::PollShrink,
+        default: 0,
+        min: 0,
+        max: MAX_FACTOR,
+        help: "shrink divisor; 0 means reset to 0 at once",
+    },
+];
+
+const WEIGHTED_SPECS: &[ParamSpec] = &[
+    QEMU_SPECS[0],
+    QEMU_SPECS[1],
+    ParamSpec {
+        param: Param::PollShrink,
+        default: 0,
+        min: 0,
+        max: MAX_FACTOR,
+        help: "shrink divisor; 0 means 2 (the proposal's new default)",
+    },
+    ParamSpec {
+        param: Param::PollWeight,
+        default: 0,
+        min: 0,
+        max: MAX_WEIGHT_SHIFT,
+        help: "EWMA weight as a shift: a new sample counts 2^-w; 0 means 2",
+    },
+];
+
+const KVM_SPECS: &[ParamSpec] = &[
+    ParamSpec {
+        param: Param::PollMaxNs,
+        default: 200_000,
+        min: 0,
+        max: MAX_TIME_NS,
+        help: "halt_poll_ns: maximum polling time (x86 default 200000); 0 disables",
+    },
+    ParamSpec {
+        param: Param::PollGrow,
+        default: 2,
+        min: 0,
+        max: MAX_FACTOR,
+        help: "halt_poll_ns_grow; 0 never grows",
+    },
+    ParamSpec {
+        param: Param::PollGrowStartNs,
+        default: 10_000,
+        min: 0,
+        max: MAX_TIME_NS,
+        help: "halt_poll_ns_grow_start: first window; a shrink below it goes to 0",
+    },
+    ParamSpec {
+        param: Param::PollShrink,
+        default: 2,
+        min: 0,
+        max: MAX_FACTOR,
+        help: "halt_poll_ns_shrink; 0 resets to 0 at once",
+    },
+];
+
+const GUEST_HALTPOLL_SPECS: &[ParamSpec] = &[
+    ParamSpec {
+        param: Param::PollMaxNs,
+        default: 200_000,
+        min: 0,
+        max: MAX_TIME_NS,
+        help: "guest_halt_poll_ns: maximum polling time",
+    },
+    ParamSpec {
+        param: Param::PollGrow,
+        default: 2,
+        min: 0,
+        max: MAX_FACTOR,
+        help: "guest_halt_poll_grow",
+    },
+    ParamSpec {
+        param: Param::PollGrowStartNs,
+        default: 50_000,
+        min: 0,
+        max: MAX_TIME_NS,
+        help: "guest_halt_poll_grow_start: first window; a shrink below it goes to 0",
+    },
+    ParamSpec {
+        param: Param::PollShrink,
+        default: 2,
+        min: 0,
+        max: MAX_FACTOR,
+        help: "guest_halt_poll_shrink; 0 resets to 0 at once",
+    },
+];
+
+const FIXED_SPECS: &[ParamSpec] = &[ParamSpec {
+    param: Param::PollMaxNs,
+    default: 32768,
+    min: 0,
+    max: MAX_TIME_NS,
+    help: "the constant window",
+}];
+
+const ORACLE_SPECS: &[ParamSpec] = &[
+    ParamSpec {
+        param: Param::PollMaxNs,
+        default: 32768,
+        min: 0,
+        max: MAX_TIME_NS,
+        help: "never poll longer than this",
+    },
+    ParamSpec {
+        param: Param::OracleThresholdNs,
+        default: 32768,
+        min: 0,
+        max: MAX_TIME_NS,
+        help: "poll exactly until the next event when it is at most this far away",
+    },
+];
+
+impl PolicyKind {
+    pub const ALL: [PolicyKind; 7] = [
+        PolicyKind::Qemu,
+        PolicyKind::Weighted,
+        PolicyKind::KvmHaltPoll,
+        PolicyKind::GuestHaltPoll,
+        PolicyKind::Fixed,
+        PolicyKind::Off,
+        PolicyKind::Oracle,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            PolicyKind::Qemu => "qemu",
+            PolicyKind::Weighted => "weighted",
+            PolicyKind::KvmHaltPoll => "kvm-halt-poll",
+            PolicyKind::GuestHaltPoll => "guest-haltpoll",
+            PolicyKind::Fixed => "fixed",
+            PolicyKind::Off => "off",
+            PolicyKind::Oracle => "oracle",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Result<PolicyKind, ParamError> {
+        PolicyKind::ALL
+            .into_iter()
+            .find(|k| k.name() == name)
+            .ok_or_else(|| ParamError::UnknownPolicy {
+                name: name.to_string(),
+                known: PolicyKind::ALL.iter().map(|k| k.name()).collect(),
+            })
+    }
+
+    pub fn description(self) -> &'static str {
+        match self {
+            PolicyKind::Qemu => "QEMU 10.x adjust_polling_time: per-handler grow x2 from 4 us, reset to 0 on a long block",
+            PolicyKind::Weighted => "2026 proposal: per-handler EWMA of block time, context window grows to it, halves gradually",
+            PolicyKind::KvmHaltPoll => "Linux KVM host halt polling (virt/kvm/kvm_main.c)",
+            PolicyKind::GuestHaltPoll => "Linux guest cpuidle haltpoll governor",
+            PolicyKind::Fixed => "always poll for poll-max-ns",
+            PolicyKind::Off => "never poll",
+            PolicyKind::Oracle => "clairvoyant lower bound (simulation only): polls exactly when the next event is near",
+        }
+    }
+
+    pub fn specs(self) -> &'static [ParamSpec] {
+        match self {
+            PolicyKind::Qemu => QEMU_SPECS,
+            PolicyKind::Weighted => WEIGHTED_SPECS,
+            PolicyKind::KvmHaltPoll => KVM_SPECS,
+            PolicyKind::GuestHaltPoll => GUEST_HALTPOLL_SPECS,
+            PolicyKind::Fixed => FIXED_SPECS,
+            PolicyKind::Off => &[],
+            PolicyKind::Oracle => ORACLE_SPECS,
+        }
+    }
+
+    pub fn param_names(self) -> Vec<&'static str> {
+        self.specs().iter().map(|s| s.param.name()).collect()
+    }
+
+    /// Whether the policy needs [`Policy::foresee`], i.e. can only run in
+    /// the simulator.
+    pub fn is_clairvoyant(self) -> bool {
+        self == PolicyKind::Oracle
+    }
+
+    /// Whether one adjustment may drop the window straight to 0 from above
+    /// the grow-start value under these parameters. The no-abrupt-reset
+    /// property holds for every other configuration.
+    pub fn may_reset_abruptly(self, params: &Params) -> bool {
+        match self {
+            PolicyKind::Qemu | PolicyKind::KvmHaltPoll | PolicyKind::GuestHaltPoll => {
+                params.get(Param::PollShrink) == 0
+            }
+            PolicyKind::Oracle => true,
+            PolicyKind::Weighted | PolicyKind::Fixed | PolicyKind::Off => false,
+        }
+    }
+
+    /// The divisor by which one adjustment may at most lower the window, and
+    /// the value below which it may fall to 0 instead.
+    pub fn shrink_bound(self, params: &Params) -> (u64, u64) {
+        let shrink = params.get(Param::PollShrink);
+        match self {
+            PolicyKind::Qemu => (shrink.max(1), crate::policies::QEMU_GROW_START_NS),
+            PolicyKind::Weighted => (if shrink == 0 { 2 } else { shrink }, 0),
+            PolicyKind::KvmHaltPoll | PolicyKind::GuestHaltPoll => {
+                (shrink.max(1), params.get(Param::PollGrowStartNs))
+            }
+            PolicyKind::Fixed | PolicyKind::Off | PolicyKind::Oracle => (1, 0),
+        }
+    }
+}
+
+impl fmt::Display for PolicyKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Any policy, dispatched by `match` so the simulator's hot loop needs no
+/// virtual calls or boxing.
+#[derive(Clone, Debug)]
+pub enum AnyPolicy {
+    Qemu(Qemu),
+    Weighted(Weighted),
+    KvmHaltPoll(KvmHaltPoll),
+    GuestHaltPoll(GuestHaltPoll),
+    Fixed(Fixed),
+    Off(Off),
+    Oracle(Oracle),
+}
+
+macro_rules! dispatch {
+    ($self:expr, $p:ident => $e:expr) => {
+        match $self {
+            AnyPolicy::Qemu($p) => $e,
+            AnyPolicy::Weighted($p) => $e,
+            AnyPolicy::KvmHaltPoll($p) => $e,
+            AnyPolicy::GuestHaltPoll($p) => $e,
+            AnyPolicy::Fixed($p) => $e,
+            AnyPolicy::Off($p) => $e,
+            AnyPolicy::Oracle($p) => $e,
+        }
+    };
+}
+
+impl AnyPolicy {
+    /// A fresh policy (window 0) with the given, already validated params.
+    pub fn new(params: Params) -> AnyPolicy {
+        match params.kind() {
+            PolicyKind::Qemu => AnyPolicy::Qemu(Qemu::new(params)),
+            PolicyKind::Weighted => AnyPolicy::Weighted(Weighted::new(params)),
+            PolicyKind::KvmHaltPoll => AnyPolicy::KvmHaltPoll(KvmHaltPoll::new(params)),
+            PolicyKind::GuestHaltPoll => AnyPolicy::GuestHaltPoll(GuestHaltPoll::new(params)),
+            PolicyKind::Fixed => AnyPolicy::Fixed(Fixed::new(params)),
+            PolicyKind::Off => AnyPolicy::Off(Off::new(params)),
+            PolicyKind::Oracle => AnyPolicy::Oracle(Oracle::new(params)),
+        }
+    }
+
+    /// Builds a policy from user text: a policy name and `name=value` pairs.
+    pub fn from_text<'a, I>(name: &str, pairs: I) -> Result<AnyPolicy, ParamError>
+    where
+        I: IntoIterator<Item = (&'a str, &'a str)>,
+    {
+        let kind = PolicyKind::from_name(name)?;
+        Ok(AnyPolicy::new(Params::from_pairs(kind, pairs)?))
+    }
+}
+
+impl Policy for AnyPolicy {
+    fn kind(&self) -> PolicyKind {
+        dispatch!(self, p => p.kind())
+    }
+    fn params(&self) -> &Params {
+        dispatch!(self, p => p.params())
+    }
+    #[inline]
+    fn window_ns(&self) -> u64 {
+        dispatch!(self, p => p.window_ns())
+    }
+    #[inline]
+    fn observe(&mut self, outcome: &Outcome<'_>) {
+        dispatch!(self, p => p.observe(outcome))
+    }
+    fn set_params(&mut self, params: Params) -> Result<(), ParamError> {
+        dispatch!(self, p => p.set_params(params))
+    }
+    #[inline]
+    fn foresee(&mut self, next_event_ns: u64) {
+        dispatch!(self, p => p.foresee(next_event_ns))
+    }
+}
+
+/// Rejects parameters built for another policy kind.
+pub(crate) fn check_kind(expected: PolicyKind, params: &Params) -> Result<(), ParamError> {
+    if params.kind() == expected {
+        Ok(())
+    } else {
+        Err(ParamError::WrongKind {
+            expected: expected.name(),
+            got: params.kind().name(),
+        })
+    }
+}
+
+/// Per-handler state, indexed by [`HandlerId`], grown on first sight of an id
+/// (so the step allocates only the first time a handler appears).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct HandlerTable<T> {
+    slots: Vec<T>,
+}
+
+impl<T: Default + Clone> HandlerTable<T> {
+    /// The slot of `id`, or `None` for an id beyond [`MAX_HANDLER_ID`]
+    /// (which the step then ignores rather than panicking).
+    pub(crate) fn get_mut(&mut self, id: HandlerId) -> Option<&mut T> {
+        if id > MAX_HANDLER_ID {
+            return None;
+        }
+        let i = id as usize;
+        if i >= self.slots.len() {
+            self.slots.resize(i + 1, T::default());
+        }
+        Some(&mut self.slots[i])
+    }
+
+    pub(crate) fn iter(&self) -> std::slice::Iter<'_, T> {
+        self.slots.iter()
+    }
+
+    pub(crate) fn iter_mut(&mut self) -> std::slice::IterMut<'_, T> {
+        self.slots.iter_mut()
+    }
+}

@@ -1,0 +1,71 @@
+//! The one result schema shared by the simulator and the real-device adapter,
+//! so `compare`, `plot` and any script work on either.
+
+use serde::{Deserialize, Serialize};
+
+/// One measured or simulated run: what was run, and what it cost and gave.
+/// Field order is the CSV column order; units are in the names.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunRow {
+    /// `sim` or `realdev`.
+    pub source: String,
+    /// Preset name, or the file a device preset was loaded from.
+    pub preset: String,
+    pub policy: String,
+    /// The policy's parameters as `name=value` pairs separated by spaces,
+    /// in the policy's spec order (see [`crate::Params`]'s Display).
+    pub params: String,
+    pub rw: String,
+    pub bs: u64,
+    pub numjobs: u32,
+    pub iodepth: u32,
+    pub iothreads: u32,
+    pub duration_ms: u64,
+    pub seed: u64,
+    pub iops: f64,
+    pub mb_per_s: f64,
+    pub lat_mean_us: f64,
+    pub lat_p50_us: f64,
+    pub lat_p99_us: f64,
+    pub lat_p999_us: f64,
+    /// IOThread CPU as a percentage of one core, summed over iothreads and
+    /// divided by their count (so 100 means every iothread was always busy).
+    pub iothread_cpu_pct: f64,
+    /// The part of `iothread_cpu_pct` spent busy-polling without finding work.
+    pub poll_cpu_pct: f64,
+    pub kicks_per_s: f64,
+    pub wakeups_per_s: f64,
+    pub window_mean_ns: f64,
+    pub window_zero_frac: f64,
+    pub abrupt_resets: u64,
+}
+
+impl RunRow {
+    /// The CSV header, in field order.
+    pub const COLUMNS: [&'static str; 24] = [
+        "source",
+        "preset",
+        "policy",
+        "params",
+        "rw",
+        "bs",
+        "numjobs",
+        "iodepth",
+        "iothreads",
+        "duration_ms",
+        "seed",
+        "iops",
+        "mb_per_s",
+        "lat_mean_us",
+        "lat_p50_us",
+        "lat_p99_us",
+        "lat_p999_us",
+        "iothread_cpu_pct",
+        "poll_cpu_pct",
+        "kicks_per_s",
+        "wakeups_per_s",
+        "window_mean_ns",
+        "window_zero_frac",
+        "abrupt_resets",
+    ];
+}

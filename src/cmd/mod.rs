@@ -1,0 +1,11 @@
+//! One module per subcommand; each owns its flags and its output.
+
+pub mod bench;
+pub mod compare;
+pub mod plot;
+pub mod policy;
+pub mod realdev;
+pub mod report;
+pub mod sim;
+pub mod sweep;
+pub mod validate;

@@ -1,0 +1,73 @@
+//! The `pollwise` command line: a thin layer over the workspace crates.
+
+// Argument enums are parsed once per process; their size does not matter.
+#![allow(clippy::large_enum_variant)]
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+mod policy_args;
+
+#[derive(Parser)]
+#[command(
+    name = "pollwise",
+    version,
+    about = "Design, simulate and validate adaptive poll-window policies",
+    long_about = "Design, simulate and validate adaptive poll-window policies: how long an \
+I/O event loop (QEMU's IOThread) should busy-poll before it blocks.\n\n\
+Start with `pollwise compare` (QEMU's policy against the 2026 proposal on a \
+simulated Optane P4800X) or `pollwise policy list`."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List policies or replay a recorded event trace through one.
+    #[command(subcommand)]
+    Policy(cmd::policy::PolicyCommand),
+    /// Simulate one run of a workload on a device preset.
+    Sim(cmd::sim::SimArgs),
+    /// Run a preset's whole matrix for a baseline and a candidate policy.
+    Compare(cmd::compare::CompareArgs),
+    /// Sweep policy parameters in simulation (cartesian product, parallel).
+    Sweep(cmd::sweep::SweepArgs),
+    /// Measure the simulator's speed against a raw event-queue loop.
+    Bench(cmd::bench::BenchArgs),
+    /// Run policies on a real disk through epoll and Linux AIO.
+    #[command(subcommand)]
+    Realdev(cmd::realdev::RealdevCommand),
+    /// Run a workload on the device and in simulation and compare them.
+    Validate(cmd::validate::ValidateArgs),
+    /// Draw trade-off plots from results CSV.
+    #[command(subcommand)]
+    Plot(cmd::plot::PlotCommand),
+    /// Run the default compare and a sweep and write every plot and an index.
+    Report(cmd::report::ReportArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Policy(c) => cmd::policy::run(c),
+        Command::Sim(a) => cmd::sim::run(a),
+        Command::Compare(a) => cmd::compare::run(a),
+        Command::Sweep(a) => cmd::sweep::run(a),
+        Command::Bench(a) => cmd::bench::run(a),
+        Command::Realdev(c) => cmd::realdev::run(c),
+        Command::Validate(a) => cmd::validate::run(a),
+        Command::Plot(c) => cmd::plot::run(c),
+        Command::Report(a) => cmd::report::run(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
