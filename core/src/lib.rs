@@ -19,5 +19,5 @@ pub use policies::{
     Fixed, GuestHaltPoll, KvmHaltPoll, Off, Oracle, Qemu, Weighted, QEMU_GROW_START_NS,
 };
 pub use policy::{AnyPolicy, Policy, PolicyKind};
-pub use schema::RunRow;
+pub use schema::{RunRow, TraceRow, COMPARE_COLUMNS};
 pub use window_stats::{is_abrupt_reset, WindowStats};

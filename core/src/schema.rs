@@ -69,3 +69,36 @@ impl RunRow {
         "abrupt_resets",
     ];
 }
+
+/// One point of a window trajectory (`--trace`): the window a loop iteration
+/// started with. Sim and realdev write the same columns so `plot window`
+/// reads either.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TraceRow {
+    pub policy: String,
+    pub params: String,
+    pub iothread: u32,
+    /// Time since the start of the run, in ns (virtual time in sim).
+    pub time_ns: u64,
+    pub window_ns: u64,
+    /// The bound in force at that moment, drawn as a line.
+    pub poll_max_ns: u64,
+}
+
+/// The CSV columns of the paired table `compare --format csv` writes; `plot
+/// compare` reads these names.
+pub const COMPARE_COLUMNS: [&str; 13] = [
+    "rw",
+    "bs",
+    "numjobs",
+    "iothreads",
+    "baseline_iops",
+    "candidate_iops",
+    "iops_diff_pct",
+    "baseline_cpu_pct",
+    "candidate_cpu_pct",
+    "cpu_diff_pct",
+    "baseline",
+    "candidate",
+    "preset",
+];
