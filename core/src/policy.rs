@@ -125,10 +125,12 @@ const GUEST_HALTPOLL_SPECS: &[ParamSpec] = &[
         max: MAX_TIME_NS,
         help: "guest_halt_poll_ns: maximum polling time",
     },
+    // Linux accepts 0 here, but then a "grow" sets the window to the grow
+    // start, which can lower it; we refuse that degenerate setting.
     ParamSpec {
         param: Param::PollGrow,
         default: 2,
-        min: 0,
+        min: 1,
         max: MAX_FACTOR,
         help: "guest_halt_poll_grow",
     },

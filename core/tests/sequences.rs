@@ -1,0 +1,231 @@
+//! Hand-computed window sequences, one per policy rule. Every expected
+//! value below was worked out on paper from the upstream source (QEMU
+//! util/aio-posix.c, the 2026 RFC, Linux kvm_main.c and haltpoll.c), step by
+//! step, as the comments show; none was printed by the code under test.
+
+use pollwise_core::{AnyPolicy, HandlerId, Outcome, Params, Policy, PolicyKind};
+
+fn policy(kind: PolicyKind, pairs: &[(&str, &str)]) -> AnyPolicy {
+    AnyPolicy::new(Params::from_pairs(kind, pairs.iter().copied()).unwrap())
+}
+
+/// Feeds `(block_ns, handlers)` steps and returns the window after each.
+fn run(p: &mut AnyPolicy, steps: &[(u64, &[HandlerId])]) -> Vec<u64> {
+    steps
+        .iter()
+        .map(|&(block_ns, handlers)| {
+            let polled = block_ns <= p.window_ns();
+            p.observe(&Outcome {
+                block_ns,
+                polled,
+                handlers,
+            });
+            p.window_ns()
+        })
+        .collect()
+}
+
+fn single(blocks: &[u64]) -> Vec<(u64, &'static [HandlerId])> {
+    blocks.iter().map(|&b| (b, &[0][..])).collect()
+}
+
+#[test]
+fn qemu_defaults() {
+    let mut p = policy(PolicyKind::Qemu, &[]);
+    assert_eq!(p.window_ns(), 0);
+    // 1000: 0 -> 4000 (start). 1000 <= 4000: keep. 5000: x2 = 8000.
+    // 20000: 16000, then 32000. 20000 <= 32000: keep. 32768 is not above
+    // poll-max-ns, yet not below it either, so neither branch: keep.
+    // 32769 > poll-max-ns with poll-shrink 0: reset to 0.
+    let w = run(
+        &mut p,
+        &single(&[1000, 1000, 5000, 20000, 20000, 20000, 32768, 32769]),
+    );
+    assert_eq!(w, [4000, 4000, 8000, 16000, 32000, 32000, 32000, 0]);
+    // From 32000, a block of 32767 grows to 64000, capped at 32768.
+    let mut p = policy(PolicyKind::Qemu, &[]);
+    let w = run(&mut p, &single(&[20000, 20000, 20000, 20000, 32767]));
+    assert_eq!(w, [4000, 8000, 16000, 32000, 32768]);
+}
+
+#[test]
+fn qemu_grow_and_shrink_factors() {
+    let mut p = policy(
+        PolicyKind::Qemu,
+        &[
+            ("poll-max-ns", "10000"),
+            ("poll-grow", "3"),
+            ("poll-shrink", "2"),
+        ],
+    );
+    // 100: 4000. 4001: 12000 -> cap 10000. 10001 > max: /2 = 5000, 2500.
+    // 3000 > 2500, below max: x3 = 7500.
+    let w = run(&mut p, &single(&[100, 4001, 10001, 10001, 3000]));
+    assert_eq!(w, [4000, 10000, 5000, 2500, 7500]);
+}
+
+#[test]
+fn qemu_tracks_each_handler() {
+    let mut p = policy(PolicyKind::Qemu, &[]);
+    let steps: [(u64, &[HandlerId]); 6] = [
+        (100, &[0]),      // h0: 4000
+        (100, &[1]),      // h1: 4000
+        (5000, &[0]),     // h0: 8000; window = max = 8000
+        (40000, &[1]),    // h1 reset to 0; h0 still 8000
+        (40000, &[0, 1]), // both reset
+        (100, &[]),       // no handler event: nothing adjusts
+    ];
+    assert_eq!(run(&mut p, &steps), [4000, 4000, 8000, 8000, 0, 0]);
+}
+
+#[test]
+fn qemu_with_polling_disabled_never_adjusts() {
+    let mut p = policy(PolicyKind::Qemu, &[("poll-max-ns", "0")]);
+    assert_eq!(run(&mut p, &single(&[0, 100, 1_000_000])), [0, 0, 0]);
+}
+
+#[test]
+fn weighted_defaults() {
+    let mut p = policy(PolicyKind::Weighted, &[]);
+    // weight 2: ns' = ns - ns/4 + b/4 (shifts, rounding down).
+    // 1000: estimate 0 -> 1000; window grows to max(1000, 0*2) = 1000.
+    // 2000: 1000-250+500 = 1250 > 1000: grow to max(1250, 2000) = 2000.
+    // 2000: 1250-312+500 = 1438 <= 2000; 1438 < 2000/2? no: keep 2000.
+    // 100: 1438-359+25 = 1104; not < 1000: keep.
+    // 0: 1104-276 = 828 < 1000: halve to 1000.
+    // 40000: 828-207+10000 = 10621 > 1000: grow to 10621 (> 2000).
+    // 200000: 10621-2655+50000 = 57966 >= max: estimate 0; 0 < 5310:
+    // halve to 5310. 200000 again: estimate 200000 >= max -> 0: 2655.
+    let w = run(
+        &mut p,
+        &single(&[1000, 2000, 2000, 100, 0, 40000, 200_000, 200_000]),
+    );
+    assert_eq!(w, [1000, 2000, 2000, 2000, 1000, 10621, 5310, 2655]);
+}
+
+#[test]
+fn weighted_ages_idle_handlers() {
+    let mut p = policy(PolicyKind::Weighted, &[]);
+    let steps: [(u64, &[HandlerId]); 4] = [
+        // h0: 1000; window 1000.
+        (1000, &[0]),
+        // h1: 3000; idle h0: 1000+3000 = 4000. Grow to max(3000, 2000).
+        (3000, &[1]),
+        // h1: 3000-750+7500 = 9750; idle h0: 34000 >= max -> 0.
+        // Grow to max(9750, 6000) = 9750.
+        (30000, &[1]),
+        // h0: 0 -> 1000; idle h1: 10750. 1000 < 9750/2: halve to 4875.
+        (1000, &[0]),
+    ];
+    assert_eq!(run(&mut p, &steps), [1000, 3000, 9750, 4875]);
+}
+
+#[test]
+fn weighted_weight_is_a_shift() {
+    let mut p = policy(PolicyKind::Weighted, &[("poll-weight", "1")]);
+    // weight 1: ns' = ns - ns/2 + b/2. 1000 -> 1000; 3000 -> 500+1500 = 2000,
+    // grow to max(2000, 2000) = 2000; 3000 -> 1000+1500 = 2500, grow to
+    // max(2500, 4000) = 4000.
+    assert_eq!(
+        run(&mut p, &single(&[1000, 3000, 3000])),
+        [1000, 2000, 4000]
+    );
+}
+
+#[test]
+fn kvm_halt_poll_defaults() {
+    let mut p = policy(PolicyKind::KvmHaltPoll, &[]);
+    // 5000: window 0 and halt below max: grow 0*2 -> grow start 10000.
+    // 5000 <= 10000: keep. 15000: 20000. 250000 > max: /2 = 10000 (not
+    // below grow start). Again: 5000 < grow start -> 0. With window 0 a
+    // long halt neither shrinks nor grows. 150000: grow to 10000, 20000.
+    let w = run(
+        &mut p,
+        &single(&[
+            5000, 5000, 15000, 250_000, 250_000, 250_000, 150_000, 150_000,
+        ]),
+    );
+    assert_eq!(w, [10000, 10000, 20000, 10000, 0, 0, 10000, 20000]);
+    // Growth past the max is clamped before use: 160000 x2 -> 200000.
+    let mut p = policy(PolicyKind::KvmHaltPoll, &[]);
+    let w = run(&mut p, &single(&[190_000; 7]));
+    assert_eq!(w, [10000, 20000, 40000, 80000, 160000, 200000, 200000]);
+    // A halt equal to the max does not grow in KVM (needs halt < max).
+    let mut p = policy(PolicyKind::KvmHaltPoll, &[]);
+    assert_eq!(run(&mut p, &single(&[200_000])), [0]);
+}
+
+#[test]
+fn kvm_grow_zero_never_grows() {
+    let mut p = policy(PolicyKind::KvmHaltPoll, &[("poll-grow", "0")]);
+    assert_eq!(run(&mut p, &single(&[5000, 5000])), [0, 0]);
+}
+
+#[test]
+fn guest_haltpoll_defaults() {
+    let mut p = policy(PolicyKind::GuestHaltPoll, &[]);
+    // 5000: 0 < 5000 <= max: 0*2 -> grow start 50000. 60000: 100000.
+    // 150000: 200000. 200000 = max: neither grow (not > window) nor shrink.
+    // 200001: /2 = 100000. 300000: 50000. 300000: 25000 < 50000 -> 0.
+    let w = run(
+        &mut p,
+        &single(&[5000, 60000, 150_000, 200_000, 200_001, 300_000, 300_000]),
+    );
+    assert_eq!(w, [50000, 100000, 200000, 200000, 100000, 50000, 0]);
+    // Unlike KVM, a block equal to the max grows.
+    let mut p = policy(PolicyKind::GuestHaltPoll, &[]);
+    assert_eq!(run(&mut p, &single(&[200_000])), [50000]);
+}
+
+#[test]
+fn fixed_off_and_oracle() {
+    let mut p = policy(PolicyKind::Fixed, &[("poll-max-ns", "7000")]);
+    assert_eq!(p.window_ns(), 7000);
+    assert_eq!(run(&mut p, &single(&[1, 1_000_000])), [7000, 7000]);
+    let mut p = policy(PolicyKind::Off, &[]);
+    assert_eq!(run(&mut p, &single(&[1, 1_000_000])), [0, 0]);
+
+    let mut p = policy(PolicyKind::Oracle, &[("oracle-threshold-ns", "5000")]);
+    p.foresee(4999);
+    assert_eq!(p.window_ns(), 4999);
+    p.foresee(5001);
+    assert_eq!(p.window_ns(), 0);
+    // The threshold never lets it poll past poll-max-ns.
+    let mut p = policy(
+        PolicyKind::Oracle,
+        &[("oracle-threshold-ns", "50000"), ("poll-max-ns", "3000")],
+    );
+    p.foresee(4000);
+    assert_eq!(p.window_ns(), 0);
+}
+
+#[test]
+fn live_change_clamps_or_resets() {
+    // QEMU's aio_context_set_poll_params() zeroes every handler's window.
+    let mut p = policy(PolicyKind::Qemu, &[]);
+    run(&mut p, &single(&[100, 5000]));
+    assert_eq!(p.window_ns(), 8000);
+    let mut q = p.params().clone();
+    q.set_str("poll-max-ns", "16000").unwrap();
+    p.set_params(q).unwrap();
+    assert_eq!(p.window_ns(), 0);
+    // KVM re-reads the max at the next halt and clamps to it.
+    let mut p = policy(PolicyKind::KvmHaltPoll, &[]);
+    // 15000: 0 -> 10000 (grow start); 30000: 20000; 30000: 40000.
+    run(&mut p, &single(&[15000, 30000, 30000]));
+    assert_eq!(p.window_ns(), 40000);
+    let mut q = p.params().clone();
+    q.set_str("poll-max-ns", "25000").unwrap();
+    p.set_params(q).unwrap();
+    assert_eq!(p.window_ns(), 25000);
+    // Parameters of another policy are refused and change nothing.
+    let err = p
+        .set_params(Params::defaults(PolicyKind::Qemu))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("qemu") && err.contains("kvm-halt-poll"),
+        "{err}"
+    );
+    assert_eq!(p.window_ns(), 25000);
+}

@@ -1,0 +1,172 @@
+//! `pollwise policy list` and `pollwise policy replay` through the binary.
+
+use std::fs;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn pollwise(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pollwise"))
+        .args(args)
+        .output()
+        .expect("run pollwise")
+}
+
+fn trace(name: &str, text: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("pollwise-cli-policy-{}", std::process::id()));
+    fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    fs::write(&path, text).unwrap();
+    path
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).unwrap()
+}
+
+/// A failure is a clean error: non-zero exit, a message, no panic.
+fn assert_clean_error(o: &Output, needles: &[&str]) {
+    let err = stderr(o);
+    assert!(!o.status.success(), "should fail: {err}");
+    assert!(!err.contains("panicked"), "panicked: {err}");
+    for n in needles {
+        assert!(err.contains(n), "missing '{n}' in: {err}");
+    }
+}
+
+#[test]
+fn replay_reproduces_qemu_by_hand() {
+    let input = trace(
+        "qemu.csv",
+        "block_ns\n1000\n1000\n5000\n20000\n20000\n32769\n100\n",
+    );
+    let o = pollwise(&[
+        "policy",
+        "replay",
+        "--policy",
+        "qemu",
+        "--input",
+        input.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // 0 -> 4000 (start), keep, x2, x2, x2 = 32000, reset, restart at 4000.
+    assert_eq!(
+        stdout(&o),
+        "step,block_ns,window_ns\n1,1000,4000\n2,1000,4000\n3,5000,8000\n4,20000,16000\n\
+         5,20000,32000\n6,32769,0\n7,100,4000\n"
+    );
+}
+
+#[test]
+fn replay_with_handlers_and_parameters() {
+    let input = trace(
+        "handlers.csv",
+        "time,block_ns,handler\n0,100,0\n1,100,1\n2,5000,0\n3,40000,1\n4,40000,0;1\n5,100,\n",
+    );
+    let o = pollwise(&["policy", "replay", "--input", input.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let windows: Vec<&str> = out
+        .lines()
+        .skip(1)
+        .map(|l| l.rsplit(',').next().unwrap())
+        .collect();
+    assert_eq!(windows, ["4000", "4000", "8000", "8000", "0", "0"]);
+
+    // poll-shrink 2 halves instead: 4000, 8000, 16000, then 40000 > max
+    // gives 8000.
+    let input = trace("shrink.csv", "block_ns\n100\n5000\n10000\n40000\n");
+    let o = pollwise(&[
+        "policy",
+        "replay",
+        "--policy",
+        "qemu",
+        "--poll-shrink",
+        "2",
+        "--input",
+        input.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).ends_with("3,10000,16000\n4,40000,8000\n"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn replay_errors_are_clear() {
+    let good = trace("good.csv", "block_ns\n1\n");
+    let good = good.to_str().unwrap();
+    let o = pollwise(&[
+        "policy",
+        "replay",
+        "--policy",
+        "qemu",
+        "--poll-grow",
+        "-2",
+        "--input",
+        good,
+    ]);
+    assert_clean_error(&o, &["poll-grow", "-2", "[0, 65536]"]);
+    let o = pollwise(&[
+        "policy",
+        "replay",
+        "--policy",
+        "qemu",
+        "--poll-max-ns",
+        "abc",
+        "--input",
+        good,
+    ]);
+    assert_clean_error(&o, &["poll-max-ns", "abc"]);
+    let o = pollwise(&["policy", "replay", "--policy", "nosuch", "--input", good]);
+    assert_clean_error(&o, &["nosuch", "qemu", "weighted", "kvm-halt-poll"]);
+    let o = pollwise(&[
+        "policy",
+        "replay",
+        "--policy",
+        "qemu",
+        "--poll-weight",
+        "3",
+        "--input",
+        good,
+    ]);
+    assert_clean_error(&o, &["poll-weight", "qemu", "poll-shrink"]);
+    let o = pollwise(&["policy", "replay", "--policy", "oracle", "--input", good]);
+    assert_clean_error(&o, &["oracle", "simulator"]);
+    let o = pollwise(&["policy", "replay", "--input", "no-such-dir/none.csv"]);
+    assert_clean_error(&o, &["no-such-dir/none.csv"]);
+
+    let wrong = trace("wrong.csv", "when,ns\n1,2\n");
+    let o = pollwise(&["policy", "replay", "--input", wrong.to_str().unwrap()]);
+    assert_clean_error(&o, &["block_ns", "when, ns"]);
+    let negative = trace("negative.csv", "block_ns\n10\n-5\n");
+    let o = pollwise(&["policy", "replay", "--input", negative.to_str().unwrap()]);
+    assert_clean_error(&o, &["line 3", "-5"]);
+    let handler = trace("handler.csv", "block_ns,handler\n10,x\n");
+    let o = pollwise(&["policy", "replay", "--input", handler.to_str().unwrap()]);
+    assert_clean_error(&o, &["line 2", "handler 'x'"]);
+}
+
+#[test]
+fn list_names_every_policy_and_parameter() {
+    let o = pollwise(&["policy", "list", "--format", "csv"]);
+    assert!(o.status.success());
+    let text = stdout(&o);
+    for needle in [
+        "qemu,poll-max-ns,32768,",
+        "qemu,poll-shrink,0,",
+        "weighted,poll-weight,0,0,62,",
+        "kvm-halt-poll,poll-max-ns,200000,",
+        "kvm-halt-poll,poll-grow-start-ns,10000,",
+        "guest-haltpoll,poll-grow-start-ns,50000,",
+        "off,,",
+        "oracle,oracle-threshold-ns,",
+    ] {
+        assert!(text.contains(needle), "missing {needle} in:\n{text}");
+    }
+}
