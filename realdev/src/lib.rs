@@ -1,1 +1,4 @@
 //! placeholder
+
+pub mod handoff;
+pub mod sync;
