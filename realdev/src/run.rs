@@ -1,0 +1,259 @@
+//! One measured run: open the target, start the loop and the jobs, stop
+//! them at the deadline (or on Ctrl-C), and collect the result row.
+
+use std::fmt;
+use std::sync::mpsc::channel;
+use std::sync::Arc;
+use std::time::Duration;
+
+use pollwise_core::{Params, RunRow, TraceRow};
+
+use crate::buffer::BufferPool;
+use crate::eventloop::{EventLoop, LoopReport};
+use crate::handoff::{Doorbell, ParamCell, StopSignal, SubmitQueue};
+use crate::loadgen::{Job, JobReport, Workload};
+use crate::measure::{run_row, CpuSplit, RowMeta};
+use crate::sys::{mono_ns, EventFd, SigintGuard};
+use crate::target::{Target, TargetError, TargetSpec};
+
+/// The loop's doorbell in production: a write to its eventfd.
+impl Doorbell for EventFd {
+    fn ring(&self) {
+        self.signal();
+    }
+}
+
+/// A live parameter change: at `at_ms` into the run, `params` take effect.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ParamChange {
+    pub at_ms: u64,
+    pub params: Params,
+}
+
+#[derive(Clone, Debug)]
+pub struct RunConfig {
+    pub workload: Workload,
+    pub duration_ms: u64,
+    pub params: Params,
+    pub target: TargetSpec,
+    /// Applied in order of `at_ms` while the run goes on.
+    pub changes: Vec<ParamChange>,
+    pub trace: bool,
+    /// Route Ctrl-C to a clean stop (the CLI sets this; a library caller
+    /// running several runs in parallel threads should not).
+    pub catch_sigint: bool,
+}
+
+/// The outcome of a run.
+#[derive(Debug)]
+pub struct RunOutput {
+    pub row: RunRow,
+    pub split: CpuSplit,
+    pub loop_report: LoopReport,
+    pub jobs: Vec<JobReport>,
+    pub trace: Vec<TraceRow>,
+    pub target_path: String,
+    pub target_block_size: u64,
+}
+
+#[derive(Debug)]
+pub enum RunError {
+    Workload(String),
+    Target(TargetError),
+    Setup(std::io::Error),
+    Loop(std::io::Error),
+    Io { errors: u64, first: String },
+    Interrupted { after_ms: u64 },
+    Panicked(&'static str),
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RunError::Workload(m) => f.write_str(m),
+            RunError::Target(e) => write!(f, "{e}"),
+            RunError::Setup(e) => write!(f, "setting up the event loop: {e}"),
+            RunError::Loop(e) => write!(f, "event loop failed: {e}"),
+            RunError::Io { errors, first } => {
+                write!(f, "{errors} I/O request(s) failed; the first: {first}")
+            }
+            RunError::Interrupted { after_ms } => write!(
+                f,
+                "interrupted by Ctrl-C after {after_ms} ms; AIO contexts destroyed and any \
+                 scratch file removed"
+            ),
+            RunError::Panicked(who) => write!(f, "the {who} thread panicked"),
+        }
+    }
+}
+
+impl std::error::Error for RunError {}
+
+impl From<TargetError> for RunError {
+    fn from(e: TargetError) -> Self {
+        RunError::Target(e)
+    }
+}
+
+/// Runs the workload for `duration_ms` and measures it.
+pub fn run(cfg: &RunConfig) -> Result<RunOutput, RunError> {
+    let w = &cfg.workload;
+    w.validate().map_err(RunError::Workload)?;
+    if cfg.duration_ms == 0 {
+        return Err(RunError::Workload("duration-ms must be positive (e.g. 1000)".into()));
+    }
+    let target = Target::open(&cfg.target, w.bs, w.rw.writes())?;
+    let pool = Arc::new(
+        BufferPool::new(w.slots(), w.bs as usize)
+            .map_err(|e| RunError::Setup(std::io::Error::other(e)))?,
+    );
+    let queue = Arc::new(SubmitQueue::new());
+    let submit_efd = Arc::new(EventFd::new().map_err(RunError::Setup)?);
+    let params_cell = Arc::new(ParamCell::new(cfg.params.clone()));
+    let stop = Arc::new(StopSignal::new());
+    let (senders, receivers): (Vec<_>, Vec<_>) = (0..w.numjobs).map(|_| channel()).unzip();
+    let event_loop = EventLoop::new(
+        target.fd(),
+        w.bs,
+        w.iodepth,
+        pool,
+        queue.clone(),
+        submit_efd.clone(),
+        senders,
+        params_cell.clone(),
+        cfg.params.clone(),
+        stop.clone(),
+        cfg.trace,
+    )
+    .map_err(RunError::Setup)?;
+    let sigint = if cfg.catch_sigint {
+        Some(SigintGuard::install().map_err(RunError::Setup)?)
+    } else {
+        None
+    };
+
+    let start = mono_ns();
+    let deadline = start + cfg.duration_ms * 1_000_000;
+    let loop_thread = std::thread::Builder::new()
+        .name("pollwise-iothread".into())
+        .spawn(move || event_loop.run())
+        .map_err(RunError::Setup)?;
+    let mut job_threads = Vec::new();
+    for (index, completions) in receivers.into_iter().enumerate() {
+        let job = Job {
+            index: index as u32,
+            workload: w.clone(),
+            target_size: target.size(),
+            queue: queue.clone(),
+            bell: submit_efd.clone() as Arc<dyn Doorbell>,
+            completions,
+            stop: stop.clone(),
+            deadline_ns: deadline,
+        };
+        let spawned = std::thread::Builder::new()
+            .name(format!("pollwise-job{index}"))
+            .spawn(move || job.run());
+        match spawned {
+            Ok(h) => job_threads.push(h),
+            Err(e) => {
+                stop_all(&stop, &submit_efd);
+                let _ = loop_thread.join();
+                return Err(RunError::Setup(e));
+            }
+        }
+    }
+
+    // The controller: wait for the deadline, applying live changes and
+    // watching for Ctrl-C.
+    let mut changes = cfg.changes.clone();
+    changes.sort_by_key(|c| c.at_ms);
+    let mut next_change = 0;
+    let mut interrupted_at = None;
+    loop {
+        let now = mono_ns();
+        while next_change < changes.len() && start + changes[next_change].at_ms * 1_000_000 <= now
+        {
+            params_cell.publish(changes[next_change].params.clone());
+            next_change += 1;
+        }
+        if now >= deadline {
+            break;
+        }
+        if loop_thread.is_finished() {
+            // The loop failed early; its error is reported below.
+            break;
+        }
+        if sigint.as_ref().is_some_and(|g| g.interrupted()) {
+            interrupted_at = Some((now - start) / 1_000_000);
+            break;
+        }
+        let mut sleep_ns = (deadline - now).min(10_000_000);
+        if let Some(c) = changes.get(next_change) {
+            sleep_ns = sleep_ns.min((start + c.at_ms * 1_000_000).saturating_sub(now));
+        }
+        std::thread::sleep(Duration::from_nanos(sleep_ns.max(1)));
+    }
+    stop_all(&stop, &submit_efd);
+
+    let loop_result = loop_thread.join();
+    let jobs: Vec<JobReport> = job_threads
+        .into_iter()
+        .map(|h| h.join())
+        .collect::<Result<_, _>>()
+        .map_err(|_| RunError::Panicked("load generator"))?;
+    let loop_report = loop_result
+        .map_err(|_| RunError::Panicked("event loop"))?
+        .map_err(RunError::Loop)?;
+    drop(sigint);
+    if let Some(after_ms) = interrupted_at {
+        return Err(RunError::Interrupted { after_ms });
+    }
+    let errors: u64 = jobs.iter().map(|j| j.errors).sum();
+    if errors > 0 {
+        let first = jobs
+            .iter()
+            .find_map(|j| j.first_error.clone())
+            .unwrap_or_default();
+        return Err(RunError::Io { errors, first });
+    }
+
+    let meta = RowMeta {
+        preset: if target.is_scratch() {
+            "scratch".to_string()
+        } else {
+            target.path().display().to_string()
+        },
+        policy: cfg.params.kind().name().to_string(),
+        params: cfg.params.to_string(),
+        workload: w.clone(),
+        duration_ms: cfg.duration_ms,
+    };
+    let row = run_row(&meta, &jobs, &loop_report);
+    let trace = loop_report
+        .trace
+        .iter()
+        .map(|p| TraceRow {
+            policy: meta.policy.clone(),
+            params: loop_report.params_history[p.params_index as usize].clone(),
+            iothread: 0,
+            time_ns: p.time_ns,
+            window_ns: p.window_ns,
+            poll_max_ns: p.poll_max_ns,
+        })
+        .collect();
+    Ok(RunOutput {
+        row,
+        split: CpuSplit::from_loop(&loop_report),
+        loop_report,
+        jobs,
+        trace,
+        target_path: target.path().display().to_string(),
+        target_block_size: target.block_size(),
+    })
+}
+
+fn stop_all(stop: &StopSignal, bell: &EventFd) {
+    stop.stop();
+    // Wakes the loop if it is blocked; it then sees the stop flag.
+    bell.signal();
+}

@@ -1,0 +1,426 @@
+//! The file the load runs against, opened with O_DIRECT: a scratch file we
+//! create, fill and remove, or an existing file or block device the user
+//! names. Writing to anything we did not create needs the user to name the
+//! exact path a second time.
+
+use std::ffi::CString;
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::buffer::BufferPool;
+
+/// Where the I/O goes.
+#[derive(Clone, Debug)]
+pub enum TargetSpec {
+    /// A new file of `size_bytes` in `dir` (the system temp dir if `None`),
+    /// filled with data and removed afterwards.
+    Scratch { dir: Option<PathBuf>, size_bytes: u64 },
+    /// An existing file or block device; writable only if `allow_write_to`
+    /// names the same path.
+    Existing {
+        path: PathBuf,
+        allow_write_to: Option<PathBuf>,
+    },
+}
+
+/// Why a target could not be used. Every message says what was wrong and
+/// what would work.
+#[derive(Debug)]
+pub enum TargetError {
+    Missing(PathBuf),
+    PermissionDenied { path: PathBuf, write: bool },
+    WriteRefused { path: PathBuf },
+    NoDirectIo(PathBuf),
+    Unaligned { bs: u64, block: u64, path: PathBuf },
+    TooSmall { path: PathBuf, size: u64, bs: u64 },
+    NotAFileOrDevice(PathBuf),
+    BadDir { dir: PathBuf, source: io::Error },
+    Io { what: String, source: io::Error },
+}
+
+impl fmt::Display for TargetError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TargetError::Missing(p) => write!(
+                f,
+                "{}: no such file or device; pass an existing file or block device to --file, \
+                 or leave --file out to use a scratch file",
+                p.display()
+            ),
+            TargetError::PermissionDenied { path, write } => write!(
+                f,
+                "{}: permission denied opening it for {}; run as a user that may {} it",
+                path.display(),
+                if *write { "writing" } else { "reading" },
+                if *write { "write" } else { "read" }
+            ),
+            TargetError::WriteRefused { path } => write!(
+                f,
+                "refusing to write to {p}: it was not created by pollwise; to allow writing to \
+                 it (destroying its contents), pass --allow-write-to {p}",
+                p = path.display()
+            ),
+            TargetError::NoDirectIo(p) => write!(
+                f,
+                "{}: this filesystem does not support O_DIRECT; pass --dir on a disk-backed \
+                 filesystem",
+                p.display()
+            ),
+            TargetError::Unaligned { bs, block, path } => write!(
+                f,
+                "bs {bs} is not a multiple of the logical block size {block} of {}; O_DIRECT \
+                 needs bs to be a multiple of {block} (e.g. {})",
+                path.display(),
+                (bs / block).max(1) * block
+            ),
+            TargetError::TooSmall { path, size, bs } => write!(
+                f,
+                "{}: its size {size} bytes is smaller than one block of bs {bs}; use a larger \
+                 file or a smaller bs",
+                path.display()
+            ),
+            TargetError::NotAFileOrDevice(p) => write!(
+                f,
+                "{}: not a regular file or block device; --file needs one of those",
+                p.display()
+            ),
+            TargetError::BadDir { dir, source } => write!(
+                f,
+                "cannot create a scratch file in {}: {source}; pass --dir with an existing, \
+                 writable directory",
+                dir.display()
+            ),
+            TargetError::Io { what, source } => write!(f, "{what}: {source}"),
+        }
+    }
+}
+
+impl std::error::Error for TargetError {}
+
+/// An open target. A scratch file is removed when this is dropped.
+#[derive(Debug)]
+pub struct Target {
+    file: File,
+    path: PathBuf,
+    /// Usable size in bytes: a whole number of `bs` blocks.
+    size: u64,
+    block_size: u64,
+    writable: bool,
+    scratch: bool,
+}
+
+static SCRATCH_SEQ: AtomicU64 = AtomicU64::new(0);
+
+const MIB: u64 = 1 << 20;
+
+impl Target {
+    /// Opens `spec` for I/O of `bs` bytes; `write` says whether the workload
+    /// writes.
+    pub fn open(spec: &TargetSpec, bs: u64, write: bool) -> Result<Target, TargetError> {
+        match spec {
+            TargetSpec::Scratch { dir, size_bytes } => {
+                let dir = dir.clone().unwrap_or_else(std::env::temp_dir);
+                Target::create_scratch(&dir, *size_bytes, bs)
+            }
+            TargetSpec::Existing {
+                path,
+                allow_write_to,
+            } => Target::open_existing(path, allow_write_to.as_deref(), bs, write),
+        }
+    }
+
+    fn create_scratch(dir: &Path, size_bytes: u64, bs: u64) -> Result<Target, TargetError> {
+        let meta = std::fs::metadata(dir).map_err(|source| TargetError::BadDir {
+            dir: dir.to_path_buf(),
+            source,
+        })?;
+        if !meta.is_dir() {
+            return Err(TargetError::BadDir {
+                dir: dir.to_path_buf(),
+                source: io::Error::new(io::ErrorKind::NotADirectory, "not a directory"),
+            });
+        }
+        let name = format!(
+            "pollwise-scratch-{}-{}.dat",
+            std::process::id(),
+            SCRATCH_SEQ.fetch_add(1, Ordering::Relaxed)
+        );
+        let path = dir.join(name);
+        let opened = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .custom_flags(libc::O_DIRECT)
+            .open(&path);
+        let file = match opened {
+            Ok(f) => f,
+            Err(e) => {
+                // Some kernels create the file before refusing O_DIRECT; the
+                // name is unique to us (create_new), so removing it is safe.
+                if e.kind() != io::ErrorKind::AlreadyExists {
+                    let _ = std::fs::remove_file(&path);
+                }
+                return Err(match e.raw_os_error() {
+                    Some(libc::EINVAL) => TargetError::NoDirectIo(dir.to_path_buf()),
+                    Some(libc::EACCES) | Some(libc::EPERM) | Some(libc::EROFS) => {
+                        TargetError::BadDir {
+                            dir: dir.to_path_buf(),
+                            source: e,
+                        }
+                    }
+                    _ => TargetError::Io {
+                        what: format!("creating scratch file {}", path.display()),
+                        source: e,
+                    },
+                });
+            }
+        };
+        // From here on Drop removes the file on every exit path.
+        let mut target = Target {
+            file,
+            path,
+            size: 0,
+            block_size: 512,
+            writable: true,
+            scratch: true,
+        };
+        target.block_size = logical_block_size(&target.file, false);
+        check_alignment(bs, target.block_size, &target.path)?;
+        // Whole MiB chunks, so every fill write is block-aligned.
+        let size = size_bytes.div_ceil(MIB) * MIB;
+        if size < bs {
+            return Err(TargetError::TooSmall {
+                path: target.path.clone(),
+                size,
+                bs,
+            });
+        }
+        target.fill(size)?;
+        target.size = size / bs * bs;
+        Ok(target)
+    }
+
+    /// Writes real data over the whole file: reads of a sparse or
+    /// preallocated-but-unwritten range never reach the device.
+    fn fill(&self, size: u64) -> Result<(), TargetError> {
+        let io_err = |source| TargetError::Io {
+            what: format!("filling scratch file {}", self.path.display()),
+            source,
+        };
+        let chunk = BufferPool::new(1, MIB as usize).map_err(|e| TargetError::Io {
+            what: "allocating the fill buffer".into(),
+            source: io::Error::other(e),
+        })?;
+        let mut offset = 0;
+        while offset < size {
+            // SAFETY: the slot holds MIB bytes and is ours alone.
+            let rc = unsafe {
+                libc::pwrite(
+                    self.file.as_raw_fd(),
+                    chunk.slot_ptr(0).cast(),
+                    MIB as usize,
+                    offset as libc::off_t,
+                )
+            };
+            if rc < 0 {
+                let e = io::Error::last_os_error();
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                if e.raw_os_error() == Some(libc::EINVAL) {
+                    return Err(TargetError::NoDirectIo(self.path.clone()));
+                }
+                return Err(io_err(e));
+            }
+            offset += rc as u64;
+        }
+        self.file.sync_all().map_err(io_err)
+    }
+
+    fn open_existing(
+        path: &Path,
+        allow_write_to: Option<&Path>,
+        bs: u64,
+        write: bool,
+    ) -> Result<Target, TargetError> {
+        let canonical = std::fs::canonicalize(path).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => TargetError::Missing(path.to_path_buf()),
+            io::ErrorKind::PermissionDenied => TargetError::PermissionDenied {
+                path: path.to_path_buf(),
+                write: false,
+            },
+            _ => TargetError::Io {
+                what: format!("resolving {}", path.display()),
+                source: e,
+            },
+        })?;
+        let meta = std::fs::metadata(&canonical).map_err(|source| TargetError::Io {
+            what: format!("reading metadata of {}", path.display()),
+            source,
+        })?;
+        let is_block = meta.file_type().is_block_device();
+        if !meta.is_file() && !is_block {
+            return Err(TargetError::NotAFileOrDevice(path.to_path_buf()));
+        }
+        if write {
+            let allowed = allow_write_to
+                .and_then(|a| std::fs::canonicalize(a).ok())
+                .is_some_and(|a| a == canonical);
+            if !allowed {
+                return Err(TargetError::WriteRefused {
+                    path: path.to_path_buf(),
+                });
+            }
+        }
+        let file = OpenOptions::new()
+            .read(true)
+            .write(write)
+            .custom_flags(libc::O_DIRECT)
+            .open(&canonical)
+            .map_err(|e| match e.raw_os_error() {
+                Some(libc::ENOENT) => TargetError::Missing(path.to_path_buf()),
+                Some(libc::EACCES) | Some(libc::EPERM) | Some(libc::EROFS) => {
+                    TargetError::PermissionDenied {
+                        path: path.to_path_buf(),
+                        write,
+                    }
+                }
+                Some(libc::EINVAL) => TargetError::NoDirectIo(path.to_path_buf()),
+                _ => TargetError::Io {
+                    what: format!("opening {}", path.display()),
+                    source: e,
+                },
+            })?;
+        let block_size = logical_block_size(&file, is_block);
+        check_alignment(bs, block_size, path)?;
+        let raw_size = if is_block {
+            block_device_size(&file).map_err(|source| TargetError::Io {
+                what: format!("reading the size of {}", path.display()),
+                source,
+            })?
+        } else {
+            meta.len()
+        };
+        if raw_size < bs {
+            return Err(TargetError::TooSmall {
+                path: path.to_path_buf(),
+                size: raw_size,
+                bs,
+            });
+        }
+        Ok(Target {
+            file,
+            path: canonical,
+            size: raw_size / bs * bs,
+            block_size,
+            writable: write,
+            scratch: false,
+        })
+    }
+
+    pub fn fd(&self) -> i32 {
+        self.file.as_raw_fd()
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Usable bytes: a whole number of `bs` blocks.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    pub fn block_size(&self) -> u64 {
+        self.block_size
+    }
+
+    pub fn writable(&self) -> bool {
+        self.writable
+    }
+
+    pub fn is_scratch(&self) -> bool {
+        self.scratch
+    }
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        if self.scratch {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+fn check_alignment(bs: u64, block: u64, path: &Path) -> Result<(), TargetError> {
+    if bs == 0 || bs % block != 0 {
+        return Err(TargetError::Unaligned {
+            bs,
+            block,
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(())
+}
+
+/// The O_DIRECT offset/size alignment: the device's logical block size
+/// (BLKSSZGET) for a block device; for a file, what statx reports
+/// (STATX_DIOALIGN, Linux 6.1+), else the logical block size of the device
+/// holding it from sysfs, else 512.
+fn logical_block_size(file: &File, is_block: bool) -> u64 {
+    let fd = file.as_raw_fd();
+    if is_block {
+        let mut size: libc::c_int = 0;
+        // SAFETY: BLKSSZGET writes one int.
+        if unsafe { libc::ioctl(fd, libc::BLKSSZGET, &mut size) } == 0 && size > 0 {
+            return size as u64;
+        }
+        return 512;
+    }
+    // SAFETY: statx fills a zeroed struct for an open fd (empty path).
+    let mut stx: libc::statx = unsafe { std::mem::zeroed() };
+    let empty = CString::new("").expect("no interior NUL");
+    let rc = unsafe {
+        libc::statx(
+            fd,
+            empty.as_ptr(),
+            libc::AT_EMPTY_PATH,
+            libc::STATX_DIOALIGN,
+            &mut stx,
+        )
+    };
+    if rc == 0 && stx.stx_mask & libc::STATX_DIOALIGN != 0 && stx.stx_dio_offset_align > 0 {
+        return u64::from(stx.stx_dio_offset_align);
+    }
+    if rc == 0 {
+        let sysfs = format!(
+            "/sys/dev/block/{}:{}/queue/logical_block_size",
+            stx.stx_dev_major, stx.stx_dev_minor
+        );
+        if let Some(v) = std::fs::read_to_string(&sysfs)
+            .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .filter(|&v| v > 0)
+        {
+            return v;
+        }
+    }
+    512
+}
+
+/// BLKGETSIZE64 = _IOR(0x12, 114, size_t); not exported by the libc crate.
+const BLKGETSIZE64: libc::c_ulong = 0x8008_1272;
+
+fn block_device_size(file: &File) -> io::Result<u64> {
+    let mut size: u64 = 0;
+    // SAFETY: BLKGETSIZE64 writes one u64.
+    if unsafe { libc::ioctl(file.as_raw_fd(), BLKGETSIZE64 as _, &mut size) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(size)
+}
