@@ -49,7 +49,15 @@ const _: () = assert!(std::mem::size_of::<Iocb>() == 64);
 impl Iocb {
     /// A read or write of `len` bytes at `offset` into/from `buf`, tagged
     /// with `data` (returned in the completion), signalling `resfd`.
-    pub fn new(op: Opcode, fd: i32, buf: *mut u8, len: u64, offset: u64, data: u64, resfd: i32) -> Iocb {
+    pub fn new(
+        op: Opcode,
+        fd: i32,
+        buf: *mut u8,
+        len: u64,
+        offset: u64,
+        data: u64,
+        resfd: i32,
+    ) -> Iocb {
         Iocb {
             aio_data: data,
             aio_lio_opcode: op as u16,
@@ -166,8 +174,10 @@ impl AioContext {
         // the kernel writes tail concurrently, so both are read atomically.
         unsafe {
             let nr = std::ptr::read_volatile(&(*h).nr);
-            let head = (*(std::ptr::addr_of!((*h).head) as *const AtomicU32)).load(Ordering::Relaxed);
-            let tail = (*(std::ptr::addr_of!((*h).tail) as *const AtomicU32)).load(Ordering::Acquire);
+            let head =
+                (*(std::ptr::addr_of!((*h).head) as *const AtomicU32)).load(Ordering::Relaxed);
+            let tail =
+                (*(std::ptr::addr_of!((*h).tail) as *const AtomicU32)).load(Ordering::Acquire);
             (nr, head, tail)
         }
     }

@@ -31,12 +31,16 @@ impl BufferPool {
         let size = slots
             .checked_mul(slot_len)
             .filter(|&s| s > 0)
-            .ok_or_else(|| format!("buffer pool of {slots} x {slot_len} bytes is not allocatable"))?;
+            .ok_or_else(|| {
+                format!("buffer pool of {slots} x {slot_len} bytes is not allocatable")
+            })?;
         let layout = Layout::from_size_align(size, ALIGN).map_err(|e| e.to_string())?;
         // SAFETY: layout has non-zero size.
         let ptr = unsafe { alloc_zeroed(layout) };
         if ptr.is_null() {
-            return Err(format!("out of memory allocating {size} bytes of I/O buffers"));
+            return Err(format!(
+                "out of memory allocating {size} bytes of I/O buffers"
+            ));
         }
         // SAFETY: ptr is valid for `size` bytes and not yet shared.
         unsafe {

@@ -26,7 +26,7 @@ pub const AIO_HANDLER: HandlerId = 1;
 /// One point of the window trajectory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TracePoint {
-    /// Since the loop started.
+    /// Since the run's epoch (see [`EventLoop::run`]).
     pub time_ns: u64,
     pub window_ns: u64,
     pub poll_max_ns: u64,
@@ -123,8 +123,9 @@ impl EventLoop {
     }
 
     /// Runs until the stop signal, then cancels what was never submitted,
-    /// waits for what is in flight and returns the measurements.
-    pub fn run(mut self) -> std::io::Result<LoopReport> {
+    /// waits for what is in flight and returns the measurements. Trace times
+    /// count from `epoch_ns` (CLOCK_MONOTONIC), the run's start.
+    pub fn run(mut self, epoch_ns: u64) -> std::io::Result<LoopReport> {
         let mut r = LoopReport {
             user_space_ring: self.aio.user_space_ring(),
             params_history: vec![self.policy.params().to_string()],
@@ -152,8 +153,9 @@ impl EventLoop {
             }
             let window = self.policy.window_ns();
             if self.trace {
+                // A fresh reading: `t0` may predate a change just taken.
                 r.trace.push(TracePoint {
-                    time_ns: t0 - start,
+                    time_ns: mono_ns().saturating_sub(epoch_ns),
                     window_ns: window,
                     poll_max_ns: self.policy.params().poll_max_ns(),
                     params_index: (r.params_history.len() - 1) as u32,
@@ -267,7 +269,12 @@ impl EventLoop {
     /// Submits the backlog; returns how many the kernel took. Requests the
     /// kernel rejects outright are failed with its errno; requests refused
     /// for lack of resources stay in the backlog.
-    fn submit(&self, backlog: &mut Vec<Request>, iocbs: &mut Vec<Iocb>, r: &mut LoopReport) -> usize {
+    fn submit(
+        &self,
+        backlog: &mut Vec<Request>,
+        iocbs: &mut Vec<Iocb>,
+        r: &mut LoopReport,
+    ) -> usize {
         let resfd = {
             use std::os::fd::AsRawFd;
             self.aio_efd.as_raw_fd()
@@ -300,7 +307,10 @@ impl EventLoop {
                 }
                 Err(e) => {
                     let req = backlog[done];
-                    self.send(req.slot, Status::Failed(e.raw_os_error().unwrap_or(libc::EIO)));
+                    self.send(
+                        req.slot,
+                        Status::Failed(e.raw_os_error().unwrap_or(libc::EIO)),
+                    );
                     done += 1;
                 }
             }

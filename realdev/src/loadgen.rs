@@ -49,7 +49,10 @@ impl RwMode {
             .find(|m| m.name() == name)
             .ok_or_else(|| {
                 let known: Vec<_> = RwMode::ALL.iter().map(|m| m.name()).collect();
-                format!("unknown rw mode '{name}'; expected one of {}", known.join(", "))
+                format!(
+                    "unknown rw mode '{name}'; expected one of {}",
+                    known.join(", ")
+                )
             })
     }
 
@@ -93,7 +96,10 @@ impl Workload {
             return Err(format!("iodepth {} is out of range 1..=1024", self.iodepth));
         }
         if self.rwmixread > 100 {
-            return Err(format!("rwmixread {} is a percentage: 0..=100", self.rwmixread));
+            return Err(format!(
+                "rwmixread {} is a percentage: 0..=100",
+                self.rwmixread
+            ));
         }
         let slots = u64::from(self.numjobs) * u64::from(self.iodepth);
         if slots > 4096 {

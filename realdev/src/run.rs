@@ -100,9 +100,21 @@ pub fn run(cfg: &RunConfig) -> Result<RunOutput, RunError> {
     let w = &cfg.workload;
     w.validate().map_err(RunError::Workload)?;
     if cfg.duration_ms == 0 {
-        return Err(RunError::Workload("duration-ms must be positive (e.g. 1000)".into()));
+        return Err(RunError::Workload(
+            "duration-ms must be positive (e.g. 1000)".into(),
+        ));
     }
+    // Installed before the scratch file exists, so a Ctrl-C during the
+    // fill also ends through the path that removes it.
+    let sigint = if cfg.catch_sigint {
+        Some(SigintGuard::install().map_err(RunError::Setup)?)
+    } else {
+        None
+    };
     let target = Target::open(&cfg.target, w.bs, w.rw.writes())?;
+    if sigint.as_ref().is_some_and(|g| g.interrupted()) {
+        return Err(RunError::Interrupted { after_ms: 0 });
+    }
     let pool = Arc::new(
         BufferPool::new(w.slots(), w.bs as usize)
             .map_err(|e| RunError::Setup(std::io::Error::other(e)))?,
@@ -126,17 +138,12 @@ pub fn run(cfg: &RunConfig) -> Result<RunOutput, RunError> {
         cfg.trace,
     )
     .map_err(RunError::Setup)?;
-    let sigint = if cfg.catch_sigint {
-        Some(SigintGuard::install().map_err(RunError::Setup)?)
-    } else {
-        None
-    };
 
     let start = mono_ns();
     let deadline = start + cfg.duration_ms * 1_000_000;
     let loop_thread = std::thread::Builder::new()
         .name("pollwise-iothread".into())
-        .spawn(move || event_loop.run())
+        .spawn(move || event_loop.run(start))
         .map_err(RunError::Setup)?;
     let mut job_threads = Vec::new();
     for (index, completions) in receivers.into_iter().enumerate() {
@@ -171,8 +178,7 @@ pub fn run(cfg: &RunConfig) -> Result<RunOutput, RunError> {
     let mut interrupted_at = None;
     loop {
         let now = mono_ns();
-        while next_change < changes.len() && start + changes[next_change].at_ms * 1_000_000 <= now
-        {
+        while next_change < changes.len() && start + changes[next_change].at_ms * 1_000_000 <= now {
             params_cell.publish(changes[next_change].params.clone());
             next_change += 1;
         }

@@ -63,8 +63,7 @@ impl EventFd {
         let mut value: u64 = 0;
         loop {
             // SAFETY: reads 8 bytes into a live u64.
-            let rc =
-                unsafe { libc::read(self.fd.as_raw_fd(), (&mut value as *mut u64).cast(), 8) };
+            let rc = unsafe { libc::read(self.fd.as_raw_fd(), (&mut value as *mut u64).cast(), 8) };
             if rc == 8 {
                 return value;
             }
@@ -121,7 +120,12 @@ impl Epoll {
         let mut evs = [libc::epoll_event { events: 0, u64: 0 }; 8];
         // SAFETY: evs has room for 8 events.
         let rc = unsafe {
-            libc::epoll_wait(self.fd.as_raw_fd(), evs.as_mut_ptr(), evs.len() as i32, timeout_ms)
+            libc::epoll_wait(
+                self.fd.as_raw_fd(),
+                evs.as_mut_ptr(),
+                evs.len() as i32,
+                timeout_ms,
+            )
         };
         if rc < 0 {
             let err = io::Error::last_os_error();
@@ -136,6 +140,12 @@ impl Epoll {
 }
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Whether a Ctrl-C arrived while a [`SigintGuard`] was installed (for long
+/// steps such as filling a scratch file, which then stop early).
+pub fn sigint_received() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
 
 extern "C" fn on_sigint(_: libc::c_int) {
     INTERRUPTED.store(true, Ordering::SeqCst);
@@ -177,5 +187,6 @@ impl Drop for SigintGuard {
         unsafe {
             libc::sigaction(libc::SIGINT, &self.old, std::ptr::null_mut());
         }
+        INTERRUPTED.store(false, Ordering::SeqCst);
     }
 }

@@ -19,7 +19,10 @@ use crate::buffer::BufferPool;
 pub enum TargetSpec {
     /// A new file of `size_bytes` in `dir` (the system temp dir if `None`),
     /// filled with data and removed afterwards.
-    Scratch { dir: Option<PathBuf>, size_bytes: u64 },
+    Scratch {
+        dir: Option<PathBuf>,
+        size_bytes: u64,
+    },
     /// An existing file or block device; writable only if `allow_write_to`
     /// names the same path.
     Existing {
@@ -142,7 +145,7 @@ impl Target {
         if !meta.is_dir() {
             return Err(TargetError::BadDir {
                 dir: dir.to_path_buf(),
-                source: io::Error::new(io::ErrorKind::NotADirectory, "not a directory"),
+                source: io::Error::other("not a directory"),
             });
         }
         let name = format!(
@@ -218,6 +221,10 @@ impl Target {
         })?;
         let mut offset = 0;
         while offset < size {
+            if crate::sys::sigint_received() {
+                // The caller sees the interruption and drops (removes) us.
+                return Ok(());
+            }
             // SAFETY: the slot holds MIB bytes and is ours alone.
             let rc = unsafe {
                 libc::pwrite(
@@ -404,8 +411,8 @@ fn logical_block_size(file: &File, is_block: bool) -> u64 {
         );
         if let Some(v) = std::fs::read_to_string(&sysfs)
             .ok()
-        .and_then(|s| s.trim().parse::<u64>().ok())
-        .filter(|&v| v > 0)
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .filter(|&v| v > 0)
         {
             return v;
         }

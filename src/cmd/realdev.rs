@@ -245,7 +245,11 @@ fn print_table<W: Write>(out: &mut W, o: &RunOutput) -> Result<()> {
     let r = &o.row;
     let lp = &o.loop_report;
     let s = &o.split;
-    writeln!(out, "target            {} (logical block {} B)", o.target_path, o.target_block_size)?;
+    writeln!(
+        out,
+        "target            {} (logical block {} B)",
+        o.target_path, o.target_block_size
+    )?;
     writeln!(out, "policy            {} {}", r.policy, r.params)?;
     writeln!(
         out,
@@ -280,7 +284,11 @@ fn print_table<W: Write>(out: &mut W, o: &RunOutput) -> Result<()> {
         r.abrupt_resets
     )?;
     if lp.params_history.len() > 1 {
-        writeln!(out, "live changes      {}", lp.params_history[1..].join(" | "))?;
+        writeln!(
+            out,
+            "live changes      {}",
+            lp.params_history[1..].join(" | ")
+        )?;
     }
     if lp.param_rejections > 0 {
         writeln!(out, "rejected changes  {}", lp.param_rejections)?;

@@ -1,0 +1,348 @@
+//! Short real runs on small scratch files: every rw mode, the write guard,
+//! the error messages, live parameter changes and AIO context cleanup.
+//!
+//! The tests share the machine-wide AIO context count, so they run one at a
+//! time under a lock.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use pollwise_core::{Params, PolicyKind};
+use pollwise_realdev::loadgen::{RwMode, Workload};
+use pollwise_realdev::run::{run, ParamChange, RunConfig, RunError, RunOutput};
+use pollwise_realdev::target::{Target, TargetError, TargetSpec};
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A directory that supports O_DIRECT: the system temp dir, else the
+/// target directory's tmp (disk-backed where /tmp is a tmpfs). `None`, with
+/// the reason printed, if neither does.
+fn direct_dir() -> Option<PathBuf> {
+    let candidates = [
+        std::env::temp_dir(),
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")),
+    ];
+    for dir in candidates {
+        let spec = TargetSpec::Scratch {
+            dir: Some(dir.clone()),
+            size_bytes: 1 << 20,
+        };
+        match Target::open(&spec, 4096, true) {
+            Ok(_) => return Some(dir),
+            Err(e) => eprintln!("{}: not usable for O_DIRECT: {e}", dir.display()),
+        }
+    }
+    eprintln!("skipping: no directory here supports O_DIRECT");
+    None
+}
+
+fn workload(rw: RwMode, iodepth: u32) -> Workload {
+    Workload {
+        rw,
+        rwmixread: 70,
+        bs: 4096,
+        numjobs: 1,
+        iodepth,
+        seed: 42,
+    }
+}
+
+fn config(dir: &Path, rw: RwMode, policy: PolicyKind) -> RunConfig {
+    RunConfig {
+        workload: workload(rw, 4),
+        duration_ms: 200,
+        params: Params::defaults(policy),
+        target: TargetSpec::Scratch {
+            dir: Some(dir.to_path_buf()),
+            size_bytes: 8 << 20,
+        },
+        changes: Vec::new(),
+        trace: false,
+        catch_sigint: false,
+    }
+}
+
+fn aio_nr() -> u64 {
+    std::fs::read_to_string("/proc/sys/fs/aio-nr")
+        .expect("/proc/sys/fs/aio-nr is readable on Linux")
+        .trim()
+        .parse()
+        .expect("a number")
+}
+
+fn scratch_files(dir: &Path) -> Vec<String> {
+    let prefix = format!("pollwise-scratch-{}-", std::process::id());
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(&prefix))
+        .collect()
+}
+
+fn check_sane(out: &RunOutput, rw: RwMode) {
+    let row = &out.row;
+    assert_eq!(row.source, "realdev");
+    assert_eq!(row.rw, rw.name());
+    assert!(row.iops > 0.0, "no I/O completed: {row:?}");
+    // Every counted I/O moved one 4 KiB block.
+    assert!((row.mb_per_s - row.iops * 4096.0 / 1e6).abs() < 1e-6 * row.iops.max(1.0));
+    assert!(row.lat_mean_us > 0.0 && row.lat_p50_us <= row.lat_p99_us);
+    assert!(row.lat_p99_us <= row.lat_p999_us);
+    assert!(
+        row.iothread_cpu_pct > 0.0 && row.iothread_cpu_pct <= 100.5,
+        "{row:?}"
+    );
+    assert!(row.poll_cpu_pct <= row.iothread_cpu_pct);
+    assert!(out.loop_report.iterations > 0);
+    let ios: u64 = out.jobs.iter().map(|j| j.ios).sum();
+    assert_eq!(row.iops, ios as f64 / 0.2);
+    assert_eq!(out.jobs.iter().map(|j| j.lost).sum::<u64>(), 0);
+}
+
+#[test]
+fn every_rw_mode_runs_and_cleans_up() {
+    let _g = serial();
+    let Some(dir) = direct_dir() else { return };
+    let policies = [
+        PolicyKind::Qemu,
+        PolicyKind::Weighted,
+        PolicyKind::Off,
+        PolicyKind::Fixed,
+        PolicyKind::KvmHaltPoll,
+    ];
+    for (rw, policy) in RwMode::ALL.into_iter().zip(policies) {
+        let before = aio_nr();
+        let out = run(&config(&dir, rw, policy)).unwrap_or_else(|e| panic!("{rw}: {e}"));
+        check_sane(&out, rw);
+        assert_eq!(out.row.policy, policy.name());
+        assert_eq!(aio_nr(), before, "{rw}: AIO context leaked");
+        assert!(
+            scratch_files(&dir).is_empty(),
+            "{rw}: scratch file left behind"
+        );
+    }
+}
+
+#[test]
+fn off_never_polls_and_fixed_does() {
+    let _g = serial();
+    let Some(dir) = direct_dir() else { return };
+    let off = run(&config(&dir, RwMode::RandRead, PolicyKind::Off)).unwrap();
+    assert_eq!(off.loop_report.poll_ns, 0);
+    assert_eq!(off.loop_report.polled_hits, 0);
+    assert_eq!(off.row.window_zero_frac, 1.0);
+    assert_eq!(off.row.poll_cpu_pct, 0.0);
+    // Every iteration that did not poll either blocked or found work on the
+    // pre-block re-check; blocking ones are wake-ups.
+    assert!(off.loop_report.wakeups > 0);
+
+    let mut cfg = config(&dir, RwMode::RandRead, PolicyKind::Fixed);
+    cfg.params = Params::from_pairs(PolicyKind::Fixed, [("poll-max-ns", "200000")]).unwrap();
+    let fixed = run(&cfg).unwrap();
+    assert!(fixed.loop_report.poll_ns > 0);
+    assert!(fixed.loop_report.polled_hits > 0);
+    assert_eq!(fixed.row.window_zero_frac, 0.0);
+    assert_eq!(fixed.row.window_mean_ns, 200000.0);
+}
+
+#[test]
+fn live_parameter_change_bounds_the_window() {
+    let _g = serial();
+    let Some(dir) = direct_dir() else { return };
+    let mut cfg = config(&dir, RwMode::RandRead, PolicyKind::Fixed);
+    cfg.duration_ms = 300;
+    cfg.trace = true;
+    let lowered = Params::from_pairs(PolicyKind::Fixed, [("poll-max-ns", "1000")]).unwrap();
+    cfg.changes = vec![ParamChange {
+        at_ms: 100,
+        params: lowered.clone(),
+    }];
+    let out = run(&cfg).unwrap();
+    let lp = &out.loop_report;
+    assert_eq!(
+        lp.params_history,
+        vec!["poll-max-ns=32768".to_string(), lowered.to_string()]
+    );
+    let (early, late): (Vec<_>, Vec<_>) = out
+        .trace
+        .iter()
+        .partition(|t| t.params == "poll-max-ns=32768");
+    assert!(
+        !early.is_empty() && !late.is_empty(),
+        "change not seen in the trace"
+    );
+    assert!(early
+        .iter()
+        .all(|t| t.window_ns == 32768 && t.poll_max_ns == 32768));
+    assert!(late
+        .iter()
+        .all(|t| t.window_ns == 1000 && t.poll_max_ns == 1000));
+    // The change took effect close to when it was published.
+    let first_late = late.iter().map(|t| t.time_ns).min().unwrap();
+    assert!(first_late >= 100_000_000, "applied too early: {first_late}");
+    assert!(first_late < 250_000_000, "applied late: {first_late}");
+}
+
+#[test]
+fn refuses_to_write_to_a_file_it_did_not_create() {
+    let _g = serial();
+    let Some(dir) = direct_dir() else { return };
+    let path = dir.join(format!("pollwise-test-precious-{}.dat", std::process::id()));
+    std::fs::write(&path, vec![0u8; 1 << 20]).unwrap();
+    let existing = |allow: Option<PathBuf>| TargetSpec::Existing {
+        path: path.clone(),
+        allow_write_to: allow,
+    };
+    let mut cfg = config(&dir, RwMode::RandWrite, PolicyKind::Off);
+
+    for allow in [None, Some(dir.join("some-other-file"))] {
+        cfg.target = existing(allow);
+        let err = run(&cfg).expect_err("must refuse");
+        assert!(
+            matches!(err, RunError::Target(TargetError::WriteRefused { .. })),
+            "{err}"
+        );
+        let msg = err.to_string();
+        assert!(msg.contains("refusing to write to"), "{msg}");
+        assert!(
+            msg.contains(&format!("--allow-write-to {}", path.display())),
+            "{msg}"
+        );
+        assert!(
+            std::fs::read(&path).unwrap().iter().all(|&b| b == 0),
+            "file was changed"
+        );
+    }
+
+    // Reading needs no permission.
+    cfg.workload.rw = RwMode::RandRead;
+    cfg.target = existing(None);
+    check_sane(&run(&cfg).unwrap(), RwMode::RandRead);
+
+    // Naming the same path (through another spelling) allows writing.
+    cfg.workload.rw = RwMode::RandWrite;
+    cfg.target = existing(Some(dir.join(".").join(path.file_name().unwrap())));
+    check_sane(&run(&cfg).unwrap(), RwMode::RandWrite);
+    assert!(
+        std::fs::read(&path).unwrap().iter().any(|&b| b != 0),
+        "nothing written"
+    );
+    assert!(path.exists(), "a user's file must never be removed");
+    std::fs::remove_file(&path).unwrap();
+}
+
+#[test]
+fn missing_file_and_unaligned_bs_are_clear_errors() {
+    let _g = serial();
+    let Some(dir) = direct_dir() else { return };
+    let mut cfg = config(&dir, RwMode::RandRead, PolicyKind::Off);
+    cfg.target = TargetSpec::Existing {
+        path: dir.join("pollwise-no-such-file"),
+        allow_write_to: None,
+    };
+    let msg = run(&cfg).expect_err("missing").to_string();
+    assert!(
+        msg.contains("pollwise-no-such-file: no such file or device"),
+        "{msg}"
+    );
+
+    let before = aio_nr();
+    let mut cfg = config(&dir, RwMode::RandRead, PolicyKind::Off);
+    cfg.workload.bs = 1000;
+    let err = run(&cfg).expect_err("unaligned");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("bs 1000 is not a multiple of the logical block size"),
+        "{msg}"
+    );
+    let TargetError::Unaligned { block, .. } = (match err {
+        RunError::Target(t) => t,
+        other => panic!("{other}"),
+    }) else {
+        panic!("{msg}")
+    };
+    assert!(block == 512 || block == 4096, "block size {block}");
+    assert!(msg.contains(&format!("multiple of {block}")), "{msg}");
+    assert!(
+        scratch_files(&dir).is_empty(),
+        "scratch file left after an error"
+    );
+    assert_eq!(aio_nr(), before);
+}
+
+#[test]
+fn bad_workload_numbers_are_refused() {
+    let mut w = workload(RwMode::RandRead, 0);
+    assert!(w.validate().unwrap_err().contains("iodepth 0"));
+    w.iodepth = 1;
+    w.rwmixread = 101;
+    assert!(w.validate().unwrap_err().contains("rwmixread 101"));
+    assert!(RwMode::from_name("randomread")
+        .unwrap_err()
+        .contains("randread, randwrite"));
+}
+
+#[test]
+fn aio_context_is_counted_while_alive_and_its_ring_read_in_user_space() {
+    use pollwise_realdev::aio::{AioContext, IoEvent, Iocb, Opcode};
+    use pollwise_realdev::buffer::BufferPool;
+    use pollwise_realdev::sys::EventFd;
+    use std::os::fd::AsRawFd;
+
+    let _g = serial();
+    let Some(dir) = direct_dir() else { return };
+    let target = Target::open(
+        &TargetSpec::Scratch {
+            dir: Some(dir),
+            size_bytes: 1 << 20,
+        },
+        4096,
+        true,
+    )
+    .unwrap();
+    let before = aio_nr();
+    let mut ctx = AioContext::new(4).unwrap();
+    assert!(aio_nr() > before, "io_setup did not show in aio-nr");
+    assert!(ctx.user_space_ring(), "ring layout not recognised");
+
+    let pool = BufferPool::new(2, 4096).unwrap();
+    let efd = EventFd::new().unwrap();
+    let mut iocbs: Vec<Iocb> = (0..2u64)
+        .map(|i| {
+            Iocb::new(
+                Opcode::Read,
+                target.fd(),
+                pool.slot_ptr(i as usize),
+                4096,
+                i * 4096,
+                100 + i,
+                efd.as_raw_fd(),
+            )
+        })
+        .collect();
+    let mut ptrs: Vec<*mut Iocb> = iocbs.iter_mut().map(|c| c as *mut Iocb).collect();
+    // SAFETY: the pool outlives the context's requests (reaped below).
+    let submitted = unsafe { ctx.submit(&mut ptrs) }.unwrap();
+    assert_eq!(submitted, 2);
+    let mut events: Vec<IoEvent> = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while events.len() < 2 && std::time::Instant::now() < deadline {
+        if ctx.ready() > 0 {
+            ctx.reap(&mut events);
+        }
+    }
+    assert_eq!(ctx.ready(), 0);
+    let mut tags: Vec<u64> = events.iter().map(|e| e.data).collect();
+    tags.sort_unstable();
+    assert_eq!(tags, vec![100, 101]);
+    assert!(events.iter().all(|e| e.res == 4096), "{events:?}");
+    // The completion eventfd was signalled once per completion.
+    assert_eq!(efd.drain(), 2);
+    drop(ctx);
+    assert_eq!(aio_nr(), before, "io_destroy did not release the context");
+}

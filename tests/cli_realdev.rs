@@ -1,0 +1,266 @@
+//! `pollwise realdev run` through the binary: output formats parse with the
+//! common schema, Ctrl-C cleans up, bad input gives clear errors.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use pollwise_core::{RunRow, TraceRow};
+use pollwise_realdev::target::{Target, TargetSpec};
+
+/// Runs of the binary share the machine's AIO context count and the disk.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn pollwise(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pollwise"))
+        .args(args)
+        .output()
+        .expect("run pollwise")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).unwrap()
+}
+
+fn assert_clean_error(o: &Output, needles: &[&str]) {
+    let err = stderr(o);
+    assert!(!o.status.success(), "should fail: {err}");
+    assert!(!err.contains("panicked"), "panicked: {err}");
+    for n in needles {
+        assert!(err.contains(n), "missing '{n}' in: {err}");
+    }
+}
+
+/// A directory supporting O_DIRECT (temp dir, else the disk-backed target
+/// tmp dir); `None` with a printed reason if there is none.
+fn direct_dir() -> Option<PathBuf> {
+    for dir in [
+        std::env::temp_dir(),
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")),
+    ] {
+        let spec = TargetSpec::Scratch {
+            dir: Some(dir.clone()),
+            size_bytes: 1 << 20,
+        };
+        match Target::open(&spec, 4096, true) {
+            Ok(_) => return Some(dir),
+            Err(e) => eprintln!("{}: {e}", dir.display()),
+        }
+    }
+    eprintln!("skipping: no directory here supports O_DIRECT");
+    None
+}
+
+fn short_run<'a>(dir: &'a Path, extra: &[&'a str]) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "realdev",
+        "run",
+        "--duration-ms",
+        "200",
+        "--size-mb",
+        "8",
+        "--dir",
+        dir.to_str().unwrap(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args
+}
+
+fn run_args(args: &[String]) -> Output {
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    pollwise(&refs)
+}
+
+fn aio_nr() -> u64 {
+    std::fs::read_to_string("/proc/sys/fs/aio-nr")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn csv_output_is_one_row_of_the_common_schema() {
+    let _g = serial();
+    let Some(dir) = direct_dir() else { return };
+    let args = short_run(
+        &dir,
+        &[
+            "--format",
+            "csv",
+            "--policy",
+            "weighted",
+            "--poll-weight",
+            "3",
+            "--iodepth",
+            "2",
+            "--rw",
+            "randrw",
+            "--rwmixread",
+            "60",
+            "--seed",
+            "9",
+        ],
+    );
+    let o = run_args(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    assert_eq!(header, RunRow::COLUMNS);
+    let rows: Vec<RunRow> = reader.deserialize().collect::<Result<_, _>>().unwrap();
+    assert_eq!(rows.len(), 1);
+    let r = &rows[0];
+    assert_eq!(r.source, "realdev");
+    assert_eq!(r.preset, "scratch");
+    assert_eq!(r.policy, "weighted");
+    assert_eq!(
+        r.params,
+        "poll-max-ns=32768 poll-grow=0 poll-shrink=0 poll-weight=3"
+    );
+    assert_eq!(
+        (r.rw.as_str(), r.bs, r.numjobs, r.iodepth),
+        ("randrw", 4096, 1, 2)
+    );
+    assert_eq!((r.iothreads, r.duration_ms, r.seed), (1, 200, 9));
+    assert!(r.iops > 0.0 && r.lat_mean_us > 0.0);
+}
+
+#[test]
+fn json_output_parses_and_table_names_its_fields() {
+    let _g = serial();
+    let Some(dir) = direct_dir() else { return };
+    let o = run_args(&short_run(&dir, &["--format", "json", "--policy", "off"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let row: RunRow = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(row.policy, "off");
+    assert_eq!(row.poll_cpu_pct, 0.0);
+
+    let o = run_args(&short_run(&dir, &["--bs", "8k", "--rw", "read"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    for key in [
+        "iops",
+        "latency (us)",
+        "iothread cpu",
+        "kicks",
+        "wake-ups",
+        "bs=8192",
+    ] {
+        assert!(text.contains(key), "missing {key} in:\n{text}");
+    }
+}
+
+#[test]
+fn trace_and_live_change_reach_the_trace_file() {
+    let _g = serial();
+    let Some(dir) = direct_dir() else { return };
+    let trace = dir.join(format!("pollwise-cli-trace-{}.csv", std::process::id()));
+    let o = run_args(&short_run(
+        &dir,
+        &[
+            "--policy",
+            "qemu",
+            "--trace",
+            trace.to_str().unwrap(),
+            "--set-at",
+            "100:poll-max-ns=0",
+            "--format",
+            "csv",
+        ],
+    ));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut reader = csv::Reader::from_path(&trace).unwrap();
+    let rows: Vec<TraceRow> = reader.deserialize().collect::<Result<_, _>>().unwrap();
+    std::fs::remove_file(&trace).unwrap();
+    assert!(!rows.is_empty());
+    let late: Vec<&TraceRow> = rows.iter().filter(|r| r.poll_max_ns == 0).collect();
+    assert!(!late.is_empty(), "the change never took effect");
+    assert!(late
+        .iter()
+        .all(|r| r.window_ns == 0 && r.params.starts_with("poll-max-ns=0 ")));
+    assert!(late.iter().all(|r| r.time_ns >= 100_000_000));
+    assert!(rows
+        .iter()
+        .all(|r| r.window_ns <= r.poll_max_ns && r.policy == "qemu"));
+}
+
+#[test]
+fn ctrl_c_stops_cleanly_and_removes_the_scratch_file() {
+    let _g = serial();
+    let Some(dir) = direct_dir() else { return };
+    let sub = dir.join(format!("pollwise-cli-sigint-{}", std::process::id()));
+    std::fs::create_dir_all(&sub).unwrap();
+    let before = aio_nr();
+    let mut args = short_run(&sub, &["--policy", "qemu"]);
+    args[3] = "30000".into();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pollwise"))
+        .args(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the run is under way: its scratch file exists.
+    let started = Instant::now();
+    while std::fs::read_dir(&sub).unwrap().next().is_none() {
+        assert!(child.try_wait().unwrap().is_none(), "run ended early");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "run never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let o = child.wait_with_output().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(25),
+        "Ctrl-C did not stop the run"
+    );
+    assert_clean_error(&o, &["interrupted by Ctrl-C", "scratch file removed"]);
+    let left: Vec<_> = std::fs::read_dir(&sub).unwrap().collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    std::fs::remove_dir(&sub).unwrap();
+    assert_eq!(aio_nr(), before, "AIO context leaked");
+}
+
+#[test]
+fn bad_input_gives_clear_errors() {
+    let _g = serial();
+    let Some(dir) = direct_dir() else { return };
+    let o = run_args(&short_run(&dir, &["--bs", "1000"]));
+    assert_clean_error(&o, &["bs 1000 is not a multiple of the logical block size"]);
+    let o = run_args(&short_run(&dir, &["--bs", "4x"]));
+    assert_clean_error(&o, &["'4x' is not a positive size"]);
+    let o = pollwise(&["realdev", "run", "--file", "/nonexistent/pollwise.img"]);
+    assert_clean_error(&o, &["/nonexistent/pollwise.img: no such file or device"]);
+    let o = run_args(&short_run(&dir, &["--policy", "oracle"]));
+    assert_clean_error(&o, &["only runs in simulation"]);
+    let o = run_args(&short_run(&dir, &["--rw", "randomread"]));
+    assert_clean_error(&o, &["unknown rw mode 'randomread'", "randread"]);
+    let o = run_args(&short_run(&dir, &["--set-at", "soon:poll-max-ns=1"]));
+    assert_clean_error(&o, &["'soon' is not a time in ms"]);
+    let o = run_args(&short_run(
+        &dir,
+        &["--set-at", "10:poll-weight=1", "--policy", "qemu"],
+    ));
+    assert_clean_error(&o, &["poll-weight"]);
+    let o = run_args(&short_run(&dir, &["--allow-write-to", "/dev/null"]));
+    assert_clean_error(&o, &["needs --file naming the same path"]);
+}
