@@ -1,0 +1,588 @@
+//! `plot pareto`: IOThread CPU against IOPS, one series per policy, each
+//! policy's non-dominated points joined as its frontier, the oracle's frontier
+//! as the bound, the baseline marked.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use crate::frontier::{frontier, Point};
+use crate::render::{render, Draw, Size};
+use crate::style::{self, padded, series_color, tick, varying_params};
+use crate::table::{param, Filter, Table};
+use crate::{PlotError, Summary};
+
+/// The columns that name a workload: rows agreeing on the ones present are
+/// compared with the baseline row of that workload.
+pub const WORKLOAD_COLUMNS: [&str; 5] = ["rw", "bs", "numjobs", "iodepth", "iothreads"];
+
+/// Above this many configurations only the frontier points get labels, so
+/// a large sweep stays readable.
+const MAX_LABELLED: usize = 40;
+
+#[derive(Debug, Clone)]
+pub struct ParetoOptions {
+    /// The baseline: a policy name, optionally followed by `name=value`
+    /// parameters its rows must have, e.g. `qemu poll-max-ns=32768`.
+    pub baseline: String,
+    /// Plot CPU and IOPS as % of the baseline of the same workload.
+    pub normalize: bool,
+    pub filters: Vec<Filter>,
+    pub title: Option<String>,
+}
+
+impl Default for ParetoOptions {
+    fn default() -> Self {
+        ParetoOptions {
+            baseline: "qemu".to_string(),
+            normalize: false,
+            filters: Vec::new(),
+            title: None,
+        }
+    }
+}
+
+/// One policy configuration: the mean of its rows (seeds, workloads).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub policy: String,
+    pub params: String,
+    pub point: Point,
+    pub runs: usize,
+}
+
+/// What the pareto plot shows, computed from the table before drawing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParetoData {
+    pub configs: Vec<Config>,
+    /// The mean of the baseline rows, if any row is the baseline.
+    pub baseline: Option<Point>,
+    pub baseline_label: String,
+    /// How many configurations the baseline rows span (more than one: the
+    /// baseline point is their mean).
+    pub baseline_configs: usize,
+    pub normalized: bool,
+    pub rows: usize,
+    pub preset: Option<String>,
+}
+
+struct BaselineSpec {
+    policy: String,
+    params: Vec<Filter>,
+}
+
+impl BaselineSpec {
+    fn parse(text: &str) -> Result<BaselineSpec, PlotError> {
+        let mut words = text.split_whitespace();
+        let policy = words.next().ok_or_else(|| {
+            PlotError::Invalid(
+                "--baseline is empty: name a policy, e.g. 'qemu' or 'qemu poll-max-ns=32768'"
+                    .to_string(),
+            )
+        })?;
+        let params = words
+            .map(|w| w.parse::<Filter>())
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(BaselineSpec {
+            policy: policy.to_string(),
+            params,
+        })
+    }
+
+    fn matches(&self, policy: &str, params: &str) -> bool {
+        policy == self.policy
+            && self.params.iter().all(|f| {
+                param(params, &f.name).is_some_and(|v| crate::table::same_value(v, &f.value))
+            })
+    }
+}
+
+#[derive(Default, Clone, Copy)]
+struct Mean {
+    cpu: f64,
+    iops: f64,
+    n: usize,
+}
+
+impl Mean {
+    fn add(&mut self, p: Point) {
+        self.cpu += p.cpu;
+        self.iops += p.iops;
+        self.n += 1;
+    }
+    fn point(self) -> Point {
+        Point {
+            cpu: self.cpu / self.n as f64,
+            iops: self.iops / self.n as f64,
+        }
+    }
+}
+
+/// Groups the table's rows into configurations and finds the baseline.
+pub fn pareto_data(table: &Table, opts: &ParetoOptions) -> Result<ParetoData, PlotError> {
+    let policy_col = table.col("policy")?;
+    let cpu_col = table.col("iothread_cpu_pct")?;
+    let iops_col = table.col("iops")?;
+    let params_col = table.opt_col("params");
+    let spec = BaselineSpec::parse(&opts.baseline)?;
+    let workload_cols: Vec<_> = WORKLOAD_COLUMNS
+        .iter()
+        .filter_map(|&n| table.opt_col(n).map(|c| (n, c)))
+        .collect();
+    let workload = |r: usize| -> String {
+        workload_cols
+            .iter()
+            .map(|(n, c)| format!("{n}={}", table.text(r, *c)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+
+    let mut raw = Vec::with_capacity(table.len());
+    let mut base_by_workload: HashMap<String, Mean> = HashMap::new();
+    for r in 0..table.len() {
+        let policy = table.text(r, policy_col).to_string();
+        let params = params_col.map_or("", |c| table.text(r, c)).to_string();
+        let point = Point {
+            cpu: table.num(r, cpu_col)?,
+            iops: table.num(r, iops_col)?,
+        };
+        let is_base = spec.matches(&policy, &params);
+        if is_base {
+            base_by_workload.entry(workload(r)).or_default().add(point);
+        }
+        raw.push((policy, params, point, is_base, r));
+    }
+
+    if opts.normalize {
+        if base_by_workload.is_empty() {
+            return Err(PlotError::Invalid(format!(
+                "--normalize baseline: no row of {} is the baseline '{}' (policies present: {})",
+                table.path().display(),
+                opts.baseline,
+                policies(&raw).join(", ")
+            )));
+        }
+        for (_, _, point, _, r) in raw.iter_mut() {
+            let key = workload(*r);
+            let base = base_by_workload.get(&key).ok_or_else(|| {
+                PlotError::Invalid(format!(
+                    "--normalize baseline: no baseline '{}' row for the workload {key}",
+                    opts.baseline
+                ))
+            })?;
+            let base = base.point();
+            if base.cpu <= 0.0 || base.iops <= 0.0 {
+                return Err(PlotError::Invalid(format!(
+                    "--normalize baseline: the baseline of the workload {key} has CPU {} % and \
+                     {} IOPS; both must be above 0 to divide by",
+                    base.cpu, base.iops
+                )));
+            }
+            point.cpu = point.cpu / base.cpu * 100.0;
+            point.iops = point.iops / base.iops * 100.0;
+        }
+    }
+
+    let mut configs: Vec<(String, String, Mean)> = Vec::new();
+    let mut baseline = Mean::default();
+    for (policy, params, point, is_base, _) in &raw {
+        if *is_base {
+            baseline.add(*point);
+        }
+        match configs
+            .iter_mut()
+            .find(|(p, q, _)| p == policy && q == params)
+        {
+            Some((_, _, m)) => m.add(*point),
+            None => {
+                let mut m = Mean::default();
+                m.add(*point);
+                configs.push((policy.clone(), params.clone(), m));
+            }
+        }
+    }
+    let baseline_configs = {
+        let mut seen: Vec<&str> = Vec::new();
+        for (_, params, _, is_base, _) in &raw {
+            if *is_base && !seen.contains(&params.as_str()) {
+                seen.push(params);
+            }
+        }
+        seen.len()
+    };
+    let preset = table.opt_col("preset").and_then(|c| {
+        let first = table.text(0, c);
+        (0..table.len())
+            .all(|r| table.text(r, c) == first)
+            .then(|| first.to_string())
+    });
+    Ok(ParetoData {
+        configs: configs
+            .into_iter()
+            .map(|(policy, params, m)| Config {
+                policy,
+                params,
+                point: m.point(),
+                runs: m.n,
+            })
+            .collect(),
+        baseline: (baseline.n > 0).then(|| baseline.point()),
+        baseline_label: opts.baseline.clone(),
+        baseline_configs,
+        normalized: opts.normalize,
+        rows: table.len(),
+        preset,
+    })
+}
+
+fn policies(raw: &[(String, String, Point, bool, usize)]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for (p, ..) in raw {
+        if !out.contains(p) {
+            out.push(p.clone());
+        }
+    }
+    out
+}
+
+/// Reads `input`, draws the pareto plot into `out`.
+pub fn plot_pareto(
+    input: &Path,
+    out: &Path,
+    size: Size,
+    opts: &ParetoOptions,
+) -> Result<Summary, PlotError> {
+    crate::render::Format::of(out)?;
+    let mut table = Table::read(input)?;
+    table.retain(&opts.filters)?;
+    let data = pareto_data(&table, opts)?;
+    let plot = ParetoPlot {
+        data,
+        title: opts.title.clone(),
+    };
+    render(&plot, out, size)?;
+    Ok(Summary {
+        rows: plot.data.rows,
+        series: plot.policy_names().len(),
+    })
+}
+
+struct ParetoPlot {
+    data: ParetoData,
+    title: Option<String>,
+}
+
+/// Parameter names print without QEMU's common prefix, to keep labels short.
+fn short(name: &str) -> &str {
+    name.strip_prefix("poll-").unwrap_or(name)
+}
+
+impl ParetoPlot {
+    fn policy_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = Vec::new();
+        for c in &self.data.configs {
+            if !names.contains(&c.policy.as_str()) {
+                names.push(&c.policy);
+            }
+        }
+        names
+    }
+
+    fn title(&self) -> String {
+        if let Some(t) = &self.title {
+            return t.clone();
+        }
+        let mut t = if self.data.normalized {
+            format!(
+                "IOPS against IOThread CPU, relative to {}",
+                self.data.baseline_label
+            )
+        } else {
+            "IOPS against IOThread CPU".to_string()
+        };
+        if let Some(p) = &self.data.preset {
+            t.push_str(&format!(" ({p})"));
+        }
+        t
+    }
+}
+
+impl Draw for ParetoPlot {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), PlotError>
+    where
+        DB::ErrorType: 'static,
+    {
+        let d = &self.data;
+        let mut xs: Vec<f64> = d.configs.iter().map(|c| c.point.cpu).collect();
+        let mut ys: Vec<f64> = d.configs.iter().map(|c| c.point.iops).collect();
+        if let Some(b) = d.baseline {
+            xs.push(b.cpu);
+            ys.push(b.iops);
+        }
+        let (x0, x1) = padded(min(&xs), max(&xs), 0.08);
+        let (y0, y1) = padded(min(&ys), max(&ys), 0.08);
+
+        let mut chart = ChartBuilder::on(root)
+            .caption(self.title(), style::font(style::TITLE_SIZE))
+            .margin(20)
+            .x_label_area_size(60)
+            .y_label_area_size(100)
+            .build_cartesian_2d(x0..x1, y0..y1)?;
+        let (x_desc, y_desc) = if d.normalized {
+            ("IOThread CPU (% of baseline)", "IOPS (% of baseline)")
+        } else {
+            ("IOThread CPU (% of one core)", "IOPS")
+        };
+        chart
+            .configure_mesh()
+            .x_desc(x_desc)
+            .y_desc(y_desc)
+            .axis_desc_style(style::font(style::AXIS_DESC_SIZE))
+            .label_style(style::font(style::LABEL_SIZE))
+            .x_label_formatter(&|v| tick(*v))
+            .y_label_formatter(&|v| tick(*v))
+            .light_line_style(RGBColor(235, 235, 235))
+            .draw()?;
+
+        let label_all = d.configs.len() <= MAX_LABELLED;
+        for (i, policy) in self.policy_names().into_iter().enumerate() {
+            let is_oracle = policy == "oracle";
+            let color: RGBColor = if is_oracle { BLACK } else { series_color(i) };
+            let configs: Vec<&Config> = d.configs.iter().filter(|c| c.policy == policy).collect();
+            let points: Vec<Point> = configs.iter().map(|c| c.point).collect();
+            let front = frontier(&points);
+            let line: Vec<(f64, f64)> = front
+                .iter()
+                .map(|&k| (points[k].cpu, points[k].iops))
+                .collect();
+            if is_oracle {
+                chart
+                    .draw_series(DashedLineSeries::new(
+                        line,
+                        10,
+                        6,
+                        ShapeStyle::from(&BLACK).stroke_width(3),
+                    ))?
+                    .label("oracle frontier (bound)")
+                    .legend(|(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 20, y)], BLACK.stroke_width(3))
+                    });
+            } else if line.len() > 1 {
+                chart.draw_series(LineSeries::new(line, color.stroke_width(2)))?;
+            }
+
+            let all_params: Vec<&str> = configs.iter().map(|c| c.params.as_str()).collect();
+            let varying = varying_params(&all_params);
+            let label_of = |c: &Config| -> String {
+                let pairs = crate::table::param_pairs(&c.params);
+                let shown: Vec<String> = pairs
+                    .iter()
+                    .filter(|(n, _)| configs.len() == 1 || varying.iter().any(|v| v == n))
+                    .map(|(n, v)| format!("{}={v}", short(n)))
+                    .collect();
+                shown.join(" ")
+            };
+            let label_font = style::text(style::POINT_LABEL_SIZE).color(&color);
+            let series = configs.iter().enumerate().map(|(k, c)| {
+                let text = if label_all || front.contains(&k) {
+                    label_of(c)
+                } else {
+                    String::new()
+                };
+                EmptyElement::at((c.point.cpu, c.point.iops))
+                    + Circle::new((0, 0), 6, color.filled())
+                    + Text::new(text, (8, -16), label_font.clone())
+            });
+            let name = policy.to_string();
+            let anno = chart.draw_series(series)?;
+            if is_oracle {
+                continue;
+            }
+            anno.label(name)
+                .legend(move |(x, y)| Circle::new((x + 10, y), 6, color.filled()));
+        }
+
+        if let Some(b) = d.baseline {
+            let label = if d.baseline_configs > 1 {
+                format!(
+                    "baseline ({}, mean of {} configurations)",
+                    d.baseline_label, d.baseline_configs
+                )
+            } else {
+                format!("baseline ({})", d.baseline_label)
+            };
+            chart
+                .draw_series(std::iter::once(
+                    EmptyElement::at((b.cpu, b.iops))
+                        + Circle::new((0, 0), 13, BLACK.stroke_width(3))
+                        + Cross::new((0, 0), 8, BLACK.stroke_width(2)),
+                ))?
+                .label(label)
+                .legend(|(x, y)| Circle::new((x + 10, y), 7, BLACK.stroke_width(2)));
+        }
+
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .label_font(style::font(style::LABEL_SIZE))
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()?;
+        Ok(())
+    }
+}
+
+fn min(v: &[f64]) -> f64 {
+    v.iter().copied().fold(f64::INFINITY, f64::min)
+}
+
+fn max(v: &[f64]) -> f64 {
+    v.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(text: &str) -> Table {
+        Table::from_reader(Path::new("t.csv"), text.as_bytes()).unwrap()
+    }
+
+    const ROWS: &str = "policy,params,rw,bs,numjobs,iothreads,iops,iothread_cpu_pct
+qemu,poll-max-ns=32768,randread,8192,1,1,1000,80
+weighted,poll-weight=2,randread,8192,1,1,900,60
+qemu,poll-max-ns=32768,randread,8192,4,1,2000,50
+weighted,poll-weight=2,randread,8192,4,1,2100,40
+";
+
+    #[test]
+    fn configurations_are_means_over_workloads() {
+        let d = pareto_data(&table(ROWS), &ParetoOptions::default()).unwrap();
+        assert_eq!(d.configs.len(), 2);
+        // qemu: (80+50)/2 = 65 % CPU, (1000+2000)/2 = 1500 IOPS.
+        assert_eq!(
+            d.configs[0].point,
+            Point {
+                cpu: 65.0,
+                iops: 1500.0
+            }
+        );
+        assert_eq!(d.configs[0].runs, 2);
+        assert_eq!(
+            d.configs[1].point,
+            Point {
+                cpu: 50.0,
+                iops: 1500.0
+            }
+        );
+        assert_eq!(
+            d.baseline,
+            Some(Point {
+                cpu: 65.0,
+                iops: 1500.0
+            })
+        );
+    }
+
+    #[test]
+    fn normalizing_divides_by_the_same_workloads_baseline() {
+        let opts = ParetoOptions {
+            normalize: true,
+            ..ParetoOptions::default()
+        };
+        let d = pareto_data(&table(ROWS), &opts).unwrap();
+        // weighted: CPU 60/80 = 75 %, 40/50 = 80 % -> 77.5 %;
+        // IOPS 900/1000 = 90 %, 2100/2000 = 105 % -> 97.5 %.
+        let w = d.configs[1].point;
+        assert!((w.cpu - 77.5).abs() < 1e-9, "{w:?}");
+        assert!((w.iops - 97.5).abs() < 1e-9, "{w:?}");
+        assert_eq!(
+            d.baseline,
+            Some(Point {
+                cpu: 100.0,
+                iops: 100.0
+            })
+        );
+    }
+
+    #[test]
+    fn several_baseline_rows_of_one_workload_are_averaged() {
+        let t = table(
+            "policy,params,rw,iops,iothread_cpu_pct
+qemu,poll-max-ns=1000,randread,1000,40
+qemu,poll-max-ns=2000,randread,3000,60
+fixed,poll-ns=5,randread,1000,25
+",
+        );
+        let opts = ParetoOptions {
+            normalize: true,
+            ..ParetoOptions::default()
+        };
+        let d = pareto_data(&t, &opts).unwrap();
+        // Baseline mean: CPU 50, IOPS 2000; fixed: 25/50 = 50 %, 1000/2000 = 50 %.
+        assert_eq!(
+            d.configs[2].point,
+            Point {
+                cpu: 50.0,
+                iops: 50.0
+            }
+        );
+    }
+
+    #[test]
+    fn baseline_parameters_narrow_the_baseline_rows() {
+        let t = table(
+            "policy,params,iops,iothread_cpu_pct
+qemu,poll-max-ns=1000,1000,40
+qemu,poll-max-ns=2000,3000,60
+",
+        );
+        let opts = ParetoOptions {
+            baseline: "qemu poll-max-ns=2000".to_string(),
+            ..ParetoOptions::default()
+        };
+        let d = pareto_data(&t, &opts).unwrap();
+        assert_eq!(
+            d.baseline,
+            Some(Point {
+                cpu: 60.0,
+                iops: 3000.0
+            })
+        );
+    }
+
+    #[test]
+    fn normalizing_without_a_baseline_row_is_a_clear_error() {
+        let t = table(
+            "policy,params,rw,iops,iothread_cpu_pct
+qemu,,randread,1000,40
+weighted,,randwrite,1000,40
+",
+        );
+        let opts = ParetoOptions {
+            normalize: true,
+            ..ParetoOptions::default()
+        };
+        let e = pareto_data(&t, &opts).unwrap_err().to_string();
+        assert!(e.contains("rw=randwrite"), "{e}");
+        let opts = ParetoOptions {
+            normalize: true,
+            baseline: "off".to_string(),
+            ..ParetoOptions::default()
+        };
+        let e = pareto_data(&t, &opts).unwrap_err().to_string();
+        assert!(e.contains("policies present: qemu, weighted"), "{e}");
+    }
+
+    #[test]
+    fn missing_iops_column_names_it() {
+        let t = table("policy,iothread_cpu_pct\nqemu,40\n");
+        let e = pareto_data(&t, &ParetoOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no column 'iops'"), "{e}");
+        assert!(e.contains("policy, iothread_cpu_pct"), "{e}");
+    }
+}

@@ -1,0 +1,250 @@
+//! Results CSV read by header name, so a file with extra or fewer columns
+//! works wherever the plot does not need the missing ones.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use crate::PlotError;
+
+/// A CSV file held as text cells, with its header for lookups by name.
+#[derive(Debug, Clone)]
+pub struct Table {
+    path: PathBuf,
+    headers: Vec<String>,
+    rows: Vec<Row>,
+}
+
+#[derive(Debug, Clone)]
+struct Row {
+    /// 1-based line of the record in the file, for error messages.
+    line: u64,
+    cells: Vec<String>,
+}
+
+/// A column's position, checked to exist when it was looked up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Col(usize);
+
+impl Table {
+    /// Reads a CSV file with a header row.
+    pub fn read(path: &Path) -> Result<Table, PlotError> {
+        let file = std::fs::File::open(path).map_err(|e| PlotError::Read {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        Table::from_reader(path, file)
+    }
+
+    /// Reads CSV from any reader; `path` only names it in errors.
+    pub fn from_reader<R: Read>(path: &Path, reader: R) -> Result<Table, PlotError> {
+        let csv_err = |e: csv::Error| PlotError::Csv {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        };
+        let mut rdr = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .trim(csv::Trim::All)
+            .from_reader(reader);
+        let headers: Vec<String> = rdr
+            .headers()
+            .map_err(csv_err)?
+            .iter()
+            .map(str::to_string)
+            .collect();
+        if headers.iter().all(String::is_empty) {
+            return Err(PlotError::Empty {
+                path: path.to_path_buf(),
+                header_only: false,
+            });
+        }
+        let mut rows = Vec::new();
+        for record in rdr.records() {
+            let record = record.map_err(csv_err)?;
+            if record.iter().all(str::is_empty) {
+                continue;
+            }
+            let line = record.position().map_or(0, |p| p.line());
+            rows.push(Row {
+                line,
+                cells: record.iter().map(str::to_string).collect(),
+            });
+        }
+        if rows.is_empty() {
+            return Err(PlotError::Empty {
+                path: path.to_path_buf(),
+                header_only: true,
+            });
+        }
+        Ok(Table {
+            path: path.to_path_buf(),
+            headers,
+            rows,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.find(name).is_some()
+    }
+
+    fn find(&self, name: &str) -> Option<Col> {
+        self.headers.iter().position(|h| h == name).map(Col)
+    }
+
+    /// The column called `name`, or an error naming it and listing those present.
+    pub fn col(&self, name: &str) -> Result<Col, PlotError> {
+        self.find(name).ok_or_else(|| PlotError::MissingColumn {
+            path: self.path.clone(),
+            column: name.to_string(),
+            present: self.headers.clone(),
+        })
+    }
+
+    /// The column called `name` if the file has it.
+    pub fn opt_col(&self, name: &str) -> Option<Col> {
+        self.find(name)
+    }
+
+    pub fn text(&self, row: usize, col: Col) -> &str {
+        self.rows[row].cells.get(col.0).map_or("", String::as_str)
+    }
+
+    /// A cell that must hold a finite number.
+    pub fn num(&self, row: usize, col: Col) -> Result<f64, PlotError> {
+        let text = self.text(row, col);
+        parse_finite(text).ok_or_else(|| PlotError::BadNumber {
+            path: self.path.clone(),
+            line: self.rows[row].line,
+            column: self.headers[col.0].clone(),
+            value: text.to_string(),
+        })
+    }
+
+    /// The value called `name` in a row: the column of that name if there is
+    /// one, else the parameter of that name in the `params` column.
+    pub fn value(&self, row: usize, name: &str) -> Option<&str> {
+        if let Some(col) = self.find(name) {
+            return Some(self.text(row, col));
+        }
+        let params = self.find("params")?;
+        param(self.text(row, params), name)
+    }
+
+    /// Like [`Table::value`], parsed as a finite number. `Ok(None)` when the
+    /// row has no such value; an error when it has one that is not a number.
+    pub fn value_num(&self, row: usize, name: &str) -> Result<Option<f64>, PlotError> {
+        match self.value(row, name) {
+            None => Ok(None),
+            Some(text) => match parse_finite(text) {
+                Some(v) => Ok(Some(v)),
+                None => Err(PlotError::BadNumber {
+                    path: self.path.clone(),
+                    line: self.rows[row].line,
+                    column: name.to_string(),
+                    value: text.to_string(),
+                }),
+            },
+        }
+    }
+
+    /// Keeps only the rows every filter matches; an error when none is left.
+    pub fn retain(&mut self, filters: &[Filter]) -> Result<(), PlotError> {
+        if filters.is_empty() {
+            return Ok(());
+        }
+        let keep: Vec<bool> = (0..self.rows.len())
+            .map(|r| filters.iter().all(|f| f.matches(self, r)))
+            .collect();
+        let mut flags = keep.into_iter();
+        self.rows.retain(|_| flags.next().unwrap_or(false));
+        if self.rows.is_empty() {
+            let list: Vec<String> = filters.iter().map(Filter::to_string).collect();
+            return Err(PlotError::Invalid(format!(
+                "no row of {} matches {}",
+                self.path.display(),
+                list.join(" and ")
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The value of parameter `name` in a `params` cell (`name=value` pairs
+/// separated by spaces).
+pub fn param<'a>(params: &'a str, name: &str) -> Option<&'a str> {
+    params
+        .split_whitespace()
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v)
+}
+
+/// The `name=value` pairs of a `params` cell, in order.
+pub fn param_pairs(params: &str) -> Vec<(&str, &str)> {
+    params
+        .split_whitespace()
+        .filter_map(|pair| pair.split_once('='))
+        .collect()
+}
+
+fn parse_finite(text: &str) -> Option<f64> {
+    text.parse::<f64>().ok().filter(|v| v.is_finite())
+}
+
+/// Two cell texts are equal as numbers when both are numbers, else as text,
+/// so `bs=8192` matches `8192.0`.
+pub fn same_value(a: &str, b: &str) -> bool {
+    match (parse_finite(a), parse_finite(b)) {
+        (Some(x), Some(y)) => x == y,
+        _ => a == b,
+    }
+}
+
+/// A row filter `NAME=VALUE`: NAME is a column or a parameter in `params`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Filter {
+    pub name: String,
+    pub value: String,
+}
+
+impl Filter {
+    pub fn matches(&self, table: &Table, row: usize) -> bool {
+        table
+            .value(row, &self.name)
+            .is_some_and(|v| same_value(v, &self.value))
+    }
+}
+
+impl FromStr for Filter {
+    type Err = PlotError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.split_once('=') {
+            Some((name, value)) if !name.trim().is_empty() => Ok(Filter {
+                name: name.trim().to_string(),
+                value: value.trim().to_string(),
+            }),
+            _ => Err(PlotError::Invalid(format!(
+                "filter '{s}' must be NAME=VALUE, e.g. rw=randread or poll-shrink=2"
+            ))),
+        }
+    }
+}
+
+impl std::fmt::Display for Filter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}={}", self.name, self.value)
+    }
+}

@@ -1,0 +1,376 @@
+//! `plot window`: the poll window over time, one panel per run (policy,
+//! parameters, iothread), with poll-max-ns drawn as a line.
+
+use std::path::Path;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use crate::render::{render, Draw, Size};
+use crate::style::{self, tick};
+use crate::table::{Filter, Table};
+use crate::{PlotError, Summary};
+
+/// More runs than this would make panels too thin to read.
+pub const MAX_PANELS: usize = 8;
+
+#[derive(Debug, Clone, Default)]
+pub struct WindowOptions {
+    pub filters: Vec<Filter>,
+    /// Show the trace from this time on (ns since the start of the run).
+    pub start_ns: Option<u64>,
+    /// Show this much of the trace (ns).
+    pub span_ns: Option<u64>,
+    pub title: Option<String>,
+}
+
+/// One run's trajectory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Run {
+    pub policy: String,
+    pub params: String,
+    pub iothread: String,
+    /// (time_ns, window_ns), in time order.
+    pub window: Vec<(u64, u64)>,
+    /// (time_ns, poll_max_ns), when the trace has that column.
+    pub poll_max: Vec<(u64, u64)>,
+}
+
+impl Run {
+    fn name(&self) -> String {
+        let mut s = self.policy.clone();
+        if !self.params.is_empty() {
+            s.push_str(&format!(" {}", self.params));
+        }
+        if !self.iothread.is_empty() {
+            s.push_str(&format!(", iothread {}", self.iothread));
+        }
+        s
+    }
+}
+
+/// Splits a trace into runs, keeping the rows inside the time range.
+pub fn window_runs(table: &Table, opts: &WindowOptions) -> Result<Vec<Run>, PlotError> {
+    let time_col = table.col("time_ns")?;
+    let window_col = table.col("window_ns")?;
+    let policy_col = table.col("policy")?;
+    let params_col = table.opt_col("params");
+    let thread_col = table.opt_col("iothread");
+    let max_col = table.opt_col("poll_max_ns");
+    let start = opts.start_ns.unwrap_or(0);
+    let end = opts.span_ns.map_or(u64::MAX, |s| start.saturating_add(s));
+
+    let mut runs: Vec<Run> = Vec::new();
+    for r in 0..table.len() {
+        let t = table.num(r, time_col)?;
+        let w = table.num(r, window_col)?;
+        if t < 0.0 || w < 0.0 {
+            return Err(PlotError::Invalid(format!(
+                "{}: time_ns and window_ns must not be negative (got time {t}, window {w})",
+                table.path().display()
+            )));
+        }
+        let (t, w) = (t as u64, w as u64);
+        if t < start || t > end {
+            continue;
+        }
+        let policy = table.text(r, policy_col);
+        let params = params_col.map_or("", |c| table.text(r, c));
+        let thread = thread_col.map_or("", |c| table.text(r, c));
+        let i = match runs
+            .iter()
+            .position(|x| x.policy == policy && x.params == params && x.iothread == thread)
+        {
+            Some(i) => i,
+            None => {
+                runs.push(Run {
+                    policy: policy.to_string(),
+                    params: params.to_string(),
+                    iothread: thread.to_string(),
+                    window: Vec::new(),
+                    poll_max: Vec::new(),
+                });
+                runs.len() - 1
+            }
+        };
+        runs[i].window.push((t, w));
+        if let Some(c) = max_col {
+            let m = table.num(r, c)?;
+            runs[i].poll_max.push((t, m.max(0.0) as u64));
+        }
+    }
+    if runs.is_empty() {
+        return Err(PlotError::Invalid(format!(
+            "{} has no trace rows in the chosen time range (from {start} ns{})",
+            table.path().display(),
+            opts.span_ns
+                .map_or(String::new(), |s| format!(", for {s} ns"))
+        )));
+    }
+    if runs.len() > MAX_PANELS {
+        let names: Vec<String> = runs.iter().map(Run::name).collect();
+        return Err(PlotError::Invalid(format!(
+            "the trace has {} runs; at most {MAX_PANELS} fit in one picture: choose some with \
+             --where (e.g. --where policy=qemu --where iothread=0). Runs: {}",
+            runs.len(),
+            names.join("; ")
+        )));
+    }
+    for run in &mut runs {
+        run.window.sort_by_key(|p| p.0);
+        run.poll_max.sort_by_key(|p| p.0);
+    }
+    Ok(runs)
+}
+
+/// A step line through `points`: the value holds until the next point.
+pub fn steps(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    let mut out = Vec::with_capacity(points.len() * 2);
+    for (i, &(t, v)) in points.iter().enumerate() {
+        if i > 0 {
+            out.push((t, points[i - 1].1));
+        }
+        out.push((t, v));
+    }
+    out
+}
+
+/// Thins a line to at most about four points per bucket of `buckets` equal
+/// time slices, keeping each slice's first, lowest, highest and last point,
+/// so every spike and reset still shows at pixel resolution.
+pub fn decimate(points: &[(f64, f64)], buckets: usize) -> Vec<(f64, f64)> {
+    if points.len() <= buckets * 4 || points.len() < 2 || buckets == 0 {
+        return points.to_vec();
+    }
+    let t0 = points[0].0;
+    let t1 = points[points.len() - 1].0;
+    let width = (t1 - t0) / buckets as f64;
+    if width <= 0.0 {
+        return points.to_vec();
+    }
+    let bucket_of = |t: f64| (((t - t0) / width) as usize).min(buckets - 1);
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < points.len() {
+        let b = bucket_of(points[i].0);
+        let mut j = i;
+        let (mut lo, mut hi) = (i, i);
+        while j < points.len() && bucket_of(points[j].0) == b {
+            if points[j].1 < points[lo].1 {
+                lo = j;
+            }
+            if points[j].1 > points[hi].1 {
+                hi = j;
+            }
+            j += 1;
+        }
+        let mut keep = vec![i, lo, hi, j - 1];
+        keep.sort_unstable();
+        keep.dedup();
+        out.extend(keep.into_iter().map(|k| points[k]));
+        i = j;
+    }
+    out
+}
+
+/// Reads the trace `input` and draws the window plot into `out`.
+pub fn plot_window(
+    input: &Path,
+    out: &Path,
+    size: Size,
+    opts: &WindowOptions,
+) -> Result<Summary, PlotError> {
+    crate::render::Format::of(out)?;
+    let mut table = Table::read(input)?;
+    table.retain(&opts.filters)?;
+    let runs = window_runs(&table, opts)?;
+    let plot = WindowPlot {
+        runs,
+        title: opts
+            .title
+            .clone()
+            .unwrap_or_else(|| "Poll window over time".to_string()),
+        width: size.width,
+    };
+    render(&plot, out, size)?;
+    Ok(Summary {
+        rows: table.len(),
+        series: plot.runs.len(),
+    })
+}
+
+struct WindowPlot {
+    runs: Vec<Run>,
+    title: String,
+    width: u32,
+}
+
+/// The time unit that keeps tick labels short for a span of `span_ns`.
+fn time_unit(span_ns: u64) -> (&'static str, f64) {
+    if span_ns >= 10_000_000 {
+        ("ms", 1e6)
+    } else if span_ns >= 10_000 {
+        ("us", 1e3)
+    } else {
+        ("ns", 1.0)
+    }
+}
+
+impl Draw for WindowPlot {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), PlotError>
+    where
+        DB::ErrorType: 'static,
+    {
+        let t_min = self
+            .runs
+            .iter()
+            .filter_map(|r| r.window.first())
+            .map(|p| p.0)
+            .min();
+        let t_max = self
+            .runs
+            .iter()
+            .filter_map(|r| r.window.last())
+            .map(|p| p.0)
+            .max();
+        let (t_min, t_max) = (t_min.unwrap_or(0), t_max.unwrap_or(0));
+        let (unit, div) = time_unit(t_max - t_min);
+        let x0 = t_min as f64 / div;
+        let x1 = (t_max as f64 / div).max(x0 + 1.0 / div);
+        let y_top = self
+            .runs
+            .iter()
+            .flat_map(|r| r.window.iter().chain(&r.poll_max).map(|p| p.1))
+            .max()
+            .unwrap_or(0)
+            .max(1) as f64
+            * 1.12;
+
+        let body = root.titled(&self.title, style::font(style::TITLE_SIZE))?;
+        let panels = body.split_evenly((self.runs.len(), 1));
+        let buckets = self.width as usize;
+        for (i, (run, area)) in self.runs.iter().zip(&panels).enumerate() {
+            let last = i + 1 == self.runs.len();
+            let color = style::series_color(i);
+            let mut chart = ChartBuilder::on(area)
+                .caption(run.name(), style::font(style::AXIS_DESC_SIZE - 2.0))
+                .margin(12)
+                .x_label_area_size(if last { 55 } else { 30 })
+                .y_label_area_size(90)
+                .build_cartesian_2d(x0..x1, 0.0..y_top)?;
+            let mut mesh = chart.configure_mesh();
+            mesh.y_desc("window (ns)")
+                .axis_desc_style(style::font(style::LABEL_SIZE + 1.0))
+                .label_style(style::font(style::LABEL_SIZE))
+                .x_label_formatter(&|v| tick(*v))
+                .y_label_formatter(&|v| tick(*v))
+                .y_labels(5)
+                .light_line_style(RGBColor(238, 238, 238));
+            let x_desc = format!("time since the start of the run ({unit})");
+            if last {
+                mesh.x_desc(x_desc.as_str());
+            }
+            mesh.draw()?;
+
+            let to_xy = |p: &(u64, u64)| (p.0 as f64 / div, p.1 as f64);
+            let window: Vec<(f64, f64)> = run.window.iter().map(to_xy).collect();
+            chart
+                .draw_series(LineSeries::new(
+                    decimate(&steps(&window), buckets),
+                    color.stroke_width(2),
+                ))?
+                .label("poll window")
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+                });
+            if !run.poll_max.is_empty() {
+                let mut max_line: Vec<(f64, f64)> = run.poll_max.iter().map(to_xy).collect();
+                // Extend the bound to the last window point so it spans the panel.
+                if let (Some(&(_, m)), Some(&(t, _))) = (max_line.last(), window.last()) {
+                    max_line.push((t, m));
+                }
+                chart
+                    .draw_series(DashedLineSeries::new(
+                        decimate(&steps(&max_line), buckets),
+                        8,
+                        5,
+                        ShapeStyle::from(&RED).stroke_width(2),
+                    ))?
+                    .label("poll-max-ns")
+                    .legend(|(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 20, y)], RED.stroke_width(2))
+                    });
+            }
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperRight)
+                .label_font(style::font(style::LABEL_SIZE))
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                .draw()?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_hold_each_value_until_the_next_point() {
+        let s = steps(&[(0.0, 1.0), (2.0, 5.0), (3.0, 0.0)]);
+        assert_eq!(
+            s,
+            vec![(0.0, 1.0), (2.0, 1.0), (2.0, 5.0), (3.0, 5.0), (3.0, 0.0)]
+        );
+    }
+
+    #[test]
+    fn decimation_keeps_extremes_of_each_slice() {
+        // 1000 points, value 0 except a single spike of 99 at t=500 and a
+        // dip to -7 at t=10: both must survive thinning to 10 slices.
+        let mut pts: Vec<(f64, f64)> = (0..1000).map(|t| (t as f64, 0.0)).collect();
+        pts[500].1 = 99.0;
+        pts[10].1 = -7.0;
+        let d = decimate(&pts, 10);
+        assert!(d.len() <= 40, "{}", d.len());
+        assert!(d.contains(&(500.0, 99.0)));
+        assert!(d.contains(&(10.0, -7.0)));
+        assert_eq!(d.first(), Some(&(0.0, 0.0)));
+        assert_eq!(d.last(), Some(&(999.0, 0.0)));
+        assert!(d.windows(2).all(|w| w[0].0 <= w[1].0), "time order kept");
+    }
+
+    #[test]
+    fn short_lines_are_not_thinned() {
+        let pts = vec![(0.0, 1.0), (1.0, 2.0), (2.0, 3.0)];
+        assert_eq!(decimate(&pts, 1), pts);
+    }
+
+    #[test]
+    fn runs_are_split_and_the_time_range_applies() {
+        let t = Table::from_reader(
+            Path::new("trace.csv"),
+            "policy,params,iothread,time_ns,window_ns,poll_max_ns
+qemu,poll-max-ns=100,0,30,8,100
+qemu,poll-max-ns=100,0,10,4,100
+weighted,poll-weight=2,0,10,4,100
+qemu,poll-max-ns=100,1,10,0,100
+qemu,poll-max-ns=100,0,99,16,100
+"
+            .as_bytes(),
+        )
+        .unwrap();
+        let opts = WindowOptions {
+            start_ns: Some(5),
+            span_ns: Some(50),
+            ..WindowOptions::default()
+        };
+        let runs = window_runs(&t, &opts).unwrap();
+        assert_eq!(runs.len(), 3);
+        assert_eq!(runs[0].window, vec![(10, 4), (30, 8)], "sorted, t=99 cut");
+        assert_eq!(runs[1].policy, "weighted");
+        assert_eq!(runs[2].iothread, "1");
+    }
+}
