@@ -1,11 +1,194 @@
-//! `pollwise plot`: not built yet.
+//! `pollwise plot`: trade-off pictures from results, trace and compare CSV.
 
-use anyhow::{bail, Result};
-use clap::Subcommand;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand};
+use pollwise_plots::{
+    CompareOptions, Filter, HeatmapOptions, ParetoOptions, Size, Summary, WindowOptions,
+};
 
 #[derive(Subcommand, Debug)]
-pub enum PlotCommand {}
+pub enum PlotCommand {
+    /// IOThread CPU % (x) against IOPS (y): a marker series per policy,
+    /// each policy's non-dominated points joined as its frontier, the
+    /// oracle's frontier as the bound, the baseline marked.
+    ///
+    /// Rows of the same policy and parameters (seeds, workloads) are
+    /// averaged into one point.
+    Pareto {
+        /// Results CSV (the schema `sim`, `sweep` and `compare --format
+        /// results` write); needs policy, iops and iothread_cpu_pct.
+        #[arg(long, value_name = "RESULTS.csv")]
+        input: PathBuf,
+        /// The baseline policy, optionally with parameters its rows must
+        /// have, e.g. 'qemu poll-max-ns=32768'.
+        #[arg(long, default_value = "qemu")]
+        baseline: String,
+        /// `baseline`: plot CPU and IOPS as % of the baseline row of the
+        /// same workload (rw, bs, numjobs, iodepth, iothreads).
+        #[arg(long, value_name = "baseline", value_parser = ["baseline"])]
+        normalize: Option<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// The poll window over time, one panel per run (policy, parameters,
+    /// iothread), with poll-max-ns drawn as a dashed line.
+    Window {
+        /// Trace CSV (`sim --trace`): policy, params, iothread, time_ns,
+        /// window_ns, poll_max_ns.
+        #[arg(long, value_name = "TRACE.csv")]
+        trace: PathBuf,
+        /// Show the trace from this time on, in microseconds.
+        #[arg(long, value_name = "US")]
+        start_us: Option<f64>,
+        /// Show this much of the trace, in microseconds.
+        #[arg(long, value_name = "US")]
+        span_us: Option<f64>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// A metric over two swept parameters: colour and value per cell (the
+    /// mean of the runs that fall in it, e.g. several seeds), with a colour bar.
+    Heatmap {
+        /// Results CSV, typically from `sweep`.
+        #[arg(long, value_name = "RESULTS.csv")]
+        input: PathBuf,
+        /// The x axis: a parameter in `params` (e.g. poll-max-ns) or a column.
+        #[arg(long)]
+        x: String,
+        /// The y axis: a parameter in `params` (e.g. poll-shrink) or a column.
+        #[arg(long)]
+        y: String,
+        /// The numeric column to show.
+        #[arg(long, default_value = "iothread_cpu_pct")]
+        metric: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Per-row IOPS and CPU difference bars of a compare run, with the
+    /// +-5% acceptance band.
+    Compare {
+        /// The paired table of `compare --format csv`.
+        #[arg(long, value_name = "COMPARE.csv")]
+        input: PathBuf,
+        #[command(flatten)]
+        common: Common,
+    },
+}
 
-pub fn run(_command: PlotCommand) -> Result<()> {
-    bail!("`pollwise plot` is not implemented yet")
+/// Flags every plot takes.
+#[derive(Args, Debug)]
+pub struct Common {
+    /// The picture to write: PNG or SVG by its extension.
+    #[arg(long, value_name = "FILE.png|FILE.svg")]
+    out: PathBuf,
+    /// Keep only rows where a column (or a parameter in `params`) has this
+    /// value; repeat to combine, e.g. --where rw=randread --where bs=8192.
+    #[arg(long = "where", value_name = "NAME=VALUE")]
+    filters: Vec<String>,
+    /// Replace the generated title.
+    #[arg(long)]
+    title: Option<String>,
+    #[arg(long, default_value_t = 1200)]
+    width: u32,
+    #[arg(long, default_value_t = 800)]
+    height: u32,
+}
+
+impl Common {
+    fn filters(&self) -> Result<Vec<Filter>> {
+        self.filters
+            .iter()
+            .map(|f| f.parse::<Filter>().map_err(anyhow::Error::from))
+            .collect()
+    }
+
+    fn size(&self) -> Size {
+        Size {
+            width: self.width,
+            height: self.height,
+        }
+    }
+}
+
+pub fn run(command: PlotCommand) -> Result<()> {
+    match command {
+        PlotCommand::Pareto {
+            input,
+            baseline,
+            normalize,
+            common,
+        } => {
+            let opts = ParetoOptions {
+                baseline,
+                normalize: normalize.is_some(),
+                filters: common.filters()?,
+                title: common.title.clone(),
+            };
+            let s = pollwise_plots::plot_pareto(&input, &common.out, common.size(), &opts)
+                .context("plot pareto")?;
+            done(&common, s, "policies");
+        }
+        PlotCommand::Window {
+            trace,
+            start_us,
+            span_us,
+            common,
+        } => {
+            let opts = WindowOptions {
+                filters: common.filters()?,
+                start_ns: start_us.map(|v| us_to_ns("--start-us", v)).transpose()?,
+                span_ns: span_us.map(|v| us_to_ns("--span-us", v)).transpose()?,
+                title: common.title.clone(),
+            };
+            let s = pollwise_plots::plot_window(&trace, &common.out, common.size(), &opts)
+                .context("plot window")?;
+            done(&common, s, "runs");
+        }
+        PlotCommand::Heatmap {
+            input,
+            x,
+            y,
+            metric,
+            common,
+        } => {
+            let opts = HeatmapOptions {
+                x,
+                y,
+                metric,
+                filters: common.filters()?,
+                title: common.title.clone(),
+            };
+            let s = pollwise_plots::plot_heatmap(&input, &common.out, common.size(), &opts)
+                .context("plot heatmap")?;
+            done(&common, s, "cells");
+        }
+        PlotCommand::Compare { input, common } => {
+            let opts = CompareOptions {
+                filters: common.filters()?,
+                title: common.title.clone(),
+            };
+            let s = pollwise_plots::plot_compare(&input, &common.out, common.size(), &opts)
+                .context("plot compare")?;
+            done(&common, s, "rows losing more than 5% IOPS");
+        }
+    }
+    Ok(())
+}
+
+fn us_to_ns(flag: &str, us: f64) -> Result<u64> {
+    if !us.is_finite() || us < 0.0 || us * 1e3 > u64::MAX as f64 {
+        bail!("{flag} must be a non-negative number of microseconds, got {us}");
+    }
+    Ok((us * 1e3).round() as u64)
+}
+
+fn done(common: &Common, s: Summary, what: &str) {
+    eprintln!(
+        "wrote {} ({} rows, {} {what})",
+        common.out.display(),
+        s.rows,
+        s.series
+    );
 }
