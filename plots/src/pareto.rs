@@ -10,7 +10,7 @@ use plotters::prelude::*;
 
 use crate::frontier::{frontier, Point};
 use crate::render::{render, Draw, Size};
-use crate::style::{self, padded, series_color, tick, varying_params};
+use crate::style::{self, distinct_pixels, padded, series_color, tick, varying_params};
 use crate::table::{param, Filter, Table};
 use crate::{PlotError, Summary};
 
@@ -357,6 +357,7 @@ impl Draw for ParetoPlot {
                 .iter()
                 .map(|&k| (points[k].cpu, points[k].iops))
                 .collect();
+            let line = distinct_pixels(&chart, &line);
             if is_oracle {
                 chart
                     .draw_series(DashedLineSeries::new(

@@ -1,5 +1,9 @@
 //! Shared look: series colours, fonts and number formatting.
 
+use plotters::chart::ChartContext;
+use plotters::coord::cartesian::Cartesian2d;
+use plotters::coord::types::RangedCoordf64;
+use plotters::prelude::DrawingBackend;
 use plotters::style::{FontDesc, IntoFont, RGBColor, TextStyle};
 
 use crate::font::FAMILY;
@@ -44,6 +48,29 @@ pub fn number(v: f64) -> String {
     } else {
         format!("{v:.3}")
     }
+}
+
+/// The chart type every line-drawing plot uses.
+pub type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// Drops each point that lands on the same pixel as the one before it.
+/// plotters draws lines wider than one pixel as polygons and a zero-length
+/// segment gives it a NaN direction, which shoots stray lines across the
+/// picture; this also thins long lines to what can be seen.
+pub fn distinct_pixels<DB: DrawingBackend>(
+    chart: &Chart<'_, DB>,
+    points: &[(f64, f64)],
+) -> Vec<(f64, f64)> {
+    let mut out: Vec<(f64, f64)> = Vec::with_capacity(points.len());
+    let mut last = None;
+    for &p in points {
+        let px = chart.backend_coord(&p);
+        if last != Some(px) {
+            out.push(p);
+            last = Some(px);
+        }
+    }
+    out
 }
 
 /// An axis tick: whole numbers without a fraction, others with at most

@@ -19,7 +19,9 @@ pub struct Table {
 struct Row {
     /// 1-based line of the record in the file, for error messages.
     line: u64,
-    cells: Vec<String>,
+    /// One buffer per row rather than a String per cell: traces run to
+    /// millions of rows.
+    cells: csv::StringRecord,
 }
 
 /// A column's position, checked to exist when it was looked up.
@@ -67,7 +69,7 @@ impl Table {
             let line = record.position().map_or(0, |p| p.line());
             rows.push(Row {
                 line,
-                cells: record.iter().map(str::to_string).collect(),
+                cells: record,
             });
         }
         if rows.is_empty() {
@@ -118,7 +120,7 @@ impl Table {
     }
 
     pub fn text(&self, row: usize, col: Col) -> &str {
-        self.rows[row].cells.get(col.0).map_or("", String::as_str)
+        self.rows[row].cells.get(col.0).unwrap_or("")
     }
 
     /// A cell that must hold a finite number.

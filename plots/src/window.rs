@@ -7,7 +7,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::render::{render, Draw, Size};
-use crate::style::{self, tick};
+use crate::style::{self, distinct_pixels, tick};
 use crate::table::{Filter, Table};
 use crate::{PlotError, Summary};
 
@@ -274,11 +274,13 @@ impl Draw for WindowPlot {
 
             let to_xy = |p: &(u64, u64)| (p.0 as f64 / div, p.1 as f64);
             let window: Vec<(f64, f64)> = run.window.iter().map(to_xy).collect();
+            let line = distinct_pixels(&chart, &decimate(&steps(&window), buckets));
+            // plotters draws wider lines as polygons whose joins at very
+            // sharp angles spike far out of the plot; a dense line is drawn
+            // one pixel wide, which has no joins.
+            let stroke = if line.len() > buckets / 4 { 1 } else { 2 };
             chart
-                .draw_series(LineSeries::new(
-                    decimate(&steps(&window), buckets),
-                    color.stroke_width(2),
-                ))?
+                .draw_series(LineSeries::new(line, color.stroke_width(stroke)))?
                 .label("poll window")
                 .legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
@@ -291,7 +293,7 @@ impl Draw for WindowPlot {
                 }
                 chart
                     .draw_series(DashedLineSeries::new(
-                        decimate(&steps(&max_line), buckets),
+                        distinct_pixels(&chart, &decimate(&steps(&max_line), buckets)),
                         8,
                         5,
                         ShapeStyle::from(&RED).stroke_width(2),

@@ -354,3 +354,31 @@ fn errors_name_the_problem() {
     .to_string();
     assert!(e.contains("out of range"), "{e}");
 }
+
+#[test]
+fn a_dense_trace_stays_inside_its_panel() {
+    // 200k window changes with an irregular pattern: thinning leaves sharp
+    // angles that, drawn as wide polygons, once shot lines over the title.
+    let mut text = String::from("policy,params,iothread,time_ns,window_ns,poll_max_ns\n");
+    let mut w = 0u64;
+    for i in 0..200_000u64 {
+        w = match (i * 7919) % 13 {
+            0 => 0,
+            1..=3 => w / 2,
+            _ => (w * 2).clamp(4000, 32768),
+        };
+        text += &format!("qemu,,0,{},{w},32768\n", i * 1000 + (i * 31) % 700);
+    }
+    let input = write("dense-trace.csv", &text);
+    let out = dir().join("dense.png");
+    plot_window(&input, &out, Size::default(), &WindowOptions::default()).unwrap();
+    let pic = Picture::decode(&out);
+    assert!(pic.has_color(BLUE) > 10_000, "the trace is drawn");
+    let title_strip = pic.count(0, 0, pic.width, 40, |p| near(p, BLUE));
+    let bottom_strip = pic.count(0, pic.height - 40, pic.width, pic.height, |p| near(p, BLUE));
+    assert_eq!(
+        (title_strip, bottom_strip),
+        (0, 0),
+        "line outside the panel"
+    );
+}
