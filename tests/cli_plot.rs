@@ -133,7 +133,7 @@ fn window_heatmap_and_compare_write_pictures() {
     let o = pollwise(&["plot", "compare", "--input", &cmp, "--out", &png]);
     assert_ok(&o);
     assert!(
-        stderr(&o).contains("1 rows losing more than 5% IOPS"),
+        stderr(&o).contains("1 of 1 rows lose more than 5% IOPS"),
         "{}",
         stderr(&o)
     );

@@ -102,7 +102,8 @@ pub fn plot_compare(
     render(&plot, out, size)?;
     Ok(Summary {
         rows: plot.rows.len(),
-        series: plot
+        series: 2 * plot.rows.len(),
+        outside_band: plot
             .rows
             .iter()
             .filter(|r| r.iops_diff_pct < -BAND_PCT)

@@ -181,6 +181,7 @@ pub fn plot_heatmap(
     Ok(Summary {
         rows: plot.grid.rows,
         series: plot.grid.xs.len() * plot.grid.ys.len(),
+        outside_band: 0,
     })
 }
 

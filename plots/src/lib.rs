@@ -30,6 +30,9 @@ pub use window::{decimate, plot_window, steps, window_runs, Run, WindowOptions, 
 pub struct Summary {
     /// Input rows used (after filters).
     pub rows: usize,
-    /// Series, panels or cells drawn.
+    /// Series (pareto), panels (window), cells (heatmap) or bars (compare).
     pub series: usize,
+    /// Compare rows losing more IOPS than the acceptance band allows; 0
+    /// for the other plots.
+    pub outside_band: usize,
 }

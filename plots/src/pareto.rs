@@ -266,6 +266,7 @@ pub fn plot_pareto(
     Ok(Summary {
         rows: plot.data.rows,
         series: plot.policy_names().len(),
+        outside_band: 0,
     })
 }
 

@@ -196,6 +196,7 @@ pub fn plot_window(
     Ok(Summary {
         rows: table.len(),
         series: plot.runs.len(),
+        outside_band: 0,
     })
 }
 

@@ -244,7 +244,7 @@ fn compare_png_marks_rows_outside_the_band() {
     let size = Size::default();
     let s = plot_compare(&input, &out, size, &CompareOptions::default()).unwrap();
     assert_eq!(s.rows, 3);
-    assert_eq!(s.series, 1, "one row loses more than 5%");
+    assert_eq!(s.outside_band, 1, "one row loses more than 5%");
     let pic = assert_picture(&out, size);
     assert!(pic.has_color(VERMILLION) > 500, "failing IOPS bar colour");
     assert!(pic.has_color(BLUE) > 500, "passing IOPS bars");
@@ -253,7 +253,7 @@ fn compare_png_marks_rows_outside_the_band() {
     let input = write("compare-ok.csv", &passing);
     let out = dir().join("compare-ok.png");
     let s = plot_compare(&input, &out, size, &CompareOptions::default()).unwrap();
-    assert_eq!(s.series, 0);
+    assert_eq!(s.outside_band, 0);
     assert_eq!(Picture::decode(&out).has_color(VERMILLION), 0);
 }
 

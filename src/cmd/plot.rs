@@ -171,7 +171,15 @@ pub fn run(command: PlotCommand) -> Result<()> {
             };
             let s = pollwise_plots::plot_compare(&input, &common.out, common.size(), &opts)
                 .context("plot compare")?;
-            done(&common, s, "rows losing more than 5% IOPS");
+            done(&common, s, "bars");
+            if s.outside_band > 0 {
+                eprintln!(
+                    "{} of {} rows lose more than {}% IOPS",
+                    s.outside_band,
+                    s.rows,
+                    pollwise_plots::BAND_PCT
+                );
+            }
         }
     }
     Ok(())
