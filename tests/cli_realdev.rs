@@ -6,7 +6,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use pollwise_core::{RunRow, TraceRow};
+use pollwise_core::{RunRow, TraceRow, COMPARE_COLUMNS};
 use pollwise_realdev::target::{Target, TargetSpec};
 
 /// Runs of the binary share the machine's AIO context count and the disk.
@@ -81,6 +81,18 @@ fn short_run<'a>(dir: &'a Path, extra: &[&'a str]) -> Vec<String> {
 fn run_args(args: &[String]) -> Output {
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     pollwise(&refs)
+}
+
+/// Scratch files any pollwise process left in `dir`.
+fn scratch_files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("pollwise-scratch-"))
+        .collect();
+    names.sort();
+    names
 }
 
 fn aio_nr() -> u64 {
@@ -263,4 +275,80 @@ fn bad_input_gives_clear_errors() {
     assert_clean_error(&o, &["poll-weight"]);
     let o = run_args(&short_run(&dir, &["--allow-write-to", "/dev/null"]));
     assert_clean_error(&o, &["needs --file naming the same path"]);
+}
+
+#[test]
+fn compare_repeats_each_point_and_reports_its_spread() {
+    let _g = serial();
+    let Some(dir) = direct_dir() else { return };
+    let rows_path = dir.join(format!("pollwise-cli-compare-{}.csv", std::process::id()));
+    let scratch_before = scratch_files(&dir);
+    let o = pollwise(&[
+        "realdev",
+        "compare",
+        "--baseline",
+        "off",
+        "--candidate",
+        "fixed",
+        "--candidate-params",
+        "poll-max-ns=50000",
+        "--iodepth",
+        "1,2",
+        "--repeat",
+        "2",
+        "--duration-ms",
+        "150",
+        "--size-mb",
+        "8",
+        "--dir",
+        dir.to_str().unwrap(),
+        "--format",
+        "csv",
+        "--rows",
+        rows_path.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    assert_eq!(&header[..COMPARE_COLUMNS.len()], COMPARE_COLUMNS);
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let records: Vec<csv::StringRecord> = reader.records().collect::<Result<_, _>>().unwrap();
+    assert_eq!(records.len(), 2, "one line per iodepth");
+    for (rec, qd) in records.iter().zip(["1", "2"]) {
+        assert_eq!(&rec[col("iodepth")], qd);
+        assert_eq!(&rec[col("repeat")], "2");
+        assert_eq!(&rec[col("baseline")], "off");
+        assert_eq!(&rec[col("candidate")], "fixed");
+        let f = |name: &str| rec[col(name)].parse::<f64>().unwrap();
+        assert!(
+            f("baseline_iops_min") <= f("baseline_iops")
+                && f("baseline_iops") <= f("baseline_iops_max")
+        );
+        assert!(f("candidate_cpu_min") <= f("candidate_cpu_pct"));
+        assert!(f("candidate_cpu_pct") <= f("candidate_cpu_max"));
+    }
+    // Every single run is kept, in the common schema: 2 points x 2 policies x 2.
+    let mut reader = csv::Reader::from_path(&rows_path).unwrap();
+    let rows: Vec<RunRow> = reader.deserialize().collect::<Result<_, _>>().unwrap();
+    std::fs::remove_file(&rows_path).unwrap();
+    assert_eq!(rows.len(), 8);
+    assert_eq!(rows.iter().filter(|r| r.policy == "off").count(), 4);
+    assert!(rows
+        .iter()
+        .all(|r| r.preset == "scratch" && r.duration_ms == 150));
+    // The off baseline never polls; the fixed candidate always has a window.
+    assert!(rows
+        .iter()
+        .filter(|r| r.policy == "off")
+        .all(|r| r.poll_cpu_pct == 0.0));
+    assert!(rows
+        .iter()
+        .filter(|r| r.policy == "fixed")
+        .all(|r| r.window_mean_ns == 50000.0));
+    assert_eq!(
+        scratch_files(&dir),
+        scratch_before,
+        "scratch file left behind"
+    );
 }

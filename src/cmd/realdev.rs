@@ -1,7 +1,7 @@
 //! `pollwise realdev`: run policies on a real file or block device through
 //! the epoll + Linux AIO loop, compare them, and calibrate a sim preset.
 
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
@@ -18,6 +18,9 @@ pub enum RealdevCommand {
     /// Run one workload on a scratch file (or --file) and print its result
     /// row, in the same schema as `pollwise sim`.
     Run(RunArgs),
+    /// Run a small matrix for a baseline and a candidate policy, repeating
+    /// each point, and report means with their spread.
+    Compare(CompareArgs),
 }
 
 /// The fio-like workload, with `pollwise sim`'s flag names.
@@ -134,6 +137,7 @@ pub struct RunArgs {
 pub fn run(command: RealdevCommand) -> Result<()> {
     match command {
         RealdevCommand::Run(a) => run_one(&a),
+        RealdevCommand::Compare(a) => compare(&a),
     }
 }
 
@@ -300,4 +304,502 @@ fn print_table<W: Write>(out: &mut W, o: &RunOutput) -> Result<()> {
         )?;
     }
     Ok(())
+}
+
+#[derive(Args, Debug)]
+pub struct CompareArgs {
+    /// The reference policy.
+    #[arg(long, default_value = "qemu")]
+    pub baseline: String,
+    /// Baseline parameters as NAME=VALUE pairs, comma-separated.
+    #[arg(long, value_name = "PAIRS", allow_hyphen_values = true)]
+    pub baseline_params: Option<String>,
+    /// The policy under test.
+    #[arg(long, default_value = "weighted")]
+    pub candidate: String,
+    /// Candidate parameters as NAME=VALUE pairs, comma-separated.
+    #[arg(long, value_name = "PAIRS", allow_hyphen_values = true)]
+    pub candidate_params: Option<String>,
+    /// rw modes of the matrix, comma-separated.
+    #[arg(long, default_value = "randread")]
+    pub rw: String,
+    /// Block sizes, comma-separated (k and m suffixes allowed).
+    #[arg(long, default_value = "4k")]
+    pub bs: String,
+    #[arg(long, default_value = "1")]
+    pub numjobs: String,
+    #[arg(long, default_value = "1,8")]
+    pub iodepth: String,
+    #[arg(long, default_value_t = 50)]
+    pub rwmixread: u32,
+    /// Length of each run.
+    #[arg(long, default_value_t = 2000)]
+    pub duration_ms: u64,
+    /// Runs per point and policy; baseline and candidate alternate so drift
+    /// in the machine's load hits both alike.
+    #[arg(long, default_value_t = 3)]
+    pub repeat: u32,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    #[arg(long, value_enum, default_value_t = CompareFormat::Table)]
+    pub format: CompareFormat,
+    /// Also write every single run's row (the common schema) to this CSV.
+    #[arg(long, value_name = "FILE")]
+    pub rows: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CompareFormat {
+    Table,
+    Csv,
+}
+
+/// Mean and range of one measure over the repeats.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Spread {
+    pub mean: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+impl Spread {
+    pub fn of(values: &[f64]) -> Spread {
+        let n = values.len().max(1) as f64;
+        Spread {
+            mean: values.iter().sum::<f64>() / n,
+            min: values.iter().copied().fold(f64::INFINITY, f64::min),
+            max: values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        }
+    }
+}
+
+/// One matrix point measured for both policies.
+struct ComparedPoint {
+    workload: Workload,
+    baseline: Vec<RunRow>,
+    candidate: Vec<RunRow>,
+}
+
+impl ComparedPoint {
+    fn iops(rows: &[RunRow]) -> Spread {
+        Spread::of(&rows.iter().map(|r| r.iops).collect::<Vec<_>>())
+    }
+    fn cpu(rows: &[RunRow]) -> Spread {
+        Spread::of(&rows.iter().map(|r| r.iothread_cpu_pct).collect::<Vec<_>>())
+    }
+}
+
+fn pct_diff(base: f64, cand: f64) -> f64 {
+    if base == 0.0 {
+        0.0
+    } else {
+        100.0 * (cand - base) / base
+    }
+}
+
+fn list<T>(flag: &str, text: &str, parse: impl Fn(&str) -> Result<T, String>) -> Result<Vec<T>> {
+    let items: Vec<T> = text
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| parse(s).map_err(|e| anyhow::anyhow!("--{flag}: {e}")))
+        .collect::<Result<_>>()?;
+    if items.is_empty() {
+        bail!("--{flag} needs at least one value");
+    }
+    Ok(items)
+}
+
+fn count(text: &str) -> Result<u32, String> {
+    text.parse::<u32>()
+        .map_err(|_| format!("'{text}' is not a whole number"))
+}
+
+fn policy_params(name: &str, pairs: Option<&str>) -> Result<Params> {
+    let kind = pollwise_core::PolicyKind::from_name(name)?;
+    if kind.is_clairvoyant() {
+        bail!("policy '{name}' only runs in simulation; pick an online policy");
+    }
+    let pairs = match pairs {
+        Some(text) => parse_pairs(text)?,
+        None => Vec::new(),
+    };
+    Ok(Params::from_pairs(kind, pairs)?)
+}
+
+fn compare(a: &CompareArgs) -> Result<()> {
+    let baseline = policy_params(&a.baseline, a.baseline_params.as_deref())?;
+    let candidate = policy_params(&a.candidate, a.candidate_params.as_deref())?;
+    if a.repeat == 0 {
+        bail!("--repeat must be at least 1");
+    }
+    let rws = list("rw", &a.rw, RwMode::from_name)?;
+    let sizes = list("bs", &a.bs, parse_size)?;
+    let jobs = list("numjobs", &a.numjobs, count)?;
+    let depths = list("iodepth", &a.iodepth, count)?;
+    let mut points = Vec::new();
+    for &rw in &rws {
+        for &bs in &sizes {
+            for &numjobs in &jobs {
+                for &iodepth in &depths {
+                    let workload = Workload {
+                        rw,
+                        rwmixread: a.rwmixread,
+                        bs,
+                        numjobs,
+                        iodepth,
+                        seed: a.seed,
+                    };
+                    workload.validate().map_err(anyhow::Error::msg)?;
+                    points.push(ComparedPoint {
+                        workload,
+                        baseline: Vec::new(),
+                        candidate: Vec::new(),
+                    });
+                }
+            }
+        }
+    }
+    // One scratch file for the whole matrix (filled once), kept open until
+    // the end so it is removed on every exit path.
+    let shared = SharedTarget::open(&a.target.spec()?, *sizes.iter().max().unwrap_or(&4096))?;
+    let total = points.len() as u32 * a.repeat * 2;
+    let mut done = 0;
+    let progress = io::stderr().is_terminal();
+    for rep in 0..a.repeat {
+        for point in &mut points {
+            // Alternate which policy goes first, so a trend in the machine's
+            // load does not favour one.
+            let order = if rep % 2 == 0 {
+                [(&baseline, true), (&candidate, false)]
+            } else {
+                [(&candidate, false), (&baseline, true)]
+            };
+            for (params, is_baseline) in order {
+                done += 1;
+                if progress {
+                    eprint!(
+                        "\r[{done}/{total}] {} {} bs={} qd={} jobs={}        ",
+                        params.kind(),
+                        point.workload.rw,
+                        point.workload.bs,
+                        point.workload.iodepth,
+                        point.workload.numjobs
+                    );
+                }
+                let cfg = RunConfig {
+                    workload: Workload {
+                        seed: a.seed + u64::from(rep),
+                        ..point.workload.clone()
+                    },
+                    duration_ms: a.duration_ms,
+                    params: params.clone(),
+                    target: shared.spec.clone(),
+                    changes: Vec::new(),
+                    trace: false,
+                    catch_sigint: true,
+                };
+                let mut row = device::run(&cfg)?.row;
+                row.preset = shared.label.clone();
+                if is_baseline {
+                    point.baseline.push(row);
+                } else {
+                    point.candidate.push(row);
+                }
+            }
+        }
+    }
+    if progress {
+        eprintln!();
+    }
+    if let Some(path) = &a.rows {
+        let file =
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+        let all: Vec<RunRow> = points
+            .iter()
+            .flat_map(|p| p.baseline.iter().chain(&p.candidate).cloned())
+            .collect();
+        write_rows(BufWriter::new(file), &all)?;
+    }
+    let mut out = BufWriter::new(io::stdout().lock());
+    match a.format {
+        CompareFormat::Table => compare_table(&mut out, &points, &baseline, &candidate, a.repeat)?,
+        CompareFormat::Csv => compare_csv(&mut out, &points, &shared.label)?,
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// A target every run of a matrix reopens: a scratch file made once (sized
+/// for the largest bs) or the user's --file, with its write permission.
+struct SharedTarget {
+    spec: TargetSpec,
+    label: String,
+    _scratch: Option<pollwise_realdev::target::Target>,
+}
+
+impl SharedTarget {
+    fn open(spec: &TargetSpec, max_bs: u64) -> Result<SharedTarget> {
+        match spec {
+            TargetSpec::Scratch { .. } => {
+                let scratch = pollwise_realdev::target::Target::open(spec, max_bs, true)?;
+                let path = scratch.path().to_path_buf();
+                Ok(SharedTarget {
+                    spec: TargetSpec::Existing {
+                        path: path.clone(),
+                        allow_write_to: Some(path),
+                    },
+                    label: "scratch".into(),
+                    _scratch: Some(scratch),
+                })
+            }
+            TargetSpec::Existing { path, .. } => Ok(SharedTarget {
+                spec: spec.clone(),
+                label: path.display().to_string(),
+                _scratch: None,
+            }),
+        }
+    }
+}
+
+fn compare_table<W: Write>(
+    out: &mut W,
+    points: &[ComparedPoint],
+    baseline: &Params,
+    candidate: &Params,
+    repeat: u32,
+) -> Result<()> {
+    writeln!(
+        out,
+        "baseline {} ({}) vs candidate {} ({}); mean (min..max) of {repeat} runs",
+        baseline.kind(),
+        baseline,
+        candidate.kind(),
+        candidate
+    )?;
+    writeln!(
+        out,
+        "{:<9} {:>5} {:>4} {:>3} {:>24} {:>24} {:>8} {:>19} {:>19} {:>8}",
+        "rw", "bs", "jobs", "qd", "iops", "cand_iops", "diff", "cpu%", "cand_cpu%", "cpu_diff"
+    )?;
+    for p in points {
+        let (bi, ci) = (
+            ComparedPoint::iops(&p.baseline),
+            ComparedPoint::iops(&p.candidate),
+        );
+        let (bc, cc) = (
+            ComparedPoint::cpu(&p.baseline),
+            ComparedPoint::cpu(&p.candidate),
+        );
+        let iops = |s: Spread| format!("{:.0} ({:.0}..{:.0})", s.mean, s.min, s.max);
+        let cpu = |s: Spread| format!("{:.1} ({:.1}..{:.1})", s.mean, s.min, s.max);
+        writeln!(
+            out,
+            "{:<9} {:>5} {:>4} {:>3} {:>24} {:>24} {:>+7.2}% {:>19} {:>19} {:>+7.1}%",
+            p.workload.rw.name(),
+            p.workload.bs,
+            p.workload.numjobs,
+            p.workload.iodepth,
+            iops(bi),
+            iops(ci),
+            pct_diff(bi.mean, ci.mean),
+            cpu(bc),
+            cpu(cc),
+            pct_diff(bc.mean, cc.mean)
+        )?;
+    }
+    Ok(())
+}
+
+/// The compare columns every compare table has, then iodepth (the realdev
+/// matrix varies it) and the spread of each mean.
+const SPREAD_COLUMNS: [&str; 10] = [
+    "iodepth",
+    "repeat",
+    "baseline_iops_min",
+    "baseline_iops_max",
+    "candidate_iops_min",
+    "candidate_iops_max",
+    "baseline_cpu_min",
+    "baseline_cpu_max",
+    "candidate_cpu_min",
+    "candidate_cpu_max",
+];
+
+fn compare_csv<W: Write>(out: &mut W, points: &[ComparedPoint], label: &str) -> Result<()> {
+    let mut w = csv::Writer::from_writer(out);
+    let header: Vec<&str> = pollwise_core::COMPARE_COLUMNS
+        .iter()
+        .chain(SPREAD_COLUMNS.iter())
+        .copied()
+        .collect();
+    w.write_record(&header)?;
+    for p in points {
+        let record: Vec<String> = header
+            .iter()
+            .map(|name| compare_value(p, label, name).unwrap_or_default())
+            .collect();
+        w.write_record(&record)?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+/// The value of one compare column for a point; `None` for a column this
+/// command does not know (the test below keeps that list complete).
+fn compare_value(p: &ComparedPoint, label: &str, column: &str) -> Option<String> {
+    let (bi, ci) = (
+        ComparedPoint::iops(&p.baseline),
+        ComparedPoint::iops(&p.candidate),
+    );
+    let (bc, cc) = (
+        ComparedPoint::cpu(&p.baseline),
+        ComparedPoint::cpu(&p.candidate),
+    );
+    let (b, c) = (p.baseline.first()?, p.candidate.first()?);
+    let w = &p.workload;
+    Some(match column {
+        "rw" => w.rw.name().to_string(),
+        "bs" => w.bs.to_string(),
+        "numjobs" => w.numjobs.to_string(),
+        "iothreads" => "1".to_string(),
+        "baseline_iops" => format!("{:.1}", bi.mean),
+        "candidate_iops" => format!("{:.1}", ci.mean),
+        "iops_diff_pct" => format!("{:.4}", pct_diff(bi.mean, ci.mean)),
+        "baseline_cpu_pct" => format!("{:.3}", bc.mean),
+        "candidate_cpu_pct" => format!("{:.3}", cc.mean),
+        "cpu_diff_pct" => format!("{:.4}", pct_diff(bc.mean, cc.mean)),
+        "baseline" => b.policy.clone(),
+        "candidate" => c.policy.clone(),
+        "preset" => label.to_string(),
+        "baseline_params" => b.params.clone(),
+        "candidate_params" => c.params.clone(),
+        "iops_diff_sd_pct" => {
+            // Repeats are paired by index (same seed, adjacent in time).
+            let diffs: Vec<f64> = p
+                .baseline
+                .iter()
+                .zip(&p.candidate)
+                .map(|(b, c)| pct_diff(b.iops, c.iops))
+                .collect();
+            format!("{:.4}", std_dev(&diffs))
+        }
+        "iodepth" => w.iodepth.to_string(),
+        "repeat" => p.baseline.len().to_string(),
+        "baseline_iops_min" => format!("{:.1}", bi.min),
+        "baseline_iops_max" => format!("{:.1}", bi.max),
+        "candidate_iops_min" => format!("{:.1}", ci.min),
+        "candidate_iops_max" => format!("{:.1}", ci.max),
+        "baseline_cpu_min" => format!("{:.3}", bc.min),
+        "baseline_cpu_max" => format!("{:.3}", bc.max),
+        "candidate_cpu_min" => format!("{:.3}", cc.min),
+        "candidate_cpu_max" => format!("{:.3}", cc.max),
+        _ => return None,
+    })
+}
+
+/// Sample standard deviation (0 for fewer than two values).
+fn std_dev(values: &[f64]) -> f64 {
+    if values.len() < 2 {
+        return 0.0;
+    }
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(policy: &str, iops: f64, cpu: f64) -> RunRow {
+        RunRow {
+            source: "realdev".into(),
+            preset: "scratch".into(),
+            policy: policy.into(),
+            params: String::new(),
+            rw: "randread".into(),
+            bs: 4096,
+            numjobs: 1,
+            iodepth: 8,
+            iothreads: 1,
+            duration_ms: 100,
+            seed: 1,
+            iops,
+            mb_per_s: 0.0,
+            lat_mean_us: 0.0,
+            lat_p50_us: 0.0,
+            lat_p99_us: 0.0,
+            lat_p999_us: 0.0,
+            iothread_cpu_pct: cpu,
+            poll_cpu_pct: 0.0,
+            kicks_per_s: 0.0,
+            wakeups_per_s: 0.0,
+            window_mean_ns: 0.0,
+            window_zero_frac: 0.0,
+            abrupt_resets: 0,
+        }
+    }
+
+    fn point() -> ComparedPoint {
+        ComparedPoint {
+            workload: Workload {
+                rw: RwMode::RandRead,
+                rwmixread: 50,
+                bs: 4096,
+                numjobs: 1,
+                iodepth: 8,
+                seed: 1,
+            },
+            baseline: vec![row("qemu", 100.0, 50.0), row("qemu", 200.0, 70.0)],
+            candidate: vec![row("weighted", 110.0, 40.0), row("weighted", 180.0, 40.0)],
+        }
+    }
+
+    #[test]
+    fn every_compare_column_has_a_value() {
+        let p = point();
+        for name in pollwise_core::COMPARE_COLUMNS
+            .iter()
+            .chain(SPREAD_COLUMNS.iter())
+        {
+            assert!(
+                compare_value(&p, "scratch", name).is_some(),
+                "unknown column {name}"
+            );
+        }
+    }
+
+    #[test]
+    fn means_spreads_and_diffs_by_hand() {
+        let p = point();
+        let v = |c| compare_value(&p, "scratch", c).unwrap();
+        // Baseline IOPS 100, 200 -> mean 150; candidate 110, 180 -> 145.
+        assert_eq!(v("baseline_iops"), "150.0");
+        assert_eq!(v("candidate_iops"), "145.0");
+        assert_eq!(v("iops_diff_pct"), format!("{:.4}", -5.0 / 150.0 * 100.0));
+        assert_eq!(v("baseline_iops_min"), "100.0");
+        assert_eq!(v("baseline_iops_max"), "200.0");
+        // CPU 60 -> 40: -33.33%.
+        assert_eq!(v("cpu_diff_pct"), "-33.3333");
+        // Paired diffs +10% and -10%: sample sd = sqrt(200) = 14.1421.
+        assert_eq!(v("iops_diff_sd_pct"), "14.1421");
+        assert_eq!(
+            (v("baseline"), v("candidate"), v("iodepth")),
+            ("qemu".into(), "weighted".into(), "8".into())
+        );
+    }
+
+    #[test]
+    fn sizes_parse_with_suffixes() {
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("4k"), Ok(4096));
+        assert_eq!(parse_size("128K"), Ok(131072));
+        assert_eq!(parse_size("1m"), Ok(1 << 20));
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("k").is_err());
+        assert!(parse_size("-4k").is_err());
+    }
 }
