@@ -31,7 +31,8 @@ pub struct RunRow {
     /// IOThread CPU as a percentage of one core, summed over iothreads and
     /// divided by their count (so 100 means every iothread was always busy).
     pub iothread_cpu_pct: f64,
-    /// The part of `iothread_cpu_pct` spent busy-polling without finding work.
+    /// The part of `iothread_cpu_pct` spent in the poll phase, busy-waiting
+    /// for work (the rest is processing and going to sleep and waking).
     pub poll_cpu_pct: f64,
     pub kicks_per_s: f64,
     pub wakeups_per_s: f64,
@@ -86,8 +87,9 @@ pub struct TraceRow {
 }
 
 /// The CSV columns of the paired table `compare --format csv` writes; `plot
-/// compare` reads these names.
-pub const COMPARE_COLUMNS: [&str; 13] = [
+/// compare` reads these names. `iops_diff_sd_pct` is the spread of the IOPS
+/// change over seeds (or repeats on a real device), in percentage points.
+pub const COMPARE_COLUMNS: [&str; 16] = [
     "rw",
     "bs",
     "numjobs",
@@ -101,4 +103,7 @@ pub const COMPARE_COLUMNS: [&str; 13] = [
     "baseline",
     "candidate",
     "preset",
+    "baseline_params",
+    "candidate_params",
+    "iops_diff_sd_pct",
 ];

@@ -1,1 +1,58 @@
-//! placeholder
+//! pollwise's deterministic discrete-event simulator.
+//!
+//! A run is a pure function of (preset, workload, policy parameters, seed):
+//! an integer-nanosecond virtual clock, one explicitly seeded PCG generator
+//! per run, events ordered by (time, sequence number). Parallelism lives
+//! only across runs (see [`sweep`]).
+
+pub mod batch;
+pub mod compare;
+mod dist;
+mod engine;
+mod error;
+mod preset;
+pub mod sweep;
+mod workload;
+
+pub use dist::{LatencyDist, MAX_LATENCY_NS};
+pub use error::SimError;
+pub use preset::{Device, Guest, IoThread, Matrix, Preset, Topology, VqMapping};
+pub use workload::{Rw, Workload};
+
+use pollwise_core::{Params, RunRow, TraceRow};
+
+/// Simulates one run and returns its metrics row.
+pub fn simulate(
+    preset: &Preset,
+    workload: &Workload,
+    params: &Params,
+    seed: u64,
+) -> Result<RunRow, SimError> {
+    Ok(engine::Engine::new(preset, workload, params, seed, false)?
+        .run()
+        .0)
+}
+
+/// Simulates one run and also returns its window trajectory: one row per
+/// window change, per IOThread.
+pub fn simulate_traced(
+    preset: &Preset,
+    workload: &Workload,
+    params: &Params,
+    seed: u64,
+) -> Result<(RunRow, Vec<TraceRow>), SimError> {
+    Ok(engine::Engine::new(preset, workload, params, seed, true)?.run())
+}
+
+/// Simulates one run and returns its metrics and the number of events the
+/// engine processed (for measuring the simulator's speed).
+pub fn simulate_counted(
+    preset: &Preset,
+    workload: &Workload,
+    params: &Params,
+    seed: u64,
+) -> Result<(RunRow, u64), SimError> {
+    let (row, _, events) =
+        engine::Engine::new(preset, workload, params, seed, false)?.run_counted();
+    Ok((row, events))
+}

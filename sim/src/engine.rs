@@ -1,0 +1,707 @@
+//! The discrete-event model: guest vCPUs running fio jobs, virtqueues,
+//! IOThreads driven by a core policy, and the device. One run is a pure
+//! function of (preset, workload, policy parameters, seed).
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+
+use hdrhistogram::Histogram;
+use pollwise_core::{AnyPolicy, Outcome, Params, Policy, RunRow, TraceRow, WindowStats};
+use rand::{Rng, SeedableRng};
+use rand_distr::{Distribution, LogNormal};
+use rand_pcg::Pcg64;
+
+use crate::dist::Sampler;
+use crate::error::SimError;
+use crate::preset::{Preset, VqMapping};
+use crate::workload::Workload;
+
+type Time = u64;
+
+const NS_PER_MS: u64 = 1_000_000;
+
+/// Everything that happens, ordered by (time, sequence number) so that
+/// simultaneous events always run in the order they were scheduled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Event {
+    /// A vCPU finished its current work item.
+    VcpuDone { vcpu: u32 },
+    /// The device finished a request (its data is in the AIO ring).
+    DeviceDone { slot: u32 },
+    /// An IOThread's poll window ran out with nothing found.
+    PollTimeout { it: u32, gen: u64 },
+    /// An IOThread saw its work: by a poll pass, or after waking up.
+    Noticed { it: u32, gen: u64 },
+    /// An IOThread finished processing; the next iteration begins.
+    IterEnd { it: u32 },
+    /// Completions reach a vCPU as an interrupt.
+    GuestIrq { vcpu: u32 },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Work {
+    /// The guest's interrupt handler.
+    Irq,
+    /// fio issues the request in this slot; `reap` first completes the
+    /// previous one (its latency is recorded when the work starts).
+    Issue { slot: u32, reap: bool },
+    /// The VM exit of a virtqueue kick.
+    Kick,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Polling,
+    Blocked,
+    /// A clairvoyant policy waiting for the next arrival: when it comes,
+    /// the policy is told the gap and the iteration is replayed as polled
+    /// (gap within its window) or blocked from the start. Nothing else
+    /// observes the IOThread in between, so this is exact.
+    Foreseeing,
+    /// Found work by polling, or woke up (`slept`), and is about to
+    /// process it.
+    Noticing {
+        polled: bool,
+        slept: bool,
+    },
+    Busy,
+}
+
+/// One in-flight request; there is one slot per (job, iodepth) pair.
+#[derive(Clone, Copy, Debug, Default)]
+struct Slot {
+    job: u32,
+    vcpu: u32,
+    /// How many requests this slot has issued: picks the disk (fio's
+    /// round-robin over files) and the operation.
+    issued: u64,
+    disk: u32,
+    write: bool,
+    iothread: u32,
+    handler: u32,
+    submitted_at: Time,
+}
+
+#[derive(Debug, Default)]
+struct Vcpu {
+    work: VecDeque<Work>,
+    busy: bool,
+    current: Option<Work>,
+    /// Completions on their way to this vCPU: (delivery time, slot).
+    inbox: Vec<(Time, u32)>,
+}
+
+struct IoThread {
+    policy: AnyPolicy,
+    /// Poll handlers: one per virtqueue served, then the AIO ring.
+    handlers: u32,
+    ready_sub: Vec<u32>,
+    ready_cmp: Vec<u32>,
+    phase: Phase,
+    /// Invalidates stale PollTimeout/Noticed events.
+    gen: u64,
+    iter_start: Time,
+    iter_window: Time,
+    notify_enabled: bool,
+    seen: Vec<bool>,
+    outcome_handlers: Vec<u32>,
+    poll_ns: u64,
+    busy_ns: u64,
+    wakeups: u64,
+    stats: WindowStats,
+}
+
+/// A disk of the device: internal channels and one transfer path.
+struct Disk {
+    channels_free_at: BinaryHeap<Reverse<Time>>,
+    transfer_free_at: Time,
+}
+
+/// The measurements of one run before they become a [`RunRow`].
+struct Meters {
+    latency: Histogram<u64>,
+    completions: u64,
+    kicks: u64,
+}
+
+/// One run of the model.
+pub struct Engine<'a> {
+    preset: &'a Preset,
+    workload: &'a Workload,
+    params: &'a Params,
+    seed: u64,
+    /// The policy is told the next arrival (the oracle).
+    clairvoyant: bool,
+    now: Time,
+    seq: u64,
+    events: BinaryHeap<Reverse<(Time, u64, Event)>>,
+    rng: Pcg64,
+    read_latency: Sampler,
+    write_latency: Sampler,
+    /// Mean-1 lognormal factor on the guest's per-I/O time.
+    guest_jitter: Option<LogNormal<f64>>,
+    slots: Vec<Slot>,
+    vcpus: Vec<Vcpu>,
+    iothreads: Vec<IoThread>,
+    disks: Vec<Disk>,
+    /// Global queue index -> (iothread, handler id on it).
+    queue_map: Vec<(u32, u32)>,
+    measure_from: Time,
+    measure_to: Time,
+    meters: Meters,
+    trace: Option<Vec<TraceRow>>,
+    params_text: String,
+    /// Events processed, for the benchmark.
+    processed: u64,
+}
+
+/// The part of `[a, b)` inside `[lo, hi)`.
+fn overlap(a: Time, b: Time, lo: Time, hi: Time) -> u64 {
+    b.min(hi).saturating_sub(a.max(lo))
+}
+
+impl<'a> Engine<'a> {
+    pub fn new(
+        preset: &'a Preset,
+        workload: &'a Workload,
+        params: &'a Params,
+        seed: u64,
+        trace: bool,
+    ) -> Result<Engine<'a>, SimError> {
+        workload.validate()?;
+        preset.validate()?;
+        let top = &preset.topology;
+        let n_it = workload.iothreads;
+        let queues = top.disks * top.queues_per_disk;
+        let mut per_it_handlers = vec![0u32; n_it as usize];
+        let mut queue_map = Vec::with_capacity(queues as usize);
+        for g in 0..queues {
+            let disk = g / top.queues_per_disk;
+            let it = match top.vq_mapping {
+                VqMapping::Spread => g % n_it,
+                VqMapping::PerDisk => disk % n_it,
+            };
+            queue_map.push((it, per_it_handlers[it as usize]));
+            per_it_handlers[it as usize] += 1;
+        }
+        let iothreads = per_it_handlers
+            .iter()
+            .map(|&queues| {
+                let handlers = queues + 1;
+                IoThread {
+                    policy: AnyPolicy::new(params.clone()),
+                    handlers,
+                    ready_sub: Vec::new(),
+                    ready_cmp: Vec::new(),
+                    phase: Phase::Busy,
+                    gen: 0,
+                    iter_start: 0,
+                    iter_window: 0,
+                    notify_enabled: true,
+                    seen: vec![false; handlers as usize],
+                    outcome_handlers: Vec::with_capacity(handlers as usize),
+                    poll_ns: 0,
+                    busy_ns: 0,
+                    wakeups: 0,
+                    stats: WindowStats::default(),
+                }
+            })
+            .collect();
+        let nslots = workload.numjobs * workload.iodepth;
+        let slots = (0..nslots)
+            .map(|s| {
+                let job = s / workload.iodepth;
+                Slot {
+                    job,
+                    vcpu: job % preset.guest.vcpus,
+                    // Start the slots of one job on different disks.
+                    issued: u64::from(s % workload.iodepth),
+                    ..Slot::default()
+                }
+            })
+            .collect();
+        let disks = (0..top.disks)
+            .map(|_| Disk {
+                channels_free_at: (0..preset.device.parallelism).map(|_| Reverse(0)).collect(),
+                transfer_free_at: 0,
+            })
+            .collect();
+        let measure_from = preset.matrix.warmup_ms * NS_PER_MS;
+        let measure_to = measure_from + workload.duration_ms * NS_PER_MS;
+        Ok(Engine {
+            preset,
+            workload,
+            params,
+            seed,
+            clairvoyant: params.kind().is_clairvoyant(),
+            now: 0,
+            seq: 0,
+            events: BinaryHeap::new(),
+            rng: Pcg64::seed_from_u64(seed),
+            read_latency: preset.device.read_latency.sampler(),
+            write_latency: preset.device.write_latency.sampler(),
+            guest_jitter: {
+                let sigma = preset.guest.io_cpu_jitter_sigma;
+                (sigma > 0.0)
+                    .then(|| LogNormal::new(-sigma * sigma / 2.0, sigma).expect("validated sigma"))
+            },
+            slots,
+            vcpus: (0..preset.guest.vcpus).map(|_| Vcpu::default()).collect(),
+            iothreads,
+            disks,
+            queue_map,
+            measure_from,
+            measure_to,
+            meters: Meters {
+                latency: Histogram::new_with_bounds(1, 3_600_000_000_000, 3)
+                    .expect("static histogram bounds are valid"),
+                completions: 0,
+                kicks: 0,
+            },
+            trace: trace.then(Vec::new),
+            params_text: params.to_string(),
+            processed: 0,
+        })
+    }
+
+    fn schedule(&mut self, at: Time, event: Event) {
+        debug_assert!(at >= self.now, "event scheduled in the past");
+        self.seq += 1;
+        self.events.push(Reverse((at, self.seq, event)));
+    }
+
+    fn measuring(&self) -> bool {
+        self.now >= self.measure_from && self.now < self.measure_to
+    }
+
+    /// Runs to the end of the measured interval and returns the metrics.
+    pub fn run(self) -> (RunRow, Vec<TraceRow>) {
+        let (row, trace, _) = self.run_counted();
+        (row, trace)
+    }
+
+    /// [`Engine::run`], also returning how many events were processed.
+    pub fn run_counted(mut self) -> (RunRow, Vec<TraceRow>, u64) {
+        for s in 0..self.slots.len() as u32 {
+            let vcpu = self.slots[s as usize].vcpu;
+            self.vcpus[vcpu as usize].work.push_back(Work::Issue {
+                slot: s,
+                reap: false,
+            });
+        }
+        for it in 0..self.iothreads.len() as u32 {
+            self.begin_iteration(it);
+        }
+        for v in 0..self.vcpus.len() as u32 {
+            self.start_work(v);
+        }
+        while let Some(Reverse((at, _, event))) = self.events.pop() {
+            if at >= self.measure_to {
+                break;
+            }
+            self.now = at;
+            self.processed += 1;
+            match event {
+                Event::VcpuDone { vcpu } => self.vcpu_done(vcpu),
+                Event::DeviceDone { slot } => self.device_done(slot),
+                Event::PollTimeout { it, gen } => self.poll_timeout(it, gen),
+                Event::Noticed { it, gen } => self.noticed(it, gen),
+                Event::IterEnd { it } => self.iter_end(it),
+                Event::GuestIrq { vcpu } => self.guest_irq(vcpu),
+            }
+        }
+        self.now = self.measure_to;
+        let processed = self.processed;
+        let (row, trace) = self.finish();
+        (row, trace, processed)
+    }
+
+    // ---- guest ----------------------------------------------------------
+
+    fn start_work(&mut self, vcpu: u32) {
+        let v = &mut self.vcpus[vcpu as usize];
+        if v.busy {
+            return;
+        }
+        let Some(work) = v.work.pop_front() else {
+            return;
+        };
+        v.busy = true;
+        v.current = Some(work);
+        let preset = self.preset;
+        let g = &preset.guest;
+        let cost = match work {
+            Work::Irq => g.irq_cpu_ns,
+            Work::Kick => g.kick_cpu_ns,
+            Work::Issue { slot, reap } => {
+                if reap {
+                    let latency = self.now - self.slots[slot as usize].submitted_at;
+                    if self.measuring() {
+                        self.meters.latency.saturating_record(latency.max(1));
+                        self.meters.completions += 1;
+                    }
+                }
+                self.route(slot);
+                let base = g.io_cpu_ns + g.io_cpu_ns_per_kib * self.workload.bs / 1024;
+                match &self.guest_jitter {
+                    Some(j) => (base as f64 * j.sample(&mut self.rng)).round() as u64,
+                    None => base,
+                }
+            }
+        };
+        self.schedule(self.now + cost, Event::VcpuDone { vcpu });
+    }
+
+    /// Chooses the disk, queue and operation of a slot's next request.
+    fn route(&mut self, slot: u32) {
+        let top = &self.preset.topology;
+        let read_pct = self.workload.rw.read_pct(self.workload.rwmixread);
+        let write = match read_pct {
+            100 => false,
+            0 => true,
+            p => self.rng.random_range(0..100) >= p,
+        };
+        let s = &mut self.slots[slot as usize];
+        s.disk = ((u64::from(s.job) + s.issued) % u64::from(top.disks)) as u32;
+        s.issued += 1;
+        s.write = write;
+        let queue = s.disk * top.queues_per_disk + s.vcpu % top.queues_per_disk;
+        (s.iothread, s.handler) = self.queue_map[queue as usize];
+    }
+
+    fn vcpu_done(&mut self, vcpu: u32) {
+        let v = &mut self.vcpus[vcpu as usize];
+        let work = v.current.take().expect("a vCPU finishing work has work");
+        v.busy = false;
+        if let Work::Issue { slot, .. } = work {
+            let it = self.slots[slot as usize].iothread;
+            self.slots[slot as usize].submitted_at = self.now;
+            self.iothreads[it as usize].ready_sub.push(slot);
+            // First let the IOThread react (a clairvoyant one decides now
+            // whether it was polling), then see whether the guest must kick.
+            self.arrival(it);
+            if self.iothreads[it as usize].notify_enabled {
+                if self.now >= self.measure_from {
+                    self.meters.kicks += 1;
+                }
+                self.vcpus[vcpu as usize].work.push_front(Work::Kick);
+            }
+        }
+        self.start_work(vcpu);
+    }
+
+    fn guest_irq(&mut self, vcpu: u32) {
+        let now = self.now;
+        let v = &mut self.vcpus[vcpu as usize];
+        if !v.inbox.iter().any(|&(t, _)| t <= now) {
+            return; // Delivered with an earlier interrupt.
+        }
+        v.work.push_back(Work::Irq);
+        let mut i = 0;
+        while i < v.inbox.len() {
+            if v.inbox[i].0 <= now {
+                let (_, slot) = v.inbox.remove(i);
+                v.work.push_back(Work::Issue { slot, reap: true });
+            } else {
+                i += 1;
+            }
+        }
+        self.start_work(vcpu);
+    }
+
+    // ---- device ---------------------------------------------------------
+
+    fn submit_to_device(&mut self, slot: u32, at: Time) {
+        let s = self.slots[slot as usize];
+        let dev = &self.preset.device;
+        let (sampler, rate) = if s.write {
+            (&self.write_latency, dev.write_bytes_per_s)
+        } else {
+            (&self.read_latency, dev.read_bytes_per_s)
+        };
+        let latency = sampler.sample(&mut self.rng);
+        let transfer = dev.transfer_overhead_ns
+            + (u128::from(self.workload.bs) * 1_000_000_000 / u128::from(rate)) as u64;
+        let disk = &mut self.disks[s.disk as usize];
+        let Reverse(free) = disk.channels_free_at.pop().expect("parallelism >= 1");
+        let media_done = at.max(free) + latency;
+        let done = media_done.max(disk.transfer_free_at) + transfer;
+        disk.transfer_free_at = done;
+        disk.channels_free_at.push(Reverse(done));
+        self.schedule(done, Event::DeviceDone { slot });
+    }
+
+    fn device_done(&mut self, slot: u32) {
+        let it = self.slots[slot as usize].iothread;
+        self.iothreads[it as usize].ready_cmp.push(slot);
+        self.arrival(it);
+    }
+
+    // ---- IOThread -------------------------------------------------------
+
+    /// One poll pass over every handler: how long until polling sees an
+    /// event that has arrived.
+    fn poll_pass_ns(&self, it: u32) -> u64 {
+        self.preset.iothread.poll_check_ns * u64::from(self.iothreads[it as usize].handlers)
+    }
+
+    fn begin_iteration(&mut self, it: u32) {
+        let now = self.now;
+        let pass = self.poll_pass_ns(it);
+        let t = &mut self.iothreads[it as usize];
+        t.gen += 1;
+        t.iter_start = now;
+        let has_work = !t.ready_sub.is_empty() || !t.ready_cmp.is_empty();
+        if self.clairvoyant {
+            if !has_work {
+                // The oracle's window depends on the next arrival; it is
+                // settled when that arrival happens (see `arrival`).
+                t.iter_window = 0;
+                t.phase = Phase::Foreseeing;
+                return;
+            }
+            t.policy.foresee(0);
+        }
+        let window = t.policy.window_ns();
+        t.iter_window = window;
+        let gen = t.gen;
+        if window > 0 {
+            // Entering poll mode disables virtqueue notifications.
+            t.notify_enabled = false;
+        }
+        if has_work {
+            // The work is seen by the first poll pass, or by a ppoll that
+            // returns at once (QEMU re-checks after re-enabling notifications).
+            t.phase = Phase::Noticing {
+                polled: window > 0,
+                slept: false,
+            };
+            self.schedule(now + pass, Event::Noticed { it, gen });
+        } else if window > 0 {
+            t.phase = Phase::Polling;
+            self.schedule(now + window, Event::PollTimeout { it, gen });
+        } else {
+            t.phase = Phase::Blocked;
+            t.notify_enabled = true;
+        }
+    }
+
+    fn arrival(&mut self, it: u32) {
+        let pass = self.poll_pass_ns(it);
+        let wake = self.preset.iothread.wakeup_latency_ns;
+        let now = self.now;
+        let t = &mut self.iothreads[it as usize];
+        let gen = t.gen;
+        if t.phase == Phase::Foreseeing {
+            let gap = now - t.iter_start;
+            t.policy.foresee(gap + 1);
+            let window = t.policy.window_ns();
+            t.iter_window = window;
+            if window > gap {
+                t.phase = Phase::Polling;
+                t.notify_enabled = false;
+            } else {
+                t.phase = Phase::Blocked;
+                t.notify_enabled = true;
+            }
+        }
+        match t.phase {
+            Phase::Polling => {
+                t.phase = Phase::Noticing {
+                    polled: true,
+                    slept: false,
+                };
+                self.schedule(now + pass, Event::Noticed { it, gen });
+            }
+            Phase::Blocked => {
+                t.phase = Phase::Noticing {
+                    polled: false,
+                    slept: true,
+                };
+                if now >= self.measure_from {
+                    t.wakeups += 1;
+                }
+                self.schedule(now + wake, Event::Noticed { it, gen });
+            }
+            Phase::Noticing { .. } | Phase::Busy | Phase::Foreseeing => {}
+        }
+    }
+
+    fn poll_timeout(&mut self, it: u32, gen: u64) {
+        let (from, to) = (self.measure_from, self.measure_to);
+        let now = self.now;
+        let t = &mut self.iothreads[it as usize];
+        if t.gen != gen || t.phase != Phase::Polling {
+            return;
+        }
+        t.poll_ns += overlap(t.iter_start, now, from, to);
+        t.phase = Phase::Blocked;
+        t.notify_enabled = true;
+    }
+
+    fn noticed(&mut self, it: u32, gen: u64) {
+        let now = self.now;
+        let (from, to) = (self.measure_from, self.measure_to);
+        let preset = self.preset;
+        let costs = &preset.iothread;
+        let t = &mut self.iothreads[it as usize];
+        let Phase::Noticing { polled, slept } = t.phase else {
+            return;
+        };
+        if t.gen != gen {
+            return;
+        }
+        let mut busy = costs.iteration_ns;
+        if polled {
+            t.poll_ns += overlap(t.iter_start, now, from, to);
+        }
+        if slept {
+            busy += costs.wakeup_cpu_ns;
+        }
+
+        // Which handlers had events, each once.
+        t.outcome_handlers.clear();
+        let aio = t.handlers - 1;
+        for &slot in &t.ready_sub {
+            let h = self.slots[slot as usize].handler;
+            if !t.seen[h as usize] {
+                t.seen[h as usize] = true;
+                t.outcome_handlers.push(h);
+            }
+        }
+        if !t.ready_cmp.is_empty() {
+            t.outcome_handlers.push(aio);
+        }
+        for &h in &t.outcome_handlers {
+            t.seen[h as usize] = false;
+        }
+        let block_ns = now - t.iter_start;
+        let before = t.policy.window_ns();
+        let outcome = if polled {
+            Outcome::polled(block_ns, &t.outcome_handlers)
+        } else {
+            Outcome::blocked(block_ns, &t.outcome_handlers)
+        };
+        t.policy.observe(&outcome);
+        let after = t.policy.window_ns();
+        if now >= from {
+            t.stats
+                .record_change(t.policy.kind(), self.params, before, after);
+        }
+        if after != before {
+            if let Some(trace) = &mut self.trace {
+                trace.push(TraceRow {
+                    policy: self.params.kind().name().to_string(),
+                    params: self.params_text.clone(),
+                    iothread: it,
+                    time_ns: now,
+                    window_ns: after,
+                    poll_max_ns: t.policy.params().poll_max_ns(),
+                });
+            }
+        }
+
+        let subs = std::mem::take(&mut t.ready_sub);
+        let cmps = std::mem::take(&mut t.ready_cmp);
+        if !subs.is_empty() {
+            busy += costs.submit_batch_ns + costs.submit_ns * subs.len() as u64;
+        }
+        let submit_at = now + busy;
+        busy += costs.complete_ns * cmps.len() as u64;
+        let mut notified = 0u64;
+        let mut vcpus_notified: u64 = 0;
+        for &slot in &cmps {
+            let vcpu = self.slots[slot as usize].vcpu;
+            // Bitmask for the common case; beyond 64 vCPUs count each irq.
+            let bit = 1u64 << (vcpu % 64);
+            if vcpus_notified & bit == 0 || vcpu >= 64 {
+                vcpus_notified |= bit;
+                notified += 1;
+            }
+        }
+        busy += costs.notify_guest_ns * notified;
+        let end = now + busy;
+        t.busy_ns += overlap(now, end, from, to);
+        t.phase = Phase::Busy;
+        self.schedule(end, Event::IterEnd { it });
+
+        for &slot in &subs {
+            self.submit_to_device(slot, submit_at);
+        }
+        let deliver = end + preset.guest.irq_latency_ns;
+        for &slot in &cmps {
+            let vcpu = self.slots[slot as usize].vcpu;
+            self.vcpus[vcpu as usize].inbox.push((deliver, slot));
+            self.schedule(deliver, Event::GuestIrq { vcpu });
+        }
+        // Hand the buffers back so the steady state does not allocate.
+        let t = &mut self.iothreads[it as usize];
+        t.ready_sub = subs;
+        t.ready_sub.clear();
+        t.ready_cmp = cmps;
+        t.ready_cmp.clear();
+    }
+
+    fn iter_end(&mut self, it: u32) {
+        let (from, to, now) = (self.measure_from, self.measure_to, self.now);
+        let t = &mut self.iothreads[it as usize];
+        t.stats
+            .record_span(t.iter_window, overlap(t.iter_start, now, from, to));
+        self.begin_iteration(it);
+    }
+
+    // ---- results --------------------------------------------------------
+
+    fn finish(mut self) -> (RunRow, Vec<TraceRow>) {
+        let (from, to) = (self.measure_from, self.measure_to);
+        // Close the iterations still open at the end.
+        for t in &mut self.iothreads {
+            if t.phase == Phase::Polling {
+                t.poll_ns += overlap(t.iter_start, to, from, to);
+            }
+            t.stats
+                .record_span(t.iter_window, overlap(t.iter_start, to, from, to));
+        }
+        let secs = self.workload.duration_ms as f64 / 1000.0;
+        let span = (to - from) as f64;
+        let n_it = self.iothreads.len() as f64;
+        let mut stats = WindowStats::default();
+        let (mut poll, mut busy, mut wakeups) = (0u64, 0u64, 0u64);
+        for t in &self.iothreads {
+            stats.merge(&t.stats);
+            poll += t.poll_ns;
+            busy += t.busy_ns;
+            wakeups += t.wakeups;
+        }
+        let h = &self.meters.latency;
+        let us = |ns: f64| ns / 1000.0;
+        let iops = self.meters.completions as f64 / secs;
+        let row = RunRow {
+            source: "sim".into(),
+            preset: self.preset.name.clone(),
+            policy: self.params.kind().name().into(),
+            params: self.params_text.clone(),
+            rw: self.workload.rw.name().into(),
+            bs: self.workload.bs,
+            numjobs: self.workload.numjobs,
+            iodepth: self.workload.iodepth,
+            iothreads: self.workload.iothreads,
+            duration_ms: self.workload.duration_ms,
+            seed: self.seed,
+            iops,
+            mb_per_s: iops * self.workload.bs as f64 / 1e6,
+            lat_mean_us: us(h.mean()),
+            lat_p50_us: us(h.value_at_quantile(0.5) as f64),
+            lat_p99_us: us(h.value_at_quantile(0.99) as f64),
+            lat_p999_us: us(h.value_at_quantile(0.999) as f64),
+            iothread_cpu_pct: 100.0 * (poll + busy) as f64 / span / n_it,
+            poll_cpu_pct: 100.0 * poll as f64 / span / n_it,
+            kicks_per_s: self.meters.kicks as f64 / secs,
+            wakeups_per_s: wakeups as f64 / secs,
+            window_mean_ns: stats.mean_ns(),
+            window_zero_frac: stats.zero_frac(),
+            abrupt_resets: stats.abrupt_resets(),
+        };
+        (row, self.trace.unwrap_or_default())
+    }
+}

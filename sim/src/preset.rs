@@ -1,0 +1,305 @@
+//! Device and host presets: embedded TOML files, or a user's file of the
+//! same shape. Unknown keys are errors that name the key.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::dist::LatencyDist;
+use crate::error::SimError;
+use crate::workload::{Rw, Workload};
+
+/// The presets compiled into the binary: (name, TOML text).
+const EMBEDDED: &[(&str, &str)] = &[
+    (
+        "optane-p4800x",
+        include_str!("../presets/optane-p4800x.toml"),
+    ),
+    ("fcp-16disk", include_str!("../presets/fcp-16disk.toml")),
+];
+
+/// Everything the simulator needs to know about a machine and its device.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Preset {
+    pub name: String,
+    pub description: String,
+    pub guest: Guest,
+    pub iothread: IoThread,
+    pub topology: Topology,
+    pub device: Device,
+    pub matrix: Matrix,
+}
+
+/// The guest side: vCPUs running fio jobs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Guest {
+    pub vcpus: u32,
+    /// vCPU time per I/O: fio, the block layer and the virtio driver.
+    pub io_cpu_ns: u64,
+    /// Additional vCPU time per KiB of I/O (pinning pages, building the
+    /// descriptor chain), so large blocks cost the guest more.
+    pub io_cpu_ns_per_kib: u64,
+    /// Variability of the per-I/O vCPU time: each I/O's cost is multiplied
+    /// by a lognormal factor with mean 1 and this sigma (0 = constant).
+    /// Scheduling noise, cache misses and host interference make real
+    /// inter-arrival times vary, which is what adaptive policies react to.
+    pub io_cpu_jitter_sigma: f64,
+    /// vCPU time per interrupt taken (one per batch of completions).
+    pub irq_cpu_ns: u64,
+    /// vCPU time of a virtqueue kick (VM exit and ioeventfd), paid only
+    /// while the host has notifications enabled.
+    pub kick_cpu_ns: u64,
+    /// From the host's irqfd write until the guest's handler runs.
+    pub irq_latency_ns: u64,
+}
+
+/// The IOThread's own costs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IoThread {
+    /// Fixed work per loop iteration (aio_poll bookkeeping, timers).
+    pub iteration_ns: u64,
+    /// One poll pass over one handler; an event is noticed one full pass
+    /// over the thread's handlers after it arrives.
+    pub poll_check_ns: u64,
+    /// From the fd becoming ready until the blocked thread runs again.
+    pub wakeup_latency_ns: u64,
+    /// CPU the thread spends going to sleep and waking (ppoll, scheduler).
+    pub wakeup_cpu_ns: u64,
+    /// The io_submit syscall, once per iteration that submits.
+    pub submit_batch_ns: u64,
+    /// Per request: virtqueue pop, request setup, iocb preparation.
+    pub submit_ns: u64,
+    /// Per completion: reaping the AIO ring, virtqueue push.
+    pub complete_ns: u64,
+    /// The irqfd write, once per guest vCPU notified per iteration.
+    pub notify_guest_ns: u64,
+}
+
+/// How disks and their queues map onto IOThreads.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Topology {
+    pub disks: u32,
+    /// virtio-blk num-queues per disk; a job submits on the queue of its
+    /// vCPU (vCPU index modulo this).
+    pub queues_per_disk: u32,
+    /// `spread`: every disk's queues round-robin over all IOThreads
+    /// (QEMU's iothread-vq-mapping); `per-disk`: disk d belongs to IOThread
+    /// d mod N (one `iothread=` per device).
+    pub vq_mapping: VqMapping,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum VqMapping {
+    Spread,
+    PerDisk,
+}
+
+/// The storage device behind every disk.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Device {
+    /// Requests the device services at once (per disk).
+    pub parallelism: u32,
+    /// Data transfer rate, shared by all requests of one disk.
+    pub read_bytes_per_s: u64,
+    pub write_bytes_per_s: u64,
+    /// Per-request time on the shared transfer path besides the data.
+    pub transfer_overhead_ns: u64,
+    pub read_latency: LatencyDist,
+    pub write_latency: LatencyDist,
+}
+
+/// The benchmark matrix `compare` runs by default.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Matrix {
+    pub rw: Vec<Rw>,
+    pub bs: Vec<u64>,
+    pub numjobs: Vec<u32>,
+    pub iothreads: Vec<u32>,
+    pub iodepth: u32,
+    pub duration_ms: u64,
+    /// Virtual time simulated before measuring, so queues and windows
+    /// reach their steady state.
+    pub warmup_ms: u64,
+}
+
+impl Matrix {
+    /// Every workload of the matrix, in the DESIGN table's order: rw, bs,
+    /// numjobs, iothreads.
+    pub fn workloads(&self) -> Vec<Workload> {
+        let mut out = Vec::new();
+        for &rw in &self.rw {
+            for &bs in &self.bs {
+                for &numjobs in &self.numjobs {
+                    for &iothreads in &self.iothreads {
+                        out.push(Workload {
+                            rw,
+                            rwmixread: 50,
+                            bs,
+                            numjobs,
+                            iodepth: self.iodepth,
+                            iothreads,
+                            duration_ms: self.duration_ms,
+                        });
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+impl Preset {
+    /// The names of the embedded presets.
+    pub fn names() -> impl Iterator<Item = &'static str> {
+        EMBEDDED.iter().map(|(n, _)| *n)
+    }
+
+    /// An embedded preset by name, or a TOML file by path.
+    pub fn load(name_or_path: &str) -> Result<Preset, SimError> {
+        if let Some((_, text)) = EMBEDDED.iter().find(|(n, _)| *n == name_or_path) {
+            return Preset::from_toml(text, name_or_path);
+        }
+        let path = Path::new(name_or_path);
+        let looks_like_path = name_or_path.contains(['/', '.']);
+        match std::fs::read_to_string(path) {
+            Ok(text) => Preset::from_toml(&text, name_or_path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !looks_like_path => {
+                Err(SimError::Preset(format!(
+                    "unknown preset '{name_or_path}': expected one of {} or the path of a TOML file",
+                    Preset::names().collect::<Vec<_>>().join(", ")
+                )))
+            }
+            Err(e) => Err(SimError::Preset(format!(
+                "cannot read preset file '{name_or_path}': {e}"
+            ))),
+        }
+    }
+
+    /// Parses and validates a preset; `origin` names it in messages.
+    pub fn from_toml(text: &str, origin: &str) -> Result<Preset, SimError> {
+        let preset: Preset = toml::from_str(text)
+            .map_err(|e| SimError::Preset(format!("{origin}: {}", e.to_string().trim_end())))?;
+        preset.validate()?;
+        Ok(preset)
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("a preset always serializes")
+    }
+
+    /// Checks every number: a preset from a file gets the same scrutiny as
+    /// a command-line flag.
+    pub fn validate(&self) -> Result<(), SimError> {
+        const MAX_COST_NS: u64 = 1_000_000_000;
+        let range = |key: &str, v: u64, lo: u64, hi: u64| {
+            if v < lo || v > hi {
+                Err(SimError::Preset(format!(
+                    "{key} = {v} is out of range: expected {lo} ..= {hi}"
+                )))
+            } else {
+                Ok(())
+            }
+        };
+        let g = &self.guest;
+        range("guest.vcpus", g.vcpus.into(), 1, 1024)?;
+        for (k, v) in [
+            ("guest.io_cpu_ns", g.io_cpu_ns),
+            ("guest.io_cpu_ns_per_kib", g.io_cpu_ns_per_kib),
+            ("guest.irq_cpu_ns", g.irq_cpu_ns),
+            ("guest.kick_cpu_ns", g.kick_cpu_ns),
+            ("guest.irq_latency_ns", g.irq_latency_ns),
+        ] {
+            range(k, v, 0, MAX_COST_NS)?;
+        }
+        if !(g.io_cpu_jitter_sigma.is_finite() && (0.0..=3.0).contains(&g.io_cpu_jitter_sigma)) {
+            return Err(SimError::Preset(format!(
+                "guest.io_cpu_jitter_sigma = {} is out of range: expected 0 ..= 3",
+                g.io_cpu_jitter_sigma
+            )));
+        }
+        let t = &self.iothread;
+        for (k, v) in [
+            ("iothread.iteration_ns", t.iteration_ns),
+            ("iothread.poll_check_ns", t.poll_check_ns),
+            ("iothread.wakeup_latency_ns", t.wakeup_latency_ns),
+            ("iothread.wakeup_cpu_ns", t.wakeup_cpu_ns),
+            ("iothread.submit_batch_ns", t.submit_batch_ns),
+            ("iothread.submit_ns", t.submit_ns),
+            ("iothread.complete_ns", t.complete_ns),
+            ("iothread.notify_guest_ns", t.notify_guest_ns),
+        ] {
+            range(k, v, 0, MAX_COST_NS)?;
+        }
+        // Every iteration must take time, or a loop could spin in place.
+        range("iothread.iteration_ns", t.iteration_ns, 1, MAX_COST_NS)?;
+        let top = &self.topology;
+        range("topology.disks", top.disks.into(), 1, 256)?;
+        range(
+            "topology.queues_per_disk",
+            top.queues_per_disk.into(),
+            1,
+            256,
+        )?;
+        if u64::from(top.disks) * u64::from(top.queues_per_disk) > 4000 {
+            return Err(SimError::Preset(format!(
+                "topology: {} disks x {} queues is more than 4000 queues",
+                top.disks, top.queues_per_disk
+            )));
+        }
+        let d = &self.device;
+        range("device.parallelism", d.parallelism.into(), 1, 65536)?;
+        range(
+            "device.read_bytes_per_s",
+            d.read_bytes_per_s,
+            1_000_000,
+            1 << 40,
+        )?;
+        range(
+            "device.write_bytes_per_s",
+            d.write_bytes_per_s,
+            1_000_000,
+            1 << 40,
+        )?;
+        range(
+            "device.transfer_overhead_ns",
+            d.transfer_overhead_ns,
+            0,
+            MAX_COST_NS,
+        )?;
+        d.read_latency.validate("device.read_latency")?;
+        d.write_latency.validate("device.write_latency")?;
+        let m = &self.matrix;
+        if m.rw.is_empty() || m.bs.is_empty() || m.numjobs.is_empty() || m.iothreads.is_empty() {
+            return Err(SimError::Preset(
+                "matrix: rw, bs, numjobs and iothreads each need at least one value".into(),
+            ));
+        }
+        range(
+            "matrix.warmup_ms",
+            m.warmup_ms,
+            0,
+            Workload::MAX_DURATION_MS,
+        )?;
+        for w in m.workloads() {
+            w.validate()
+                .map_err(|e| SimError::Preset(format!("matrix: {e}")))?;
+        }
+        Ok(())
+    }
+
+    /// The same preset with the device's latencies multiplied by `factor`
+    /// (robustness sweeps: one policy default across devices).
+    pub fn with_latency_scale(&self, factor: f64) -> Preset {
+        let mut p = self.clone();
+        p.device.read_latency = p.device.read_latency.scaled(factor);
+        p.device.write_latency = p.device.write_latency.scaled(factor);
+        p
+    }
+}

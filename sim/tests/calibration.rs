@@ -1,0 +1,73 @@
+//! The optane-p4800x preset against the published randread results
+//! (DESIGN "Reference results"): every row's IOPS with the `qemu` policy
+//! within 10%, and the mean IOThread CPU per IOThread count within 10
+//! points of 98.7% (one) and 78.43% (two).
+
+use pollwise_core::{Params, PolicyKind};
+use pollwise_sim::batch::{run_jobs, Job};
+use pollwise_sim::{Preset, Rw};
+
+/// (bs, numjobs, iothreads, baseline IOPS) from the public discussion.
+const RANDREAD: [(u64, u32, u32, f64); 16] = [
+    (8192, 1, 1, 163417.0),
+    (8192, 1, 2, 165041.0),
+    (8192, 4, 1, 221508.0),
+    (8192, 4, 2, 251298.0),
+    (8192, 8, 1, 222128.0),
+    (8192, 8, 2, 249489.0),
+    (8192, 16, 1, 230535.0),
+    (8192, 16, 2, 246732.0),
+    (131072, 1, 1, 17616.0),
+    (131072, 1, 2, 17678.0),
+    (131072, 4, 1, 17536.0),
+    (131072, 4, 2, 17610.0),
+    (131072, 8, 1, 17369.0),
+    (131072, 8, 2, 17433.0),
+    (131072, 16, 1, 17215.0),
+    (131072, 16, 2, 17269.0),
+];
+
+#[test]
+fn qemu_reproduces_the_published_randread_rows() {
+    let preset = Preset::load("optane-p4800x").unwrap();
+    let workloads: Vec<_> = preset
+        .matrix
+        .workloads()
+        .into_iter()
+        .filter(|w| w.rw == Rw::Randread)
+        .collect();
+    assert_eq!(workloads.len(), RANDREAD.len());
+    let jobs: Vec<Job> = workloads
+        .iter()
+        .map(|w| Job {
+            preset: &preset,
+            workload: w.clone(),
+            params: Params::defaults(PolicyKind::Qemu),
+            seed: 1,
+        })
+        .collect();
+    let rows = run_jobs(&jobs, &|| {}).unwrap();
+    let mut cpu = [Vec::new(), Vec::new()];
+    for (row, &(bs, numjobs, iothreads, want)) in rows.iter().zip(&RANDREAD) {
+        assert_eq!(
+            (row.bs, row.numjobs, row.iothreads),
+            (bs, numjobs, iothreads)
+        );
+        let err = (row.iops - want) / want;
+        assert!(
+            err.abs() <= 0.10,
+            "bs={bs} numjobs={numjobs} iothreads={iothreads}: {:.0} IOPS vs published {want} ({:+.1}%)",
+            row.iops,
+            100.0 * err
+        );
+        cpu[iothreads as usize - 1].push(row.iothread_cpu_pct);
+    }
+    for (i, want) in [98.7, 78.43].into_iter().enumerate() {
+        let mean = cpu[i].iter().sum::<f64>() / cpu[i].len() as f64;
+        assert!(
+            (mean - want).abs() <= 10.0,
+            "{} IOThread(s): mean CPU {mean:.1}% vs published {want}%",
+            i + 1
+        );
+    }
+}

@@ -1,0 +1,182 @@
+//! The model checked against cycle times worked out by hand from its
+//! definition (DESIGN "Sim: the model"), on a tiny preset with constant
+//! costs, so every number below follows from the preset by arithmetic.
+
+use pollwise_core::{Params, PolicyKind};
+use pollwise_sim::{simulate, Preset, Rw, Workload};
+
+/// Constant costs, no jitter, one disk with one queue, fixed 10 us device.
+const TINY: &str = r#"
+name = "tiny"
+description = "hand-checkable"
+[guest]
+vcpus = 1
+io_cpu_ns = 1000          # G
+io_cpu_ns_per_kib = 0
+io_cpu_jitter_sigma = 0.0
+irq_cpu_ns = 700          # IR
+kick_cpu_ns = 3000
+irq_latency_ns = 500      # IL
+[iothread]
+iteration_ns = 100        # I
+poll_check_ns = 10        # pass = 10 x 2 handlers = 20
+wakeup_latency_ns = 2000  # W
+wakeup_cpu_ns = 300       # C
+submit_batch_ns = 200     # SB
+submit_ns = 400           # S
+complete_ns = 300         # CP
+notify_guest_ns = 200     # N
+[topology]
+disks = 1
+queues_per_disk = 1
+vq_mapping = "spread"
+[device]
+parallelism = 4
+read_bytes_per_s = 4_096_000_000   # 4 KiB in 1000 ns: T = 1000
+write_bytes_per_s = 4_096_000_000
+transfer_overhead_ns = 0
+read_latency = { kind = "fixed", ns = 10000 }   # L
+write_latency = { kind = "fixed", ns = 10000 }
+[matrix]
+rw = ["randread"]
+bs = [4096]
+numjobs = [1]
+iothreads = [1]
+iodepth = 1
+duration_ms = 100
+warmup_ms = 10
+"#;
+
+fn tiny() -> Preset {
+    Preset::from_toml(TINY, "tiny").unwrap()
+}
+
+fn qd1() -> Workload {
+    Workload {
+        rw: Rw::Randread,
+        rwmixread: 50,
+        bs: 4096,
+        numjobs: 1,
+        iodepth: 1,
+        iothreads: 1,
+        duration_ms: 100,
+    }
+}
+
+fn params(kind: PolicyKind, pairs: &[(&str, &str)]) -> Params {
+    Params::from_pairs(kind, pairs.iter().copied()).unwrap()
+}
+
+/// Completions counted in a 100 ms window can be off by one cycle.
+fn assert_iops(got: f64, cycle_ns: f64) {
+    let want = 1e9 / cycle_ns;
+    assert!(
+        (got - want).abs() <= 10.0 + 1e-9,
+        "iops {got} but the hand-computed cycle of {cycle_ns} ns gives {want}"
+    );
+}
+
+fn close(got: f64, want: f64, tol: f64, what: &str) {
+    assert!(
+        (got - want).abs() <= tol,
+        "{what}: got {got}, want {want} +- {tol}"
+    );
+}
+
+#[test]
+fn never_polling_pays_two_wakeups_and_a_kick_per_io() {
+    // Window 0: the IOThread blocks before the submission and before the
+    // completion. One I/O cycle:
+    //   G + W + (I + C + SB + S) + (L + T) + W + (I + C + CP + N) + IL + IR
+    //   1000 + 2000 + 1000 + 11000 + 2000 + 900 + 500 + 700 = 19100 ns
+    let row = simulate(&tiny(), &qd1(), &Params::defaults(PolicyKind::Off), 1).unwrap();
+    assert_iops(row.iops, 19100.0);
+    // Latency: from the request entering the queue to fio reaping it, the
+    // cycle minus fio's own G.
+    close(row.lat_mean_us, 18.1, 0.02, "lat_mean_us");
+    close(row.lat_p99_us, 18.1, 0.02, "lat_p99_us");
+    // Every submission finds notifications enabled.
+    close(row.kicks_per_s, row.iops, 10.0, "kicks_per_s");
+    close(row.wakeups_per_s, 2.0 * row.iops, 20.0, "wakeups_per_s");
+    // CPU: 2 x (I + C) + SB + S + CP + N = 1900 ns per cycle.
+    close(row.iothread_cpu_pct, 100.0 * 1900.0 / 19100.0, 0.05, "cpu");
+    close(row.poll_cpu_pct, 0.0, 0.0, "poll cpu");
+    close(row.window_mean_ns, 0.0, 0.0, "window");
+    close(row.window_zero_frac, 1.0, 0.0, "zero frac");
+}
+
+#[test]
+fn polling_through_every_gap_removes_wakeups_and_kicks() {
+    // A fixed 1 ms window covers every gap, so each event is found one
+    // poll pass (P = 10 ns x 2 handlers) after it arrives:
+    //   G + P + (I + SB + S) + (L + T) + P + (I + CP + N) + IL + IR
+    //   1000 + 20 + 700 + 11000 + 20 + 600 + 500 + 700 = 14540 ns
+    let p = params(PolicyKind::Fixed, &[("poll-max-ns", "1000000")]);
+    let row = simulate(&tiny(), &qd1(), &p, 1).unwrap();
+    assert_iops(row.iops, 14540.0);
+    close(row.kicks_per_s, 0.0, 0.0, "kicks");
+    close(row.wakeups_per_s, 0.0, 0.0, "wakeups");
+    // The thread is always polling or processing.
+    close(row.iothread_cpu_pct, 100.0, 0.01, "cpu");
+    // Processing is 1300 ns of each cycle; the rest is polling.
+    close(
+        row.poll_cpu_pct,
+        100.0 * 13240.0 / 14540.0,
+        0.05,
+        "poll cpu",
+    );
+}
+
+#[test]
+fn the_oracle_polls_only_for_gaps_under_its_threshold() {
+    // With a 5 us threshold the oracle polls for the guest's submission
+    // (IL + IR + G = 2200 ns after the completion's processing, under the
+    // threshold) but blocks through the 11 us device wait: one wake-up per
+    // I/O and no kicks:
+    //   G + P + (I + SB + S) + (L + T) + W + (I + C + CP + N) + IL + IR
+    //   1000 + 20 + 700 + 11000 + 2000 + 900 + 500 + 700 = 16820 ns
+    let p = params(
+        PolicyKind::Oracle,
+        &[("poll-max-ns", "1000000"), ("oracle-threshold-ns", "5000")],
+    );
+    let row = simulate(&tiny(), &qd1(), &p, 1).unwrap();
+    assert_iops(row.iops, 16820.0);
+    close(row.kicks_per_s, 0.0, 0.0, "kicks");
+    close(row.wakeups_per_s, row.iops, 10.0, "wakeups");
+}
+
+#[test]
+fn the_oracle_with_no_threshold_is_never_polling() {
+    let p = params(PolicyKind::Oracle, &[("oracle-threshold-ns", "0")]);
+    let oracle = simulate(&tiny(), &qd1(), &p, 1).unwrap();
+    let off = simulate(&tiny(), &qd1(), &Params::defaults(PolicyKind::Off), 1).unwrap();
+    assert_eq!(oracle.iops, off.iops);
+    assert_eq!(oracle.iothread_cpu_pct, off.iothread_cpu_pct);
+}
+
+#[test]
+fn the_transfer_path_caps_bandwidth() {
+    // 64 KiB at 4.096 GB/s is 16 us on the shared path; with 8 requests in
+    // flight the path, not the 10 us media latency, is the bottleneck:
+    // 1e9 / 16000 = 62500 IOPS.
+    let mut w = qd1();
+    w.bs = 64 * 1024;
+    w.iodepth = 8;
+    let p = params(PolicyKind::Fixed, &[("poll-max-ns", "1000000")]);
+    let row = simulate(&tiny(), &w, &p, 1).unwrap();
+    close(row.iops, 62500.0, 20.0, "iops");
+    close(row.mb_per_s, 62500.0 * 65536.0 / 1e6, 2.0, "mb/s");
+}
+
+#[test]
+fn qemu_on_a_steady_device_grows_to_the_gaps_it_sees() {
+    // QEMU's rule on this cycle: the device gap (11.7 us from the end of
+    // submission processing) fits under poll-max-ns 32768, so after
+    // 4000 -> 8000 -> 16000 the window covers every gap and stays: no
+    // wake-ups in the measured interval, the cycle of the polling case.
+    let row = simulate(&tiny(), &qd1(), &Params::defaults(PolicyKind::Qemu), 1).unwrap();
+    assert_iops(row.iops, 14540.0);
+    close(row.wakeups_per_s, 0.0, 0.0, "wakeups");
+    close(row.window_mean_ns, 16000.0, 0.0, "window");
+    assert_eq!(row.abrupt_resets, 0);
+}

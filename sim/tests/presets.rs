@@ -1,0 +1,106 @@
+//! Presets: the embedded ones load, and bad ones are refused with a message
+//! that names the key and says what would be right.
+
+use pollwise_sim::{Preset, SimError};
+
+fn err(text: &str) -> String {
+    match Preset::from_toml(text, "test.toml") {
+        Ok(_) => panic!("accepted a bad preset"),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn optane_text() -> String {
+    Preset::load("optane-p4800x").unwrap().to_toml()
+}
+
+#[test]
+fn every_embedded_preset_loads_and_round_trips() {
+    for name in Preset::names() {
+        let p = Preset::load(name).unwrap();
+        assert_eq!(p.name, name);
+        let again = Preset::from_toml(&p.to_toml(), name).unwrap();
+        assert_eq!(again, p);
+    }
+}
+
+#[test]
+fn optane_matrix_is_the_design_table() {
+    let p = Preset::load("optane-p4800x").unwrap();
+    // randread and randwrite x 8k, 128k x numjobs 1/4/8/16 x 1/2 IOThreads.
+    assert_eq!(p.matrix.workloads().len(), 32);
+    assert_eq!(p.matrix.iodepth, 8);
+}
+
+#[test]
+fn unknown_preset_lists_the_known_ones() {
+    let e = Preset::load("optane").unwrap_err().to_string();
+    assert!(e.contains("unknown preset 'optane'"), "{e}");
+    assert!(
+        e.contains("optane-p4800x") && e.contains("fcp-16disk"),
+        "{e}"
+    );
+}
+
+#[test]
+fn missing_file_says_so() {
+    let e = Preset::load("no/such/preset.toml").unwrap_err().to_string();
+    assert!(
+        e.contains("cannot read preset file 'no/such/preset.toml'"),
+        "{e}"
+    );
+}
+
+#[test]
+fn unknown_key_is_named() {
+    let text = optane_text().replace("vcpus = 8", "vcpus = 8\nvcpu_count = 8");
+    let e = err(&text);
+    assert!(e.contains("vcpu_count"), "{e}");
+}
+
+#[test]
+fn out_of_range_values_name_the_key_and_range() {
+    let e = err(&optane_text().replace("vcpus = 8", "vcpus = 0"));
+    assert!(
+        e.contains("guest.vcpus = 0") && e.contains("1 ..= 1024"),
+        "{e}"
+    );
+    let e = err(&optane_text().replace("sigma = 0.15", "sigma = -1.0"));
+    assert!(
+        e.contains("read_latency.sigma") && e.contains("0 ..= 4"),
+        "{e}"
+    );
+    let e = err(&optane_text().replace("io_cpu_jitter_sigma = 0.2", "io_cpu_jitter_sigma = 9.0"));
+    assert!(e.contains("io_cpu_jitter_sigma"), "{e}");
+}
+
+#[test]
+fn negative_number_is_a_parse_error_naming_the_key() {
+    let e = err(&optane_text().replace("iteration_ns = 300", "iteration_ns = -300"));
+    assert!(e.contains("iteration_ns"), "{e}");
+}
+
+#[test]
+fn unknown_distribution_kind_is_refused() {
+    let text = optane_text().replace("kind = \"lognormal\"", "kind = \"weibull\"");
+    let e = err(&text);
+    assert!(e.contains("weibull"), "{e}");
+}
+
+#[test]
+fn empirical_histogram_needs_consistent_bounds() {
+    let text = optane_text();
+    let start = text.find("[device.read_latency]").unwrap();
+    let end = text[start..].find("\n\n").map_or(text.len(), |i| start + i);
+    let bad = format!(
+        "{}[device.read_latency]\nkind = \"empirical\"\nbounds_ns = [1000, 500]\nweights = [1.0]\n{}",
+        &text[..start],
+        &text[end..]
+    );
+    let e = err(&bad);
+    assert!(e.contains("strictly increasing"), "{e}");
+    assert!(matches!(
+        Preset::from_toml(&bad, "x"),
+        Err(SimError::Preset(_))
+    ));
+}
