@@ -8,7 +8,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cmd;
+mod output;
 mod policy_args;
+mod progress;
+mod workload_args;
 
 #[derive(Parser)]
 #[command(

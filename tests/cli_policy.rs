@@ -2,39 +2,14 @@
 
 use std::fs;
 use std::path::PathBuf;
-use std::process::{Command, Output};
 
-fn pollwise(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pollwise"))
-        .args(args)
-        .output()
-        .expect("run pollwise")
-}
+mod common;
+use common::{assert_clean_error, pollwise, scratch_dir, stderr, stdout};
 
 fn trace(name: &str, text: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("pollwise-cli-policy-{}", std::process::id()));
-    fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
+    let path = scratch_dir("cli-policy").join(name);
     fs::write(&path, text).unwrap();
     path
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8(o.stderr.clone()).unwrap()
-}
-
-/// A failure is a clean error: non-zero exit, a message, no panic.
-fn assert_clean_error(o: &Output, needles: &[&str]) {
-    let err = stderr(o);
-    assert!(!o.status.success(), "should fail: {err}");
-    assert!(!err.contains("panicked"), "panicked: {err}");
-    for n in needles {
-        assert!(err.contains(n), "missing '{n}' in: {err}");
-    }
 }
 
 #[test]

@@ -1,11 +1,67 @@
-//! `pollwise sim`: not built yet.
+//! `pollwise sim`: one simulated run.
 
-use anyhow::{bail, Result};
+use std::fs::File;
+use std::io::{self, BufWriter};
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
 use clap::Args;
+use pollwise_sim::Preset;
+
+use crate::output::{write_rows, Format};
+use crate::policy_args::PolicyArgs;
+use crate::workload_args::WorkloadArgs;
 
 #[derive(Args, Debug)]
-pub struct SimArgs {}
+pub struct SimArgs {
+    /// Embedded preset name (optane-p4800x, fcp-16disk) or a TOML file.
+    #[arg(long, default_value = "optane-p4800x")]
+    pub preset: String,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    #[command(flatten)]
+    pub workload: WorkloadArgs,
+    /// Seed of the run's random generator (same seed, same bytes).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Multiply the device's latencies by this factor.
+    #[arg(long, value_name = "F")]
+    pub latency_scale: Option<f64>,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Write the window trajectory (CSV, one row per change) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
+}
 
-pub fn run(_args: SimArgs) -> Result<()> {
-    bail!("`pollwise sim` is not implemented yet")
+/// Loads a preset and applies a latency scale, checking the factor.
+pub fn load_preset(name: &str, latency_scale: Option<f64>) -> Result<Preset> {
+    let preset = Preset::load(name)?;
+    match latency_scale {
+        None => Ok(preset),
+        Some(f) if f.is_finite() && (1e-3..=1e4).contains(&f) => Ok(preset.with_latency_scale(f)),
+        Some(f) => anyhow::bail!("--latency-scale {f} is out of range: expected 0.001 ..= 10000"),
+    }
+}
+
+pub fn run(args: SimArgs) -> Result<()> {
+    let preset = load_preset(&args.preset, args.latency_scale)?;
+    let params = args.policy.params()?;
+    let workload = args.workload.workload(&preset)?;
+    let row = match &args.trace {
+        None => pollwise_sim::simulate(&preset, &workload, &params, args.seed)?,
+        Some(path) => {
+            let (row, trace) =
+                pollwise_sim::simulate_traced(&preset, &workload, &params, args.seed)?;
+            let file = File::create(path)
+                .with_context(|| format!("cannot create trace file {}", path.display()))?;
+            let mut w = csv::Writer::from_writer(BufWriter::new(file));
+            for t in &trace {
+                w.serialize(t)?;
+            }
+            w.flush()?;
+            row
+        }
+    };
+    write_rows(io::stdout().lock(), args.format, &[row])
 }

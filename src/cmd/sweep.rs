@@ -1,11 +1,116 @@
-//! `pollwise sweep`: not built yet.
+//! `pollwise sweep`: a policy's parameters swept in simulation.
 
-use anyhow::{bail, Result};
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
 use clap::Args;
+use pollwise_core::PolicyKind;
+use pollwise_sim::sweep::{Shard, SweepSpec};
+
+use crate::cmd::sim::load_preset;
+use crate::output::write_csv;
+use crate::progress;
+use crate::workload_args::WorkloadArgs;
 
 #[derive(Args, Debug)]
-pub struct SweepArgs {}
+pub struct SweepArgs {
+    /// Embedded preset name (optane-p4800x, fcp-16disk) or a TOML file.
+    #[arg(long, default_value = "optane-p4800x")]
+    pub preset: String,
+    /// The policy whose parameters are swept.
+    #[arg(long, default_value = "qemu")]
+    pub policy: String,
+    /// NAME=V1,V2,... : one axis of the sweep (repeatable; one value fixes
+    /// the parameter).
+    #[arg(long = "param", value_name = "NAME=VALUES", allow_hyphen_values = true)]
+    pub params: Vec<String>,
+    /// Workload flags take comma-separated lists too; all combinations run.
+    #[command(flatten)]
+    pub workload: WorkloadArgs,
+    /// Run the preset's whole compare matrix as the workloads.
+    #[arg(long, conflicts_with_all = ["rw", "bs", "numjobs", "iodepth", "iothreads"])]
+    pub matrix: bool,
+    /// Runs per point, with seeds SEED, SEED+1, ...
+    #[arg(long, default_value_t = 1)]
+    pub seeds: u32,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Run only part I of N (1-based) of the points; the parts' rows, in
+    /// order, are exactly the rows of the whole sweep.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// Multiply the device's latencies by this factor.
+    #[arg(long, value_name = "F")]
+    pub latency_scale: Option<f64>,
+    /// Output CSV file [default: stdout].
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
 
-pub fn run(_args: SweepArgs) -> Result<()> {
-    bail!("`pollwise sweep` is not implemented yet")
+/// Parses `NAME=V1,V2` into an axis.
+fn axis(text: &str) -> Result<(String, Vec<String>)> {
+    let (name, values) = text.split_once('=').with_context(|| {
+        format!("--param '{text}' is not NAME=V1,V2,... (e.g. poll-max-ns=0,4000)")
+    })?;
+    let values: Vec<String> = values
+        .split(',')
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+        .collect();
+    if values.is_empty() {
+        bail!("--param {name} has no values: give e.g. {name}=1,2,4");
+    }
+    Ok((name.trim().to_string(), values))
+}
+
+pub fn spec(args: &SweepArgs, preset: &pollwise_sim::Preset) -> Result<SweepSpec> {
+    let kind = PolicyKind::from_name(&args.policy)?;
+    let axes = args
+        .params
+        .iter()
+        .map(|p| axis(p))
+        .collect::<Result<Vec<_>>>()?;
+    let mut workloads = if args.matrix {
+        preset.matrix.workloads()
+    } else {
+        args.workload.workloads(preset)?
+    };
+    if let Some(ms) = args.workload.duration_ms {
+        workloads.iter_mut().for_each(|w| w.duration_ms = ms);
+    }
+    if args.seeds == 0 {
+        bail!("--seeds 0: at least one seed is needed");
+    }
+    let spec = SweepSpec {
+        kind,
+        fixed: Vec::new(),
+        axes,
+        workloads,
+        seed: args.seed,
+        seeds: args.seeds,
+    };
+    spec.param_points()?; // Validate every value before running anything.
+    Ok(spec)
+}
+
+pub fn run(args: SweepArgs) -> Result<()> {
+    let preset = load_preset(&args.preset, args.latency_scale)?;
+    let spec = spec(&args, &preset)?;
+    let shard = match &args.shard {
+        Some(s) => Shard::parse(s)?,
+        None => Shard::WHOLE,
+    };
+    // Open the output before the work, so a bad path fails at once.
+    let out: Box<dyn Write> = match &args.out {
+        Some(path) => Box::new(BufWriter::new(
+            File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
+        )),
+        None => Box::new(io::stdout().lock()),
+    };
+    let bar = progress::bar(spec.shard_len(shard)?, &format!("sweep {}", spec.kind));
+    let rows = spec.run(&preset, shard, &|| bar.inc(1))?;
+    bar.finish_and_clear();
+    write_csv(out, &rows)
 }

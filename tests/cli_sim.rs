@@ -1,0 +1,234 @@
+//! `pollwise sim`, `compare` and `sweep` through the binary.
+
+use std::fs;
+
+use pollwise_core::{RunRow, TraceRow, COMPARE_COLUMNS};
+
+mod common;
+use common::{assert_clean_error, assert_ok, pollwise, scratch_dir, stdout};
+
+fn rows(csv_text: &str) -> Vec<RunRow> {
+    csv::Reader::from_reader(csv_text.as_bytes())
+        .deserialize()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+#[test]
+fn sim_csv_is_one_row_of_the_common_schema() {
+    let o = pollwise(&[
+        "sim",
+        "--policy",
+        "weighted",
+        "--poll-weight",
+        "3",
+        "--bs",
+        "8k",
+        "--numjobs",
+        "4",
+        "--duration-ms",
+        "10",
+        "--format",
+        "csv",
+    ]);
+    assert_ok(&o);
+    let text = stdout(&o);
+    assert_eq!(text.lines().next().unwrap(), RunRow::COLUMNS.join(","));
+    let r = rows(&text);
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].policy, "weighted");
+    assert!(r[0].params.contains("poll-weight=3"), "{}", r[0].params);
+    assert_eq!((r[0].bs, r[0].numjobs, r[0].duration_ms), (8192, 4, 10));
+    assert!(r[0].iops > 0.0);
+}
+
+#[test]
+fn sim_json_and_table_carry_the_same_run() {
+    let args = ["sim", "--duration-ms", "5", "--seed", "4"];
+    let json = pollwise(&[&args[..], &["--format", "json"]].concat());
+    assert_ok(&json);
+    let row: RunRow = serde_json::from_str(stdout(&json).trim()).unwrap();
+    let table = pollwise(&args);
+    assert_ok(&table);
+    let iops_line = stdout(&table)
+        .lines()
+        .find(|l| l.starts_with("iops "))
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        iops_line.split_whitespace().nth(1).unwrap(),
+        format!("{:.0}", row.iops)
+    );
+}
+
+#[test]
+fn sim_writes_the_window_trace() {
+    let path = scratch_dir("cli-sim").join("trace.csv");
+    let o = pollwise(&[
+        "sim",
+        "--duration-ms",
+        "5",
+        "--bs",
+        "128k",
+        "--trace",
+        path.to_str().unwrap(),
+    ]);
+    assert_ok(&o);
+    let trace: Vec<TraceRow> = csv::Reader::from_path(&path)
+        .unwrap()
+        .deserialize()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(!trace.is_empty());
+    assert!(trace
+        .iter()
+        .all(|t| t.policy == "qemu" && t.window_ns <= t.poll_max_ns));
+    assert!(trace.windows(2).all(|w| w[0].time_ns <= w[1].time_ns));
+}
+
+#[test]
+fn bad_sim_input_is_a_clean_error() {
+    assert_clean_error(
+        &pollwise(&["sim", "--preset", "nvme-x"]),
+        &["unknown preset 'nvme-x'", "optane-p4800x"],
+    );
+    assert_clean_error(
+        &pollwise(&["sim", "--numjobs", "0"]),
+        &["numjobs = 0", "1 ..= 1024"],
+    );
+    assert_clean_error(&pollwise(&["sim", "--numjobs", "-3"]), &["--numjobs", "-3"]);
+    assert_clean_error(&pollwise(&["sim", "--bs", "1000"]), &["bs = 1000", "512"]);
+    assert_clean_error(
+        &pollwise(&["sim", "--rw", "randomread"]),
+        &["unknown rw", "randread"],
+    );
+    assert_clean_error(
+        &pollwise(&["sim", "--poll-max-ns", "-1"]),
+        &["poll-max-ns", "-1"],
+    );
+    assert_clean_error(
+        &pollwise(&["sim", "--latency-scale", "0"]),
+        &["--latency-scale"],
+    );
+    assert_clean_error(&pollwise(&["sim", "--numjobs", "1,4"]), &["one workload"]);
+}
+
+#[test]
+fn compare_csv_has_the_compare_columns_and_a_row_per_matrix_row() {
+    let o = pollwise(&[
+        "compare",
+        "--rw",
+        "randread",
+        "--bs",
+        "8k",
+        "--duration-ms",
+        "5",
+        "--format",
+        "csv",
+    ]);
+    assert_ok(&o);
+    let text = stdout(&o);
+    let mut r = csv::Reader::from_reader(text.as_bytes());
+    let header: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
+    assert_eq!(header, COMPARE_COLUMNS);
+    let records: Vec<csv::StringRecord> = r.records().collect::<Result<_, _>>().unwrap();
+    // numjobs 1/4/8/16 x iothreads 1/2 of the preset's matrix.
+    assert_eq!(records.len(), 8);
+    for rec in &records {
+        let base: f64 = rec[4].parse().unwrap();
+        let cand: f64 = rec[5].parse().unwrap();
+        let diff: f64 = rec[6].parse().unwrap();
+        assert!((diff - 100.0 * (cand - base) / base).abs() < 1e-3);
+        assert_eq!(
+            (&rec[10], &rec[11], &rec[12]),
+            ("qemu", "weighted", "optane-p4800x")
+        );
+    }
+}
+
+#[test]
+fn compare_table_has_the_design_layout_and_a_summary() {
+    let o = pollwise(&[
+        "compare",
+        "--rw",
+        "randread",
+        "--bs",
+        "8k",
+        "--numjobs",
+        "1",
+        "--iothreads",
+        "1",
+        "--duration-ms",
+        "5",
+        "--candidate",
+        "fixed",
+        "--candidate-params",
+        "poll-max-ns=1000",
+    ]);
+    assert_ok(&o);
+    let text = stdout(&o);
+    assert!(text.contains("rw ") && text.contains("numjobs") && text.contains("diff"));
+    assert!(text.contains("randread"));
+    assert!(text
+        .lines()
+        .last()
+        .unwrap()
+        .starts_with("summary: worst IOPS change"));
+}
+
+#[test]
+fn sweep_shards_through_the_cli_concatenate_to_the_whole() {
+    let dir = scratch_dir("cli-sweep");
+    let common = [
+        "sweep",
+        "--policy",
+        "qemu",
+        "--param",
+        "poll-max-ns=0,16000,32768",
+        "--param",
+        "poll-shrink=0,2",
+        "--numjobs",
+        "1,4",
+        "--duration-ms",
+        "3",
+        "--seeds",
+        "2",
+    ];
+    let whole = dir.join("whole.csv");
+    assert_ok(&pollwise(
+        &[&common[..], &["--out", whole.to_str().unwrap()]].concat(),
+    ));
+    let whole_rows = rows(&fs::read_to_string(&whole).unwrap());
+    assert_eq!(whole_rows.len(), 2 * 3 * 2 * 2);
+    let mut joined = Vec::new();
+    for i in 1..=3 {
+        let part = dir.join(format!("part{i}.csv"));
+        let shard = format!("{i}/3");
+        assert_ok(&pollwise(
+            &[
+                &common[..],
+                &["--shard", &shard, "--out", part.to_str().unwrap()],
+            ]
+            .concat(),
+        ));
+        joined.extend(rows(&fs::read_to_string(&part).unwrap()));
+    }
+    assert_eq!(joined, whole_rows);
+}
+
+#[test]
+fn bad_sweep_input_is_a_clean_error() {
+    assert_clean_error(
+        &pollwise(&["sweep", "--param", "poll-max-ns=0,-5"]),
+        &["poll-max-ns", "-5"],
+    );
+    assert_clean_error(
+        &pollwise(&["sweep", "--param", "poll-max"]),
+        &["NAME=V1,V2"],
+    );
+    assert_clean_error(&pollwise(&["sweep", "--shard", "4/3"]), &["shard '4/3'"]);
+    assert_clean_error(
+        &pollwise(&["sweep", "--param", "poll-weight=2"]),
+        &["poll-weight"],
+    );
+}

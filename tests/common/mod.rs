@@ -1,0 +1,45 @@
+//! Running the `pollwise` binary from integration tests.
+
+#![allow(dead_code)] // Each test binary uses a different part.
+
+use std::fs;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+pub fn pollwise(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pollwise"))
+        .args(args)
+        .output()
+        .expect("run pollwise")
+}
+
+/// A directory for a test's files under the system temp dir, unique to
+/// this test process; callers name their files uniquely within it.
+pub fn scratch_dir(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("pollwise-{test}-{}", std::process::id()));
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).unwrap()
+}
+
+/// Succeeded, and printed no panic.
+pub fn assert_ok(o: &Output) {
+    assert!(o.status.success(), "failed: {}", stderr(o));
+}
+
+/// A failure is a clean error: non-zero exit, a message, no panic.
+pub fn assert_clean_error(o: &Output, needles: &[&str]) {
+    let err = stderr(o);
+    assert!(!o.status.success(), "should fail: {err}");
+    assert!(!err.contains("panicked"), "panicked: {err}");
+    for n in needles {
+        assert!(err.contains(n), "missing '{n}' in: {err}");
+    }
+}
