@@ -74,7 +74,10 @@ pub struct EventLoop {
     pub iodepth: u32,
     pub pool: Arc<BufferPool>,
     pub queue: Arc<SubmitQueue<Request>>,
-    pub completions: Vec<Sender<Completion>>,
+    /// One channel per job; completions go out as one batch per job per
+    /// iteration, as a virtio device raises one interrupt per batch.
+    pub completions: Vec<Sender<Vec<Completion>>>,
+    outbox: Vec<Vec<Completion>>,
     pub policy: AnyPolicy,
     pub params: Arc<ParamCell>,
     pub stop: Arc<StopSignal>,
@@ -92,7 +95,7 @@ impl EventLoop {
         pool: Arc<BufferPool>,
         queue: Arc<SubmitQueue<Request>>,
         submit_efd: Arc<EventFd>,
-        completions: Vec<Sender<Completion>>,
+        completions: Vec<Sender<Vec<Completion>>>,
         params: Arc<ParamCell>,
         initial: Params,
         stop: Arc<StopSignal>,
@@ -114,6 +117,7 @@ impl EventLoop {
             iodepth,
             pool,
             queue,
+            outbox: vec![Vec::new(); completions.len()],
             completions,
             policy: AnyPolicy::new(initial),
             params,
@@ -229,6 +233,7 @@ impl EventLoop {
             self.aio.reap(&mut events);
             in_flight -= events.len();
             self.complete(&events);
+            self.flush();
             now = mono_ns();
             r.busy_ns += now - busy_start;
 
@@ -263,6 +268,7 @@ impl EventLoop {
         events.clear();
         self.aio.wait_for(in_flight, &mut events)?;
         self.complete(&events);
+        self.flush();
         Ok(r)
     }
 
@@ -270,7 +276,7 @@ impl EventLoop {
     /// kernel rejects outright are failed with its errno; requests refused
     /// for lack of resources stay in the backlog.
     fn submit(
-        &self,
+        &mut self,
         backlog: &mut Vec<Request>,
         iocbs: &mut Vec<Iocb>,
         r: &mut LoopReport,
@@ -319,7 +325,7 @@ impl EventLoop {
         taken
     }
 
-    fn complete(&self, events: &[IoEvent]) {
+    fn complete(&mut self, events: &[IoEvent]) {
         for ev in events {
             let status = if ev.res < 0 {
                 Status::Failed((-ev.res) as i32)
@@ -330,9 +336,18 @@ impl EventLoop {
         }
     }
 
-    fn send(&self, slot: u32, status: Status) {
+    fn send(&mut self, slot: u32, status: Status) {
         let job = (slot / self.iodepth) as usize;
-        // A job that has gone away no longer needs the answer.
-        let _ = self.completions[job].send(Completion { slot, status });
+        self.outbox[job].push(Completion { slot, status });
+    }
+
+    /// Hands every job its batch of completions.
+    fn flush(&mut self) {
+        for (outbox, tx) in self.outbox.iter_mut().zip(&self.completions) {
+            if !outbox.is_empty() {
+                // A job that has gone away no longer needs the answer.
+                let _ = tx.send(std::mem::take(outbox));
+            }
+        }
     }
 }

@@ -8,6 +8,7 @@ pub mod sync;
 
 pub mod aio;
 pub mod buffer;
+pub mod calibrate;
 pub mod eventloop;
 pub mod loadgen;
 pub mod measure;
