@@ -16,7 +16,7 @@ use std::collections::VecDeque;
 
 use pollwise_core::Params;
 
-use crate::sync::{fence, lock, AtomicBool, AtomicU64, AtomicUsize, Mutex, Ordering};
+use crate::sync::{lock, AtomicBool, AtomicU64, AtomicUsize, Mutex, Ordering};
 
 /// Something that wakes the loop when it is blocked (an eventfd in
 /// production, [`crate::sync::EventCounter`] in tests).
@@ -105,7 +105,7 @@ impl<T: Send> SubmitQueue<T> {
         }
         // Store of `len` above, load of `notify_me` below: see the type's doc.
         #[cfg(not(loom_broken_notify))]
-        fence(Ordering::SeqCst);
+        crate::sync::fence(Ordering::SeqCst);
         if self.notify_me.load(Ordering::Relaxed) {
             bell.ring();
             Ok(true)
@@ -140,7 +140,7 @@ impl<T: Send> SubmitQueue<T> {
         self.notify_me.store(true, Ordering::Relaxed);
         // Store of `notify_me` above, load of `len` below: see the type's doc.
         #[cfg(not(loom_broken_notify))]
-        fence(Ordering::SeqCst);
+        crate::sync::fence(Ordering::SeqCst);
         !self.has_work() && !self.is_closed()
     }
 
