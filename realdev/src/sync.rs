@@ -1,10 +1,11 @@
-//! The synchronisation primitives the real-device loop is built from.
+//! The synchronisation primitives the loop's handoff protocols are built
+//! from.
 //!
 //! Under `--cfg loom` every name here is loom's model of the primitive, so the
 //! loom tests explore the very code that runs against a disk, not a copy of
-//! it; in a normal build they are std's. Concurrent code in this crate imports
-//! from here, never from `std::sync` or `std::thread` directly. (The same
-//! shim pattern tokio uses.)
+//! it; in a normal build they are std's. Code whose interleavings the loom
+//! tests are meant to cover imports from here, never from `std::sync` or
+//! `std::thread` directly. (The same shim pattern tokio uses.)
 //!
 //! [`EventCounter`] stands in for an eventfd: loom cannot model a file
 //! descriptor, so the tests block on this instead, and a loop that waits on

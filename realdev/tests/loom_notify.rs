@@ -66,15 +66,20 @@ fn no_lost_wakeup() {
 #[cfg(loom_broken_notify)]
 #[test]
 fn broken_notify_loses_a_wakeup() {
+    // The panic is the expected result: keep its backtrace out of the log.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
     let found = std::panic::catch_unwind(|| {
         common::explore("broken_notify", producers_and_a_blocking_loop)
     });
+    std::panic::set_hook(default_hook);
     let payload = found.expect_err("loom found no lost wake-up in the broken variant");
     let message = payload
         .downcast_ref::<String>()
         .map(String::as_str)
         .or_else(|| payload.downcast_ref::<&str>().copied())
         .unwrap_or("");
+    eprintln!("loom found the lost wake-up: {message}");
     assert!(
         message.contains("deadlock"),
         "expected loom to report the loop asleep forever (a deadlock), got: {message:?}"

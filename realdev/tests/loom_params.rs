@@ -88,9 +88,7 @@ fn live_change_qemu() {
 
 #[test]
 fn live_change_weighted() {
-    let n = common::explore("live_change_weighted", || {
-        live_change(PolicyKind::Weighted)
-    });
+    let n = common::explore("live_change_weighted", || live_change(PolicyKind::Weighted));
     assert!(n > 1, "loom explored only {n} execution(s)");
 }
 
