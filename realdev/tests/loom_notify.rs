@@ -99,8 +99,10 @@ fn broken_notify_loses_a_wakeup() {
     // The panic is the expected result: keep its backtrace out of the log.
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
+    let executions = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = std::sync::Arc::clone(&executions);
     let found = std::panic::catch_unwind(|| {
-        common::explore("broken_notify", || producers_and_a_blocking_loop(&[1, 1]))
+        common::explore_counting(counter, || producers_and_a_blocking_loop(&[1, 1]))
     });
     std::panic::set_hook(default_hook);
     let payload = found.expect_err("loom found no lost wake-up in the broken variant");
@@ -109,7 +111,8 @@ fn broken_notify_loses_a_wakeup() {
         .map(String::as_str)
         .or_else(|| payload.downcast_ref::<&str>().copied())
         .unwrap_or("");
-    eprintln!("loom found the lost wake-up: {message}");
+    let n = executions.load(std::sync::atomic::Ordering::Relaxed);
+    eprintln!("loom found the lost wake-up in execution {n}: {message}");
     assert!(
         message.contains("deadlock"),
         "expected loom to report the loop asleep forever (a deadlock), got: {message:?}"
