@@ -352,3 +352,113 @@ fn compare_repeats_each_point_and_reports_its_spread() {
         "scratch file left behind"
     );
 }
+
+#[test]
+fn calibrate_writes_a_preset_that_validate_and_sim_load() {
+    let _g = serial();
+    let Some(dir) = direct_dir() else { return };
+    let preset_path = dir.join(format!("pollwise-cli-local-{}.toml", std::process::id()));
+    let preset_arg = preset_path.to_str().unwrap();
+    let scratch_before = scratch_files(&dir);
+    let o = pollwise(&[
+        "realdev",
+        "calibrate",
+        "--dir",
+        dir.to_str().unwrap(),
+        "--size-mb",
+        "8",
+        "--out",
+        preset_arg,
+        "--point-ms",
+        "100",
+        "--rounds",
+        "50",
+        "--bs",
+        "4k,64k",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("wrote"), "{}", stdout(&o));
+    assert_eq!(
+        scratch_files(&dir),
+        scratch_before,
+        "scratch file left behind"
+    );
+    let preset = pollwise_sim::Preset::load(preset_arg).unwrap();
+    assert_eq!(preset.name, "local");
+    assert!(matches!(
+        preset.device.read_latency,
+        pollwise_sim::LatencyDist::Empirical { .. }
+    ));
+    assert!(preset.iothread.wakeup_latency_ns > 0);
+    assert!(preset.device.parallelism >= 1);
+
+    let o = pollwise(&[
+        "validate",
+        "--preset",
+        preset_arg,
+        "--iodepth",
+        "1",
+        "--duration-ms",
+        "150",
+        "--size-mb",
+        "8",
+        "--dir",
+        dir.to_str().unwrap(),
+        "--policy",
+        "off",
+        "--format",
+        "csv",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let rows: Vec<RunRow> = reader.deserialize().collect::<Result<_, _>>().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(
+        (rows[0].source.as_str(), rows[1].source.as_str()),
+        ("realdev", "sim")
+    );
+    for r in &rows {
+        assert_eq!(
+            (r.rw.as_str(), r.bs, r.iodepth, r.policy.as_str()),
+            ("randread", 4096, 1, "off")
+        );
+        assert!(r.iops > 0.0, "{r:?}");
+    }
+
+    let o = pollwise(&[
+        "validate",
+        "--preset",
+        preset_arg,
+        "--iodepth",
+        "1",
+        "--duration-ms",
+        "150",
+        "--size-mb",
+        "8",
+        "--dir",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    for needle in [
+        "IOPS",
+        "CPU %",
+        "lat p99 us",
+        "point(s) within both targets",
+    ] {
+        assert!(text.contains(needle), "missing {needle}:\n{text}");
+    }
+    std::fs::remove_file(&preset_path).unwrap();
+
+    let o = pollwise(&["validate", "--preset", "no-such-preset"]);
+    assert_clean_error(&o, &["unknown preset 'no-such-preset'"]);
+    let o = pollwise(&[
+        "validate",
+        "--preset",
+        "optane-p4800x",
+        "--policy",
+        "oracle",
+    ]);
+    assert_clean_error(&o, &["only runs in simulation"]);
+}

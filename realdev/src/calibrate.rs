@@ -55,6 +55,10 @@ pub struct DevicePoint {
     pub elapsed_ns: u64,
     /// Mean duration of one `io_submit` call of one request, ns.
     pub submit_call_ns: f64,
+    /// The part of it the thread's CPU clock counts. Inside a VM the
+    /// virtqueue notification exits to the host, and that time is steal
+    /// time, not the thread's CPU.
+    pub submit_call_cpu_ns: f64,
 }
 
 impl DevicePoint {
@@ -82,10 +86,16 @@ pub struct LoopCosts {
     pub completion_wake_latency_ns: f64,
     /// CPU of one blocking receive that is woken.
     pub completion_wake_cpu_ns: f64,
-    /// The loop's side: one send that wakes a blocked job.
+    /// The loop's side: one send that wakes a blocked job (wall clock).
     pub completion_notify_ns: f64,
+    /// The same send on the loop thread's CPU clock.
+    pub completion_notify_cpu_ns: f64,
     /// One send to a job that is not blocked (plus reaping one event).
     pub complete_ns: f64,
+    /// A job taking one batch of completions that is already there (the
+    /// part of its wake-up that lies on the request's path; the spinning
+    /// and sleeping before it do not delay anything).
+    pub completion_take_ns: f64,
     /// One check of one poll handler (the mean of the queue check and the
     /// ring check).
     pub poll_check_ns: f64,
@@ -242,6 +252,8 @@ fn device_point(
     let mut issued_at = vec![0u64; depth as usize];
     let mut latency = new_histogram();
     let (mut ios, mut submit_total, mut submit_calls) = (0u64, 0u64, 0u64);
+    let mut submit_cpu_total = 0u64;
+    let clock_cost = cpu_clock_cost();
     let mut events: Vec<IoEvent> = Vec::with_capacity(depth as usize);
     let mut free: Vec<u32> = (0..depth).collect();
     let mut in_flight = 0usize;
@@ -264,15 +276,18 @@ fn device_point(
                 efd.as_raw_fd(),
             );
             let mut ptrs = [&mut iocb as *mut Iocb];
+            let c0 = thread_cpu_ns();
             let t0 = mono_ns();
             // SAFETY: the pool outlives the context (dropped after it below).
             let n = unsafe { ctx.submit(&mut ptrs) }.map_err(io_err("io_submit"))?;
             let t1 = mono_ns();
+            let c1 = thread_cpu_ns();
             if n == 0 {
                 free.push(slot);
                 break;
             }
             submit_total += t1 - t0;
+            submit_cpu_total += (c1 - c0).saturating_sub(clock_cost);
             submit_calls += 1;
             issued_at[slot as usize] = t1;
             in_flight += 1;
@@ -316,7 +331,21 @@ fn device_point(
         ios,
         elapsed_ns,
         submit_call_ns: submit_total as f64 / submit_calls.max(1) as f64,
+        submit_call_cpu_ns: submit_cpu_total as f64 / submit_calls.max(1) as f64,
     })
+}
+
+/// What one read of the thread CPU clock adds to a CPU-clock interval (it
+/// is a system call), the median of back-to-back reads.
+pub fn cpu_clock_cost() -> u64 {
+    let mut d: Vec<u64> = (0..200)
+        .map(|_| {
+            let a = thread_cpu_ns();
+            thread_cpu_ns() - a
+        })
+        .collect();
+    d.sort_unstable();
+    d[d.len() / 2]
 }
 
 fn median(mut v: Vec<u64>) -> f64 {
@@ -394,19 +423,23 @@ fn channel_probe(rounds: u32, c: &mut LoopCosts) {
     let (tx, rx) = channel::<u64>();
     let (ready_tx, ready_rx) = channel::<()>();
     let sender = std::thread::spawn(move || {
+        let clock_cost = cpu_clock_cost();
         let mut costs = Vec::with_capacity(rounds as usize);
+        let mut cpu_costs = Vec::with_capacity(rounds as usize);
         for _ in 0..rounds {
             if ready_rx.recv().is_err() {
                 break;
             }
             std::thread::sleep(std::time::Duration::from_micros(200));
+            let c0 = thread_cpu_ns();
             let t0 = mono_ns();
             if tx.send(t0).is_err() {
                 break;
             }
             costs.push(mono_ns() - t0);
+            cpu_costs.push((thread_cpu_ns() - c0).saturating_sub(clock_cost));
         }
-        costs
+        (costs, cpu_costs)
     });
     let mut latencies = Vec::with_capacity(rounds as usize);
     let mut cpu = 0u64;
@@ -419,10 +452,11 @@ fn channel_probe(rounds: u32, c: &mut LoopCosts) {
         latencies.push(woke.saturating_sub(sent));
     }
     drop(ready_tx);
-    let sends = sender.join().unwrap_or_default();
+    let (sends, send_cpus) = sender.join().unwrap_or_default();
     c.completion_wake_latency_ns = median(latencies);
     c.completion_wake_cpu_ns = cpu as f64 / f64::from(rounds);
     c.completion_notify_ns = median(sends);
+    c.completion_notify_cpu_ns = median(send_cpus);
 }
 
 struct NoBell;
@@ -485,6 +519,13 @@ fn software_probe(rounds: u32, c: &mut LoopCosts) {
         });
     }
     let complete_total = mono_ns() - t2;
+    let t_take = mono_ns();
+    let mut taken = 0usize;
+    while let Ok(c) = rx.try_recv() {
+        taken += c.slot as usize;
+    }
+    let take_total = mono_ns() - t_take;
+    std::hint::black_box(taken);
     drop(rx);
 
     // One poll pass: queue check and ring check.
@@ -522,6 +563,7 @@ fn software_probe(rounds: u32, c: &mut LoopCosts) {
     c.job_io_ns = job_total as f64 / n as f64;
     c.submit_ns = submit_total as f64 / n as f64;
     c.complete_ns = complete_total as f64 / n as f64;
+    c.completion_take_ns = take_total as f64 / n as f64;
     c.poll_check_ns = poll_total as f64 / n as f64 / 2.0;
     c.iteration_ns = iteration_total as f64 / n as f64;
 }

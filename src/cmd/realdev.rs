@@ -21,6 +21,9 @@ pub enum RealdevCommand {
     /// Run a small matrix for a baseline and a candidate policy, repeating
     /// each point, and report means with their spread.
     Compare(CompareArgs),
+    /// Measure the device's latency and throughput and the loop's own
+    /// costs, and write a simulator preset (load it with --preset FILE).
+    Calibrate(CalibrateArgs),
 }
 
 /// The fio-like workload, with `pollwise sim`'s flag names.
@@ -138,6 +141,7 @@ pub fn run(command: RealdevCommand) -> Result<()> {
     match command {
         RealdevCommand::Run(a) => run_one(&a),
         RealdevCommand::Compare(a) => compare(&a),
+        RealdevCommand::Calibrate(a) => calibrate(&a),
     }
 }
 
@@ -303,6 +307,75 @@ fn print_table<W: Write>(out: &mut W, o: &RunOutput) -> Result<()> {
             "note              AIO ring layout unknown: completions read with io_getevents"
         )?;
     }
+    Ok(())
+}
+
+#[derive(Args, Debug)]
+pub struct CalibrateArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Where to write the preset (TOML).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Block sizes to measure, comma-separated; the smallest gives the
+    /// latency distributions, the largest the transfer rate.
+    #[arg(long, default_value = "4k,128k")]
+    pub bs: String,
+    /// Length of each device measurement.
+    #[arg(long, default_value_t = 2000)]
+    pub point_ms: u64,
+    /// Queue depth of the throughput measurements.
+    #[arg(long, default_value_t = 16)]
+    pub depth: u32,
+    /// Repetitions of each wake-up probe.
+    #[arg(long, default_value_t = 2000)]
+    pub rounds: u32,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+fn calibrate(a: &CalibrateArgs) -> Result<()> {
+    use pollwise_realdev::calibrate::{calibrate, CalibrateConfig};
+    use pollwise_realdev::local_preset;
+
+    let sizes = list("bs", &a.bs, parse_size)?;
+    if a.depth == 0 || a.depth > 1024 {
+        bail!("--depth {} is out of range 1..=1024", a.depth);
+    }
+    let cfg = CalibrateConfig {
+        target: a.target.spec()?,
+        sizes,
+        point_ms: a.point_ms,
+        saturation_depth: a.depth,
+        probe_rounds: a.rounds,
+        seed: a.seed,
+    };
+    let cal = calibrate(&cfg)?;
+    let preset = local_preset::build(&cal).map_err(anyhow::Error::msg)?;
+    let text = local_preset::to_toml(&cal, &preset);
+    std::fs::write(&a.out, &text).with_context(|| format!("writing {}", a.out.display()))?;
+    // What the simulator will read back must be what was measured.
+    let loaded = pollwise_sim::Preset::load(&a.out.display().to_string())?;
+    if loaded != preset {
+        bail!(
+            "{} does not read back as the preset written",
+            a.out.display()
+        );
+    }
+    let mut out = BufWriter::new(io::stdout().lock());
+    for line in text.lines().take_while(|l| l.starts_with('#')) {
+        writeln!(
+            out,
+            "{}",
+            line.trim_start_matches("# ").trim_start_matches('#')
+        )?;
+    }
+    writeln!(
+        out,
+        "wrote {}; use it with `pollwise sim --preset {0}` or `pollwise validate --preset {0}`",
+        a.out.display()
+    )?;
+    out.flush()?;
     Ok(())
 }
 

@@ -1,0 +1,327 @@
+//! Turns a [`Calibration`] into a simulator preset (`local`), and writes it
+//! as TOML with every measurement it came from in comments.
+
+use std::fmt::Write as _;
+
+use hdrhistogram::Histogram;
+use pollwise_sim::{
+    Device, Guest, IoThread, LatencyDist, Matrix, Preset, Rw, Topology, VqMapping, MAX_LATENCY_NS,
+};
+
+use crate::calibrate::{Calibration, DevicePoint};
+use crate::loadgen::RwMode;
+
+/// Neighbouring bucket bounds of the empirical distribution differ by this
+/// factor: fine enough that uniform sampling inside a bucket changes a
+/// sample by at most 5%.
+const BUCKET_RATIO: f64 = 1.05;
+
+/// An empirical distribution from a latency histogram, with `shift_ns`
+/// subtracted from every value (the part of the latency the simulator
+/// models separately, e.g. the transfer time; negative adds). Buckets grow geometrically
+/// by [`BUCKET_RATIO`]; empty buckets at either end are dropped.
+pub fn empirical(hist: &Histogram<u64>, shift_ns: i64) -> Option<LatencyDist> {
+    if hist.is_empty() {
+        return None;
+    }
+    // Geometric edges over the measured range.
+    let lo = hist.min().max(1);
+    let hi = hist.max();
+    let mut edges = vec![lo];
+    while let Some(&last) = edges.last().filter(|&&e| e <= hi) {
+        edges.push(((last as f64 * BUCKET_RATIO).ceil() as u64).max(last + 1));
+    }
+    // Each recorded value (its hdr bucket's middle) counts once, in the
+    // edge bucket holding it.
+    let buckets = edges.len() - 1;
+    let mut counts = vec![0f64; buckets];
+    for v in hist.iter_recorded() {
+        let mid = hist.median_equivalent(v.value_iterated_to());
+        let i = edges.partition_point(|&e| e <= mid).saturating_sub(1);
+        counts[i.min(buckets - 1)] += v.count_at_value() as f64;
+    }
+    // Shift, merging buckets the shift squashes onto the 1 ns floor.
+    let shifted = |e: u64| {
+        (e as i64)
+            .saturating_sub(shift_ns)
+            .clamp(1, MAX_LATENCY_NS as i64) as u64
+    };
+    let mut bounds = vec![shifted(edges[0])];
+    let mut weights: Vec<f64> = Vec::new();
+    let mut carried = 0.0;
+    for (i, count) in counts.iter().enumerate() {
+        let to = shifted(edges[i + 1]);
+        if to <= *bounds.last()? {
+            match weights.last_mut() {
+                Some(w) => *w += count,
+                None => carried += count,
+            }
+            continue;
+        }
+        bounds.push(to);
+        weights.push(count + carried);
+        carried = 0.0;
+    }
+    while weights.first() == Some(&0.0) {
+        weights.remove(0);
+        bounds.remove(0);
+    }
+    while weights.last() == Some(&0.0) {
+        weights.pop();
+        bounds.pop();
+    }
+    if weights.is_empty() {
+        return None;
+    }
+    Some(LatencyDist::Empirical {
+        bounds_ns: bounds,
+        weights,
+    })
+}
+
+fn point(points: &[DevicePoint], rw: RwMode, bs: u64) -> Option<&DevicePoint> {
+    points.iter().find(|p| p.rw == rw && p.bs == bs)
+}
+
+/// Where the calibration cannot produce a preset.
+pub fn build(cal: &Calibration) -> Result<Preset, String> {
+    let smallest = cal
+        .latency_points
+        .iter()
+        .map(|p| p.bs)
+        .min()
+        .ok_or("calibration measured no latency point")?;
+    let read = point(&cal.latency_points, RwMode::RandRead, smallest)
+        .ok_or("calibration measured no read latency")?;
+    let write = point(&cal.latency_points, RwMode::RandWrite, smallest).unwrap_or(read);
+    let sat = |rw: RwMode| {
+        cal.saturation_points
+            .iter()
+            .filter(|p| p.rw == rw)
+            .max_by_key(|p| p.bs)
+            .map(|p| p.bytes_per_s())
+    };
+    let read_rate = sat(RwMode::RandRead).ok_or("no read throughput point")?;
+    let write_rate = sat(RwMode::RandWrite).unwrap_or(read_rate);
+    let clamp_rate = |r: f64| (r.round() as u64).clamp(1_000_000, 1 << 40);
+    let (read_rate, write_rate) = (clamp_rate(read_rate), clamp_rate(write_rate));
+    // The simulator adds the transfer time itself. And it counts all of
+    // io_submit as the loop's CPU, so the part the thread's CPU clock does
+    // not see (in a VM: the exit to the host that starts the device) is
+    // moved into the device's latency.
+    let shift = |p: &DevicePoint, rate: u64| {
+        let transfer = (smallest * 1_000_000_000 / rate) as i64;
+        let exit = (p.submit_call_ns - p.submit_call_cpu_ns).max(0.0).round() as i64;
+        transfer - exit
+    };
+    let read_latency = empirical(&read.latency, shift(read, read_rate))
+        .ok_or("the read latency histogram is empty")?;
+    let write_latency = empirical(&write.latency, shift(write, write_rate))
+        .ok_or("the write latency histogram is empty")?;
+    // Little's law on the small-block saturation point: requests the
+    // device must serve at once to reach that rate at the qd1 latency.
+    let small_sat = cal
+        .saturation_points
+        .iter()
+        .filter(|p| p.rw == RwMode::RandRead)
+        .min_by_key(|p| p.bs)
+        .ok_or("no small-block saturation point")?;
+    let parallelism = (small_sat.iops() * read.latency.mean() / 1e9)
+        .round()
+        .clamp(1.0, 65536.0) as u32;
+    let c = &cal.costs;
+    let ns = |v: f64| v.round().max(0.0) as u64;
+    let preset = Preset {
+        name: "local".into(),
+        description: format!(
+            "realdev calibration of {} (logical block {} B): pollwise's own loop and jobs",
+            cal.target_path, cal.block_size
+        ),
+        guest: Guest {
+            // One CPU is the loop's; the jobs share the rest.
+            vcpus: (cal.cpus.saturating_sub(1)).max(1) as u32,
+            io_cpu_ns: ns(c.job_io_ns),
+            io_cpu_ns_per_kib: 0,
+            io_cpu_jitter_sigma: 0.2,
+            irq_cpu_ns: ns(c.completion_take_ns),
+            kick_cpu_ns: ns(c.kick_ns),
+            irq_latency_ns: ns(c.completion_wake_latency_ns),
+        },
+        iothread: IoThread {
+            iteration_ns: ns(c.iteration_ns).max(1),
+            poll_check_ns: ns(c.poll_check_ns),
+            wakeup_latency_ns: ns(c.wakeup_latency_ns),
+            wakeup_cpu_ns: ns(c.wakeup_cpu_ns),
+            submit_batch_ns: ns(read.submit_call_cpu_ns),
+            submit_ns: ns(c.submit_ns),
+            complete_ns: ns(c.complete_ns),
+            notify_guest_ns: ns(c.completion_notify_cpu_ns),
+        },
+        topology: Topology {
+            disks: 1,
+            queues_per_disk: 1,
+            vq_mapping: VqMapping::Spread,
+        },
+        device: Device {
+            parallelism,
+            read_bytes_per_s: read_rate,
+            write_bytes_per_s: write_rate,
+            transfer_overhead_ns: 0,
+            read_latency,
+            write_latency,
+        },
+        matrix: Matrix {
+            rw: vec![Rw::Randread],
+            bs: vec![smallest],
+            numjobs: vec![1],
+            iothreads: vec![1],
+            iodepth: 8,
+            duration_ms: 1000,
+            warmup_ms: 50,
+        },
+    };
+    preset
+        .validate()
+        .map_err(|e| format!("the calibrated preset is not valid: {e}"))?;
+    Ok(preset)
+}
+
+/// The preset as TOML, preceded by comments with every measurement.
+pub fn to_toml(cal: &Calibration, preset: &Preset) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# Written by `pollwise realdev calibrate` on {}.",
+        cal.target_path
+    );
+    let _ = writeln!(
+        out,
+        "# Device latency (io_submit return to completion in the ring, spinning):"
+    );
+    for p in cal.latency_points.iter().chain(&cal.saturation_points) {
+        let q = |x: f64| p.latency.value_at_quantile(x) as f64 / 1000.0;
+        let _ = writeln!(
+            out,
+            "#   {:<9} bs={:<7} qd={:<3} {:>8.0} IOPS {:>8.1} MB/s  lat us: mean {:.1} p50 {:.1} p99 {:.1}  io_submit {:.1} us ({:.1} us CPU)",
+            p.rw.name(),
+            p.bs,
+            p.depth,
+            p.iops(),
+            p.bytes_per_s() / 1e6,
+            p.latency.mean() / 1000.0,
+            q(0.5),
+            q(0.99),
+            p.submit_call_ns / 1000.0,
+            p.submit_call_cpu_ns / 1000.0
+        );
+    }
+    if !cal.measured_writes {
+        let _ = writeln!(
+            out,
+            "#   writes not measured (read-only target): write figures copy the reads"
+        );
+    }
+    let c = &cal.costs;
+    let _ = writeln!(out, "# Loop costs (ns):");
+    for (name, v) in [
+        ("eventfd wake-up latency (median)", c.wakeup_latency_ns),
+        ("block-and-wake CPU", c.wakeup_cpu_ns),
+        ("eventfd kick, writer side (median)", c.kick_ns),
+        (
+            "completion channel wake-up latency (median)",
+            c.completion_wake_latency_ns,
+        ),
+        ("completion channel wake-up CPU", c.completion_wake_cpu_ns),
+        (
+            "completion send waking a job (median)",
+            c.completion_notify_ns,
+        ),
+        ("completion send, job awake", c.complete_ns),
+        ("job taking a waiting completion", c.completion_take_ns),
+        ("one poll-handler check", c.poll_check_ns),
+        ("per-request submit work", c.submit_ns),
+        ("per-iteration work", c.iteration_ns),
+        ("job work per request", c.job_io_ns),
+    ] {
+        let _ = writeln!(out, "#   {name:<44} {v:>10.1}");
+    }
+    let _ = writeln!(
+        out,
+        "# Mapping: the latency distributions are the smallest-bs qd1 histograms less\n\
+         # the transfer time at the measured rate; parallelism is Little's law on the\n\
+         # small-block saturation point; submit_batch_ns and notify_guest_ns are\n\
+         # the CPU-clock parts of io_submit at qd1 and of the waking send, the\n\
+         # rest of io_submit (the exit to the host) is added to the latency;\n\
+         # irq_cpu_ns is the job taking a waiting completion (its blocking wait's\n\
+         # CPU is spent before the completion arrives, off the request's path);\n\
+         # io_cpu_jitter_sigma is not measured (0.2)."
+    );
+    out.push('\n');
+    out.push_str(&preset.to_toml());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hist(values: &[(u64, u64)]) -> Histogram<u64> {
+        let mut h = crate::loadgen::new_histogram();
+        for &(v, n) in values {
+            h.record_n(v, n).unwrap();
+        }
+        h
+    }
+
+    fn parts(d: &LatencyDist) -> (&[u64], &[f64]) {
+        match d {
+            LatencyDist::Empirical { bounds_ns, weights } => (bounds_ns, weights),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn empirical_keeps_every_sample_in_a_bucket_around_it() {
+        let h = hist(&[(20_000, 30), (50_000, 10), (1_000_000, 1)]);
+        let d = empirical(&h, 0).unwrap();
+        d.validate("test").unwrap();
+        let (b, w) = parts(&d);
+        assert_eq!(w.len() + 1, b.len());
+        assert_eq!(w.iter().sum::<f64>(), 41.0);
+        // Each recorded value lies in a bucket holding exactly its count.
+        for (v, n) in [(20_000u64, 30.0), (50_000, 10.0), (1_000_000, 1.0)] {
+            let i = b.windows(2).position(|p| p[0] <= v && v < p[1]).unwrap();
+            assert_eq!(w[i], n, "bucket of {v}: {:?}", &b[i..i + 2]);
+            // Buckets are at most 5% wide (plus the histogram's resolution).
+            assert!(b[i + 1] as f64 <= b[i] as f64 * 1.06);
+        }
+        assert_eq!(*w.first().unwrap(), 30.0, "no empty leading bucket");
+        assert_eq!(*w.last().unwrap(), 1.0, "no empty trailing bucket");
+    }
+
+    #[test]
+    fn shift_moves_the_distribution_down() {
+        let h = hist(&[(20_000, 10)]);
+        let d = empirical(&h, 5_000).unwrap();
+        let (b, w) = parts(&d);
+        assert_eq!(w, &[10.0]);
+        assert!(b[0] <= 15_000 && b[1] > 15_000, "{b:?}");
+        // Shifting past zero keeps bounds positive and increasing.
+        let d = empirical(&hist(&[(1_000, 5), (3_000, 5)]), 2_000).unwrap();
+        d.validate("test").unwrap();
+        assert_eq!(parts(&d).1.iter().sum::<f64>(), 10.0);
+    }
+
+    #[test]
+    fn negative_shift_moves_it_up() {
+        let d = empirical(&hist(&[(20_000, 10)]), -5_000).unwrap();
+        let (b, w) = parts(&d);
+        assert_eq!(w, &[10.0]);
+        assert!(b[0] <= 25_000 && b[1] > 25_000, "{b:?}");
+    }
+
+    #[test]
+    fn empty_histogram_gives_none() {
+        assert!(empirical(&crate::loadgen::new_histogram(), 0).is_none());
+    }
+}
