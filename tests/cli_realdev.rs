@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use pollwise_core::{RunRow, TraceRow, COMPARE_COLUMNS};
 use pollwise_realdev::target::{Target, TargetSpec};
 
-/// Runs of the binary share the machine's AIO context count and the disk.
+/// Runs of the binary share the disk; one at a time keeps them comparable.
 static SERIAL: Mutex<()> = Mutex::new(());
 
 fn serial() -> std::sync::MutexGuard<'static, ()> {
@@ -83,24 +83,20 @@ fn run_args(args: &[String]) -> Output {
     pollwise(&refs)
 }
 
-/// Scratch files any pollwise process left in `dir`.
-fn scratch_files(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("pollwise-scratch-"))
-        .collect();
-    names.sort();
-    names
+/// A fresh directory of this test's own under `dir`, so that runs of the
+/// same tests elsewhere on the machine cannot touch what it checks.
+fn own_dir(dir: &Path, name: &str) -> PathBuf {
+    let d = dir.join(format!("pollwise-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
 }
 
-fn aio_nr() -> u64 {
-    std::fs::read_to_string("/proc/sys/fs/aio-nr")
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap()
+/// Asserts that `d` was left empty (no scratch file), then removes it.
+fn assert_left_empty(d: &Path) {
+    let left: Vec<_> = std::fs::read_dir(d).unwrap().collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    std::fs::remove_dir(d).unwrap();
 }
 
 #[test]
@@ -213,9 +209,7 @@ fn trace_and_live_change_reach_the_trace_file() {
 fn ctrl_c_stops_cleanly_and_removes_the_scratch_file() {
     let _g = serial();
     let Some(dir) = direct_dir() else { return };
-    let sub = dir.join(format!("pollwise-cli-sigint-{}", std::process::id()));
-    std::fs::create_dir_all(&sub).unwrap();
-    let before = aio_nr();
+    let sub = own_dir(&dir, "sigint");
     let mut args = short_run(&sub, &["--policy", "qemu"]);
     args[3] = "30000".into();
     let mut child = Command::new(env!("CARGO_BIN_EXE_pollwise"))
@@ -246,10 +240,7 @@ fn ctrl_c_stops_cleanly_and_removes_the_scratch_file() {
         "Ctrl-C did not stop the run"
     );
     assert_clean_error(&o, &["interrupted by Ctrl-C", "scratch file removed"]);
-    let left: Vec<_> = std::fs::read_dir(&sub).unwrap().collect();
-    assert!(left.is_empty(), "left behind: {left:?}");
-    std::fs::remove_dir(&sub).unwrap();
-    assert_eq!(aio_nr(), before, "AIO context leaked");
+    assert_left_empty(&sub);
 }
 
 #[test]
@@ -282,7 +273,7 @@ fn compare_repeats_each_point_and_reports_its_spread() {
     let _g = serial();
     let Some(dir) = direct_dir() else { return };
     let rows_path = dir.join(format!("pollwise-cli-compare-{}.csv", std::process::id()));
-    let scratch_before = scratch_files(&dir);
+    let work = own_dir(&dir, "compare");
     let o = pollwise(&[
         "realdev",
         "compare",
@@ -301,7 +292,7 @@ fn compare_repeats_each_point_and_reports_its_spread() {
         "--size-mb",
         "8",
         "--dir",
-        dir.to_str().unwrap(),
+        work.to_str().unwrap(),
         "--format",
         "csv",
         "--rows",
@@ -346,11 +337,7 @@ fn compare_repeats_each_point_and_reports_its_spread() {
         .iter()
         .filter(|r| r.policy == "fixed")
         .all(|r| r.window_mean_ns == 50000.0));
-    assert_eq!(
-        scratch_files(&dir),
-        scratch_before,
-        "scratch file left behind"
-    );
+    assert_left_empty(&work);
 }
 
 #[test]
@@ -359,12 +346,12 @@ fn calibrate_writes_a_preset_that_validate_and_sim_load() {
     let Some(dir) = direct_dir() else { return };
     let preset_path = dir.join(format!("pollwise-cli-local-{}.toml", std::process::id()));
     let preset_arg = preset_path.to_str().unwrap();
-    let scratch_before = scratch_files(&dir);
+    let work = own_dir(&dir, "calibrate");
     let o = pollwise(&[
         "realdev",
         "calibrate",
         "--dir",
-        dir.to_str().unwrap(),
+        work.to_str().unwrap(),
         "--size-mb",
         "8",
         "--out",
@@ -378,11 +365,6 @@ fn calibrate_writes_a_preset_that_validate_and_sim_load() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("wrote"), "{}", stdout(&o));
-    assert_eq!(
-        scratch_files(&dir),
-        scratch_before,
-        "scratch file left behind"
-    );
     let preset = pollwise_sim::Preset::load(preset_arg).unwrap();
     assert_eq!(preset.name, "local");
     assert!(matches!(
@@ -403,7 +385,7 @@ fn calibrate_writes_a_preset_that_validate_and_sim_load() {
         "--size-mb",
         "8",
         "--dir",
-        dir.to_str().unwrap(),
+        work.to_str().unwrap(),
         "--policy",
         "off",
         "--format",
@@ -437,7 +419,7 @@ fn calibrate_writes_a_preset_that_validate_and_sim_load() {
         "--size-mb",
         "8",
         "--dir",
-        dir.to_str().unwrap(),
+        work.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let text = stdout(&o);
@@ -450,6 +432,7 @@ fn calibrate_writes_a_preset_that_validate_and_sim_load() {
         assert!(text.contains(needle), "missing {needle}:\n{text}");
     }
     std::fs::remove_file(&preset_path).unwrap();
+    assert_left_empty(&work);
 
     let o = pollwise(&["validate", "--preset", "no-such-preset"]);
     assert_clean_error(&o, &["unknown preset 'no-such-preset'"]);

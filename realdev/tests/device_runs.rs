@@ -1,8 +1,8 @@
 //! Short real runs on small scratch files: every rw mode, the write guard,
 //! the error messages, live parameter changes and AIO context cleanup.
 //!
-//! The tests share the machine-wide AIO context count, so they run one at a
-//! time under a lock.
+//! The tests count this process's AIO contexts, so they run one at a time
+//! under a lock.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -66,12 +66,15 @@ fn config(dir: &Path, rw: RwMode, policy: PolicyKind) -> RunConfig {
     }
 }
 
-fn aio_nr() -> u64 {
-    std::fs::read_to_string("/proc/sys/fs/aio-nr")
-        .expect("/proc/sys/fs/aio-nr is readable on Linux")
-        .trim()
-        .parse()
-        .expect("a number")
+/// AIO contexts alive in this process: each maps its completion ring as
+/// `/[aio] (deleted)`. (The machine-wide /proc/sys/fs/aio-nr would also
+/// count other processes, e.g. a parallel test run elsewhere.)
+fn aio_contexts() -> usize {
+    std::fs::read_to_string("/proc/self/maps")
+        .expect("/proc/self/maps is readable on Linux")
+        .lines()
+        .filter(|l| l.ends_with("/[aio] (deleted)"))
+        .count()
 }
 
 fn scratch_files(dir: &Path) -> Vec<String> {
@@ -116,11 +119,11 @@ fn every_rw_mode_runs_and_cleans_up() {
         PolicyKind::KvmHaltPoll,
     ];
     for (rw, policy) in RwMode::ALL.into_iter().zip(policies) {
-        let before = aio_nr();
+        let before = aio_contexts();
         let out = run(&config(&dir, rw, policy)).unwrap_or_else(|e| panic!("{rw}: {e}"));
         check_sane(&out, rw);
         assert_eq!(out.row.policy, policy.name());
-        assert_eq!(aio_nr(), before, "{rw}: AIO context leaked");
+        assert_eq!(aio_contexts(), before, "{rw}: AIO context leaked");
         assert!(
             scratch_files(&dir).is_empty(),
             "{rw}: scratch file left behind"
@@ -251,7 +254,7 @@ fn missing_file_and_unaligned_bs_are_clear_errors() {
         "{msg}"
     );
 
-    let before = aio_nr();
+    let before = aio_contexts();
     let mut cfg = config(&dir, RwMode::RandRead, PolicyKind::Off);
     cfg.workload.bs = 1000;
     let err = run(&cfg).expect_err("unaligned");
@@ -272,7 +275,7 @@ fn missing_file_and_unaligned_bs_are_clear_errors() {
         scratch_files(&dir).is_empty(),
         "scratch file left after an error"
     );
-    assert_eq!(aio_nr(), before);
+    assert_eq!(aio_contexts(), before);
 }
 
 #[test]
@@ -305,9 +308,9 @@ fn aio_context_is_counted_while_alive_and_its_ring_read_in_user_space() {
         true,
     )
     .unwrap();
-    let before = aio_nr();
+    let before = aio_contexts();
     let mut ctx = AioContext::new(4).unwrap();
-    assert!(aio_nr() > before, "io_setup did not show in aio-nr");
+    assert_eq!(aio_contexts(), before + 1, "io_setup did not map a ring");
     assert!(ctx.user_space_ring(), "ring layout not recognised");
 
     let pool = BufferPool::new(2, 4096).unwrap();
@@ -344,5 +347,9 @@ fn aio_context_is_counted_while_alive_and_its_ring_read_in_user_space() {
     // The completion eventfd was signalled once per completion.
     assert_eq!(efd.drain(), 2);
     drop(ctx);
-    assert_eq!(aio_nr(), before, "io_destroy did not release the context");
+    assert_eq!(
+        aio_contexts(),
+        before,
+        "io_destroy did not release the context"
+    );
 }
