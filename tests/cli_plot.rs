@@ -89,7 +89,7 @@ fn pareto_writes_png_and_svg() {
     assert_ok(&o);
     assert!(stderr(&o).contains("3 rows"), "{}", stderr(&o));
     let text = fs::read_to_string(&svg).unwrap();
-    assert!(text.contains("relative to qemu poll-shrink=0"));
+    assert!(text.contains("baseline (qemu poll-shrink=0)"));
 }
 
 #[test]

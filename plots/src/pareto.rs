@@ -18,10 +18,6 @@ use crate::{PlotError, Summary};
 /// compared with the baseline row of that workload.
 pub const WORKLOAD_COLUMNS: [&str; 5] = ["rw", "bs", "numjobs", "iodepth", "iothreads"];
 
-/// Above this many configurations only the frontier points get labels, so
-/// a large sweep stays readable.
-const MAX_LABELLED: usize = 40;
-
 #[derive(Debug, Clone)]
 pub struct ParetoOptions {
     /// The baseline: a policy name, optionally followed by `name=value`
@@ -277,7 +273,9 @@ struct ParetoPlot {
 
 /// Parameter names print without QEMU's common prefix, to keep labels short.
 fn short(name: &str) -> &str {
-    name.strip_prefix("poll-").unwrap_or(name)
+    name.strip_prefix("poll-")
+        .or_else(|| name.strip_prefix("oracle-"))
+        .unwrap_or(name)
 }
 
 impl ParetoPlot {
@@ -296,10 +294,7 @@ impl ParetoPlot {
             return t.clone();
         }
         let mut t = if self.data.normalized {
-            format!(
-                "IOPS against IOThread CPU, relative to {}",
-                self.data.baseline_label
-            )
+            "IOPS against IOThread CPU, relative to the baseline".to_string()
         } else {
             "IOPS against IOThread CPU".to_string()
         };
@@ -347,7 +342,10 @@ impl Draw for ParetoPlot {
             .light_line_style(RGBColor(235, 235, 235))
             .draw()?;
 
-        let label_all = d.configs.len() <= MAX_LABELLED;
+        // Labels are placed after every marker is drawn, frontier points
+        // first, each where it overlaps no label placed before it (or not
+        // at all), so a crowded sweep stays readable.
+        let mut labels: Vec<PointLabel> = Vec::new();
         for (i, policy) in self.policy_names().into_iter().enumerate() {
             let is_oracle = policy == "oracle";
             let color: RGBColor = if is_oracle { BLACK } else { series_color(i) };
@@ -377,33 +375,61 @@ impl Draw for ParetoPlot {
 
             let all_params: Vec<&str> = configs.iter().map(|c| c.params.as_str()).collect();
             let varying = varying_params(&all_params);
-            let label_of = |c: &Config| -> String {
-                let pairs = crate::table::param_pairs(&c.params);
-                let shown: Vec<String> = pairs
+            for (k, c) in configs.iter().enumerate() {
+                let text: Vec<String> = crate::table::param_pairs(&c.params)
                     .iter()
                     .filter(|(n, _)| configs.len() == 1 || varying.iter().any(|v| v == n))
                     .map(|(n, v)| format!("{}={v}", short(n)))
                     .collect();
-                shown.join(" ")
-            };
-            let label_font = style::text(style::POINT_LABEL_SIZE).color(&color);
-            let series = configs.iter().enumerate().map(|(k, c)| {
-                let text = if label_all || front.contains(&k) {
-                    label_of(c)
-                } else {
-                    String::new()
-                };
-                EmptyElement::at((c.point.cpu, c.point.iops))
-                    + Circle::new((0, 0), 6, color.filled())
-                    + Text::new(text, (8, -16), label_font.clone())
-            });
-            let name = policy.to_string();
-            let anno = chart.draw_series(series)?;
-            if is_oracle {
-                continue;
+                labels.push(PointLabel {
+                    at: (c.point.cpu, c.point.iops),
+                    text: text.join(" "),
+                    color,
+                    on_frontier: front.contains(&k),
+                });
             }
-            anno.label(name)
-                .legend(move |(x, y)| Circle::new((x + 10, y), 6, color.filled()));
+            let anno = chart.draw_series(
+                configs
+                    .iter()
+                    .map(|c| Circle::new((c.point.cpu, c.point.iops), 6, color.filled())),
+            )?;
+            if !is_oracle {
+                anno.label(policy.to_string())
+                    .legend(move |(x, y)| Circle::new((x + 10, y), 6, color.filled()));
+            }
+        }
+        labels.sort_by_key(|l| !l.on_frontier);
+        let mut placed: Vec<Rect> = Vec::new();
+        let size = style::POINT_LABEL_SIZE;
+        let (xr, yr) = chart.plotting_area().get_pixel_range();
+        for l in labels.iter().filter(|l| !l.text.is_empty()) {
+            let (w, h) = style::font(size).box_size(&l.text).unwrap_or((0, 0));
+            let (w, h) = (w as i32, h as i32);
+            let (px, py) = chart.backend_coord(&l.at);
+            let spots = [(9, -h - 4), (9, 4), (-9 - w, -h - 4), (-9 - w, 4)];
+            let free = spots.into_iter().find(|&(dx, dy)| {
+                let r = Rect {
+                    x0: px + dx,
+                    y0: py + dy,
+                    x1: px + dx + w,
+                    y1: py + dy + h,
+                };
+                let inside =
+                    r.x0 >= xr.start && r.x1 <= xr.end && r.y0 >= yr.start && r.y1 <= yr.end;
+                inside && placed.iter().all(|p| !p.overlaps(&r))
+            });
+            if let Some((dx, dy)) = free {
+                placed.push(Rect {
+                    x0: px + dx,
+                    y0: py + dy,
+                    x1: px + dx + w,
+                    y1: py + dy + h,
+                });
+                let font = style::text(size).color(&l.color);
+                chart.draw_series(std::iter::once(
+                    EmptyElement::at(l.at) + Text::new(l.text.clone(), (dx, dy), font),
+                ))?;
+            }
         }
 
         if let Some(b) = d.baseline {
@@ -427,12 +453,61 @@ impl Draw for ParetoPlot {
 
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
+            .position(legend_corner(&xs, &ys, (x0, x1), (y0, y1)))
             .label_font(style::font(style::LABEL_SIZE))
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK)
             .draw()?;
         Ok(())
+    }
+}
+
+/// The corner of the plot with the fewest points, for the legend (lower
+/// right, where neither the cheap nor the fast settings sit, on a tie).
+fn legend_corner(xs: &[f64], ys: &[f64], xr: (f64, f64), yr: (f64, f64)) -> SeriesLabelPosition {
+    let corners = [
+        (SeriesLabelPosition::LowerRight, true, false),
+        (SeriesLabelPosition::UpperLeft, false, true),
+        (SeriesLabelPosition::LowerLeft, false, false),
+        (SeriesLabelPosition::UpperRight, true, true),
+    ];
+    let rel = |v: f64, (lo, hi): (f64, f64)| (v - lo) / (hi - lo);
+    let count = |right: bool, top: bool| {
+        xs.iter()
+            .zip(ys)
+            .filter(|&(&x, &y)| {
+                let (fx, fy) = (rel(x, xr), rel(y, yr));
+                // The legend box covers about this much of the plot.
+                let in_x = if right { fx > 0.55 } else { fx < 0.45 };
+                let in_y = if top { fy > 0.7 } else { fy < 0.3 };
+                in_x && in_y
+            })
+            .count()
+    };
+    corners
+        .into_iter()
+        .min_by_key(|&(_, right, top)| count(right, top))
+        .map_or(SeriesLabelPosition::LowerRight, |c| c.0)
+}
+
+struct PointLabel {
+    at: (f64, f64),
+    text: String,
+    color: RGBColor,
+    on_frontier: bool,
+}
+
+/// A label's box in pixels.
+struct Rect {
+    x0: i32,
+    y0: i32,
+    x1: i32,
+    y1: i32,
+}
+
+impl Rect {
+    fn overlaps(&self, o: &Rect) -> bool {
+        self.x0 < o.x1 && o.x0 < self.x1 && self.y0 < o.y1 && o.y0 < self.y1
     }
 }
 

@@ -151,7 +151,8 @@ fn pareto_normalized_and_svg() {
         &svg[..80]
     );
     assert!(svg.contains("IOPS (% of baseline)"));
-    assert!(svg.contains("relative to qemu"));
+    assert!(svg.contains("relative to the baseline"));
+    assert!(svg.contains("baseline (qemu, mean of 2 configurations)"));
 }
 
 #[test]
