@@ -60,7 +60,15 @@ pub fn window_runs(table: &Table, opts: &WindowOptions) -> Result<Vec<Run>, Plot
     let start = opts.start_ns.unwrap_or(0);
     let end = opts.span_ns.map_or(u64::MAX, |s| start.saturating_add(s));
 
-    let mut runs: Vec<Run> = Vec::new();
+    /// A run's rows, and what its window was on either side of the range.
+    struct Rows {
+        run: Run,
+        /// The last row before `start` (time, window, poll-max-ns).
+        before: Option<(u64, u64, u64)>,
+        /// Whether the run goes on past `end`.
+        after: bool,
+    }
+    let mut runs: Vec<Rows> = Vec::new();
     for r in 0..table.len() {
         let t = table.num(r, time_col)?;
         let w = table.num(r, window_col)?;
@@ -71,35 +79,78 @@ pub fn window_runs(table: &Table, opts: &WindowOptions) -> Result<Vec<Run>, Plot
             )));
         }
         let (t, w) = (t as u64, w as u64);
-        if t < start || t > end {
-            continue;
-        }
+        let m = match max_col {
+            Some(c) => Some(table.num(r, c)?.max(0.0) as u64),
+            None => None,
+        };
         let policy = table.text(r, policy_col);
         let params = params_col.map_or("", |c| table.text(r, c));
         let thread = thread_col.map_or("", |c| table.text(r, c));
-        let i = match runs
-            .iter()
-            .position(|x| x.policy == policy && x.params == params && x.iothread == thread)
-        {
+        let i = match runs.iter().position(|x| {
+            x.run.policy == policy && x.run.params == params && x.run.iothread == thread
+        }) {
             Some(i) => i,
             None => {
-                runs.push(Run {
-                    policy: policy.to_string(),
-                    params: params.to_string(),
-                    iothread: thread.to_string(),
-                    window: Vec::new(),
-                    poll_max: Vec::new(),
+                runs.push(Rows {
+                    run: Run {
+                        policy: policy.to_string(),
+                        params: params.to_string(),
+                        iothread: thread.to_string(),
+                        window: Vec::new(),
+                        poll_max: Vec::new(),
+                    },
+                    before: None,
+                    after: false,
                 });
                 runs.len() - 1
             }
         };
-        runs[i].window.push((t, w));
-        if let Some(c) = max_col {
-            let m = table.num(r, c)?;
-            runs[i].poll_max.push((t, m.max(0.0) as u64));
+        let x = &mut runs[i];
+        if t < start {
+            if x.before.map_or(true, |b| b.0 <= t) {
+                x.before = Some((t, w, m.unwrap_or(0)));
+            }
+        } else if t > end {
+            x.after = true;
+        } else {
+            x.run.window.push((t, w));
+            if let Some(m) = m {
+                x.run.poll_max.push((t, m));
+            }
         }
     }
-    if runs.is_empty() {
+    let mut out = Vec::new();
+    for mut x in runs {
+        let run = &mut x.run;
+        run.window.sort_by_key(|p| p.0);
+        run.poll_max.sort_by_key(|p| p.0);
+        // A zoom starts with the window in force at its start and holds the
+        // last one to its end, as the run did.
+        if let Some((_, w, m)) = x.before {
+            if run.window.first().map_or(true, |f| f.0 > start) {
+                run.window.insert(0, (start, w));
+                if max_col.is_some() {
+                    run.poll_max.insert(0, (start, m));
+                }
+            }
+        }
+        if x.after && end != u64::MAX {
+            if let Some(&(t, w)) = run.window.last() {
+                if t < end {
+                    run.window.push((end, w));
+                }
+            }
+            if let Some(&(t, m)) = run.poll_max.last() {
+                if t < end {
+                    run.poll_max.push((end, m));
+                }
+            }
+        }
+        if !run.window.is_empty() {
+            out.push(x.run);
+        }
+    }
+    if out.is_empty() {
         return Err(PlotError::Invalid(format!(
             "{} has no trace rows in the chosen time range (from {start} ns{})",
             table.path().display(),
@@ -107,20 +158,16 @@ pub fn window_runs(table: &Table, opts: &WindowOptions) -> Result<Vec<Run>, Plot
                 .map_or(String::new(), |s| format!(", for {s} ns"))
         )));
     }
-    if runs.len() > MAX_PANELS {
-        let names: Vec<String> = runs.iter().map(Run::name).collect();
+    if out.len() > MAX_PANELS {
+        let names: Vec<String> = out.iter().map(Run::name).collect();
         return Err(PlotError::Invalid(format!(
             "the trace has {} runs; at most {MAX_PANELS} fit in one picture: choose some with \
              --where (e.g. --where policy=qemu --where iothread=0). Runs: {}",
-            runs.len(),
+            out.len(),
             names.join("; ")
         )));
     }
-    for run in &mut runs {
-        run.window.sort_by_key(|p| p.0);
-        run.poll_max.sort_by_key(|p| p.0);
-    }
-    Ok(runs)
+    Ok(out)
 }
 
 /// A step line through `points`: the value holds until the next point.
@@ -211,7 +258,7 @@ fn time_unit(span_ns: u64) -> (&'static str, f64) {
     if span_ns >= 10_000_000 {
         ("ms", 1e6)
     } else if span_ns >= 10_000 {
-        ("us", 1e3)
+        ("µs", 1e3)
     } else {
         ("ns", 1.0)
     }
@@ -372,8 +419,38 @@ qemu,poll-max-ns=100,0,99,16,100
         };
         let runs = window_runs(&t, &opts).unwrap();
         assert_eq!(runs.len(), 3);
-        assert_eq!(runs[0].window, vec![(10, 4), (30, 8)], "sorted, t=99 cut");
+        // Sorted, t=99 cut, the last window held to the end of the range.
+        assert_eq!(runs[0].window, vec![(10, 4), (30, 8), (55, 8)]);
+        assert_eq!(runs[0].poll_max, vec![(10, 100), (30, 100), (55, 100)]);
         assert_eq!(runs[1].policy, "weighted");
+        assert_eq!(runs[1].window, vec![(10, 4)], "nothing after: not extended");
         assert_eq!(runs[2].iothread, "1");
+    }
+
+    #[test]
+    fn a_zoom_starts_with_the_window_in_force() {
+        let t = Table::from_reader(
+            Path::new("trace.csv"),
+            "policy,time_ns,window_ns\nqemu,0,4000\nqemu,100,8000\nqemu,300,0\nqemu,900,4000\n"
+                .as_bytes(),
+        )
+        .unwrap();
+        let opts = WindowOptions {
+            start_ns: Some(200),
+            span_ns: Some(400),
+            ..WindowOptions::default()
+        };
+        let runs = window_runs(&t, &opts).unwrap();
+        // 8000 was set at 100 and holds at 200; 0 from 300 holds to 600.
+        assert_eq!(runs[0].window, vec![(200, 8000), (300, 0), (600, 0)]);
+        assert!(runs[0].poll_max.is_empty());
+        // A range with no change in it still shows the window in force.
+        let opts = WindowOptions {
+            start_ns: Some(400),
+            span_ns: Some(100),
+            ..WindowOptions::default()
+        };
+        let runs = window_runs(&t, &opts).unwrap();
+        assert_eq!(runs[0].window, vec![(400, 0), (500, 0)]);
     }
 }
