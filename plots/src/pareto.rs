@@ -654,6 +654,52 @@ weighted,,randwrite,1000,40
     }
 
     #[test]
+    fn the_legend_goes_to_the_emptiest_corner() {
+        let r = (0.0, 10.0);
+        // Points in the lower right: the upper left is free (and first of
+        // the empty corners after the lower right).
+        let pos = legend_corner(&[9.0, 8.0], &[1.0, 2.0], r, r);
+        assert!(matches!(pos, SeriesLabelPosition::UpperLeft));
+        // No points near any corner: the lower right, the default.
+        let pos = legend_corner(&[5.0], &[5.0], r, r);
+        assert!(matches!(pos, SeriesLabelPosition::LowerRight));
+        // Every corner but the lower left has a point.
+        let pos = legend_corner(&[9.0, 1.0, 9.0], &[1.0, 9.0, 9.0], r, r);
+        assert!(matches!(pos, SeriesLabelPosition::LowerLeft));
+    }
+
+    #[test]
+    fn label_boxes_overlap_only_when_they_share_area() {
+        let a = Rect {
+            x0: 0,
+            y0: 0,
+            x1: 10,
+            y1: 10,
+        };
+        assert!(a.overlaps(&Rect {
+            x0: 9,
+            y0: 9,
+            x1: 20,
+            y1: 20
+        }));
+        assert!(
+            !a.overlaps(&Rect {
+                x0: 10,
+                y0: 0,
+                x1: 20,
+                y1: 10
+            }),
+            "touching edges"
+        );
+        assert!(!a.overlaps(&Rect {
+            x0: 0,
+            y0: 11,
+            x1: 10,
+            y1: 20
+        }));
+    }
+
+    #[test]
     fn missing_iops_column_names_it() {
         let t = table("policy,iothread_cpu_pct\nqemu,40\n");
         let e = pareto_data(&t, &ParetoOptions::default())

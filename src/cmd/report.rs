@@ -423,8 +423,8 @@ impl Index<'_> {
         writeln!(
             out,
             "Both policies with their default parameters on {}, the row where QEMU's \
-             window was reset to 0 most often in the compare, from {:.1} us for {:.1} us: \
-             QEMU starts the window at 4 us, doubles it, and drops it to 0 after one long \
+             window was reset to 0 most often in the compare, from {:.1} µs for {:.1} µs: \
+             QEMU starts the window at 4 µs, doubles it, and drops it to 0 after one long \
              block; the proposal shrinks gradually.\n",
             describe(self.trace_workload),
             self.window.0 as f64 / 1e3,
