@@ -209,18 +209,47 @@ fn trace_and_live_change_reach_the_trace_file() {
 fn ctrl_c_stops_cleanly_and_removes_the_scratch_file() {
     let _g = serial();
     let Some(dir) = direct_dir() else { return };
-    let sub = own_dir(&dir, "sigint");
+    let sub = own_dir(&dir, "sigint-run");
     let mut args = short_run(&sub, &["--policy", "qemu"]);
     args[3] = "30000".into();
+    interrupt_after_start(
+        &args,
+        &sub,
+        &["interrupted by Ctrl-C", "scratch file removed"],
+    );
+
+    // compare holds one scratch file across many runs.
+    let sub = own_dir(&dir, "sigint-compare");
+    let args: Vec<String> = [
+        "realdev",
+        "compare",
+        "--duration-ms",
+        "2000",
+        "--repeat",
+        "10",
+        "--size-mb",
+        "8",
+        "--dir",
+        sub.to_str().unwrap(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    interrupt_after_start(&args, &sub, &["interrupted by Ctrl-C", "scratch file"]);
+}
+
+/// Starts pollwise, sends SIGINT once its scratch file exists in `sub` and
+/// it has run a little, and checks it ends with `needles` and leaves `sub`
+/// empty.
+fn interrupt_after_start(args: &[String], sub: &Path, needles: &[&str]) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_pollwise"))
-        .args(&args)
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Wait until the run is under way: its scratch file exists.
     let started = Instant::now();
-    while std::fs::read_dir(&sub).unwrap().next().is_none() {
+    while std::fs::read_dir(sub).unwrap().next().is_none() {
         assert!(child.try_wait().unwrap().is_none(), "run ended early");
         assert!(
             started.elapsed() < Duration::from_secs(20),
@@ -237,10 +266,10 @@ fn ctrl_c_stops_cleanly_and_removes_the_scratch_file() {
     let o = child.wait_with_output().unwrap();
     assert!(
         started.elapsed() < Duration::from_secs(25),
-        "Ctrl-C did not stop the run"
+        "Ctrl-C did not stop it"
     );
-    assert_clean_error(&o, &["interrupted by Ctrl-C", "scratch file removed"]);
-    assert_left_empty(&sub);
+    assert_clean_error(&o, needles);
+    assert_left_empty(sub);
 }
 
 #[test]

@@ -128,6 +128,7 @@ pub struct Calibration {
 #[derive(Debug)]
 pub enum CalibrateError {
     Config(String),
+    Interrupted,
     Target(TargetError),
     Io(String, std::io::Error),
 }
@@ -136,6 +137,9 @@ impl fmt::Display for CalibrateError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CalibrateError::Config(m) => f.write_str(m),
+            CalibrateError::Interrupted => f.write_str(
+                "interrupted by Ctrl-C; AIO contexts destroyed and any scratch file removed",
+            ),
             CalibrateError::Target(e) => write!(f, "{e}"),
             CalibrateError::Io(what, e) => write!(f, "{what}: {e}"),
         }
@@ -150,7 +154,8 @@ impl From<TargetError> for CalibrateError {
     }
 }
 
-/// Runs every probe.
+/// Runs every probe. A Ctrl-C (seen through a [`crate::sys::SigintGuard`]
+/// the caller holds) ends it between probes.
 pub fn calibrate(cfg: &CalibrateConfig) -> Result<Calibration, CalibrateError> {
     let mut sizes = cfg.sizes.clone();
     sizes.sort_unstable();
@@ -174,6 +179,14 @@ pub fn calibrate(cfg: &CalibrateConfig) -> Result<Calibration, CalibrateError> {
             }
         );
     let target = Target::open(&cfg.target, large, writable)?;
+    let check = || {
+        if crate::sys::sigint_received() {
+            Err(CalibrateError::Interrupted)
+        } else {
+            Ok(())
+        }
+    };
+    check()?;
     for &bs in &sizes {
         if bs % target.block_size() != 0 {
             return Err(TargetError::Unaligned {
@@ -194,6 +207,7 @@ pub fn calibrate(cfg: &CalibrateConfig) -> Result<Calibration, CalibrateError> {
     for &rw in rws {
         for &bs in &sizes {
             latency_points.push(device_point(&target, rw, bs, 1, cfg.point_ms, &mut rng)?);
+            check()?;
         }
     }
     let mut saturation_points = vec![device_point(
@@ -214,7 +228,9 @@ pub fn calibrate(cfg: &CalibrateConfig) -> Result<Calibration, CalibrateError> {
             &mut rng,
         )?);
     }
+    check()?;
     let costs = loop_costs(cfg.probe_rounds)?;
+    check()?;
     Ok(Calibration {
         target_path: target.path().display().to_string(),
         block_size: target.block_size(),

@@ -221,7 +221,8 @@ impl EventLoop {
             }
             let outcome_ns = now - t0;
 
-            // Busy phase: submit, then hand out completions.
+            // Busy phase: submit first, so the device starts as early as
+            // possible, then hand out completions.
             let busy_start = now;
             requests.clear();
             self.queue.drain_into(&mut requests);

@@ -3,7 +3,7 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// Nanoseconds of CLOCK_MONOTONIC (served by the vDSO: no system call).
 pub fn mono_ns() -> u64 {
@@ -140,6 +140,9 @@ impl Epoll {
 }
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+/// Guards alive: a command may hold one around several runs, each of which
+/// holds its own; the flag belongs to the outermost.
+static GUARDS: AtomicUsize = AtomicUsize::new(0);
 
 /// Whether a Ctrl-C arrived while a [`SigintGuard`] was installed (for long
 /// steps such as filling a scratch file, which then stop early).
@@ -154,13 +157,17 @@ extern "C" fn on_sigint(_: libc::c_int) {
 /// Routes SIGINT to a flag while alive, so a Ctrl-C stops the run through
 /// its normal exit path (AIO contexts destroyed, scratch file removed)
 /// instead of killing the process. The previous handler is restored on drop.
+/// Guards nest: a Ctrl-C seen under an inner guard stays visible to the
+/// outer one until the outermost is dropped.
 pub struct SigintGuard {
     old: libc::sigaction,
 }
 
 impl SigintGuard {
     pub fn install() -> io::Result<SigintGuard> {
-        INTERRUPTED.store(false, Ordering::SeqCst);
+        if GUARDS.fetch_add(1, Ordering::SeqCst) == 0 {
+            INTERRUPTED.store(false, Ordering::SeqCst);
+        }
         // SAFETY: sigaction structs are plain data, zero is a valid start;
         // the handler only stores to an atomic (async-signal-safe).
         unsafe {
@@ -170,6 +177,7 @@ impl SigintGuard {
             new.sa_flags = libc::SA_RESTART;
             let mut old: libc::sigaction = std::mem::zeroed();
             if libc::sigaction(libc::SIGINT, &new, &mut old) != 0 {
+                GUARDS.fetch_sub(1, Ordering::SeqCst);
                 return Err(io::Error::last_os_error());
             }
             Ok(SigintGuard { old })
@@ -187,6 +195,8 @@ impl Drop for SigintGuard {
         unsafe {
             libc::sigaction(libc::SIGINT, &self.old, std::ptr::null_mut());
         }
-        INTERRUPTED.store(false, Ordering::SeqCst);
+        if GUARDS.fetch_sub(1, Ordering::SeqCst) == 1 {
+            INTERRUPTED.store(false, Ordering::SeqCst);
+        }
     }
 }

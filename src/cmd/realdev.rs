@@ -350,6 +350,7 @@ fn calibrate(a: &CalibrateArgs) -> Result<()> {
         probe_rounds: a.rounds,
         seed: a.seed,
     };
+    let _sigint = pollwise_realdev::sys::SigintGuard::install()?;
     let cal = calibrate(&cfg)?;
     let preset = local_preset::build(&cal).map_err(anyhow::Error::msg)?;
     let text = local_preset::to_toml(&cal, &preset);
@@ -537,6 +538,9 @@ fn compare(a: &CompareArgs) -> Result<()> {
     }
     // One scratch file for the whole matrix (filled once), kept open until
     // the end so it is removed on every exit path.
+    // Held across all runs, so a Ctrl-C between them (or while the shared
+    // scratch file is filled) also ends through the path that removes it.
+    let sigint = pollwise_realdev::sys::SigintGuard::install()?;
     let shared = SharedTarget::open(&a.target.spec()?, *sizes.iter().max().unwrap_or(&4096))?;
     let total = points.len() as u32 * a.repeat * 2;
     let mut done = 0;
@@ -551,6 +555,9 @@ fn compare(a: &CompareArgs) -> Result<()> {
                 [(&candidate, false), (&baseline, true)]
             };
             for (params, is_baseline) in order {
+                if sigint.interrupted() {
+                    bail!("interrupted by Ctrl-C; the scratch file is removed");
+                }
                 done += 1;
                 if progress {
                     eprint!(
