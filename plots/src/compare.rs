@@ -212,7 +212,11 @@ impl Draw for ComparePlot {
             )?
             .label("IOThread CPU difference")
             .legend(|(x, y)| Rectangle::new([(x, y - 6), (x + 20, y + 6)], CPU_COLOR.filled()));
-        let label_style = style::text(style::LABEL_SIZE)
+        // Rotated labels stand side by side: their height is the row width.
+        let (plot_w, _) = chart.plotting_area().dim_in_pixel();
+        let row_px = plot_w as f64 / n.max(1) as f64;
+        let label_size = (row_px * 0.8).clamp(9.0, style::LABEL_SIZE);
+        let label_style = style::text(label_size)
             .transform(FontTransform::Rotate90)
             .pos(Pos::new(HPos::Left, VPos::Center));
         for (i, label) in labels.iter().enumerate() {
