@@ -166,10 +166,15 @@ impl EventLoop {
                 });
             }
 
-            // Poll phase: the two handlers, no system calls.
+            // Poll phase: the two handlers, no system calls. Polling is
+            // what turns the producers' notifications off (QEMU's
+            // poll_begin); they stay on from blocking until the next poll
+            // phase, so with a zero window every request kicks, as in QEMU
+            // with polling disabled and in the simulator.
             handlers.clear();
             let mut polled = false;
             if window > 0 {
+                self.queue.disable_notify();
                 loop {
                     if self.queue.has_work() {
                         handlers.push(SUBMIT_HANDLER);
@@ -217,7 +222,6 @@ impl EventLoop {
                 } else {
                     now = mono_ns();
                 }
-                self.queue.disable_notify();
             }
             let outcome_ns = now - t0;
 
