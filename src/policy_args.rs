@@ -30,6 +30,9 @@ pub struct PolicyArgs {
     /// The oracle polls when the next event is at most this far away.
     #[arg(long, value_name = "NS", allow_hyphen_values = true)]
     pub oracle_threshold_ns: Option<String>,
+    /// Cost of blocking for the pollwise policy (wake-up and kick).
+    #[arg(long, value_name = "NS", allow_hyphen_values = true)]
+    pub poll_block_cost_ns: Option<String>,
     /// Any parameter as NAME=VALUE (repeatable), e.g. --param poll-weight=3.
     #[arg(long = "param", value_name = "NAME=VALUE", allow_hyphen_values = true)]
     pub extra: Vec<String>,
@@ -47,6 +50,7 @@ impl PolicyArgs {
             ("poll-weight", &self.poll_weight),
             ("poll-grow-start-ns", &self.poll_grow_start_ns),
             ("oracle-threshold-ns", &self.oracle_threshold_ns),
+            ("poll-block-cost-ns", &self.poll_block_cost_ns),
         ];
         let mut pairs: Vec<(&str, &str)> = flags
             .iter()

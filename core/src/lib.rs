@@ -16,7 +16,7 @@ mod window_stats;
 pub use outcome::{HandlerId, Outcome, MAX_HANDLER_ID};
 pub use params::{Param, ParamError, ParamSpec, Params, MAX_FACTOR, MAX_TIME_NS, MAX_WEIGHT_SHIFT};
 pub use policies::{
-    Fixed, GuestHaltPoll, KvmHaltPoll, Off, Oracle, Qemu, Weighted, QEMU_GROW_START_NS,
+    Fixed, GuestHaltPoll, KvmHaltPoll, Off, Oracle, Pollwise, Qemu, Weighted, QEMU_GROW_START_NS,
 };
 pub use policy::{AnyPolicy, Policy, PolicyKind};
 pub use schema::{RunRow, TraceRow, COMPARE_COLUMNS};

@@ -25,16 +25,20 @@ pub enum Param {
     PollGrowStartNs,
     /// The oracle polls when the next event is at most this far away.
     OracleThresholdNs,
+    /// What blocking costs (wake-up latency and CPU, the guest's kick):
+    /// pollwise polls only for events nearer than this on average.
+    PollBlockCostNs,
 }
 
 impl Param {
-    pub const ALL: [Param; 6] = [
+    pub const ALL: [Param; 7] = [
         Param::PollMaxNs,
         Param::PollGrow,
         Param::PollShrink,
         Param::PollWeight,
         Param::PollGrowStartNs,
         Param::OracleThresholdNs,
+        Param::PollBlockCostNs,
     ];
 
     pub fn name(self) -> &'static str {
@@ -45,6 +49,7 @@ impl Param {
             Param::PollWeight => "poll-weight",
             Param::PollGrowStartNs => "poll-grow-start-ns",
             Param::OracleThresholdNs => "oracle-threshold-ns",
+            Param::PollBlockCostNs => "poll-block-cost-ns",
         }
     }
 

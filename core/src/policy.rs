@@ -7,7 +7,7 @@ use crate::outcome::{HandlerId, Outcome, MAX_HANDLER_ID};
 use crate::params::{
     Param, ParamError, ParamSpec, Params, MAX_FACTOR, MAX_TIME_NS, MAX_WEIGHT_SHIFT,
 };
-use crate::policies::{Fixed, GuestHaltPoll, KvmHaltPoll, Off, Oracle, Qemu, Weighted};
+use crate::policies::{Fixed, GuestHaltPoll, KvmHaltPoll, Off, Oracle, Pollwise, Qemu, Weighted};
 
 /// A poll-window policy: a state machine over integer nanoseconds.
 ///
@@ -41,6 +41,7 @@ pub enum PolicyKind {
     Fixed,
     Off,
     Oracle,
+    Pollwise,
 }
 
 const QEMU_SPECS: &[ParamSpec] = &[
@@ -175,8 +176,40 @@ const ORACLE_SPECS: &[ParamSpec] = &[
     },
 ];
 
+const POLLWISE_SPECS: &[ParamSpec] = &[
+    QEMU_SPECS[0],
+    ParamSpec {
+        param: Param::PollBlockCostNs,
+        default: 16000,
+        min: 0,
+        max: MAX_TIME_NS,
+        help: "cost of blocking (wake-up + kick); poll only for events nearer than this on average",
+    },
+    ParamSpec {
+        param: Param::PollWeight,
+        default: 0,
+        min: 0,
+        max: 16,
+        help: "gain of the mean block time as a shift: a new sample counts 2^-w; 0 means 3",
+    },
+    ParamSpec {
+        param: Param::PollShrink,
+        default: 0,
+        min: 0,
+        max: MAX_FACTOR,
+        help: "largest divisor of one shrink step; 0 means 2",
+    },
+    ParamSpec {
+        param: Param::PollGrowStartNs,
+        default: 4000,
+        min: 0,
+        max: MAX_TIME_NS,
+        help: "a window shrinking below this may drop to 0",
+    },
+];
+
 impl PolicyKind {
-    pub const ALL: [PolicyKind; 7] = [
+    pub const ALL: [PolicyKind; 8] = [
         PolicyKind::Qemu,
         PolicyKind::Weighted,
         PolicyKind::KvmHaltPoll,
@@ -184,6 +217,7 @@ impl PolicyKind {
         PolicyKind::Fixed,
         PolicyKind::Off,
         PolicyKind::Oracle,
+        PolicyKind::Pollwise,
     ];
 
     pub fn name(self) -> &'static str {
@@ -195,6 +229,7 @@ impl PolicyKind {
             PolicyKind::Fixed => "fixed",
             PolicyKind::Off => "off",
             PolicyKind::Oracle => "oracle",
+            PolicyKind::Pollwise => "pollwise",
         }
     }
 
@@ -217,6 +252,7 @@ impl PolicyKind {
             PolicyKind::Fixed => "always poll for poll-max-ns",
             PolicyKind::Off => "never poll",
             PolicyKind::Oracle => "clairvoyant lower bound (simulation only): polls exactly when the next event is near",
+            PolicyKind::Pollwise => "ours: per-handler mean and jitter of block time; poll only when cheaper than blocking, shrink gradually",
         }
     }
 
@@ -229,6 +265,7 @@ impl PolicyKind {
             PolicyKind::Fixed => FIXED_SPECS,
             PolicyKind::Off => &[],
             PolicyKind::Oracle => ORACLE_SPECS,
+            PolicyKind::Pollwise => POLLWISE_SPECS,
         }
     }
 
@@ -251,7 +288,9 @@ impl PolicyKind {
                 params.get(Param::PollShrink) == 0
             }
             PolicyKind::Oracle => true,
-            PolicyKind::Weighted | PolicyKind::Fixed | PolicyKind::Off => false,
+            PolicyKind::Weighted | PolicyKind::Fixed | PolicyKind::Off | PolicyKind::Pollwise => {
+                false
+            }
         }
     }
 
@@ -265,6 +304,10 @@ impl PolicyKind {
             PolicyKind::KvmHaltPoll | PolicyKind::GuestHaltPoll => {
                 (shrink.max(1), params.get(Param::PollGrowStartNs))
             }
+            PolicyKind::Pollwise => (
+                if shrink == 0 { 2 } else { shrink },
+                params.get(Param::PollGrowStartNs),
+            ),
             PolicyKind::Fixed | PolicyKind::Off | PolicyKind::Oracle => (1, 0),
         }
     }
@@ -287,6 +330,7 @@ pub enum AnyPolicy {
     Fixed(Fixed),
     Off(Off),
     Oracle(Oracle),
+    Pollwise(Pollwise),
 }
 
 macro_rules! dispatch {
@@ -299,6 +343,7 @@ macro_rules! dispatch {
             AnyPolicy::Fixed($p) => $e,
             AnyPolicy::Off($p) => $e,
             AnyPolicy::Oracle($p) => $e,
+            AnyPolicy::Pollwise($p) => $e,
         }
     };
 }
@@ -314,6 +359,7 @@ impl AnyPolicy {
             PolicyKind::Fixed => AnyPolicy::Fixed(Fixed::new(params)),
             PolicyKind::Off => AnyPolicy::Off(Off::new(params)),
             PolicyKind::Oracle => AnyPolicy::Oracle(Oracle::new(params)),
+            PolicyKind::Pollwise => AnyPolicy::Pollwise(Pollwise::new(params)),
         }
     }
 

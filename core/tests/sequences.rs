@@ -229,3 +229,60 @@ fn live_change_clamps_or_resets() {
     );
     assert_eq!(p.window_ns(), 25000);
 }
+
+#[test]
+fn pollwise_polls_to_the_break_even_time_and_widens_with_jitter() {
+    // Defaults: poll-max-ns 32768, poll-block-cost-ns 16000, gain 1/8,
+    // shrink 2, grow start 4000. Handler 0 every time, so each block is a
+    // sample of the wait after handler 0's previous event.
+    let mut p = policy(PolicyKind::Pollwise, &[]);
+    // 2000: no earlier event to attribute it to; handler 0 has no estimate
+    //   yet and asks nothing: 0.
+    // 3000: first sample, srtt 3000, rttvar 0; 3000 <= 16000, so it asks
+    //   max(3000, 16000) = 16000.
+    // 100000: long (> 32768), clamped to 2 x 32768 = 65536; err 62536,
+    //   srtt 3000 + 7817 = 10817, rttvar 15634; the last wait was long, so
+    //   it asks 0: halve to 8000.
+    // 100000: srtt 10817 + (65536 - 10817)/8 = 17656, asks 0: halve to
+    //   4000 (not below 4000, so not to 0).
+    // 3000: err 14656, srtt 17656 - 1832 = 15824 <= 16000; rttvar 15634 -
+    //   (15634 - 14656)/4 = 15390; asks 15824 + 4 x 15390 = 77384, capped
+    //   at 32768: the jitter widens the window beyond the break-even time.
+    let w = run(&mut p, &single(&[2000, 3000, 100_000, 100_000, 3000]));
+    assert_eq!(w, [0, 16000, 8000, 4000, 32768]);
+}
+
+#[test]
+fn pollwise_predicts_the_wait_after_each_kind_of_event() {
+    let mut p = policy(PolicyKind::Pollwise, &[]);
+    // Handler 0 plays the completion (the guest resubmits 2 us later),
+    // handler 1 the submission (the device takes 50 us).
+    // (50000, [0]): nothing to attribute; 0 has no estimate: 0.
+    // (2000, [1]): the wait after 0 was 2000 (srtt0 2000); 1 has none: 0.
+    // (50000, [0]): the wait after 1 was 50000, long; 0 asks 16000.
+    // (2000, [1]): srtt0 stays 2000; 1's last wait was long: asks 0, so
+    //   the window halves to 8000.
+    // (50000, [0]): 0 asks 16000 again.
+    let steps: [(u64, &[HandlerId]); 5] = [
+        (50_000, &[0]),
+        (2000, &[1]),
+        (50_000, &[0]),
+        (2000, &[1]),
+        (50_000, &[0]),
+    ];
+    assert_eq!(run(&mut p, &steps), [0, 0, 16000, 8000, 16000]);
+    // A live poll-max-ns of 5000 clamps the window at once.
+    p.set_params(Params::from_pairs(PolicyKind::Pollwise, [("poll-max-ns", "5000")]).unwrap())
+        .unwrap();
+    assert_eq!(p.window_ns(), 5000);
+    // Handler 1 asks 0; 5000 / 2 = 2500 is below the grow start: 0.
+    assert_eq!(run(&mut p, &[(2000, &[1])]), [0]);
+}
+
+#[test]
+fn pollwise_never_polls_when_blocking_costs_nothing() {
+    let mut p = policy(PolicyKind::Pollwise, &[("poll-block-cost-ns", "0")]);
+    // Every mean block time is above a cost of 0: nothing is asked.
+    let w = run(&mut p, &single(&[1, 500, 1000]));
+    assert_eq!(w, [0, 0, 0]);
+}

@@ -4,12 +4,14 @@
 mod fixed;
 mod halt_poll;
 mod oracle;
+mod pollwise;
 mod qemu;
 mod weighted;
 
 pub use fixed::{Fixed, Off};
 pub use halt_poll::{GuestHaltPoll, KvmHaltPoll};
 pub use oracle::Oracle;
+pub use pollwise::Pollwise;
 pub use qemu::{Qemu, QEMU_GROW_START_NS};
 pub use weighted::Weighted;
 
