@@ -49,6 +49,9 @@ enum Command {
     /// Draw trade-off plots from results CSV.
     #[command(subcommand)]
     Plot(cmd::plot::PlotCommand),
+    /// Evaluate every policy on both presets, against the oracle and across
+    /// devices, and write the results and a markdown summary.
+    Study(cmd::study::StudyArgs),
     /// Run the default compare and a sweep and write every plot and an index.
     Report(cmd::report::ReportArgs),
 }
@@ -65,6 +68,7 @@ fn main() -> ExitCode {
         Command::Validate(a) => cmd::validate::run(a),
         Command::Plot(c) => cmd::plot::run(c),
         Command::Report(a) => cmd::report::run(a),
+        Command::Study(a) => cmd::study::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -232,3 +232,38 @@ fn bad_sweep_input_is_a_clean_error() {
         &["poll-weight"],
     );
 }
+
+#[test]
+fn study_writes_a_summary_from_its_runs() {
+    let dir = scratch_dir("cli-study");
+    let o = pollwise(&[
+        "study",
+        "--out",
+        dir.to_str().unwrap(),
+        "--seeds",
+        "1",
+        "--duration-ms",
+        "2",
+        "--skip-robustness",
+    ]);
+    assert_ok(&o);
+    let md = fs::read_to_string(dir.join("README.md")).unwrap();
+    for needle in [
+        "## optane-p4800x",
+        "## fcp-16disk",
+        "| pollwise |",
+        "| weighted |",
+        "Oracle frontier",
+    ] {
+        assert!(md.contains(needle), "missing {needle} in:\n{md}");
+    }
+    // Every run is in the CSVs: 7 policies x 32 optane rows.
+    let runs = rows(&fs::read_to_string(dir.join("policies-optane-p4800x.csv")).unwrap());
+    assert_eq!(runs.len(), 7 * 32);
+    // The qemu line compares qemu with itself.
+    let qemu = md
+        .lines()
+        .find(|l| l.starts_with("| qemu | +0.00% |"))
+        .unwrap();
+    assert!(qemu.contains("+0.0%"), "{qemu}");
+}

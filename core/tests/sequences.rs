@@ -231,7 +231,7 @@ fn live_change_clamps_or_resets() {
 }
 
 #[test]
-fn pollwise_polls_to_the_break_even_time_and_widens_with_jitter() {
+fn pollwise_covers_the_jitter_and_backs_off_gradually() {
     // Defaults: poll-max-ns 32768, poll-block-cost-ns 16000, gain 1/8,
     // shrink 2, grow start 4000. Handler 0 every time, so each block is a
     // sample of the wait after handler 0's previous event.
@@ -239,44 +239,49 @@ fn pollwise_polls_to_the_break_even_time_and_widens_with_jitter() {
     // 2000: no earlier event to attribute it to; handler 0 has no estimate
     //   yet and asks nothing: 0.
     // 3000: first sample, srtt 3000, rttvar 0; 3000 <= 16000, so it asks
-    //   max(3000, 16000) = 16000.
+    //   max(3000 + 0, 4000) = 4000 (the grow start is the least it asks).
+    // 3000: err 0, nothing moves: 4000.
     // 100000: long (> 32768), clamped to 2 x 32768 = 65536; err 62536,
     //   srtt 3000 + 7817 = 10817, rttvar 15634; the last wait was long, so
-    //   it asks 0: halve to 8000.
-    // 100000: srtt 10817 + (65536 - 10817)/8 = 17656, asks 0: halve to
-    //   4000 (not below 4000, so not to 0).
+    //   it asks 0; 4000 / 2 = 2000 is below the grow start: 0.
+    // 100000: srtt 10817 + (65536 - 10817)/8 = 17656, asks 0: 0.
     // 3000: err 14656, srtt 17656 - 1832 = 15824 <= 16000; rttvar 15634 -
-    //   (15634 - 14656)/4 = 15390; asks 15824 + 4 x 15390 = 77384, capped
-    //   at 32768: the jitter widens the window beyond the break-even time.
-    let w = run(&mut p, &single(&[2000, 3000, 100_000, 100_000, 3000]));
-    assert_eq!(w, [0, 16000, 8000, 4000, 32768]);
+    //   (15634 - 14656)/4 = 15390; asks 15824 + 2 x 15390 = 46604, capped
+    //   at 32768: the jitter widens the window.
+    // 100000: err 49712, srtt 15824 + 6214 = 22038, long: asks 0; halve to
+    //   16384, then 8192: no reset.
+    let w = run(
+        &mut p,
+        &single(&[2000, 3000, 3000, 100_000, 100_000, 3000, 100_000, 100_000]),
+    );
+    assert_eq!(w, [0, 4000, 4000, 0, 0, 32768, 16384, 8192]);
 }
 
 #[test]
 fn pollwise_predicts_the_wait_after_each_kind_of_event() {
     let mut p = policy(PolicyKind::Pollwise, &[]);
-    // Handler 0 plays the completion (the guest resubmits 2 us later),
+    // Handler 0 plays the completion (the guest resubmits 9 us later),
     // handler 1 the submission (the device takes 50 us).
     // (50000, [0]): nothing to attribute; 0 has no estimate: 0.
-    // (2000, [1]): the wait after 0 was 2000 (srtt0 2000); 1 has none: 0.
-    // (50000, [0]): the wait after 1 was 50000, long; 0 asks 16000.
-    // (2000, [1]): srtt0 stays 2000; 1's last wait was long: asks 0, so
-    //   the window halves to 8000.
-    // (50000, [0]): 0 asks 16000 again.
+    // (9000, [1]): the wait after 0 was 9000 (srtt0 9000); 1 has none: 0.
+    // (50000, [0]): the wait after 1 was 50000, long; 0 asks 9000.
+    // (9000, [1]): srtt0 stays 9000; 1's last wait was long: it asks 0, so
+    //   the window halves to 4500.
+    // (50000, [0]): 0 asks 9000 again.
     let steps: [(u64, &[HandlerId]); 5] = [
         (50_000, &[0]),
-        (2000, &[1]),
+        (9000, &[1]),
         (50_000, &[0]),
-        (2000, &[1]),
+        (9000, &[1]),
         (50_000, &[0]),
     ];
-    assert_eq!(run(&mut p, &steps), [0, 0, 16000, 8000, 16000]);
+    assert_eq!(run(&mut p, &steps), [0, 0, 9000, 4500, 9000]);
     // A live poll-max-ns of 5000 clamps the window at once.
     p.set_params(Params::from_pairs(PolicyKind::Pollwise, [("poll-max-ns", "5000")]).unwrap())
         .unwrap();
     assert_eq!(p.window_ns(), 5000);
     // Handler 1 asks 0; 5000 / 2 = 2500 is below the grow start: 0.
-    assert_eq!(run(&mut p, &[(2000, &[1])]), [0]);
+    assert_eq!(run(&mut p, &[(9000, &[1])]), [0]);
 }
 
 #[test]

@@ -7,5 +7,6 @@ pub mod policy;
 pub mod realdev;
 pub mod report;
 pub mod sim;
+pub mod study;
 pub mod sweep;
 pub mod validate;

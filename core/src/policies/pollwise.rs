@@ -25,10 +25,9 @@ use super::seen_before;
 /// guest submits again within microseconds, after a submission the device
 /// takes as long as it takes. After each iteration, every handler that had
 /// an event asks for a window: if the wait that follows it is on average at
-/// most `poll-block-cost-ns`, it asks for `max(srtt + 4 * rttvar,
-/// poll-block-cost-ns)` (capped at `poll-max-ns`), polling at least up to
-/// the break-even time (the 2-competitive ski-rental rule) and longer when
-/// the jitter says events come later; otherwise, or if the last wait after
+/// most `poll-block-cost-ns`, it asks for `srtt + 2 * rttvar` (at least
+/// `poll-grow-start-ns`, at most `poll-max-ns`), which covers the jitter and
+/// not only the mean; otherwise, or if the last wait after
 /// it was longer than `poll-max-ns`, it asks for nothing. The
 /// window moves to the largest request: up at once, and down by at most
 /// `poll-shrink` per iteration (hysteresis instead of a reset), reaching 0
@@ -92,10 +91,11 @@ impl Pollwise {
         if !e.seen || e.last_long || e.srtt > cost {
             return 0;
         }
-        // At least the break-even time: a miss costs a wake-up and a kick,
-        // polling until the cost of blocking is the ski-rental bound.
-        (e.srtt + 4 * e.rttvar)
-            .max(cost)
+        // Two deviations cover nearly all waits of a steady stream; four
+        // (TCP's choice, where a miss costs a retransmission) polled through
+        // the exponential gaps of deep queues for little gain.
+        (e.srtt + 2 * e.rttvar)
+            .max(self.params.get(Param::PollGrowStartNs))
             .min(self.params.poll_max_ns())
     }
 }
