@@ -92,14 +92,16 @@ fn report_writes_every_plot_its_data_and_an_index() {
     );
 
     // The sweep: qemu 5 poll-max-ns x 3 poll-shrink, weighted 4 weights,
-    // oracle 3 thresholds = 22 settings, on every matrix row, 2 seeds each.
+    // pollwise 4 costs, oracle 3 thresholds = 26 settings, on every matrix
+    // row, 2 seeds each.
     let sweep = fs::read_to_string(out.join("sweep.csv")).unwrap();
-    assert_eq!(sweep.lines().count() - 1, 22 * matrix_rows * 2);
+    assert_eq!(sweep.lines().count() - 1, 26 * matrix_rows * 2);
 
     let trace = fs::read_to_string(out.join("trace.csv")).unwrap();
     assert!(trace.starts_with("policy,params,iothread,time_ns,window_ns,poll_max_ns"));
     assert!(trace.lines().any(|l| l.starts_with("qemu,")));
     assert!(trace.lines().any(|l| l.starts_with("weighted,")));
+    assert!(trace.lines().any(|l| l.starts_with("pollwise,")));
 
     let index = fs::read_to_string(out.join("index.md")).unwrap();
     for f in PICTURES {

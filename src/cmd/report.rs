@@ -39,8 +39,8 @@ pub struct ReportArgs {
     pub compare_duration_ms: Option<u64>,
 }
 
-/// The sweep: QEMU's two knobs, the proposal's weight and the oracle's
-/// threshold. (`off` is left out: it sits so far from the others that they
+/// The sweep: QEMU's two knobs, the proposal's weight, our policy's cost of
+/// blocking and the oracle's threshold. (`off` is left out: it sits so far from the others that they
 /// would crowd into one corner of the picture.)
 fn sweep_specs() -> Vec<(PolicyKind, Vec<(&'static str, &'static str)>)> {
     vec![
@@ -52,6 +52,10 @@ fn sweep_specs() -> Vec<(PolicyKind, Vec<(&'static str, &'static str)>)> {
             ],
         ),
         (PolicyKind::Weighted, vec![("poll-weight", "1,2,3,4")]),
+        (
+            PolicyKind::Pollwise,
+            vec![("poll-block-cost-ns", "4000,8000,16000,32768")],
+        ),
         (
             PolicyKind::Oracle,
             vec![("oracle-threshold-ns", "2000,8000,32768")],
@@ -126,7 +130,7 @@ pub fn run(args: ReportArgs) -> Result<()> {
         _ => workload.clone(),
     };
     eprintln!(
-        "report [3/4]: window traces of qemu and weighted on {}",
+        "report [3/4]: window traces of qemu, weighted and pollwise on {}",
         describe(&trace_workload)
     );
     let trace = run_traces(&preset, &trace_workload, args.seed)?;
@@ -263,7 +267,7 @@ fn run_sweep(preset: &Preset, matrix: &[Workload], args: &ReportArgs) -> Result<
 
 fn run_traces(preset: &Preset, workload: &Workload, seed: u64) -> Result<Vec<TraceRow>> {
     let mut all = Vec::new();
-    for kind in [PolicyKind::Qemu, PolicyKind::Weighted] {
+    for kind in [PolicyKind::Qemu, PolicyKind::Weighted, PolicyKind::Pollwise] {
         let (_, trace) =
             pollwise_sim::simulate_traced(preset, workload, &Params::defaults(kind), seed)?;
         all.extend(trace);
