@@ -236,6 +236,10 @@ pub fn to_toml(cal: &Calibration, preset: &Preset) -> String {
             "completion send waking a job (median)",
             c.completion_notify_ns,
         ),
+        (
+            "  the same on the thread CPU clock (median)",
+            c.completion_notify_cpu_ns,
+        ),
         ("completion send, job awake", c.complete_ns),
         ("job taking a waiting completion", c.completion_take_ns),
         ("one poll-handler check", c.poll_check_ns),
