@@ -105,6 +105,20 @@ fn check_sane(out: &RunOutput, rw: RwMode) {
     let ios: u64 = out.jobs.iter().map(|j| j.ios).sum();
     assert_eq!(row.iops, ios as f64 / 0.2);
     assert_eq!(out.jobs.iter().map(|j| j.lost).sum::<u64>(), 0);
+    // Time in the device is one part of each request's latency.
+    let lp = &out.loop_report;
+    assert!(
+        lp.device_reaped >= ios,
+        "{} reaped, {ios} counted",
+        lp.device_reaped
+    );
+    let device_mean_us = lp.device_ns_total as f64 / lp.device_reaped as f64 / 1000.0;
+    assert!(device_mean_us > 0.0);
+    assert!(
+        device_mean_us < row.lat_mean_us * 1.2,
+        "device {device_mean_us} us vs latency {} us",
+        row.lat_mean_us
+    );
 }
 
 #[test]

@@ -271,6 +271,13 @@ fn print_table<W: Write>(out: &mut W, o: &RunOutput) -> Result<()> {
         "latency (us)      mean {:.1}  p50 {:.1}  p99 {:.1}  p99.9 {:.1}",
         r.lat_mean_us, r.lat_p50_us, r.lat_p99_us, r.lat_p999_us
     )?;
+    if lp.device_reaped > 0 {
+        writeln!(
+            out,
+            "in the device     mean {:.1} us (io_submit return to reaped; the rest is hand-off)",
+            lp.device_ns_total as f64 / lp.device_reaped as f64 / 1000.0
+        )?;
+    }
     writeln!(
         out,
         "iothread cpu      {:.1}% = poll {:.1}% + busy {:.1}% + blocking overhead {:.1}%",
