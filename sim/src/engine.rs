@@ -26,6 +26,9 @@ const NS_PER_MS: u64 = 1_000_000;
 enum Event {
     /// A vCPU finished its current work item.
     VcpuDone { vcpu: u32 },
+    /// The device's media finished a request; its data now queues for the
+    /// transfer path.
+    MediaDone { slot: u32 },
     /// The device finished a request (its data is in the AIO ring).
     DeviceDone { slot: u32 },
     /// An IOThread's poll window ran out with nothing found.
@@ -111,7 +114,8 @@ struct IoThread {
     stats: WindowStats,
 }
 
-/// A disk of the device: internal channels and one transfer path.
+/// A disk of the device: internal channels (busy for a request's media
+/// latency) and one transfer path shared by its requests.
 struct Disk {
     channels_free_at: BinaryHeap<Reverse<Time>>,
     transfer_free_at: Time,
@@ -303,6 +307,7 @@ impl<'a> Engine<'a> {
             self.processed += 1;
             match event {
                 Event::VcpuDone { vcpu } => self.vcpu_done(vcpu),
+                Event::MediaDone { slot } => self.media_done(slot),
                 Event::DeviceDone { slot } => self.device_done(slot),
                 Event::PollTimeout { it, gen } => self.poll_timeout(it, gen),
                 Event::Noticed { it, gen } => self.noticed(it, gen),
@@ -413,21 +418,34 @@ impl<'a> Engine<'a> {
 
     fn submit_to_device(&mut self, slot: u32, at: Time) {
         let s = self.slots[slot as usize];
-        let dev = &self.preset.device;
-        let (sampler, rate) = if s.write {
-            (&self.write_latency, dev.write_bytes_per_s)
+        let sampler = if s.write {
+            &self.write_latency
         } else {
-            (&self.read_latency, dev.read_bytes_per_s)
+            &self.read_latency
         };
         let latency = sampler.sample(&mut self.rng);
-        let transfer = dev.transfer_overhead_ns
-            + (u128::from(self.workload.bs) * 1_000_000_000 / u128::from(rate)) as u64;
         let disk = &mut self.disks[s.disk as usize];
         let Reverse(free) = disk.channels_free_at.pop().expect("parallelism >= 1");
         let media_done = at.max(free) + latency;
-        let done = media_done.max(disk.transfer_free_at) + transfer;
+        disk.channels_free_at.push(Reverse(media_done));
+        self.schedule(media_done, Event::MediaDone { slot });
+    }
+
+    /// The transfer path serves requests in the order their media access
+    /// finished, so a slow request does not hold up faster ones behind it.
+    fn media_done(&mut self, slot: u32) {
+        let s = self.slots[slot as usize];
+        let dev = &self.preset.device;
+        let rate = if s.write {
+            dev.write_bytes_per_s
+        } else {
+            dev.read_bytes_per_s
+        };
+        let transfer = dev.transfer_overhead_ns
+            + (u128::from(self.workload.bs) * 1_000_000_000 / u128::from(rate)) as u64;
+        let disk = &mut self.disks[s.disk as usize];
+        let done = self.now.max(disk.transfer_free_at) + transfer;
         disk.transfer_free_at = done;
-        disk.channels_free_at.push(Reverse(done));
         self.schedule(done, Event::DeviceDone { slot });
     }
 
