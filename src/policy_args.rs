@@ -78,3 +78,41 @@ pub fn parse_pairs(text: &str) -> Result<Vec<(&str, &str)>> {
         })
         .collect()
 }
+
+/// A policy given by name and `NAME=VALUE` pairs (comma-separated).
+pub fn named_params(name: &str, pairs: Option<&str>) -> Result<Params> {
+    let kind = PolicyKind::from_name(name)?;
+    let pairs = match pairs {
+        Some(text) => parse_pairs(text)?,
+        None => Vec::new(),
+    };
+    Ok(Params::from_pairs(kind, pairs)?)
+}
+
+/// `--baseline`/`--candidate` and their parameters, shared by every command
+/// that compares two policies.
+#[derive(Args, Clone, Debug)]
+pub struct PolicyPairArgs {
+    /// The reference policy.
+    #[arg(long, default_value = "qemu")]
+    pub baseline: String,
+    /// Baseline parameters as NAME=VALUE pairs, comma-separated.
+    #[arg(long, value_name = "PAIRS", allow_hyphen_values = true)]
+    pub baseline_params: Option<String>,
+    /// The policy under test.
+    #[arg(long, default_value = "weighted")]
+    pub candidate: String,
+    /// Candidate parameters as NAME=VALUE pairs, comma-separated.
+    #[arg(long, value_name = "PAIRS", allow_hyphen_values = true)]
+    pub candidate_params: Option<String>,
+}
+
+impl PolicyPairArgs {
+    /// The validated (baseline, candidate) parameters.
+    pub fn params(&self) -> Result<(Params, Params)> {
+        Ok((
+            named_params(&self.baseline, self.baseline_params.as_deref())?,
+            named_params(&self.candidate, self.candidate_params.as_deref())?,
+        ))
+    }
+}

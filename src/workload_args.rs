@@ -1,7 +1,7 @@
 //! The workload flags shared by `sim`, `sweep` and `compare`: fio's names,
 //! each accepting a comma-separated list where a command runs several.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::Args;
 use pollwise_sim::{Preset, Rw, Workload};
 
@@ -30,40 +30,44 @@ pub struct WorkloadArgs {
     pub duration_ms: Option<u64>,
 }
 
-/// Parses a size such as `4096`, `8k`, `128K` or `1m`.
-pub fn parse_size(text: &str) -> Result<u64> {
+/// Parses a positive size such as `4096`, `8k`, `128K` or `1m`.
+pub fn parse_size(text: &str) -> Result<u64, String> {
     let t = text.trim();
-    let (digits, unit) = match t.char_indices().last() {
-        Some((i, c)) if c.is_ascii_alphabetic() => (&t[..i], c.to_ascii_lowercase()),
-        _ => (t, 'b'),
+    let (digits, mult) = match t.char_indices().last() {
+        Some((i, 'k' | 'K')) => (&t[..i], 1024),
+        Some((i, 'm' | 'M')) => (&t[..i], 1024 * 1024),
+        _ => (t, 1),
     };
-    let mult = match unit {
-        'b' => 1,
-        'k' => 1024,
-        'm' => 1024 * 1024,
-        _ => bail!("size '{text}' has an unknown unit: use bytes or a k/m suffix, e.g. 8k"),
-    };
-    let n: u64 = digits
-        .parse()
-        .with_context(|| format!("size '{text}' is not a number of bytes (e.g. 4096 or 8k)"))?;
-    n.checked_mul(mult)
-        .with_context(|| format!("size '{text}' is too large"))
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .filter(|&n| n > 0)
+        .ok_or_else(|| format!("'{text}' is not a positive size (e.g. 4096, 4k, 128k)"))
 }
 
-fn list<T>(flag: &str, text: &str, parse: impl Fn(&str) -> Result<T>) -> Result<Vec<T>> {
-    let values: Vec<T> = text
+/// Parses a non-negative whole number.
+pub fn count(text: &str) -> Result<u32, String> {
+    text.parse::<u32>()
+        .map_err(|_| format!("'{text}' is not a whole number"))
+}
+
+/// Parses a comma-separated list of values of one flag.
+pub fn list<T, E: std::fmt::Display>(
+    flag: &str,
+    text: &str,
+    parse: impl Fn(&str) -> Result<T, E>,
+) -> Result<Vec<T>> {
+    let items: Vec<T> = text
         .split(',')
-        .map(|v| parse(v.trim()).with_context(|| format!("--{flag}")))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| parse(s).map_err(|e| anyhow::anyhow!("--{flag}: {e}")))
         .collect::<Result<_>>()?;
-    if values.is_empty() {
+    if items.is_empty() {
         bail!("--{flag} needs at least one value");
     }
-    Ok(values)
-}
-
-fn number(v: &str) -> Result<u32> {
-    v.parse()
-        .with_context(|| format!("'{v}' is not a non-negative whole number"))
+    Ok(items)
 }
 
 impl WorkloadArgs {
@@ -72,7 +76,7 @@ impl WorkloadArgs {
     pub fn workloads(&self, preset: &Preset) -> Result<Vec<Workload>> {
         let m = &preset.matrix;
         let rws = match &self.rw {
-            Some(t) => list("rw", t, |v| Ok(v.parse::<Rw>()?))?,
+            Some(t) => list("rw", t, |v| v.parse::<Rw>())?,
             None => vec![m.rw[0]],
         };
         let bss = match &self.bs {
@@ -80,15 +84,15 @@ impl WorkloadArgs {
             None => vec![m.bs[0]],
         };
         let jobs = match &self.numjobs {
-            Some(t) => list("numjobs", t, number)?,
+            Some(t) => list("numjobs", t, count)?,
             None => vec![1],
         };
         let depths = match &self.iodepth {
-            Some(t) => list("iodepth", t, number)?,
+            Some(t) => list("iodepth", t, count)?,
             None => vec![m.iodepth],
         };
         let threads = match &self.iothreads {
-            Some(t) => list("iothreads", t, number)?,
+            Some(t) => list("iothreads", t, count)?,
             None => vec![1],
         };
         let mut out = Vec::new();
@@ -140,6 +144,8 @@ mod tests {
         assert_eq!(parse_size("128K").unwrap(), 131072);
         assert_eq!(parse_size("1m").unwrap(), 1 << 20);
         assert!(parse_size("8q").is_err());
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("k").is_err());
         assert!(parse_size("-8k").is_err());
         assert!(parse_size("").is_err());
     }

@@ -13,6 +13,7 @@ use pollwise_core::{Params, PolicyKind};
 use pollwise_sim::{simulate_counted, Preset};
 
 use crate::cmd::compare::{compare_rows, CompareArgs, CompareFormat};
+use crate::policy_args::PolicyPairArgs;
 use crate::workload_args::WorkloadArgs;
 
 #[derive(Args, Debug)]
@@ -91,10 +92,12 @@ pub fn run(args: BenchArgs) -> Result<()> {
     if args.compare {
         let compare = CompareArgs {
             preset: "optane-p4800x".into(),
-            baseline: "qemu".into(),
-            baseline_params: None,
-            candidate: "weighted".into(),
-            candidate_params: None,
+            policies: PolicyPairArgs {
+                baseline: "qemu".into(),
+                baseline_params: None,
+                candidate: "weighted".into(),
+                candidate_params: None,
+            },
             workload: WorkloadArgs::default(),
             seeds: 1,
             seed: 1,

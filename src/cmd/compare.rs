@@ -4,11 +4,11 @@ use std::io::{self, Write};
 
 use anyhow::Result;
 use clap::{Args, ValueEnum};
-use pollwise_core::{Params, PolicyKind, COMPARE_COLUMNS};
+use pollwise_core::COMPARE_COLUMNS;
 use pollwise_sim::compare::{compare, summarize, ComparedRow};
 
 use crate::cmd::sim::load_preset;
-use crate::policy_args::parse_pairs;
+use crate::policy_args::PolicyPairArgs;
 use crate::progress;
 use crate::workload_args::WorkloadArgs;
 
@@ -17,18 +17,8 @@ pub struct CompareArgs {
     /// Embedded preset name (optane-p4800x, fcp-16disk) or a TOML file.
     #[arg(long, default_value = "optane-p4800x")]
     pub preset: String,
-    /// The reference policy.
-    #[arg(long, default_value = "qemu")]
-    pub baseline: String,
-    /// Baseline parameters as NAME=VALUE pairs, comma-separated.
-    #[arg(long, value_name = "PAIRS", allow_hyphen_values = true)]
-    pub baseline_params: Option<String>,
-    /// The policy under test.
-    #[arg(long, default_value = "weighted")]
-    pub candidate: String,
-    /// Candidate parameters as NAME=VALUE pairs, comma-separated.
-    #[arg(long, value_name = "PAIRS", allow_hyphen_values = true)]
-    pub candidate_params: Option<String>,
+    #[command(flatten)]
+    pub policies: PolicyPairArgs,
     /// Restrict or replace the preset's matrix (comma-separated lists).
     #[command(flatten)]
     pub workload: WorkloadArgs,
@@ -52,20 +42,10 @@ pub enum CompareFormat {
     Csv,
 }
 
-pub fn policy_params(name: &str, pairs: Option<&str>) -> Result<Params> {
-    let kind = PolicyKind::from_name(name)?;
-    let pairs = match pairs {
-        Some(text) => parse_pairs(text)?,
-        None => Vec::new(),
-    };
-    Ok(Params::from_pairs(kind, pairs)?)
-}
-
 /// Everything `compare` computes, for other commands (report) to reuse.
 pub fn compare_rows(args: &CompareArgs) -> Result<Vec<ComparedRow>> {
     let preset = load_preset(&args.preset, args.latency_scale)?;
-    let baseline = policy_params(&args.baseline, args.baseline_params.as_deref())?;
-    let candidate = policy_params(&args.candidate, args.candidate_params.as_deref())?;
+    let (baseline, candidate) = args.policies.params()?;
     let given = |o: &Option<String>| o.is_some();
     let w = &args.workload;
     let workloads = if [&w.rw, &w.bs, &w.numjobs, &w.iodepth, &w.iothreads]

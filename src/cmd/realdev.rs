@@ -11,7 +11,8 @@ use pollwise_realdev::loadgen::{RwMode, Workload};
 use pollwise_realdev::run::{self as device, ParamChange, RunConfig, RunOutput};
 use pollwise_realdev::target::TargetSpec;
 
-use crate::policy_args::{parse_pairs, PolicyArgs};
+use crate::policy_args::{parse_pairs, PolicyArgs, PolicyPairArgs};
+use crate::workload_args::{count, list, parse_size};
 
 #[derive(Subcommand, Debug)]
 pub enum RealdevCommand {
@@ -212,22 +213,6 @@ fn parse_changes(items: &[String], base: &Params) -> Result<Vec<ParamChange>> {
     Ok(changes)
 }
 
-/// Parses `4096`, `4k`, `128K`, `1m`.
-pub fn parse_size(text: &str) -> Result<u64, String> {
-    let t = text.trim();
-    let (digits, mult) = match t.char_indices().last() {
-        Some((i, 'k' | 'K')) => (&t[..i], 1024),
-        Some((i, 'm' | 'M')) => (&t[..i], 1024 * 1024),
-        _ => (t, 1),
-    };
-    digits
-        .parse::<u64>()
-        .ok()
-        .and_then(|n| n.checked_mul(mult))
-        .filter(|&n| n > 0)
-        .ok_or_else(|| format!("'{text}' is not a positive size (e.g. 4096, 4k, 128k)"))
-}
-
 pub fn write_rows<W: Write>(out: W, rows: &[RunRow]) -> Result<()> {
     let mut w = csv::Writer::from_writer(out);
     for row in rows {
@@ -389,18 +374,8 @@ fn calibrate(a: &CalibrateArgs) -> Result<()> {
 
 #[derive(Args, Debug)]
 pub struct CompareArgs {
-    /// The reference policy.
-    #[arg(long, default_value = "qemu")]
-    pub baseline: String,
-    /// Baseline parameters as NAME=VALUE pairs, comma-separated.
-    #[arg(long, value_name = "PAIRS", allow_hyphen_values = true)]
-    pub baseline_params: Option<String>,
-    /// The policy under test.
-    #[arg(long, default_value = "weighted")]
-    pub candidate: String,
-    /// Candidate parameters as NAME=VALUE pairs, comma-separated.
-    #[arg(long, value_name = "PAIRS", allow_hyphen_values = true)]
-    pub candidate_params: Option<String>,
+    #[command(flatten)]
+    pub policies: PolicyPairArgs,
     /// rw modes of the matrix, comma-separated.
     #[arg(long, default_value = "randread")]
     pub rw: String,
@@ -480,39 +455,20 @@ fn pct_diff(base: f64, cand: f64) -> f64 {
     }
 }
 
-fn list<T>(flag: &str, text: &str, parse: impl Fn(&str) -> Result<T, String>) -> Result<Vec<T>> {
-    let items: Vec<T> = text
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| parse(s).map_err(|e| anyhow::anyhow!("--{flag}: {e}")))
-        .collect::<Result<_>>()?;
-    if items.is_empty() {
-        bail!("--{flag} needs at least one value");
+/// Refuses the clairvoyant oracle, which needs the simulator's knowledge.
+fn online(params: Params) -> Result<Params> {
+    if params.kind().is_clairvoyant() {
+        bail!(
+            "policy '{}' only runs in simulation; pick an online policy",
+            params.kind()
+        );
     }
-    Ok(items)
-}
-
-fn count(text: &str) -> Result<u32, String> {
-    text.parse::<u32>()
-        .map_err(|_| format!("'{text}' is not a whole number"))
-}
-
-fn policy_params(name: &str, pairs: Option<&str>) -> Result<Params> {
-    let kind = pollwise_core::PolicyKind::from_name(name)?;
-    if kind.is_clairvoyant() {
-        bail!("policy '{name}' only runs in simulation; pick an online policy");
-    }
-    let pairs = match pairs {
-        Some(text) => parse_pairs(text)?,
-        None => Vec::new(),
-    };
-    Ok(Params::from_pairs(kind, pairs)?)
+    Ok(params)
 }
 
 fn compare(a: &CompareArgs) -> Result<()> {
-    let baseline = policy_params(&a.baseline, a.baseline_params.as_deref())?;
-    let candidate = policy_params(&a.candidate, a.candidate_params.as_deref())?;
+    let (baseline, candidate) = a.policies.params()?;
+    let (baseline, candidate) = (online(baseline)?, online(candidate)?);
     if a.repeat == 0 {
         bail!("--repeat must be at least 1");
     }

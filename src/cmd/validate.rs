@@ -10,8 +10,9 @@ use pollwise_core::RunRow;
 use pollwise_realdev::loadgen::{RwMode, Workload};
 use pollwise_realdev::run::{self as device, RunConfig};
 
-use crate::cmd::realdev::{parse_size, TargetArgs};
+use crate::cmd::realdev::TargetArgs;
 use crate::policy_args::PolicyArgs;
+use crate::workload_args::{count, list, parse_size};
 
 /// Agreement targets: IOPS within 10%, IOThread CPU within 10 points.
 pub const IOPS_TOLERANCE_PCT: f64 = 10.0;
@@ -110,24 +111,6 @@ pub fn mean_row(rows: &[RunRow]) -> RunRow {
     m.window_zero_frac = avg(|r| r.window_zero_frac);
     m.abrupt_resets = (rows.iter().map(|r| r.abrupt_resets).sum::<u64>() as f64 / n).round() as u64;
     m
-}
-
-fn list<T>(flag: &str, text: &str, parse: impl Fn(&str) -> Result<T, String>) -> Result<Vec<T>> {
-    let items: Vec<T> = text
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| parse(s).map_err(|e| anyhow::anyhow!("--{flag}: {e}")))
-        .collect::<Result<_>>()?;
-    if items.is_empty() {
-        bail!("--{flag} needs at least one value");
-    }
-    Ok(items)
-}
-
-fn count(text: &str) -> Result<u32, String> {
-    text.parse::<u32>()
-        .map_err(|_| format!("'{text}' is not a whole number"))
 }
 
 pub fn run(a: ValidateArgs) -> Result<()> {
