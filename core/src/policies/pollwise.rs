@@ -30,8 +30,9 @@ use super::seen_before;
 /// not only the mean; otherwise, or if the last wait after
 /// it was longer than `poll-max-ns`, it asks for nothing. The
 /// window moves to the largest request: up at once, and down by at most
-/// `poll-shrink` per iteration (hysteresis instead of a reset), reaching 0
-/// only from below `poll-grow-start-ns`.
+/// `poll-shrink` per iteration (hysteresis instead of a reset), dropping to 0
+/// only when nothing is asked and the shrunk window would fall below
+/// `poll-grow-start-ns`.
 ///
 /// It is written for QEMU: integers only, three words per handler, O(handlers)
 /// per iteration, no allocation in the step (the table grows only when a new
@@ -100,6 +101,11 @@ impl Pollwise {
     }
 }
 
+/// `x >> s`, rounded up instead of down.
+fn shift_up(x: u64, s: u32) -> u64 {
+    (x >> s) + u64::from(x & ((1 << s) - 1) != 0)
+}
+
 /// One step of the estimator; every value stays within `0 ..= limit`.
 fn update(e: &mut Estimate, sample: u64, weight: u32, max: u64) {
     e.last_long = sample > max;
@@ -111,16 +117,19 @@ fn update(e: &mut Estimate, sample: u64, weight: u32, max: u64) {
         e.seen = true;
         return;
     }
+    // Unsigned, with the decreases rounded up: exactly C's arithmetic
+    // shift of a signed error (`srtt += err >> w` rounds towards minus
+    // infinity), so the rule in the docs and this code agree to the ns.
     let err = sample.abs_diff(e.srtt);
     if sample >= e.srtt {
         e.srtt += err >> weight;
     } else {
-        e.srtt -= err >> weight;
+        e.srtt -= shift_up(err, weight);
     }
     if err >= e.rttvar {
         e.rttvar += (err - e.rttvar) >> RTTVAR_SHIFT;
     } else {
-        e.rttvar -= (e.rttvar - err) >> RTTVAR_SHIFT;
+        e.rttvar -= shift_up(e.rttvar - err, RTTVAR_SHIFT);
     }
 }
 
