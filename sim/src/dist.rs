@@ -309,10 +309,12 @@ impl Sampler {
             }
             Sampler::Empirical { bounds, cumulative } => {
                 let u: f64 = rng.random();
-                let i = cumulative
-                    .iter()
-                    .position(|c| u < *c)
-                    .unwrap_or(cumulative.len() - 1);
+                // Rounding can leave the last sum just under 1: fall back to
+                // the last bucket that has any weight.
+                let i = cumulative.iter().position(|c| u < *c).unwrap_or_else(|| {
+                    let last = cumulative[cumulative.len() - 1];
+                    cumulative.iter().position(|c| *c >= last).unwrap_or(0)
+                });
                 let (lo, hi) = (bounds[i], bounds[i + 1]);
                 return rng.random_range(lo..hi);
             }

@@ -148,6 +148,9 @@ pub struct Engine<'a> {
     vcpus: Vec<Vcpu>,
     iothreads: Vec<IoThread>,
     disks: Vec<Disk>,
+    /// Per vCPU, the last processing round that notified it.
+    notify_stamp: Vec<u64>,
+    notify_round: u64,
     /// Global queue index -> (iothread, handler id on it).
     queue_map: Vec<(u32, u32)>,
     measure_from: Time,
@@ -251,6 +254,8 @@ impl<'a> Engine<'a> {
             },
             slots,
             vcpus: (0..preset.guest.vcpus).map(|_| Vcpu::default()).collect(),
+            notify_stamp: vec![0; preset.guest.vcpus as usize],
+            notify_round: 0,
             iothreads,
             disks,
             queue_map,
@@ -349,7 +354,10 @@ impl<'a> Engine<'a> {
                 self.route(slot);
                 let base = g.io_cpu_ns + g.io_cpu_ns_per_kib * self.workload.bs / 1024;
                 match &self.guest_jitter {
-                    Some(j) => (base as f64 * j.sample(&mut self.rng)).round() as u64,
+                    // A lognormal factor is unbounded; one I/O never takes
+                    // the guest more than a second.
+                    Some(j) => ((base as f64 * j.sample(&mut self.rng)).round() as u64)
+                        .min(NS_PER_MS * 1000),
                     None => base,
                 }
             }
@@ -478,15 +486,17 @@ impl<'a> Engine<'a> {
                 t.phase = Phase::Foreseeing;
                 return;
             }
-            t.policy.foresee(0);
+            // Work is already here: the next event is "now", which keeps a
+            // threshold above 0 in poll mode (notifications off) as an
+            // online policy with a window would be.
+            t.policy.foresee(1);
         }
         let window = t.policy.window_ns();
         t.iter_window = window;
         let gen = t.gen;
-        if window > 0 {
-            // Entering poll mode disables virtqueue notifications.
-            t.notify_enabled = false;
-        }
+        // Entering poll mode disables virtqueue notifications; leaving it
+        // (no window) enables them again, as QEMU's poll_set_started() does.
+        t.notify_enabled = window == 0;
         if has_work {
             // The work is seen by the first poll pass, or by a ppoll that
             // returns at once (QEMU re-checks after re-enabling notifications).
@@ -626,14 +636,13 @@ impl<'a> Engine<'a> {
         }
         let submit_at = now + busy;
         busy += costs.complete_ns * cmps.len() as u64;
+        // One irqfd write per vCPU with completions in this iteration.
+        self.notify_round += 1;
         let mut notified = 0u64;
-        let mut vcpus_notified: u64 = 0;
         for &slot in &cmps {
-            let vcpu = self.slots[slot as usize].vcpu;
-            // Bitmask for the common case; beyond 64 vCPUs count each irq.
-            let bit = 1u64 << (vcpu % 64);
-            if vcpus_notified & bit == 0 || vcpu >= 64 {
-                vcpus_notified |= bit;
+            let vcpu = self.slots[slot as usize].vcpu as usize;
+            if self.notify_stamp[vcpu] != self.notify_round {
+                self.notify_stamp[vcpu] = self.notify_round;
                 notified += 1;
             }
         }
