@@ -71,8 +71,9 @@ pub fn list<T, E: std::fmt::Display>(
 }
 
 impl WorkloadArgs {
-    /// Every combination of the given values; a flag not given takes the
-    /// first value of the preset's matrix.
+    /// Every combination of the given values. A flag not given takes the
+    /// first value of the preset's matrix for rw and bs, the preset's
+    /// iodepth and duration, and 1 for numjobs and iothreads.
     pub fn workloads(&self, preset: &Preset) -> Result<Vec<Workload>> {
         let m = &preset.matrix;
         let rws = match &self.rw {

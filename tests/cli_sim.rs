@@ -231,6 +231,37 @@ fn bad_sweep_input_is_a_clean_error() {
         &pollwise(&["sweep", "--param", "poll-weight=2"]),
         &["poll-weight"],
     );
+    assert_clean_error(
+        &pollwise(&["compare", "--seeds", "4000000000"]),
+        &["more than 10000000 runs"],
+    );
+    let many: String = (0..5000)
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let axis = format!("poll-max-ns={many}");
+    assert_clean_error(
+        &pollwise(&[
+            "sweep",
+            "--param",
+            &axis,
+            "--param",
+            &axis.replace("max-ns", "grow"),
+        ]),
+        &["more than 10000000 runs"],
+    );
+    assert_clean_error(
+        &pollwise(&[
+            "sweep",
+            "--seed",
+            "18446744073709551615",
+            "--seeds",
+            "2",
+            "--duration-ms",
+            "1",
+        ]),
+        &["overflows"],
+    );
 }
 
 #[test]

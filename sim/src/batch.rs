@@ -9,6 +9,30 @@ use crate::error::SimError;
 use crate::preset::Preset;
 use crate::workload::Workload;
 
+/// The most runs one batch may hold: far beyond any useful sweep on one
+/// machine (shard larger ones), and small enough that the job list fits in
+/// memory.
+pub const MAX_RUNS: u64 = 10_000_000;
+
+/// `count` runs, or an error saying the batch is too large.
+pub fn check_runs(count: Option<u64>, what: &str) -> Result<u64, SimError> {
+    match count {
+        Some(n) if n <= MAX_RUNS => Ok(n),
+        _ => Err(SimError::Workload(format!(
+            "{what} would be more than {MAX_RUNS} runs: use fewer values or seeds"
+        ))),
+    }
+}
+
+/// Seed `base + index`, or an error when it would pass u64::MAX.
+pub fn nth_seed(base: u64, index: u64) -> Result<u64, SimError> {
+    base.checked_add(index).ok_or_else(|| {
+        SimError::Workload(format!(
+            "seed {base} + {index} overflows: use a smaller --seed"
+        ))
+    })
+}
+
 /// One run to do.
 #[derive(Clone, Debug)]
 pub struct Job<'a> {

@@ -4,7 +4,7 @@
 
 use pollwise_core::{Params, RunRow};
 
-use crate::batch::{mean_row, run_jobs, spread, Job};
+use crate::batch::{check_runs, mean_row, nth_seed, run_jobs, spread, Job};
 use crate::error::SimError;
 use crate::preset::Preset;
 use crate::workload::Workload;
@@ -85,6 +85,12 @@ pub fn compare(
             "seeds = 0: at least one seed is needed".into(),
         ));
     }
+    check_runs(
+        (workloads.len() as u64)
+            .checked_mul(2)
+            .and_then(|n| n.checked_mul(u64::from(seeds))),
+        "this compare",
+    )?;
     let mut jobs = Vec::new();
     for w in workloads {
         for params in [baseline, candidate] {
@@ -93,7 +99,7 @@ pub fn compare(
                     preset,
                     workload: w.clone(),
                     params: params.clone(),
-                    seed: seed + s,
+                    seed: nth_seed(seed, s)?,
                 });
             }
         }

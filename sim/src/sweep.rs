@@ -4,7 +4,7 @@
 
 use pollwise_core::{Params, PolicyKind, RunRow};
 
-use crate::batch::{run_jobs, Job};
+use crate::batch::{check_runs, nth_seed, run_jobs, Job};
 use crate::error::SimError;
 use crate::preset::Preset;
 use crate::workload::Workload;
@@ -60,6 +60,7 @@ impl SweepSpec {
     /// Every parameter combination, validated, in axis order (the last
     /// axis varies fastest).
     pub fn param_points(&self) -> Result<Vec<Params>, SimError> {
+        self.len_unchecked()?;
         let mut base = Params::defaults(self.kind);
         for (k, v) in &self.fixed {
             base.set_str(k, v)?;
@@ -86,7 +87,21 @@ impl SweepSpec {
 
     /// The number of runs: workloads x parameter points x seeds.
     pub fn len(&self) -> Result<usize, SimError> {
-        Ok(self.workloads.len() * self.param_points()?.len() * self.seeds as usize)
+        self.param_points()?;
+        self.len_unchecked()
+    }
+
+    /// The run count from the axes' lengths alone, refused before anything
+    /// is allocated when it is absurd.
+    fn len_unchecked(&self) -> Result<usize, SimError> {
+        let points = self
+            .axes
+            .iter()
+            .try_fold(1u64, |acc, (_, v)| acc.checked_mul(v.len() as u64));
+        let runs = points
+            .and_then(|p| p.checked_mul(self.workloads.len() as u64))
+            .and_then(|p| p.checked_mul(u64::from(self.seeds)));
+        Ok(check_runs(runs, "this sweep")? as usize)
     }
 
     pub fn is_empty(&self) -> Result<bool, SimError> {
@@ -122,7 +137,7 @@ impl SweepSpec {
                         params: p.clone(),
                         // The same seeds at every point: differences
                         // between points are the policy's, not the dice's.
-                        seed: self.seed + s,
+                        seed: nth_seed(self.seed, s)?,
                     });
                 }
             }

@@ -75,8 +75,11 @@ pub fn compare_rows(args: &CompareArgs) -> Result<Vec<ComparedRow>> {
         filled.workloads(&preset)?
     } else {
         let mut all = preset.matrix.workloads();
-        if let Some(ms) = w.duration_ms {
-            all.iter_mut().for_each(|x| x.duration_ms = ms);
+        for x in &mut all {
+            x.rwmixread = w.rwmixread;
+            if let Some(ms) = w.duration_ms {
+                x.duration_ms = ms;
+            }
         }
         all
     };

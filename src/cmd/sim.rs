@@ -63,5 +63,12 @@ pub fn run(args: SimArgs) -> Result<()> {
             row
         }
     };
+    if row.iops == 0.0 {
+        eprintln!(
+            "warning: no request completed in the measured {} ms (after the preset's warm-up); \
+             a longer --duration-ms or fewer requests in flight would give numbers",
+            row.duration_ms
+        );
+    }
     write_rows(io::stdout().lock(), args.format, &[row])
 }

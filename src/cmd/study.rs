@@ -380,7 +380,7 @@ fn markdown(args: &StudyArgs, presets: &[PresetResult], robust: &[RobustPoint]) 
         args.robust_duration_ms,
         match args.duration_ms {
             Some(d) => format!("{d} ms"),
-            None => "for the preset's duration (1 s)".to_string(),
+            None => "for its preset's duration".to_string(),
         }
     );
     for p in presets {
@@ -505,6 +505,9 @@ fn markdown(args: &StudyArgs, presets: &[PresetResult], robust: &[RobustPoint]) 
 pub fn run(args: StudyArgs) -> Result<()> {
     if args.seeds == 0 {
         anyhow::bail!("--seeds 0: at least one seed is needed");
+    }
+    if args.duration_ms == Some(0) || args.robust_duration_ms == 0 {
+        anyhow::bail!("durations must be at least 1 ms");
     }
     fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;

@@ -73,7 +73,10 @@ pub fn spec(args: &SweepArgs, preset: &pollwise_sim::Preset) -> Result<SweepSpec
         .map(|p| axis(p))
         .collect::<Result<Vec<_>>>()?;
     let mut workloads = if args.matrix {
-        preset.matrix.workloads()
+        let mut all = preset.matrix.workloads();
+        all.iter_mut()
+            .for_each(|w| w.rwmixread = args.workload.rwmixread);
+        all
     } else {
         args.workload.workloads(preset)?
     };
