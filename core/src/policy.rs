@@ -180,7 +180,7 @@ const POLLWISE_SPECS: &[ParamSpec] = &[
     QEMU_SPECS[0],
     ParamSpec {
         param: Param::PollBlockCostNs,
-        default: 16000,
+        default: 24000,
         min: 0,
         max: MAX_TIME_NS,
         help: "cost of blocking (wake-up + kick); poll only for events nearer than this on average",

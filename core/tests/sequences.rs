@@ -232,20 +232,20 @@ fn live_change_clamps_or_resets() {
 
 #[test]
 fn pollwise_covers_the_jitter_and_backs_off_gradually() {
-    // Defaults: poll-max-ns 32768, poll-block-cost-ns 16000, gain 1/8,
+    // Defaults: poll-max-ns 32768, poll-block-cost-ns 24000, gain 1/8,
     // shrink 2, grow start 4000. Handler 0 every time, so each block is a
     // sample of the wait after handler 0's previous event.
     let mut p = policy(PolicyKind::Pollwise, &[]);
     // 2000: no earlier event to attribute it to; handler 0 has no estimate
     //   yet and asks nothing: 0.
-    // 3000: first sample, srtt 3000, rttvar 0; 3000 <= 16000, so it asks
+    // 3000: first sample, srtt 3000, rttvar 0; 3000 <= 24000, so it asks
     //   max(3000 + 0, 4000) = 4000 (the grow start is the least it asks).
     // 3000: err 0, nothing moves: 4000.
     // 100000: long (> 32768), clamped to 2 x 32768 = 65536; err 62536,
     //   srtt 3000 + 7817 = 10817, rttvar 15634; the last wait was long, so
     //   it asks 0; 4000 / 2 = 2000 is below the grow start: 0.
     // 100000: srtt 10817 + (65536 - 10817)/8 = 17656, asks 0: 0.
-    // 3000: err 14656, srtt 17656 - 1832 = 15824 <= 16000; rttvar 15634 -
+    // 3000: err 14656, srtt 17656 - 1832 = 15824 <= 24000; rttvar 15634 -
     //   ceil((15634 - 14656)/4) = 15634 - 245 = 15389 (a decrease rounds up,
     //   as C's shift of a negative number does); asks 15824 + 2 x 15389 =
     //   46602, capped at 32768: the jitter widens the window.

@@ -54,7 +54,7 @@ fn sweep_specs() -> Vec<(PolicyKind, Vec<(&'static str, &'static str)>)> {
         (PolicyKind::Weighted, vec![("poll-weight", "1,2,3,4")]),
         (
             PolicyKind::Pollwise,
-            vec![("poll-block-cost-ns", "4000,8000,16000,32768")],
+            vec![("poll-block-cost-ns", "8000,16000,24000,32768")],
         ),
         (
             PolicyKind::Oracle,
