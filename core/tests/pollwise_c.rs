@@ -55,7 +55,7 @@ impl CRule {
             }
             n.fired_last = true;
             if n.seen && !n.last_long && n.srtt <= self.cost {
-                let want = (n.srtt + 2 * n.rttvar).max(self.grow_start);
+                let want = (n.srtt + 4 * n.rttvar).max(self.grow_start);
                 target = target.max(want.min(self.max));
             }
         }

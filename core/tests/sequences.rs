@@ -247,8 +247,8 @@ fn pollwise_covers_the_jitter_and_backs_off_gradually() {
     // 100000: srtt 10817 + (65536 - 10817)/8 = 17656, asks 0: 0.
     // 3000: err 14656, srtt 17656 - 1832 = 15824 <= 24000; rttvar 15634 -
     //   ceil((15634 - 14656)/4) = 15634 - 245 = 15389 (a decrease rounds up,
-    //   as C's shift of a negative number does); asks 15824 + 2 x 15389 =
-    //   46602, capped at 32768: the jitter widens the window.
+    //   as C's shift of a negative number does); asks 15824 + 4 x 15389 =
+    //   77380, capped at 32768: the jitter widens the window.
     // 100000: err 49712, srtt 15824 + 6214 = 22038, long: asks 0; halve to
     //   16384, then 8192: no reset.
     let w = run(
