@@ -472,39 +472,22 @@ fn compare(a: &CompareArgs) -> Result<()> {
     if a.repeat == 0 {
         bail!("--repeat must be at least 1");
     }
-    let rws = list("rw", &a.rw, RwMode::from_name)?;
-    let sizes = list("bs", &a.bs, parse_size)?;
-    let jobs = list("numjobs", &a.numjobs, count)?;
-    let depths = list("iodepth", &a.iodepth, count)?;
-    let mut points = Vec::new();
-    for &rw in &rws {
-        for &bs in &sizes {
-            for &numjobs in &jobs {
-                for &iodepth in &depths {
-                    let workload = Workload {
-                        rw,
-                        rwmixread: a.rwmixread,
-                        bs,
-                        numjobs,
-                        iodepth,
-                        seed: a.seed,
-                    };
-                    workload.validate().map_err(anyhow::Error::msg)?;
-                    points.push(ComparedPoint {
-                        workload,
-                        baseline: Vec::new(),
-                        candidate: Vec::new(),
-                    });
-                }
-            }
-        }
-    }
+    let mut points: Vec<ComparedPoint> =
+        device_matrix(&a.rw, &a.bs, &a.numjobs, &a.iodepth, a.rwmixread, a.seed)?
+            .into_iter()
+            .map(|workload| ComparedPoint {
+                workload,
+                baseline: Vec::new(),
+                candidate: Vec::new(),
+            })
+            .collect();
+    let largest_bs = points.iter().map(|p| p.workload.bs).max().unwrap_or(4096);
     // One scratch file for the whole matrix (filled once), kept open until
     // the end so it is removed on every exit path.
     // Held across all runs, so a Ctrl-C between them (or while the shared
     // scratch file is filled) also ends through the path that removes it.
     let sigint = pollwise_realdev::sys::SigintGuard::install()?;
-    let shared = SharedTarget::open(&a.target.spec()?, *sizes.iter().max().unwrap_or(&4096))?;
+    let shared = SharedTarget::open(&a.target.spec()?, largest_bs)?;
     let total = points.len() as u32 * a.repeat * 2;
     let mut done = 0;
     let progress = io::stderr().is_terminal();
@@ -751,6 +734,43 @@ fn std_dev(values: &[f64]) -> f64 {
     let n = values.len() as f64;
     let mean = values.iter().sum::<f64>() / n;
     (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+}
+
+/// Every combination of comma-separated rw, bs, numjobs and iodepth lists,
+/// validated, in that order (the matrix of `realdev compare` and
+/// `validate`).
+pub fn device_matrix(
+    rw: &str,
+    bs: &str,
+    numjobs: &str,
+    iodepth: &str,
+    rwmixread: u32,
+    seed: u64,
+) -> Result<Vec<Workload>> {
+    let rws = list("rw", rw, RwMode::from_name)?;
+    let sizes = list("bs", bs, parse_size)?;
+    let jobs = list("numjobs", numjobs, count)?;
+    let depths = list("iodepth", iodepth, count)?;
+    let mut out = Vec::new();
+    for &rw in &rws {
+        for &bs in &sizes {
+            for &numjobs in &jobs {
+                for &iodepth in &depths {
+                    let w = Workload {
+                        rw,
+                        rwmixread,
+                        bs,
+                        numjobs,
+                        iodepth,
+                        seed,
+                    };
+                    w.validate().map_err(anyhow::Error::msg)?;
+                    out.push(w);
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

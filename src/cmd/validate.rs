@@ -7,12 +7,11 @@ use std::io::{self, BufWriter, Write};
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use pollwise_core::RunRow;
-use pollwise_realdev::loadgen::{RwMode, Workload};
+use pollwise_realdev::loadgen::Workload;
 use pollwise_realdev::run::{self as device, RunConfig};
 
-use crate::cmd::realdev::TargetArgs;
+use crate::cmd::realdev::{device_matrix, TargetArgs};
 use crate::policy_args::PolicyArgs;
-use crate::workload_args::{count, list, parse_size};
 
 /// Agreement targets: IOPS within 10%, IOThread CPU within 10 points.
 pub const IOPS_TOLERANCE_PCT: f64 = 10.0;
@@ -125,61 +124,44 @@ pub fn run(a: ValidateArgs) -> Result<()> {
     if a.repeat == 0 {
         bail!("--repeat must be at least 1");
     }
-    let rws = list("rw", &a.rw, RwMode::from_name)?;
-    let sizes = list("bs", &a.bs, parse_size)?;
-    let jobs = list("numjobs", &a.numjobs, count)?;
-    let depths = list("iodepth", &a.iodepth, count)?;
+    let matrix = device_matrix(&a.rw, &a.bs, &a.numjobs, &a.iodepth, a.rwmixread, a.seed)?;
     let spec = a.target.spec()?;
     let mut results = Vec::new();
-    for &rw in &rws {
-        for &bs in &sizes {
-            for &numjobs in &jobs {
-                for &iodepth in &depths {
-                    let w = Workload {
-                        rw,
-                        rwmixread: a.rwmixread,
-                        bs,
-                        numjobs,
-                        iodepth,
-                        seed: a.seed,
-                    };
-                    w.validate().map_err(anyhow::Error::msg)?;
-                    let sim_w = pollwise_sim::Workload {
-                        rw: rw.name().parse()?,
-                        rwmixread: a.rwmixread,
-                        bs,
-                        numjobs,
-                        iodepth,
-                        iothreads: 1,
-                        duration_ms: a.duration_ms,
-                    };
-                    sim_w.validate()?;
-                    let mut dev_rows = Vec::new();
-                    let mut sim_rows = Vec::new();
-                    for rep in 0..a.repeat {
-                        let seed = a.seed + u64::from(rep);
-                        let cfg = RunConfig {
-                            workload: Workload { seed, ..w.clone() },
-                            duration_ms: a.duration_ms,
-                            params: params.clone(),
-                            target: spec.clone(),
-                            changes: Vec::new(),
-                            trace: false,
-                            catch_sigint: true,
-                        };
-                        dev_rows.push(device::run(&cfg)?.row);
-                        sim_rows.push(
-                            pollwise_sim::simulate(&preset, &sim_w, &params, seed)
-                                .with_context(|| format!("simulating {rw} bs={bs} qd={iodepth}"))?,
-                        );
-                    }
-                    results.push(Agreement {
-                        device: mean_row(&dev_rows),
-                        sim: mean_row(&sim_rows),
-                    });
-                }
-            }
+    for w in matrix {
+        let (rw, bs, iodepth) = (w.rw, w.bs, w.iodepth);
+        let sim_w = pollwise_sim::Workload {
+            rw: rw.name().parse()?,
+            rwmixread: a.rwmixread,
+            bs,
+            numjobs: w.numjobs,
+            iodepth,
+            iothreads: 1,
+            duration_ms: a.duration_ms,
+        };
+        sim_w.validate()?;
+        let mut dev_rows = Vec::new();
+        let mut sim_rows = Vec::new();
+        for rep in 0..a.repeat {
+            let seed = a.seed + u64::from(rep);
+            let cfg = RunConfig {
+                workload: Workload { seed, ..w.clone() },
+                duration_ms: a.duration_ms,
+                params: params.clone(),
+                target: spec.clone(),
+                changes: Vec::new(),
+                trace: false,
+                catch_sigint: true,
+            };
+            dev_rows.push(device::run(&cfg)?.row);
+            sim_rows.push(
+                pollwise_sim::simulate(&preset, &sim_w, &params, seed)
+                    .with_context(|| format!("simulating {rw} bs={bs} qd={iodepth}"))?,
+            );
         }
+        results.push(Agreement {
+            device: mean_row(&dev_rows),
+            sim: mean_row(&sim_rows),
+        });
     }
     let mut out = BufWriter::new(io::stdout().lock());
     match a.format {
