@@ -376,18 +376,8 @@ fn calibrate(a: &CalibrateArgs) -> Result<()> {
 pub struct CompareArgs {
     #[command(flatten)]
     pub policies: PolicyPairArgs,
-    /// rw modes of the matrix, comma-separated.
-    #[arg(long, default_value = "randread")]
-    pub rw: String,
-    /// Block sizes, comma-separated (k and m suffixes allowed).
-    #[arg(long, default_value = "4k")]
-    pub bs: String,
-    #[arg(long, default_value = "1")]
-    pub numjobs: String,
-    #[arg(long, default_value = "1,8")]
-    pub iodepth: String,
-    #[arg(long, default_value_t = 50)]
-    pub rwmixread: u32,
+    #[command(flatten)]
+    pub matrix: DeviceMatrixArgs,
     /// Length of each run.
     #[arg(long, default_value_t = 2000)]
     pub duration_ms: u64,
@@ -472,15 +462,16 @@ fn compare(a: &CompareArgs) -> Result<()> {
     if a.repeat == 0 {
         bail!("--repeat must be at least 1");
     }
-    let mut points: Vec<ComparedPoint> =
-        device_matrix(&a.rw, &a.bs, &a.numjobs, &a.iodepth, a.rwmixread, a.seed)?
-            .into_iter()
-            .map(|workload| ComparedPoint {
-                workload,
-                baseline: Vec::new(),
-                candidate: Vec::new(),
-            })
-            .collect();
+    let mut points: Vec<ComparedPoint> = a
+        .matrix
+        .workloads(a.seed)?
+        .into_iter()
+        .map(|workload| ComparedPoint {
+            workload,
+            baseline: Vec::new(),
+            candidate: Vec::new(),
+        })
+        .collect();
     let largest_bs = points.iter().map(|p| p.workload.bs).max().unwrap_or(4096);
     // One scratch file for the whole matrix (filled once), kept open until
     // the end so it is removed on every exit path.
@@ -736,41 +727,52 @@ fn std_dev(values: &[f64]) -> f64 {
     (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
 }
 
-/// Every combination of comma-separated rw, bs, numjobs and iodepth lists,
-/// validated, in that order (the matrix of `realdev compare` and
-/// `validate`).
-pub fn device_matrix(
-    rw: &str,
-    bs: &str,
-    numjobs: &str,
-    iodepth: &str,
-    rwmixread: u32,
-    seed: u64,
-) -> Result<Vec<Workload>> {
-    let rws = list("rw", rw, RwMode::from_name)?;
-    let sizes = list("bs", bs, parse_size)?;
-    let jobs = list("numjobs", numjobs, count)?;
-    let depths = list("iodepth", iodepth, count)?;
-    let mut out = Vec::new();
-    for &rw in &rws {
-        for &bs in &sizes {
-            for &numjobs in &jobs {
-                for &iodepth in &depths {
-                    let w = Workload {
-                        rw,
-                        rwmixread,
-                        bs,
-                        numjobs,
-                        iodepth,
-                        seed,
-                    };
-                    w.validate().map_err(anyhow::Error::msg)?;
-                    out.push(w);
+/// The small workload matrix `realdev compare` and `validate` run: every
+/// combination of the comma-separated lists.
+#[derive(Args, Debug)]
+pub struct DeviceMatrixArgs {
+    /// rw modes of the matrix, comma-separated.
+    #[arg(long, default_value = "randread")]
+    pub rw: String,
+    /// Block sizes, comma-separated (k and m suffixes allowed).
+    #[arg(long, default_value = "4k")]
+    pub bs: String,
+    #[arg(long, default_value = "1")]
+    pub numjobs: String,
+    #[arg(long, default_value = "1,8")]
+    pub iodepth: String,
+    #[arg(long, default_value_t = 50)]
+    pub rwmixread: u32,
+}
+
+impl DeviceMatrixArgs {
+    /// Every combination, validated, in rw, bs, numjobs, iodepth order.
+    pub fn workloads(&self, seed: u64) -> Result<Vec<Workload>> {
+        let rws = list("rw", &self.rw, RwMode::from_name)?;
+        let sizes = list("bs", &self.bs, parse_size)?;
+        let jobs = list("numjobs", &self.numjobs, count)?;
+        let depths = list("iodepth", &self.iodepth, count)?;
+        let mut out = Vec::new();
+        for &rw in &rws {
+            for &bs in &sizes {
+                for &numjobs in &jobs {
+                    for &iodepth in &depths {
+                        let w = Workload {
+                            rw,
+                            rwmixread: self.rwmixread,
+                            bs,
+                            numjobs,
+                            iodepth,
+                            seed,
+                        };
+                        w.validate().map_err(anyhow::Error::msg)?;
+                        out.push(w);
+                    }
                 }
             }
         }
+        Ok(out)
     }
-    Ok(out)
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use pollwise_core::RunRow;
 use pollwise_realdev::loadgen::Workload;
 use pollwise_realdev::run::{self as device, RunConfig};
 
-use crate::cmd::realdev::{device_matrix, TargetArgs};
+use crate::cmd::realdev::{DeviceMatrixArgs, TargetArgs};
 use crate::policy_args::PolicyArgs;
 
 /// Agreement targets: IOPS within 10%, IOThread CPU within 10 points.
@@ -23,17 +23,8 @@ pub struct ValidateArgs {
     /// any preset name or file.
     #[arg(long, value_name = "FILE")]
     pub preset: String,
-    /// rw modes, comma-separated.
-    #[arg(long, default_value = "randread")]
-    pub rw: String,
-    #[arg(long, default_value = "4k")]
-    pub bs: String,
-    #[arg(long, default_value = "1")]
-    pub numjobs: String,
-    #[arg(long, default_value = "1,8")]
-    pub iodepth: String,
-    #[arg(long, default_value_t = 50)]
-    pub rwmixread: u32,
+    #[command(flatten)]
+    pub matrix: DeviceMatrixArgs,
     /// Length of each device run and of each simulated run.
     #[arg(long, default_value_t = 3000)]
     pub duration_ms: u64,
@@ -124,14 +115,14 @@ pub fn run(a: ValidateArgs) -> Result<()> {
     if a.repeat == 0 {
         bail!("--repeat must be at least 1");
     }
-    let matrix = device_matrix(&a.rw, &a.bs, &a.numjobs, &a.iodepth, a.rwmixread, a.seed)?;
+    let matrix = a.matrix.workloads(a.seed)?;
     let spec = a.target.spec()?;
     let mut results = Vec::new();
     for w in matrix {
         let (rw, bs, iodepth) = (w.rw, w.bs, w.iodepth);
         let sim_w = pollwise_sim::Workload {
             rw: rw.name().parse()?,
-            rwmixread: a.rwmixread,
+            rwmixread: w.rwmixread,
             bs,
             numjobs: w.numjobs,
             iodepth,
