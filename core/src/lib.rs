@@ -3,9 +3,12 @@
 //!
 //! Nothing here performs I/O, reads a clock, spawns a thread or allocates in
 //! the step (per-handler tables grow only when a new handler id appears).
-//! Both the simulator and the real-device loop drive these same types, so a
-//! policy measured in simulation is exactly the one run on a disk.
+//! Both the simulator and the real-device loop drive these same types (the
+//! policies and the IOThread loop around them, [`IoThread`]), so a policy
+//! measured in simulation is exactly the one, in exactly the loop, that runs
+//! on a disk.
 
+mod iothread;
 mod outcome;
 mod params;
 mod policies;
@@ -13,6 +16,7 @@ mod policy;
 mod schema;
 mod window_stats;
 
+pub use iothread::{IoThread, LoopCounters, Noticed, Phase, Step, TracePoint};
 pub use outcome::{HandlerId, Outcome, MAX_HANDLER_ID};
 pub use params::{Param, ParamError, ParamSpec, Params, MAX_FACTOR, MAX_TIME_NS, MAX_WEIGHT_SHIFT};
 pub use policies::{

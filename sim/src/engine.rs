@@ -6,13 +6,14 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 
 use hdrhistogram::Histogram;
-use pollwise_core::{AnyPolicy, Outcome, Params, Policy, RunRow, TraceRow, WindowStats};
+use pollwise_core::{Params, RunRow, TracePoint, TraceRow, WindowStats};
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, LogNormal};
 use rand_pcg::Pcg64;
 
 use crate::dist::Sampler;
 use crate::error::SimError;
+use crate::loop_driver::{LoopDriver, LoopEvent};
 use crate::preset::{Preset, VqMapping};
 use crate::workload::Workload;
 
@@ -52,24 +53,6 @@ enum Work {
     Kick,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Phase {
-    Polling,
-    Blocked,
-    /// A clairvoyant policy waiting for the next arrival: when it comes,
-    /// the policy is told the gap and the iteration is replayed as polled
-    /// (gap within its window) or blocked from the start. Nothing else
-    /// observes the IOThread in between, so this is exact.
-    Foreseeing,
-    /// Found work by polling, or woke up (`slept`), and is about to
-    /// process it.
-    Noticing {
-        polled: bool,
-        slept: bool,
-    },
-    Busy,
-}
-
 /// One in-flight request; there is one slot per (job, iodepth) pair.
 #[derive(Clone, Copy, Debug, Default)]
 struct Slot {
@@ -94,24 +77,20 @@ struct Vcpu {
     inbox: Vec<(Time, u32)>,
 }
 
+/// One IOThread: the one loop (see [`LoopDriver`]) and what it has to
+/// process.
 struct IoThread {
-    policy: AnyPolicy,
+    lp: LoopDriver,
     /// Poll handlers: one per virtqueue served, then the AIO ring.
     handlers: u32,
     ready_sub: Vec<u32>,
     ready_cmp: Vec<u32>,
-    phase: Phase,
-    /// Invalidates stale PollTimeout/Noticed events.
-    gen: u64,
-    iter_start: Time,
-    iter_window: Time,
-    notify_enabled: bool,
-    seen: Vec<bool>,
-    outcome_handlers: Vec<u32>,
-    poll_ns: u64,
-    busy_ns: u64,
-    wakeups: u64,
-    stats: WindowStats,
+}
+
+impl IoThread {
+    fn pending(&self) -> bool {
+        !self.ready_sub.is_empty() || !self.ready_cmp.is_empty()
+    }
 }
 
 /// A disk of the device: internal channels (busy for a request's media
@@ -134,8 +113,6 @@ pub struct Engine<'a> {
     workload: &'a Workload,
     params: &'a Params,
     seed: u64,
-    /// The policy is told the next arrival (the oracle).
-    clairvoyant: bool,
     now: Time,
     seq: u64,
     events: BinaryHeap<Reverse<(Time, u64, Event)>>,
@@ -162,11 +139,6 @@ pub struct Engine<'a> {
     processed: u64,
 }
 
-/// The part of `[a, b)` inside `[lo, hi)`.
-fn overlap(a: Time, b: Time, lo: Time, hi: Time) -> u64 {
-    b.min(hi).saturating_sub(a.max(lo))
-}
-
 impl<'a> Engine<'a> {
     pub fn new(
         preset: &'a Preset,
@@ -191,26 +163,27 @@ impl<'a> Engine<'a> {
             queue_map.push((it, per_it_handlers[it as usize]));
             per_it_handlers[it as usize] += 1;
         }
+        let measure_from = preset.matrix.warmup_ms * NS_PER_MS;
+        let measure_to = measure_from + workload.duration_ms * NS_PER_MS;
+        let costs = &preset.iothread;
         let iothreads = per_it_handlers
             .iter()
             .map(|&queues| {
                 let handlers = queues + 1;
                 IoThread {
-                    policy: AnyPolicy::new(params.clone()),
+                    // An arrival is noticed one poll pass (every handler
+                    // checked once) later, or a wake-up later.
+                    lp: LoopDriver::new(
+                        params.clone(),
+                        handlers,
+                        costs.poll_check_ns * u64::from(handlers),
+                        costs.wakeup_latency_ns,
+                        measure_from,
+                        measure_to,
+                    ),
                     handlers,
                     ready_sub: Vec::new(),
                     ready_cmp: Vec::new(),
-                    phase: Phase::Busy,
-                    gen: 0,
-                    iter_start: 0,
-                    iter_window: 0,
-                    notify_enabled: true,
-                    seen: vec![false; handlers as usize],
-                    outcome_handlers: Vec::with_capacity(handlers as usize),
-                    poll_ns: 0,
-                    busy_ns: 0,
-                    wakeups: 0,
-                    stats: WindowStats::default(),
                 }
             })
             .collect();
@@ -233,14 +206,11 @@ impl<'a> Engine<'a> {
                 transfer_free_at: 0,
             })
             .collect();
-        let measure_from = preset.matrix.warmup_ms * NS_PER_MS;
-        let measure_to = measure_from + workload.duration_ms * NS_PER_MS;
         Ok(Engine {
             preset,
             workload,
             params,
             seed,
-            clairvoyant: params.kind().is_clairvoyant(),
             now: 0,
             seq: 0,
             events: BinaryHeap::new(),
@@ -393,7 +363,7 @@ impl<'a> Engine<'a> {
             // First let the IOThread react (a clairvoyant one decides now
             // whether it was polling), then see whether the guest must kick.
             self.arrival(it);
-            if self.iothreads[it as usize].notify_enabled {
+            if self.iothreads[it as usize].lp.machine().notify_enabled() {
                 if self.now >= self.measure_from {
                     self.meters.kicks += 1;
                 }
@@ -465,170 +435,57 @@ impl<'a> Engine<'a> {
 
     // ---- IOThread -------------------------------------------------------
 
-    /// One poll pass over every handler: how long until polling sees an
-    /// event that has arrived.
-    fn poll_pass_ns(&self, it: u32) -> u64 {
-        self.preset.iothread.poll_check_ns * u64::from(self.iothreads[it as usize].handlers)
+    fn schedule_loop(&mut self, it: u32, next: Option<(Time, LoopEvent)>) {
+        match next {
+            Some((at, LoopEvent::PollTimeout { gen })) => {
+                self.schedule(at, Event::PollTimeout { it, gen })
+            }
+            Some((at, LoopEvent::Noticed { gen })) => self.schedule(at, Event::Noticed { it, gen }),
+            None => {}
+        }
     }
 
     fn begin_iteration(&mut self, it: u32) {
-        let now = self.now;
-        let pass = self.poll_pass_ns(it);
         let t = &mut self.iothreads[it as usize];
-        t.gen += 1;
-        t.iter_start = now;
-        let has_work = !t.ready_sub.is_empty() || !t.ready_cmp.is_empty();
-        if self.clairvoyant {
-            if !has_work {
-                // The oracle's window depends on the next arrival; it is
-                // settled when that arrival happens (see `arrival`).
-                t.iter_window = 0;
-                t.phase = Phase::Foreseeing;
-                return;
-            }
-            // Work is already here: the next event is "now", which keeps a
-            // threshold above 0 in poll mode (notifications off) as an
-            // online policy with a window would be.
-            t.policy.foresee(1);
-        }
-        let window = t.policy.window_ns();
-        t.iter_window = window;
-        let gen = t.gen;
-        // Entering poll mode disables virtqueue notifications; leaving it
-        // (no window) enables them again, as QEMU's poll_set_started() does.
-        t.notify_enabled = window == 0;
-        if has_work {
-            // The work is seen by the first poll pass, or by a ppoll that
-            // returns at once (QEMU re-checks after re-enabling notifications).
-            t.phase = Phase::Noticing {
-                polled: window > 0,
-                slept: false,
-            };
-            self.schedule(now + pass, Event::Noticed { it, gen });
-        } else if window > 0 {
-            t.phase = Phase::Polling;
-            self.schedule(now + window, Event::PollTimeout { it, gen });
-        } else {
-            t.phase = Phase::Blocked;
-            t.notify_enabled = true;
-        }
+        let next = t.lp.begin(self.now, t.pending());
+        self.schedule_loop(it, next);
     }
 
     fn arrival(&mut self, it: u32) {
-        let pass = self.poll_pass_ns(it);
-        let wake = self.preset.iothread.wakeup_latency_ns;
-        let now = self.now;
-        let t = &mut self.iothreads[it as usize];
-        let gen = t.gen;
-        if t.phase == Phase::Foreseeing {
-            let gap = now - t.iter_start;
-            t.policy.foresee(gap + 1);
-            let window = t.policy.window_ns();
-            t.iter_window = window;
-            if window > gap {
-                t.phase = Phase::Polling;
-                t.notify_enabled = false;
-            } else {
-                t.phase = Phase::Blocked;
-                t.notify_enabled = true;
-            }
-        }
-        match t.phase {
-            Phase::Polling => {
-                t.phase = Phase::Noticing {
-                    polled: true,
-                    slept: false,
-                };
-                self.schedule(now + pass, Event::Noticed { it, gen });
-            }
-            Phase::Blocked => {
-                t.phase = Phase::Noticing {
-                    polled: false,
-                    slept: true,
-                };
-                if now >= self.measure_from {
-                    t.wakeups += 1;
-                }
-                self.schedule(now + wake, Event::Noticed { it, gen });
-            }
-            Phase::Noticing { .. } | Phase::Busy | Phase::Foreseeing => {}
-        }
+        let next = self.iothreads[it as usize].lp.arrival(self.now);
+        self.schedule_loop(it, next);
     }
 
     fn poll_timeout(&mut self, it: u32, gen: u64) {
-        let (from, to) = (self.measure_from, self.measure_to);
-        let now = self.now;
-        let t = &mut self.iothreads[it as usize];
-        if t.gen != gen || t.phase != Phase::Polling {
-            return;
-        }
-        t.poll_ns += overlap(t.iter_start, now, from, to);
-        t.phase = Phase::Blocked;
-        t.notify_enabled = true;
+        self.iothreads[it as usize].lp.poll_timeout(self.now, gen);
     }
 
     fn noticed(&mut self, it: u32, gen: u64) {
         let now = self.now;
-        let (from, to) = (self.measure_from, self.measure_to);
         let preset = self.preset;
         let costs = &preset.iothread;
         let t = &mut self.iothreads[it as usize];
-        let Phase::Noticing { polled, slept } = t.phase else {
+        // Which handlers had events: each ready request's queue, then the
+        // AIO ring if anything completed.
+        let aio = t.handlers - 1;
+        let slots = &self.slots;
+        let handlers = t
+            .ready_sub
+            .iter()
+            .map(|&slot| slots[slot as usize].handler)
+            .chain((!t.ready_cmp.is_empty()).then_some(aio));
+        let Some(n) = t.lp.noticed(now, gen, handlers) else {
             return;
         };
-        if t.gen != gen {
-            return;
+        if let Some(point) = n.trace {
+            self.record_trace(it, point);
         }
         let mut busy = costs.iteration_ns;
-        if polled {
-            t.poll_ns += overlap(t.iter_start, now, from, to);
-        }
-        if slept {
+        if n.slept {
             busy += costs.wakeup_cpu_ns;
         }
 
-        // Which handlers had events, each once.
-        t.outcome_handlers.clear();
-        let aio = t.handlers - 1;
-        for &slot in &t.ready_sub {
-            let h = self.slots[slot as usize].handler;
-            if !t.seen[h as usize] {
-                t.seen[h as usize] = true;
-                t.outcome_handlers.push(h);
-            }
-        }
-        if !t.ready_cmp.is_empty() {
-            t.outcome_handlers.push(aio);
-        }
-        for &h in &t.outcome_handlers {
-            t.seen[h as usize] = false;
-        }
-        let block_ns = now - t.iter_start;
-        let before = t.policy.window_ns();
-        let outcome = if polled {
-            Outcome::polled(block_ns, &t.outcome_handlers)
-        } else {
-            Outcome::blocked(block_ns, &t.outcome_handlers)
-        };
-        t.policy.observe(&outcome);
-        let after = t.policy.window_ns();
-        if now >= from {
-            t.stats
-                .record_change(t.policy.kind(), self.params, before, after);
-        }
-        if after != before {
-            if let Some(trace) = &mut self.trace {
-                trace.push(TraceRow {
-                    policy: self.params.kind().name().to_string(),
-                    params: self.params_text.clone(),
-                    iothread: it,
-                    time_ns: now,
-                    window_ns: after,
-                    poll_max_ns: t.policy.params().poll_max_ns(),
-                });
-            }
-        }
-
+        let t = &mut self.iothreads[it as usize];
         let subs = std::mem::take(&mut t.ready_sub);
         let cmps = std::mem::take(&mut t.ready_cmp);
         if !subs.is_empty() {
@@ -648,8 +505,6 @@ impl<'a> Engine<'a> {
         }
         busy += costs.notify_guest_ns * notified;
         let end = now + busy;
-        t.busy_ns += overlap(now, end, from, to);
-        t.phase = Phase::Busy;
         self.schedule(end, Event::IterEnd { it });
 
         for &slot in &subs {
@@ -670,36 +525,42 @@ impl<'a> Engine<'a> {
     }
 
     fn iter_end(&mut self, it: u32) {
-        let (from, to, now) = (self.measure_from, self.measure_to, self.now);
         let t = &mut self.iothreads[it as usize];
-        t.stats
-            .record_span(t.iter_window, overlap(t.iter_start, now, from, to));
-        self.begin_iteration(it);
+        let next = t.lp.end(self.now, t.pending());
+        self.schedule_loop(it, next);
+    }
+
+    fn record_trace(&mut self, it: u32, point: TracePoint) {
+        let Some(trace) = &mut self.trace else {
+            return;
+        };
+        trace.push(TraceRow {
+            policy: self.params.kind().name().to_string(),
+            params: self.params_text.clone(),
+            iothread: it,
+            time_ns: point.time_ns,
+            window_ns: point.window_ns,
+            poll_max_ns: point.poll_max_ns,
+        });
     }
 
     // ---- results --------------------------------------------------------
 
-    fn finish(mut self) -> (RunRow, Vec<TraceRow>) {
+    fn finish(self) -> (RunRow, Vec<TraceRow>) {
         let (from, to) = (self.measure_from, self.measure_to);
-        // Close the iterations still open at the end.
-        for t in &mut self.iothreads {
-            if t.phase == Phase::Polling {
-                t.poll_ns += overlap(t.iter_start, to, from, to);
-            }
-            t.stats
-                .record_span(t.iter_window, overlap(t.iter_start, to, from, to));
-        }
-        let secs = self.workload.duration_ms as f64 / 1000.0;
-        let span = (to - from) as f64;
         let n_it = self.iothreads.len() as f64;
         let mut stats = WindowStats::default();
         let (mut poll, mut busy, mut wakeups) = (0u64, 0u64, 0u64);
-        for t in &self.iothreads {
-            stats.merge(&t.stats);
-            poll += t.poll_ns;
-            busy += t.busy_ns;
-            wakeups += t.wakeups;
+        for t in self.iothreads {
+            // Closes the iteration still open at the end.
+            let c = t.lp.into_machine().finish(to);
+            stats.merge(&c.window);
+            poll += c.poll_ns;
+            busy += c.busy_ns;
+            wakeups += c.wakeups;
         }
+        let secs = self.workload.duration_ms as f64 / 1000.0;
+        let span = (to - from) as f64;
         let h = &self.meters.latency;
         let us = |ns: f64| ns / 1000.0;
         let iops = self.meters.completions as f64 / secs;

@@ -10,6 +10,7 @@ pub mod compare;
 mod dist;
 mod engine;
 mod error;
+pub mod loop_driver;
 mod preset;
 pub mod sweep;
 mod workload;

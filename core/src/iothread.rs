@@ -1,0 +1,517 @@
+//! The IOThread loop as a sans-IO state machine: everything one QEMU
+//! `aio_poll()` iteration decides, with time passed in by the host.
+//!
+//! Every host drives this one type: the simulator's event handlers, the
+//! real-device loop over epoll and Linux AIO, and the loom models of that
+//! loop. The machine decides; the host only does what it is told and
+//! reports what it saw, the way quinn's endpoint drives `quinn-proto`:
+//!
+//! ```text
+//!             begin(now, pending)
+//!   Idle ──────────────┬──────────────────┬────────────────┐
+//!                      │ window > 0       │ window == 0    │ pending work
+//!                      ▼                  ▼                ▼
+//!   Step::Poll    Polling ──timeout──▶ Arming ──block──▶ Blocked
+//!                      │ arrival          │ arrival        │ arrival
+//!                      ▼                  ▼                ▼ (Step::Wake)
+//!                   Noticing { polled, slept } ── noticed(now, handlers) ──▶
+//!                   Processing ── end(now) ──▶ Idle
+//! ```
+//!
+//! The rules it owns, in one place:
+//! - the window of an iteration is the policy's window at its start;
+//! - notifications are off from the start of a poll phase until the loop
+//!   arms to block (QEMU's `poll_set_started()`), so with a zero window every
+//!   request finds them on;
+//! - `block_ns` is the time from the start of the iteration to the moment
+//!   the work was noticed, and the iteration counts as polled only if the
+//!   poll phase saw the work;
+//! - each handler that had an event is reported once per iteration;
+//! - a trace point is emitted whenever the window changes (after an
+//!   adjustment or a live parameter change), and the host may ask for one at
+//!   its start;
+//! - poll, busy and blocked time, wake-ups and window statistics are counted
+//!   only inside the measured interval `[from, to)`.
+//!
+//! It reads no clock, performs no I/O and allocates nothing per step: its
+//! only buffers are sized by the handler count at construction.
+
+use crate::outcome::{HandlerId, Outcome};
+use crate::params::{ParamError, Params};
+use crate::policy::{AnyPolicy, Policy};
+use crate::window_stats::WindowStats;
+
+/// Where the loop is within an iteration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Between iterations (and before the first).
+    Idle,
+    /// Busy-polling the handlers until the window runs out.
+    Polling,
+    /// Notifications on; re-checking the handlers before sleeping.
+    Arming,
+    /// Asleep in the kernel until a doorbell rings.
+    Blocked,
+    /// A clairvoyant policy waiting for the next arrival: when it comes, the
+    /// policy is told the gap and the iteration is settled as polled (the gap
+    /// is within its window) or blocked from its start. Only a host that
+    /// knows the future (the simulator) can drive this phase.
+    Foreseeing,
+    /// Work was seen by a poll pass, on the re-check, or after a wake-up.
+    Noticing { polled: bool, slept: bool },
+    /// Submitting and completing.
+    Processing,
+}
+
+/// What the host must do next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Work is visible: the next poll pass (or the re-check) sees it. Call
+    /// [`IoThread::noticed`] once it has.
+    Notice,
+    /// Turn notifications off and busy-poll the handlers until
+    /// `deadline_ns`; then call [`IoThread::arrival`] (work found) or
+    /// [`IoThread::poll_timeout`].
+    Poll { deadline_ns: u64 },
+    /// Turn notifications on and re-check the handlers; then call
+    /// [`IoThread::arrival`] (work found) or [`IoThread::block`].
+    Arm,
+    /// The loop was asleep: it runs again after the wake-up latency, then
+    /// calls [`IoThread::noticed`].
+    Wake,
+    /// Wait for the next arrival without deciding (clairvoyant policies).
+    Foresee,
+    /// Nothing: the loop already has work in hand.
+    Nothing,
+}
+
+/// One point of the window trajectory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TracePoint {
+    pub time_ns: u64,
+    pub window_ns: u64,
+    pub poll_max_ns: u64,
+    /// How many live parameter changes had been applied: 0 for the initial
+    /// parameters.
+    pub params_version: u32,
+}
+
+/// What noticing the work decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Noticed {
+    pub block_ns: u64,
+    pub polled: bool,
+    /// The loop slept and was woken (the host charges the wake-up's CPU).
+    pub slept: bool,
+    /// The window changed.
+    pub trace: Option<TracePoint>,
+}
+
+/// Time and events counted inside the measured interval.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LoopCounters {
+    /// Busy-polling, from the start of an iteration until its work was
+    /// noticed or its window ran out.
+    pub poll_ns: u64,
+    /// From noticing the work until the end of the iteration.
+    pub busy_ns: u64,
+    /// Asleep in the kernel.
+    pub blocked_ns: u64,
+    pub wakeups: u64,
+    pub iterations: u64,
+    /// Iterations whose work was found by polling.
+    pub polled_hits: u64,
+    pub window: WindowStats,
+}
+
+/// One IOThread's loop around its policy.
+#[derive(Clone, Debug)]
+pub struct IoThread {
+    policy: AnyPolicy,
+    clairvoyant: bool,
+    phase: Phase,
+    iter_start: u64,
+    iter_window: u64,
+    noticed_at: u64,
+    blocked_at: u64,
+    notify_enabled: bool,
+    params_version: u32,
+    /// Per handler: already reported in this iteration.
+    seen: Vec<bool>,
+    /// The handlers reported in this iteration, each once.
+    handlers: Vec<HandlerId>,
+    from: u64,
+    to: u64,
+    counters: LoopCounters,
+}
+
+/// The part of `[a, b)` inside `[lo, hi)`.
+fn overlap(a: u64, b: u64, lo: u64, hi: u64) -> u64 {
+    b.min(hi).saturating_sub(a.max(lo))
+}
+
+impl IoThread {
+    /// A loop with `handlers` poll handlers (ids `0..handlers`) measuring
+    /// over `[from, to)` in the host's time. Notifications start enabled.
+    pub fn new(params: Params, handlers: u32, from: u64, to: u64) -> IoThread {
+        IoThread {
+            clairvoyant: params.kind().is_clairvoyant(),
+            policy: AnyPolicy::new(params),
+            phase: Phase::Idle,
+            iter_start: 0,
+            iter_window: 0,
+            noticed_at: 0,
+            blocked_at: 0,
+            notify_enabled: true,
+            params_version: 0,
+            seen: vec![false; handlers as usize],
+            handlers: Vec::with_capacity(handlers as usize),
+            from,
+            to,
+            counters: LoopCounters::default(),
+        }
+    }
+
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    pub fn policy(&self) -> &AnyPolicy {
+        &self.policy
+    }
+
+    /// Whether a producer that queues work now must ring the doorbell.
+    pub fn notify_enabled(&self) -> bool {
+        self.notify_enabled
+    }
+
+    /// The window of the current iteration.
+    pub fn iteration_window(&self) -> u64 {
+        self.iter_window
+    }
+
+    pub fn counters(&self) -> &LoopCounters {
+        &self.counters
+    }
+
+    /// The window in force now, as a trace point.
+    pub fn trace_point(&self, now: u64) -> TracePoint {
+        TracePoint {
+            time_ns: now,
+            window_ns: self.policy.window_ns(),
+            poll_max_ns: self.policy.params().poll_max_ns(),
+            params_version: self.params_version,
+        }
+    }
+
+    fn measuring(&self, now: u64) -> bool {
+        now >= self.from
+    }
+
+    /// A live parameter change (QEMU's `qom-set`), applied between
+    /// iterations. Returns a trace point if the window changed.
+    pub fn set_params(
+        &mut self,
+        params: Params,
+        now: u64,
+    ) -> Result<Option<TracePoint>, ParamError> {
+        let before = self.policy.window_ns();
+        self.policy.set_params(params)?;
+        self.params_version += 1;
+        Ok((self.policy.window_ns() != before).then(|| self.trace_point(now)))
+    }
+
+    /// Starts an iteration. `pending` says whether work is already waiting
+    /// where the first poll pass will see it; a host that finds work only by
+    /// polling passes `false`.
+    pub fn begin(&mut self, now: u64, pending: bool) -> Step {
+        debug_assert_eq!(
+            self.phase,
+            Phase::Idle,
+            "begin outside an iteration boundary"
+        );
+        self.iter_start = now;
+        if self.clairvoyant {
+            if !pending {
+                // The window depends on the next arrival; it is settled when
+                // that arrival happens (see `arrival`).
+                self.iter_window = 0;
+                self.phase = Phase::Foreseeing;
+                return Step::Foresee;
+            }
+            // Work is already here: the next event is "now", which keeps a
+            // threshold above 0 in poll mode (notifications off), as an
+            // online policy with a window would be.
+            self.policy.foresee(1);
+        }
+        let window = self.policy.window_ns();
+        self.iter_window = window;
+        // Entering poll mode disables notifications; leaving it (no window)
+        // enables them again, as QEMU's poll_set_started() does.
+        self.notify_enabled = window == 0;
+        if pending {
+            self.phase = Phase::Noticing {
+                polled: window > 0,
+                slept: false,
+            };
+            Step::Notice
+        } else if window > 0 {
+            self.phase = Phase::Polling;
+            Step::Poll {
+                deadline_ns: now + window,
+            }
+        } else {
+            self.phase = Phase::Arming;
+            Step::Arm
+        }
+    }
+
+    /// The poll window ran out with nothing found.
+    pub fn poll_timeout(&mut self, now: u64) -> Step {
+        if self.phase != Phase::Polling {
+            return Step::Nothing;
+        }
+        self.counters.poll_ns += overlap(self.iter_start, now, self.from, self.to);
+        self.phase = Phase::Arming;
+        self.notify_enabled = true;
+        Step::Arm
+    }
+
+    /// Armed and nothing found on the re-check: the loop goes to sleep.
+    pub fn block(&mut self, now: u64) {
+        debug_assert_eq!(self.phase, Phase::Arming, "block without arming");
+        self.phase = Phase::Blocked;
+        self.blocked_at = now;
+    }
+
+    /// Work arrived (or, for a host that polls, was just seen).
+    pub fn arrival(&mut self, now: u64) -> Step {
+        if self.phase == Phase::Foreseeing {
+            let gap = now - self.iter_start;
+            self.policy.foresee(gap + 1);
+            let window = self.policy.window_ns();
+            self.iter_window = window;
+            if window > gap {
+                self.phase = Phase::Polling;
+                self.notify_enabled = false;
+            } else {
+                self.phase = Phase::Blocked;
+                self.blocked_at = self.iter_start;
+                self.notify_enabled = true;
+            }
+        }
+        match self.phase {
+            Phase::Polling => {
+                self.phase = Phase::Noticing {
+                    polled: true,
+                    slept: false,
+                };
+                Step::Notice
+            }
+            Phase::Arming => {
+                self.phase = Phase::Noticing {
+                    polled: false,
+                    slept: false,
+                };
+                Step::Notice
+            }
+            Phase::Blocked => {
+                self.phase = Phase::Noticing {
+                    polled: false,
+                    slept: true,
+                };
+                if self.measuring(now) {
+                    self.counters.wakeups += 1;
+                }
+                self.counters.blocked_ns += overlap(self.blocked_at, now, self.from, self.to);
+                Step::Wake
+            }
+            Phase::Idle | Phase::Noticing { .. } | Phase::Processing | Phase::Foreseeing => {
+                Step::Nothing
+            }
+        }
+    }
+
+    /// The loop has seen its work at `now`: `handlers` had events (repeats
+    /// are reported once). Reports the iteration to the policy. Returns
+    /// `None` if the loop was not noticing work.
+    pub fn noticed(
+        &mut self,
+        now: u64,
+        handlers: impl IntoIterator<Item = HandlerId>,
+    ) -> Option<Noticed> {
+        let Phase::Noticing { polled, slept } = self.phase else {
+            return None;
+        };
+        if polled {
+            self.counters.poll_ns += overlap(self.iter_start, now, self.from, self.to);
+        }
+        self.handlers.clear();
+        for h in handlers {
+            match self.seen.get_mut(h as usize) {
+                Some(seen) if !*seen => {
+                    *seen = true;
+                    self.handlers.push(h);
+                }
+                Some(_) => {}
+                None => debug_assert!(false, "handler {h} out of range"),
+            }
+        }
+        for &h in &self.handlers {
+            self.seen[h as usize] = false;
+        }
+        let block_ns = now - self.iter_start;
+        let before = self.policy.window_ns();
+        let outcome = if polled {
+            Outcome::polled(block_ns, &self.handlers)
+        } else {
+            Outcome::blocked(block_ns, &self.handlers)
+        };
+        self.policy.observe(&outcome);
+        let after = self.policy.window_ns();
+        if self.measuring(now) {
+            self.counters.window.record_change(
+                self.policy.kind(),
+                self.policy.params(),
+                before,
+                after,
+            );
+            self.counters.iterations += 1;
+            self.counters.polled_hits += u64::from(polled);
+        }
+        self.phase = Phase::Processing;
+        self.noticed_at = now;
+        Some(Noticed {
+            block_ns,
+            polled,
+            slept,
+            trace: (after != before).then(|| self.trace_point(now)),
+        })
+    }
+
+    /// The handlers reported in the last [`IoThread::noticed`].
+    pub fn last_handlers(&self) -> &[HandlerId] {
+        &self.handlers
+    }
+
+    /// Processing is done; the iteration ends.
+    pub fn end(&mut self, now: u64) {
+        debug_assert_eq!(self.phase, Phase::Processing, "end before noticing work");
+        self.counters.busy_ns += overlap(self.noticed_at, now, self.from, self.to);
+        self.counters.window.record_span(
+            self.iter_window,
+            overlap(self.iter_start, now, self.from, self.to),
+        );
+        self.phase = Phase::Idle;
+    }
+
+    /// Closes the iteration still open at `to`, the end of the measured
+    /// interval, and returns the counters.
+    pub fn finish(mut self, to: u64) -> LoopCounters {
+        let (from, end) = (self.from, self.to.min(to));
+        let c = &mut self.counters;
+        match self.phase {
+            Phase::Idle => return self.counters,
+            Phase::Polling => c.poll_ns += overlap(self.iter_start, end, from, end),
+            Phase::Blocked => c.blocked_ns += overlap(self.blocked_at, end, from, end),
+            Phase::Processing => c.busy_ns += overlap(self.noticed_at, end, from, end),
+            Phase::Arming | Phase::Foreseeing | Phase::Noticing { .. } => {}
+        }
+        c.window
+            .record_span(self.iter_window, overlap(self.iter_start, end, from, end));
+        self.counters
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::PolicyKind;
+
+    fn qemu() -> IoThread {
+        IoThread::new(Params::defaults(PolicyKind::Qemu), 2, 0, u64::MAX)
+    }
+
+    #[test]
+    fn zero_window_arms_then_blocks_and_wakes() {
+        let mut it = qemu();
+        assert_eq!(it.begin(0, false), Step::Arm);
+        assert!(it.notify_enabled());
+        it.block(10);
+        assert_eq!(it.arrival(100), Step::Wake);
+        let n = it.noticed(130, [1, 1, 0]).unwrap();
+        assert_eq!((n.block_ns, n.polled, n.slept), (130, false, true));
+        assert_eq!(it.last_handlers(), &[1, 0]);
+        // QEMU grows from 0 to 4000 on a block within poll-max-ns.
+        assert_eq!(n.trace.unwrap().window_ns, 4000);
+        it.end(200);
+        let c = it.finish(1000);
+        assert_eq!(
+            (c.wakeups, c.blocked_ns, c.busy_ns, c.poll_ns),
+            (1, 90, 70, 0)
+        );
+    }
+
+    #[test]
+    fn polling_turns_notifications_off_until_the_loop_arms() {
+        let mut p = Params::defaults(PolicyKind::Fixed);
+        p.set(crate::Param::PollMaxNs, 1000).unwrap();
+        let mut it = IoThread::new(p, 1, 0, u64::MAX);
+        assert_eq!(it.begin(0, false), Step::Poll { deadline_ns: 1000 });
+        assert!(!it.notify_enabled());
+        assert_eq!(it.arrival(400), Step::Notice);
+        let n = it.noticed(450, [0]).unwrap();
+        assert!(n.polled && !n.slept && n.block_ns == 450);
+        // Still off while processing and into the next poll phase.
+        assert!(!it.notify_enabled());
+        it.end(500);
+        assert_eq!(it.begin(500, false), Step::Poll { deadline_ns: 1500 });
+        assert_eq!(it.poll_timeout(1500), Step::Arm);
+        assert!(it.notify_enabled());
+        // Found on the re-check after arming: neither polled nor slept.
+        assert_eq!(it.arrival(1500), Step::Notice);
+        let n = it.noticed(1500, [0]).unwrap();
+        assert!(!n.polled && !n.slept && n.block_ns == 1000);
+        it.end(1600);
+        let c = it.counters().clone();
+        assert_eq!(
+            (c.poll_ns, c.busy_ns, c.iterations, c.polled_hits),
+            (1450, 150, 2, 1)
+        );
+    }
+
+    #[test]
+    fn counts_only_inside_the_measured_interval() {
+        let mut it = IoThread::new(Params::defaults(PolicyKind::Qemu), 1, 100, 300);
+        it.begin(0, false);
+        it.block(0);
+        it.arrival(50);
+        it.noticed(60, [0]);
+        it.end(150);
+        let c = it.clone().finish(300);
+        assert_eq!((c.wakeups, c.busy_ns, c.blocked_ns), (0, 50, 0));
+        // The iteration open at the end is closed at `to`.
+        it.begin(150, false);
+        let c = it.finish(300);
+        assert_eq!(c.poll_ns, 150, "4000 ns window still polling at the end");
+    }
+
+    #[test]
+    fn live_change_emits_a_trace_point_when_the_window_moves() {
+        let mut p = Params::defaults(PolicyKind::Fixed);
+        p.set(crate::Param::PollMaxNs, 5000).unwrap();
+        let mut it = IoThread::new(p.clone(), 1, 0, u64::MAX);
+        assert_eq!(it.set_params(p.clone(), 7).unwrap(), None);
+        p.set(crate::Param::PollMaxNs, 1000).unwrap();
+        let t = it.set_params(p, 9).unwrap().unwrap();
+        assert_eq!((t.time_ns, t.window_ns, t.params_version), (9, 1000, 2));
+    }
+
+    #[test]
+    fn stray_events_are_ignored() {
+        let mut it = qemu();
+        assert_eq!(it.poll_timeout(5), Step::Nothing);
+        assert_eq!(it.arrival(5), Step::Nothing);
+        assert_eq!(it.noticed(5, [0]), None);
+    }
+}

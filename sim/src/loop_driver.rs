@@ -1,0 +1,111 @@
+//! The simulator's driver of the one IOThread loop ([`IoThread`] in core).
+//!
+//! The machine decides; this driver turns its [`Step`]s into timed events:
+//! a poll pass takes `pass_ns` to see work that has arrived, a sleeping loop
+//! runs again `wake_ns` after its doorbell rings, and a poll window ends at
+//! its deadline. Events carry a generation number so that a timeout or a
+//! notice scheduled for an iteration that has since moved on is ignored. The
+//! engine owns what the iteration processes (requests, completions, the
+//! guest's interrupts); this type owns nothing but the loop.
+
+use pollwise_core::{HandlerId, IoThread, Noticed, Params, Step};
+
+/// A timed event of the loop, for the host's event queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LoopEvent {
+    /// The poll window ran out.
+    PollTimeout { gen: u64 },
+    /// The loop sees its work (after a poll pass or a wake-up).
+    Noticed { gen: u64 },
+}
+
+/// One simulated IOThread's loop.
+#[derive(Clone, Debug)]
+pub struct LoopDriver {
+    lp: IoThread,
+    gen: u64,
+    pass_ns: u64,
+    wake_ns: u64,
+}
+
+impl LoopDriver {
+    /// A loop over `handlers` poll handlers; one poll pass costs `pass_ns`,
+    /// a wake-up `wake_ns`; measured over `[from, to)`.
+    pub fn new(
+        params: Params,
+        handlers: u32,
+        pass_ns: u64,
+        wake_ns: u64,
+        from: u64,
+        to: u64,
+    ) -> LoopDriver {
+        LoopDriver {
+            lp: IoThread::new(params, handlers, from, to),
+            gen: 0,
+            pass_ns,
+            wake_ns,
+        }
+    }
+
+    pub fn machine(&self) -> &IoThread {
+        &self.lp
+    }
+
+    pub fn into_machine(self) -> IoThread {
+        self.lp
+    }
+
+    /// Starts an iteration at `now`; `pending` says work is already queued.
+    /// Returns the event to schedule, if any.
+    pub fn begin(&mut self, now: u64, pending: bool) -> Option<(u64, LoopEvent)> {
+        self.gen += 1;
+        let gen = self.gen;
+        match self.lp.begin(now, pending) {
+            Step::Notice => Some((now + self.pass_ns, LoopEvent::Noticed { gen })),
+            Step::Poll { deadline_ns } => Some((deadline_ns, LoopEvent::PollTimeout { gen })),
+            Step::Arm => {
+                // Nothing is pending, so the re-check finds nothing.
+                self.lp.block(now);
+                None
+            }
+            Step::Foresee | Step::Wake | Step::Nothing => None,
+        }
+    }
+
+    /// Work arrived at `now` for this loop.
+    pub fn arrival(&mut self, now: u64) -> Option<(u64, LoopEvent)> {
+        let gen = self.gen;
+        match self.lp.arrival(now) {
+            Step::Notice => Some((now + self.pass_ns, LoopEvent::Noticed { gen })),
+            Step::Wake => Some((now + self.wake_ns, LoopEvent::Noticed { gen })),
+            Step::Poll { .. } | Step::Arm | Step::Foresee | Step::Nothing => None,
+        }
+    }
+
+    /// The poll window of iteration `gen` ran out at `now`.
+    pub fn poll_timeout(&mut self, now: u64, gen: u64) {
+        if gen == self.gen && self.lp.poll_timeout(now) == Step::Arm {
+            self.lp.block(now);
+        }
+    }
+
+    /// The notice of iteration `gen` happens at `now`, with events on
+    /// `handlers`. `None` if the event is stale.
+    pub fn noticed(
+        &mut self,
+        now: u64,
+        gen: u64,
+        handlers: impl IntoIterator<Item = HandlerId>,
+    ) -> Option<Noticed> {
+        if gen != self.gen {
+            return None;
+        }
+        self.lp.noticed(now, handlers)
+    }
+
+    /// Processing ended at `now`; the next iteration begins at once.
+    pub fn end(&mut self, now: u64, pending: bool) -> Option<(u64, LoopEvent)> {
+        self.lp.end(now);
+        self.begin(now, pending)
+    }
+}
