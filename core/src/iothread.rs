@@ -140,6 +140,7 @@ pub struct IoThread {
     seen: Vec<bool>,
     /// The handlers reported in this iteration, each once.
     handlers: Vec<HandlerId>,
+    last: Option<Noticed>,
     from: u64,
     to: u64,
     counters: LoopCounters,
@@ -166,6 +167,7 @@ impl IoThread {
             params_version: 0,
             seen: vec![false; handlers as usize],
             handlers: Vec::with_capacity(handlers as usize),
+            last: None,
             from,
             to,
             counters: LoopCounters::default(),
@@ -381,12 +383,18 @@ impl IoThread {
         }
         self.phase = Phase::Processing;
         self.noticed_at = now;
-        Some(Noticed {
+        self.last = Some(Noticed {
             block_ns,
             polled,
             slept,
             trace: (after != before).then(|| self.trace_point(now)),
-        })
+        });
+        self.last
+    }
+
+    /// What the last [`IoThread::noticed`] reported.
+    pub fn last_noticed(&self) -> Option<Noticed> {
+        self.last
     }
 
     /// The handlers reported in the last [`IoThread::noticed`].

@@ -1,17 +1,23 @@
-//! The IOThread: one thread running QEMU's `aio_poll()` shape over epoll.
+//! The IOThread on a real device, and the one driver every host of the
+//! loop shares.
 //!
-//! Each iteration asks the policy for a window, busy-polls its two poll
-//! handlers (handler 0: the submission queue, handler 1: the AIO completion
+//! [`drive`] runs core's [`IoThread`] machine over a [`LoopHost`]: each
+//! iteration it asks the machine what to do, busy-polls the two poll
+//! handlers (handler 0: the submission queue, handler 1: the completion
 //! ring, both read without a system call) until one has work or the window
-//! has elapsed, and otherwise enables notifications and blocks in
-//! `epoll_wait` on the two eventfds. Then it submits what was queued, hands
-//! out what completed, and reports the iteration to the policy as an
-//! [`Outcome`], exactly as the simulator does.
+//! has elapsed, and otherwise arms (resets the doorbells, enables
+//! notifications, re-checks) and blocks. Then the host submits and
+//! completes, and the machine reports the iteration to the policy. What
+//! differs between hosts is only the [`LoopHost`]: [`DiskHost`] here (epoll,
+//! eventfds, Linux AIO on an O_DIRECT file), a model of the device under
+//! loom, and a fake clock in the differential test against the simulator.
 
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
 
-use pollwise_core::{AnyPolicy, HandlerId, Outcome, Params, Policy, WindowStats};
+use pollwise_core::{
+    HandlerId, IoThread, ParamError, Params, Phase, Policy, Step, TracePoint, WindowStats,
+};
 
 use crate::aio::{AioContext, IoEvent, Iocb};
 use crate::buffer::BufferPool;
@@ -22,16 +28,140 @@ use crate::sys::{mono_ns, thread_cpu_ns, Epoll, EventFd};
 /// Handler ids reported to the policy (and epoll tokens).
 pub const SUBMIT_HANDLER: HandlerId = 0;
 pub const AIO_HANDLER: HandlerId = 1;
+/// How many poll handlers the loop has.
+pub const HANDLERS: u32 = 2;
 
-/// One point of the window trajectory.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TracePoint {
-    /// Since the run's epoch (see [`EventLoop::run`]).
-    pub time_ns: u64,
-    pub window_ns: u64,
-    pub poll_max_ns: u64,
-    /// Index into [`LoopReport::params_history`].
-    pub params_index: u32,
+/// What the loop needs from the world around it. The submission queue, the
+/// stop signal and live parameters are the real handoff types in every
+/// host; only time, the completion side and sleeping differ.
+pub trait LoopHost {
+    type Request: Send;
+    /// Monotonic time in nanoseconds.
+    fn now(&mut self) -> u64;
+    /// Poll handler 1: completions wait to be reaped (no system call).
+    fn completions_ready(&mut self) -> bool;
+    /// Between two poll passes.
+    fn spin(&mut self) {
+        crate::sync::hint::spin_loop();
+    }
+    /// Before the re-check that precedes blocking: consume stale doorbell
+    /// rings, so that one landing after the re-check wakes the loop.
+    fn reset_doorbells(&mut self);
+    /// Work that no doorbell will announce (requests the device refused for
+    /// lack of resources, with nothing in flight to free any).
+    fn stranded(&self) -> bool {
+        false
+    }
+    /// Sleeps until a doorbell rings; appends the handlers that rang.
+    fn wait(&mut self, handlers: &mut Vec<HandlerId>) -> std::io::Result<()>;
+    /// The busy phase: submits `requests` (drained from the queue), then
+    /// reaps and hands out completions. `lp` is the loop, for hosts that
+    /// check its state.
+    fn process(&mut self, requests: &mut Vec<Self::Request>, lp: &IoThread) -> std::io::Result<()>;
+    /// After the stop: `cancelled` were queued and never submitted; answer
+    /// them, and wait for everything in flight.
+    fn shutdown(&mut self, cancelled: &mut Vec<Self::Request>) -> std::io::Result<()>;
+    /// The window changed (or the run began).
+    fn trace(&mut self, _point: TracePoint) {}
+    /// A live parameter change was applied (`Ok`) or refused.
+    fn params_changed(&mut self, _result: Result<&Params, ParamError>) {}
+}
+
+/// Runs the loop until `stop`, then shuts it down: the queue is closed,
+/// what it still holds is cancelled and what is in flight is awaited, so
+/// every accepted request is answered.
+pub fn drive<H: LoopHost>(
+    lp: &mut IoThread,
+    host: &mut H,
+    queue: &SubmitQueue<H::Request>,
+    stop: &StopSignal,
+    params: Option<&ParamCell>,
+) -> std::io::Result<()> {
+    let mut seen_version = 0u64;
+    let mut handlers: Vec<HandlerId> = Vec::with_capacity(8);
+    let mut requests: Vec<H::Request> = Vec::new();
+    let start = host.now();
+    host.trace(lp.trace_point(start));
+    while !stop.is_stopped() {
+        let mut now = host.now();
+        if let Some(p) = params.and_then(|cell| cell.take_newer(&mut seen_version)) {
+            match lp.set_params(p, now) {
+                Ok(point) => {
+                    host.params_changed(Ok(lp.policy().params()));
+                    if let Some(point) = point {
+                        host.trace(point);
+                    }
+                }
+                Err(e) => host.params_changed(Err(e)),
+            }
+        }
+        handlers.clear();
+        match lp.begin(now, false) {
+            Step::Poll { deadline_ns } => {
+                // Polling turns the producers' notifications off (QEMU's
+                // poll_begin); they stay off until the loop next arms.
+                queue.disable_notify();
+                loop {
+                    if queue.has_work() {
+                        handlers.push(SUBMIT_HANDLER);
+                    }
+                    if host.completions_ready() {
+                        handlers.push(AIO_HANDLER);
+                    }
+                    now = host.now();
+                    if !handlers.is_empty() {
+                        lp.arrival(now);
+                        break;
+                    }
+                    if now >= deadline_ns {
+                        lp.poll_timeout(now);
+                        break;
+                    }
+                    host.spin();
+                }
+            }
+            Step::Arm => {}
+            Step::Foresee | Step::Notice | Step::Wake | Step::Nothing => {
+                return Err(std::io::Error::other(
+                    "a clairvoyant policy needs the simulator's knowledge of the future",
+                ));
+            }
+        }
+        if lp.phase() == Phase::Arming {
+            // An event that lands after the re-check rings its doorbell
+            // after the reset, so the wait sees it.
+            host.reset_doorbells();
+            if !queue.enable_notify() {
+                handlers.push(SUBMIT_HANDLER);
+            }
+            if host.completions_ready() {
+                handlers.push(AIO_HANDLER);
+            }
+            if handlers.is_empty() && host.stranded() {
+                handlers.push(SUBMIT_HANDLER);
+            }
+            if handlers.is_empty() && !stop.is_stopped() {
+                lp.block(host.now());
+                host.wait(&mut handlers)?;
+            }
+            now = host.now();
+            lp.arrival(now);
+        }
+        if let Some(point) = lp
+            .noticed(now, handlers.iter().copied())
+            .and_then(|n| n.trace)
+        {
+            host.trace(point);
+        }
+        requests.clear();
+        queue.drain_into(&mut requests);
+        host.process(&mut requests, lp)?;
+        lp.end(host.now());
+    }
+    queue.close();
+    requests.clear();
+    queue.drain_into(&mut requests);
+    host.shutdown(&mut requests)
 }
 
 /// What the loop measured between its start and the stop signal.
@@ -44,7 +174,7 @@ pub struct LoopReport {
     pub poll_ns: u64,
     /// Time spent submitting and completing (wall clock of the busy phases).
     pub busy_ns: u64,
-    /// Wall-clock time inside blocking `epoll_wait` calls.
+    /// Wall-clock time asleep in `epoll_wait`.
     pub blocked_ns: u64,
     pub iterations: u64,
     /// Iterations whose event was found by polling.
@@ -53,6 +183,9 @@ pub struct LoopReport {
     pub wakeups: u64,
     pub submit_calls: u64,
     pub window: WindowStats,
+    /// The window at the start and at every change, times since the run's
+    /// epoch (see [`EventLoop::run`]); `params_version` indexes
+    /// `params_history`.
     pub trace: Vec<TracePoint>,
     /// The parameters in force over time: the initial set, then each live
     /// change, as `Params` Display strings.
@@ -87,7 +220,8 @@ pub struct EventLoop {
     submitted_at: Vec<u64>,
     device_ns_total: u64,
     device_reaped: u64,
-    pub policy: AnyPolicy,
+    /// The parameters the run starts with.
+    pub initial: Params,
     pub params: Arc<ParamCell>,
     pub stop: Arc<StopSignal>,
     pub trace: bool,
@@ -132,7 +266,7 @@ impl EventLoop {
             device_ns_total: 0,
             device_reaped: 0,
             completions,
-            policy: AnyPolicy::new(initial),
+            initial,
             params,
             stop,
             trace,
@@ -142,156 +276,134 @@ impl EventLoop {
     /// Runs until the stop signal, then cancels what was never submitted,
     /// waits for what is in flight and returns the measurements. Trace times
     /// count from `epoch_ns` (CLOCK_MONOTONIC), the run's start.
-    pub fn run(mut self, epoch_ns: u64) -> std::io::Result<LoopReport> {
-        let mut r = LoopReport {
-            user_space_ring: self.aio.user_space_ring(),
-            params_history: vec![self.policy.params().to_string()],
-            ..LoopReport::default()
+    pub fn run(self, epoch_ns: u64) -> std::io::Result<LoopReport> {
+        let queue = Arc::clone(&self.queue);
+        let stop = Arc::clone(&self.stop);
+        let cell = Arc::clone(&self.params);
+        let mut lp = IoThread::new(self.initial.clone(), HANDLERS, 0, u64::MAX);
+        let slots = self.pool.slots();
+        let mut host = DiskHost {
+            report: LoopReport {
+                user_space_ring: self.aio.user_space_ring(),
+                params_history: vec![self.initial.to_string()],
+                ..LoopReport::default()
+            },
+            epoch_ns,
+            backlog: Vec::new(),
+            events: Vec::with_capacity(slots),
+            iocbs: Vec::with_capacity(slots),
+            tokens: Vec::with_capacity(8),
+            in_flight: 0,
+            lp: self,
         };
-        let mut seen_version = 0u64;
-        let mut handlers: Vec<HandlerId> = Vec::with_capacity(2);
-        let mut tokens = Vec::with_capacity(8);
-        let mut requests: Vec<Request> = Vec::with_capacity(self.pool.slots());
-        let mut backlog: Vec<Request> = Vec::new();
-        let mut events: Vec<IoEvent> = Vec::with_capacity(self.pool.slots());
-        let mut iocbs: Vec<Iocb> = Vec::with_capacity(self.pool.slots());
-        let mut in_flight = 0usize;
-
         let start = mono_ns();
         let cpu_start = thread_cpu_ns();
-        let mut now = start;
-        while !self.stop.is_stopped() {
-            let t0 = now;
-            if let Some(p) = self.params.take_newer(&mut seen_version) {
-                match self.policy.set_params(p) {
-                    Ok(()) => r.params_history.push(self.policy.params().to_string()),
-                    Err(_) => r.param_rejections += 1,
-                }
-            }
-            let window = self.policy.window_ns();
-            if self.trace {
-                // A fresh reading: `t0` may predate a change just taken.
-                r.trace.push(TracePoint {
-                    time_ns: mono_ns().saturating_sub(epoch_ns),
-                    window_ns: window,
-                    poll_max_ns: self.policy.params().poll_max_ns(),
-                    params_index: (r.params_history.len() - 1) as u32,
-                });
-            }
-
-            // Poll phase: the two handlers, no system calls. Polling is
-            // what turns the producers' notifications off (QEMU's
-            // poll_begin); they stay on from blocking until the next poll
-            // phase, so with a zero window every request kicks, as in QEMU
-            // with polling disabled and in the simulator.
-            handlers.clear();
-            let mut polled = false;
-            if window > 0 {
-                self.queue.disable_notify();
-                loop {
-                    if self.queue.has_work() {
-                        handlers.push(SUBMIT_HANDLER);
-                    }
-                    if self.aio.ready() > 0 {
-                        handlers.push(AIO_HANDLER);
-                    }
-                    now = mono_ns();
-                    if !handlers.is_empty() {
-                        polled = true;
-                        break;
-                    }
-                    if now - t0 >= window {
-                        break;
-                    }
-                    std::hint::spin_loop();
-                }
-                r.poll_ns += now - t0;
-            }
-
-            // Block phase. The eventfds are reset first and the handlers
-            // re-checked after: an event that lands after the re-check
-            // signals its eventfd after the reset, so epoll sees it.
-            if !polled {
-                self.submit_efd.drain();
-                self.aio_efd.drain();
-                if !self.queue.enable_notify() {
-                    handlers.push(SUBMIT_HANDLER);
-                }
-                if self.aio.ready() > 0 {
-                    handlers.push(AIO_HANDLER);
-                }
-                if handlers.is_empty() && !backlog.is_empty() && in_flight == 0 {
-                    // Requests the kernel refused for lack of resources, with
-                    // nothing in flight to free any: retry at once.
-                    handlers.push(SUBMIT_HANDLER);
-                }
-                if handlers.is_empty() && !self.stop.is_stopped() {
-                    let before = mono_ns();
-                    self.epoll.wait(-1, &mut tokens)?;
-                    now = mono_ns();
-                    r.blocked_ns += now - before;
-                    r.wakeups += 1;
-                    handlers.extend(tokens.iter().map(|&t| t as HandlerId));
-                } else {
-                    now = mono_ns();
-                }
-            }
-            let outcome_ns = now - t0;
-
-            // Busy phase: submit first, so the device starts as early as
-            // possible, then hand out completions.
-            let busy_start = now;
-            requests.clear();
-            self.queue.drain_into(&mut requests);
-            backlog.append(&mut requests);
-            if !backlog.is_empty() {
-                in_flight += self.submit(&mut backlog, &mut iocbs, &mut r);
-            }
-            events.clear();
-            self.aio.reap(&mut events);
-            in_flight -= events.len();
-            self.complete(&events);
-            self.flush();
-            now = mono_ns();
-            r.busy_ns += now - busy_start;
-
-            let before = self.policy.window_ns();
-            let outcome = if polled {
-                Outcome::polled(outcome_ns, &handlers)
-            } else {
-                Outcome::blocked(outcome_ns, &handlers)
-            };
-            self.policy.observe(&outcome);
-            let after = self.policy.window_ns();
-            r.window.record_span(window, now - t0);
-            if after != before {
-                r.window
-                    .record_change(self.policy.kind(), self.policy.params(), before, after);
-            }
-            r.iterations += 1;
-            r.polled_hits += u64::from(polled);
-        }
+        let result = drive(&mut lp, &mut host, &queue, &stop, Some(&cell));
+        let mut r = host.report;
         r.elapsed_ns = mono_ns() - start;
         r.cpu_ns = thread_cpu_ns() - cpu_start;
-        r.device_ns_total = self.device_ns_total;
-        r.device_reaped = self.device_reaped;
+        r.device_ns_total = host.lp.device_ns_total;
+        r.device_reaped = host.lp.device_reaped;
+        let c = lp.finish(u64::MAX);
+        r.poll_ns = c.poll_ns;
+        r.busy_ns = c.busy_ns;
+        r.blocked_ns = c.blocked_ns;
+        r.iterations = c.iterations;
+        r.polled_hits = c.polled_hits;
+        r.wakeups = c.wakeups;
+        r.window = c.window;
+        result.map(|()| r)
+    }
+}
 
-        // Shutdown: nothing new is accepted; queued requests are cancelled,
-        // in-flight ones awaited, so every request is answered.
-        self.queue.close();
-        requests.clear();
-        self.queue.drain_into(&mut requests);
-        backlog.append(&mut requests);
-        for req in backlog.drain(..) {
-            self.send(req.slot, Status::Cancelled);
-        }
-        events.clear();
-        self.aio.wait_for(in_flight, &mut events)?;
-        self.complete(&events);
-        self.flush();
-        Ok(r)
+/// The loop on a disk: epoll over the submission and completion eventfds,
+/// Linux AIO for the I/O.
+pub struct DiskHost {
+    lp: EventLoop,
+    report: LoopReport,
+    epoch_ns: u64,
+    /// Requests drained from the queue and not yet taken by the kernel.
+    backlog: Vec<Request>,
+    events: Vec<IoEvent>,
+    iocbs: Vec<Iocb>,
+    tokens: Vec<u64>,
+    in_flight: usize,
+}
+
+impl LoopHost for DiskHost {
+    type Request = Request;
+
+    fn now(&mut self) -> u64 {
+        mono_ns()
     }
 
+    fn completions_ready(&mut self) -> bool {
+        self.lp.aio.ready() > 0
+    }
+
+    fn reset_doorbells(&mut self) {
+        self.lp.submit_efd.drain();
+        self.lp.aio_efd.drain();
+    }
+
+    fn stranded(&self) -> bool {
+        !self.backlog.is_empty() && self.in_flight == 0
+    }
+
+    fn wait(&mut self, handlers: &mut Vec<HandlerId>) -> std::io::Result<()> {
+        self.lp.epoll.wait(-1, &mut self.tokens)?;
+        handlers.extend(self.tokens.iter().map(|&t| t as HandlerId));
+        Ok(())
+    }
+
+    fn process(&mut self, requests: &mut Vec<Request>, _lp: &IoThread) -> std::io::Result<()> {
+        // Submit first, so the device starts as early as possible, then hand
+        // out completions.
+        self.backlog.append(requests);
+        if !self.backlog.is_empty() {
+            self.in_flight += self
+                .lp
+                .submit(&mut self.backlog, &mut self.iocbs, &mut self.report);
+        }
+        self.events.clear();
+        self.lp.aio.reap(&mut self.events);
+        self.in_flight -= self.events.len();
+        self.lp.complete(&self.events);
+        self.lp.flush();
+        Ok(())
+    }
+
+    fn shutdown(&mut self, cancelled: &mut Vec<Request>) -> std::io::Result<()> {
+        self.backlog.append(cancelled);
+        for req in std::mem::take(&mut self.backlog) {
+            self.lp.send(req.slot, Status::Cancelled);
+        }
+        self.events.clear();
+        self.lp.aio.wait_for(self.in_flight, &mut self.events)?;
+        self.in_flight = 0;
+        self.lp.complete(&self.events);
+        self.lp.flush();
+        Ok(())
+    }
+
+    fn trace(&mut self, point: TracePoint) {
+        if self.lp.trace {
+            self.report.trace.push(TracePoint {
+                time_ns: point.time_ns.saturating_sub(self.epoch_ns),
+                ..point
+            });
+        }
+    }
+
+    fn params_changed(&mut self, result: Result<&Params, ParamError>) {
+        match result {
+            Ok(p) => self.report.params_history.push(p.to_string()),
+            Err(_) => self.report.param_rejections += 1,
+        }
+    }
+}
+
+impl EventLoop {
     /// Submits the backlog; returns how many the kernel took. Requests the
     /// kernel rejects outright are failed with its errno; requests refused
     /// for lack of resources stay in the backlog.

@@ -240,7 +240,7 @@ pub fn run(cfg: &RunConfig) -> Result<RunOutput, RunError> {
         .iter()
         .map(|p| TraceRow {
             policy: meta.policy.clone(),
-            params: loop_report.params_history[p.params_index as usize].clone(),
+            params: loop_report.params_history[p.params_version as usize].clone(),
             iothread: 0,
             time_ns: p.time_ns,
             window_ns: p.window_ns,

@@ -1,13 +1,17 @@
 //! Live parameter change: a control thread publishes new `poll-max-ns`,
-//! `poll-grow` and `poll-shrink` while the loop runs its policy, and in every
-//! explored interleaving the loop's window stays within the `poll-max-ns` in
-//! force and the parameters in force are one whole published set.
+//! `poll-grow` and `poll-shrink` while the real loop ([`drive`]) runs its
+//! policy, and in every explored interleaving the loop's window stays within
+//! the `poll-max-ns` in force and the parameters in force are one whole
+//! published set.
 #![cfg(all(loom, not(loom_broken_notify)))]
 
 mod common;
 
-use pollwise_core::{AnyPolicy, Outcome, Param, Params, Policy, PolicyKind};
-use pollwise_realdev::handoff::ParamCell;
+use pollwise_core::{
+    HandlerId, IoThread, Param, ParamError, Params, Policy, PolicyKind, TracePoint,
+};
+use pollwise_realdev::eventloop::{drive, LoopHost, HANDLERS, SUBMIT_HANDLER};
+use pollwise_realdev::handoff::{ParamCell, StopSignal, SubmitQueue};
 use pollwise_realdev::sync::{thread, Arc};
 
 /// The parameter sets by version: (poll-max-ns, poll-grow, poll-shrink).
@@ -39,6 +43,94 @@ fn version_of(p: &Params) -> Option<usize> {
     SETS.iter().position(|&set| set == fields)
 }
 
+/// A host whose doorbell rings 1 us after the loop blocks, so every
+/// iteration ends with an event just after the window: every policy here
+/// grows. It checks the loop at every step and stops it after `steps`.
+struct Host {
+    clock: u64,
+    steps: usize,
+    stop: Arc<StopSignal>,
+    /// The version of the set in force, as the loop applied it.
+    version: usize,
+}
+
+impl LoopHost for Host {
+    type Request = ();
+
+    fn now(&mut self) -> u64 {
+        self.clock += 1;
+        self.clock
+    }
+
+    fn completions_ready(&mut self) -> bool {
+        false
+    }
+
+    fn spin(&mut self) {
+        self.clock += 2_000;
+    }
+
+    fn reset_doorbells(&mut self) {}
+
+    fn wait(&mut self, handlers: &mut Vec<HandlerId>) -> std::io::Result<()> {
+        self.clock += 1_000;
+        handlers.push(SUBMIT_HANDLER);
+        Ok(())
+    }
+
+    fn process(&mut self, _requests: &mut Vec<()>, lp: &IoThread) -> std::io::Result<()> {
+        let in_force = lp.policy().params();
+        assert_eq!(
+            version_of(in_force),
+            Some(self.version),
+            "torn or stale set"
+        );
+        let bound = SETS[self.version].0;
+        let window = lp.trace_point(0).window_ns;
+        assert!(
+            window <= bound,
+            "window {window} above poll-max-ns {bound} of version {}",
+            self.version
+        );
+        self.steps -= 1;
+        if self.steps == 0 {
+            self.stop.stop();
+        }
+        Ok(())
+    }
+
+    fn shutdown(&mut self, _cancelled: &mut Vec<()>) -> std::io::Result<()> {
+        Ok(())
+    }
+
+    fn trace(&mut self, point: TracePoint) {
+        assert!(point.window_ns <= point.poll_max_ns);
+    }
+
+    fn params_changed(&mut self, result: Result<&Params, ParamError>) {
+        let version = version_of(result.expect("every published set is valid"))
+            .expect("the loop applied a torn set");
+        // A new `drive` starts from the cell's current set again, so the
+        // same version may be applied twice, but never an older one.
+        assert!(version >= self.version, "versions only move forward");
+        self.version = version;
+    }
+}
+
+/// Runs the real loop for `steps` iterations with `cell` as its live
+/// parameters; returns the version in force at the end.
+fn run_loop(lp: &mut IoThread, cell: &ParamCell, steps: usize, version: usize) -> usize {
+    let stop = Arc::new(StopSignal::new());
+    let mut host = Host {
+        clock: 0,
+        steps,
+        stop: Arc::clone(&stop),
+        version,
+    };
+    drive(lp, &mut host, &SubmitQueue::new(), &stop, Some(cell)).unwrap();
+    host.version
+}
+
 fn live_change(kind: PolicyKind) {
     let cell = Arc::new(ParamCell::new(params(kind, 0)));
     let control = {
@@ -48,36 +140,16 @@ fn live_change(kind: PolicyKind) {
             cell.publish(params(kind, 2));
         })
     };
-
-    let mut policy = AnyPolicy::new(params(kind, 0));
-    let mut seen = 0u64;
-    for _ in 0..STEPS {
-        let before = seen;
-        if let Some(p) = cell.take_newer(&mut seen) {
-            assert!(seen > before, "versions only move forward");
-            assert_eq!(version_of(&p), Some(seen as usize), "torn or stale set");
-            policy.set_params(p).unwrap();
-        }
-        let in_force = policy.params();
-        assert_eq!(version_of(in_force), Some(seen as usize));
-        let bound = SETS[seen as usize].0;
-        let window = policy.window_ns();
-        assert!(
-            window <= bound,
-            "{kind}: window {window} above poll-max-ns {bound} of version {seen}"
-        );
-        // An event just after the window ended: every policy here grows.
-        policy.observe(&Outcome::blocked(window + 1_000, &[0]));
-    }
+    let mut lp = IoThread::new(params(kind, 0), HANDLERS, 0, u64::MAX);
+    let version = run_loop(&mut lp, &cell, STEPS, 0);
     control.join().unwrap();
 
-    // Once the control thread is done, the newest set is what the loop gets.
-    if let Some(p) = cell.take_newer(&mut seen) {
-        policy.set_params(p).unwrap();
-    }
-    assert_eq!(seen, 2);
-    assert_eq!(version_of(policy.params()), Some(2));
-    assert!(policy.window_ns() <= SETS[2].0);
+    // Once the control thread is done, the newest set is what the loop gets
+    // at its next iteration.
+    let version = run_loop(&mut lp, &cell, 1, version);
+    assert_eq!(version, 2);
+    assert_eq!(version_of(lp.policy().params()), Some(2));
+    assert!(lp.trace_point(0).window_ns <= SETS[2].0);
 }
 
 #[test]

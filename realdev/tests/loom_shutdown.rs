@@ -4,13 +4,16 @@
 //! refused at submission and handed back to the producer), none is lost, and
 //! every thread exits.
 //!
-//! The loop has two poll handlers, as the real one does: the submission
-//! queue and the completion queue. The device is a thread with its own
-//! queue and doorbell, so completions arrive while the loop shuts down.
+//! The loop is the real one ([`drive`] over core's `IoThread`), with its two
+//! poll handlers: the submission queue and the completion queue. The device
+//! is a thread with its own queue and doorbell, so completions arrive while
+//! the loop shuts down.
 #![cfg(all(loom, not(loom_broken_notify)))]
 
 mod common;
 
+use pollwise_core::{HandlerId, IoThread, Params, PolicyKind};
+use pollwise_realdev::eventloop::{drive, LoopHost, AIO_HANDLER, HANDLERS};
 use pollwise_realdev::handoff::{Doorbell, StopSignal, SubmitQueue};
 use pollwise_realdev::sync::{thread, Arc, EventCounter};
 
@@ -18,6 +21,8 @@ const REQUESTS: u32 = 2;
 
 struct Shared {
     requests: SubmitQueue<u32>,
+    /// The completion ring; its notifications stay on, so every completion
+    /// rings the loop's doorbell, as the kernel signals the AIO eventfd.
     completions: SubmitQueue<u32>,
     loop_bell: EventCounter,
     device_in: SubmitQueue<u32>,
@@ -25,61 +30,87 @@ struct Shared {
     stop: StopSignal,
 }
 
-/// What the loop did with the requests it accepted.
-#[derive(Default)]
-struct LoopReport {
+/// The real loop's host with a device thread in place of Linux AIO.
+struct Host {
+    s: Arc<Shared>,
+    clock: u64,
+    in_flight: usize,
     completed: Vec<u32>,
     cancelled: Vec<u32>,
 }
 
-fn event_loop(s: &Shared) -> LoopReport {
-    let mut report = LoopReport::default();
-    let mut batch = Vec::new();
-    let mut in_flight = 0usize;
-    loop {
-        let mut progressed = false;
-        if s.stop.is_stopped() && !s.requests.is_closed() {
-            // Refuse new submissions, cancel what is queued, and let the
-            // device finish what it has.
-            s.requests.close();
-            s.requests.drain_into(&mut report.cancelled);
-            s.device_in.close();
-            s.device_bell.ring();
-            progressed = true;
-        }
-        if !s.requests.is_closed() && s.requests.has_work() {
-            s.requests.drain_into(&mut batch);
-            for r in batch.drain(..) {
-                s.device_in
-                    .push(r, &s.device_bell)
-                    .expect("the device queue closes only after the last submission");
-                in_flight += 1;
-            }
-            progressed = true;
-        }
-        if s.completions.has_work() {
-            in_flight -= s.completions.drain_into(&mut report.completed);
-            progressed = true;
-        }
-        if s.requests.is_closed() && in_flight == 0 {
-            return report;
-        }
-        if progressed {
-            continue;
-        }
-        // Block: arm every handler that can still bring work, re-check.
-        let mut safe = s.completions.enable_notify();
-        if !s.requests.is_closed() {
-            safe &= s.requests.enable_notify();
-        }
-        // No stop check needed here: the controller rings after stopping,
-        // and a ring before the wait is not lost.
-        if safe {
-            s.loop_bell.wait();
-        }
-        s.requests.disable_notify();
-        s.completions.disable_notify();
+impl Host {
+    fn reap(&mut self) {
+        self.in_flight -= self.s.completions.drain_into(&mut self.completed);
     }
+}
+
+impl LoopHost for Host {
+    type Request = u32;
+
+    fn now(&mut self) -> u64 {
+        self.clock += 1;
+        self.clock
+    }
+
+    fn completions_ready(&mut self) -> bool {
+        self.s.completions.has_work()
+    }
+
+    fn spin(&mut self) {
+        self.clock += 1_000;
+    }
+
+    fn reset_doorbells(&mut self) {
+        self.s.loop_bell.try_take();
+    }
+
+    fn wait(&mut self, handlers: &mut Vec<HandlerId>) -> std::io::Result<()> {
+        self.s.loop_bell.wait();
+        handlers.push(AIO_HANDLER);
+        Ok(())
+    }
+
+    fn process(&mut self, requests: &mut Vec<u32>, _lp: &IoThread) -> std::io::Result<()> {
+        for r in requests.drain(..) {
+            self.s
+                .device_in
+                .push(r, &self.s.device_bell)
+                .expect("the device queue closes only after the last submission");
+            self.in_flight += 1;
+        }
+        self.reap();
+        Ok(())
+    }
+
+    /// Answers what was never submitted, lets the device finish what it has,
+    /// and waits for it.
+    fn shutdown(&mut self, cancelled: &mut Vec<u32>) -> std::io::Result<()> {
+        self.cancelled.append(cancelled);
+        self.s.device_in.close();
+        self.s.device_bell.ring();
+        loop {
+            self.reap();
+            if self.in_flight == 0 {
+                return Ok(());
+            }
+            self.s.loop_bell.wait();
+        }
+    }
+}
+
+fn event_loop(s: Arc<Shared>) -> Host {
+    s.completions.enable_notify();
+    let mut host = Host {
+        s: Arc::clone(&s),
+        clock: 0,
+        in_flight: 0,
+        completed: Vec::new(),
+        cancelled: Vec::new(),
+    };
+    let mut lp = IoThread::new(Params::defaults(PolicyKind::Qemu), HANDLERS, 0, u64::MAX);
+    drive(&mut lp, &mut host, &s.requests, &s.stop, None).unwrap();
+    host
 }
 
 /// Completes every request it is given, in order, until its queue closes.
@@ -119,7 +150,7 @@ fn stop_while_busy() {
     });
     let lp = {
         let s = Arc::clone(&s);
-        thread::spawn(move || event_loop(&s))
+        thread::spawn(move || event_loop(s))
     };
     let dev = {
         let s = Arc::clone(&s);

@@ -1,0 +1,326 @@
+//! One timeline, two drivers of the one loop: the simulator's
+//! (`pollwise_sim::loop_driver::LoopDriver` on an event queue) and the real
+//! device's (`pollwise_realdev::eventloop::drive`) over a fake clock. Both
+//! must report the same iterations to the policy (block_ns, polled or not,
+//! which handlers), the same window trajectory and the same kicks, for every
+//! policy and any timeline of arrivals.
+//!
+//! The timeline is a list of arrivals, each on handler 0 (a guest request
+//! in the submission queue) or handler 1 (a completion in the AIO ring). A
+//! poll pass costs no time, a wake-up `WAKE_NS`, processing `BUSY_NS`; the
+//! loop's own times are all even and arrivals odd, so no arrival ties with a
+//! deadline (the one place where two correct loops may order events either
+//! way).
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use pollwise_core::{HandlerId, IoThread, Param, Params, PolicyKind, TracePoint, MAX_TIME_NS};
+use pollwise_realdev::eventloop::{drive, LoopHost, AIO_HANDLER, HANDLERS, SUBMIT_HANDLER};
+use pollwise_realdev::handoff::{Doorbell, StopSignal, SubmitQueue};
+use pollwise_sim::loop_driver::{LoopDriver, LoopEvent};
+use proptest::prelude::*;
+
+const WAKE_NS: u64 = 6_000;
+const BUSY_NS: u64 = 2_000;
+
+/// What one iteration reported to the policy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Seen {
+    block_ns: u64,
+    polled: bool,
+    handlers: Vec<HandlerId>,
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Record {
+    iterations: Vec<Seen>,
+    trace: Vec<TracePoint>,
+    /// Per arrival on handler 0, in order: whether it found notifications
+    /// on (a guest would kick).
+    kicks: Vec<bool>,
+}
+
+fn seen(lp: &IoThread) -> Seen {
+    let n = lp.last_noticed().expect("processing follows a notice");
+    Seen {
+        block_ns: n.block_ns,
+        polled: n.polled,
+        handlers: lp.last_handlers().to_vec(),
+    }
+}
+
+// ---- the simulator's driver --------------------------------------------
+
+fn through_sim(params: &Params, arrivals: &[(u64, HandlerId)]) -> Record {
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+    enum Ev {
+        Arrival(usize),
+        Loop(LoopEvent),
+        IterEnd,
+    }
+    let mut rec = Record::default();
+    let mut d = LoopDriver::new(params.clone(), HANDLERS, 0, WAKE_NS, 0, u64::MAX);
+    rec.trace.push(d.machine().trace_point(0));
+    let mut q = BinaryHeap::new();
+    let mut seq = 0u64;
+    let mut push = |q: &mut BinaryHeap<_>, at: u64, ev: Ev| {
+        seq += 1;
+        q.push(Reverse((at, seq, ev)));
+    };
+    for (i, &(at, _)) in arrivals.iter().enumerate() {
+        push(&mut q, at, Ev::Arrival(i));
+    }
+    let mut ready: Vec<HandlerId> = Vec::new();
+    let mut done = 0;
+    if let Some((at, ev)) = d.begin(0, false) {
+        push(&mut q, at, Ev::Loop(ev));
+    }
+    while let Some(Reverse((now, _, ev))) = q.pop() {
+        let next = match ev {
+            Ev::Arrival(i) => {
+                ready.push(arrivals[i].1);
+                let next = d.arrival(now);
+                if arrivals[i].1 == SUBMIT_HANDLER {
+                    rec.kicks.push(d.machine().notify_enabled());
+                }
+                next
+            }
+            Ev::Loop(LoopEvent::PollTimeout { gen }) => {
+                d.poll_timeout(now, gen);
+                None
+            }
+            Ev::Loop(LoopEvent::Noticed { gen }) => {
+                let handlers = [SUBMIT_HANDLER, AIO_HANDLER]
+                    .into_iter()
+                    .filter(|h| ready.contains(h));
+                if let Some(n) = d.noticed(now, gen, handlers) {
+                    rec.iterations.push(seen(d.machine()));
+                    rec.trace.extend(n.trace);
+                    done += ready.len();
+                    ready.clear();
+                    push(&mut q, now + BUSY_NS, Ev::IterEnd);
+                }
+                None
+            }
+            Ev::IterEnd => {
+                if done == arrivals.len() {
+                    break;
+                }
+                d.end(now, !ready.is_empty())
+            }
+        };
+        if let Some((at, ev)) = next {
+            push(&mut q, at, Ev::Loop(ev));
+        }
+    }
+    rec
+}
+
+// ---- the real device's driver on a fake clock --------------------------
+
+struct FakeDevice<'a> {
+    arrivals: &'a [(u64, HandlerId)],
+    clock: u64,
+    /// Arrivals released so far.
+    next: usize,
+    queue: &'a SubmitQueue<usize>,
+    ring: Vec<usize>,
+    done: usize,
+    stop: &'a StopSignal,
+    rec: Record,
+}
+
+/// Notes that a request found notifications on (the guest kicks).
+struct Kick(AtomicBool);
+
+impl Doorbell for Kick {
+    fn ring(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+impl FakeDevice<'_> {
+    /// Moves the clock to `to` and lets every arrival up to then happen.
+    fn advance(&mut self, to: u64) {
+        self.clock = to;
+        while let Some(&(at, h)) = self.arrivals.get(self.next) {
+            if at > self.clock {
+                break;
+            }
+            if h == SUBMIT_HANDLER {
+                let kick = Kick(AtomicBool::new(false));
+                self.queue
+                    .push(self.next, &kick)
+                    .expect("the queue closes after the last arrival");
+                self.rec.kicks.push(kick.0.into_inner());
+            } else {
+                self.ring.push(self.next);
+            }
+            self.next += 1;
+        }
+    }
+}
+
+impl LoopHost for FakeDevice<'_> {
+    type Request = usize;
+
+    fn now(&mut self) -> u64 {
+        self.clock
+    }
+
+    fn completions_ready(&mut self) -> bool {
+        !self.ring.is_empty()
+    }
+
+    fn spin(&mut self) {
+        self.advance(self.clock + 1);
+    }
+
+    fn reset_doorbells(&mut self) {}
+
+    /// Sleeps until the next arrival and wakes `WAKE_NS` later; epoll then
+    /// reports every handler with work.
+    fn wait(&mut self, handlers: &mut Vec<HandlerId>) -> std::io::Result<()> {
+        let (at, _) = self.arrivals[self.next];
+        self.advance(at + WAKE_NS);
+        if self.queue.has_work() {
+            handlers.push(SUBMIT_HANDLER);
+        }
+        if !self.ring.is_empty() {
+            handlers.push(AIO_HANDLER);
+        }
+        Ok(())
+    }
+
+    fn process(&mut self, requests: &mut Vec<usize>, lp: &IoThread) -> std::io::Result<()> {
+        self.rec.iterations.push(seen(lp));
+        self.done += requests.len() + self.ring.len();
+        requests.clear();
+        self.ring.clear();
+        self.advance(self.clock + BUSY_NS);
+        if self.done == self.arrivals.len() {
+            self.stop.stop();
+        }
+        Ok(())
+    }
+
+    fn shutdown(&mut self, cancelled: &mut Vec<usize>) -> std::io::Result<()> {
+        assert!(cancelled.is_empty());
+        Ok(())
+    }
+
+    fn trace(&mut self, point: TracePoint) {
+        self.rec.trace.push(point);
+    }
+}
+
+fn through_device(params: &Params, arrivals: &[(u64, HandlerId)]) -> Record {
+    let queue = SubmitQueue::new();
+    let stop = StopSignal::new();
+    let mut host = FakeDevice {
+        arrivals,
+        clock: 0,
+        next: 0,
+        queue: &queue,
+        ring: Vec::new(),
+        done: 0,
+        stop: &stop,
+        rec: Record::default(),
+    };
+    let mut lp = IoThread::new(params.clone(), HANDLERS, 0, u64::MAX);
+    drive(&mut lp, &mut host, &queue, &stop, None).unwrap();
+    host.rec
+}
+
+// ---- the comparison ----------------------------------------------------
+
+/// Odd arrival times from gaps (the loop's own times are even).
+fn timeline(gaps: &[(u64, bool)]) -> Vec<(u64, HandlerId)> {
+    let mut t = 1;
+    gaps.iter()
+        .map(|&(gap, completion)| {
+            t += 2 * gap;
+            (t, HandlerId::from(completion))
+        })
+        .collect()
+}
+
+fn policy(kind: PolicyKind, max: u64) -> Params {
+    let mut p = Params::defaults(kind);
+    if kind != PolicyKind::Off {
+        p.set(Param::PollMaxNs, max.min(MAX_TIME_NS)).unwrap();
+    }
+    p
+}
+
+fn assert_same(params: &Params, arrivals: &[(u64, HandlerId)]) {
+    let sim = through_sim(params, arrivals);
+    let dev = through_device(params, arrivals);
+    assert!(!sim.iterations.is_empty());
+    assert_eq!(sim.iterations, dev.iterations, "{params}: outcomes differ");
+    assert_eq!(sim.trace, dev.trace, "{params}: window trajectories differ");
+    assert_eq!(sim.kicks, dev.kicks, "{params}: kicks differ");
+}
+
+/// A hand-made timeline that takes every path: a first block from a zero
+/// window, growth, hits while polling, a completion and a request close
+/// together, long gaps that time the window out, and a burst that lands
+/// while the loop is busy.
+#[test]
+fn hand_made_timeline_gives_identical_outcomes() {
+    let arrivals = timeline(&[
+        (10_000, false),
+        (4_500, false),
+        (1_500, false),
+        (1_200, true),
+        (1_100, false),
+        (40_000, false),
+        (300, true),
+        (500, false),
+        (100_000, true),
+        (1, false),
+        (1, true),
+        (1, false),
+        (2_000, false),
+    ]);
+    for kind in [
+        PolicyKind::Qemu,
+        PolicyKind::Weighted,
+        PolicyKind::KvmHaltPoll,
+        PolicyKind::GuestHaltPoll,
+        PolicyKind::Fixed,
+        PolicyKind::Off,
+        PolicyKind::Pollwise,
+    ] {
+        let params = Params::defaults(kind);
+        assert_same(&params, &arrivals);
+    }
+    // The record is not trivially equal: QEMU's rule grew and polled.
+    let sim = through_sim(&Params::defaults(PolicyKind::Qemu), &arrivals);
+    assert!(sim.iterations.iter().any(|s| s.polled));
+    assert!(sim.iterations.iter().any(|s| !s.polled));
+    assert!(sim.trace.len() > 2);
+    assert!(
+        sim.kicks.contains(&true) && sim.kicks.contains(&false),
+        "{sim:#?}"
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn any_timeline_gives_identical_outcomes(
+        gaps in prop::collection::vec((0u64..40_000, any::<bool>()), 1..40),
+        kind in prop::sample::select(vec![
+            PolicyKind::Qemu, PolicyKind::Weighted, PolicyKind::KvmHaltPoll,
+            PolicyKind::Fixed, PolicyKind::Off, PolicyKind::Pollwise,
+        ]),
+        max in 0u64..100_000,
+    ) {
+        let arrivals = timeline(&gaps);
+        assert_same(&policy(kind, max), &arrivals);
+    }
+}
