@@ -7,7 +7,11 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use pollwise_core::{RunRow, TraceRow, COMPARE_COLUMNS};
-use pollwise_realdev::target::{Target, TargetSpec};
+
+// The device-directory helper is shared with realdev's device tests.
+#[path = "../realdev/tests/device_dir/mod.rs"]
+mod device_dir;
+use device_dir::device_dir;
 
 /// Runs of the binary share the disk; one at a time keeps them comparable.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -38,26 +42,6 @@ fn assert_clean_error(o: &Output, needles: &[&str]) {
     for n in needles {
         assert!(err.contains(n), "missing '{n}' in: {err}");
     }
-}
-
-/// A directory supporting O_DIRECT (temp dir, else the disk-backed target
-/// tmp dir); `None` with a printed reason if there is none.
-fn direct_dir() -> Option<PathBuf> {
-    for dir in [
-        std::env::temp_dir(),
-        PathBuf::from(env!("CARGO_TARGET_TMPDIR")),
-    ] {
-        let spec = TargetSpec::Scratch {
-            dir: Some(dir.clone()),
-            size_bytes: 1 << 20,
-        };
-        match Target::open(&spec, 4096, true) {
-            Ok(_) => return Some(dir),
-            Err(e) => eprintln!("{}: {e}", dir.display()),
-        }
-    }
-    eprintln!("skipping: no directory here supports O_DIRECT");
-    None
 }
 
 fn short_run<'a>(dir: &'a Path, extra: &[&'a str]) -> Vec<String> {
@@ -102,7 +86,7 @@ fn assert_left_empty(d: &Path) {
 #[test]
 fn csv_output_is_one_row_of_the_common_schema() {
     let _g = serial();
-    let Some(dir) = direct_dir() else { return };
+    let Some(dir) = device_dir() else { return };
     let args = short_run(
         &dir,
         &[
@@ -149,7 +133,7 @@ fn csv_output_is_one_row_of_the_common_schema() {
 #[test]
 fn json_output_parses_and_table_names_its_fields() {
     let _g = serial();
-    let Some(dir) = direct_dir() else { return };
+    let Some(dir) = device_dir() else { return };
     let o = run_args(&short_run(&dir, &["--format", "json", "--policy", "off"]));
     assert!(o.status.success(), "{}", stderr(&o));
     let row: RunRow = serde_json::from_str(&stdout(&o)).unwrap();
@@ -174,7 +158,7 @@ fn json_output_parses_and_table_names_its_fields() {
 #[test]
 fn trace_and_live_change_reach_the_trace_file() {
     let _g = serial();
-    let Some(dir) = direct_dir() else { return };
+    let Some(dir) = device_dir() else { return };
     let trace = dir.join(format!("pollwise-cli-trace-{}.csv", std::process::id()));
     let o = run_args(&short_run(
         &dir,
@@ -208,7 +192,7 @@ fn trace_and_live_change_reach_the_trace_file() {
 #[test]
 fn ctrl_c_stops_cleanly_and_removes_the_scratch_file() {
     let _g = serial();
-    let Some(dir) = direct_dir() else { return };
+    let Some(dir) = device_dir() else { return };
     let sub = own_dir(&dir, "sigint-run");
     let mut args = short_run(&sub, &["--policy", "qemu"]);
     args[3] = "30000".into();
@@ -275,7 +259,7 @@ fn interrupt_after_start(args: &[String], sub: &Path, needles: &[&str]) {
 #[test]
 fn bad_input_gives_clear_errors() {
     let _g = serial();
-    let Some(dir) = direct_dir() else { return };
+    let Some(dir) = device_dir() else { return };
     let o = run_args(&short_run(&dir, &["--bs", "1000"]));
     assert_clean_error(&o, &["bs 1000 is not a multiple of the logical block size"]);
     let o = run_args(&short_run(&dir, &["--bs", "4x"]));
@@ -300,7 +284,7 @@ fn bad_input_gives_clear_errors() {
 #[test]
 fn compare_repeats_each_point_and_reports_its_spread() {
     let _g = serial();
-    let Some(dir) = direct_dir() else { return };
+    let Some(dir) = device_dir() else { return };
     let rows_path = dir.join(format!("pollwise-cli-compare-{}.csv", std::process::id()));
     let work = own_dir(&dir, "compare");
     let o = pollwise(&[
@@ -372,7 +356,7 @@ fn compare_repeats_each_point_and_reports_its_spread() {
 #[test]
 fn calibrate_writes_a_preset_that_validate_and_sim_load() {
     let _g = serial();
-    let Some(dir) = direct_dir() else { return };
+    let Some(dir) = device_dir() else { return };
     let preset_path = dir.join(format!("pollwise-cli-local-{}.toml", std::process::id()));
     let preset_arg = preset_path.to_str().unwrap();
     let work = own_dir(&dir, "calibrate");

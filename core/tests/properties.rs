@@ -107,9 +107,9 @@ fn apply(p: &mut AnyPolicy, step: &Step) -> (u64, u64) {
 }
 
 /// The largest single-step fall each policy promises, written out here from
-/// the design (not taken from the crate): a step may divide the window by
-/// at most the shrink factor, and may go to 0 only from below the value at
-/// which the policy starts growing.
+/// the design (docs/design.md, "Invariants"; not taken from the crate): a
+/// step may divide the window by at most the shrink factor, and may go to 0
+/// only from below the value at which the policy starts growing.
 fn gentle_floor(p: &Params, before: u64) -> (u64, u64) {
     let shrink = p.get(Param::PollShrink);
     match p.kind() {

@@ -107,7 +107,7 @@ pub fn window_runs(table: &Table, opts: &WindowOptions) -> Result<Vec<Run>, Plot
         };
         let x = &mut runs[i];
         if t < start {
-            if x.before.map_or(true, |b| b.0 <= t) {
+            if x.before.is_none_or(|b| b.0 <= t) {
                 x.before = Some((t, w, m.unwrap_or(0)));
             }
         } else if t > end {
@@ -127,7 +127,7 @@ pub fn window_runs(table: &Table, opts: &WindowOptions) -> Result<Vec<Run>, Plot
         // A zoom starts with the window in force at its start and holds the
         // last one to its end, as the run did.
         if let Some((_, w, m)) = x.before {
-            if run.window.first().map_or(true, |f| f.0 > start) {
+            if run.window.first().is_none_or(|f| f.0 > start) {
                 run.window.insert(0, (start, w));
                 if max_col.is_some() {
                     run.poll_max.insert(0, (start, m));

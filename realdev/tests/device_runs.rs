@@ -3,6 +3,9 @@
 //!
 //! The tests count this process's AIO contexts, so they run one at a time
 //! under a lock.
+//!
+//! Without a directory that supports O_DIRECT these tests fail; set
+//! `POLLWISE_SKIP_DEVICE_TESTS=1` to skip them (see `device_dir`).
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -12,32 +15,13 @@ use pollwise_realdev::loadgen::{RwMode, Workload};
 use pollwise_realdev::run::{run, ParamChange, RunConfig, RunError, RunOutput};
 use pollwise_realdev::target::{Target, TargetError, TargetSpec};
 
+mod device_dir;
+use device_dir::device_dir;
+
 static SERIAL: Mutex<()> = Mutex::new(());
 
 fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// A directory that supports O_DIRECT: the system temp dir, else the
-/// target directory's tmp (disk-backed where /tmp is a tmpfs). `None`, with
-/// the reason printed, if neither does.
-fn direct_dir() -> Option<PathBuf> {
-    let candidates = [
-        std::env::temp_dir(),
-        PathBuf::from(env!("CARGO_TARGET_TMPDIR")),
-    ];
-    for dir in candidates {
-        let spec = TargetSpec::Scratch {
-            dir: Some(dir.clone()),
-            size_bytes: 1 << 20,
-        };
-        match Target::open(&spec, 4096, true) {
-            Ok(_) => return Some(dir),
-            Err(e) => eprintln!("{}: not usable for O_DIRECT: {e}", dir.display()),
-        }
-    }
-    eprintln!("skipping: no directory here supports O_DIRECT");
-    None
 }
 
 fn workload(rw: RwMode, iodepth: u32) -> Workload {
@@ -124,7 +108,7 @@ fn check_sane(out: &RunOutput, rw: RwMode) {
 #[test]
 fn every_rw_mode_runs_and_cleans_up() {
     let _g = serial();
-    let Some(dir) = direct_dir() else { return };
+    let Some(dir) = device_dir() else { return };
     let policies = [
         PolicyKind::Qemu,
         PolicyKind::Weighted,
@@ -148,7 +132,7 @@ fn every_rw_mode_runs_and_cleans_up() {
 #[test]
 fn off_never_polls_and_fixed_does() {
     let _g = serial();
-    let Some(dir) = direct_dir() else { return };
+    let Some(dir) = device_dir() else { return };
     let off = run(&config(&dir, RwMode::RandRead, PolicyKind::Off)).unwrap();
     assert_eq!(off.loop_report.poll_ns, 0);
     assert_eq!(off.loop_report.polled_hits, 0);
@@ -170,7 +154,7 @@ fn off_never_polls_and_fixed_does() {
 #[test]
 fn live_parameter_change_bounds_the_window() {
     let _g = serial();
-    let Some(dir) = direct_dir() else { return };
+    let Some(dir) = device_dir() else { return };
     let mut cfg = config(&dir, RwMode::RandRead, PolicyKind::Fixed);
     cfg.duration_ms = 300;
     cfg.trace = true;
@@ -208,7 +192,7 @@ fn live_parameter_change_bounds_the_window() {
 #[test]
 fn refuses_to_write_to_a_file_it_did_not_create() {
     let _g = serial();
-    let Some(dir) = direct_dir() else { return };
+    let Some(dir) = device_dir() else { return };
     let path = dir.join(format!("pollwise-test-precious-{}.dat", std::process::id()));
     std::fs::write(&path, vec![0u8; 1 << 20]).unwrap();
     let existing = |allow: Option<PathBuf>| TargetSpec::Existing {
@@ -256,7 +240,7 @@ fn refuses_to_write_to_a_file_it_did_not_create() {
 #[test]
 fn missing_file_and_unaligned_bs_are_clear_errors() {
     let _g = serial();
-    let Some(dir) = direct_dir() else { return };
+    let Some(dir) = device_dir() else { return };
     let mut cfg = config(&dir, RwMode::RandRead, PolicyKind::Off);
     cfg.target = TargetSpec::Existing {
         path: dir.join("pollwise-no-such-file"),
@@ -312,7 +296,7 @@ fn aio_context_is_counted_while_alive_and_its_ring_read_in_user_space() {
     use std::os::fd::AsRawFd;
 
     let _g = serial();
-    let Some(dir) = direct_dir() else { return };
+    let Some(dir) = device_dir() else { return };
     let target = Target::open(
         &TargetSpec::Scratch {
             dir: Some(dir),

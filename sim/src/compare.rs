@@ -1,6 +1,6 @@
 //! A baseline and a candidate policy over a preset's whole matrix, paired
 //! row by row with the same seeds (common random numbers), as in the
-//! DESIGN table.
+//! reference table of docs/design.md.
 
 use pollwise_core::{Params, RunRow};
 

@@ -130,8 +130,8 @@ pub struct Matrix {
 }
 
 impl Matrix {
-    /// Every workload of the matrix, in the DESIGN table's order: rw, bs,
-    /// numjobs, iothreads.
+    /// Every workload of the matrix, in the order of the reference table in
+    /// docs/design.md: rw, bs, numjobs, iothreads.
     pub fn workloads(&self) -> Vec<Workload> {
         let mut out = Vec::new();
         for &rw in &self.rw {

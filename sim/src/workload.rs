@@ -92,7 +92,7 @@ impl Workload {
             }
         };
         range("bs", self.bs, 512, Self::MAX_BS)?;
-        if self.bs % 512 != 0 {
+        if !self.bs.is_multiple_of(512) {
             return Err(SimError::Workload(format!(
                 "bs = {} is not a multiple of 512 bytes (direct I/O needs sector-aligned sizes)",
                 self.bs

@@ -1,7 +1,7 @@
 //! The optane-p4800x preset against the published randread results
-//! (DESIGN "Reference results"): every row's IOPS with the `qemu` policy
-//! within 10%, and the mean IOThread CPU per IOThread count within 10
-//! points of 98.7% (one) and 78.43% (two).
+//! (docs/design.md, "Reference results"): every row's IOPS with the `qemu`
+//! policy within 10%, and the mean IOThread CPU per IOThread count within
+//! 10 points of 98.7% (one) and 78.43% (two).
 
 use pollwise_core::{Params, PolicyKind};
 use pollwise_sim::batch::{run_jobs, Job};

@@ -1,6 +1,7 @@
 //! The model checked against cycle times worked out by hand from its
-//! definition (DESIGN "Sim: the model"), on a tiny preset with constant
-//! costs, so every number below follows from the preset by arithmetic.
+//! definition (docs/design.md, "The simulation model"), on a tiny preset
+//! with constant costs, so every number below follows from the preset by
+//! arithmetic.
 
 use pollwise_core::{Params, PolicyKind};
 use pollwise_sim::{simulate, Preset, Rw, Workload};
