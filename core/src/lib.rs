@@ -12,6 +12,7 @@ mod policies;
 mod policy;
 mod schema;
 mod window_stats;
+mod workload;
 
 pub use outcome::{HandlerId, Outcome, MAX_HANDLER_ID};
 pub use params::{Param, ParamError, ParamSpec, Params, MAX_FACTOR, MAX_TIME_NS, MAX_WEIGHT_SHIFT};
@@ -21,3 +22,4 @@ pub use policies::{
 pub use policy::{AnyPolicy, Policy, PolicyKind};
 pub use schema::{RunRow, TraceRow, COMPARE_COLUMNS};
 pub use window_stats::{is_abrupt_reset, WindowStats};
+pub use workload::{Limits, Rw, Workload, WorkloadError};

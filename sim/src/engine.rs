@@ -14,7 +14,7 @@ use rand_pcg::Pcg64;
 use crate::dist::Sampler;
 use crate::error::SimError;
 use crate::preset::{Preset, VqMapping};
-use crate::workload::Workload;
+use crate::workload::{Validate as _, Workload};
 
 type Time = u64;
 
