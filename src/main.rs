@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cmd;
+mod device_args;
 mod output;
 mod policy_args;
 mod progress;

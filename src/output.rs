@@ -5,6 +5,7 @@ use std::io::Write;
 use anyhow::Result;
 use clap::ValueEnum;
 use pollwise_core::RunRow;
+pub use pollwise_lab::rows::write_csv;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -15,27 +16,6 @@ pub enum Format {
     Csv,
     /// One JSON object per row, one per line.
     Json,
-}
-
-/// Writes rows as CSV with the common header.
-pub fn write_csv<W: Write>(out: W, rows: &[RunRow]) -> Result<()> {
-    let mut w = csv::Writer::from_writer(out);
-    if rows.is_empty() {
-        w.write_record(RunRow::COLUMNS)?;
-    }
-    for r in rows {
-        w.serialize(r)?;
-    }
-    w.flush()?;
-    Ok(())
-}
-
-pub fn write_json<W: Write>(mut out: W, rows: &[RunRow]) -> Result<()> {
-    for r in rows {
-        serde_json::to_writer(&mut out, r)?;
-        writeln!(out)?;
-    }
-    Ok(())
 }
 
 /// One run as `name  value` lines, units in the names.
@@ -77,8 +57,14 @@ pub fn write_table<W: Write>(mut out: W, row: &RunRow) -> Result<()> {
 /// Writes rows in `format`; a table shows one block per row.
 pub fn write_rows<W: Write>(mut out: W, format: Format, rows: &[RunRow]) -> Result<()> {
     match format {
-        Format::Csv => write_csv(out, rows),
-        Format::Json => write_json(out, rows),
+        Format::Csv => Ok(write_csv(out, rows)?),
+        Format::Json => {
+            for r in rows {
+                serde_json::to_writer(&mut out, r)?;
+                writeln!(out)?;
+            }
+            Ok(())
+        }
         Format::Table => {
             for (i, r) in rows.iter().enumerate() {
                 if i > 0 {
@@ -88,5 +74,14 @@ pub fn write_rows<W: Write>(mut out: W, format: Format, rows: &[RunRow]) -> Resu
             }
             Ok(())
         }
+    }
+}
+
+/// A block size as `8k` when it is whole KiB.
+pub fn bs_text(bs: u64) -> String {
+    if bs.is_multiple_of(1024) {
+        format!("{}k", bs / 1024)
+    } else {
+        bs.to_string()
     }
 }

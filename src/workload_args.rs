@@ -1,9 +1,11 @@
-//! The workload flags shared by `sim`, `sweep` and `compare`: fio's names,
-//! each accepting a comma-separated list where a command runs several.
+//! The workload flags: fio's names, each accepting a comma-separated list
+//! where a command runs several; they become a [`Matrix`].
 
 use anyhow::{bail, Result};
 use clap::Args;
-use pollwise_sim::{Preset, Rw, Workload};
+use pollwise_core::{Rw, Workload};
+use pollwise_lab::Matrix;
+use pollwise_sim::Preset;
 
 #[derive(Args, Clone, Debug, Default)]
 pub struct WorkloadArgs {
@@ -71,54 +73,44 @@ pub fn list<T, E: std::fmt::Display>(
 }
 
 impl WorkloadArgs {
-    /// Every combination of the given values. A flag not given takes the
-    /// first value of the preset's matrix for rw and bs, the preset's
-    /// iodepth and duration, and 1 for numjobs and iothreads.
-    pub fn workloads(&self, preset: &Preset) -> Result<Vec<Workload>> {
-        let m = &preset.matrix;
-        let rws = match &self.rw {
-            Some(t) => list("rw", t, |v| v.parse::<Rw>())?,
-            None => vec![m.rw[0]],
-        };
-        let bss = match &self.bs {
-            Some(t) => list("bs", t, parse_size)?,
-            None => vec![m.bs[0]],
-        };
-        let jobs = match &self.numjobs {
-            Some(t) => list("numjobs", t, count)?,
-            None => vec![1],
-        };
-        let depths = match &self.iodepth {
-            Some(t) => list("iodepth", t, count)?,
-            None => vec![m.iodepth],
-        };
-        let threads = match &self.iothreads {
-            Some(t) => list("iothreads", t, count)?,
-            None => vec![1],
-        };
-        let mut out = Vec::new();
-        for &rw in &rws {
-            for &bs in &bss {
-                for &numjobs in &jobs {
-                    for &iodepth in &depths {
-                        for &iothreads in &threads {
-                            let w = Workload {
-                                rw,
-                                rwmixread: self.rwmixread,
-                                bs,
-                                numjobs,
-                                iodepth,
-                                iothreads,
-                                duration_ms: self.duration_ms.unwrap_or(m.duration_ms),
-                            };
-                            w.validate()?;
-                            out.push(w);
-                        }
-                    }
-                }
-            }
+    /// The matrix these flags describe: each given flag replaces its axis
+    /// of `defaults`; rwmixread and the duration (if given) apply to all.
+    pub fn matrix(&self, defaults: Matrix) -> Result<Matrix> {
+        let mut m = defaults;
+        if let Some(t) = &self.rw {
+            m.rw = list("rw", t, Rw::from_name)?;
         }
-        Ok(out)
+        if let Some(t) = &self.bs {
+            m.bs = list("bs", t, parse_size)?;
+        }
+        if let Some(t) = &self.numjobs {
+            m.numjobs = list("numjobs", t, count)?;
+        }
+        if let Some(t) = &self.iodepth {
+            m.iodepth = list("iodepth", t, count)?;
+        }
+        if let Some(t) = &self.iothreads {
+            m.iothreads = list("iothreads", t, count)?;
+        }
+        m.rwmixread = self.rwmixread;
+        m.duration_ms = self.duration_ms.unwrap_or(m.duration_ms);
+        Ok(m)
+    }
+
+    /// Every combination of the given values, checked against the
+    /// simulator's limits. A flag not given takes the first value of the
+    /// preset's matrix for rw and bs, the preset's iodepth and duration,
+    /// and 1 for numjobs and iothreads.
+    pub fn workloads(&self, preset: &Preset) -> Result<Vec<Workload>> {
+        let m = Matrix::of_preset(&preset.matrix);
+        let first = Matrix {
+            rw: m.rw[..1].to_vec(),
+            bs: m.bs[..1].to_vec(),
+            numjobs: vec![1],
+            iothreads: vec![1],
+            ..m
+        };
+        Ok(self.matrix(first)?.workloads(&pollwise_sim::LIMITS)?)
     }
 
     /// Exactly one workload (for `sim`).

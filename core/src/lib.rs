@@ -15,6 +15,7 @@ mod policies;
 mod policy;
 mod schema;
 mod window_stats;
+mod workload;
 
 pub use iothread::{IoThread, LoopCounters, Noticed, Phase, Step, TracePoint};
 pub use outcome::{HandlerId, Outcome, MAX_HANDLER_ID};
@@ -25,3 +26,4 @@ pub use policies::{
 pub use policy::{AnyPolicy, Policy, PolicyKind};
 pub use schema::{RunRow, TraceRow, COMPARE_COLUMNS};
 pub use window_stats::{is_abrupt_reset, WindowStats};
+pub use workload::{Limits, Rw, Workload, WorkloadError};

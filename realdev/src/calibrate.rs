@@ -23,9 +23,10 @@ use rand_pcg::Pcg64;
 use crate::aio::{AioContext, IoEvent, Iocb, Opcode};
 use crate::buffer::BufferPool;
 use crate::handoff::{Doorbell, ParamCell, SubmitQueue};
-use crate::loadgen::{new_histogram, Completion, Request, RwMode, Status};
+use crate::loadgen::{new_histogram, Completion, Request, Status};
 use crate::sys::{mono_ns, thread_cpu_ns, Epoll, EventFd};
 use crate::target::{Target, TargetError, TargetSpec};
+use pollwise_core::Rw;
 
 /// What to measure.
 #[derive(Clone, Debug)]
@@ -46,7 +47,7 @@ pub struct CalibrateConfig {
 /// One device point: a rw mode and block size at one queue depth.
 #[derive(Debug)]
 pub struct DevicePoint {
-    pub rw: RwMode,
+    pub rw: Rw,
     pub bs: u64,
     pub depth: u32,
     /// Per-request latency, submit-return to completion visible, ns.
@@ -188,7 +189,7 @@ pub fn calibrate(cfg: &CalibrateConfig) -> Result<Calibration, CalibrateError> {
     };
     check()?;
     for &bs in &sizes {
-        if bs % target.block_size() != 0 {
+        if !bs.is_multiple_of(target.block_size()) {
             return Err(TargetError::Unaligned {
                 bs,
                 block: target.block_size(),
@@ -197,10 +198,10 @@ pub fn calibrate(cfg: &CalibrateConfig) -> Result<Calibration, CalibrateError> {
             .into());
         }
     }
-    let rws: &[RwMode] = if writable {
-        &[RwMode::RandRead, RwMode::RandWrite]
+    let rws: &[Rw] = if writable {
+        &[Rw::RandRead, Rw::RandWrite]
     } else {
-        &[RwMode::RandRead]
+        &[Rw::RandRead]
     };
     let mut rng = Pcg64::seed_from_u64(cfg.seed);
     let mut latency_points = Vec::new();
@@ -212,7 +213,7 @@ pub fn calibrate(cfg: &CalibrateConfig) -> Result<Calibration, CalibrateError> {
     }
     let mut saturation_points = vec![device_point(
         &target,
-        RwMode::RandRead,
+        Rw::RandRead,
         small,
         cfg.saturation_depth,
         cfg.point_ms,
@@ -249,7 +250,7 @@ fn io_err(what: &str) -> impl Fn(std::io::Error) -> CalibrateError + '_ {
 /// Keeps `depth` requests of `bs` in flight for `ms`, spinning on the ring.
 fn device_point(
     target: &Target,
-    rw: RwMode,
+    rw: Rw,
     bs: u64,
     depth: u32,
     ms: u64,

@@ -11,7 +11,6 @@ pub mod buffer;
 pub mod calibrate;
 pub mod eventloop;
 pub mod loadgen;
-pub mod local_preset;
 pub mod measure;
 pub mod run;
 pub mod sys;

@@ -2,7 +2,6 @@
 //! `iodepth` requests outstanding through the loop's submission queue and
 //! waits for their completions on its own channel.
 
-use std::fmt;
 use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 
@@ -13,68 +12,32 @@ use rand_pcg::Pcg64;
 use crate::aio::Opcode;
 use crate::handoff::{Doorbell, StopSignal, SubmitQueue};
 use crate::sys::mono_ns;
+use pollwise_core::{Limits, Rw};
 
-/// fio's `rw=` modes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RwMode {
-    RandRead,
-    RandWrite,
-    Read,
-    Write,
-    RandRw,
-}
+/// fio's `rw=` modes: the one [`Rw`] of the core, under the name this
+/// crate's tests know.
+pub use pollwise_core::Rw as RwMode;
 
-impl RwMode {
-    pub const ALL: [RwMode; 5] = [
-        RwMode::RandRead,
-        RwMode::RandWrite,
-        RwMode::Read,
-        RwMode::Write,
-        RwMode::RandRw,
-    ];
+/// What the device accepts ([`pollwise_core::Workload::check`]): one loop
+/// thread, and at most 4096 requests in flight (one buffer slot each).
+pub const LIMITS: Limits = Limits {
+    backend: "the device",
+    bs: (1, 64 << 20),
+    // The target checks alignment against the device's logical block.
+    bs_align: 1,
+    numjobs: (1, 256),
+    iodepth: (1, 1024),
+    iothreads: (1, 1),
+    duration_ms: (1, 24 * 3_600_000),
+    max_in_flight: Some(4096),
+};
 
-    pub fn name(self) -> &'static str {
-        match self {
-            RwMode::RandRead => "randread",
-            RwMode::RandWrite => "randwrite",
-            RwMode::Read => "read",
-            RwMode::Write => "write",
-            RwMode::RandRw => "randrw",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Result<RwMode, String> {
-        RwMode::ALL
-            .into_iter()
-            .find(|m| m.name() == name)
-            .ok_or_else(|| {
-                let known: Vec<_> = RwMode::ALL.iter().map(|m| m.name()).collect();
-                format!(
-                    "unknown rw mode '{name}'; expected one of {}",
-                    known.join(", ")
-                )
-            })
-    }
-
-    pub fn writes(self) -> bool {
-        matches!(self, RwMode::RandWrite | RwMode::Write | RwMode::RandRw)
-    }
-
-    pub fn random(self) -> bool {
-        matches!(self, RwMode::RandRead | RwMode::RandWrite | RwMode::RandRw)
-    }
-}
-
-impl fmt::Display for RwMode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// What the jobs do, as fio would be told.
+/// What the jobs are told: a [`pollwise_core::Workload`]'s fio knobs and the seed of the
+/// jobs' offset generators. The run's duration is [`crate::run::RunConfig`]'s
+/// and the loop is one IOThread.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Workload {
-    pub rw: RwMode,
+pub struct JobSpec {
+    pub rw: Rw,
     /// Percentage of reads in `randrw` (fio's `rwmixread`).
     pub rwmixread: u32,
     pub bs: u64,
@@ -83,31 +46,39 @@ pub struct Workload {
     pub seed: u64,
 }
 
-impl Workload {
-    /// Checks the numbers a user can get wrong, with what would be right.
+/// The name the device tests use for [`JobSpec`].
+pub type Workload = JobSpec;
+
+impl JobSpec {
+    /// The jobs of `w` (whose `iothreads` and duration the run applies).
+    pub fn new(w: &pollwise_core::Workload, seed: u64) -> JobSpec {
+        JobSpec {
+            rw: w.rw,
+            rwmixread: w.rwmixread,
+            bs: w.bs,
+            numjobs: w.numjobs,
+            iodepth: w.iodepth,
+            seed,
+        }
+    }
+
+    /// The workload these jobs run for `duration_ms` on one IOThread.
+    pub fn workload(&self, duration_ms: u64) -> pollwise_core::Workload {
+        pollwise_core::Workload {
+            rw: self.rw,
+            rwmixread: self.rwmixread,
+            bs: self.bs,
+            numjobs: self.numjobs,
+            iodepth: self.iodepth,
+            iothreads: 1,
+            duration_ms,
+        }
+    }
+
+    /// Checks the numbers a user can get wrong against [`LIMITS`], with
+    /// what would be right (the duration is checked by the run).
     pub fn validate(&self) -> Result<(), String> {
-        if self.bs == 0 {
-            return Err("bs must be positive (e.g. 4096)".into());
-        }
-        if self.numjobs == 0 || self.numjobs > 256 {
-            return Err(format!("numjobs {} is out of range 1..=256", self.numjobs));
-        }
-        if self.iodepth == 0 || self.iodepth > 1024 {
-            return Err(format!("iodepth {} is out of range 1..=1024", self.iodepth));
-        }
-        if self.rwmixread > 100 {
-            return Err(format!(
-                "rwmixread {} is a percentage: 0..=100",
-                self.rwmixread
-            ));
-        }
-        let slots = u64::from(self.numjobs) * u64::from(self.iodepth);
-        if slots > 4096 {
-            return Err(format!(
-                "numjobs x iodepth = {slots} requests in flight; at most 4096 are supported"
-            ));
-        }
-        Ok(())
+        self.workload(1).check(&LIMITS).map_err(|e| e.to_string())
     }
 
     pub fn slots(&self) -> usize {
@@ -165,7 +136,7 @@ pub fn new_histogram() -> Histogram<u64> {
 /// Everything one job thread needs.
 pub struct Job {
     pub index: u32,
-    pub workload: Workload,
+    pub workload: JobSpec,
     /// Usable bytes of the target (a whole number of blocks).
     pub target_size: u64,
     pub queue: Arc<SubmitQueue<Request>>,
@@ -217,9 +188,9 @@ impl Job {
                         b
                     };
                     let op = match w.rw {
-                        RwMode::RandRead | RwMode::Read => Opcode::Read,
-                        RwMode::RandWrite | RwMode::Write => Opcode::Write,
-                        RwMode::RandRw => {
+                        Rw::RandRead | Rw::Read => Opcode::Read,
+                        Rw::RandWrite | Rw::Write => Opcode::Write,
+                        Rw::RandRw => {
                             if rng.random_range(0..100) < w.rwmixread {
                                 Opcode::Read
                             } else {

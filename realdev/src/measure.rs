@@ -4,7 +4,7 @@ use hdrhistogram::Histogram;
 use pollwise_core::RunRow;
 
 use crate::eventloop::LoopReport;
-use crate::loadgen::{new_histogram, JobReport, Workload};
+use crate::loadgen::{new_histogram, JobReport, JobSpec};
 
 /// The loop thread's time, split the way the simulator accounts it, each as
 /// a percentage of the run's wall-clock time.
@@ -58,7 +58,7 @@ pub struct RowMeta {
     pub preset: String,
     pub policy: String,
     pub params: String,
-    pub workload: Workload,
+    pub workload: JobSpec,
     pub duration_ms: u64,
 }
 
@@ -125,7 +125,7 @@ pub fn run_row(meta: &RowMeta, jobs: &[JobReport], lp: &LoopReport) -> RunRow {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::loadgen::RwMode;
+    use pollwise_core::Rw;
 
     fn job(latencies_ns: &[u64], kicks: u64) -> JobReport {
         let mut h = new_histogram();
@@ -150,8 +150,8 @@ mod tests {
             preset: "scratch".into(),
             policy: "off".into(),
             params: String::new(),
-            workload: Workload {
-                rw: RwMode::RandRead,
+            workload: JobSpec {
+                rw: Rw::RandRead,
                 rwmixread: 50,
                 bs: 4096,
                 numjobs: 2,

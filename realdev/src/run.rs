@@ -11,7 +11,7 @@ use pollwise_core::{Params, RunRow, TraceRow};
 use crate::buffer::BufferPool;
 use crate::eventloop::{EventLoop, LoopReport};
 use crate::handoff::{Doorbell, ParamCell, StopSignal, SubmitQueue};
-use crate::loadgen::{Job, JobReport, Workload};
+use crate::loadgen::{Job, JobReport, JobSpec, LIMITS};
 use crate::measure::{run_row, CpuSplit, RowMeta};
 use crate::sys::{mono_ns, EventFd, SigintGuard};
 use crate::target::{Target, TargetError, TargetSpec};
@@ -32,7 +32,7 @@ pub struct ParamChange {
 
 #[derive(Clone, Debug)]
 pub struct RunConfig {
-    pub workload: Workload,
+    pub workload: JobSpec,
     pub duration_ms: u64,
     pub params: Params,
     pub target: TargetSpec,
@@ -98,12 +98,9 @@ impl From<TargetError> for RunError {
 /// Runs the workload for `duration_ms` and measures it.
 pub fn run(cfg: &RunConfig) -> Result<RunOutput, RunError> {
     let w = &cfg.workload;
-    w.validate().map_err(RunError::Workload)?;
-    if cfg.duration_ms == 0 {
-        return Err(RunError::Workload(
-            "duration-ms must be positive (e.g. 1000)".into(),
-        ));
-    }
+    w.workload(cfg.duration_ms)
+        .check(&LIMITS)
+        .map_err(|e| RunError::Workload(e.to_string()))?;
     // Installed before the scratch file exists, so a Ctrl-C during the
     // fill also ends through the path that removes it.
     let sigint = if cfg.catch_sigint {

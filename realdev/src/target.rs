@@ -365,7 +365,7 @@ impl Drop for Target {
 }
 
 fn check_alignment(bs: u64, block: u64, path: &Path) -> Result<(), TargetError> {
-    if bs == 0 || bs % block != 0 {
+    if bs == 0 || !bs.is_multiple_of(block) {
         return Err(TargetError::Unaligned {
             bs,
             block,

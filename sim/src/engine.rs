@@ -15,7 +15,7 @@ use crate::dist::Sampler;
 use crate::error::SimError;
 use crate::loop_driver::{LoopDriver, LoopEvent};
 use crate::preset::{Preset, VqMapping};
-use crate::workload::Workload;
+use crate::workload::{Validate as _, Workload};
 
 type Time = u64;
 

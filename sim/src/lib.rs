@@ -6,7 +6,6 @@
 //! only across runs (see [`sweep`]).
 
 pub mod batch;
-pub mod compare;
 mod dist;
 mod engine;
 mod error;
@@ -18,7 +17,7 @@ mod workload;
 pub use dist::{LatencyDist, MAX_LATENCY_NS};
 pub use error::SimError;
 pub use preset::{Device, Guest, IoThread, Matrix, Preset, Topology, VqMapping};
-pub use workload::{Rw, Workload};
+pub use workload::{Rw, Validate, Workload, LIMITS};
 
 use pollwise_core::{Params, RunRow, TraceRow};
 

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::dist::LatencyDist;
 use crate::error::SimError;
-use crate::workload::{Rw, Workload};
+use crate::workload::{Rw, Validate as _, Workload, LIMITS};
 
 /// The presets compiled into the binary: (name, TOML text).
 const EMBEDDED: &[(&str, &str)] = &[
@@ -281,12 +281,7 @@ impl Preset {
                 "matrix: rw, bs, numjobs and iothreads each need at least one value".into(),
             ));
         }
-        range(
-            "matrix.warmup_ms",
-            m.warmup_ms,
-            0,
-            Workload::MAX_DURATION_MS,
-        )?;
+        range("matrix.warmup_ms", m.warmup_ms, 0, LIMITS.duration_ms.1)?;
         for w in m.workloads() {
             w.validate()
                 .map_err(|e| SimError::Preset(format!("matrix: {e}")))?;

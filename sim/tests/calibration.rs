@@ -34,7 +34,7 @@ fn qemu_reproduces_the_published_randread_rows() {
         .matrix
         .workloads()
         .into_iter()
-        .filter(|w| w.rw == Rw::Randread)
+        .filter(|w| w.rw == Rw::RandRead)
         .collect();
     assert_eq!(workloads.len(), RANDREAD.len());
     let jobs: Vec<Job> = workloads

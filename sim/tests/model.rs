@@ -54,7 +54,7 @@ fn tiny() -> Preset {
 
 fn qd1() -> Workload {
     Workload {
-        rw: Rw::Randread,
+        rw: Rw::RandRead,
         rwmixread: 50,
         bs: 4096,
         numjobs: 1,

@@ -4,10 +4,11 @@ use std::io::{self, Write};
 
 use anyhow::Result;
 use clap::{Args, ValueEnum};
-use pollwise_core::COMPARE_COLUMNS;
-use pollwise_sim::compare::{compare, summarize, ComparedRow};
+use pollwise_lab::compare::{summarize, worst, write_csv};
+use pollwise_lab::{compare, CompareSpec, ComparedPoint, Matrix, SimBackend};
 
 use crate::cmd::sim::load_preset;
+use crate::output::bs_text;
 use crate::policy_args::PolicyPairArgs;
 use crate::progress;
 use crate::workload_args::WorkloadArgs;
@@ -42,62 +43,27 @@ pub enum CompareFormat {
     Csv,
 }
 
-/// Everything `compare` computes, for other commands (report) to reuse.
-pub fn compare_rows(args: &CompareArgs) -> Result<Vec<ComparedRow>> {
+/// Everything `compare` computes, for `bench` to reuse. Flags not given
+/// keep the whole preset matrix's values for their axis.
+pub fn compare_rows(args: &CompareArgs) -> Result<Vec<ComparedPoint>> {
     let preset = load_preset(&args.preset, args.latency_scale)?;
     let (baseline, candidate) = args.policies.params()?;
-    let given = |o: &Option<String>| o.is_some();
-    let w = &args.workload;
-    let workloads = if [&w.rw, &w.bs, &w.numjobs, &w.iodepth, &w.iothreads]
-        .into_iter()
-        .any(given)
-    {
-        // Flags not given keep the whole matrix's values for that axis.
-        let m = &preset.matrix;
-        let join = |v: Vec<String>| v.join(",");
-        let filled = WorkloadArgs {
-            rw: w
-                .rw
-                .clone()
-                .or(Some(join(m.rw.iter().map(|r| r.to_string()).collect()))),
-            bs: w
-                .bs
-                .clone()
-                .or(Some(join(m.bs.iter().map(|b| b.to_string()).collect()))),
-            numjobs: w.numjobs.clone().or(Some(join(
-                m.numjobs.iter().map(|n| n.to_string()).collect(),
-            ))),
-            iothreads: w.iothreads.clone().or(Some(join(
-                m.iothreads.iter().map(|n| n.to_string()).collect(),
-            ))),
-            ..w.clone()
-        };
-        filled.workloads(&preset)?
-    } else {
-        let mut all = preset.matrix.workloads();
-        for x in &mut all {
-            x.rwmixread = w.rwmixread;
-            if let Some(ms) = w.duration_ms {
-                x.duration_ms = ms;
-            }
-        }
-        all
+    if args.seeds == 0 {
+        anyhow::bail!("workload: seeds = 0: at least one seed is needed");
+    }
+    let matrix = args.workload.matrix(Matrix::of_preset(&preset.matrix))?;
+    let spec = CompareSpec {
+        workloads: matrix.workloads(&pollwise_sim::LIMITS)?,
+        baseline,
+        candidate,
+        seed: args.seed,
+        repeats: args.seeds,
     };
-    let bar = progress::bar(
-        workloads.len() * 2 * args.seeds as usize,
-        &format!("{} vs {}", candidate.kind(), baseline.kind()),
-    );
-    let rows = compare(
-        &preset,
-        &workloads,
-        &baseline,
-        &candidate,
-        args.seed,
-        args.seeds,
-        &|| bar.inc(1),
-    )?;
-    bar.finish_and_clear();
-    Ok(rows)
+    Ok(compare(
+        &SimBackend { preset },
+        &spec,
+        &progress::reporter(),
+    )?)
 }
 
 pub fn run(args: CompareArgs) -> Result<()> {
@@ -105,30 +71,19 @@ pub fn run(args: CompareArgs) -> Result<()> {
     let out = io::stdout().lock();
     match args.format {
         CompareFormat::Table => write_table(out, &rows),
-        CompareFormat::Csv => write_csv(out, &rows),
+        CompareFormat::Csv => Ok(write_csv(out, &rows, false)?),
     }
 }
 
-fn bs_text(bs: u64) -> String {
-    if bs % 1024 == 0 {
-        format!("{}k", bs / 1024)
-    } else {
-        bs.to_string()
-    }
-}
-
-pub fn write_table<W: Write>(mut out: W, rows: &[ComparedRow]) -> Result<()> {
+fn write_table<W: Write>(mut out: W, rows: &[ComparedPoint]) -> Result<()> {
     let Some(first) = rows.first() else {
         return Ok(());
     };
+    let (b, c) = (first.baseline_mean(), first.candidate_mean());
     writeln!(
         out,
         "preset {}: baseline {} ({}) vs candidate {} ({})",
-        first.baseline.preset,
-        first.baseline.policy,
-        first.baseline.params,
-        first.candidate.policy,
-        first.candidate.params
+        b.preset, b.policy, b.params, c.policy, c.params
     )?;
     writeln!(
         out,
@@ -146,6 +101,7 @@ pub fn write_table<W: Write>(mut out: W, rows: &[ComparedRow]) -> Result<()> {
     )?;
     for r in rows {
         let w = &r.workload;
+        let (b, c) = (r.baseline_mean(), r.candidate_mean());
         writeln!(
             out,
             "{:<10} {:>5} {:>7} {:>9} {:>10.0} {:>10.0} {:>+7.2}% {:>8.1} {:>8.1} {:>+7.1}%",
@@ -153,18 +109,16 @@ pub fn write_table<W: Write>(mut out: W, rows: &[ComparedRow]) -> Result<()> {
             bs_text(w.bs),
             w.numjobs,
             w.iothreads,
-            r.baseline.iops,
-            r.candidate.iops,
+            b.iops,
+            c.iops,
             r.iops_diff_pct(),
-            r.baseline.iothread_cpu_pct,
-            r.candidate.iothread_cpu_pct,
+            b.iothread_cpu_pct,
+            c.iothread_cpu_pct,
             r.cpu_diff_pct()
         )?;
     }
     let s = summarize(rows);
-    let worst = rows
-        .iter()
-        .min_by(|a, b| a.iops_diff_pct().total_cmp(&b.iops_diff_pct()))
+    let worst = worst(rows)
         .map(|r| {
             let w = &r.workload;
             format!(
@@ -181,33 +135,5 @@ pub fn write_table<W: Write>(mut out: W, rows: &[ComparedRow]) -> Result<()> {
         "summary: worst IOPS change {:+.2}% ({worst}); mean IOPS change {:+.2}%; mean IOThread CPU change {:+.1}% ({:+.1} points)",
         s.worst_iops_diff_pct, s.mean_iops_diff_pct, s.mean_cpu_diff_pct, s.mean_cpu_diff_points
     )?;
-    Ok(())
-}
-
-pub fn write_csv<W: Write>(out: W, rows: &[ComparedRow]) -> Result<()> {
-    let mut w = csv::Writer::from_writer(out);
-    w.write_record(COMPARE_COLUMNS)?;
-    for r in rows {
-        let wl = &r.workload;
-        w.write_record([
-            wl.rw.name().to_string(),
-            wl.bs.to_string(),
-            wl.numjobs.to_string(),
-            wl.iothreads.to_string(),
-            format!("{:.1}", r.baseline.iops),
-            format!("{:.1}", r.candidate.iops),
-            format!("{:.4}", r.iops_diff_pct()),
-            format!("{:.3}", r.baseline.iothread_cpu_pct),
-            format!("{:.3}", r.candidate.iothread_cpu_pct),
-            format!("{:.4}", r.cpu_diff_pct()),
-            r.baseline.policy.clone(),
-            r.candidate.policy.clone(),
-            r.baseline.preset.clone(),
-            r.baseline.params.clone(),
-            r.candidate.params.clone(),
-            format!("{:.4}", r.iops_diff_sd_pct),
-        ])?;
-    }
-    w.flush()?;
     Ok(())
 }

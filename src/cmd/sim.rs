@@ -1,11 +1,11 @@
 //! `pollwise sim`: one simulated run.
 
-use std::fs::File;
-use std::io::{self, BufWriter};
+use std::io;
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
+use pollwise_lab::rows::write_trace_file;
 use pollwise_sim::Preset;
 
 use crate::output::{write_rows, Format};
@@ -53,13 +53,7 @@ pub fn run(args: SimArgs) -> Result<()> {
         Some(path) => {
             let (row, trace) =
                 pollwise_sim::simulate_traced(&preset, &workload, &params, args.seed)?;
-            let file = File::create(path)
-                .with_context(|| format!("cannot create trace file {}", path.display()))?;
-            let mut w = csv::Writer::from_writer(BufWriter::new(file));
-            for t in &trace {
-                w.serialize(t)?;
-            }
-            w.flush()?;
+            write_trace_file(path, &trace)?;
             row
         }
     };

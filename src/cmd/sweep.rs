@@ -3,10 +3,12 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use pollwise_core::PolicyKind;
+use pollwise_lab::{Matrix, Progress};
 use pollwise_sim::sweep::{Shard, SweepSpec};
 
 use crate::cmd::sim::load_preset;
@@ -72,17 +74,12 @@ pub fn spec(args: &SweepArgs, preset: &pollwise_sim::Preset) -> Result<SweepSpec
         .iter()
         .map(|p| axis(p))
         .collect::<Result<Vec<_>>>()?;
-    let mut workloads = if args.matrix {
-        let mut all = preset.matrix.workloads();
-        all.iter_mut()
-            .for_each(|w| w.rwmixread = args.workload.rwmixread);
-        all
+    let workloads = if args.matrix {
+        let m = args.workload.matrix(Matrix::of_preset(&preset.matrix))?;
+        m.workloads(&pollwise_sim::LIMITS)?
     } else {
         args.workload.workloads(preset)?
     };
-    if let Some(ms) = args.workload.duration_ms {
-        workloads.iter_mut().for_each(|w| w.duration_ms = ms);
-    }
     if args.seeds == 0 {
         bail!("--seeds 0: at least one seed is needed");
     }
@@ -112,8 +109,15 @@ pub fn run(args: SweepArgs) -> Result<()> {
         )),
         None => Box::new(io::stdout().lock()),
     };
-    let bar = progress::bar(spec.shard_len(shard)?, &format!("sweep {}", spec.kind));
-    let rows = spec.run(&preset, shard, &|| bar.inc(1))?;
-    bar.finish_and_clear();
-    write_csv(out, &rows)
+    let (total, what) = (spec.shard_len(shard)?, format!("sweep {}", spec.kind));
+    let (report, done) = (progress::reporter(), AtomicU64::new(0));
+    let rows = spec.run(&preset, shard, &|| {
+        let done = done.fetch_add(1, Ordering::Relaxed) as usize + 1;
+        report(Progress::Run {
+            done,
+            total,
+            what: &what,
+        });
+    })?;
+    Ok(write_csv(out, &rows)?)
 }

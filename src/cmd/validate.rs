@@ -1,21 +1,20 @@
-//! `pollwise validate`: the same workload on the device and in the
+//! `pollwise validate`: the same workloads on the device and in the
 //! simulator (with a calibrated preset), side by side with the relative
 //! errors.
 
 use std::io::{self, BufWriter, Write};
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 use clap::{Args, ValueEnum};
 use pollwise_core::RunRow;
-use pollwise_realdev::loadgen::Workload;
-use pollwise_realdev::run::{self as device, RunConfig};
+use pollwise_lab::stats::pct_diff;
+use pollwise_lab::validate::{CPU_TOLERANCE_POINTS, IOPS_TOLERANCE_PCT};
+use pollwise_lab::{online, validate, Agreement, DeviceBackend, SimBackend};
 
-use crate::cmd::realdev::{DeviceMatrixArgs, TargetArgs};
+use crate::device_args::{DeviceMatrixArgs, TargetArgs};
+use crate::output::bs_text;
 use crate::policy_args::PolicyArgs;
-
-/// Agreement targets: IOPS within 10%, IOThread CPU within 10 points.
-pub const IOPS_TOLERANCE_PCT: f64 = 10.0;
-pub const CPU_TOLERANCE_POINTS: f64 = 10.0;
+use crate::progress;
 
 #[derive(Args, Debug)]
 pub struct ValidateArgs {
@@ -48,121 +47,38 @@ pub enum ValidateFormat {
     Csv,
 }
 
-/// One point measured both ways (each the mean over the repeats).
-pub struct Agreement {
-    pub device: RunRow,
-    pub sim: RunRow,
-}
-
-impl Agreement {
-    pub fn iops_err_pct(&self) -> f64 {
-        rel_err(self.device.iops, self.sim.iops)
-    }
-    pub fn cpu_err_points(&self) -> f64 {
-        self.sim.iothread_cpu_pct - self.device.iothread_cpu_pct
-    }
-    pub fn iops_ok(&self) -> bool {
-        self.iops_err_pct().abs() <= IOPS_TOLERANCE_PCT
-    }
-    pub fn cpu_ok(&self) -> bool {
-        self.cpu_err_points().abs() <= CPU_TOLERANCE_POINTS
-    }
-}
-
-/// The simulator's value relative to the device's, in percent.
-pub fn rel_err(device: f64, sim: f64) -> f64 {
-    if device == 0.0 {
-        if sim == 0.0 {
-            0.0
-        } else {
-            f64::INFINITY
-        }
-    } else {
-        100.0 * (sim - device) / device
-    }
-}
-
-/// The field-wise mean of rows of one point (labels from the first).
-pub fn mean_row(rows: &[RunRow]) -> RunRow {
-    let n = rows.len().max(1) as f64;
-    let mut m = rows[0].clone();
-    let avg = |f: fn(&RunRow) -> f64| rows.iter().map(f).sum::<f64>() / n;
-    m.iops = avg(|r| r.iops);
-    m.mb_per_s = avg(|r| r.mb_per_s);
-    m.lat_mean_us = avg(|r| r.lat_mean_us);
-    m.lat_p50_us = avg(|r| r.lat_p50_us);
-    m.lat_p99_us = avg(|r| r.lat_p99_us);
-    m.lat_p999_us = avg(|r| r.lat_p999_us);
-    m.iothread_cpu_pct = avg(|r| r.iothread_cpu_pct);
-    m.poll_cpu_pct = avg(|r| r.poll_cpu_pct);
-    m.kicks_per_s = avg(|r| r.kicks_per_s);
-    m.wakeups_per_s = avg(|r| r.wakeups_per_s);
-    m.window_mean_ns = avg(|r| r.window_mean_ns);
-    m.window_zero_frac = avg(|r| r.window_zero_frac);
-    m.abrupt_resets = (rows.iter().map(|r| r.abrupt_resets).sum::<u64>() as f64 / n).round() as u64;
-    m
-}
-
 pub fn run(a: ValidateArgs) -> Result<()> {
     let preset = pollwise_sim::Preset::load(&a.preset)?;
     let params = a.policy.params()?;
-    if params.kind().is_clairvoyant() {
-        bail!(
-            "policy '{}' only runs in simulation; validate needs a policy the device can run",
-            params.kind()
-        );
-    }
+    online(&params)?;
     if a.repeat == 0 {
-        bail!("--repeat must be at least 1");
+        anyhow::bail!("--repeat must be at least 1");
     }
-    let matrix = a.matrix.workloads(a.seed)?;
-    let spec = a.target.spec()?;
-    let mut results = Vec::new();
-    for w in matrix {
-        let (rw, bs, iodepth) = (w.rw, w.bs, w.iodepth);
-        let sim_w = pollwise_sim::Workload {
-            rw: rw.name().parse()?,
-            rwmixread: w.rwmixread,
-            bs,
-            numjobs: w.numjobs,
-            iodepth,
-            iothreads: 1,
-            duration_ms: a.duration_ms,
-        };
-        sim_w.validate()?;
-        let mut dev_rows = Vec::new();
-        let mut sim_rows = Vec::new();
-        for rep in 0..a.repeat {
-            let seed = a.seed + u64::from(rep);
-            let cfg = RunConfig {
-                workload: Workload { seed, ..w.clone() },
-                duration_ms: a.duration_ms,
-                params: params.clone(),
-                target: spec.clone(),
-                changes: Vec::new(),
-                trace: false,
-                catch_sigint: true,
-            };
-            dev_rows.push(device::run(&cfg)?.row);
-            sim_rows.push(
-                pollwise_sim::simulate(&preset, &sim_w, &params, seed)
-                    .with_context(|| format!("simulating {rw} bs={bs} qd={iodepth}"))?,
-            );
-        }
-        results.push(Agreement {
-            device: mean_row(&dev_rows),
-            sim: mean_row(&sim_rows),
-        });
-    }
+    let workloads = a
+        .matrix
+        .matrix(a.duration_ms)?
+        .workloads(&pollwise_realdev::loadgen::LIMITS)?;
+    let largest_bs = workloads.iter().map(|w| w.bs).max().unwrap_or(4096);
+    let device = DeviceBackend::open(&a.target.spec()?, largest_bs)?;
+    let sim = SimBackend { preset };
+    let results = validate(
+        &device,
+        &sim,
+        &workloads,
+        &params,
+        a.seed,
+        a.repeat,
+        &progress::reporter(),
+    )?;
     let mut out = BufWriter::new(io::stdout().lock());
     match a.format {
         ValidateFormat::Table => write_table(&mut out, &results, &a.preset, a.repeat)?,
         ValidateFormat::Csv => {
             let rows: Vec<RunRow> = results
                 .iter()
-                .flat_map(|r| [r.device.clone(), r.sim.clone()])
+                .flat_map(|r| [r.reference.clone(), r.model.clone()])
                 .collect();
-            crate::cmd::realdev::write_rows(&mut out, &rows)?;
+            pollwise_lab::rows::write_csv(&mut out, &rows)?;
         }
     }
     out.flush()?;
@@ -181,7 +97,7 @@ fn write_table<W: Write>(
     writeln!(
         out,
         "device vs sim (preset {preset}), policy {} {}, mean of {repeat} run(s) each",
-        first.device.policy, first.device.params
+        first.reference.policy, first.reference.params
     )?;
     writeln!(
         out,
@@ -192,9 +108,9 @@ fn write_table<W: Write>(
         "{:<26} {:<14} {:>10} {:>10} {:>10}",
         "point", "metric", "device", "sim", "error"
     )?;
+    let verdict = |ok: bool| if ok { " ok" } else { " MISS" };
     for r in results {
-        let d = &r.device;
-        let s = &r.sim;
+        let (d, s) = (&r.reference, &r.model);
         let point = format!(
             "{} {} jobs={} qd={}",
             d.rw,
@@ -202,63 +118,53 @@ fn write_table<W: Write>(
             d.numjobs,
             d.iodepth
         );
-        let verdict = |ok: bool| if ok { "ok" } else { "MISS" };
-        let pct = |dv: f64, sv: f64| format!("{:+.1}%", rel_err(dv, sv));
-        writeln!(
-            out,
-            "{:<26} {:<14} {:>10.0} {:>10.0} {:>10} {}",
-            point,
-            "IOPS",
-            d.iops,
-            s.iops,
-            pct(d.iops, s.iops),
-            verdict(r.iops_ok())
-        )?;
-        for (name, dv, sv) in [
-            ("lat mean us", d.lat_mean_us, s.lat_mean_us),
-            ("lat p99 us", d.lat_p99_us, s.lat_p99_us),
+        let lines = [
+            ("IOPS", d.iops, s.iops, 0, Some(r.iops_ok())),
+            ("lat mean us", d.lat_mean_us, s.lat_mean_us, 1, None),
+            ("lat p99 us", d.lat_p99_us, s.lat_p99_us, 1, None),
+        ];
+        for (i, (name, dv, sv, digits, ok)) in lines.into_iter().enumerate() {
+            writeln!(
+                out,
+                "{:<26} {:<14} {:>10.d$} {:>10.d$} {:>10}{}",
+                if i == 0 { point.as_str() } else { "" },
+                name,
+                dv,
+                sv,
+                format!("{:+.1}%", pct_diff(dv, sv)),
+                ok.map_or("", verdict),
+                d = digits
+            )?;
+        }
+        for (name, dv, sv, ok) in [
+            (
+                "CPU %",
+                d.iothread_cpu_pct,
+                s.iothread_cpu_pct,
+                Some(r.cpu_ok()),
+            ),
+            ("poll CPU %", d.poll_cpu_pct, s.poll_cpu_pct, None),
         ] {
             writeln!(
                 out,
-                "{:<26} {:<14} {:>10.1} {:>10.1} {:>10}",
+                "{:<26} {:<14} {:>10.1} {:>10.1} {:>+7.1} pt{}",
                 "",
                 name,
                 dv,
                 sv,
-                pct(dv, sv)
+                sv - dv,
+                ok.map_or("", verdict)
             )?;
         }
-        writeln!(
-            out,
-            "{:<26} {:<14} {:>10.1} {:>10.1} {:>+7.1} pt {}",
-            "",
-            "CPU %",
-            d.iothread_cpu_pct,
-            s.iothread_cpu_pct,
-            r.cpu_err_points(),
-            verdict(r.cpu_ok())
-        )?;
-        writeln!(
-            out,
-            "{:<26} {:<14} {:>10.1} {:>10.1} {:>+7.1} pt",
-            "",
-            "poll CPU %",
-            d.poll_cpu_pct,
-            s.poll_cpu_pct,
-            s.poll_cpu_pct - d.poll_cpu_pct
-        )?;
         for (name, dv, sv) in [
             ("kicks/s", d.kicks_per_s, s.kicks_per_s),
             ("wake-ups/s", d.wakeups_per_s, s.wakeups_per_s),
         ] {
+            let err = format!("{:+.1}%", pct_diff(dv, sv));
             writeln!(
                 out,
-                "{:<26} {:<14} {:>10.0} {:>10.0} {:>10}",
-                "",
-                name,
-                dv,
-                sv,
-                pct(dv, sv)
+                "{:<26} {:<14} {dv:>10.0} {sv:>10.0} {err:>10}",
+                "", name
             )?;
         }
     }
@@ -273,25 +179,4 @@ fn write_table<W: Write>(
         results.len()
     )?;
     Ok(())
-}
-
-fn bs_text(bs: u64) -> String {
-    if bs % 1024 == 0 {
-        format!("{}k", bs / 1024)
-    } else {
-        bs.to_string()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn relative_error_is_sim_against_device() {
-        assert_eq!(rel_err(100.0, 110.0), 10.0);
-        assert_eq!(rel_err(200.0, 150.0), -25.0);
-        assert_eq!(rel_err(0.0, 0.0), 0.0);
-        assert!(rel_err(0.0, 1.0).is_infinite());
-    }
 }

@@ -1,15 +1,17 @@
-//! Turns a [`Calibration`] into a simulator preset (`local`), and writes it
-//! as TOML with every measurement it came from in comments.
+//! Turns the device's [`Calibration`] (plain measurements) into a simulator
+//! preset (`local`), and writes it as TOML with every measurement it came
+//! from in comments. It lives here, not in realdev, so that the device
+//! crate does not depend on the simulator.
 
 use std::fmt::Write as _;
 
 use hdrhistogram::Histogram;
+use pollwise_core::Rw;
 use pollwise_sim::{
-    Device, Guest, IoThread, LatencyDist, Matrix, Preset, Rw, Topology, VqMapping, MAX_LATENCY_NS,
+    Device, Guest, IoThread, LatencyDist, Matrix, Preset, Topology, VqMapping, MAX_LATENCY_NS,
 };
 
-use crate::calibrate::{Calibration, DevicePoint};
-use crate::loadgen::RwMode;
+use pollwise_realdev::calibrate::{Calibration, DevicePoint};
 
 /// Neighbouring bucket bounds of the empirical distribution differ by this
 /// factor: fine enough that uniform sampling inside a bucket changes a
@@ -79,7 +81,7 @@ pub fn empirical(hist: &Histogram<u64>, shift_ns: i64) -> Option<LatencyDist> {
     })
 }
 
-fn point(points: &[DevicePoint], rw: RwMode, bs: u64) -> Option<&DevicePoint> {
+fn point(points: &[DevicePoint], rw: Rw, bs: u64) -> Option<&DevicePoint> {
     points.iter().find(|p| p.rw == rw && p.bs == bs)
 }
 
@@ -91,18 +93,18 @@ pub fn build(cal: &Calibration) -> Result<Preset, String> {
         .map(|p| p.bs)
         .min()
         .ok_or("calibration measured no latency point")?;
-    let read = point(&cal.latency_points, RwMode::RandRead, smallest)
+    let read = point(&cal.latency_points, Rw::RandRead, smallest)
         .ok_or("calibration measured no read latency")?;
-    let write = point(&cal.latency_points, RwMode::RandWrite, smallest).unwrap_or(read);
-    let sat = |rw: RwMode| {
+    let write = point(&cal.latency_points, Rw::RandWrite, smallest).unwrap_or(read);
+    let sat = |rw: Rw| {
         cal.saturation_points
             .iter()
             .filter(|p| p.rw == rw)
             .max_by_key(|p| p.bs)
             .map(|p| p.bytes_per_s())
     };
-    let read_rate = sat(RwMode::RandRead).ok_or("no read throughput point")?;
-    let write_rate = sat(RwMode::RandWrite).unwrap_or(read_rate);
+    let read_rate = sat(Rw::RandRead).ok_or("no read throughput point")?;
+    let write_rate = sat(Rw::RandWrite).unwrap_or(read_rate);
     let clamp_rate = |r: f64| (r.round() as u64).clamp(1_000_000, 1 << 40);
     let (read_rate, write_rate) = (clamp_rate(read_rate), clamp_rate(write_rate));
     // The simulator adds the transfer time itself. And it counts all of
@@ -123,7 +125,7 @@ pub fn build(cal: &Calibration) -> Result<Preset, String> {
     let small_sat = cal
         .saturation_points
         .iter()
-        .filter(|p| p.rw == RwMode::RandRead)
+        .filter(|p| p.rw == Rw::RandRead)
         .min_by_key(|p| p.bs)
         .ok_or("no small-block saturation point")?;
     let parallelism = (small_sat.iops() * read.latency.mean() / 1e9)
@@ -171,7 +173,7 @@ pub fn build(cal: &Calibration) -> Result<Preset, String> {
             write_latency,
         },
         matrix: Matrix {
-            rw: vec![Rw::Randread],
+            rw: vec![Rw::RandRead],
             bs: vec![smallest],
             numjobs: vec![1],
             iothreads: vec![1],
@@ -270,7 +272,7 @@ mod tests {
     use super::*;
 
     fn hist(values: &[(u64, u64)]) -> Histogram<u64> {
-        let mut h = crate::loadgen::new_histogram();
+        let mut h = pollwise_realdev::loadgen::new_histogram();
         for &(v, n) in values {
             h.record_n(v, n).unwrap();
         }
@@ -326,6 +328,6 @@ mod tests {
 
     #[test]
     fn empty_histogram_gives_none() {
-        assert!(empirical(&crate::loadgen::new_histogram(), 0).is_none());
+        assert!(empirical(&pollwise_realdev::loadgen::new_histogram(), 0).is_none());
     }
 }

@@ -1,0 +1,365 @@
+//! A baseline and a candidate policy over a set of workloads, paired point
+//! by point, on any backend. On a deterministic backend the repeats are
+//! seeds `seed, seed+1, ...` shared by both policies (common random
+//! numbers) and run in parallel; on a non-deterministic one a warm-up run
+//! comes first, then baseline and candidate runs alternate (AB, then BA in
+//! the next repeat) so a drift in the machine's load hits both alike.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use pollwise_core::{Params, RunRow, Workload, COMPARE_COLUMNS};
+use pollwise_sim::batch::{check_runs, nth_seed};
+
+use crate::backend::{Backend, Point};
+use crate::stats::{mean, mean_row, paired_ci, pct_diff, sample_sd, Interval, Verdict};
+use crate::{LabError, Progress};
+
+/// What to compare.
+#[derive(Clone, Debug)]
+pub struct CompareSpec {
+    pub workloads: Vec<Workload>,
+    pub baseline: Params,
+    pub candidate: Params,
+    pub seed: u64,
+    /// Runs per point and policy (seeds on a deterministic backend).
+    pub repeats: u32,
+}
+
+/// One point, both policies' runs in repeat order.
+#[derive(Clone, Debug)]
+pub struct ComparedPoint {
+    pub workload: Workload,
+    pub baseline: Vec<RunRow>,
+    pub candidate: Vec<RunRow>,
+}
+
+impl ComparedPoint {
+    /// The baseline's runs averaged.
+    pub fn baseline_mean(&self) -> RunRow {
+        mean_row(&self.baseline).expect("a compared point has runs")
+    }
+    pub fn candidate_mean(&self) -> RunRow {
+        mean_row(&self.candidate).expect("a compared point has runs")
+    }
+    fn metric(rows: &[RunRow], f: fn(&RunRow) -> f64) -> Vec<f64> {
+        rows.iter().map(f).collect()
+    }
+    /// Candidate IOPS (mean over repeats) relative to the baseline's, in %.
+    pub fn iops_diff_pct(&self) -> f64 {
+        pct_diff(
+            mean(&Self::metric(&self.baseline, |r| r.iops)),
+            mean(&Self::metric(&self.candidate, |r| r.iops)),
+        )
+    }
+    /// Candidate IOThread CPU relative to the baseline's, in %.
+    pub fn cpu_diff_pct(&self) -> f64 {
+        pct_diff(
+            mean(&Self::metric(&self.baseline, |r| r.iothread_cpu_pct)),
+            mean(&Self::metric(&self.candidate, |r| r.iothread_cpu_pct)),
+        )
+    }
+    /// The IOPS change of each repeat against its pair, in %.
+    pub fn iops_diffs(&self) -> Vec<f64> {
+        self.baseline
+            .iter()
+            .zip(&self.candidate)
+            .map(|(b, c)| pct_diff(b.iops, c.iops))
+            .collect()
+    }
+    /// The sample sd of [`Self::iops_diffs`] (0 with one repeat).
+    pub fn iops_diff_sd_pct(&self) -> f64 {
+        sample_sd(&self.iops_diffs())
+    }
+    /// A 95% percentile-bootstrap interval for the mean paired IOPS change.
+    pub fn iops_diff_ci(&self) -> Option<Interval> {
+        paired_ci(&self.iops_diffs(), 0.95, 1)
+    }
+    /// The IOPS verdict against `bar` percent (none with one repeat).
+    pub fn iops_verdict(&self, bar: f64) -> Option<Verdict> {
+        self.iops_diff_ci().map(|ci| Verdict::of(ci, bar, true))
+    }
+}
+
+/// Runs the comparison. `progress` hears of every finished run.
+pub fn compare(
+    backend: &dyn Backend,
+    spec: &CompareSpec,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<Vec<ComparedPoint>, LabError> {
+    if spec.repeats == 0 {
+        return Err(LabError::Input(
+            "repeats = 0: at least one run per point is needed".into(),
+        ));
+    }
+    backend.check_params(&spec.baseline)?;
+    backend.check_params(&spec.candidate)?;
+    let total = check_runs(
+        (spec.workloads.len() as u64)
+            .checked_mul(2)
+            .and_then(|n| n.checked_mul(u64::from(spec.repeats))),
+        "this compare",
+    )? as usize;
+    for w in &spec.workloads {
+        w.check(backend.limits())?;
+    }
+    let per = spec.repeats as usize;
+    let what = format!("{} vs {}", spec.candidate.kind(), spec.baseline.kind());
+    let done = AtomicUsize::new(0);
+    let tick = |what: &str| {
+        let done = done.fetch_add(1, Ordering::Relaxed) + 1;
+        progress(Progress::Run { done, total, what });
+    };
+    let point = |w: &Workload, params: &Params, rep: usize| -> Result<Point, LabError> {
+        Ok(Point {
+            workload: w.clone(),
+            params: params.clone(),
+            seed: nth_seed(spec.seed, rep as u64)?,
+        })
+    };
+    if backend.deterministic() {
+        let mut points = Vec::with_capacity(total);
+        for w in &spec.workloads {
+            for params in [&spec.baseline, &spec.candidate] {
+                for rep in 0..per {
+                    points.push(point(w, params, rep)?);
+                }
+            }
+        }
+        let rows = backend.run_all(&points, &|| tick(&what))?;
+        return Ok(rows
+            .chunks(2 * per)
+            .zip(&spec.workloads)
+            .map(|(runs, w)| ComparedPoint {
+                workload: w.clone(),
+                baseline: runs[..per].to_vec(),
+                candidate: runs[per..].to_vec(),
+            })
+            .collect());
+    }
+    let mut out: Vec<ComparedPoint> = spec
+        .workloads
+        .iter()
+        .map(|w| ComparedPoint {
+            workload: w.clone(),
+            baseline: Vec::new(),
+            candidate: Vec::new(),
+        })
+        .collect();
+    // A warm-up run, discarded: caches, clocks and the target settle.
+    if let Some(w) = spec.workloads.first() {
+        backend.run(&point(w, &spec.baseline, 0)?)?;
+    }
+    for rep in 0..per {
+        for p in &mut out {
+            let order = if rep.is_multiple_of(2) {
+                [(&spec.baseline, true), (&spec.candidate, false)]
+            } else {
+                [(&spec.candidate, false), (&spec.baseline, true)]
+            };
+            for (params, is_baseline) in order {
+                let pt = point(&p.workload, params, rep)?;
+                let w = &p.workload;
+                tick(&format!(
+                    "{} {} bs={} qd={} jobs={}",
+                    params.kind(),
+                    w.rw,
+                    w.bs,
+                    w.iodepth,
+                    w.numjobs
+                ));
+                let row = backend.run(&pt)?;
+                if is_baseline {
+                    p.baseline.push(row);
+                } else {
+                    p.candidate.push(row);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The summary line: the worst IOPS change and the mean CPU change.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Summary {
+    pub worst_iops_diff_pct: f64,
+    pub mean_iops_diff_pct: f64,
+    /// Mean over points of the CPU change in percent (negative = saving).
+    pub mean_cpu_diff_pct: f64,
+    /// Mean over points of the CPU change in points of one core.
+    pub mean_cpu_diff_points: f64,
+}
+
+pub fn summarize(points: &[ComparedPoint]) -> Summary {
+    let iops: Vec<f64> = points.iter().map(ComparedPoint::iops_diff_pct).collect();
+    let cpu: Vec<f64> = points.iter().map(ComparedPoint::cpu_diff_pct).collect();
+    let points_diff: Vec<f64> = points
+        .iter()
+        .map(|p| p.candidate_mean().iothread_cpu_pct - p.baseline_mean().iothread_cpu_pct)
+        .collect();
+    Summary {
+        worst_iops_diff_pct: iops.iter().copied().fold(f64::INFINITY, f64::min),
+        mean_iops_diff_pct: mean(&iops),
+        mean_cpu_diff_pct: mean(&cpu),
+        mean_cpu_diff_points: mean(&points_diff),
+    }
+}
+
+/// The point whose candidate loses the most IOPS.
+pub fn worst(points: &[ComparedPoint]) -> Option<&ComparedPoint> {
+    points
+        .iter()
+        .min_by(|a, b| a.iops_diff_pct().total_cmp(&b.iops_diff_pct()))
+}
+
+/// Columns the device compare adds to [`COMPARE_COLUMNS`]: iodepth (its
+/// matrix varies it) and the range of each mean over the repeats.
+pub const SPREAD_COLUMNS: [&str; 10] = [
+    "iodepth",
+    "repeat",
+    "baseline_iops_min",
+    "baseline_iops_max",
+    "candidate_iops_min",
+    "candidate_iops_max",
+    "baseline_cpu_min",
+    "baseline_cpu_max",
+    "candidate_cpu_min",
+    "candidate_cpu_max",
+];
+
+fn min_max(rows: &[RunRow], f: fn(&RunRow) -> f64) -> (f64, f64) {
+    rows.iter()
+        .map(f)
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        })
+}
+
+/// The value of one compare column for a point; `None` for a column not
+/// in [`COMPARE_COLUMNS`] or [`SPREAD_COLUMNS`].
+pub fn column(p: &ComparedPoint, name: &str) -> Option<String> {
+    let (b, c) = (p.baseline_mean(), p.candidate_mean());
+    let w = &p.workload;
+    let iops = |r: &RunRow| r.iops;
+    let cpu = |r: &RunRow| r.iothread_cpu_pct;
+    Some(match name {
+        "rw" => w.rw.name().to_string(),
+        "bs" => w.bs.to_string(),
+        "numjobs" => w.numjobs.to_string(),
+        "iothreads" => w.iothreads.to_string(),
+        "baseline_iops" => format!("{:.1}", b.iops),
+        "candidate_iops" => format!("{:.1}", c.iops),
+        "iops_diff_pct" => format!("{:.4}", p.iops_diff_pct()),
+        "baseline_cpu_pct" => format!("{:.3}", b.iothread_cpu_pct),
+        "candidate_cpu_pct" => format!("{:.3}", c.iothread_cpu_pct),
+        "cpu_diff_pct" => format!("{:.4}", p.cpu_diff_pct()),
+        "baseline" => b.policy,
+        "candidate" => c.policy,
+        "preset" => b.preset,
+        "baseline_params" => b.params,
+        "candidate_params" => c.params,
+        "iops_diff_sd_pct" => format!("{:.4}", p.iops_diff_sd_pct()),
+        "iodepth" => w.iodepth.to_string(),
+        "repeat" => p.baseline.len().to_string(),
+        "baseline_iops_min" => format!("{:.1}", min_max(&p.baseline, iops).0),
+        "baseline_iops_max" => format!("{:.1}", min_max(&p.baseline, iops).1),
+        "candidate_iops_min" => format!("{:.1}", min_max(&p.candidate, iops).0),
+        "candidate_iops_max" => format!("{:.1}", min_max(&p.candidate, iops).1),
+        "baseline_cpu_min" => format!("{:.3}", min_max(&p.baseline, cpu).0),
+        "baseline_cpu_max" => format!("{:.3}", min_max(&p.baseline, cpu).1),
+        "candidate_cpu_min" => format!("{:.3}", min_max(&p.candidate, cpu).0),
+        "candidate_cpu_max" => format!("{:.3}", min_max(&p.candidate, cpu).1),
+        _ => return None,
+    })
+}
+
+/// Writes one CSV row per point: [`COMPARE_COLUMNS`], then
+/// [`SPREAD_COLUMNS`] if `spread`.
+pub fn write_csv<W: std::io::Write>(
+    out: W,
+    points: &[ComparedPoint],
+    spread: bool,
+) -> Result<(), LabError> {
+    let mut w = csv::Writer::from_writer(out);
+    let extra: &[&str] = if spread { &SPREAD_COLUMNS } else { &[] };
+    let header: Vec<&str> = COMPARE_COLUMNS.iter().chain(extra).copied().collect();
+    w.write_record(&header)?;
+    for p in points {
+        let record: Vec<String> = header
+            .iter()
+            .map(|name| column(p, name).unwrap_or_default())
+            .collect();
+        w.write_record(&record)?;
+    }
+    w.flush().map_err(csv::Error::from)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_row;
+
+    fn row(policy: &str, iops: f64, cpu: f64) -> RunRow {
+        RunRow {
+            policy: policy.into(),
+            iops,
+            iothread_cpu_pct: cpu,
+            ..test_row()
+        }
+    }
+
+    fn point() -> ComparedPoint {
+        ComparedPoint {
+            workload: Workload {
+                rw: pollwise_core::Rw::RandRead,
+                rwmixread: 50,
+                bs: 4096,
+                numjobs: 1,
+                iodepth: 8,
+                iothreads: 1,
+                duration_ms: 100,
+            },
+            baseline: vec![row("qemu", 100.0, 50.0), row("qemu", 200.0, 70.0)],
+            candidate: vec![row("weighted", 110.0, 40.0), row("weighted", 180.0, 40.0)],
+        }
+    }
+
+    #[test]
+    fn every_column_has_a_value() {
+        let p = point();
+        for name in COMPARE_COLUMNS.iter().chain(SPREAD_COLUMNS.iter()) {
+            assert!(column(&p, name).is_some(), "unknown column {name}");
+        }
+        assert!(column(&p, "nope").is_none());
+    }
+
+    #[test]
+    fn means_spreads_and_diffs_by_hand() {
+        let p = point();
+        let v = |c| column(&p, c).unwrap();
+        // Baseline IOPS 100, 200 -> mean 150; candidate 110, 180 -> 145.
+        assert_eq!(v("baseline_iops"), "150.0");
+        assert_eq!(v("candidate_iops"), "145.0");
+        assert_eq!(v("iops_diff_pct"), "-3.3333");
+        assert_eq!(v("baseline_iops_min"), "100.0");
+        assert_eq!(v("baseline_iops_max"), "200.0");
+        // CPU 60 -> 40: -33.33%.
+        assert_eq!(v("cpu_diff_pct"), "-33.3333");
+        // Paired diffs +10% and -10%: sample sd = sqrt(200) = 14.1421.
+        assert_eq!(v("iops_diff_sd_pct"), "14.1421");
+        assert_eq!(
+            (v("baseline"), v("candidate")),
+            ("qemu".into(), "weighted".into())
+        );
+        // +10 and -10 straddle zero: nothing resolvable at any bar.
+        assert_eq!(p.iops_verdict(0.0), Some(Verdict::NoResolvableDifference));
+    }
+
+    #[test]
+    fn summary_by_hand() {
+        let s = summarize(&[point()]);
+        assert_eq!(s.worst_iops_diff_pct, 100.0 * -5.0 / 150.0);
+        assert_eq!(s.mean_cpu_diff_points, -20.0);
+    }
+}

@@ -1,0 +1,129 @@
+//! The device commands' flags: the run's workload, the target, and the
+//! small matrix `realdev compare` and `validate` run.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Result};
+use clap::Args;
+use pollwise_core::Rw;
+use pollwise_lab::Matrix;
+use pollwise_realdev::loadgen::JobSpec;
+use pollwise_realdev::target::TargetSpec;
+
+use crate::workload_args::{count, list, parse_size};
+
+/// The fio-like workload, with `pollwise sim`'s flag names.
+#[derive(Args, Clone, Debug)]
+pub struct WorkloadArgs {
+    /// randread, randwrite, read, write or randrw.
+    #[arg(long, default_value = "randread")]
+    pub rw: String,
+    /// Block size in bytes; a k or m suffix multiplies by 1024 or 1024^2.
+    #[arg(long, default_value = "4k", value_parser = parse_size)]
+    pub bs: u64,
+    #[arg(long, default_value_t = 1)]
+    pub numjobs: u32,
+    #[arg(long, default_value_t = 1)]
+    pub iodepth: u32,
+    /// Percentage of reads for randrw.
+    #[arg(long, default_value_t = 50)]
+    pub rwmixread: u32,
+    #[arg(long, default_value_t = 1000)]
+    pub duration_ms: u64,
+    /// Seeds the jobs' offset generators.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+impl WorkloadArgs {
+    pub fn workload(&self) -> Result<JobSpec> {
+        let w = JobSpec {
+            rw: Rw::from_name(&self.rw).map_err(anyhow::Error::msg)?,
+            rwmixread: self.rwmixread,
+            bs: self.bs,
+            numjobs: self.numjobs,
+            iodepth: self.iodepth,
+            seed: self.seed,
+        };
+        w.validate().map_err(anyhow::Error::msg)?;
+        Ok(w)
+    }
+}
+
+/// Where the I/O goes.
+#[derive(Args, Clone, Debug)]
+pub struct TargetArgs {
+    /// Directory for the scratch file (default: the system temp dir). It
+    /// must be on a filesystem that supports O_DIRECT.
+    #[arg(long, value_name = "DIR", conflicts_with = "file")]
+    pub dir: Option<PathBuf>,
+    /// An existing file or block device to use instead of a scratch file.
+    /// Read-only unless --allow-write-to names the same path.
+    #[arg(long, value_name = "PATH")]
+    pub file: Option<PathBuf>,
+    /// Size of the scratch file in MiB.
+    #[arg(long, default_value_t = 256)]
+    pub size_mb: u64,
+    /// Allow writing to this exact path (destroying its contents); it must
+    /// be the same file as --file.
+    #[arg(long, value_name = "PATH")]
+    pub allow_write_to: Option<PathBuf>,
+}
+
+impl TargetArgs {
+    pub fn spec(&self) -> Result<TargetSpec> {
+        if self.size_mb == 0 {
+            bail!("--size-mb must be positive (e.g. 256)");
+        }
+        Ok(match &self.file {
+            Some(path) => TargetSpec::Existing {
+                path: path.clone(),
+                allow_write_to: self.allow_write_to.clone(),
+            },
+            None => {
+                if let Some(a) = &self.allow_write_to {
+                    bail!(
+                        "--allow-write-to {} needs --file naming the same path",
+                        a.display()
+                    );
+                }
+                TargetSpec::Scratch {
+                    dir: self.dir.clone(),
+                    size_bytes: self.size_mb << 20,
+                }
+            }
+        })
+    }
+}
+
+/// The small workload matrix `realdev compare` and `validate` run: every
+/// combination of the comma-separated lists, on one IOThread.
+#[derive(Args, Debug)]
+pub struct DeviceMatrixArgs {
+    /// rw modes of the matrix, comma-separated.
+    #[arg(long, default_value = "randread")]
+    pub rw: String,
+    /// Block sizes, comma-separated (k and m suffixes allowed).
+    #[arg(long, default_value = "4k")]
+    pub bs: String,
+    #[arg(long, default_value = "1")]
+    pub numjobs: String,
+    #[arg(long, default_value = "1,8")]
+    pub iodepth: String,
+    #[arg(long, default_value_t = 50)]
+    pub rwmixread: u32,
+}
+
+impl DeviceMatrixArgs {
+    pub fn matrix(&self, duration_ms: u64) -> Result<Matrix> {
+        Ok(Matrix {
+            rw: list("rw", &self.rw, Rw::from_name)?,
+            bs: list("bs", &self.bs, parse_size)?,
+            numjobs: list("numjobs", &self.numjobs, count)?,
+            iodepth: list("iodepth", &self.iodepth, count)?,
+            iothreads: vec![1],
+            rwmixread: self.rwmixread,
+            duration_ms,
+        })
+    }
+}
