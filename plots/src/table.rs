@@ -1,8 +1,11 @@
 //! Results CSV read by header name, so a file with extra or fewer columns
 //! works wherever the plot does not need the missing ones.
 
+use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::str::FromStr;
 
 use crate::PlotError;
@@ -40,14 +43,17 @@ impl Table {
 
     /// Reads CSV from any reader; `path` only names it in errors.
     pub fn from_reader<R: Read>(path: &Path, reader: R) -> Result<Table, PlotError> {
-        let csv_err = |e: csv::Error| PlotError::Csv {
-            path: path.to_path_buf(),
-            message: e.to_string(),
+        let lines = Rc::new(RefCell::new(LineEnds::default()));
+        let counted = CountLines {
+            inner: reader,
+            ends: Rc::clone(&lines),
         };
+        let line_of = |byte: u64| lines.borrow_mut().line_of(byte);
+        let csv_err = |e: csv::Error| csv_error(path, e, &line_of);
         let mut rdr = csv::ReaderBuilder::new()
             .has_headers(true)
             .trim(csv::Trim::All)
-            .from_reader(reader);
+            .from_reader(counted);
         let headers: Vec<String> = rdr
             .headers()
             .map_err(csv_err)?
@@ -61,15 +67,22 @@ impl Table {
             });
         }
         let mut rows = Vec::new();
-        for record in rdr.records() {
-            let record = record.map_err(csv_err)?;
+        let mut record = csv::StringRecord::new();
+        while rdr.read_record(&mut record).map_err(csv_err)? {
+            let line = record.position().map_or(0, |p| line_of(p.byte()));
             if record.iter().all(str::is_empty) {
                 continue;
             }
-            let line = record.position().map_or(0, |p| p.line());
+            if record.len() == headers.len() && record.iter().eq(headers.iter().map(String::as_str))
+            {
+                return Err(PlotError::RepeatedHeader {
+                    path: path.to_path_buf(),
+                    line,
+                });
+            }
             rows.push(Row {
                 line,
-                cells: record,
+                cells: std::mem::take(&mut record),
             });
         }
         if rows.is_empty() {
@@ -180,6 +193,96 @@ impl Table {
             )));
         }
         Ok(())
+    }
+}
+
+/// The byte offsets of the line ends the CSV parser has read and not yet
+/// passed, so a record's byte offset maps to the line a text editor shows
+/// it on. (The csv crate's own line count misses the line ends of CRLF
+/// files.) A line ends at `\n`, `\r\n` or a lone `\r`, as the parser sees it.
+#[derive(Default)]
+struct LineEnds {
+    /// Offsets not yet passed; holds at most what the parser buffered.
+    ends: VecDeque<u64>,
+    /// Line ends before the first offset in `ends`.
+    passed: u64,
+    /// Bytes read so far.
+    offset: u64,
+    prev_cr: bool,
+}
+
+impl LineEnds {
+    fn scan(&mut self, bytes: &[u8]) {
+        for (i, &b) in bytes.iter().enumerate() {
+            let at = self.offset + i as u64;
+            match b {
+                b'\r' => self.ends.push_back(at),
+                b'\n' if !self.prev_cr => self.ends.push_back(at),
+                _ => {}
+            }
+            self.prev_cr = b == b'\r';
+        }
+        self.offset += bytes.len() as u64;
+    }
+
+    /// The 1-based line of the byte at `offset`. Offsets must not decrease
+    /// from call to call (records come in file order).
+    fn line_of(&mut self, offset: u64) -> u64 {
+        while self.ends.front().is_some_and(|&e| e < offset) {
+            self.ends.pop_front();
+            self.passed += 1;
+        }
+        self.passed + 1
+    }
+}
+
+/// A reader that feeds what it reads to a [`LineEnds`].
+struct CountLines<R> {
+    inner: R,
+    ends: Rc<RefCell<LineEnds>>,
+}
+
+impl<R: Read> Read for CountLines<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.ends.borrow_mut().scan(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// A csv error with the line numbered as in [`LineEnds`], not as the csv
+/// crate counts.
+fn csv_error(path: &Path, e: csv::Error, line_of: &dyn Fn(u64) -> u64) -> PlotError {
+    let at = |pos: &Option<csv::Position>| match pos {
+        Some(p) => format!("line {}: ", line_of(p.byte())),
+        None => String::new(),
+    };
+    let message = match e.kind() {
+        csv::ErrorKind::Io(io) => {
+            return PlotError::Read {
+                path: path.to_path_buf(),
+                message: io.to_string(),
+            }
+        }
+        csv::ErrorKind::UnequalLengths {
+            pos,
+            expected_len,
+            len,
+        } => format!(
+            "{}found a row of {len} fields where the rows before have {expected_len}",
+            at(pos)
+        ),
+        csv::ErrorKind::Utf8 { pos, err } => format!(
+            "{}field {} is not valid UTF-8 (after {} valid bytes)",
+            at(pos),
+            err.field() + 1,
+            err.valid_up_to()
+        ),
+        _ => e.to_string(),
+    };
+    PlotError::Csv {
+        path: path.to_path_buf(),
+        message,
     }
 }
 
