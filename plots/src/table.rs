@@ -317,6 +317,25 @@ pub fn same_value(a: &str, b: &str) -> bool {
     }
 }
 
+/// A cell text as a hashable key with the equality of [`same_value`]:
+/// numbers compare by value, anything else by text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ValueKey<'a> {
+    /// The bits of a finite number, with -0 folded into 0.
+    Num(u64),
+    Text(&'a str),
+}
+
+impl<'a> ValueKey<'a> {
+    pub fn of(text: &'a str) -> ValueKey<'a> {
+        match parse_finite(text) {
+            // -0.0 == 0.0 as numbers; adding 0.0 turns -0.0 into +0.0.
+            Some(v) => ValueKey::Num((v + 0.0).to_bits()),
+            None => ValueKey::Text(text),
+        }
+    }
+}
+
 /// A row filter `NAME=VALUE`: NAME is a column or a parameter in `params`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Filter {
