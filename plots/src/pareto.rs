@@ -138,13 +138,13 @@ pub fn pareto_data(table: &Table, opts: &ParetoOptions) -> Result<ParetoData, Pl
     let mut raw = Vec::with_capacity(table.len());
     let mut base_by_workload: HashMap<String, Mean> = HashMap::new();
     for r in 0..table.len() {
-        let policy = table.text(r, policy_col).to_string();
-        let params = params_col.map_or("", |c| table.text(r, c)).to_string();
+        let policy = table.text(r, policy_col);
+        let params = params_col.map_or("", |c| table.text(r, c));
         let point = Point {
             cpu: table.num(r, cpu_col)?,
             iops: table.num(r, iops_col)?,
         };
-        let is_base = spec.matches(&policy, &params);
+        let is_base = spec.matches(policy, params);
         if is_base {
             base_by_workload.entry(workload(r)).or_default().add(point);
         }
@@ -192,12 +192,10 @@ pub fn pareto_data(table: &Table, opts: &ParetoOptions) -> Result<ParetoData, Pl
             baseline.add(*point);
             baseline_params.insert(params);
         }
-        let i = *index
-            .entry((policy.as_str(), params.as_str()))
-            .or_insert_with(|| {
-                configs.push((policy, params, Mean::default()));
-                configs.len() - 1
-            });
+        let i = *index.entry((policy, params)).or_insert_with(|| {
+            configs.push((policy, params, Mean::default()));
+            configs.len() - 1
+        });
         configs[i].2.add(*point);
     }
     let baseline_configs = baseline_params.len();
@@ -226,11 +224,11 @@ pub fn pareto_data(table: &Table, opts: &ParetoOptions) -> Result<ParetoData, Pl
     })
 }
 
-fn policies(raw: &[(String, String, Point, bool, usize)]) -> Vec<String> {
+fn policies(raw: &[(&str, &str, Point, bool, usize)]) -> Vec<String> {
     let mut seen: HashSet<&str> = HashSet::new();
     raw.iter()
         .filter(|(p, ..)| seen.insert(p))
-        .map(|(p, ..)| p.clone())
+        .map(|(p, ..)| p.to_string())
         .collect()
 }
 

@@ -15,16 +15,24 @@ use crate::PlotError;
 pub struct Table {
     path: PathBuf,
     headers: Vec<String>,
+    /// Every cell's text, trimmed, row after row: one buffer for the whole
+    /// file rather than allocations per row (results run to millions of
+    /// rows).
+    text: String,
+    /// Each cell's end in `text`, relative to the start of its row.
+    cell_ends: Vec<u32>,
     rows: Vec<Row>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 struct Row {
     /// 1-based line of the record in the file, for error messages.
     line: u64,
-    /// One buffer per row rather than a String per cell: traces run to
-    /// millions of rows.
-    cells: csv::StringRecord,
+    /// Where the row's text starts in `Table::text`.
+    text: usize,
+    /// Where the row's cells start in `Table::cell_ends`, and how many.
+    cells: usize,
+    len: u32,
 }
 
 /// A column's position, checked to exist when it was looked up.
@@ -52,13 +60,12 @@ impl Table {
         let csv_err = |e: csv::Error| csv_error(path, e, &line_of);
         let mut rdr = csv::ReaderBuilder::new()
             .has_headers(true)
-            .trim(csv::Trim::All)
             .from_reader(counted);
         let headers: Vec<String> = rdr
             .headers()
             .map_err(csv_err)?
             .iter()
-            .map(str::to_string)
+            .map(|h| h.trim().to_string())
             .collect();
         if headers.iter().all(String::is_empty) {
             return Err(PlotError::Empty {
@@ -66,36 +73,67 @@ impl Table {
                 header_only: false,
             });
         }
-        let mut rows = Vec::new();
-        let mut record = csv::StringRecord::new();
-        while rdr.read_record(&mut record).map_err(csv_err)? {
+        let mut table = Table {
+            path: path.to_path_buf(),
+            headers,
+            text: String::new(),
+            cell_ends: Vec::new(),
+            rows: Vec::new(),
+        };
+        let mut record = csv::ByteRecord::new();
+        while rdr.read_byte_record(&mut record).map_err(csv_err)? {
             let line = record.position().map_or(0, |p| line_of(p.byte()));
-            if record.iter().all(str::is_empty) {
-                continue;
-            }
-            if record.len() == headers.len() && record.iter().eq(headers.iter().map(String::as_str))
-            {
-                return Err(PlotError::RepeatedHeader {
-                    path: path.to_path_buf(),
-                    line,
-                });
-            }
-            rows.push(Row {
-                line,
-                cells: std::mem::take(&mut record),
-            });
+            let whole = record_text(&record).map_err(|field| PlotError::Csv {
+                path: path.to_path_buf(),
+                message: format!("line {line}: field {field} is not valid UTF-8"),
+            })?;
+            let fields = (0..record.len()).map(|i| record.range(i).map_or("", |r| whole[r].trim()));
+            table.push(line, fields, path)?;
         }
-        if rows.is_empty() {
+        if table.rows.is_empty() {
             return Err(PlotError::Empty {
                 path: path.to_path_buf(),
                 header_only: true,
             });
         }
-        Ok(Table {
-            path: path.to_path_buf(),
-            headers,
-            rows,
-        })
+        Ok(table)
+    }
+
+    /// Adds one record; skips one of only empty cells; refuses a repeat of
+    /// the header.
+    fn push<'a>(
+        &mut self,
+        line: u64,
+        cells: impl Iterator<Item = &'a str> + Clone,
+        path: &Path,
+    ) -> Result<(), PlotError> {
+        if cells.clone().all(str::is_empty) {
+            return Ok(());
+        }
+        if cells.clone().eq(self.headers.iter().map(String::as_str)) {
+            return Err(PlotError::RepeatedHeader {
+                path: path.to_path_buf(),
+                line,
+            });
+        }
+        let row = Row {
+            line,
+            text: self.text.len(),
+            cells: self.cell_ends.len(),
+            len: 0,
+        };
+        let mut len = 0u32;
+        for cell in cells {
+            self.text.push_str(cell);
+            let end = u32::try_from(self.text.len() - row.text).map_err(|_| PlotError::Csv {
+                path: path.to_path_buf(),
+                message: format!("line {line}: a row of over 4 GiB"),
+            })?;
+            self.cell_ends.push(end);
+            len += 1;
+        }
+        self.rows.push(Row { len, ..row });
+        Ok(())
     }
 
     pub fn path(&self) -> &Path {
@@ -133,7 +171,16 @@ impl Table {
     }
 
     pub fn text(&self, row: usize, col: Col) -> &str {
-        self.rows[row].cells.get(col.0).unwrap_or("")
+        let row = self.rows[row];
+        if col.0 >= row.len as usize {
+            return "";
+        }
+        let end = self.cell_ends[row.cells + col.0] as usize;
+        let start = match col.0 {
+            0 => 0,
+            c => self.cell_ends[row.cells + c - 1] as usize,
+        };
+        &self.text[row.text + start..row.text + end]
     }
 
     /// A cell that must hold a finite number.
@@ -213,14 +260,19 @@ struct LineEnds {
 
 impl LineEnds {
     fn scan(&mut self, bytes: &[u8]) {
-        for (i, &b) in bytes.iter().enumerate() {
-            let at = self.offset + i as u64;
-            match b {
-                b'\r' => self.ends.push_back(at),
-                b'\n' if !self.prev_cr => self.ends.push_back(at),
-                _ => {}
+        for i in memchr::memchr2_iter(b'\n', b'\r', bytes) {
+            // A \n right after a \r ends the same line.
+            let after_cr = if i == 0 {
+                self.prev_cr
+            } else {
+                bytes[i - 1] == b'\r'
+            };
+            if bytes[i] == b'\r' || !after_cr {
+                self.ends.push_back(self.offset + i as u64);
             }
-            self.prev_cr = b == b'\r';
+        }
+        if let Some(&last) = bytes.last() {
+            self.prev_cr = last == b'\r';
         }
         self.offset += bytes.len() as u64;
     }
@@ -248,6 +300,26 @@ impl<R: Read> Read for CountLines<R> {
         self.ends.borrow_mut().scan(&buf[..n]);
         Ok(n)
     }
+}
+
+/// A record's bytes as text, or the 1-based field that is not UTF-8.
+fn record_text(record: &csv::ByteRecord) -> Result<&str, usize> {
+    let bad_field = || {
+        record
+            .iter()
+            .position(|f| std::str::from_utf8(f).is_err())
+            .map_or(1, |i| i + 1)
+    };
+    let whole = std::str::from_utf8(record.as_slice()).map_err(|_| bad_field())?;
+    // Valid as a whole, but a field may still end inside a character.
+    let mut at = 0;
+    for f in record.iter() {
+        at += f.len();
+        if !whole.is_char_boundary(at) {
+            return Err(bad_field());
+        }
+    }
+    Ok(whole)
 }
 
 /// A csv error with the line numbered as in [`LineEnds`], not as the csv
