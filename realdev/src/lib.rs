@@ -14,5 +14,6 @@ pub mod loadgen;
 pub mod local_preset;
 pub mod measure;
 pub mod run;
+pub mod scratch;
 pub mod sys;
 pub mod target;
