@@ -101,6 +101,31 @@ pub fn owner_alive(owner: Owner) -> bool {
     }
 }
 
+/// Takes the lock that marks a scratch file as in use ([`in_use`]); the
+/// kernel drops it when the owner exits, however it exits.
+pub fn lock_in_use(file: &std::fs::File) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: flock on an open descriptor.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Whether some process holds the lock of [`lock_in_use`] on `path`: a run
+/// whose PID this process cannot see (another PID namespace sharing the
+/// directory) still keeps its file.
+pub fn in_use(path: &Path) -> bool {
+    use std::os::fd::AsRawFd;
+    let Ok(file) = std::fs::File::open(path) else {
+        return false;
+    };
+    // SAFETY: flock on an open descriptor; the lock, if taken, goes with
+    // `file` at the end of this function.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    rc != 0 && io::Error::last_os_error().raw_os_error() == Some(libc::EWOULDBLOCK)
+}
+
 /// A scratch file removed because its owner is gone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StaleScratch {
@@ -121,7 +146,8 @@ impl fmt::Display for StaleScratch {
 
 /// Removes the scratch files in `dir` whose owners are no longer running
 /// and returns them. Only regular files (not symlinks) whose names match
-/// [`parse_name`] are considered; a file that cannot be removed (another
+/// [`parse_name`] are considered, and a file still locked by
+/// [`lock_in_use`] is kept whatever its name says; a file that cannot be removed (another
 /// user's, in a sticky directory) is left and not reported. An error only
 /// when `dir` cannot be listed.
 pub fn clean_stale_scratch(dir: &Path) -> io::Result<Vec<StaleScratch>> {
@@ -136,10 +162,10 @@ pub fn clean_stale_scratch(dir: &Path) -> io::Result<Vec<StaleScratch>> {
         if !entry.file_type().is_ok_and(|t| t.is_file()) {
             continue;
         }
-        if owner_alive(owner) {
+        let path = entry.path();
+        if owner_alive(owner) || in_use(&path) {
             continue;
         }
-        let path = entry.path();
         if std::fs::remove_file(&path).is_ok() {
             removed.push(StaleScratch {
                 path,

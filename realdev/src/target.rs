@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::buffer::BufferPool;
-use crate::scratch::{clean_stale_scratch, scratch_name, StaleScratch};
+use crate::scratch::{clean_stale_scratch, lock_in_use, scratch_name, StaleScratch};
 
 /// Where the I/O goes.
 #[derive(Clone, Debug)]
@@ -306,6 +306,10 @@ impl Target {
                 });
             }
         };
+        // Marks the file as in use for clean_stale_scratch of other runs,
+        // even ones in another PID namespace. Best effort: a filesystem
+        // without flock still has the PID and start time in the name.
+        let _ = lock_in_use(&file);
         // From here on Drop removes the file on every exit path.
         let mut target = Target {
             file,

@@ -213,6 +213,18 @@ fn stale_files_of_killed_owners_are_removed_and_nothing_else() {
         904,
     ));
     std::os::unix::fs::symlink(&live, &dead_link).unwrap();
+    // A dead owner's name, but the file is locked as in use: a run in
+    // another PID namespace, whose PID means nothing here.
+    let locked = dir.join(name_for(
+        Owner {
+            pid: child.id(),
+            start: None,
+        },
+        905,
+    ));
+    std::fs::write(&locked, b"x").unwrap();
+    let lock = std::fs::File::open(&locked).unwrap();
+    scratch::lock_in_use(&lock).unwrap();
 
     let removed = clean_stale_scratch(&dir).unwrap();
     let mut want = vec![(killed.clone(), child.id()), (reused.clone(), me)];
@@ -223,13 +235,17 @@ fn stale_files_of_killed_owners_are_removed_and_nothing_else() {
         .to_string()
         .starts_with("removed stale scratch file "));
     assert!(!killed.exists() && !reused.exists());
-    for p in [&live, &live_old_form, &dead_dir, &dead_link]
+    for p in [&live, &live_old_form, &dead_dir, &dead_link, &locked]
         .into_iter()
         .chain(&others)
     {
         assert!(p.symlink_metadata().is_ok(), "{} was removed", p.display());
     }
     assert!(clean_stale_scratch(&dir).unwrap().is_empty(), "idempotent");
+    drop(lock);
+    let removed = clean_stale_scratch(&dir).unwrap();
+    assert_eq!(removed.len(), 1, "unlocked, its owner is gone");
+    assert_eq!(removed[0].path, locked);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
