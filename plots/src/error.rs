@@ -27,6 +27,9 @@ pub enum PlotError {
         column: String,
         value: String,
     },
+    /// A data row repeats the header: shard files concatenated with their
+    /// header lines.
+    RepeatedHeader { path: PathBuf, line: u64 },
     /// The output's extension names no format we write.
     UnknownExtension { path: PathBuf },
     /// A plot option is malformed or does not fit the data.
@@ -77,6 +80,13 @@ impl fmt::Display for PlotError {
             } => write!(
                 f,
                 "{} line {line}: column '{column}' must be a finite number, got '{value}'",
+                path.display()
+            ),
+            PlotError::RepeatedHeader { path, line } => write!(
+                f,
+                "{} line {line} repeats the header line (line 1): it looks like several CSV \
+                 files were concatenated with their headers; keep only the first header line \
+                 (e.g. `tail -n +2` on every file after the first)",
                 path.display()
             ),
             PlotError::UnknownExtension { path } => write!(

@@ -1,6 +1,7 @@
 //! `plot heatmap`: a metric over two swept parameters, the mean of the runs
 //! in each cell printed in it, with a colour bar.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use plotters::coord::Shift;
@@ -9,7 +10,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::render::{render, Draw, Size};
 use crate::style::{self, number, tick};
-use crate::table::{same_value, Filter, Table};
+use crate::table::{Filter, Table, ValueKey};
 use crate::{PlotError, Summary};
 
 #[derive(Debug, Clone)]
@@ -39,25 +40,45 @@ pub struct Grid {
     pub policy: Option<String>,
 }
 
-/// Distinct values in ascending order: numeric when every value is a number.
-fn axis(values: &[&str]) -> Vec<String> {
-    let mut out: Vec<&str> = Vec::new();
-    for v in values {
-        if !out.iter().any(|o| same_value(o, v)) {
-            out.push(v);
+/// An axis: its distinct values in ascending order (numeric when every value
+/// is a number), and each value's position, found in O(1).
+struct Axis<'a> {
+    labels: Vec<String>,
+    index: HashMap<ValueKey<'a>, usize>,
+}
+
+impl<'a> Axis<'a> {
+    /// Values equal by [`crate::table::same_value`] are one; the first one seen names it.
+    fn new(values: impl Iterator<Item = &'a str>) -> Axis<'a> {
+        let mut seen: HashMap<ValueKey<'a>, usize> = HashMap::new();
+        let mut out: Vec<&str> = Vec::new();
+        for v in values {
+            seen.entry(ValueKey::of(v)).or_insert_with(|| {
+                out.push(v);
+                out.len() - 1
+            });
+        }
+        let nums: Option<Vec<f64>> = out.iter().map(|v| v.parse::<f64>().ok()).collect();
+        let mut order: Vec<usize> = (0..out.len()).collect();
+        match nums {
+            // Stable: equal numbers that are not the same value ("inf" and
+            // "+inf") keep the order they were first seen in.
+            Some(n) => order.sort_by(|&a, &b| n[a].total_cmp(&n[b])),
+            None => order.sort_unstable_by(|&a, &b| out[a].cmp(out[b])),
+        }
+        // rank[i]: where the i-th value seen ends up.
+        let mut rank = vec![0; out.len()];
+        for (pos, &i) in order.iter().enumerate() {
+            rank[i] = pos;
+        }
+        Axis {
+            labels: order.iter().map(|&i| out[i].to_string()).collect(),
+            index: seen.into_iter().map(|(k, i)| (k, rank[i])).collect(),
         }
     }
-    let nums: Option<Vec<f64>> = out.iter().map(|v| v.parse::<f64>().ok()).collect();
-    match nums {
-        Some(n) => {
-            let mut idx: Vec<usize> = (0..out.len()).collect();
-            idx.sort_by(|&a, &b| n[a].total_cmp(&n[b]));
-            idx.into_iter().map(|i| out[i].to_string()).collect()
-        }
-        None => {
-            out.sort_unstable();
-            out.into_iter().map(str::to_string).collect()
-        }
+
+    fn position(&self, value: &'a str) -> usize {
+        self.index.get(&ValueKey::of(value)).copied().unwrap_or(0)
     }
 }
 
@@ -93,18 +114,17 @@ pub fn heatmap_grid(table: &Table, opts: &HeatmapOptions) -> Result<Grid, PlotEr
             opts.y,
         )));
     }
-    let xs = axis(&used.iter().map(|u| u.1).collect::<Vec<_>>());
-    let ys = axis(&used.iter().map(|u| u.2).collect::<Vec<_>>());
-    let mut sums = vec![vec![(0.0, 0usize); xs.len()]; ys.len()];
+    let xs = Axis::new(used.iter().map(|u| u.1));
+    let ys = Axis::new(used.iter().map(|u| u.2));
+    let mut sums = vec![vec![(0.0, 0usize); xs.labels.len()]; ys.labels.len()];
     let policy_col = table.opt_col("policy");
-    let mut policy: Option<Option<String>> = None;
+    let mut policy: Option<Option<&str>> = None;
     for &(r, x, y) in &used {
         let v = table.num(r, metric)?;
-        let xi = xs.iter().position(|o| same_value(o, x)).unwrap_or(0);
-        let yi = ys.iter().position(|o| same_value(o, y)).unwrap_or(0);
+        let (xi, yi) = (xs.position(x), ys.position(y));
         sums[yi][xi].0 += v;
         sums[yi][xi].1 += 1;
-        let p = policy_col.map(|c| table.text(r, c).to_string());
+        let p = policy_col.map(|c| table.text(r, c));
         policy = match policy {
             None => Some(p),
             Some(prev) if prev == p => Some(prev),
@@ -120,12 +140,12 @@ pub fn heatmap_grid(table: &Table, opts: &HeatmapOptions) -> Result<Grid, PlotEr
         })
         .collect();
     Ok(Grid {
-        xs,
-        ys,
+        xs: xs.labels,
+        ys: ys.labels,
         cells,
         rows: used.len(),
         skipped: table.len() - used.len(),
-        policy: policy.flatten(),
+        policy: policy.flatten().map(str::to_string),
     })
 }
 

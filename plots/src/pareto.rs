@@ -2,7 +2,7 @@
 //! policy's non-dominated points joined as its frontier, the oracle's frontier
 //! as the bound, the baseline marked.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use plotters::coord::Shift;
@@ -138,13 +138,13 @@ pub fn pareto_data(table: &Table, opts: &ParetoOptions) -> Result<ParetoData, Pl
     let mut raw = Vec::with_capacity(table.len());
     let mut base_by_workload: HashMap<String, Mean> = HashMap::new();
     for r in 0..table.len() {
-        let policy = table.text(r, policy_col).to_string();
-        let params = params_col.map_or("", |c| table.text(r, c)).to_string();
+        let policy = table.text(r, policy_col);
+        let params = params_col.map_or("", |c| table.text(r, c));
         let point = Point {
             cpu: table.num(r, cpu_col)?,
             iops: table.num(r, iops_col)?,
         };
-        let is_base = spec.matches(&policy, &params);
+        let is_base = spec.matches(policy, params);
         if is_base {
             base_by_workload.entry(workload(r)).or_default().add(point);
         }
@@ -181,33 +181,24 @@ pub fn pareto_data(table: &Table, opts: &ParetoOptions) -> Result<ParetoData, Pl
         }
     }
 
-    let mut configs: Vec<(String, String, Mean)> = Vec::new();
+    // One pass: each configuration's index by its (policy, params), the
+    // configurations in the order first seen, their sums in row order.
+    let mut index: HashMap<(&str, &str), usize> = HashMap::new();
+    let mut configs: Vec<(&str, &str, Mean)> = Vec::new();
     let mut baseline = Mean::default();
+    let mut baseline_params: HashSet<&str> = HashSet::new();
     for (policy, params, point, is_base, _) in &raw {
         if *is_base {
             baseline.add(*point);
+            baseline_params.insert(params);
         }
-        match configs
-            .iter_mut()
-            .find(|(p, q, _)| p == policy && q == params)
-        {
-            Some((_, _, m)) => m.add(*point),
-            None => {
-                let mut m = Mean::default();
-                m.add(*point);
-                configs.push((policy.clone(), params.clone(), m));
-            }
-        }
+        let i = *index.entry((policy, params)).or_insert_with(|| {
+            configs.push((policy, params, Mean::default()));
+            configs.len() - 1
+        });
+        configs[i].2.add(*point);
     }
-    let baseline_configs = {
-        let mut seen: Vec<&str> = Vec::new();
-        for (_, params, _, is_base, _) in &raw {
-            if *is_base && !seen.contains(&params.as_str()) {
-                seen.push(params);
-            }
-        }
-        seen.len()
-    };
+    let baseline_configs = baseline_params.len();
     let preset = table.opt_col("preset").and_then(|c| {
         let first = table.text(0, c);
         (0..table.len())
@@ -218,8 +209,8 @@ pub fn pareto_data(table: &Table, opts: &ParetoOptions) -> Result<ParetoData, Pl
         configs: configs
             .into_iter()
             .map(|(policy, params, m)| Config {
-                policy,
-                params,
+                policy: policy.to_string(),
+                params: params.to_string(),
                 point: m.point(),
                 runs: m.n,
             })
@@ -233,14 +224,12 @@ pub fn pareto_data(table: &Table, opts: &ParetoOptions) -> Result<ParetoData, Pl
     })
 }
 
-fn policies(raw: &[(String, String, Point, bool, usize)]) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for (p, ..) in raw {
-        if !out.contains(p) {
-            out.push(p.clone());
-        }
-    }
-    out
+fn policies(raw: &[(&str, &str, Point, bool, usize)]) -> Vec<String> {
+    let mut seen: HashSet<&str> = HashSet::new();
+    raw.iter()
+        .filter(|(p, ..)| seen.insert(p))
+        .map(|(p, ..)| p.to_string())
+        .collect()
 }
 
 /// Reads `input`, draws the pareto plot into `out`.
@@ -280,13 +269,13 @@ fn short(name: &str) -> &str {
 
 impl ParetoPlot {
     fn policy_names(&self) -> Vec<&str> {
-        let mut names: Vec<&str> = Vec::new();
-        for c in &self.data.configs {
-            if !names.contains(&c.policy.as_str()) {
-                names.push(&c.policy);
-            }
-        }
-        names
+        let mut seen: HashSet<&str> = HashSet::new();
+        self.data
+            .configs
+            .iter()
+            .map(|c| c.policy.as_str())
+            .filter(|p| seen.insert(p))
+            .collect()
     }
 
     fn title(&self) -> String {
@@ -352,6 +341,10 @@ impl Draw for ParetoPlot {
             let configs: Vec<&Config> = d.configs.iter().filter(|c| c.policy == policy).collect();
             let points: Vec<Point> = configs.iter().map(|c| c.point).collect();
             let front = frontier(&points);
+            let mut on_front = vec![false; points.len()];
+            for &k in &front {
+                on_front[k] = true;
+            }
             let line: Vec<(f64, f64)> = front
                 .iter()
                 .map(|&k| (points[k].cpu, points[k].iops))
@@ -385,7 +378,7 @@ impl Draw for ParetoPlot {
                     at: (c.point.cpu, c.point.iops),
                     text: text.join(" "),
                     color,
-                    on_frontier: front.contains(&k),
+                    on_frontier: on_front[k],
                 });
             }
             let anno = chart.draw_series(

@@ -13,5 +13,6 @@ pub mod eventloop;
 pub mod loadgen;
 pub mod measure;
 pub mod run;
+pub mod scratch;
 pub mod sys;
 pub mod target;

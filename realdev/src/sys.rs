@@ -1,9 +1,10 @@
 //! Thin, EINTR-safe wrappers over the Linux primitives the loop uses:
-//! eventfd, epoll, the two clocks, and the SIGINT flag.
+//! eventfd, epoll, the two clocks, and the stop-signal flag (SIGINT,
+//! SIGTERM, SIGHUP, SIGQUIT).
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 
 /// Nanoseconds of CLOCK_MONOTONIC (served by the vDSO: no system call).
 pub fn mono_ns() -> u64 {
@@ -139,64 +140,104 @@ impl Epoll {
     }
 }
 
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+/// The signals that stop a run through its clean exit path.
+pub const STOP_SIGNALS: [libc::c_int; 4] =
+    [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
+
+/// The first stop signal that arrived while a guard was installed, 0 for
+/// none. Written only by the handler (an atomic store: async-signal-safe).
+static STOP_SIGNAL: AtomicI32 = AtomicI32::new(0);
 /// Guards alive: a command may hold one around several runs, each of which
 /// holds its own; the flag belongs to the outermost.
 static GUARDS: AtomicUsize = AtomicUsize::new(0);
 
-/// Whether a Ctrl-C arrived while a [`SigintGuard`] was installed (for long
-/// steps such as filling a scratch file, which then stop early).
+/// Whether a stop signal (SIGINT, SIGTERM, SIGHUP or SIGQUIT) arrived while
+/// a [`SigintGuard`] was installed (for long steps such as filling a scratch
+/// file, which then stop early).
 pub fn sigint_received() -> bool {
-    INTERRUPTED.load(Ordering::SeqCst)
+    STOP_SIGNAL.load(Ordering::SeqCst) != 0
 }
 
-extern "C" fn on_sigint(_: libc::c_int) {
-    INTERRUPTED.store(true, Ordering::SeqCst);
+/// The stop signal that arrived while a guard was installed, if any.
+pub fn stop_signal() -> Option<libc::c_int> {
+    match STOP_SIGNAL.load(Ordering::SeqCst) {
+        0 => None,
+        s => Some(s),
+    }
 }
 
-/// Routes SIGINT to a flag while alive, so a Ctrl-C stops the run through
-/// its normal exit path (AIO contexts destroyed, scratch file removed)
-/// instead of killing the process. The previous handler is restored on drop.
-/// Guards nest: a Ctrl-C seen under an inner guard stays visible to the
-/// outer one until the outermost is dropped.
+/// How a stop signal is named to the user: "Ctrl-C (SIGINT)", "SIGTERM", ...
+pub fn signal_name(sig: libc::c_int) -> String {
+    match sig {
+        libc::SIGINT => "Ctrl-C (SIGINT)".to_string(),
+        libc::SIGTERM => "SIGTERM".to_string(),
+        libc::SIGHUP => "SIGHUP".to_string(),
+        libc::SIGQUIT => "SIGQUIT".to_string(),
+        s => format!("signal {s}"),
+    }
+}
+
+extern "C" fn on_stop_signal(sig: libc::c_int) {
+    // Only atomics here: nothing else is async-signal-safe. The first
+    // signal is the one reported.
+    let _ = STOP_SIGNAL.compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst);
+}
+
+/// Routes SIGINT, SIGTERM, SIGHUP and SIGQUIT to a flag while alive, so any
+/// of them stops the run through its normal exit path (AIO contexts
+/// destroyed, scratch file removed) instead of killing the process. The
+/// previous handlers are restored on drop. Guards nest: a signal seen under
+/// an inner guard stays visible to the outer one until the outermost is
+/// dropped. (SIGKILL cannot be caught; `crate::scratch` cleans up after it.)
 pub struct SigintGuard {
-    old: libc::sigaction,
+    old: [(libc::c_int, libc::sigaction); 4],
 }
 
 impl SigintGuard {
     pub fn install() -> io::Result<SigintGuard> {
         if GUARDS.fetch_add(1, Ordering::SeqCst) == 0 {
-            INTERRUPTED.store(false, Ordering::SeqCst);
+            STOP_SIGNAL.store(0, Ordering::SeqCst);
         }
         // SAFETY: sigaction structs are plain data, zero is a valid start;
-        // the handler only stores to an atomic (async-signal-safe).
+        // the handler only touches an atomic (async-signal-safe).
         unsafe {
             let mut new: libc::sigaction = std::mem::zeroed();
-            new.sa_sigaction = on_sigint as *const () as usize;
+            new.sa_sigaction = on_stop_signal as *const () as usize;
             libc::sigemptyset(&mut new.sa_mask);
             new.sa_flags = libc::SA_RESTART;
-            let mut old: libc::sigaction = std::mem::zeroed();
-            if libc::sigaction(libc::SIGINT, &new, &mut old) != 0 {
-                GUARDS.fetch_sub(1, Ordering::SeqCst);
-                return Err(io::Error::last_os_error());
+            let mut old = [(0, std::mem::zeroed::<libc::sigaction>()); 4];
+            for (i, &sig) in STOP_SIGNALS.iter().enumerate() {
+                let mut prev: libc::sigaction = std::mem::zeroed();
+                if libc::sigaction(sig, &new, &mut prev) != 0 {
+                    let err = io::Error::last_os_error();
+                    for &(s, ref o) in &old[..i] {
+                        libc::sigaction(s, o, std::ptr::null_mut());
+                    }
+                    GUARDS.fetch_sub(1, Ordering::SeqCst);
+                    return Err(err);
+                }
+                old[i] = (sig, prev);
             }
             Ok(SigintGuard { old })
         }
     }
 
+    /// Whether a stop signal arrived (see [`stop_signal`] for which).
     pub fn interrupted(&self) -> bool {
-        INTERRUPTED.load(Ordering::SeqCst)
+        sigint_received()
     }
 }
 
 impl Drop for SigintGuard {
     fn drop(&mut self) {
-        // SAFETY: restores the handler saved at install.
+        // SAFETY: restores the handlers saved at install.
         unsafe {
-            libc::sigaction(libc::SIGINT, &self.old, std::ptr::null_mut());
+            for (sig, old) in &self.old {
+                libc::sigaction(*sig, old, std::ptr::null_mut());
+            }
         }
         if GUARDS.fetch_sub(1, Ordering::SeqCst) == 1 {
-            INTERRUPTED.store(false, Ordering::SeqCst);
+            STOP_SIGNAL.store(0, Ordering::SeqCst);
         }
     }
 }

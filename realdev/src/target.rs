@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::buffer::BufferPool;
+use crate::scratch::{clean_stale_scratch, lock_in_use, scratch_name, StaleScratch};
 
 /// Where the I/O goes.
 #[derive(Clone, Debug)]
@@ -36,14 +37,44 @@ pub enum TargetSpec {
 #[derive(Debug)]
 pub enum TargetError {
     Missing(PathBuf),
-    PermissionDenied { path: PathBuf, write: bool },
-    WriteRefused { path: PathBuf },
+    PermissionDenied {
+        path: PathBuf,
+        write: bool,
+    },
+    WriteRefused {
+        path: PathBuf,
+    },
     NoDirectIo(PathBuf),
-    Unaligned { bs: u64, block: u64, path: PathBuf },
-    TooSmall { path: PathBuf, size: u64, bs: u64 },
+    Unaligned {
+        bs: u64,
+        block: u64,
+        path: PathBuf,
+    },
+    TooSmall {
+        path: PathBuf,
+        size: u64,
+        bs: u64,
+    },
     NotAFileOrDevice(PathBuf),
-    BadDir { dir: PathBuf, source: io::Error },
-    Io { what: String, source: io::Error },
+    BadDir {
+        dir: PathBuf,
+        source: io::Error,
+    },
+    /// A scratch size that does not fit in 64 bits of bytes.
+    SizeOverflow {
+        what: String,
+    },
+    /// A scratch file that would not leave `margin` bytes free in `dir`.
+    NoSpace {
+        dir: PathBuf,
+        size: u64,
+        free: u64,
+        margin: u64,
+    },
+    Io {
+        what: String,
+        source: io::Error,
+    },
 }
 
 impl fmt::Display for TargetError {
@@ -98,6 +129,27 @@ impl fmt::Display for TargetError {
                  writable directory",
                 dir.display()
             ),
+            TargetError::SizeOverflow { what } => write!(
+                f,
+                "scratch size {what} is too large: it does not fit in 64 bits of bytes; pass a \
+                 --size-mb that fits in the free space of --dir (the default is 256)"
+            ),
+            TargetError::NoSpace {
+                dir,
+                size,
+                free,
+                margin,
+            } => write!(
+                f,
+                "a scratch file of {size} bytes ({} MiB) does not fit in {}: its filesystem has \
+                 {free} bytes ({} MiB) free and pollwise leaves at least {} MiB of it free; pass \
+                 a --size-mb of at most {} or a --dir on a filesystem with more free space",
+                size / MIB,
+                dir.display(),
+                free / MIB,
+                margin / MIB,
+                free.saturating_sub(*margin) / MIB
+            ),
             TargetError::Io { what, source } => write!(f, "{what}: {source}"),
         }
     }
@@ -115,11 +167,65 @@ pub struct Target {
     block_size: u64,
     writable: bool,
     scratch: bool,
+    /// Stale scratch files of dead processes removed from the directory
+    /// before this one was created.
+    stale_removed: Vec<StaleScratch>,
 }
 
 static SCRATCH_SEQ: AtomicU64 = AtomicU64::new(0);
 
 const MIB: u64 = 1 << 20;
+
+/// `mib` MiB in bytes, or an error if that does not fit in 64 bits (a
+/// shift or plain multiplication would wrap to a small size).
+pub fn mib_to_bytes(mib: u64) -> Result<u64, TargetError> {
+    mib.checked_mul(MIB)
+        .ok_or_else(|| TargetError::SizeOverflow {
+            what: format!("{mib} MiB"),
+        })
+}
+
+/// The free space a scratch file must leave on its filesystem: 64 MiB or
+/// 1% of the filesystem, whichever is more.
+pub fn space_margin(fs_bytes: u64) -> u64 {
+    (fs_bytes / 100).max(64 * MIB)
+}
+
+/// Free bytes for an unprivileged user, and the size, of the filesystem
+/// holding `dir` (statvfs).
+pub fn free_space(dir: &Path) -> io::Result<(u64, u64)> {
+    let c = CString::new(dir.as_os_str().as_encoded_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path holds a NUL byte"))?;
+    // SAFETY: c is a valid C string; st a valid out-pointer.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let unit = st.f_frsize as u64;
+    Ok((
+        (st.f_bavail as u64).saturating_mul(unit),
+        (st.f_blocks as u64).saturating_mul(unit),
+    ))
+}
+
+/// Checks that a scratch file of `size` bytes fits in `dir` with
+/// [`space_margin`] to spare, before anything is written.
+pub fn check_scratch_space(dir: &Path, size: u64) -> Result<(), TargetError> {
+    let (free, total) = free_space(dir).map_err(|source| TargetError::Io {
+        what: format!("reading the free space of {}", dir.display()),
+        source,
+    })?;
+    let margin = space_margin(total);
+    if size.saturating_add(margin) > free {
+        return Err(TargetError::NoSpace {
+            dir: dir.to_path_buf(),
+            size,
+            free,
+            margin,
+        });
+    }
+    Ok(())
+}
 
 impl Target {
     /// Opens `spec` for I/O of `bs` bytes; `write` says whether the workload
@@ -148,11 +254,28 @@ impl Target {
                 source: io::Error::other("not a directory"),
             });
         }
-        let name = format!(
-            "pollwise-scratch-{}-{}.dat",
-            std::process::id(),
-            SCRATCH_SEQ.fetch_add(1, Ordering::Relaxed)
-        );
+        // Files of runs that were killed (SIGKILL cannot be caught) go
+        // first: they may hold the space this one needs.
+        let stale_removed = clean_stale_scratch(dir).map_err(|source| TargetError::BadDir {
+            dir: dir.to_path_buf(),
+            source,
+        })?;
+        // Whole MiB chunks, so every fill write is block-aligned.
+        let size =
+            size_bytes
+                .checked_next_multiple_of(MIB)
+                .ok_or_else(|| TargetError::SizeOverflow {
+                    what: format!("{size_bytes} bytes"),
+                })?;
+        if size < bs {
+            return Err(TargetError::TooSmall {
+                path: dir.to_path_buf(),
+                size,
+                bs,
+            });
+        }
+        check_scratch_space(dir, size)?;
+        let name = scratch_name(SCRATCH_SEQ.fetch_add(1, Ordering::Relaxed));
         let path = dir.join(name);
         let opened = OpenOptions::new()
             .read(true)
@@ -183,6 +306,10 @@ impl Target {
                 });
             }
         };
+        // Marks the file as in use for clean_stale_scratch of other runs,
+        // even ones in another PID namespace. Best effort: a filesystem
+        // without flock still has the PID and start time in the name.
+        let _ = lock_in_use(&file);
         // From here on Drop removes the file on every exit path.
         let mut target = Target {
             file,
@@ -191,18 +318,10 @@ impl Target {
             block_size: 512,
             writable: true,
             scratch: true,
+            stale_removed,
         };
         target.block_size = logical_block_size(&target.file, false);
         check_alignment(bs, target.block_size, &target.path)?;
-        // Whole MiB chunks, so every fill write is block-aligned.
-        let size = size_bytes.div_ceil(MIB) * MIB;
-        if size < bs {
-            return Err(TargetError::TooSmall {
-                path: target.path.clone(),
-                size,
-                bs,
-            });
-        }
         target.fill(size)?;
         target.size = size / bs * bs;
         Ok(target)
@@ -327,6 +446,7 @@ impl Target {
             block_size,
             writable: write,
             scratch: false,
+            stale_removed: Vec::new(),
         })
     }
 
@@ -353,6 +473,12 @@ impl Target {
 
     pub fn is_scratch(&self) -> bool {
         self.scratch
+    }
+
+    /// Scratch files of dead processes removed from the directory before
+    /// this scratch file was created, for the command to report.
+    pub fn stale_removed(&self) -> &[StaleScratch] {
+        &self.stale_removed
     }
 }
 
