@@ -31,7 +31,15 @@
 //!   adjustment or a live parameter change), and the host may ask for one at
 //!   its start;
 //! - poll, busy and blocked time, wake-ups and window statistics are counted
-//!   only inside the measured interval `[from, to)`.
+//!   only inside the measured interval `[from, to)`;
+//! - QEMU's self-notification, when the host turns it on: work that
+//!   schedules a bottom half (linux-aio does after every submission and
+//!   completion batch) calls `aio_notify()`, which sets the context's
+//!   `notified` flag. The next iteration does not sleep: if it polls and the
+//!   context's own notifier is a poll handler, the first poll pass finds it
+//!   (a polled iteration with that handler's event, block_ns of one pass);
+//!   otherwise the loop arms, sees the flag and does not wait. The flag is
+//!   cleared when the iteration notices its work (`aio_notify_accept()`).
 //!
 //! It reads no clock, performs no I/O and allocates nothing per step: its
 //! only buffers are sized by the handler count at construction.
@@ -141,6 +149,10 @@ pub struct IoThread {
     /// The handlers reported in this iteration, each once.
     handlers: Vec<HandlerId>,
     last: Option<Noticed>,
+    /// The context's own notifier, when it is one of the poll handlers.
+    notifier: Option<HandlerId>,
+    /// `aio_notify()` was called since the last notice.
+    notified: bool,
     from: u64,
     to: u64,
     counters: LoopCounters,
@@ -168,10 +180,29 @@ impl IoThread {
             seen: vec![false; handlers as usize],
             handlers: Vec::with_capacity(handlers as usize),
             last: None,
+            notifier: None,
+            notified: false,
             from,
             to,
             counters: LoopCounters::default(),
         }
+    }
+
+    /// Adds the context's own notifier as one more poll handler, with the
+    /// next free id, which it returns (QEMU registers it with an `io_poll`
+    /// callback; it joins the polled handlers once it has been dispatched).
+    pub fn with_context_notifier(mut self) -> (IoThread, HandlerId) {
+        let id = self.seen.len() as HandlerId;
+        self.seen.push(false);
+        self.handlers.reserve(1);
+        self.notifier = Some(id);
+        (self, id)
+    }
+
+    /// The host's processing called `aio_notify()` (it scheduled a bottom
+    /// half): the next iteration will not sleep.
+    pub fn notify_self(&mut self) {
+        self.notified = true;
     }
 
     pub fn phase(&self) -> Phase {
@@ -251,9 +282,12 @@ impl IoThread {
         // Entering poll mode disables notifications; leaving it (no window)
         // enables them again, as QEMU's poll_set_started() does.
         self.notify_enabled = window == 0;
-        if pending {
+        let notifier_polled = window > 0 && self.notified && self.notifier.is_some();
+        if pending || notifier_polled || (window == 0 && self.notified) {
+            // The first poll pass (or the re-check after arming, which sees
+            // the flag and does not wait) finds the work.
             self.phase = Phase::Noticing {
-                polled: window > 0,
+                polled: window > 0 && (pending || notifier_polled),
                 slept: false,
             };
             Step::Notice
@@ -274,8 +308,16 @@ impl IoThread {
             return Step::Nothing;
         }
         self.counters.poll_ns += overlap(self.iter_start, now, self.from, self.to);
-        self.phase = Phase::Arming;
         self.notify_enabled = true;
+        if self.notified {
+            // Armed, the loop sees the flag and does not wait.
+            self.phase = Phase::Noticing {
+                polled: false,
+                slept: false,
+            };
+            return Step::Notice;
+        }
+        self.phase = Phase::Arming;
         Step::Arm
     }
 
@@ -349,7 +391,9 @@ impl IoThread {
             self.counters.poll_ns += overlap(self.iter_start, now, self.from, self.to);
         }
         self.handlers.clear();
-        for h in handlers {
+        let notifier = self.notifier.filter(|_| self.notified && polled);
+        self.notified = false;
+        for h in handlers.into_iter().chain(notifier) {
             match self.seen.get_mut(h as usize) {
                 Some(seen) if !*seen => {
                     *seen = true;
@@ -513,6 +557,41 @@ mod tests {
         p.set(crate::Param::PollMaxNs, 1000).unwrap();
         let t = it.set_params(p, 9).unwrap().unwrap();
         assert_eq!((t.time_ns, t.window_ns, t.params_version), (9, 1000, 2));
+    }
+
+    #[test]
+    fn self_notification_polls_the_notifier_or_skips_the_sleep() {
+        let mut p = Params::defaults(PolicyKind::Fixed);
+        p.set(crate::Param::PollMaxNs, 1000).unwrap();
+        let (mut it, notifier) = IoThread::new(p, 2, 0, u64::MAX).with_context_notifier();
+        assert_eq!(notifier, 2);
+        // Polling: the first pass finds the notifier.
+        it.notify_self();
+        assert_eq!(it.begin(0, false), Step::Notice);
+        let n = it.noticed(10, []).unwrap();
+        assert!(n.polled && n.block_ns == 10);
+        assert_eq!(it.last_handlers(), &[2]);
+        it.end(20);
+        // The flag was accepted: the next iteration polls as usual.
+        assert_eq!(it.begin(20, false), Step::Poll { deadline_ns: 1020 });
+
+        // Without the notifier among the poll handlers, the loop polls its
+        // window, arms, sees the flag and does not sleep.
+        let mut p = Params::defaults(PolicyKind::Fixed);
+        p.set(crate::Param::PollMaxNs, 1000).unwrap();
+        let mut it = IoThread::new(p, 2, 0, u64::MAX);
+        it.notify_self();
+        assert_eq!(it.begin(0, false), Step::Poll { deadline_ns: 1000 });
+        assert_eq!(it.poll_timeout(1000), Step::Notice);
+        let n = it.noticed(1000, []).unwrap();
+        assert!(!n.polled && !n.slept && n.block_ns == 1000);
+        assert!(it.last_handlers().is_empty());
+
+        // A zero window: no poll, no sleep.
+        let mut it = qemu();
+        it.notify_self();
+        assert_eq!(it.begin(0, false), Step::Notice);
+        assert!(!it.noticed(5, []).unwrap().polled);
     }
 
     #[test]

@@ -158,6 +158,9 @@ pub fn build(cal: &Calibration) -> Result<Preset, String> {
             submit_ns: ns(c.submit_ns),
             complete_ns: ns(c.complete_ns),
             notify_guest_ns: ns(c.completion_notify_cpu_ns),
+            // pollwise's own device loop schedules no bottom halves.
+            self_notify: false,
+            notifier_polled: false,
         },
         topology: Topology {
             disks: 1,

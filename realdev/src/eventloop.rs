@@ -120,8 +120,9 @@ pub fn drive<H: LoopHost>(
                     host.spin();
                 }
             }
-            Step::Arm => {}
-            Step::Foresee | Step::Notice | Step::Wake | Step::Nothing => {
+            // Arm below; or, self-notified, the work is already in view.
+            Step::Arm | Step::Notice => {}
+            Step::Foresee | Step::Wake | Step::Nothing => {
                 return Err(std::io::Error::other(
                     "a clairvoyant policy needs the simulator's knowledge of the future",
                 ));

@@ -170,17 +170,22 @@ impl<'a> Engine<'a> {
             .iter()
             .map(|&queues| {
                 let handlers = queues + 1;
+                // An arrival is noticed one poll pass (every handler checked
+                // once) later, or a wake-up later.
+                let lp = LoopDriver::new(
+                    params.clone(),
+                    handlers,
+                    costs.poll_check_ns * u64::from(handlers),
+                    costs.wakeup_latency_ns,
+                    measure_from,
+                    measure_to,
+                );
                 IoThread {
-                    // An arrival is noticed one poll pass (every handler
-                    // checked once) later, or a wake-up later.
-                    lp: LoopDriver::new(
-                        params.clone(),
-                        handlers,
-                        costs.poll_check_ns * u64::from(handlers),
-                        costs.wakeup_latency_ns,
-                        measure_from,
-                        measure_to,
-                    ),
+                    lp: if costs.notifier_polled {
+                        lp.with_context_notifier()
+                    } else {
+                        lp
+                    },
                     handlers,
                     ready_sub: Vec::new(),
                     ready_cmp: Vec::new(),
@@ -457,7 +462,8 @@ impl<'a> Engine<'a> {
     }
 
     fn poll_timeout(&mut self, it: u32, gen: u64) {
-        self.iothreads[it as usize].lp.poll_timeout(self.now, gen);
+        let next = self.iothreads[it as usize].lp.poll_timeout(self.now, gen);
+        self.schedule_loop(it, next);
     }
 
     fn noticed(&mut self, it: u32, gen: u64) {
@@ -488,6 +494,12 @@ impl<'a> Engine<'a> {
         let t = &mut self.iothreads[it as usize];
         let subs = std::mem::take(&mut t.ready_sub);
         let cmps = std::mem::take(&mut t.ready_cmp);
+        // linux-aio schedules (and cancels) a bottom half after every
+        // submission batch and every completion batch; scheduling it calls
+        // aio_notify().
+        if costs.self_notify && !(subs.is_empty() && cmps.is_empty()) {
+            t.lp.notify_self();
+        }
         if !subs.is_empty() {
             busy += costs.submit_batch_ns + costs.submit_ns * subs.len() as u64;
         }

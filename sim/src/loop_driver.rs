@@ -47,6 +47,18 @@ impl LoopDriver {
         }
     }
 
+    /// Makes the context's own notifier one of the poll handlers (see
+    /// [`IoThread::with_context_notifier`]).
+    pub fn with_context_notifier(mut self) -> LoopDriver {
+        self.lp = self.lp.with_context_notifier().0;
+        self
+    }
+
+    /// The iteration's processing scheduled a bottom half.
+    pub fn notify_self(&mut self) {
+        self.lp.notify_self();
+    }
+
     pub fn machine(&self) -> &IoThread {
         &self.lp
     }
@@ -83,9 +95,18 @@ impl LoopDriver {
     }
 
     /// The poll window of iteration `gen` ran out at `now`.
-    pub fn poll_timeout(&mut self, now: u64, gen: u64) {
-        if gen == self.gen && self.lp.poll_timeout(now) == Step::Arm {
-            self.lp.block(now);
+    pub fn poll_timeout(&mut self, now: u64, gen: u64) -> Option<(u64, LoopEvent)> {
+        if gen != self.gen {
+            return None;
+        }
+        match self.lp.poll_timeout(now) {
+            Step::Arm => {
+                self.lp.block(now);
+                None
+            }
+            // Self-notified: the armed loop does not wait.
+            Step::Notice => Some((now + self.pass_ns, LoopEvent::Noticed { gen })),
+            Step::Poll { .. } | Step::Wake | Step::Foresee | Step::Nothing => None,
         }
     }
 

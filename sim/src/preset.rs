@@ -76,6 +76,23 @@ pub struct IoThread {
     pub complete_ns: u64,
     /// The irqfd write, once per guest vCPU notified per iteration.
     pub notify_guest_ns: u64,
+    /// QEMU's self-notification: linux-aio schedules a bottom half after
+    /// every submission and completion batch, and scheduling one sets the
+    /// context's `notified` flag, so the next iteration does not sleep
+    /// (util/async.c `aio_bh_enqueue()`, block/linux-aio.c
+    /// `qemu_laio_process_completions()`). Off when absent.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub self_notify: bool,
+    /// The context's own notifier is one of the poll handlers: it joins
+    /// them once dispatched from its eventfd, and its poll callback then
+    /// reports the flag on the next poll pass, as one more handler the
+    /// policy adapts to. Off when absent.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub notifier_polled: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// How disks and their queues map onto IOThreads.
