@@ -56,6 +56,7 @@
 #include "pollwise-variant.h"
 
 #include "qemu/memalign.h"
+#include "qemu/module.h"
 
 #include <getopt.h>
 #include <poll.h>
@@ -927,6 +928,8 @@ int main(int argc, char **argv)
     qemu_init_main_loop(&error_abort);
 
     if (opt.trace) {
+        /* Registers the trace event groups, as qemu-img's main() does. */
+        module_call_init(MODULE_INIT_TRACE);
         if (!qemu_set_log_filename(opt.trace, &err)) {
             error_report_err(err);
             return 1;
