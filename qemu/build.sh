@@ -125,11 +125,16 @@ if [ -z "$src" ]; then
             t0=$(now)
             if ! apt-get source --print-uris qemu 2>/dev/null | grep -q "$QEMU_TARBALL"; then
                 [ "$(id -u)" = 0 ] || die "apt cannot see $QEMU_TARBALL: add a deb-src entry for bookworm-backports (as root this script does it)"
-                # A deb-src entry for bookworm-backports, written like the
-                # machine's own deb822 entries.
+                # A deb-src entry for bookworm-backports from the archive the
+                # machine's own entries for bookworm use, in deb822 form.
+                uri="$(awk '/^URIs:/ { u = $2 } /^Suites:/ && / bookworm( |$)/ { print u; exit }' \
+                    /etc/apt/sources.list.d/*.sources 2>/dev/null || true)"
+                [ -n "$uri" ] || uri="$(awk '$1 == "deb" && $3 == "bookworm" { print $2; exit }' \
+                    /etc/apt/sources.list 2>/dev/null || true)"
+                [ -n "$uri" ] || die "no apt source for Debian bookworm found to add a deb-src entry to"
                 cat > /etc/apt/sources.list.d/pollwise-qemu-src.sources <<EOF
 Types: deb-src
-URIs: http://deb.debian.org/debian
+URIs: $uri
 Suites: bookworm-backports
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
