@@ -1,0 +1,275 @@
+#!/usr/bin/env bash
+# Build QEMU 10.0.2 once per variant (stock, and each directory of patches
+# under qemu/patches/), with pollwise's harness added to its unit tests.
+#
+#   qemu/build.sh [--src DIR] [--cache DIR] [--variant NAME]... [--jobs N]
+#                 [--check] [--no-install-deps]
+#
+# --src DIR     a pristine QEMU 10.0.2 source tree to start from (it is only
+#               read). Without it the Debian source package's upstream
+#               tarball (bookworm-backports) is fetched with apt-get and its
+#               checksum verified.
+# --cache DIR   where sources, build trees and binaries go
+#               (default ${XDG_CACHE_HOME:-$HOME/.cache}/pollwise/qemu).
+# --variant     build only these variants (default: stock and every
+#               directory in qemu/patches/).
+# --check       also build and run QEMU's AIO unit tests (test-aio,
+#               test-aio-multithread, test-nested-aio-poll) per variant.
+#
+# Each variant keeps its own patched tree and configured build directory in
+# the cache. A rebuild writes only the files whose patched content changed
+# (others keep their modification time), so ninja recompiles only what
+# depends on them. The harness binary of variant V ends up at
+# CACHE/bin/V/pollwise-qemu-harness. Build times go to standard output.
+#
+# Needs (installed with apt-get and pip when run as root, unless
+# --no-install-deps): gcc, make, ninja-build, pkg-config, ccache, libglib2.0-dev,
+# libaio-dev, python3-venv, flex, bison, and meson 1.5.0 and pycotap 1.3.1
+# with pip in a venv in the cache (the +ds tarball lacks the wheels QEMU
+# normally bundles).
+set -euo pipefail
+
+QEMU_VERSION=10.0.2
+QEMU_TARBALL=qemu_${QEMU_VERSION}+ds.orig.tar.xz
+QEMU_TARBALL_SHA256=0901da33844a331bf8b3602b9c1fbd178e60b737c8e3ade678255bd090c9b9f1
+MESON_VERSION=1.5.0
+# QEMU 10.0 configure also wants pycotap (its bundled wheel is not in +ds).
+PYCOTAP_VERSION=1.3.1
+HARNESS_TARGETS=(tests/unit/pollwise-qemu-harness)
+CHECK_TARGETS=(tests/unit/test-aio tests/unit/test-aio-multithread tests/unit/test-nested-aio-poll)
+
+here="$(cd "$(dirname "$0")" && pwd)"
+cache="${XDG_CACHE_HOME:-$HOME/.cache}/pollwise/qemu"
+src=""
+variants=()
+jobs="$(nproc)"
+check=0
+install_deps=1
+
+die() { echo "qemu/build.sh: $*" >&2; exit 1; }
+now() { date +%s.%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --src) src="$(cd "$2" && pwd)"; shift 2 ;;
+        --cache) mkdir -p "$2"; cache="$(cd "$2" && pwd)"; shift 2 ;;
+        --variant) variants+=("$2"); shift 2 ;;
+        --jobs) jobs="$2"; shift 2 ;;
+        --check) check=1; shift ;;
+        --no-install-deps) install_deps=0; shift ;;
+        -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+        *) die "unknown argument '$1' (see --help)" ;;
+    esac
+done
+
+if [ ${#variants[@]} -eq 0 ]; then
+    variants=(stock)
+    for d in "$here"/patches/*/; do
+        [ -d "$d" ] && variants+=("$(basename "$d")")
+    done
+fi
+for v in "${variants[@]}"; do
+    [ "$v" = stock ] || [ -d "$here/patches/$v" ] || die "no variant '$v': no directory qemu/patches/$v"
+done
+
+mkdir -p "$cache"
+t_all=$(now)
+# ccache (Debian's compiler links in /usr/lib/ccache) shares every object the
+# variants have in common: the trees sit at the same relative place to their
+# build directories, so the compiler sees the same paths.
+export PATH="/usr/lib/ccache:$PATH"
+export CCACHE_DIR="$cache/ccache" CCACHE_BASEDIR="$cache/variants" CCACHE_NOHASHDIR=1
+
+# --- dependencies ------------------------------------------------------------
+missing_pkgs() {
+    local m=()
+    command -v gcc >/dev/null || m+=(gcc)
+    command -v make >/dev/null || m+=(make)
+    command -v ninja >/dev/null || m+=(ninja-build)
+    command -v pkg-config >/dev/null || m+=(pkg-config)
+    command -v flex >/dev/null || m+=(flex)
+    command -v bison >/dev/null || m+=(bison)
+    [ -x /usr/lib/ccache/cc ] || m+=(ccache)
+    pkg-config --exists glib-2.0 2>/dev/null || m+=(libglib2.0-dev)
+    [ -e /usr/include/libaio.h ] || m+=(libaio-dev)
+    /usr/bin/python3 -c 'import ensurepip, venv' 2>/dev/null || m+=(python3-venv)
+    echo "${m[@]:-}"
+}
+pkgs="$(missing_pkgs)"
+if [ -n "$pkgs" ]; then
+    if [ "$install_deps" = 1 ] && [ "$(id -u)" = 0 ]; then
+        echo "installing build dependencies: $pkgs"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $pkgs >/dev/null
+    else
+        die "missing build dependencies: $pkgs (apt-get install them, or run as root)"
+    fi
+fi
+venv="$cache/venv"
+if ! "$venv/bin/meson" --version 2>/dev/null | grep -qx "$MESON_VERSION" \
+    || ! "$venv/bin/python3" -c 'import pycotap' 2>/dev/null; then
+    echo "creating $venv with meson $MESON_VERSION and pycotap $PYCOTAP_VERSION"
+    rm -rf "$venv"
+    /usr/bin/python3 -m venv "$venv"
+    "$venv/bin/pip" install -q "meson==$MESON_VERSION" "pycotap==$PYCOTAP_VERSION"
+fi
+
+# --- the pristine source -----------------------------------------------------
+if [ -z "$src" ]; then
+    src="$cache/src/qemu-$QEMU_VERSION"
+    if [ ! -f "$src/.pollwise-pristine" ]; then
+        dl="$cache/download"
+        mkdir -p "$dl"
+        if [ ! -f "$dl/$QEMU_TARBALL" ]; then
+            t0=$(now)
+            if ! apt-get source --print-uris qemu 2>/dev/null | grep -q "$QEMU_TARBALL"; then
+                [ "$(id -u)" = 0 ] || die "apt cannot see $QEMU_TARBALL: add a deb-src entry for bookworm-backports (as root this script does it)"
+                # A deb-src entry for bookworm-backports from the archive the
+                # machine's own entries for bookworm use, in deb822 form.
+                uri="$(awk '/^URIs:/ { u = $2 } /^Suites:/ && / bookworm( |$)/ { print u; exit }' \
+                    /etc/apt/sources.list.d/*.sources 2>/dev/null || true)"
+                [ -n "$uri" ] || uri="$(awk '$1 == "deb" && $3 == "bookworm" { print $2; exit }' \
+                    /etc/apt/sources.list 2>/dev/null || true)"
+                [ -n "$uri" ] || die "no apt source for Debian bookworm found to add a deb-src entry to"
+                cat > /etc/apt/sources.list.d/pollwise-qemu-src.sources <<EOF
+Types: deb-src
+URIs: $uri
+Suites: bookworm-backports
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOF
+                apt-get update -qq
+            fi
+            # Only the upstream tarball is needed; the Debian packaging files
+            # may be gone from the mirror, so failures are judged by the
+            # tarball alone.
+            (cd "$dl" && apt-get source --download-only qemu >/dev/null 2>&1) || true
+            [ -f "$dl/$QEMU_TARBALL" ] || die "could not download $QEMU_TARBALL with apt-get source"
+            echo "downloaded $QEMU_TARBALL in $(secs "$t0" "$(now)") s"
+        fi
+        echo "$QEMU_TARBALL_SHA256  $dl/$QEMU_TARBALL" | sha256sum -c --quiet - \
+            || die "$QEMU_TARBALL has the wrong checksum"
+        rm -rf "$src" && mkdir -p "$(dirname "$src")"
+        tar -C "$(dirname "$src")" -xf "$dl/$QEMU_TARBALL"
+        [ -d "$src" ] || die "the tarball did not unpack to $src"
+        touch "$src/.pollwise-pristine"
+    fi
+fi
+[ -f "$src/util/aio-posix.c" ] && [ -f "$src/VERSION" ] || die "$src is not a QEMU source tree"
+grep -qx "$QEMU_VERSION" "$src/VERSION" || die "$src is QEMU $(cat "$src/VERSION"), not $QEMU_VERSION"
+
+# --- one variant -------------------------------------------------------------
+# Files a patch touches (paths relative to the tree).
+patch_files() {
+    sed -n -e 's#^+++ b/\([^[:space:]]*\).*#\1#p' -e 's#^--- a/\([^[:space:]]*\).*#\1#p' "$@" | sort -u
+}
+
+# Write $2 over $1 only if the contents differ (keeps mtimes stable).
+install_if_changed() {
+    local dst="$1" new="$2"
+    if [ ! -e "$new" ]; then
+        [ -e "$dst" ] && rm -f "$dst"
+        return 0
+    fi
+    if ! cmp -s "$new" "$dst"; then
+        mkdir -p "$(dirname "$dst")"
+        cp "$new" "$dst"
+        echo "  updated ${dst#"$tree"/}"
+    fi
+}
+
+build_variant() {
+    local v="$1" t0 t1 t2
+    t0=$(now)
+    local vdir="$cache/variants/$v"
+    tree="$vdir/src"
+    local build="$vdir/build"
+    mkdir -p "$vdir"
+    local patches=()
+    if [ "$v" != stock ]; then
+        for p in "$here/patches/$v"/*.patch; do
+            [ -e "$p" ] && patches+=("$p")
+        done
+        [ ${#patches[@]} -gt 0 ] || die "qemu/patches/$v has no *.patch"
+    fi
+
+    if [ ! -f "$tree/.pollwise-tree" ]; then
+        echo "[$v] copying the source tree"
+        rm -rf "$tree" "$build"
+        cp -a "$src" "$tree"
+        rm -f "$tree/.pollwise-pristine"
+        : > "$tree/.pollwise-files"
+        touch "$tree/.pollwise-tree"
+    fi
+
+    # Patches: every file the previous or the current series touches is
+    # recomputed from the pristine source plus the current series in a
+    # scratch directory, and copied into the tree only if it changed.
+    local files scratch
+    files="$( { cat "$tree/.pollwise-files"; if [ ${#patches[@]} -gt 0 ]; then patch_files "${patches[@]}"; fi; } | sort -u)"
+    scratch="$(mktemp -d)"
+    for f in $files; do
+        if [ -e "$src/$f" ]; then
+            mkdir -p "$scratch/$(dirname "$f")"
+            cp "$src/$f" "$scratch/$f"
+        fi
+    done
+    for p in "${patches[@]}"; do
+        (cd "$scratch" && patch -p1 --fuzz=0 --no-backup-if-mismatch -s < "$p") \
+            || { rm -rf "$scratch"; die "[$v] $(basename "$p") does not apply to QEMU $QEMU_VERSION"; }
+    done
+    for f in $files; do
+        install_if_changed "$tree/$f" "$scratch/$f"
+    done
+    rm -rf "$scratch"
+    if [ ${#patches[@]} -gt 0 ]; then patch_files "${patches[@]}"; fi > "$tree/.pollwise-files"
+
+    # The harness, built by QEMU's own meson as one more unit-test program.
+    install_if_changed "$tree/tests/unit/pollwise-qemu-harness.c" "$here/harness/pollwise-qemu-harness.c"
+    local conf="$here/patches/$v/harness-config.h"
+    [ "$v" = stock ] && conf="$here/harness/stock-config.h"
+    [ -f "$conf" ] || die "[$v] no harness configuration ${conf#"$here"/}"
+    install_if_changed "$tree/tests/unit/pollwise-variant.h" "$conf"
+    if ! grep -q pollwise-qemu-harness "$tree/tests/unit/meson.build"; then
+        cat "$here/harness/meson.build.in" >> "$tree/tests/unit/meson.build"
+    fi
+    t1=$(now)
+
+    if [ ! -f "$build/build.ninja" ]; then
+        echo "[$v] configuring"
+        rm -rf "$build" && mkdir -p "$build"
+        (cd "$build" && "$tree/configure" --python="$venv/bin/python3" \
+            --disable-install-blobs --target-list= --disable-system --disable-user \
+            --enable-tools --disable-docs --enable-linux-aio --disable-werror \
+            --enable-trace-backends=log --disable-debug-info \
+            --disable-bochs --disable-cloop --disable-dmg --disable-qcow1 \
+            --disable-vdi --disable-vvfat --disable-qed --disable-parallels \
+            --disable-replication > configure.log 2>&1) \
+            || { tail -30 "$build/configure.log" >&2; die "[$v] configure failed (log: $build/configure.log)"; }
+    fi
+    local targets=("${HARNESS_TARGETS[@]}")
+    [ "$check" = 1 ] && targets+=("${CHECK_TARGETS[@]}")
+    echo "[$v] building ${targets[*]}"
+    ninja -C "$build" -j "$jobs" "${targets[@]}" > "$vdir/ninja.log" 2>&1 \
+        || { tail -40 "$vdir/ninja.log" >&2; die "[$v] build failed (log: $vdir/ninja.log)"; }
+    grep -E '^\[[0-9]+/[0-9]+\]' "$vdir/ninja.log" | tail -1 | sed "s/^/[$v] last step: /" || true
+    mkdir -p "$cache/bin/$v"
+    cp "$build/tests/unit/pollwise-qemu-harness" "$cache/bin/$v/pollwise-qemu-harness.new"
+    mv "$cache/bin/$v/pollwise-qemu-harness.new" "$cache/bin/$v/pollwise-qemu-harness"
+    t2=$(now)
+    if [ "$check" = 1 ]; then
+        for t in "${CHECK_TARGETS[@]}"; do
+            echo "[$v] running $(basename "$t")"
+            (cd "$build" && "./$t" --tap -k > "$vdir/$(basename "$t").log" 2>&1) \
+                || { tail -20 "$vdir/$(basename "$t").log" >&2; die "[$v] $(basename "$t") failed"; }
+            grep -cE '^ok ' "$vdir/$(basename "$t").log" | sed "s/^/[$v]   tests passed: /"
+        done
+    fi
+    echo "[$v] build time $(secs "$t0" "$t2") s (tree $(secs "$t0" "$t1") s, configure+ninja $(secs "$t1" "$t2") s)"
+}
+
+for v in "${variants[@]}"; do
+    build_variant "$v"
+done
+echo "all variants (${variants[*]}) built in $(secs "$t_all" "$(now)") s; binaries in $cache/bin/"

@@ -1,0 +1,1078 @@
+/*
+ * pollwise-qemu-harness: a virtio-blk-shaped data path on QEMU's own
+ * AioContext, to measure QEMU's adaptive polling (aio_poll()) on a real
+ * disk without a guest.
+ *
+ * Copyright (c) 2026 the pollwise authors
+ *
+ * This program is free software; you can redistribute it and/or modify it
+ * under the terms of the GNU General Public License as published by the Free
+ * Software Foundation; either version 2 of the License, or (at your option)
+ * any later version. It is built inside a QEMU source tree by pollwise's
+ * qemu/build.sh and linked with QEMU's libraries (GPL-2.0-or-later).
+ *
+ * Shape (see qemu/README.md in pollwise):
+ *
+ *  guest side   numjobs threads, each with iodepth requests in flight. A job
+ *               spends --guest-cpu-ns busy per I/O, pushes requests on a
+ *               shared ring (the virtqueue's avail ring) and kicks (writes
+ *               the queue's host notifier) only while notifications are
+ *               enabled. It waits for completions on its own eventfd (the
+ *               irqfd) and reads them from its used list.
+ *  IOThread     one thread running aio_poll(ctx, true) in a loop, as
+ *               iothread_run() does. The ring's host notifier is registered
+ *               with aio_set_event_notifier() with an io_poll callback and
+ *               io_poll_begin/io_poll_end that disable/enable notifications,
+ *               as virtio_queue_aio_attach_host_notifier() does. The handler
+ *               pops requests like virtio_blk_handle_vq() and submits them
+ *               with blk_aio_preadv()/blk_aio_pwritev() on a BlockBackend
+ *               opened with driver=file, aio=native, cache.direct=on, so
+ *               linux-aio's own completion handler, poll callback and
+ *               bottom halves run. Completions notify the job through
+ *               defer_call(), as virtio_notify_irqfd() does.
+ *
+ * Output: one CSV row in pollwise's RunRow columns (source "qemu").
+ * With --trace FILE, QEMU's poll_* and run_poll_handlers_* trace events
+ * (log backend) are written to FILE; they slow the loop, so measured runs
+ * leave them off.
+ */
+
+#include "qemu/osdep.h"
+#include "qapi/error.h"
+#include "qobject/qdict.h"
+#include "qemu/main-loop.h"
+#include "qemu/rcu.h"
+#include "qemu/thread.h"
+#include "qemu/atomic.h"
+#include "qemu/event_notifier.h"
+#include "qemu/defer-call.h"
+#include "qemu/log.h"
+#include "qemu/iov.h"
+#include "trace/control.h"
+#include "block/aio.h"
+#include "block/block.h"
+#include "system/block-backend.h"
+#include "../../util/aio-posix.h"
+#include "pollwise-variant.h"
+
+#include "qemu/memalign.h"
+#include "qemu/module.h"
+
+#include <getopt.h>
+#include <poll.h>
+
+#ifndef PW_HAS_POLL_WEIGHT
+#define PW_HAS_POLL_WEIGHT 0
+#endif
+
+/* ---- options ------------------------------------------------------------ */
+
+typedef struct Options {
+    const char *file;
+    const char *dir;
+    uint64_t size;
+    const char *rw;
+    uint64_t bs;
+    unsigned numjobs;
+    unsigned iodepth;
+    uint64_t duration_ms;
+    uint64_t warmup_ms;
+    uint64_t seed;
+    int64_t poll_max_ns;
+    int64_t poll_grow;
+    int64_t poll_shrink;
+    int64_t poll_weight;
+    uint64_t guest_cpu_ns;
+    const char *policy;
+    const char *params;
+    const char *preset;
+    const char *trace;
+    const char *windows;
+    bool header;
+} Options;
+
+static Options opt = {
+    .size = 256 << 20,
+    .rw = "randread",
+    .bs = 4096,
+    .numjobs = 1,
+    .iodepth = 1,
+    .duration_ms = 3000,
+    .warmup_ms = 500,
+    .seed = 1,
+    .poll_max_ns = 32768,
+    .header = true,
+};
+
+static bool is_write, is_random;
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static inline uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static uint64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/* Voluntary context switches of the calling thread: one per time it slept. */
+static uint64_t thread_voluntary_switches(void)
+{
+    FILE *f = fopen("/proc/thread-self/status", "r");
+    char line[256];
+    uint64_t v = 0;
+
+    if (!f) {
+        return 0;
+    }
+    while (fgets(line, sizeof(line), f)) {
+        if (sscanf(line, "voluntary_ctxt_switches: %" SCNu64, &v) == 1) {
+            break;
+        }
+    }
+    fclose(f);
+    return v;
+}
+
+static void busy_wait_ns(uint64_t ns)
+{
+    if (ns) {
+        uint64_t end = now_ns() + ns;
+        while (now_ns() < end) {
+            /* guest CPU */
+        }
+    }
+}
+
+static uint64_t xorshift(uint64_t *s)
+{
+    uint64_t x = *s;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return *s = x;
+}
+
+/* Log-linear latency histogram: 64 sub-buckets per power of two. */
+#define HIST_SUB 64
+#define HIST_BUCKETS (64 * HIST_SUB)
+
+typedef struct Hist {
+    uint64_t count[HIST_BUCKETS];
+    uint64_t n;
+    double sum;
+} Hist;
+
+static unsigned hist_index(uint64_t v)
+{
+    if (v < HIST_SUB) {
+        return v;
+    }
+    unsigned msb = 63 - __builtin_clzll(v);
+    unsigned sub = (v >> (msb - 6)) & (HIST_SUB - 1);
+    return (msb - 5) * HIST_SUB + sub;
+}
+
+static uint64_t hist_value(unsigned i)
+{
+    if (i < HIST_SUB) {
+        return i;
+    }
+    unsigned msb = i / HIST_SUB + 5;
+    unsigned sub = i % HIST_SUB;
+    /* the middle of the bucket */
+    uint64_t lo = ((uint64_t)HIST_SUB + sub) << (msb - 6);
+    return lo + ((1ull << (msb - 6)) >> 1);
+}
+
+static void hist_add(Hist *h, uint64_t v)
+{
+    h->count[hist_index(v)]++;
+    h->n++;
+    h->sum += v;
+}
+
+static double hist_pct(const Hist *h, double p)
+{
+    uint64_t rank, seen = 0;
+
+    if (!h->n) {
+        return 0;
+    }
+    rank = (uint64_t)(p / 100.0 * h->n + 0.999999);
+    if (rank < 1) {
+        rank = 1;
+    }
+    for (unsigned i = 0; i < HIST_BUCKETS; i++) {
+        seen += h->count[i];
+        if (seen >= rank) {
+            return hist_value(i);
+        }
+    }
+    return 0;
+}
+
+/* ---- the virtqueue -------------------------------------------------------- */
+
+typedef struct GuestJob GuestJob;
+
+typedef struct Req {
+    struct Req *next;
+    GuestJob *job;
+    uint64_t offset;
+    uint64_t t_submit;
+    int ret;
+    QEMUIOVector qiov;
+    struct iovec iov;
+} Req;
+
+struct GuestJob {
+    unsigned id;
+    QemuThread thread;
+    EventNotifier irq;          /* the irqfd */
+    QemuMutex used_lock;
+    Req *used;                  /* completed, not yet reaped */
+    uint64_t rng;
+    uint64_t blocks;
+    unsigned inflight;
+    Hist lat;
+    uint64_t ios;               /* completions counted in the window */
+    uint64_t kicks;
+    uint64_t irqs;              /* interrupts raised (IOThread side) */
+};
+
+typedef struct VQ {
+    EventNotifier host_notifier; /* the guest kicks this */
+    QemuMutex avail_lock;
+    Req *avail_head, *avail_tail;
+    unsigned avail_count;       /* read without the lock by io_poll */
+    int notification;           /* 1: the guest must kick */
+} VQ;
+
+static VQ vq;
+static GuestJob *jobs;
+static BlockBackend *blk;
+static AioContext *io_ctx;
+
+enum { PHASE_WARMUP, PHASE_MEASURE, PHASE_DRAIN, PHASE_STOP };
+static int phase;
+
+/* IOThread-side counters, touched only by the IOThread. */
+typedef struct LoopStats {
+    uint64_t t_start, t_end;
+    uint64_t cpu_start, cpu_end;
+    uint64_t vcs_start, vcs_end;
+    uint64_t iterations;
+    uint64_t poll_ns;           /* time busy-polling */
+    uint64_t poll_begin_calls;  /* io_poll_begin on the ring */
+    uint64_t polled_events;     /* ring events found by polling */
+    uint64_t notified_events;   /* ring events found by a kick */
+    /* window statistics, time-weighted, over the measured span */
+    uint64_t win_last_t;
+    uint64_t win_cur;
+    double win_weighted;
+    uint64_t win_total, win_zero;
+    uint64_t abrupt_resets;
+    bool measuring;
+} LoopStats;
+
+static LoopStats ls;
+
+/* Per aio_poll() iteration: start of the busy-poll phase, 0 if none yet. */
+static uint64_t it_poll_start;
+static bool ring_polling;       /* between io_poll_begin and io_poll_end */
+
+static FILE *windows_out;
+
+static void poll_phase_end(void)
+{
+    if (it_poll_start) {
+        if (ls.measuring) {
+            ls.poll_ns += now_ns() - it_poll_start;
+        }
+        it_poll_start = 0;
+    }
+}
+
+/* virtio_queue_set_notification() */
+static void vq_set_notification(int enable)
+{
+    qatomic_set(&vq.notification, enable);
+    if (enable) {
+        /* Pairs with the guest's barrier between push and notify check. */
+        smp_mb();
+    }
+}
+
+static Req *vq_pop_all(void)
+{
+    Req *r;
+
+    qemu_mutex_lock(&vq.avail_lock);
+    r = vq.avail_head;
+    vq.avail_head = vq.avail_tail = NULL;
+    qatomic_set(&vq.avail_count, 0);
+    qemu_mutex_unlock(&vq.avail_lock);
+    return r;
+}
+
+static bool vq_empty(void)
+{
+    return qatomic_read(&vq.avail_count) == 0;
+}
+
+/* Guest: add requests to the avail ring, then kick if the host wants it. */
+static void guest_push(GuestJob *j, Req *first, Req *last, unsigned n)
+{
+    qemu_mutex_lock(&vq.avail_lock);
+    if (vq.avail_tail) {
+        vq.avail_tail->next = first;
+    } else {
+        vq.avail_head = first;
+    }
+    vq.avail_tail = last;
+    qatomic_set(&vq.avail_count, vq.avail_count + n);
+    qemu_mutex_unlock(&vq.avail_lock);
+    smp_mb();
+    if (qatomic_read(&vq.notification)) {
+        event_notifier_set(&vq.host_notifier);
+        if (qatomic_read(&phase) == PHASE_MEASURE) {
+            j->kicks++;
+        }
+    }
+}
+
+/* ---- IOThread: completions -------------------------------------------------- */
+
+static void irq_notify(void *opaque)
+{
+    GuestJob *j = opaque;
+
+    if (ls.measuring) {
+        j->irqs++;
+    }
+    event_notifier_set(&j->irq);
+}
+
+static void req_complete(void *opaque, int ret)
+{
+    Req *r = opaque;
+    GuestJob *j = r->job;
+
+    poll_phase_end();
+    r->ret = ret;
+    qemu_mutex_lock(&j->used_lock);
+    r->next = j->used;
+    j->used = r;
+    qemu_mutex_unlock(&j->used_lock);
+    /* One interrupt per job per batch, as virtio_notify_irqfd() defers. */
+    defer_call(irq_notify, j);
+}
+
+/* ---- IOThread: the virtqueue handler -------------------------------------- */
+
+static void submit(Req *r)
+{
+    if (is_write) {
+        blk_aio_pwritev(blk, r->offset, &r->qiov, 0, req_complete, r);
+    } else {
+        blk_aio_preadv(blk, r->offset, &r->qiov, 0, req_complete, r);
+    }
+}
+
+/* virtio_blk_handle_vq() */
+static void handle_vq(void)
+{
+    defer_call_begin();
+    do {
+        bool suppress = qatomic_read(&vq.notification);
+        Req *r, *next;
+
+        if (suppress) {
+            vq_set_notification(0);
+        }
+        for (r = vq_pop_all(); r; r = next) {
+            next = r->next;
+            r->next = NULL;
+            submit(r);
+        }
+        if (suppress) {
+            vq_set_notification(1);
+        }
+    } while (!vq_empty());
+    defer_call_end();
+}
+
+/* virtio_queue_host_notifier_read() */
+static void vq_host_notifier_read(EventNotifier *n)
+{
+    if (event_notifier_test_and_clear(n)) {
+        poll_phase_end();
+        if (ls.measuring) {
+            ls.notified_events++;
+        }
+        handle_vq();
+    }
+}
+
+/* virtio_queue_host_notifier_aio_poll() */
+static bool vq_poll(void *opaque)
+{
+    bool ready = !vq_empty();
+
+    if (ring_polling && !it_poll_start) {
+        it_poll_start = now_ns();
+    }
+    if (ready && ring_polling) {
+        poll_phase_end();
+    }
+    return ready;
+}
+
+/* virtio_queue_host_notifier_aio_poll_ready() */
+static void vq_poll_ready(EventNotifier *n)
+{
+    if (ls.measuring) {
+        ls.polled_events++;
+    }
+    handle_vq();
+}
+
+/* virtio_queue_host_notifier_aio_poll_begin() */
+static void vq_poll_begin(EventNotifier *n)
+{
+    if (ls.measuring) {
+        ls.poll_begin_calls++;
+    }
+    ring_polling = true;
+    vq_set_notification(0);
+}
+
+/* virtio_queue_host_notifier_aio_poll_end() */
+static void vq_poll_end(EventNotifier *n)
+{
+    poll_phase_end();
+    ring_polling = false;
+    /* The caller polls once more after this, as QEMU does. */
+    vq_set_notification(1);
+}
+
+/* ---- IOThread: the loop --------------------------------------------------- */
+
+/* The window the next aio_poll() iteration will poll for. */
+static uint64_t current_window(void)
+{
+#if PW_WINDOW_PER_HANDLER
+    AioHandler *node;
+    int64_t w = 0;
+
+    QLIST_FOREACH(node, &io_ctx->poll_aio_handlers, node_poll) {
+        w = MAX(w, node->poll.ns);
+    }
+    return w;
+#else
+    return io_ctx->poll_ns;
+#endif
+}
+
+/*
+ * pollwise's core is_abrupt_reset() with PolicyKind::shrink_bound(): a fall
+ * below before/divisor that is not the permitted drop to 0 from below the
+ * floor. QEMU's rule: divisor max(poll-shrink, 1), floor 4000 (grow start);
+ * the weighted rule: divisor poll-shrink (0 means 2), floor 0.
+ */
+static bool abrupt_reset(uint64_t before, uint64_t after)
+{
+#if PW_WINDOW_PER_HANDLER
+    uint64_t divisor = opt.poll_shrink ? opt.poll_shrink : 1;
+    uint64_t floor = 4000;
+#else
+    uint64_t divisor = opt.poll_shrink ? opt.poll_shrink : 2;
+    uint64_t floor = 0;
+#endif
+    uint64_t gentle = before / divisor;
+
+    return after < gentle && !(after == 0 && gentle < floor);
+}
+
+static void window_account(uint64_t t)
+{
+    uint64_t w = current_window();
+
+    if (ls.measuring) {
+        uint64_t dt = t - ls.win_last_t;
+
+        ls.win_weighted += (double)ls.win_cur * dt;
+        ls.win_total += dt;
+        if (ls.win_cur == 0) {
+            ls.win_zero += dt;
+        }
+        if (w < ls.win_cur && abrupt_reset(ls.win_cur, w)) {
+            ls.abrupt_resets++;
+        }
+    }
+    if (windows_out && w != ls.win_cur) {
+        fprintf(windows_out, "%" PRIu64 ",%" PRIu64 "\n", t, w);
+    }
+    ls.win_cur = w;
+    ls.win_last_t = t;
+}
+
+static QemuMutex init_lock;
+static QemuCond init_cond;
+static bool init_done;
+
+static void *iothread_run(void *opaque)
+{
+    Error *err = NULL;
+    int cur_phase = PHASE_WARMUP;
+
+    rcu_register_thread();
+    io_ctx = aio_context_new(&error_abort);
+    qemu_set_current_aio_context(io_ctx);
+#if PW_HAS_POLL_WEIGHT
+    aio_context_set_poll_params(io_ctx, opt.poll_max_ns, opt.poll_grow,
+                                opt.poll_shrink, opt.poll_weight, &err);
+#else
+    aio_context_set_poll_params(io_ctx, opt.poll_max_ns, opt.poll_grow,
+                                opt.poll_shrink, &err);
+#endif
+    if (err) {
+        error_report_err(err);
+        exit(2);
+    }
+    event_notifier_init(&vq.host_notifier, 0);
+    aio_set_event_notifier(io_ctx, &vq.host_notifier, vq_host_notifier_read,
+                           vq_poll, vq_poll_ready);
+    aio_set_event_notifier_poll(io_ctx, &vq.host_notifier, vq_poll_begin,
+                                vq_poll_end);
+    vq_set_notification(1);
+
+    qemu_mutex_lock(&init_lock);
+    init_done = true;
+    qemu_cond_signal(&init_cond);
+    qemu_mutex_unlock(&init_lock);
+
+    ls.win_last_t = now_ns();
+    for (;;) {
+        int p = qatomic_read(&phase);
+        uint64_t t;
+
+        if (p != cur_phase) {
+            if (p >= PHASE_MEASURE && cur_phase < PHASE_MEASURE) {
+                ls.t_start = now_ns();
+                ls.cpu_start = thread_cpu_ns();
+                ls.vcs_start = thread_voluntary_switches();
+                ls.win_last_t = ls.t_start;
+                ls.measuring = true;
+            }
+            if (p >= PHASE_DRAIN && cur_phase < PHASE_DRAIN) {
+                window_account(now_ns());
+                ls.measuring = false;
+                ls.t_end = now_ns();
+                ls.cpu_end = thread_cpu_ns();
+                ls.vcs_end = thread_voluntary_switches();
+            }
+            cur_phase = p;
+            if (p == PHASE_STOP) {
+                break;
+            }
+        }
+        aio_poll(io_ctx, true);
+        poll_phase_end();
+        t = now_ns();
+        if (ls.measuring) {
+            ls.iterations++;
+        }
+        window_account(t);
+    }
+
+    aio_set_event_notifier(io_ctx, &vq.host_notifier, NULL, NULL, NULL);
+    rcu_unregister_thread();
+    return NULL;
+}
+
+static void stop_bh(void *opaque)
+{
+    /* Only wakes the loop; it reads the phase itself. */
+}
+
+/* ---- guest jobs ---------------------------------------------------------- */
+
+static uint64_t next_offset(GuestJob *j, uint64_t *seq)
+{
+    uint64_t block;
+
+    if (is_random) {
+        block = xorshift(&j->rng) % j->blocks;
+    } else {
+        block = (*seq)++ % j->blocks;
+    }
+    return block * opt.bs;
+}
+
+static void *job_run(void *opaque)
+{
+    GuestJob *j = opaque;
+    uint64_t seq = j->id * (j->blocks / MAX(opt.numjobs, 1));
+    Req *first = NULL, *last = NULL;
+    unsigned n = 0;
+
+    /* Fill the queue. */
+    for (unsigned i = 0; i < opt.iodepth; i++) {
+        Req *r = g_new0(Req, 1);
+        void *buf = qemu_memalign(4096, opt.bs);
+
+        memset(buf, 0x5a, opt.bs);
+        r->job = j;
+        r->iov.iov_base = buf;
+        r->iov.iov_len = opt.bs;
+        qemu_iovec_init_external(&r->qiov, &r->iov, 1);
+        busy_wait_ns(opt.guest_cpu_ns);
+        r->offset = next_offset(j, &seq);
+        r->t_submit = now_ns();
+        if (last) {
+            last->next = r;
+        } else {
+            first = r;
+        }
+        last = r;
+        n++;
+    }
+    j->inflight = n;
+    guest_push(j, first, last, n);
+
+    while (j->inflight) {
+        Req *done, *r, *next;
+        int p;
+
+        /* The vCPU halts until the interrupt. */
+        while (!event_notifier_test_and_clear(&j->irq)) {
+            struct pollfd pfd = {
+                .fd = event_notifier_get_fd(&j->irq), .events = POLLIN,
+            };
+            poll(&pfd, 1, 1000);
+        }
+        qemu_mutex_lock(&j->used_lock);
+        done = j->used;
+        j->used = NULL;
+        qemu_mutex_unlock(&j->used_lock);
+
+        p = qatomic_read(&phase);
+        first = last = NULL;
+        n = 0;
+        for (r = done; r; r = next) {
+            uint64_t t = now_ns();
+
+            next = r->next;
+            r->next = NULL;
+            j->inflight--;
+            if (r->ret < 0) {
+                fprintf(stderr, "I/O error at offset %" PRIu64 ": %s\n",
+                        r->offset, strerror(-r->ret));
+                exit(1);
+            }
+            if (p == PHASE_MEASURE) {
+                hist_add(&j->lat, t - r->t_submit);
+                j->ios++;
+            }
+            if (p >= PHASE_DRAIN) {
+                continue;
+            }
+            busy_wait_ns(opt.guest_cpu_ns);
+            r->offset = next_offset(j, &seq);
+            r->t_submit = now_ns();
+            if (last) {
+                last->next = r;
+            } else {
+                first = r;
+            }
+            last = r;
+            n++;
+        }
+        if (n) {
+            j->inflight += n;
+            guest_push(j, first, last, n);
+        }
+    }
+    return NULL;
+}
+
+/* ---- the target file ----------------------------------------------------- */
+
+static char *scratch_path;
+
+static void create_scratch(void)
+{
+    int fd;
+    void *buf;
+    const size_t chunk = 1 << 20;
+    uint64_t rng = opt.seed | 1;
+
+    scratch_path = g_strdup_printf("%s/pollwise-qemu-%d.img", opt.dir,
+                                   (int)getpid());
+    fd = open(scratch_path, O_CREAT | O_EXCL | O_WRONLY | O_DIRECT, 0600);
+    if (fd < 0) {
+        fprintf(stderr, "cannot create %s with O_DIRECT: %s (pick another "
+                "--dir on a filesystem that supports O_DIRECT)\n",
+                scratch_path, strerror(errno));
+        exit(1);
+    }
+    buf = qemu_memalign(4096, chunk);
+    for (uint64_t off = 0; off < opt.size; off += chunk) {
+        uint64_t *p = buf;
+        for (size_t i = 0; i < chunk / 8; i++) {
+            p[i] = xorshift(&rng);
+        }
+        if (pwrite(fd, buf, chunk, off) != (ssize_t)chunk) {
+            fprintf(stderr, "cannot fill %s: %s\n", scratch_path,
+                    strerror(errno));
+            unlink(scratch_path);
+            exit(1);
+        }
+    }
+    fsync(fd);
+    close(fd);
+    qemu_vfree(buf);
+    opt.file = scratch_path;
+}
+
+static void remove_scratch(void)
+{
+    if (scratch_path) {
+        unlink(scratch_path);
+    }
+}
+
+/* ---- main ---------------------------------------------------------------- */
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+"usage: pollwise-qemu-harness (--dir DIR [--size BYTES] | --file PATH) [options]\n"
+"  --rw randread|read|randwrite|write   (writes only to a scratch file)\n"
+"  --bs BYTES --numjobs N --iodepth N --duration-ms MS --warmup-ms MS\n"
+"  --seed N --guest-cpu-ns NS\n"
+"  --poll-max-ns NS --poll-grow N --poll-shrink N --poll-weight N\n"
+"  --policy NAME --params TEXT --preset TEXT   (labels for the row)\n"
+"  --trace FILE     QEMU's poll_* / run_poll_handlers_* trace events\n"
+"  --windows FILE   the window after each change, as CSV time_ns,window_ns\n"
+"  --no-header      print the row without the CSV header\n"
+"variant: %s\n", PW_VARIANT);
+}
+
+static uint64_t parse_u64(const char *name, const char *s)
+{
+    char *end;
+    uint64_t v;
+
+    errno = 0;
+    v = strtoull(s, &end, 0);
+    if (errno || end == s || *end || s[0] == '-') {
+        fprintf(stderr, "--%s: '%s' is not a non-negative integer\n", name, s);
+        exit(2);
+    }
+    return v;
+}
+
+static void csv_field(const char *s)
+{
+    if (strpbrk(s, ",\"\n")) {
+        putchar('"');
+        for (; *s; s++) {
+            if (*s == '"') {
+                putchar('"');
+            }
+            putchar(*s);
+        }
+        putchar('"');
+    } else {
+        fputs(s, stdout);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        { "file", required_argument, NULL, 'f' },
+        { "dir", required_argument, NULL, 'd' },
+        { "size", required_argument, NULL, 'S' },
+        { "rw", required_argument, NULL, 'r' },
+        { "bs", required_argument, NULL, 'b' },
+        { "numjobs", required_argument, NULL, 'n' },
+        { "iodepth", required_argument, NULL, 'q' },
+        { "duration-ms", required_argument, NULL, 'D' },
+        { "warmup-ms", required_argument, NULL, 'W' },
+        { "seed", required_argument, NULL, 's' },
+        { "guest-cpu-ns", required_argument, NULL, 'g' },
+        { "poll-max-ns", required_argument, NULL, 'm' },
+        { "poll-grow", required_argument, NULL, 'G' },
+        { "poll-shrink", required_argument, NULL, 'K' },
+        { "poll-weight", required_argument, NULL, 'w' },
+        { "policy", required_argument, NULL, 'p' },
+        { "params", required_argument, NULL, 'P' },
+        { "preset", required_argument, NULL, 'R' },
+        { "trace", required_argument, NULL, 't' },
+        { "windows", required_argument, NULL, 'o' },
+        { "no-header", no_argument, NULL, 'H' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    Error *err = NULL;
+    QDict *options;
+    QemuThread iothread;
+    uint64_t kicks = 0, irqs = 0, ios = 0;
+    Hist *lat;
+    double secs, cpu_pct, poll_pct;
+    char *params_buf = NULL;
+    int c;
+
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'f': opt.file = optarg; break;
+        case 'd': opt.dir = optarg; break;
+        case 'S': opt.size = parse_u64("size", optarg); break;
+        case 'r': opt.rw = optarg; break;
+        case 'b': opt.bs = parse_u64("bs", optarg); break;
+        case 'n': opt.numjobs = parse_u64("numjobs", optarg); break;
+        case 'q': opt.iodepth = parse_u64("iodepth", optarg); break;
+        case 'D': opt.duration_ms = parse_u64("duration-ms", optarg); break;
+        case 'W': opt.warmup_ms = parse_u64("warmup-ms", optarg); break;
+        case 's': opt.seed = parse_u64("seed", optarg); break;
+        case 'g': opt.guest_cpu_ns = parse_u64("guest-cpu-ns", optarg); break;
+        case 'm': opt.poll_max_ns = parse_u64("poll-max-ns", optarg); break;
+        case 'G': opt.poll_grow = parse_u64("poll-grow", optarg); break;
+        case 'K': opt.poll_shrink = parse_u64("poll-shrink", optarg); break;
+        case 'w': opt.poll_weight = parse_u64("poll-weight", optarg); break;
+        case 'p': opt.policy = optarg; break;
+        case 'P': opt.params = optarg; break;
+        case 'R': opt.preset = optarg; break;
+        case 't': opt.trace = optarg; break;
+        case 'o': opt.windows = optarg; break;
+        case 'H': opt.header = false; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind != argc || (!opt.file == !opt.dir)) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(opt.rw, "randread")) {
+        is_random = true;
+    } else if (!strcmp(opt.rw, "read")) {
+    } else if (!strcmp(opt.rw, "randwrite")) {
+        is_random = is_write = true;
+    } else if (!strcmp(opt.rw, "write")) {
+        is_write = true;
+    } else {
+        fprintf(stderr, "--rw: '%s' is not one of randread, read, randwrite, "
+                "write\n", opt.rw);
+        return 2;
+    }
+    if (is_write && !opt.dir) {
+        fprintf(stderr, "--rw %s writes: it runs only on a scratch file "
+                "(--dir), never on --file\n", opt.rw);
+        return 2;
+    }
+    if (!opt.bs || opt.bs % 512 || !opt.numjobs || !opt.iodepth ||
+        !opt.duration_ms || opt.numjobs > 256 || opt.iodepth > 1024) {
+        fprintf(stderr, "bad workload: bs must be a non-zero multiple of 512; "
+                "numjobs 1..256, iodepth 1..1024, duration-ms > 0\n");
+        return 2;
+    }
+    if (opt.poll_weight && !PW_HAS_POLL_WEIGHT) {
+        fprintf(stderr, "--poll-weight: variant %s has no poll-weight\n",
+                PW_VARIANT);
+        return 2;
+    }
+    if (!opt.policy) {
+        opt.policy = !strcmp(PW_VARIANT, "stock") ? "qemu" : PW_VARIANT;
+    }
+    if (!opt.params) {
+        if (opt.poll_max_ns == 0 && !strcmp(PW_VARIANT, "stock")) {
+            params_buf = g_strdup_printf("poll-max-ns=0 poll-grow=%" PRId64
+                                         " poll-shrink=%" PRId64,
+                                         opt.poll_grow, opt.poll_shrink);
+        } else if (PW_HAS_POLL_WEIGHT) {
+            params_buf = g_strdup_printf("poll-max-ns=%" PRId64 " poll-grow=%"
+                                         PRId64 " poll-shrink=%" PRId64
+                                         " poll-weight=%" PRId64,
+                                         opt.poll_max_ns, opt.poll_grow,
+                                         opt.poll_shrink, opt.poll_weight);
+        } else {
+            params_buf = g_strdup_printf("poll-max-ns=%" PRId64 " poll-grow=%"
+                                         PRId64 " poll-shrink=%" PRId64,
+                                         opt.poll_max_ns, opt.poll_grow,
+                                         opt.poll_shrink);
+        }
+        opt.params = params_buf;
+    }
+    if (!opt.preset) {
+        opt.preset = g_strdup_printf("qemu-10.0.2-%s", PW_VARIANT);
+    }
+
+    if (opt.dir) {
+        create_scratch();
+        atexit(remove_scratch);
+    }
+
+    bdrv_init();
+    qemu_init_main_loop(&error_abort);
+
+    if (opt.trace) {
+        /* Registers the trace event groups, as qemu-img's main() does. */
+        module_call_init(MODULE_INIT_TRACE);
+        if (!qemu_set_log_filename(opt.trace, &err)) {
+            error_report_err(err);
+            return 1;
+        }
+        trace_enable_events("poll_*");
+        trace_enable_events("run_poll_handlers_*");
+        qemu_set_log(LOG_TRACE, &error_abort);
+    }
+    if (opt.windows) {
+        windows_out = fopen(opt.windows, "w");
+        if (!windows_out) {
+            fprintf(stderr, "cannot write %s: %s\n", opt.windows,
+                    strerror(errno));
+            return 1;
+        }
+        fprintf(windows_out, "time_ns,window_ns\n");
+    }
+
+    options = qdict_new();
+    qdict_put_str(options, "driver", "file");
+    qdict_put_str(options, "aio", "native");
+    qdict_put_str(options, "cache.direct", "on");
+    qdict_put_str(options, "cache.no-flush", "off");
+    qdict_put_str(options, "locking", "off");
+    blk = blk_new_open(opt.file, NULL, options,
+                       (is_write ? BDRV_O_RDWR : 0) | BDRV_O_NOCACHE |
+                       BDRV_O_NATIVE_AIO, &err);
+    if (!blk) {
+        error_reportf_err(err, "cannot open %s with aio=native, "
+                          "cache.direct=on: ", opt.file);
+        return 1;
+    }
+    {
+        int64_t len = blk_getlength(blk);
+        if (len < (int64_t)opt.bs) {
+            fprintf(stderr, "%s is smaller than one block\n", opt.file);
+            return 1;
+        }
+        opt.size = len;
+    }
+
+    qemu_mutex_init(&vq.avail_lock);
+    qemu_mutex_init(&init_lock);
+    qemu_cond_init(&init_cond);
+    qemu_thread_create(&iothread, "iothread", iothread_run, NULL,
+                       QEMU_THREAD_JOINABLE);
+    qemu_mutex_lock(&init_lock);
+    while (!init_done) {
+        qemu_cond_wait(&init_cond, &init_lock);
+    }
+    qemu_mutex_unlock(&init_lock);
+
+    if (blk_set_aio_context(blk, io_ctx, &err) < 0) {
+        error_report_err(err);
+        return 1;
+    }
+
+    jobs = g_new0(GuestJob, opt.numjobs);
+    for (unsigned i = 0; i < opt.numjobs; i++) {
+        GuestJob *j = &jobs[i];
+        j->id = i;
+        j->rng = (opt.seed * 0x9e3779b97f4a7c15ull) ^ (i + 1) * 0xbf58476d1ce4e5b9ull;
+        if (!j->rng) {
+            j->rng = 1;
+        }
+        j->blocks = opt.size / opt.bs;
+        event_notifier_init(&j->irq, 0);
+        qemu_mutex_init(&j->used_lock);
+    }
+    for (unsigned i = 0; i < opt.numjobs; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "job%u", i);
+        qemu_thread_create(&jobs[i].thread, name, job_run, &jobs[i],
+                           QEMU_THREAD_JOINABLE);
+    }
+
+    g_usleep(opt.warmup_ms * 1000);
+    qatomic_set(&phase, PHASE_MEASURE);
+    aio_bh_schedule_oneshot(io_ctx, stop_bh, NULL);
+    g_usleep(opt.duration_ms * 1000);
+    qatomic_set(&phase, PHASE_DRAIN);
+    aio_bh_schedule_oneshot(io_ctx, stop_bh, NULL);
+    for (unsigned i = 0; i < opt.numjobs; i++) {
+        qemu_thread_join(&jobs[i].thread);
+    }
+    qatomic_set(&phase, PHASE_STOP);
+    aio_bh_schedule_oneshot(io_ctx, stop_bh, NULL);
+    qemu_thread_join(&iothread);
+    if (windows_out) {
+        fclose(windows_out);
+    }
+    if (opt.trace) {
+        qemu_set_log(0, &error_abort);
+    }
+
+    lat = g_new0(Hist, 1);
+    for (unsigned i = 0; i < opt.numjobs; i++) {
+        GuestJob *j = &jobs[i];
+        kicks += j->kicks;
+        irqs += j->irqs;
+        ios += j->ios;
+        for (unsigned b = 0; b < HIST_BUCKETS; b++) {
+            lat->count[b] += j->lat.count[b];
+        }
+        lat->n += j->lat.n;
+        lat->sum += j->lat.sum;
+    }
+    secs = (ls.t_end - ls.t_start) / 1e9;
+    cpu_pct = 100.0 * (ls.cpu_end - ls.cpu_start) / (ls.t_end - ls.t_start);
+    poll_pct = 100.0 * ls.poll_ns / (ls.t_end - ls.t_start);
+
+    if (opt.header) {
+        printf("source,preset,policy,params,rw,bs,numjobs,iodepth,iothreads,"
+               "duration_ms,seed,iops,mb_per_s,lat_mean_us,lat_p50_us,"
+               "lat_p99_us,lat_p999_us,iothread_cpu_pct,poll_cpu_pct,"
+               "kicks_per_s,wakeups_per_s,window_mean_ns,window_zero_frac,"
+               "abrupt_resets\n");
+    }
+    printf("qemu,");
+    csv_field(opt.preset);
+    putchar(',');
+    csv_field(opt.policy);
+    putchar(',');
+    csv_field(opt.params);
+    printf(",%s,%" PRIu64 ",%u,%u,1,%" PRIu64 ",%" PRIu64
+           ",%.1f,%.3f,%.3f,%.3f,%.3f,%.3f,%.2f,%.2f,%.1f,%.1f,%.1f,%.4f,%"
+           PRIu64 "\n",
+           opt.rw, opt.bs, opt.numjobs, opt.iodepth, opt.duration_ms,
+           opt.seed, ios / secs, ios * opt.bs / secs / 1e6,
+           lat->n ? lat->sum / lat->n / 1e3 : 0.0,
+           hist_pct(lat, 50) / 1e3, hist_pct(lat, 99) / 1e3,
+           hist_pct(lat, 99.9) / 1e3, cpu_pct, poll_pct, kicks / secs,
+           (ls.vcs_end - ls.vcs_start) / secs,
+           ls.win_total ? ls.win_weighted / ls.win_total : 0.0,
+           ls.win_total ? (double)ls.win_zero / ls.win_total : 0.0,
+           ls.abrupt_resets);
+    fprintf(stderr, "variant %s: %" PRIu64 " I/Os, %" PRIu64 " iterations, "
+            "ring events %" PRIu64 " polled / %" PRIu64 " notified, "
+            "io_poll_begin %" PRIu64 ", kicks %" PRIu64 ", irqs %" PRIu64 "\n", PW_VARIANT, ios, ls.iterations,
+            ls.polled_events, ls.notified_events, ls.poll_begin_calls, kicks,
+            irqs);
+    fflush(stdout);
+    fflush(stderr);
+    remove_scratch();
+    _exit(0);
+}

@@ -1,0 +1,378 @@
+//! QEMU's own event loop as a backend: build QEMU 10.0.2 variants with
+//! pollwise's harness (`qemu/build.sh`) and run the harness, one
+//! [`RunRow`] (source `qemu`) per run.
+//!
+//! A variant is QEMU with a set of patches: `stock` (none, QEMU's rule) and
+//! one directory per variant under `qemu/patches/` (`weighted`: the 2026
+//! proposal, RFC v1). [`variant_for`] maps a pollwise policy to the variant
+//! that implements it in C and the IOThread properties to set.
+//!
+//! Nothing here is skipped silently: a missing harness is built, and a
+//! build that cannot run is an error that says why. Tests that need QEMU
+//! honour one explicit opt-out, `POLLWISE_SKIP_QEMU=1` ([`skip_requested`]).
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+use pollwise_core::{Param, Params, PolicyKind, RunRow};
+
+pub mod transitions;
+
+/// The environment variable that opts out of tests needing a QEMU build.
+pub const SKIP_ENV: &str = "POLLWISE_SKIP_QEMU";
+/// The environment variable that overrides the cache directory.
+pub const CACHE_ENV: &str = "POLLWISE_QEMU_CACHE";
+
+/// True when the user asked to skip everything that needs a QEMU build
+/// (`POLLWISE_SKIP_QEMU=1`). Any other value, or none, means run.
+pub fn skip_requested() -> bool {
+    std::env::var_os(SKIP_ENV).is_some_and(|v| v == "1")
+}
+
+/// `qemu/build.sh` in this source tree.
+pub fn build_script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("build.sh")
+}
+
+/// The cache directory: `$POLLWISE_QEMU_CACHE`, else
+/// `${XDG_CACHE_HOME:-$HOME/.cache}/pollwise/qemu` (as build.sh's default).
+pub fn default_cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os(CACHE_ENV).filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| OsString::from("/tmp")))
+                .join(".cache")
+        });
+    base.join("pollwise").join("qemu")
+}
+
+/// The harness binary of `variant` in `cache`.
+pub fn harness_path(cache: &Path, variant: &str) -> PathBuf {
+    cache
+        .join("bin")
+        .join(variant)
+        .join("pollwise-qemu-harness")
+}
+
+/// What `qemu/build.sh` should do.
+#[derive(Clone, Debug, Default)]
+pub struct BuildOptions {
+    /// A pristine QEMU 10.0.2 tree; `None` downloads the Debian source.
+    pub src: Option<PathBuf>,
+    /// `None`: [`default_cache_dir`].
+    pub cache: Option<PathBuf>,
+    /// Empty: every variant.
+    pub variants: Vec<String>,
+    /// Also build and run QEMU's AIO unit tests.
+    pub check: bool,
+}
+
+impl BuildOptions {
+    pub fn cache_dir(&self) -> PathBuf {
+        self.cache.clone().unwrap_or_else(default_cache_dir)
+    }
+}
+
+/// Runs `qemu/build.sh`, its progress and build times on this process's
+/// stdout/stderr, and returns the cache directory the binaries are in.
+pub fn build(opts: &BuildOptions) -> Result<PathBuf> {
+    let cache = opts.cache_dir();
+    let mut cmd = Command::new("bash");
+    cmd.arg(build_script()).arg("--cache").arg(&cache);
+    if let Some(src) = &opts.src {
+        cmd.arg("--src").arg(src);
+    }
+    for v in &opts.variants {
+        cmd.arg("--variant").arg(v);
+    }
+    if opts.check {
+        cmd.arg("--check");
+    }
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot run {}", build_script().display()))?;
+    if !status.success() {
+        bail!(
+            "{} failed ({status}); set {SKIP_ENV}=1 to skip what needs QEMU",
+            build_script().display()
+        );
+    }
+    Ok(cache)
+}
+
+/// The QEMU variant that implements a pollwise policy, and the IOThread
+/// properties to give it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VariantParams {
+    pub variant: &'static str,
+    pub poll_max_ns: u64,
+    pub poll_grow: u64,
+    pub poll_shrink: u64,
+    /// Only for variants with the `poll-weight` property.
+    pub poll_weight: Option<u64>,
+}
+
+/// Maps a policy to a variant: `qemu` -> stock, `off` -> stock with
+/// `poll-max-ns=0`, `weighted` -> the proposal (RFC v1, so `poll-weight` 0
+/// means 2 there, as in pollwise's `weighted`). Other policies have no C
+/// implementation yet.
+pub fn variant_for(params: &Params) -> Result<VariantParams> {
+    match params.kind() {
+        PolicyKind::Qemu => Ok(VariantParams {
+            variant: "stock",
+            poll_max_ns: params.poll_max_ns(),
+            poll_grow: params.get(Param::PollGrow),
+            poll_shrink: params.get(Param::PollShrink),
+            poll_weight: None,
+        }),
+        PolicyKind::Off => Ok(VariantParams {
+            variant: "stock",
+            poll_max_ns: 0,
+            poll_grow: 0,
+            poll_shrink: 0,
+            poll_weight: None,
+        }),
+        PolicyKind::Weighted => Ok(VariantParams {
+            variant: "weighted",
+            poll_max_ns: params.poll_max_ns(),
+            poll_grow: params.get(Param::PollGrow),
+            poll_shrink: params.get(Param::PollShrink),
+            poll_weight: Some(params.get(Param::PollWeight)),
+        }),
+        other => bail!(
+            "policy '{other}' has no QEMU variant; the QEMU backend runs qemu, off and weighted"
+        ),
+    }
+}
+
+/// Where the harness reads and writes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// A scratch file of `size` bytes created (and removed) in `dir`, which
+    /// must support O_DIRECT.
+    Scratch { dir: PathBuf, size: u64 },
+    /// An existing file or block device, read only.
+    File(PathBuf),
+}
+
+/// One harness run.
+#[derive(Clone, Debug)]
+pub struct RunSpec {
+    pub params: Params,
+    pub target: Target,
+    pub rw: String,
+    pub bs: u64,
+    pub numjobs: u32,
+    pub iodepth: u32,
+    pub duration_ms: u64,
+    pub warmup_ms: u64,
+    pub seed: u64,
+    /// Guest CPU per I/O, a busy wait in the job thread.
+    pub guest_cpu_ns: u64,
+    /// QEMU's poll_* and run_poll_handlers_* trace events to this file (slow).
+    pub trace: Option<PathBuf>,
+    /// The window after each change, CSV `time_ns,window_ns`.
+    pub windows: Option<PathBuf>,
+}
+
+impl RunSpec {
+    /// 4k randread, qd1, one job, 3 s after 0.5 s of warm-up, on a 256 MiB
+    /// scratch file in `dir`.
+    pub fn new(params: Params, dir: impl Into<PathBuf>) -> RunSpec {
+        RunSpec {
+            params,
+            target: Target::Scratch {
+                dir: dir.into(),
+                size: 256 << 20,
+            },
+            rw: "randread".into(),
+            bs: 4096,
+            numjobs: 1,
+            iodepth: 1,
+            duration_ms: 3000,
+            warmup_ms: 500,
+            seed: 1,
+            guest_cpu_ns: 0,
+            trace: None,
+            windows: None,
+        }
+    }
+
+    /// The harness command line (without the binary).
+    pub fn args(&self) -> Result<(VariantParams, Vec<OsString>)> {
+        let vp = variant_for(&self.params)?;
+        let mut a: Vec<OsString> = Vec::new();
+        let mut push = |k: &str, v: String| {
+            a.push(k.into());
+            a.push(v.into());
+        };
+        push("--rw", self.rw.clone());
+        push("--bs", self.bs.to_string());
+        push("--numjobs", self.numjobs.to_string());
+        push("--iodepth", self.iodepth.to_string());
+        push("--duration-ms", self.duration_ms.to_string());
+        push("--warmup-ms", self.warmup_ms.to_string());
+        push("--seed", self.seed.to_string());
+        push("--guest-cpu-ns", self.guest_cpu_ns.to_string());
+        push("--poll-max-ns", vp.poll_max_ns.to_string());
+        push("--poll-grow", vp.poll_grow.to_string());
+        push("--poll-shrink", vp.poll_shrink.to_string());
+        if let Some(w) = vp.poll_weight {
+            push("--poll-weight", w.to_string());
+        }
+        push("--policy", self.params.kind().name().to_string());
+        push("--params", self.params.to_string());
+        match &self.target {
+            Target::Scratch { dir, size } => {
+                a.push("--dir".into());
+                a.push(dir.into());
+                a.push("--size".into());
+                a.push(size.to_string().into());
+            }
+            Target::File(f) => {
+                a.push("--file".into());
+                a.push(f.into());
+            }
+        }
+        if let Some(t) = &self.trace {
+            a.push("--trace".into());
+            a.push(t.into());
+        }
+        if let Some(w) = &self.windows {
+            a.push("--windows".into());
+            a.push(w.into());
+        }
+        Ok((vp, a))
+    }
+}
+
+/// Runs the harness of the spec's variant from `cache` (built beforehand
+/// with [`build`]) and returns its row.
+pub fn run(cache: &Path, spec: &RunSpec) -> Result<RunRow> {
+    let (vp, args) = spec.args()?;
+    let bin = harness_path(cache, vp.variant);
+    if !bin.is_file() {
+        bail!(
+            "no harness for variant '{}' at {}: build it first (qemu/build.sh --variant {})",
+            vp.variant,
+            bin.display(),
+            vp.variant
+        );
+    }
+    let out = Command::new(&bin)
+        .args(&args)
+        .output()
+        .with_context(|| format!("cannot run {}", bin.display()))?;
+    if !out.status.success() {
+        bail!(
+            "{} failed ({}): {}",
+            bin.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let text = String::from_utf8(out.stdout).context("the harness wrote non-UTF-8 output")?;
+    let mut rows = parse_rows(&text)?;
+    if rows.len() != 1 {
+        bail!("the harness printed {} rows, expected 1", rows.len());
+    }
+    Ok(rows.remove(0))
+}
+
+/// Parses the harness's CSV (a header and rows in [`RunRow::COLUMNS`]).
+pub fn parse_rows(text: &str) -> Result<Vec<RunRow>> {
+    let mut rd = csv::Reader::from_reader(text.as_bytes());
+    let headers: Vec<String> = rd
+        .headers()
+        .context("the harness output has no CSV header")?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    if headers != RunRow::COLUMNS {
+        bail!(
+            "the harness's columns are not RunRow's: got {}",
+            headers.join(",")
+        );
+    }
+    let mut rows = Vec::new();
+    for (i, r) in rd.deserialize().enumerate() {
+        let row: RunRow = r.with_context(|| format!("harness row {} is malformed", i + 1))?;
+        if row.source != "qemu" {
+            bail!(
+                "harness row {} has source '{}', not 'qemu'",
+                i + 1,
+                row.source
+            );
+        }
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(kind: &str, pairs: &[(&str, &str)]) -> Params {
+        Params::from_pairs(PolicyKind::from_name(kind).unwrap(), pairs.iter().copied()).unwrap()
+    }
+
+    #[test]
+    fn policies_map_to_variants() {
+        let q = variant_for(&params("qemu", &[("poll-max-ns", "16000")])).unwrap();
+        assert_eq!(q.variant, "stock");
+        assert_eq!(q.poll_max_ns, 16000);
+        assert_eq!(q.poll_weight, None);
+        let off = variant_for(&params("off", &[])).unwrap();
+        assert_eq!((off.variant, off.poll_max_ns), ("stock", 0));
+        let w = variant_for(&params("weighted", &[("poll-weight", "3")])).unwrap();
+        assert_eq!((w.variant, w.poll_weight), ("weighted", Some(3)));
+        let err = variant_for(&params("kvm-halt-poll", &[])).unwrap_err();
+        assert!(err.to_string().contains("no QEMU variant"), "{err}");
+    }
+
+    #[test]
+    fn args_carry_the_policy_and_the_target() {
+        let spec = RunSpec::new(params("weighted", &[("poll-weight", "3")]), "/scratch");
+        let (_, args) = spec.args().unwrap();
+        let args: Vec<String> = args.iter().map(|a| a.to_string_lossy().into()).collect();
+        let at = |k: &str| args[args.iter().position(|a| a == k).unwrap() + 1].clone();
+        assert_eq!(at("--poll-weight"), "3");
+        assert_eq!(at("--policy"), "weighted");
+        assert_eq!(at("--dir"), "/scratch");
+        assert_eq!(at("--params"), spec.params.to_string());
+    }
+
+    #[test]
+    fn parses_a_harness_row() {
+        let text = format!(
+            "{}\nqemu,qemu-10.0.2-stock,qemu,poll-max-ns=32768 poll-grow=0 poll-shrink=0,randread,4096,1,1,1,3000,1,\
+             15000.0,61.440,66.000,60.000,120.000,300.000,95.00,60.00,200.0,300.0,16000.0,0.1000,0\n",
+            RunRow::COLUMNS.join(",")
+        );
+        let rows = parse_rows(&text).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].source, "qemu");
+        assert_eq!(rows[0].iops, 15000.0);
+        assert_eq!(rows[0].iothreads, 1);
+    }
+
+    #[test]
+    fn rejects_foreign_columns() {
+        let err = parse_rows("a,b\n1,2\n").unwrap_err();
+        assert!(err.to_string().contains("not RunRow's"), "{err}");
+    }
+
+    #[test]
+    fn skip_needs_the_exact_opt_out() {
+        // Only "1" opts out; the variable is read, never guessed.
+        let set = std::env::var_os(SKIP_ENV);
+        assert_eq!(skip_requested(), set.is_some_and(|v| v == "1"));
+    }
+}

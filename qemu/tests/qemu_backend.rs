@@ -1,0 +1,156 @@
+//! The QEMU backend end to end: build the variants (incrementally, in the
+//! cache), run the harness, check its rows, its window transitions against
+//! pollwise's `qemu` policy, and that `poll-max-ns=0` never busy-polls.
+//!
+//! These need a QEMU build (about 10 minutes the first time on two cores,
+//! seconds afterwards) and a filesystem with O_DIRECT for the scratch file
+//! (`POLLWISE_QEMU_SCRATCH`, default /var/tmp). The one way to skip them is
+//! `POLLWISE_SKIP_QEMU=1`; each skipped test says so on stderr.
+
+use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
+
+use pollwise_core::{Params, PolicyKind, RunRow};
+use pollwise_qemu::transitions::{check_qemu, parse_log};
+use pollwise_qemu::{build, skip_requested, BuildOptions, RunSpec, SKIP_ENV};
+
+/// Builds every variant once per test process; harness runs are serialised
+/// so they do not share the two CPUs with each other.
+fn cache() -> &'static PathBuf {
+    static CACHE: OnceLock<PathBuf> = OnceLock::new();
+    CACHE.get_or_init(|| build(&BuildOptions::default()).expect("qemu/build.sh failed"))
+}
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn skip(test: &str) -> bool {
+    if skip_requested() {
+        eprintln!("SKIPPED {test}: {SKIP_ENV}=1");
+        return true;
+    }
+    false
+}
+
+fn scratch_dir() -> PathBuf {
+    std::env::var_os("POLLWISE_QEMU_SCRATCH")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/tmp"))
+}
+
+fn spec(kind: PolicyKind, pairs: &[(&str, &str)]) -> RunSpec {
+    let params = Params::from_pairs(kind, pairs.iter().copied()).unwrap();
+    let mut s = RunSpec::new(params, scratch_dir());
+    s.target = pollwise_qemu::Target::Scratch {
+        dir: scratch_dir(),
+        size: 64 << 20,
+    };
+    s.duration_ms = 1000;
+    s.warmup_ms = 200;
+    s
+}
+
+fn temp_file(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("pollwise-qemu-test-{}-{name}", std::process::id()))
+}
+
+fn sane(row: &RunRow) {
+    assert_eq!(row.source, "qemu");
+    assert_eq!(row.iothreads, 1);
+    assert!(row.iops > 0.0, "no I/O completed: {row:?}");
+    assert!(
+        row.lat_p50_us > 0.0 && row.lat_p50_us <= row.lat_p99_us,
+        "{row:?}"
+    );
+    assert!(
+        row.iothread_cpu_pct > 0.0 && row.iothread_cpu_pct <= 101.0,
+        "{row:?}"
+    );
+    assert!(row.window_zero_frac >= 0.0 && row.window_zero_frac <= 1.0);
+}
+
+#[test]
+fn stock_transitions_are_pollwise_qemu_policy() {
+    if skip("stock_transitions_are_pollwise_qemu_policy") {
+        return;
+    }
+    let cache = cache();
+    let _g = serial();
+    for pairs in [vec![], vec![("poll-shrink", "2"), ("poll-max-ns", "16000")]] {
+        let mut s = spec(PolicyKind::Qemu, &pairs);
+        let trace = temp_file("stock.log");
+        s.trace = Some(trace.clone());
+        let row = pollwise_qemu::run(cache, &s).unwrap();
+        sane(&row);
+        let text = std::fs::read_to_string(&trace).unwrap();
+        let _ = std::fs::remove_file(&trace);
+        let log = parse_log(&text).unwrap();
+        assert!(
+            log.transitions.len() > 10,
+            "too few transitions traced ({}) to check anything",
+            log.transitions.len()
+        );
+        // Positive control for the off test: tracing works and sees the
+        // busy-poll loop when the window is not 0.
+        assert!(log.poll_loops > 0, "no run_poll_handlers_begin traced");
+        let check = check_qemu(&log.transitions, &s.params).unwrap();
+        eprintln!(
+            "{}: {} of {} transitions match over {} handlers",
+            s.params, check.matched, check.transitions, check.handlers
+        );
+        assert!(check.all_match(), "{:?}", check.mismatches);
+    }
+}
+
+#[test]
+fn poll_max_ns_zero_never_busy_polls() {
+    if skip("poll_max_ns_zero_never_busy_polls") {
+        return;
+    }
+    let cache = cache();
+    let _g = serial();
+    for (kind, pairs) in [
+        (PolicyKind::Off, vec![]),
+        (PolicyKind::Qemu, vec![("poll-max-ns", "0")]),
+        (PolicyKind::Weighted, vec![("poll-max-ns", "0")]),
+    ] {
+        let mut s = spec(kind, &pairs);
+        s.iodepth = 4;
+        let trace = temp_file("off.log");
+        s.trace = Some(trace.clone());
+        let row = pollwise_qemu::run(cache, &s).unwrap();
+        sane(&row);
+        let text = std::fs::read_to_string(&trace).unwrap();
+        let _ = std::fs::remove_file(&trace);
+        let log = parse_log(&text).unwrap();
+        assert_eq!(log.poll_loops, 0, "{kind}: run_poll_handlers entered");
+        assert!(log.transitions.is_empty(), "{kind}: the window moved");
+        assert_eq!(row.poll_cpu_pct, 0.0, "{kind}: {row:?}");
+        assert_eq!(row.window_mean_ns, 0.0, "{kind}: {row:?}");
+        assert!(row.kicks_per_s > 0.0, "{kind}: every request must kick");
+    }
+}
+
+#[test]
+fn every_variant_runs_a_point() {
+    if skip("every_variant_runs_a_point") {
+        return;
+    }
+    let cache = cache();
+    let _g = serial();
+    for (kind, pairs) in [
+        (PolicyKind::Qemu, vec![]),
+        (PolicyKind::Weighted, vec![("poll-weight", "3")]),
+    ] {
+        let mut s = spec(kind, &pairs);
+        s.iodepth = 8;
+        s.numjobs = 2;
+        let row = pollwise_qemu::run(cache, &s).unwrap();
+        sane(&row);
+        assert_eq!(row.policy, kind.name());
+        assert_eq!(row.params, s.params.to_string());
+        assert_eq!((row.numjobs, row.iodepth), (2, 8));
+    }
+}
