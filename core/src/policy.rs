@@ -36,6 +36,7 @@ pub trait Policy {
 pub enum PolicyKind {
     Qemu,
     Weighted,
+    WeightedMerged,
     KvmHaltPoll,
     GuestHaltPoll,
     Fixed,
@@ -84,6 +85,32 @@ const WEIGHTED_SPECS: &[ParamSpec] = &[
         min: 0,
         max: MAX_WEIGHT_SHIFT,
         help: "EWMA weight as a shift: a new sample counts 2^-w; 0 means 2",
+    },
+];
+
+/// The proposal as merged (May 2026): the defaults live in iothread.c.
+const WEIGHTED_MERGED_SPECS: &[ParamSpec] = &[
+    QEMU_SPECS[0],
+    ParamSpec {
+        param: Param::PollGrow,
+        default: 2,
+        min: 0,
+        max: MAX_FACTOR,
+        help: "growth factor (IOTHREAD_POLL_GROW_DEFAULT 2); 0 means 2",
+    },
+    ParamSpec {
+        param: Param::PollShrink,
+        default: 2,
+        min: 0,
+        max: MAX_FACTOR,
+        help: "shrink divisor (IOTHREAD_POLL_SHRINK_DEFAULT 2); 0 means 2",
+    },
+    ParamSpec {
+        param: Param::PollWeight,
+        default: 3,
+        min: 0,
+        max: MAX_WEIGHT_SHIFT,
+        help: "EWMA weight as a shift (IOTHREAD_POLL_WEIGHT_DEFAULT 3); 0 means 3",
     },
 ];
 
@@ -209,9 +236,10 @@ const POLLWISE_SPECS: &[ParamSpec] = &[
 ];
 
 impl PolicyKind {
-    pub const ALL: [PolicyKind; 8] = [
+    pub const ALL: [PolicyKind; 9] = [
         PolicyKind::Qemu,
         PolicyKind::Weighted,
+        PolicyKind::WeightedMerged,
         PolicyKind::KvmHaltPoll,
         PolicyKind::GuestHaltPoll,
         PolicyKind::Fixed,
@@ -224,6 +252,7 @@ impl PolicyKind {
         match self {
             PolicyKind::Qemu => "qemu",
             PolicyKind::Weighted => "weighted",
+            PolicyKind::WeightedMerged => "weighted-merged",
             PolicyKind::KvmHaltPoll => "kvm-halt-poll",
             PolicyKind::GuestHaltPoll => "guest-haltpoll",
             PolicyKind::Fixed => "fixed",
@@ -246,7 +275,8 @@ impl PolicyKind {
     pub fn description(self) -> &'static str {
         match self {
             PolicyKind::Qemu => "QEMU 10.x adjust_polling_time: per-handler grow x2 from 4 us, reset to 0 on a long block",
-            PolicyKind::Weighted => "2026 proposal: per-handler EWMA of block time, context window grows to it, halves gradually",
+            PolicyKind::Weighted => "2026 proposal as benchmarked (RFC v1, weight 0 = 2): per-handler EWMA of block time, context window grows to it, halves gradually",
+            PolicyKind::WeightedMerged => "2026 proposal as merged (defaults weight 3, grow 2, shrink 2; the merged body was not read, see docs)",
             PolicyKind::KvmHaltPoll => "Linux KVM host halt polling (virt/kvm/kvm_main.c)",
             PolicyKind::GuestHaltPoll => "Linux guest cpuidle haltpoll governor",
             PolicyKind::Fixed => "always poll for poll-max-ns",
@@ -260,6 +290,7 @@ impl PolicyKind {
         match self {
             PolicyKind::Qemu => QEMU_SPECS,
             PolicyKind::Weighted => WEIGHTED_SPECS,
+            PolicyKind::WeightedMerged => WEIGHTED_MERGED_SPECS,
             PolicyKind::KvmHaltPoll => KVM_SPECS,
             PolicyKind::GuestHaltPoll => GUEST_HALTPOLL_SPECS,
             PolicyKind::Fixed => FIXED_SPECS,
@@ -288,9 +319,11 @@ impl PolicyKind {
                 params.get(Param::PollShrink) == 0
             }
             PolicyKind::Oracle => true,
-            PolicyKind::Weighted | PolicyKind::Fixed | PolicyKind::Off | PolicyKind::Pollwise => {
-                false
-            }
+            PolicyKind::Weighted
+            | PolicyKind::WeightedMerged
+            | PolicyKind::Fixed
+            | PolicyKind::Off
+            | PolicyKind::Pollwise => false,
         }
     }
 
@@ -300,7 +333,9 @@ impl PolicyKind {
         let shrink = params.get(Param::PollShrink);
         match self {
             PolicyKind::Qemu => (shrink.max(1), crate::policies::QEMU_GROW_START_NS),
-            PolicyKind::Weighted => (if shrink == 0 { 2 } else { shrink }, 0),
+            PolicyKind::Weighted | PolicyKind::WeightedMerged => {
+                (if shrink == 0 { 2 } else { shrink }, 0)
+            }
             PolicyKind::KvmHaltPoll | PolicyKind::GuestHaltPoll => {
                 (shrink.max(1), params.get(Param::PollGrowStartNs))
             }
@@ -353,7 +388,9 @@ impl AnyPolicy {
     pub fn new(params: Params) -> AnyPolicy {
         match params.kind() {
             PolicyKind::Qemu => AnyPolicy::Qemu(Qemu::new(params)),
-            PolicyKind::Weighted => AnyPolicy::Weighted(Weighted::new(params)),
+            PolicyKind::Weighted | PolicyKind::WeightedMerged => {
+                AnyPolicy::Weighted(Weighted::new(params))
+            }
             PolicyKind::KvmHaltPoll => AnyPolicy::KvmHaltPoll(KvmHaltPoll::new(params)),
             PolicyKind::GuestHaltPoll => AnyPolicy::GuestHaltPoll(GuestHaltPoll::new(params)),
             PolicyKind::Fixed => AnyPolicy::Fixed(Fixed::new(params)),

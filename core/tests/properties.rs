@@ -113,8 +113,11 @@ fn apply(p: &mut AnyPolicy, step: &Step) -> (u64, u64) {
 fn gentle_floor(p: &Params, before: u64) -> (u64, u64) {
     let shrink = p.get(Param::PollShrink);
     match p.kind() {
-        // The proposal reads poll-shrink 0 as 2 and has no start value.
-        PolicyKind::Weighted => (before / if shrink == 0 { 2 } else { shrink }, 0),
+        // The proposal (both versions) reads poll-shrink 0 as 2 and has no
+        // start value.
+        PolicyKind::Weighted | PolicyKind::WeightedMerged => {
+            (before / if shrink == 0 { 2 } else { shrink }, 0)
+        }
         PolicyKind::Qemu => (before / shrink.max(1), 4000),
         PolicyKind::KvmHaltPoll | PolicyKind::GuestHaltPoll => {
             (before / shrink.max(1), p.get(Param::PollGrowStartNs))
@@ -133,7 +136,11 @@ fn promises_gradual(p: &Params) -> bool {
         PolicyKind::Qemu | PolicyKind::KvmHaltPoll | PolicyKind::GuestHaltPoll => {
             p.get(Param::PollShrink) != 0
         }
-        PolicyKind::Weighted | PolicyKind::Fixed | PolicyKind::Off | PolicyKind::Pollwise => true,
+        PolicyKind::Weighted
+        | PolicyKind::WeightedMerged
+        | PolicyKind::Fixed
+        | PolicyKind::Off
+        | PolicyKind::Pollwise => true,
         PolicyKind::Oracle => false,
     }
 }

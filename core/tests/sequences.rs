@@ -292,3 +292,22 @@ fn pollwise_never_polls_when_blocking_costs_nothing() {
     let w = run(&mut p, &single(&[1, 500, 1000]));
     assert_eq!(w, [0, 0, 0]);
 }
+
+/// The proposal as merged: poll-weight defaults to 3 (and 0 means 3), so a
+/// new sample counts 1/8 instead of v1's 1/4.
+///   step 1: estimate 0 takes the sample: 1000; window 0 -> grow to
+///           max(1000, 0 * 2) = 1000.
+///   step 2: merged: 1000 - 1000/8 + 9000/8 = 1000 - 125 + 1125 = 2000,
+///           above the window: grow to max(2000, 1000 * 2) = 2000.
+///           v1 (weight 2): 1000 - 250 + 2250 = 3000 -> max(3000, 2000).
+#[test]
+fn weighted_merged_defaults_to_weight_3() {
+    let steps = single(&[1000, 9000]);
+    let mut merged = policy(PolicyKind::WeightedMerged, &[]);
+    assert_eq!(run(&mut merged, &steps), vec![1000, 2000]);
+    let mut zero = policy(PolicyKind::WeightedMerged, &[("poll-weight", "0")]);
+    assert_eq!(run(&mut zero, &steps), vec![1000, 2000]);
+    let mut v1 = policy(PolicyKind::Weighted, &[]);
+    assert_eq!(run(&mut v1, &steps), vec![1000, 3000]);
+    assert_eq!(merged.params().get(pollwise_core::Param::PollShrink), 2);
+}
