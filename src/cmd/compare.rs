@@ -37,7 +37,7 @@ pub struct CompareArgs {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum CompareFormat {
-    /// The DESIGN table's layout plus CPU, and a summary line.
+    /// The reference table's layout (docs/design.md) plus CPU, and a summary line.
     Table,
     /// One row per matrix row with the compare columns.
     Csv,

@@ -17,8 +17,8 @@ pub enum PlotCommand {
     /// Rows of the same policy and parameters (seeds, workloads) are
     /// averaged into one point.
     Pareto {
-        /// Results CSV (the schema `sim`, `sweep` and `compare --format
-        /// results` write); needs policy, iops and iothread_cpu_pct.
+        /// Results CSV (the run-row schema `sim`, `sweep` and `realdev run`
+        /// write); needs policy, iops and iothread_cpu_pct.
         #[arg(long, value_name = "RESULTS.csv")]
         input: PathBuf,
         /// The baseline policy, optionally with parameters its rows must
