@@ -100,7 +100,8 @@ proptest! {
         let mut rust = AnyPolicy::new(params);
         let mut c = CRule {
             max: max as i64,
-            cost: cost as i64,
+            // No sleep is reported here, so 0 ("learn it") is the prior.
+            cost: if cost == 0 { 24000 } else { cost as i64 },
             w: if weight == 0 { 3 } else { weight as u32 },
             s: if shrink == 0 { 2 } else { shrink as i64 },
             grow_start: grow_start as i64,
