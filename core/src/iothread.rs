@@ -410,6 +410,10 @@ impl IoThread {
         let before = self.policy.window_ns();
         let outcome = if polled {
             Outcome::polled(block_ns, &self.handlers)
+        } else if slept {
+            // From going to sleep to running again: what the host's wake-up
+            // path adds to the wait (the policy learns the price of a block).
+            Outcome::slept(block_ns, now - self.blocked_at, &self.handlers)
         } else {
             Outcome::blocked(block_ns, &self.handlers)
         };

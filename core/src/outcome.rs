@@ -23,6 +23,12 @@ pub struct Outcome<'a> {
     /// iteration ended for another reason (a timer, a bottom half), which
     /// per-handler policies treat as "no handler event".
     pub handlers: &'a [HandlerId],
+    /// For an iteration that went to sleep: the time from the loop's
+    /// decision to block (entering the kernel's wait) until it ran again,
+    /// which covers the rest of the wait and the host's wake-up path. 0 when
+    /// the loop did not sleep, or when the host does not measure it. Always
+    /// at most `block_ns`.
+    pub slept_ns: u64,
 }
 
 impl<'a> Outcome<'a> {
@@ -32,6 +38,7 @@ impl<'a> Outcome<'a> {
             block_ns: after_ns,
             polled: true,
             handlers,
+            slept_ns: 0,
         }
     }
 
@@ -42,6 +49,18 @@ impl<'a> Outcome<'a> {
             block_ns: after_ns,
             polled: false,
             handlers,
+            slept_ns: 0,
+        }
+    }
+
+    /// The loop slept: the event arrived `after_ns` after the iteration
+    /// began, and the loop ran again `slept_ns` after it went to sleep.
+    pub fn slept(after_ns: u64, slept_ns: u64, handlers: &'a [HandlerId]) -> Self {
+        Outcome {
+            block_ns: after_ns,
+            polled: false,
+            handlers,
+            slept_ns: slept_ns.min(after_ns),
         }
     }
 }

@@ -207,10 +207,10 @@ const POLLWISE_SPECS: &[ParamSpec] = &[
     QEMU_SPECS[0],
     ParamSpec {
         param: Param::PollBlockCostNs,
-        default: 24000,
+        default: 0,
         min: 0,
         max: MAX_TIME_NS,
-        help: "cost of blocking (wake-up + kick); poll only for events nearer than this on average",
+        help: "cost of blocking (wake-up + kick); poll only for events nearer than this on average; 0 means learned from the loop's sleeps (4 wake-ups; 24000 until one is measured)",
     },
     ParamSpec {
         param: Param::PollWeight,

@@ -29,6 +29,8 @@ enum Step {
     Event {
         block_ns: u64,
         handlers: Vec<HandlerId>,
+        /// For an iteration that slept: from going to sleep to running again.
+        slept_ns: u64,
     },
     SetParams(Params),
 }
@@ -76,8 +78,15 @@ fn block_ns() -> BoxedStrategy<u64> {
 }
 
 fn steps_for(kind: PolicyKind, live_changes: bool) -> BoxedStrategy<Vec<Step>> {
-    let event = (block_ns(), proptest::collection::vec(0..4u32, 0..3))
-        .prop_map(|(block_ns, handlers)| Step::Event { block_ns, handlers });
+    // Some iterations report a sleep (its length is at most block_ns).
+    let slept = prop_oneof![2 => Just(0u64), 1 => 0..=60_000u64, 1 => any::<u64>()];
+    let event = (block_ns(), proptest::collection::vec(0..4u32, 0..3), slept).prop_map(
+        |(block_ns, handlers, slept_ns)| Step::Event {
+            block_ns,
+            handlers,
+            slept_ns: slept_ns.min(block_ns),
+        },
+    );
     let step = if live_changes {
         prop_oneof![12 => event, 1 => params_for(kind).prop_map(Step::SetParams)].boxed()
     } else {
@@ -96,10 +105,15 @@ fn kind_and_case(live_changes: bool) -> BoxedStrategy<(Params, Vec<Step>)> {
 fn apply(p: &mut AnyPolicy, step: &Step) -> (u64, u64) {
     let before = p.window_ns();
     match step {
-        Step::Event { block_ns, handlers } => p.observe(&Outcome {
-            block_ns: *block_ns,
-            polled: *block_ns <= before,
+        Step::Event {
+            block_ns,
             handlers,
+            slept_ns,
+        } => p.observe(&Outcome {
+            block_ns: *block_ns,
+            polled: *block_ns <= before && *slept_ns == 0,
+            handlers,
+            slept_ns: *slept_ns,
         }),
         Step::SetParams(q) => p.set_params(q.clone()).unwrap(),
     }
@@ -220,7 +234,7 @@ proptest! {
         let mut p = AnyPolicy::new(params);
         let mut prev = p.window_ns();
         for i in 0..n {
-            p.observe(&Outcome { block_ns: block, polled: block <= prev, handlers: &[0] });
+            p.observe(&Outcome { block_ns: block, polled: block <= prev, handlers: &[0], slept_ns: 0 });
             let w = p.window_ns();
             prop_assert!(w >= prev, "step {}: {} -> {} on identical block {}", i, prev, w, block);
             prev = w;
@@ -245,7 +259,7 @@ proptest! {
         let block = params.poll_max_ns().saturating_add(extra);
         let mut prev = p.window_ns();
         for i in 0..n {
-            p.observe(&Outcome { block_ns: block, polled: false, handlers: &[0] });
+            p.observe(&Outcome { block_ns: block, polled: false, handlers: &[0], slept_ns: 0 });
             let w = p.window_ns();
             // pollwise predicts the wait after an event from the waits that
             // followed that handler's earlier events, so at the first long
@@ -276,7 +290,7 @@ proptest! {
             let w = p.window_ns();
             prop_assert!(w <= max && w <= threshold);
             prop_assert!(w == 0 || w == next);
-            p.observe(&Outcome { block_ns: next, polled: w > 0, handlers: &[0] });
+            p.observe(&Outcome { block_ns: next, polled: w > 0, handlers: &[0], slept_ns: 0 });
         }
     }
 }

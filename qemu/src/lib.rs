@@ -120,7 +120,8 @@ pub struct VariantParams {
 
 /// Maps a policy to a variant: `qemu` -> stock, `off` -> stock with
 /// `poll-max-ns=0`, `weighted` -> the proposal (RFC v1, so `poll-weight` 0
-/// means 2 there, as in pollwise's `weighted`). Other policies have no C
+/// means 2 there, as in pollwise's `weighted`), `pollwise` -> the `pollwise`
+/// patch (its own properties at their defaults). Other policies have no C
 /// implementation yet.
 pub fn variant_for(params: &Params) -> Result<VariantParams> {
     match params.kind() {
@@ -145,8 +146,30 @@ pub fn variant_for(params: &Params) -> Result<VariantParams> {
             poll_shrink: params.get(Param::PollShrink),
             poll_weight: Some(params.get(Param::PollWeight)),
         }),
+        PolicyKind::Pollwise => {
+            // The harness sets only poll-max-ns and poll-shrink; pollwise's
+            // own properties run at their IOThread defaults, which are
+            // pollwise's defaults (poll-block-cost-ns 0 = learned).
+            let defaults = Params::defaults(PolicyKind::Pollwise);
+            for param in [Param::PollBlockCostNs, Param::PollWeight, Param::PollGrowStartNs] {
+                if params.get(param) != defaults.get(param) {
+                    bail!(
+                        "the QEMU backend runs pollwise with {} at its default ({}) only",
+                        param.name(),
+                        defaults.get(param)
+                    );
+                }
+            }
+            Ok(VariantParams {
+                variant: "pollwise",
+                poll_max_ns: params.poll_max_ns(),
+                poll_grow: 0,
+                poll_shrink: params.get(Param::PollShrink),
+                poll_weight: None,
+            })
+        }
         other => bail!(
-            "policy '{other}' has no QEMU variant; the QEMU backend runs qemu, off and weighted"
+            "policy '{other}' has no QEMU variant; the QEMU backend runs qemu, off, weighted and pollwise"
         ),
     }
 }
@@ -333,6 +356,13 @@ mod tests {
         assert_eq!((off.variant, off.poll_max_ns), ("stock", 0));
         let w = variant_for(&params("weighted", &[("poll-weight", "3")])).unwrap();
         assert_eq!((w.variant, w.poll_weight), ("weighted", Some(3)));
+        let p = variant_for(&params("pollwise", &[("poll-shrink", "4")])).unwrap();
+        assert_eq!(
+            (p.variant, p.poll_shrink, p.poll_weight),
+            ("pollwise", 4, None)
+        );
+        let err = variant_for(&params("pollwise", &[("poll-block-cost-ns", "16000")])).unwrap_err();
+        assert!(err.to_string().contains("poll-block-cost-ns"), "{err}");
         let err = variant_for(&params("kvm-halt-poll", &[])).unwrap_err();
         assert!(err.to_string().contains("no QEMU variant"), "{err}");
     }

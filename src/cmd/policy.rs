@@ -160,6 +160,7 @@ fn replay(args: &PolicyArgs, input: &PathBuf) -> Result<()> {
             block_ns,
             polled,
             handlers: &handlers,
+            slept_ns: 0,
         });
         writeln!(out, "{step},{block_ns},{}", policy.window_ns())?;
     }

@@ -34,6 +34,18 @@ use super::seen_before;
 /// only when nothing is asked and the shrunk window would fall below
 /// `poll-grow-start-ns`.
 ///
+/// The price of blocking is learned on the host it runs on: the loop
+/// reports how long each sleep took, from going to sleep to running again
+/// (`Outcome::slept_ns`). The short end of those sleeps (the estimate falls
+/// by a quarter of the gap towards a shorter one and rises by 1/64 towards a
+/// longer one) is the host's wake-up path, and a block costs
+/// `BLOCK_COST_WAKEUPS` of them: the loop's wake-up and its CPU, the
+/// producer's kick and its CPU. `poll-block-cost-ns` pins the price instead
+/// (0, the default, learns it; 24 us until a sleep is measured). A sleep's
+/// wake-up is also taken out of the wait it ended, since polling would not
+/// have paid it; otherwise a loop that blocks sees its own wake-up in every
+/// wait and keeps blocking.
+///
 /// It is written for QEMU: integers only, three words per handler, O(handlers)
 /// per iteration, no allocation in the step (the table grows only when a new
 /// handler id appears, as QEMU's handler list does).
@@ -42,6 +54,9 @@ pub struct Pollwise {
     params: Params,
     handlers: HandlerTable<Estimate>,
     window_ns: u64,
+    /// The host's wake-up path, learned from the loop's sleeps (a low
+    /// quantile of `slept_ns`); 0 until the first measured sleep.
+    wake_ns: u64,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -62,6 +77,22 @@ struct Estimate {
 /// The deviation's gain, as in RFC 6298 (beta = 1/4).
 const RTTVAR_SHIFT: u32 = 2;
 
+/// The cost of blocking before the loop has measured a sleep (and whenever
+/// the host does not measure them): the simulator's hosts wake in 5-8 us.
+pub const PRIOR_BLOCK_COST_NS: u64 = 24_000;
+
+/// A block costs about this many wake-up paths: the loop's own wake-up and
+/// its CPU, and the producer's kick (a doorbell write through the same
+/// kernel, an exit in a VM) and its CPU.
+pub const BLOCK_COST_WAKEUPS: u64 = 4;
+
+/// The wake-up estimate falls by 1/4 of the gap towards a shorter sleep and
+/// rises by 1/64 of the gap towards a longer one, so it settles at the
+/// short end of the sleeps: those whose event was already on its way, which
+/// are all wake-up path. One short outlier moves it by a quarter only.
+const WAKE_FALL_SHIFT: u32 = 2;
+const WAKE_RISE_SHIFT: u32 = 6;
+
 impl Pollwise {
     pub fn new(params: Params) -> Pollwise {
         debug_assert_eq!(params.kind(), PolicyKind::Pollwise);
@@ -69,7 +100,35 @@ impl Pollwise {
             params,
             handlers: HandlerTable::default(),
             window_ns: 0,
+            wake_ns: 0,
         }
+    }
+
+    /// The host's wake-up path as learned so far (0: nothing measured).
+    pub fn wake_ns(&self) -> u64 {
+        self.wake_ns
+    }
+
+    /// The price of blocking the rule compares the waits with:
+    /// `poll-block-cost-ns` when set, else learned from the loop's sleeps
+    /// (`BLOCK_COST_WAKEUPS` wake-up paths), else the prior.
+    pub fn block_cost_ns(&self) -> u64 {
+        match self.params.get(Param::PollBlockCostNs) {
+            0 if self.wake_ns == 0 => PRIOR_BLOCK_COST_NS,
+            0 => BLOCK_COST_WAKEUPS * self.wake_ns,
+            fixed => fixed,
+        }
+    }
+
+    /// The largest sample the estimators take: waits beyond twice the
+    /// largest useful window all mean "slow", and clamping keeps the sums
+    /// far from overflow.
+    fn sample_limit(&self) -> u64 {
+        let cost = match self.params.get(Param::PollBlockCostNs) {
+            0 => PRIOR_BLOCK_COST_NS,
+            fixed => fixed,
+        };
+        2 * self.params.poll_max_ns().max(cost)
     }
 
     fn weight(&self) -> u32 {
@@ -87,8 +146,7 @@ impl Pollwise {
     }
 
     /// What one handler asks the window to be.
-    fn request(&self, e: &Estimate) -> u64 {
-        let cost = self.params.get(Param::PollBlockCostNs);
+    fn request(&self, e: &Estimate, cost: u64) -> u64 {
         if !e.seen || e.last_long || e.srtt > cost {
             return 0;
         }
@@ -148,10 +206,26 @@ impl Policy for Pollwise {
         if max == 0 {
             return;
         }
-        // Blocks beyond twice the largest useful window all mean "slow";
-        // clamping keeps the sums far from overflow.
-        let limit = 2 * max.max(self.params.get(Param::PollBlockCostNs));
-        let sample = outcome.block_ns.min(limit);
+        let limit = self.sample_limit();
+        let mut block = outcome.block_ns;
+        if outcome.slept_ns > 0 {
+            // Learn the wake-up path from the short end of the sleeps.
+            let slept = outcome.slept_ns.min(limit);
+            self.wake_ns = if self.wake_ns == 0 {
+                slept
+            } else if slept < self.wake_ns {
+                self.wake_ns - ((self.wake_ns - slept) >> WAKE_FALL_SHIFT)
+            } else {
+                self.wake_ns + ((slept - self.wake_ns) >> WAKE_RISE_SHIFT)
+            };
+            // What polling would have waited: the wait without the wake-up
+            // it would not have paid. Without this, a loop that blocks sees
+            // its own wake-up (and the kick it causes) in every wait and
+            // keeps blocking.
+            block -= outcome.slept_ns.min(self.wake_ns).min(block);
+        }
+        let sample = block.min(limit);
+        let cost = self.block_cost_ns();
         let weight = self.weight();
         for e in self.handlers.iter_mut() {
             if e.fired_last {
@@ -167,7 +241,7 @@ impl Policy for Pollwise {
             if let Some(e) = self.handlers.get_mut(h) {
                 e.fired_last = true;
                 let e = *e;
-                target = target.max(self.request(&e));
+                target = target.max(self.request(&e, cost));
             }
         }
 

@@ -1,0 +1,231 @@
+//! Differential test: the C rule of the QEMU patch against the crate.
+//!
+//! The rule is taken from `qemu/patches/pollwise/*.patch` as it stands (the
+//! added lines of `util/aio-posix.c` between `/* pollwise: begin rule */`
+//! and `/* pollwise: end rule */`), compiled with the system's `cc` next to
+//! a small driver that supplies the few QEMU types and macros it uses, and
+//! run on the same random sequences as the Rust policy: every window after
+//! every step must be the same, to the nanosecond.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+use proptest::prelude::*;
+
+use pollwise_core::{AnyPolicy, HandlerId, Outcome, Params, Policy, PolicyKind};
+
+const HANDLERS: usize = 4;
+
+const DRIVER: &str = r#"
+#include <stdint.h>
+#include <stdbool.h>
+#include <stdio.h>
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+typedef struct AioPolledEvent {
+    int64_t ns;
+    int64_t srtt;
+    int64_t rttvar;
+    bool has_event;
+    bool fired_last;
+    bool last_long;
+    bool seen;
+} AioPolledEvent;
+typedef struct AioHandler AioHandler;
+struct AioHandler {
+    AioPolledEvent poll;
+    struct { AioHandler *le_next; } node_poll;
+};
+typedef struct AioContext {
+    int64_t poll_max_ns, poll_grow, poll_shrink, poll_weight;
+    int64_t poll_block_cost_ns, poll_grow_start_ns, poll_ns, poll_wake_ns;
+    struct { AioHandler *lh_first; } poll_aio_handlers;
+} AioContext;
+#define QLIST_FOREACH(var, head, field) \
+    for ((var) = (head)->lh_first; (var); (var) = (var)->field.le_next)
+#include "rule.c"
+int main(void)
+{
+    AioContext ctx = {0};
+    AioHandler nodes[8] = {0};
+    long long max, cost, w, s, gs, block, slept;
+    unsigned mask;
+    int n, i;
+    if (scanf("%lld %lld %lld %lld %lld %d", &max, &cost, &w, &s, &gs, &n) != 6
+        || n > 8) {
+        return 2;
+    }
+    ctx.poll_max_ns = max;
+    ctx.poll_block_cost_ns = cost;
+    ctx.poll_weight = w;
+    ctx.poll_shrink = s;
+    ctx.poll_grow_start_ns = gs;
+    for (i = n - 1; i >= 0; i--) {
+        nodes[i].node_poll.le_next = ctx.poll_aio_handlers.lh_first;
+        ctx.poll_aio_handlers.lh_first = &nodes[i];
+    }
+    while (scanf("%lld %lld %u", &block, &slept, &mask) == 3) {
+        for (i = 0; i < n; i++) {
+            if (mask & (1u << i)) {
+                nodes[i].poll.has_event = true;
+            }
+        }
+        if (ctx.poll_max_ns) {
+            pollwise_adjust(&ctx, block, slept);
+        }
+        printf("%lld\n", (long long)ctx.poll_ns);
+    }
+    return 0;
+}
+"#;
+
+/// The rule's C text, from the patch as it stands.
+fn rule_from_patch() -> String {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../qemu/patches/pollwise");
+    let mut patches: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "patch"))
+        .collect();
+    patches.sort();
+    let mut rule = String::new();
+    let mut inside = false;
+    for p in &patches {
+        // The new file's text is the context lines and the added lines; a
+        // hunk header inside the rule would mean lines were left out.
+        for line in std::fs::read_to_string(p).unwrap().lines() {
+            if inside && line.starts_with("@@") {
+                panic!("{}: the rule spans two hunks", p.display());
+            }
+            let Some(text) = line.strip_prefix('+').or_else(|| line.strip_prefix(' ')) else {
+                continue;
+            };
+            if text.contains("/* pollwise: begin rule */") {
+                inside = true;
+            } else if text.contains("/* pollwise: end rule */") {
+                inside = false;
+            } else if inside {
+                rule.push_str(text);
+                rule.push('\n');
+            }
+        }
+    }
+    assert!(
+        rule.contains("static void pollwise_adjust("),
+        "no pollwise rule between the markers in {}",
+        dir.display()
+    );
+    rule
+}
+
+fn c_binary() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("pollwise-c-rule-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("rule.c"), rule_from_patch()).unwrap();
+        std::fs::write(dir.join("driver.c"), DRIVER).unwrap();
+        let bin = dir.join("rule");
+        let out = Command::new("cc")
+            .args([
+                "-std=gnu11",
+                "-O2",
+                "-Wall",
+                "-Werror",
+                "-Wno-unused-function",
+            ])
+            .arg(dir.join("driver.c"))
+            .arg("-o")
+            .arg(&bin)
+            .output()
+            .expect("running cc (the C compiler) for the patch's rule");
+        assert!(
+            out.status.success(),
+            "the patch's rule does not compile:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        bin
+    })
+}
+
+type Steps = Vec<(u64, u64, Vec<HandlerId>)>;
+
+fn c_windows(max: u64, cost: u64, w: u64, s: u64, gs: u64, steps: &Steps) -> Vec<u64> {
+    let mut input = format!("{max} {cost} {w} {s} {gs} {HANDLERS}\n");
+    for (block, slept, hs) in steps {
+        let mask: u32 = hs.iter().map(|&h| 1u32 << h).fold(0, |a, b| a | b);
+        input.push_str(&format!("{block} {slept} {mask}\n"));
+    }
+    let mut child = Command::new(c_binary())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect()
+}
+
+#[test]
+fn the_patch_rule_is_compiled_and_moves() {
+    // A sanity check on the harness itself: a handler whose wait is short
+    // gets a window in C too (so the comparison below is not of two zeros).
+    let steps: Steps = vec![(3000, 0, vec![0]), (3000, 0, vec![0]), (3000, 0, vec![0])];
+    assert_eq!(c_windows(32768, 0, 0, 0, 4000, &steps), [0, 4000, 4000]);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1500, ..ProptestConfig::default() })]
+
+    #[test]
+    fn the_crate_matches_the_patch(
+        max in prop_oneof![Just(32768u64), 0..200_000u64],
+        cost in prop_oneof![2 => Just(0u64), 1 => Just(16000u64), 1 => 0..200_000u64],
+        weight in 0..8u64,
+        shrink in 0..5u64,
+        grow_start in prop_oneof![Just(4000u64), 0..50_000u64],
+        steps in proptest::collection::vec(
+            (prop_oneof![4 => 0..60_000u64, 1 => 0..2_000_000u64],
+             prop_oneof![1 => Just(0u64), 1 => 0..60_000u64, 1 => 0..2_000_000u64],
+             proptest::collection::vec(0..HANDLERS as u32, 0..3)),
+            1..200),
+    ) {
+        // A sleep is never longer than the iteration.
+        let steps: Steps = steps.into_iter().map(|(b, s, h)| (b, s.min(b), h)).collect();
+        let pairs = [
+            ("poll-max-ns", max.to_string()),
+            ("poll-block-cost-ns", cost.to_string()),
+            ("poll-weight", weight.to_string()),
+            ("poll-shrink", shrink.to_string()),
+            ("poll-grow-start-ns", grow_start.to_string()),
+        ];
+        let params = Params::from_pairs(
+            PolicyKind::Pollwise,
+            pairs.iter().map(|(k, v)| (*k, v.as_str())),
+        ).unwrap();
+        let mut rust = AnyPolicy::new(params);
+        let c = c_windows(max, cost, weight, shrink, grow_start, &steps);
+        prop_assert_eq!(c.len(), steps.len());
+        for (i, (block_ns, slept_ns, handlers)) in steps.iter().enumerate() {
+            rust.observe(&Outcome {
+                block_ns: *block_ns,
+                polled: *slept_ns == 0 && *block_ns <= rust.window_ns(),
+                handlers,
+                slept_ns: *slept_ns,
+            });
+            prop_assert_eq!(rust.window_ns(), c[i], "step {}", i);
+        }
+    }
+}
