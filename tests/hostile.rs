@@ -277,6 +277,30 @@ fn run_sets_are_bounded_before_they_are_allocated() {
     );
     assert_clean_error(&o, &["4294967295", "10000000"]);
     assert!(!never.exists(), "created its output before refusing");
+    // report and validate: refused before the first run or allocation.
+    let rep = scratch_dir("hostile-bounds").join("report");
+    for args in [
+        vec!["report", "--out", s(&rep), "--seeds", "4294967295"],
+        vec![
+            "report",
+            "--out",
+            s(&rep),
+            "--duration-ms",
+            "18446744073710",
+        ],
+        vec![
+            "validate",
+            "--preset",
+            "optane-p4800x",
+            "--repeat",
+            "4294967295",
+        ],
+        vec!["realdev", "compare", "--repeat", "4294967295"],
+    ] {
+        let o = within(QUICK, &args);
+        assert_clean_error(&o, &["at most"]);
+    }
+    assert!(!rep.exists(), "created its output before refusing");
     let many = vec!["1"; 4000].join(",");
     let o = within(
         QUICK,

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use pollwise_core::{Params, PolicyKind, RunRow, TraceRow, Workload};
 use pollwise_plots::{CompareOptions, Filter, HeatmapOptions, ParetoOptions, Size, WindowOptions};
+use pollwise_sim::batch::check_runs;
 use pollwise_sim::sweep::{Shard, SweepSpec};
 use pollwise_sim::Preset;
 
@@ -74,6 +75,36 @@ pub fn report(
     if args.duration_ms == 0 {
         return Err(LabError::Input("--duration-ms must be at least 1".into()));
     }
+    // Durations and the size of the sweep, checked before the first run.
+    let max_ms = pollwise_sim::LIMITS.duration_ms.1;
+    for (flag, ms) in [
+        ("--duration-ms", Some(args.duration_ms)),
+        ("--compare-duration-ms", args.compare_duration_ms),
+    ] {
+        if let Some(ms) = ms.filter(|&ms| ms > max_ms) {
+            return Err(LabError::Input(format!(
+                "{flag} {ms} is too long: at most {max_ms} ms"
+            )));
+        }
+    }
+    let preset = Preset::load(&args.preset)?;
+    let sweep_points: u64 = sweep_specs()
+        .iter()
+        .map(|(_, axes)| {
+            axes.iter()
+                .map(|(_, v)| v.split(',').count() as u64)
+                .product::<u64>()
+        })
+        .sum();
+    check_runs(
+        sweep_points
+            .checked_mul(preset.matrix.workloads().len() as u64)
+            .and_then(|n| n.checked_mul(u64::from(args.seeds))),
+        &format!(
+            "this report's sweep ({sweep_points} settings x the matrix x {} seeds)",
+            args.seeds
+        ),
+    )?;
     // Every file the report writes, checked before the first run.
     let dir = OutputDir::prepare(
         "--out",
@@ -100,7 +131,6 @@ pub fn report(
         "report [1/4]: compare, weighted against qemu over the {} matrix",
         args.preset
     )));
-    let preset = Preset::load(&args.preset)?;
     let compared = run_compare(&preset, args, progress)?;
     dir.file("compare.csv")?
         .write_with(|w| crate::compare::write_csv(w, &compared, false))?;

@@ -397,6 +397,17 @@ fn compare(a: &CompareArgs) -> Result<()> {
         .matrix
         .matrix(a.duration_ms)?
         .workloads(&pollwise_realdev::loadgen::LIMITS)?;
+    // The run set's size, before the scratch file is created and filled.
+    pollwise_sim::batch::check_runs(
+        (workloads.len() as u64)
+            .checked_mul(u64::from(a.repeat))
+            .and_then(|n| n.checked_mul(2)),
+        &format!(
+            "this compare ({} workloads x {} repeats x 2 policies)",
+            workloads.len(),
+            a.repeat
+        ),
+    )?;
     let rows_out = match &a.rows {
         Some(path) => Some(Output::prepare(
             "--rows",

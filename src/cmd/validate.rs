@@ -58,6 +58,7 @@ pub fn run(a: ValidateArgs) -> Result<()> {
         .matrix
         .matrix(a.duration_ms)?
         .workloads(&pollwise_realdev::loadgen::LIMITS)?;
+    pollwise_lab::validate::run_count(workloads.len(), a.repeat)?;
     let largest_bs = workloads.iter().map(|w| w.bs).max().unwrap_or(4096);
     let device = DeviceBackend::open(&a.target.spec()?, largest_bs)?;
     let sim = SimBackend { preset };
