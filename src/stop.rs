@@ -5,6 +5,10 @@ use std::fmt;
 
 use pollwise_realdev::sys;
 
+/// What a device command stopped by a signal has cleaned up.
+pub const DEVICE_STOPPED: &str =
+    "AIO contexts destroyed and any scratch file removed; no result written";
+
 /// A command that a stop signal (SIGINT, SIGTERM, SIGHUP, SIGQUIT) ended
 /// through its clean path.
 #[derive(Debug)]

@@ -71,7 +71,7 @@ fn target_inputs(t: &TargetArgs) -> Vec<Input<'_>> {
         .collect()
 }
 
-const STOPPED: &str = "AIO contexts destroyed and any scratch file removed; no result written";
+use crate::stop::DEVICE_STOPPED as STOPPED;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
