@@ -8,7 +8,7 @@ use clap::Args;
 use pollwise_core::Rw;
 use pollwise_lab::Matrix;
 use pollwise_realdev::loadgen::JobSpec;
-use pollwise_realdev::target::TargetSpec;
+use pollwise_realdev::target::{mib_to_bytes, TargetSpec};
 
 use crate::workload_args::{count, list, parse_size};
 
@@ -64,8 +64,8 @@ pub struct TargetArgs {
     /// Size of the scratch file in MiB.
     #[arg(long, default_value_t = 256)]
     pub size_mb: u64,
-    /// Allow writing to this exact path (destroying its contents); it must
-    /// be the same file as --file.
+    /// Allow writing to the --file target (destroying its contents); it
+    /// must resolve to the same file (device and inode) as --file.
     #[arg(long, value_name = "PATH")]
     pub allow_write_to: Option<PathBuf>,
 }
@@ -87,9 +87,17 @@ impl TargetArgs {
                         a.display()
                     );
                 }
+                let dir = self.dir.clone().unwrap_or_else(std::env::temp_dir);
+                // Said here, at the start of every device command: the
+                // scratch files of runs killed by SIGKILL.
+                if let Ok(removed) = pollwise_realdev::scratch::clean_stale_scratch(&dir) {
+                    for r in removed {
+                        eprintln!("{r}");
+                    }
+                }
                 TargetSpec::Scratch {
                     dir: self.dir.clone(),
-                    size_bytes: self.size_mb << 20,
+                    size_bytes: mib_to_bytes(self.size_mb)?,
                 }
             }
         })

@@ -10,8 +10,11 @@ use clap::{Parser, Subcommand};
 mod cmd;
 mod device_args;
 mod output;
+#[cfg(test)]
+mod parse_tests;
 mod policy_args;
 mod progress;
+mod stop;
 mod workload_args;
 
 #[derive(Parser)]
@@ -75,6 +78,13 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         // A reader such as `head` closed the pipe: that is not a failure.
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref::<stop::Stopped>().is_some() => {
+            eprintln!("error: {e:#}");
+            let code = e
+                .downcast_ref::<stop::Stopped>()
+                .map_or(1, |s| s.exit_code());
+            ExitCode::from(code)
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE

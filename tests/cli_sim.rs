@@ -233,7 +233,7 @@ fn bad_sweep_input_is_a_clean_error() {
     );
     assert_clean_error(
         &pollwise(&["compare", "--seeds", "4000000000"]),
-        &["more than 10000000 runs"],
+        &["at most 10000000 are allowed"],
     );
     let many: String = (0..5000)
         .map(|i| i.to_string())
@@ -248,7 +248,7 @@ fn bad_sweep_input_is_a_clean_error() {
             "--param",
             &axis.replace("max-ns", "grow"),
         ]),
-        &["more than 10000000 runs"],
+        &["at most 10000000 are allowed"],
     );
     assert_clean_error(
         &pollwise(&[

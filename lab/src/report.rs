@@ -2,17 +2,18 @@
 //! simulation, every plot, the CSVs behind them and an index.md that shows
 //! them.
 
-use std::fs;
 use std::io::Write;
 use std::path::PathBuf;
 
 use pollwise_core::{Params, PolicyKind, RunRow, TraceRow, Workload};
 use pollwise_plots::{CompareOptions, Filter, HeatmapOptions, ParetoOptions, Size, WindowOptions};
+use pollwise_sim::batch::check_runs;
 use pollwise_sim::sweep::{Shard, SweepSpec};
 use pollwise_sim::Preset;
 
 use crate::compare::{compare, summarize, worst, CompareSpec, ComparedPoint};
-use crate::rows::{create, write_csv_file, write_trace_file};
+use crate::output::{preset_input, Kind, OutputDir};
+use crate::rows::{write_csv_file, write_trace_file};
 use crate::{LabError, Matrix, Progress, SimBackend, Ticker};
 
 /// What `report` runs and where it writes.
@@ -29,6 +30,8 @@ pub struct ReportOptions {
     pub duration_ms: u64,
     /// Simulated time of each compare run [default: the preset's].
     pub compare_duration_ms: Option<u64>,
+    /// Replace files in `out` that the report did not write.
+    pub force: bool,
 }
 
 /// The sweep: QEMU's two knobs, the proposal's weight, our policy's cost of
@@ -72,7 +75,55 @@ pub fn report(
     if args.duration_ms == 0 {
         return Err(LabError::Input("--duration-ms must be at least 1".into()));
     }
-    fs::create_dir_all(&args.out).map_err(LabError::file(&args.out))?;
+    // Durations and the size of the sweep, checked before the first run.
+    let max_ms = pollwise_sim::LIMITS.duration_ms.1;
+    for (flag, ms) in [
+        ("--duration-ms", Some(args.duration_ms)),
+        ("--compare-duration-ms", args.compare_duration_ms),
+    ] {
+        if let Some(ms) = ms.filter(|&ms| ms > max_ms) {
+            return Err(LabError::Input(format!(
+                "{flag} {ms} is too long: at most {max_ms} ms"
+            )));
+        }
+    }
+    let preset = Preset::load(&args.preset)?;
+    let sweep_points: u64 = sweep_specs()
+        .iter()
+        .map(|(_, axes)| {
+            axes.iter()
+                .map(|(_, v)| v.split(',').count() as u64)
+                .product::<u64>()
+        })
+        .sum();
+    check_runs(
+        sweep_points
+            .checked_mul(preset.matrix.workloads().len() as u64)
+            .and_then(|n| n.checked_mul(u64::from(args.seeds))),
+        &format!(
+            "this report's sweep ({sweep_points} settings x the matrix x {} seeds)",
+            args.seeds
+        ),
+    )?;
+    // Every file the report writes, checked before the first run.
+    let dir = OutputDir::prepare(
+        "--out",
+        &args.out,
+        &[
+            ("compare.csv", Kind::Compare),
+            ("compare-runs.csv", Kind::Results),
+            ("sweep.csv", Kind::Results),
+            ("trace.csv", Kind::Trace),
+            ("compare.png", Kind::Picture),
+            ("pareto.png", Kind::Picture),
+            ("heatmap-cpu.png", Kind::Picture),
+            ("heatmap-iops.png", Kind::Picture),
+            ("window.png", Kind::Picture),
+            ("index.md", Kind::ReportIndex),
+        ],
+        &preset_input(&args.preset),
+        args.force,
+    )?;
     let out = |name: &str| args.out.join(name);
     let size = Size::default();
 
@@ -80,9 +131,9 @@ pub fn report(
         "report [1/4]: compare, weighted against qemu over the {} matrix",
         args.preset
     )));
-    let preset = Preset::load(&args.preset)?;
     let compared = run_compare(&preset, args, progress)?;
-    crate::compare::write_csv(create(&out("compare.csv"))?, &compared, false)?;
+    dir.file("compare.csv")?
+        .write_with(|w| crate::compare::write_csv(w, &compared, false))?;
     let runs: Vec<RunRow> = compared
         .iter()
         .flat_map(|r| [r.baseline_mean(), r.candidate_mean()])
@@ -130,27 +181,23 @@ pub fn report(
     write_trace_file(&out("trace.csv"), &trace)?;
 
     progress(Progress::Step("report [4/4]: plots"));
-    let cmp = pollwise_plots::plot_compare(
-        &out("compare.csv"),
-        &out("compare.png"),
-        size,
-        &CompareOptions::default(),
-    )?;
+    let cmp = dir.file("compare.png")?.write_path(|png| {
+        pollwise_plots::plot_compare(&out("compare.csv"), png, size, &CompareOptions::default())
+            .map_err(LabError::from)
+    })?;
     let baseline = format!("qemu {}", Params::defaults(PolicyKind::Qemu));
-    pollwise_plots::plot_pareto(
-        &out("sweep.csv"),
-        &out("pareto.png"),
-        size,
-        &ParetoOptions {
-            baseline: baseline.clone(),
-            normalize: true,
-            title: Some(format!(
-                "IOPS against IOThread CPU over the {} matrix, relative to QEMU's defaults",
-                preset.name
-            )),
-            ..ParetoOptions::default()
-        },
-    )?;
+    let pareto = ParetoOptions {
+        baseline: baseline.clone(),
+        normalize: true,
+        title: Some(format!(
+            "IOPS against IOThread CPU over the {} matrix, relative to QEMU's defaults",
+            preset.name
+        )),
+        ..ParetoOptions::default()
+    };
+    dir.file("pareto.png")?.write_path(|png| {
+        pollwise_plots::plot_pareto(&out("sweep.csv"), png, size, &pareto).map_err(LabError::from)
+    })?;
     let heat_filters: Vec<Filter> = [
         ("policy", "qemu".to_string()),
         ("rw", workload.rw.name().to_string()),
@@ -168,30 +215,27 @@ pub fn report(
         ("iothread_cpu_pct", "heatmap-cpu.png"),
         ("iops", "heatmap-iops.png"),
     ] {
-        pollwise_plots::plot_heatmap(
-            &out("sweep.csv"),
-            &out(file),
-            size,
-            &HeatmapOptions {
-                x: "poll-max-ns".into(),
-                y: "poll-shrink".into(),
-                metric: metric.into(),
-                filters: heat_filters.clone(),
-                title: None,
-            },
-        )?;
+        let heat = HeatmapOptions {
+            x: "poll-max-ns".into(),
+            y: "poll-shrink".into(),
+            metric: metric.into(),
+            filters: heat_filters.clone(),
+            title: None,
+        };
+        dir.file(file)?.write_path(|png| {
+            pollwise_plots::plot_heatmap(&out("sweep.csv"), png, size, &heat)
+                .map_err(LabError::from)
+        })?;
     }
     let (start_ns, span_ns) = window_span(&trace);
-    pollwise_plots::plot_window(
-        &out("trace.csv"),
-        &out("window.png"),
-        size,
-        &WindowOptions {
-            start_ns: Some(start_ns),
-            span_ns: Some(span_ns),
-            ..WindowOptions::default()
-        },
-    )?;
+    let window = WindowOptions {
+        start_ns: Some(start_ns),
+        span_ns: Some(span_ns),
+        ..WindowOptions::default()
+    };
+    dir.file("window.png")?.write_path(|png| {
+        pollwise_plots::plot_window(&out("trace.csv"), png, size, &window).map_err(LabError::from)
+    })?;
 
     let index = Index {
         args,
@@ -210,11 +254,8 @@ pub fn report(
         window: (start_ns, span_ns),
     };
     let path = out("index.md");
-    let mut f = create(&path)?;
-    index
-        .write(&mut f)
-        .and_then(|()| f.flush())
-        .map_err(LabError::file(&path))?;
+    dir.file("index.md")?
+        .write_with(|mut w| index.write(&mut w).map_err(LabError::file(&path)))?;
     Ok(path)
 }
 

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use pollwise_core::{RunRow, TraceRow};
 
+use crate::output::{Kind, Output};
 use crate::LabError;
 
 /// Writes rows as CSV with the common header (the header alone for none).
@@ -38,12 +39,14 @@ pub fn create(path: &Path) -> Result<BufWriter<File>, LabError> {
     ))
 }
 
-/// Writes rows to the file `path`.
+/// Writes rows to the file `path`, replacing it only when complete (see
+/// [`crate::output`]; the caller has checked the path with
+/// [`Output::prepare`] before the work).
 pub fn write_csv_file(path: &Path, rows: &[RunRow]) -> Result<(), LabError> {
-    write_csv(create(path)?, rows)
+    Output::prepare("output", path, Kind::Results, &[], true)?.write_with(|w| write_csv(w, rows))
 }
 
-/// Writes trace rows to the file `path`.
+/// Writes trace rows to the file `path`, as [`write_csv_file`] does.
 pub fn write_trace_file(path: &Path, rows: &[TraceRow]) -> Result<(), LabError> {
-    write_trace(create(path)?, rows)
+    Output::prepare("output", path, Kind::Trace, &[], true)?.write_with(|w| write_trace(w, rows))
 }

@@ -5,13 +5,13 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::fs;
 use std::path::PathBuf;
 
 use pollwise_core::{Params, PolicyKind, RunRow, Rw, Workload};
-use pollwise_sim::batch::{run_jobs, Job};
+use pollwise_sim::batch::{check_runs, run_jobs, Job};
 use pollwise_sim::{LatencyDist, Preset};
 
+use crate::output::{Kind, OutputDir};
 use crate::rows::write_csv_file;
 use crate::stats::{mean, pct_diff, sample_sd};
 use crate::{LabError, Progress, Ticker};
@@ -30,6 +30,8 @@ pub struct StudyOptions {
     pub robust_duration_ms: u64,
     /// Run only the preset tables, not the robustness sweep.
     pub skip_robustness: bool,
+    /// Replace files in `out` that the study did not write.
+    pub force: bool,
 }
 
 /// The policies compared on the presets, each at its defaults.
@@ -486,7 +488,23 @@ pub fn study(
     if opts.duration_ms == Some(0) || opts.robust_duration_ms == 0 {
         return Err(LabError::Input("durations must be at least 1 ms".into()));
     }
-    fs::create_dir_all(&opts.out).map_err(LabError::file(&opts.out))?;
+    // The longest run is a robustness run on the slowest device, stretched
+    // 20 times; every duration must be one the simulator accepts.
+    let max_ms = pollwise_sim::LIMITS.duration_ms.1;
+    if opts.duration_ms.is_some_and(|d| d > max_ms) {
+        return Err(LabError::Input(format!(
+            "--duration-ms {} is too long: at most {max_ms} ms",
+            opts.duration_ms.unwrap_or(0)
+        )));
+    }
+    if opts.robust_duration_ms > max_ms / 20 {
+        return Err(LabError::Input(format!(
+            "--robust-duration-ms {} is too long: at most {} ms (slow devices run 20 times \
+             as long)",
+            opts.robust_duration_ms,
+            max_ms / 20
+        )));
+    }
     let presets = ["optane-p4800x", "fcp-16disk"];
     let mut total = 0;
     for name in presets {
@@ -496,7 +514,21 @@ pub fn study(
     if !opts.skip_robustness {
         total += ROBUST_MEDIANS_NS.len() * 3 * 6 * ROBUST_POLICIES.len();
     }
-    let ticker = Ticker::new(total * opts.seeds as usize, "study", progress);
+    // The size of the whole study, refused before anything is allocated.
+    let runs = check_runs(
+        (total as u64).checked_mul(u64::from(opts.seeds)),
+        &format!("this study ({total} points x {} seeds)", opts.seeds),
+    )?;
+    // Every file the study writes, checked before the first run.
+    let names: Vec<String> = presets
+        .iter()
+        .flat_map(|p| [format!("policies-{p}.csv"), format!("oracle-{p}.csv")])
+        .chain(["robustness.csv".to_string()])
+        .collect();
+    let mut files: Vec<(&str, Kind)> = names.iter().map(|n| (n.as_str(), Kind::Results)).collect();
+    files.push(("README.md", Kind::StudyReadme));
+    let dir = OutputDir::prepare("--out", &opts.out, &files, &[], opts.force)?;
+    let ticker = Ticker::new(runs as usize, "study", progress);
     let results = presets
         .iter()
         .map(|n| study_preset(opts, n, &ticker))
@@ -508,7 +540,8 @@ pub fn study(
     };
     let md = markdown(opts, &results, &robust);
     let path = opts.out.join("README.md");
-    fs::write(&path, &md).map_err(LabError::file(&path))?;
+    dir.file("README.md")?
+        .write_with(|w| w.write_all(md.as_bytes()).map_err(LabError::file(&path)))?;
     Ok(md)
 }
 

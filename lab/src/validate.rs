@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use pollwise_core::{Params, RunRow, Workload};
-use pollwise_sim::batch::nth_seed;
+use pollwise_sim::batch::{check_runs, nth_seed};
 
 use crate::backend::{Backend, Point};
 use crate::stats::{mean_row, pct_diff};
@@ -40,6 +40,18 @@ impl Agreement {
 
 /// Runs every workload `repeats` times (seeds `seed, seed+1, ...`) on both
 /// backends and averages each side.
+/// The number of runs a validation does (both backends), refused with
+/// the number and the limit when absurd; callers check it before opening
+/// a device.
+pub fn run_count(workloads: usize, repeats: u32) -> Result<u64, LabError> {
+    Ok(check_runs(
+        (workloads as u64)
+            .checked_mul(u64::from(repeats))
+            .and_then(|n| n.checked_mul(2)),
+        &format!("this validation ({workloads} workloads x {repeats} repeats x 2 backends)"),
+    )?)
+}
+
 pub fn validate(
     reference: &dyn Backend,
     model: &dyn Backend,
@@ -58,6 +70,7 @@ pub fn validate(
             w.check(b.limits())?;
         }
     }
+    run_count(workloads.len(), repeats)?;
     let mut points = Vec::new();
     for w in workloads {
         for rep in 0..u64::from(repeats) {

@@ -45,6 +45,16 @@ pub enum TargetError {
         path: PathBuf,
     },
     NoDirectIo(PathBuf),
+    /// A `--file` on a filesystem without O_DIRECT (`--dir` does not apply).
+    FileNoDirectIo(PathBuf),
+    /// EPERM: refused whoever asks (an immutable or append-only file, a
+    /// security policy), so another user would not help.
+    NotPermitted {
+        path: PathBuf,
+        write: bool,
+    },
+    /// EROFS: the file is on a read-only filesystem.
+    ReadOnlyFs(PathBuf),
     Unaligned {
         bs: u64,
         block: u64,
@@ -105,6 +115,32 @@ impl fmt::Display for TargetError {
                  filesystem",
                 p.display()
             ),
+            TargetError::FileNoDirectIo(p) => write!(
+                f,
+                "{}: its filesystem does not support O_DIRECT (as /proc, /sys and some tmpfs \
+                 do not); give --file a file on a disk-backed filesystem or a block device, or \
+                 leave --file out to use a scratch file",
+                p.display()
+            ),
+            TargetError::NotPermitted { path, write } => write!(
+                f,
+                "{}: the kernel refuses to open it for {} (EPERM), whoever asks: it may be \
+                 immutable or append-only (`lsattr` shows it, `chattr -i` clears it) or a \
+                 security policy forbids it; {}",
+                path.display(),
+                if *write { "writing" } else { "reading" },
+                if *write {
+                    "use a read workload (randread or read) or another file"
+                } else {
+                    "use another file"
+                }
+            ),
+            TargetError::ReadOnlyFs(p) => write!(
+                f,
+                "{}: its filesystem is mounted read-only; use a read workload (randread or \
+                 read) or a file on a writable filesystem",
+                p.display()
+            ),
             TargetError::Unaligned { bs, block, path } => write!(
                 f,
                 "bs {bs} is not a multiple of the logical block size {block} of {}; O_DIRECT \
@@ -156,6 +192,22 @@ impl fmt::Display for TargetError {
 }
 
 impl std::error::Error for TargetError {}
+
+/// Why opening an existing `--file` failed, with what would work.
+fn open_existing_error(e: io::Error, path: &Path, write: bool) -> TargetError {
+    let path = path.to_path_buf();
+    match e.raw_os_error() {
+        Some(libc::ENOENT) => TargetError::Missing(path),
+        Some(libc::EACCES) => TargetError::PermissionDenied { path, write },
+        Some(libc::EPERM) => TargetError::NotPermitted { path, write },
+        Some(libc::EROFS) => TargetError::ReadOnlyFs(path),
+        Some(libc::EINVAL) => TargetError::FileNoDirectIo(path),
+        _ => TargetError::Io {
+            what: format!("opening {}", path.display()),
+            source: e,
+        },
+    }
+}
 
 /// An open target. A scratch file is removed when this is dropped.
 #[derive(Debug)]
@@ -408,20 +460,7 @@ impl Target {
             .write(write)
             .custom_flags(libc::O_DIRECT)
             .open(&canonical)
-            .map_err(|e| match e.raw_os_error() {
-                Some(libc::ENOENT) => TargetError::Missing(path.to_path_buf()),
-                Some(libc::EACCES) | Some(libc::EPERM) | Some(libc::EROFS) => {
-                    TargetError::PermissionDenied {
-                        path: path.to_path_buf(),
-                        write,
-                    }
-                }
-                Some(libc::EINVAL) => TargetError::NoDirectIo(path.to_path_buf()),
-                _ => TargetError::Io {
-                    what: format!("opening {}", path.display()),
-                    source: e,
-                },
-            })?;
+            .map_err(|e| open_existing_error(e, path, write))?;
         let block_size = logical_block_size(&file, is_block);
         check_alignment(bs, block_size, path)?;
         let raw_size = if is_block {
@@ -556,4 +595,35 @@ fn block_device_size(file: &File) -> io::Result<u64> {
         return Err(io::Error::last_os_error());
     }
     Ok(size)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(errno: i32, write: bool) -> String {
+        open_existing_error(
+            io::Error::from_raw_os_error(errno),
+            Path::new("/data/f"),
+            write,
+        )
+        .to_string()
+    }
+
+    #[test]
+    fn an_existing_file_without_o_direct_does_not_point_at_dir() {
+        let m = message(libc::EINVAL, false);
+        assert!(!m.contains("--dir"), "{m}");
+        assert!(m.contains("O_DIRECT") && m.contains("--file"), "{m}");
+    }
+
+    #[test]
+    fn eperm_and_erofs_do_not_blame_the_user() {
+        for (errno, want) in [(libc::EPERM, "immutable"), (libc::EROFS, "read-only")] {
+            let m = message(errno, true);
+            assert!(!m.contains("run as a user"), "{m}");
+            assert!(m.contains(want), "{m}");
+        }
+        assert!(message(libc::EACCES, true).contains("run as a user"));
+    }
 }

@@ -18,8 +18,12 @@ pub const MAX_RUNS: u64 = 10_000_000;
 pub fn check_runs(count: Option<u64>, what: &str) -> Result<u64, SimError> {
     match count {
         Some(n) if n <= MAX_RUNS => Ok(n),
-        _ => Err(SimError::Workload(format!(
-            "{what} would be more than {MAX_RUNS} runs: use fewer values or seeds"
+        Some(n) => Err(SimError::Workload(format!(
+            "{what} would be {n} runs; at most {MAX_RUNS} are allowed: use fewer values or seeds"
+        ))),
+        None => Err(SimError::Workload(format!(
+            "{what} would be more than 2^64 runs; at most {MAX_RUNS} are allowed: use fewer \
+             values or seeds"
         ))),
     }
 }

@@ -15,6 +15,7 @@ use crate::dist::Sampler;
 use crate::error::SimError;
 use crate::loop_driver::{LoopDriver, LoopEvent};
 use crate::preset::{Preset, VqMapping};
+use crate::trace::TraceSink;
 use crate::workload::{Validate as _, Workload};
 
 type Time = u64;
@@ -133,7 +134,7 @@ pub struct Engine<'a> {
     measure_from: Time,
     measure_to: Time,
     meters: Meters,
-    trace: Option<Vec<TraceRow>>,
+    trace: Option<TraceSink<'a>>,
     params_text: String,
     /// Events processed, for the benchmark.
     processed: u64,
@@ -242,7 +243,7 @@ impl<'a> Engine<'a> {
                 completions: 0,
                 kicks: 0,
             },
-            trace: trace.then(Vec::new),
+            trace: trace.then(TraceSink::collect),
             params_text: params.to_string(),
             processed: 0,
         })
@@ -542,6 +543,12 @@ impl<'a> Engine<'a> {
         self.schedule_loop(it, next);
     }
 
+    /// Hands the trace to `sink` row by row instead of keeping it.
+    pub(crate) fn stream_trace(mut self, sink: Box<dyn FnMut(TraceRow) + 'a>) -> Self {
+        self.trace = Some(TraceSink::Stream(sink));
+        self
+    }
+
     fn record_trace(&mut self, it: u32, point: TracePoint) {
         let Some(trace) = &mut self.trace else {
             return;
@@ -602,6 +609,9 @@ impl<'a> Engine<'a> {
             window_zero_frac: stats.zero_frac(),
             abrupt_resets: stats.abrupt_resets(),
         };
-        (row, self.trace.unwrap_or_default())
+        (
+            row,
+            self.trace.map(TraceSink::into_rows).unwrap_or_default(),
+        )
     }
 }

@@ -12,6 +12,7 @@ mod error;
 pub mod loop_driver;
 mod preset;
 pub mod sweep;
+mod trace;
 mod workload;
 
 pub use dist::{LatencyDist, MAX_LATENCY_NS};
@@ -42,6 +43,22 @@ pub fn simulate_traced(
     seed: u64,
 ) -> Result<(RunRow, Vec<TraceRow>), SimError> {
     Ok(engine::Engine::new(preset, workload, params, seed, true)?.run())
+}
+
+/// Simulates one run and hands its window trajectory to `sink` row by row
+/// as it is made (memory does not grow with the run's length); the rows
+/// are those [`simulate_traced`] returns, in the same order.
+pub fn simulate_streamed<'a>(
+    preset: &'a Preset,
+    workload: &'a Workload,
+    params: &'a Params,
+    seed: u64,
+    sink: impl FnMut(TraceRow) + 'a,
+) -> Result<RunRow, SimError> {
+    Ok(engine::Engine::new(preset, workload, params, seed, true)?
+        .stream_trace(Box::new(sink))
+        .run()
+        .0)
 }
 
 /// Simulates one run and returns its metrics and the number of events the

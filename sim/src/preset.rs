@@ -178,15 +178,21 @@ impl Preset {
         EMBEDDED.iter().map(|(n, _)| *n)
     }
 
-    /// An embedded preset by name, or a TOML file by path.
+    /// An embedded preset by name, or a TOML file by path (at most
+    /// [`MAX_PRESET_BYTES`]; a FIFO or a device that never ends is read
+    /// only that far).
     pub fn load(name_or_path: &str) -> Result<Preset, SimError> {
         if let Some((_, text)) = EMBEDDED.iter().find(|(n, _)| *n == name_or_path) {
             return Preset::from_toml(text, name_or_path);
         }
         let path = Path::new(name_or_path);
         let looks_like_path = name_or_path.contains(['/', '.']);
-        match std::fs::read_to_string(path) {
-            Ok(text) => Preset::from_toml(&text, name_or_path),
+        match read_bounded(path) {
+            Ok(Some(text)) => Preset::from_toml(&text, name_or_path),
+            Ok(None) => Err(SimError::Preset(format!(
+                "preset file '{name_or_path}' is larger than {MAX_PRESET_BYTES} bytes: a preset \
+                 is a short TOML file (see sim/presets/)"
+            ))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !looks_like_path => {
                 Err(SimError::Preset(format!(
                     "unknown preset '{name_or_path}': expected one of {} or the path of a TOML file",
@@ -215,6 +221,20 @@ impl Preset {
     /// a command-line flag.
     pub fn validate(&self) -> Result<(), SimError> {
         const MAX_COST_NS: u64 = 1_000_000_000;
+        for (key, text) in [("name", &self.name), ("description", &self.description)] {
+            let max = if key == "name" {
+                MAX_NAME_BYTES
+            } else {
+                MAX_DESCRIPTION_BYTES
+            };
+            if text.len() > max {
+                return Err(SimError::Preset(format!(
+                    "{key} is {} bytes long: at most {max} are allowed (the name is copied \
+                     into every result row)",
+                    text.len()
+                )));
+            }
+        }
         let range = |key: &str, v: u64, lo: u64, hi: u64| {
             if v < lo || v > hi {
                 Err(SimError::Preset(format!(
@@ -314,4 +334,21 @@ impl Preset {
         p.device.write_latency = p.device.write_latency.scaled(factor);
         p
     }
+}
+
+/// The longest preset file read: far above any real preset.
+pub const MAX_PRESET_BYTES: u64 = 1 << 20;
+/// The longest preset `name` (copied into every result row).
+pub const MAX_NAME_BYTES: usize = 256;
+/// The longest preset `description`.
+pub const MAX_DESCRIPTION_BYTES: usize = 4096;
+
+/// The file's text, or `None` when it is longer than [`MAX_PRESET_BYTES`].
+fn read_bounded(path: &Path) -> std::io::Result<Option<String>> {
+    use std::io::Read;
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(MAX_PRESET_BYTES + 1)
+        .read_to_string(&mut text)?;
+    Ok((text.len() as u64 <= MAX_PRESET_BYTES).then_some(text))
 }

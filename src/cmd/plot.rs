@@ -1,9 +1,10 @@
 //! `pollwise plot`: trade-off pictures from results, trace and compare CSV.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
+use pollwise_lab::{Input, Kind, Output};
 use pollwise_plots::{
     CompareOptions, Filter, HeatmapOptions, ParetoOptions, Size, Summary, WindowOptions,
 };
@@ -94,6 +95,9 @@ pub struct Common {
     width: u32,
     #[arg(long, default_value_t = 800)]
     height: u32,
+    /// Replace an existing --out that is not a PNG or SVG picture.
+    #[arg(long)]
+    force: bool,
 }
 
 impl Common {
@@ -102,6 +106,18 @@ impl Common {
             .iter()
             .map(|f| f.parse::<Filter>().map_err(anyhow::Error::from))
             .collect()
+    }
+
+    /// The checked --out: not the input, not someone else's file, in a
+    /// writable directory.
+    fn output(&self, input: &Path, flag: &str) -> Result<Output> {
+        Ok(Output::prepare(
+            "--out",
+            &self.out,
+            Kind::Picture,
+            &[Input::new(flag, input)],
+            self.force,
+        )?)
     }
 
     fn size(&self) -> Size {
@@ -126,8 +142,10 @@ pub fn run(command: PlotCommand) -> Result<()> {
                 filters: common.filters()?,
                 title: common.title.clone(),
             };
-            let s = pollwise_plots::plot_pareto(&input, &common.out, common.size(), &opts)
-                .context("plot pareto")?;
+            let s = common.output(&input, "--input")?.write_path(|out| {
+                pollwise_plots::plot_pareto(&input, out, common.size(), &opts)
+                    .context("plot pareto")
+            })?;
             done(&common, s, "policies");
         }
         PlotCommand::Window {
@@ -142,8 +160,10 @@ pub fn run(command: PlotCommand) -> Result<()> {
                 span_ns: span_us.map(|v| us_to_ns("--span-us", v)).transpose()?,
                 title: common.title.clone(),
             };
-            let s = pollwise_plots::plot_window(&trace, &common.out, common.size(), &opts)
-                .context("plot window")?;
+            let s = common.output(&trace, "--trace")?.write_path(|out| {
+                pollwise_plots::plot_window(&trace, out, common.size(), &opts)
+                    .context("plot window")
+            })?;
             done(&common, s, "runs");
         }
         PlotCommand::Heatmap {
@@ -160,8 +180,10 @@ pub fn run(command: PlotCommand) -> Result<()> {
                 filters: common.filters()?,
                 title: common.title.clone(),
             };
-            let s = pollwise_plots::plot_heatmap(&input, &common.out, common.size(), &opts)
-                .context("plot heatmap")?;
+            let s = common.output(&input, "--input")?.write_path(|out| {
+                pollwise_plots::plot_heatmap(&input, out, common.size(), &opts)
+                    .context("plot heatmap")
+            })?;
             done(&common, s, "cells");
         }
         PlotCommand::Compare { input, common } => {
@@ -169,8 +191,10 @@ pub fn run(command: PlotCommand) -> Result<()> {
                 filters: common.filters()?,
                 title: common.title.clone(),
             };
-            let s = pollwise_plots::plot_compare(&input, &common.out, common.size(), &opts)
-                .context("plot compare")?;
+            let s = common.output(&input, "--input")?.write_path(|out| {
+                pollwise_plots::plot_compare(&input, out, common.size(), &opts)
+                    .context("plot compare")
+            })?;
             done(&common, s, "bars");
             if s.outside_band > 0 {
                 eprintln!(
@@ -186,8 +210,16 @@ pub fn run(command: PlotCommand) -> Result<()> {
 }
 
 fn us_to_ns(flag: &str, us: f64) -> Result<u64> {
-    if !us.is_finite() || us < 0.0 || us * 1e3 > u64::MAX as f64 {
+    if us.is_nan() || us < 0.0 {
         bail!("{flag} must be a non-negative number of microseconds, got {us}");
+    }
+    // u64 nanoseconds end after about 584 years.
+    const MAX_US: f64 = u64::MAX as f64 / 1e3;
+    if us >= MAX_US {
+        bail!(
+            "{flag} {us} is too large: the most a trace can span is {:.0} us (u64 nanoseconds)",
+            MAX_US.floor()
+        );
     }
     Ok((us * 1e3).round() as u64)
 }

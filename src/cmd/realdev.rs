@@ -8,14 +8,16 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use pollwise_core::Params;
 use pollwise_lab::compare::{write_csv, ComparedPoint};
-use pollwise_lab::rows::{create, write_trace_file};
+use pollwise_lab::rows::write_trace;
 use pollwise_lab::stats::mean;
 use pollwise_lab::{online, CompareSpec, DeviceBackend};
+use pollwise_lab::{Input, Kind, Output};
 use pollwise_realdev::run::{self as device, ParamChange, RunConfig, RunOutput};
 
 use crate::device_args::{DeviceMatrixArgs, TargetArgs, WorkloadArgs};
 use crate::policy_args::{parse_pairs, PolicyArgs, PolicyPairArgs};
 use crate::progress;
+use crate::stop;
 use crate::workload_args::{list, parse_size};
 
 #[derive(Subcommand, Debug)]
@@ -29,7 +31,47 @@ pub enum RealdevCommand {
     /// Measure the device's latency and throughput and the loop's own
     /// costs, and write a simulator preset (load it with --preset FILE).
     Calibrate(CalibrateArgs),
+    /// Remove scratch files left by runs that were killed (SIGKILL, power
+    /// loss) and whose processes are gone.
+    Clean(CleanArgs),
 }
+
+#[derive(Args, Debug)]
+pub struct CleanArgs {
+    /// The scratch directory [default: the system temp dir].
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+fn clean(a: &CleanArgs) -> Result<()> {
+    let dir = a.dir.clone().unwrap_or_else(std::env::temp_dir);
+    let removed = pollwise_realdev::scratch::clean_stale_scratch(&dir)
+        .with_context(|| format!("cannot list the scratch directory {}", dir.display()))?;
+    for r in &removed {
+        println!("{r}");
+    }
+    println!(
+        "{} stale scratch file(s) removed from {}",
+        removed.len(),
+        dir.display()
+    );
+    Ok(())
+}
+
+/// The --file target as an input no output may overwrite.
+fn target_inputs(t: &TargetArgs) -> Vec<Input<'_>> {
+    t.file
+        .iter()
+        .map(|p| Input::new("--file", p))
+        .chain(
+            t.allow_write_to
+                .iter()
+                .map(|p| Input::new("--allow-write-to", p)),
+        )
+        .collect()
+}
+
+use crate::stop::DEVICE_STOPPED as STOPPED;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -56,6 +98,10 @@ pub struct RunArgs {
     /// IOThread).
     #[arg(long, value_name = "MS:NAME=VALUE,...")]
     pub set_at: Vec<String>,
+    /// Replace an output file that pollwise did not write (judged by its
+    /// content).
+    #[arg(long)]
+    pub force: bool,
 }
 
 pub fn run(command: RealdevCommand) -> Result<()> {
@@ -63,13 +109,14 @@ pub fn run(command: RealdevCommand) -> Result<()> {
         RealdevCommand::Run(a) => run_one(&a),
         RealdevCommand::Compare(a) => compare(&a),
         RealdevCommand::Calibrate(a) => calibrate(&a),
+        RealdevCommand::Clean(a) => clean(&a),
     }
 }
 
 fn run_one(a: &RunArgs) -> Result<()> {
     let params = a.policy.params()?;
     online(&params)?;
-    let changes = parse_changes(&a.set_at, &params)?;
+    let changes = parse_changes(&a.set_at, &params, a.workload.duration_ms)?;
     let cfg = RunConfig {
         workload: a.workload.workload()?,
         duration_ms: a.workload.duration_ms,
@@ -79,9 +126,21 @@ fn run_one(a: &RunArgs) -> Result<()> {
         trace: a.trace.is_some(),
         catch_sigint: true,
     };
-    let out = device::run(&cfg)?;
-    if let Some(path) = &a.trace {
-        write_trace_file(path, &out.trace)?;
+    // Checked before the run: not the target, not someone else's file, a
+    // writable directory.
+    let trace = match &a.trace {
+        Some(path) => Some(Output::prepare(
+            "--trace",
+            path,
+            Kind::Trace,
+            &target_inputs(&a.target),
+            a.force,
+        )?),
+        None => None,
+    };
+    let out = stop::guarded(STOPPED, || Ok(device::run(&cfg)?))?;
+    if let Some(trace) = &trace {
+        trace.write_with(|w| write_trace(w, &out.trace))?;
     }
     let mut stdout = BufWriter::new(io::stdout().lock());
     match a.format {
@@ -97,7 +156,7 @@ fn run_one(a: &RunArgs) -> Result<()> {
 }
 
 /// `MS:name=value,...` into a change applied over `base`.
-fn parse_changes(items: &[String], base: &Params) -> Result<Vec<ParamChange>> {
+fn parse_changes(items: &[String], base: &Params, duration_ms: u64) -> Result<Vec<ParamChange>> {
     let mut current = base.clone();
     let mut changes = Vec::new();
     let mut parsed: Vec<(u64, &str)> = items
@@ -109,6 +168,11 @@ fn parse_changes(items: &[String], base: &Params) -> Result<Vec<ParamChange>> {
             let ms = ms.trim().parse::<u64>().with_context(|| {
                 format!("--set-at '{item}': '{ms}' is not a time in ms (e.g. 500)")
             })?;
+            if ms >= duration_ms {
+                bail!(
+                    "--set-at '{item}': {ms} ms is not inside the run: give a time in                      0..{duration_ms} ms (--duration-ms is {duration_ms})"
+                );
+            }
             Ok((ms, pairs))
         })
         .collect::<Result<_>>()?;
@@ -199,9 +263,14 @@ fn print_table<W: Write>(out: &mut W, o: &RunOutput) -> Result<()> {
 pub struct CalibrateArgs {
     #[command(flatten)]
     pub target: TargetArgs,
-    /// Where to write the preset (TOML).
+    /// Where to write the preset (TOML); - for standard output.
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
+    /// Replace an output file that pollwise did not write (judged by its
+    /// content).
+    #[arg(long)]
+    pub force: bool,
+
     /// Block sizes to measure, comma-separated; the smallest gives the
     /// latency distributions, the largest the transfer rate.
     #[arg(long, default_value = "4k,128k")]
@@ -224,9 +293,20 @@ fn calibrate(a: &CalibrateArgs) -> Result<()> {
     use pollwise_realdev::calibrate::{calibrate, CalibrateConfig};
 
     let sizes = list("bs", &a.bs, parse_size)?;
+    let max_ms = pollwise_realdev::loadgen::LIMITS.duration_ms.1;
+    if a.point_ms == 0 || a.point_ms > max_ms {
+        bail!("--point-ms {} is out of range 1..={max_ms}", a.point_ms);
+    }
     if a.depth == 0 || a.depth > 1024 {
         bail!("--depth {} is out of range 1..=1024", a.depth);
     }
+    let output = Output::prepare(
+        "--out",
+        &a.out,
+        Kind::Preset,
+        &target_inputs(&a.target),
+        a.force,
+    )?;
     let cfg = CalibrateConfig {
         target: a.target.spec()?,
         sizes,
@@ -235,18 +315,25 @@ fn calibrate(a: &CalibrateArgs) -> Result<()> {
         probe_rounds: a.rounds,
         seed: a.seed,
     };
-    let _sigint = pollwise_realdev::sys::SigintGuard::install()?;
-    let cal = calibrate(&cfg)?;
+    let cal = stop::guarded(STOPPED, || Ok(calibrate(&cfg)?))?;
     let preset = calibrated::build(&cal).map_err(anyhow::Error::msg)?;
     let text = calibrated::to_toml(&cal, &preset);
-    std::fs::write(&a.out, &text).with_context(|| format!("writing {}", a.out.display()))?;
-    // What the simulator will read back must be what was measured.
-    let loaded = pollwise_sim::Preset::load(&a.out.display().to_string())?;
+    // What the simulator will read must be what was measured: the text is
+    // checked before it is written (reading the output back would hang on
+    // a pipe such as /dev/stdout).
+    let loaded = pollwise_sim::Preset::from_toml(&text, &a.out.display().to_string())?;
     if loaded != preset {
         bail!(
-            "{} does not read back as the preset written",
+            "the preset for {} does not read back as the one measured",
             a.out.display()
         );
+    }
+    output.write_with(|w| {
+        w.write_all(text.as_bytes())
+            .with_context(|| format!("writing {}", a.out.display()))
+    })?;
+    if output.is_stdout() {
+        return Ok(());
     }
     let mut out = BufWriter::new(io::stdout().lock());
     for line in text.lines().take_while(|l| l.starts_with('#')) {
@@ -287,6 +374,10 @@ pub struct CompareArgs {
     /// Also write every single run's row (the common schema) to this CSV.
     #[arg(long, value_name = "FILE")]
     pub rows: Option<PathBuf>,
+    /// Replace an output file that pollwise did not write (judged by its
+    /// content).
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -306,6 +397,27 @@ fn compare(a: &CompareArgs) -> Result<()> {
         .matrix
         .matrix(a.duration_ms)?
         .workloads(&pollwise_realdev::loadgen::LIMITS)?;
+    // The run set's size, before the scratch file is created and filled.
+    pollwise_sim::batch::check_runs(
+        (workloads.len() as u64)
+            .checked_mul(u64::from(a.repeat))
+            .and_then(|n| n.checked_mul(2)),
+        &format!(
+            "this compare ({} workloads x {} repeats x 2 policies)",
+            workloads.len(),
+            a.repeat
+        ),
+    )?;
+    let rows_out = match &a.rows {
+        Some(path) => Some(Output::prepare(
+            "--rows",
+            path,
+            Kind::Results,
+            &target_inputs(&a.target),
+            a.force,
+        )?),
+        None => None,
+    };
     let largest_bs = workloads.iter().map(|w| w.bs).max().unwrap_or(4096);
     let backend = DeviceBackend::open(&a.target.spec()?, largest_bs)?;
     let spec = CompareSpec {
@@ -315,13 +427,19 @@ fn compare(a: &CompareArgs) -> Result<()> {
         seed: a.seed,
         repeats: a.repeat,
     };
-    let points = pollwise_lab::compare(&backend, &spec, &progress::reporter())?;
-    if let Some(path) = &a.rows {
+    let points = stop::guarded(STOPPED, || {
+        Ok(pollwise_lab::compare(
+            &backend,
+            &spec,
+            &progress::reporter(),
+        )?)
+    })?;
+    if let Some(out) = &rows_out {
         let all: Vec<_> = points
             .iter()
             .flat_map(|p| p.baseline.iter().chain(&p.candidate).cloned())
             .collect();
-        pollwise_lab::rows::write_csv(create(path)?, &all)?;
+        out.write_with(|w| pollwise_lab::rows::write_csv(w, &all))?;
     }
     let mut out = BufWriter::new(io::stdout().lock());
     match a.format {

@@ -14,7 +14,8 @@ pub struct ReportArgs {
     /// Embedded preset name (optane-p4800x, fcp-16disk) or a TOML file.
     #[arg(long, default_value = "optane-p4800x")]
     pub preset: String,
-    /// Directory to write into (created if missing; files in it are replaced).
+    /// Directory to write into (created if missing; files pollwise wrote
+    /// before are replaced, others only with --force).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
     /// Seeds per sweep point, averaged in the heatmaps.
@@ -28,6 +29,10 @@ pub struct ReportArgs {
     /// Simulated time of each compare run, in ms [default: the preset's].
     #[arg(long, value_name = "MS")]
     pub compare_duration_ms: Option<u64>,
+    /// Replace an output file that pollwise did not write (judged by its
+    /// content).
+    #[arg(long)]
+    pub force: bool,
 }
 
 pub fn run(args: ReportArgs) -> Result<()> {
@@ -38,6 +43,7 @@ pub fn run(args: ReportArgs) -> Result<()> {
         seed: args.seed,
         duration_ms: args.duration_ms,
         compare_duration_ms: args.compare_duration_ms,
+        force: args.force,
     };
     let index = report(&opts, &progress::reporter())?;
     eprintln!("wrote {}", index.display());

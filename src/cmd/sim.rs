@@ -3,9 +3,11 @@
 use std::io;
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
-use pollwise_lab::rows::write_trace_file;
+use pollwise_core::TraceRow;
+use pollwise_lab::output::preset_input;
+use pollwise_lab::{Kind, Output};
 use pollwise_sim::Preset;
 
 use crate::output::{write_rows, Format};
@@ -32,6 +34,10 @@ pub struct SimArgs {
     /// Write the window trajectory (CSV, one row per change) to FILE.
     #[arg(long, value_name = "FILE")]
     pub trace: Option<PathBuf>,
+    /// Replace an output file that pollwise did not write (judged by its
+    /// content).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Loads a preset and applies a latency scale, checking the factor.
@@ -48,12 +54,45 @@ pub fn run(args: SimArgs) -> Result<()> {
     let preset = load_preset(&args.preset, args.latency_scale)?;
     let params = args.policy.params()?;
     let workload = args.workload.workload(&preset)?;
-    let row = match &args.trace {
+    let trace = match &args.trace {
+        Some(path) => Some(Output::prepare(
+            "--trace",
+            path,
+            Kind::Trace,
+            &preset_input(&args.preset),
+            args.force,
+        )?),
+        None => None,
+    };
+    let row = match &trace {
         None => pollwise_sim::simulate(&preset, &workload, &params, args.seed)?,
-        Some(path) => {
-            let (row, trace) =
-                pollwise_sim::simulate_traced(&preset, &workload, &params, args.seed)?;
-            write_trace_file(path, &trace)?;
+        Some(out) => {
+            // The trace streams to a temporary file through a bounded
+            // buffer; it replaces the output only when complete.
+            let mut pending = out.start()?;
+            let mut failed: Option<csv::Error> = None;
+            let row = {
+                let mut w = csv::Writer::from_writer(pending.writer());
+                let row = pollwise_sim::simulate_streamed(
+                    &preset,
+                    &workload,
+                    &params,
+                    args.seed,
+                    |r: TraceRow| {
+                        if failed.is_none() {
+                            failed = w.serialize(&r).err();
+                        }
+                    },
+                )?;
+                if failed.is_none() {
+                    failed = w.flush().err().map(csv::Error::from);
+                }
+                row
+            };
+            if let Some(e) = failed {
+                return Err(e).with_context(|| format!("writing {}", out.path().display()));
+            }
+            pending.commit()?;
             row
         }
     };

@@ -27,6 +27,10 @@ pub struct StudyArgs {
     /// Run only the preset tables, not the robustness sweep.
     #[arg(long)]
     pub skip_robustness: bool,
+    /// Replace an output file that pollwise did not write (judged by its
+    /// content).
+    #[arg(long)]
+    pub force: bool,
 }
 
 pub fn run(args: StudyArgs) -> Result<()> {
@@ -36,6 +40,7 @@ pub fn run(args: StudyArgs) -> Result<()> {
         duration_ms: args.duration_ms,
         robust_duration_ms: args.robust_duration_ms,
         skip_robustness: args.skip_robustness,
+        force: args.force,
     };
     let md = study(&opts, &progress::reporter())?;
     print!("{md}");

@@ -1,14 +1,14 @@
 //! `pollwise sweep`: a policy's parameters swept in simulation.
 
-use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use pollwise_core::PolicyKind;
-use pollwise_lab::{Matrix, Progress};
+use pollwise_lab::output::preset_input;
+use pollwise_lab::{Kind, Matrix, Output, Progress};
 use pollwise_sim::sweep::{Shard, SweepSpec};
 
 use crate::cmd::sim::load_preset;
@@ -49,6 +49,10 @@ pub struct SweepArgs {
     /// Output CSV file [default: stdout].
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Replace an output file that pollwise did not write (judged by its
+    /// content).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Parses `NAME=V1,V2` into an axis.
@@ -102,12 +106,17 @@ pub fn run(args: SweepArgs) -> Result<()> {
         Some(s) => Shard::parse(s)?,
         None => Shard::WHOLE,
     };
-    // Open the output before the work, so a bad path fails at once.
-    let out: Box<dyn Write> = match &args.out {
-        Some(path) => Box::new(BufWriter::new(
-            File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
-        )),
-        None => Box::new(io::stdout().lock()),
+    // Check the output before the work, so a bad path fails at once; it is
+    // replaced only when every row is written.
+    let out = match &args.out {
+        Some(path) => Some(Output::prepare(
+            "--out",
+            path,
+            Kind::Results,
+            &preset_input(&args.preset),
+            args.force,
+        )?),
+        None => None,
     };
     let (total, what) = (spec.shard_len(shard)?, format!("sweep {}", spec.kind));
     let (report, done) = (progress::reporter(), AtomicU64::new(0));
@@ -119,5 +128,9 @@ pub fn run(args: SweepArgs) -> Result<()> {
             what: &what,
         });
     })?;
-    Ok(write_csv(out, &rows)?)
+    match out {
+        Some(out) => out.write_with(|w| write_csv(w, &rows))?,
+        None => write_csv(io::stdout().lock(), &rows)?,
+    }
+    Ok(())
 }

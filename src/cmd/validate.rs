@@ -58,18 +58,21 @@ pub fn run(a: ValidateArgs) -> Result<()> {
         .matrix
         .matrix(a.duration_ms)?
         .workloads(&pollwise_realdev::loadgen::LIMITS)?;
+    pollwise_lab::validate::run_count(workloads.len(), a.repeat)?;
     let largest_bs = workloads.iter().map(|w| w.bs).max().unwrap_or(4096);
     let device = DeviceBackend::open(&a.target.spec()?, largest_bs)?;
     let sim = SimBackend { preset };
-    let results = validate(
-        &device,
-        &sim,
-        &workloads,
-        &params,
-        a.seed,
-        a.repeat,
-        &progress::reporter(),
-    )?;
+    let results = crate::stop::guarded(crate::stop::DEVICE_STOPPED, || {
+        Ok(validate(
+            &device,
+            &sim,
+            &workloads,
+            &params,
+            a.seed,
+            a.repeat,
+            &progress::reporter(),
+        )?)
+    })?;
     let mut out = BufWriter::new(io::stdout().lock());
     match a.format {
         ValidateFormat::Table => write_table(&mut out, &results, &a.preset, a.repeat)?,

@@ -1,0 +1,535 @@
+//! The binary against a hostile or careless user: outputs that would
+//! destroy inputs, runs too large to allocate, numbers that would wrap,
+//! files that never end, and the messages that must tell the truth. None
+//! of these needs a device: each must be refused before any I/O.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{assert_clean_error, assert_ok, pollwise, scratch_dir, stderr, stdout};
+
+/// Runs pollwise, killing it (and failing) if it takes longer than `limit`:
+/// a refusal must come before the work, not after it.
+fn within(limit: Duration, args: &[&str]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pollwise"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run pollwise");
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("pollwise {args:?} still running after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+const QUICK: Duration = Duration::from_secs(20);
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn results_header() -> String {
+    pollwise_core::RunRow::COLUMNS.join(",")
+}
+
+#[test]
+fn an_output_that_is_the_preset_or_the_target_is_refused() {
+    let d = scratch_dir("hostile-same");
+    let preset = d.join("p.toml");
+    fs::write(
+        &preset,
+        pollwise_sim::Preset::load("optane-p4800x")
+            .unwrap()
+            .to_toml(),
+    )
+    .unwrap();
+    let before = fs::read(&preset).unwrap();
+    let o = within(
+        QUICK,
+        &["sim", "--preset", s(&preset), "--trace", s(&preset)],
+    );
+    assert_clean_error(&o, &["--trace", "--preset", "same file"]);
+    // Through a symlink, and with --force: still the same file.
+    let link = d.join("link.csv");
+    let _ = fs::remove_file(&link);
+    std::os::unix::fs::symlink(&preset, &link).unwrap();
+    let o = within(
+        QUICK,
+        &[
+            "sweep",
+            "--preset",
+            s(&preset),
+            "--out",
+            s(&link),
+            "--force",
+        ],
+    );
+    assert_clean_error(&o, &["same file"]);
+    assert_eq!(fs::read(&preset).unwrap(), before);
+
+    // The device commands: refused before the target is opened.
+    let data = d.join("data.bin");
+    fs::write(&data, vec![7u8; 1 << 20]).unwrap();
+    for args in [
+        vec!["realdev", "run", "--file", s(&data), "--trace", s(&data)],
+        vec![
+            "realdev",
+            "calibrate",
+            "--file",
+            s(&data),
+            "--out",
+            s(&data),
+        ],
+        vec!["realdev", "compare", "--file", s(&data), "--rows", s(&data)],
+    ] {
+        let o = within(QUICK, &args);
+        assert_clean_error(&o, &["same file", "--file"]);
+    }
+    assert_eq!(fs::read(&data).unwrap(), vec![7u8; 1 << 20]);
+
+    // A plot whose output is a link to its input.
+    let csv = d.join("rows.csv");
+    let out = pollwise(&["sim", "--format", "csv", "--duration-ms", "5"]);
+    assert_ok(&out);
+    fs::write(&csv, &out.stdout).unwrap();
+    let png = d.join("pic.png");
+    let _ = fs::remove_file(&png);
+    std::os::unix::fs::symlink(&csv, &png).unwrap();
+    let o = within(
+        QUICK,
+        &[
+            "plot",
+            "pareto",
+            "--input",
+            s(&csv),
+            "--out",
+            s(&png),
+            "--force",
+        ],
+    );
+    assert_clean_error(&o, &["same file", "--input"]);
+    assert_eq!(fs::read(&csv).unwrap(), out.stdout);
+}
+
+#[test]
+fn a_file_pollwise_did_not_write_is_replaced_only_with_force() {
+    let d = scratch_dir("hostile-force");
+    let notes = d.join("notes.csv");
+    fs::write(&notes, "name,phone\nann,1\n").unwrap();
+    let args = |extra: &[&str]| {
+        let mut a = vec![
+            "sweep",
+            "--param",
+            "poll-max-ns=0,4000",
+            "--duration-ms",
+            "5",
+        ];
+        a.extend_from_slice(extra);
+        a.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+    let run = |a: Vec<String>| {
+        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+        within(QUICK, &refs)
+    };
+    let o = run(args(&["--out", s(&notes)]));
+    assert_clean_error(&o, &["--force", "notes.csv"]);
+    assert_eq!(fs::read_to_string(&notes).unwrap(), "name,phone\nann,1\n");
+    // Its own earlier output is replaced without --force.
+    let o = run(args(&["--out", s(&notes), "--force"]));
+    assert_ok(&o);
+    assert!(fs::read_to_string(&notes)
+        .unwrap()
+        .starts_with(&results_header()));
+    let o = run(args(&["--out", s(&notes)]));
+    assert_ok(&o);
+
+    // study --out DIR does not replace a README.md it did not write.
+    let study = d.join("study");
+    fs::create_dir_all(&study).unwrap();
+    fs::write(study.join("README.md"), "# My project\n").unwrap();
+    let o = within(
+        QUICK,
+        &[
+            "study",
+            "--out",
+            s(&study),
+            "--seeds",
+            "1",
+            "--skip-robustness",
+            "--duration-ms",
+            "1",
+        ],
+    );
+    assert_clean_error(&o, &["README.md", "--force"]);
+    assert_eq!(
+        fs::read_to_string(study.join("README.md")).unwrap(),
+        "# My project\n"
+    );
+}
+
+#[test]
+fn a_killed_sweep_leaves_the_previous_output_intact() {
+    let d = scratch_dir("hostile-kill");
+    let prev = d.join("prev.csv");
+    let old = format!("{}\nkeep,me\n", results_header());
+    fs::write(&prev, &old).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pollwise"))
+        .args([
+            "sweep",
+            "--param",
+            "poll-max-ns=0,1000,2000,3000,4000,5000,6000,7000,8000,9000",
+            "--seeds",
+            "50",
+            "--duration-ms",
+            "200",
+            "--out",
+            s(&prev),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(child.try_wait().unwrap().is_none(), "sweep ended too soon");
+    child.kill().unwrap(); // SIGKILL: nothing runs after it.
+    child.wait().unwrap();
+    assert_eq!(fs::read_to_string(&prev).unwrap(), old);
+}
+
+#[test]
+fn an_unwritable_output_is_found_before_the_work() {
+    // /proc takes no new files: each command must say so at once.
+    for args in [
+        vec!["sweep", "--out", "/proc/pollwise.csv", "--seeds", "1000"],
+        vec![
+            "sim",
+            "--trace",
+            "/proc/pollwise.csv",
+            "--duration-ms",
+            "3000000",
+        ],
+        vec![
+            "realdev",
+            "run",
+            "--trace",
+            "/proc/pollwise.csv",
+            "--duration-ms",
+            "60000",
+        ],
+        vec!["realdev", "compare", "--rows", "/proc/pollwise.csv"],
+        vec!["realdev", "calibrate", "--out", "/proc/pollwise.toml"],
+        vec!["study", "--out", "/proc/pollwise-study"],
+    ] {
+        let o = within(QUICK, &args);
+        assert_clean_error(&o, &["/proc/pollwise"]);
+    }
+}
+
+#[test]
+fn stdout_works_as_an_output() {
+    let o = within(
+        QUICK,
+        &[
+            "sweep",
+            "--param",
+            "poll-max-ns=0,4000",
+            "--duration-ms",
+            "5",
+            "--out",
+            "-",
+        ],
+    );
+    assert_ok(&o);
+    assert!(stdout(&o).starts_with(&results_header()));
+    let o = within(
+        QUICK,
+        &[
+            "sim",
+            "--duration-ms",
+            "5",
+            "--format",
+            "csv",
+            "--trace",
+            "/dev/stdout",
+        ],
+    );
+    assert_ok(&o);
+    assert!(stdout(&o).contains(pollwise_lab::output::TRACE_HEADER));
+}
+
+#[test]
+fn run_sets_are_bounded_before_they_are_allocated() {
+    let never = scratch_dir("hostile-bounds").join("never");
+    let o = within(
+        QUICK,
+        &["study", "--seeds", "4294967295", "--out", s(&never)],
+    );
+    assert_clean_error(&o, &["4294967295", "10000000"]);
+    assert!(!never.exists(), "created its output before refusing");
+    // report and validate: refused before the first run or allocation.
+    let rep = scratch_dir("hostile-bounds").join("report");
+    for args in [
+        vec!["report", "--out", s(&rep), "--seeds", "4294967295"],
+        vec![
+            "report",
+            "--out",
+            s(&rep),
+            "--duration-ms",
+            "18446744073710",
+        ],
+        vec![
+            "validate",
+            "--preset",
+            "optane-p4800x",
+            "--repeat",
+            "4294967295",
+        ],
+        vec!["realdev", "compare", "--repeat", "4294967295"],
+    ] {
+        let o = within(QUICK, &args);
+        assert_clean_error(&o, &["at most"]);
+    }
+    assert!(!rep.exists(), "created its output before refusing");
+    let many = vec!["1"; 4000].join(",");
+    let o = within(
+        QUICK,
+        &[
+            "sweep",
+            "--numjobs",
+            &many,
+            "--iodepth",
+            &many,
+            "--iothreads",
+            &many,
+        ],
+    );
+    assert_clean_error(&o, &["at most"]);
+    let values: Vec<String> = (0..3000).map(|v| v.to_string()).collect();
+    let axis = format!("poll-max-ns={}", values.join(","));
+    let axis2 = format!("poll-grow={}", vec!["2"; 3000].join(","));
+    let o = within(
+        QUICK,
+        &[
+            "sweep", "--param", &axis, "--param", &axis2, "--seeds", "10",
+        ],
+    );
+    assert_clean_error(&o, &["runs", "at most"]);
+}
+
+#[test]
+fn numbers_that_would_wrap_are_errors() {
+    for args in [
+        vec!["sim", "--duration-ms", "18446744073710"],
+        vec!["realdev", "run", "--duration-ms", "18446744073710"],
+        vec![
+            "realdev",
+            "calibrate",
+            "--out",
+            "-",
+            "--point-ms",
+            "18446744073710",
+        ],
+        vec![
+            "study",
+            "--robust-duration-ms",
+            "18446744073710",
+            "--out",
+            "-",
+        ],
+        vec!["realdev", "run", "--size-mb", "17592186044416"],
+        vec!["realdev", "run", "--size-mb", "18446744073709551615"],
+    ] {
+        let o = within(QUICK, &args);
+        assert_clean_error(&o, &[]);
+        let e = stderr(&o);
+        assert!(e.contains("error:"), "{args:?}: {e}");
+    }
+    // A live change after the end of the run is not silently ignored.
+    let o = within(
+        QUICK,
+        &[
+            "realdev",
+            "run",
+            "--duration-ms",
+            "100",
+            "--set-at",
+            "5000:poll-max-ns=8000",
+        ],
+    );
+    assert_clean_error(&o, &["--set-at", "5000", "0..100"]);
+}
+
+#[test]
+fn presets_are_bounded() {
+    let d = scratch_dir("hostile-preset");
+    let mut p = pollwise_sim::Preset::load("optane-p4800x").unwrap();
+    p.name = "x".repeat(10_000);
+    let path = d.join("long-name.toml");
+    fs::write(&path, p.to_toml()).unwrap();
+    let o = within(QUICK, &["sim", "--preset", s(&path)]);
+    assert_clean_error(&o, &["name", "256"]);
+    // A preset that never ends is read only so far.
+    let o = within(QUICK, &["sim", "--preset", "/dev/zero"]);
+    assert_clean_error(&o, &["/dev/zero"]);
+}
+
+#[test]
+fn errors_tell_the_truth() {
+    let o = within(QUICK, &["realdev", "run", "--file", "/proc/self/mem"]);
+    let e = stderr(&o);
+    assert!(!o.status.success() && !e.contains("--dir"), "{e}");
+    let o = within(
+        QUICK,
+        &[
+            "plot",
+            "window",
+            "--trace",
+            "t.csv",
+            "--out",
+            "w.png",
+            "--start-us",
+            "1e300",
+        ],
+    );
+    let e = stderr(&o);
+    assert!(!o.status.success(), "{e}");
+    assert!(
+        !e.contains("non-negative") && e.contains("too large"),
+        "{e}"
+    );
+    let o = within(
+        QUICK,
+        &[
+            "plot",
+            "window",
+            "--trace",
+            "t.csv",
+            "--out",
+            "w.png",
+            "--start-us=-1",
+        ],
+    );
+    assert_clean_error(&o, &["non-negative"]);
+    let readme = fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    assert!(
+        !readme.contains("names the\n  same path"),
+        "README still says 'same path'"
+    );
+}
+
+#[test]
+fn clean_removes_scratch_files_of_dead_processes() {
+    let d = scratch_dir("hostile-clean");
+    // A PID that has just exited.
+    let mut child = Command::new("true").spawn().unwrap();
+    let pid = child.id();
+    child.wait().unwrap();
+    let stale = d.join(format!("pollwise-scratch-{pid}-1.dat"));
+    fs::write(&stale, b"left by a kill -9").unwrap();
+    let keep = d.join("pollwise-scratch-notes.txt");
+    fs::write(&keep, b"not ours").unwrap();
+    let o = within(QUICK, &["realdev", "clean", "--dir", s(&d)]);
+    assert_ok(&o);
+    assert!(
+        stdout(&o).contains(&format!("dead process {pid}")),
+        "{}",
+        stdout(&o)
+    );
+    assert!(!stale.exists());
+    assert!(keep.exists());
+}
+
+// The device-directory helper is shared with realdev's device tests.
+#[path = "../realdev/tests/device_dir/mod.rs"]
+mod device_dir;
+
+/// Runs of the device share the disk; one at a time.
+static DEVICE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+#[test]
+fn sigterm_stops_a_device_run_cleanly_with_its_own_exit_code() {
+    let _g = DEVICE.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(dir) = device_dir::device_dir() else {
+        return;
+    };
+    let sub = dir.join(format!("pollwise-hostile-term-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&sub);
+    fs::create_dir_all(&sub).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_pollwise"))
+        .args([
+            "realdev",
+            "run",
+            "--duration-ms",
+            "30000",
+            "--size-mb",
+            "8",
+            "--dir",
+            s(&sub),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while fs::read_dir(&sub).unwrap().next().is_none() {
+        assert!(start.elapsed() < Duration::from_secs(20), "never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let term = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(128 + 15), "{}", stderr(&o));
+    assert_clean_error(&o, &["SIGTERM", "scratch file removed"]);
+    assert!(!stderr(&o).contains("Ctrl-C"), "{}", stderr(&o));
+    assert_eq!(fs::read_dir(&sub).unwrap().count(), 0, "scratch file left");
+    fs::remove_dir(&sub).unwrap();
+}
+
+#[test]
+fn calibrate_writes_to_stdout_without_reading_it_back() {
+    let _g = DEVICE.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(dir) = device_dir::device_dir() else {
+        return;
+    };
+    // Standard output is a pipe nobody reads until the end: reading the
+    // output back would hang.
+    let o = within(
+        Duration::from_secs(120),
+        &[
+            "realdev",
+            "calibrate",
+            "--size-mb",
+            "8",
+            "--dir",
+            s(&dir),
+            "--point-ms",
+            "100",
+            "--rounds",
+            "100",
+            "--out",
+            "/dev/stdout",
+        ],
+    );
+    assert_ok(&o);
+    let text = stdout(&o);
+    assert!(
+        text.starts_with("# Written by `pollwise realdev calibrate`"),
+        "{text}"
+    );
+    assert!(pollwise_sim::Preset::from_toml(&text, "stdout").is_ok());
+}
