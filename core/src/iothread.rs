@@ -27,9 +27,9 @@
 //!   the work was noticed, and the iteration counts as polled only if the
 //!   poll phase saw the work;
 //! - each handler that had an event is reported once per iteration;
-//! - a trace point is emitted whenever the window changes (after an
-//!   adjustment or a live parameter change), and the host may ask for one at
-//!   its start;
+//! - a trace point is emitted whenever the window changes after an
+//!   adjustment and at every live parameter change, and the host may ask for
+//!   one at its start;
 //! - poll, busy and blocked time, wake-ups and window statistics are counted
 //!   only inside the measured interval `[from, to)`;
 //! - QEMU's self-notification, when the host turns it on: work that
@@ -242,16 +242,12 @@ impl IoThread {
     }
 
     /// A live parameter change (QEMU's `qom-set`), applied between
-    /// iterations. Returns a trace point if the window changed.
-    pub fn set_params(
-        &mut self,
-        params: Params,
-        now: u64,
-    ) -> Result<Option<TracePoint>, ParamError> {
-        let before = self.policy.window_ns();
+    /// iterations. Returns the trace point of the parameters now in force:
+    /// a trace records every change of the window or of its bounds.
+    pub fn set_params(&mut self, params: Params, now: u64) -> Result<TracePoint, ParamError> {
         self.policy.set_params(params)?;
         self.params_version += 1;
-        Ok((self.policy.window_ns() != before).then(|| self.trace_point(now)))
+        Ok(self.trace_point(now))
     }
 
     /// Starts an iteration. `pending` says whether work is already waiting
@@ -553,14 +549,24 @@ mod tests {
     }
 
     #[test]
-    fn live_change_emits_a_trace_point_when_the_window_moves() {
+    fn live_change_emits_a_trace_point_with_the_new_bounds() {
         let mut p = Params::defaults(PolicyKind::Fixed);
         p.set(crate::Param::PollMaxNs, 5000).unwrap();
         let mut it = IoThread::new(p.clone(), 1, 0, u64::MAX);
-        assert_eq!(it.set_params(p.clone(), 7).unwrap(), None);
+        let t = it.set_params(p.clone(), 7).unwrap();
+        assert_eq!((t.time_ns, t.window_ns, t.params_version), (7, 5000, 1));
         p.set(crate::Param::PollMaxNs, 1000).unwrap();
-        let t = it.set_params(p, 9).unwrap().unwrap();
-        assert_eq!((t.time_ns, t.window_ns, t.params_version), (9, 1000, 2));
+        let t = it.set_params(p, 9).unwrap();
+        assert_eq!(
+            (t.time_ns, t.window_ns, t.poll_max_ns, t.params_version),
+            (9, 1000, 1000, 2)
+        );
+        // QEMU's rule at window 0: the window stays, the bound moves.
+        let mut it = IoThread::new(Params::defaults(PolicyKind::Qemu), 1, 0, u64::MAX);
+        let mut q = Params::defaults(PolicyKind::Qemu);
+        q.set(crate::Param::PollMaxNs, 0).unwrap();
+        let t = it.set_params(q, 3).unwrap();
+        assert_eq!((t.window_ns, t.poll_max_ns), (0, 0));
     }
 
     #[test]

@@ -88,9 +88,7 @@ pub fn drive<H: LoopHost>(
             match lp.set_params(p, now) {
                 Ok(point) => {
                     host.params_changed(Ok(lp.policy().params()));
-                    if let Some(point) = point {
-                        host.trace(point);
-                    }
+                    host.trace(point);
                 }
                 Err(e) => host.params_changed(Err(e)),
             }
@@ -184,9 +182,9 @@ pub struct LoopReport {
     pub wakeups: u64,
     pub submit_calls: u64,
     pub window: WindowStats,
-    /// The window at the start and at every change, times since the run's
-    /// epoch (see [`EventLoop::run`]); `params_version` indexes
-    /// `params_history`.
+    /// The window at the start, at every change and at every live parameter
+    /// change, times since the run's epoch (see [`EventLoop::run`]);
+    /// `params_version` indexes `params_history`.
     pub trace: Vec<TracePoint>,
     /// The parameters in force over time: the initial set, then each live
     /// change, as `Params` Display strings.
