@@ -48,6 +48,9 @@ enum Command {
     /// Run policies on a real disk through epoll and Linux AIO.
     #[command(subcommand)]
     Realdev(cmd::realdev::RealdevCommand),
+    /// Build QEMU's own loop (variants with the harness) and run it.
+    #[command(subcommand)]
+    Qemu(cmd::qemu::QemuCommand),
     /// Run a workload on the device and in simulation and compare them.
     Validate(cmd::validate::ValidateArgs),
     /// Draw trade-off plots from results CSV.
@@ -69,6 +72,7 @@ fn main() -> ExitCode {
         Command::Sweep(a) => cmd::sweep::run(a),
         Command::Bench(a) => cmd::bench::run(a),
         Command::Realdev(c) => cmd::realdev::run(c),
+        Command::Qemu(c) => cmd::qemu::run(c),
         Command::Validate(a) => cmd::validate::run(a),
         Command::Plot(c) => cmd::plot::run(c),
         Command::Report(a) => cmd::report::run(a),

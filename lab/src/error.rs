@@ -22,6 +22,8 @@ pub enum LabError {
     Target(TargetError),
     Calibrate(CalibrateError),
     Plot(PlotError),
+    /// A run of QEMU's harness failed (the message says how).
+    Qemu(String),
     /// Reading or writing a file.
     File {
         path: PathBuf,
@@ -43,6 +45,7 @@ impl fmt::Display for LabError {
             LabError::Target(e) => write!(f, "{e}"),
             LabError::Calibrate(e) => write!(f, "{e}"),
             LabError::Plot(e) => write!(f, "{e}"),
+            LabError::Qemu(m) => write!(f, "QEMU's loop: {m}"),
             LabError::File { path, error } => write!(f, "{}: {error}", path.display()),
             LabError::Csv(e) => write!(f, "writing CSV: {e}"),
             LabError::Interrupted => {

@@ -103,6 +103,8 @@ pub fn run(args: BenchArgs) -> Result<()> {
             seed: 1,
             latency_scale: None,
             format: CompareFormat::Table,
+            backend: crate::cmd::qemu::BackendKind::Sim,
+            real: Default::default(),
         };
         let start = Instant::now();
         let rows = compare_rows(&compare)?;

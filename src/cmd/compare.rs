@@ -7,6 +7,7 @@ use clap::{Args, ValueEnum};
 use pollwise_lab::compare::{summarize, worst, write_csv};
 use pollwise_lab::{compare, CompareSpec, ComparedPoint, Matrix, SimBackend};
 
+use crate::cmd::qemu::{BackendKind, RealBackendArgs};
 use crate::cmd::sim::load_preset;
 use crate::output::bs_text;
 use crate::policy_args::PolicyPairArgs;
@@ -33,6 +34,13 @@ pub struct CompareArgs {
     pub latency_scale: Option<f64>,
     #[arg(long, value_enum, default_value_t = CompareFormat::Table)]
     pub format: CompareFormat,
+    /// Where the runs happen: sim (--preset), device (pollwise's loop on a
+    /// disk) or qemu (QEMU's own loop; `pollwise qemu build` first).
+    #[arg(long, value_enum, default_value_t = BackendKind::Sim)]
+    pub backend: BackendKind,
+    /// For --backend device|qemu.
+    #[command(flatten)]
+    pub real: RealBackendArgs,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -67,6 +75,12 @@ pub fn compare_rows(args: &CompareArgs) -> Result<Vec<ComparedPoint>> {
 }
 
 pub fn run(args: CompareArgs) -> Result<()> {
+    if args.backend != BackendKind::Sim {
+        return crate::cmd::qemu::compare(&args);
+    }
+    if args.real.used() {
+        anyhow::bail!("{}", RealBackendArgs::SIM_ERROR);
+    }
     let rows = compare_rows(&args)?;
     let out = io::stdout().lock();
     match args.format {

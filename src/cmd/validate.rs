@@ -9,8 +9,9 @@ use clap::{Args, ValueEnum};
 use pollwise_core::RunRow;
 use pollwise_lab::stats::pct_diff;
 use pollwise_lab::validate::{CPU_TOLERANCE_POINTS, IOPS_TOLERANCE_PCT};
-use pollwise_lab::{online, validate, Agreement, DeviceBackend, SimBackend};
+use pollwise_lab::{validate, Agreement, SimBackend};
 
+use crate::cmd::qemu::{BackendKind, CacheArgs};
 use crate::device_args::{DeviceMatrixArgs, TargetArgs};
 use crate::output::bs_text;
 use crate::policy_args::PolicyArgs;
@@ -38,6 +39,12 @@ pub struct ValidateArgs {
     pub target: TargetArgs,
     #[arg(long, value_enum, default_value_t = ValidateFormat::Table)]
     pub format: ValidateFormat,
+    /// The reference the simulator is checked against: device (pollwise's
+    /// loop) or qemu (QEMU's own loop, `pollwise qemu build` first).
+    #[arg(long, value_enum, default_value_t = BackendKind::Device)]
+    pub against: BackendKind,
+    #[command(flatten)]
+    pub cache: CacheArgs,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -50,7 +57,10 @@ pub enum ValidateFormat {
 pub fn run(a: ValidateArgs) -> Result<()> {
     let preset = pollwise_sim::Preset::load(&a.preset)?;
     let params = a.policy.params()?;
-    online(&params)?;
+    if a.against == BackendKind::Sim {
+        anyhow::bail!("--against sim: the simulator is the model; pick device or qemu");
+    }
+    crate::cmd::qemu::precheck(a.against, &a.cache, &params)?;
     if a.repeat == 0 {
         anyhow::bail!("--repeat must be at least 1");
     }
@@ -60,11 +70,11 @@ pub fn run(a: ValidateArgs) -> Result<()> {
         .workloads(&pollwise_realdev::loadgen::LIMITS)?;
     pollwise_lab::validate::run_count(workloads.len(), a.repeat)?;
     let largest_bs = workloads.iter().map(|w| w.bs).max().unwrap_or(4096);
-    let device = DeviceBackend::open(&a.target.spec()?, largest_bs)?;
+    let device = crate::cmd::qemu::open(a.against, &a.target, &a.cache, largest_bs)?;
     let sim = SimBackend { preset };
     let results = crate::stop::guarded(crate::stop::DEVICE_STOPPED, || {
         Ok(validate(
-            &device,
+            device.as_ref(),
             &sim,
             &workloads,
             &params,
@@ -75,7 +85,9 @@ pub fn run(a: ValidateArgs) -> Result<()> {
     })?;
     let mut out = BufWriter::new(io::stdout().lock());
     match a.format {
-        ValidateFormat::Table => write_table(&mut out, &results, &a.preset, a.repeat)?,
+        ValidateFormat::Table => {
+            write_table(&mut out, &results, &a.preset, a.repeat, device.source())?
+        }
         ValidateFormat::Csv => {
             let rows: Vec<RunRow> = results
                 .iter()
@@ -93,13 +105,14 @@ fn write_table<W: Write>(
     results: &[Agreement],
     preset: &str,
     repeat: u32,
+    reference: &str,
 ) -> Result<()> {
     let Some(first) = results.first() else {
         return Ok(());
     };
     writeln!(
         out,
-        "device vs sim (preset {preset}), policy {} {}, mean of {repeat} run(s) each",
+        "{reference} vs sim (preset {preset}), policy {} {}, mean of {repeat} run(s) each",
         first.reference.policy, first.reference.params
     )?;
     writeln!(
@@ -109,7 +122,7 @@ fn write_table<W: Write>(
     writeln!(
         out,
         "{:<26} {:<14} {:>10} {:>10} {:>10}",
-        "point", "metric", "device", "sim", "error"
+        "point", "metric", reference, "sim", "error"
     )?;
     let verdict = |ok: bool| if ok { " ok" } else { " MISS" };
     for r in results {

@@ -1,0 +1,219 @@
+//! QEMU's own loop as a [`Backend`]: each run is one run of the C harness
+//! (`pollwise-qemu`), QEMU 10.0.2's `aio_poll()` and linux-aio on a real
+//! file, in the variant that implements the policy in C.
+//!
+//! The target is opened once, like the device backend's: a scratch file is
+//! created and filled once and every read run reads it (`--file`); a run
+//! that writes gets a scratch file of its own from the harness (`--dir`),
+//! because the harness writes only to files it created.
+
+use std::path::{Path, PathBuf};
+
+use pollwise_core::{Limits, Params, RunRow, Rw};
+use pollwise_qemu::{harness_path, variant_for, RunSpec, Target as HarnessTarget, VariantParams};
+use pollwise_realdev::sys::SigintGuard;
+use pollwise_realdev::target::{Target, TargetSpec};
+
+use crate::backend::{online, Backend, Point};
+use crate::LabError;
+
+/// What the harness accepts (`qemu/harness/pollwise-qemu-harness.c`): sizes
+/// in 512-byte sectors, at most 256 jobs of 1024 requests, one IOThread.
+/// `randrw` is not among its modes (checked in [`QemuBackend::run`]).
+pub const LIMITS: Limits = Limits {
+    backend: "QEMU's loop",
+    bs: (512, 64 << 20),
+    bs_align: 512,
+    numjobs: (1, 256),
+    iodepth: (1, 1024),
+    iothreads: (1, 1),
+    duration_ms: (1, 24 * 3_600_000),
+    max_in_flight: None,
+};
+
+/// The policies the QEMU backend runs (those with a variant).
+pub const POLICIES: &str = "qemu, off, weighted";
+
+/// The harness of each variant in a cache directory, run on one target.
+pub struct QemuBackend {
+    cache: PathBuf,
+    /// Read runs: the scratch file or the user's file.
+    read_file: PathBuf,
+    /// Write runs: where the harness makes its own scratch file (none for
+    /// a user's file, which the harness never writes).
+    write_dir: Option<(PathBuf, u64)>,
+    label: String,
+    /// Measured after this much warm-up in each run.
+    pub warmup_ms: u64,
+    sigint: SigintGuard,
+    // Dropped (and so removed) with the backend.
+    _scratch: Option<Target>,
+}
+
+impl QemuBackend {
+    /// Opens `target` for runs of block sizes up to `max_bs`, with the
+    /// harnesses in `cache` (built by `pollwise qemu build`).
+    pub fn open(cache: &Path, target: &TargetSpec, max_bs: u64) -> Result<QemuBackend, LabError> {
+        let sigint = SigintGuard::install().map_err(|e| LabError::Input(e.to_string()))?;
+        Ok(match target {
+            TargetSpec::Scratch { dir, size_bytes } => {
+                let scratch = Target::open(target, max_bs, true)?;
+                let path = scratch.path().to_path_buf();
+                let dir = dir.clone().unwrap_or_else(std::env::temp_dir);
+                QemuBackend {
+                    cache: cache.to_path_buf(),
+                    read_file: path,
+                    write_dir: Some((dir, *size_bytes)),
+                    label: "scratch".into(),
+                    warmup_ms: 500,
+                    sigint,
+                    _scratch: Some(scratch),
+                }
+            }
+            TargetSpec::Existing { path, .. } => {
+                // Opened read-only here only to check it exists and is usable.
+                Target::open(target, max_bs, false)?;
+                QemuBackend {
+                    cache: cache.to_path_buf(),
+                    read_file: path.clone(),
+                    write_dir: None,
+                    label: path.display().to_string(),
+                    warmup_ms: 500,
+                    sigint,
+                    _scratch: None,
+                }
+            }
+        })
+    }
+
+    /// The harness invocation for a point.
+    pub fn spec(&self, p: &Point) -> Result<RunSpec, LabError> {
+        let w = &p.workload;
+        if w.rw == Rw::RandRw {
+            return Err(LabError::Input(
+                "rw randrw: QEMU's harness runs randread, read, randwrite and write".into(),
+            ));
+        }
+        let target = if w.rw.writes() {
+            let (dir, size) = self.write_dir.clone().ok_or_else(|| {
+                LabError::Input(format!(
+                    "rw {}: QEMU's harness writes only to a scratch file it creates; \
+                     use --dir instead of --file",
+                    w.rw
+                ))
+            })?;
+            HarnessTarget::Scratch { dir, size }
+        } else {
+            HarnessTarget::File(self.read_file.clone())
+        };
+        let mut spec = RunSpec::new(p.params.clone(), PathBuf::new());
+        spec.target = target;
+        spec.rw = w.rw.name().to_string();
+        spec.bs = w.bs;
+        spec.numjobs = w.numjobs;
+        spec.iodepth = w.iodepth;
+        spec.duration_ms = w.duration_ms;
+        spec.warmup_ms = self.warmup_ms;
+        spec.seed = p.seed;
+        Ok(spec)
+    }
+}
+
+/// The QEMU variant of a policy, or an error naming the policies that
+/// have one.
+pub fn variant(params: &Params) -> Result<VariantParams, LabError> {
+    online(params)?;
+    variant_for(params).map_err(|_| {
+        LabError::Input(format!(
+            "policy '{}' has no QEMU variant; the qemu backend runs {POLICIES}",
+            params.kind()
+        ))
+    })
+}
+
+/// Checks that QEMU has a variant for the policy ([`variant`]) and that
+/// its harness is built in `cache`, else names the command that builds it.
+pub fn check_variant(cache: &Path, params: &Params) -> Result<(), LabError> {
+    let vp = variant(params)?;
+    let bin = harness_path(cache, vp.variant);
+    if !bin.is_file() {
+        return Err(LabError::Input(format!(
+            "QEMU variant '{}' (policy '{}') is not built: no {}; run \
+             `pollwise qemu build --cache {}`",
+            vp.variant,
+            params.kind(),
+            bin.display(),
+            cache.display()
+        )));
+    }
+    Ok(())
+}
+
+impl Backend for QemuBackend {
+    fn source(&self) -> &'static str {
+        "qemu"
+    }
+    fn label(&self) -> String {
+        self.label.clone()
+    }
+    fn deterministic(&self) -> bool {
+        false
+    }
+    fn limits(&self) -> &Limits {
+        &LIMITS
+    }
+    fn check_params(&self, params: &Params) -> Result<(), LabError> {
+        check_variant(&self.cache, params)
+    }
+    fn run(&self, p: &Point) -> Result<RunRow, LabError> {
+        if self.sigint.interrupted() {
+            return Err(LabError::Interrupted);
+        }
+        self.check_params(&p.params)?;
+        p.workload.check(&LIMITS)?;
+        let spec = self.spec(p)?;
+        let result = pollwise_qemu::run(&self.cache, &spec);
+        if self.sigint.interrupted() {
+            return Err(LabError::Interrupted);
+        }
+        let mut row = result.map_err(|e| LabError::Qemu(format!("{e:#}")))?;
+        row.preset = self.label.clone();
+        Ok(row)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pollwise_core::PolicyKind;
+
+    fn params(kind: &str) -> Params {
+        Params::defaults(PolicyKind::from_name(kind).unwrap())
+    }
+
+    #[test]
+    fn refuses_policies_without_a_variant() {
+        let empty = std::env::temp_dir().join("pollwise-no-such-qemu-cache");
+        for kind in ["kvm-halt-poll", "pollwise"] {
+            let err = check_variant(&empty, &params(kind))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("has no QEMU variant"), "{err}");
+            assert!(err.contains("qemu, off, weighted"), "{err}");
+        }
+        let err = check_variant(&empty, &params("oracle"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("only runs in simulation"), "{err}");
+    }
+
+    #[test]
+    fn names_a_variant_that_is_not_built() {
+        let empty = std::env::temp_dir().join("pollwise-no-such-qemu-cache");
+        let err = check_variant(&empty, &params("weighted"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("variant 'weighted'"), "{err}");
+        assert!(err.contains("pollwise qemu build"), "{err}");
+    }
+}
