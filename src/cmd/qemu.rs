@@ -11,7 +11,6 @@ use clap::{Args, Subcommand, ValueEnum};
 use pollwise_core::{Params, RunRow, Rw, Workload};
 use pollwise_lab::compare::{write_csv, ComparedPoint};
 use pollwise_lab::qemu_backend::check_variant;
-use pollwise_lab::rows::create;
 use pollwise_lab::stats::{mean, paired_ci};
 use pollwise_lab::{online, Backend, CompareSpec, DeviceBackend, Point, QemuBackend};
 use pollwise_qemu::{default_cache_dir, BuildOptions};
@@ -209,6 +208,9 @@ pub struct RealBackendArgs {
     /// Also write every single run's row (the common schema) to this CSV.
     #[arg(long, value_name = "FILE")]
     pub rows: Option<PathBuf>,
+    /// Replace a --rows file that is not a results CSV.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Checks that `kind` can run `params` before anything is created.
@@ -283,6 +285,17 @@ pub fn compare(args: &CompareArgs) -> Result<()> {
         bail!("--repeat must be at least 1");
     }
     let workloads = real_workloads(args, kind)?;
+    // Checked before the first run: the runs take minutes.
+    let rows_out = match &real.rows {
+        Some(path) => Some(pollwise_lab::Output::prepare(
+            "--rows",
+            path,
+            pollwise_lab::Kind::Results,
+            &crate::cmd::realdev::target_inputs(&real.target),
+            real.force,
+        )?),
+        None => None,
+    };
     let largest_bs = workloads.iter().map(|w| w.bs).max().unwrap_or(4096);
     let backend = open(kind, &real.target, &real.cache, largest_bs)?;
     let spec = CompareSpec {
@@ -293,12 +306,12 @@ pub fn compare(args: &CompareArgs) -> Result<()> {
         repeats,
     };
     let points = pollwise_lab::compare(backend.as_ref(), &spec, &progress::reporter())?;
-    if let Some(path) = &real.rows {
+    if let Some(out) = &rows_out {
         let all: Vec<_> = points
             .iter()
             .flat_map(|p| p.baseline.iter().chain(&p.candidate).cloned())
             .collect();
-        pollwise_lab::rows::write_csv(create(path)?, &all)?;
+        out.write_with(|w| pollwise_lab::rows::write_csv(w, &all))?;
     }
     let mut out = BufWriter::new(io::stdout().lock());
     match args.format {
@@ -407,6 +420,7 @@ impl Default for RealBackendArgs {
             },
             cache: CacheArgs::default(),
             rows: None,
+            force: false,
         }
     }
 }

@@ -59,7 +59,7 @@ fn clean(a: &CleanArgs) -> Result<()> {
 }
 
 /// The --file target as an input no output may overwrite.
-fn target_inputs(t: &TargetArgs) -> Vec<Input<'_>> {
+pub fn target_inputs(t: &TargetArgs) -> Vec<Input<'_>> {
     t.file
         .iter()
         .map(|p| Input::new("--file", p))
