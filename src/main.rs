@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cmd;
+mod compare_table;
 mod device_args;
 mod output;
 mod policy_args;
@@ -34,6 +35,9 @@ enum Command {
     /// List policies or replay a recorded event trace through one.
     #[command(subcommand)]
     Policy(cmd::policy::PolicyCommand),
+    /// List the embedded device presets or print one as TOML.
+    #[command(subcommand)]
+    Preset(cmd::preset::PresetCommand),
     /// Simulate one run of a workload on a device preset.
     Sim(cmd::sim::SimArgs),
     /// Run a preset's whole matrix for a baseline and a candidate policy.
@@ -61,6 +65,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Policy(c) => cmd::policy::run(c),
+        Command::Preset(c) => cmd::preset::run(c),
         Command::Sim(a) => cmd::sim::run(a),
         Command::Compare(a) => cmd::compare::run(a),
         Command::Sweep(a) => cmd::sweep::run(a),

@@ -4,9 +4,11 @@
 //! [`stats`]). No command line and no terminal here: long work reports
 //! [`Progress`] to a callback the caller supplies.
 
+pub mod acceptance;
 pub mod backend;
 pub mod calibrated;
 pub mod compare;
+pub mod effective;
 mod error;
 pub mod matrix;
 pub mod report;

@@ -161,6 +161,12 @@ impl Preset {
         EMBEDDED.iter().map(|(n, _)| *n)
     }
 
+    /// The TOML text of an embedded preset, comments (the sources of its
+    /// numbers) included.
+    pub fn embedded_text(name: &str) -> Option<&'static str> {
+        EMBEDDED.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+    }
+
     /// An embedded preset by name, or a TOML file by path.
     pub fn load(name_or_path: &str) -> Result<Preset, SimError> {
         if let Some((_, text)) = EMBEDDED.iter().find(|(n, _)| *n == name_or_path) {

@@ -103,6 +103,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
             seed: 1,
             latency_scale: None,
             format: CompareFormat::Table,
+            accept_iops_loss: pollwise_lab::acceptance::DEFAULT_ACCEPT_IOPS_LOSS_PCT,
         };
         let start = Instant::now();
         let rows = compare_rows(&compare)?;

@@ -4,6 +4,7 @@ pub mod bench;
 pub mod compare;
 pub mod plot;
 pub mod policy;
+pub mod preset;
 pub mod realdev;
 pub mod report;
 pub mod sim;
