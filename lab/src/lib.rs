@@ -10,6 +10,7 @@ pub mod calibrated;
 pub mod compare;
 pub mod effective;
 mod error;
+pub mod fio;
 pub mod matrix;
 pub mod report;
 pub mod rows;

@@ -51,7 +51,9 @@ pub enum CompareFormat {
 /// Everything `compare` computes, for `bench` to reuse. Flags not given
 /// keep the whole preset matrix's values for their axis.
 pub fn compare_rows(args: &CompareArgs) -> Result<Vec<ComparedPoint>> {
-    let preset = load_preset(&args.preset, args.latency_scale)?;
+    let preset = args
+        .workload
+        .apply_to_preset(load_preset(&args.preset, args.latency_scale)?)?;
     let (baseline, candidate) = args.policies.params()?;
     if args.seeds == 0 {
         anyhow::bail!("workload: seeds = 0: at least one seed is needed");

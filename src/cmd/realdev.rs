@@ -72,7 +72,7 @@ fn run_one(a: &RunArgs) -> Result<()> {
     let changes = parse_changes(&a.set_at, &params)?;
     let cfg = RunConfig {
         workload: a.workload.workload()?,
-        duration_ms: a.workload.duration_ms,
+        duration_ms: a.workload.duration_ms()?,
         params,
         target: a.target.spec()?,
         changes,

@@ -96,7 +96,9 @@ pub fn spec(args: &SweepArgs, preset: &pollwise_sim::Preset) -> Result<SweepSpec
 }
 
 pub fn run(args: SweepArgs) -> Result<()> {
-    let preset = load_preset(&args.preset, args.latency_scale)?;
+    let preset = args
+        .workload
+        .apply_to_preset(load_preset(&args.preset, args.latency_scale)?)?;
     let spec = spec(&args, &preset)?;
     let shard = match &args.shard {
         Some(s) => Shard::parse(s)?,
