@@ -46,6 +46,9 @@ enum Command {
     Sweep(cmd::sweep::SweepArgs),
     /// Measure the simulator's speed against a raw event-queue loop.
     Bench(cmd::bench::BenchArgs),
+    /// Bring outside results in: a QEMU trace as a window trace.
+    #[command(subcommand)]
+    Import(cmd::import::ImportCommand),
     /// Run policies on a real disk through epoll and Linux AIO.
     #[command(subcommand)]
     Realdev(cmd::realdev::RealdevCommand),
@@ -70,6 +73,7 @@ fn main() -> ExitCode {
         Command::Compare(a) => cmd::compare::run(a),
         Command::Sweep(a) => cmd::sweep::run(a),
         Command::Bench(a) => cmd::bench::run(a),
+        Command::Import(c) => cmd::import::run(c),
         Command::Realdev(c) => cmd::realdev::run(c),
         Command::Validate(a) => cmd::validate::run(a),
         Command::Plot(c) => cmd::plot::run(c),

@@ -12,6 +12,7 @@ pub mod effective;
 mod error;
 pub mod fio;
 pub mod matrix;
+pub mod qemu_syntax;
 pub mod report;
 pub mod rows;
 pub mod stats;

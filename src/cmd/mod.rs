@@ -2,8 +2,10 @@
 
 pub mod bench;
 pub mod compare;
+pub mod import;
 pub mod plot;
 pub mod policy;
+pub mod policy_show;
 pub mod preset;
 pub mod realdev;
 pub mod report;
