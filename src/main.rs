@@ -46,7 +46,8 @@ enum Command {
     Sweep(cmd::sweep::SweepArgs),
     /// Measure the simulator's speed against a raw event-queue loop.
     Bench(cmd::bench::BenchArgs),
-    /// Bring outside results in: a QEMU trace as a window trace.
+    /// Bring outside results in: fio runs as rows, a QEMU trace as a
+    /// window trace.
     #[command(subcommand)]
     Import(cmd::import::ImportCommand),
     /// Run policies on a real disk through epoll and Linux AIO.

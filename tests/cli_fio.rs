@@ -198,3 +198,86 @@ fn realdev_run_takes_a_job_file() {
     );
     fs::remove_dir(&d).unwrap();
 }
+
+#[test]
+fn import_fio_json_gives_rows_with_source_fio() {
+    let json = job("examples/fio/testbed-run.json");
+    let o = pollwise(&[
+        "import",
+        "fio",
+        "--json",
+        &json,
+        "--iothread-cpu",
+        "42.5",
+        "--testbed",
+        "lab",
+        "--policy",
+        "weighted",
+        "--poll-weight",
+        "3",
+    ]);
+    assert_ok(&o);
+    let r = one_row(&stdout(&o));
+    assert_eq!(
+        (r.source.as_str(), r.preset.as_str(), r.policy.as_str()),
+        ("fio", "lab", "weighted")
+    );
+    assert!(r.params.contains("poll-weight=3"), "{}", r.params);
+    assert_eq!(
+        (r.rw.as_str(), r.bs, r.numjobs, r.iodepth),
+        ("randread", 8192, 4, 8)
+    );
+    assert_eq!(
+        (r.iops, r.iothread_cpu_pct, r.lat_p99_us),
+        (25600.0, 42.5, 420.0)
+    );
+    let dir = scratch_dir("import-fio");
+    let pid = dir.join("pidstat.txt");
+    fs::write(
+        &pid,
+        "12:00:01      UID      TGID       TID    %usr %system  %guest   %wait    %CPU   CPU  Command\n\
+         Average:        0         -      4250   35.00   20.00    0.00    0.00   57.00     -  |__IO iothread0\n",
+    )
+    .unwrap();
+    let o = pollwise(&[
+        "import",
+        "fio",
+        "--json",
+        &json,
+        "--pidstat",
+        pid.to_str().unwrap(),
+        "--tid",
+        "4250",
+    ]);
+    assert_ok(&o);
+    assert_eq!(one_row(&stdout(&o)).iothread_cpu_pct, 57.0);
+    assert_clean_error(
+        &pollwise(&["import", "fio", "--json", &json]),
+        &["--iothread-cpu"],
+    );
+    assert_clean_error(
+        &pollwise(&[
+            "import",
+            "fio",
+            "--json",
+            pid.to_str().unwrap(),
+            "--iothread-cpu",
+            "1",
+        ]),
+        &["no JSON object"],
+    );
+    assert_clean_error(
+        &pollwise(&[
+            "import",
+            "fio",
+            "--json",
+            &json,
+            "--pidstat",
+            pid.to_str().unwrap(),
+            "--tid",
+            "1",
+        ]),
+        &["no line for TID 1"],
+    );
+    fs::remove_dir_all(&dir).unwrap();
+}

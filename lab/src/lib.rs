@@ -11,6 +11,7 @@ pub mod compare;
 pub mod effective;
 mod error;
 pub mod fio;
+pub mod import;
 pub mod matrix;
 pub mod qemu_syntax;
 pub mod report;
