@@ -44,6 +44,8 @@ enum Command {
     Compare(cmd::compare::CompareArgs),
     /// Sweep policy parameters in simulation (cartesian product, parallel).
     Sweep(cmd::sweep::SweepArgs),
+    /// Join the shard files of a sweep into the whole sweep's CSV.
+    Merge(cmd::merge::MergeArgs),
     /// Measure the simulator's speed against a raw event-queue loop.
     Bench(cmd::bench::BenchArgs),
     /// Bring outside results in: fio runs as rows, a QEMU trace as a
@@ -73,6 +75,7 @@ fn main() -> ExitCode {
         Command::Sim(a) => cmd::sim::run(a),
         Command::Compare(a) => cmd::compare::run(a),
         Command::Sweep(a) => cmd::sweep::run(a),
+        Command::Merge(a) => cmd::merge::run(a),
         Command::Bench(a) => cmd::bench::run(a),
         Command::Import(c) => cmd::import::run(c),
         Command::Realdev(c) => cmd::realdev::run(c),

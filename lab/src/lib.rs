@@ -13,6 +13,7 @@ mod error;
 pub mod fio;
 pub mod import;
 pub mod matrix;
+pub mod merge;
 pub mod qemu_syntax;
 pub mod report;
 pub mod rows;

@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod compare;
 pub mod import;
+pub mod merge;
 pub mod plot;
 pub mod policy;
 pub mod policy_show;
