@@ -106,14 +106,14 @@ pub fn write_compare_table<W: Write>(
         effective_text(ctx.candidate)
     )?;
     writeln!(out)?;
-    writeln!(
-        out,
-        "{:<26}  {:<33}  {:<28}  {:<13}  {:<13}",
+    let groups = format!(
+        "{:<26}  {:<33}  {:<28}  {:<15}  {:<15}",
         "", "IOPS", "IOThread CPU %/IOThread", "p50 lat us", "p99 lat us"
-    )?;
+    );
+    writeln!(out, "{}", groups.trim_end())?;
     writeln!(
         out,
-        "{:<9} {:>5} {:>4} {:>5}  {:>9} {:>9} {:>7} {:>5}  {:>6} {:>6} {:>7} {:>7}  {:>6} {:>6}  {:>6} {:>6}  verdict",
+        "{:<9} {:>5} {:>4} {:>5}  {:>9} {:>9} {:>7} {:>5}  {:>6} {:>6} {:>7} {:>7}  {:>7} {:>7}  {:>7} {:>7}  verdict",
         "rw", "bs", "jobs", "iothr",
         "baseline", "candidate", "rel%", "±sd",
         "base", "cand", "abs pts", "rel%",
@@ -132,7 +132,7 @@ pub fn write_compare_table<W: Write>(
                 .unwrap_or_default();
         writeln!(
             out,
-            "{:<9} {:>5} {:>4} {:>5}  {:>9.0} {:>9.0} {:>+7.2} {:>5}  {:>6.1} {:>6.1} {:>+7.1} {:>+7.1}  {:>6.1} {:>6.1}  {:>6.1} {:>6.1}  {}{}",
+            "{:<9} {:>5} {:>4} {:>5}  {:>9.0} {:>9.0} {:>+7.2} {:>5}  {:>6.1} {:>6.1} {:>+7.1} {:>+7.1}  {:>7.1} {:>7.1}  {:>7.1} {:>7.1}  {}{}",
             w.rw.name(),
             bs_text(w.bs),
             w.numjobs,
