@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cmd;
+mod compare_table;
 mod device_args;
 mod output;
 #[cfg(test)]
@@ -37,14 +38,23 @@ enum Command {
     /// List policies or replay a recorded event trace through one.
     #[command(subcommand)]
     Policy(cmd::policy::PolicyCommand),
+    /// List the embedded device presets or print one as TOML.
+    #[command(subcommand)]
+    Preset(cmd::preset::PresetCommand),
     /// Simulate one run of a workload on a device preset.
     Sim(cmd::sim::SimArgs),
     /// Run a preset's whole matrix for a baseline and a candidate policy.
     Compare(cmd::compare::CompareArgs),
     /// Sweep policy parameters in simulation (cartesian product, parallel).
     Sweep(cmd::sweep::SweepArgs),
+    /// Join the shard files of a sweep into the whole sweep's CSV.
+    Merge(cmd::merge::MergeArgs),
     /// Measure the simulator's speed against a raw event-queue loop.
     Bench(cmd::bench::BenchArgs),
+    /// Bring outside results in: fio runs as rows, a QEMU trace as a
+    /// window trace.
+    #[command(subcommand)]
+    Import(cmd::import::ImportCommand),
     /// Run policies on a real disk through epoll and Linux AIO.
     #[command(subcommand)]
     Realdev(cmd::realdev::RealdevCommand),
@@ -67,10 +77,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Policy(c) => cmd::policy::run(c),
+        Command::Preset(c) => cmd::preset::run(c),
         Command::Sim(a) => cmd::sim::run(a),
         Command::Compare(a) => cmd::compare::run(a),
         Command::Sweep(a) => cmd::sweep::run(a),
+        Command::Merge(a) => cmd::merge::run(a),
         Command::Bench(a) => cmd::bench::run(a),
+        Command::Import(c) => cmd::import::run(c),
         Command::Realdev(c) => cmd::realdev::run(c),
         Command::Qemu(c) => cmd::qemu::run(c),
         Command::Validate(a) => cmd::validate::run(a),

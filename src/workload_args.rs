@@ -1,9 +1,12 @@
 //! The workload flags: fio's names, each accepting a comma-separated list
 //! where a command runs several; they become a [`Matrix`].
 
+use std::path::PathBuf;
+
 use anyhow::{bail, Result};
 use clap::Args;
 use pollwise_core::{Rw, Workload};
+use pollwise_lab::fio::{read_job_file, FioJob};
 use pollwise_lab::Matrix;
 use pollwise_sim::Preset;
 
@@ -30,6 +33,16 @@ pub struct WorkloadArgs {
     /// Measured virtual time per run in ms [default: the preset's].
     #[arg(long, value_name = "MS")]
     pub duration_ms: Option<u64>,
+    /// A fio job file: its rw, rwmixread, bs, iodepth, numjobs and runtime
+    /// give the workload (--duration-ms, if given, overrides runtime), and
+    /// a ':'-separated filename list sets the preset's number of disks.
+    /// Options pollwise cannot model are named in a warning or an error.
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with_all = ["rw", "bs", "numjobs", "iodepth", "rwmixread"]
+    )]
+    pub fio_job: Option<PathBuf>,
 }
 
 /// Parses a positive size such as `4096`, `8k`, `128K` or `1m`.
@@ -77,6 +90,14 @@ impl WorkloadArgs {
     /// of `defaults`; rwmixread and the duration (if given) apply to all.
     pub fn matrix(&self, defaults: Matrix) -> Result<Matrix> {
         let mut m = defaults;
+        if let Some(job) = self.fio()? {
+            m.rw = vec![job.rw];
+            m.bs = vec![job.bs];
+            m.numjobs = vec![job.numjobs];
+            m.iodepth = vec![job.iodepth];
+            m.rwmixread = job.rwmixread;
+            m.duration_ms = job.duration_ms.unwrap_or(m.duration_ms);
+        }
         if let Some(t) = &self.rw {
             m.rw = list("rw", t, Rw::from_name)?;
         }
@@ -92,7 +113,9 @@ impl WorkloadArgs {
         if let Some(t) = &self.iothreads {
             m.iothreads = list("iothreads", t, count)?;
         }
-        m.rwmixread = self.rwmixread;
+        if self.fio_job.is_none() {
+            m.rwmixread = self.rwmixread;
+        }
         m.duration_ms = self.duration_ms.unwrap_or(m.duration_ms);
         Ok(m)
     }
@@ -113,6 +136,28 @@ impl WorkloadArgs {
         Ok(self.matrix(first)?.workloads(&pollwise_sim::LIMITS)?)
     }
 
+    /// The fio job file, if one was given, with its warnings printed.
+    pub fn fio(&self) -> Result<Option<FioJob>> {
+        let Some(path) = &self.fio_job else {
+            return Ok(None);
+        };
+        let job = read_job_file(path)?;
+        report_fio(path, &job);
+        Ok(Some(job))
+    }
+
+    /// The preset with the fio job's disks (its filename list), if any.
+    pub fn apply_to_preset(&self, mut preset: Preset) -> Result<Preset> {
+        if let Some(path) = &self.fio_job {
+            let job = read_job_file(path)?;
+            if let Some(disks) = job.disks {
+                preset.topology.disks = disks;
+                preset.validate()?;
+            }
+        }
+        Ok(preset)
+    }
+
     /// Exactly one workload (for `sim`).
     pub fn workload(&self, preset: &Preset) -> Result<Workload> {
         let mut all = self.workloads(preset)?;
@@ -123,6 +168,27 @@ impl WorkloadArgs {
             );
         }
         Ok(all.remove(0))
+    }
+}
+
+/// Prints a job file's warnings and the options it ignores, on stderr.
+pub fn report_fio(path: &std::path::Path, job: &FioJob) {
+    for w in &job.warnings {
+        eprintln!("warning: {}: {w}", path.display());
+    }
+    if let Some(ms) = job.ramp_ms {
+        eprintln!(
+            "note: {}: ramp_time={ms} ms is not used: the simulator warms up for its preset's \
+             warmup_ms, realdev with its own warm-up run",
+            path.display()
+        );
+    }
+    if !job.ignored.is_empty() {
+        eprintln!(
+            "note: {}: no effect on the model: {}",
+            path.display(),
+            job.ignored.join(", ")
+        );
     }
 }
 

@@ -4,13 +4,19 @@
 //! [`stats`]). No command line and no terminal here: long work reports
 //! [`Progress`] to a callback the caller supplies.
 
+pub mod acceptance;
 pub mod backend;
 pub mod calibrated;
 pub mod compare;
+pub mod effective;
 mod error;
+pub mod fio;
+pub mod import;
 pub mod matrix;
+pub mod merge;
 pub mod output;
 pub mod qemu_backend;
+pub mod qemu_syntax;
 pub mod report;
 pub mod rows;
 pub mod stats;

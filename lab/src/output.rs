@@ -67,7 +67,11 @@ impl Kind {
         let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
         let first = text.lines().next().unwrap_or("").trim_end_matches('\r');
         match self {
-            Kind::Results => first == RunRow::COLUMNS.join(","),
+            // A sweep's rows carry its identity in extra columns after these.
+            Kind::Results => {
+                let cols = RunRow::COLUMNS.join(",");
+                first == cols || first.starts_with(&(cols + ","))
+            }
             Kind::Trace => first == TRACE_HEADER,
             Kind::Compare => first.starts_with(&COMPARE_COLUMNS.join(",")),
             Kind::Preset => {

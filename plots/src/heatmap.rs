@@ -190,7 +190,7 @@ pub fn plot_heatmap(
     opts: &HeatmapOptions,
 ) -> Result<Summary, PlotError> {
     crate::render::Format::of(out)?;
-    let mut table = Table::read(input)?;
+    let mut table = crate::unpair::results_view(Table::read(input)?)?;
     table.retain(&opts.filters)?;
     let grid = heatmap_grid(&table, opts)?;
     let plot = HeatmapPlot {

@@ -15,6 +15,7 @@ mod pareto;
 mod render;
 mod style;
 pub mod table;
+pub mod unpair;
 mod window;
 
 pub use compare::{compare_rows, plot_compare, CompareOptions, CompareRow, BAND_PCT};

@@ -240,7 +240,7 @@ pub fn plot_pareto(
     opts: &ParetoOptions,
 ) -> Result<Summary, PlotError> {
     crate::render::Format::of(out)?;
-    let mut table = Table::read(input)?;
+    let mut table = crate::unpair::results_view(Table::read(input)?)?;
     table.retain(&opts.filters)?;
     let data = pareto_data(&table, opts)?;
     let plot = ParetoPlot {

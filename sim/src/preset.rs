@@ -178,6 +178,12 @@ impl Preset {
         EMBEDDED.iter().map(|(n, _)| *n)
     }
 
+    /// The TOML text of an embedded preset, comments (the sources of its
+    /// numbers) included.
+    pub fn embedded_text(name: &str) -> Option<&'static str> {
+        EMBEDDED.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+    }
+
     /// An embedded preset by name, or a TOML file by path (at most
     /// [`MAX_PRESET_BYTES`]; a FIFO or a device that never ends is read
     /// only that far).

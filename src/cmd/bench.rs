@@ -105,6 +105,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
             format: CompareFormat::Table,
             backend: crate::cmd::qemu::BackendKind::Sim,
             real: Default::default(),
+            accept_iops_loss: pollwise_lab::acceptance::DEFAULT_ACCEPT_IOPS_LOSS_PCT,
         };
         let start = Instant::now();
         let rows = compare_rows(&compare)?;

@@ -1,15 +1,16 @@
 //! `pollwise compare`: a baseline and a candidate over a preset's matrix.
 
-use std::io::{self, Write};
+use std::io;
 
 use anyhow::Result;
 use clap::{Args, ValueEnum};
-use pollwise_lab::compare::{summarize, worst, write_csv};
+use pollwise_lab::acceptance::{check_bar, DEFAULT_ACCEPT_IOPS_LOSS_PCT};
+use pollwise_lab::compare::write_csv;
 use pollwise_lab::{compare, CompareSpec, ComparedPoint, Matrix, SimBackend};
 
 use crate::cmd::qemu::{BackendKind, RealBackendArgs};
 use crate::cmd::sim::load_preset;
-use crate::output::bs_text;
+use crate::compare_table::{write_compare_table, TableContext};
 use crate::policy_args::PolicyPairArgs;
 use crate::progress;
 use crate::workload_args::WorkloadArgs;
@@ -41,6 +42,10 @@ pub struct CompareArgs {
     /// For --backend device|qemu.
     #[command(flatten)]
     pub real: RealBackendArgs,
+    /// The acceptance bar of the closing verdict: the IOPS loss in percent
+    /// the candidate may have on any row (the maintainer's bar is 5).
+    #[arg(long, value_name = "PCT", default_value_t = DEFAULT_ACCEPT_IOPS_LOSS_PCT, allow_hyphen_values = true)]
+    pub accept_iops_loss: f64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -54,7 +59,9 @@ pub enum CompareFormat {
 /// Everything `compare` computes, for `bench` to reuse. Flags not given
 /// keep the whole preset matrix's values for their axis.
 pub fn compare_rows(args: &CompareArgs) -> Result<Vec<ComparedPoint>> {
-    let preset = load_preset(&args.preset, args.latency_scale)?;
+    let preset = args
+        .workload
+        .apply_to_preset(load_preset(&args.preset, args.latency_scale)?)?;
     let (baseline, candidate) = args.policies.params()?;
     if args.seeds == 0 {
         anyhow::bail!("workload: seeds = 0: at least one seed is needed");
@@ -81,73 +88,22 @@ pub fn run(args: CompareArgs) -> Result<()> {
     if args.real.used() {
         anyhow::bail!("{}", RealBackendArgs::SIM_ERROR);
     }
+    let bar = check_bar(args.accept_iops_loss)?;
     let rows = compare_rows(&args)?;
     let out = io::stdout().lock();
     match args.format {
-        CompareFormat::Table => write_table(out, &rows),
+        CompareFormat::Table => {
+            let preset = load_preset(&args.preset, args.latency_scale)?;
+            let (baseline, candidate) = args.policies.params()?;
+            let ctx = TableContext {
+                baseline: &baseline,
+                candidate: &candidate,
+                seed: args.seed,
+                warmup_ms: Some(preset.matrix.warmup_ms),
+                accept_iops_loss_pct: bar,
+            };
+            write_compare_table(out, &rows, &ctx)
+        }
         CompareFormat::Csv => Ok(write_csv(out, &rows, false)?),
     }
-}
-
-fn write_table<W: Write>(mut out: W, rows: &[ComparedPoint]) -> Result<()> {
-    let Some(first) = rows.first() else {
-        return Ok(());
-    };
-    let (b, c) = (first.baseline_mean(), first.candidate_mean());
-    writeln!(
-        out,
-        "preset {}: baseline {} ({}) vs candidate {} ({})",
-        b.preset, b.policy, b.params, c.policy, c.params
-    )?;
-    writeln!(
-        out,
-        "{:<10} {:>5} {:>7} {:>9} {:>10} {:>10} {:>8} {:>8} {:>8} {:>8}",
-        "rw",
-        "bs",
-        "numjobs",
-        "iothreads",
-        "iops",
-        "cand_iops",
-        "diff",
-        "cpu%",
-        "cand_cpu%",
-        "cpu_diff"
-    )?;
-    for r in rows {
-        let w = &r.workload;
-        let (b, c) = (r.baseline_mean(), r.candidate_mean());
-        writeln!(
-            out,
-            "{:<10} {:>5} {:>7} {:>9} {:>10.0} {:>10.0} {:>+7.2}% {:>8.1} {:>8.1} {:>+7.1}%",
-            w.rw.name(),
-            bs_text(w.bs),
-            w.numjobs,
-            w.iothreads,
-            b.iops,
-            c.iops,
-            r.iops_diff_pct(),
-            b.iothread_cpu_pct,
-            c.iothread_cpu_pct,
-            r.cpu_diff_pct()
-        )?;
-    }
-    let s = summarize(rows);
-    let worst = worst(rows)
-        .map(|r| {
-            let w = &r.workload;
-            format!(
-                "{} {} numjobs={} iothreads={}",
-                w.rw,
-                bs_text(w.bs),
-                w.numjobs,
-                w.iothreads
-            )
-        })
-        .unwrap_or_default();
-    writeln!(
-        out,
-        "summary: worst IOPS change {:+.2}% ({worst}); mean IOPS change {:+.2}%; mean IOThread CPU change {:+.1}% ({:+.1} points)",
-        s.worst_iops_diff_pct, s.mean_iops_diff_pct, s.mean_cpu_diff_pct, s.mean_cpu_diff_points
-    )?;
-    Ok(())
 }

@@ -2,8 +2,12 @@
 
 pub mod bench;
 pub mod compare;
+pub mod import;
+pub mod merge;
 pub mod plot;
 pub mod policy;
+pub mod policy_show;
+pub mod preset;
 pub mod qemu;
 pub mod realdev;
 pub mod report;

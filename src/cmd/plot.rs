@@ -18,8 +18,9 @@ pub enum PlotCommand {
     /// Rows of the same policy and parameters (seeds, workloads) are
     /// averaged into one point.
     Pareto {
-        /// Results CSV (the run-row schema `sim`, `sweep` and `realdev run`
-        /// write); needs policy, iops and iothread_cpu_pct.
+        /// Results CSV (the schema `sim`, `sweep` and `realdev` write);
+        /// needs policy, iops and iothread_cpu_pct. A `compare --format
+        /// csv` file is read as two rows per line, baseline and candidate.
         #[arg(long, value_name = "RESULTS.csv")]
         input: PathBuf,
         /// The baseline policy, optionally with parameters its rows must

@@ -17,6 +17,19 @@ pub enum PolicyCommand {
         #[arg(long, value_enum, default_value_t = ListFormat::Table)]
         format: ListFormat,
     },
+    /// Show one policy setting: its parameters as they act, and with
+    /// --qemu the same setting in QEMU's syntaxes (the -object iothread
+    /// option, QMP qom-set commands for a live change, libvirt XML).
+    Show {
+        #[command(flatten)]
+        policy: PolicyArgs,
+        /// Print the setting as QEMU and libvirt take it.
+        #[arg(long)]
+        qemu: bool,
+        /// The IOThread's QOM id in the QEMU output.
+        #[arg(long, default_value = "iothread0")]
+        iothread_id: String,
+    },
     /// Replay a recorded trace through a policy, printing the window after
     /// each step as CSV `step,block_ns,window_ns`.
     ///
@@ -44,6 +57,11 @@ pub fn run(command: PolicyCommand) -> Result<()> {
     match command {
         PolicyCommand::List { format } => list(format),
         PolicyCommand::Replay { policy, input } => replay(&policy, &input),
+        PolicyCommand::Show {
+            policy,
+            qemu,
+            iothread_id,
+        } => crate::cmd::policy_show::show(&policy, qemu, &iothread_id),
     }
 }
 

@@ -120,7 +120,7 @@ fn run_one(a: &RunArgs) -> Result<()> {
         numjobs: job.numjobs,
         iodepth: job.iodepth,
         iothreads: 1,
-        duration_ms: a.workload.duration_ms,
+        duration_ms: a.workload.duration_ms()?,
     };
     workload.check(&pollwise_lab::qemu_backend::LIMITS)?;
     refuse_randrw(std::slice::from_ref(&workload))?;

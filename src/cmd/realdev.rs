@@ -116,10 +116,10 @@ pub fn run(command: RealdevCommand) -> Result<()> {
 fn run_one(a: &RunArgs) -> Result<()> {
     let params = a.policy.params()?;
     online(&params)?;
-    let changes = parse_changes(&a.set_at, &params, a.workload.duration_ms)?;
+    let changes = parse_changes(&a.set_at, &params, a.workload.duration_ms()?)?;
     let cfg = RunConfig {
         workload: a.workload.workload()?,
-        duration_ms: a.workload.duration_ms,
+        duration_ms: a.workload.duration_ms()?,
         params,
         target: a.target.spec()?,
         changes,

@@ -51,7 +51,9 @@ pub fn load_preset(name: &str, latency_scale: Option<f64>) -> Result<Preset> {
 }
 
 pub fn run(args: SimArgs) -> Result<()> {
-    let preset = load_preset(&args.preset, args.latency_scale)?;
+    let preset = args
+        .workload
+        .apply_to_preset(load_preset(&args.preset, args.latency_scale)?)?;
     let params = args.policy.params()?;
     let workload = args.workload.workload(&preset)?;
     let trace = match &args.trace {

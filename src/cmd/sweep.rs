@@ -7,12 +7,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use pollwise_core::PolicyKind;
+use pollwise_lab::merge::{sweep_id, write_sweep_csv, ShardInfo};
 use pollwise_lab::output::preset_input;
 use pollwise_lab::{Kind, Matrix, Output, Progress};
 use pollwise_sim::sweep::{Shard, SweepSpec};
 
 use crate::cmd::sim::load_preset;
-use crate::output::write_csv;
 use crate::progress;
 use crate::workload_args::WorkloadArgs;
 
@@ -39,8 +39,9 @@ pub struct SweepArgs {
     pub seeds: u32,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Run only part I of N (1-based) of the points; the parts' rows, in
-    /// order, are exactly the rows of the whole sweep.
+    /// Run only part I of N (1-based) of the points. Every row carries the
+    /// sweep's id (a hash of its spec), its shard and its row number in the
+    /// whole sweep; `pollwise merge` joins the parts into the whole.
     #[arg(long, value_name = "I/N")]
     pub shard: Option<String>,
     /// Multiply the device's latencies by this factor.
@@ -100,7 +101,9 @@ pub fn spec(args: &SweepArgs, preset: &pollwise_sim::Preset) -> Result<SweepSpec
 }
 
 pub fn run(args: SweepArgs) -> Result<()> {
-    let preset = load_preset(&args.preset, args.latency_scale)?;
+    let preset = args
+        .workload
+        .apply_to_preset(load_preset(&args.preset, args.latency_scale)?)?;
     let spec = spec(&args, &preset)?;
     let shard = match &args.shard {
         Some(s) => Shard::parse(s)?,
@@ -128,9 +131,17 @@ pub fn run(args: SweepArgs) -> Result<()> {
             what: &what,
         });
     })?;
+    let total_rows = spec.len()?;
+    let info = ShardInfo {
+        sweep_id: sweep_id(&format!("{}\n{spec:?}", preset.to_toml())),
+        index: shard.index,
+        count: shard.count,
+        first_row: shard.range(total_rows).start,
+        total_rows,
+    };
     match out {
-        Some(out) => out.write_with(|w| write_csv(w, &rows))?,
-        None => write_csv(io::stdout().lock(), &rows)?,
+        Some(out) => out.write_with(|w| write_sweep_csv(w, &rows, &info))?,
+        None => write_sweep_csv(io::stdout().lock(), &rows, &info)?,
     }
     Ok(())
 }

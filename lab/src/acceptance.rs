@@ -1,0 +1,224 @@
+//! The verdict a compare ends with: is every row's IOPS loss within an
+//! acceptance bar (the maintainer's is 5%)? Built on [`crate::stats`]: with
+//! two or more repeats each row's paired IOPS change gets a percentile
+//! bootstrap interval and a [`Verdict`]; with one repeat only the point
+//! estimate is there, and the outcome says so.
+
+use crate::compare::ComparedPoint;
+use crate::stats::{Interval, Verdict};
+use crate::LabError;
+
+/// The maintainer's bar: a candidate may lose at most 5% IOPS on any row.
+pub const DEFAULT_ACCEPT_IOPS_LOSS_PCT: f64 = 5.0;
+
+/// Checks a bar given by a user: a finite percentage in [0, 100].
+pub fn check_bar(bar: f64) -> Result<f64, LabError> {
+    if bar.is_finite() && (0.0..=100.0).contains(&bar) {
+        Ok(bar)
+    } else {
+        Err(LabError::Input(format!(
+            "--accept-iops-loss {bar} is out of range: expected a percentage in 0 ..= 100"
+        )))
+    }
+}
+
+/// One row against the bar.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum RowOutcome {
+    /// The loss is within the bar: the whole interval (or, with one
+    /// repeat, the point estimate) is at or above `-bar`.
+    Within,
+    /// The loss exceeds the bar: the whole interval (or the point
+    /// estimate) is below `-bar`.
+    Exceeds,
+    /// The interval straddles `-bar`: more repeats are needed.
+    Unclear,
+}
+
+impl RowOutcome {
+    pub fn label(self) -> &'static str {
+        match self {
+            RowOutcome::Within => "ok",
+            RowOutcome::Exceeds => "LOSS",
+            RowOutcome::Unclear => "unclear",
+        }
+    }
+}
+
+/// One row's change, interval and outcome.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RowAcceptance {
+    /// Mean paired IOPS change in percent.
+    pub iops_diff_pct: f64,
+    /// 95% bootstrap interval of the mean paired change (two+ repeats).
+    pub ci: Option<Interval>,
+    /// The stats verdict against the bar (two+ repeats).
+    pub verdict: Option<Verdict>,
+    pub outcome: RowOutcome,
+}
+
+/// The whole compare against the bar.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Overall {
+    Accept,
+    Reject,
+    Inconclusive,
+}
+
+impl Overall {
+    pub fn name(self) -> &'static str {
+        match self {
+            Overall::Accept => "ACCEPT",
+            Overall::Reject => "REJECT",
+            Overall::Inconclusive => "INCONCLUSIVE",
+        }
+    }
+}
+
+/// Every row against the bar, and the overall outcome.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Acceptance {
+    pub bar_pct: f64,
+    pub rows: Vec<RowAcceptance>,
+    pub overall: Overall,
+    /// True when there was only one repeat: no intervals, point estimates.
+    pub point_estimates_only: bool,
+}
+
+impl Acceptance {
+    pub fn count(&self, o: RowOutcome) -> usize {
+        self.rows.iter().filter(|r| r.outcome == o).count()
+    }
+
+    /// One sentence: the outcome, the bar and why.
+    pub fn sentence(&self) -> String {
+        let n = self.rows.len();
+        let bar = self.bar_pct;
+        let basis = if self.point_estimates_only {
+            "point estimates of one seed each, no interval: give --seeds 3 or more for one"
+        } else {
+            "95% bootstrap intervals of the paired per-seed IOPS change"
+        };
+        let why = match self.overall {
+            Overall::Accept => format!("all {n} rows lose at most {bar}% IOPS"),
+            Overall::Reject => format!(
+                "{} of {n} rows lose more than {bar}% IOPS",
+                self.count(RowOutcome::Exceeds)
+            ),
+            Overall::Inconclusive => format!(
+                "{} of {n} rows may lose more than {bar}% IOPS (their interval straddles -{bar}%)",
+                self.count(RowOutcome::Unclear)
+            ),
+        };
+        format!(
+            "verdict: {} at --accept-iops-loss {bar}: {why} ({basis})",
+            self.overall.name()
+        )
+    }
+}
+
+/// Judges `points` against a loss bar of `bar_pct` percent.
+pub fn judge(points: &[ComparedPoint], bar_pct: f64) -> Acceptance {
+    let rows: Vec<RowAcceptance> = points
+        .iter()
+        .map(|p| {
+            let diff = p.iops_diff_pct();
+            let ci = p.iops_diff_ci();
+            let outcome = match ci {
+                Some(ci) if ci.lo >= -bar_pct => RowOutcome::Within,
+                Some(ci) if ci.hi < -bar_pct => RowOutcome::Exceeds,
+                Some(_) => RowOutcome::Unclear,
+                None if diff >= -bar_pct => RowOutcome::Within,
+                None => RowOutcome::Exceeds,
+            };
+            RowAcceptance {
+                iops_diff_pct: diff,
+                ci,
+                verdict: p.iops_verdict(bar_pct),
+                outcome,
+            }
+        })
+        .collect();
+    let overall = if rows.iter().any(|r| r.outcome == RowOutcome::Exceeds) {
+        Overall::Reject
+    } else if rows.iter().any(|r| r.outcome == RowOutcome::Unclear) {
+        Overall::Inconclusive
+    } else {
+        Overall::Accept
+    };
+    Acceptance {
+        bar_pct,
+        point_estimates_only: rows.iter().all(|r| r.ci.is_none()),
+        rows,
+        overall,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_row;
+    use pollwise_core::{RunRow, Rw, Workload};
+
+    fn point(base: &[f64], cand: &[f64]) -> ComparedPoint {
+        let row = |iops: f64| RunRow { iops, ..test_row() };
+        ComparedPoint {
+            workload: Workload {
+                rw: Rw::RandRead,
+                rwmixread: 50,
+                bs: 4096,
+                numjobs: 1,
+                iodepth: 8,
+                iothreads: 1,
+                duration_ms: 10,
+            },
+            baseline: base.iter().copied().map(row).collect(),
+            candidate: cand.iter().copied().map(row).collect(),
+        }
+    }
+
+    #[test]
+    fn one_seed_judges_the_point_estimate() {
+        let a = judge(&[point(&[100.0], &[96.0])], 5.0);
+        assert_eq!(a.overall, Overall::Accept);
+        assert!(a.point_estimates_only);
+        assert!(a.sentence().contains("--seeds 3"), "{}", a.sentence());
+        let a = judge(&[point(&[100.0], &[96.0]), point(&[100.0], &[94.0])], 5.0);
+        assert_eq!(a.overall, Overall::Reject);
+        assert_eq!(a.count(RowOutcome::Exceeds), 1);
+        assert!(
+            a.sentence().starts_with("verdict: REJECT"),
+            "{}",
+            a.sentence()
+        );
+        // The bar moves the outcome.
+        assert_eq!(
+            judge(&[point(&[100.0], &[94.0])], 7.0).overall,
+            Overall::Accept
+        );
+    }
+
+    #[test]
+    fn intervals_decide_with_several_seeds() {
+        // Paired changes -10% and -8%: the whole interval is below -5%.
+        let a = judge(&[point(&[100.0, 100.0], &[90.0, 92.0])], 5.0);
+        assert_eq!(a.overall, Overall::Reject);
+        assert_eq!(a.rows[0].verdict, Some(Verdict::Regression));
+        // -8% and -2%: straddles -5%.
+        let a = judge(&[point(&[100.0, 100.0], &[92.0, 98.0])], 5.0);
+        assert_eq!(a.overall, Overall::Inconclusive);
+        // -1% and +1%: within.
+        let a = judge(&[point(&[100.0, 100.0], &[99.0, 101.0])], 5.0);
+        assert_eq!(a.overall, Overall::Accept);
+        assert!(!a.point_estimates_only);
+    }
+
+    #[test]
+    fn bars_outside_0_100_are_refused() {
+        assert!(check_bar(5.0).is_ok());
+        for bad in [-1.0, 101.0, f64::NAN, f64::INFINITY] {
+            let e = check_bar(bad).unwrap_err().to_string();
+            assert!(e.contains("--accept-iops-loss"), "{e}");
+        }
+    }
+}

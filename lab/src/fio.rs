@@ -1,0 +1,547 @@
+//! fio job files as workloads: `[global]` plus job sections, read with a
+//! maintained INI parser (configparser), each option either modelled,
+//! accepted as having no effect on the model (and named in a note), or
+//! refused or warned about by name. Nothing is dropped silently.
+//!
+//! What maps where:
+//! - `rw` (`randread`, `randwrite`, `read`, `write`, `randrw`), `rwmixread`
+//!   or `rwmixwrite`, `bs`, `iodepth`, `numjobs`: the [`Workload`];
+//! - `runtime` (seconds, or with a `ms`/`s`/`m`/`h` suffix): its duration;
+//! - `ramp_time`: a warm-up (the simulator's preset has its own; the value
+//!   is reported);
+//! - `filename=a:b:c`: the number of disks (fio's ':' separates files; a
+//!   job goes round-robin over them), `\:` is a ':' inside a name;
+//! - `ioengine`: libaio (what the model is) or io_uring (modelled as
+//!   libaio, with a warning); a synchronous engine is refused;
+//! - `direct=1`: the model; `direct=0` (buffered I/O) is warned about.
+//!
+//! Job sections run at the same time in fio; pollwise models one set of
+//! identical jobs, so sections must agree on every modelled option but
+//! `numjobs`, and their `numjobs` add up.
+
+use std::path::Path;
+
+use configparser::ini::{Ini, IniDefault};
+use pollwise_core::Rw;
+
+use crate::LabError;
+
+/// A job file's workload as pollwise models it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FioJob {
+    pub rw: Rw,
+    pub rwmixread: u32,
+    pub bs: u64,
+    pub iodepth: u32,
+    /// Summed over job sections.
+    pub numjobs: u32,
+    /// From `runtime`, if given.
+    pub duration_ms: Option<u64>,
+    /// From `ramp_time`, if given.
+    pub ramp_ms: Option<u64>,
+    /// Files in `filename` (':'-separated), if given: the disks.
+    pub disks: Option<u32>,
+    /// The job sections, in file order.
+    pub jobs: Vec<String>,
+    /// Options that change what pollwise would model, named.
+    pub warnings: Vec<String>,
+    /// Options with no effect on the model, named.
+    pub ignored: Vec<String>,
+}
+
+/// Options that describe reporting, naming, data content or the layout of
+/// the file, none of which changes an IOThread's polling.
+const NO_EFFECT: &[&str] = &[
+    "name",
+    "description",
+    "group_reporting",
+    "time_based",
+    "size",
+    "filesize",
+    "io_size",
+    "randrepeat",
+    "norandommap",
+    "random_generator",
+    "randseed",
+    "thread",
+    "new_group",
+    "output-format",
+    "write_bw_log",
+    "write_lat_log",
+    "write_iops_log",
+    "log_avg_msec",
+    "per_job_logs",
+    "lat_percentiles",
+    "clat_percentiles",
+    "percentile_list",
+    "refill_buffers",
+    "buffer_compress_percentage",
+    "scramble_buffers",
+    "zero_buffers",
+    "invalidate",
+    "allow_mounted_write",
+    "disable_lat",
+    "disable_clat",
+    "disable_slat",
+    "stonewall",
+    "wait_for_previous",
+    "exitall",
+    "fallocate",
+    "create_on_open",
+    "unlink",
+    "overwrite",
+    "offset",
+    "cpus_allowed",
+    "cpus_allowed_policy",
+    "cpumask",
+];
+
+/// Where the parser puts options that come before any section (a name no
+/// job file can give a section).
+const BEFORE_SECTIONS: &str = "\u{0}before";
+
+/// What each modelled option of one section (after [global]) says.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Section {
+    rw: Option<String>,
+    rwmixread: Option<String>,
+    rwmixwrite: Option<String>,
+    bs: Option<String>,
+    iodepth: Option<String>,
+    numjobs: Option<String>,
+    runtime: Option<String>,
+    ramp_time: Option<String>,
+    filename: Option<String>,
+    ioengine: Option<String>,
+    direct: Option<String>,
+}
+
+impl Section {
+    fn set(&mut self, key: &str, value: Option<String>) -> bool {
+        let slot = match key {
+            "rw" | "readwrite" => &mut self.rw,
+            "rwmixread" => &mut self.rwmixread,
+            "rwmixwrite" => &mut self.rwmixwrite,
+            "bs" | "blocksize" => &mut self.bs,
+            "iodepth" => &mut self.iodepth,
+            "numjobs" => &mut self.numjobs,
+            "runtime" => &mut self.runtime,
+            "ramp_time" => &mut self.ramp_time,
+            "filename" => &mut self.filename,
+            "ioengine" => &mut self.ioengine,
+            "direct" => &mut self.direct,
+            _ => return false,
+        };
+        *slot = value;
+        true
+    }
+}
+
+fn err(origin: &str, msg: String) -> LabError {
+    LabError::Input(format!("{origin}: {msg}"))
+}
+
+/// fio's sizes: a number with an optional k/m/g suffix (powers of 1024;
+/// fio's default kb_base), optionally followed by `b`/`ib`.
+fn size(origin: &str, key: &str, text: &str) -> Result<u64, LabError> {
+    let t = text.trim().to_ascii_lowercase();
+    let t = t
+        .strip_suffix("ib")
+        .or_else(|| t.strip_suffix('b'))
+        .unwrap_or(&t);
+    let (digits, mult) = match t.chars().last() {
+        Some('k') => (&t[..t.len() - 1], 1u64 << 10),
+        Some('m') => (&t[..t.len() - 1], 1 << 20),
+        Some('g') => (&t[..t.len() - 1], 1 << 30),
+        _ => (t, 1),
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .filter(|&n| n > 0)
+        .ok_or_else(|| {
+            err(
+                origin,
+                format!(
+                    "{key}={text}: not a size pollwise reads (a positive number with an optional \
+                     k/m/g suffix, e.g. 4k; one size for reads and writes, no ranges)"
+                ),
+            )
+        })
+}
+
+/// fio's times: seconds by default, or with a us/ms/s/m/h suffix.
+fn time_ms(origin: &str, key: &str, text: &str) -> Result<u64, LabError> {
+    let t = text.trim().to_ascii_lowercase();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let n: u64 = digits.parse().map_err(|_| {
+        err(
+            origin,
+            format!("{key}={text}: not a time (seconds, or with a ms/s/m/h suffix, e.g. 30s)"),
+        )
+    })?;
+    let ms = match unit {
+        "" | "s" | "sec" => n.checked_mul(1000),
+        "ms" | "msec" => Some(n),
+        "us" | "usec" => Some(n / 1000),
+        "m" | "min" => n.checked_mul(60_000),
+        "h" => n.checked_mul(3_600_000),
+        _ => None,
+    };
+    ms.ok_or_else(|| {
+        err(
+            origin,
+            format!("{key}={text}: unknown unit '{unit}' (use us, ms, s, m or h)"),
+        )
+    })
+}
+
+fn whole(origin: &str, key: &str, text: &str) -> Result<u32, LabError> {
+    text.trim()
+        .parse::<u32>()
+        .map_err(|_| err(origin, format!("{key}={text}: not a whole number")))
+}
+
+/// The files of a `filename` list: ':' separates them, `\:` is a colon.
+pub fn split_filenames(list: &str) -> Vec<String> {
+    let mut out = vec![String::new()];
+    let mut chars = list.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek() == Some(&':') => {
+                chars.next();
+                out.last_mut().expect("never empty").push(':');
+            }
+            ':' => out.push(String::new()),
+            c => out.last_mut().expect("never empty").push(c),
+        }
+    }
+    out.retain(|f| !f.trim().is_empty());
+    out
+}
+
+/// Reads a job file from disk.
+pub fn read_job_file(path: &Path) -> Result<FioJob, LabError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        LabError::Input(format!(
+            "cannot read the fio job file {}: {e}",
+            path.display()
+        ))
+    })?;
+    parse_job(&text, &path.display().to_string())
+}
+
+/// Parses a job file's text; `origin` names it in messages.
+pub fn parse_job(text: &str, origin: &str) -> Result<FioJob, LabError> {
+    if text.lines().any(|l| l.trim_start().starts_with("include ")) {
+        return Err(err(
+            origin,
+            "'include' directives are not supported: inline the included file".into(),
+        ));
+    }
+    // fio's syntax: '=' only (':' separates files in a filename list),
+    // ';' and '#' comments, names as written.
+    let mut defaults = IniDefault::default();
+    defaults.delimiters = vec!['='];
+    defaults.comment_symbols = vec![';', '#'];
+    defaults.case_sensitive = true;
+    defaults.default_section = BEFORE_SECTIONS.into();
+    let mut ini = Ini::new_from_defaults(defaults);
+    let map = ini
+        .read(text.to_string())
+        .map_err(|e| err(origin, format!("not a fio job file: {e}")))?;
+    if let Some(keys) = map.get(BEFORE_SECTIONS) {
+        if !keys.is_empty() {
+            return Err(err(
+                origin,
+                "options before the first [section]: put them under [global]".into(),
+            ));
+        }
+    }
+    let mut warnings = Vec::new();
+    let mut ignored: Vec<String> = Vec::new();
+    let mut unknown: Vec<String> = Vec::new();
+    let mut global = Section::default();
+    let mut jobs: Vec<(String, Section)> = Vec::new();
+    for (name, keys) in &map {
+        if name == BEFORE_SECTIONS {
+            continue;
+        }
+        let mut s = if name == "global" {
+            Section::default()
+        } else {
+            global.clone()
+        };
+        for (key, value) in keys {
+            let key = key.trim();
+            if s.set(key, value.clone()) {
+                continue;
+            }
+            let bare = key.trim_start_matches("no");
+            if NO_EFFECT.contains(&key) || NO_EFFECT.contains(&bare) {
+                if !ignored.iter().any(|k| k == key) {
+                    ignored.push(key.to_string());
+                }
+            } else if !unknown.iter().any(|k| k == key) {
+                unknown.push(key.to_string());
+            }
+        }
+        if name == "global" {
+            if !jobs.is_empty() {
+                return Err(err(
+                    origin,
+                    "[global] after a job section: pollwise reads one [global] at the top".into(),
+                ));
+            }
+            global = s;
+        } else {
+            jobs.push((name.clone(), s));
+        }
+    }
+    if !unknown.is_empty() {
+        warnings.push(format!(
+            "not modelled by pollwise, ignored: {} (pollwise models rw, rwmixread, bs, iodepth, \
+             numjobs, runtime, ramp_time, filename, ioengine, direct)",
+            unknown.join(", ")
+        ));
+    }
+    let Some((first_name, first)) = jobs.first().cloned() else {
+        return Err(err(
+            origin,
+            "no job section: add one, e.g. [job1], after [global]".into(),
+        ));
+    };
+    // Sections run at once in fio; pollwise models one set of like jobs.
+    for (name, s) in &jobs[1..] {
+        let differs = |a: &Option<String>, b: &Option<String>| a != b;
+        let fields = [
+            ("rw", &first.rw, &s.rw),
+            ("rwmixread", &first.rwmixread, &s.rwmixread),
+            ("rwmixwrite", &first.rwmixwrite, &s.rwmixwrite),
+            ("bs", &first.bs, &s.bs),
+            ("iodepth", &first.iodepth, &s.iodepth),
+            ("runtime", &first.runtime, &s.runtime),
+            ("ioengine", &first.ioengine, &s.ioengine),
+            ("direct", &first.direct, &s.direct),
+            ("filename", &first.filename, &s.filename),
+        ];
+        if let Some((key, ..)) = fields.iter().find(|(_, a, b)| differs(a, b)) {
+            return Err(err(
+                origin,
+                format!(
+                    "jobs [{first_name}] and [{name}] differ in {key}: fio runs them at once, and \
+                     pollwise models one set of identical jobs; write one job file per workload"
+                ),
+            ));
+        }
+    }
+    let s = &first;
+    let rw_text = s.rw.clone().flatten_or("read");
+    let rw = match rw_text.trim() {
+        "rw" | "readwrite" => {
+            return Err(err(
+                origin,
+                "rw=readwrite (sequential mixed) is not modelled: use randrw, or read/write".into(),
+            ))
+        }
+        t if t.contains(':') => {
+            return Err(err(
+                origin,
+                format!("rw={t}: an offset modifier (':N') is not modelled"),
+            ))
+        }
+        t => Rw::from_name(t).map_err(|e| err(origin, format!("rw: {e}")))?,
+    };
+    let rwmixread = match (&s.rwmixread, &s.rwmixwrite) {
+        (Some(r), _) => whole(origin, "rwmixread", r)?,
+        (_, Some(w)) => 100u32.saturating_sub(whole(origin, "rwmixwrite", w)?),
+        _ => 50,
+    };
+    if rwmixread > 100 {
+        return Err(err(
+            origin,
+            format!("rwmixread={rwmixread}: expected a percentage 0 ..= 100"),
+        ));
+    }
+    let bs_text = s.bs.clone().flatten_or("4k");
+    if bs_text.contains([',', '-', ':']) {
+        return Err(err(
+            origin,
+            format!(
+                "bs={bs_text}: separate read/write sizes and ranges are not modelled; give one size"
+            ),
+        ));
+    }
+    let bs = size(origin, "bs", &bs_text)?;
+    let iodepth = whole(origin, "iodepth", &s.iodepth.clone().flatten_or("1"))?;
+    let mut numjobs: u32 = 0;
+    for (name, j) in &jobs {
+        let n = whole(origin, "numjobs", &j.numjobs.clone().flatten_or("1"))?;
+        numjobs = numjobs.checked_add(n).ok_or_else(|| {
+            err(
+                origin,
+                format!("[{name}]: numjobs add up past {}", u32::MAX),
+            )
+        })?;
+    }
+    let duration_ms = match &s.runtime {
+        Some(t) => Some(time_ms(origin, "runtime", t)?),
+        _ => None,
+    };
+    let ramp_ms = match &s.ramp_time {
+        Some(t) => Some(time_ms(origin, "ramp_time", t)?),
+        _ => None,
+    };
+    let disks = match &s.filename {
+        Some(list) => {
+            let files = split_filenames(list);
+            if files.is_empty() {
+                return Err(err(origin, "filename= names no file".into()));
+            }
+            Some(u32::try_from(files.len()).unwrap_or(u32::MAX))
+        }
+        _ => None,
+    };
+    match s.ioengine.clone().flatten_or("libaio").trim() {
+        "libaio" => {}
+        "io_uring" => warnings.push(
+            "ioengine=io_uring is modelled as libaio (one submission syscall per batch, \
+             completions through an eventfd)"
+                .into(),
+        ),
+        e @ ("sync" | "psync" | "vsync" | "pvsync" | "pvsync2" | "mmap") => {
+            return Err(err(
+                origin,
+                format!(
+                    "ioengine={e} is synchronous: pollwise models an asynchronous engine \
+                     (libaio, as QEMU's guests use with iodepth > 1); use ioengine=libaio"
+                ),
+            ))
+        }
+        e => {
+            return Err(err(
+                origin,
+                format!("ioengine={e} is not modelled: use libaio (or io_uring)"),
+            ))
+        }
+    }
+    match s.direct.clone().flatten_or("0").trim() {
+        "1" | "true" => {}
+        "0" | "false" => warnings.push(
+            "direct=0 (buffered I/O, fio's default): the page cache is not modelled; the \
+             results are for direct I/O (set direct=1 to say so)"
+                .into(),
+        ),
+        d => return Err(err(origin, format!("direct={d}: expected 0 or 1"))),
+    }
+    Ok(FioJob {
+        rw,
+        rwmixread,
+        bs,
+        iodepth,
+        numjobs,
+        duration_ms,
+        ramp_ms,
+        disks,
+        jobs: jobs.into_iter().map(|(n, _)| n).collect(),
+        warnings,
+        ignored,
+    })
+}
+
+/// An option's text, with fio's default when it is absent, or given
+/// without a value or with an empty one.
+trait FlattenOr {
+    fn flatten_or(self, default: &str) -> String;
+}
+
+impl FlattenOr for Option<String> {
+    fn flatten_or(self, default: &str) -> String {
+        match self {
+            Some(v) if !v.trim().is_empty() => v,
+            _ => default.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn global_and_jobs_with_a_disk_list() {
+        let j = parse_job(
+            "; a comment\n[global]\nioengine=libaio\ndirect=1\nrw=randread\nbs=8k\niodepth=8\n\
+             runtime=30\nramp_time=5s\ntime_based\ngroup_reporting\n\
+             filename=/dev/vdb:/dev/vdc:/dev/vdd\n\n[job]\nnumjobs=4\n",
+            "t.fio",
+        )
+        .unwrap();
+        assert_eq!(j.rw, Rw::RandRead);
+        assert_eq!((j.bs, j.iodepth, j.numjobs), (8192, 8, 4));
+        assert_eq!(
+            (j.duration_ms, j.ramp_ms, j.disks),
+            (Some(30_000), Some(5000), Some(3))
+        );
+        assert!(j.warnings.is_empty(), "{:?}", j.warnings);
+        assert_eq!(j.ignored, ["time_based", "group_reporting"]);
+    }
+
+    #[test]
+    fn sections_add_their_jobs_and_must_agree() {
+        let j = parse_job(
+            "[global]\nrw=randrw\nrwmixwrite=30\ndirect=1\n[a]\nnumjobs=2\n[b]\nnumjobs=3\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!((j.numjobs, j.rwmixread), (5, 70));
+        assert_eq!(j.jobs, ["a", "b"]);
+        let e = parse_job("[a]\nrw=read\ndirect=1\n[b]\nrw=write\ndirect=1\n", "t")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("[a] and [b] differ in rw"), "{e}");
+    }
+
+    #[test]
+    fn what_cannot_be_modelled_is_named() {
+        let j = parse_job("[j]\nrw=read\nverify=crc32c\nrate_iops=500\n", "t").unwrap();
+        let w = j.warnings.join("\n");
+        assert!(w.contains("verify") && w.contains("rate_iops"), "{w}");
+        assert!(w.contains("direct=0"), "{w}");
+        let e = |text: &str| parse_job(text, "x.fio").unwrap_err().to_string();
+        assert!(e("[j]\nioengine=psync\n").contains("ioengine=psync is synchronous"));
+        assert!(e("[j]\nioengine=spdk\n").contains("ioengine=spdk"));
+        assert!(e("[j]\nrw=readwrite\n").contains("rw=readwrite"));
+        assert!(e("[j]\nrw=randomread\n").contains("randomread"));
+        assert!(e("[j]\nbs=4k,8k\n").contains("bs=4k,8k"));
+        assert!(e("[j]\nbs=lots\n").contains("bs=lots"));
+        assert!(e("[j]\nruntime=3 days\n").contains("runtime"));
+        assert!(e("[j]\niodepth=-1\n").contains("iodepth=-1"));
+        assert!(e("[global]\nrw=read\n").contains("no job section"));
+        assert!(e("rw=read\n[j]\n").contains("before the first [section]"));
+        assert!(e("[j]\nrw=read\n[global]\nbs=4k\n").contains("[global] after"));
+        assert!(e("include other.fio\n[j]\n").contains("include"));
+        assert!(e("[j]\nrwmixread=120\nrw=randrw\n").contains("rwmixread=120"));
+        assert!(e("").contains("no job section"));
+    }
+
+    #[test]
+    fn filename_lists_split_on_unescaped_colons() {
+        assert_eq!(split_filenames("/dev/a:/dev/b"), ["/dev/a", "/dev/b"]);
+        assert_eq!(split_filenames(r"c\:\\x:/d"), [r"c:\\x", "/d"]);
+        assert!(split_filenames("::").is_empty());
+    }
+
+    #[test]
+    fn sizes_and_times_in_fio_units() {
+        assert_eq!(size("t", "bs", "128K").unwrap(), 131072);
+        assert_eq!(size("t", "bs", "1m").unwrap(), 1 << 20);
+        assert_eq!(size("t", "bs", "4KiB").unwrap(), 4096);
+        assert_eq!(size("t", "bs", "512").unwrap(), 512);
+        assert_eq!(time_ms("t", "runtime", "60").unwrap(), 60_000);
+        assert_eq!(time_ms("t", "runtime", "250ms").unwrap(), 250);
+        assert_eq!(time_ms("t", "runtime", "2m").unwrap(), 120_000);
+    }
+}
