@@ -32,7 +32,7 @@ pub const LIMITS: Limits = Limits {
 };
 
 /// The policies the QEMU backend runs (those with a variant).
-pub const POLICIES: &str = "qemu, off, weighted";
+pub const POLICIES: &str = "qemu, off, weighted, pollwise";
 
 /// The harness of each variant in a cache directory, run on one target.
 pub struct QemuBackend {
