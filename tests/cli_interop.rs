@@ -53,11 +53,41 @@ fn compare_table_says_what_was_run_and_ends_with_a_verdict() {
     ] {
         assert!(text.contains(needle), "missing {needle}: {text}");
     }
-    assert!(text
-        .lines()
-        .last()
-        .unwrap()
-        .starts_with("verdict: ACCEPT at --accept-iops-loss 5"));
+    // The proposal loses more than the maintainer's 5% at numjobs=1 (as
+    // measured on the real drive, -7.8%), and less than 10%.
+    let last = text.lines().last().unwrap();
+    assert!(
+        last.starts_with("verdict: REJECT at --accept-iops-loss 5"),
+        "{text}"
+    );
+    let mut wider: Vec<&str> = vec![
+        "compare",
+        "--rw",
+        "randread",
+        "--bs",
+        "8k",
+        "--numjobs",
+        "1",
+        "--iothreads",
+        "1,2",
+        "--duration-ms",
+        "10",
+        "--seeds",
+        "3",
+        "--candidate",
+        "weighted",
+    ];
+    wider.extend(["--accept-iops-loss", "10"]);
+    let o = pollwise(&wider);
+    assert_ok(&o);
+    let text = stdout(&o);
+    assert!(
+        text.lines()
+            .last()
+            .unwrap()
+            .starts_with("verdict: ACCEPT at --accept-iops-loss 10"),
+        "{text}"
+    );
     // A bar no change can meet: the fixed 0 ns window loses IOPS at numjobs=1.
     let o = pollwise(&[
         "compare",
