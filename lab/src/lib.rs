@@ -21,7 +21,7 @@ pub use error::LabError;
 pub use matrix::{Matrix, MAX_POINTS};
 pub use report::{report, ReportOptions};
 pub use study::{study, StudyOptions};
-pub use validate::{validate, Agreement};
+pub use validate::{validate, validate_diffs, Agreement, DiffSpec, DiffValidation};
 
 /// What long work tells its caller.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
