@@ -215,6 +215,14 @@ pub struct CalibrateArgs {
     /// Repetitions of each wake-up probe.
     #[arg(long, default_value_t = 2000)]
     pub rounds: u32,
+    /// Times each probe is repeated; the preset takes the median and the
+    /// spread is written beside it.
+    #[arg(long, default_value_t = 3)]
+    pub repeat: u32,
+    /// Write the preset even if the measurements do not add up (see the
+    /// warnings).
+    #[arg(long)]
+    pub force: bool,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
 }
@@ -233,10 +241,26 @@ fn calibrate(a: &CalibrateArgs) -> Result<()> {
         point_ms: a.point_ms,
         saturation_depth: a.depth,
         probe_rounds: a.rounds,
+        repeats: a.repeat,
         seed: a.seed,
     };
+    if a.repeat == 0 {
+        bail!("--repeat must be at least 1");
+    }
     let _sigint = pollwise_realdev::sys::SigintGuard::install()?;
     let cal = calibrate(&cfg)?;
+    let warnings = cal.warnings();
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
+    if !warnings.is_empty() && !a.force {
+        bail!(
+            "{} warning(s): the measurements do not add up, so no preset was written to {}; \
+             fix the cause and rerun, or pass --force to write it anyway",
+            warnings.len(),
+            a.out.display()
+        );
+    }
     let preset = calibrated::build(&cal).map_err(anyhow::Error::msg)?;
     let text = calibrated::to_toml(&cal, &preset);
     std::fs::write(&a.out, &text).with_context(|| format!("writing {}", a.out.display()))?;
