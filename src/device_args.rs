@@ -25,6 +25,9 @@ pub struct WorkloadArgs {
     pub numjobs: u32,
     #[arg(long, default_value_t = 1)]
     pub iodepth: u32,
+    /// Event loops (IOThreads); job j is served by loop j % iothreads.
+    #[arg(long, default_value_t = 1)]
+    pub iothreads: u32,
     /// Percentage of reads for randrw.
     #[arg(long, default_value_t = 50)]
     pub rwmixread: u32,
@@ -43,6 +46,7 @@ impl WorkloadArgs {
             bs: self.bs,
             numjobs: self.numjobs,
             iodepth: self.iodepth,
+            iothreads: self.iothreads,
             seed: self.seed,
         };
         w.validate().map_err(anyhow::Error::msg)?;
@@ -96,8 +100,8 @@ impl TargetArgs {
     }
 }
 
-/// The small workload matrix `realdev compare` and `validate` run: every
-/// combination of the comma-separated lists, on one IOThread.
+/// The small workload matrix `realdev compare` runs: every combination of
+/// the comma-separated lists.
 #[derive(Args, Debug)]
 pub struct DeviceMatrixArgs {
     /// rw modes of the matrix, comma-separated.
@@ -110,6 +114,9 @@ pub struct DeviceMatrixArgs {
     pub numjobs: String,
     #[arg(long, default_value = "1,8")]
     pub iodepth: String,
+    /// IOThreads (event loops), comma-separated; jobs go round-robin.
+    #[arg(long, default_value = "1")]
+    pub iothreads: String,
     #[arg(long, default_value_t = 50)]
     pub rwmixread: u32,
 }
@@ -121,7 +128,7 @@ impl DeviceMatrixArgs {
             bs: list("bs", &self.bs, parse_size)?,
             numjobs: list("numjobs", &self.numjobs, count)?,
             iodepth: list("iodepth", &self.iodepth, count)?,
-            iothreads: vec![1],
+            iothreads: list("iothreads", &self.iothreads, count)?,
             rwmixread: self.rwmixread,
             duration_ms,
         })
