@@ -238,12 +238,29 @@ pub fn to_toml(cal: &Calibration, preset: &Preset) -> String {
         "# Written by `pollwise realdev calibrate` on {}.",
         cal.target_path
     );
+    for w in cal.warnings() {
+        let _ = writeln!(out, "# WARNING (written with --force): {w}");
+    }
     let _ = writeln!(
         out,
         "# Device latency (io_submit return to completion in the ring, spinning):"
     );
     for p in cal.latency_points.iter().chain(&cal.saturation_points) {
         let q = |x: f64| p.latency.value_at_quantile(x) as f64 / 1000.0;
+        let _ = writeln!(
+            out,
+            "#   {:<9} bs={:<7} qd={:<3} {:>8.0} IOPS {:>8.1} MB/s  lat us: mean {:.1} p50 {:.1} p99 {:.1}  io_submit {:.1} us ({:.1} us CPU)",
+            p.rw.name(),
+            p.bs,
+            p.depth,
+            p.iops(),
+            p.bytes_per_s() / 1e6,
+            p.latency.mean() / 1000.0,
+            q(0.5),
+            q(0.99),
+            p.submit_call_ns / 1000.0,
+            p.submit_call_cpu_ns / 1000.0
+        );
         if p.repeat_iops.len() > 1 {
             let _ = writeln!(
                 out,
@@ -261,20 +278,6 @@ pub fn to_toml(cal: &Calibration, preset: &Preset) -> String {
                     .join(", ")
             );
         }
-        let _ = writeln!(
-            out,
-            "#   {:<9} bs={:<7} qd={:<3} {:>8.0} IOPS {:>8.1} MB/s  lat us: mean {:.1} p50 {:.1} p99 {:.1}  io_submit {:.1} us ({:.1} us CPU)",
-            p.rw.name(),
-            p.bs,
-            p.depth,
-            p.iops(),
-            p.bytes_per_s() / 1e6,
-            p.latency.mean() / 1000.0,
-            q(0.5),
-            q(0.99),
-            p.submit_call_ns / 1000.0,
-            p.submit_call_cpu_ns / 1000.0
-        );
     }
     if !cal.measured_writes {
         let _ = writeln!(

@@ -585,7 +585,7 @@ pub fn checks(c: &CheckInput) -> Vec<Warning> {
                 "reads complete in {:.1} us at qd1: that is memory (tmpfs or a cache), not a disk",
                 c.qd1_read_p50_ns / 1000.0
             ),
-            fix: "pass --dir on a disk filesystem that supports O_DIRECT (e.g. /var/tmp), or                   --file naming the device"
+            fix: "pass --dir on a disk filesystem that supports O_DIRECT (e.g. /var/tmp), or --file naming the device"
                 .into(),
         });
     }
@@ -595,7 +595,7 @@ pub fn checks(c: &CheckInput) -> Vec<Warning> {
                 "throughput falls with queue depth: {:.0} IOPS at qd{} against {:.0} at qd1",
                 c.sat_read_iops, c.sat_depth, c.qd1_read_iops
             ),
-            fix: "the disk was busy or throttled during the run; rerun on an idle machine,                   or with a longer --point-ms"
+            fix: "the disk was busy or throttled during the run; rerun on an idle machine, or with a longer --point-ms"
                 .into(),
         });
     }
@@ -611,7 +611,7 @@ pub fn checks(c: &CheckInput) -> Vec<Warning> {
                         .join(", ")
                 ),
                 fix: format!(
-                    "stop other load and rerun, or use more --repeat; the limit is                      {MAX_REPEAT_SPREAD_PCT}%"
+                    "stop other load and rerun, or use more --repeat; the limit is {MAX_REPEAT_SPREAD_PCT}%"
                 ),
             });
         }
@@ -623,7 +623,7 @@ pub fn checks(c: &CheckInput) -> Vec<Warning> {
                 c.background_load_cpus
             ),
             fix: format!(
-                "stop other load (builds, tests, other VMs' work) and rerun; the limit is                  {MAX_BACKGROUND_CPUS} CPUs"
+                "stop other load (builds, tests, other VMs' work) and rerun; the limit is {MAX_BACKGROUND_CPUS} CPUs"
             ),
         });
     }

@@ -9,7 +9,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use pollwise_core::Params;
 use pollwise_lab::compare::{write_csv, ComparedPoint, NOISE_BAR_PCT};
 use pollwise_lab::rows::{create, write_trace_file};
-use pollwise_lab::stats::{Verdict, PAIRED_CI_METHOD};
+use pollwise_lab::stats::{repeats_to_resolve, Verdict, PAIRED_CI_METHOD};
 use pollwise_lab::{online, CompareSpec, DeviceBackend};
 use pollwise_realdev::run::{self as device, ParamChange, RunConfig, RunOutput};
 
@@ -298,9 +298,10 @@ pub struct CompareArgs {
     /// Length of each run.
     #[arg(long, default_value_t = 2000)]
     pub duration_ms: u64,
-    /// Runs per point and policy; baseline and candidate alternate so drift
-    /// in the machine's load hits both alike.
-    #[arg(long, default_value_t = 3)]
+    /// Runs per point and policy, after one warm-up run; baseline and
+    /// candidate alternate (AB, BA, ...) so drift in the machine's load
+    /// hits both alike.
+    #[arg(long, default_value_t = pollwise_lab::stats::DEFAULT_DEVICE_REPEATS)]
     pub repeat: u32,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -370,7 +371,7 @@ fn compare_table<W: Write>(out: &mut W, points: &[ComparedPoint], s: &CompareSpe
     writeln!(out, "diff: {PAIRED_CI_METHOD}")?;
     writeln!(
         out,
-        "{:<9} {:>5} {:>4} {:>3} {:>3} {:>9} {:>9} {:>26} {:>6} {:>6} {:>24}  verdict",
+        "{:<9} {:>5} {:>4} {:>3} {:>3} {:>9} {:>9} {:>26} {:>6} {:>6} {:>24} {:>6}  verdict",
         "rw",
         "bs",
         "jobs",
@@ -381,7 +382,8 @@ fn compare_table<W: Write>(out: &mut W, points: &[ComparedPoint], s: &CompareSpe
         "iops diff median [95% CI]",
         "cpu%",
         "cand%",
-        "cpu diff pts [95% CI]"
+        "cpu diff pts [95% CI]",
+        "n(5%)"
     )?;
     for p in points {
         let (b, c) = (p.baseline_mean(), p.candidate_mean());
@@ -390,12 +392,18 @@ fn compare_table<W: Write>(out: &mut W, points: &[ComparedPoint], s: &CompareSpe
             Some(ci) => format!("{:+.1}{unit} [{:+.1}, {:+.1}]", d.median, ci.lo, ci.hi),
             None => format!("{:+.1}{unit} [one run]", d.median),
         };
+        // Pairs this spread needs to resolve a 5% IOPS change.
+        let needed = if p.baseline.len() > 1 {
+            repeats_to_resolve(p.iops_diff_sd_pct(), 5.0).map_or("-".into(), |n| n.to_string())
+        } else {
+            "-".to_string()
+        };
         let verdict = p
             .iops_verdict(NOISE_BAR_PCT)
             .map_or("- (one run)", Verdict::name);
         writeln!(
             out,
-            "{:<9} {:>5} {:>4} {:>3} {:>3} {:>9.0} {:>9.0} {:>26} {:>6.1} {:>6.1} {:>24}  {verdict}",
+            "{:<9} {:>5} {:>4} {:>3} {:>3} {:>9.0} {:>9.0} {:>26} {:>6.1} {:>6.1} {:>24} {:>6}  {verdict}",
             p.workload.rw.name(),
             p.workload.bs,
             p.workload.numjobs,
@@ -406,13 +414,15 @@ fn compare_table<W: Write>(out: &mut W, points: &[ComparedPoint], s: &CompareSpe
             ci(&iops, "%"),
             b.iothread_cpu_pct,
             c.iothread_cpu_pct,
-            ci(&cpu, "")
+            ci(&cpu, ""),
+            needed
         )?;
     }
     writeln!(
         out,
         "verdict: regression or improvement when the IOPS interval lies wholly beyond \
-         {NOISE_BAR_PCT}% either way; otherwise no resolvable difference"
+         {NOISE_BAR_PCT}% either way; otherwise no resolvable difference. n(5%): pairs the \
+         measured spread of the paired differences needs to resolve a 5% IOPS change"
     )?;
     Ok(())
 }

@@ -8,7 +8,7 @@ use std::io::{self, BufWriter, Write};
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use pollwise_core::{Params, Rw};
-use pollwise_lab::stats::{PairedDiff, PAIRED_CI_METHOD};
+use pollwise_lab::stats::{PairedDiff, DEFAULT_DEVICE_REPEATS, PAIRED_CI_METHOD};
 use pollwise_lab::validate::{
     DiffPoint, CPU_DIFF_TOLERANCE_POINTS, CPU_TOLERANCE_POINTS, DIFF_TOLERANCE_POINTS,
     IOPS_TOLERANCE_PCT,
@@ -21,11 +21,6 @@ use crate::output::bs_text;
 use crate::policy_args::named_params;
 use crate::progress;
 use crate::workload_args::{count, list, parse_size};
-
-/// Device rounds per point by default: enough that a 5% IOPS change at
-/// qd1 is resolved on a 2-vCPU shared VM (see docs/validation.md for the
-/// A/A runs this comes from).
-pub const DEFAULT_REPEATS: u32 = 10;
 
 #[derive(Args, Debug)]
 pub struct ValidateArgs {
@@ -68,7 +63,7 @@ pub struct ValidateArgs {
     pub duration_ms: u64,
     /// Interleaved device rounds per point (each runs the baseline and
     /// every policy once, after one warm-up run), and simulator seeds.
-    #[arg(long, default_value_t = DEFAULT_REPEATS)]
+    #[arg(long, default_value_t = DEFAULT_DEVICE_REPEATS)]
     pub repeat: u32,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -253,7 +248,7 @@ fn write_table<W: Write>(
     writeln!(
         out,
         "predicted (sim, preset {preset}, {} seeds) against measured (device, {} interleaved \
-         rounds after a warm-up) change of each policy against {}",
+         rounds after a warm-up) change of each policy against {}; policies:",
         spec.repeats,
         spec.repeats,
         label(&spec.baseline)
@@ -264,9 +259,12 @@ fn write_table<W: Write>(
         "IOPS ok: prediction inside the interval or within {DIFF_TOLERANCE_POINTS} points of the \
          median; CPU ok: within {CPU_DIFF_TOLERANCE_POINTS} points of the median"
     )?;
+    for p in &spec.candidates {
+        writeln!(out, "  {}", label(p))?;
+    }
     writeln!(
         out,
-        "{:<24} {:<26} {:>9} {:>26} {:>5} {:>5}  {:>8} {:>24} {:>5}",
+        "{:<10} {:<26} {:>9} {:>26} {:>5} {:>5}  {:>8} {:>24} {:>5}",
         "policy",
         "point",
         "pred iops",
@@ -279,12 +277,7 @@ fn write_table<W: Write>(
     )?;
     for d in &v.diffs {
         let w = &d.workload;
-        let cand = d.measured.candidate_mean();
-        let name = if cand.params.is_empty() {
-            cand.policy.clone()
-        } else {
-            format!("{} {}", cand.policy, cand.params)
-        };
+        let name = d.measured.candidate_mean().policy;
         let point = format!(
             "{} {} j={} qd={} iot={}",
             w.rw.name(),
@@ -300,7 +293,7 @@ fn write_table<W: Write>(
         };
         writeln!(
             out,
-            "{:<24} {:<26} {:>+8.1}% {:>26} {:>5} {:>5}  {:>+8.1} {:>24} {:>5}",
+            "{:<10} {:<26} {:>+8.1}% {:>26} {:>5} {:>5}  {:>+8.1} {:>24} {:>5}",
             name,
             point,
             d.predicted_iops_pct(),
