@@ -159,6 +159,9 @@ mod tests {
         .workloads(&pollwise_realdev::loadgen::LIMITS)
         .unwrap_err()
         .to_string();
-        assert!(e.contains("iothreads 17") && e.contains("the device"), "{e}");
+        assert!(
+            e.contains("iothreads 17") && e.contains("the device"),
+            "{e}"
+        );
     }
 }

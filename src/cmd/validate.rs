@@ -82,7 +82,12 @@ pub enum ValidateFormat {
 
 /// A policy as its name and parameters.
 fn label(p: &Params) -> String {
-    format!("{} ({})", p.kind(), p)
+    let text = p.to_string();
+    if text.is_empty() {
+        p.kind().to_string()
+    } else {
+        format!("{} ({text})", p.kind())
+    }
 }
 
 /// `NAME` or `NAME:PAIRS`.
