@@ -25,6 +25,9 @@ pub struct WorkloadArgs {
     pub numjobs: u32,
     #[arg(long, default_value_t = 1)]
     pub iodepth: u32,
+    /// Event loops (IOThreads); job j is served by loop j % iothreads.
+    #[arg(long, default_value_t = 1)]
+    pub iothreads: u32,
     /// Percentage of reads for randrw.
     #[arg(long, default_value_t = 50)]
     pub rwmixread: u32,
@@ -84,6 +87,7 @@ impl WorkloadArgs {
                 bs: job.bs,
                 numjobs: job.numjobs,
                 iodepth: job.iodepth,
+                iothreads: self.iothreads,
                 seed: self.seed,
             },
             None => JobSpec {
@@ -92,6 +96,7 @@ impl WorkloadArgs {
                 bs: self.bs,
                 numjobs: self.numjobs,
                 iodepth: self.iodepth,
+                iothreads: self.iothreads,
                 seed: self.seed,
             },
         };
@@ -154,8 +159,8 @@ impl TargetArgs {
     }
 }
 
-/// The small workload matrix `realdev compare` and `validate` run: every
-/// combination of the comma-separated lists, on one IOThread.
+/// The small workload matrix `realdev compare` runs: every combination of
+/// the comma-separated lists.
 #[derive(Args, Debug)]
 pub struct DeviceMatrixArgs {
     /// rw modes of the matrix, comma-separated.
@@ -168,6 +173,9 @@ pub struct DeviceMatrixArgs {
     pub numjobs: String,
     #[arg(long, default_value = "1,8")]
     pub iodepth: String,
+    /// IOThreads (event loops), comma-separated; jobs go round-robin.
+    #[arg(long, default_value = "1")]
+    pub iothreads: String,
     #[arg(long, default_value_t = 50)]
     pub rwmixread: u32,
 }
@@ -179,7 +187,7 @@ impl DeviceMatrixArgs {
             bs: list("bs", &self.bs, parse_size)?,
             numjobs: list("numjobs", &self.numjobs, count)?,
             iodepth: list("iodepth", &self.iodepth, count)?,
-            iothreads: vec![1],
+            iothreads: list("iothreads", &self.iothreads, count)?,
             rwmixread: self.rwmixread,
             duration_ms,
         })

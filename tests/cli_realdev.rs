@@ -331,6 +331,16 @@ fn compare_repeats_each_point_and_reports_its_spread() {
         );
         assert!(f("candidate_cpu_min") <= f("candidate_cpu_pct"));
         assert!(f("candidate_cpu_pct") <= f("candidate_cpu_max"));
+        // The paired difference: a median inside its interval, a verdict,
+        // and the method named.
+        assert!(f("iops_diff_ci_low_pct") <= f("iops_diff_median_pct"));
+        assert!(f("iops_diff_median_pct") <= f("iops_diff_ci_high_pct"));
+        assert!(
+            ["regression", "improvement", "no resolvable difference"]
+                .contains(&&rec[col("verdict")]),
+            "{rec:?}"
+        );
+        assert!(rec[col("ci_method")].contains("bootstrap"));
     }
     // Every single run is kept, in the common schema: 2 points x 2 policies x 2.
     let mut reader = csv::Reader::from_path(&rows_path).unwrap();
@@ -375,9 +385,16 @@ fn calibrate_writes_a_preset_that_validate_and_sim_load() {
         "50",
         "--bs",
         "4k,64k",
+        "--repeat",
+        "2",
+        // Probes this short on a shared machine may well disagree; the
+        // checks themselves are unit-tested on synthetic measurements.
+        "--force",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("wrote"), "{}", stdout(&o));
+    let text = std::fs::read_to_string(&preset_path).unwrap();
+    assert!(text.contains("(repeats: IOPS"), "{text}");
     let preset = pollwise_sim::Preset::load(preset_arg).unwrap();
     assert_eq!(preset.name, "local");
     assert!(matches!(
@@ -386,6 +403,12 @@ fn calibrate_writes_a_preset_that_validate_and_sim_load() {
     ));
     assert!(preset.iothread.wakeup_latency_ns > 0);
     assert!(preset.device.parallelism >= 1);
+    let host = preset
+        .host
+        .as_ref()
+        .expect("a calibrated preset has [host]");
+    assert!(host.cpus >= 1 && host.eventfd_wakeup_ns[1] > 0, "{host:?}");
+    assert_eq!(host.io_submit_batch.first(), Some(&1));
 
     let o = pollwise(&[
         "validate",
@@ -401,25 +424,43 @@ fn calibrate_writes_a_preset_that_validate_and_sim_load() {
         work.to_str().unwrap(),
         "--policy",
         "off",
+        "--numjobs",
+        "1",
+        "--repeat",
+        "2",
         "--format",
         "csv",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let text = stdout(&o);
     let mut reader = csv::Reader::from_reader(text.as_bytes());
-    let rows: Vec<RunRow> = reader.deserialize().collect::<Result<_, _>>().unwrap();
-    assert_eq!(rows.len(), 2);
+    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
     assert_eq!(
-        (rows[0].source.as_str(), rows[1].source.as_str()),
-        ("realdev", "sim")
+        &header[..11],
+        [
+            "policy",
+            "rw",
+            "bs",
+            "numjobs",
+            "iodepth",
+            "predicted_iops_diff_pct",
+            "measured_iops_diff_pct",
+            "measured_iops_diff_ci_low_pct",
+            "measured_iops_diff_ci_high_pct",
+            "predicted_cpu_diff_pts",
+            "measured_cpu_diff_pts"
+        ]
     );
-    for r in &rows {
-        assert_eq!(
-            (r.rw.as_str(), r.bs, r.iodepth, r.policy.as_str()),
-            ("randread", 4096, 1, "off")
-        );
-        assert!(r.iops > 0.0, "{r:?}");
-    }
+    let records: Vec<csv::StringRecord> = reader.records().collect::<Result<_, _>>().unwrap();
+    assert_eq!(records.len(), 1, "one policy at one point");
+    let rec = &records[0];
+    assert_eq!(
+        (&rec[0], &rec[1], &rec[2], &rec[4]),
+        ("off", "randread", "4096", "1")
+    );
+    let f = |i: usize| rec[i].parse::<f64>().unwrap();
+    assert!(f(7) <= f(6) && f(6) <= f(8), "{rec:?}");
+    assert!(f(5).is_finite() && f(9).is_finite() && f(10).is_finite());
 
     let o = pollwise(&[
         "validate",
@@ -427,6 +468,12 @@ fn calibrate_writes_a_preset_that_validate_and_sim_load() {
         preset_arg,
         "--iodepth",
         "1",
+        "--numjobs",
+        "1",
+        "--repeat",
+        "2",
+        "--policy",
+        "fixed",
         "--duration-ms",
         "150",
         "--size-mb",
@@ -437,9 +484,10 @@ fn calibrate_writes_a_preset_that_validate_and_sim_load() {
     assert!(o.status.success(), "{}", stderr(&o));
     let text = stdout(&o);
     for needle in [
-        "IOPS",
-        "CPU %",
-        "lat p99 us",
+        "measured iops% [95% CI]",
+        "percentile bootstrap",
+        "IOPS change agrees on",
+        "absolute agreement of qemu",
         "point(s) within both targets",
     ] {
         assert!(text.contains(needle), "missing {needle}:\n{text}");

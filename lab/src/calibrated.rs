@@ -8,10 +8,10 @@ use std::fmt::Write as _;
 use hdrhistogram::Histogram;
 use pollwise_core::Rw;
 use pollwise_sim::{
-    Device, Guest, IoThread, LatencyDist, Matrix, Preset, Topology, VqMapping, MAX_LATENCY_NS,
+    Device, Guest, Host, IoThread, LatencyDist, Matrix, Preset, Topology, VqMapping, MAX_LATENCY_NS,
 };
 
-use pollwise_realdev::calibrate::{Calibration, DevicePoint};
+use pollwise_realdev::calibrate::{spread_pct, Calibration, DevicePoint, LoopCosts};
 
 /// Neighbouring bucket bounds of the empirical distribution differ by this
 /// factor: fine enough that uniform sampling inside a bucket changes a
@@ -184,11 +184,53 @@ pub fn build(cal: &Calibration) -> Result<Preset, String> {
             duration_ms: 1000,
             warmup_ms: 50,
         },
+        host: Some(host(cal)),
     };
     preset
         .validate()
         .map_err(|e| format!("the calibrated preset is not valid: {e}"))?;
     Ok(preset)
+}
+
+/// The host section: CPUs, other load, wake-up distributions, io_submit
+/// against batch size.
+fn host(cal: &Calibration) -> Host {
+    let h = &cal.host;
+    let ns = |v: f64| v.round().max(0.0) as u64;
+    let q = |v: [f64; 4]| {
+        let mut out = v.map(ns);
+        // Percentiles of one sample set are ordered; keep them so after
+        // rounding too.
+        for i in 1..4 {
+            out[i] = out[i].max(out[i - 1]);
+        }
+        out
+    };
+    Host {
+        cpus: h.cpus.clamp(1, 4096) as u32,
+        background_load_cpus: h.background_load_cpus.clamp(0.0, h.cpus.max(1) as f64),
+        steal_frac: h.steal_frac.clamp(0.0, 1.0),
+        eventfd_wakeup_ns: q(cal.costs.wakeup_latency_q),
+        channel_wakeup_ns: q(cal.costs.completion_wake_latency_q),
+        io_submit_batch: h.submit_batches.iter().map(|b| b.batch).collect(),
+        io_submit_ns: h.submit_batches.iter().map(|b| ns(b.wall_ns)).collect(),
+        io_submit_cpu_ns: h.submit_batches.iter().map(|b| ns(b.cpu_ns)).collect(),
+    }
+}
+
+/// Reads one loop cost.
+type CostField = fn(&LoopCosts) -> f64;
+
+/// `min..max` of a loop cost over the calibration's repeats.
+fn cost_range(runs: &[LoopCosts], f: CostField) -> String {
+    let v: Vec<f64> = runs.iter().map(f).collect();
+    let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if v.len() < 2 {
+        String::new()
+    } else {
+        format!("  ({lo:.1}..{hi:.1} over {} repeats)", v.len())
+    }
 }
 
 /// The preset as TOML, preceded by comments with every measurement.
@@ -199,6 +241,9 @@ pub fn to_toml(cal: &Calibration, preset: &Preset) -> String {
         "# Written by `pollwise realdev calibrate` on {}.",
         cal.target_path
     );
+    for w in cal.warnings() {
+        let _ = writeln!(out, "# WARNING (written with --force): {w}");
+    }
     let _ = writeln!(
         out,
         "# Device latency (io_submit return to completion in the ring, spinning):"
@@ -219,6 +264,23 @@ pub fn to_toml(cal: &Calibration, preset: &Preset) -> String {
             p.submit_call_ns / 1000.0,
             p.submit_call_cpu_ns / 1000.0
         );
+        if p.repeat_iops.len() > 1 {
+            let _ = writeln!(
+                out,
+                "#   (repeats: IOPS {}; spread {:.1}%; p50 us {})",
+                p.repeat_iops
+                    .iter()
+                    .map(|v| format!("{v:.0}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                spread_pct(&p.repeat_iops),
+                p.repeat_p50_ns
+                    .iter()
+                    .map(|v| format!("{:.1}", v / 1000.0))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
     }
     if !cal.measured_writes {
         let _ = writeln!(
@@ -227,32 +289,67 @@ pub fn to_toml(cal: &Calibration, preset: &Preset) -> String {
         );
     }
     let c = &cal.costs;
-    let _ = writeln!(out, "# Loop costs (ns):");
-    for (name, v) in [
-        ("eventfd wake-up latency (median)", c.wakeup_latency_ns),
-        ("block-and-wake CPU", c.wakeup_cpu_ns),
-        ("eventfd kick, writer side (median)", c.kick_ns),
-        (
-            "completion channel wake-up latency (median)",
-            c.completion_wake_latency_ns,
-        ),
-        ("completion channel wake-up CPU", c.completion_wake_cpu_ns),
-        (
-            "completion send waking a job (median)",
-            c.completion_notify_ns,
-        ),
-        (
-            "  the same on the thread CPU clock (median)",
-            c.completion_notify_cpu_ns,
-        ),
-        ("completion send, job awake", c.complete_ns),
-        ("job taking a waiting completion", c.completion_take_ns),
-        ("one poll-handler check", c.poll_check_ns),
-        ("per-request submit work", c.submit_ns),
-        ("per-iteration work", c.iteration_ns),
-        ("job work per request", c.job_io_ns),
-    ] {
-        let _ = writeln!(out, "#   {name:<44} {v:>10.1}");
+    let _ = writeln!(
+        out,
+        "# Loop costs (ns; the median over repeats, their range beside it):"
+    );
+    let costs: [(&str, CostField); 13] = [
+        ("eventfd wake-up latency (median)", |c| c.wakeup_latency_ns),
+        ("block-and-wake CPU", |c| c.wakeup_cpu_ns),
+        ("eventfd kick, writer side (median)", |c| c.kick_ns),
+        ("completion channel wake-up latency (median)", |c| {
+            c.completion_wake_latency_ns
+        }),
+        ("completion channel wake-up CPU", |c| {
+            c.completion_wake_cpu_ns
+        }),
+        ("completion send waking a job (median)", |c| {
+            c.completion_notify_ns
+        }),
+        ("  the same on the thread CPU clock (median)", |c| {
+            c.completion_notify_cpu_ns
+        }),
+        ("completion send, job awake", |c| c.complete_ns),
+        ("job taking a waiting completion", |c| c.completion_take_ns),
+        ("one poll-handler check", |c| c.poll_check_ns),
+        ("per-request submit work", |c| c.submit_ns),
+        ("per-iteration work", |c| c.iteration_ns),
+        ("job work per request", |c| c.job_io_ns),
+    ];
+    for (name, f) in costs {
+        let _ = writeln!(
+            out,
+            "#   {name:<44} {:>10.1}{}",
+            f(c),
+            cost_range(&cal.cost_runs, f)
+        );
+    }
+    let h = &cal.host;
+    let _ = writeln!(
+        out,
+        "# Host: {} CPUs; other load {:.2} CPUs, steal {:.1}% while idle",
+        h.cpus,
+        h.background_load_cpus,
+        h.steal_frac * 100.0
+    );
+    let _ = writeln!(
+        out,
+        "#   wake-up us p10/p50/p90/p99: eventfd {}; channel {}",
+        c.wakeup_latency_q
+            .map(|v| format!("{:.1}", v / 1000.0))
+            .join("/"),
+        c.completion_wake_latency_q
+            .map(|v| format!("{:.1}", v / 1000.0))
+            .join("/")
+    );
+    for b in &h.submit_batches {
+        let _ = writeln!(
+            out,
+            "#   io_submit of {:>3}: {:>8.1} us ({:.1} us CPU)",
+            b.batch,
+            b.wall_ns / 1000.0,
+            b.cpu_ns / 1000.0
+        );
     }
     let _ = writeln!(
         out,
@@ -263,7 +360,8 @@ pub fn to_toml(cal: &Calibration, preset: &Preset) -> String {
          # rest of io_submit (the exit to the host) is added to the latency;\n\
          # irq_cpu_ns is the job taking a waiting completion (its blocking wait's\n\
          # CPU is spent before the completion arrives, off the request's path);\n\
-         # io_cpu_jitter_sigma is not measured (0.2)."
+         # io_cpu_jitter_sigma is not measured (0.2). The [host] section is\n\
+         # measured for a model of shared CPUs; the engine does not read it yet."
     );
     out.push('\n');
     out.push_str(&preset.to_toml());

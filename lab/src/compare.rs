@@ -11,7 +11,9 @@ use pollwise_core::{Params, RunRow, Workload, COMPARE_COLUMNS};
 use pollwise_sim::batch::{check_runs, nth_seed};
 
 use crate::backend::{Backend, Point};
-use crate::stats::{mean, mean_row, paired_ci, pct_diff, sample_sd, Interval, Verdict};
+use crate::stats::{
+    mean, mean_row, pct_diff, sample_sd, Interval, PairedDiff, Verdict, PAIRED_CI_METHOD,
+};
 use crate::{LabError, Progress};
 
 /// What to compare.
@@ -70,13 +72,31 @@ impl ComparedPoint {
     pub fn iops_diff_sd_pct(&self) -> f64 {
         sample_sd(&self.iops_diffs())
     }
-    /// A 95% percentile-bootstrap interval for the mean paired IOPS change.
+    /// The IOPS change, per repeat against its pair: median and 95%
+    /// interval for the median ([`PAIRED_CI_METHOD`]).
+    pub fn iops_paired(&self) -> PairedDiff {
+        PairedDiff::of(&self.iops_diffs())
+    }
+    /// A 95% interval for the median paired IOPS change, in %.
     pub fn iops_diff_ci(&self) -> Option<Interval> {
-        paired_ci(&self.iops_diffs(), 0.95, 1)
+        self.iops_paired().ci
     }
     /// The IOPS verdict against `bar` percent (none with one repeat).
     pub fn iops_verdict(&self, bar: f64) -> Option<Verdict> {
-        self.iops_diff_ci().map(|ci| Verdict::of(ci, bar, true))
+        self.iops_paired().verdict(bar, true)
+    }
+    /// The IOThread CPU change of each repeat against its pair, in points
+    /// of one core.
+    pub fn cpu_diffs_pts(&self) -> Vec<f64> {
+        self.baseline
+            .iter()
+            .zip(&self.candidate)
+            .map(|(b, c)| c.iothread_cpu_pct - b.iothread_cpu_pct)
+            .collect()
+    }
+    /// The paired CPU change in points: median and 95% interval.
+    pub fn cpu_paired(&self) -> PairedDiff {
+        PairedDiff::of(&self.cpu_diffs_pts())
     }
 }
 
@@ -213,10 +233,20 @@ pub fn worst(points: &[ComparedPoint]) -> Option<&ComparedPoint> {
 }
 
 /// Columns the device compare adds to [`COMPARE_COLUMNS`]: iodepth (its
-/// matrix varies it) and the range of each mean over the repeats.
-pub const SPREAD_COLUMNS: [&str; 10] = [
+/// matrix varies it), the paired differences (median, 95% interval of the
+/// median, verdict against [`NOISE_BAR_PCT`], the method) and the range of
+/// each mean over the repeats.
+pub const SPREAD_COLUMNS: [&str; 18] = [
     "iodepth",
     "repeat",
+    "iops_diff_median_pct",
+    "iops_diff_ci_low_pct",
+    "iops_diff_ci_high_pct",
+    "verdict",
+    "cpu_diff_median_pts",
+    "cpu_diff_ci_low_pts",
+    "cpu_diff_ci_high_pts",
+    "ci_method",
     "baseline_iops_min",
     "baseline_iops_max",
     "candidate_iops_min",
@@ -226,6 +256,16 @@ pub const SPREAD_COLUMNS: [&str; 10] = [
     "candidate_cpu_min",
     "candidate_cpu_max",
 ];
+
+/// The smallest IOPS change, in percent either way, that the verdict
+/// counts as a change: criterion's default noise threshold is 1%; below it
+/// a resolved difference is still reported as "no resolvable difference",
+/// since a change that small is within what a machine's state moves.
+pub const NOISE_BAR_PCT: f64 = 1.0;
+
+fn opt(v: Option<f64>) -> String {
+    v.map(|v| format!("{v:.4}")).unwrap_or_default()
+}
 
 fn min_max(rows: &[RunRow], f: fn(&RunRow) -> f64) -> (f64, f64) {
     rows.iter()
@@ -261,6 +301,17 @@ pub fn column(p: &ComparedPoint, name: &str) -> Option<String> {
         "iops_diff_sd_pct" => format!("{:.4}", p.iops_diff_sd_pct()),
         "iodepth" => w.iodepth.to_string(),
         "repeat" => p.baseline.len().to_string(),
+        "iops_diff_median_pct" => format!("{:.4}", p.iops_paired().median),
+        "iops_diff_ci_low_pct" => opt(p.iops_diff_ci().map(|c| c.lo)),
+        "iops_diff_ci_high_pct" => opt(p.iops_diff_ci().map(|c| c.hi)),
+        "verdict" => p
+            .iops_verdict(NOISE_BAR_PCT)
+            .map_or("", Verdict::name)
+            .to_string(),
+        "cpu_diff_median_pts" => format!("{:.3}", p.cpu_paired().median),
+        "cpu_diff_ci_low_pts" => opt(p.cpu_paired().ci.map(|c| c.lo)),
+        "cpu_diff_ci_high_pts" => opt(p.cpu_paired().ci.map(|c| c.hi)),
+        "ci_method" => PAIRED_CI_METHOD.to_string(),
         "baseline_iops_min" => format!("{:.1}", min_max(&p.baseline, iops).0),
         "baseline_iops_max" => format!("{:.1}", min_max(&p.baseline, iops).1),
         "candidate_iops_min" => format!("{:.1}", min_max(&p.candidate, iops).0),
@@ -296,7 +347,7 @@ pub fn write_csv<W: std::io::Write>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::test_row;
 
@@ -309,17 +360,21 @@ mod tests {
         }
     }
 
+    pub(crate) fn workload() -> Workload {
+        Workload {
+            rw: pollwise_core::Rw::RandRead,
+            rwmixread: 50,
+            bs: 4096,
+            numjobs: 1,
+            iodepth: 8,
+            iothreads: 1,
+            duration_ms: 100,
+        }
+    }
+
     fn point() -> ComparedPoint {
         ComparedPoint {
-            workload: Workload {
-                rw: pollwise_core::Rw::RandRead,
-                rwmixread: 50,
-                bs: 4096,
-                numjobs: 1,
-                iodepth: 8,
-                iothreads: 1,
-                duration_ms: 100,
-            },
+            workload: workload(),
             baseline: vec![row("qemu", 100.0, 50.0), row("qemu", 200.0, 70.0)],
             candidate: vec![row("weighted", 110.0, 40.0), row("weighted", 180.0, 40.0)],
         }
@@ -354,6 +409,12 @@ mod tests {
         );
         // +10 and -10 straddle zero: nothing resolvable at any bar.
         assert_eq!(p.iops_verdict(0.0), Some(Verdict::NoResolvableDifference));
+        assert_eq!(v("iops_diff_median_pct"), "0.0000");
+        assert_eq!(v("verdict"), "no resolvable difference");
+        // CPU pairs: 40 - 50 = -10, 40 - 70 = -30 points.
+        assert_eq!(p.cpu_diffs_pts(), vec![-10.0, -30.0]);
+        assert_eq!(v("cpu_diff_median_pts"), "-20.000");
+        assert!(v("ci_method").contains("bootstrap"));
     }
 
     #[test]

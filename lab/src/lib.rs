@@ -31,7 +31,7 @@ pub use output::{Input, Kind, Output, OutputDir};
 pub use qemu_backend::QemuBackend;
 pub use report::{report, ReportOptions};
 pub use study::{study, StudyOptions};
-pub use validate::{validate, Agreement};
+pub use validate::{validate, validate_diffs, Agreement, DiffSpec, DiffValidation};
 
 /// What long work tells its caller.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,6 +1,9 @@
 //! Validation: the same workloads with the same policy on two backends
 //! (typically the device as the reference and the simulator, with a
-//! preset calibrated on that device, as the model), side by side.
+//! preset calibrated on that device, as the model), side by side; and
+//! validation on *differences* ([`validate_diffs`]): what the model
+//! predicts a policy changes against a baseline, against what the device
+//! measures, with the measurement's interval.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -8,12 +11,20 @@ use pollwise_core::{Params, RunRow, Workload};
 use pollwise_sim::batch::{check_runs, nth_seed};
 
 use crate::backend::{Backend, Point};
-use crate::stats::{mean_row, pct_diff};
+use crate::compare::ComparedPoint;
+use crate::stats::{mean, mean_row, pct_diff, PairedDiff};
 use crate::{LabError, Progress};
 
-/// Agreement targets: IOPS within 10%, IOThread CPU within 10 points.
-pub const IOPS_TOLERANCE_PCT: f64 = 10.0;
+/// Absolute agreement targets (issue 14's for the baseline policy on the
+/// machine at hand): IOPS within 15%, IOThread CPU within 10 points.
+pub const IOPS_TOLERANCE_PCT: f64 = 15.0;
 pub const CPU_TOLERANCE_POINTS: f64 = 10.0;
+/// A predicted IOPS change outside the measured interval still agrees if
+/// it is within this many percentage points of the measured median.
+pub const DIFF_TOLERANCE_POINTS: f64 = 3.0;
+/// A predicted CPU change agrees within this many points of the measured
+/// median.
+pub const CPU_DIFF_TOLERANCE_POINTS: f64 = 10.0;
 
 /// One point measured on both backends (each the mean over the repeats).
 #[derive(Clone, Debug)]
@@ -106,9 +117,296 @@ pub fn validate(
         .collect())
 }
 
+/// What [`validate_diffs`] runs.
+#[derive(Clone, Debug)]
+pub struct DiffSpec {
+    pub workloads: Vec<Workload>,
+    pub baseline: Params,
+    pub candidates: Vec<Params>,
+    pub seed: u64,
+    /// Interleaved device rounds per point (each: the baseline and every
+    /// candidate once), and simulator seeds per point and policy.
+    pub repeats: u32,
+}
+
+/// One candidate at one point: the model's predicted change against the
+/// baseline and the reference's measured change.
+#[derive(Clone, Debug)]
+pub struct DiffPoint {
+    pub workload: Workload,
+    /// The reference's runs, paired by round.
+    pub measured: ComparedPoint,
+    /// The model's runs, paired by seed.
+    pub predicted: ComparedPoint,
+}
+
+impl DiffPoint {
+    /// The model's IOPS change in percent (means over its seeds).
+    pub fn predicted_iops_pct(&self) -> f64 {
+        self.predicted.iops_diff_pct()
+    }
+    /// The model's CPU change in points of one core (means over seeds).
+    pub fn predicted_cpu_pts(&self) -> f64 {
+        mean(&self.predicted.cpu_diffs_pts())
+    }
+    /// The reference's paired IOPS change (median, 95% interval).
+    pub fn measured_iops(&self) -> PairedDiff {
+        self.measured.iops_paired()
+    }
+    pub fn measured_cpu(&self) -> PairedDiff {
+        self.measured.cpu_paired()
+    }
+    /// The prediction lies inside the measured interval, or within
+    /// [`DIFF_TOLERANCE_POINTS`] of the measured median.
+    pub fn iops_ok(&self) -> bool {
+        diff_agrees(self.predicted_iops_pct(), &self.measured_iops())
+    }
+    /// Where the measured interval excludes zero, the prediction has the
+    /// measured sign (`None` where the sign is not resolved).
+    pub fn sign_ok(&self) -> Option<bool> {
+        let m = self.measured_iops();
+        m.resolved()
+            .then(|| (self.predicted_iops_pct() > 0.0) == (m.median > 0.0))
+    }
+    pub fn cpu_ok(&self) -> bool {
+        (self.predicted_cpu_pts() - self.measured_cpu().median).abs() <= CPU_DIFF_TOLERANCE_POINTS
+    }
+}
+
+/// The agreement rule for a predicted change against a measured one.
+pub fn diff_agrees(predicted: f64, measured: &PairedDiff) -> bool {
+    let inside = measured
+        .ci
+        .is_some_and(|ci| ci.lo <= predicted && predicted <= ci.hi);
+    inside || (predicted - measured.median).abs() <= DIFF_TOLERANCE_POINTS
+}
+
+/// Everything [`validate_diffs`] measured.
+#[derive(Clone, Debug)]
+pub struct DiffValidation {
+    /// Per candidate (in the spec's order), per workload.
+    pub diffs: Vec<DiffPoint>,
+    /// The baseline itself, per workload: the reference's and the model's
+    /// means (absolute agreement).
+    pub baseline: Vec<Agreement>,
+}
+
+/// Runs the baseline and every candidate at every point on both backends
+/// and pairs each candidate with the baseline.
+///
+/// The reference (the device) runs one warm-up run, discarded, then
+/// `repeats` rounds; in each round every point runs the baseline and every
+/// candidate once, in an order rotated by one each round so that no policy
+/// always runs first or right after another, and each candidate is paired
+/// with the baseline run of the same round. The model runs seeds `seed,
+/// seed+1, ...` shared by every policy (common random numbers).
+pub fn validate_diffs(
+    reference: &dyn Backend,
+    model: &dyn Backend,
+    spec: &DiffSpec,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<DiffValidation, LabError> {
+    if spec.repeats == 0 {
+        return Err(LabError::Input("--repeat must be at least 1".into()));
+    }
+    let policies: Vec<&Params> = std::iter::once(&spec.baseline)
+        .chain(&spec.candidates)
+        .collect();
+    for b in [reference, model] {
+        for p in &policies {
+            b.check_params(p)?;
+        }
+        for w in &spec.workloads {
+            w.check(b.limits())?;
+        }
+    }
+    let per = spec.repeats as usize;
+    let k = policies.len();
+    let total = 2 * spec.workloads.len() * k * per + 1;
+    let done = AtomicUsize::new(0);
+    let tick = || {
+        let done = done.fetch_add(1, Ordering::Relaxed) + 1;
+        progress(Progress::Run {
+            done,
+            total,
+            what: "validate",
+        });
+    };
+    let point = |w: &Workload, params: &Params, rep: usize| -> Result<Point, LabError> {
+        Ok(Point {
+            workload: w.clone(),
+            params: params.clone(),
+            seed: nth_seed(spec.seed, rep as u64)?,
+        })
+    };
+    // The model: every (point, policy, seed), in parallel.
+    let mut points = Vec::with_capacity(spec.workloads.len() * k * per);
+    for w in &spec.workloads {
+        for p in &policies {
+            for rep in 0..per {
+                points.push(point(w, p, rep)?);
+            }
+        }
+    }
+    let modelled = model.run_all(&points, &tick)?;
+    // The reference: warm-up, then rotated rounds.
+    // measured[point][policy] = rows in round order.
+    let mut measured: Vec<Vec<Vec<RunRow>>> = vec![vec![Vec::new(); k]; spec.workloads.len()];
+    if let Some(w) = spec.workloads.first() {
+        reference.run(&point(w, &spec.baseline, 0)?)?;
+    }
+    tick();
+    for rep in 0..per {
+        for (wi, w) in spec.workloads.iter().enumerate() {
+            for i in 0..k {
+                let pi = (i + rep) % k;
+                let row = reference.run(&point(w, policies[pi], rep)?)?;
+                measured[wi][pi].push(row);
+                tick();
+            }
+        }
+    }
+    let mut diffs = Vec::new();
+    for ci in 1..k {
+        for (wi, w) in spec.workloads.iter().enumerate() {
+            let m = &modelled[(wi * k) * per..(wi * k + k) * per];
+            diffs.push(DiffPoint {
+                workload: w.clone(),
+                measured: ComparedPoint {
+                    workload: w.clone(),
+                    baseline: measured[wi][0].clone(),
+                    candidate: measured[wi][ci].clone(),
+                },
+                predicted: ComparedPoint {
+                    workload: w.clone(),
+                    baseline: m[..per].to_vec(),
+                    candidate: m[ci * per..(ci + 1) * per].to_vec(),
+                },
+            });
+        }
+    }
+    let baseline = spec
+        .workloads
+        .iter()
+        .enumerate()
+        .filter_map(|(wi, _)| {
+            Some(Agreement {
+                reference: mean_row(&measured[wi][0])?,
+                model: mean_row(&modelled[wi * k * per..(wi * k + 1) * per])?,
+            })
+        })
+        .collect();
+    Ok(DiffValidation { diffs, baseline })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stats::Interval;
+    use pollwise_core::PolicyKind;
+
+    #[test]
+    fn a_prediction_agrees_inside_the_interval_or_near_the_median() {
+        let m = PairedDiff {
+            n: 10,
+            median: -8.0,
+            ci: Some(Interval {
+                lo: -12.0,
+                hi: -6.0,
+            }),
+        };
+        assert!(diff_agrees(-11.9, &m));
+        assert!(diff_agrees(-6.0, &m));
+        // Outside the interval but within 3 points of the median.
+        assert!(!diff_agrees(-4.5, &m));
+        let wide = PairedDiff {
+            ci: Some(Interval { lo: -9.0, hi: -7.0 }),
+            ..m
+        };
+        assert!(diff_agrees(-5.0, &wide));
+        assert!(!diff_agrees(-4.9, &wide));
+        // One run: only the median rule applies.
+        let one = PairedDiff { ci: None, ..m };
+        assert!(diff_agrees(-10.0, &one) && !diff_agrees(0.0, &one));
+    }
+
+    /// A backend whose IOPS and CPU depend only on the policy, and which
+    /// records the order it ran in.
+    struct Fake {
+        deterministic: bool,
+        iops: fn(&str) -> f64,
+        log: std::sync::Mutex<Vec<String>>,
+    }
+
+    impl Backend for Fake {
+        fn source(&self) -> &'static str {
+            "fake"
+        }
+        fn label(&self) -> String {
+            "fake".into()
+        }
+        fn deterministic(&self) -> bool {
+            self.deterministic
+        }
+        fn limits(&self) -> &pollwise_core::Limits {
+            &pollwise_sim::LIMITS
+        }
+        fn run(&self, p: &Point) -> Result<RunRow, LabError> {
+            let name = p.params.kind().name().to_string();
+            self.log.lock().unwrap().push(name.clone());
+            Ok(RunRow {
+                policy: name.clone(),
+                iops: (self.iops)(&name),
+                iothread_cpu_pct: if name == "off" { 20.0 } else { 60.0 },
+                ..crate::test_row()
+            })
+        }
+    }
+
+    #[test]
+    fn diffs_pair_each_candidate_with_the_baseline_in_rotated_rounds() {
+        let params = |n: &str| Params::defaults(PolicyKind::from_name(n).unwrap());
+        let device = Fake {
+            deterministic: false,
+            iops: |p| if p == "off" { 90.0 } else { 100.0 },
+            log: Default::default(),
+        };
+        let sim = Fake {
+            deterministic: true,
+            iops: |p| if p == "off" { 80.0 } else { 100.0 },
+            log: Default::default(),
+        };
+        let spec = DiffSpec {
+            workloads: vec![crate::compare::tests::workload()],
+            baseline: params("qemu"),
+            candidates: vec![params("off"), params("fixed")],
+            seed: 1,
+            repeats: 3,
+        };
+        let v = validate_diffs(&device, &sim, &spec, &crate::quiet).unwrap();
+        // Warm-up, then rounds rotated by one.
+        let log = device.log.lock().unwrap().clone();
+        assert_eq!(
+            log,
+            ["qemu", "qemu", "off", "fixed", "off", "fixed", "qemu", "fixed", "qemu", "off"]
+        );
+        assert_eq!(v.diffs.len(), 2);
+        let off = &v.diffs[0];
+        assert_eq!(off.measured.candidate[0].policy, "off");
+        assert_eq!(off.measured_iops().median, -10.0);
+        assert_eq!(off.predicted_iops_pct(), -20.0);
+        assert_eq!(off.predicted_cpu_pts(), -40.0);
+        assert_eq!(off.measured_cpu().median, -40.0);
+        // -20 is 10 points from -10 with a point interval: a miss, and the
+        // sign is right.
+        assert!(!off.iops_ok() && off.cpu_ok());
+        assert_eq!(off.sign_ok(), Some(true));
+        assert!(v.diffs[1].iops_ok());
+        // Constant differences of zero: the sign is not resolved.
+        assert_eq!(v.diffs[1].sign_ok(), None);
+        assert_eq!(v.baseline.len(), 1);
+        assert_eq!(v.baseline[0].iops_err_pct(), 0.0);
+    }
 
     #[test]
     fn errors_are_model_against_reference() {

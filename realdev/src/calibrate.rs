@@ -41,6 +41,9 @@ pub struct CalibrateConfig {
     pub saturation_depth: u32,
     /// Wake-up and syscall probes: repetitions each.
     pub probe_rounds: u32,
+    /// Times each probe (device point, loop-cost probe) is repeated; the
+    /// value kept is the median, the spread is reported beside it.
+    pub repeats: u32,
     pub seed: u64,
 }
 
@@ -60,6 +63,10 @@ pub struct DevicePoint {
     /// virtqueue notification exits to the host, and that time is steal
     /// time, not the thread's CPU.
     pub submit_call_cpu_ns: f64,
+    /// IOPS of every repeat of this point (this one is the median's).
+    pub repeat_iops: Vec<f64>,
+    /// Median latency of every repeat, ns.
+    pub repeat_p50_ns: Vec<f64>,
 }
 
 impl DevicePoint {
@@ -77,6 +84,8 @@ pub struct LoopCosts {
     /// A thread blocked in epoll_wait on an eventfd: from the write until it
     /// runs (median).
     pub wakeup_latency_ns: f64,
+    /// The same wake-up's 10th, 50th, 90th and 99th percentiles.
+    pub wakeup_latency_q: [f64; 4],
     /// CPU of one block-and-wake cycle of that thread (epoll_wait, eventfd
     /// read, scheduler).
     pub wakeup_cpu_ns: f64,
@@ -85,6 +94,8 @@ pub struct LoopCosts {
     /// A job blocked on its completion channel: from the send until it runs
     /// (median).
     pub completion_wake_latency_ns: f64,
+    /// Its 10th, 50th, 90th and 99th percentiles.
+    pub completion_wake_latency_q: [f64; 4],
     /// CPU of one blocking receive that is woken.
     pub completion_wake_cpu_ns: f64,
     /// The loop's side: one send that wakes a blocked job (wall clock).
@@ -120,8 +131,13 @@ pub struct Calibration {
     /// Queue depth `saturation_depth`: smallest bs reads (IOPS bound) and
     /// largest bs reads and writes (bandwidth bound).
     pub saturation_points: Vec<DevicePoint>,
+    /// The loop costs: per field, the median of [`Self::cost_runs`].
     pub costs: LoopCosts,
+    /// Every repeat of the loop-cost probes.
+    pub cost_runs: Vec<LoopCosts>,
     pub cpus: usize,
+    /// The host's CPUs: load, steal, io_submit against batch size.
+    pub host: HostMeasure,
     /// Whether writes were measured (false for a read-only --file).
     pub measured_writes: bool,
 }
@@ -203,44 +219,424 @@ pub fn calibrate(cfg: &CalibrateConfig) -> Result<Calibration, CalibrateError> {
     } else {
         &[Rw::RandRead]
     };
+    // Other load, measured first while this process is idle.
+    let (background_load_cpus, steal_frac) = idle_load(300);
     let mut rng = Pcg64::seed_from_u64(cfg.seed);
+    let repeats = cfg.repeats.max(1);
     let mut latency_points = Vec::new();
     for &rw in rws {
         for &bs in &sizes {
-            latency_points.push(device_point(&target, rw, bs, 1, cfg.point_ms, &mut rng)?);
-            check()?;
+            latency_points.push(repeated_point(
+                &target,
+                rw,
+                bs,
+                1,
+                cfg.point_ms,
+                repeats,
+                &mut rng,
+                &check,
+            )?);
         }
     }
-    let mut saturation_points = vec![device_point(
+    let mut saturation_points = vec![repeated_point(
         &target,
         Rw::RandRead,
         small,
         cfg.saturation_depth,
         cfg.point_ms,
+        repeats,
         &mut rng,
+        &check,
     )?];
     for &rw in rws {
-        saturation_points.push(device_point(
+        saturation_points.push(repeated_point(
             &target,
             rw,
             large,
             cfg.saturation_depth,
             cfg.point_ms,
+            repeats,
             &mut rng,
+            &check,
         )?);
     }
     check()?;
-    let costs = loop_costs(cfg.probe_rounds)?;
-    check()?;
+    let submit_batches = submit_batch_probe(&target, small, cfg.saturation_depth, &mut rng)?;
+    let mut cost_runs = Vec::new();
+    for _ in 0..repeats {
+        cost_runs.push(loop_costs(cfg.probe_rounds)?);
+        check()?;
+    }
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     Ok(Calibration {
         target_path: target.path().display().to_string(),
         block_size: target.block_size(),
         latency_points,
         saturation_points,
-        costs,
-        cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        costs: median_costs(&cost_runs),
+        cost_runs,
+        cpus,
+        host: HostMeasure {
+            cpus,
+            background_load_cpus,
+            steal_frac,
+            submit_batches,
+        },
         measured_writes: writable,
     })
+}
+
+/// The host's CPUs as calibration saw them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct HostMeasure {
+    pub cpus: usize,
+    /// CPUs' worth of other work while calibration slept (from /proc/stat).
+    pub background_load_cpus: f64,
+    /// Fraction of CPU time stolen by the hypervisor meanwhile.
+    pub steal_frac: f64,
+    /// `io_submit` of a batch of requests, by batch size.
+    pub submit_batches: Vec<SubmitBatch>,
+}
+
+/// One `io_submit` call of `batch` requests: mean wall time and the part
+/// the thread's CPU clock counts, ns.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SubmitBatch {
+    pub batch: u32,
+    pub wall_ns: f64,
+    pub cpu_ns: f64,
+}
+
+/// Runs [`device_point`] `repeats` times; keeps the run with the median
+/// IOPS, with every run's IOPS and median latency beside it.
+#[allow(clippy::too_many_arguments)]
+fn repeated_point(
+    target: &Target,
+    rw: Rw,
+    bs: u64,
+    depth: u32,
+    ms: u64,
+    repeats: u32,
+    rng: &mut Pcg64,
+    check: &dyn Fn() -> Result<(), CalibrateError>,
+) -> Result<DevicePoint, CalibrateError> {
+    let mut runs = Vec::new();
+    for _ in 0..repeats {
+        runs.push(device_point(target, rw, bs, depth, ms, rng)?);
+        check()?;
+    }
+    let repeat_iops: Vec<f64> = runs.iter().map(DevicePoint::iops).collect();
+    let repeat_p50_ns: Vec<f64> = runs
+        .iter()
+        .map(|p| p.latency.value_at_quantile(0.5) as f64)
+        .collect();
+    runs.sort_by(|a, b| a.iops().total_cmp(&b.iops()));
+    let mut keep = runs.swap_remove(runs.len() / 2);
+    keep.repeat_iops = repeat_iops;
+    keep.repeat_p50_ns = repeat_p50_ns;
+    Ok(keep)
+}
+
+/// Per field, the median over the runs (default for none).
+pub fn median_costs(runs: &[LoopCosts]) -> LoopCosts {
+    let mut c = LoopCosts::default();
+    if runs.is_empty() {
+        return c;
+    }
+    let med = |f: &dyn Fn(&LoopCosts) -> f64| {
+        let mut v: Vec<f64> = runs.iter().map(f).collect();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    macro_rules! fields {
+        ($($f:ident),*) => { $( c.$f = med(&|x: &LoopCosts| x.$f); )* };
+    }
+    fields!(
+        wakeup_latency_ns,
+        wakeup_cpu_ns,
+        kick_ns,
+        completion_wake_latency_ns,
+        completion_wake_cpu_ns,
+        completion_notify_ns,
+        completion_notify_cpu_ns,
+        complete_ns,
+        completion_take_ns,
+        poll_check_ns,
+        submit_ns,
+        iteration_ns,
+        job_io_ns
+    );
+    for i in 0..4 {
+        c.wakeup_latency_q[i] = med(&|x: &LoopCosts| x.wakeup_latency_q[i]);
+        c.completion_wake_latency_q[i] = med(&|x: &LoopCosts| x.completion_wake_latency_q[i]);
+    }
+    c
+}
+
+/// The aggregate `cpu` line of /proc/stat: (busy, steal, total) in ticks,
+/// busy excluding idle, iowait and steal.
+pub fn proc_stat_cpu(text: &str) -> Option<(u64, u64, u64)> {
+    let line = text.lines().find(|l| l.starts_with("cpu "))?;
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(|x| x.parse().ok())
+        .collect::<Option<_>>()?;
+    // user nice system idle iowait irq softirq steal [guest guest_nice]
+    if v.len() < 8 {
+        return None;
+    }
+    // guest time is already counted in user.
+    let total: u64 = v[..8].iter().sum();
+    let busy = total - v[3] - v[4] - v[7];
+    Some((busy, v[7], total))
+}
+
+/// Other load between two /proc/stat samples: (CPUs' worth of busy time,
+/// fraction stolen). `cpus` scales the busy fraction to CPUs.
+pub fn load_between(before: (u64, u64, u64), after: (u64, u64, u64), cpus: usize) -> (f64, f64) {
+    let total = after.2.saturating_sub(before.2);
+    if total == 0 {
+        return (0.0, 0.0);
+    }
+    let busy = after.0.saturating_sub(before.0) as f64 / total as f64;
+    let steal = after.1.saturating_sub(before.1) as f64 / total as f64;
+    (busy * cpus as f64, steal)
+}
+
+/// Sleeps `ms` and reports other load meanwhile; (0, 0) where /proc/stat
+/// cannot be read.
+fn idle_load(ms: u64) -> (f64, f64) {
+    let read = || {
+        std::fs::read_to_string("/proc/stat")
+            .ok()
+            .and_then(|t| proc_stat_cpu(&t))
+    };
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let Some(before) = read() else {
+        return (0.0, 0.0);
+    };
+    std::thread::sleep(std::time::Duration::from_millis(ms));
+    read().map_or((0.0, 0.0), |after| load_between(before, after, cpus))
+}
+
+/// `io_submit` of 1, 2, 4, ... up to `max` requests of `bs` in one call,
+/// each size 50 times; waits for each batch before the next.
+fn submit_batch_probe(
+    target: &Target,
+    bs: u64,
+    max: u32,
+    rng: &mut Pcg64,
+) -> Result<Vec<SubmitBatch>, CalibrateError> {
+    let max = max.max(1);
+    let mut ctx = AioContext::new(max).map_err(io_err("io_setup"))?;
+    let pool = BufferPool::new(max as usize, bs as usize)
+        .map_err(|e| CalibrateError::Io("allocating buffers".into(), std::io::Error::other(e)))?;
+    let efd = EventFd::new().map_err(io_err("eventfd"))?;
+    let blocks = target.size() / bs;
+    let clock_cost = cpu_clock_cost();
+    let mut out = Vec::new();
+    let mut batch = 1u32;
+    let mut events = Vec::with_capacity(max as usize);
+    while batch <= max {
+        let (mut wall, mut cpu) = (0u64, 0u64);
+        const ROUNDS: u64 = 50;
+        for _ in 0..ROUNDS {
+            let mut iocbs: Vec<Iocb> = (0..batch)
+                .map(|slot| {
+                    Iocb::new(
+                        Opcode::Read,
+                        target.fd(),
+                        pool.slot_ptr(slot as usize),
+                        bs,
+                        rng.random_range(0..blocks) * bs,
+                        u64::from(slot),
+                        efd.as_raw_fd(),
+                    )
+                })
+                .collect();
+            let mut ptrs: Vec<*mut Iocb> = iocbs.iter_mut().map(|c| c as *mut Iocb).collect();
+            let mut done = 0;
+            let c0 = thread_cpu_ns();
+            let t0 = mono_ns();
+            while done < ptrs.len() {
+                // SAFETY: the pool outlives the context (dropped after it).
+                match unsafe { ctx.submit(&mut ptrs[done..]) }.map_err(io_err("io_submit"))? {
+                    0 => break,
+                    n => done += n,
+                }
+            }
+            wall += mono_ns() - t0;
+            cpu += (thread_cpu_ns() - c0).saturating_sub(clock_cost);
+            events.clear();
+            ctx.wait_for(done, &mut events)
+                .map_err(io_err("io_getevents"))?;
+            efd.drain();
+        }
+        out.push(SubmitBatch {
+            batch,
+            wall_ns: wall as f64 / ROUNDS as f64,
+            cpu_ns: cpu as f64 / ROUNDS as f64,
+        });
+        batch *= 2;
+    }
+    drop(ctx);
+    drop(pool);
+    Ok(out)
+}
+
+/// Something calibration measured that does not add up, and what to do.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Warning {
+    pub what: String,
+    pub fix: String,
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}; {}", self.what, self.fix)
+    }
+}
+
+/// The numbers [`checks`] looks at, plain so that tests can make them up.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckInput {
+    /// Small-block random reads at qd1: IOPS and median latency (ns).
+    pub qd1_read_iops: f64,
+    pub qd1_read_p50_ns: f64,
+    /// The same at the saturation depth.
+    pub sat_read_iops: f64,
+    pub sat_depth: u32,
+    /// Per device point: a name and the IOPS of each repeat.
+    pub repeats: Vec<(String, Vec<f64>)>,
+    pub background_load_cpus: f64,
+    pub steal_frac: f64,
+}
+
+/// A median latency below this is memory, not a device.
+pub const RAM_LATENCY_NS: f64 = 2_000.0;
+/// Repeats of a device point differing by more than this (max - min over
+/// the median, %) were disturbed.
+pub const MAX_REPEAT_SPREAD_PCT: f64 = 25.0;
+/// Other load beyond this many CPUs disturbs every probe.
+pub const MAX_BACKGROUND_CPUS: f64 = 0.25;
+pub const MAX_STEAL_FRAC: f64 = 0.10;
+
+impl Calibration {
+    pub fn check_input(&self) -> Option<CheckInput> {
+        let small = self.latency_points.iter().map(|p| p.bs).min()?;
+        let qd1 = self
+            .latency_points
+            .iter()
+            .find(|p| p.rw == Rw::RandRead && p.bs == small)?;
+        let sat = self
+            .saturation_points
+            .iter()
+            .filter(|p| p.rw == Rw::RandRead)
+            .min_by_key(|p| p.bs)?;
+        Some(CheckInput {
+            qd1_read_iops: qd1.iops(),
+            qd1_read_p50_ns: qd1.latency.value_at_quantile(0.5) as f64,
+            sat_read_iops: sat.iops(),
+            sat_depth: sat.depth,
+            repeats: self
+                .latency_points
+                .iter()
+                .chain(&self.saturation_points)
+                .map(|p| {
+                    (
+                        format!("{} bs={} qd={}", p.rw.name(), p.bs, p.depth),
+                        p.repeat_iops.clone(),
+                    )
+                })
+                .collect(),
+            background_load_cpus: self.host.background_load_cpus,
+            steal_frac: self.host.steal_frac,
+        })
+    }
+
+    /// [`checks`] on this calibration.
+    pub fn warnings(&self) -> Vec<Warning> {
+        self.check_input().map_or_else(Vec::new, |c| checks(&c))
+    }
+}
+
+/// The spread of repeats: (max - min) / median, in %; 0 for fewer than two.
+pub fn spread_pct(values: &[f64]) -> f64 {
+    if values.len() < 2 {
+        return 0.0;
+    }
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let med = v[v.len() / 2];
+    if med <= 0.0 {
+        return f64::INFINITY;
+    }
+    100.0 * (v[v.len() - 1] - v[0]) / med
+}
+
+/// Measurements that cannot all be true of an idle device: each is a
+/// reason not to trust a preset built from them.
+pub fn checks(c: &CheckInput) -> Vec<Warning> {
+    let mut w = Vec::new();
+    if c.qd1_read_p50_ns < RAM_LATENCY_NS {
+        w.push(Warning {
+            what: format!(
+                "reads complete in {:.1} us at qd1: that is memory (tmpfs or a cache), not a disk",
+                c.qd1_read_p50_ns / 1000.0
+            ),
+            fix: "pass --dir on a disk filesystem that supports O_DIRECT (e.g. /var/tmp), or --file naming the device"
+                .into(),
+        });
+    }
+    if c.sat_depth > 1 && c.sat_read_iops < 0.9 * c.qd1_read_iops {
+        w.push(Warning {
+            what: format!(
+                "throughput falls with queue depth: {:.0} IOPS at qd{} against {:.0} at qd1",
+                c.sat_read_iops, c.sat_depth, c.qd1_read_iops
+            ),
+            fix: "the disk was busy or throttled during the run; rerun on an idle machine, or with a longer --point-ms"
+                .into(),
+        });
+    }
+    for (name, iops) in &c.repeats {
+        let spread = spread_pct(iops);
+        if spread > MAX_REPEAT_SPREAD_PCT {
+            w.push(Warning {
+                what: format!(
+                    "repeats of {name} differ by {spread:.0}% (IOPS {}): the run was disturbed",
+                    iops.iter()
+                        .map(|v| format!("{v:.0}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                fix: format!(
+                    "stop other load and rerun, or use more --repeat; the limit is {MAX_REPEAT_SPREAD_PCT}%"
+                ),
+            });
+        }
+    }
+    if c.background_load_cpus > MAX_BACKGROUND_CPUS {
+        w.push(Warning {
+            what: format!(
+                "{:.2} CPUs were busy with other work before the probes began",
+                c.background_load_cpus
+            ),
+            fix: format!(
+                "stop other load (builds, tests, other VMs' work) and rerun; the limit is {MAX_BACKGROUND_CPUS} CPUs"
+            ),
+        });
+    }
+    if c.steal_frac > MAX_STEAL_FRAC {
+        w.push(Warning {
+            what: format!(
+                "the hypervisor stole {:.0}% of CPU time",
+                c.steal_frac * 100.0
+            ),
+            fix: "the host is oversubscribed; rerun at a quieter time".into(),
+        });
+    }
+    w
 }
 
 fn io_err(what: &str) -> impl Fn(std::io::Error) -> CalibrateError + '_ {
@@ -349,6 +745,8 @@ fn device_point(
         elapsed_ns,
         submit_call_ns: submit_total as f64 / submit_calls.max(1) as f64,
         submit_call_cpu_ns: submit_cpu_total as f64 / submit_calls.max(1) as f64,
+        repeat_iops: Vec::new(),
+        repeat_p50_ns: Vec::new(),
     })
 }
 
@@ -371,6 +769,17 @@ fn median(mut v: Vec<u64>) -> f64 {
     }
     v.sort_unstable();
     v[v.len() / 2] as f64
+}
+
+/// The 10th, 50th, 90th and 99th percentiles (nearest rank below).
+pub fn quantiles(v: &[u64]) -> [f64; 4] {
+    if v.is_empty() {
+        return [0.0; 4];
+    }
+    let mut v = v.to_vec();
+    v.sort_unstable();
+    let at = |q: f64| v[((v.len() - 1) as f64 * q) as usize] as f64;
+    [at(0.1), at(0.5), at(0.9), at(0.99)]
 }
 
 /// Runs every loop-cost probe `rounds` times.
@@ -427,6 +836,7 @@ fn eventfd_probe(rounds: u32, c: &mut LoopCosts) -> Result<(), CalibrateError> {
     }
     drop(ready_tx);
     let kicks = writer.join().unwrap_or_default();
+    c.wakeup_latency_q = quantiles(&latencies);
     c.wakeup_latency_ns = median(latencies);
     // Each round's CPU also covers the two clock reads around it (about one
     // CPU-clock syscall); the probe reports the cycle as a whole.
@@ -470,6 +880,7 @@ fn channel_probe(rounds: u32, c: &mut LoopCosts) {
     }
     drop(ready_tx);
     let (sends, send_cpus) = sender.join().unwrap_or_default();
+    c.completion_wake_latency_q = quantiles(&latencies);
     c.completion_wake_latency_ns = median(latencies);
     c.completion_wake_cpu_ns = cpu as f64 / f64::from(rounds);
     c.completion_notify_ns = median(sends);
@@ -583,4 +994,124 @@ fn software_probe(rounds: u32, c: &mut LoopCosts) {
     c.completion_take_ns = take_total as f64 / n as f64;
     c.poll_check_ns = poll_total as f64 / n as f64 / 2.0;
     c.iteration_ns = iteration_total as f64 / n as f64;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An idle NVMe-like disk: 80 us at qd1, 8x the IOPS at qd16, steady
+    /// repeats, no other load.
+    fn healthy() -> CheckInput {
+        CheckInput {
+            qd1_read_iops: 12_000.0,
+            qd1_read_p50_ns: 80_000.0,
+            sat_read_iops: 96_000.0,
+            sat_depth: 16,
+            repeats: vec![
+                (
+                    "randread bs=4096 qd=1".into(),
+                    vec![11_800.0, 12_000.0, 12_300.0],
+                ),
+                (
+                    "randread bs=4096 qd=16".into(),
+                    vec![95_000.0, 96_000.0, 99_000.0],
+                ),
+            ],
+            background_load_cpus: 0.02,
+            steal_frac: 0.0,
+        }
+    }
+
+    fn whats(c: &CheckInput) -> Vec<String> {
+        checks(c).into_iter().map(|w| w.to_string()).collect()
+    }
+
+    #[test]
+    fn a_healthy_calibration_passes() {
+        assert_eq!(checks(&healthy()), vec![]);
+    }
+
+    #[test]
+    fn throughput_falling_with_depth_is_flagged() {
+        let c = CheckInput {
+            sat_read_iops: 9_000.0,
+            ..healthy()
+        };
+        let w = whats(&c);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("falls with queue depth") && w[0].contains("qd16"));
+        assert!(w[0].contains("rerun on an idle machine"));
+        // Level throughput (a device with no parallelism) is not an error.
+        let level = CheckInput {
+            sat_read_iops: 11_500.0,
+            ..healthy()
+        };
+        assert_eq!(checks(&level), vec![]);
+    }
+
+    #[test]
+    fn memory_speed_latency_is_flagged() {
+        let c = CheckInput {
+            qd1_read_p50_ns: 900.0,
+            qd1_read_iops: 600_000.0,
+            sat_read_iops: 900_000.0,
+            repeats: vec![],
+            ..healthy()
+        };
+        let w = whats(&c);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("memory") && w[0].contains("--dir"), "{w:?}");
+    }
+
+    #[test]
+    fn disturbed_repeats_and_other_load_are_flagged() {
+        let mut c = healthy();
+        c.repeats[0].1 = vec![6_000.0, 12_000.0, 12_100.0];
+        let w = whats(&c);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("differ by 51%") && w[0].contains("disturbed"));
+        let c = CheckInput {
+            background_load_cpus: 1.1,
+            steal_frac: 0.3,
+            ..healthy()
+        };
+        let w = whats(&c);
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(w[0].contains("1.10 CPUs") && w[1].contains("stole 30%"));
+    }
+
+    #[test]
+    fn spread_and_quantiles_by_hand() {
+        assert_eq!(spread_pct(&[90.0, 100.0, 110.0]), 20.0);
+        assert_eq!(spread_pct(&[5.0]), 0.0);
+        let v: Vec<u64> = (1..=100).collect();
+        assert_eq!(quantiles(&v), [10.0, 50.0, 90.0, 99.0]);
+        assert_eq!(quantiles(&[]), [0.0; 4]);
+    }
+
+    #[test]
+    fn proc_stat_load_by_hand() {
+        let a = "cpu  100 0 50 800 10 0 0 40 0 0\ncpu0 1 2 3\n";
+        let b = "cpu  150 0 70 1500 10 0 0 50 0 0\n";
+        // busy 150 -> 220 (+70), steal +10, total 1000 -> 1780 (+780).
+        assert_eq!(proc_stat_cpu(a), Some((150, 40, 1000)));
+        let (load, steal) = load_between(proc_stat_cpu(a).unwrap(), proc_stat_cpu(b).unwrap(), 2);
+        assert!((load - 2.0 * 70.0 / 780.0).abs() < 1e-12);
+        assert!((steal - 10.0 / 780.0).abs() < 1e-12);
+        assert_eq!(proc_stat_cpu("intr 1 2"), None);
+    }
+
+    #[test]
+    fn median_costs_are_per_field() {
+        let run = |w: f64, k: f64| LoopCosts {
+            wakeup_latency_ns: w,
+            kick_ns: k,
+            wakeup_latency_q: [w, w, w, w],
+            ..LoopCosts::default()
+        };
+        let m = median_costs(&[run(10.0, 3.0), run(30.0, 1.0), run(20.0, 2.0)]);
+        assert_eq!((m.wakeup_latency_ns, m.kick_ns), (20.0, 2.0));
+        assert_eq!(m.wakeup_latency_q, [20.0; 4]);
+    }
 }

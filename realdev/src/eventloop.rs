@@ -166,6 +166,9 @@ pub fn drive<H: LoopHost>(
 /// What the loop measured between its start and the stop signal.
 #[derive(Debug, Default)]
 pub struct LoopReport {
+    /// How many loops these numbers sum (0 or 1: one loop); see
+    /// [`LoopReport::merge`].
+    pub loops: u32,
     pub elapsed_ns: u64,
     /// CLOCK_THREAD_CPUTIME_ID over the run.
     pub cpu_ns: u64,
@@ -198,6 +201,30 @@ pub struct LoopReport {
     /// The rest of a job's latency is hand-off between threads.
     pub device_ns_total: u64,
     pub device_reaped: u64,
+}
+
+impl LoopReport {
+    /// Adds another loop's report to this one (runs with several
+    /// IOThreads): counts and times are summed, the elapsed time is the
+    /// longer, the window statistics merged; the trace and parameter
+    /// history stay this loop's.
+    pub fn merge(&mut self, o: &LoopReport) {
+        self.loops = self.loops.max(1) + o.loops.max(1);
+        self.elapsed_ns = self.elapsed_ns.max(o.elapsed_ns);
+        self.cpu_ns += o.cpu_ns;
+        self.poll_ns += o.poll_ns;
+        self.busy_ns += o.busy_ns;
+        self.blocked_ns += o.blocked_ns;
+        self.iterations += o.iterations;
+        self.polled_hits += o.polled_hits;
+        self.wakeups += o.wakeups;
+        self.submit_calls += o.submit_calls;
+        self.window.merge(&o.window);
+        self.param_rejections += o.param_rejections;
+        self.user_space_ring &= o.user_space_ring;
+        self.device_ns_total += o.device_ns_total;
+        self.device_reaped += o.device_reaped;
+    }
 }
 
 /// Everything the loop thread owns or shares.

@@ -18,8 +18,8 @@ use pollwise_core::{Limits, Rw};
 /// crate's tests know.
 pub use pollwise_core::Rw as RwMode;
 
-/// What the device accepts ([`pollwise_core::Workload::check`]): one loop
-/// thread, and at most 4096 requests in flight (one buffer slot each).
+/// What the device accepts ([`pollwise_core::Workload::check`]): up to 16
+/// loop threads, and at most 4096 requests in flight (one buffer slot each).
 pub const LIMITS: Limits = Limits {
     backend: "the device",
     bs: (1, 64 << 20),
@@ -27,14 +27,14 @@ pub const LIMITS: Limits = Limits {
     bs_align: 1,
     numjobs: (1, 256),
     iodepth: (1, 1024),
-    iothreads: (1, 1),
+    iothreads: (1, 16),
     duration_ms: (1, 24 * 3_600_000),
     max_in_flight: Some(4096),
 };
 
-/// What the jobs are told: a [`pollwise_core::Workload`]'s fio knobs and the seed of the
-/// jobs' offset generators. The run's duration is [`crate::run::RunConfig`]'s
-/// and the loop is one IOThread.
+/// What the jobs are told: a [`pollwise_core::Workload`]'s fio knobs, how
+/// many IOThreads serve them, and the seed of the jobs' offset generators.
+/// The run's duration is [`crate::run::RunConfig`]'s.
 #[derive(Clone, Debug, PartialEq)]
 pub struct JobSpec {
     pub rw: Rw,
@@ -43,6 +43,9 @@ pub struct JobSpec {
     pub bs: u64,
     pub numjobs: u32,
     pub iodepth: u32,
+    /// Event loops; job `j` is served by loop `j % iothreads`, as the
+    /// simulator spreads queues over IOThreads.
+    pub iothreads: u32,
     pub seed: u64,
 }
 
@@ -58,11 +61,12 @@ impl JobSpec {
             bs: w.bs,
             numjobs: w.numjobs,
             iodepth: w.iodepth,
+            iothreads: w.iothreads,
             seed,
         }
     }
 
-    /// The workload these jobs run for `duration_ms` on one IOThread.
+    /// The workload these jobs run for `duration_ms`.
     pub fn workload(&self, duration_ms: u64) -> pollwise_core::Workload {
         pollwise_core::Workload {
             rw: self.rw,
@@ -70,7 +74,7 @@ impl JobSpec {
             bs: self.bs,
             numjobs: self.numjobs,
             iodepth: self.iodepth,
-            iothreads: 1,
+            iothreads: self.iothreads,
             duration_ms,
         }
     }

@@ -30,13 +30,16 @@ impl CpuSplit {
     /// clock, read at start and end, and the poll and busy phases, which
     /// never leave the CPU voluntarily, from the monotonic clock; the
     /// remainder is the cost of blocking. Preemption during a poll phase
-    /// would count as poll CPU; the parts are capped at the total.
+    /// would count as poll CPU; the parts are capped at the total. With
+    /// several loops (`lp.loops`) the report holds their sums, and each
+    /// percentage is the mean per loop, as the simulator reports it.
     pub fn from_loop(lp: &LoopReport) -> CpuSplit {
+        let loops = f64::from(lp.loops.max(1));
         let pct = |ns: u64| {
             if lp.elapsed_ns == 0 {
                 0.0
             } else {
-                ns as f64 * 100.0 / lp.elapsed_ns as f64
+                ns as f64 * 100.0 / lp.elapsed_ns as f64 / loops
             }
         };
         let total = pct(lp.cpu_ns);
@@ -99,7 +102,7 @@ pub fn run_row(meta: &RowMeta, jobs: &[JobReport], lp: &LoopReport) -> RunRow {
         bs: meta.workload.bs,
         numjobs: meta.workload.numjobs,
         iodepth: meta.workload.iodepth,
-        iothreads: 1,
+        iothreads: meta.workload.iothreads,
         duration_ms: meta.duration_ms,
         seed: meta.workload.seed,
         iops: per_s(ios),
@@ -156,6 +159,7 @@ mod tests {
                 bs: 4096,
                 numjobs: 2,
                 iodepth: 1,
+                iothreads: 1,
                 seed: 7,
             },
             duration_ms: 500,
@@ -184,6 +188,20 @@ mod tests {
         assert_eq!(row.wakeups_per_s, 50.0);
         assert_eq!(row.source, "realdev");
         assert_eq!(row.numjobs, 2);
+    }
+
+    #[test]
+    fn several_loops_report_the_mean_per_loop() {
+        let lp = LoopReport {
+            loops: 2,
+            elapsed_ns: 1000,
+            cpu_ns: 600,
+            poll_ns: 200,
+            busy_ns: 100,
+            ..LoopReport::default()
+        };
+        let s = CpuSplit::from_loop(&lp);
+        assert_eq!((s.total_pct, s.poll_pct, s.busy_pct), (30.0, 10.0, 5.0));
     }
 
     #[test]

@@ -116,40 +116,78 @@ pub fn run(cfg: &RunConfig) -> Result<RunOutput, RunError> {
         BufferPool::new(w.slots(), w.bs as usize)
             .map_err(|e| RunError::Setup(std::io::Error::other(e)))?,
     );
-    let queue = Arc::new(SubmitQueue::new());
-    let submit_efd = Arc::new(EventFd::new().map_err(RunError::Setup)?);
+    // One loop per IOThread, each with its own submission queue, doorbell
+    // and AIO context; job j is served by loop j % iothreads. The buffer
+    // pool is shared: each slot belongs to one job, so to one loop.
+    let loops = w.iothreads.max(1) as usize;
     let params_cell = Arc::new(ParamCell::new(cfg.params.clone()));
     let stop = Arc::new(StopSignal::new());
     let (senders, receivers): (Vec<_>, Vec<_>) = (0..w.numjobs).map(|_| channel()).unzip();
-    let event_loop = EventLoop::new(
-        target.fd(),
-        w.bs,
-        w.iodepth,
-        pool,
-        queue.clone(),
-        submit_efd.clone(),
-        senders,
-        params_cell.clone(),
-        cfg.params.clone(),
-        stop.clone(),
-        cfg.trace,
-    )
-    .map_err(RunError::Setup)?;
+    let mut senders: Vec<Option<_>> = senders.into_iter().map(Some).collect();
+    let mut queues = Vec::with_capacity(loops);
+    let mut bells: Vec<Arc<EventFd>> = Vec::with_capacity(loops);
+    let mut event_loops = Vec::with_capacity(loops);
+    for l in 0..loops {
+        let queue = Arc::new(SubmitQueue::new());
+        let submit_efd = Arc::new(EventFd::new().map_err(RunError::Setup)?);
+        // The loop answers its own jobs; the others' slots never reach it,
+        // so their places hold senders nobody listens to.
+        let txs = (0..w.numjobs as usize)
+            .map(|j| {
+                if j % loops == l {
+                    senders[j].take().expect("each job has one loop")
+                } else {
+                    channel().0
+                }
+            })
+            .collect();
+        event_loops.push(
+            EventLoop::new(
+                target.fd(),
+                w.bs,
+                w.iodepth,
+                pool.clone(),
+                queue.clone(),
+                submit_efd.clone(),
+                txs,
+                params_cell.clone(),
+                cfg.params.clone(),
+                stop.clone(),
+                cfg.trace,
+            )
+            .map_err(RunError::Setup)?,
+        );
+        queues.push(queue);
+        bells.push(submit_efd);
+    }
 
     let start = mono_ns();
     let deadline = start + cfg.duration_ms * 1_000_000;
-    let loop_thread = std::thread::Builder::new()
-        .name("pollwise-iothread".into())
-        .spawn(move || event_loop.run(start))
-        .map_err(RunError::Setup)?;
+    let mut loop_threads = Vec::with_capacity(loops);
+    for (l, event_loop) in event_loops.into_iter().enumerate() {
+        let spawned = std::thread::Builder::new()
+            .name(format!("pollwise-iothread{l}"))
+            .spawn(move || event_loop.run(start));
+        match spawned {
+            Ok(h) => loop_threads.push(h),
+            Err(e) => {
+                stop_all(&stop, &bells);
+                for h in loop_threads {
+                    let _ = h.join();
+                }
+                return Err(RunError::Setup(e));
+            }
+        }
+    }
     let mut job_threads = Vec::new();
     for (index, completions) in receivers.into_iter().enumerate() {
+        let l = index % loops;
         let job = Job {
             index: index as u32,
             workload: w.clone(),
             target_size: target.size(),
-            queue: queue.clone(),
-            bell: submit_efd.clone() as Arc<dyn Doorbell>,
+            queue: queues[l].clone(),
+            bell: bells[l].clone() as Arc<dyn Doorbell>,
             completions,
             stop: stop.clone(),
             deadline_ns: deadline,
@@ -160,8 +198,10 @@ pub fn run(cfg: &RunConfig) -> Result<RunOutput, RunError> {
         match spawned {
             Ok(h) => job_threads.push(h),
             Err(e) => {
-                stop_all(&stop, &submit_efd);
-                let _ = loop_thread.join();
+                stop_all(&stop, &bells);
+                for h in loop_threads {
+                    let _ = h.join();
+                }
                 return Err(RunError::Setup(e));
             }
         }
@@ -182,7 +222,7 @@ pub fn run(cfg: &RunConfig) -> Result<RunOutput, RunError> {
         if now >= deadline {
             break;
         }
-        if loop_thread.is_finished() {
+        if loop_threads.iter().any(|h| h.is_finished()) {
             // The loop failed early; its error is reported below.
             break;
         }
@@ -196,17 +236,26 @@ pub fn run(cfg: &RunConfig) -> Result<RunOutput, RunError> {
         }
         std::thread::sleep(Duration::from_nanos(sleep_ns.max(1)));
     }
-    stop_all(&stop, &submit_efd);
+    stop_all(&stop, &bells);
 
-    let loop_result = loop_thread.join();
+    let loop_results: Vec<_> = loop_threads.into_iter().map(|h| h.join()).collect();
     let jobs: Vec<JobReport> = job_threads
         .into_iter()
         .map(|h| h.join())
         .collect::<Result<_, _>>()
         .map_err(|_| RunError::Panicked("load generator"))?;
-    let loop_report = loop_result
-        .map_err(|_| RunError::Panicked("event loop"))?
-        .map_err(RunError::Loop)?;
+    let mut loop_report: Option<LoopReport> = None;
+    for result in loop_results {
+        let r = result
+            .map_err(|_| RunError::Panicked("event loop"))?
+            .map_err(RunError::Loop)?;
+        match loop_report.as_mut() {
+            None => loop_report = Some(r),
+            Some(all) => all.merge(&r),
+        }
+    }
+    let mut loop_report = loop_report.expect("at least one loop ran");
+    loop_report.loops = loops as u32;
     drop(sigint);
     if let Some(after_ms) = interrupted_at {
         return Err(RunError::Interrupted { after_ms });
@@ -255,8 +304,10 @@ pub fn run(cfg: &RunConfig) -> Result<RunOutput, RunError> {
     })
 }
 
-fn stop_all(stop: &StopSignal, bell: &EventFd) {
+fn stop_all(stop: &StopSignal, bells: &[Arc<EventFd>]) {
     stop.stop();
-    // Wakes the loop if it is blocked; it then sees the stop flag.
-    bell.signal();
+    // Wakes each loop if it is blocked; it then sees the stop flag.
+    for bell in bells {
+        bell.signal();
+    }
 }

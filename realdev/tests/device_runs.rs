@@ -31,6 +31,7 @@ fn workload(rw: RwMode, iodepth: u32) -> Workload {
         bs: 4096,
         numjobs: 1,
         iodepth,
+        iothreads: 1,
         seed: 42,
     }
 }
@@ -127,6 +128,30 @@ fn every_rw_mode_runs_and_cleans_up() {
             "{rw}: scratch file left behind"
         );
     }
+}
+
+#[test]
+fn two_iothreads_each_serve_their_jobs() {
+    let _g = serial();
+    let Some(dir) = device_dir() else { return };
+    let before = aio_contexts();
+    let mut cfg = config(&dir, RwMode::RandRead, PolicyKind::Off);
+    cfg.workload.numjobs = 3;
+    cfg.workload.iothreads = 2;
+    let out = run(&cfg).unwrap();
+    check_sane(&out, RwMode::RandRead);
+    assert_eq!((out.row.iothreads, out.row.numjobs), (2, 3));
+    assert_eq!(out.loop_report.loops, 2);
+    // Every job got answers, whichever loop it was on.
+    for (i, j) in out.jobs.iter().enumerate() {
+        assert!(j.ios > 0, "job {i} completed nothing");
+    }
+    // CPU is the mean per loop: each loop's share is at most one CPU.
+    let lp = &out.loop_report;
+    let total_pct = lp.cpu_ns as f64 * 100.0 / lp.elapsed_ns as f64;
+    assert!((out.row.iothread_cpu_pct - total_pct / 2.0).abs() < 1e-9);
+    assert_eq!(aio_contexts(), before, "AIO contexts leaked");
+    assert!(scratch_files(&dir).is_empty());
 }
 
 #[test]

@@ -29,6 +29,100 @@ pub struct Preset {
     pub topology: Topology,
     pub device: Device,
     pub matrix: Matrix,
+    /// The host's CPUs as `pollwise realdev calibrate` measured them, for a
+    /// model of CPUs shared by the loop, the jobs and other load. Optional:
+    /// the engine does not read it yet (every thread has a CPU of its own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<Host>,
+}
+
+/// The host's CPUs, measured (see [`Preset::host`]). All latencies are
+/// from the waker's write or send to the sleeper running, in ns.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Host {
+    /// CPUs the loop, the jobs and everything else share.
+    pub cpus: u32,
+    /// CPUs' worth of other work running while calibration was idle
+    /// (from /proc/stat: busy time of all CPUs over wall time).
+    pub background_load_cpus: f64,
+    /// Fraction of CPU time the hypervisor gave to others (steal) while
+    /// calibration was idle.
+    pub steal_frac: f64,
+    /// A thread in `epoll_wait` woken by an eventfd write: 10th, 50th,
+    /// 90th and 99th percentiles.
+    pub eventfd_wakeup_ns: [u64; 4],
+    /// A thread blocked on a channel woken by a send: same percentiles.
+    pub channel_wakeup_ns: [u64; 4],
+    /// Requests per `io_submit` call measured, increasing.
+    pub io_submit_batch: Vec<u32>,
+    /// Mean wall time of one `io_submit` call of that many requests.
+    pub io_submit_ns: Vec<u64>,
+    /// The part of it the calling thread's CPU clock counts.
+    pub io_submit_cpu_ns: Vec<u64>,
+}
+
+impl Host {
+    fn validate(&self) -> Result<(), SimError> {
+        let bad = |m: String| Err(SimError::Preset(format!("host.{m}")));
+        if !(1..=4096).contains(&self.cpus) {
+            return bad(format!(
+                "cpus = {} is out of range: expected 1 ..= 4096",
+                self.cpus
+            ));
+        }
+        let cpus = f64::from(self.cpus);
+        if !(self.background_load_cpus.is_finite()
+            && (0.0..=cpus).contains(&self.background_load_cpus))
+        {
+            return bad(format!(
+                "background_load_cpus = {} is out of range: expected 0 ..= {cpus} (cpus)",
+                self.background_load_cpus
+            ));
+        }
+        if !(self.steal_frac.is_finite() && (0.0..=1.0).contains(&self.steal_frac)) {
+            return bad(format!(
+                "steal_frac = {} is out of range: expected 0 ..= 1",
+                self.steal_frac
+            ));
+        }
+        for (k, q) in [
+            ("eventfd_wakeup_ns", &self.eventfd_wakeup_ns),
+            ("channel_wakeup_ns", &self.channel_wakeup_ns),
+        ] {
+            if q.windows(2).any(|w| w[0] > w[1]) || q[3] > 1_000_000_000 {
+                return bad(format!(
+                    "{k} = {q:?}: expected percentiles p10 <= p50 <= p90 <= p99 <= 1 s"
+                ));
+            }
+        }
+        let n = self.io_submit_batch.len();
+        if self.io_submit_ns.len() != n || self.io_submit_cpu_ns.len() != n {
+            return bad(format!(
+                "io_submit_batch, io_submit_ns and io_submit_cpu_ns have {n}, {} and {} \
+                 values: expected one each per batch size",
+                self.io_submit_ns.len(),
+                self.io_submit_cpu_ns.len()
+            ));
+        }
+        if self.io_submit_batch.first().is_some_and(|&b| b == 0)
+            || self.io_submit_batch.windows(2).any(|w| w[0] >= w[1])
+        {
+            return bad(format!(
+                "io_submit_batch = {:?}: expected increasing sizes of at least 1",
+                self.io_submit_batch
+            ));
+        }
+        if let Some(v) = self
+            .io_submit_ns
+            .iter()
+            .chain(&self.io_submit_cpu_ns)
+            .find(|&&v| v > 1_000_000_000)
+        {
+            return bad(format!("io_submit_ns: {v} ns is more than 1 s"));
+        }
+        Ok(())
+    }
 }
 
 /// The guest side: vCPUs running fio jobs.
@@ -325,6 +419,9 @@ impl Preset {
             ));
         }
         range("matrix.warmup_ms", m.warmup_ms, 0, LIMITS.duration_ms.1)?;
+        if let Some(h) = &self.host {
+            h.validate()?;
+        }
         for w in m.workloads() {
             w.validate()
                 .map_err(|e| SimError::Preset(format!("matrix: {e}")))?;

@@ -104,3 +104,42 @@ fn empirical_histogram_needs_consistent_bounds() {
         Err(SimError::Preset(_))
     ));
 }
+
+const HOST: &str = "
+[host]
+cpus = 2
+background_load_cpus = 0.05
+steal_frac = 0.01
+eventfd_wakeup_ns = [20000, 40000, 90000, 300000]
+channel_wakeup_ns = [15000, 30000, 80000, 250000]
+io_submit_batch = [1, 4, 16]
+io_submit_ns = [9000, 14000, 30000]
+io_submit_cpu_ns = [3000, 6000, 15000]
+";
+
+#[test]
+fn the_optional_host_section_loads_round_trips_and_is_checked() {
+    let p = Preset::from_toml(&(optane_text() + HOST), "test.toml").unwrap();
+    let h = p.host.as_ref().unwrap();
+    assert_eq!((h.cpus, h.io_submit_batch.len()), (2, 3));
+    assert_eq!(Preset::from_toml(&p.to_toml(), "again").unwrap(), p);
+    // Absent: None, and an embedded preset does not grow the section.
+    assert!(Preset::load("optane-p4800x").unwrap().host.is_none());
+    assert!(!optane_text().contains("[host]"));
+    for (from, to, needle) in [
+        ("cpus = 2", "cpus = 0", "host.cpus = 0"),
+        (
+            "background_load_cpus = 0.05",
+            "background_load_cpus = 3.0",
+            "host.background_load_cpus = 3",
+        ),
+        ("steal_frac = 0.01", "steal_frac = 2.0", "host.steal_frac"),
+        ("40000, 90000", "90000, 40000", "host.eventfd_wakeup_ns"),
+        ("[1, 4, 16]", "[1, 16, 4]", "host.io_submit_batch"),
+        ("[9000, 14000, 30000]", "[9000]", "one each per batch size"),
+        ("cpus = 2", "cpus = 2\nthreads = 4", "threads"),
+    ] {
+        let e = err(&(optane_text() + &HOST.replace(from, to)));
+        assert!(e.contains(needle), "{from} -> {to}: {e}");
+    }
+}

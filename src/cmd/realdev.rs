@@ -7,9 +7,9 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use pollwise_core::Params;
-use pollwise_lab::compare::{write_csv, ComparedPoint};
+use pollwise_lab::compare::{write_csv, ComparedPoint, NOISE_BAR_PCT};
 use pollwise_lab::rows::write_trace;
-use pollwise_lab::stats::mean;
+use pollwise_lab::stats::{repeats_to_resolve, Verdict, PAIRED_CI_METHOD};
 use pollwise_lab::{online, CompareSpec, DeviceBackend};
 use pollwise_lab::{Input, Kind, Output};
 use pollwise_realdev::run::{self as device, ParamChange, RunConfig, RunOutput};
@@ -266,8 +266,9 @@ pub struct CalibrateArgs {
     /// Where to write the preset (TOML); - for standard output.
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
-    /// Replace an output file that pollwise did not write (judged by its
-    /// content).
+    /// Write the preset even if the measurements do not add up (see the
+    /// warnings), and replace an output file that pollwise did not write
+    /// (judged by its content).
     #[arg(long)]
     pub force: bool,
 
@@ -284,6 +285,10 @@ pub struct CalibrateArgs {
     /// Repetitions of each wake-up probe.
     #[arg(long, default_value_t = 2000)]
     pub rounds: u32,
+    /// Times each probe is repeated; the preset takes the median and the
+    /// spread is written beside it.
+    #[arg(long, default_value_t = 3)]
+    pub repeat: u32,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
 }
@@ -313,9 +318,25 @@ fn calibrate(a: &CalibrateArgs) -> Result<()> {
         point_ms: a.point_ms,
         saturation_depth: a.depth,
         probe_rounds: a.rounds,
+        repeats: a.repeat,
         seed: a.seed,
     };
+    if a.repeat == 0 {
+        bail!("--repeat must be at least 1");
+    }
     let cal = stop::guarded(STOPPED, || Ok(calibrate(&cfg)?))?;
+    let warnings = cal.warnings();
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
+    if !warnings.is_empty() && !a.force {
+        bail!(
+            "{} warning(s): the measurements do not add up, so no preset was written to {}; \
+             fix the cause and rerun, or pass --force to write it anyway",
+            warnings.len(),
+            a.out.display()
+        );
+    }
     let preset = calibrated::build(&cal).map_err(anyhow::Error::msg)?;
     let text = calibrated::to_toml(&cal, &preset);
     // What the simulator will read must be what was measured: the text is
@@ -361,9 +382,10 @@ pub struct CompareArgs {
     /// Length of each run.
     #[arg(long, default_value_t = 2000)]
     pub duration_ms: u64,
-    /// Runs per point and policy; baseline and candidate alternate so drift
-    /// in the machine's load hits both alike.
-    #[arg(long, default_value_t = 3)]
+    /// Runs per point and policy, after one warm-up run; baseline and
+    /// candidate alternate (AB, BA, ...) so drift in the machine's load
+    /// hits both alike.
+    #[arg(long, default_value_t = pollwise_lab::stats::DEFAULT_DEVICE_REPEATS)]
     pub repeat: u32,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -454,52 +476,68 @@ fn compare_table<W: Write>(out: &mut W, points: &[ComparedPoint], s: &CompareSpe
     let (baseline, candidate) = (&s.baseline, &s.candidate);
     writeln!(
         out,
-        "baseline {} ({}) vs candidate {} ({}); mean (min..max) of {} runs",
+        "baseline {} ({}) vs candidate {} ({}); {} interleaved pair(s) per point after a warm-up run",
         baseline.kind(),
         baseline,
         candidate.kind(),
         candidate,
         s.repeats
     )?;
+    writeln!(out, "diff: {PAIRED_CI_METHOD}")?;
     writeln!(
         out,
-        "{:<9} {:>5} {:>4} {:>3} {:>24} {:>24} {:>8} {:>19} {:>19} {:>8}  verdict (95% CI)",
-        "rw", "bs", "jobs", "qd", "iops", "cand_iops", "diff", "cpu%", "cand_cpu%", "cpu_diff"
+        "{:<9} {:>5} {:>4} {:>3} {:>3} {:>9} {:>9} {:>26} {:>6} {:>6} {:>24} {:>6}  verdict",
+        "rw",
+        "bs",
+        "jobs",
+        "qd",
+        "iot",
+        "iops",
+        "cand_iops",
+        "iops diff median [95% CI]",
+        "cpu%",
+        "cand%",
+        "cpu diff pts [95% CI]",
+        "n(5%)"
     )?;
     for p in points {
-        let spread =
-            |rows: &[pollwise_core::RunRow], f: fn(&pollwise_core::RunRow) -> f64, digits| {
-                let v: Vec<f64> = rows.iter().map(f).collect();
-                let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
-                let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                format!("{:.d$} ({lo:.d$}..{hi:.d$})", mean(&v), d = digits)
-            };
-        let verdict = match (p.iops_verdict(VERDICT_BAR_PCT), p.iops_diff_ci()) {
-            (Some(v), Some(ci)) => format!("{} ({:+.1}..{:+.1}%)", v.name(), ci.lo, ci.hi),
-            _ => "- (one run)".to_string(),
+        let (b, c) = (p.baseline_mean(), p.candidate_mean());
+        let (iops, cpu) = (p.iops_paired(), p.cpu_paired());
+        let ci = |d: &pollwise_lab::stats::PairedDiff, unit: &str| match d.ci {
+            Some(ci) => format!("{:+.1}{unit} [{:+.1}, {:+.1}]", d.median, ci.lo, ci.hi),
+            None => format!("{:+.1}{unit} [one run]", d.median),
         };
+        // Pairs this spread needs to resolve a 5% IOPS change.
+        let needed = if p.baseline.len() > 1 {
+            repeats_to_resolve(p.iops_diff_sd_pct(), 5.0).map_or("-".into(), |n| n.to_string())
+        } else {
+            "-".to_string()
+        };
+        let verdict = p
+            .iops_verdict(NOISE_BAR_PCT)
+            .map_or("- (one run)", Verdict::name);
         writeln!(
             out,
-            "{:<9} {:>5} {:>4} {:>3} {:>24} {:>24} {:>+7.2}% {:>19} {:>19} {:>+7.1}%  {verdict}",
+            "{:<9} {:>5} {:>4} {:>3} {:>3} {:>9.0} {:>9.0} {:>26} {:>6.1} {:>6.1} {:>24} {:>6}  {verdict}",
             p.workload.rw.name(),
             p.workload.bs,
             p.workload.numjobs,
             p.workload.iodepth,
-            spread(&p.baseline, |r| r.iops, 0),
-            spread(&p.candidate, |r| r.iops, 0),
-            p.iops_diff_pct(),
-            spread(&p.baseline, |r| r.iothread_cpu_pct, 1),
-            spread(&p.candidate, |r| r.iothread_cpu_pct, 1),
-            p.cpu_diff_pct()
+            p.workload.iothreads,
+            b.iops,
+            c.iops,
+            ci(&iops, "%"),
+            b.iothread_cpu_pct,
+            c.iothread_cpu_pct,
+            ci(&cpu, ""),
+            needed
         )?;
     }
     writeln!(
         out,
-        "verdict: the IOPS change against a bar of {VERDICT_BAR_PCT}% (QEMU's bar for a default)"
+        "verdict: regression or improvement when the IOPS interval lies wholly beyond \
+         {NOISE_BAR_PCT}% either way; otherwise no resolvable difference. n(5%): pairs the \
+         measured spread of the paired differences needs to resolve a 5% IOPS change"
     )?;
     Ok(())
 }
-
-/// An IOPS loss beyond this is a regression (the bar for changing QEMU's
-/// default).
-const VERDICT_BAR_PCT: f64 = 5.0;
