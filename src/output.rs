@@ -85,3 +85,21 @@ pub fn bs_text(bs: u64) -> String {
         bs.to_string()
     }
 }
+
+/// The lines every one-run table shares: policy, workload, IOPS, bandwidth
+/// and latency.
+pub fn write_run_summary<W: Write>(out: &mut W, r: &RunRow) -> std::io::Result<()> {
+    writeln!(out, "policy            {} {}", r.policy, r.params)?;
+    writeln!(
+        out,
+        "workload          rw={} bs={} numjobs={} iodepth={} duration={} ms seed={}",
+        r.rw, r.bs, r.numjobs, r.iodepth, r.duration_ms, r.seed
+    )?;
+    writeln!(out, "iops              {:.0}", r.iops)?;
+    writeln!(out, "bandwidth         {:.1} MB/s", r.mb_per_s)?;
+    writeln!(
+        out,
+        "latency (us)      mean {:.1}  p50 {:.1}  p99 {:.1}  p99.9 {:.1}",
+        r.lat_mean_us, r.lat_p50_us, r.lat_p99_us, r.lat_p999_us
+    )
+}

@@ -146,19 +146,7 @@ fn print_row<W: Write>(out: &mut W, r: &RunRow) -> Result<()> {
         "loop              QEMU 10.0.2 aio_poll() ({})",
         r.preset
     )?;
-    writeln!(out, "policy            {} {}", r.policy, r.params)?;
-    writeln!(
-        out,
-        "workload          rw={} bs={} numjobs={} iodepth={} duration={} ms seed={}",
-        r.rw, r.bs, r.numjobs, r.iodepth, r.duration_ms, r.seed
-    )?;
-    writeln!(out, "iops              {:.0}", r.iops)?;
-    writeln!(out, "bandwidth         {:.1} MB/s", r.mb_per_s)?;
-    writeln!(
-        out,
-        "latency (us)      mean {:.1}  p50 {:.1}  p99 {:.1}  p99.9 {:.1}",
-        r.lat_mean_us, r.lat_p50_us, r.lat_p99_us, r.lat_p999_us
-    )?;
+    crate::output::write_run_summary(out, r)?;
     writeln!(
         out,
         "iothread cpu      {:.1}% (busy-polling {:.1}%)",

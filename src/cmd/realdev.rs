@@ -200,19 +200,7 @@ fn print_table<W: Write>(out: &mut W, o: &RunOutput) -> Result<()> {
         "target            {} (logical block {} B)",
         o.target_path, o.target_block_size
     )?;
-    writeln!(out, "policy            {} {}", r.policy, r.params)?;
-    writeln!(
-        out,
-        "workload          rw={} bs={} numjobs={} iodepth={} duration={} ms seed={}",
-        r.rw, r.bs, r.numjobs, r.iodepth, r.duration_ms, r.seed
-    )?;
-    writeln!(out, "iops              {:.0}", r.iops)?;
-    writeln!(out, "bandwidth         {:.1} MB/s", r.mb_per_s)?;
-    writeln!(
-        out,
-        "latency (us)      mean {:.1}  p50 {:.1}  p99 {:.1}  p99.9 {:.1}",
-        r.lat_mean_us, r.lat_p50_us, r.lat_p99_us, r.lat_p999_us
-    )?;
+    crate::output::write_run_summary(out, r)?;
     if lp.device_reaped > 0 {
         writeln!(
             out,
