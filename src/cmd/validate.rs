@@ -132,6 +132,13 @@ pub fn run(a: ValidateArgs) -> Result<()> {
     if a.against == BackendKind::Sim {
         anyhow::bail!("--against sim: the simulator is the model; pick device or qemu");
     }
+    if a.against == BackendKind::Qemu {
+        // Every policy's variant first: a policy without one is the clearer
+        // error than a variant not built yet.
+        for p in std::iter::once(&baseline).chain(&candidates) {
+            pollwise_lab::qemu_backend::variant(p)?;
+        }
+    }
     for p in std::iter::once(&baseline).chain(&candidates) {
         crate::cmd::qemu::precheck(a.against, &a.cache, p)?;
     }
