@@ -523,6 +523,9 @@ fn calibrate_writes_to_stdout_without_reading_it_back() {
             "100",
             "--out",
             "/dev/stdout",
+            // Probes this short on a shared machine may disagree; what is
+            // tested here is the output path, not the checks.
+            "--force",
         ],
     );
     assert_ok(&o);
