@@ -194,12 +194,12 @@ mod tests {
     #[test]
     fn refuses_policies_without_a_variant() {
         let empty = std::env::temp_dir().join("pollwise-no-such-qemu-cache");
-        for kind in ["kvm-halt-poll", "pollwise"] {
+        for kind in ["kvm-halt-poll", "guest-haltpoll"] {
             let err = check_variant(&empty, &params(kind))
                 .unwrap_err()
                 .to_string();
             assert!(err.contains("has no QEMU variant"), "{err}");
-            assert!(err.contains("qemu, off, weighted"), "{err}");
+            assert!(err.contains("qemu, off, weighted, pollwise"), "{err}");
         }
         let err = check_variant(&empty, &params("oracle"))
             .unwrap_err()

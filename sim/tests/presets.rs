@@ -76,7 +76,13 @@ fn out_of_range_values_name_the_key_and_range() {
 
 #[test]
 fn negative_number_is_a_parse_error_naming_the_key() {
-    let e = err(&optane_text().replace("iteration_ns = 300", "iteration_ns = -300"));
+    let it = Preset::load("optane-p4800x").unwrap().iothread.iteration_ns;
+    let text = optane_text().replace(
+        &format!("iteration_ns = {it}"),
+        &format!("iteration_ns = -{it}"),
+    );
+    assert_ne!(text, optane_text(), "the key was not found to change");
+    let e = err(&text);
     assert!(e.contains("iteration_ns"), "{e}");
 }
 
