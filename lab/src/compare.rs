@@ -35,6 +35,15 @@ pub struct ComparedPoint {
     pub candidate: Vec<RunRow>,
 }
 
+/// Every single run of every point, baseline then candidate, in point order
+/// (what `--rows` writes).
+pub fn all_runs(points: &[ComparedPoint]) -> Vec<RunRow> {
+    points
+        .iter()
+        .flat_map(|p| p.baseline.iter().chain(&p.candidate).cloned())
+        .collect()
+}
+
 impl ComparedPoint {
     /// The baseline's runs averaged.
     pub fn baseline_mean(&self) -> RunRow {

@@ -295,10 +295,7 @@ pub fn compare(args: &CompareArgs) -> Result<()> {
     };
     let points = pollwise_lab::compare(backend.as_ref(), &spec, &progress::reporter())?;
     if let Some(out) = &rows_out {
-        let all: Vec<_> = points
-            .iter()
-            .flat_map(|p| p.baseline.iter().chain(&p.candidate).cloned())
-            .collect();
+        let all = pollwise_lab::compare::all_runs(&points);
         out.write_with(|w| pollwise_lab::rows::write_csv(w, &all))?;
     }
     let mut out = BufWriter::new(io::stdout().lock());

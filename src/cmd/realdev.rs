@@ -445,10 +445,7 @@ fn compare(a: &CompareArgs) -> Result<()> {
         )?)
     })?;
     if let Some(out) = &rows_out {
-        let all: Vec<_> = points
-            .iter()
-            .flat_map(|p| p.baseline.iter().chain(&p.candidate).cloned())
-            .collect();
+        let all = pollwise_lab::compare::all_runs(&points);
         out.write_with(|w| pollwise_lab::rows::write_csv(w, &all))?;
     }
     let mut out = BufWriter::new(io::stdout().lock());
