@@ -9,15 +9,13 @@ use std::time::Instant;
 use anyhow::{bail, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use pollwise_core::{Params, RunRow, Rw, Workload};
-use pollwise_lab::compare::{write_csv, ComparedPoint};
+use pollwise_lab::compare::write_csv;
 use pollwise_lab::qemu_backend::check_variant;
-use pollwise_lab::stats::{mean, paired_ci};
 use pollwise_lab::{online, Backend, CompareSpec, DeviceBackend, Point, QemuBackend};
 use pollwise_qemu::{default_cache_dir, BuildOptions};
 
 use crate::cmd::compare::{CompareArgs, CompareFormat};
 use crate::device_args::{TargetArgs, WorkloadArgs};
-use crate::output::bs_text;
 use crate::policy_args::PolicyArgs;
 use crate::progress;
 use crate::workload_args::{count, list, parse_size};
@@ -300,95 +298,12 @@ pub fn compare(args: &CompareArgs) -> Result<()> {
     }
     let mut out = BufWriter::new(io::stdout().lock());
     match args.format {
-        CompareFormat::Table => compare_table(&mut out, backend.source(), &points, &spec)?,
+        CompareFormat::Table => {
+            crate::cmd::realdev::compare_table(&mut out, backend.source(), &points, &spec)?
+        }
         CompareFormat::Csv => write_csv(&mut out, &points, true)?,
     }
     out.flush()?;
-    Ok(())
-}
-
-/// An IOPS loss beyond this is a regression (the bar for changing QEMU's
-/// default), as in `realdev compare`.
-const VERDICT_BAR_PCT: f64 = 5.0;
-
-fn compare_table<W: Write>(
-    out: &mut W,
-    source: &str,
-    points: &[ComparedPoint],
-    s: &CompareSpec,
-) -> Result<()> {
-    writeln!(
-        out,
-        "{source}: baseline {} ({}) vs candidate {} ({}); mean (min..max) of {} interleaved runs",
-        s.baseline.kind(),
-        s.baseline,
-        s.candidate.kind(),
-        s.candidate,
-        s.repeats
-    )?;
-    writeln!(
-        out,
-        "{:<9} {:>5} {:>4} {:>3} {:>24} {:>24} {:>22} {:>17} {:>17} {:>24}  verdict",
-        "rw",
-        "bs",
-        "jobs",
-        "qd",
-        "iops",
-        "cand_iops",
-        "iops diff % (95% CI)",
-        "cpu%",
-        "cand_cpu%",
-        "cpu diff, pt (95% CI)"
-    )?;
-    let spread = |rows: &[RunRow], f: fn(&RunRow) -> f64, d: usize| {
-        let v: Vec<f64> = rows.iter().map(f).collect();
-        let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
-        let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        format!("{:.d$} ({lo:.d$}..{hi:.d$})", mean(&v))
-    };
-    for p in points {
-        let iops_ci = match p.iops_diff_ci() {
-            Some(ci) => format!(
-                "{:+.1} ({:+.1}..{:+.1})",
-                mean(&p.iops_diffs()),
-                ci.lo,
-                ci.hi
-            ),
-            None => format!("{:+.1} (one run)", mean(&p.iops_diffs())),
-        };
-        let cpu_diffs: Vec<f64> = p
-            .baseline
-            .iter()
-            .zip(&p.candidate)
-            .map(|(b, c)| c.iothread_cpu_pct - b.iothread_cpu_pct)
-            .collect();
-        let cpu_ci = match paired_ci(&cpu_diffs, 0.95, 1) {
-            Some(ci) => format!("{:+.1} ({:+.1}..{:+.1})", mean(&cpu_diffs), ci.lo, ci.hi),
-            None => format!("{:+.1} (one run)", mean(&cpu_diffs)),
-        };
-        let verdict = p
-            .iops_verdict(VERDICT_BAR_PCT)
-            .map_or("-", |v| v.name())
-            .to_string();
-        writeln!(
-            out,
-            "{:<9} {:>5} {:>4} {:>3} {:>24} {:>24} {:>22} {:>17} {:>17} {:>24}  {verdict}",
-            p.workload.rw.name(),
-            bs_text(p.workload.bs),
-            p.workload.numjobs,
-            p.workload.iodepth,
-            spread(&p.baseline, |r| r.iops, 0),
-            spread(&p.candidate, |r| r.iops, 0),
-            iops_ci,
-            spread(&p.baseline, |r| r.iothread_cpu_pct, 1),
-            spread(&p.candidate, |r| r.iothread_cpu_pct, 1),
-            cpu_ci
-        )?;
-    }
-    writeln!(
-        out,
-        "diffs: mean over the pairs of (candidate - baseline), 95% percentile-bootstrap CI; verdict: the IOPS change against a bar of {VERDICT_BAR_PCT}%"
-    )?;
     Ok(())
 }
 

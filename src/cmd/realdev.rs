@@ -450,18 +450,25 @@ fn compare(a: &CompareArgs) -> Result<()> {
     }
     let mut out = BufWriter::new(io::stdout().lock());
     match a.format {
-        CompareFormat::Table => compare_table(&mut out, &points, &spec)?,
+        CompareFormat::Table => compare_table(&mut out, "device", &points, &spec)?,
         CompareFormat::Csv => write_csv(&mut out, &points, true)?,
     }
     out.flush()?;
     Ok(())
 }
 
-fn compare_table<W: Write>(out: &mut W, points: &[ComparedPoint], s: &CompareSpec) -> Result<()> {
+/// The table of a paired compare on a real backend (`source`: device or
+/// qemu), for `realdev compare` and `compare --backend device|qemu`.
+pub fn compare_table<W: Write>(
+    out: &mut W,
+    source: &str,
+    points: &[ComparedPoint],
+    s: &CompareSpec,
+) -> Result<()> {
     let (baseline, candidate) = (&s.baseline, &s.candidate);
     writeln!(
         out,
-        "baseline {} ({}) vs candidate {} ({}); {} interleaved pair(s) per point after a warm-up run",
+        "{source}: baseline {} ({}) vs candidate {} ({}); {} interleaved pair(s) per point after a warm-up run",
         baseline.kind(),
         baseline,
         candidate.kind(),
