@@ -90,7 +90,8 @@ pub struct RunArgs {
     pub policy: PolicyArgs,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
-    /// Write the window trajectory (one row per loop iteration) as CSV.
+    /// Write the window trajectory as CSV: the window at the start, at
+    /// every change and at every live parameter change.
     #[arg(long, value_name = "FILE")]
     pub trace: Option<PathBuf>,
     /// Change policy parameters while running, e.g. --set-at
