@@ -197,7 +197,7 @@ fn study_preset(
         .iter()
         .map(|t| {
             Params::from_pairs(
-                PolicyKind::Oracle,
+                PolicyKind::ThresholdOracle,
                 [("oracle-threshold-ns", t.to_string().as_str())],
             )
             .expect("thresholds are in range")
