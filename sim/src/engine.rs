@@ -621,9 +621,44 @@ impl<'a> Engine<'a> {
         });
     }
 
+    // ---- hooks for the rollout (sim/src/rollout.rs) ----------------------
+
+    /// Imposes `poll` on the next clairvoyant decision.
+    pub(crate) fn force_next(&mut self, poll: bool) {
+        self.force_next = Some(poll);
+    }
+
+    /// Clairvoyant decisions made so far.
+    pub(crate) fn decisions(&self) -> u64 {
+        self.decisions
+    }
+
+    pub(crate) fn now(&self) -> Time {
+        self.now
+    }
+
+    /// The measured interval `[from, to)`.
+    pub(crate) fn measured(&self) -> (Time, Time) {
+        (self.measure_from, self.measure_to)
+    }
+
+    /// Completions counted so far, and the IOThreads' CPU (poll and busy)
+    /// in the measured interval up to now, open iterations included.
+    pub(crate) fn progress(&self) -> (u64, u64) {
+        let cpu = self
+            .iothreads
+            .iter()
+            .map(|t| {
+                let c = t.lp.machine().clone().finish(self.now);
+                c.poll_ns + c.busy_ns
+            })
+            .sum();
+        (self.meters.completions, cpu)
+    }
+
     // ---- results --------------------------------------------------------
 
-    fn finish(self) -> (RunRow, Vec<TraceRow>) {
+    pub(crate) fn finish(self) -> (RunRow, Vec<TraceRow>) {
         let (from, to) = (self.measure_from, self.measure_to);
         let n_it = self.iothreads.len() as f64;
         let mut stats = WindowStats::default();

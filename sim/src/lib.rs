@@ -11,6 +11,7 @@ mod engine;
 mod error;
 pub mod loop_driver;
 mod preset;
+pub mod rollout;
 pub mod sweep;
 mod trace;
 mod workload;
