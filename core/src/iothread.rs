@@ -261,7 +261,10 @@ impl IoThread {
         );
         self.iter_start = now;
         if self.clairvoyant {
-            if !pending {
+            // A self-notified loop does not sleep whatever its window: it
+            // runs the notifier's iteration first, as an online policy's
+            // loop does, and foresees from the next one.
+            if !pending && !self.notified {
                 // The window depends on the next arrival; it is settled when
                 // that arrival happens (see `arrival`).
                 self.iter_window = 0;
