@@ -995,8 +995,8 @@ fn markdown(
          compares every policy with the **best-known frontier**: the cheapest points reached by \
          three policies that know the future, each point achievable, none proven optimal.\n\n\
          - `threshold-oracle T` polls exactly until the next event when it is at most T ns \
-           away. One threshold for every event: not a bound (QEMU with a short window and \
-           pollwise have landed below it).\n\
+           away. One threshold for every event: not a bound (in this study's earlier \
+           version QEMU with a short window and pollwise landed below its curve).\n\
          - `clairvoyant P` knows the next event's time and kind and polls when the gap costs \
            less IOThread CPU than a block's wake-up CPU plus P/1000 CPU ns per ns of the delay \
            it causes (a submission: wake-up plus the guest's kick; a completion: the wake-up \
