@@ -14,8 +14,8 @@ use pollwise_core::{
     AnyPolicy, EventKind, Foresight, HandlerId, Outcome, Param, Params, Policy, PolicyKind,
 };
 
-/// Online policies: everything but the clairvoyant oracle, which has its own
-/// bounds test below.
+/// Online policies: everything but the clairvoyant policies, which have their
+/// own bounds tests below.
 const ONLINE: [PolicyKind; 7] = [
     PolicyKind::Qemu,
     PolicyKind::Pollwise,

@@ -642,6 +642,11 @@ impl<'a> Engine<'a> {
         (self.measure_from, self.measure_to)
     }
 
+    /// Completions counted so far.
+    pub(crate) fn completions(&self) -> u64 {
+        self.meters.completions
+    }
+
     /// Completions counted so far, and the IOThreads' CPU (poll and busy)
     /// in the measured interval up to now, open iterations included.
     pub(crate) fn progress(&self) -> (u64, u64) {

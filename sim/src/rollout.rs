@@ -63,7 +63,7 @@ fn branch_cost(start: &Engine<'_>, poll: bool, price_milli: u64, opts: &RolloutO
         }
         let decided = e.decisions() > d0;
         if decided
-            && (e.progress().0 >= c0 + u64::from(opts.horizon_completions) || e.now() >= deadline)
+            && (e.completions() >= c0 + u64::from(opts.horizon_completions) || e.now() >= deadline)
         {
             break;
         }

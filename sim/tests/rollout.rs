@@ -31,13 +31,19 @@ fn rollout_is_no_worse_than_its_base_under_the_price() {
         numjobs: 1,
         iodepth: 8,
         iothreads: 1,
-        duration_ms: 5,
+        duration_ms: 10,
     };
     for price in [250, 2000] {
         let p = clairvoyant(price);
         let base = simulate(&preset, &w, &p, 1).unwrap();
         let roll = simulate_rollout(&preset, &w, &p, 1, RolloutOptions::default()).unwrap();
         assert_eq!(roll.policy, "rollout");
+        // It did decide something differently from its base.
+        assert_ne!(
+            (roll.iops, roll.iothread_cpu_pct),
+            (base.iops, base.iothread_cpu_pct),
+            "price {price}"
+        );
         let (b, r) = (
             cost_per_io(&base, price as f64 / 1000.0),
             cost_per_io(&roll, price as f64 / 1000.0),
