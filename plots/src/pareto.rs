@@ -360,7 +360,7 @@ impl Draw for ParetoPlot {
                         6,
                         ShapeStyle::from(&BLACK).stroke_width(3),
                     ))?
-                    .label(format!("{policy} (clairvoyant; not a bound)"))
+                    .label(format!("{policy} (knows the future; not a bound)"))
                     .legend(|(x, y)| {
                         PathElement::new(vec![(x, y), (x + 20, y)], BLACK.stroke_width(3))
                     });
