@@ -1,16 +1,14 @@
-//! The device commands' flags: the run's workload, the target, and the
-//! small matrix `realdev compare` and `validate` run.
+//! The device commands' flags: one run's workload and the target.
 
 use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 use clap::Args;
 use pollwise_core::Rw;
-use pollwise_lab::Matrix;
 use pollwise_realdev::loadgen::JobSpec;
 use pollwise_realdev::target::{mib_to_bytes, TargetSpec};
 
-use crate::workload_args::{count, list, parse_size};
+use crate::workload_args::parse_size;
 
 /// The fio-like workload, with `pollwise sim`'s flag names.
 #[derive(Args, Clone, Debug)]
@@ -155,41 +153,6 @@ impl TargetArgs {
                     size_bytes: mib_to_bytes(self.size_mb)?,
                 }
             }
-        })
-    }
-}
-
-/// The small workload matrix `realdev compare` runs: every combination of
-/// the comma-separated lists.
-#[derive(Args, Debug)]
-pub struct DeviceMatrixArgs {
-    /// rw modes of the matrix, comma-separated.
-    #[arg(long, default_value = "randread")]
-    pub rw: String,
-    /// Block sizes, comma-separated (k and m suffixes allowed).
-    #[arg(long, default_value = "4k")]
-    pub bs: String,
-    #[arg(long, default_value = "1")]
-    pub numjobs: String,
-    #[arg(long, default_value = "1,8")]
-    pub iodepth: String,
-    /// IOThreads (event loops), comma-separated; jobs go round-robin.
-    #[arg(long, default_value = "1")]
-    pub iothreads: String,
-    #[arg(long, default_value_t = 50)]
-    pub rwmixread: u32,
-}
-
-impl DeviceMatrixArgs {
-    pub fn matrix(&self, duration_ms: u64) -> Result<Matrix> {
-        Ok(Matrix {
-            rw: list("rw", &self.rw, Rw::from_name)?,
-            bs: list("bs", &self.bs, parse_size)?,
-            numjobs: list("numjobs", &self.numjobs, count)?,
-            iodepth: list("iodepth", &self.iodepth, count)?,
-            iothreads: list("iothreads", &self.iothreads, count)?,
-            rwmixread: self.rwmixread,
-            duration_ms,
         })
     }
 }

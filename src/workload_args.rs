@@ -7,6 +7,7 @@ use anyhow::{bail, Result};
 use clap::Args;
 use pollwise_core::{Rw, Workload};
 use pollwise_lab::fio::{read_job_file, FioJob};
+pub use pollwise_lab::parse::{count, list, parse_size};
 use pollwise_lab::Matrix;
 use pollwise_sim::Preset;
 
@@ -24,13 +25,15 @@ pub struct WorkloadArgs {
     /// Number of fio jobs in the guest.
     #[arg(long, value_name = "N", allow_hyphen_values = true)]
     pub numjobs: Option<String>,
-    /// Requests each job keeps in flight [default: the preset's].
+    /// Requests each job keeps in flight [default: the preset's; 1,8 on a
+    /// real backend].
     #[arg(long, value_name = "N", allow_hyphen_values = true)]
     pub iodepth: Option<String>,
     /// Number of IOThreads serving the disks.
     #[arg(long, value_name = "N", allow_hyphen_values = true)]
     pub iothreads: Option<String>,
-    /// Measured virtual time per run in ms [default: the preset's].
+    /// Measured time per run in ms [default: the preset's; 2000 on a real
+    /// backend].
     #[arg(long, value_name = "MS")]
     pub duration_ms: Option<u64>,
     /// A fio job file: its rw, rwmixread, bs, iodepth, numjobs and runtime
@@ -43,46 +46,6 @@ pub struct WorkloadArgs {
         conflicts_with_all = ["rw", "bs", "numjobs", "iodepth", "rwmixread"]
     )]
     pub fio_job: Option<PathBuf>,
-}
-
-/// Parses a positive size such as `4096`, `8k`, `128K` or `1m`.
-pub fn parse_size(text: &str) -> Result<u64, String> {
-    let t = text.trim();
-    let (digits, mult) = match t.char_indices().last() {
-        Some((i, 'k' | 'K')) => (&t[..i], 1024),
-        Some((i, 'm' | 'M')) => (&t[..i], 1024 * 1024),
-        _ => (t, 1),
-    };
-    digits
-        .parse::<u64>()
-        .ok()
-        .and_then(|n| n.checked_mul(mult))
-        .filter(|&n| n > 0)
-        .ok_or_else(|| format!("'{text}' is not a positive size (e.g. 4096, 4k, 128k)"))
-}
-
-/// Parses a non-negative whole number.
-pub fn count(text: &str) -> Result<u32, String> {
-    text.parse::<u32>()
-        .map_err(|_| format!("'{text}' is not a whole number"))
-}
-
-/// Parses a comma-separated list of values of one flag.
-pub fn list<T, E: std::fmt::Display>(
-    flag: &str,
-    text: &str,
-    parse: impl Fn(&str) -> Result<T, E>,
-) -> Result<Vec<T>> {
-    let items: Vec<T> = text
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| parse(s).map_err(|e| anyhow::anyhow!("--{flag}: {e}")))
-        .collect::<Result<_>>()?;
-    if items.is_empty() {
-        bail!("--{flag} needs at least one value");
-    }
-    Ok(items)
 }
 
 impl WorkloadArgs {
@@ -118,6 +81,21 @@ impl WorkloadArgs {
         }
         m.duration_ms = self.duration_ms.unwrap_or(m.duration_ms);
         Ok(m)
+    }
+
+    /// The matrix on a real backend: the flags given, else 4k randread,
+    /// numjobs 1, queue depth 1 and 8, one IOThread, 2 s per run.
+    pub fn real_matrix(&self) -> Result<Matrix> {
+        if let Some(path) = &self.fio_job {
+            if let Some(d) = read_job_file(path)?.disks.filter(|&d| d > 1) {
+                eprintln!(
+                    "warning: {}: {d} files in filename: a real backend runs every job on its \
+                     one target (--file or a scratch file)",
+                    path.display()
+                );
+            }
+        }
+        self.matrix(pollwise_lab::parse::MatrixText::DEVICE_DEFAULT.matrix(50, 2000)?)
     }
 
     /// Every combination of the given values, checked against the
@@ -189,23 +167,5 @@ pub fn report_fio(path: &std::path::Path, job: &FioJob) {
             path.display(),
             job.ignored.join(", ")
         );
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes_with_suffixes() {
-        assert_eq!(parse_size("4096").unwrap(), 4096);
-        assert_eq!(parse_size("8k").unwrap(), 8192);
-        assert_eq!(parse_size("128K").unwrap(), 131072);
-        assert_eq!(parse_size("1m").unwrap(), 1 << 20);
-        assert!(parse_size("8q").is_err());
-        assert!(parse_size("0").is_err());
-        assert!(parse_size("k").is_err());
-        assert!(parse_size("-8k").is_err());
-        assert!(parse_size("").is_err());
     }
 }
