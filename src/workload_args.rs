@@ -5,8 +5,9 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 use clap::Args;
-use pollwise_core::{Rw, Workload};
+use pollwise_core::{Limits, Rw, Workload};
 use pollwise_lab::fio::{read_job_file, FioJob};
+use pollwise_lab::parse::MatrixText;
 pub use pollwise_lab::parse::{count, list, parse_size};
 use pollwise_lab::Matrix;
 use pollwise_sim::Preset;
@@ -86,6 +87,25 @@ impl WorkloadArgs {
     /// The matrix on a real backend: the flags given, else 4k randread,
     /// numjobs 1, queue depth 1 and 8, one IOThread, 2 s per run.
     pub fn real_matrix(&self) -> Result<Matrix> {
+        self.warn_one_target()?;
+        self.matrix(MatrixText::DEVICE_DEFAULT.matrix(50, 2000)?)
+    }
+
+    /// Exactly one workload on a real backend (`realdev run`, `qemu run`):
+    /// the flags given, else 4k randread, numjobs 1, queue depth 1, one
+    /// IOThread, 1000 ms.
+    pub fn real_one(&self, limits: &Limits) -> Result<Workload> {
+        self.warn_one_target()?;
+        let defaults = MatrixText {
+            iodepth: "1",
+            ..MatrixText::DEVICE_DEFAULT
+        }
+        .matrix(50, 1000)?;
+        one(self.matrix(defaults)?.workloads(limits)?)
+    }
+
+    /// A fio job's several files all go to a real backend's one target.
+    fn warn_one_target(&self) -> Result<()> {
         if let Some(path) = &self.fio_job {
             if let Some(d) = read_job_file(path)?.disks.filter(|&d| d > 1) {
                 eprintln!(
@@ -95,7 +115,7 @@ impl WorkloadArgs {
                 );
             }
         }
-        self.matrix(pollwise_lab::parse::MatrixText::DEVICE_DEFAULT.matrix(50, 2000)?)
+        Ok(())
     }
 
     /// Every combination of the given values, checked against the
@@ -138,15 +158,20 @@ impl WorkloadArgs {
 
     /// Exactly one workload (for `sim`).
     pub fn workload(&self, preset: &Preset) -> Result<Workload> {
-        let mut all = self.workloads(preset)?;
-        if all.len() != 1 {
-            bail!(
-                "this command runs one workload, but the flags describe {}: give one value per flag (use `pollwise sweep` for lists)",
-                all.len()
-            );
-        }
-        Ok(all.remove(0))
+        one(self.workloads(preset)?)
     }
+}
+
+/// The one workload of a command that runs one.
+fn one(mut all: Vec<Workload>) -> Result<Workload> {
+    if all.len() != 1 {
+        bail!(
+            "this command runs one workload, but the flags describe {}: give one value per flag \
+             (use `pollwise sweep` or `compare` for lists)",
+            all.len()
+        );
+    }
+    Ok(all.remove(0))
 }
 
 /// Prints a job file's warnings and the options it ignores, on stderr.

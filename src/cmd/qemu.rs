@@ -8,15 +8,15 @@ use std::time::Instant;
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
-use pollwise_core::Workload;
 use pollwise_lab::qemu_backend::check_variant;
 use pollwise_lab::{Backend, Point, QemuBackend};
 use pollwise_qemu::BuildOptions;
 
 use crate::cmd::real::CacheArgs;
-use crate::device_args::{TargetArgs, WorkloadArgs};
+use crate::device_args::TargetArgs;
 use crate::output::Format;
 use crate::policy_args::PolicyArgs;
+use crate::workload_args::WorkloadArgs;
 
 #[derive(Subcommand, Debug)]
 pub enum QemuCommand {
@@ -46,8 +46,13 @@ pub struct BuildArgs {
 
 #[derive(Args, Debug)]
 pub struct RunArgs {
+    /// One workload [default: 4k randread, numjobs 1, queue depth 1, one
+    /// IOThread, 1000 ms].
     #[command(flatten)]
     pub workload: WorkloadArgs,
+    /// Seeds the jobs' offset generators.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
     #[command(flatten)]
     pub target: TargetArgs,
     #[command(flatten)]
@@ -88,24 +93,14 @@ fn run_one(a: &RunArgs) -> Result<()> {
     let params = a.policy.params()?;
     let cache = a.cache.dir();
     check_variant(&cache, &params)?;
-    let job = a.workload.workload()?;
-    let workload = Workload {
-        rw: job.rw,
-        rwmixread: job.rwmixread,
-        bs: job.bs,
-        numjobs: job.numjobs,
-        iodepth: job.iodepth,
-        iothreads: 1,
-        duration_ms: a.workload.duration_ms()?,
-    };
-    workload.check(&pollwise_lab::qemu_backend::LIMITS)?;
+    let workload = a.workload.real_one(&pollwise_lab::qemu_backend::LIMITS)?;
     crate::cmd::real::refuse_randrw(std::slice::from_ref(&workload))?;
     let mut backend = QemuBackend::open(&cache, &a.target.spec()?, workload.bs)?;
     backend.warmup_ms = a.warmup_ms;
     let row = backend.run(&Point {
         workload,
         params,
-        seed: a.workload.seed,
+        seed: a.seed,
     })?;
     let mut out = BufWriter::new(io::stdout().lock());
     match a.format {

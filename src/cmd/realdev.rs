@@ -9,14 +9,16 @@ use clap::{Args, Subcommand};
 use pollwise_lab::online;
 use pollwise_lab::rows::write_trace;
 use pollwise_lab::{Kind, Output};
+use pollwise_realdev::loadgen::JobSpec;
 use pollwise_realdev::run::{self as device, RunConfig};
 
 use crate::cmd::compare::CompareFormat;
 use crate::cmd::real::{real_compare, target_inputs, BackendKind, CacheArgs, RealBackendArgs};
-use crate::device_args::{TargetArgs, WorkloadArgs};
+use crate::device_args::TargetArgs;
 use crate::output::Format;
 use crate::policy_args::{PolicyArgs, PolicyPairArgs};
 use crate::stop;
+use crate::workload_args::WorkloadArgs;
 use crate::workload_args::{list, parse_size};
 
 #[derive(Subcommand, Debug)]
@@ -61,8 +63,13 @@ use crate::stop::DEVICE_STOPPED as STOPPED;
 
 #[derive(Args, Debug)]
 pub struct RunArgs {
+    /// One workload [default: 4k randread, numjobs 1, queue depth 1, one
+    /// IOThread, 1000 ms].
     #[command(flatten)]
     pub workload: WorkloadArgs,
+    /// Seeds the jobs' offset generators.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
     #[command(flatten)]
     pub target: TargetArgs,
     #[command(flatten)]
@@ -96,10 +103,11 @@ pub fn run(command: RealdevCommand) -> Result<()> {
 fn run_one(a: &RunArgs) -> Result<()> {
     let params = a.policy.params()?;
     online(&params)?;
-    let changes = pollwise_lab::parse::set_at(&a.set_at, &params, a.workload.duration_ms()?)?;
+    let w = a.workload.real_one(&pollwise_realdev::loadgen::LIMITS)?;
+    let changes = pollwise_lab::parse::set_at(&a.set_at, &params, w.duration_ms)?;
     let cfg = RunConfig {
-        workload: a.workload.workload()?,
-        duration_ms: a.workload.duration_ms()?,
+        workload: JobSpec::new(&w, a.seed),
+        duration_ms: w.duration_ms,
         params,
         target: a.target.spec()?,
         changes,
@@ -230,7 +238,7 @@ pub struct CompareArgs {
     /// The matrix [default: 4k randread, numjobs 1, queue depth 1 and 8,
     /// one IOThread, 2000 ms per run]; lists are comma-separated.
     #[command(flatten)]
-    pub matrix: crate::workload_args::WorkloadArgs,
+    pub matrix: WorkloadArgs,
     /// Runs per point and policy, after one warm-up run; baseline and
     /// candidate alternate (AB, BA, ...) so drift in the machine's load
     /// hits both alike.
