@@ -12,12 +12,19 @@ fn input(msg: String) -> LabError {
     LabError::Input(msg)
 }
 
-/// Parses a positive size such as `4096`, `8k`, `128K` or `1m`.
-pub fn parse_size(text: &str) -> Result<u64, String> {
-    let t = text.trim();
-    let (digits, mult) = match t.char_indices().last() {
-        Some((i, 'k' | 'K')) => (&t[..i], 1024),
-        Some((i, 'm' | 'M')) => (&t[..i], 1024 * 1024),
+/// A positive size: a number with an optional k/m/g suffix (powers of
+/// 1024, as fio's default kb_base), optionally followed by `b` or `ib`, in
+/// any case (`4096`, `8k`, `128K`, `1m`, `4KiB`). `None` if it is not one.
+pub fn size_bytes(text: &str) -> Option<u64> {
+    let t = text.trim().to_ascii_lowercase();
+    let t = t
+        .strip_suffix("ib")
+        .or_else(|| t.strip_suffix('b'))
+        .unwrap_or(&t);
+    let (digits, mult) = match t.chars().last() {
+        Some('k') => (&t[..t.len() - 1], 1u64 << 10),
+        Some('m') => (&t[..t.len() - 1], 1 << 20),
+        Some('g') => (&t[..t.len() - 1], 1 << 30),
         _ => (t, 1),
     };
     digits
@@ -25,7 +32,11 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         .ok()
         .and_then(|n| n.checked_mul(mult))
         .filter(|&n| n > 0)
-        .ok_or_else(|| format!("'{text}' is not a positive size (e.g. 4096, 4k, 128k)"))
+}
+
+/// Parses a positive size (see [`size_bytes`]) for a flag.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    size_bytes(text).ok_or_else(|| format!("'{text}' is not a positive size (e.g. 4096, 4k, 128k)"))
 }
 
 /// Parses a non-negative whole number.
@@ -198,6 +209,8 @@ mod tests {
         assert_eq!(parse_size("8k").unwrap(), 8192);
         assert_eq!(parse_size("128K").unwrap(), 131072);
         assert_eq!(parse_size("1m").unwrap(), 1 << 20);
+        assert_eq!(parse_size("4KiB").unwrap(), 4096);
+        assert_eq!(parse_size("1g").unwrap(), 1 << 30);
         assert!(parse_size("8q").is_err());
         assert!(parse_size("0").is_err());
         assert!(parse_size("k").is_err());
