@@ -665,7 +665,8 @@ impl<'a> Engine<'a> {
         let Some(h) = self.host.as_mut() else {
             return true;
         };
-        if !h.running(thread) {
+        // A thread handed a CPU starts when its context switch is over.
+        if !h.runs_at(thread, now) {
             if h.blocked(thread) && has_work {
                 if let Some(at) = h.wake(thread, now, Waker::Channel, Resume::Work, &mut self.rng) {
                     self.schedule(at, Event::Runnable { thread });

@@ -209,6 +209,12 @@ impl HostCpus {
         matches!(self.threads[thread as usize].state, State::Running { .. })
     }
 
+    /// Running at `now`: holding a CPU and past the context switch that
+    /// handed it over.
+    pub fn runs_at(&self, thread: u32, now: u64) -> bool {
+        matches!(self.threads[thread as usize].state, State::Running { since } if since <= now)
+    }
+
     pub fn blocked(&self, thread: u32) -> bool {
         self.threads[thread as usize].state == State::Blocked
     }
@@ -411,6 +417,7 @@ mod tests {
         );
         assert_eq!(h.dispatched(1), Resume::Work);
         assert!(h.running(1) && h.blocked(0));
+        assert!(!h.runs_at(1, 1_000) && h.runs_at(1, 1_000 + CONTEXT_SWITCH_NS));
         // Nobody waits: the CPU is free again.
         assert_eq!(h.block(1, 10_000), None);
         assert_eq!(h.wake_at(0, 20_000, Resume::Begin), Some(20_000));
