@@ -199,7 +199,10 @@ fn the_patch_rule_is_compiled_and_moves() {
     // its first event (3000) stands in: it asks the grow start, 4000; the
     // 10000 after it is its first sample, which it asks for from then on.
     let steps: Steps = vec![(3000, 0, vec![0]), (10000, 0, vec![0]), (10000, 0, vec![0])];
-    assert_eq!(c_windows(32768, 0, 0, 0, 4000, &steps), [4000, 10000, 10000]);
+    assert_eq!(
+        c_windows(32768, 0, 0, 0, 4000, &steps),
+        [4000, 10000, 10000]
+    );
     // With a price of blocking of 2000, neither 3000 nor 10000 is worth
     // polling for.
     assert_eq!(c_windows(32768, 2000, 0, 0, 4000, &steps), [0, 0, 0]);
@@ -296,13 +299,31 @@ fn the_comparison_catches_a_changed_constant() {
             .iter()
             .all(|(p, steps)| run_c(bin, *p, steps) == rust_windows(*p, steps))
     };
-    assert!(agrees(c_binary()), "the patch's rule disagrees with the crate");
+    assert!(
+        agrees(c_binary()),
+        "the patch's rule disagrees with the crate"
+    );
     let mutants = [
-        ("#define POLLWISE_PRIOR_BLOCK_COST_NS 24000", "#define POLLWISE_PRIOR_BLOCK_COST_NS 20000"),
-        ("#define POLLWISE_BLOCK_COST_WAKEUPS 4", "#define POLLWISE_BLOCK_COST_WAKEUPS 3"),
-        ("#define POLLWISE_WAKE_FALL_SHIFT 2", "#define POLLWISE_WAKE_FALL_SHIFT 3"),
-        ("#define POLLWISE_WAKE_RISE_SHIFT 6", "#define POLLWISE_WAKE_RISE_SHIFT 5"),
-        ("#define POLLWISE_RTTVAR_SHIFT 2", "#define POLLWISE_RTTVAR_SHIFT 3"),
+        (
+            "#define POLLWISE_PRIOR_BLOCK_COST_NS 24000",
+            "#define POLLWISE_PRIOR_BLOCK_COST_NS 20000",
+        ),
+        (
+            "#define POLLWISE_BLOCK_COST_WAKEUPS 4",
+            "#define POLLWISE_BLOCK_COST_WAKEUPS 3",
+        ),
+        (
+            "#define POLLWISE_WAKE_FALL_SHIFT 2",
+            "#define POLLWISE_WAKE_FALL_SHIFT 3",
+        ),
+        (
+            "#define POLLWISE_WAKE_RISE_SHIFT 6",
+            "#define POLLWISE_WAKE_RISE_SHIFT 5",
+        ),
+        (
+            "#define POLLWISE_RTTVAR_SHIFT 2",
+            "#define POLLWISE_RTTVAR_SHIFT 3",
+        ),
         ("MAX(srtt + 4 * rttvar,", "MAX(srtt + 3 * rttvar,"),
         ("ctx->poll_weight : 3", "ctx->poll_weight : 2"),
         ("ctx->poll_shrink : 2", "ctx->poll_shrink : 3"),

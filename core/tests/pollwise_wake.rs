@@ -111,7 +111,12 @@ fn the_loop_reports_the_time_from_going_to_sleep_to_running_again() {
     // 100, stands in and it asks the grow start, 4000 (cost 20800). The
     // loop polls until 10000, finds nothing, arms, and finds the work on
     // the re-check: no sleep, nothing learned.
-    assert_eq!(it.begin(6000, false), Step::Poll { deadline_ns: 10_000 });
+    assert_eq!(
+        it.begin(6000, false),
+        Step::Poll {
+            deadline_ns: 10_000
+        }
+    );
     assert_eq!(it.poll_timeout(10_000), Step::Arm);
     assert_eq!(it.arrival(10_100), Step::Notice);
     let n = it.noticed(10_100, [0]).unwrap();
