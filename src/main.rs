@@ -8,7 +8,6 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cmd;
-mod compare_table;
 mod device_args;
 mod output;
 #[cfg(test)]
@@ -29,8 +28,23 @@ Start with `pollwise compare` (QEMU's policy against the 2026 proposal on a \
 simulated Optane P4800X) or `pollwise policy list`."
 )]
 struct Cli {
+    /// Threads for simulated runs, which run in parallel (compare, sweep,
+    /// study, report, validate's predictions) [default: one per CPU].
+    #[arg(long, global = true, value_name = "N")]
+    threads: Option<usize>,
     #[command(subcommand)]
     command: Command,
+}
+
+/// Sizes the pool parallel runs use; 0 or a second call is an error.
+fn set_threads(threads: Option<usize>) -> anyhow::Result<()> {
+    match threads {
+        None => Ok(()),
+        Some(0) => anyhow::bail!("--threads 0: give at least 1 (or leave it out for one per CPU)"),
+        Some(n) => Ok(rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global()?),
+    }
 }
 
 #[derive(Subcommand)]
@@ -75,7 +89,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
+    let result = set_threads(cli.threads).and_then(|()| match cli.command {
         Command::Policy(c) => cmd::policy::run(c),
         Command::Preset(c) => cmd::preset::run(c),
         Command::Sim(a) => cmd::sim::run(a),
@@ -90,7 +104,7 @@ fn main() -> ExitCode {
         Command::Plot(c) => cmd::plot::run(c),
         Command::Report(a) => cmd::report::run(a),
         Command::Study(a) => cmd::study::run(a),
-    };
+    });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         // A reader such as `head` closed the pipe: that is not a failure.

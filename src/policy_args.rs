@@ -1,8 +1,9 @@
 //! The policy flags every command that runs a policy shares.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
 use pollwise_core::{AnyPolicy, Params, PolicyKind};
+use pollwise_lab::parse::{named_params, parse_pairs};
 
 /// `--policy NAME` and its parameters in QEMU's names. Values are taken as
 /// text so that a negative or malformed number reaches the core's validator
@@ -69,28 +70,6 @@ impl PolicyArgs {
     pub fn build(&self) -> Result<AnyPolicy> {
         Ok(AnyPolicy::new(self.params()?))
     }
-}
-
-/// Parses `a=1,b=2` or `a=1 b=2` into name/value pairs.
-pub fn parse_pairs(text: &str) -> Result<Vec<(&str, &str)>> {
-    text.split([',', ' '])
-        .filter(|s| !s.is_empty())
-        .map(|item| {
-            item.split_once('=')
-                .map(|(k, v)| (k.trim(), v.trim()))
-                .with_context(|| format!("'{item}' is not NAME=VALUE (e.g. poll-max-ns=16000)"))
-        })
-        .collect()
-}
-
-/// A policy given by name and `NAME=VALUE` pairs (comma-separated).
-pub fn named_params(name: &str, pairs: Option<&str>) -> Result<Params> {
-    let kind = PolicyKind::from_name(name)?;
-    let pairs = match pairs {
-        Some(text) => parse_pairs(text)?,
-        None => Vec::new(),
-    };
-    Ok(Params::from_pairs(kind, pairs)?)
 }
 
 /// `--baseline`/`--candidate` and their parameters, shared by every command

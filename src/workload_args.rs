@@ -5,8 +5,10 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 use clap::Args;
-use pollwise_core::{Rw, Workload};
+use pollwise_core::{Limits, Rw, Workload};
 use pollwise_lab::fio::{read_job_file, FioJob};
+use pollwise_lab::parse::MatrixText;
+pub use pollwise_lab::parse::{count, list, parse_size};
 use pollwise_lab::Matrix;
 use pollwise_sim::Preset;
 
@@ -24,13 +26,15 @@ pub struct WorkloadArgs {
     /// Number of fio jobs in the guest.
     #[arg(long, value_name = "N", allow_hyphen_values = true)]
     pub numjobs: Option<String>,
-    /// Requests each job keeps in flight [default: the preset's].
+    /// Requests each job keeps in flight [default: the preset's; 1,8 on a
+    /// real backend].
     #[arg(long, value_name = "N", allow_hyphen_values = true)]
     pub iodepth: Option<String>,
     /// Number of IOThreads serving the disks.
     #[arg(long, value_name = "N", allow_hyphen_values = true)]
     pub iothreads: Option<String>,
-    /// Measured virtual time per run in ms [default: the preset's].
+    /// Measured time per run in ms [default: the preset's; 2000 on a real
+    /// backend].
     #[arg(long, value_name = "MS")]
     pub duration_ms: Option<u64>,
     /// A fio job file: its rw, rwmixread, bs, iodepth, numjobs and runtime
@@ -43,46 +47,6 @@ pub struct WorkloadArgs {
         conflicts_with_all = ["rw", "bs", "numjobs", "iodepth", "rwmixread"]
     )]
     pub fio_job: Option<PathBuf>,
-}
-
-/// Parses a positive size such as `4096`, `8k`, `128K` or `1m`.
-pub fn parse_size(text: &str) -> Result<u64, String> {
-    let t = text.trim();
-    let (digits, mult) = match t.char_indices().last() {
-        Some((i, 'k' | 'K')) => (&t[..i], 1024),
-        Some((i, 'm' | 'M')) => (&t[..i], 1024 * 1024),
-        _ => (t, 1),
-    };
-    digits
-        .parse::<u64>()
-        .ok()
-        .and_then(|n| n.checked_mul(mult))
-        .filter(|&n| n > 0)
-        .ok_or_else(|| format!("'{text}' is not a positive size (e.g. 4096, 4k, 128k)"))
-}
-
-/// Parses a non-negative whole number.
-pub fn count(text: &str) -> Result<u32, String> {
-    text.parse::<u32>()
-        .map_err(|_| format!("'{text}' is not a whole number"))
-}
-
-/// Parses a comma-separated list of values of one flag.
-pub fn list<T, E: std::fmt::Display>(
-    flag: &str,
-    text: &str,
-    parse: impl Fn(&str) -> Result<T, E>,
-) -> Result<Vec<T>> {
-    let items: Vec<T> = text
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| parse(s).map_err(|e| anyhow::anyhow!("--{flag}: {e}")))
-        .collect::<Result<_>>()?;
-    if items.is_empty() {
-        bail!("--{flag} needs at least one value");
-    }
-    Ok(items)
 }
 
 impl WorkloadArgs {
@@ -118,6 +82,40 @@ impl WorkloadArgs {
         }
         m.duration_ms = self.duration_ms.unwrap_or(m.duration_ms);
         Ok(m)
+    }
+
+    /// The matrix on a real backend: the flags given, else 4k randread,
+    /// numjobs 1, queue depth 1 and 8, one IOThread, 2 s per run.
+    pub fn real_matrix(&self) -> Result<Matrix> {
+        self.warn_one_target()?;
+        self.matrix(MatrixText::DEVICE_DEFAULT.matrix(50, 2000)?)
+    }
+
+    /// Exactly one workload on a real backend (`realdev run`, `qemu run`):
+    /// the flags given, else 4k randread, numjobs 1, queue depth 1, one
+    /// IOThread, 1000 ms.
+    pub fn real_one(&self, limits: &Limits) -> Result<Workload> {
+        self.warn_one_target()?;
+        let defaults = MatrixText {
+            iodepth: "1",
+            ..MatrixText::DEVICE_DEFAULT
+        }
+        .matrix(50, 1000)?;
+        one(self.matrix(defaults)?.workloads(limits)?)
+    }
+
+    /// A fio job's several files all go to a real backend's one target.
+    fn warn_one_target(&self) -> Result<()> {
+        if let Some(path) = &self.fio_job {
+            if let Some(d) = read_job_file(path)?.disks.filter(|&d| d > 1) {
+                eprintln!(
+                    "warning: {}: {d} files in filename: a real backend runs every job on its \
+                     one target (--file or a scratch file)",
+                    path.display()
+                );
+            }
+        }
+        Ok(())
     }
 
     /// Every combination of the given values, checked against the
@@ -160,15 +158,20 @@ impl WorkloadArgs {
 
     /// Exactly one workload (for `sim`).
     pub fn workload(&self, preset: &Preset) -> Result<Workload> {
-        let mut all = self.workloads(preset)?;
-        if all.len() != 1 {
-            bail!(
-                "this command runs one workload, but the flags describe {}: give one value per flag (use `pollwise sweep` for lists)",
-                all.len()
-            );
-        }
-        Ok(all.remove(0))
+        one(self.workloads(preset)?)
     }
+}
+
+/// The one workload of a command that runs one.
+fn one(mut all: Vec<Workload>) -> Result<Workload> {
+    if all.len() != 1 {
+        bail!(
+            "this command runs one workload, but the flags describe {}: give one value per flag \
+             (use `pollwise sweep` or `compare` for lists)",
+            all.len()
+        );
+    }
+    Ok(all.remove(0))
 }
 
 /// Prints a job file's warnings and the options it ignores, on stderr.
@@ -189,23 +192,5 @@ pub fn report_fio(path: &std::path::Path, job: &FioJob) {
             path.display(),
             job.ignored.join(", ")
         );
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes_with_suffixes() {
-        assert_eq!(parse_size("4096").unwrap(), 4096);
-        assert_eq!(parse_size("8k").unwrap(), 8192);
-        assert_eq!(parse_size("128K").unwrap(), 131072);
-        assert_eq!(parse_size("1m").unwrap(), 1 << 20);
-        assert!(parse_size("8q").is_err());
-        assert!(parse_size("0").is_err());
-        assert!(parse_size("k").is_err());
-        assert!(parse_size("-8k").is_err());
-        assert!(parse_size("").is_err());
     }
 }

@@ -409,6 +409,10 @@ fn calibrate_writes_a_preset_that_validate_and_sim_load() {
         .expect("a calibrated preset has [host]");
     assert!(host.cpus >= 1 && host.eventfd_wakeup_ns[1] > 0, "{host:?}");
     assert_eq!(host.io_submit_batch.first(), Some(&1));
+    assert!(
+        host.shared,
+        "the calibrated CPUs are shared by the loop and the jobs"
+    );
 
     let o = pollwise(&[
         "validate",

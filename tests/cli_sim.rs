@@ -309,3 +309,24 @@ fn study_writes_a_summary_from_its_runs() {
         .unwrap();
     assert!(qemu.contains("+0.0%"), "{qemu}");
 }
+
+#[test]
+fn threads_sizes_the_pool_and_does_not_change_the_bytes() {
+    let args = [
+        "sweep",
+        "--policy",
+        "qemu",
+        "--param",
+        "poll-max-ns=0,8000,32768",
+        "--duration-ms",
+        "20",
+    ];
+    let one = pollwise(&[&["--threads", "1"], &args[..]].concat());
+    assert_ok(&one);
+    let two = pollwise(&[&args[..], &["--threads", "2"]].concat());
+    assert_ok(&two);
+    assert_eq!(stdout(&one), stdout(&two));
+    assert_eq!(stdout(&one).lines().count(), 4, "{}", stdout(&one));
+    let zero = pollwise(&[&args[..], &["--threads", "0"]].concat());
+    assert_clean_error(&zero, &["--threads 0", "at least 1"]);
+}

@@ -122,43 +122,57 @@ fn rule_from_patch() -> String {
 
 fn c_binary() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("pollwise-c-rule-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("rule.c"), rule_from_patch()).unwrap();
-        std::fs::write(dir.join("driver.c"), DRIVER).unwrap();
-        let bin = dir.join("rule");
-        let out = Command::new("cc")
-            .args([
-                "-std=gnu11",
-                "-O2",
-                "-Wall",
-                "-Werror",
-                "-Wno-unused-function",
-            ])
-            .arg(dir.join("driver.c"))
-            .arg("-o")
-            .arg(&bin)
-            .output()
-            .expect("running cc (the C compiler) for the patch's rule");
-        assert!(
-            out.status.success(),
-            "the patch's rule does not compile:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        bin
-    })
+    BIN.get_or_init(|| compile(&rule_from_patch(), "rule"))
+}
+
+/// Compiles `rule` with the driver into a binary named `name` in this
+/// process's scratch directory.
+fn compile(rule: &str, name: &str) -> PathBuf {
+    let dir = std::env::temp_dir()
+        .join(format!("pollwise-c-rule-{}", std::process::id()))
+        .join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("rule.c"), rule).unwrap();
+    std::fs::write(dir.join("driver.c"), DRIVER).unwrap();
+    let bin = dir.join("rule");
+    let out = Command::new("cc")
+        .args([
+            "-std=gnu11",
+            "-O2",
+            "-Wall",
+            "-Werror",
+            "-Wno-unused-function",
+        ])
+        .arg(dir.join("driver.c"))
+        .arg("-o")
+        .arg(&bin)
+        .output()
+        .expect("running cc (the C compiler) for the patch's rule");
+    assert!(
+        out.status.success(),
+        "the rule {name} does not compile:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    bin
 }
 
 type Steps = Vec<(u64, u64, Vec<HandlerId>)>;
 
 fn c_windows(max: u64, cost: u64, w: u64, s: u64, gs: u64, steps: &Steps) -> Vec<u64> {
+    run_c(c_binary(), (max, cost, w, s, gs), steps)
+}
+
+/// The five parameters in the driver's order: poll-max-ns,
+/// poll-block-cost-ns, poll-weight, poll-shrink, poll-grow-start-ns.
+type CParams = (u64, u64, u64, u64, u64);
+
+fn run_c(bin: &Path, (max, cost, w, s, gs): CParams, steps: &Steps) -> Vec<u64> {
     let mut input = format!("{max} {cost} {w} {s} {gs} {HANDLERS}\n");
     for (block, slept, hs) in steps {
         let mask: u32 = hs.iter().map(|&h| 1u32 << h).fold(0, |a, b| a | b);
         input.push_str(&format!("{block} {slept} {mask}\n"));
     }
-    let mut child = Command::new(c_binary())
+    let mut child = Command::new(bin)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -180,10 +194,152 @@ fn c_windows(max: u64, cost: u64, w: u64, s: u64, gs: u64, steps: &Steps) -> Vec
 
 #[test]
 fn the_patch_rule_is_compiled_and_moves() {
-    // A sanity check on the harness itself: a handler whose wait is short
-    // gets a window in C too (so the comparison below is not of two zeros).
-    let steps: Steps = vec![(3000, 0, vec![0]), (3000, 0, vec![0]), (3000, 0, vec![0])];
-    assert_eq!(c_windows(32768, 0, 0, 0, 4000, &steps), [0, 4000, 4000]);
+    // A sanity check on the harness itself, so the comparison below is not
+    // of two zeros. Handler 0 has no sample at first, so the wait before
+    // its first event (3000) stands in: it asks the grow start, 4000; the
+    // 10000 after it is its first sample, which it asks for from then on.
+    let steps: Steps = vec![(3000, 0, vec![0]), (10000, 0, vec![0]), (10000, 0, vec![0])];
+    assert_eq!(
+        c_windows(32768, 0, 0, 0, 4000, &steps),
+        [4000, 10000, 10000]
+    );
+    // With a price of blocking of 2000, neither 3000 nor 10000 is worth
+    // polling for.
+    assert_eq!(c_windows(32768, 2000, 0, 0, 4000, &steps), [0, 0, 0]);
+}
+
+/// The windows of the Rust policy on `steps`.
+fn rust_windows((max, cost, w, s, gs): CParams, steps: &Steps) -> Vec<u64> {
+    let pairs = [
+        ("poll-max-ns", max.to_string()),
+        ("poll-block-cost-ns", cost.to_string()),
+        ("poll-weight", w.to_string()),
+        ("poll-shrink", s.to_string()),
+        ("poll-grow-start-ns", gs.to_string()),
+    ];
+    let params = Params::from_pairs(
+        PolicyKind::Pollwise,
+        pairs.iter().map(|(k, v)| (*k, v.as_str())),
+    )
+    .unwrap();
+    let mut rust = AnyPolicy::new(params);
+    steps
+        .iter()
+        .map(|(block_ns, slept_ns, handlers)| {
+            rust.observe(&Outcome {
+                block_ns: *block_ns,
+                polled: *slept_ns == 0 && *block_ns <= rust.window_ns(),
+                handlers,
+                slept_ns: *slept_ns,
+            });
+            rust.window_ns()
+        })
+        .collect()
+}
+
+/// Fixed pseudo-random cases (a 64-bit LCG, so the set is the same on
+/// every run): the defaults and a few fixed parameter sets, each with
+/// sequences shaped like the proptest's, a third of them without sleeps.
+fn fixed_cases() -> Vec<(CParams, Steps)> {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = |n: u64| {
+        x = x
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (x >> 33) % n
+    };
+    let params: [CParams; 5] = [
+        (32768, 0, 0, 0, 4000),
+        (16000, 0, 0, 0, 4000),
+        (32768, 16000, 2, 3, 4000),
+        (100_000, 0, 5, 0, 2000),
+        (20_000, 50_000, 1, 4, 8000),
+    ];
+    let mut cases = Vec::new();
+    for p in params {
+        for seq in 0..40 {
+            // Every third sequence comes from a host that reports no sleeps.
+            let sleeps = seq % 3 != 0;
+            let steps = (0..150)
+                .map(|_| {
+                    let block = if next(5) == 0 {
+                        next(2_000_000)
+                    } else {
+                        next(60_000)
+                    };
+                    let slept = match next(3) {
+                        _ if !sleeps => 0,
+                        0 => 0,
+                        1 => next(60_000),
+                        _ => next(2_000_000),
+                    }
+                    .min(block);
+                    let handlers = (0..next(3))
+                        .map(|_| next(HANDLERS as u64) as HandlerId)
+                        .collect();
+                    (block, slept, handlers)
+                })
+                .collect();
+            cases.push((p, steps));
+        }
+    }
+    cases
+}
+
+#[test]
+fn the_comparison_catches_a_changed_constant() {
+    // The differential test is only worth something if a rule that differs
+    // in one constant fails it. Each mutant below changes one number of the
+    // patch's rule; on the fixed cases, the unchanged rule must agree with
+    // the crate everywhere and every mutant must disagree somewhere.
+    let rule = rule_from_patch();
+    let cases = fixed_cases();
+    let agrees = |bin: &Path| {
+        cases
+            .iter()
+            .all(|(p, steps)| run_c(bin, *p, steps) == rust_windows(*p, steps))
+    };
+    assert!(
+        agrees(c_binary()),
+        "the patch's rule disagrees with the crate"
+    );
+    let mutants = [
+        (
+            "#define POLLWISE_PRIOR_BLOCK_COST_NS 24000",
+            "#define POLLWISE_PRIOR_BLOCK_COST_NS 20000",
+        ),
+        (
+            "#define POLLWISE_BLOCK_COST_WAKEUPS 4",
+            "#define POLLWISE_BLOCK_COST_WAKEUPS 3",
+        ),
+        (
+            "#define POLLWISE_WAKE_FALL_SHIFT 2",
+            "#define POLLWISE_WAKE_FALL_SHIFT 3",
+        ),
+        (
+            "#define POLLWISE_WAKE_RISE_SHIFT 6",
+            "#define POLLWISE_WAKE_RISE_SHIFT 5",
+        ),
+        (
+            "#define POLLWISE_RTTVAR_SHIFT 2",
+            "#define POLLWISE_RTTVAR_SHIFT 3",
+        ),
+        ("MAX(srtt + 4 * rttvar,", "MAX(srtt + 3 * rttvar,"),
+        ("ctx->poll_weight : 3", "ctx->poll_weight : 2"),
+        ("ctx->poll_shrink : 2", "ctx->poll_shrink : 3"),
+        ("limit = 2 * MAX(", "limit = 3 * MAX("),
+        ("long_wait = sample > max;", "long_wait = true;"),
+        ("  srtt = sample;", "  srtt = sample / 2;"),
+    ];
+    for (i, (from, to)) in mutants.iter().enumerate() {
+        assert_eq!(
+            rule.matches(from).count(),
+            1,
+            "the rule no longer contains `{from}` exactly once"
+        );
+        let bin = compile(&rule.replace(from, to), &format!("mutant{i}"));
+        assert!(!agrees(&bin), "`{from}` -> `{to}` went unnoticed");
+    }
 }
 
 proptest! {
@@ -204,28 +360,12 @@ proptest! {
     ) {
         // A sleep is never longer than the iteration.
         let steps: Steps = steps.into_iter().map(|(b, s, h)| (b, s.min(b), h)).collect();
-        let pairs = [
-            ("poll-max-ns", max.to_string()),
-            ("poll-block-cost-ns", cost.to_string()),
-            ("poll-weight", weight.to_string()),
-            ("poll-shrink", shrink.to_string()),
-            ("poll-grow-start-ns", grow_start.to_string()),
-        ];
-        let params = Params::from_pairs(
-            PolicyKind::Pollwise,
-            pairs.iter().map(|(k, v)| (*k, v.as_str())),
-        ).unwrap();
-        let mut rust = AnyPolicy::new(params);
+        let p = (max, cost, weight, shrink, grow_start);
         let c = c_windows(max, cost, weight, shrink, grow_start, &steps);
+        let rust = rust_windows(p, &steps);
         prop_assert_eq!(c.len(), steps.len());
-        for (i, (block_ns, slept_ns, handlers)) in steps.iter().enumerate() {
-            rust.observe(&Outcome {
-                block_ns: *block_ns,
-                polled: *slept_ns == 0 && *block_ns <= rust.window_ns(),
-                handlers,
-                slept_ns: *slept_ns,
-            });
-            prop_assert_eq!(rust.window_ns(), c[i], "step {}", i);
+        for (i, (r, c)) in rust.iter().zip(&c).enumerate() {
+            prop_assert_eq!(r, c, "step {}", i);
         }
     }
 }

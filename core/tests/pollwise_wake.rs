@@ -26,13 +26,15 @@ fn a_slow_waking_host_polls_for_what_the_prior_would_block_through() {
     assert_eq!(learned(&p), (0, 24000));
     // Slept 10000 of a 30000 block: the first sleep is the estimate, wake
     // 10000, cost 4 x 10000 = 40000. No earlier event to attribute the wait
-    // to; handler 0 has no estimate: window 0.
+    // to; handler 0 has no sample yet, so the wait before its first event,
+    // 30000 - min(10000, 10000) = 20000, stands in: 20000 <= 40000, it
+    // asks 20000.
     p.observe(&Outcome::slept(30_000, 10_000, &[0]));
-    assert_eq!((learned(&p), p.window_ns()), ((10_000, 40_000), 0));
+    assert_eq!((learned(&p), p.window_ns()), ((10_000, 40_000), 20_000));
     // Slept 12000 of 36000: longer than the estimate, which rises by
     // (12000 - 10000) >> 6 = 31 to 10031; cost 40124. The wait polling
     // would have seen is 36000 - min(12000, 10031) = 25969: first sample,
-    // srtt 25969 <= 40124, so handler 0 asks 25969.
+    // srtt 25969 <= 40124, so handler 0 asks 25969, above the window.
     p.observe(&Outcome::slept(36_000, 12_000, &[0]));
     assert_eq!((learned(&p), p.window_ns()), ((10_031, 40_124), 25_969));
     // Polled at 12000: no sleep, nothing learned about the host. err
@@ -43,27 +45,32 @@ fn a_slow_waking_host_polls_for_what_the_prior_would_block_through() {
     assert_eq!((learned(&p), p.window_ns()), ((10_031, 40_124), 32_768));
 
     // The same blocks with the fixed prior (the host reports no sleeps):
-    // 36000 > 24000, so handler 0 never asks and the loop keeps blocking.
+    // 30000 (the stand-in) and 36000 (the first sample) are both above
+    // 24000, so handler 0 never asks and the loop keeps blocking.
     let mut fixed = pollwise(&[]);
+    let mut windows = Vec::new();
     for b in [30_000, 36_000, 12_000] {
         fixed.observe(&Outcome::blocked(b, &[0]));
+        windows.push(fixed.window_ns());
     }
     // 12000 after srtt 36000: srtt 36000 - ceil(24000 / 8) = 33000 > 24000.
-    assert_eq!(fixed.window_ns(), 0);
+    assert_eq!(windows, [0, 0, 0]);
 }
 
 #[test]
 fn the_estimate_sits_at_the_short_end_and_an_outlier_moves_it_a_quarter() {
     let mut p = pollwise(&[]);
-    // 8000: the first sleep, wake 8000, cost 32000.
+    // 8000: the first sleep, wake 8000, cost 32000. Handler 0 has no
+    // sample: the wait before its event, 20000 - 8000 = 12000, stands in
+    // and it asks 12000.
     p.observe(&Outcome::slept(20_000, 8000, &[0]));
-    assert_eq!(learned(&p), (8000, 32_000));
+    assert_eq!((learned(&p), p.window_ns()), ((8000, 32_000), 12_000));
     // A 400 ns sleep (the event landed as the loop went to sleep): falls by
     // (8000 - 400) >> 2 = 1900 to 6100, cost 24400. The wait is 3000 -
     // min(400, 6100) = 2600; first sample of handler 0: srtt 2600, asks
-    // the grow start, 4000.
+    // the grow start, 4000; the window falls by half only, to 6000.
     p.observe(&Outcome::slept(3000, 400, &[0]));
-    assert_eq!((learned(&p), p.window_ns()), ((6100, 24_400), 4000));
+    assert_eq!((learned(&p), p.window_ns()), ((6100, 24_400), 6000));
     // Long sleeps raise it by 1/64 of the gap each: 6100 + (60000 - 6100)
     // >> 6 = 6100 + 842 = 6942, then 6942 + (60000 - 6942) >> 6 = 6942 +
     // 829 = 7771.
@@ -100,10 +107,19 @@ fn the_loop_reports_the_time_from_going_to_sleep_to_running_again() {
     assert!(n.slept && n.block_ns == 5300);
     assert_eq!(learned(it.policy()), (5200, 20_800));
     it.end(5400);
-    // Found on the re-check after arming: no sleep, nothing learned.
-    assert_eq!(it.begin(6000, false), Step::Arm);
-    assert_eq!(it.arrival(6100), Step::Notice);
-    let n = it.noticed(6100, [0]).unwrap();
+    // Handler 0 had no sample: the wait before its event, 5300 - 5200 =
+    // 100, stands in and it asks the grow start, 4000 (cost 20800). The
+    // loop polls until 10000, finds nothing, arms, and finds the work on
+    // the re-check: no sleep, nothing learned.
+    assert_eq!(
+        it.begin(6000, false),
+        Step::Poll {
+            deadline_ns: 10_000
+        }
+    );
+    assert_eq!(it.poll_timeout(10_000), Step::Arm);
+    assert_eq!(it.arrival(10_100), Step::Notice);
+    let n = it.noticed(10_100, [0]).unwrap();
     assert!(!n.slept);
     assert_eq!(learned(it.policy()), (5200, 20_800));
 }

@@ -241,8 +241,9 @@ fn pollwise_covers_the_jitter_and_backs_off_gradually() {
     // shrink 2, grow start 4000. Handler 0 every time, so each block is a
     // sample of the wait after handler 0's previous event.
     let mut p = policy(PolicyKind::Pollwise, &[]);
-    // 2000: no earlier event to attribute it to; handler 0 has no estimate
-    //   yet and asks nothing: 0.
+    // 2000: no earlier event to attribute it to; handler 0 has no sample
+    //   yet, so the wait before its first event stands in: 2000 <= 24000,
+    //   it asks max(2000, 4000) = 4000.
     // 3000: first sample, srtt 3000, rttvar 0; 3000 <= 24000, so it asks
     //   max(3000 + 0, 4000) = 4000 (the grow start is the least it asks).
     // 3000: err 0, nothing moves: 4000.
@@ -260,7 +261,7 @@ fn pollwise_covers_the_jitter_and_backs_off_gradually() {
         &mut p,
         &single(&[2000, 3000, 3000, 100_000, 100_000, 3000, 100_000, 100_000]),
     );
-    assert_eq!(w, [0, 4000, 4000, 0, 0, 32768, 16384, 8192]);
+    assert_eq!(w, [4000, 4000, 4000, 0, 0, 32768, 16384, 8192]);
 }
 
 #[test]
@@ -268,8 +269,10 @@ fn pollwise_predicts_the_wait_after_each_kind_of_event() {
     let mut p = policy(PolicyKind::Pollwise, &[]);
     // Handler 0 plays the completion (the guest resubmits 9 us later),
     // handler 1 the submission (the device takes 50 us).
-    // (50000, [0]): nothing to attribute; 0 has no estimate: 0.
-    // (9000, [1]): the wait after 0 was 9000 (srtt0 9000); 1 has none: 0.
+    // (50000, [0]): nothing to attribute; 0 has no sample, and the wait
+    //   before its event (50000, longer than poll-max-ns) stands in: 0.
+    // (9000, [1]): the wait after 0 was 9000 (srtt0 9000); 1 has no
+    //   sample and 9000 stands in: it asks 9000.
     // (50000, [0]): the wait after 1 was 50000, long; 0 asks 9000.
     // (9000, [1]): srtt0 stays 9000; 1's last wait was long: it asks 0, so
     //   the window halves to 4500.
@@ -281,7 +284,7 @@ fn pollwise_predicts_the_wait_after_each_kind_of_event() {
         (9000, &[1]),
         (50_000, &[0]),
     ];
-    assert_eq!(run(&mut p, &steps), [0, 0, 9000, 4500, 9000]);
+    assert_eq!(run(&mut p, &steps), [0, 9000, 9000, 4500, 9000]);
     // A live poll-max-ns of 5000 clamps the window at once.
     p.set_params(Params::from_pairs(PolicyKind::Pollwise, [("poll-max-ns", "5000")]).unwrap())
         .unwrap();
@@ -294,8 +297,9 @@ fn pollwise_predicts_the_wait_after_each_kind_of_event() {
 fn pollwise_never_polls_when_blocking_costs_next_to_nothing() {
     // (0 would mean "learn the cost from the loop's sleeps".)
     let mut p = policy(PolicyKind::Pollwise, &[("poll-block-cost-ns", "1")]);
-    // Every mean block time is above a cost of 1 ns: nothing is asked.
-    let w = run(&mut p, &single(&[1, 500, 1000]));
+    // Every block time is above a cost of 1 ns (the first stands in for
+    // the wait after handler 0's first event): nothing is asked.
+    let w = run(&mut p, &single(&[2, 500, 1000]));
     assert_eq!(w, [0, 0, 0]);
 }
 

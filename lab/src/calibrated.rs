@@ -208,6 +208,9 @@ fn host(cal: &Calibration) -> Host {
     };
     Host {
         cpus: h.cpus.clamp(1, 4096) as u32,
+        // The loop and the jobs were measured on these CPUs, beside the
+        // other load: the simulator shares them the same way.
+        shared: true,
         background_load_cpus: h.background_load_cpus.clamp(0.0, h.cpus.max(1) as f64),
         steal_frac: h.steal_frac.clamp(0.0, 1.0),
         eventfd_wakeup_ns: q(cal.costs.wakeup_latency_q),
@@ -360,8 +363,11 @@ pub fn to_toml(cal: &Calibration, preset: &Preset) -> String {
          # rest of io_submit (the exit to the host) is added to the latency;\n\
          # irq_cpu_ns is the job taking a waiting completion (its blocking wait's\n\
          # CPU is spent before the completion arrives, off the request's path);\n\
-         # io_cpu_jitter_sigma is not measured (0.2). The [host] section is\n\
-         # measured for a model of shared CPUs; the engine does not read it yet."
+         # io_cpu_jitter_sigma is not measured (0.2). [host] shared = true: the\n\
+         # loop and one thread per job share the measured CPUs with the other load\n\
+         # (sim/src/host.rs); guest.vcpus and irq_latency_ns are then unused (each\n\
+         # job is a thread, its wake-up is drawn from channel_wakeup_ns), and\n\
+         # iothread.wakeup_latency_ns gives way to eventfd_wakeup_ns."
     );
     out.push('\n');
     out.push_str(&preset.to_toml());

@@ -144,31 +144,15 @@ fn err(origin: &str, msg: String) -> LabError {
 /// fio's sizes: a number with an optional k/m/g suffix (powers of 1024;
 /// fio's default kb_base), optionally followed by `b`/`ib`.
 fn size(origin: &str, key: &str, text: &str) -> Result<u64, LabError> {
-    let t = text.trim().to_ascii_lowercase();
-    let t = t
-        .strip_suffix("ib")
-        .or_else(|| t.strip_suffix('b'))
-        .unwrap_or(&t);
-    let (digits, mult) = match t.chars().last() {
-        Some('k') => (&t[..t.len() - 1], 1u64 << 10),
-        Some('m') => (&t[..t.len() - 1], 1 << 20),
-        Some('g') => (&t[..t.len() - 1], 1 << 30),
-        _ => (t, 1),
-    };
-    digits
-        .parse::<u64>()
-        .ok()
-        .and_then(|n| n.checked_mul(mult))
-        .filter(|&n| n > 0)
-        .ok_or_else(|| {
-            err(
-                origin,
-                format!(
-                    "{key}={text}: not a size pollwise reads (a positive number with an optional \
-                     k/m/g suffix, e.g. 4k; one size for reads and writes, no ranges)"
-                ),
-            )
-        })
+    crate::parse::size_bytes(text).ok_or_else(|| {
+        err(
+            origin,
+            format!(
+                "{key}={text}: not a size pollwise reads (a positive number with an optional \
+                 k/m/g suffix, e.g. 4k; one size for reads and writes, no ranges)"
+            ),
+        )
+    })
 }
 
 /// fio's times: seconds by default, or with a us/ms/s/m/h suffix.

@@ -6,21 +6,26 @@
 
 pub mod acceptance;
 pub mod backend;
+pub mod bench;
 pub mod calibrated;
 pub mod compare;
 pub mod effective;
 mod error;
 pub mod fio;
 pub mod import;
+pub mod local_preset;
 pub mod matrix;
 pub mod merge;
 pub mod output;
+pub mod parse;
 pub mod qemu_backend;
 pub mod qemu_syntax;
+pub mod replay;
 pub mod report;
 pub mod rows;
 pub mod stats;
 pub mod study;
+pub mod text;
 pub mod validate;
 
 pub use backend::{online, Backend, DeviceBackend, Point, SimBackend};

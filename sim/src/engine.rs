@@ -15,6 +15,7 @@ use rand_pcg::Pcg64;
 
 use crate::dist::Sampler;
 use crate::error::SimError;
+use crate::host::{Dispatch, HostCpus, Resume, Waker};
 use crate::loop_driver::{LoopDriver, LoopEvent};
 use crate::preset::{Preset, VqMapping};
 use crate::trace::TraceSink;
@@ -43,6 +44,10 @@ enum Event {
     IterEnd { it: u32 },
     /// Completions reach a vCPU as an interrupt.
     GuestIrq { vcpu: u32 },
+    /// Shared host: a woken thread's wake-up latency has passed.
+    Runnable { thread: u32 },
+    /// Shared host: a thread gets the CPU another gave up.
+    OnCpu { thread: u32 },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -135,6 +140,10 @@ pub struct Engine<'a> {
     vcpus: Vec<Vcpu>,
     iothreads: Vec<IoThread>,
     disks: Vec<Disk>,
+    /// The shared-CPU model (`crate::host`), when the preset asks for it:
+    /// threads `0..iothreads` are the IOThreads, then one per vCPU (per
+    /// job). `None`: every thread has a CPU of its own.
+    host: Option<HostCpus>,
     /// Per vCPU, the last processing round that notified it.
     notify_stamp: Vec<u64>,
     notify_round: u64,
@@ -179,6 +188,10 @@ impl<'a> Engine<'a> {
         }
         let measure_from = preset.matrix.warmup_ms * NS_PER_MS;
         let measure_to = measure_from + workload.duration_ms * NS_PER_MS;
+        // On a shared host every fio job is a thread of its own.
+        let shared = preset.host.as_ref().filter(|h| h.shared);
+        let vcpus = shared.map_or(preset.guest.vcpus, |_| workload.numjobs);
+        let host = shared.map(|h| HostCpus::new(h, n_it + vcpus, measure_from, measure_to));
         let costs = &preset.iothread;
         let iothreads = per_it_handlers
             .iter()
@@ -186,11 +199,17 @@ impl<'a> Engine<'a> {
                 let handlers = queues + 1;
                 // An arrival is noticed one poll pass (every handler checked
                 // once) later, or a wake-up later.
+                let pass_ns = costs.poll_check_ns * u64::from(handlers);
+                // A shared host draws each wake-up and stretches the pass.
+                let (pass_ns, wake_ns) = match &host {
+                    Some(h) => (h.cost(pass_ns), 0),
+                    None => (pass_ns, costs.wakeup_latency_ns),
+                };
                 let lp = LoopDriver::new(
                     params.clone(),
                     handlers,
-                    costs.poll_check_ns * u64::from(handlers),
-                    costs.wakeup_latency_ns,
+                    pass_ns,
+                    wake_ns,
                     measure_from,
                     measure_to,
                 );
@@ -212,7 +231,7 @@ impl<'a> Engine<'a> {
                 let job = s / workload.iodepth;
                 Slot {
                     job,
-                    vcpu: job % preset.guest.vcpus,
+                    vcpu: job % vcpus,
                     // Start the slots of one job on different disks.
                     issued: u64::from(s % workload.iodepth),
                     ..Slot::default()
@@ -242,11 +261,12 @@ impl<'a> Engine<'a> {
                     .then(|| LogNormal::new(-sigma * sigma / 2.0, sigma).expect("validated sigma"))
             },
             slots,
-            vcpus: (0..preset.guest.vcpus).map(|_| Vcpu::default()).collect(),
-            notify_stamp: vec![0; preset.guest.vcpus as usize],
+            vcpus: (0..vcpus).map(|_| Vcpu::default()).collect(),
+            notify_stamp: vec![0; vcpus as usize],
             notify_round: 0,
             iothreads,
             disks,
+            host,
             queue_map,
             measure_from,
             measure_to,
@@ -299,7 +319,13 @@ impl<'a> Engine<'a> {
             });
         }
         for it in 0..self.iothreads.len() as u32 {
-            self.begin_iteration(it);
+            match &mut self.host {
+                Some(h) => {
+                    h.wake_at(it, 0, Resume::Begin);
+                    self.schedule(0, Event::Runnable { thread: it });
+                }
+                None => self.begin_iteration(it),
+            }
         }
         for v in 0..self.vcpus.len() as u32 {
             self.start_work(v);
@@ -321,6 +347,8 @@ impl<'a> Engine<'a> {
                     Event::Noticed { it, gen } => self.noticed(it, gen),
                     Event::IterEnd { it } => self.iter_end(it),
                     Event::GuestIrq { vcpu } => self.guest_irq(vcpu),
+                    Event::Runnable { thread } => self.runnable(thread),
+                    Event::OnCpu { thread } => self.on_cpu(thread),
                 }
                 true
             }
@@ -334,10 +362,10 @@ impl<'a> Engine<'a> {
     // ---- guest ----------------------------------------------------------
 
     fn start_work(&mut self, vcpu: u32) {
-        let v = &mut self.vcpus[vcpu as usize];
-        if v.busy {
+        if self.vcpus[vcpu as usize].busy || !self.job_on_cpu(vcpu) {
             return;
         }
+        let v = &mut self.vcpus[vcpu as usize];
         let Some(work) = v.work.pop_front() else {
             return;
         };
@@ -367,8 +395,9 @@ impl<'a> Engine<'a> {
                 }
             }
         };
-        self.vcpus[vcpu as usize].busy_until = self.now + cost;
-        self.schedule(self.now + cost, Event::VcpuDone { vcpu });
+        let end = self.now + self.wall(cost);
+        self.vcpus[vcpu as usize].busy_until = end;
+        self.schedule(end, Event::VcpuDone { vcpu });
     }
 
     /// Chooses the disk, queue and operation of a slot's next request.
@@ -472,6 +501,9 @@ impl<'a> Engine<'a> {
     // ---- IOThread -------------------------------------------------------
 
     fn schedule_loop(&mut self, it: u32, next: Option<(Time, LoopEvent)>) {
+        if self.host.is_some() && self.loop_on_host(it, next) {
+            return;
+        }
         match next {
             Some((at, LoopEvent::PollTimeout { gen })) => {
                 self.schedule(at, Event::PollTimeout { it, gen })
@@ -562,7 +594,7 @@ impl<'a> Engine<'a> {
         if !subs.is_empty() {
             busy += costs.submit_batch_ns + costs.submit_ns * subs.len() as u64;
         }
-        let submit_at = now + busy;
+        let submit_at = now + self.wall(busy);
         busy += costs.complete_ns * cmps.len() as u64;
         // One irqfd write per vCPU with completions in this iteration.
         self.notify_round += 1;
@@ -575,13 +607,18 @@ impl<'a> Engine<'a> {
             }
         }
         busy += costs.notify_guest_ns * notified;
-        let end = now + busy;
+        let end = now + self.wall(busy);
         self.schedule(end, Event::IterEnd { it });
 
         for &slot in &subs {
             self.submit_to_device(slot, submit_at);
         }
-        let deliver = end + preset.guest.irq_latency_ns;
+        // On a shared host the job's wake-up is drawn when it is woken.
+        let deliver = end
+            + self
+                .host
+                .as_ref()
+                .map_or(preset.guest.irq_latency_ns, |_| 0);
         for &slot in &cmps {
             let vcpu = self.slots[slot as usize].vcpu;
             self.vcpus[vcpu as usize].inbox.push((deliver, slot));
@@ -596,9 +633,113 @@ impl<'a> Engine<'a> {
     }
 
     fn iter_end(&mut self, it: u32) {
+        if let Some(h) = &mut self.host {
+            if let Some(d) = h.preempt(it, self.now, Resume::Begin) {
+                self.iothreads[it as usize].lp.end_only(self.now);
+                self.dispatch(Some(d));
+                return;
+            }
+        }
         let t = &mut self.iothreads[it as usize];
         let next = t.lp.end(self.now, t.pending());
         self.schedule_loop(it, next);
+    }
+
+    // ---- shared host (crate::host) ----------------------------------------
+
+    /// Wall time of `cpu_ns` of work: stretched by other load on a shared
+    /// host, itself otherwise.
+    fn wall(&self, cpu_ns: u64) -> u64 {
+        self.host.as_ref().map_or(cpu_ns, |h| h.cost(cpu_ns))
+    }
+
+    fn dispatch(&mut self, d: Option<Dispatch>) {
+        if let Some(d) = d {
+            self.schedule(d.at, Event::OnCpu { thread: d.thread });
+        }
+    }
+
+    fn runnable(&mut self, thread: u32) {
+        let h = self
+            .host
+            .as_mut()
+            .expect("host events only on a shared host");
+        if let Some(resume) = h.runnable(thread, self.now) {
+            self.resume(thread, resume);
+        }
+    }
+
+    fn on_cpu(&mut self, thread: u32) {
+        let h = self
+            .host
+            .as_ref()
+            .expect("host events only on a shared host");
+        let resume = h.dispatched(thread);
+        self.resume(thread, resume);
+    }
+
+    fn resume(&mut self, thread: u32, resume: Resume) {
+        match resume {
+            Resume::Notice { gen } => self.noticed(thread, gen),
+            Resume::Begin => self.begin_iteration(thread),
+            Resume::Work => self.start_work(thread - self.iothreads.len() as u32),
+        }
+    }
+
+    /// A loop step on a shared host: a loop that went to sleep gives up its
+    /// CPU; a sleeping loop's wake-up is drawn and it must get a CPU before
+    /// it notices. True if the step's event is taken care of.
+    fn loop_on_host(&mut self, it: u32, next: Option<(Time, LoopEvent)>) -> bool {
+        let now = self.now;
+        let phase = self.iothreads[it as usize].lp.machine().phase();
+        let h = self.host.as_mut().expect("called on a shared host");
+        match (phase, next) {
+            (Phase::Blocked, _) if h.running(it) => {
+                let d = h.block(it, now);
+                self.dispatch(d);
+                false
+            }
+            (Phase::Noticing { slept: true, .. }, Some((_, LoopEvent::Noticed { gen })))
+                if h.blocked(it) =>
+            {
+                let resume = Resume::Notice { gen };
+                if let Some(at) = h.wake(it, now, Waker::Eventfd, resume, &mut self.rng) {
+                    self.schedule(at, Event::Runnable { thread: it });
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// On a shared host, whether the job thread of `vcpu` runs its next
+    /// work item now: a blocked thread with work is woken, a running one
+    /// without work blocks, one whose slice is over while others wait
+    /// queues behind them. Always true on a host of dedicated CPUs.
+    fn job_on_cpu(&mut self, vcpu: u32) -> bool {
+        let now = self.now;
+        let thread = self.iothreads.len() as u32 + vcpu;
+        let has_work = !self.vcpus[vcpu as usize].work.is_empty();
+        let Some(h) = self.host.as_mut() else {
+            return true;
+        };
+        // A thread handed a CPU starts when its context switch is over.
+        if !h.runs_at(thread, now) {
+            if h.blocked(thread) && has_work {
+                if let Some(at) = h.wake(thread, now, Waker::Channel, Resume::Work, &mut self.rng) {
+                    self.schedule(at, Event::Runnable { thread });
+                }
+            }
+            return false;
+        }
+        let d = if has_work {
+            h.preempt(thread, now, Resume::Work)
+        } else {
+            h.block(thread, now)
+        };
+        let keep = d.is_none() && has_work;
+        self.dispatch(d);
+        keep
     }
 
     /// Hands the trace to `sink` row by row instead of keeping it.
@@ -666,6 +807,10 @@ impl<'a> Engine<'a> {
     pub(crate) fn finish(self) -> (RunRow, Vec<TraceRow>) {
         let (from, to) = (self.measure_from, self.measure_to);
         let n_it = self.iothreads.len() as f64;
+        let it_cpu_ns = self
+            .host
+            .as_ref()
+            .map(|h| h.cpu_ns(0..self.iothreads.len() as u32));
         let mut stats = WindowStats::default();
         let (mut poll, mut busy, mut wakeups) = (0u64, 0u64, 0u64);
         for t in self.iothreads {
@@ -699,8 +844,11 @@ impl<'a> Engine<'a> {
             lat_p50_us: us(h.value_at_quantile(0.5) as f64),
             lat_p99_us: us(h.value_at_quantile(0.99) as f64),
             lat_p999_us: us(h.value_at_quantile(0.999) as f64),
-            iothread_cpu_pct: 100.0 * (poll + busy) as f64 / span / n_it,
-            poll_cpu_pct: 100.0 * poll as f64 / span / n_it,
+            // On a shared host, what the threads' CPU clocks would count.
+            iothread_cpu_pct: 100.0 * it_cpu_ns.unwrap_or(poll + busy) as f64 / span / n_it,
+            poll_cpu_pct: 100.0 * self.host.as_ref().map_or(poll, |h| h.cpu_of(poll)) as f64
+                / span
+                / n_it,
             kicks_per_s: self.meters.kicks as f64 / secs,
             wakeups_per_s: wakeups as f64 / secs,
             window_mean_ns: stats.mean_ns(),

@@ -9,6 +9,7 @@ pub mod batch;
 mod dist;
 mod engine;
 mod error;
+pub mod host;
 pub mod loop_driver;
 mod preset;
 pub mod rollout;

@@ -139,4 +139,10 @@ impl LoopDriver {
         self.lp.end(now);
         self.begin(now, pending)
     }
+
+    /// Processing ended at `now`; the next iteration begins later, with
+    /// [`LoopDriver::begin`] (the thread gave up its CPU in between).
+    pub fn end_only(&mut self, now: u64) {
+        self.lp.end(now);
+    }
 }

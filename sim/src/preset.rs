@@ -30,8 +30,9 @@ pub struct Preset {
     pub device: Device,
     pub matrix: Matrix,
     /// The host's CPUs as `pollwise realdev calibrate` measured them, for a
-    /// model of CPUs shared by the loop, the jobs and other load. Optional:
-    /// the engine does not read it yet (every thread has a CPU of its own).
+    /// model of CPUs shared by the loop, the jobs and other load. Optional;
+    /// the engine uses it only when it says `shared = true` (see
+    /// `sim/src/host.rs`); otherwise every thread has a CPU of its own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<Host>,
 }
@@ -43,6 +44,12 @@ pub struct Preset {
 pub struct Host {
     /// CPUs the loop, the jobs and everything else share.
     pub cpus: u32,
+    /// Run the shared-CPU model (`sim/src/host.rs`): the IOThreads and one
+    /// thread per fio job share `cpus` CPUs with each other and with the
+    /// other load. Off when absent: the section is then a record of the
+    /// machine only.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub shared: bool,
     /// CPUs' worth of other work running while calibration was idle
     /// (from /proc/stat: busy time of all CPUs over wall time).
     pub background_load_cpus: f64,

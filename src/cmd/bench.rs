@@ -2,14 +2,13 @@
 //! limit of any event-queue simulator (a bare binary-heap push/pop loop) in
 //! the same run, so the ratio means something on a noisy machine.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::hint::black_box;
 use std::time::Instant;
 
 use anyhow::Result;
 use clap::Args;
 use pollwise_core::{Params, PolicyKind};
+use pollwise_lab::bench::{best_of, heap_loop};
 use pollwise_sim::{simulate_counted, Preset};
 
 use crate::cmd::compare::{compare_rows, CompareArgs, CompareFormat};
@@ -24,42 +23,6 @@ pub struct BenchArgs {
     /// Also time the full default compare (32 rows x 2 policies).
     #[arg(long)]
     pub compare: bool,
-}
-
-/// The bare loop: pops the earliest event and pushes a successor, with a
-/// queue as deep as the simulation's and entries of the same size.
-fn heap_loop(events: u64, depth: u64) -> u64 {
-    let mut heap: BinaryHeap<Reverse<(u64, u64, u64)>> = BinaryHeap::new();
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    let next = |x: &mut u64| {
-        // xorshift: cheap, deterministic delays
-        *x ^= *x << 13;
-        *x ^= *x >> 7;
-        *x ^= *x << 17;
-        *x % 20_000
-    };
-    for i in 0..depth {
-        heap.push(Reverse((next(&mut x), i, i)));
-    }
-    let mut checksum = 0u64;
-    for seq in 0..events {
-        let Reverse((t, _, v)) = heap.pop().expect("the queue never empties");
-        checksum = checksum.wrapping_add(v);
-        heap.push(Reverse((t + next(&mut x), depth + seq, v ^ seq)));
-    }
-    checksum
-}
-
-fn best_of<T>(repeat: u32, mut f: impl FnMut() -> T) -> (f64, T) {
-    let mut best = f64::INFINITY;
-    let mut last = None;
-    for _ in 0..repeat.max(1) {
-        let start = Instant::now();
-        let v = f();
-        best = best.min(start.elapsed().as_secs_f64());
-        last = Some(v);
-    }
-    (best, last.expect("at least one repetition"))
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
@@ -103,7 +66,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
             seed: 1,
             latency_scale: None,
             format: CompareFormat::Table,
-            backend: crate::cmd::qemu::BackendKind::Sim,
+            backend: crate::cmd::real::BackendKind::Sim,
             real: Default::default(),
             accept_iops_loss: pollwise_lab::acceptance::DEFAULT_ACCEPT_IOPS_LOSS_PCT,
         };
@@ -113,12 +76,8 @@ pub fn run(args: BenchArgs) -> Result<()> {
             "default compare         {:>12.2} s wall for {} rows x 2 policies on {} threads",
             start.elapsed().as_secs_f64(),
             rows.len(),
-            rayon_threads()
+            rayon::current_num_threads()
         );
     }
     Ok(())
-}
-
-fn rayon_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
 }

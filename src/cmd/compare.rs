@@ -6,11 +6,11 @@ use anyhow::Result;
 use clap::{Args, ValueEnum};
 use pollwise_lab::acceptance::{check_bar, DEFAULT_ACCEPT_IOPS_LOSS_PCT};
 use pollwise_lab::compare::write_csv;
+use pollwise_lab::text::{write_compare_table, TableContext};
 use pollwise_lab::{compare, CompareSpec, ComparedPoint, Matrix, SimBackend};
 
-use crate::cmd::qemu::{BackendKind, RealBackendArgs};
+use crate::cmd::real::{BackendKind, RealBackendArgs};
 use crate::cmd::sim::load_preset;
-use crate::compare_table::{write_compare_table, TableContext};
 use crate::policy_args::PolicyPairArgs;
 use crate::progress;
 use crate::workload_args::WorkloadArgs;
@@ -83,7 +83,7 @@ pub fn compare_rows(args: &CompareArgs) -> Result<Vec<ComparedPoint>> {
 
 pub fn run(args: CompareArgs) -> Result<()> {
     if args.backend != BackendKind::Sim {
-        return crate::cmd::qemu::compare(&args);
+        return crate::cmd::real::compare(&args);
     }
     if args.real.used() {
         anyhow::bail!("{}", RealBackendArgs::SIM_ERROR);
@@ -102,7 +102,7 @@ pub fn run(args: CompareArgs) -> Result<()> {
                 warmup_ms: Some(preset.matrix.warmup_ms),
                 accept_iops_loss_pct: bar,
             };
-            write_compare_table(out, &rows, &ctx)
+            Ok(write_compare_table(out, &rows, &ctx)?)
         }
         CompareFormat::Csv => Ok(write_csv(out, &rows, false)?),
     }

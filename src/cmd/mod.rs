@@ -9,6 +9,7 @@ pub mod policy;
 pub mod policy_show;
 pub mod preset;
 pub mod qemu;
+pub mod real;
 pub mod realdev;
 pub mod report;
 pub mod sim;

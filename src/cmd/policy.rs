@@ -2,11 +2,11 @@
 
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::{Subcommand, ValueEnum};
-use pollwise_core::{HandlerId, Outcome, Policy, PolicyKind, MAX_HANDLER_ID};
+use pollwise_core::PolicyKind;
 
 use crate::policy_args::PolicyArgs;
 
@@ -109,15 +109,8 @@ fn list(format: ListFormat) -> Result<()> {
     Ok(())
 }
 
-fn replay(args: &PolicyArgs, input: &PathBuf) -> Result<()> {
-    let mut policy = args.build()?;
-    if policy.kind().is_clairvoyant() {
-        bail!(
-            "policy '{}' is clairvoyant and runs only in the simulator (`pollwise sim`); \
-             replay an online policy instead",
-            policy.kind()
-        );
-    }
+fn replay(args: &PolicyArgs, input: &Path) -> Result<()> {
+    let policy = args.build()?;
     let reader: Box<dyn Read> = if input.as_os_str() == "-" {
         Box::new(io::stdin().lock())
     } else {
@@ -126,62 +119,8 @@ fn replay(args: &PolicyArgs, input: &PathBuf) -> Result<()> {
                 .with_context(|| format!("cannot open the trace {}", input.display()))?,
         )
     };
-    let mut csv = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_reader(reader);
-    let headers = csv
-        .headers()
-        .context("cannot read the trace's header row")?
-        .clone();
-    let block_col = headers
-        .iter()
-        .position(|h| h == "block_ns")
-        .with_context(|| {
-            format!(
-                "{} has no 'block_ns' column; its columns are: {}",
-                input.display(),
-                headers.iter().collect::<Vec<_>>().join(", ")
-            )
-        })?;
-    let handler_col = headers.iter().position(|h| h == "handler");
-
     let mut out = BufWriter::new(io::stdout().lock());
-    writeln!(out, "step,block_ns,window_ns")?;
-    let mut handlers: Vec<HandlerId> = Vec::new();
-    for (i, record) in csv.records().enumerate() {
-        let step = i + 1;
-        let line = step + 1;
-        let record = record.with_context(|| format!("line {line}: malformed CSV"))?;
-        let text = record.get(block_col).unwrap_or("");
-        let block_ns: u64 = text.parse().with_context(|| {
-            format!("line {line}: block_ns '{text}' is not a non-negative whole number of ns")
-        })?;
-        handlers.clear();
-        match handler_col {
-            None => handlers.push(0),
-            Some(c) => {
-                for h in record
-                    .get(c)
-                    .unwrap_or("")
-                    .split(';')
-                    .filter(|s| !s.is_empty())
-                {
-                    let id: HandlerId = h.trim().parse().ok().filter(|&id| id <= MAX_HANDLER_ID).with_context(|| {
-                        format!("line {line}: handler '{h}' is not a handler id in [0, {MAX_HANDLER_ID}]")
-                    })?;
-                    handlers.push(id);
-                }
-            }
-        }
-        let polled = block_ns <= policy.window_ns();
-        policy.observe(&Outcome {
-            block_ns,
-            polled,
-            handlers: &handlers,
-            slept_ns: 0,
-        });
-        writeln!(out, "{step},{block_ns},{}", policy.window_ns())?;
-    }
+    pollwise_lab::replay::replay(policy, reader, &input.display().to_string(), &mut out)?;
     out.flush()?;
     Ok(())
 }

@@ -5,19 +5,20 @@ use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
-use clap::{Args, Subcommand, ValueEnum};
-use pollwise_core::Params;
-use pollwise_lab::compare::{write_csv, ComparedPoint, NOISE_BAR_PCT};
+use clap::{Args, Subcommand};
+use pollwise_lab::online;
 use pollwise_lab::rows::write_trace;
-use pollwise_lab::stats::{repeats_to_resolve, Verdict, PAIRED_CI_METHOD};
-use pollwise_lab::{online, CompareSpec, DeviceBackend};
-use pollwise_lab::{Input, Kind, Output};
-use pollwise_realdev::run::{self as device, ParamChange, RunConfig, RunOutput};
+use pollwise_lab::{Kind, Output};
+use pollwise_realdev::loadgen::JobSpec;
+use pollwise_realdev::run::{self as device, RunConfig};
 
-use crate::device_args::{DeviceMatrixArgs, TargetArgs, WorkloadArgs};
-use crate::policy_args::{parse_pairs, PolicyArgs, PolicyPairArgs};
-use crate::progress;
+use crate::cmd::compare::CompareFormat;
+use crate::cmd::real::{real_compare, target_inputs, BackendKind, CacheArgs, RealBackendArgs};
+use crate::device_args::TargetArgs;
+use crate::output::Format;
+use crate::policy_args::{PolicyArgs, PolicyPairArgs};
 use crate::stop;
+use crate::workload_args::WorkloadArgs;
 use crate::workload_args::{list, parse_size};
 
 #[derive(Subcommand, Debug)]
@@ -58,32 +59,17 @@ fn clean(a: &CleanArgs) -> Result<()> {
     Ok(())
 }
 
-/// The --file target as an input no output may overwrite.
-pub fn target_inputs(t: &TargetArgs) -> Vec<Input<'_>> {
-    t.file
-        .iter()
-        .map(|p| Input::new("--file", p))
-        .chain(
-            t.allow_write_to
-                .iter()
-                .map(|p| Input::new("--allow-write-to", p)),
-        )
-        .collect()
-}
-
 use crate::stop::DEVICE_STOPPED as STOPPED;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    Table,
-    Csv,
-    Json,
-}
 
 #[derive(Args, Debug)]
 pub struct RunArgs {
+    /// One workload [default: 4k randread, numjobs 1, queue depth 1, one
+    /// IOThread, 1000 ms].
     #[command(flatten)]
     pub workload: WorkloadArgs,
+    /// Seeds the jobs' offset generators.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
     #[command(flatten)]
     pub target: TargetArgs,
     #[command(flatten)]
@@ -117,10 +103,11 @@ pub fn run(command: RealdevCommand) -> Result<()> {
 fn run_one(a: &RunArgs) -> Result<()> {
     let params = a.policy.params()?;
     online(&params)?;
-    let changes = parse_changes(&a.set_at, &params, a.workload.duration_ms()?)?;
+    let w = a.workload.real_one(&pollwise_realdev::loadgen::LIMITS)?;
+    let changes = pollwise_lab::parse::set_at(&a.set_at, &params, w.duration_ms)?;
     let cfg = RunConfig {
-        workload: a.workload.workload()?,
-        duration_ms: a.workload.duration_ms()?,
+        workload: JobSpec::new(&w, a.seed),
+        duration_ms: w.duration_ms,
         params,
         target: a.target.spec()?,
         changes,
@@ -145,106 +132,10 @@ fn run_one(a: &RunArgs) -> Result<()> {
     }
     let mut stdout = BufWriter::new(io::stdout().lock());
     match a.format {
-        Format::Table => print_table(&mut stdout, &out)?,
-        Format::Csv => pollwise_lab::rows::write_csv(&mut stdout, std::slice::from_ref(&out.row))?,
-        Format::Json => {
-            serde_json::to_writer_pretty(&mut stdout, &out.row)?;
-            writeln!(stdout)?;
-        }
+        Format::Table => pollwise_lab::text::write_device_run(&mut stdout, &out)?,
+        f => pollwise_lab::text::write_rows(&mut stdout, f.into(), std::slice::from_ref(&out.row))?,
     }
     stdout.flush()?;
-    Ok(())
-}
-
-/// `MS:name=value,...` into a change applied over `base`.
-fn parse_changes(items: &[String], base: &Params, duration_ms: u64) -> Result<Vec<ParamChange>> {
-    let mut current = base.clone();
-    let mut changes = Vec::new();
-    let mut parsed: Vec<(u64, &str)> = items
-        .iter()
-        .map(|item| {
-            let (ms, pairs) = item.split_once(':').with_context(|| {
-                format!("--set-at '{item}' is not MS:NAME=VALUE (e.g. 500:poll-max-ns=8000)")
-            })?;
-            let ms = ms.trim().parse::<u64>().with_context(|| {
-                format!("--set-at '{item}': '{ms}' is not a time in ms (e.g. 500)")
-            })?;
-            if ms >= duration_ms {
-                bail!(
-                    "--set-at '{item}': {ms} ms is not inside the run: give a time in                      0..{duration_ms} ms (--duration-ms is {duration_ms})"
-                );
-            }
-            Ok((ms, pairs))
-        })
-        .collect::<Result<_>>()?;
-    parsed.sort_by_key(|(ms, _)| *ms);
-    for (ms, pairs) in parsed {
-        for (name, value) in parse_pairs(pairs)? {
-            current
-                .set_str(name, value)
-                .with_context(|| format!("--set-at {ms}:{pairs}"))?;
-        }
-        changes.push(ParamChange {
-            at_ms: ms,
-            params: current.clone(),
-        });
-    }
-    Ok(changes)
-}
-
-fn print_table<W: Write>(out: &mut W, o: &RunOutput) -> Result<()> {
-    let r = &o.row;
-    let lp = &o.loop_report;
-    let s = &o.split;
-    writeln!(
-        out,
-        "target            {} (logical block {} B)",
-        o.target_path, o.target_block_size
-    )?;
-    crate::output::write_run_summary(out, r)?;
-    if lp.device_reaped > 0 {
-        writeln!(
-            out,
-            "in the device     mean {:.1} us (io_submit return to reaped; the rest is hand-off)",
-            lp.device_ns_total as f64 / lp.device_reaped as f64 / 1000.0
-        )?;
-    }
-    writeln!(
-        out,
-        "iothread cpu      {:.1}% = poll {:.1}% + busy {:.1}% + blocking overhead {:.1}%",
-        s.total_pct, s.poll_pct, s.busy_pct, s.block_overhead_pct
-    )?;
-    writeln!(out, "asleep            {:.1}% of the time", s.blocked_pct)?;
-    writeln!(out, "kicks             {:.0}/s", r.kicks_per_s)?;
-    writeln!(out, "wake-ups          {:.0}/s", r.wakeups_per_s)?;
-    writeln!(
-        out,
-        "iterations        {} ({} ended by polling)",
-        lp.iterations, lp.polled_hits
-    )?;
-    writeln!(
-        out,
-        "window            mean {:.0} ns, zero {:.1}% of the time, {} abrupt resets",
-        r.window_mean_ns,
-        r.window_zero_frac * 100.0,
-        r.abrupt_resets
-    )?;
-    if lp.params_history.len() > 1 {
-        writeln!(
-            out,
-            "live changes      {}",
-            lp.params_history[1..].join(" | ")
-        )?;
-    }
-    if lp.param_rejections > 0 {
-        writeln!(out, "rejected changes  {}", lp.param_rejections)?;
-    }
-    if !lp.user_space_ring {
-        writeln!(
-            out,
-            "note              AIO ring layout unknown: completions read with io_getevents"
-        )?;
-    }
     Ok(())
 }
 
@@ -283,17 +174,8 @@ pub struct CalibrateArgs {
 }
 
 fn calibrate(a: &CalibrateArgs) -> Result<()> {
-    use pollwise_lab::calibrated;
-    use pollwise_realdev::calibrate::{calibrate, CalibrateConfig};
+    use pollwise_realdev::calibrate::CalibrateConfig;
 
-    let sizes = list("bs", &a.bs, parse_size)?;
-    let max_ms = pollwise_realdev::loadgen::LIMITS.duration_ms.1;
-    if a.point_ms == 0 || a.point_ms > max_ms {
-        bail!("--point-ms {} is out of range 1..={max_ms}", a.point_ms);
-    }
-    if a.depth == 0 || a.depth > 1024 {
-        bail!("--depth {} is out of range 1..=1024", a.depth);
-    }
     let output = Output::prepare(
         "--out",
         &a.out,
@@ -303,41 +185,28 @@ fn calibrate(a: &CalibrateArgs) -> Result<()> {
     )?;
     let cfg = CalibrateConfig {
         target: a.target.spec()?,
-        sizes,
+        sizes: list("bs", &a.bs, parse_size)?,
         point_ms: a.point_ms,
         saturation_depth: a.depth,
         probe_rounds: a.rounds,
         repeats: a.repeat,
         seed: a.seed,
     };
-    if a.repeat == 0 {
-        bail!("--repeat must be at least 1");
-    }
-    let cal = stop::guarded(STOPPED, || Ok(calibrate(&cfg)?))?;
-    let warnings = cal.warnings();
-    for w in &warnings {
+    let name = a.out.display().to_string();
+    let local = stop::guarded(STOPPED, || {
+        Ok(pollwise_lab::local_preset::measure(&cfg, &name)?)
+    })?;
+    for w in &local.warnings {
         eprintln!("warning: {w}");
     }
-    if !warnings.is_empty() && !a.force {
+    if !local.warnings.is_empty() && !a.force {
         bail!(
-            "{} warning(s): the measurements do not add up, so no preset was written to {}; \
+            "{} warning(s): the measurements do not add up, so no preset was written to {name}; \
              fix the cause and rerun, or pass --force to write it anyway",
-            warnings.len(),
-            a.out.display()
+            local.warnings.len()
         );
     }
-    let preset = calibrated::build(&cal).map_err(anyhow::Error::msg)?;
-    let text = calibrated::to_toml(&cal, &preset);
-    // What the simulator will read must be what was measured: the text is
-    // checked before it is written (reading the output back would hang on
-    // a pipe such as /dev/stdout).
-    let loaded = pollwise_sim::Preset::from_toml(&text, &a.out.display().to_string())?;
-    if loaded != preset {
-        bail!(
-            "the preset for {} does not read back as the one measured",
-            a.out.display()
-        );
-    }
+    let text = local.text;
     output.write_with(|w| {
         w.write_all(text.as_bytes())
             .with_context(|| format!("writing {}", a.out.display()))
@@ -366,11 +235,10 @@ fn calibrate(a: &CalibrateArgs) -> Result<()> {
 pub struct CompareArgs {
     #[command(flatten)]
     pub policies: PolicyPairArgs,
+    /// The matrix [default: 4k randread, numjobs 1, queue depth 1 and 8,
+    /// one IOThread, 2000 ms per run]; lists are comma-separated.
     #[command(flatten)]
-    pub matrix: DeviceMatrixArgs,
-    /// Length of each run.
-    #[arg(long, default_value_t = 2000)]
-    pub duration_ms: u64,
+    pub matrix: WorkloadArgs,
     /// Runs per point and policy, after one warm-up run; baseline and
     /// candidate alternate (AB, BA, ...) so drift in the machine's load
     /// hits both alike.
@@ -391,146 +259,24 @@ pub struct CompareArgs {
     pub force: bool,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum CompareFormat {
-    Table,
-    Csv,
-}
-
 fn compare(a: &CompareArgs) -> Result<()> {
-    let (baseline, candidate) = a.policies.params()?;
-    online(&baseline)?;
-    online(&candidate)?;
-    if a.repeat == 0 {
-        bail!("--repeat must be at least 1");
-    }
     let workloads = a
         .matrix
-        .matrix(a.duration_ms)?
+        .real_matrix()?
         .workloads(&pollwise_realdev::loadgen::LIMITS)?;
-    // The run set's size, before the scratch file is created and filled.
-    pollwise_sim::batch::check_runs(
-        (workloads.len() as u64)
-            .checked_mul(u64::from(a.repeat))
-            .and_then(|n| n.checked_mul(2)),
-        &format!(
-            "this compare ({} workloads x {} repeats x 2 policies)",
-            workloads.len(),
-            a.repeat
-        ),
-    )?;
-    let rows_out = match &a.rows {
-        Some(path) => Some(Output::prepare(
-            "--rows",
-            path,
-            Kind::Results,
-            &target_inputs(&a.target),
-            a.force,
-        )?),
-        None => None,
+    let real = RealBackendArgs {
+        repeat: Some(a.repeat),
+        target: a.target.clone(),
+        cache: CacheArgs::default(),
+        rows: a.rows.clone(),
+        force: a.force,
     };
-    let largest_bs = workloads.iter().map(|w| w.bs).max().unwrap_or(4096);
-    let backend = DeviceBackend::open(&a.target.spec()?, largest_bs)?;
-    let spec = CompareSpec {
+    real_compare(
+        BackendKind::Device,
+        &a.policies,
         workloads,
-        baseline,
-        candidate,
-        seed: a.seed,
-        repeats: a.repeat,
-    };
-    let points = stop::guarded(STOPPED, || {
-        Ok(pollwise_lab::compare(
-            &backend,
-            &spec,
-            &progress::reporter(),
-        )?)
-    })?;
-    if let Some(out) = &rows_out {
-        let all = pollwise_lab::compare::all_runs(&points);
-        out.write_with(|w| pollwise_lab::rows::write_csv(w, &all))?;
-    }
-    let mut out = BufWriter::new(io::stdout().lock());
-    match a.format {
-        CompareFormat::Table => compare_table(&mut out, "device", &points, &spec)?,
-        CompareFormat::Csv => write_csv(&mut out, &points, true)?,
-    }
-    out.flush()?;
-    Ok(())
-}
-
-/// The table of a paired compare on a real backend (`source`: device or
-/// qemu), for `realdev compare` and `compare --backend device|qemu`.
-pub fn compare_table<W: Write>(
-    out: &mut W,
-    source: &str,
-    points: &[ComparedPoint],
-    s: &CompareSpec,
-) -> Result<()> {
-    let (baseline, candidate) = (&s.baseline, &s.candidate);
-    writeln!(
-        out,
-        "{source}: baseline {} ({}) vs candidate {} ({}); {} interleaved pair(s) per point after a warm-up run",
-        baseline.kind(),
-        baseline,
-        candidate.kind(),
-        candidate,
-        s.repeats
-    )?;
-    writeln!(out, "diff: {PAIRED_CI_METHOD}")?;
-    writeln!(
-        out,
-        "{:<9} {:>5} {:>4} {:>3} {:>3} {:>9} {:>9} {:>26} {:>6} {:>6} {:>24} {:>6}  verdict",
-        "rw",
-        "bs",
-        "jobs",
-        "qd",
-        "iot",
-        "iops",
-        "cand_iops",
-        "iops diff median [95% CI]",
-        "cpu%",
-        "cand%",
-        "cpu diff pts [95% CI]",
-        "n(5%)"
-    )?;
-    for p in points {
-        let (b, c) = (p.baseline_mean(), p.candidate_mean());
-        let (iops, cpu) = (p.iops_paired(), p.cpu_paired());
-        let ci = |d: &pollwise_lab::stats::PairedDiff, unit: &str| match d.ci {
-            Some(ci) => format!("{:+.1}{unit} [{:+.1}, {:+.1}]", d.median, ci.lo, ci.hi),
-            None => format!("{:+.1}{unit} [one run]", d.median),
-        };
-        // Pairs this spread needs to resolve a 5% IOPS change.
-        let needed = if p.baseline.len() > 1 {
-            repeats_to_resolve(p.iops_diff_sd_pct(), 5.0).map_or("-".into(), |n| n.to_string())
-        } else {
-            "-".to_string()
-        };
-        let verdict = p
-            .iops_verdict(NOISE_BAR_PCT)
-            .map_or("- (one run)", Verdict::name);
-        writeln!(
-            out,
-            "{:<9} {:>5} {:>4} {:>3} {:>3} {:>9.0} {:>9.0} {:>26} {:>6.1} {:>6.1} {:>24} {:>6}  {verdict}",
-            p.workload.rw.name(),
-            p.workload.bs,
-            p.workload.numjobs,
-            p.workload.iodepth,
-            p.workload.iothreads,
-            b.iops,
-            c.iops,
-            ci(&iops, "%"),
-            b.iothread_cpu_pct,
-            c.iothread_cpu_pct,
-            ci(&cpu, ""),
-            needed
-        )?;
-    }
-    writeln!(
-        out,
-        "verdict: regression or improvement when the IOPS interval lies wholly beyond \
-         {NOISE_BAR_PCT}% either way; otherwise no resolvable difference. n(5%): pairs the \
-         measured spread of the paired differences needs to resolve a 5% IOPS change"
-    )?;
-    Ok(())
+        a.seed,
+        &real,
+        a.format,
+    )
 }

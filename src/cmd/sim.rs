@@ -10,7 +10,7 @@ use pollwise_lab::output::preset_input;
 use pollwise_lab::{Kind, Output};
 use pollwise_sim::Preset;
 
-use crate::output::{write_rows, Format};
+use crate::output::Format;
 use crate::policy_args::PolicyArgs;
 use crate::workload_args::WorkloadArgs;
 
@@ -105,5 +105,9 @@ pub fn run(args: SimArgs) -> Result<()> {
             row.duration_ms
         );
     }
-    write_rows(io::stdout().lock(), args.format, &[row])
+    Ok(pollwise_lab::text::write_rows(
+        io::stdout().lock(),
+        args.format.into(),
+        &[row],
+    )?)
 }

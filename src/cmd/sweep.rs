@@ -4,7 +4,7 @@ use std::io;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::Args;
 use pollwise_core::PolicyKind;
 use pollwise_lab::merge::{sweep_id, write_sweep_csv, ShardInfo};
@@ -56,29 +56,13 @@ pub struct SweepArgs {
     pub force: bool,
 }
 
-/// Parses `NAME=V1,V2` into an axis.
-fn axis(text: &str) -> Result<(String, Vec<String>)> {
-    let (name, values) = text.split_once('=').with_context(|| {
-        format!("--param '{text}' is not NAME=V1,V2,... (e.g. poll-max-ns=0,4000)")
-    })?;
-    let values: Vec<String> = values
-        .split(',')
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
-        .collect();
-    if values.is_empty() {
-        bail!("--param {name} has no values: give e.g. {name}=1,2,4");
-    }
-    Ok((name.trim().to_string(), values))
-}
-
 pub fn spec(args: &SweepArgs, preset: &pollwise_sim::Preset) -> Result<SweepSpec> {
     let kind = PolicyKind::from_name(&args.policy)?;
     let axes = args
         .params
         .iter()
-        .map(|p| axis(p))
-        .collect::<Result<Vec<_>>>()?;
+        .map(|p| pollwise_lab::parse::axis(p))
+        .collect::<Result<Vec<_>, _>>()?;
     let workloads = if args.matrix {
         let m = args.workload.matrix(Matrix::of_preset(&preset.matrix))?;
         m.workloads(&pollwise_sim::LIMITS)?

@@ -28,7 +28,13 @@ use super::seen_before;
 /// most `poll-block-cost-ns`, it asks for `srtt + 4 * rttvar` (at least
 /// `poll-grow-start-ns`, at most `poll-max-ns`), which covers the jitter and
 /// not only the mean; otherwise, or if the last wait after
-/// it was longer than `poll-max-ns`, it asks for nothing. The
+/// it was longer than `poll-max-ns`, it asks for nothing. Until a handler
+/// has a sample of the wait after its events, the wait before its first
+/// event stands in for it (what QEMU's rule learns from): a handler that
+/// becomes ready after a short wait starts polling, as in QEMU, whose
+/// callers rely on it (a level-triggered poll handler whose fd was drained
+/// is seen again only by polling; QEMU's `test-nested-aio-poll` hangs when
+/// a new handler never polls). The
 /// window moves to the largest request: up at once, and down by at most
 /// `poll-shrink` per iteration (hysteresis instead of a reset), dropping to 0
 /// only when nothing is asked and the shrunk window would fall below
@@ -145,16 +151,25 @@ impl Pollwise {
         }
     }
 
-    /// What one handler asks the window to be.
-    fn request(&self, e: &Estimate, cost: u64) -> u64 {
-        if !e.seen || e.last_long || e.srtt > cost {
+    /// What one handler asks the window to be; `sample` is this
+    /// iteration's wait.
+    fn request(&self, e: &Estimate, cost: u64, sample: u64) -> u64 {
+        let max = self.params.poll_max_ns();
+        let (srtt, rttvar, last_long) = if e.seen {
+            (e.srtt, e.rttvar, e.last_long)
+        } else {
+            // No sample yet of the wait after this handler's events: the
+            // wait before its first event (this iteration's) stands in.
+            (sample, 0, sample > max)
+        };
+        if last_long || srtt > cost {
             return 0;
         }
         // Four deviations, TCP's choice: with two, the SAN preset's
         // latency-bound rows missed enough completions to lose 1.3% IOPS.
-        (e.srtt + 4 * e.rttvar)
+        (srtt + 4 * rttvar)
             .max(self.params.get(Param::PollGrowStartNs))
-            .min(self.params.poll_max_ns())
+            .min(max)
     }
 }
 
@@ -241,7 +256,7 @@ impl Policy for Pollwise {
             if let Some(e) = self.handlers.get_mut(h) {
                 e.fired_last = true;
                 let e = *e;
-                target = target.max(self.request(&e, cost));
+                target = target.max(self.request(&e, cost, sample));
             }
         }
 

@@ -61,7 +61,7 @@ pub fn device_dir() -> Option<PathBuf> {
     );
 }
 
-fn skip_requested() -> bool {
+pub fn skip_requested() -> bool {
     matches!(std::env::var(SKIP_VAR).as_deref(), Ok(v) if !v.is_empty() && v != "0")
 }
 

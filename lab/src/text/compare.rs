@@ -1,19 +1,19 @@
-//! The compare table for people: what was run (simulated or measured, the
+//! The compare tables. The simulator's, for people: what was run (simulated or measured, the
 //! preset, time per run, iodepth, seeds), each policy's parameters as they
 //! act, per-row IOPS, IOThread CPU and latency with changes labelled
 //! relative or absolute, the spread over seeds, and a closing verdict
 //! against the acceptance bar.
 
-use std::io::Write;
+use std::io::{self, Write};
 
-use anyhow::Result;
+use crate::acceptance::{judge, Acceptance};
+use crate::compare::{summarize, worst, ComparedPoint, NOISE_BAR_PCT};
+use crate::effective::effective_text;
+use crate::stats::{repeats_to_resolve, PairedDiff, Verdict, PAIRED_CI_METHOD};
+use crate::CompareSpec;
 use pollwise_core::{Params, RunRow};
-use pollwise_lab::acceptance::{judge, Acceptance};
-use pollwise_lab::compare::{summarize, worst};
-use pollwise_lab::effective::effective_text;
-use pollwise_lab::ComparedPoint;
 
-use crate::output::bs_text;
+use super::bs_text;
 
 /// What the rows alone do not say.
 pub struct TableContext<'a> {
@@ -86,7 +86,7 @@ pub fn write_compare_table<W: Write>(
     mut out: W,
     rows: &[ComparedPoint],
     ctx: &TableContext,
-) -> Result<()> {
+) -> io::Result<()> {
     if rows.is_empty() || rows[0].baseline.is_empty() {
         writeln!(out, "no rows to compare")?;
         return Ok(());
@@ -195,5 +195,82 @@ pub fn write_compare_table<W: Write>(
         s.worst_iops_diff_pct, s.mean_iops_diff_pct, s.mean_cpu_diff_pct, s.mean_cpu_diff_points
     )?;
     writeln!(out, "{}", verdict.sentence())?;
+    Ok(())
+}
+
+/// The table of a paired compare on a real backend (`source`: device or
+/// qemu), for `realdev compare` and `compare --backend device|qemu`.
+pub fn paired_compare_table<W: Write>(
+    out: &mut W,
+    source: &str,
+    points: &[ComparedPoint],
+    s: &CompareSpec,
+) -> io::Result<()> {
+    let (baseline, candidate) = (&s.baseline, &s.candidate);
+    writeln!(
+        out,
+        "{source}: baseline {} ({}) vs candidate {} ({}); {} interleaved pair(s) per point after a warm-up run",
+        baseline.kind(),
+        baseline,
+        candidate.kind(),
+        candidate,
+        s.repeats
+    )?;
+    writeln!(out, "diff: {PAIRED_CI_METHOD}")?;
+    writeln!(
+        out,
+        "{:<9} {:>5} {:>4} {:>3} {:>3} {:>9} {:>9} {:>26} {:>6} {:>6} {:>24} {:>6}  verdict",
+        "rw",
+        "bs",
+        "jobs",
+        "qd",
+        "iot",
+        "iops",
+        "cand_iops",
+        "iops diff median [95% CI]",
+        "cpu%",
+        "cand%",
+        "cpu diff pts [95% CI]",
+        "n(5%)"
+    )?;
+    for p in points {
+        let (b, c) = (p.baseline_mean(), p.candidate_mean());
+        let (iops, cpu) = (p.iops_paired(), p.cpu_paired());
+        let ci = |d: &PairedDiff, unit: &str| match d.ci {
+            Some(ci) => format!("{:+.1}{unit} [{:+.1}, {:+.1}]", d.median, ci.lo, ci.hi),
+            None => format!("{:+.1}{unit} [one run]", d.median),
+        };
+        // Pairs this spread needs to resolve a 5% IOPS change.
+        let needed = if p.baseline.len() > 1 {
+            repeats_to_resolve(p.iops_diff_sd_pct(), 5.0).map_or("-".into(), |n| n.to_string())
+        } else {
+            "-".to_string()
+        };
+        let verdict = p
+            .iops_verdict(NOISE_BAR_PCT)
+            .map_or("- (one run)", Verdict::name);
+        writeln!(
+            out,
+            "{:<9} {:>5} {:>4} {:>3} {:>3} {:>9.0} {:>9.0} {:>26} {:>6.1} {:>6.1} {:>24} {:>6}  {verdict}",
+            p.workload.rw.name(),
+            p.workload.bs,
+            p.workload.numjobs,
+            p.workload.iodepth,
+            p.workload.iothreads,
+            b.iops,
+            c.iops,
+            ci(&iops, "%"),
+            b.iothread_cpu_pct,
+            c.iothread_cpu_pct,
+            ci(&cpu, ""),
+            needed
+        )?;
+    }
+    writeln!(
+        out,
+        "verdict: regression or improvement when the IOPS interval lies wholly beyond \
+         {NOISE_BAR_PCT}% either way; otherwise no resolvable difference. n(5%): pairs the \
+         measured spread of the paired differences needs to resolve a 5% IOPS change"
+    )?;
     Ok(())
 }

@@ -1,0 +1,191 @@
+//! Text for people: the tables and summaries the commands print, written
+//! to any `Write` (the CLI passes stdout; tests pass a buffer). No terminal
+//! here: colour, progress bars and flags are the CLI's.
+
+mod compare;
+mod validate;
+
+pub use compare::{paired_compare_table, write_compare_table, TableContext};
+pub use validate::{write_validation_csv, write_validation_table, VALIDATION_CSV_COLUMNS};
+
+use std::io::{self, Write};
+
+use pollwise_core::RunRow;
+use pollwise_realdev::run::RunOutput;
+
+/// How result rows are written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RowFormat {
+    /// Aligned `name  value` lines for people, one block per row.
+    #[default]
+    Table,
+    /// CSV with a header row (the common result schema).
+    Csv,
+    /// One JSON object per row, one per line.
+    Json,
+}
+
+/// One run as `name  value` lines, units in the names.
+pub fn write_table<W: Write>(mut out: W, row: &RunRow) -> io::Result<()> {
+    let text: Vec<(&str, String)> = vec![
+        ("source", row.source.clone()),
+        ("preset", row.preset.clone()),
+        ("policy", row.policy.clone()),
+        ("params", row.params.clone()),
+        (
+            "workload",
+            format!(
+                "rw={} bs={} numjobs={} iodepth={} iothreads={}",
+                row.rw, row.bs, row.numjobs, row.iodepth, row.iothreads
+            ),
+        ),
+        ("duration_ms", row.duration_ms.to_string()),
+        ("seed", row.seed.to_string()),
+        ("iops", format!("{:.0}", row.iops)),
+        ("mb_per_s", format!("{:.1}", row.mb_per_s)),
+        ("lat_mean_us", format!("{:.2}", row.lat_mean_us)),
+        ("lat_p50_us", format!("{:.2}", row.lat_p50_us)),
+        ("lat_p99_us", format!("{:.2}", row.lat_p99_us)),
+        ("lat_p999_us", format!("{:.2}", row.lat_p999_us)),
+        ("iothread_cpu_pct", format!("{:.1}", row.iothread_cpu_pct)),
+        ("poll_cpu_pct", format!("{:.1}", row.poll_cpu_pct)),
+        ("kicks_per_s", format!("{:.0}", row.kicks_per_s)),
+        ("wakeups_per_s", format!("{:.0}", row.wakeups_per_s)),
+        ("window_mean_ns", format!("{:.0}", row.window_mean_ns)),
+        ("window_zero_frac", format!("{:.3}", row.window_zero_frac)),
+        ("abrupt_resets", row.abrupt_resets.to_string()),
+    ];
+    for (k, v) in text {
+        writeln!(out, "{k:<18} {v}")?;
+    }
+    Ok(())
+}
+
+/// Writes rows in `format`; a table shows one block per row.
+pub fn write_rows<W: Write>(mut out: W, format: RowFormat, rows: &[RunRow]) -> io::Result<()> {
+    match format {
+        RowFormat::Csv => crate::rows::write_csv(out, rows).map_err(io::Error::other),
+        RowFormat::Json => {
+            for r in rows {
+                serde_json::to_writer(&mut out, r)?;
+                writeln!(out)?;
+            }
+            Ok(())
+        }
+        RowFormat::Table => {
+            for (i, r) in rows.iter().enumerate() {
+                if i > 0 {
+                    writeln!(out)?;
+                }
+                write_table(&mut out, r)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// A block size as `8k` when it is whole KiB.
+pub fn bs_text(bs: u64) -> String {
+    if bs.is_multiple_of(1024) {
+        format!("{}k", bs / 1024)
+    } else {
+        bs.to_string()
+    }
+}
+
+/// The lines every one-run table shares: policy, workload, IOPS, bandwidth
+/// and latency.
+pub fn write_run_summary<W: Write>(out: &mut W, r: &RunRow) -> std::io::Result<()> {
+    writeln!(out, "policy            {} {}", r.policy, r.params)?;
+    writeln!(
+        out,
+        "workload          rw={} bs={} numjobs={} iodepth={} duration={} ms seed={}",
+        r.rw, r.bs, r.numjobs, r.iodepth, r.duration_ms, r.seed
+    )?;
+    writeln!(out, "iops              {:.0}", r.iops)?;
+    writeln!(out, "bandwidth         {:.1} MB/s", r.mb_per_s)?;
+    writeln!(
+        out,
+        "latency (us)      mean {:.1}  p50 {:.1}  p99 {:.1}  p99.9 {:.1}",
+        r.lat_mean_us, r.lat_p50_us, r.lat_p99_us, r.lat_p999_us
+    )
+}
+
+/// One device run (`realdev run`): the common lines, then where the
+/// loop's CPU went and what it did.
+pub fn write_device_run<W: Write>(out: &mut W, o: &RunOutput) -> io::Result<()> {
+    let r = &o.row;
+    let lp = &o.loop_report;
+    let s = &o.split;
+    writeln!(
+        out,
+        "target            {} (logical block {} B)",
+        o.target_path, o.target_block_size
+    )?;
+    write_run_summary(out, r)?;
+    if lp.device_reaped > 0 {
+        writeln!(
+            out,
+            "in the device     mean {:.1} us (io_submit return to reaped; the rest is hand-off)",
+            lp.device_ns_total as f64 / lp.device_reaped as f64 / 1000.0
+        )?;
+    }
+    writeln!(
+        out,
+        "iothread cpu      {:.1}% = poll {:.1}% + busy {:.1}% + blocking overhead {:.1}%",
+        s.total_pct, s.poll_pct, s.busy_pct, s.block_overhead_pct
+    )?;
+    writeln!(out, "asleep            {:.1}% of the time", s.blocked_pct)?;
+    write_loop_lines(out, r)?;
+    writeln!(
+        out,
+        "iterations        {} ({} ended by polling)",
+        lp.iterations, lp.polled_hits
+    )?;
+    if lp.params_history.len() > 1 {
+        writeln!(
+            out,
+            "live changes      {}",
+            lp.params_history[1..].join(" | ")
+        )?;
+    }
+    if lp.param_rejections > 0 {
+        writeln!(out, "rejected changes  {}", lp.param_rejections)?;
+    }
+    if !lp.user_space_ring {
+        writeln!(
+            out,
+            "note              AIO ring layout unknown: completions read with io_getevents"
+        )?;
+    }
+    Ok(())
+}
+
+/// One run in QEMU's own loop (`qemu run`).
+pub fn write_qemu_run<W: Write>(out: &mut W, r: &RunRow) -> io::Result<()> {
+    writeln!(
+        out,
+        "loop              QEMU 10.0.2 aio_poll() ({})",
+        r.preset
+    )?;
+    write_run_summary(out, r)?;
+    writeln!(
+        out,
+        "iothread cpu      {:.1}% (busy-polling {:.1}%)",
+        r.iothread_cpu_pct, r.poll_cpu_pct
+    )?;
+    write_loop_lines(out, r)
+}
+
+/// What the loop did, for every real run: kicks, wake-ups and the window.
+fn write_loop_lines<W: Write>(out: &mut W, r: &RunRow) -> io::Result<()> {
+    writeln!(out, "kicks             {:.0}/s", r.kicks_per_s)?;
+    writeln!(out, "wake-ups          {:.0}/s", r.wakeups_per_s)?;
+    writeln!(
+        out,
+        "window            mean {:.0} ns, zero {:.1}% of the time, {} abrupt resets",
+        r.window_mean_ns,
+        r.window_zero_frac * 100.0,
+        r.abrupt_resets
+    )
+}

@@ -1,0 +1,268 @@
+//! `validate`'s outputs: the table of predicted against measured changes
+//! with the measurement's interval, the baseline's absolute agreement, and
+//! the CSV whose first eleven columns are the contract.
+
+use std::io::{self, Write};
+
+use pollwise_core::Params;
+
+use super::bs_text;
+use crate::stats::{PairedDiff, PAIRED_CI_METHOD};
+use crate::validate::{
+    Agreement, DiffPoint, DiffSpec, DiffValidation, CPU_DIFF_TOLERANCE_POINTS,
+    CPU_TOLERANCE_POINTS, DIFF_TOLERANCE_POINTS, IOPS_TOLERANCE_PCT,
+};
+
+/// A policy as its name and parameters.
+fn label(p: &Params) -> String {
+    let text = p.to_string();
+    if text.is_empty() {
+        p.kind().to_string()
+    } else {
+        format!("{} ({text})", p.kind())
+    }
+}
+
+/// The CSV's columns: the first eleven are the contract, the rest detail.
+pub const VALIDATION_CSV_COLUMNS: [&str; 25] = [
+    "policy",
+    "rw",
+    "bs",
+    "numjobs",
+    "iodepth",
+    "predicted_iops_diff_pct",
+    "measured_iops_diff_pct",
+    "measured_iops_diff_ci_low_pct",
+    "measured_iops_diff_ci_high_pct",
+    "predicted_cpu_diff_pts",
+    "measured_cpu_diff_pts",
+    "measured_cpu_diff_ci_low_pts",
+    "measured_cpu_diff_ci_high_pts",
+    "iops_ok",
+    "sign_ok",
+    "cpu_ok",
+    "params",
+    "baseline",
+    "iothreads",
+    "repeat",
+    "baseline_device_iops",
+    "baseline_sim_iops",
+    "baseline_device_cpu_pct",
+    "baseline_sim_cpu_pct",
+    "ci_method",
+];
+
+fn opt(v: Option<f64>, digits: usize) -> String {
+    v.map(|v| format!("{v:.digits$}")).unwrap_or_default()
+}
+
+fn baseline_of<'a>(v: &'a DiffValidation, d: &DiffPoint) -> Option<&'a Agreement> {
+    let w = &d.workload;
+    v.baseline.iter().find(|a| {
+        let r = &a.reference;
+        r.rw == w.rw.name()
+            && r.bs == w.bs
+            && r.numjobs == w.numjobs
+            && r.iodepth == w.iodepth
+            && r.iothreads == w.iothreads
+    })
+}
+
+pub fn write_validation_csv<W: Write>(
+    out: &mut W,
+    v: &DiffValidation,
+    spec: &DiffSpec,
+) -> io::Result<()> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record(VALIDATION_CSV_COLUMNS)?;
+    for d in &v.diffs {
+        let (mi, mc) = (d.measured_iops(), d.measured_cpu());
+        let cand = d.measured.candidate_mean();
+        let base = baseline_of(v, d);
+        let wl = &d.workload;
+        let record: Vec<String> = VALIDATION_CSV_COLUMNS
+            .iter()
+            .map(|c| match *c {
+                "policy" => cand.policy.clone(),
+                "rw" => wl.rw.name().to_string(),
+                "bs" => wl.bs.to_string(),
+                "numjobs" => wl.numjobs.to_string(),
+                "iodepth" => wl.iodepth.to_string(),
+                "predicted_iops_diff_pct" => format!("{:.3}", d.predicted_iops_pct()),
+                "measured_iops_diff_pct" => format!("{:.3}", mi.median),
+                "measured_iops_diff_ci_low_pct" => opt(mi.ci.map(|c| c.lo), 3),
+                "measured_iops_diff_ci_high_pct" => opt(mi.ci.map(|c| c.hi), 3),
+                "predicted_cpu_diff_pts" => format!("{:.3}", d.predicted_cpu_pts()),
+                "measured_cpu_diff_pts" => format!("{:.3}", mc.median),
+                "measured_cpu_diff_ci_low_pts" => opt(mc.ci.map(|c| c.lo), 3),
+                "measured_cpu_diff_ci_high_pts" => opt(mc.ci.map(|c| c.hi), 3),
+                "iops_ok" => d.iops_ok().to_string(),
+                "sign_ok" => d.sign_ok().map(|b| b.to_string()).unwrap_or_default(),
+                "cpu_ok" => d.cpu_ok().to_string(),
+                "params" => cand.params.clone(),
+                "baseline" => label(&spec.baseline),
+                "iothreads" => wl.iothreads.to_string(),
+                "repeat" => d.measured.baseline.len().to_string(),
+                "baseline_device_iops" => opt(base.map(|b| b.reference.iops), 1),
+                "baseline_sim_iops" => opt(base.map(|b| b.model.iops), 1),
+                "baseline_device_cpu_pct" => opt(base.map(|b| b.reference.iothread_cpu_pct), 2),
+                "baseline_sim_cpu_pct" => opt(base.map(|b| b.model.iothread_cpu_pct), 2),
+                "ci_method" => PAIRED_CI_METHOD.to_string(),
+                _ => String::new(),
+            })
+            .collect();
+        w.write_record(&record)?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+fn ci_text(d: &PairedDiff, digits: usize) -> String {
+    match d.ci {
+        Some(ci) => format!(
+            "{:+.digits$} [{:+.digits$}, {:+.digits$}]",
+            d.median, ci.lo, ci.hi
+        ),
+        None => format!("{:+.digits$} [one run]", d.median),
+    }
+}
+
+pub fn write_validation_table<W: Write>(
+    out: &mut W,
+    v: &DiffValidation,
+    preset: &str,
+    spec: &DiffSpec,
+    reference: &str,
+) -> io::Result<()> {
+    let mark = |ok: bool| if ok { "ok" } else { "MISS" };
+    writeln!(
+        out,
+        "predicted (sim, preset {preset}, {} seeds) against measured ({reference}, {} interleaved \
+         rounds after a warm-up) change of each policy against {}; policies:",
+        spec.repeats,
+        spec.repeats,
+        label(&spec.baseline)
+    )?;
+    writeln!(out, "measured: {PAIRED_CI_METHOD}")?;
+    writeln!(
+        out,
+        "IOPS ok: prediction inside the interval or within {DIFF_TOLERANCE_POINTS} points of the \
+         median; CPU ok: within {CPU_DIFF_TOLERANCE_POINTS} points of the median"
+    )?;
+    for p in &spec.candidates {
+        writeln!(out, "  {}", label(p))?;
+    }
+    writeln!(
+        out,
+        "{:<10} {:<26} {:>9} {:>26} {:>5} {:>5}  {:>8} {:>24} {:>5}",
+        "policy",
+        "point",
+        "pred iops",
+        "measured iops% [95% CI]",
+        "iops",
+        "sign",
+        "pred cpu",
+        "measured cpu pts [95% CI]",
+        "cpu"
+    )?;
+    for d in &v.diffs {
+        let w = &d.workload;
+        let name = d.measured.candidate_mean().policy;
+        let point = format!(
+            "{} {} j={} qd={} iot={}",
+            w.rw.name(),
+            bs_text(w.bs),
+            w.numjobs,
+            w.iodepth,
+            w.iothreads
+        );
+        let sign = match d.sign_ok() {
+            Some(true) => "ok",
+            Some(false) => "WRONG",
+            None => "-",
+        };
+        writeln!(
+            out,
+            "{:<10} {:<26} {:>+8.1}% {:>26} {:>5} {:>5}  {:>+8.1} {:>24} {:>5}",
+            name,
+            point,
+            d.predicted_iops_pct(),
+            ci_text(&d.measured_iops(), 1),
+            mark(d.iops_ok()),
+            sign,
+            d.predicted_cpu_pts(),
+            ci_text(&d.measured_cpu(), 1),
+            mark(d.cpu_ok())
+        )?;
+    }
+    let n = v.diffs.len();
+    let iops_ok = v.diffs.iter().filter(|d| d.iops_ok()).count();
+    let resolved = v.diffs.iter().filter(|d| d.sign_ok().is_some()).count();
+    let sign_ok = v.diffs.iter().filter(|d| d.sign_ok() == Some(true)).count();
+    let cpu_ok = v.diffs.iter().filter(|d| d.cpu_ok()).count();
+    let pct = |k: usize| {
+        if n == 0 {
+            0.0
+        } else {
+            100.0 * k as f64 / n as f64
+        }
+    };
+    writeln!(
+        out,
+        "IOPS change agrees on {iops_ok} of {n} pairs ({:.0}%; target 80%); sign right on \
+         {sign_ok} of {resolved} resolved pairs (target all); CPU change agrees on {cpu_ok} of {n} \
+         ({:.0}%)",
+        pct(iops_ok),
+        pct(cpu_ok)
+    )?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "absolute agreement of {}: IOPS within {IOPS_TOLERANCE_PCT}%, CPU within \
+         {CPU_TOLERANCE_POINTS} points (device mean of {} runs, sim mean of {} seeds)",
+        label(&spec.baseline),
+        spec.repeats,
+        spec.repeats
+    )?;
+    writeln!(
+        out,
+        "{:<26} {:>10} {:>10} {:>8} {:>5}  {:>8} {:>8} {:>8} {:>5}",
+        "point", "dev iops", "sim iops", "error", "", "dev cpu", "sim cpu", "error", ""
+    )?;
+    for a in &v.baseline {
+        let (d, s) = (&a.reference, &a.model);
+        let point = format!(
+            "{} {} j={} qd={} iot={}",
+            d.rw,
+            bs_text(d.bs),
+            d.numjobs,
+            d.iodepth,
+            d.iothreads
+        );
+        writeln!(
+            out,
+            "{:<26} {:>10.0} {:>10.0} {:>+7.1}% {:>5}  {:>8.1} {:>8.1} {:>+8.1} {:>5}",
+            point,
+            d.iops,
+            s.iops,
+            a.iops_err_pct(),
+            mark(a.iops_ok()),
+            d.iothread_cpu_pct,
+            s.iothread_cpu_pct,
+            a.cpu_err_points(),
+            mark(a.cpu_ok())
+        )?;
+    }
+    let misses = v
+        .baseline
+        .iter()
+        .filter(|r| !(r.iops_ok() && r.cpu_ok()))
+        .count();
+    writeln!(
+        out,
+        "{} of {} point(s) within both targets",
+        v.baseline.len() - misses,
+        v.baseline.len()
+    )?;
+    Ok(())
+}

@@ -1,0 +1,285 @@
+//! The shared-CPU host model (sim/src/host.rs): each mechanism on a tiny
+//! preset with constant costs, hand-computed where the arithmetic is short.
+
+use pollwise_core::{Params, PolicyKind, RunRow};
+use pollwise_sim::host::CONTEXT_SWITCH_NS;
+use pollwise_sim::{simulate, Preset, Rw, Workload};
+
+/// Constant costs, no jitter, one disk with one queue, fixed 10 us device
+/// (the preset of sim/tests/model.rs).
+const TINY: &str = r#"
+name = "tiny"
+description = "hand-checkable"
+[guest]
+vcpus = 1
+io_cpu_ns = 1000          # G
+io_cpu_ns_per_kib = 0
+io_cpu_jitter_sigma = 0.0
+irq_cpu_ns = 700          # IR
+kick_cpu_ns = 3000        # K
+irq_latency_ns = 500
+[iothread]
+iteration_ns = 100        # I
+poll_check_ns = 10
+wakeup_latency_ns = 2000
+wakeup_cpu_ns = 300       # C
+submit_batch_ns = 200     # SB
+submit_ns = 400           # S
+complete_ns = 300         # CP
+notify_guest_ns = 200     # N
+[topology]
+disks = 1
+queues_per_disk = 1
+vq_mapping = "spread"
+[device]
+parallelism = 4
+read_bytes_per_s = 4_096_000_000   # 4 KiB in 1000 ns: T = 1000
+write_bytes_per_s = 4_096_000_000
+transfer_overhead_ns = 0
+read_latency = { kind = "fixed", ns = 10000 }   # L
+write_latency = { kind = "fixed", ns = 10000 }
+[matrix]
+rw = ["randread"]
+bs = [4096]
+numjobs = [1]
+iothreads = [1]
+iodepth = 1
+duration_ms = 100
+warmup_ms = 10
+"#;
+
+/// TINY on a host of `cpus` CPUs with constant wake-ups of `wake_ns`
+/// (every percentile the same), `load` CPUs of other work, shared or not.
+fn preset(cpus: u32, wake_ns: u64, load: f64, shared: bool) -> Preset {
+    let text = format!(
+        "{TINY}\n[host]\ncpus = {cpus}\nshared = {shared}\nbackground_load_cpus = {load:?}\n\
+         steal_frac = 0.0\neventfd_wakeup_ns = [{w}, {w}, {w}, {w}]\n\
+         channel_wakeup_ns = [{w}, {w}, {w}, {w}]\nio_submit_batch = [1]\n\
+         io_submit_ns = [1000]\nio_submit_cpu_ns = [1000]\n",
+        w = wake_ns
+    );
+    Preset::from_toml(&text, "tiny-host").unwrap()
+}
+
+fn workload(numjobs: u32, iodepth: u32) -> Workload {
+    Workload {
+        rw: Rw::RandRead,
+        rwmixread: 50,
+        bs: 4096,
+        numjobs,
+        iodepth,
+        iothreads: 1,
+        duration_ms: 100,
+    }
+}
+
+fn params(kind: PolicyKind, pairs: &[(&str, &str)]) -> Params {
+    Params::from_pairs(kind, pairs.iter().copied()).unwrap()
+}
+
+fn fixed(window_ns: u64) -> Params {
+    params(
+        PolicyKind::Fixed,
+        &[("poll-max-ns", &window_ns.to_string())],
+    )
+}
+
+fn run(p: &Preset, w: &Workload, params: &Params) -> RunRow {
+    simulate(p, w, params, 1).unwrap()
+}
+
+/// Completions counted in a 100 ms window can be off by one cycle.
+fn assert_iops(got: f64, cycle_ns: u64) {
+    let want = 1e9 / cycle_ns as f64;
+    assert!(
+        (got - want).abs() <= 10.0 + 1e-9,
+        "iops {got} but the hand-computed cycle of {cycle_ns} ns gives {want}"
+    );
+}
+
+fn csv_bytes(row: &RunRow) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.serialize(row).unwrap();
+    w.into_inner().unwrap()
+}
+
+#[test]
+fn one_cpu_never_polling_runs_job_and_loop_in_turn() {
+    // `off` on 1 CPU, wake-ups of 4 us. The job takes the completion (IR)
+    // and issues (G); that wakes the loop, which becomes runnable 4 us
+    // later, while the job kicks (K = 3 us) and blocks, so the CPU is free
+    // by then. The loop submits (I + C + SB + S) and blocks; the device
+    // takes L + T; the loop is woken (4 us), completes (I + C + CP + N) and
+    // wakes the job (4 us, the channel's).
+    //   IR + G + max(K, 4000) + 1000 + 11000 + 4000 + 900 + 4000
+    let cycle = 700 + 1000 + 4000 + 1000 + 11_000 + 4000 + 900 + 4000;
+    let off = Params::defaults(PolicyKind::Off);
+    let row = run(&preset(1, 4000, 0.0, true), &workload(1, 1), &off);
+    assert_iops(row.iops, cycle);
+    // The loop's CPU clock counts its two iterations per cycle.
+    let cpu = 100.0 * 1900.0 / cycle as f64;
+    assert!((row.iothread_cpu_pct - cpu).abs() < 0.05, "{row:?}");
+
+    // Wake-ups of 2 us: the loop is runnable during the kick and waits in
+    // the run queue until the job blocks, then pays a context switch.
+    let cycle = 700 + 1000 + 3000 + CONTEXT_SWITCH_NS + 1000 + 11_000 + 2000 + 900 + 2000;
+    let row = run(&preset(1, 2000, 0.0, true), &workload(1, 1), &off);
+    assert_iops(row.iops, cycle);
+
+    // Two CPUs: the loop runs beside the kicking job. That is the model
+    // of dedicated CPUs (sim/tests/model.rs: 19100 ns) with the channel
+    // wake-up of 2 us in place of the preset's 500 ns interrupt latency.
+    let cycle = 19_100 - 500 + 2000;
+    let row = run(&preset(2, 2000, 0.0, true), &workload(1, 1), &off);
+    assert_iops(row.iops, cycle);
+}
+
+#[test]
+fn on_one_shared_cpu_a_longer_poll_window_costs_iops() {
+    // A polling loop holds the only CPU for its whole window while the job
+    // it would serve waits for it.
+    let shared = preset(1, 4000, 0.0, true);
+    let w = workload(1, 1);
+    let iops: Vec<f64> = [2_000, 16_000, 64_000]
+        .into_iter()
+        .map(|win| run(&shared, &w, &fixed(win)).iops)
+        .collect();
+    assert!(
+        iops[0] > iops[1] && iops[1] > 1.5 * iops[2],
+        "IOPS with windows of 2, 16, 64 us: {iops:?}"
+    );
+    // The same windows on CPUs of their own cost nothing.
+    let dedicated = preset(1, 4000, 0.0, false);
+    let base = run(&dedicated, &w, &fixed(2_000)).iops;
+    let long = run(&dedicated, &w, &fixed(64_000)).iops;
+    assert!(long >= base, "dedicated: {base} -> {long}");
+    // And with a CPU each (2 CPUs, 1 loop, 1 job) the long window is not
+    // dearer either.
+    let two = preset(2, 4000, 0.0, true);
+    let base = run(&two, &w, &fixed(2_000)).iops;
+    let long = run(&two, &w, &fixed(64_000)).iops;
+    assert!(long >= base, "2 shared CPUs: {base} -> {long}");
+}
+
+#[test]
+fn more_jobs_than_cpus_queue_for_them() {
+    // Four jobs at qd8 on one CPU against four jobs on four CPUs: the
+    // loop and the jobs wait for each other.
+    let w = workload(4, 8);
+    let qemu = Params::defaults(PolicyKind::Qemu);
+    let one = run(&preset(1, 4000, 0.0, true), &w, &qemu);
+    let five = run(&preset(5, 4000, 0.0, true), &w, &qemu);
+    assert!(
+        one.iops < 0.8 * five.iops,
+        "1 CPU {} vs 5 CPUs {} IOPS",
+        one.iops,
+        five.iops
+    );
+    // A loop on one CPU shared with four jobs cannot get all of it.
+    assert!(one.iothread_cpu_pct < 90.0, "{}", one.iothread_cpu_pct);
+}
+
+#[test]
+fn other_load_stretches_cpu_work_and_the_cpu_clock_counts_less() {
+    let off = Params::defaults(PolicyKind::Off);
+    let w = workload(1, 1);
+    let idle = run(&preset(2, 2000, 0.0, true), &w, &off);
+    let busy = run(&preset(2, 2000, 2.0, true), &w, &off);
+    // 2 CPUs of other load on 2 CPUs: each ns of CPU work takes 2 ns.
+    // The cycle of 20600 ns has 700 + 1000 + 1000 + 900 = 3600 ns of CPU
+    // work on its path (the kick runs beside the loop's submission).
+    assert_iops(busy.iops, 20_600 + 3600);
+    assert_iops(idle.iops, 20_600);
+    // The loop holds its CPU twice as long, and its clock counts half.
+    let per_io = |r: &RunRow| r.iothread_cpu_pct / r.iops;
+    assert!(
+        (per_io(&busy) / per_io(&idle) - 1.0).abs() < 0.01,
+        "CPU per I/O: idle {} busy {}",
+        per_io(&idle),
+        per_io(&busy)
+    );
+}
+
+#[test]
+fn slower_wakeups_cost_a_blocking_loop_more_than_a_polling_one() {
+    let w = workload(1, 1);
+    let (off, fixed) = (Params::defaults(PolicyKind::Off), fixed(32_000));
+    let fast = preset(2, 2000, 0.0, true);
+    let slow = preset(2, 20_000, 0.0, true);
+    let off_loss = run(&fast, &w, &off).iops / run(&slow, &w, &off).iops;
+    let fixed_loss = run(&fast, &w, &fixed).iops / run(&slow, &w, &fixed).iops;
+    assert!(
+        off_loss > 1.5 && fixed_loss < off_loss,
+        "IOPS lost to slow wake-ups: off x{off_loss}, fixed x{fixed_loss}"
+    );
+}
+
+#[test]
+fn wakeups_are_drawn_from_the_run_seed() {
+    let text = |shared: bool| {
+        let mut p = preset(2, 0, 0.5, shared);
+        let h = p.host.as_mut().unwrap();
+        h.eventfd_wakeup_ns = [2_000, 4_000, 9_000, 40_000];
+        h.channel_wakeup_ns = [3_000, 5_000, 8_000, 30_000];
+        p
+    };
+    let p = text(true);
+    let w = workload(4, 8);
+    for kind in PolicyKind::ALL {
+        let params = Params::defaults(kind);
+        let a = simulate(&p, &w, &params, 7).unwrap();
+        let b = simulate(&p, &w, &params, 7).unwrap();
+        assert_eq!(csv_bytes(&a), csv_bytes(&b), "{kind}");
+    }
+    let qemu = Params::defaults(PolicyKind::Qemu);
+    let a = simulate(&p, &w, &qemu, 1).unwrap();
+    let b = simulate(&p, &w, &qemu, 2).unwrap();
+    assert_ne!(a.iops, b.iops, "the seed changes the wake-ups");
+}
+
+#[test]
+fn a_host_section_without_shared_changes_nothing() {
+    for name in Preset::names() {
+        let plain = Preset::load(name).unwrap();
+        let mut with = plain.clone();
+        with.host = preset(2, 4000, 1.0, false).host;
+        assert!(!with.host.as_ref().unwrap().shared);
+        for w in plain.matrix.workloads().iter().take(4) {
+            let w = Workload {
+                duration_ms: 20,
+                ..w.clone()
+            };
+            for kind in PolicyKind::ALL {
+                let p = Params::defaults(kind);
+                assert_eq!(
+                    csv_bytes(&simulate(&plain, &w, &p, 3).unwrap()),
+                    csv_bytes(&simulate(&with, &w, &p, 3).unwrap()),
+                    "{name} {kind}"
+                );
+            }
+        }
+        // The same section with shared = true does change the run.
+        with.host.as_mut().unwrap().shared = true;
+        let w = Workload {
+            duration_ms: 20,
+            ..plain.matrix.workloads()[0].clone()
+        };
+        let q = Params::defaults(PolicyKind::Qemu);
+        assert_ne!(
+            simulate(&plain, &w, &q, 3).unwrap(),
+            simulate(&with, &w, &q, 3).unwrap(),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn shared_defaults_to_off_and_round_trips() {
+    let p = preset(2, 4000, 0.0, false);
+    let text = p.to_toml();
+    assert!(!text.contains("shared"), "false is not written: {text}");
+    let p = preset(2, 4000, 0.0, true);
+    let text = p.to_toml();
+    assert!(text.contains("shared = true"), "{text}");
+    assert_eq!(Preset::from_toml(&text, "again").unwrap(), p);
+}
