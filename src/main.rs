@@ -80,7 +80,7 @@ enum Command {
     /// Draw trade-off plots from results CSV.
     #[command(subcommand)]
     Plot(cmd::plot::PlotCommand),
-    /// Evaluate every policy on both presets, against the oracle and across
+    /// Evaluate every policy on both presets, against the frontier and across
     /// devices, and write the results and a markdown summary.
     Study(cmd::study::StudyArgs),
     /// Run the default compare and a sweep and write every plot and an index.

@@ -28,7 +28,8 @@ pub struct PolicyArgs {
     /// First window after growing from 0 (kvm-halt-poll, guest-haltpoll).
     #[arg(long, value_name = "NS", allow_hyphen_values = true)]
     pub poll_grow_start_ns: Option<String>,
-    /// The oracle polls when the next event is at most this far away.
+    /// The threshold oracle polls when the next event is at most this far
+    /// away.
     #[arg(long, value_name = "NS", allow_hyphen_values = true)]
     pub oracle_threshold_ns: Option<String>,
     /// Cost of blocking for the pollwise policy (wake-up and kick).
@@ -44,6 +45,9 @@ impl PolicyArgs {
     /// flag applied.
     pub fn params(&self) -> Result<Params> {
         let kind = PolicyKind::from_name(&self.policy)?;
+        if let Some(note) = PolicyKind::renamed_from(&self.policy) {
+            eprintln!("{note}");
+        }
         let flags = [
             ("poll-max-ns", &self.poll_max_ns),
             ("poll-grow", &self.poll_grow),

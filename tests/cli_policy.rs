@@ -140,7 +140,8 @@ fn list_names_every_policy_and_parameter() {
         "kvm-halt-poll,poll-grow-start-ns,10000,",
         "guest-haltpoll,poll-grow-start-ns,50000,",
         "off,,",
-        "oracle,oracle-threshold-ns,",
+        "threshold-oracle,oracle-threshold-ns,",
+        "clairvoyant,delay-price-milli,1000,",
     ] {
         assert!(text.contains(needle), "missing {needle} in:\n{text}");
     }

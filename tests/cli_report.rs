@@ -92,7 +92,7 @@ fn report_writes_every_plot_its_data_and_an_index() {
     );
 
     // The sweep: qemu 5 poll-max-ns x 3 poll-shrink, weighted 4 weights,
-    // pollwise 4 costs, oracle 3 thresholds = 26 settings, on every matrix
+    // pollwise 4 costs, clairvoyant 3 prices = 26 settings, on every matrix
     // row, 2 seeds each.
     let sweep = fs::read_to_string(out.join("sweep.csv")).unwrap();
     assert_eq!(sweep.lines().count() - 1, 26 * matrix_rows * 2);

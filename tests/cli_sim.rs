@@ -274,6 +274,8 @@ fn study_writes_a_summary_from_its_runs() {
         "1",
         "--duration-ms",
         "2",
+        "--rollout-duration-ms",
+        "2",
         "--skip-robustness",
     ]);
     assert_ok(&o);
@@ -283,13 +285,23 @@ fn study_writes_a_summary_from_its_runs() {
         "## fcp-16disk",
         "| pollwise |",
         "| weighted |",
-        "Oracle frontier",
+        "### optane-p4800x: frontier over the whole matrix",
+        "| clairvoyant 1000 |",
+        "| rollout 1000 |",
+        "## Ablation",
+        "## fcp-16disk against IBM's summary",
     ] {
         assert!(md.contains(needle), "missing {needle} in:\n{md}");
     }
-    // Every run is in the CSVs: 7 policies x 32 optane rows.
+    // Every run is in the CSVs: 9 online settings x 32 optane rows; 7
+    // thresholds and 8 prices on the frontier; fcp's 64 rows run once per
+    // random/sequential pair.
     let runs = rows(&fs::read_to_string(dir.join("policies-optane-p4800x.csv")).unwrap());
-    assert_eq!(runs.len(), 7 * 32);
+    assert_eq!(runs.len(), 9 * 32);
+    let runs = rows(&fs::read_to_string(dir.join("frontier-optane-p4800x.csv")).unwrap());
+    assert_eq!(runs.len(), 15 * 32);
+    let runs = rows(&fs::read_to_string(dir.join("policies-fcp-16disk.csv")).unwrap());
+    assert_eq!(runs.len(), 9 * 32);
     // The qemu line compares qemu with itself.
     let qemu = md
         .lines()

@@ -46,7 +46,7 @@
 
 use crate::outcome::{HandlerId, Outcome};
 use crate::params::{ParamError, Params};
-use crate::policy::{AnyPolicy, Policy};
+use crate::policy::{AnyPolicy, Foresight, Policy};
 use crate::window_stats::WindowStats;
 
 /// Where the loop is within an iteration.
@@ -261,7 +261,10 @@ impl IoThread {
         );
         self.iter_start = now;
         if self.clairvoyant {
-            if !pending {
+            // A self-notified loop does not sleep whatever its window: it
+            // runs the notifier's iteration first, as an online policy's
+            // loop does, and foresees from the next one.
+            if !pending && !self.notified {
                 // The window depends on the next arrival; it is settled when
                 // that arrival happens (see `arrival`).
                 self.iter_window = 0;
@@ -271,7 +274,7 @@ impl IoThread {
             // Work is already here: the next event is "now", which keeps a
             // threshold above 0 in poll mode (notifications off), as an
             // online policy with a window would be.
-            self.policy.foresee(1);
+            self.policy.foresee(&Foresight::gap(1));
         }
         let window = self.policy.window_ns();
         self.iter_window = window;
@@ -326,9 +329,19 @@ impl IoThread {
 
     /// Work arrived (or, for a host that polls, was just seen).
     pub fn arrival(&mut self, now: u64) -> Step {
+        self.arrival_foreseen(now, Foresight::default())
+    }
+
+    /// Work arrived, and the host (one that knows the future) says what it
+    /// is and what a block for it would cost; `next.gap_ns` is filled in
+    /// here. Only a clairvoyant policy in [`Phase::Foreseeing`] reads it.
+    pub fn arrival_foreseen(&mut self, now: u64, next: Foresight) -> Step {
         if self.phase == Phase::Foreseeing {
             let gap = now - self.iter_start;
-            self.policy.foresee(gap + 1);
+            self.policy.foresee(&Foresight {
+                gap_ns: gap + 1,
+                ..next
+            });
             let window = self.policy.window_ns();
             self.iter_window = window;
             if window > gap {

@@ -21,9 +21,10 @@ pub use iothread::{IoThread, LoopCounters, Noticed, Phase, Step, TracePoint};
 pub use outcome::{HandlerId, Outcome, MAX_HANDLER_ID};
 pub use params::{Param, ParamError, ParamSpec, Params, MAX_FACTOR, MAX_TIME_NS, MAX_WEIGHT_SHIFT};
 pub use policies::{
-    Fixed, GuestHaltPoll, KvmHaltPoll, Off, Oracle, Pollwise, Qemu, Weighted, QEMU_GROW_START_NS,
+    Clairvoyant, Fixed, GuestHaltPoll, KvmHaltPoll, Off, Pollwise, Qemu, ThresholdOracle, Weighted,
+    QEMU_GROW_START_NS,
 };
-pub use policy::{AnyPolicy, Policy, PolicyKind};
+pub use policy::{AnyPolicy, EventKind, Foresight, Policy, PolicyKind};
 pub use schema::{RunRow, TraceRow, COMPARE_COLUMNS};
 pub use window_stats::{is_abrupt_reset, WindowStats};
 pub use workload::{Limits, Rw, Workload, WorkloadError};

@@ -23,15 +23,19 @@ pub enum Param {
     PollWeight,
     /// First non-zero window after growing from 0.
     PollGrowStartNs,
-    /// The oracle polls when the next event is at most this far away.
+    /// The threshold oracle polls when the next event is at most this far
+    /// away.
     OracleThresholdNs,
     /// What blocking costs (wake-up latency and CPU, the guest's kick):
     /// pollwise polls only for events nearer than this on average.
     PollBlockCostNs,
+    /// The priced clairvoyant's price of delay: IOThread CPU ns per 1000 ns
+    /// of delay to the guest.
+    DelayPriceMilli,
 }
 
 impl Param {
-    pub const ALL: [Param; 7] = [
+    pub const ALL: [Param; 8] = [
         Param::PollMaxNs,
         Param::PollGrow,
         Param::PollShrink,
@@ -39,6 +43,7 @@ impl Param {
         Param::PollGrowStartNs,
         Param::OracleThresholdNs,
         Param::PollBlockCostNs,
+        Param::DelayPriceMilli,
     ];
 
     pub fn name(self) -> &'static str {
@@ -50,6 +55,7 @@ impl Param {
             Param::PollGrowStartNs => "poll-grow-start-ns",
             Param::OracleThresholdNs => "oracle-threshold-ns",
             Param::PollBlockCostNs => "poll-block-cost-ns",
+            Param::DelayPriceMilli => "delay-price-milli",
         }
     }
 

@@ -7,7 +7,9 @@ use crate::outcome::{HandlerId, Outcome, MAX_HANDLER_ID};
 use crate::params::{
     Param, ParamError, ParamSpec, Params, MAX_FACTOR, MAX_TIME_NS, MAX_WEIGHT_SHIFT,
 };
-use crate::policies::{Fixed, GuestHaltPoll, KvmHaltPoll, Off, Oracle, Pollwise, Qemu, Weighted};
+use crate::policies::{
+    Clairvoyant, Fixed, GuestHaltPoll, KvmHaltPoll, Off, Pollwise, Qemu, ThresholdOracle, Weighted,
+};
 
 /// A poll-window policy: a state machine over integer nanoseconds.
 ///
@@ -26,9 +28,53 @@ pub trait Policy {
     /// Changes parameters on a live policy (QEMU's `qom-set` on an IOThread).
     /// The window is brought within the new bounds at once.
     fn set_params(&mut self, params: Params) -> Result<(), ParamError>;
-    /// Tells a clairvoyant policy how long until the next event; only the
-    /// simulator can know this. Online policies ignore it.
-    fn foresee(&mut self, _next_event_ns: u64) {}
+    /// Tells a clairvoyant policy about the next event; only the simulator
+    /// can know this. Online policies ignore it.
+    fn foresee(&mut self, _next: &Foresight) {}
+}
+
+/// What the next event of an IOThread is, for a clairvoyant policy.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum EventKind {
+    /// Not said (work already in view, or a host that does not know).
+    #[default]
+    Unknown,
+    /// The guest queued a request: a block makes it kick and wait.
+    Submission,
+    /// The device completed a request: a block delays its delivery.
+    Completion,
+}
+
+/// What a host that knows the future tells a clairvoyant policy at the
+/// start of an iteration: when the next event comes and what a block for it
+/// would cost. The loop fills in `gap_ns`; the host the rest.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Foresight {
+    /// From the start of the iteration to the event, plus one pass.
+    pub gap_ns: u64,
+    pub kind: EventKind,
+    /// Latency a block adds before the loop runs again (the wake-up).
+    pub wake_ns: u64,
+    /// IOThread CPU a wake-up costs.
+    pub wake_cpu_ns: u64,
+    /// Guest CPU of the kick a block makes a submission pay.
+    pub kick_ns: u64,
+    /// Of a completion's delay, how much the guest would spend busy anyway.
+    pub hidden_ns: u64,
+    /// A decision imposed by a host that searches over decisions (the
+    /// simulator's rollout): `Some(true)` polls (if within `poll-max-ns`),
+    /// `Some(false)` blocks.
+    pub forced: Option<bool>,
+}
+
+impl Foresight {
+    /// Only the gap is known.
+    pub fn gap(gap_ns: u64) -> Foresight {
+        Foresight {
+            gap_ns,
+            ..Foresight::default()
+        }
+    }
 }
 
 /// Every policy this crate provides.
@@ -41,7 +87,8 @@ pub enum PolicyKind {
     GuestHaltPoll,
     Fixed,
     Off,
-    Oracle,
+    ThresholdOracle,
+    Clairvoyant,
     Pollwise,
 }
 
@@ -203,6 +250,23 @@ const ORACLE_SPECS: &[ParamSpec] = &[
     },
 ];
 
+const CLAIRVOYANT_SPECS: &[ParamSpec] = &[
+    ParamSpec {
+        param: Param::PollMaxNs,
+        default: 32768,
+        min: 0,
+        max: MAX_TIME_NS,
+        help: "never poll longer than this",
+    },
+    ParamSpec {
+        param: Param::DelayPriceMilli,
+        default: 1000,
+        min: 0,
+        max: MAX_TIME_NS,
+        help: "IOThread CPU ns worth 1000 ns of delay to the guest: poll when the gap costs less than the wake-up CPU plus the priced delay",
+    },
+];
+
 const POLLWISE_SPECS: &[ParamSpec] = &[
     QEMU_SPECS[0],
     ParamSpec {
@@ -236,7 +300,7 @@ const POLLWISE_SPECS: &[ParamSpec] = &[
 ];
 
 impl PolicyKind {
-    pub const ALL: [PolicyKind; 9] = [
+    pub const ALL: [PolicyKind; 10] = [
         PolicyKind::Qemu,
         PolicyKind::Weighted,
         PolicyKind::WeightedMerged,
@@ -244,7 +308,8 @@ impl PolicyKind {
         PolicyKind::GuestHaltPoll,
         PolicyKind::Fixed,
         PolicyKind::Off,
-        PolicyKind::Oracle,
+        PolicyKind::ThresholdOracle,
+        PolicyKind::Clairvoyant,
         PolicyKind::Pollwise,
     ];
 
@@ -257,12 +322,21 @@ impl PolicyKind {
             PolicyKind::GuestHaltPoll => "guest-haltpoll",
             PolicyKind::Fixed => "fixed",
             PolicyKind::Off => "off",
-            PolicyKind::Oracle => "oracle",
+            PolicyKind::ThresholdOracle => "threshold-oracle",
+            PolicyKind::Clairvoyant => "clairvoyant",
             PolicyKind::Pollwise => "pollwise",
         }
     }
 
+    /// The old name of the threshold oracle, still accepted.
+    pub const OLD_ORACLE_NAME: &'static str = "oracle";
+
+    /// A kind by name; [`PolicyKind::OLD_ORACLE_NAME`] is accepted for the
+    /// threshold oracle (see [`PolicyKind::renamed_from`]).
     pub fn from_name(name: &str) -> Result<PolicyKind, ParamError> {
+        if name == PolicyKind::OLD_ORACLE_NAME {
+            return Ok(PolicyKind::ThresholdOracle);
+        }
         PolicyKind::ALL
             .into_iter()
             .find(|k| k.name() == name)
@@ -270,6 +344,15 @@ impl PolicyKind {
                 name: name.to_string(),
                 known: PolicyKind::ALL.iter().map(|k| k.name()).collect(),
             })
+    }
+
+    /// A note for a user who named a policy by its old name.
+    pub fn renamed_from(name: &str) -> Option<String> {
+        (name == PolicyKind::OLD_ORACLE_NAME).then(|| {
+            "note: policy `oracle` is now `threshold-oracle` (it is not a lower bound; see \
+             `clairvoyant` and the study's frontier)"
+                .to_string()
+        })
     }
 
     pub fn description(self) -> &'static str {
@@ -281,7 +364,8 @@ impl PolicyKind {
             PolicyKind::GuestHaltPoll => "Linux guest cpuidle haltpoll governor",
             PolicyKind::Fixed => "always poll for poll-max-ns",
             PolicyKind::Off => "never poll",
-            PolicyKind::Oracle => "clairvoyant lower bound (simulation only): polls exactly when the next event is near",
+            PolicyKind::ThresholdOracle => "threshold oracle (simulation only): polls exactly until the next event when it is near; not a lower bound",
+            PolicyKind::Clairvoyant => "priced clairvoyant (simulation only): knows the next event's time and kind, polls when that costs less than blocking at a price of delay",
             PolicyKind::Pollwise => "ours: per-handler mean and jitter of block time; poll only when cheaper than blocking, shrink gradually",
         }
     }
@@ -295,7 +379,8 @@ impl PolicyKind {
             PolicyKind::GuestHaltPoll => GUEST_HALTPOLL_SPECS,
             PolicyKind::Fixed => FIXED_SPECS,
             PolicyKind::Off => &[],
-            PolicyKind::Oracle => ORACLE_SPECS,
+            PolicyKind::ThresholdOracle => ORACLE_SPECS,
+            PolicyKind::Clairvoyant => CLAIRVOYANT_SPECS,
             PolicyKind::Pollwise => POLLWISE_SPECS,
         }
     }
@@ -307,7 +392,7 @@ impl PolicyKind {
     /// Whether the policy needs [`Policy::foresee`], i.e. can only run in
     /// the simulator.
     pub fn is_clairvoyant(self) -> bool {
-        self == PolicyKind::Oracle
+        matches!(self, PolicyKind::ThresholdOracle | PolicyKind::Clairvoyant)
     }
 
     /// Whether one adjustment may drop the window straight to 0 from above
@@ -318,7 +403,7 @@ impl PolicyKind {
             PolicyKind::Qemu | PolicyKind::KvmHaltPoll | PolicyKind::GuestHaltPoll => {
                 params.get(Param::PollShrink) == 0
             }
-            PolicyKind::Oracle => true,
+            PolicyKind::ThresholdOracle | PolicyKind::Clairvoyant => true,
             PolicyKind::Weighted
             | PolicyKind::WeightedMerged
             | PolicyKind::Fixed
@@ -343,7 +428,10 @@ impl PolicyKind {
                 if shrink == 0 { 2 } else { shrink },
                 params.get(Param::PollGrowStartNs),
             ),
-            PolicyKind::Fixed | PolicyKind::Off | PolicyKind::Oracle => (1, 0),
+            PolicyKind::Fixed
+            | PolicyKind::Off
+            | PolicyKind::ThresholdOracle
+            | PolicyKind::Clairvoyant => (1, 0),
         }
     }
 }
@@ -364,7 +452,8 @@ pub enum AnyPolicy {
     GuestHaltPoll(GuestHaltPoll),
     Fixed(Fixed),
     Off(Off),
-    Oracle(Oracle),
+    ThresholdOracle(ThresholdOracle),
+    Clairvoyant(Clairvoyant),
     Pollwise(Pollwise),
 }
 
@@ -377,7 +466,8 @@ macro_rules! dispatch {
             AnyPolicy::GuestHaltPoll($p) => $e,
             AnyPolicy::Fixed($p) => $e,
             AnyPolicy::Off($p) => $e,
-            AnyPolicy::Oracle($p) => $e,
+            AnyPolicy::ThresholdOracle($p) => $e,
+            AnyPolicy::Clairvoyant($p) => $e,
             AnyPolicy::Pollwise($p) => $e,
         }
     };
@@ -395,7 +485,8 @@ impl AnyPolicy {
             PolicyKind::GuestHaltPoll => AnyPolicy::GuestHaltPoll(GuestHaltPoll::new(params)),
             PolicyKind::Fixed => AnyPolicy::Fixed(Fixed::new(params)),
             PolicyKind::Off => AnyPolicy::Off(Off::new(params)),
-            PolicyKind::Oracle => AnyPolicy::Oracle(Oracle::new(params)),
+            PolicyKind::ThresholdOracle => AnyPolicy::ThresholdOracle(ThresholdOracle::new(params)),
+            PolicyKind::Clairvoyant => AnyPolicy::Clairvoyant(Clairvoyant::new(params)),
             PolicyKind::Pollwise => AnyPolicy::Pollwise(Pollwise::new(params)),
         }
     }
@@ -429,8 +520,8 @@ impl Policy for AnyPolicy {
         dispatch!(self, p => p.set_params(params))
     }
     #[inline]
-    fn foresee(&mut self, next_event_ns: u64) {
-        dispatch!(self, p => p.foresee(next_event_ns))
+    fn foresee(&mut self, next: &Foresight) {
+        dispatch!(self, p => p.foresee(next))
     }
 }
 

@@ -10,10 +10,12 @@
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
 
-use pollwise_core::{AnyPolicy, HandlerId, Outcome, Param, Params, Policy, PolicyKind};
+use pollwise_core::{
+    AnyPolicy, EventKind, Foresight, HandlerId, Outcome, Param, Params, Policy, PolicyKind,
+};
 
-/// Online policies: everything but the clairvoyant oracle, which has its own
-/// bounds test below.
+/// Online policies: everything but the clairvoyant policies, which have their
+/// own bounds tests below.
 const ONLINE: [PolicyKind; 7] = [
     PolicyKind::Qemu,
     PolicyKind::Pollwise,
@@ -141,7 +143,10 @@ fn gentle_floor(p: &Params, before: u64) -> (u64, u64) {
             before / if shrink == 0 { 2 } else { shrink },
             p.get(Param::PollGrowStartNs),
         ),
-        PolicyKind::Fixed | PolicyKind::Off | PolicyKind::Oracle => (before, 0),
+        PolicyKind::Fixed
+        | PolicyKind::Off
+        | PolicyKind::ThresholdOracle
+        | PolicyKind::Clairvoyant => (before, 0),
     }
 }
 
@@ -155,7 +160,7 @@ fn promises_gradual(p: &Params) -> bool {
         | PolicyKind::Fixed
         | PolicyKind::Off
         | PolicyKind::Pollwise => true,
-        PolicyKind::Oracle => false,
+        PolicyKind::ThresholdOracle | PolicyKind::Clairvoyant => false,
     }
 }
 
@@ -276,17 +281,45 @@ proptest! {
         }
     }
 
+    /// The priced clairvoyant polls only up to the next event, within
+    /// poll-max-ns, whatever the event's kind and price.
+    #[test]
+    fn clairvoyant_within_bounds(
+        params in params_for(PolicyKind::Clairvoyant),
+        futures in proptest::collection::vec((block_ns(), 0u8..3, block_ns()), 1..50)
+    ) {
+        let max = params.poll_max_ns();
+        let mut p = AnyPolicy::new(params);
+        for (next, kind, hidden) in futures {
+            let kind = [EventKind::Unknown, EventKind::Submission, EventKind::Completion]
+                [usize::from(kind)];
+            p.foresee(&Foresight {
+                gap_ns: next,
+                kind,
+                wake_ns: 5000,
+                wake_cpu_ns: 2000,
+                kick_ns: 3000,
+                hidden_ns: hidden,
+                forced: None,
+            });
+            let w = p.window_ns();
+            prop_assert!(w <= max);
+            prop_assert!(w == 0 || w == next);
+            p.observe(&Outcome { block_ns: next, polled: w > 0, handlers: &[0], slept_ns: 0 });
+        }
+    }
+
     /// The oracle only ever polls up to the next event, within its bounds.
     #[test]
     fn oracle_within_bounds(
-        params in params_for(PolicyKind::Oracle),
+        params in params_for(PolicyKind::ThresholdOracle),
         futures in proptest::collection::vec(block_ns(), 1..50)
     ) {
         let max = params.poll_max_ns();
         let threshold = params.get(Param::OracleThresholdNs);
         let mut p = AnyPolicy::new(params);
         for next in futures {
-            p.foresee(next);
+            p.foresee(&Foresight::gap(next));
             let w = p.window_ns();
             prop_assert!(w <= max && w <= threshold);
             prop_assert!(w == 0 || w == next);

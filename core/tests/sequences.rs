@@ -3,7 +3,7 @@
 //! util/aio-posix.c, the 2026 RFC, Linux kvm_main.c and haltpoll.c), step by
 //! step, as the comments show; none was printed by the code under test.
 
-use pollwise_core::{AnyPolicy, HandlerId, Outcome, Params, Policy, PolicyKind};
+use pollwise_core::{AnyPolicy, Foresight, HandlerId, Outcome, Params, Policy, PolicyKind};
 
 fn policy(kind: PolicyKind, pairs: &[(&str, &str)]) -> AnyPolicy {
     AnyPolicy::new(Params::from_pairs(kind, pairs.iter().copied()).unwrap())
@@ -186,17 +186,20 @@ fn fixed_off_and_oracle() {
     let mut p = policy(PolicyKind::Off, &[]);
     assert_eq!(run(&mut p, &single(&[1, 1_000_000])), [0, 0]);
 
-    let mut p = policy(PolicyKind::Oracle, &[("oracle-threshold-ns", "5000")]);
-    p.foresee(4999);
+    let mut p = policy(
+        PolicyKind::ThresholdOracle,
+        &[("oracle-threshold-ns", "5000")],
+    );
+    p.foresee(&Foresight::gap(4999));
     assert_eq!(p.window_ns(), 4999);
-    p.foresee(5001);
+    p.foresee(&Foresight::gap(5001));
     assert_eq!(p.window_ns(), 0);
     // The threshold never lets it poll past poll-max-ns.
     let mut p = policy(
-        PolicyKind::Oracle,
+        PolicyKind::ThresholdOracle,
         &[("oracle-threshold-ns", "50000"), ("poll-max-ns", "3000")],
     );
-    p.foresee(4000);
+    p.foresee(&Foresight::gap(4000));
     assert_eq!(p.window_ns(), 0);
 }
 

@@ -35,8 +35,8 @@ pub struct ReportOptions {
 }
 
 /// The sweep: QEMU's two knobs, the proposal's weight, our policy's cost of
-/// blocking and the oracle's threshold. (`off` is left out: it sits so far from the others that they
-/// would crowd into one corner of the picture.)
+/// blocking and the priced clairvoyant's price of delay. (`off` is left out: it sits so far from
+/// the others that they would crowd into one corner of the picture.)
 fn sweep_specs() -> Vec<(PolicyKind, Vec<(&'static str, &'static str)>)> {
     vec![
         (
@@ -52,8 +52,8 @@ fn sweep_specs() -> Vec<(PolicyKind, Vec<(&'static str, &'static str)>)> {
             vec![("poll-block-cost-ns", "8000,16000,24000,32768")],
         ),
         (
-            PolicyKind::Oracle,
-            vec![("oracle-threshold-ns", "2000,8000,32768")],
+            PolicyKind::Clairvoyant,
+            vec![("delay-price-milli", "250,1000,4000")],
         ),
     ]
 }
@@ -429,7 +429,8 @@ impl Index<'_> {
         writeln!(
             out,
             "QEMU's `poll-max-ns` x `poll-shrink`, the proposal's `poll-weight` and the \
-             clairvoyant oracle's threshold (the bound no online policy can pass), each on \
+             priced clairvoyant's price of delay (it knows each event's time and kind; a \
+             reference curve, not a bound: see the study's frontier), each on \
              every row of the matrix for {} ms with {} seed(s). Each point is one setting: \
              its IOThread CPU and IOPS as a percentage of `{}` on the same row, averaged \
              over rows and seeds. Lines join each policy's non-dominated settings (less CPU \

@@ -1,6 +1,7 @@
 //! `plot pareto`: IOThread CPU against IOPS, one series per policy, each
-//! policy's non-dominated points joined as its frontier, the oracle's frontier
-//! as the bound, the baseline marked.
+//! policy's non-dominated points joined as its frontier, the simulator's
+//! clairvoyant policies dashed (reference curves, not bounds), the baseline
+//! marked.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -336,7 +337,8 @@ impl Draw for ParetoPlot {
         // at all), so a crowded sweep stays readable.
         let mut labels: Vec<PointLabel> = Vec::new();
         for (i, policy) in self.policy_names().into_iter().enumerate() {
-            let is_oracle = policy == "oracle";
+            // The simulator's clairvoyant policies (by current or old name).
+            let is_oracle = matches!(policy, "threshold-oracle" | "clairvoyant" | "oracle");
             let color: RGBColor = if is_oracle { BLACK } else { series_color(i) };
             let configs: Vec<&Config> = d.configs.iter().filter(|c| c.policy == policy).collect();
             let points: Vec<Point> = configs.iter().map(|c| c.point).collect();
@@ -358,7 +360,7 @@ impl Draw for ParetoPlot {
                         6,
                         ShapeStyle::from(&BLACK).stroke_width(3),
                     ))?
-                    .label("oracle frontier (bound)")
+                    .label(format!("{policy} (knows the future; not a bound)"))
                     .legend(|(x, y)| {
                         PathElement::new(vec![(x, y), (x + 20, y)], BLACK.stroke_width(3))
                     });

@@ -16,7 +16,7 @@ use proptest::prelude::*;
 const VALUES: [&str; 12] = [
     "0", "-0", "0.0", "1000", "1e3", "512", "2", "inf", "+inf", "NaN", "abc", "b",
 ];
-const POLICIES: [&str; 4] = ["qemu", "weighted", "oracle", "pollwise"];
+const POLICIES: [&str; 4] = ["qemu", "weighted", "threshold-oracle", "pollwise"];
 const RWS: [&str; 2] = ["randread", "randwrite"];
 
 #[derive(Debug, Clone)]

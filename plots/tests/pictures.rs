@@ -112,7 +112,7 @@ sim,p,qemu,poll-max-ns=32768 poll-shrink=0,randread,8192,1,8,1,1000,1,163000,98.
 sim,p,qemu,poll-max-ns=8192 poll-shrink=0,randread,8192,1,8,1,1000,1,150000,80.0,1
 sim,p,weighted,poll-max-ns=32768 poll-weight=2,randread,8192,1,8,1,1000,1,150700,95.8,1
 sim,p,weighted,poll-max-ns=32768 poll-weight=3,randread,8192,1,8,1,1000,1,155000,96.5,1
-sim,p,oracle,,randread,8192,1,8,1,1000,1,168000,70.0,1
+sim,p,threshold-oracle,,randread,8192,1,8,1,1000,1,168000,70.0,1
 ";
 
 #[test]

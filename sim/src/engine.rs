@@ -6,7 +6,9 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 
 use hdrhistogram::Histogram;
-use pollwise_core::{Params, Phase, RunRow, TracePoint, TraceRow, WindowStats};
+use pollwise_core::{
+    EventKind, Foresight, Params, Phase, RunRow, TracePoint, TraceRow, WindowStats,
+};
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, LogNormal};
 use rand_pcg::Pcg64;
@@ -74,10 +76,12 @@ struct Slot {
     submitted_at: Time,
 }
 
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 struct Vcpu {
     work: VecDeque<Work>,
     busy: bool,
+    /// When the current work item ends (for a clairvoyant's foresight).
+    busy_until: Time,
     current: Option<Work>,
     /// Completions on their way to this vCPU: (delivery time, slot).
     inbox: Vec<(Time, u32)>,
@@ -102,19 +106,23 @@ impl IoThread {
 
 /// A disk of the device: internal channels (busy for a request's media
 /// latency) and one transfer path shared by its requests.
+#[derive(Clone)]
 struct Disk {
     channels_free_at: BinaryHeap<Reverse<Time>>,
     transfer_free_at: Time,
 }
 
 /// The measurements of one run before they become a [`RunRow`].
+#[derive(Clone)]
 struct Meters {
     latency: Histogram<u64>,
     completions: u64,
     kicks: u64,
 }
 
-/// One run of the model.
+/// One run of the model. A clone is an independent copy of the run's
+/// state (the rollout explores futures from clones).
+#[derive(Clone)]
 pub struct Engine<'a> {
     preset: &'a Preset,
     workload: &'a Workload,
@@ -148,6 +156,10 @@ pub struct Engine<'a> {
     params_text: String,
     /// Events processed, for the benchmark.
     processed: u64,
+    /// A decision to impose on the next clairvoyant decision (the rollout).
+    force_next: Option<bool>,
+    /// Clairvoyant decisions made so far.
+    decisions: u64,
 }
 
 impl<'a> Engine<'a> {
@@ -267,6 +279,8 @@ impl<'a> Engine<'a> {
             trace: trace.then(TraceSink::collect),
             params_text: params.to_string(),
             processed: 0,
+            force_next: None,
+            decisions: 0,
         })
     }
 
@@ -288,6 +302,15 @@ impl<'a> Engine<'a> {
 
     /// [`Engine::run`], also returning how many events were processed.
     pub fn run_counted(mut self) -> (RunRow, Vec<TraceRow>, u64) {
+        self.start();
+        while self.step() {}
+        let processed = self.processed;
+        let (row, trace) = self.finish();
+        (row, trace, processed)
+    }
+
+    /// Queues the first requests and starts every IOThread and vCPU.
+    pub(crate) fn start(&mut self) {
         for s in 0..self.slots.len() as u32 {
             let vcpu = self.slots[s as usize].vcpu;
             self.vcpus[vcpu as usize].work.push_back(Work::Issue {
@@ -307,28 +330,33 @@ impl<'a> Engine<'a> {
         for v in 0..self.vcpus.len() as u32 {
             self.start_work(v);
         }
-        while let Some(Reverse((at, _, event))) = self.events.pop() {
-            if at >= self.measure_to {
-                break;
+    }
+
+    /// Processes the next event; `false` once the measured interval is over
+    /// (then `now` is its end).
+    pub(crate) fn step(&mut self) -> bool {
+        match self.events.pop() {
+            Some(Reverse((at, _, event))) if at < self.measure_to => {
+                self.now = at;
+                self.processed += 1;
+                match event {
+                    Event::VcpuDone { vcpu } => self.vcpu_done(vcpu),
+                    Event::MediaDone { slot } => self.media_done(slot),
+                    Event::DeviceDone { slot } => self.device_done(slot),
+                    Event::PollTimeout { it, gen } => self.poll_timeout(it, gen),
+                    Event::Noticed { it, gen } => self.noticed(it, gen),
+                    Event::IterEnd { it } => self.iter_end(it),
+                    Event::GuestIrq { vcpu } => self.guest_irq(vcpu),
+                    Event::Runnable { thread } => self.runnable(thread),
+                    Event::OnCpu { thread } => self.on_cpu(thread),
+                }
+                true
             }
-            self.now = at;
-            self.processed += 1;
-            match event {
-                Event::VcpuDone { vcpu } => self.vcpu_done(vcpu),
-                Event::MediaDone { slot } => self.media_done(slot),
-                Event::DeviceDone { slot } => self.device_done(slot),
-                Event::PollTimeout { it, gen } => self.poll_timeout(it, gen),
-                Event::Noticed { it, gen } => self.noticed(it, gen),
-                Event::IterEnd { it } => self.iter_end(it),
-                Event::GuestIrq { vcpu } => self.guest_irq(vcpu),
-                Event::Runnable { thread } => self.runnable(thread),
-                Event::OnCpu { thread } => self.on_cpu(thread),
+            _ => {
+                self.now = self.measure_to;
+                false
             }
         }
-        self.now = self.measure_to;
-        let processed = self.processed;
-        let (row, trace) = self.finish();
-        (row, trace, processed)
     }
 
     // ---- guest ----------------------------------------------------------
@@ -367,7 +395,9 @@ impl<'a> Engine<'a> {
                 }
             }
         };
-        self.schedule(self.now + self.wall(cost), Event::VcpuDone { vcpu });
+        let end = self.now + self.wall(cost);
+        self.vcpus[vcpu as usize].busy_until = end;
+        self.schedule(end, Event::VcpuDone { vcpu });
     }
 
     /// Chooses the disk, queue and operation of a slot's next request.
@@ -397,7 +427,7 @@ impl<'a> Engine<'a> {
             self.iothreads[it as usize].ready_sub.push(slot);
             // First let the IOThread react (a clairvoyant one decides now
             // whether it was polling), then see whether the guest must kick.
-            self.arrival(it);
+            self.arrival(it, EventKind::Submission, vcpu);
             if self.iothreads[it as usize].lp.machine().notify_enabled() {
                 if self.now >= self.measure_from {
                     self.meters.kicks += 1;
@@ -463,9 +493,9 @@ impl<'a> Engine<'a> {
     }
 
     fn device_done(&mut self, slot: u32) {
-        let it = self.slots[slot as usize].iothread;
-        self.iothreads[it as usize].ready_cmp.push(slot);
-        self.arrival(it);
+        let s = self.slots[slot as usize];
+        self.iothreads[s.iothread as usize].ready_cmp.push(slot);
+        self.arrival(s.iothread, EventKind::Completion, s.vcpu);
     }
 
     // ---- IOThread -------------------------------------------------------
@@ -489,8 +519,36 @@ impl<'a> Engine<'a> {
         self.schedule_loop(it, next);
     }
 
-    fn arrival(&mut self, it: u32) {
-        let next = self.iothreads[it as usize].lp.arrival(self.now);
+    /// Work of `kind` for `vcpu`'s request arrived at IOThread `it`. A
+    /// clairvoyant policy deciding now is told what a block would cost: the
+    /// wake-up's CPU, the kick a submission pays, and how much of a
+    /// completion's delay the vCPU's current work item hides (its queued
+    /// work is not counted).
+    fn arrival(&mut self, it: u32, kind: EventKind, vcpu: u32) {
+        let lp = &self.iothreads[it as usize].lp;
+        let next = if lp.machine().phase() == Phase::Foreseeing {
+            self.decisions += 1;
+            let g = &self.preset.guest;
+            let v = &self.vcpus[vcpu as usize];
+            let delivered = self.now + g.irq_latency_ns;
+            Foresight {
+                kind,
+                wake_cpu_ns: self.preset.iothread.wakeup_cpu_ns,
+                kick_ns: g.kick_cpu_ns,
+                hidden_ns: if v.busy {
+                    v.busy_until.saturating_sub(delivered)
+                } else {
+                    0
+                },
+                forced: self.force_next.take(),
+                ..Foresight::default()
+            }
+        } else {
+            Foresight::default()
+        };
+        let next = self.iothreads[it as usize]
+            .lp
+            .arrival_foreseen(self.now, next);
         self.schedule_loop(it, next);
     }
 
@@ -704,9 +762,49 @@ impl<'a> Engine<'a> {
         });
     }
 
+    // ---- hooks for the rollout (sim/src/rollout.rs) ----------------------
+
+    /// Imposes `poll` on the next clairvoyant decision.
+    pub(crate) fn force_next(&mut self, poll: bool) {
+        self.force_next = Some(poll);
+    }
+
+    /// Clairvoyant decisions made so far.
+    pub(crate) fn decisions(&self) -> u64 {
+        self.decisions
+    }
+
+    pub(crate) fn now(&self) -> Time {
+        self.now
+    }
+
+    /// The measured interval `[from, to)`.
+    pub(crate) fn measured(&self) -> (Time, Time) {
+        (self.measure_from, self.measure_to)
+    }
+
+    /// Completions counted so far.
+    pub(crate) fn completions(&self) -> u64 {
+        self.meters.completions
+    }
+
+    /// Completions counted so far, and the IOThreads' CPU (poll and busy)
+    /// in the measured interval up to now, open iterations included.
+    pub(crate) fn progress(&self) -> (u64, u64) {
+        let cpu = self
+            .iothreads
+            .iter()
+            .map(|t| {
+                let c = t.lp.machine().clone().finish(self.now);
+                c.poll_ns + c.busy_ns
+            })
+            .sum();
+        (self.meters.completions, cpu)
+    }
+
     // ---- results --------------------------------------------------------
 
-    fn finish(self) -> (RunRow, Vec<TraceRow>) {
+    pub(crate) fn finish(self) -> (RunRow, Vec<TraceRow>) {
         let (from, to) = (self.measure_from, self.measure_to);
         let n_it = self.iothreads.len() as f64;
         let it_cpu_ns = self

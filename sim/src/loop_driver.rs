@@ -8,7 +8,7 @@
 //! engine owns what the iteration processes (requests, completions, the
 //! guest's interrupts); this type owns nothing but the loop.
 
-use pollwise_core::{HandlerId, IoThread, Noticed, Params, Step};
+use pollwise_core::{Foresight, HandlerId, IoThread, Noticed, Params, Step};
 
 /// A timed event of the loop, for the host's event queue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -86,8 +86,18 @@ impl LoopDriver {
 
     /// Work arrived at `now` for this loop.
     pub fn arrival(&mut self, now: u64) -> Option<(u64, LoopEvent)> {
+        self.arrival_foreseen(now, Foresight::default())
+    }
+
+    /// Work arrived at `now`, described for a clairvoyant policy (see
+    /// [`IoThread::arrival_foreseen`]); the wake-up latency is this driver's.
+    pub fn arrival_foreseen(&mut self, now: u64, next: Foresight) -> Option<(u64, LoopEvent)> {
         let gen = self.gen;
-        match self.lp.arrival(now) {
+        let next = Foresight {
+            wake_ns: self.wake_ns,
+            ..next
+        };
+        match self.lp.arrival_foreseen(now, next) {
             Step::Notice => Some((now + self.pass_ns, LoopEvent::Noticed { gen })),
             Step::Wake => Some((now + self.wake_ns, LoopEvent::Noticed { gen })),
             Step::Poll { .. } | Step::Arm | Step::Foresee | Step::Nothing => None,

@@ -9,6 +9,18 @@ pub(crate) enum TraceSink<'a> {
     Stream(Box<dyn FnMut(TraceRow) + 'a>),
 }
 
+/// A clone of a collecting sink keeps a copy of its rows; a clone of a
+/// streaming sink cannot share the sink and keeps nothing (collects into an
+/// empty list). Only the rollout clones engines, and it runs untraced.
+impl Clone for TraceSink<'_> {
+    fn clone(&self) -> Self {
+        match self {
+            TraceSink::Collect(rows) => TraceSink::Collect(rows.clone()),
+            TraceSink::Stream(_) => TraceSink::Collect(Vec::new()),
+        }
+    }
+}
+
 impl TraceSink<'_> {
     pub(crate) fn collect() -> Self {
         TraceSink::Collect(Vec::new())

@@ -137,7 +137,7 @@ fn the_oracle_polls_only_for_gaps_under_its_threshold() {
     //   G + P + (I + SB + S) + (L + T) + W + (I + C + CP + N) + IL + IR
     //   1000 + 20 + 700 + 11000 + 2000 + 900 + 500 + 700 = 16820 ns
     let p = params(
-        PolicyKind::Oracle,
+        PolicyKind::ThresholdOracle,
         &[("poll-max-ns", "1000000"), ("oracle-threshold-ns", "5000")],
     );
     let row = simulate(&tiny(), &qd1(), &p, 1).unwrap();
@@ -148,11 +148,50 @@ fn the_oracle_polls_only_for_gaps_under_its_threshold() {
 
 #[test]
 fn the_oracle_with_no_threshold_is_never_polling() {
-    let p = params(PolicyKind::Oracle, &[("oracle-threshold-ns", "0")]);
+    let p = params(PolicyKind::ThresholdOracle, &[("oracle-threshold-ns", "0")]);
     let oracle = simulate(&tiny(), &qd1(), &p, 1).unwrap();
     let off = simulate(&tiny(), &qd1(), &Params::defaults(PolicyKind::Off), 1).unwrap();
     assert_eq!(oracle.iops, off.iops);
     assert_eq!(oracle.iothread_cpu_pct, off.iothread_cpu_pct);
+}
+
+#[test]
+fn the_clairvoyant_prices_each_event_by_its_kind() {
+    // A block for the guest's submission delays it by the wake-up and the
+    // kick (W + 3000 = 5000 ns); for the device's completion by W = 2000 ns
+    // (the guest is idle at queue depth 1, so nothing hides it). Each block
+    // costs C = 300 ns of CPU. At a price of 1 CPU ns per ns of delay the
+    // 2200 ns submission gap is polled (2200 < 300 + 5000) and the 11 us
+    // device wait is not (11000 > 300 + 2000): the threshold oracle's cycle
+    // above, found from the prices instead of a threshold.
+    let p = params(
+        PolicyKind::Clairvoyant,
+        &[("poll-max-ns", "1000000"), ("delay-price-milli", "1000")],
+    );
+    let row = simulate(&tiny(), &qd1(), &p, 1).unwrap();
+    assert_iops(row.iops, 16820.0);
+    close(row.kicks_per_s, 0.0, 0.0, "kicks");
+    close(row.wakeups_per_s, row.iops, 10.0, "wakeups");
+    // At a price of 0.3 the submission is not worth its 2200 ns either
+    // (300 + 0.3 x 5000 = 1800): every event is blocked for, as with `off`.
+    let p = params(PolicyKind::Clairvoyant, &[("delay-price-milli", "300")]);
+    let cheap = simulate(&tiny(), &qd1(), &p, 1).unwrap();
+    let off = simulate(&tiny(), &qd1(), &Params::defaults(PolicyKind::Off), 1).unwrap();
+    close(cheap.iops, off.iops, 0.001 * off.iops, "iops like off");
+    close(
+        cheap.kicks_per_s,
+        off.kicks_per_s,
+        0.001 * off.kicks_per_s,
+        "kicks like off",
+    );
+    // At a price of 10 both gaps are polled: no wake-ups at all.
+    let p = params(
+        PolicyKind::Clairvoyant,
+        &[("poll-max-ns", "1000000"), ("delay-price-milli", "10000")],
+    );
+    let dear = simulate(&tiny(), &qd1(), &p, 1).unwrap();
+    close(dear.wakeups_per_s, 0.0, 0.0, "wakeups");
+    assert!(dear.iops > row.iops && row.iops > cheap.iops);
 }
 
 #[test]

@@ -27,6 +27,10 @@ pub struct StudyArgs {
     /// Run only the preset tables, not the robustness sweep.
     #[arg(long)]
     pub skip_robustness: bool,
+    /// Measured virtual time per run on the rollout's reduced matrix (0: no
+    /// rollout).
+    #[arg(long, default_value_t = 100)]
+    pub rollout_duration_ms: u64,
     /// Replace an output file that pollwise did not write (judged by its
     /// content).
     #[arg(long)]
@@ -40,6 +44,7 @@ pub fn run(args: StudyArgs) -> Result<()> {
         duration_ms: args.duration_ms,
         robust_duration_ms: args.robust_duration_ms,
         skip_robustness: args.skip_robustness,
+        rollout_duration_ms: args.rollout_duration_ms,
         force: args.force,
     };
     let md = study(&opts, &progress::reporter())?;

@@ -1,6 +1,7 @@
 //! One module per policy family. Each policy's doc comment cites where its
 //! rule comes from.
 
+mod clairvoyant;
 mod fixed;
 mod halt_poll;
 mod oracle;
@@ -8,9 +9,10 @@ mod pollwise;
 mod qemu;
 mod weighted;
 
+pub use clairvoyant::Clairvoyant;
 pub use fixed::{Fixed, Off};
 pub use halt_poll::{GuestHaltPoll, KvmHaltPoll};
-pub use oracle::Oracle;
+pub use oracle::ThresholdOracle;
 pub use pollwise::Pollwise;
 pub use qemu::{Qemu, QEMU_GROW_START_NS};
 pub use weighted::Weighted;
