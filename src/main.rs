@@ -76,6 +76,9 @@ enum Command {
     #[command(subcommand)]
     Qemu(cmd::qemu::QemuCommand),
     /// Run a workload on the device and in simulation and compare them.
+    ///
+    /// Matrix defaults: 4k randread, numjobs 1 and 4, iodepth 1 and 8, one
+    /// IOThread, 1000 ms per run; lists are comma-separated.
     Validate(cmd::validate::ValidateArgs),
     /// Draw trade-off plots from results CSV.
     #[command(subcommand)]

@@ -26,20 +26,21 @@ pub struct WorkloadArgs {
     /// Number of fio jobs in the guest.
     #[arg(long, value_name = "N", allow_hyphen_values = true)]
     pub numjobs: Option<String>,
-    /// Requests each job keeps in flight [default: the preset's; 1,8 on a
-    /// real backend].
+    /// Requests each job keeps in flight [default: the preset's; on a real
+    /// backend, the command's (see its --help)].
     #[arg(long, value_name = "N", allow_hyphen_values = true)]
     pub iodepth: Option<String>,
     /// Number of IOThreads serving the disks.
     #[arg(long, value_name = "N", allow_hyphen_values = true)]
     pub iothreads: Option<String>,
-    /// Measured time per run in ms [default: the preset's; 2000 on a real
-    /// backend].
+    /// Measured time per run in ms [default: the preset's; on a real
+    /// backend, the command's (see its --help)].
     #[arg(long, value_name = "MS")]
     pub duration_ms: Option<u64>,
     /// A fio job file: its rw, rwmixread, bs, iodepth, numjobs and runtime
     /// give the workload (--duration-ms, if given, overrides runtime), and
-    /// a ':'-separated filename list sets the preset's number of disks.
+    /// a ':'-separated filename list sets the preset's number of disks (a
+    /// real backend runs every job on its one target).
     /// Options pollwise cannot model are named in a warning or an error.
     #[arg(
         long,
@@ -87,8 +88,13 @@ impl WorkloadArgs {
     /// The matrix on a real backend: the flags given, else 4k randread,
     /// numjobs 1, queue depth 1 and 8, one IOThread, 2 s per run.
     pub fn real_matrix(&self) -> Result<Matrix> {
+        self.real_matrix_with(MatrixText::DEVICE_DEFAULT.matrix(50, 2000)?)
+    }
+
+    /// The matrix on a real backend with a command's own defaults.
+    pub fn real_matrix_with(&self, defaults: Matrix) -> Result<Matrix> {
         self.warn_one_target()?;
-        self.matrix(MatrixText::DEVICE_DEFAULT.matrix(50, 2000)?)
+        self.matrix(defaults)
     }
 
     /// Exactly one workload on a real backend (`realdev run`, `qemu run`):

@@ -2,23 +2,17 @@
 //! measurements add up, and turn them into a simulator preset's text that
 //! reads back as the preset measured.
 
-use pollwise_realdev::calibrate::{calibrate, CalibrateConfig, Warning};
+use pollwise_realdev::calibrate::{calibrate, CalibrateConfig, Calibration};
 
 use crate::{calibrated, LabError};
 
 /// The deepest queue a calibration measures.
 pub const MAX_DEPTH: u32 = 1024;
 
-/// A measured preset: its TOML text (the measurements in comments), and
-/// what did not add up.
-pub struct LocalPreset {
-    pub text: String,
-    pub warnings: Vec<Warning>,
-}
-
-/// Checks `cfg`'s bounds, then measures. `name` names the preset in errors
-/// (the output file). The caller decides what warnings mean.
-pub fn measure(cfg: &CalibrateConfig, name: &str) -> Result<LocalPreset, LabError> {
+/// Checks `cfg`'s bounds, then measures. What the measurements say about
+/// themselves is `Calibration::warnings`; the caller reports them before
+/// [`preset_text`] builds anything from them.
+pub fn measure(cfg: &CalibrateConfig) -> Result<Calibration, LabError> {
     let input = |m: String| Err(LabError::Input(m));
     let max_ms = pollwise_realdev::loadgen::LIMITS.duration_ms.1;
     if cfg.point_ms == 0 || cfg.point_ms > max_ms {
@@ -36,18 +30,23 @@ pub fn measure(cfg: &CalibrateConfig, name: &str) -> Result<LocalPreset, LabErro
     if cfg.repeats == 0 {
         return input("--repeat must be at least 1".into());
     }
-    let cal = calibrate(cfg)?;
-    let warnings = cal.warnings();
-    let preset = calibrated::build(&cal).map_err(LabError::Input)?;
-    let text = calibrated::to_toml(&cal, &preset);
+    Ok(calibrate(cfg)?)
+}
+
+/// The preset's TOML text (the measurements in comments), checked to read
+/// back as the preset measured. `name` names it in errors (the output
+/// file).
+pub fn preset_text(cal: &Calibration, name: &str) -> Result<String, LabError> {
+    let preset = calibrated::build(cal).map_err(LabError::Input)?;
+    let text = calibrated::to_toml(cal, &preset);
     // What the simulator will read must be what was measured: the text is
     // checked before anyone writes it (reading an output back would hang
     // on a pipe such as /dev/stdout).
     let loaded = pollwise_sim::Preset::from_toml(&text, name)?;
     if loaded != preset {
-        return input(format!(
+        return Err(LabError::Input(format!(
             "the preset for {name} does not read back as the one measured"
-        ));
+        )));
     }
-    Ok(LocalPreset { text, warnings })
+    Ok(text)
 }

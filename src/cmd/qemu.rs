@@ -25,6 +25,9 @@ pub enum QemuCommand {
     Build(BuildArgs),
     /// Run one workload in QEMU's own loop (the variant that implements the
     /// policy) and print its result row.
+    ///
+    /// Workload defaults: 4k randread, numjobs 1, iodepth 1, one IOThread
+    /// (QEMU's harness runs one), 1000 ms.
     Run(RunArgs),
 }
 
@@ -46,8 +49,6 @@ pub struct BuildArgs {
 
 #[derive(Args, Debug)]
 pub struct RunArgs {
-    /// One workload [default: 4k randread, numjobs 1, queue depth 1, one
-    /// IOThread, 1000 ms].
     #[command(flatten)]
     pub workload: WorkloadArgs,
     /// Seeds the jobs' offset generators.

@@ -49,7 +49,7 @@ pub enum BackendKind {
 #[derive(Args, Debug)]
 pub struct RealBackendArgs {
     /// Runs per point and policy on device/qemu, interleaved (AB, BA, ...)
-    /// [default: 3]; the simulator takes --seeds.
+    /// after a warm-up run [default: 10]; the simulator takes --seeds.
     #[arg(long)]
     pub repeat: Option<u32>,
     #[command(flatten)]

@@ -25,9 +25,16 @@ use crate::workload_args::{list, parse_size};
 pub enum RealdevCommand {
     /// Run one workload on a scratch file (or --file) and print its result
     /// row, in the same schema as `pollwise sim`.
+    ///
+    /// Workload defaults: 4k randread, numjobs 1, iodepth 1, one IOThread,
+    /// 1000 ms (a fio job's runtime if --fio-job is given).
     Run(RunArgs),
-    /// Run a small matrix for a baseline and a candidate policy, repeating
-    /// each point, and report means with their spread.
+    /// Run a small matrix for a baseline and a candidate policy in
+    /// interleaved pairs, and report each paired difference with its
+    /// interval and a verdict.
+    ///
+    /// Matrix defaults: 4k randread, numjobs 1, iodepth 1 and 8, one
+    /// IOThread, 2000 ms per run; lists are comma-separated.
     Compare(CompareArgs),
     /// Measure the device's latency and throughput and the loop's own
     /// costs, and write a simulator preset (load it with --preset FILE).
@@ -63,8 +70,6 @@ use crate::stop::DEVICE_STOPPED as STOPPED;
 
 #[derive(Args, Debug)]
 pub struct RunArgs {
-    /// One workload [default: 4k randread, numjobs 1, queue depth 1, one
-    /// IOThread, 1000 ms].
     #[command(flatten)]
     pub workload: WorkloadArgs,
     /// Seeds the jobs' offset generators.
@@ -193,20 +198,19 @@ fn calibrate(a: &CalibrateArgs) -> Result<()> {
         seed: a.seed,
     };
     let name = a.out.display().to_string();
-    let local = stop::guarded(STOPPED, || {
-        Ok(pollwise_lab::local_preset::measure(&cfg, &name)?)
-    })?;
-    for w in &local.warnings {
+    let cal = stop::guarded(STOPPED, || Ok(pollwise_lab::local_preset::measure(&cfg)?))?;
+    let warnings = cal.warnings();
+    for w in &warnings {
         eprintln!("warning: {w}");
     }
-    if !local.warnings.is_empty() && !a.force {
+    if !warnings.is_empty() && !a.force {
         bail!(
             "{} warning(s): the measurements do not add up, so no preset was written to {name}; \
              fix the cause and rerun, or pass --force to write it anyway",
-            local.warnings.len()
+            warnings.len()
         );
     }
-    let text = local.text;
+    let text = pollwise_lab::local_preset::preset_text(&cal, &name)?;
     output.write_with(|w| {
         w.write_all(text.as_bytes())
             .with_context(|| format!("writing {}", a.out.display()))
@@ -235,8 +239,6 @@ fn calibrate(a: &CalibrateArgs) -> Result<()> {
 pub struct CompareArgs {
     #[command(flatten)]
     pub policies: PolicyPairArgs,
-    /// The matrix [default: 4k randread, numjobs 1, queue depth 1 and 8,
-    /// one IOThread, 2000 ms per run]; lists are comma-separated.
     #[command(flatten)]
     pub matrix: WorkloadArgs,
     /// Runs per point and policy, after one warm-up run; baseline and

@@ -39,8 +39,6 @@ pub struct ValidateArgs {
             "pollwise".into(), "fixed".into()]
     )]
     pub policies: Vec<String>,
-    /// The matrix [default: 4k randread, numjobs 1 and 4, queue depth 1
-    /// and 8, one IOThread, 1000 ms per run]; lists are comma-separated.
     #[command(flatten)]
     pub workload: WorkloadArgs,
     /// Interleaved device rounds per point (each runs the baseline and
@@ -87,7 +85,7 @@ pub fn run(a: ValidateArgs) -> Result<()> {
         ..MatrixText::DEVICE_DEFAULT
     }
     .matrix(50, 1000)?;
-    let matrix = a.workload.matrix(defaults)?;
+    let matrix = a.workload.real_matrix_with(defaults)?;
     if a.against == BackendKind::Sim {
         anyhow::bail!("--against sim: the simulator is the model; pick device or qemu");
     }
@@ -102,6 +100,9 @@ pub fn run(a: ValidateArgs) -> Result<()> {
         real::precheck(a.against, &a.cache, p)?;
     }
     let workloads = matrix.workloads(real::limits(a.against))?;
+    if a.against == BackendKind::Qemu {
+        real::refuse_randrw(&workloads)?;
+    }
     // Every policy runs each point once per round: checked before anything
     // is created.
     pollwise_lab::validate::run_count(workloads.len() * (1 + candidates.len()), a.repeat)?;
