@@ -54,8 +54,13 @@ impl WorkloadArgs {
     /// The matrix these flags describe: each given flag replaces its axis
     /// of `defaults`; rwmixread and the duration (if given) apply to all.
     pub fn matrix(&self, defaults: Matrix) -> Result<Matrix> {
+        self.matrix_of(defaults, self.fio()?)
+    }
+
+    /// [`WorkloadArgs::matrix`] with the fio job already read.
+    fn matrix_of(&self, defaults: Matrix, job: Option<FioJob>) -> Result<Matrix> {
         let mut m = defaults;
-        if let Some(job) = self.fio()? {
+        if let Some(job) = job {
             m.rw = vec![job.rw];
             m.bs = vec![job.bs];
             m.numjobs = vec![job.numjobs];
@@ -91,29 +96,12 @@ impl WorkloadArgs {
         self.real_matrix_with(MatrixText::DEVICE_DEFAULT.matrix(50, 2000)?)
     }
 
-    /// The matrix on a real backend with a command's own defaults.
+    /// The matrix on a real backend with a command's own defaults. A fio
+    /// job's several files all go to the backend's one target: said once.
     pub fn real_matrix_with(&self, defaults: Matrix) -> Result<Matrix> {
-        self.warn_one_target()?;
-        self.matrix(defaults)
-    }
-
-    /// Exactly one workload on a real backend (`realdev run`, `qemu run`):
-    /// the flags given, else 4k randread, numjobs 1, queue depth 1, one
-    /// IOThread, 1000 ms.
-    pub fn real_one(&self, limits: &Limits) -> Result<Workload> {
-        self.warn_one_target()?;
-        let defaults = MatrixText {
-            iodepth: "1",
-            ..MatrixText::DEVICE_DEFAULT
-        }
-        .matrix(50, 1000)?;
-        one(self.matrix(defaults)?.workloads(limits)?)
-    }
-
-    /// A fio job's several files all go to a real backend's one target.
-    fn warn_one_target(&self) -> Result<()> {
-        if let Some(path) = &self.fio_job {
-            if let Some(d) = read_job_file(path)?.disks.filter(|&d| d > 1) {
+        let job = self.fio()?;
+        if let (Some(path), Some(d)) = (&self.fio_job, job.as_ref().and_then(|j| j.disks)) {
+            if d > 1 {
                 eprintln!(
                     "warning: {}: {d} files in filename: a real backend runs every job on its \
                      one target (--file or a scratch file)",
@@ -121,7 +109,19 @@ impl WorkloadArgs {
                 );
             }
         }
-        Ok(())
+        self.matrix_of(defaults, job)
+    }
+
+    /// Exactly one workload on a real backend (`realdev run`, `qemu run`):
+    /// the flags given, else 4k randread, numjobs 1, queue depth 1, one
+    /// IOThread, 1000 ms.
+    pub fn real_one(&self, limits: &Limits) -> Result<Workload> {
+        let defaults = MatrixText {
+            iodepth: "1",
+            ..MatrixText::DEVICE_DEFAULT
+        }
+        .matrix(50, 1000)?;
+        one(self.real_matrix_with(defaults)?.workloads(limits)?)
     }
 
     /// Every combination of the given values, checked against the
