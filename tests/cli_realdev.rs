@@ -409,6 +409,17 @@ fn calibrate_writes_a_preset_that_validate_and_sim_load() {
         .expect("a calibrated preset has [host]");
     assert!(host.cpus >= 1 && host.eventfd_wakeup_ns[1] > 0, "{host:?}");
     assert_eq!(host.io_submit_batch.first(), Some(&1));
+    let idle: Vec<u64> = pollwise_realdev::calibrate::WAKE_IDLE_US
+        .iter()
+        .map(|us| us * 1000)
+        .collect();
+    assert_eq!(host.wakeup_idle_ns, idle, "the wake-up table by idle time");
+    assert_eq!(host.eventfd_wakeup_by_idle_ns.len(), idle.len());
+    assert!(
+        host.channel_wakeup_by_idle_ns.iter().all(|q| q[1] > 0),
+        "{host:?}"
+    );
+    assert!(text.contains("us idle: eventfd"), "{text}");
     assert!(
         host.shared,
         "the calibrated CPUs are shared by the loop and the jobs"

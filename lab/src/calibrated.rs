@@ -206,6 +206,7 @@ fn host(cal: &Calibration) -> Host {
         }
         out
     };
+    let table = &cal.costs.wake_by_idle;
     Host {
         cpus: h.cpus.clamp(1, 4096) as u32,
         // The loop and the jobs were measured on these CPUs, beside the
@@ -215,6 +216,9 @@ fn host(cal: &Calibration) -> Host {
         steal_frac: h.steal_frac.clamp(0.0, 1.0),
         eventfd_wakeup_ns: q(cal.costs.wakeup_latency_q),
         channel_wakeup_ns: q(cal.costs.completion_wake_latency_q),
+        wakeup_idle_ns: table.iter().map(|r| r.idle_ns).collect(),
+        eventfd_wakeup_by_idle_ns: table.iter().map(|r| q(r.eventfd_q)).collect(),
+        channel_wakeup_by_idle_ns: table.iter().map(|r| q(r.channel_q)).collect(),
         io_submit_batch: h.submit_batches.iter().map(|b| b.batch).collect(),
         io_submit_ns: h.submit_batches.iter().map(|b| ns(b.wall_ns)).collect(),
         io_submit_cpu_ns: h.submit_batches.iter().map(|b| ns(b.cpu_ns)).collect(),
@@ -345,6 +349,15 @@ pub fn to_toml(cal: &Calibration, preset: &Preset) -> String {
             .map(|v| format!("{:.1}", v / 1000.0))
             .join("/")
     );
+    for r in &c.wake_by_idle {
+        let _ = writeln!(
+            out,
+            "#   after {:>6.0} us idle: eventfd {}; channel {}",
+            r.idle_ns as f64 / 1000.0,
+            r.eventfd_q.map(|v| format!("{:.1}", v / 1000.0)).join("/"),
+            r.channel_q.map(|v| format!("{:.1}", v / 1000.0)).join("/")
+        );
+    }
     for b in &h.submit_batches {
         let _ = writeln!(
             out,
@@ -367,7 +380,9 @@ pub fn to_toml(cal: &Calibration, preset: &Preset) -> String {
          # loop and one thread per job share the measured CPUs with the other load\n\
          # (sim/src/host.rs); guest.vcpus and irq_latency_ns are then unused (each\n\
          # job is a thread, its wake-up is drawn from channel_wakeup_ns), and\n\
-         # iothread.wakeup_latency_ns gives way to eventfd_wakeup_ns."
+         # iothread.wakeup_latency_ns gives way to eventfd_wakeup_ns; with the\n\
+         # tables by idle time, each wake-up is drawn from the row for how long\n\
+         # the CPU it lands on had been idle instead."
     );
     out.push('\n');
     out.push_str(&preset.to_toml());

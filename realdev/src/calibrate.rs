@@ -119,6 +119,27 @@ pub struct LoopCosts {
     /// A job's CPU per request besides kicks and wake-ups: offset, push,
     /// bookkeeping, latency record.
     pub job_io_ns: f64,
+    /// Both wake-ups again, after the sleeper's CPU had been idle for each
+    /// of [`WAKE_IDLE_US`] (the waker spinning on another CPU).
+    pub wake_by_idle: Vec<WakeRow>,
+}
+
+/// How long the probe of [`LoopCosts::wake_by_idle`] leaves the sleeper
+/// asleep before waking it, in us: from the short gaps of a loop at queue
+/// depth 1 to the long ones of a light load. On a VM the latency grows
+/// with it: the guest's idle loop halts the vCPU, and the host polls a
+/// halted vCPU for a while (KVM's `halt_poll_ns`, 200 us by default)
+/// before it deschedules it.
+pub const WAKE_IDLE_US: [u64; 8] = [10, 20, 50, 100, 200, 400, 1000, 3000];
+
+/// The wake-ups after one idle time: p10, p50, p90, p99, ns.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct WakeRow {
+    pub idle_ns: u64,
+    /// A thread in epoll_wait woken by an eventfd write.
+    pub eventfd_q: [f64; 4],
+    /// A thread blocked on a channel woken by a send.
+    pub channel_q: [f64; 4],
 }
 
 /// Everything calibration measured.
@@ -369,6 +390,30 @@ pub fn median_costs(runs: &[LoopCosts]) -> LoopCosts {
     for i in 0..4 {
         c.wakeup_latency_q[i] = med(&|x: &LoopCosts| x.wakeup_latency_q[i]);
         c.completion_wake_latency_q[i] = med(&|x: &LoopCosts| x.completion_wake_latency_q[i]);
+    }
+    // The table row by row, where every run measured the same idle times.
+    let rows = runs[0].wake_by_idle.len();
+    let same = runs.iter().all(|r| {
+        r.wake_by_idle.len() == rows
+            && r.wake_by_idle
+                .iter()
+                .zip(&runs[0].wake_by_idle)
+                .all(|(a, b)| a.idle_ns == b.idle_ns)
+    });
+    if same {
+        c.wake_by_idle = (0..rows)
+            .map(|r| {
+                let mut row = WakeRow {
+                    idle_ns: runs[0].wake_by_idle[r].idle_ns,
+                    ..WakeRow::default()
+                };
+                for i in 0..4 {
+                    row.eventfd_q[i] = med(&|x: &LoopCosts| x.wake_by_idle[r].eventfd_q[i]);
+                    row.channel_q[i] = med(&|x: &LoopCosts| x.wake_by_idle[r].channel_q[i]);
+                }
+                row
+            })
+            .collect();
     }
     c
 }
@@ -788,7 +833,121 @@ pub fn loop_costs(rounds: u32) -> Result<LoopCosts, CalibrateError> {
     eventfd_probe(rounds, &mut c)?;
     channel_probe(rounds, &mut c);
     software_probe(rounds.max(10_000), &mut c);
+    c.wake_by_idle = wake_by_idle_probe((rounds / 5).clamp(20, 1_000))?;
     Ok(c)
+}
+
+/// The eventfd and channel wake-ups after each idle time of
+/// [`WAKE_IDLE_US`], `rounds` of each.
+fn wake_by_idle_probe(rounds: u32) -> Result<Vec<WakeRow>, CalibrateError> {
+    let spin = std::thread::available_parallelism().map_or(1, |n| n.get()) >= 2;
+    let mut rows = Vec::with_capacity(WAKE_IDLE_US.len());
+    for us in WAKE_IDLE_US {
+        let gap = us * 1_000;
+        let efd = Arc::new(EventFd::new().map_err(io_err("eventfd"))?);
+        let epoll = Epoll::new().map_err(io_err("epoll_create"))?;
+        epoll.add(efd.as_raw_fd(), 0).map_err(io_err("epoll_ctl"))?;
+        let mut tokens = Vec::new();
+        let signal = efd.clone();
+        let mut failed = None;
+        let eventfd = wake_after_idle(
+            rounds,
+            gap,
+            spin,
+            move || signal.signal(),
+            || {
+                loop {
+                    match epoll.wait(-1, &mut tokens) {
+                        Ok(()) if !tokens.is_empty() => break,
+                        Ok(()) => {}
+                        Err(e) => {
+                            failed = Some(e);
+                            break;
+                        }
+                    }
+                }
+                efd.drain();
+            },
+        );
+        if let Some(e) = failed {
+            return Err(io_err("epoll_wait")(e));
+        }
+        let (tx, rx) = channel::<()>();
+        let channel = wake_after_idle(
+            rounds,
+            gap,
+            spin,
+            move || {
+                let _ = tx.send(());
+            },
+            || {
+                let _ = rx.recv();
+            },
+        );
+        rows.push(WakeRow {
+            idle_ns: gap,
+            eventfd_q: quantiles(&eventfd),
+            channel_q: quantiles(&channel),
+        });
+    }
+    Ok(rows)
+}
+
+/// `rounds` wake-ups of a thread that has slept `gap_ns`: this thread arms
+/// (records when it goes to sleep) and `sleep`s; a waker thread waits for
+/// the arm, lets `gap_ns` pass (spinning on another CPU if `spin`, so that
+/// the sleeper's CPU is the one left idle; sleeping itself otherwise) and
+/// calls `wake`. Returns each latency from the wake call to the sleeper
+/// running, ns.
+fn wake_after_idle(
+    rounds: u32,
+    gap_ns: u64,
+    spin: bool,
+    mut wake: impl FnMut() + Send + 'static,
+    mut sleep: impl FnMut(),
+) -> Vec<u64> {
+    // When the sleeper armed (0: not armed).
+    let armed = Arc::new(AtomicU64::new(0));
+    let stamp = Arc::new(AtomicU64::new(0));
+    let waker = {
+        let (armed, stamp) = (armed.clone(), stamp.clone());
+        std::thread::spawn(move || {
+            for _ in 0..rounds {
+                let at = loop {
+                    let at = armed.swap(0, Ordering::SeqCst);
+                    if at != 0 {
+                        break at;
+                    }
+                    if spin {
+                        std::hint::spin_loop();
+                    } else {
+                        std::thread::yield_now();
+                    }
+                };
+                let until = at + gap_ns;
+                if spin {
+                    while mono_ns() < until {
+                        std::hint::spin_loop();
+                    }
+                } else {
+                    std::thread::sleep(std::time::Duration::from_nanos(
+                        until.saturating_sub(mono_ns()),
+                    ));
+                }
+                stamp.store(mono_ns(), Ordering::SeqCst);
+                wake();
+            }
+        })
+    };
+    let mut latencies = Vec::with_capacity(rounds as usize);
+    for _ in 0..rounds {
+        armed.store(mono_ns().max(1), Ordering::SeqCst);
+        sleep();
+        let woke = mono_ns();
+        latencies.push(woke.saturating_sub(stamp.load(Ordering::SeqCst)));
+    }
+    let _ = waker.join();
+    latencies
 }
 
 /// A sleeper in epoll_wait woken by eventfd writes from another thread.
@@ -1113,5 +1272,58 @@ mod tests {
         let m = median_costs(&[run(10.0, 3.0), run(30.0, 1.0), run(20.0, 2.0)]);
         assert_eq!((m.wakeup_latency_ns, m.kick_ns), (20.0, 2.0));
         assert_eq!(m.wakeup_latency_q, [20.0; 4]);
+    }
+
+    #[test]
+    fn the_wakeup_table_is_the_median_cell_by_cell() {
+        let run = |a: f64, b: f64| LoopCosts {
+            wake_by_idle: vec![
+                WakeRow {
+                    idle_ns: 10_000,
+                    eventfd_q: [a; 4],
+                    channel_q: [b; 4],
+                },
+                WakeRow {
+                    idle_ns: 200_000,
+                    eventfd_q: [a * 3.0; 4],
+                    channel_q: [b * 3.0; 4],
+                },
+            ],
+            ..LoopCosts::default()
+        };
+        let m = median_costs(&[run(5.0, 1.0), run(9.0, 2.0), run(6.0, 7.0)]);
+        assert_eq!(m.wake_by_idle.len(), 2);
+        assert_eq!(m.wake_by_idle[0].eventfd_q, [6.0; 4]);
+        assert_eq!(m.wake_by_idle[1].channel_q, [6.0; 4]);
+        assert_eq!(m.wake_by_idle[1].idle_ns, 200_000);
+        // Runs that measured different idle times are not mixed.
+        let mut odd = run(1.0, 1.0);
+        odd.wake_by_idle[1].idle_ns = 300_000;
+        assert!(median_costs(&[run(5.0, 1.0), odd]).wake_by_idle.is_empty());
+    }
+
+    #[test]
+    fn a_wake_after_idle_comes_after_the_gap() {
+        // The sleeper here sleeps on a channel; the gap is long enough
+        // that the waker cannot fire early unnoticed: every round takes
+        // at least the gap from the arm to the wake.
+        let (tx, rx) = channel::<u64>();
+        let gap = 300_000;
+        let mut waits = Vec::new();
+        let lat = wake_after_idle(
+            20,
+            gap,
+            true,
+            move || {
+                let _ = tx.send(mono_ns());
+            },
+            || {
+                let t0 = mono_ns();
+                let sent = rx.recv().unwrap();
+                waits.push(sent - t0);
+            },
+        );
+        assert_eq!(lat.len(), 20);
+        assert!(waits.iter().all(|&w| w + 50_000 >= gap), "{waits:?}");
     }
 }

@@ -579,7 +579,14 @@ impl<'a> Engine<'a> {
         }
         let mut busy = costs.iteration_ns;
         if n.slept {
-            busy += costs.wakeup_cpu_ns;
+            match &mut self.host {
+                // The measured wake-up runs until the thread is back in
+                // user space: the kernel's side of the sleep lies inside
+                // it or before the sleep. Its CPU counts; nothing waits
+                // for it.
+                Some(h) => h.charge(it, now, costs.wakeup_cpu_ns),
+                None => busy += costs.wakeup_cpu_ns,
+            }
         }
 
         let t = &mut self.iothreads[it as usize];

@@ -16,7 +16,14 @@
 //!   ([`WakeupDist`]): the eventfd distribution for an IOThread, the
 //!   channel distribution for a job. The draw uses the run's seeded
 //!   generator. The measured latency already includes the switch onto an
-//!   idle CPU.
+//!   idle CPU. When the preset has a table by idle time
+//!   (`wakeup_idle_ns`), the draw is from the row for how long the CPU the
+//!   thread will run on has been idle ([`WakeupCurve`]): 0 when every CPU
+//!   is held by the run's threads (it queues on a CPU that is awake).
+//! - **Which CPU**: as Linux's `select_idle_sibling()` does, a woken
+//!   thread runs on the CPU it last ran on if that one is idle, else on
+//!   the idle CPU released most recently (the shallowest asleep), else it
+//!   queues; a queued thread takes whichever CPU is released first.
 //! - **Run queue**: a runnable thread that finds every CPU held by the
 //!   run's threads waits in a FIFO queue. A CPU that its thread releases
 //!   goes to the head of the queue after [`CONTEXT_SWITCH_NS`].
@@ -109,6 +116,56 @@ impl WakeupDist {
     }
 }
 
+/// Wake-up latency against how long the CPU woken on had been idle: one
+/// [`WakeupDist`] per measured idle time. Between two idle times each
+/// quantile is interpolated linearly in the idle time; before the first
+/// and after the last the nearest row holds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WakeupCurve {
+    idle_ns: Vec<u64>,
+    rows: Vec<WakeupDist>,
+}
+
+impl WakeupCurve {
+    /// The same distribution whatever the idle time.
+    pub fn flat(percentiles_ns: [u64; 4]) -> WakeupCurve {
+        WakeupCurve {
+            idle_ns: vec![0],
+            rows: vec![WakeupDist::new(percentiles_ns)],
+        }
+    }
+
+    /// One row of percentiles per idle time (`idle_ns` increasing, as
+    /// many rows as idle times, at least one; the preset's validation
+    /// checks both).
+    pub fn by_idle(idle_ns: &[u64], rows: &[[u64; 4]]) -> WakeupCurve {
+        assert!(!rows.is_empty() && idle_ns.len() == rows.len());
+        WakeupCurve {
+            idle_ns: idle_ns.to_vec(),
+            rows: rows.iter().map(|&q| WakeupDist::new(q)).collect(),
+        }
+    }
+
+    /// The latency at quantile `u` after the CPU was idle `idle` ns.
+    pub fn quantile(&self, idle: u64, u: f64) -> u64 {
+        let i = self.idle_ns.partition_point(|&t| t <= idle);
+        if i == 0 {
+            return self.rows[0].quantile(u);
+        }
+        if i == self.rows.len() {
+            return self.rows[i - 1].quantile(u);
+        }
+        let (a, b) = (self.idle_ns[i - 1], self.idle_ns[i]);
+        let (qa, qb) = (self.rows[i - 1].quantile(u), self.rows[i].quantile(u));
+        let f = (idle - a) as f64 / (b - a) as f64;
+        (qa as f64 + (qb as f64 - qa as f64) * f).round() as u64
+    }
+
+    pub fn sample(&self, idle: u64, rng: &mut impl Rng) -> u64 {
+        self.quantile(idle, rng.random::<f64>())
+    }
+}
+
 /// What a thread does when it next runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Resume {
@@ -134,7 +191,11 @@ pub enum Waker {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
     Blocked,
-    Waking,
+    /// Its wake-up is on its way; `claimed`: on an idle CPU, which is its
+    /// from the wake on.
+    Waking {
+        claimed: bool,
+    },
     Queued,
     /// Holding a CPU since `since` (a dispatch after a context switch holds
     /// it from the moment it was released, runs from `since`).
@@ -146,9 +207,13 @@ enum State {
 #[derive(Clone, Debug)]
 struct Thread {
     state: State,
+    /// The CPU it runs on or last ran on.
+    cpu: Option<u32>,
     resume: Resume,
     /// Time holding a CPU inside the measured interval.
     held_ns: u64,
+    /// CPU time counted without holding a CPU for it ([`HostCpus::charge`]).
+    charged_ns: u64,
 }
 
 /// The host's CPUs and the run's threads on them (see the module doc).
@@ -159,11 +224,14 @@ pub struct HostCpus {
     /// switch).
     held: u32,
     queue: VecDeque<u32>,
+    /// Per CPU: since when no thread of the run holds it (`None`: held,
+    /// or handed to a thread across a context switch).
+    idle_since: Vec<Option<u64>>,
     threads: Vec<Thread>,
     stretch: f64,
     slice_ns: u64,
-    eventfd: WakeupDist,
-    channel: WakeupDist,
+    eventfd: WakeupCurve,
+    channel: WakeupCurve,
     from: u64,
     to: u64,
 }
@@ -180,21 +248,33 @@ impl HostCpus {
     /// `threads` threads, all blocked, on the host `host`; CPU time is
     /// counted inside `[from, to)`.
     pub fn new(host: &Host, threads: u32, from: u64, to: u64) -> HostCpus {
+        let cpus = host.cpus.max(1);
+        let curve = |one: [u64; 4], table: &[[u64; 4]]| {
+            if table.is_empty() {
+                WakeupCurve::flat(one)
+            } else {
+                WakeupCurve::by_idle(&host.wakeup_idle_ns, table)
+            }
+        };
         HostCpus {
-            cpus: host.cpus.max(1),
+            cpus,
             held: 0,
             queue: VecDeque::with_capacity(threads as usize),
+            // Idle since the run began.
+            idle_since: vec![Some(0); cpus as usize],
             threads: (0..threads)
                 .map(|_| Thread {
                     state: State::Blocked,
+                    cpu: None,
                     resume: Resume::Work,
                     held_ns: 0,
+                    charged_ns: 0,
                 })
                 .collect(),
             stretch: stretch(host),
             slice_ns: slice_ns(host.cpus),
-            eventfd: WakeupDist::new(host.eventfd_wakeup_ns),
-            channel: WakeupDist::new(host.channel_wakeup_ns),
+            eventfd: curve(host.eventfd_wakeup_ns, &host.eventfd_wakeup_by_idle_ns),
+            channel: curve(host.channel_wakeup_ns, &host.channel_wakeup_by_idle_ns),
             from,
             to,
         }
@@ -231,39 +311,95 @@ impl HostCpus {
         resume: Resume,
         rng: &mut impl Rng,
     ) -> Option<u64> {
+        let idle = self.start_waking(thread, now, resume)?;
         let latency = match waker {
-            Waker::Eventfd => self.eventfd.sample(rng),
-            Waker::Channel => self.channel.sample(rng),
+            Waker::Eventfd => self.eventfd.sample(idle, rng),
+            Waker::Channel => self.channel.sample(idle, rng),
         };
-        self.wake_at(thread, now + latency, resume)
+        Some(now + latency)
     }
 
     /// [`HostCpus::wake`] with the time it becomes runnable given (a
     /// thread starting).
     pub fn wake_at(&mut self, thread: u32, at: u64, resume: Resume) -> Option<u64> {
-        let t = &mut self.threads[thread as usize];
-        if t.state != State::Blocked {
-            return None;
-        }
-        t.state = State::Waking;
-        t.resume = resume;
-        Some(at)
+        self.start_waking(thread, at, resume).map(|_| at)
     }
 
-    /// The woken thread is runnable at `now`: it takes a free CPU (and
-    /// does its [`Resume`] now) or waits in the run queue (`None`).
-    pub fn runnable(&mut self, thread: u32, now: u64) -> Option<Resume> {
-        let t = &mut self.threads[thread as usize];
-        debug_assert_eq!(t.state, State::Waking);
-        if self.held < self.cpus {
-            self.held += 1;
-            t.state = State::Running { since: now };
-            Some(t.resume)
-        } else {
-            t.state = State::Queued;
-            self.queue.push_back(thread);
-            None
+    /// A blocked thread starts waking at `now`: if a CPU is idle it is
+    /// woken there (the CPU is its from now on, busy waking it) and the
+    /// result is how long that CPU had been idle; else 0 (it will queue
+    /// for a CPU that is awake). `None` if the thread was not blocked.
+    fn start_waking(&mut self, thread: u32, now: u64, resume: Resume) -> Option<u64> {
+        if self.threads[thread as usize].state != State::Blocked {
+            return None;
         }
+        let cpu = self.idle_cpu(thread);
+        let t = &mut self.threads[thread as usize];
+        t.resume = resume;
+        t.state = State::Waking {
+            claimed: cpu.is_some(),
+        };
+        let Some(c) = cpu else {
+            return Some(0);
+        };
+        t.cpu = Some(c);
+        self.held += 1;
+        let since = self.idle_since[c as usize].take().unwrap_or(now);
+        Some(now.saturating_sub(since))
+    }
+
+    /// The CPU `thread` wakes on if it wakes now: its last CPU if idle,
+    /// else the idle CPU released most recently; `None` if every CPU is
+    /// held.
+    fn idle_cpu(&self, thread: u32) -> Option<u32> {
+        if let Some(c) = self.threads[thread as usize].cpu {
+            if self.idle_since[c as usize].is_some() {
+                return Some(c);
+            }
+        }
+        let mut best: Option<(u32, u64)> = None;
+        for (c, since) in self.idle_since.iter().enumerate() {
+            if let Some(since) = *since {
+                if best.is_none_or(|(_, b)| since > b) {
+                    best = Some((c as u32, since));
+                }
+            }
+        }
+        best.map(|(c, _)| c)
+    }
+
+    /// How long the CPU `thread` would wake on at `now` has been idle (0
+    /// if every CPU is held).
+    pub fn idle_for(&self, thread: u32, now: u64) -> u64 {
+        self.idle_cpu(thread)
+            .and_then(|c| self.idle_since[c as usize])
+            .map_or(0, |since| now.saturating_sub(since))
+    }
+
+    /// The woken thread is runnable at `now`: it runs on the CPU it was
+    /// woken on, or takes a free CPU (and does its [`Resume`] now), or
+    /// waits in the run queue (`None`).
+    pub fn runnable(&mut self, thread: u32, now: u64) -> Option<Resume> {
+        let State::Waking { claimed } = self.threads[thread as usize].state else {
+            panic!("thread {thread} made runnable without being woken");
+        };
+        if !claimed {
+            match self.idle_cpu(thread) {
+                Some(c) => {
+                    self.held += 1;
+                    self.idle_since[c as usize] = None;
+                    self.threads[thread as usize].cpu = Some(c);
+                }
+                None => {
+                    self.threads[thread as usize].state = State::Queued;
+                    self.queue.push_back(thread);
+                    return None;
+                }
+            }
+        }
+        let t = &mut self.threads[thread as usize];
+        t.state = State::Running { since: now };
+        Some(t.resume)
     }
 
     /// What a thread handed a CPU by a [`Dispatch`] does now.
@@ -282,15 +418,21 @@ impl HostCpus {
     }
 
     /// Hands the CPU `thread` gave up at `now` to the head of the queue.
-    fn pass_on(&mut self, now: u64) -> Option<Dispatch> {
+    fn pass_on(&mut self, thread: u32, now: u64) -> Option<Dispatch> {
+        let cpu = self.threads[thread as usize]
+            .cpu
+            .expect("a thread that held a CPU knows which");
         match self.queue.pop_front() {
             Some(next) => {
                 let at = now + CONTEXT_SWITCH_NS;
-                self.threads[next as usize].state = State::Running { since: at };
+                let n = &mut self.threads[next as usize];
+                n.state = State::Running { since: at };
+                n.cpu = Some(cpu);
                 Some(Dispatch { thread: next, at })
             }
             None => {
                 self.held -= 1;
+                self.idle_since[cpu as usize] = Some(now);
                 None
             }
         }
@@ -302,7 +444,7 @@ impl HostCpus {
         debug_assert!(self.running(thread));
         self.account(thread, now);
         self.threads[thread as usize].state = State::Blocked;
-        self.pass_on(now)
+        self.pass_on(thread, now)
     }
 
     /// At a step boundary at `now`: if `thread` has held its CPU for a
@@ -321,24 +463,33 @@ impl HostCpus {
         t.state = State::Queued;
         t.resume = resume;
         self.queue.push_back(thread);
-        self.pass_on(now)
+        self.pass_on(thread, now)
+    }
+
+    /// Counts `cpu_ns` of CPU time for `thread` at `now` (inside the
+    /// measured interval) that took no wall time of its own: the kernel's
+    /// side of a sleep, which overlaps the measured wake-up.
+    pub fn charge(&mut self, thread: u32, now: u64, cpu_ns: u64) {
+        if (self.from..self.to).contains(&now) {
+            self.threads[thread as usize].charged_ns += cpu_ns;
+        }
     }
 
     /// CPU time the threads `threads` got inside the measured interval,
     /// counting the threads still running up to its end: the time they
-    /// held a CPU less the share other load took ([`stretch`]).
+    /// held a CPU less the share other load took ([`stretch`]), and what
+    /// was [charged](HostCpus::charge).
     pub fn cpu_ns(&self, threads: std::ops::Range<u32>) -> u64 {
-        let held: u64 = threads
-            .map(|i| {
-                let t = &self.threads[i as usize];
-                let open = match t.state {
-                    State::Running { since } => self.to.saturating_sub(since.max(self.from)),
-                    _ => 0,
-                };
-                t.held_ns + open
-            })
-            .sum();
-        (held as f64 / self.stretch).round() as u64
+        let (mut held, mut charged) = (0, 0);
+        for t in &self.threads[threads.start as usize..threads.end as usize] {
+            let open = match t.state {
+                State::Running { since } => self.to.saturating_sub(since.max(self.from)),
+                _ => 0,
+            };
+            held += t.held_ns + open;
+            charged += t.charged_ns;
+        }
+        (held as f64 / self.stretch).round() as u64 + charged
     }
 
     /// Scales a wall time spent holding a CPU to the CPU time it gave.
@@ -361,10 +512,93 @@ mod tests {
             shared: true,
             eventfd_wakeup_ns: [1_000, 2_000, 4_000, 10_000],
             channel_wakeup_ns: [1_000, 2_000, 4_000, 10_000],
+            wakeup_idle_ns: vec![],
+            eventfd_wakeup_by_idle_ns: vec![],
+            channel_wakeup_by_idle_ns: vec![],
             io_submit_batch: vec![],
             io_submit_ns: vec![],
             io_submit_cpu_ns: vec![],
         }
+    }
+
+    #[test]
+    fn a_wakeup_curve_interpolates_between_idle_times_and_holds_beyond_them() {
+        let c = WakeupCurve::by_idle(
+            &[10_000, 100_000, 1_000_000],
+            &[
+                [4_000, 6_000, 8_000, 10_000],
+                [4_000, 6_000, 8_000, 10_000],
+                [20_000, 30_000, 40_000, 50_000],
+            ],
+        );
+        // Before the first row and at it: the first row.
+        assert_eq!(c.quantile(0, 0.5), 6_000);
+        assert_eq!(c.quantile(10_000, 0.5), 6_000);
+        assert_eq!(c.quantile(100_000, 0.9), 8_000);
+        // Halfway between 100 us and 1 ms: halfway between the rows.
+        assert_eq!(c.quantile(550_000, 0.5), 18_000);
+        assert_eq!(c.quantile(550_000, 0.1), 12_000);
+        // At and after the last row: the last row.
+        assert_eq!(c.quantile(1_000_000, 0.5), 30_000);
+        assert_eq!(c.quantile(60_000_000_000, 0.99), 50_000);
+        // A flat curve is its one distribution at every idle time.
+        let f = WakeupCurve::flat([1_000, 2_000, 4_000, 10_000]);
+        assert_eq!(f.quantile(0, 0.5), 2_000);
+        assert_eq!(f.quantile(5_000_000, 0.5), 2_000);
+    }
+
+    #[test]
+    fn a_wakeup_is_drawn_for_how_long_its_cpu_has_been_idle() {
+        let mut hst = host(2, 0.0, 0.0);
+        hst.wakeup_idle_ns = vec![50_000, 200_000];
+        hst.eventfd_wakeup_by_idle_ns = vec![[5_000; 4], [30_000; 4]];
+        hst.channel_wakeup_by_idle_ns = vec![[3_000; 4], [3_000; 4]];
+        let mut rng = Pcg64::seed_from_u64(7);
+        let mut h = HostCpus::new(&hst, 3, 0, u64::MAX);
+        // Both CPUs idle since the start.
+        assert_eq!(h.idle_for(0, 1_000_000), 1_000_000);
+        h.wake_at(0, 0, Resume::Begin);
+        h.runnable(0, 0);
+        h.wake_at(1, 0, Resume::Work);
+        h.runnable(1, 0);
+        // Every CPU held: a wakee queues on a CPU that is awake.
+        assert_eq!(h.idle_for(2, 1_000_000), 0);
+        // Thread 0 blocks at 1 ms; woken 20 us later: the short row.
+        assert_eq!(h.block(0, 1_000_000), None);
+        assert_eq!(h.idle_for(0, 1_020_000), 20_000);
+        let at = h.wake(0, 1_020_000, Waker::Eventfd, Resume::Begin, &mut rng);
+        assert_eq!(at, Some(1_025_000));
+        assert_eq!(h.runnable(0, 1_025_000), Some(Resume::Begin));
+        // Blocked again at 2 ms and woken 1 ms later: the long row.
+        h.block(0, 2_000_000);
+        let at = h.wake(0, 3_000_000, Waker::Eventfd, Resume::Begin, &mut rng);
+        assert_eq!(at, Some(3_030_000));
+        // The job's channel wake-up has its own table; the job wakes on
+        // its own CPU, idle since 3.01 ms.
+        h.block(1, 3_010_000);
+        assert_eq!(h.idle_for(1, 3_015_000), 5_000);
+        let at = h.wake(1, 3_015_000, Waker::Channel, Resume::Work, &mut rng);
+        assert_eq!(at, Some(3_018_000));
+        assert_eq!(h.runnable(1, 3_018_000), Some(Resume::Work));
+        // Thread 0, woken at 3 ms, goes back to its own CPU.
+        assert_eq!(h.runnable(0, 3_030_000), Some(Resume::Begin));
+        h.block(0, 3_100_000);
+        h.block(1, 3_200_000);
+        assert_eq!(h.idle_for(2, 3_300_000), 100_000, "the CPU released last");
+        // Woken, thread 2 holds that CPU from the wake on.
+        let at = h.wake(2, 3_300_000, Waker::Channel, Resume::Work, &mut rng);
+        assert_eq!(at, Some(3_303_000));
+        assert_eq!(h.idle_for(0, 3_300_000), 200_000, "thread 0's own CPU");
+        assert_eq!(h.idle_for(1, 3_300_000), 200_000, "the only idle CPU");
+        // Thread 0 takes the other; a third wakee finds none and, when
+        // runnable, queues.
+        h.wake(0, 3_300_000, Waker::Eventfd, Resume::Begin, &mut rng);
+        assert_eq!(h.idle_for(1, 3_300_000), 0);
+        let at = h.wake(1, 3_300_000, Waker::Channel, Resume::Work, &mut rng);
+        assert_eq!(at, Some(3_303_000), "the row for 0 idle");
+        assert_eq!(h.runnable(2, 3_303_000), Some(Resume::Work));
+        assert_eq!(h.runnable(1, 3_303_000), None);
+        assert!(!h.running(1) && !h.blocked(1));
     }
 
     #[test]
@@ -465,5 +699,9 @@ mod tests {
             "held the whole run, half of it ours"
         );
         assert_eq!(h.cpu_of(4_000), 2_000);
+        // Charged CPU counts as it is, inside the interval only.
+        h.charge(0, 10, 3_000);
+        h.charge(0, 1_000_000, 7_000);
+        assert_eq!(h.cpu_ns(0..1), 503_000);
     }
 }

@@ -37,6 +37,9 @@ pub struct Preset {
     pub host: Option<Host>,
 }
 
+/// Most rows of a wake-up-by-idle-time table.
+pub const MAX_WAKEUP_ROWS: usize = 64;
+
 /// The host's CPUs, measured (see [`Preset::host`]). All latencies are
 /// from the waker's write or send to the sleeper running, in ns.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -61,6 +64,21 @@ pub struct Host {
     pub eventfd_wakeup_ns: [u64; 4],
     /// A thread blocked on a channel woken by a send: same percentiles.
     pub channel_wakeup_ns: [u64; 4],
+    /// How long the CPU a thread wakes on had been idle, increasing, in ns:
+    /// the rows of the two tables below. A vCPU that has been idle longer
+    /// sleeps deeper (the guest's idle loop halts, the host's halt-polling
+    /// gives up and deschedules it), so its wake-up takes longer. Empty
+    /// (the default): every wake-up is drawn from `eventfd_wakeup_ns` or
+    /// `channel_wakeup_ns` whatever the idle time.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub wakeup_idle_ns: Vec<u64>,
+    /// The eventfd wake-up's p10, p50, p90, p99 after each idle time of
+    /// `wakeup_idle_ns`, in ns.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub eventfd_wakeup_by_idle_ns: Vec<[u64; 4]>,
+    /// The channel wake-up's percentiles after each idle time.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub channel_wakeup_by_idle_ns: Vec<[u64; 4]>,
     /// Requests per `io_submit` call measured, increasing.
     pub io_submit_batch: Vec<u32>,
     /// Mean wall time of one `io_submit` call of that many requests.
@@ -93,13 +111,49 @@ impl Host {
                 self.steal_frac
             ));
         }
-        for (k, q) in [
+        let rows = self.wakeup_idle_ns.len();
+        if rows > MAX_WAKEUP_ROWS {
+            return bad(format!(
+                "wakeup_idle_ns has {rows} idle times: expected at most {MAX_WAKEUP_ROWS}"
+            ));
+        }
+        if self.wakeup_idle_ns.windows(2).any(|w| w[0] >= w[1])
+            || self.wakeup_idle_ns.last().is_some_and(|&t| t > 1_000_000_000)
+        {
+            return bad(format!(
+                "wakeup_idle_ns = {:?}: expected increasing idle times of at most 1 s",
+                self.wakeup_idle_ns
+            ));
+        }
+        for (k, table) in [
+            ("eventfd_wakeup_by_idle_ns", &self.eventfd_wakeup_by_idle_ns),
+            ("channel_wakeup_by_idle_ns", &self.channel_wakeup_by_idle_ns),
+        ] {
+            if table.len() != rows {
+                return bad(format!(
+                    "{k} has {} rows and wakeup_idle_ns {rows} idle times: expected one row \
+                     of percentiles per idle time (or neither)",
+                    table.len()
+                ));
+            }
+        }
+        let one = [
             ("eventfd_wakeup_ns", &self.eventfd_wakeup_ns),
             ("channel_wakeup_ns", &self.channel_wakeup_ns),
-        ] {
+        ];
+        let by_idle = self
+            .eventfd_wakeup_by_idle_ns
+            .iter()
+            .map(|q| ("eventfd_wakeup_by_idle_ns", q))
+            .chain(
+                self.channel_wakeup_by_idle_ns
+                    .iter()
+                    .map(|q| ("channel_wakeup_by_idle_ns", q)),
+            );
+        for (k, q) in one.into_iter().chain(by_idle) {
             if q.windows(2).any(|w| w[0] > w[1]) || q[3] > 1_000_000_000 {
                 return bad(format!(
-                    "{k} = {q:?}: expected percentiles p10 <= p50 <= p90 <= p99 <= 1 s"
+                    "{k}: {q:?}: expected percentiles p10 <= p50 <= p90 <= p99 <= 1 s"
                 ));
             }
         }

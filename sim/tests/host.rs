@@ -68,28 +68,31 @@ fn one_cpu_never_polling_runs_job_and_loop_in_turn() {
     // `off` on 1 CPU, wake-ups of 4 us. The job takes the completion (IR)
     // and issues (G); that wakes the loop, which becomes runnable 4 us
     // later, while the job kicks (K = 3 us) and blocks, so the CPU is free
-    // by then. The loop submits (I + C + SB + S) and blocks; the device
-    // takes L + T; the loop is woken (4 us), completes (I + C + CP + N) and
-    // wakes the job (4 us, the channel's).
-    //   IR + G + max(K, 4000) + 1000 + 11000 + 4000 + 900 + 4000
-    let cycle = 700 + 1000 + 4000 + 1000 + 11_000 + 4000 + 900 + 4000;
+    // by then. The loop submits (I + SB + S) and blocks; the device takes
+    // L + T; the loop is woken (4 us), completes (I + CP + N) and wakes the
+    // job (4 us, the channel's). The loop's wake-up CPU (C) is counted but
+    // lies inside the measured wake-up, off the path.
+    //   IR + G + max(K, 4000) + 700 + 11000 + 4000 + 600 + 4000
+    let cycle = 700 + 1000 + 4000 + 700 + 11_000 + 4000 + 600 + 4000;
     let off = Params::defaults(PolicyKind::Off);
     let row = run(&preset(1, 4000, 0.0, true), &workload(1, 1), &off);
     assert_iops(row.iops, cycle);
-    // The loop's CPU clock counts its two iterations per cycle.
+    // The loop's CPU clock counts its two iterations per cycle and their
+    // two wake-ups' CPU: 700 + C + 600 + C.
     let cpu = 100.0 * 1900.0 / cycle as f64;
     assert!((row.iothread_cpu_pct - cpu).abs() < 0.05, "{row:?}");
 
     // Wake-ups of 2 us: the loop is runnable during the kick and waits in
     // the run queue until the job blocks, then pays a context switch.
-    let cycle = 700 + 1000 + 3000 + CONTEXT_SWITCH_NS + 1000 + 11_000 + 2000 + 900 + 2000;
+    let cycle = 700 + 1000 + 3000 + CONTEXT_SWITCH_NS + 700 + 11_000 + 2000 + 600 + 2000;
     let row = run(&preset(1, 2000, 0.0, true), &workload(1, 1), &off);
     assert_iops(row.iops, cycle);
 
     // Two CPUs: the loop runs beside the kicking job. That is the model
     // of dedicated CPUs (sim/tests/model.rs: 19100 ns) with the channel
-    // wake-up of 2 us in place of the preset's 500 ns interrupt latency.
-    let cycle = 19_100 - 500 + 2000;
+    // wake-up of 2 us in place of the preset's 500 ns interrupt latency,
+    // and the two wake-ups' CPU (2 x C) off the path.
+    let cycle = 19_100 - 500 + 2000 - 600;
     let row = run(&preset(2, 2000, 0.0, true), &workload(1, 1), &off);
     assert_iops(row.iops, cycle);
 }
@@ -146,10 +149,10 @@ fn other_load_stretches_cpu_work_and_the_cpu_clock_counts_less() {
     let idle = run(&preset(2, 2000, 0.0, true), &w, &off);
     let busy = run(&preset(2, 2000, 2.0, true), &w, &off);
     // 2 CPUs of other load on 2 CPUs: each ns of CPU work takes 2 ns.
-    // The cycle of 20600 ns has 700 + 1000 + 1000 + 900 = 3600 ns of CPU
+    // The cycle of 20000 ns has 700 + 1000 + 700 + 600 = 3000 ns of CPU
     // work on its path (the kick runs beside the loop's submission).
-    assert_iops(busy.iops, 20_600 + 3600);
-    assert_iops(idle.iops, 20_600);
+    assert_iops(busy.iops, 20_000 + 3000);
+    assert_iops(idle.iops, 20_000);
     // The loop holds its CPU twice as long, and its clock counts half.
     let per_io = |r: &RunRow| r.iothread_cpu_pct / r.iops;
     assert!(
@@ -242,4 +245,27 @@ fn shared_defaults_to_off_and_round_trips() {
     let text = p.to_toml();
     assert!(text.contains("shared = true"), "{text}");
     assert_eq!(Preset::from_toml(&text, "again").unwrap(), p);
+}
+
+#[test]
+fn a_wakeup_after_a_short_idle_is_drawn_from_the_short_row() {
+    // Two CPUs, `off`, one job at qd1: each thread keeps its own CPU, and
+    // each CPU sleeps less than the 19 us cycle between wake-ups.
+    let w = workload(1, 1);
+    let off = Params::defaults(PolicyKind::Off);
+    let table = |long_after_ns: u64| {
+        let mut p = preset(2, 40_000, 0.0, true);
+        let h = p.host.as_mut().unwrap();
+        h.wakeup_idle_ns = vec![long_after_ns, long_after_ns + 1];
+        h.eventfd_wakeup_by_idle_ns = vec![[2_000; 4], [40_000; 4]];
+        h.channel_wakeup_by_idle_ns = vec![[2_000; 4], [40_000; 4]];
+        p
+    };
+    // Slow wake-ups only after 100 us idle: every wake-up is the 2 us
+    // one, the cycle of constant 2 us wake-ups (see above).
+    let short = run(&table(100_000), &w, &off);
+    assert_iops(short.iops, 19_100 - 500 + 2000 - 600);
+    // Slow after 1 us: every wake-up is the 40 us one.
+    let long = run(&table(1_000), &w, &off);
+    assert_iops(long.iops, 19_100 - 500 + 40_000 - 600 + 2 * 38_000);
 }
