@@ -81,6 +81,23 @@ pub fn empirical(hist: &Histogram<u64>, shift_ns: i64) -> Option<LatencyDist> {
     })
 }
 
+/// How much latency each request in the device adds to the others, ns,
+/// from the mean latency alone (queue depth 1) and at the small-block
+/// saturation point. By Little's law the device held `n = iops x
+/// latency` requests there; if its latency grew linearly with them (a
+/// device sharing its capacity), each beyond the first added
+/// `(saturated - alone) / (n - 1)`. 0 when it held fewer than 1.5 or its
+/// latency did not grow.
+pub fn sharing(alone_mean_ns: f64, saturated_mean_ns: f64, saturated_iops: f64) -> u64 {
+    let held = saturated_iops * saturated_mean_ns / 1e9;
+    if !(held >= 1.5 && saturated_mean_ns > alone_mean_ns) {
+        return 0;
+    }
+    ((saturated_mean_ns - alone_mean_ns) / (held - 1.0))
+        .round()
+        .min(MAX_LATENCY_NS as f64) as u64
+}
+
 fn point(points: &[DevicePoint], rw: Rw, bs: u64) -> Option<&DevicePoint> {
     points.iter().find(|p| p.rw == rw && p.bs == bs)
 }
@@ -128,9 +145,17 @@ pub fn build(cal: &Calibration) -> Result<Preset, String> {
         .filter(|p| p.rw == Rw::RandRead)
         .min_by_key(|p| p.bs)
         .ok_or("no small-block saturation point")?;
-    let parallelism = (small_sat.iops() * read.latency.mean() / 1e9)
-        .round()
-        .clamp(1.0, 65536.0) as u32;
+    let per_inflight = sharing(read.latency.mean(), small_sat.latency.mean(), small_sat.iops());
+    let parallelism = if per_inflight > 0 {
+        // The sharing sets the rate; every request in the device shares
+        // it (a virtio queue holds hundreds), so the channels must not cap
+        // them: as many as the deepest queue a calibration measures.
+        crate::local_preset::MAX_DEPTH
+    } else {
+        (small_sat.iops() * read.latency.mean() / 1e9)
+            .round()
+            .clamp(1.0, 65536.0) as u32
+    };
     let c = &cal.costs;
     let ns = |v: f64| v.round().max(0.0) as u64;
     let preset = Preset {
@@ -172,6 +197,7 @@ pub fn build(cal: &Calibration) -> Result<Preset, String> {
             read_bytes_per_s: read_rate,
             write_bytes_per_s: write_rate,
             transfer_overhead_ns: 0,
+            latency_per_inflight_ns: per_inflight,
             read_latency,
             write_latency,
         },
@@ -370,8 +396,11 @@ pub fn to_toml(cal: &Calibration, preset: &Preset) -> String {
     let _ = writeln!(
         out,
         "# Mapping: the latency distributions are the smallest-bs qd1 histograms less\n\
-         # the transfer time at the measured rate; parallelism is Little's law on the\n\
-         # small-block saturation point; submit_batch_ns and notify_guest_ns are\n\
+         # the transfer time at the measured rate; latency_per_inflight_ns is how\n\
+         # much the mean latency grew per request the device held (Little's law)\n\
+         # from qd1 to the small-block saturation point, parallelism then 1024\n\
+         # (without growth: Little's law on that point at the qd1 latency);\n\
+         # submit_batch_ns and notify_guest_ns are\n\
          # the CPU-clock parts of io_submit at qd1 and of the waking send, the\n\
          # rest of io_submit (the exit to the host) is added to the latency;\n\
          # irq_cpu_ns is the job taking a waiting completion (its blocking wait's\n\
@@ -446,6 +475,17 @@ mod tests {
         let (b, w) = parts(&d);
         assert_eq!(w, &[10.0]);
         assert!(b[0] <= 25_000 && b[1] > 25_000, "{b:?}");
+    }
+
+    #[test]
+    fn sharing_is_the_latency_growth_per_request_held() {
+        // The machine of docs/validation.md: 23.6 us alone, 168.9 us at
+        // 83,604 IOPS: 14.121 requests held, 145.3 us more over 13.121 of
+        // them, 11.074 us each.
+        assert_eq!(sharing(23_600.0, 168_900.0, 83_604.0), 11_074);
+        // Latency that did not grow, or a device that held too few.
+        assert_eq!(sharing(23_600.0, 23_000.0, 500_000.0), 0);
+        assert_eq!(sharing(23_600.0, 30_000.0, 40_000.0), 0);
     }
 
     #[test]

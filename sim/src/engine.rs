@@ -110,6 +110,8 @@ impl IoThread {
 struct Disk {
     channels_free_at: BinaryHeap<Reverse<Time>>,
     transfer_free_at: Time,
+    /// Requests between submission and the end of their media access.
+    in_media: u64,
 }
 
 /// The measurements of one run before they become a [`RunRow`].
@@ -242,6 +244,7 @@ impl<'a> Engine<'a> {
             .map(|_| Disk {
                 channels_free_at: (0..preset.device.parallelism).map(|_| Reverse(0)).collect(),
                 transfer_free_at: 0,
+                in_media: 0,
             })
             .collect();
         Ok(Engine {
@@ -466,8 +469,10 @@ impl<'a> Engine<'a> {
         } else {
             &self.read_latency
         };
-        let latency = sampler.sample(&mut self.rng);
         let disk = &mut self.disks[s.disk as usize];
+        let shared = self.preset.device.latency_per_inflight_ns * disk.in_media;
+        disk.in_media += 1;
+        let latency = sampler.sample(&mut self.rng) + shared;
         let Reverse(free) = disk.channels_free_at.pop().expect("parallelism >= 1");
         let media_done = at.max(free) + latency;
         disk.channels_free_at.push(Reverse(media_done));
@@ -487,6 +492,7 @@ impl<'a> Engine<'a> {
         let transfer = dev.transfer_overhead_ns
             + (u128::from(self.workload.bs) * 1_000_000_000 / u128::from(rate)) as u64;
         let disk = &mut self.disks[s.disk as usize];
+        disk.in_media -= 1;
         let done = self.now.max(disk.transfer_free_at) + transfer;
         disk.transfer_free_at = done;
         self.schedule(done, Event::DeviceDone { slot });

@@ -219,10 +219,6 @@ struct Thread {
 /// The host's CPUs and the run's threads on them (see the module doc).
 #[derive(Clone, Debug)]
 pub struct HostCpus {
-    cpus: u32,
-    /// CPUs held by the run's threads (or handed to one across a context
-    /// switch).
-    held: u32,
     queue: VecDeque<u32>,
     /// Per CPU: since when no thread of the run holds it (`None`: held,
     /// or handed to a thread across a context switch).
@@ -257,8 +253,6 @@ impl HostCpus {
             }
         };
         HostCpus {
-            cpus,
-            held: 0,
             queue: VecDeque::with_capacity(threads as usize),
             // Idle since the run began.
             idle_since: vec![Some(0); cpus as usize],
@@ -343,7 +337,6 @@ impl HostCpus {
             return Some(0);
         };
         t.cpu = Some(c);
-        self.held += 1;
         let since = self.idle_since[c as usize].take().unwrap_or(now);
         Some(now.saturating_sub(since))
     }
@@ -386,8 +379,7 @@ impl HostCpus {
         if !claimed {
             match self.idle_cpu(thread) {
                 Some(c) => {
-                    self.held += 1;
-                    self.idle_since[c as usize] = None;
+                                self.idle_since[c as usize] = None;
                     self.threads[thread as usize].cpu = Some(c);
                 }
                 None => {
@@ -431,7 +423,6 @@ impl HostCpus {
                 Some(Dispatch { thread: next, at })
             }
             None => {
-                self.held -= 1;
                 self.idle_since[cpu as usize] = Some(now);
                 None
             }

@@ -250,6 +250,10 @@ fn is_false(b: &bool) -> bool {
     !*b
 }
 
+fn is_zero(v: &u64) -> bool {
+    *v == 0
+}
+
 /// How disks and their queues map onto IOThreads.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -282,6 +286,13 @@ pub struct Device {
     pub write_bytes_per_s: u64,
     /// Per-request time on the shared transfer path besides the data.
     pub transfer_overhead_ns: u64,
+    /// Latency each request already in the device adds to one submitted
+    /// beside it, ns: a device that shares its capacity among the requests
+    /// it holds (processor sharing), so that its latency grows with the
+    /// queue depth, d + n x this. 0 (the default): no sharing beyond the
+    /// `parallelism` channels.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub latency_per_inflight_ns: u64,
     pub read_latency: LatencyDist,
     pub write_latency: LatencyDist,
 }
@@ -468,6 +479,12 @@ impl Preset {
         range(
             "device.transfer_overhead_ns",
             d.transfer_overhead_ns,
+            0,
+            MAX_COST_NS,
+        )?;
+        range(
+            "device.latency_per_inflight_ns",
+            d.latency_per_inflight_ns,
             0,
             MAX_COST_NS,
         )?;

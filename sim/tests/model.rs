@@ -204,3 +204,36 @@ fn a_slow_request_does_not_hold_up_the_ones_behind_it() {
     let row = simulate(&preset, &w, &p, 1).unwrap();
     assert!(row.iops > 100_000.0, "iops {}", row.iops);
 }
+
+#[test]
+fn a_sharing_device_adds_latency_per_request_it_holds() {
+    let sharing = |per_inflight_ns: u64| {
+        let mut p = tiny();
+        p.device.parallelism = 1024;
+        p.device.latency_per_inflight_ns = per_inflight_ns;
+        p
+    };
+    let off = Params::defaults(PolicyKind::Off);
+    // At queue depth 1 the device never holds another request: the cycle
+    // of `never_polling_pays_two_wakeups_and_a_kick_per_io`.
+    let row = simulate(&sharing(5_000), &qd1(), &off, 1).unwrap();
+    assert_iops(row.iops, 19100.0);
+    // At depth 4 every request but the first of a burst finds others in
+    // the device: slower than without sharing, and each I/O pays at most
+    // 3 x 5 us more.
+    let qd4 = Workload { iodepth: 4, ..qd1() };
+    let alone = simulate(&sharing(0), &qd4, &off, 1).unwrap();
+    let shared = simulate(&sharing(5_000), &qd4, &off, 1).unwrap();
+    let extra_us = shared.lat_mean_us - alone.lat_mean_us;
+    assert!(
+        shared.iops < 0.95 * alone.iops && extra_us > 4.0 && extra_us <= 15.0,
+        "iops {} -> {}, mean latency +{extra_us} us",
+        alone.iops,
+        shared.iops
+    );
+    // Not written unless set: embedded presets keep their bytes.
+    assert!(!tiny().to_toml().contains("latency_per_inflight_ns"));
+    let text = sharing(5_000).to_toml();
+    assert!(text.contains("latency_per_inflight_ns = 5000"), "{text}");
+    assert_eq!(Preset::from_toml(&text, "again").unwrap(), sharing(5_000));
+}
