@@ -63,6 +63,9 @@ pub struct DevicePoint {
     /// virtqueue notification exits to the host, and that time is steal
     /// time, not the thread's CPU.
     pub submit_call_cpu_ns: f64,
+    /// Times the spinning reaper found completions: `ios / reaps` is how
+    /// many the device completed at once.
+    pub reaps: u64,
     /// IOPS of every repeat of this point (this one is the median's).
     pub repeat_iops: Vec<f64>,
     /// Median latency of every repeat, ns.
@@ -711,6 +714,7 @@ fn device_point(
     let mut latency = new_histogram();
     let (mut ios, mut submit_total, mut submit_calls) = (0u64, 0u64, 0u64);
     let mut submit_cpu_total = 0u64;
+    let mut reaps = 0u64;
     let clock_cost = cpu_clock_cost();
     let mut events: Vec<IoEvent> = Vec::with_capacity(depth as usize);
     let mut free: Vec<u32> = (0..depth).collect();
@@ -757,6 +761,7 @@ fn device_point(
         events.clear();
         ctx.reap(&mut events);
         efd.drain();
+        reaps += 1;
         for ev in &events {
             in_flight -= 1;
             if ev.res != bs as i64 {
@@ -790,6 +795,7 @@ fn device_point(
         elapsed_ns,
         submit_call_ns: submit_total as f64 / submit_calls.max(1) as f64,
         submit_call_cpu_ns: submit_cpu_total as f64 / submit_calls.max(1) as f64,
+        reaps,
         repeat_iops: Vec::new(),
         repeat_p50_ns: Vec::new(),
     })

@@ -112,6 +112,8 @@ struct Disk {
     transfer_free_at: Time,
     /// Requests between submission and the end of their media access.
     in_media: u64,
+    /// The loop iteration that last notified it (`Engine::notify_round`).
+    notified_round: u64,
 }
 
 /// The measurements of one run before they become a [`RunRow`].
@@ -245,6 +247,7 @@ impl<'a> Engine<'a> {
                 channels_free_at: (0..preset.device.parallelism).map(|_| Reverse(0)).collect(),
                 transfer_free_at: 0,
                 in_media: 0,
+                notified_round: 0,
             })
             .collect();
         Ok(Engine {
@@ -604,13 +607,24 @@ impl<'a> Engine<'a> {
         if costs.self_notify && !(subs.is_empty() && cmps.is_empty()) {
             t.lp.notify_self();
         }
+        self.notify_round += 1;
         if !subs.is_empty() {
             busy += costs.submit_batch_ns + costs.submit_ns * subs.len() as u64;
+            // Each disk the batch finds idle is notified once.
+            let idle_notify = preset.device.idle_notify_ns;
+            if idle_notify > 0 {
+                for &slot in &subs {
+                    let disk = &mut self.disks[self.slots[slot as usize].disk as usize];
+                    if disk.in_media == 0 && disk.notified_round != self.notify_round {
+                        disk.notified_round = self.notify_round;
+                        busy += idle_notify;
+                    }
+                }
+            }
         }
         let submit_at = now + self.wall(busy);
         busy += costs.complete_ns * cmps.len() as u64;
         // One irqfd write per vCPU with completions in this iteration.
-        self.notify_round += 1;
         let mut notified = 0u64;
         for &slot in &cmps {
             let vcpu = self.slots[slot as usize].vcpu as usize;

@@ -237,3 +237,26 @@ fn a_sharing_device_adds_latency_per_request_it_holds() {
     assert!(text.contains("latency_per_inflight_ns = 5000"), "{text}");
     assert_eq!(Preset::from_toml(&text, "again").unwrap(), sharing(5_000));
 }
+
+#[test]
+fn a_submission_to_an_idle_disk_pays_its_notification() {
+    let notify = |ns: u64| {
+        let mut p = tiny();
+        p.device.idle_notify_ns = ns;
+        p
+    };
+    let off = Params::defaults(PolicyKind::Off);
+    // At queue depth 1 every submission finds the disk idle: the cycle of
+    // `never_polling_pays_two_wakeups_and_a_kick_per_io` plus 500 ns.
+    let row = simulate(&notify(500), &qd1(), &off, 1).unwrap();
+    assert_iops(row.iops, 19100.0 + 500.0);
+    // With four jobs at depth 8 the disk is nearly never idle: the
+    // notification costs next to nothing, far less than 500 ns per I/O.
+    let busy = Workload { numjobs: 4, iodepth: 8, ..qd1() };
+    let with = simulate(&notify(500), &busy, &off, 1).unwrap();
+    let without = simulate(&notify(0), &busy, &off, 1).unwrap();
+    let per_io_ns = |r: &pollwise_core::RunRow| r.iothread_cpu_pct * 1e7 / r.iops;
+    let extra = per_io_ns(&with) - per_io_ns(&without);
+    assert!(extra < 50.0, "{extra} ns of CPU per I/O more");
+    assert!(!tiny().to_toml().contains("idle_notify_ns"));
+}
