@@ -145,7 +145,11 @@ pub fn build(cal: &Calibration) -> Result<Preset, String> {
         .filter(|p| p.rw == Rw::RandRead)
         .min_by_key(|p| p.bs)
         .ok_or("no small-block saturation point")?;
-    let per_inflight = sharing(read.latency.mean(), small_sat.latency.mean(), small_sat.iops());
+    let per_inflight = sharing(
+        read.latency.mean(),
+        small_sat.latency.mean(),
+        small_sat.iops(),
+    );
     let parallelism = if per_inflight > 0 {
         // The sharing sets the rate; every request in the device shares
         // it (a virtio queue holds hundreds), so the channels must not cap

@@ -379,7 +379,7 @@ impl HostCpus {
         if !claimed {
             match self.idle_cpu(thread) {
                 Some(c) => {
-                                self.idle_since[c as usize] = None;
+                    self.idle_since[c as usize] = None;
                     self.threads[thread as usize].cpu = Some(c);
                 }
                 None => {

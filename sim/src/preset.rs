@@ -118,7 +118,10 @@ impl Host {
             ));
         }
         if self.wakeup_idle_ns.windows(2).any(|w| w[0] >= w[1])
-            || self.wakeup_idle_ns.last().is_some_and(|&t| t > 1_000_000_000)
+            || self
+                .wakeup_idle_ns
+                .last()
+                .is_some_and(|&t| t > 1_000_000_000)
         {
             return bad(format!(
                 "wakeup_idle_ns = {:?}: expected increasing idle times of at most 1 s",

@@ -221,7 +221,10 @@ fn a_sharing_device_adds_latency_per_request_it_holds() {
     // At depth 4 every request but the first of a burst finds others in
     // the device: slower than without sharing, and each I/O pays at most
     // 3 x 5 us more.
-    let qd4 = Workload { iodepth: 4, ..qd1() };
+    let qd4 = Workload {
+        iodepth: 4,
+        ..qd1()
+    };
     let alone = simulate(&sharing(0), &qd4, &off, 1).unwrap();
     let shared = simulate(&sharing(5_000), &qd4, &off, 1).unwrap();
     let extra_us = shared.lat_mean_us - alone.lat_mean_us;
@@ -252,7 +255,11 @@ fn a_submission_to_an_idle_disk_pays_its_notification() {
     assert_iops(row.iops, 19100.0 + 500.0);
     // With four jobs at depth 8 the disk is nearly never idle: the
     // notification costs next to nothing, far less than 500 ns per I/O.
-    let busy = Workload { numjobs: 4, iodepth: 8, ..qd1() };
+    let busy = Workload {
+        numjobs: 4,
+        iodepth: 8,
+        ..qd1()
+    };
     let with = simulate(&notify(500), &busy, &off, 1).unwrap();
     let without = simulate(&notify(0), &busy, &off, 1).unwrap();
     let per_io_ns = |r: &pollwise_core::RunRow| r.iothread_cpu_pct * 1e7 / r.iops;

@@ -161,16 +161,35 @@ fn the_wakeup_table_by_idle_time_round_trips_and_is_checked() {
     let p = Preset::from_toml(&text, "test.toml").unwrap();
     let h = p.host.as_ref().unwrap();
     assert_eq!(h.wakeup_idle_ns, [10_000, 200_000]);
-    assert_eq!(h.channel_wakeup_by_idle_ns[1], [9_000, 12_000, 25_000, 80_000]);
+    assert_eq!(
+        h.channel_wakeup_by_idle_ns[1],
+        [9_000, 12_000, 25_000, 80_000]
+    );
     assert_eq!(Preset::from_toml(&p.to_toml(), "again").unwrap(), p);
     // Without the table the section writes none of its keys.
     let plain = Preset::from_toml(&(optane_text() + HOST), "plain").unwrap();
     assert!(!plain.to_toml().contains("wakeup_idle_ns"));
     for (from, to, needle) in [
-        ("[10000, 200000]", "[200000, 10000]", "expected increasing idle times"),
-        ("[10000, 200000]", "[10000]", "one row of percentiles per idle time"),
-        ("[9000, 12000, 25000, 80000]", "[9000, 12000, 5000, 80000]", "channel_wakeup_by_idle_ns"),
-        ("[4000, 5000, 6000, 9000]", "[4000, 5000, 6000, 2000000000]", "<= 1 s"),
+        (
+            "[10000, 200000]",
+            "[200000, 10000]",
+            "expected increasing idle times",
+        ),
+        (
+            "[10000, 200000]",
+            "[10000]",
+            "one row of percentiles per idle time",
+        ),
+        (
+            "[9000, 12000, 25000, 80000]",
+            "[9000, 12000, 5000, 80000]",
+            "channel_wakeup_by_idle_ns",
+        ),
+        (
+            "[4000, 5000, 6000, 9000]",
+            "[4000, 5000, 6000, 2000000000]",
+            "<= 1 s",
+        ),
     ] {
         let e = err(&(optane_text() + HOST + &BY_IDLE.replace(from, to)));
         assert!(e.contains(needle), "{from} -> {to}: {e}");
