@@ -449,6 +449,46 @@ fn calibrate_writes_a_preset_that_validate_and_sim_load() {
     assert!(o.status.success(), "{}", stderr(&o));
     let text = stdout(&o);
     let mut reader = csv::Reader::from_reader(text.as_bytes());
+    // The same run as a report for the docs, through --out.
+    let report = work.join("validation.md");
+    let o = pollwise(&[
+        "validate",
+        "--preset",
+        preset_arg,
+        "--iodepth",
+        "1",
+        "--duration-ms",
+        "150",
+        "--size-mb",
+        "8",
+        "--dir",
+        work.to_str().unwrap(),
+        "--policy",
+        "off",
+        "--numjobs",
+        "1",
+        "--repeat",
+        "2",
+        "--format",
+        "markdown",
+        "--out",
+        report.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let md = std::fs::read_to_string(&report).unwrap();
+    assert!(md.starts_with("# pollwise validate: "), "{md}");
+    for part in [
+        "pollwise validate --preset",
+        "| predicted IOPS change agrees | ",
+        "## The table",
+        "off        randread 4k j=1 qd=1 iot=1",
+        "## The preset's measurements",
+        "us idle: eventfd",
+        "policy,rw,bs,numjobs,iodepth,predicted_iops_diff_pct",
+    ] {
+        assert!(md.contains(part), "{part} missing from:\n{md}");
+    }
+    std::fs::remove_file(&report).unwrap();
     let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
     assert_eq!(
         &header[..11],

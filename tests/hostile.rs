@@ -92,10 +92,33 @@ fn an_output_that_is_the_preset_or_the_target_is_refused() {
             s(&data),
         ],
         vec!["realdev", "compare", "--file", s(&data), "--rows", s(&data)],
+        vec![
+            "validate",
+            "--preset",
+            "optane-p4800x",
+            "--file",
+            s(&data),
+            "--out",
+            s(&data),
+        ],
     ] {
         let o = within(QUICK, &args);
         assert_clean_error(&o, &["same file", "--file"]);
     }
+    let o = within(
+        QUICK,
+        &[
+            "validate",
+            "--preset",
+            s(&preset),
+            "--format",
+            "markdown",
+            "--out",
+            s(&preset),
+        ],
+    );
+    assert_clean_error(&o, &["same file", "--preset"]);
+    assert_eq!(fs::read(&preset).unwrap(), before);
     assert_eq!(fs::read(&data).unwrap(), vec![7u8; 1 << 20]);
 
     // A plot whose output is a link to its input.
@@ -176,6 +199,25 @@ fn a_file_pollwise_did_not_write_is_replaced_only_with_force() {
         fs::read_to_string(study.join("README.md")).unwrap(),
         "# My project\n"
     );
+
+    // validate's report does not replace notes it did not write (refused
+    // before any device is opened).
+    let report = d.join("validation.md");
+    fs::write(&report, "# My notes\n").unwrap();
+    let o = within(
+        QUICK,
+        &[
+            "validate",
+            "--preset",
+            "optane-p4800x",
+            "--format",
+            "markdown",
+            "--out",
+            s(&report),
+        ],
+    );
+    assert_clean_error(&o, &["validation.md", "--force"]);
+    assert_eq!(fs::read_to_string(&report).unwrap(), "# My notes\n");
 }
 
 #[test]

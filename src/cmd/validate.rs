@@ -4,13 +4,17 @@
 //! absolute agreement.
 
 use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 use pollwise_core::Params;
+use pollwise_lab::output::{preset_input, Kind, Output};
 use pollwise_lab::parse::{named_params, policy_spec, MatrixText};
 use pollwise_lab::stats::DEFAULT_DEVICE_REPEATS;
-use pollwise_lab::text::{write_validation_csv, write_validation_table};
+use pollwise_lab::text::{
+    write_validation_csv, write_validation_markdown, write_validation_table, ReportSource,
+};
 use pollwise_lab::{online, validate_diffs, DiffSpec, SimBackend};
 
 use crate::cmd::real::{self, BackendKind, CacheArgs};
@@ -51,6 +55,13 @@ pub struct ValidateArgs {
     pub target: TargetArgs,
     #[arg(long, value_enum, default_value_t = ValidateFormat::Table)]
     pub format: ValidateFormat,
+    /// Write the output to FILE (through a temporary file, renamed when
+    /// complete) instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Replace --out even if it is not a file this format writes.
+    #[arg(long)]
+    pub force: bool,
     /// The reference the simulator is checked against: device (pollwise's
     /// loop) or qemu (QEMU's own loop, `pollwise qemu build` first).
     #[arg(long, value_enum, default_value_t = BackendKind::Device)]
@@ -64,6 +75,10 @@ pub enum ValidateFormat {
     Table,
     /// One row per (policy, point); see `VALIDATION_CSV_COLUMNS` in lab.
     Csv,
+    /// A report for the docs: the command, the checks against their
+    /// targets, each pair that misses, the table, the preset's
+    /// calibration comments and the CSV.
+    Markdown,
 }
 
 pub fn run(a: ValidateArgs) -> Result<()> {
@@ -106,6 +121,19 @@ pub fn run(a: ValidateArgs) -> Result<()> {
     // Every policy runs each point once per round: checked before anything
     // is created.
     pollwise_lab::validate::run_count(workloads.len() * (1 + candidates.len()), a.repeat)?;
+    // Checked before the first run: the runs take minutes.
+    let output = match &a.out {
+        Some(path) => {
+            let kind = match a.format {
+                ValidateFormat::Table | ValidateFormat::Markdown => Kind::ValidationReport,
+                ValidateFormat::Csv => Kind::ValidationCsv,
+            };
+            let mut inputs = preset_input(&a.preset);
+            inputs.extend(real::target_inputs(&a.target));
+            Some(Output::prepare("--out", path, kind, &inputs, a.force)?)
+        }
+        None => None,
+    };
     let largest_bs = workloads.iter().map(|w| w.bs).max().unwrap_or(4096);
     let device = real::open(a.against, &a.target, &a.cache, largest_bs)?;
     let sim = SimBackend { preset };
@@ -124,13 +152,77 @@ pub fn run(a: ValidateArgs) -> Result<()> {
             &progress::reporter(),
         )?)
     })?;
-    let mut out = BufWriter::new(io::stdout().lock());
-    match a.format {
-        ValidateFormat::Table => {
-            write_validation_table(&mut out, &v, &a.preset, &spec, device.source())?
+    let preset_text = std::fs::read_to_string(&a.preset).ok();
+    let command = command_line(std::env::args());
+    let write = |out: &mut dyn Write| -> io::Result<()> {
+        match a.format {
+            ValidateFormat::Table => {
+                write_validation_table(out, &v, &a.preset, &spec, device.source())
+            }
+            ValidateFormat::Csv => write_validation_csv(out, &v, &spec),
+            ValidateFormat::Markdown => write_validation_markdown(
+                out,
+                &v,
+                &spec,
+                &ReportSource {
+                    command: &command,
+                    preset: &a.preset,
+                    preset_text: preset_text.as_deref(),
+                    reference: device.source(),
+                },
+            ),
         }
-        ValidateFormat::Csv => write_validation_csv(&mut out, &v, &spec)?,
+    };
+    match &output {
+        Some(o) => o.write_with(|w| write(w).map_err(anyhow::Error::from))?,
+        None => {
+            let mut out = BufWriter::new(io::stdout().lock());
+            write(&mut out)?;
+            out.flush()?;
+        }
     }
-    out.flush()?;
     Ok(())
+}
+
+/// The command line as a reader would type it again: the program by its
+/// name, and any argument that is not plain in single quotes.
+fn command_line(args: impl Iterator<Item = String>) -> String {
+    let plain = |a: &str| {
+        !a.is_empty()
+            && a.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_-./:=,+@%".contains(c))
+    };
+    args.enumerate()
+        .map(|(i, a)| {
+            if i == 0 {
+                "pollwise".to_string()
+            } else if plain(&a) {
+                a
+            } else {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::command_line;
+
+    #[test]
+    fn the_command_line_reads_as_typed() {
+        let args = [
+            "./target/release/pollwise",
+            "validate",
+            "--preset",
+            "my local.toml",
+            "--policy",
+            "it's",
+        ];
+        assert_eq!(
+            command_line(args.iter().map(|a| a.to_string())),
+            "pollwise validate --preset 'my local.toml' --policy 'it'\\''s'"
+        );
+    }
 }

@@ -6,7 +6,10 @@ mod compare;
 mod validate;
 
 pub use compare::{paired_compare_table, write_compare_table, TableContext};
-pub use validate::{write_validation_csv, write_validation_table, VALIDATION_CSV_COLUMNS};
+pub use validate::{
+    write_validation_csv, write_validation_markdown, write_validation_table, ReportSource,
+    VALIDATION_CSV_COLUMNS, VALIDATION_REPORT_TITLE, VALIDATION_TABLE_START,
+};
 
 use std::io::{self, Write};
 

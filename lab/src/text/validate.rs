@@ -68,7 +68,7 @@ fn baseline_of<'a>(v: &'a DiffValidation, d: &DiffPoint) -> Option<&'a Agreement
     })
 }
 
-pub fn write_validation_csv<W: Write>(
+pub fn write_validation_csv<W: Write + ?Sized>(
     out: &mut W,
     v: &DiffValidation,
     spec: &DiffSpec,
@@ -127,7 +127,7 @@ fn ci_text(d: &PairedDiff, digits: usize) -> String {
     }
 }
 
-pub fn write_validation_table<W: Write>(
+pub fn write_validation_table<W: Write + ?Sized>(
     out: &mut W,
     v: &DiffValidation,
     preset: &str,
@@ -137,7 +137,7 @@ pub fn write_validation_table<W: Write>(
     let mark = |ok: bool| if ok { "ok" } else { "MISS" };
     writeln!(
         out,
-        "predicted (sim, preset {preset}, {} seeds) against measured ({reference}, {} interleaved \
+        "{VALIDATION_TABLE_START}{preset}, {} seeds) against measured ({reference}, {} interleaved \
          rounds after a warm-up) change of each policy against {}; policies:",
         spec.repeats,
         spec.repeats,
@@ -264,5 +264,152 @@ pub fn write_validation_table<W: Write>(
         v.baseline.len() - misses,
         v.baseline.len()
     )?;
+    Ok(())
+}
+
+/// How the table begins (its first line names the preset next).
+pub const VALIDATION_TABLE_START: &str = "predicted (sim, preset ";
+
+/// The first line of a validation report: how `--out` recognises a file it
+/// may replace.
+pub const VALIDATION_REPORT_TITLE: &str = "# pollwise validate:";
+
+/// What a validation report says it came from.
+pub struct ReportSource<'a> {
+    /// The command line as given.
+    pub command: &'a str,
+    /// The preset as named on the command line.
+    pub preset: &'a str,
+    /// The preset file's text, when it is a file: its leading comments
+    /// (a calibration's measurements) are quoted.
+    pub preset_text: Option<&'a str>,
+    /// The reference measured against (device or qemu).
+    pub reference: &'a str,
+}
+
+/// A markdown report of a validate run: where it came from, the
+/// calibration it used, the table and the CSV, so that one command puts
+/// the whole run in the docs.
+pub fn write_validation_markdown<W: Write + ?Sized>(
+    out: &mut W,
+    v: &DiffValidation,
+    spec: &DiffSpec,
+    src: &ReportSource,
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "{VALIDATION_REPORT_TITLE} {} against {}",
+        src.preset, src.reference
+    )?;
+    writeln!(out)?;
+    writeln!(out, "Written by:")?;
+    writeln!(out)?;
+    writeln!(out, "```sh\n{}\n```", src.command)?;
+    writeln!(out)?;
+    let n = v.diffs.len();
+    let iops_ok = v.diffs.iter().filter(|d| d.iops_ok()).count();
+    let resolved = v.diffs.iter().filter(|d| d.sign_ok().is_some()).count();
+    let sign_ok = v.diffs.iter().filter(|d| d.sign_ok() == Some(true)).count();
+    let cpu_ok = v.diffs.iter().filter(|d| d.cpu_ok()).count();
+    let abs_ok = v
+        .baseline
+        .iter()
+        .filter(|r| r.iops_ok() && r.cpu_ok())
+        .count();
+    writeln!(out, "| check | result | target |")?;
+    writeln!(out, "|---|---|---|")?;
+    writeln!(
+        out,
+        "| predicted IOPS change agrees | {iops_ok} of {n} | 80% |"
+    )?;
+    writeln!(
+        out,
+        "| sign right where the interval excludes zero | {sign_ok} of {resolved} | all |"
+    )?;
+    writeln!(
+        out,
+        "| predicted CPU change agrees | {cpu_ok} of {n} | 80% |"
+    )?;
+    writeln!(
+        out,
+        "| baseline within {IOPS_TOLERANCE_PCT}% IOPS and {CPU_TOLERANCE_POINTS} CPU points | \
+         {abs_ok} of {} | all |",
+        v.baseline.len()
+    )?;
+    writeln!(out)?;
+    let misses: Vec<String> = v
+        .diffs
+        .iter()
+        .filter(|d| !(d.iops_ok() && d.cpu_ok()) || d.sign_ok() == Some(false))
+        .map(|d| {
+            let w = &d.workload;
+            let mut what = Vec::new();
+            if !d.iops_ok() {
+                what.push(format!(
+                    "IOPS {:+.1}% predicted, {:+.1}% measured",
+                    d.predicted_iops_pct(),
+                    d.measured_iops().median
+                ));
+            }
+            if d.sign_ok() == Some(false) {
+                what.push("sign wrong".into());
+            }
+            if !d.cpu_ok() {
+                what.push(format!(
+                    "CPU {:+.1} points predicted, {:+.1} measured",
+                    d.predicted_cpu_pts(),
+                    d.measured_cpu().median
+                ));
+            }
+            format!(
+                "- {} at {} {} j={} qd={} iot={}: {}",
+                d.measured.candidate_mean().policy,
+                w.rw.name(),
+                bs_text(w.bs),
+                w.numjobs,
+                w.iodepth,
+                w.iothreads,
+                what.join("; ")
+            )
+        })
+        .collect();
+    if misses.is_empty() {
+        writeln!(out, "Every (policy, point) pair agrees.")?;
+    } else {
+        writeln!(out, "Pairs that miss:")?;
+        writeln!(out)?;
+        for m in &misses {
+            writeln!(out, "{m}")?;
+        }
+    }
+    writeln!(out)?;
+    writeln!(out, "## The table")?;
+    writeln!(out)?;
+    writeln!(out, "```")?;
+    write_validation_table(out, v, src.preset, spec, src.reference)?;
+    writeln!(out, "```")?;
+    writeln!(out)?;
+    if let Some(text) = src.preset_text {
+        let comments: Vec<&str> = text
+            .lines()
+            .take_while(|l| l.starts_with('#') || l.trim().is_empty())
+            .filter(|l| l.starts_with('#'))
+            .collect();
+        if !comments.is_empty() {
+            writeln!(out, "## The preset's measurements")?;
+            writeln!(out)?;
+            writeln!(out, "```")?;
+            for l in comments {
+                writeln!(out, "{l}")?;
+            }
+            writeln!(out, "```")?;
+            writeln!(out)?;
+        }
+    }
+    writeln!(out, "## The rows")?;
+    writeln!(out)?;
+    writeln!(out, "```csv")?;
+    write_validation_csv(out, v, spec)?;
+    writeln!(out, "```")?;
     Ok(())
 }
