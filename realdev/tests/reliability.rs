@@ -78,6 +78,17 @@ fn child_holds_a_scratch_target() {
     println!("STOPPED {}", sig.unwrap_or(0));
 }
 
+/// Held while a child is spawned. A child between fork and exec holds a
+/// copy of every descriptor of this process, so a test that releases a
+/// lock by closing its file and then checks that the lock is free takes
+/// this first: no other test's child can be holding the file then
+/// (`Command::spawn` returns only after the exec).
+static SPAWNING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn no_child_mid_spawn() -> std::sync::MutexGuard<'static, ()> {
+    SPAWNING.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Starts the child; returns it and its scratch path (None when the
 /// filesystem has no O_DIRECT, where there is nothing to test). The caller
 /// waits for the child; a failed test may leave it to the 30 s deadline.
@@ -86,6 +97,7 @@ fn spawn_child(
     dir: &Path,
     mode: &str,
 ) -> (Child, Option<PathBuf>, BufReader<std::process::ChildStdout>) {
+    let spawning = no_child_mid_spawn();
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
@@ -99,6 +111,7 @@ fn spawn_child(
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
+    drop(spawning);
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
     loop {
@@ -242,8 +255,10 @@ fn stale_files_of_killed_owners_are_removed_and_nothing_else() {
         assert!(p.symlink_metadata().is_ok(), "{} was removed", p.display());
     }
     assert!(clean_stale_scratch(&dir).unwrap().is_empty(), "idempotent");
+    let no_spawn = no_child_mid_spawn();
     drop(lock);
     let removed = clean_stale_scratch(&dir).unwrap();
+    drop(no_spawn);
     assert_eq!(removed.len(), 1, "unlocked, its owner is gone");
     assert_eq!(removed[0].path, locked);
     std::fs::remove_dir_all(&dir).unwrap();
