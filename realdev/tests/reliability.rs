@@ -14,6 +14,9 @@ use pollwise_realdev::scratch::{self, clean_stale_scratch, name_for, Owner};
 use pollwise_realdev::sys::{self, SigintGuard};
 use pollwise_realdev::target::{self, Target, TargetError, TargetSpec};
 
+mod device_dir;
+use device_dir::device_dir;
+
 const CHILD_ENV: &str = "POLLWISE_RELIABILITY_CHILD";
 const DIR_ENV: &str = "POLLWISE_RELIABILITY_DIR";
 
@@ -25,6 +28,19 @@ fn test_dir(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// A fresh directory for a test whose child needs O_DIRECT: under
+/// [`device_dir`], which fails the test when no directory supports it
+/// (`None` only when device tests are skipped by request).
+fn device_test_dir(name: &str) -> Option<PathBuf> {
+    let dir = device_dir()?.join(format!(
+        "pollwise-reliability-{}-{name}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    Some(dir)
 }
 
 fn scratch_spec(dir: &Path) -> TargetSpec {
@@ -51,12 +67,12 @@ fn scratch_files(dir: &Path) -> Vec<PathBuf> {
 
 /// The child's side: with the stop-signal guard installed (as every realdev
 /// command does), create a scratch target, say where it is, and wait for a
-/// stop signal; then drop the target as the run's exit path does.
+/// stop signal; then drop the target as the run's exit path does. Ignored:
+/// the tests below run it, by name, in a child of their own.
 #[test]
+#[ignore = "the child of the signal tests, which run it themselves"]
 fn child_holds_a_scratch_target() {
-    let Ok(mode) = std::env::var(CHILD_ENV) else {
-        return; // Only meaningful as the child of the tests below.
-    };
+    let mode = std::env::var(CHILD_ENV).expect("run as the child of a signal test");
     let dir = PathBuf::from(std::env::var(DIR_ENV).unwrap());
     let guard = (mode == "guarded").then(|| SigintGuard::install().unwrap());
     let target = match Target::open(&scratch_spec(&dir), 4096, true) {
@@ -89,18 +105,15 @@ fn no_child_mid_spawn() -> std::sync::MutexGuard<'static, ()> {
     SPAWNING.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Starts the child; returns it and its scratch path (None when the
-/// filesystem has no O_DIRECT, where there is nothing to test). The caller
-/// waits for the child; a failed test may leave it to the 30 s deadline.
+/// Starts the child; returns it and its scratch path. The caller waits for
+/// the child; a failed test may leave it to the 30 s deadline.
 #[allow(clippy::zombie_processes)]
-fn spawn_child(
-    dir: &Path,
-    mode: &str,
-) -> (Child, Option<PathBuf>, BufReader<std::process::ChildStdout>) {
+fn spawn_child(dir: &Path, mode: &str) -> (Child, PathBuf, BufReader<std::process::ChildStdout>) {
     let spawning = no_child_mid_spawn();
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
+            "--ignored",
             "child_holds_a_scratch_target",
             "--nocapture",
             "--test-threads=1",
@@ -122,10 +135,15 @@ fn spawn_child(
         }
         // libtest may print "test NAME ... " on the same line first.
         if line.contains("NODIRECT") {
-            return (child, None, out);
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "the child found no O_DIRECT in {}, a directory device_dir() accepted",
+                dir.display()
+            );
         }
         if let Some((_, p)) = line.trim_end().split_once("SCRATCH ") {
-            return (child, Some(PathBuf::from(p)), out);
+            return (child, PathBuf::from(p), out);
         }
     }
 }
@@ -133,13 +151,10 @@ fn spawn_child(
 #[test]
 fn every_catchable_stop_signal_removes_the_scratch_file() {
     for sig in sys::STOP_SIGNALS {
-        let dir = test_dir(&format!("sig{sig}"));
-        let (mut child, path, mut out) = spawn_child(&dir, "guarded");
-        let Some(path) = path else {
-            eprintln!("skipped: no O_DIRECT on {}", dir.display());
-            let _ = child.wait();
+        let Some(dir) = device_test_dir(&format!("sig{sig}")) else {
             return;
         };
+        let (mut child, path, mut out) = spawn_child(&dir, "guarded");
         assert!(
             path.exists(),
             "the child's scratch file exists while it runs"
@@ -163,13 +178,10 @@ fn every_catchable_stop_signal_removes_the_scratch_file() {
 
 #[test]
 fn stale_files_of_killed_owners_are_removed_and_nothing_else() {
-    let dir = test_dir("sigkill");
-    let (mut child, path, _out) = spawn_child(&dir, "unguarded");
-    let Some(killed) = path else {
-        eprintln!("skipped: no O_DIRECT on {}", dir.display());
-        let _ = child.wait();
+    let Some(dir) = device_test_dir("sigkill") else {
         return;
     };
+    let (mut child, killed, _out) = spawn_child(&dir, "unguarded");
     child.kill().unwrap(); // SIGKILL: nothing runs in the child.
     child.wait().unwrap();
     assert!(killed.exists(), "SIGKILL cannot clean up");
@@ -266,12 +278,10 @@ fn stale_files_of_killed_owners_are_removed_and_nothing_else() {
 
 #[test]
 fn opening_a_scratch_target_cleans_up_after_killed_runs() {
-    let dir = test_dir("open-cleans");
-    let (mut child, path, _out) = spawn_child(&dir, "unguarded");
-    let Some(killed) = path else {
-        let _ = child.wait();
+    let Some(dir) = device_test_dir("open-cleans") else {
         return;
     };
+    let (mut child, killed, _out) = spawn_child(&dir, "unguarded");
     child.kill().unwrap();
     child.wait().unwrap();
     let t = Target::open(&scratch_spec(&dir), 4096, true).unwrap();

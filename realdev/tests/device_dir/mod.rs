@@ -11,7 +11,8 @@
 //! `:`) when it is set, else the system temp dir and the target directory's
 //! tmp (disk-backed where /tmp is a tmpfs).
 //!
-//! Shared by `realdev/tests/device_runs.rs` and `tests/cli_realdev.rs`.
+//! Shared by `realdev/tests/device_runs.rs`, `realdev/tests/reliability.rs`
+//! and `tests/cli_realdev.rs`.
 
 use std::io::Write;
 use std::path::PathBuf;
