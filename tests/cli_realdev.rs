@@ -425,55 +425,37 @@ fn calibrate_writes_a_preset_that_validate_and_sim_load() {
         "the calibrated CPUs are shared by the loop and the jobs"
     );
 
-    let o = pollwise(&[
-        "validate",
-        "--preset",
-        preset_arg,
-        "--iodepth",
-        "1",
-        "--duration-ms",
-        "150",
-        "--size-mb",
-        "8",
-        "--dir",
-        work.to_str().unwrap(),
-        "--policy",
-        "off",
-        "--numjobs",
-        "1",
-        "--repeat",
-        "2",
-        "--format",
-        "csv",
-    ]);
+    let work_arg = work.to_str().unwrap();
+    let validate = |extra: &[&str]| {
+        let mut args = vec![
+            "validate",
+            "--preset",
+            preset_arg,
+            "--iodepth",
+            "1",
+            "--duration-ms",
+            "150",
+            "--size-mb",
+            "8",
+            "--dir",
+            work_arg,
+            "--policy",
+            "off",
+            "--numjobs",
+            "1",
+            "--repeat",
+            "2",
+        ];
+        args.extend_from_slice(extra);
+        pollwise(&args)
+    };
+    let o = validate(&["--format", "csv"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let text = stdout(&o);
     let mut reader = csv::Reader::from_reader(text.as_bytes());
     // The same run as a report for the docs, through --out.
     let report = work.join("validation.md");
-    let o = pollwise(&[
-        "validate",
-        "--preset",
-        preset_arg,
-        "--iodepth",
-        "1",
-        "--duration-ms",
-        "150",
-        "--size-mb",
-        "8",
-        "--dir",
-        work.to_str().unwrap(),
-        "--policy",
-        "off",
-        "--numjobs",
-        "1",
-        "--repeat",
-        "2",
-        "--format",
-        "markdown",
-        "--out",
-        report.to_str().unwrap(),
-    ]);
+    let o = validate(&["--format", "markdown", "--out", report.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
     let md = std::fs::read_to_string(&report).unwrap();
     assert!(md.starts_with("# pollwise validate: "), "{md}");
