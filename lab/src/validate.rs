@@ -191,6 +191,40 @@ pub struct DiffValidation {
     pub baseline: Vec<Agreement>,
 }
 
+/// How many pairs and points pass each check of a [`DiffValidation`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tally {
+    pub pairs: usize,
+    pub iops_ok: usize,
+    /// Pairs whose measured interval excludes zero, and of those, how
+    /// many the prediction has the sign of.
+    pub resolved: usize,
+    pub sign_ok: usize,
+    pub cpu_ok: usize,
+    pub points: usize,
+    /// Baseline points within both absolute targets.
+    pub absolute_ok: usize,
+}
+
+impl DiffValidation {
+    pub fn tally(&self) -> Tally {
+        let count = |f: &dyn Fn(&DiffPoint) -> bool| self.diffs.iter().filter(|d| f(d)).count();
+        Tally {
+            pairs: self.diffs.len(),
+            iops_ok: count(&|d| d.iops_ok()),
+            resolved: count(&|d| d.sign_ok().is_some()),
+            sign_ok: count(&|d| d.sign_ok() == Some(true)),
+            cpu_ok: count(&|d| d.cpu_ok()),
+            points: self.baseline.len(),
+            absolute_ok: self
+                .baseline
+                .iter()
+                .filter(|r| r.iops_ok() && r.cpu_ok())
+                .count(),
+        }
+    }
+}
+
 /// Runs the baseline and every candidate at every point on both backends
 /// and pairs each candidate with the baseline.
 ///

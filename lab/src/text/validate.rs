@@ -9,7 +9,7 @@ use pollwise_core::Params;
 use super::bs_text;
 use crate::stats::{PairedDiff, PAIRED_CI_METHOD};
 use crate::validate::{
-    Agreement, DiffPoint, DiffSpec, DiffValidation, CPU_DIFF_TOLERANCE_POINTS,
+    Agreement, DiffPoint, DiffSpec, DiffValidation, Tally, CPU_DIFF_TOLERANCE_POINTS,
     CPU_TOLERANCE_POINTS, DIFF_TOLERANCE_POINTS, IOPS_TOLERANCE_PCT,
 };
 
@@ -195,11 +195,15 @@ pub fn write_validation_table<W: Write + ?Sized>(
             mark(d.cpu_ok())
         )?;
     }
-    let n = v.diffs.len();
-    let iops_ok = v.diffs.iter().filter(|d| d.iops_ok()).count();
-    let resolved = v.diffs.iter().filter(|d| d.sign_ok().is_some()).count();
-    let sign_ok = v.diffs.iter().filter(|d| d.sign_ok() == Some(true)).count();
-    let cpu_ok = v.diffs.iter().filter(|d| d.cpu_ok()).count();
+    let t = v.tally();
+    let Tally {
+        pairs: n,
+        iops_ok,
+        resolved,
+        sign_ok,
+        cpu_ok,
+        ..
+    } = t;
     let pct = |k: usize| {
         if n == 0 {
             0.0
@@ -253,16 +257,10 @@ pub fn write_validation_table<W: Write + ?Sized>(
             mark(a.cpu_ok())
         )?;
     }
-    let misses = v
-        .baseline
-        .iter()
-        .filter(|r| !(r.iops_ok() && r.cpu_ok()))
-        .count();
     writeln!(
         out,
         "{} of {} point(s) within both targets",
-        v.baseline.len() - misses,
-        v.baseline.len()
+        t.absolute_ok, t.points
     )?;
     Ok(())
 }
@@ -306,16 +304,15 @@ pub fn write_validation_markdown<W: Write + ?Sized>(
     writeln!(out)?;
     writeln!(out, "```sh\n{}\n```", src.command)?;
     writeln!(out)?;
-    let n = v.diffs.len();
-    let iops_ok = v.diffs.iter().filter(|d| d.iops_ok()).count();
-    let resolved = v.diffs.iter().filter(|d| d.sign_ok().is_some()).count();
-    let sign_ok = v.diffs.iter().filter(|d| d.sign_ok() == Some(true)).count();
-    let cpu_ok = v.diffs.iter().filter(|d| d.cpu_ok()).count();
-    let abs_ok = v
-        .baseline
-        .iter()
-        .filter(|r| r.iops_ok() && r.cpu_ok())
-        .count();
+    let Tally {
+        pairs: n,
+        iops_ok,
+        resolved,
+        sign_ok,
+        cpu_ok,
+        points,
+        absolute_ok,
+    } = v.tally();
     writeln!(out, "| check | result | target |")?;
     writeln!(out, "|---|---|---|")?;
     writeln!(
@@ -333,8 +330,7 @@ pub fn write_validation_markdown<W: Write + ?Sized>(
     writeln!(
         out,
         "| baseline within {IOPS_TOLERANCE_PCT}% IOPS and {CPU_TOLERANCE_POINTS} CPU points | \
-         {abs_ok} of {} | all |",
-        v.baseline.len()
+         {absolute_ok} of {points} | all |"
     )?;
     writeln!(out)?;
     let misses: Vec<String> = v
