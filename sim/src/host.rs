@@ -327,27 +327,22 @@ impl HostCpus {
         if self.threads[thread as usize].state != State::Blocked {
             return None;
         }
-        let cpu = self.idle_cpu(thread);
+        let since = self.claim_idle_cpu(thread);
         let t = &mut self.threads[thread as usize];
         t.resume = resume;
         t.state = State::Waking {
-            claimed: cpu.is_some(),
+            claimed: since.is_some(),
         };
-        let Some(c) = cpu else {
-            return Some(0);
-        };
-        t.cpu = Some(c);
-        let since = self.idle_since[c as usize].take().unwrap_or(now);
-        Some(now.saturating_sub(since))
+        Some(since.map_or(0, |since| now.saturating_sub(since)))
     }
 
-    /// The CPU `thread` wakes on if it wakes now: its last CPU if idle,
-    /// else the idle CPU released most recently; `None` if every CPU is
-    /// held.
-    fn idle_cpu(&self, thread: u32) -> Option<u32> {
+    /// The CPU `thread` wakes on if it wakes now, and since when it has
+    /// been idle: its last CPU if idle, else the idle CPU released most
+    /// recently; `None` if every CPU is held.
+    fn idle_cpu(&self, thread: u32) -> Option<(u32, u64)> {
         if let Some(c) = self.threads[thread as usize].cpu {
-            if self.idle_since[c as usize].is_some() {
-                return Some(c);
+            if let Some(since) = self.idle_since[c as usize] {
+                return Some((c, since));
             }
         }
         let mut best: Option<(u32, u64)> = None;
@@ -358,15 +353,23 @@ impl HostCpus {
                 }
             }
         }
-        best.map(|(c, _)| c)
+        best
+    }
+
+    /// Gives `thread` the CPU [`HostCpus::idle_cpu`] picks; returns since
+    /// when that CPU had been idle, `None` (nothing taken) if none is.
+    fn claim_idle_cpu(&mut self, thread: u32) -> Option<u64> {
+        let (c, since) = self.idle_cpu(thread)?;
+        self.idle_since[c as usize] = None;
+        self.threads[thread as usize].cpu = Some(c);
+        Some(since)
     }
 
     /// How long the CPU `thread` would wake on at `now` has been idle (0
     /// if every CPU is held).
     pub fn idle_for(&self, thread: u32, now: u64) -> u64 {
         self.idle_cpu(thread)
-            .and_then(|c| self.idle_since[c as usize])
-            .map_or(0, |since| now.saturating_sub(since))
+            .map_or(0, |(_, since)| now.saturating_sub(since))
     }
 
     /// The woken thread is runnable at `now`: it runs on the CPU it was
@@ -376,18 +379,10 @@ impl HostCpus {
         let State::Waking { claimed } = self.threads[thread as usize].state else {
             panic!("thread {thread} made runnable without being woken");
         };
-        if !claimed {
-            match self.idle_cpu(thread) {
-                Some(c) => {
-                    self.idle_since[c as usize] = None;
-                    self.threads[thread as usize].cpu = Some(c);
-                }
-                None => {
-                    self.threads[thread as usize].state = State::Queued;
-                    self.queue.push_back(thread);
-                    return None;
-                }
-            }
+        if !claimed && self.claim_idle_cpu(thread).is_none() {
+            self.threads[thread as usize].state = State::Queued;
+            self.queue.push_back(thread);
+            return None;
         }
         let t = &mut self.threads[thread as usize];
         t.state = State::Running { since: now };
