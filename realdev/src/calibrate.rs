@@ -862,15 +862,8 @@ fn wake_by_idle_probe(rounds: u32) -> Result<Vec<WakeRow>, CalibrateError> {
             spin,
             move || signal.signal(),
             || {
-                loop {
-                    match epoll.wait(-1, &mut tokens) {
-                        Ok(()) if !tokens.is_empty() => break,
-                        Ok(()) => {}
-                        Err(e) => {
-                            failed = Some(e);
-                            break;
-                        }
-                    }
+                if let Err(e) = wait_for_event(&epoll, &mut tokens) {
+                    failed = Some(e);
                 }
                 efd.drain();
             },
@@ -956,6 +949,16 @@ fn wake_after_idle(
     latencies
 }
 
+/// Sleeps in epoll_wait until an event arrives (a wait can return none).
+fn wait_for_event(epoll: &Epoll, tokens: &mut Vec<u64>) -> std::io::Result<()> {
+    loop {
+        epoll.wait(-1, tokens)?;
+        if !tokens.is_empty() {
+            return Ok(());
+        }
+    }
+}
+
 /// A sleeper in epoll_wait woken by eventfd writes from another thread.
 fn eventfd_probe(rounds: u32, c: &mut LoopCosts) -> Result<(), CalibrateError> {
     let efd = Arc::new(EventFd::new().map_err(io_err("eventfd"))?);
@@ -988,12 +991,7 @@ fn eventfd_probe(rounds: u32, c: &mut LoopCosts) -> Result<(), CalibrateError> {
     for _ in 0..rounds {
         let _ = ready_tx.send(());
         let cpu0 = thread_cpu_ns();
-        loop {
-            epoll.wait(-1, &mut tokens).map_err(io_err("epoll_wait"))?;
-            if !tokens.is_empty() {
-                break;
-            }
-        }
+        wait_for_event(&epoll, &mut tokens).map_err(io_err("epoll_wait"))?;
         let woke = mono_ns();
         efd.drain();
         cpu += thread_cpu_ns() - cpu0;
