@@ -366,7 +366,7 @@ impl PolicyKind {
             PolicyKind::Off => "never poll",
             PolicyKind::ThresholdOracle => "threshold oracle (simulation only): polls exactly until the next event when it is near; not a lower bound",
             PolicyKind::Clairvoyant => "priced clairvoyant (simulation only): knows the next event's time and kind, polls when that costs less than blocking at a price of delay",
-            PolicyKind::Pollwise => "ours: per-handler mean and jitter of block time; poll only when cheaper than blocking, shrink gradually",
+            PolicyKind::Pollwise => "ours: per handler, the window that would have cost least over the waits after its events, at a learned price of blocking; shrink gradually",
         }
     }
 

@@ -26,11 +26,10 @@ const DRIVER: &str = r#"
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
 typedef struct AioPolledEvent {
     int64_t ns;
-    int64_t srtt;
-    int64_t rttvar;
+    int64_t polled[8];
+    int64_t missed[8];
     bool has_event;
     bool fired_last;
-    bool last_long;
     bool seen;
 } AioPolledEvent;
 typedef struct AioHandler AioHandler;
@@ -196,12 +195,14 @@ fn run_c(bin: &Path, (max, cost, w, s, gs): CParams, steps: &Steps) -> Vec<u64> 
 fn the_patch_rule_is_compiled_and_moves() {
     // A sanity check on the harness itself, so the comparison below is not
     // of two zeros. Handler 0 has no sample at first, so the wait before
-    // its first event (3000) stands in: it asks the grow start, 4000; the
-    // 10000 after it is its first sample, which it asks for from then on.
+    // its first event (3000) stands in: every window from 4096 up would
+    // have polled 3000 and missed nothing, so it asks the shortest, 4096.
+    // The 10000 after it is its first sample: 16384 is the shortest window
+    // that catches it (8192 would cost 8192 plus the prior price 24000).
     let steps: Steps = vec![(3000, 0, vec![0]), (10000, 0, vec![0]), (10000, 0, vec![0])];
     assert_eq!(
         c_windows(32768, 0, 0, 0, 4000, &steps),
-        [4000, 10000, 10000]
+        [4096, 16384, 16384]
     );
     // With a price of blocking of 2000, neither 3000 nor 10000 is worth
     // polling for.
@@ -248,8 +249,10 @@ fn fixed_cases() -> Vec<(CParams, Steps)> {
             .wrapping_add(1_442_695_040_888_963_407);
         (x >> 33) % n
     };
-    let params: [CParams; 5] = [
+    let params: [CParams; 6] = [
         (32768, 0, 0, 0, 4000),
+        // No floor: every rung of the ladder can be asked for.
+        (32768, 0, 3, 0, 0),
         (16000, 0, 0, 0, 4000),
         (32768, 16000, 2, 3, 4000),
         (100_000, 0, 5, 0, 2000),
@@ -317,19 +320,21 @@ fn the_comparison_catches_a_changed_constant() {
             "#define POLLWISE_WAKE_FALL_SHIFT 3",
         ),
         (
-            "#define POLLWISE_WAKE_RISE_SHIFT 6",
-            "#define POLLWISE_WAKE_RISE_SHIFT 5",
+            "#define POLLWISE_WAKE_RISE_SHIFT 10",
+            "#define POLLWISE_WAKE_RISE_SHIFT 9",
         ),
+        ("#define POLLWISE_LADDER 8", "#define POLLWISE_LADDER 7"),
+        ("int64_t polled = MIN(sample, t);", "int64_t polled = t;"),
+        ("sample > t ? 1", "sample >= t ? 1"),
         (
-            "#define POLLWISE_RTTVAR_SHIFT 2",
-            "#define POLLWISE_RTTVAR_SHIFT 3",
+            "if (best < 0 || price < best)",
+            "if (best < 0 || price <= best)",
         ),
-        ("MAX(srtt + 4 * rttvar,", "MAX(srtt + 3 * rttvar,"),
+        ("if (k && k <", "if (k <"),
         ("ctx->poll_weight : 3", "ctx->poll_weight : 2"),
         ("ctx->poll_shrink : 2", "ctx->poll_shrink : 3"),
         ("limit = 2 * MAX(", "limit = 3 * MAX("),
-        ("long_wait = sample > max;", "long_wait = true;"),
-        ("  srtt = sample;", "  srtt = sample / 2;"),
+        ("block_ns -= MIN(", "block_ns -= 0 * MIN("),
     ];
     for (i, (from, to)) in mutants.iter().enumerate() {
         assert_eq!(

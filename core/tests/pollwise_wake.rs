@@ -20,40 +20,42 @@ fn learned(p: &AnyPolicy) -> (u64, u64) {
 
 #[test]
 fn a_slow_waking_host_polls_for_what_the_prior_would_block_through() {
-    // Defaults: poll-max-ns 32768, cost learned (prior 24000), gain 1/8,
-    // deviation gain 1/4, shrink 2, grow start 4000. Handler 0 every time.
+    // Defaults: poll-max-ns 32768 (rungs 0, 4096, 8192, 16384 and 32768
+    // above the grow start of 4000), cost learned (prior 24000), gain 1/8.
+    // A rung's price: smoothed min(wait, T) + smoothed share missed x cost.
+    // Handler 0 every time.
     let mut p = pollwise(&[]);
     assert_eq!(learned(&p), (0, 24000));
     // Slept 10000 of a 30000 block: the first sleep is the estimate, wake
     // 10000, cost 4 x 10000 = 40000. No earlier event to attribute the wait
     // to; handler 0 has no sample yet, so the wait before its first event,
-    // 30000 - min(10000, 10000) = 20000, stands in: 20000 <= 40000, it
-    // asks 20000.
+    // 30000 - min(10000, 10000) = 20000, stands in: rung 32768 costs
+    // 20000, rung 16384 costs 16384 + 40000, rung 0 costs 40000: 32768.
     p.observe(&Outcome::slept(30_000, 10_000, &[0]));
-    assert_eq!((learned(&p), p.window_ns()), ((10_000, 40_000), 20_000));
+    assert_eq!((learned(&p), p.window_ns()), ((10_000, 40_000), 32_768));
     // Slept 12000 of 36000: longer than the estimate, which rises by
-    // (12000 - 10000) >> 6 = 31 to 10031; cost 40124. The wait polling
-    // would have seen is 36000 - min(12000, 10031) = 25969: first sample,
-    // srtt 25969 <= 40124, so handler 0 asks 25969, above the window.
+    // (12000 - 10000) >> 10 = 1 to 10001; cost 40004. The wait polling
+    // would have seen is 36000 - min(12000, 10001) = 25999: handler 0's
+    // first sample; rung 32768 costs 25999 < 40004: 32768.
     p.observe(&Outcome::slept(36_000, 12_000, &[0]));
-    assert_eq!((learned(&p), p.window_ns()), ((10_031, 40_124), 25_969));
-    // Polled at 12000: no sleep, nothing learned about the host. err
-    // -13969: srtt 25969 - ceil(13969 / 8) = 25969 - 1747 = 24222; rttvar
-    // 0 + 13969 >> 2 = 3492; asks 24222 + 4 x 3492 = 38190, capped at
-    // 32768.
+    assert_eq!((learned(&p), p.window_ns()), ((10_001, 40_004), 32_768));
+    // Polled at 12000: no sleep, nothing learned about the host. Rung
+    // 32768: 25999 - ceil(13999 / 8) = 24249, nothing missed; rung 16384:
+    // 16384 - ceil(4384 / 8) = 15836 with 7/8 missed (+35003): 32768.
     p.observe(&Outcome::polled(12_000, &[0]));
-    assert_eq!((learned(&p), p.window_ns()), ((10_031, 40_124), 32_768));
+    assert_eq!((learned(&p), p.window_ns()), ((10_001, 40_004), 32_768));
 
     // The same blocks with the fixed prior (the host reports no sleeps):
-    // 30000 (the stand-in) and 36000 (the first sample) are both above
-    // 24000, so handler 0 never asks and the loop keeps blocking.
+    // 30000 (the stand-in) costs more at rung 32768 than a block (24000);
+    // 36000 (the first sample) outlasts every rung.
     let mut fixed = pollwise(&[]);
     let mut windows = Vec::new();
     for b in [30_000, 36_000, 12_000] {
         fixed.observe(&Outcome::blocked(b, &[0]));
         windows.push(fixed.window_ns());
     }
-    // 12000 after srtt 36000: srtt 36000 - ceil(24000 / 8) = 33000 > 24000.
+    // 12000 after 36000: rung 16384 costs 15836 + 7/8 x 24000 = 36836,
+    // rung 32768 32768 - ceil(20768 / 8) + 21000 = 51172: 0 (24000).
     assert_eq!(windows, [0, 0, 0]);
 }
 
@@ -61,37 +63,43 @@ fn a_slow_waking_host_polls_for_what_the_prior_would_block_through() {
 fn the_estimate_sits_at_the_short_end_and_an_outlier_moves_it_a_quarter() {
     let mut p = pollwise(&[]);
     // 8000: the first sleep, wake 8000, cost 32000. Handler 0 has no
-    // sample: the wait before its event, 20000 - 8000 = 12000, stands in
-    // and it asks 12000.
+    // sample: the wait before its event, 20000 - 8000 = 12000, stands in;
+    // rungs 16384 and 32768 cost 12000: it asks 16384.
     p.observe(&Outcome::slept(20_000, 8000, &[0]));
-    assert_eq!((learned(&p), p.window_ns()), ((8000, 32_000), 12_000));
+    assert_eq!((learned(&p), p.window_ns()), ((8000, 32_000), 16_384));
     // A 400 ns sleep (the event landed as the loop went to sleep): falls by
     // (8000 - 400) >> 2 = 1900 to 6100, cost 24400. The wait is 3000 -
-    // min(400, 6100) = 2600; first sample of handler 0: srtt 2600, asks
-    // the grow start, 4000; the window falls by half only, to 6000.
+    // min(400, 6100) = 2600; first sample of handler 0: every rung from
+    // 4096 costs 2600, it asks 4096; the window falls by half only, to
+    // 8192.
     p.observe(&Outcome::slept(3000, 400, &[0]));
-    assert_eq!((learned(&p), p.window_ns()), ((6100, 24_400), 6000));
-    // Long sleeps raise it by 1/64 of the gap each: 6100 + (60000 - 6100)
-    // >> 6 = 6100 + 842 = 6942, then 6942 + (60000 - 6942) >> 6 = 6942 +
-    // 829 = 7771.
+    assert_eq!((learned(&p), p.window_ns()), ((6100, 24_400), 8192));
+    // Long sleeps raise it by 1/1024 of the gap each: 6100 + (60000 -
+    // 6100) >> 10 = 6100 + 52 = 6152, then 6152 + 53848 >> 10 = 6204.
     p.observe(&Outcome::slept(70_000, 60_000, &[1]));
     p.observe(&Outcome::slept(70_000, 60_000, &[1]));
-    assert_eq!(learned(&p), (7771, 31_084));
+    assert_eq!(learned(&p), (6204, 24_816));
     // A sleep beyond the sample limit (2 x max(32768, 24000) = 65536) counts
-    // as 65536: 7771 + (65536 - 7771) >> 6 = 7771 + 902 = 8673.
+    // as 65536: 6204 + (65536 - 6204) >> 10 = 6204 + 57 = 6261.
     p.observe(&Outcome::slept(u64::MAX, u64::MAX, &[1]));
-    assert_eq!(learned(&p), (8673, 34_692));
+    assert_eq!(learned(&p), (6261, 25_044));
 }
 
 #[test]
 fn a_fixed_cost_still_learns_the_wake_up_but_keeps_its_price() {
     let mut p = pollwise(&[("poll-block-cost-ns", "16000")]);
-    // Slept 9000 of 25000: wake 9000, but the price stays 16000. The wait
-    // after handler 0's first event is 25000 - 9000 = 16000.
+    // Slept 9000 of 24000: wake 9000, but the price stays 16000. The wait
+    // after handler 0's first event is 24000 - 9000 = 15000.
     p.observe(&Outcome::polled(1000, &[0]));
-    p.observe(&Outcome::slept(25_000, 9000, &[0]));
-    // srtt 16000 <= 16000: asks 16000.
-    assert_eq!((learned(&p), p.window_ns()), ((9000, 16_000), 16_000));
+    p.observe(&Outcome::slept(24_000, 9000, &[0]));
+    // Rung 16384 costs 15000 < 16000 (rung 0): asks 16384.
+    assert_eq!((learned(&p), p.window_ns()), ((9000, 16_000), 16_384));
+    // At 4 x 9000 = 36000, it would have asked the same; at the pinned
+    // price, a 17000 wait tips it: rung 32768 costs 17000 > 16000.
+    let mut q = pollwise(&[("poll-block-cost-ns", "16000")]);
+    q.observe(&Outcome::polled(1000, &[0]));
+    q.observe(&Outcome::slept(26_000, 9000, &[0]));
+    assert_eq!((learned(&q), q.window_ns()), ((9000, 16_000), 0));
 }
 
 #[test]
@@ -108,18 +116,18 @@ fn the_loop_reports_the_time_from_going_to_sleep_to_running_again() {
     assert_eq!(learned(it.policy()), (5200, 20_800));
     it.end(5400);
     // Handler 0 had no sample: the wait before its event, 5300 - 5200 =
-    // 100, stands in and it asks the grow start, 4000 (cost 20800). The
-    // loop polls until 10000, finds nothing, arms, and finds the work on
-    // the re-check: no sleep, nothing learned.
+    // 100, stands in and every rung from 4096 costs 100 (cost 20800): it
+    // asks 4096. The loop polls until 10096, finds nothing, arms, and
+    // finds the work on the re-check: no sleep, nothing learned.
     assert_eq!(
         it.begin(6000, false),
         Step::Poll {
-            deadline_ns: 10_000
+            deadline_ns: 10_096
         }
     );
-    assert_eq!(it.poll_timeout(10_000), Step::Arm);
-    assert_eq!(it.arrival(10_100), Step::Notice);
-    let n = it.noticed(10_100, [0]).unwrap();
+    assert_eq!(it.poll_timeout(10_096), Step::Arm);
+    assert_eq!(it.arrival(10_200), Step::Notice);
+    let n = it.noticed(10_200, [0]).unwrap();
     assert!(!n.slept);
     assert_eq!(learned(it.policy()), (5200, 20_800));
 }

@@ -235,48 +235,58 @@ fn live_change_clamps_or_resets() {
 }
 
 #[test]
-fn pollwise_covers_the_jitter_and_backs_off_gradually() {
-    // Defaults: poll-max-ns 32768, poll-block-cost-ns learned (no sleep is
-    // reported here, so the prior of 24000 holds), gain 1/8,
-    // shrink 2, grow start 4000. Handler 0 every time, so each block is a
-    // sample of the wait after handler 0's previous event.
-    let mut p = policy(PolicyKind::Pollwise, &[]);
-    // 2000: no earlier event to attribute it to; handler 0 has no sample
-    //   yet, so the wait before its first event stands in: 2000 <= 24000,
-    //   it asks max(2000, 4000) = 4000.
-    // 3000: first sample, srtt 3000, rttvar 0; 3000 <= 24000, so it asks
-    //   max(3000 + 0, 4000) = 4000 (the grow start is the least it asks).
-    // 3000: err 0, nothing moves: 4000.
-    // 100000: long (> 32768), clamped to 2 x 32768 = 65536; err 62536,
-    //   srtt 3000 + 7817 = 10817, rttvar 15634; the last wait was long, so
-    //   it asks 0; 4000 / 2 = 2000 is below the grow start: 0.
-    // 100000: srtt 10817 + (65536 - 10817)/8 = 17656, asks 0: 0.
-    // 3000: err 14656, srtt 17656 - 1832 = 15824 <= 24000; rttvar 15634 -
-    //   ceil((15634 - 14656)/4) = 15634 - 245 = 15389 (a decrease rounds up,
-    //   as C's shift of a negative number does); asks 15824 + 4 x 15389 =
-    //   77380, capped at 32768: the jitter widens the window.
-    // 100000: err 49712, srtt 15824 + 6214 = 22038, long: asks 0; halve to
-    //   16384, then 8192: no reset.
-    let w = run(
-        &mut p,
-        &single(&[2000, 3000, 3000, 100_000, 100_000, 3000, 100_000, 100_000]),
-    );
-    assert_eq!(w, [4000, 4000, 4000, 0, 0, 32768, 16384, 8192]);
+fn pollwise_polls_for_the_cheapest_window_not_for_the_mean() {
+    // poll-max-ns 32768: the rungs are 0, 512, 1024, 2048, 4096, 8192,
+    // 16384 and 32768; with grow start 4000 it asks for 0, 4096, 8192,
+    // 16384 or 32768. Price 20000 (pinned), gain 1/2. A rung's price is
+    // its smoothed min(wait, T) plus its smoothed share of missed waits
+    // times 20000. Handler 0 every time.
+    let pairs = [("poll-block-cost-ns", "20000"), ("poll-weight", "1")];
+    let mut p = policy(PolicyKind::Pollwise, &pairs);
+    // A bursty wait: 200 ns or 60 us, in turn.
+    // 200: no sample yet, it stands in: every rung from 512 up costs 200,
+    //   rung 0 costs 20000: asks 4096 (the cheapest, shortest).
+    // 60000 (longer than the cap): first sample, every rung misses it:
+    //   rung 0 costs 20000, rung 4096 costs 4096 + 20000: asks 0, and
+    //   4096 / 2 = 2048 is below the grow start: 0.
+    // 200: rung 4096: min 4096 - ceil(3896 / 2) = 2148, missed 1/2:
+    //   2148 + 10000 = 12148; rung 8192: 4196 + 10000; rung 0: 20000.
+    //   Asks 4096.
+    // 60000: rung 4096: 2148 + (4096 - 2148) / 2 = 3122, missed 3/4:
+    //   3122 + 15000 = 18122 < 20000: asks 4096.
+    // 200: 3122 - ceil(2922 / 2) = 1661, missed 3/8: 1661 + 7500: 4096.
+    // The mean wait (about 30 us) is above the price, and its jitter is
+    // wide: a mean-and-jitter rule polls the cap or nothing, this one polls
+    // the 4 us that catch the fast half.
+    let w = run(&mut p, &single(&[200, 60_000, 200, 60_000, 200]));
+    assert_eq!(w, [4096, 0, 4096, 4096, 4096]);
+    // A steady 12 us: rungs 16384 and 32768 both cost 12000, the shorter
+    // wins: 16384.
+    let mut p = policy(PolicyKind::Pollwise, &pairs);
+    assert_eq!(run(&mut p, &single(&[12_000, 12_000])), [16384, 16384]);
+    // A steady 30 us: the only rung that catches it (32768) costs 30000,
+    // above the price of blocking: 0.
+    let mut p = policy(PolicyKind::Pollwise, &pairs);
+    assert_eq!(run(&mut p, &single(&[30_000, 30_000])), [0, 0]);
 }
 
 #[test]
 fn pollwise_predicts_the_wait_after_each_kind_of_event() {
     let mut p = policy(PolicyKind::Pollwise, &[]);
+    // Defaults: price 24000 (the prior: no sleep is reported), gain 1/8.
     // Handler 0 plays the completion (the guest resubmits 9 us later),
     // handler 1 the submission (the device takes 50 us).
     // (50000, [0]): nothing to attribute; 0 has no sample, and the wait
-    //   before its event (50000, longer than poll-max-ns) stands in: 0.
-    // (9000, [1]): the wait after 0 was 9000 (srtt0 9000); 1 has no
-    //   sample and 9000 stands in: it asks 9000.
-    // (50000, [0]): the wait after 1 was 50000, long; 0 asks 9000.
-    // (9000, [1]): srtt0 stays 9000; 1's last wait was long: it asks 0, so
-    //   the window halves to 4500.
-    // (50000, [0]): 0 asks 9000 again.
+    //   before its event (50000, longer than poll-max-ns) stands in: every
+    //   rung misses it, so rung 0 (24000) is the cheapest: 0.
+    // (9000, [1]): the wait after 0 was 9000 (its first sample); 1 has no
+    //   sample and 9000 stands in: rungs 16384 and 32768 cost 9000, rung
+    //   8192 costs 8192 + 24000: it asks 16384.
+    // (50000, [0]): the wait after 1 was 50000 (every rung missed); 0 asks
+    //   16384 again.
+    // (9000, [1]): 0's estimate is unchanged; 1 asks 0, so the window
+    //   halves to 8192.
+    // (50000, [0]): 0 asks 16384 again.
     let steps: [(u64, &[HandlerId]); 5] = [
         (50_000, &[0]),
         (9000, &[1]),
@@ -284,7 +294,7 @@ fn pollwise_predicts_the_wait_after_each_kind_of_event() {
         (9000, &[1]),
         (50_000, &[0]),
     ];
-    assert_eq!(run(&mut p, &steps), [0, 9000, 9000, 4500, 9000]);
+    assert_eq!(run(&mut p, &steps), [0, 16384, 16384, 8192, 16384]);
     // A live poll-max-ns of 5000 clamps the window at once.
     p.set_params(Params::from_pairs(PolicyKind::Pollwise, [("poll-max-ns", "5000")]).unwrap())
         .unwrap();
