@@ -320,8 +320,8 @@ fn the_comparison_catches_a_changed_constant() {
             "#define POLLWISE_WAKE_FALL_SHIFT 3",
         ),
         (
-            "#define POLLWISE_WAKE_RISE_SHIFT 10",
-            "#define POLLWISE_WAKE_RISE_SHIFT 9",
+            "#define POLLWISE_WAKE_RISE_SHIFT 6",
+            "#define POLLWISE_WAKE_RISE_SHIFT 5",
         ),
         ("#define POLLWISE_LADDER 8", "#define POLLWISE_LADDER 7"),
         ("int64_t polled = MIN(sample, t);", "int64_t polled = t;"),

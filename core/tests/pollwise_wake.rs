@@ -34,16 +34,16 @@ fn a_slow_waking_host_polls_for_what_the_prior_would_block_through() {
     p.observe(&Outcome::slept(30_000, 10_000, &[0]));
     assert_eq!((learned(&p), p.window_ns()), ((10_000, 40_000), 32_768));
     // Slept 12000 of 36000: longer than the estimate, which rises by
-    // (12000 - 10000) >> 10 = 1 to 10001; cost 40004. The wait polling
-    // would have seen is 36000 - min(12000, 10001) = 25999: handler 0's
-    // first sample; rung 32768 costs 25999 < 40004: 32768.
+    // (12000 - 10000) >> 6 = 31 to 10031; cost 40124. The wait polling
+    // would have seen is 36000 - min(12000, 10031) = 25969: handler 0's
+    // first sample; rung 32768 costs 25969 < 40124: 32768.
     p.observe(&Outcome::slept(36_000, 12_000, &[0]));
-    assert_eq!((learned(&p), p.window_ns()), ((10_001, 40_004), 32_768));
+    assert_eq!((learned(&p), p.window_ns()), ((10_031, 40_124), 32_768));
     // Polled at 12000: no sleep, nothing learned about the host. Rung
-    // 32768: 25999 - ceil(13999 / 8) = 24249, nothing missed; rung 16384:
-    // 16384 - ceil(4384 / 8) = 15836 with 7/8 missed (+35003): 32768.
+    // 32768: 25969 - ceil(13969 / 8) = 24222, nothing missed; rung 16384:
+    // 16384 - ceil(4384 / 8) = 15836 with 7/8 missed (+35108): 32768.
     p.observe(&Outcome::polled(12_000, &[0]));
-    assert_eq!((learned(&p), p.window_ns()), ((10_001, 40_004), 32_768));
+    assert_eq!((learned(&p), p.window_ns()), ((10_031, 40_124), 32_768));
 
     // The same blocks with the fixed prior (the host reports no sleeps):
     // 30000 (the stand-in) costs more at rung 32768 than a block (24000);
@@ -74,15 +74,16 @@ fn the_estimate_sits_at_the_short_end_and_an_outlier_moves_it_a_quarter() {
     // 8192.
     p.observe(&Outcome::slept(3000, 400, &[0]));
     assert_eq!((learned(&p), p.window_ns()), ((6100, 24_400), 8192));
-    // Long sleeps raise it by 1/1024 of the gap each: 6100 + (60000 -
-    // 6100) >> 10 = 6100 + 52 = 6152, then 6152 + 53848 >> 10 = 6204.
+    // Long sleeps raise it by 1/64 of the gap each: 6100 + (60000 - 6100)
+    // >> 6 = 6100 + 842 = 6942, then 6942 + (60000 - 6942) >> 6 = 6942 +
+    // 829 = 7771.
     p.observe(&Outcome::slept(70_000, 60_000, &[1]));
     p.observe(&Outcome::slept(70_000, 60_000, &[1]));
-    assert_eq!(learned(&p), (6204, 24_816));
+    assert_eq!(learned(&p), (7771, 31_084));
     // A sleep beyond the sample limit (2 x max(32768, 24000) = 65536) counts
-    // as 65536: 6204 + (65536 - 6204) >> 10 = 6204 + 57 = 6261.
+    // as 65536: 7771 + (65536 - 7771) >> 6 = 7771 + 902 = 8673.
     p.observe(&Outcome::slept(u64::MAX, u64::MAX, &[1]));
-    assert_eq!(learned(&p), (6261, 25_044));
+    assert_eq!(learned(&p), (8673, 34_692));
 }
 
 #[test]

@@ -41,7 +41,7 @@ use super::seen_before;
 /// The price of blocking is learned on the host it runs on: the loop
 /// reports how long each sleep took, from going to sleep to running again
 /// (`Outcome::slept_ns`). The short end of those sleeps (the estimate falls
-/// by a quarter of the gap towards a shorter one and rises by 1/1024 towards
+/// by a quarter of the gap towards a shorter one and rises by 1/64 towards
 /// a longer one) is the host's wake-up path, and a block costs
 /// `BLOCK_COST_WAKEUPS` of them: the loop's wake-up and its CPU, the
 /// producer's kick and its CPU. `poll-block-cost-ns` pins the price instead
@@ -94,15 +94,16 @@ pub const PRIOR_BLOCK_COST_NS: u64 = 24_000;
 pub const BLOCK_COST_WAKEUPS: u64 = 4;
 
 /// The wake-up estimate falls by 1/4 of the gap towards a shorter sleep and
-/// rises by 1/1024 of the gap towards a longer one, so it settles near the
-/// shortest sleeps (about the 0.4th percentile): those whose event was
-/// already on its way, which are all wake-up path. One short outlier moves
-/// it by a quarter only. With a rise of 1/64 it settled at the 10th
-/// percentile, which at queue depth 8 on a virtio disk (every sleep a real
-/// wait of 20-70 us) read 20 us against the 6 us `realdev calibrate`
-/// measures, and priced a block at 80 us.
+/// rises by 1/64 of the gap towards a longer one, so it settles at the
+/// short end of the sleeps (about their 10th percentile): those whose event
+/// was already on its way, which are all wake-up path. One short outlier
+/// moves it by a quarter only. No fixed quantile is right on every host
+/// (docs/pollwise-policy.md, "The price of blocking"): where every sleep is
+/// a long real wait (a virtio disk at queue depth 8) it reads high, and
+/// where some waits return at once (QEMU's loop after a poll timeout, with
+/// the AIO eventfd still readable) a lower quantile reads those instead.
 const WAKE_FALL_SHIFT: u32 = 2;
-const WAKE_RISE_SHIFT: u32 = 10;
+const WAKE_RISE_SHIFT: u32 = 6;
 
 impl Pollwise {
     pub fn new(params: Params) -> Pollwise {
