@@ -193,6 +193,9 @@ pub fn build(cal: &Calibration) -> Result<Preset, String> {
             poll_check_ns: ns(c.poll_check_ns),
             wakeup_latency_ns: ns(c.wakeup_latency_ns),
             wakeup_cpu_ns: ns(c.wakeup_cpu_ns),
+            // The shared host draws wake-ups by idle time instead.
+            cstate_residency_ns: Vec::new(),
+            cstate_exit_ns: Vec::new(),
             submit_batch_ns: ns(submit_batch),
             submit_ns: ns(c.submit_ns),
             complete_ns: ns(c.complete_ns),

@@ -216,7 +216,9 @@ impl<'a> Engine<'a> {
                     wake_ns,
                     measure_from,
                     measure_to,
-                );
+                )
+                // A shared host's wake-up curve already depends on idle time.
+                .with_cstates(costs.cstates().filter(|_| host.is_none()));
                 IoThread {
                     lp: if costs.notifier_polled {
                         lp.with_context_notifier()

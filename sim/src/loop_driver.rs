@@ -10,6 +10,8 @@
 
 use pollwise_core::{Foresight, HandlerId, IoThread, Noticed, Params, Step};
 
+use crate::preset::MAX_CSTATES;
+
 /// A timed event of the loop, for the host's event queue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum LoopEvent {
@@ -26,6 +28,13 @@ pub struct LoopDriver {
     gen: u64,
     pass_ns: u64,
     wake_ns: u64,
+    /// Idle states: (target residency, extra exit latency), residencies
+    /// increasing; `cstates[..n_cstates]` are used. A fixed array, so a
+    /// rollout's clone of the state does not allocate.
+    cstates: [(u64, u64); MAX_CSTATES],
+    n_cstates: usize,
+    /// When the loop last went to sleep.
+    slept_at: u64,
 }
 
 impl LoopDriver {
@@ -44,7 +53,39 @@ impl LoopDriver {
             gen: 0,
             pass_ns,
             wake_ns,
+            cstates: [(0, 0); MAX_CSTATES],
+            n_cstates: 0,
+            slept_at: 0,
         }
+    }
+
+    /// Idle states for the sleeping loop's CPU: (target residency, exit
+    /// latency over `wake_ns`) pairs with increasing residencies, at most
+    /// [`MAX_CSTATES`] (the preset's validation guarantees both).
+    pub fn with_cstates(mut self, table: impl IntoIterator<Item = (u64, u64)>) -> LoopDriver {
+        self.n_cstates = 0;
+        for (i, state) in table.into_iter().take(MAX_CSTATES).enumerate() {
+            debug_assert!(i == 0 || state.0 > self.cstates[i - 1].0);
+            self.cstates[i] = state;
+            self.n_cstates = i + 1;
+        }
+        self
+    }
+
+    /// The wake-up latency after a sleep of `idle_ns`: `wake_ns` plus the
+    /// exit latency of the deepest idle state the sleep reached.
+    fn wake_after(&self, idle_ns: u64) -> u64 {
+        let deeper = self.cstates[..self.n_cstates]
+            .iter()
+            .take_while(|&&(residency, _)| idle_ns >= residency)
+            .last()
+            .map_or(0, |&(_, exit)| exit);
+        self.wake_ns + deeper
+    }
+
+    fn sleep(&mut self, now: u64) {
+        self.lp.block(now);
+        self.slept_at = now;
     }
 
     /// Makes the context's own notifier one of the poll handlers (see
@@ -77,7 +118,7 @@ impl LoopDriver {
             Step::Poll { deadline_ns } => Some((deadline_ns, LoopEvent::PollTimeout { gen })),
             Step::Arm => {
                 // Nothing is pending, so the re-check finds nothing.
-                self.lp.block(now);
+                self.sleep(now);
                 None
             }
             Step::Foresee | Step::Wake | Step::Nothing => None,
@@ -99,7 +140,10 @@ impl LoopDriver {
         };
         match self.lp.arrival_foreseen(now, next) {
             Step::Notice => Some((now + self.pass_ns, LoopEvent::Noticed { gen })),
-            Step::Wake => Some((now + self.wake_ns, LoopEvent::Noticed { gen })),
+            Step::Wake => Some((
+                now + self.wake_after(now.saturating_sub(self.slept_at)),
+                LoopEvent::Noticed { gen },
+            )),
             Step::Poll { .. } | Step::Arm | Step::Foresee | Step::Nothing => None,
         }
     }
@@ -111,7 +155,7 @@ impl LoopDriver {
         }
         match self.lp.poll_timeout(now) {
             Step::Arm => {
-                self.lp.block(now);
+                self.sleep(now);
                 None
             }
             // Self-notified: the armed loop does not wait.

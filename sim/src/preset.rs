@@ -226,6 +226,19 @@ pub struct IoThread {
     pub wakeup_latency_ns: u64,
     /// CPU the thread spends going to sleep and waking (ppoll, scheduler).
     pub wakeup_cpu_ns: u64,
+    /// Deeper idle states of the sleeping IOThread's CPU: a sleep of at
+    /// least `cstate_residency_ns[i]` (the state's target residency) wakes
+    /// `cstate_exit_ns[i]` later than `wakeup_latency_ns` says (the state's
+    /// exit latency over the shallowest's). The deepest state whose
+    /// residency the sleep reaches applies, as if the idle governor knew the
+    /// sleep's length. Empty (the default): every wake-up takes
+    /// `wakeup_latency_ns`. The dedicated model only: under a shared
+    /// `[host]` (whose wake-ups are drawn by idle time from its own
+    /// measurements) the table is not used.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cstate_residency_ns: Vec<u64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cstate_exit_ns: Vec<u64>,
     /// The io_submit syscall, once per iteration that submits.
     pub submit_batch_ns: u64,
     /// Per request: virtqueue pop, request setup, iocb preparation.
@@ -247,6 +260,47 @@ pub struct IoThread {
     /// policy adapts to. Off when absent.
     #[serde(default, skip_serializing_if = "is_false")]
     pub notifier_polled: bool,
+}
+
+/// The most idle states `cstate_residency_ns` may list.
+pub const MAX_CSTATES: usize = 8;
+
+impl IoThread {
+    /// The idle-state table: as many exit latencies as residencies, at most
+    /// [`MAX_CSTATES`], residencies increasing, exits not decreasing.
+    fn validate_cstates(&self) -> Result<(), SimError> {
+        let (res, exit) = (&self.cstate_residency_ns, &self.cstate_exit_ns);
+        if res.is_empty() && exit.is_empty() {
+            return Ok(());
+        }
+        let wrong = |what: String| {
+            Err(SimError::Preset(format!(
+                "iothread.cstate_residency_ns = {res:?} and cstate_exit_ns = {exit:?}: {what}"
+            )))
+        };
+        if res.len() != exit.len() || res.len() > MAX_CSTATES {
+            return wrong(format!(
+                "expected the same number of values in both, at most {MAX_CSTATES}"
+            ));
+        }
+        if res.windows(2).any(|w| w[0] >= w[1]) || exit.windows(2).any(|w| w[0] > w[1]) {
+            return wrong(
+                "expected increasing residencies and exit latencies that do not decrease".into(),
+            );
+        }
+        if res.iter().chain(exit).any(|&v| v > 1_000_000_000) {
+            return wrong("expected values of at most 1 s (1000000000 ns)".into());
+        }
+        Ok(())
+    }
+
+    /// The table as (residency, extra exit latency) pairs.
+    pub fn cstates(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.cstate_residency_ns
+            .iter()
+            .copied()
+            .zip(self.cstate_exit_ns.iter().copied())
+    }
 }
 
 fn is_false(b: &bool) -> bool {
@@ -458,6 +512,7 @@ impl Preset {
         }
         // Every iteration must take time, or a loop could spin in place.
         range("iothread.iteration_ns", t.iteration_ns, 1, MAX_COST_NS)?;
+        t.validate_cstates()?;
         let top = &self.topology;
         range("topology.disks", top.disks.into(), 1, 256)?;
         range(

@@ -267,3 +267,39 @@ fn a_submission_to_an_idle_disk_pays_its_notification() {
     assert!(extra < 50.0, "{extra} ns of CPU per I/O more");
     assert!(!tiny().to_toml().contains("idle_notify_ns"));
 }
+
+#[test]
+fn a_long_sleep_wakes_from_a_deeper_idle_state() {
+    let with = |res: [u64; 2], exit: [u64; 2]| {
+        let mut p = tiny();
+        p.iothread.cstate_residency_ns = res.to_vec();
+        p.iothread.cstate_exit_ns = exit.to_vec();
+        p.validate().unwrap();
+        p
+    };
+    let off = Params::defaults(PolicyKind::Off);
+    // The cycle of `never_polling_pays_two_wakeups_and_a_kick_per_io` has
+    // two sleeps: IL + IR + G = 2200 ns before the submission and L + T =
+    // 11000 ns before the completion. With states entered after 2100 ns
+    // (+300 ns) and 10000 ns (+5000 ns), the first sleep wakes 300 ns later
+    // and the second 5000 ns later (the deepest state it reached):
+    // 19100 + 300 + 5000 = 24400 ns.
+    let deep = with([2100, 10_000], [300, 5000]);
+    let row = simulate(&deep, &qd1(), &off, 1).unwrap();
+    assert_iops(row.iops, 24_400.0);
+    close(row.lat_mean_us, 23.4, 0.02, "lat_mean_us");
+    // States both sleeps fall short of change nothing: the 11000 ns sleep
+    // is one ns short of the first.
+    let shallow = with([11_001, 20_000], [300, 5000]);
+    assert_iops(simulate(&shallow, &qd1(), &off, 1).unwrap().iops, 19_100.0);
+    // A loop that never sleeps never pays them: polling through every gap
+    // (a fixed 20 us window) keeps its cycle.
+    let fixed = params(PolicyKind::Fixed, &[("poll-max-ns", "20000")]);
+    assert_eq!(
+        simulate(&deep, &qd1(), &fixed, 1).unwrap(),
+        simulate(&tiny(), &qd1(), &fixed, 1).unwrap()
+    );
+    // The table is written only when it is set.
+    assert!(!tiny().to_toml().contains("cstate"));
+    assert!(deep.to_toml().contains("cstate_exit_ns = [300, 5000]"));
+}

@@ -204,3 +204,38 @@ fn the_wakeup_table_by_idle_time_round_trips_and_is_checked() {
     ));
     assert!(e.contains("at most 64"), "{e}");
 }
+
+#[test]
+fn the_idle_state_table_is_checked() {
+    let text = |res: &str, exit: &str| {
+        let base = optane_text()
+            .lines()
+            .filter(|l| !l.starts_with("cstate_"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let table = format!("cstate_residency_ns = {res}\ncstate_exit_ns = {exit}\n");
+        base.replace("[iothread]\n", &format!("[iothread]\n{table}"))
+    };
+    let p = Preset::from_toml(&text("[20000, 600000]", "[8000, 131000]"), "t").unwrap();
+    assert_eq!(
+        p.iothread.cstates().collect::<Vec<_>>(),
+        [(20_000, 8_000), (600_000, 131_000)]
+    );
+    assert_eq!(Preset::from_toml(&p.to_toml(), "again").unwrap(), p);
+    for (res, exit, needle) in [
+        ("[20000, 600000]", "[8000]", "the same number of values"),
+        (
+            "[600000, 20000]",
+            "[8000, 131000]",
+            "increasing residencies",
+        ),
+        ("[20000, 600000]", "[131000, 8000]", "do not decrease"),
+        ("[20000, 2000000000]", "[8000, 131000]", "at most 1 s"),
+    ] {
+        let e = err(&text(res, exit));
+        assert!(e.contains(needle), "{res} {exit}: {e}");
+    }
+    let nine: Vec<String> = (1..=9).map(|i| (i * 1000).to_string()).collect();
+    let nine = format!("[{}]", nine.join(", "));
+    assert!(err(&text(&nine, &nine)).contains("at most 8"));
+}
