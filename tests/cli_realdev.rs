@@ -543,3 +543,59 @@ fn calibrate_writes_a_preset_that_validate_and_sim_load() {
     ]);
     assert_clean_error(&o, &["only runs in simulation"]);
 }
+
+#[test]
+fn study_measures_the_online_policies_on_a_disk() {
+    let _g = serial();
+    let Some(dir) = device_dir() else { return };
+    let work = own_dir(&dir, "study");
+    let out = own_dir(&dir, "study-out");
+    // An empty QEMU cache: QEMU's loop is skipped, and the summary says so.
+    let cache = own_dir(&dir, "study-cache");
+    let o = pollwise(&[
+        "study",
+        "--out",
+        out.to_str().unwrap(),
+        "--seeds",
+        "1",
+        "--duration-ms",
+        "2",
+        "--rollout-duration-ms",
+        "0",
+        "--skip-robustness",
+        "--dir",
+        work.to_str().unwrap(),
+        "--size-mb",
+        "8",
+        "--cache",
+        cache.to_str().unwrap(),
+        "--repeat",
+        "2",
+        "--measure-duration-ms",
+        "100",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let md = std::fs::read_to_string(out.join("README.md")).unwrap();
+    for needle in [
+        "## Measured on a disk",
+        "2 interleaved pairs per point after a warm-up run, 100 ms per run",
+        "| pollwise's loop | pollwise ",
+        "| pollwise's loop | weighted ",
+        "| pollwise's loop | weighted-merged ",
+        "k j=4 qd=8 |",
+        "Not measured: QEMU's loop: stock QEMU's harness is not built",
+    ] {
+        assert!(md.contains(needle), "missing {needle} in:\n{md}");
+    }
+    // Every measured run: 3 candidates x 3 points x 2 pairs x 2 policies.
+    let text = std::fs::read_to_string(out.join("measured.csv")).unwrap();
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let runs: Vec<RunRow> = reader.deserialize().collect::<Result<_, _>>().unwrap();
+    assert_eq!(runs.len(), 36);
+    assert!(runs.iter().all(|r| r.source == "realdev" && r.iops > 0.0));
+    assert_eq!(runs.iter().filter(|r| r.policy == "qemu").count(), 18);
+    // The scratch file is gone.
+    assert_left_empty(&work);
+    std::fs::remove_dir_all(&out).unwrap();
+    std::fs::remove_dir(&cache).unwrap();
+}

@@ -290,9 +290,12 @@ fn study_writes_a_summary_from_its_runs() {
         "| rollout 1000 |",
         "## Ablation",
         "## fcp-16disk against IBM's summary",
+        // Without --dir nothing is measured, and the summary says how to.
+        "## Measured on a disk\n\nNot run this time. `pollwise study --dir DIR`",
     ] {
         assert!(md.contains(needle), "missing {needle} in:\n{md}");
     }
+    assert!(!dir.join("measured.csv").exists());
     // Every run is in the CSVs: 9 online settings x 32 optane rows; 7
     // thresholds and 8 prices on the frontier; fcp's 64 rows run once per
     // random/sequential pair.

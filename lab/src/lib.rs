@@ -35,7 +35,7 @@ pub use matrix::{Matrix, MAX_POINTS};
 pub use output::{Input, Kind, Output, OutputDir};
 pub use qemu_backend::QemuBackend;
 pub use report::{report, ReportOptions};
-pub use study::{study, StudyOptions};
+pub use study::{study, MeasureOptions, StudyOptions};
 pub use validate::{validate, validate_diffs, Agreement, DiffSpec, DiffValidation};
 
 /// What long work tells its caller.

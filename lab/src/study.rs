@@ -3,9 +3,11 @@
 //! the priced clairvoyant and, on a reduced matrix, the rollout) and each
 //! policy's distance from it with the seeds' spread as the tolerance, the
 //! ablation of the model's mechanisms, `fcp-16disk` against IBM's summary,
-//! and a robustness sweep over devices. Writes the CSVs and a markdown
-//! summary; nothing in the summary is typed by hand except the published
-//! reference figures, each with its source.
+//! and a robustness sweep over devices; and, given a disk, the online
+//! policies against QEMU's rule measured on it, in pollwise's own loop and
+//! in QEMU's. Writes the CSVs and a markdown summary; nothing in the
+//! summary is typed by hand except the published reference figures, each
+//! with its source.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -16,9 +18,15 @@ use pollwise_sim::batch::{check_runs, run_jobs, Job};
 use pollwise_sim::rollout::{run_rollout_jobs, RolloutOptions};
 use pollwise_sim::{LatencyDist, Preset};
 
+use pollwise_realdev::target::TargetSpec;
+
+use crate::backend::{Backend, DeviceBackend};
+use crate::compare::{all_runs, compare, CompareSpec, ComparedPoint, NOISE_BAR_PCT};
 use crate::output::{Kind, OutputDir};
+use crate::qemu_backend::QemuBackend;
 use crate::rows::write_csv_file;
 use crate::stats::{mean, pct_diff, sample_sd};
+use crate::stats::{PairedDiff, Verdict};
 use crate::{LabError, Progress, Ticker};
 
 /// What `study` runs and where it writes.
@@ -40,6 +48,21 @@ pub struct StudyOptions {
     pub rollout_duration_ms: u64,
     /// Replace files in `out` that the study did not write.
     pub force: bool,
+}
+
+/// The measured part of the study (`pollwise study --dir DIR`): the online
+/// policies against QEMU's rule on a real disk.
+#[derive(Clone, Debug)]
+pub struct MeasureOptions {
+    /// The disk: a scratch file in a directory, or a named file.
+    pub target: TargetSpec,
+    /// Where `pollwise qemu build` put QEMU's variants: QEMU's own loop is
+    /// measured for each policy whose harness is there.
+    pub qemu_cache: PathBuf,
+    /// Interleaved pairs per point, after a warm-up run.
+    pub repeats: u32,
+    /// Measured time per run.
+    pub duration_ms: u64,
 }
 
 /// Which kind of point: an online policy, or one of the clairvoyant
@@ -974,11 +997,194 @@ fn ibm_md(md: &mut String, p: &PresetResult) {
     );
 }
 
+// ---- measured on a disk -------------------------------------------------
+
+/// The points measured on a disk: 4k randread, one job at queue depth 1
+/// and 8, four jobs at 8, one IOThread.
+fn measured_points(duration_ms: u64) -> Vec<Workload> {
+    [(1, 1), (1, 8), (4, 8)]
+        .into_iter()
+        .map(|(numjobs, iodepth)| Workload {
+            rw: Rw::RandRead,
+            rwmixread: 50,
+            bs: 4096,
+            numjobs,
+            iodepth,
+            iothreads: 1,
+            duration_ms,
+        })
+        .collect()
+}
+
+/// One candidate against `qemu` in one loop.
+struct Measured {
+    /// "pollwise's loop" or "QEMU's loop".
+    lp: &'static str,
+    candidate: Params,
+    points: Vec<ComparedPoint>,
+}
+
+/// What the measured part found, with what it could not run.
+struct MeasuredPart {
+    label: String,
+    load: (String, String),
+    runs: Vec<Measured>,
+    skipped: Vec<String>,
+}
+
+/// The 1-, 5- and 15-minute load averages, for the report.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn measure(
+    m: &MeasureOptions,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<MeasuredPart, LabError> {
+    let points = measured_points(m.duration_ms);
+    let baseline = Params::defaults(PolicyKind::Qemu);
+    let spec = |candidate: &Params| CompareSpec {
+        workloads: points.clone(),
+        baseline: baseline.clone(),
+        candidate: candidate.clone(),
+        seed: 1,
+        repeats: m.repeats,
+    };
+    let start = load_average();
+    let mut runs = Vec::new();
+    let mut skipped = Vec::new();
+    let device_candidates = [
+        PolicyKind::Pollwise,
+        PolicyKind::Weighted,
+        PolicyKind::WeightedMerged,
+    ];
+    let label = {
+        let dev = DeviceBackend::open(&m.target, 4096)?;
+        for kind in device_candidates {
+            let candidate = Params::defaults(kind);
+            runs.push(Measured {
+                lp: "pollwise's loop",
+                points: compare(&dev, &spec(&candidate), progress)?,
+                candidate,
+            });
+        }
+        dev.label()
+    };
+    // QEMU's loop, for each policy whose variant is built.
+    let qemu_candidates = [PolicyKind::Pollwise, PolicyKind::Weighted];
+    let built = |p: &Params| {
+        pollwise_qemu::variant_for(p)
+            .is_ok_and(|v| pollwise_qemu::harness_path(&m.qemu_cache, v.variant).is_file())
+    };
+    if built(&baseline) {
+        let qemu = QemuBackend::open(&m.qemu_cache, &m.target, 4096)?;
+        for kind in qemu_candidates {
+            let candidate = Params::defaults(kind);
+            if built(&candidate) {
+                runs.push(Measured {
+                    lp: "QEMU's loop",
+                    points: compare(&qemu, &spec(&candidate), progress)?,
+                    candidate,
+                });
+            } else {
+                skipped.push(format!(
+                    "QEMU's loop, {}: its variant is not built in {} (`pollwise qemu build`)",
+                    kind,
+                    m.qemu_cache.display()
+                ));
+            }
+        }
+    } else {
+        skipped.push(format!(
+            "QEMU's loop: stock QEMU's harness is not built in {} (`pollwise qemu build`)",
+            m.qemu_cache.display()
+        ));
+    }
+    Ok(MeasuredPart {
+        label,
+        load: (start, load_average()),
+        runs,
+        skipped,
+    })
+}
+
+fn measured_md(md: &mut String, part: Option<&MeasuredPart>, repeats: u32, duration_ms: u64) {
+    let _ = writeln!(md, "## Measured on a disk\n");
+    let Some(part) = part else {
+        let _ = writeln!(
+            md,
+            "Not run this time. `pollwise study --dir DIR` (a filesystem that supports O_DIRECT) \
+             adds pollwise, the proposal (v1) and its merged form against QEMU's rule on that disk \
+             in pollwise's own loop, and pollwise and the proposal in QEMU's own loop for each \
+             variant `pollwise qemu build` has built: 4k randread, one job at queue depth 1 and \
+             8, four jobs at 8.\n"
+        );
+        return;
+    };
+    let _ = writeln!(
+        md,
+        "On {}: {repeats} interleaved pairs per point after a warm-up run, {duration_ms} ms per run; \
+         load average (1, 5, 15 min) {} at the start and {} at the end. Each change is the median \
+         of the paired per-repeat differences with its 95% percentile-bootstrap interval; a \
+         verdict needs the IOPS interval wholly beyond {NOISE_BAR_PCT}% either way. CPU is the \
+         loop's thread's, in % of one core. Every run: [measured.csv](measured.csv).\n",
+        part.label, part.load.0, part.load.1
+    );
+    let _ = writeln!(
+        md,
+        "| loop | candidate | point | qemu IOPS | candidate IOPS | IOPS change [95% CI] | qemu CPU % \
+         | candidate CPU % | CPU change, points [95% CI] | verdict |\n|---|---|---|---|---|---|---|---|---|---|"
+    );
+    let ci = |d: &PairedDiff, unit: &str| match d.ci {
+        Some(ci) => format!("{:+.1}{unit} [{:+.1}, {:+.1}]", d.median, ci.lo, ci.hi),
+        None => format!("{:+.1}{unit} (one run)", d.median),
+    };
+    for r in &part.runs {
+        for p in &r.points {
+            let (b, c) = (p.baseline_mean(), p.candidate_mean());
+            let verdict = p
+                .iops_verdict(NOISE_BAR_PCT)
+                .map_or("- (one run)", Verdict::name);
+            let _ = writeln!(
+                md,
+                "| {} | {} | {}k j={} qd={} | {:.0} | {:.0} | {} | {:.1} | {:.1} | {} | {verdict} |",
+                r.lp,
+                r.candidate.kind(),
+                p.workload.bs / 1024,
+                p.workload.numjobs,
+                p.workload.iodepth,
+                b.iops,
+                c.iops,
+                ci(&p.iops_paired(), "%"),
+                b.iothread_cpu_pct,
+                c.iothread_cpu_pct,
+                ci(&p.cpu_paired(), ""),
+            );
+        }
+    }
+    let mut settings = vec![format!("qemu ({})", Params::defaults(PolicyKind::Qemu))];
+    for r in &part.runs {
+        let s = format!("{} ({})", r.candidate.kind(), r.candidate);
+        if !settings.contains(&s) {
+            settings.push(s);
+        }
+    }
+    let _ = writeln!(md, "\nSettings: {}.", settings.join("; "));
+    for s in &part.skipped {
+        let _ = writeln!(md, "\nNot measured: {s}.");
+    }
+    let _ = writeln!(md);
+}
+
 fn markdown(
     args: &StudyOptions,
     presets: &[PresetResult],
     abl: &[AblationRow],
     robust: &[RobustPoint],
+    measured: Option<(&MeasuredPart, &MeasureOptions)>,
 ) -> String {
     let mut md = String::new();
     let _ = writeln!(
@@ -1140,15 +1346,36 @@ fn markdown(
             );
         }
     }
+    match measured {
+        Some((part, m)) => measured_md(&mut md, Some(part), m.repeats, m.duration_ms),
+        None => measured_md(&mut md, None, 0, 0),
+    }
     md
 }
 
 /// Runs the study, writes the CSVs and README.md into `opts.out`, and
-/// returns the markdown.
+/// returns the markdown. With `measure_opts`, also measures the online
+/// policies against QEMU's rule on a disk (after the simulations, so they
+/// do not share the CPUs) and writes `measured.csv`.
 pub fn study(
     opts: &StudyOptions,
+    measure_opts: Option<&MeasureOptions>,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<String, LabError> {
+    if let Some(m) = measure_opts {
+        if m.repeats < 2 {
+            return Err(LabError::Input(format!(
+                "--repeat {}: at least 2 pairs are needed for an interval",
+                m.repeats
+            )));
+        }
+        if !(1..=60_000).contains(&m.duration_ms) {
+            return Err(LabError::Input(format!(
+                "--measure-duration-ms {}: expected 1 ..= 60000",
+                m.duration_ms
+            )));
+        }
+    }
     if opts.seeds == 0 {
         return Err(LabError::Input(
             "--seeds 0: at least one seed is needed".into(),
@@ -1218,6 +1445,9 @@ pub fn study(
         .chain(["ablation.csv".to_string(), "robustness.csv".to_string()])
         .collect();
     let mut files: Vec<(&str, Kind)> = names.iter().map(|n| (n.as_str(), Kind::Results)).collect();
+    if measure_opts.is_some() {
+        files.push(("measured.csv", Kind::Results));
+    }
     files.push(("README.md", Kind::StudyReadme));
     let dir = OutputDir::prepare("--out", &opts.out, &files, &[], opts.force)?;
     let ticker = Ticker::new(runs as usize, "study", progress);
@@ -1231,7 +1461,22 @@ pub fn study(
     } else {
         robustness(opts, &ticker)?
     };
-    let md = markdown(opts, &results, &abl, &robust);
+    let measured = match measure_opts {
+        Some(m) => {
+            let part = measure(m, progress)?;
+            let rows: Vec<RunRow> = part.runs.iter().flat_map(|r| all_runs(&r.points)).collect();
+            write_csv_file(&opts.out.join("measured.csv"), &rows)?;
+            Some(part)
+        }
+        None => None,
+    };
+    let md = markdown(
+        opts,
+        &results,
+        &abl,
+        &robust,
+        measured.as_ref().zip(measure_opts),
+    );
     let path = opts.out.join("README.md");
     dir.file("README.md")?
         .write_with(|w| w.write_all(md.as_bytes()).map_err(LabError::file(&path)))?;

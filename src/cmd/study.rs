@@ -5,8 +5,10 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
-use pollwise_lab::{study, StudyOptions};
+use pollwise_lab::{study, MeasureOptions, StudyOptions};
 
+use crate::cmd::real::CacheArgs;
+use crate::device_args::TargetArgs;
 use crate::progress;
 
 #[derive(Args, Debug)]
@@ -35,6 +37,20 @@ pub struct StudyArgs {
     /// content).
     #[arg(long)]
     pub force: bool,
+    /// With --dir or --file: also measure pollwise and the proposal against
+    /// QEMU's rule on that disk (4k randread; one job at queue depth 1 and
+    /// 8, four jobs at 8), in pollwise's own loop and, for each variant
+    /// `pollwise qemu build` has built, in QEMU's.
+    #[command(flatten)]
+    pub target: TargetArgs,
+    #[command(flatten)]
+    pub cache: CacheArgs,
+    /// Interleaved pairs per measured point (with --dir or --file).
+    #[arg(long, default_value_t = 10)]
+    pub repeat: u32,
+    /// Measured time per run on the disk, in ms (with --dir or --file).
+    #[arg(long, default_value_t = 1000)]
+    pub measure_duration_ms: u64,
 }
 
 pub fn run(args: StudyArgs) -> Result<()> {
@@ -47,7 +63,17 @@ pub fn run(args: StudyArgs) -> Result<()> {
         rollout_duration_ms: args.rollout_duration_ms,
         force: args.force,
     };
-    let md = study(&opts, &progress::reporter())?;
+    let measure = if args.target.dir.is_some() || args.target.file.is_some() {
+        Some(MeasureOptions {
+            target: args.target.spec()?,
+            qemu_cache: args.cache.dir(),
+            repeats: args.repeat,
+            duration_ms: args.measure_duration_ms,
+        })
+    } else {
+        None
+    };
+    let md = study(&opts, measure.as_ref(), &progress::reporter())?;
     print!("{md}");
     Ok(())
 }
