@@ -347,6 +347,26 @@ fn the_comparison_catches_a_changed_constant() {
     }
 }
 
+#[test]
+fn huge_properties_are_taken_as_ten_seconds() {
+    // QEMU's IOThread accepts poll-max-ns and poll-block-cost-ns up to
+    // INT64_MAX. The C rule takes anything above 10 s as 10 s (the crate's
+    // bound on every time), so none of its products can overflow: its
+    // windows equal those at 10 s, which are the crate's. Without the
+    // clamp, `2 * MAX(poll_max_ns, ...)` overflows and the windows differ.
+    let ten: u64 = 10_000_000_000;
+    let huge = i64::MAX as u64;
+    for (p, steps) in fixed_cases().iter().step_by(10) {
+        let (_, _, w, s, gs) = *p;
+        for cost in [0, huge] {
+            let at_ten = (ten, cost.min(ten), w, s, gs);
+            let c = run_c(c_binary(), (huge, cost, w, s, gs), steps);
+            assert_eq!(c, run_c(c_binary(), at_ten, steps), "cost {cost}");
+            assert_eq!(c, rust_windows(at_ten, steps), "cost {cost}");
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 1500, ..ProptestConfig::default() })]
 
