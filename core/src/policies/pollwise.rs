@@ -98,7 +98,7 @@ pub const BLOCK_COST_WAKEUPS: u64 = 4;
 /// short end of the sleeps (about their 10th percentile): those whose event
 /// was already on its way, which are all wake-up path. One short outlier
 /// moves it by a quarter only. No fixed quantile is right on every host
-/// (docs/pollwise-policy.md, "The price of blocking"): where every sleep is
+/// (docs/pollwise-policy.md, "What did not work along the way"): where every sleep is
 /// a long real wait (a virtio disk at queue depth 8) it reads high, and
 /// where some waits return at once (QEMU's loop after a poll timeout, with
 /// the AIO eventfd still readable) a lower quantile reads those instead.
