@@ -218,6 +218,12 @@ impl IoThread {
         self.notify_enabled
     }
 
+    /// When the loop last went to sleep: at `block`, or at the start of an
+    /// iteration a clairvoyant policy chose to sleep through.
+    pub fn blocked_at(&self) -> u64 {
+        self.blocked_at
+    }
+
     /// The window of the current iteration.
     pub fn iteration_window(&self) -> u64 {
         self.iter_window

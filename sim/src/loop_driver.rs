@@ -33,8 +33,6 @@ pub struct LoopDriver {
     /// rollout's clone of the state does not allocate.
     cstates: [(u64, u64); MAX_CSTATES],
     n_cstates: usize,
-    /// When the loop last went to sleep.
-    slept_at: u64,
 }
 
 impl LoopDriver {
@@ -55,7 +53,6 @@ impl LoopDriver {
             wake_ns,
             cstates: [(0, 0); MAX_CSTATES],
             n_cstates: 0,
-            slept_at: 0,
         }
     }
 
@@ -81,11 +78,6 @@ impl LoopDriver {
             .last()
             .map_or(0, |&(_, exit)| exit);
         self.wake_ns + deeper
-    }
-
-    fn sleep(&mut self, now: u64) {
-        self.lp.block(now);
-        self.slept_at = now;
     }
 
     /// Makes the context's own notifier one of the poll handlers (see
@@ -118,7 +110,7 @@ impl LoopDriver {
             Step::Poll { deadline_ns } => Some((deadline_ns, LoopEvent::PollTimeout { gen })),
             Step::Arm => {
                 // Nothing is pending, so the re-check finds nothing.
-                self.sleep(now);
+                self.lp.block(now);
                 None
             }
             Step::Foresee | Step::Wake | Step::Nothing => None,
@@ -141,7 +133,7 @@ impl LoopDriver {
         match self.lp.arrival_foreseen(now, next) {
             Step::Notice => Some((now + self.pass_ns, LoopEvent::Noticed { gen })),
             Step::Wake => Some((
-                now + self.wake_after(now.saturating_sub(self.slept_at)),
+                now + self.wake_after(now.saturating_sub(self.lp.blocked_at())),
                 LoopEvent::Noticed { gen },
             )),
             Step::Poll { .. } | Step::Arm | Step::Foresee | Step::Nothing => None,
@@ -155,7 +147,7 @@ impl LoopDriver {
         }
         match self.lp.poll_timeout(now) {
             Step::Arm => {
-                self.sleep(now);
+                self.lp.block(now);
                 None
             }
             // Self-notified: the armed loop does not wait.

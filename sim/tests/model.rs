@@ -288,6 +288,10 @@ fn a_long_sleep_wakes_from_a_deeper_idle_state() {
     let row = simulate(&deep, &qd1(), &off, 1).unwrap();
     assert_iops(row.iops, 24_400.0);
     close(row.lat_mean_us, 23.4, 0.02, "lat_mean_us");
+    // A clairvoyant policy that never polls sleeps from the start of each
+    // iteration, and its sleeps reach the same states: the same cycle.
+    let oracle = params(PolicyKind::ThresholdOracle, &[("oracle-threshold-ns", "0")]);
+    assert_iops(simulate(&deep, &qd1(), &oracle, 1).unwrap().iops, 24_400.0);
     // States both sleeps fall short of change nothing: the 11000 ns sleep
     // is one ns short of the first.
     let shallow = with([11_001, 20_000], [300, 5000]);
