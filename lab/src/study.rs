@@ -1045,6 +1045,7 @@ fn measure(
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<MeasuredPart, LabError> {
     let points = measured_points(m.duration_ms);
+    let max_bs = points.iter().map(|w| w.bs).max().unwrap_or(4096);
     let baseline = Params::defaults(PolicyKind::Qemu);
     let spec = |candidate: &Params| CompareSpec {
         workloads: points.clone(),
@@ -1062,7 +1063,7 @@ fn measure(
         PolicyKind::WeightedMerged,
     ];
     let label = {
-        let dev = DeviceBackend::open(&m.target, 4096)?;
+        let dev = DeviceBackend::open(&m.target, max_bs)?;
         for kind in device_candidates {
             let candidate = Params::defaults(kind);
             runs.push(Measured {
@@ -1080,7 +1081,7 @@ fn measure(
             .is_ok_and(|v| pollwise_qemu::harness_path(&m.qemu_cache, v.variant).is_file())
     };
     if built(&baseline) {
-        let qemu = QemuBackend::open(&m.qemu_cache, &m.target, 4096)?;
+        let qemu = QemuBackend::open(&m.qemu_cache, &m.target, max_bs)?;
         for kind in qemu_candidates {
             let candidate = Params::defaults(kind);
             if built(&candidate) {
@@ -1111,9 +1112,9 @@ fn measure(
     })
 }
 
-fn measured_md(md: &mut String, part: Option<&MeasuredPart>, repeats: u32, duration_ms: u64) {
+fn measured_md(md: &mut String, measured: Option<(&MeasuredPart, &MeasureOptions)>) {
     let _ = writeln!(md, "## Measured on a disk\n");
-    let Some(part) = part else {
+    let Some((part, m)) = measured else {
         let _ = writeln!(
             md,
             "Not run this time. `pollwise study --dir DIR` (a filesystem that supports O_DIRECT) \
@@ -1126,12 +1127,12 @@ fn measured_md(md: &mut String, part: Option<&MeasuredPart>, repeats: u32, durat
     };
     let _ = writeln!(
         md,
-        "On {}: {repeats} interleaved pairs per point after a warm-up run, {duration_ms} ms per run; \
+        "On {}: {} interleaved pairs per point after a warm-up run, {} ms per run; \
          load average (1, 5, 15 min) {} at the start and {} at the end. Each change is the median \
          of the paired per-repeat differences with its 95% percentile-bootstrap interval; a \
          verdict needs the IOPS interval wholly beyond {NOISE_BAR_PCT}% either way. CPU is the \
          loop's thread's, in % of one core. Every run: [measured.csv](measured.csv).\n",
-        part.label, part.load.0, part.load.1
+        part.label, m.repeats, m.duration_ms, part.load.0, part.load.1
     );
     let _ = writeln!(
         md,
@@ -1346,10 +1347,7 @@ fn markdown(
             );
         }
     }
-    match measured {
-        Some((part, m)) => measured_md(&mut md, Some(part), m.repeats, m.duration_ms),
-        None => measured_md(&mut md, None, 0, 0),
-    }
+    measured_md(&mut md, measured);
     md
 }
 
