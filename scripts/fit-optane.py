@@ -14,8 +14,10 @@ The free parameters, all global (none is per row):
   iothread.complete_ns       IOThread time per request completed
   fixed                      one factor on the IOThread's per-iteration costs
                              (iteration_ns, submit_batch_ns, notify_guest_ns)
-Mechanisms are switched, not fitted: [iothread] self_notify and
-notifier_polled (QEMU's source: see the preset's comments).
+Mechanisms are switched, not fitted: [iothread] self_notify,
+notifier_polled and stale_eventfd (QEMU's source: see the preset's
+comments). --mechanisms names those switched on (default: the preset's
+two, self_notify and notifier_polled).
 
 Search: from the preset's current values (the previous calibration), a
 seeded random local search (one parameter at a time, Gaussian steps of
@@ -24,7 +26,7 @@ Optionally a global random phase first (--random N). Deterministic: same
 binary, same seed, same result.
 
 Usage: scripts/fit-optane.py [--evals N] [--seed S] [--pollwise BIN]
-       [--mechanisms on|off] [--show k=v ...]
+       [--mechanisms NAME,NAME|none] [--show k=v ...]
 """
 import argparse
 import csv
@@ -55,11 +57,12 @@ CPU = {1: (98.7, 95.81), 2: (78.43, 66.13)}
 
 SPACE = {
     "io_cpu_ns": (2000, 4500, int),
-    "io_cpu_jitter_sigma": (0.05, 1.0, float),
+    "io_cpu_jitter_sigma": (0.0, 1.0, float),
     "submit_ns": (1000, 2800, int),
     "complete_ns": (800, 2400, int),
     "fixed": (0.2, 1.3, float),
 }
+MECHANISMS = ("self_notify", "notifier_polled", "stale_eventfd")
 FIXED_BASE = {"iteration_ns": 300, "submit_batch_ns": 800, "notify_guest_ns": 700}
 
 
@@ -71,10 +74,11 @@ def preset_text(base, x, mechanisms):
     for k, v in values.items():
         s, n = re.subn(r"^%s = .*$" % k, "%s = %s" % (k, v), s, count=1, flags=re.M)
         assert n == 1, k
-    for k in ("self_notify", "notifier_polled"):
+    for k in MECHANISMS:
         s = re.sub(r"^%s = .*\n" % k, "", s, flags=re.M)
     if mechanisms:
-        s = s.replace("[topology]", "self_notify = true\nnotifier_polled = true\n\n[topology]", 1)
+        on = "".join("%s = true\n" % k for k in mechanisms)
+        s = s.replace("[topology]", on + "\n[topology]", 1)
     return s
 
 
@@ -163,12 +167,16 @@ def main():
     ap.add_argument("--random", type=int, default=0, help="global random samples first")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--pollwise", default=os.path.join(HERE, "..", "target", "release", "pollwise"))
-    ap.add_argument("--mechanisms", choices=["on", "off"], default="on")
+    ap.add_argument("--mechanisms", default="self_notify,notifier_polled",
+                    help="comma-separated, from %s; or none" % ", ".join(MECHANISMS))
     ap.add_argument("--preset", default=PRESET, help="start from this preset's values")
     ap.add_argument("--show", nargs="*", help="report one point (k=v ...) instead of searching")
     a = ap.parse_args()
     base = open(a.preset).read()
-    mech = a.mechanisms == "on"
+    mech = [] if a.mechanisms == "none" else a.mechanisms.split(",")
+    for k in mech:
+        if k not in MECHANISMS:
+            sys.exit("--mechanisms: unknown %r; known: %s, or none" % (k, ", ".join(MECHANISMS)))
     if a.show is not None:
         x = {}
         for kv in a.show:

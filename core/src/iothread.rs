@@ -40,6 +40,15 @@
 //!   (a polled iteration with that handler's event, block_ns of one pass);
 //!   otherwise the loop arms, sees the flag and does not wait. The flag is
 //!   cleared when the iteration notices its work (`aio_notify_accept()`).
+//! - doorbells that stay readable, when the host reports them
+//!   ([`IoThread::doorbell`]): an eventfd written for work that a poll pass
+//!   then found is not read by the poll handler (QEMU's
+//!   `qemu_laio_poll_ready()` and the virtqueue's poll handler leave it),
+//!   so it is still readable when the loop next arms. That `ppoll()`
+//!   returns at once: an iteration that neither polled nor slept, whose
+//!   `block_ns` runs from its start, reporting the handlers whose doorbells
+//!   were readable. Any iteration that does not notice its work by polling
+//!   went through `ppoll()`, whose dispatch reads every readable doorbell.
 //!
 //! It reads no clock, performs no I/O and allocates nothing per step: its
 //! only buffers are sized by the handler count at construction.
@@ -121,7 +130,8 @@ pub struct LoopCounters {
     /// Busy-polling, from the start of an iteration until its work was
     /// noticed or its window ran out.
     pub poll_ns: u64,
-    /// From noticing the work until the end of the iteration.
+    /// From noticing the work until the end of the iteration, and the
+    /// re-check of an armed loop that found work without sleeping.
     pub busy_ns: u64,
     /// Asleep in the kernel.
     pub blocked_ns: u64,
@@ -141,6 +151,8 @@ pub struct IoThread {
     iter_start: u64,
     iter_window: u64,
     noticed_at: u64,
+    /// When the loop last armed (or began an iteration without polling).
+    armed_at: u64,
     blocked_at: u64,
     notify_enabled: bool,
     params_version: u32,
@@ -153,6 +165,11 @@ pub struct IoThread {
     notifier: Option<HandlerId>,
     /// `aio_notify()` was called since the last notice.
     notified: bool,
+    /// Per handler: its doorbell was written and not yet read (only what
+    /// the host reports with [`IoThread::doorbell`]).
+    readable: Vec<bool>,
+    /// How many of `readable` are set.
+    n_readable: u32,
     from: u64,
     to: u64,
     counters: LoopCounters,
@@ -174,6 +191,7 @@ impl IoThread {
             iter_start: 0,
             iter_window: 0,
             noticed_at: 0,
+            armed_at: 0,
             blocked_at: 0,
             notify_enabled: true,
             params_version: 0,
@@ -182,6 +200,8 @@ impl IoThread {
             last: None,
             notifier: None,
             notified: false,
+            readable: vec![false; handlers as usize],
+            n_readable: 0,
             from,
             to,
             counters: LoopCounters::default(),
@@ -194,6 +214,7 @@ impl IoThread {
     pub fn with_context_notifier(mut self) -> (IoThread, HandlerId) {
         let id = self.seen.len() as HandlerId;
         self.seen.push(false);
+        self.readable.push(false);
         self.handlers.reserve(1);
         self.notifier = Some(id);
         (self, id)
@@ -203,6 +224,27 @@ impl IoThread {
     /// half): the next iteration will not sleep.
     pub fn notify_self(&mut self) {
         self.notified = true;
+    }
+
+    /// Handler `h`'s doorbell (its eventfd) was written. It stays readable
+    /// until an iteration that goes through `ppoll()` dispatches it; until
+    /// then the loop cannot sleep (see the module's rules). A host whose
+    /// handlers read their doorbells when they poll does not call this.
+    pub fn doorbell(&mut self, h: HandlerId) {
+        match self.readable.get_mut(h as usize) {
+            Some(r) if !*r => {
+                *r = true;
+                self.n_readable += 1;
+            }
+            Some(_) => {}
+            None => debug_assert!(false, "handler {h} out of range"),
+        }
+    }
+
+    /// Whether arming finds something without waiting: `aio_notify()` was
+    /// called, or a doorbell is still readable.
+    fn armed_returns_at_once(&self) -> bool {
+        self.notified || self.n_readable > 0
     }
 
     pub fn phase(&self) -> Phase {
@@ -266,6 +308,7 @@ impl IoThread {
             "begin outside an iteration boundary"
         );
         self.iter_start = now;
+        self.armed_at = now;
         if self.clairvoyant {
             // A self-notified loop does not sleep whatever its window: it
             // runs the notifier's iteration first, as an online policy's
@@ -288,7 +331,7 @@ impl IoThread {
         // enables them again, as QEMU's poll_set_started() does.
         self.notify_enabled = window == 0;
         let notifier_polled = window > 0 && self.notified && self.notifier.is_some();
-        if pending || notifier_polled || (window == 0 && self.notified) {
+        if pending || notifier_polled || (window == 0 && self.armed_returns_at_once()) {
             // The first poll pass (or the re-check after arming, which sees
             // the flag and does not wait) finds the work.
             self.phase = Phase::Noticing {
@@ -314,8 +357,10 @@ impl IoThread {
         }
         self.counters.poll_ns += overlap(self.iter_start, now, self.from, self.to);
         self.notify_enabled = true;
-        if self.notified {
-            // Armed, the loop sees the flag and does not wait.
+        self.armed_at = now;
+        if self.armed_returns_at_once() {
+            // Armed, the loop sees the flag or a readable doorbell and does
+            // not wait.
             self.phase = Phase::Noticing {
                 polled: false,
                 slept: false,
@@ -404,11 +449,19 @@ impl IoThread {
         };
         if polled {
             self.counters.poll_ns += overlap(self.iter_start, now, self.from, self.to);
+        } else if !slept {
+            // The re-check (a ppoll() that returned at once) ran on the CPU.
+            self.counters.busy_ns += overlap(self.armed_at, now, self.from, self.to);
         }
         self.handlers.clear();
         let notifier = self.notifier.filter(|_| self.notified && polled);
         self.notified = false;
-        for h in handlers.into_iter().chain(notifier) {
+        // Through ppoll(): every readable doorbell is dispatched and read.
+        let through_ppoll = !polled && self.n_readable > 0;
+        let readable = &self.readable;
+        let stale = (0..readable.len() as HandlerId)
+            .filter(move |&h| through_ppoll && readable[h as usize]);
+        for h in handlers.into_iter().chain(notifier).chain(stale) {
             match self.seen.get_mut(h as usize) {
                 Some(seen) if !*seen => {
                     *seen = true;
@@ -420,6 +473,10 @@ impl IoThread {
         }
         for &h in &self.handlers {
             self.seen[h as usize] = false;
+        }
+        if through_ppoll {
+            self.readable.fill(false);
+            self.n_readable = 0;
         }
         let block_ns = now - self.iter_start;
         let before = self.policy.window_ns();
@@ -621,6 +678,57 @@ mod tests {
         it.notify_self();
         assert_eq!(it.begin(0, false), Step::Notice);
         assert!(!it.noticed(5, []).unwrap().polled);
+    }
+
+    #[test]
+    fn a_doorbell_left_readable_by_polling_makes_the_next_arm_return_at_once() {
+        let mut p = Params::defaults(PolicyKind::Fixed);
+        p.set(crate::Param::PollMaxNs, 1000).unwrap();
+        let mut it = IoThread::new(p, 2, 0, u64::MAX);
+        // A completion rings handler 1's doorbell and a poll pass finds it:
+        // the doorbell is not read.
+        assert_eq!(it.begin(0, false), Step::Poll { deadline_ns: 1000 });
+        it.doorbell(1);
+        assert_eq!(it.arrival(300), Step::Notice);
+        let n = it.noticed(310, [1]).unwrap();
+        assert!(n.polled);
+        it.end(400);
+        // The next window runs out: armed, ppoll() returns at once with the
+        // stale doorbell, an iteration that neither polled nor slept.
+        assert_eq!(it.begin(400, false), Step::Poll { deadline_ns: 1400 });
+        assert_eq!(it.poll_timeout(1400), Step::Notice);
+        let n = it.noticed(1450, []).unwrap();
+        assert_eq!((n.block_ns, n.polled, n.slept), (1050, false, false));
+        assert_eq!(it.last_handlers(), &[1], "the stale handler is dispatched");
+        it.end(1500);
+        // Dispatching read it: the next arm sleeps.
+        assert_eq!(it.begin(1500, false), Step::Poll { deadline_ns: 2500 });
+        assert_eq!(it.poll_timeout(2500), Step::Arm);
+
+        // A woken iteration reads every readable doorbell, the one that
+        // woke it and the others.
+        let mut it = qemu();
+        assert_eq!(it.begin(0, false), Step::Arm);
+        it.block(0);
+        it.doorbell(0);
+        it.doorbell(0);
+        assert_eq!(it.arrival(50), Step::Wake);
+        it.doorbell(1);
+        it.noticed(60, [0]).unwrap();
+        assert_eq!(it.last_handlers(), &[0, 1]);
+        it.end(70);
+        // QEMU's window is 4000 now; it runs out and the loop sleeps.
+        assert_eq!(it.begin(70, false), Step::Poll { deadline_ns: 4070 });
+        assert_eq!(it.poll_timeout(4070), Step::Arm);
+
+        // With a zero window the re-check sees the stale doorbell.
+        let mut p = Params::defaults(PolicyKind::Fixed);
+        p.set(crate::Param::PollMaxNs, 0).unwrap();
+        let mut it = IoThread::new(p, 1, 0, u64::MAX);
+        it.doorbell(0);
+        assert_eq!(it.begin(0, false), Step::Notice);
+        assert!(!it.noticed(5, []).unwrap().polled);
+        assert_eq!(it.last_handlers(), &[0]);
     }
 
     #[test]

@@ -203,6 +203,7 @@ pub fn build(cal: &Calibration) -> Result<Preset, String> {
             // pollwise's own device loop schedules no bottom halves.
             self_notify: false,
             notifier_polled: false,
+            stale_eventfd: false,
         },
         topology: Topology {
             disks: 1,

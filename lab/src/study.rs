@@ -606,6 +606,16 @@ fn ablation_variants(base: &Preset) -> Vec<(&'static str, Preset)> {
     p.iothread.notifier_polled = false;
     v.push(("notifier not polled", p));
     let mut p = base.clone();
+    p.iothread.stale_eventfd = !base.iothread.stale_eventfd;
+    v.push((
+        if base.iothread.stale_eventfd {
+            "stale eventfd off"
+        } else {
+            "stale eventfd on (not in the preset)"
+        },
+        p,
+    ));
+    let mut p = base.clone();
     p.guest.io_cpu_jitter_sigma = 0.0;
     v.push(("constant guest cost (jitter off)", p));
     // Not in the preset: Linux intel_idle's idle states for Skylake-SP and

@@ -440,6 +440,10 @@ impl<'a> Engine<'a> {
                 if self.now >= self.measure_from {
                     self.meters.kicks += 1;
                 }
+                if self.preset.iothread.stale_eventfd {
+                    let handler = self.slots[slot as usize].handler;
+                    self.iothreads[it as usize].lp.doorbell(handler);
+                }
                 self.vcpus[vcpu as usize].work.push_front(Work::Kick);
             }
         }
@@ -505,7 +509,12 @@ impl<'a> Engine<'a> {
 
     fn device_done(&mut self, slot: u32) {
         let s = self.slots[slot as usize];
-        self.iothreads[s.iothread as usize].ready_cmp.push(slot);
+        let t = &mut self.iothreads[s.iothread as usize];
+        t.ready_cmp.push(slot);
+        if self.preset.iothread.stale_eventfd {
+            // The kernel writes the AIO eventfd (IOCB_FLAG_RESFD).
+            t.lp.doorbell(t.handlers - 1);
+        }
         self.arrival(s.iothread, EventKind::Completion, s.vcpu);
     }
 
@@ -604,9 +613,10 @@ impl<'a> Engine<'a> {
         let subs = std::mem::take(&mut t.ready_sub);
         let cmps = std::mem::take(&mut t.ready_cmp);
         // linux-aio schedules (and cancels) a bottom half after every
-        // submission batch and every completion batch; scheduling it calls
-        // aio_notify().
-        if costs.self_notify && !(subs.is_empty() && cmps.is_empty()) {
+        // submission batch and whenever its handler runs, even when a stale
+        // doorbell finds no completion; scheduling it calls aio_notify().
+        let aio_ran = !cmps.is_empty() || t.lp.machine().last_handlers().contains(&aio);
+        if costs.self_notify && (!subs.is_empty() || aio_ran) {
             t.lp.notify_self();
         }
         self.notify_round += 1;

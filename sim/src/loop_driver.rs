@@ -92,6 +92,11 @@ impl LoopDriver {
         self.lp.notify_self();
     }
 
+    /// Handler `h`'s doorbell was written (see [`IoThread::doorbell`]).
+    pub fn doorbell(&mut self, h: HandlerId) {
+        self.lp.doorbell(h);
+    }
+
     pub fn machine(&self) -> &IoThread {
         &self.lp
     }

@@ -260,6 +260,13 @@ pub struct IoThread {
     /// policy adapts to. Off when absent.
     #[serde(default, skip_serializing_if = "is_false")]
     pub notifier_polled: bool,
+    /// Doorbells stay readable: the kernel writes linux-aio's eventfd on
+    /// every completion and a guest's kick writes its virtqueue's, but a
+    /// poll pass that finds the work does not read them (block/linux-aio.c
+    /// `qemu_laio_poll_ready()`), so the next `ppoll()` returns at once and
+    /// its dispatch reads them. Off when absent.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub stale_eventfd: bool,
 }
 
 /// The most idle states `cstate_residency_ns` may list.

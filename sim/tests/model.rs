@@ -307,3 +307,40 @@ fn a_long_sleep_wakes_from_a_deeper_idle_state() {
     assert!(!tiny().to_toml().contains("cstate"));
     assert!(deep.to_toml().contains("cstate_exit_ns = [300, 5000]"));
 }
+
+#[test]
+fn a_doorbell_left_readable_by_polling_keeps_the_loop_awake() {
+    // The guest thinks for G = 20000 ns, longer than a fixed 15000 ns
+    // window; the device's L + T = 11000 ns is shorter. Without stale
+    // doorbells the window runs out before each submission and the loop
+    // sleeps:
+    //   IL + IR + G + W + (I + C + SB + S) + (L + T) + P + (I + CP + N)
+    //   500 + 700 + 20000 + 2000 + 1000 + 11000 + 20 + 600 = 35820 ns,
+    // with a kick and a wake-up per I/O.
+    let slow_guest = |stale: bool| {
+        let mut p = tiny();
+        p.guest.io_cpu_ns = 20_000;
+        p.iothread.stale_eventfd = stale;
+        p
+    };
+    let fixed = params(PolicyKind::Fixed, &[("poll-max-ns", "15000")]);
+    let row = simulate(&slow_guest(false), &qd1(), &fixed, 1).unwrap();
+    assert_iops(row.iops, 35_820.0);
+    close(row.wakeups_per_s, row.iops, 10.0, "wakeups without");
+    // With them, the completion found by polling leaves the AIO eventfd
+    // readable, so when the window runs out 15000 ns after the completion's
+    // iteration ends, ppoll() returns at once (P later, I of work) and the
+    // loop polls a second window, which catches the submission at
+    // 21200 + P:
+    //   IL + IR + G + P + (I + SB + S) + (L + T) + P + (I + CP + N)
+    //   500 + 700 + 20000 + 20 + 700 + 11000 + 20 + 600 = 33540 ns,
+    // no kick, no wake-up, and the thread always busy.
+    let row = simulate(&slow_guest(true), &qd1(), &fixed, 1).unwrap();
+    assert_iops(row.iops, 33_540.0);
+    close(row.wakeups_per_s, 0.0, 0.0, "wakeups with");
+    close(row.kicks_per_s, 0.0, 0.0, "kicks with");
+    close(row.iothread_cpu_pct, 100.0, 0.01, "cpu with");
+    // The switch is written only when it is on.
+    assert!(!slow_guest(false).to_toml().contains("stale_eventfd"));
+    assert!(slow_guest(true).to_toml().contains("stale_eventfd = true"));
+}
