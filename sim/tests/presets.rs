@@ -70,7 +70,16 @@ fn out_of_range_values_name_the_key_and_range() {
         e.contains("read_latency.sigma") && e.contains("0 ..= 4"),
         "{e}"
     );
-    let e = err(&optane_text().replace("io_cpu_jitter_sigma = 0.2", "io_cpu_jitter_sigma = 9.0"));
+    let sigma = Preset::load("optane-p4800x")
+        .unwrap()
+        .guest
+        .io_cpu_jitter_sigma;
+    let text = optane_text().replace(
+        &format!("io_cpu_jitter_sigma = {sigma}"),
+        "io_cpu_jitter_sigma = 9.0",
+    );
+    assert_ne!(text, optane_text(), "the key was not found to change");
+    let e = err(&text);
     assert!(e.contains("io_cpu_jitter_sigma"), "{e}");
 }
 
