@@ -168,8 +168,6 @@ pub struct IoThread {
     /// Per handler: its doorbell was written and not yet read (only what
     /// the host reports with [`IoThread::doorbell`]).
     readable: Vec<bool>,
-    /// How many of `readable` are set.
-    n_readable: u32,
     from: u64,
     to: u64,
     counters: LoopCounters,
@@ -201,7 +199,6 @@ impl IoThread {
             notifier: None,
             notified: false,
             readable: vec![false; handlers as usize],
-            n_readable: 0,
             from,
             to,
             counters: LoopCounters::default(),
@@ -232,11 +229,7 @@ impl IoThread {
     /// handlers read their doorbells when they poll does not call this.
     pub fn doorbell(&mut self, h: HandlerId) {
         match self.readable.get_mut(h as usize) {
-            Some(r) if !*r => {
-                *r = true;
-                self.n_readable += 1;
-            }
-            Some(_) => {}
+            Some(r) => *r = true,
             None => debug_assert!(false, "handler {h} out of range"),
         }
     }
@@ -244,7 +237,7 @@ impl IoThread {
     /// Whether arming finds something without waiting: `aio_notify()` was
     /// called, or a doorbell is still readable.
     fn armed_returns_at_once(&self) -> bool {
-        self.notified || self.n_readable > 0
+        self.notified || self.readable.contains(&true)
     }
 
     pub fn phase(&self) -> Phase {
@@ -457,7 +450,7 @@ impl IoThread {
         let notifier = self.notifier.filter(|_| self.notified && polled);
         self.notified = false;
         // Through ppoll(): every readable doorbell is dispatched and read.
-        let through_ppoll = !polled && self.n_readable > 0;
+        let through_ppoll = !polled && self.readable.contains(&true);
         let readable = &self.readable;
         let stale = (0..readable.len() as HandlerId)
             .filter(move |&h| through_ppoll && readable[h as usize]);
@@ -476,7 +469,6 @@ impl IoThread {
         }
         if through_ppoll {
             self.readable.fill(false);
-            self.n_readable = 0;
         }
         let block_ns = now - self.iter_start;
         let before = self.policy.window_ns();
