@@ -615,7 +615,8 @@ impl<'a> Engine<'a> {
         // linux-aio schedules (and cancels) a bottom half after every
         // submission batch and whenever its handler runs, even when a stale
         // doorbell finds no completion; scheduling it calls aio_notify().
-        let aio_ran = !cmps.is_empty() || t.lp.machine().last_handlers().contains(&aio);
+        // (Completions report the AIO handler, so this covers them too.)
+        let aio_ran = t.lp.machine().last_handlers().contains(&aio);
         if costs.self_notify && (!subs.is_empty() || aio_ran) {
             t.lp.notify_self();
         }
