@@ -576,6 +576,11 @@ fn study_measures_the_online_policies_on_a_disk() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let md = std::fs::read_to_string(out.join("README.md")).unwrap();
+    let header = format!(
+        "--robust-duration-ms 300 --skip-robustness --dir {} --repeat 2 --measure-duration-ms 100`",
+        work.display()
+    );
+    assert!(md.contains(&header), "missing {header} in:\n{md}");
     for needle in [
         "## Measured on a disk",
         "2 interleaved pairs per point after a warm-up run, 100 ms per run",
