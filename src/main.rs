@@ -14,6 +14,7 @@ mod output;
 mod parse_tests;
 mod policy_args;
 mod progress;
+mod run_args;
 mod stop;
 mod workload_args;
 
@@ -28,23 +29,43 @@ Start with `pollwise compare` (QEMU's policy against the 2026 proposal on a \
 simulated Optane P4800X) or `pollwise policy list`."
 )]
 struct Cli {
-    /// Threads for simulated runs, which run in parallel (compare, sweep,
-    /// study, report, validate's predictions) [default: one per CPU].
-    #[arg(long, global = true, value_name = "N")]
+    /// Deprecated: `pollwise --threads N CMD`; write `pollwise CMD --threads
+    /// N` (only the commands that simulate take it).
+    #[arg(long, hide = true, value_name = "N")]
     threads: Option<usize>,
     #[command(subcommand)]
     command: Command,
 }
 
-/// Sizes the pool parallel runs use; 0 or a second call is an error.
-fn set_threads(threads: Option<usize>) -> anyhow::Result<()> {
-    match threads {
-        None => Ok(()),
-        Some(0) => anyhow::bail!("--threads 0: give at least 1 (or leave it out for one per CPU)"),
-        Some(n) => Ok(rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .build_global()?),
+impl Command {
+    /// The `--threads` of a command that simulates in parallel.
+    fn threads(&self) -> Option<usize> {
+        match self {
+            Command::Compare(a) => a.threads.threads,
+            Command::Sweep(a) => a.threads.threads,
+            Command::Bench(a) => a.threads.threads,
+            Command::Validate(a) => a.threads.threads,
+            Command::Study(a) => a.threads.threads,
+            Command::Report(a) => a.threads.threads,
+            _ => None,
+        }
     }
+}
+
+/// The thread count: the command's `--threads`, or the deprecated one
+/// before the command (said once).
+fn threads(cli: &Cli) -> anyhow::Result<Option<usize>> {
+    let Some(n) = cli.threads else {
+        return Ok(cli.command.threads());
+    };
+    if cli.command.threads().is_some() {
+        anyhow::bail!("--threads is given twice: keep the one after the command");
+    }
+    policy_args::deprecated(
+        &format!("`pollwise --threads {n} COMMAND`"),
+        &format!("`pollwise COMMAND --threads {n}`"),
+    );
+    Ok(Some(n))
 }
 
 #[derive(Subcommand)]
@@ -92,22 +113,24 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = set_threads(cli.threads).and_then(|()| match cli.command {
-        Command::Policy(c) => cmd::policy::run(c),
-        Command::Preset(c) => cmd::preset::run(c),
-        Command::Sim(a) => cmd::sim::run(a),
-        Command::Compare(a) => cmd::compare::run(a),
-        Command::Sweep(a) => cmd::sweep::run(a),
-        Command::Merge(a) => cmd::merge::run(a),
-        Command::Bench(a) => cmd::bench::run(a),
-        Command::Import(c) => cmd::import::run(c),
-        Command::Realdev(c) => cmd::realdev::run(c),
-        Command::Qemu(c) => cmd::qemu::run(c),
-        Command::Validate(a) => cmd::validate::run(a),
-        Command::Plot(c) => cmd::plot::run(c),
-        Command::Report(a) => cmd::report::run(a),
-        Command::Study(a) => cmd::study::run(a),
-    });
+    let result = threads(&cli)
+        .and_then(run_args::set_threads)
+        .and_then(|()| match cli.command {
+            Command::Policy(c) => cmd::policy::run(c),
+            Command::Preset(c) => cmd::preset::run(c),
+            Command::Sim(a) => cmd::sim::run(a),
+            Command::Compare(a) => cmd::compare::run(a),
+            Command::Sweep(a) => cmd::sweep::run(a),
+            Command::Merge(a) => cmd::merge::run(a),
+            Command::Bench(a) => cmd::bench::run(a),
+            Command::Import(c) => cmd::import::run(c),
+            Command::Realdev(c) => cmd::realdev::run(c),
+            Command::Qemu(c) => cmd::qemu::run(c),
+            Command::Validate(a) => cmd::validate::run(a),
+            Command::Plot(c) => cmd::plot::run(c),
+            Command::Report(a) => cmd::report::run(a),
+            Command::Study(a) => cmd::study::run(a),
+        });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         // A reader such as `head` closed the pipe: that is not a failure.

@@ -1,53 +1,99 @@
-//! The policy flags every command that runs a policy shares.
+//! The policy flags every command that runs a policy shares: a policy is
+//! named one way everywhere, `NAME[:PARAM=VALUE,...]` (parsed by
+//! `pollwise_lab::parse::policy_spec`). The flags of earlier releases
+//! (`--poll-weight 3`, `--param NAME=VALUE`, `--candidate-params PAIRS`)
+//! still work for one release and say what to write instead.
 
 use anyhow::Result;
 use clap::Args;
 use pollwise_core::{AnyPolicy, Params, PolicyKind};
-use pollwise_lab::parse::{named_params, parse_pairs};
+use pollwise_lab::parse::{parse_pairs, policy_spec};
 
-/// `--policy NAME` and its parameters in QEMU's names. Values are taken as
-/// text so that a negative or malformed number reaches the core's validator
-/// and gets its message (name, value, accepted range).
+/// What `--policy`, `--baseline` and `--candidate` take, for their help.
+pub const SPEC_HELP: &str = "NAME[:PARAM=VALUE,...]";
+
+/// Prints the one-line note of a deprecated spelling on stderr.
+pub fn deprecated(old: &str, new: &str) {
+    eprintln!("note: {old} is deprecated and will be removed in the next release; write {new}");
+}
+
+/// A policy as `NAME[:PAIRS]` with the pairs of deprecated flags applied
+/// over it in order, each with its note naming the one spec to write.
+pub fn spec_with(flag: &str, spec: &str, old: &[(String, String)]) -> Result<Params> {
+    let name = spec.split_once(':').map_or(spec, |(n, _)| n).trim();
+    if let Some(note) = PolicyKind::renamed_from(name) {
+        eprintln!("{note}");
+    }
+    let mut params = policy_spec(flag, spec)?;
+    if old.is_empty() {
+        return Ok(params);
+    }
+    let mut pairs: Vec<String> = spec
+        .split_once(':')
+        .map(|(_, p)| {
+            parse_pairs(p)
+                .map(|v| v.iter().map(|(k, v)| format!("{k}={v}")).collect())
+                .unwrap_or_default()
+        })
+        .unwrap_or_default();
+    for (old_flag, pair) in old {
+        let (k, v) = pair
+            .split_once('=')
+            .ok_or_else(|| anyhow::anyhow!("{old_flag} '{pair}' is not NAME=VALUE"))?;
+        params
+            .set_str(k.trim(), v.trim())
+            .map_err(|e| anyhow::anyhow!("{old_flag} {pair}: {e}"))?;
+        pairs.push(format!("{}={}", k.trim(), v.trim()));
+    }
+    let mut olds: Vec<&str> = old.iter().map(|(f, _)| f.as_str()).collect();
+    olds.dedup();
+    deprecated(
+        &olds.join(", "),
+        &format!("--{flag} {}:{}", params.kind(), pairs.join(",")),
+    );
+    Ok(params)
+}
+
+/// `--policy NAME[:PARAM=VALUE,...]`. Values are taken as text so that a
+/// negative or malformed number reaches the core's validator and gets its
+/// message (name, value, accepted range).
 #[derive(Args, Clone, Debug)]
 pub struct PolicyArgs {
-    /// Policy name (see `pollwise policy list`).
-    #[arg(long, default_value = "qemu")]
+    /// The policy and its parameters in QEMU's names, e.g.
+    /// `weighted:poll-weight=3` or `qemu:poll-max-ns=16000,poll-shrink=2`;
+    /// parameters not given keep their defaults. `pollwise policy list`
+    /// prints every name, parameter, default and range.
+    #[arg(long, default_value = "qemu", value_name = SPEC_HELP, allow_hyphen_values = true)]
     pub policy: String,
-    /// Maximum polling time in ns (QEMU poll-max-ns).
-    #[arg(long, value_name = "NS", allow_hyphen_values = true)]
+    /// Deprecated: --policy NAME:poll-max-ns=NS.
+    #[arg(long, hide = true, allow_hyphen_values = true)]
     pub poll_max_ns: Option<String>,
-    /// Growth factor (QEMU poll-grow; 0 means 2).
-    #[arg(long, value_name = "G", allow_hyphen_values = true)]
+    /// Deprecated: --policy NAME:poll-grow=G.
+    #[arg(long, hide = true, allow_hyphen_values = true)]
     pub poll_grow: Option<String>,
-    /// Shrink divisor (QEMU poll-shrink; for qemu 0 means reset to 0).
-    #[arg(long, value_name = "S", allow_hyphen_values = true)]
+    /// Deprecated: --policy NAME:poll-shrink=S.
+    #[arg(long, hide = true, allow_hyphen_values = true)]
     pub poll_shrink: Option<String>,
-    /// EWMA weight shift of the weighted policy (poll-weight; 0 means 2).
-    #[arg(long, value_name = "W", allow_hyphen_values = true)]
+    /// Deprecated: --policy NAME:poll-weight=W.
+    #[arg(long, hide = true, allow_hyphen_values = true)]
     pub poll_weight: Option<String>,
-    /// First window after growing from 0 (kvm-halt-poll, guest-haltpoll).
-    #[arg(long, value_name = "NS", allow_hyphen_values = true)]
+    /// Deprecated: --policy NAME:poll-grow-start-ns=NS.
+    #[arg(long, hide = true, allow_hyphen_values = true)]
     pub poll_grow_start_ns: Option<String>,
-    /// The threshold oracle polls when the next event is at most this far
-    /// away.
-    #[arg(long, value_name = "NS", allow_hyphen_values = true)]
+    /// Deprecated: --policy NAME:oracle-threshold-ns=NS.
+    #[arg(long, hide = true, allow_hyphen_values = true)]
     pub oracle_threshold_ns: Option<String>,
-    /// Cost of blocking for the pollwise policy (wake-up and kick).
-    #[arg(long, value_name = "NS", allow_hyphen_values = true)]
+    /// Deprecated: --policy NAME:poll-block-cost-ns=NS.
+    #[arg(long, hide = true, allow_hyphen_values = true)]
     pub poll_block_cost_ns: Option<String>,
-    /// Any parameter as NAME=VALUE (repeatable), e.g. --param poll-weight=3.
-    #[arg(long = "param", value_name = "NAME=VALUE", allow_hyphen_values = true)]
+    /// Deprecated: --policy NAME:NAME=VALUE.
+    #[arg(long = "param", hide = true, allow_hyphen_values = true)]
     pub extra: Vec<String>,
 }
 
 impl PolicyArgs {
-    /// The validated parameters: the policy's defaults with every given
-    /// flag applied.
+    /// The validated parameters: the spec's, then any deprecated flag's.
     pub fn params(&self) -> Result<Params> {
-        let kind = PolicyKind::from_name(&self.policy)?;
-        if let Some(note) = PolicyKind::renamed_from(&self.policy) {
-            eprintln!("{note}");
-        }
         let flags = [
             ("poll-max-ns", &self.poll_max_ns),
             ("poll-grow", &self.poll_grow),
@@ -57,14 +103,19 @@ impl PolicyArgs {
             ("oracle-threshold-ns", &self.oracle_threshold_ns),
             ("poll-block-cost-ns", &self.poll_block_cost_ns),
         ];
-        let mut pairs: Vec<(&str, &str)> = flags
+        let mut old: Vec<(String, String)> = flags
             .iter()
-            .filter_map(|(name, v)| v.as_deref().map(|v| (*name, v)))
+            .filter_map(|(name, v)| {
+                v.as_ref()
+                    .map(|v| (format!("--{name}"), format!("{name}={v}")))
+            })
             .collect();
         for item in &self.extra {
-            pairs.extend(parse_pairs(item)?);
+            for (k, v) in parse_pairs(item)? {
+                old.push(("--param".into(), format!("{k}={v}")));
+            }
         }
-        Ok(Params::from_pairs(kind, pairs)?)
+        spec_with("policy", &self.policy, &old)
     }
 
     pub fn build(&self) -> Result<AnyPolicy> {
@@ -72,30 +123,51 @@ impl PolicyArgs {
     }
 }
 
-/// `--baseline`/`--candidate` and their parameters, shared by every command
+/// `--baseline`/`--candidate` as policy specs, shared by every command
 /// that compares two policies.
 #[derive(Args, Clone, Debug)]
 pub struct PolicyPairArgs {
-    /// The reference policy.
-    #[arg(long, default_value = "qemu")]
+    /// The reference policy, as `--policy` takes it (e.g.
+    /// `qemu:poll-max-ns=16000`).
+    #[arg(long, default_value = "qemu", value_name = SPEC_HELP, allow_hyphen_values = true)]
     pub baseline: String,
-    /// Baseline parameters as NAME=VALUE pairs, comma-separated.
-    #[arg(long, value_name = "PAIRS", allow_hyphen_values = true)]
+    /// Deprecated: --baseline NAME:PAIRS.
+    #[arg(long, hide = true, allow_hyphen_values = true)]
     pub baseline_params: Option<String>,
-    /// The policy under test.
-    #[arg(long, default_value = "weighted")]
+    /// The policy under test, as `--policy` takes it (e.g.
+    /// `weighted:poll-weight=3`).
+    #[arg(long, default_value = "weighted", value_name = SPEC_HELP, allow_hyphen_values = true)]
     pub candidate: String,
-    /// Candidate parameters as NAME=VALUE pairs, comma-separated.
-    #[arg(long, value_name = "PAIRS", allow_hyphen_values = true)]
+    /// Deprecated: --candidate NAME:PAIRS.
+    #[arg(long, hide = true, allow_hyphen_values = true)]
     pub candidate_params: Option<String>,
+}
+
+/// The pairs of a deprecated `--X-params PAIRS` flag.
+pub fn old_pairs(flag: &str, text: Option<&str>) -> Result<Vec<(String, String)>> {
+    let Some(text) = text else {
+        return Ok(Vec::new());
+    };
+    Ok(parse_pairs(text)?
+        .into_iter()
+        .map(|(k, v)| (flag.to_string(), format!("{k}={v}")))
+        .collect())
 }
 
 impl PolicyPairArgs {
     /// The validated (baseline, candidate) parameters.
     pub fn params(&self) -> Result<(Params, Params)> {
         Ok((
-            named_params(&self.baseline, self.baseline_params.as_deref())?,
-            named_params(&self.candidate, self.candidate_params.as_deref())?,
+            spec_with(
+                "baseline",
+                &self.baseline,
+                &old_pairs("--baseline-params", self.baseline_params.as_deref())?,
+            )?,
+            spec_with(
+                "candidate",
+                &self.candidate,
+                &old_pairs("--candidate-params", self.candidate_params.as_deref())?,
+            )?,
         ))
     }
 }

@@ -26,15 +26,17 @@ pub struct WorkloadArgs {
     /// Number of fio jobs in the guest.
     #[arg(long, value_name = "N", allow_hyphen_values = true)]
     pub numjobs: Option<String>,
-    /// Requests each job keeps in flight [default: the preset's; on a real
-    /// backend, the command's (see its --help)].
+    /// Requests each job keeps in flight [default: the preset's on the
+    /// simulator; 1 and 8 on a real backend (compare, realdev compare,
+    /// validate), 1 for one run (realdev run, qemu run)].
     #[arg(long, value_name = "N", allow_hyphen_values = true)]
     pub iodepth: Option<String>,
     /// Number of IOThreads serving the disks.
     #[arg(long, value_name = "N", allow_hyphen_values = true)]
     pub iothreads: Option<String>,
-    /// Measured time per run in ms [default: the preset's; on a real
-    /// backend, the command's (see its --help)].
+    /// Measured time per run in ms [default: the preset's on the
+    /// simulator; 2000 for compare and realdev compare on a real backend,
+    /// 1000 for validate, realdev run and qemu run].
     #[arg(long, value_name = "MS")]
     pub duration_ms: Option<u64>,
     /// A fio job file: its rw, rwmixread, bs, iodepth, numjobs and runtime

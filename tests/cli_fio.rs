@@ -212,9 +212,7 @@ fn import_fio_json_gives_rows_with_source_fio() {
         "--testbed",
         "lab",
         "--policy",
-        "weighted",
-        "--poll-weight",
-        "3",
+        "weighted:poll-weight=3",
     ]);
     assert_ok(&o);
     let r = one_row(&stdout(&o));

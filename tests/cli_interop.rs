@@ -21,7 +21,7 @@ fn compare_table_says_what_was_run_and_ends_with_a_verdict() {
         "1,2",
         "--duration-ms",
         "10",
-        "--seeds",
+        "--repeat",
         "3",
         "--candidate",
         "weighted",
@@ -29,6 +29,7 @@ fn compare_table_says_what_was_run_and_ends_with_a_verdict() {
         "3",
     ]);
     assert_ok(&o);
+    assert!(!stderr(&o).contains("deprecated"), "{}", stderr(&o));
     let text = stdout(&o);
     let first = text.lines().next().unwrap();
     for needle in [
@@ -40,9 +41,12 @@ fn compare_table_says_what_was_run_and_ends_with_a_verdict() {
     ] {
         assert!(first.contains(needle), "missing {needle}: {first}");
     }
+    // Parameters as they act, one way: QEMU's stored 0 for poll-weight
+    // prints as the 2 it means.
     assert!(
-        text.contains("poll-weight=2 (0 = default)")
-            && text.contains("poll-shrink=0 (reset to 0 at once)"),
+        text.contains("weighted   poll-max-ns=32768 poll-grow=2 poll-shrink=2 poll-weight=2")
+            && text.contains("qemu       poll-max-ns=32768 poll-grow=2 poll-shrink=0")
+            && !text.contains("(0 = default)"),
         "{text}"
     );
     for needle in [
@@ -82,6 +86,13 @@ fn compare_table_says_what_was_run_and_ends_with_a_verdict() {
     wider.extend(["--accept-iops-loss", "10"]);
     let o = pollwise(&wider);
     assert_ok(&o);
+    // --seeds is the deprecated spelling of --repeat: it works and says so.
+    assert!(
+        stderr(&o).contains("note: --seeds 3 is deprecated")
+            && stderr(&o).contains("write --repeat 3"),
+        "{}",
+        stderr(&o)
+    );
     let text = stdout(&o);
     assert!(
         text.lines()
@@ -115,7 +126,7 @@ fn compare_table_says_what_was_run_and_ends_with_a_verdict() {
         last.starts_with("verdict: REJECT at --accept-iops-loss 0"),
         "{text}"
     );
-    assert!(last.contains("--seeds 3"), "{last}");
+    assert!(last.contains("--repeat 3"), "{last}");
     assert_clean_error(
         &pollwise(&["compare", "--accept-iops-loss", "-1"]),
         &["--accept-iops-loss"],

@@ -19,7 +19,7 @@ const SWEEP: [&str; 13] = [
     "1,4",
     "--duration-ms",
     "3",
-    "--seeds",
+    "--repeat",
     "2",
 ];
 

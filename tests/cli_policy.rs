@@ -58,9 +58,7 @@ fn replay_with_handlers_and_parameters() {
         "policy",
         "replay",
         "--policy",
-        "qemu",
-        "--poll-shrink",
-        "2",
+        "qemu:poll-shrink=2",
         "--input",
         input.to_str().unwrap(),
     ]);
@@ -80,9 +78,7 @@ fn replay_errors_are_clear() {
         "policy",
         "replay",
         "--policy",
-        "qemu",
-        "--poll-grow",
-        "-2",
+        "qemu:poll-grow=-2",
         "--input",
         good,
     ]);
@@ -91,9 +87,7 @@ fn replay_errors_are_clear() {
         "policy",
         "replay",
         "--policy",
-        "qemu",
-        "--poll-max-ns",
-        "abc",
+        "qemu:poll-max-ns=abc",
         "--input",
         good,
     ]);
@@ -104,9 +98,7 @@ fn replay_errors_are_clear() {
         "policy",
         "replay",
         "--policy",
-        "qemu",
-        "--poll-weight",
-        "3",
+        "qemu:poll-weight=3",
         "--input",
         good,
     ]);
@@ -135,7 +127,9 @@ fn list_names_every_policy_and_parameter() {
     for needle in [
         "qemu,poll-max-ns,32768,",
         "qemu,poll-shrink,0,",
-        "weighted,poll-weight,0,0,62,",
+        // Defaults as they act: QEMU stores 0 for "2".
+        "weighted,poll-weight,2,0,62,",
+        "qemu,poll-grow,2,0,",
         "kvm-halt-poll,poll-max-ns,200000,",
         "kvm-halt-poll,poll-grow-start-ns,10000,",
         "guest-haltpoll,poll-grow-start-ns,50000,",

@@ -6,7 +6,7 @@ use std::fs;
 use pollwise_core::TraceRow;
 
 mod common;
-use common::{assert_clean_error, assert_ok, pollwise, scratch_dir, stdout};
+use common::{assert_clean_error, assert_ok, pollwise, scratch_dir, stderr, stdout};
 
 #[test]
 fn policy_show_prints_the_setting_for_qemu_qmp_and_libvirt() {
@@ -14,14 +14,11 @@ fn policy_show_prints_the_setting_for_qemu_qmp_and_libvirt() {
         "policy",
         "show",
         "--policy",
-        "qemu",
-        "--poll-max-ns",
-        "16000",
-        "--poll-shrink",
-        "2",
+        "qemu:poll-max-ns=16000,poll-shrink=2",
         "--qemu",
     ]);
     assert_ok(&o);
+    assert!(!stderr(&o).contains("deprecated"), "{}", stderr(&o));
     let text = stdout(&o);
     assert!(
         text.contains("-object iothread,id=iothread0,poll-max-ns=16000,poll-grow=0,poll-shrink=2"),
@@ -35,7 +32,12 @@ fn policy_show_prints_the_setting_for_qemu_qmp_and_libvirt() {
         text.contains("<poll max='16000' grow='0' shrink='2'/>"),
         "{text}"
     );
-    assert!(text.contains("poll-grow=2 (0 = default)"), "{text}");
+    // As it acts (QEMU's stored poll-grow=0 means 2), the way compare's
+    // table prints it.
+    assert!(
+        text.starts_with("policy qemu: poll-max-ns=16000 poll-grow=2 poll-shrink=2\n"),
+        "{text}"
+    );
     let o = pollwise(&[
         "policy",
         "show",
@@ -47,6 +49,15 @@ fn policy_show_prints_the_setting_for_qemu_qmp_and_libvirt() {
     ]);
     assert_ok(&o);
     assert!(stdout(&o).contains(",poll-weight=3"));
+    // The deprecated flag still works and names the spec to write.
+    assert!(
+        stderr(&o).contains(
+            "note: --poll-weight is deprecated and will be removed in the next release; \
+             write --policy weighted:poll-weight=3"
+        ),
+        "{}",
+        stderr(&o)
+    );
     assert_clean_error(
         &pollwise(&["policy", "show", "--policy", "pollwise", "--qemu"]),
         &["no QEMU IOThread equivalent"],

@@ -93,9 +93,7 @@ fn csv_output_is_one_row_of_the_common_schema() {
             "--format",
             "csv",
             "--policy",
-            "weighted",
-            "--poll-weight",
-            "3",
+            "weighted:poll-weight=3",
             "--iodepth",
             "2",
             "--rw",
@@ -293,9 +291,7 @@ fn compare_repeats_each_point_and_reports_its_spread() {
         "--baseline",
         "off",
         "--candidate",
-        "fixed",
-        "--candidate-params",
-        "poll-max-ns=50000",
+        "fixed:poll-max-ns=50000",
         "--iodepth",
         "1,2",
         "--repeat",
@@ -331,15 +327,12 @@ fn compare_repeats_each_point_and_reports_its_spread() {
         );
         assert!(f("candidate_cpu_min") <= f("candidate_cpu_pct"));
         assert!(f("candidate_cpu_pct") <= f("candidate_cpu_max"));
-        // The paired difference: a median inside its interval, a verdict,
-        // and the method named.
+        // The paired difference: a median inside its interval, the
+        // verdict every compare gives, and the method named.
         assert!(f("iops_diff_ci_low_pct") <= f("iops_diff_median_pct"));
         assert!(f("iops_diff_median_pct") <= f("iops_diff_ci_high_pct"));
-        assert!(
-            ["regression", "improvement", "no resolvable difference"]
-                .contains(&&rec[col("verdict")]),
-            "{rec:?}"
-        );
+        let verdict = rec[col("verdict")].trim_end_matches(" +cpu");
+        assert!(["ok", "LOSS", "unclear"].contains(&verdict), "{rec:?}");
         assert!(rec[col("ci_method")].contains("bootstrap"));
     }
     // Every single run is kept, in the common schema: 2 points x 2 policies x 2.
@@ -360,6 +353,49 @@ fn compare_repeats_each_point_and_reports_its_spread() {
         .iter()
         .filter(|r| r.policy == "fixed")
         .all(|r| r.window_mean_ns == 50000.0));
+    assert_left_empty(&work);
+}
+
+#[test]
+fn compare_ends_with_the_verdict_every_compare_gives() {
+    let _g = serial();
+    let Some(dir) = device_dir() else { return };
+    let work = own_dir(&dir, "compare-verdict");
+    let o = pollwise(&[
+        "realdev",
+        "compare",
+        "--baseline",
+        "off",
+        "--candidate",
+        "fixed:poll-max-ns=50000",
+        "--iodepth",
+        "1",
+        "--repeat",
+        "2",
+        "--duration-ms",
+        "100",
+        "--size-mb",
+        "8",
+        "--dir",
+        work.to_str().unwrap(),
+        "--accept-iops-loss",
+        "7",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(
+        text.contains("fixed (poll-max-ns=50000)"),
+        "parameters as they act: {text}"
+    );
+    // The words of the simulator's compare: the bar, the row legend and
+    // the closing sentence from the one verdict function.
+    assert!(text.contains("ok = IOPS loss within 7%"), "{text}");
+    assert!(text.contains("+cpu = IOThread CPU rose"), "{text}");
+    let last = text.lines().last().unwrap();
+    assert!(
+        last.starts_with("verdict: ") && last.contains(" at --accept-iops-loss 7: "),
+        "{text}"
+    );
     assert_left_empty(&work);
 }
 

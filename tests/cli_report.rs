@@ -36,7 +36,7 @@ fn report(out: &Path) -> Output {
         "5",
         "--compare-duration-ms",
         "5",
-        "--seeds",
+        "--repeat",
         "2",
     ])
 }
@@ -146,13 +146,13 @@ fn bad_arguments_are_clean_errors() {
         "report",
         "--out",
         dir("bad").to_str().unwrap(),
-        "--seeds",
+        "--repeat",
         "0",
     ]);
     let err = stderr(&o);
     assert!(!o.status.success());
     assert!(!err.contains("panicked"), "{err}");
-    assert!(err.contains("--seeds must be at least 1"), "{err}");
+    assert!(err.contains("--repeat 0: give at least 1"), "{err}");
 
     let o = pollwise(&[
         "report",

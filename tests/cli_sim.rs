@@ -19,9 +19,7 @@ fn sim_csv_is_one_row_of_the_common_schema() {
     let o = pollwise(&[
         "sim",
         "--policy",
-        "weighted",
-        "--poll-weight",
-        "3",
+        "weighted:poll-weight=3",
         "--bs",
         "8k",
         "--numjobs",
@@ -103,7 +101,7 @@ fn bad_sim_input_is_a_clean_error() {
         &["unknown rw", "randread"],
     );
     assert_clean_error(
-        &pollwise(&["sim", "--poll-max-ns", "-1"]),
+        &pollwise(&["sim", "--policy", "qemu:poll-max-ns=-1"]),
         &["poll-max-ns", "-1"],
     );
     assert_clean_error(
@@ -161,9 +159,7 @@ fn compare_table_has_the_design_layout_and_a_summary() {
         "--duration-ms",
         "5",
         "--candidate",
-        "fixed",
-        "--candidate-params",
-        "poll-max-ns=1000",
+        "fixed:poll-max-ns=1000",
     ]);
     assert_ok(&o);
     let text = stdout(&o);
@@ -190,7 +186,7 @@ fn sweep_shards_through_the_cli_concatenate_to_the_whole() {
         "1,4",
         "--duration-ms",
         "3",
-        "--seeds",
+        "--repeat",
         "2",
     ];
     let whole = dir.join("whole.csv");
@@ -231,7 +227,7 @@ fn bad_sweep_input_is_a_clean_error() {
         &["poll-weight"],
     );
     assert_clean_error(
-        &pollwise(&["compare", "--seeds", "4000000000"]),
+        &pollwise(&["compare", "--repeat", "4000000000"]),
         &["at most 10000000 are allowed"],
     );
     let many: String = (0..5000)
@@ -254,7 +250,7 @@ fn bad_sweep_input_is_a_clean_error() {
             "sweep",
             "--seed",
             "18446744073709551615",
-            "--seeds",
+            "--repeat",
             "2",
             "--duration-ms",
             "1",

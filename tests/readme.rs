@@ -93,7 +93,7 @@ fn quick(cmd: &str) -> String {
         c = with(c, "--duration-ms", "20");
         c = with(c, "--skip-robustness", "");
     } else if sub("report") {
-        c = with(c, "--seeds", "1");
+        c = with(c, "--repeat", "1");
         c = with(c, "--duration-ms", "20");
         c = with(c, "--compare-duration-ms", "20");
     } else if sub("sweep") {

@@ -1,8 +1,11 @@
-//! The verdict a compare ends with: is every row's IOPS loss within an
-//! acceptance bar (the maintainer's is 5%)? Built on [`crate::stats`]: with
-//! two or more repeats each row's paired IOPS change gets a percentile
-//! bootstrap interval and a [`Verdict`]; with one repeat only the point
-//! estimate is there, and the outcome says so.
+//! The verdict every compare ends with, on every backend (`compare` on the
+//! simulator, the device or QEMU, `realdev compare`): is every row's IOPS
+//! loss within an acceptance bar (`--accept-iops-loss`, the maintainer's is
+//! 5%), and which rows use more IOThread CPU without gaining IOPS? Built on
+//! [`crate::stats`]: with two or more repeats each row's paired changes get
+//! a percentile bootstrap interval of their median; with one repeat only
+//! the point estimate is there, and the outcome says so. [`judge`] is the
+//! one rule; the tables and CSVs only print what it returns.
 
 use crate::compare::ComparedPoint;
 use crate::stats::{Interval, Verdict};
@@ -55,6 +58,19 @@ pub struct RowAcceptance {
     /// The stats verdict against the bar (two+ repeats).
     pub verdict: Option<Verdict>,
     pub outcome: RowOutcome,
+    /// The IOThread CPU rose (the interval of the paired change in points
+    /// lies wholly above 0) while IOPS did not resolvably rise. Needs two
+    /// or more repeats: one run per policy resolves nothing.
+    pub more_cpu: bool,
+}
+
+impl RowAcceptance {
+    /// The row's verdict as the tables and CSVs print it: `ok`, `LOSS` or
+    /// `unclear`, with `+cpu` when [`RowAcceptance::more_cpu`].
+    pub fn label(&self) -> String {
+        let cpu = if self.more_cpu { " +cpu" } else { "" };
+        format!("{}{cpu}", self.outcome.label())
+    }
 }
 
 /// The whole compare against the bar.
@@ -95,9 +111,9 @@ impl Acceptance {
         let n = self.rows.len();
         let bar = self.bar_pct;
         let basis = if self.point_estimates_only {
-            "point estimates of one seed each, no interval: give --seeds 3 or more for one"
+            "point estimates of one run each, no interval: give --repeat 3 or more for one"
         } else {
-            "95% bootstrap intervals of the paired per-seed IOPS change"
+            "95% bootstrap intervals of the median paired per-repeat change"
         };
         let why = match self.overall {
             Overall::Accept => format!("all {n} rows lose at most {bar}% IOPS"),
@@ -110,35 +126,51 @@ impl Acceptance {
                 self.count(RowOutcome::Unclear)
             ),
         };
+        let cpu = match self.count_more_cpu() {
+            0 => String::new(),
+            k => format!(
+                "; {k} of {n} rows use more IOThread CPU without an IOPS gain (+cpu: the CPU \
+                 interval lies wholly above 0 points)"
+            ),
+        };
         format!(
-            "verdict: {} at --accept-iops-loss {bar}: {why} ({basis})",
+            "verdict: {} at --accept-iops-loss {bar}: {why}{cpu} ({basis})",
             self.overall.name()
         )
     }
+
+    /// Rows whose CPU rose without an IOPS gain.
+    pub fn count_more_cpu(&self) -> usize {
+        self.rows.iter().filter(|r| r.more_cpu).count()
+    }
 }
 
-/// Judges `points` against a loss bar of `bar_pct` percent.
+/// One point against the bar.
+pub fn judge_point(p: &ComparedPoint, bar_pct: f64) -> RowAcceptance {
+    let diff = p.iops_diff_pct();
+    let ci = p.iops_diff_ci();
+    let outcome = match ci {
+        Some(ci) if ci.lo >= -bar_pct => RowOutcome::Within,
+        Some(ci) if ci.hi < -bar_pct => RowOutcome::Exceeds,
+        Some(_) => RowOutcome::Unclear,
+        None if diff >= -bar_pct => RowOutcome::Within,
+        None => RowOutcome::Exceeds,
+    };
+    let iops_gain = ci.is_some_and(|ci| ci.lo > 0.0);
+    let cpu_rise = p.cpu_paired().ci.is_some_and(|ci| ci.lo > 0.0);
+    RowAcceptance {
+        iops_diff_pct: diff,
+        ci,
+        verdict: p.iops_verdict(bar_pct),
+        outcome,
+        more_cpu: cpu_rise && !iops_gain,
+    }
+}
+
+/// Judges `points` against a loss bar of `bar_pct` percent: the one
+/// verdict rule of every command that compares two policies.
 pub fn judge(points: &[ComparedPoint], bar_pct: f64) -> Acceptance {
-    let rows: Vec<RowAcceptance> = points
-        .iter()
-        .map(|p| {
-            let diff = p.iops_diff_pct();
-            let ci = p.iops_diff_ci();
-            let outcome = match ci {
-                Some(ci) if ci.lo >= -bar_pct => RowOutcome::Within,
-                Some(ci) if ci.hi < -bar_pct => RowOutcome::Exceeds,
-                Some(_) => RowOutcome::Unclear,
-                None if diff >= -bar_pct => RowOutcome::Within,
-                None => RowOutcome::Exceeds,
-            };
-            RowAcceptance {
-                iops_diff_pct: diff,
-                ci,
-                verdict: p.iops_verdict(bar_pct),
-                outcome,
-            }
-        })
-        .collect();
+    let rows: Vec<RowAcceptance> = points.iter().map(|p| judge_point(p, bar_pct)).collect();
     let overall = if rows.iter().any(|r| r.outcome == RowOutcome::Exceeds) {
         Overall::Reject
     } else if rows.iter().any(|r| r.outcome == RowOutcome::Unclear) {
@@ -161,7 +193,22 @@ mod tests {
     use pollwise_core::{RunRow, Rw, Workload};
 
     fn point(base: &[f64], cand: &[f64]) -> ComparedPoint {
-        let row = |iops: f64| RunRow { iops, ..test_row() };
+        with_cpu(base, cand, 50.0, 50.0)
+    }
+
+    /// IOPS per repeat; CPU rises by one point per repeat from the given
+    /// starts.
+    fn with_cpu(base: &[f64], cand: &[f64], base_cpu: f64, cand_cpu: f64) -> ComparedPoint {
+        let rows = |iops: &[f64], cpu: f64| -> Vec<RunRow> {
+            iops.iter()
+                .enumerate()
+                .map(|(i, &iops)| RunRow {
+                    iops,
+                    iothread_cpu_pct: cpu + i as f64,
+                    ..test_row()
+                })
+                .collect()
+        };
         ComparedPoint {
             workload: Workload {
                 rw: Rw::RandRead,
@@ -172,9 +219,34 @@ mod tests {
                 iothreads: 1,
                 duration_ms: 10,
             },
-            baseline: base.iter().copied().map(row).collect(),
-            candidate: cand.iter().copied().map(row).collect(),
+            baseline: rows(base, base_cpu),
+            candidate: rows(cand, cand_cpu),
         }
+    }
+
+    #[test]
+    fn a_resolved_cpu_rise_without_an_iops_gain_is_reported() {
+        // Same IOPS, CPU 10 points higher on every pair: accepted on IOPS,
+        // reported for CPU.
+        let flat = [100.0, 100.0, 100.0];
+        let a = judge(&[with_cpu(&flat, &flat, 40.0, 50.0)], 5.0);
+        assert_eq!(a.overall, Overall::Accept);
+        assert!(a.rows[0].more_cpu);
+        assert_eq!(a.rows[0].label(), "ok +cpu");
+        assert!(
+            a.sentence().contains("1 of 1 rows use more IOThread CPU"),
+            "{}",
+            a.sentence()
+        );
+        // The same CPU rise paid for by a resolved IOPS gain is not.
+        let a = judge(&[with_cpu(&flat, &[110.0, 111.0, 112.0], 40.0, 50.0)], 5.0);
+        assert!(!a.rows[0].more_cpu, "{:?}", a.rows[0]);
+        // CPU saved is not reported, and one run resolves nothing.
+        assert!(!judge(&[with_cpu(&flat, &flat, 50.0, 40.0)], 5.0).rows[0].more_cpu);
+        assert!(!judge(&[with_cpu(&[100.0], &[100.0], 40.0, 50.0)], 5.0).rows[0].more_cpu);
+        assert!(!judge(&[point(&flat, &flat)], 5.0)
+            .sentence()
+            .contains("CPU"));
     }
 
     #[test]
@@ -182,7 +254,7 @@ mod tests {
         let a = judge(&[point(&[100.0], &[96.0])], 5.0);
         assert_eq!(a.overall, Overall::Accept);
         assert!(a.point_estimates_only);
-        assert!(a.sentence().contains("--seeds 3"), "{}", a.sentence());
+        assert!(a.sentence().contains("--repeat 3"), "{}", a.sentence());
         let a = judge(&[point(&[100.0], &[96.0]), point(&[100.0], &[94.0])], 5.0);
         assert_eq!(a.overall, Overall::Reject);
         assert_eq!(a.count(RowOutcome::Exceeds), 1);

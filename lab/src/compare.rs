@@ -10,7 +10,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use pollwise_core::{Params, RunRow, Workload, COMPARE_COLUMNS};
 use pollwise_sim::batch::{check_runs, nth_seed};
 
+use crate::acceptance::judge_point;
 use crate::backend::{Backend, Point};
+use crate::effective::effective_row_text;
 use crate::stats::{
     mean, mean_row, pct_diff, sample_sd, Interval, PairedDiff, Verdict, PAIRED_CI_METHOD,
 };
@@ -243,8 +245,8 @@ pub fn worst(points: &[ComparedPoint]) -> Option<&ComparedPoint> {
 
 /// Columns the device compare adds to [`COMPARE_COLUMNS`]: iodepth (its
 /// matrix varies it), the paired differences (median, 95% interval of the
-/// median, verdict against [`NOISE_BAR_PCT`], the method) and the range of
-/// each mean over the repeats.
+/// median, the row's verdict from [`crate::acceptance::judge`], the method)
+/// and the range of each mean over the repeats.
 pub const SPREAD_COLUMNS: [&str; 18] = [
     "iodepth",
     "repeat",
@@ -284,9 +286,11 @@ fn min_max(rows: &[RunRow], f: fn(&RunRow) -> f64) -> (f64, f64) {
         })
 }
 
-/// The value of one compare column for a point; `None` for a column not
-/// in [`COMPARE_COLUMNS`] or [`SPREAD_COLUMNS`].
-pub fn column(p: &ComparedPoint, name: &str) -> Option<String> {
+/// The value of one compare column for a point, its verdict judged at an
+/// IOPS loss bar of `bar_pct`; `None` for a column not in
+/// [`COMPARE_COLUMNS`] or [`SPREAD_COLUMNS`]. Parameters are printed as
+/// they act ([`effective_row_text`]).
+pub fn column(p: &ComparedPoint, name: &str, bar_pct: f64) -> Option<String> {
     let (b, c) = (p.baseline_mean(), p.candidate_mean());
     let w = &p.workload;
     let iops = |r: &RunRow| r.iops;
@@ -305,18 +309,15 @@ pub fn column(p: &ComparedPoint, name: &str) -> Option<String> {
         "baseline" => b.policy,
         "candidate" => c.policy,
         "preset" => b.preset,
-        "baseline_params" => b.params,
-        "candidate_params" => c.params,
+        "baseline_params" => effective_row_text(&b.policy, &b.params),
+        "candidate_params" => effective_row_text(&c.policy, &c.params),
         "iops_diff_sd_pct" => format!("{:.4}", p.iops_diff_sd_pct()),
         "iodepth" => w.iodepth.to_string(),
         "repeat" => p.baseline.len().to_string(),
         "iops_diff_median_pct" => format!("{:.4}", p.iops_paired().median),
         "iops_diff_ci_low_pct" => opt(p.iops_diff_ci().map(|c| c.lo)),
         "iops_diff_ci_high_pct" => opt(p.iops_diff_ci().map(|c| c.hi)),
-        "verdict" => p
-            .iops_verdict(NOISE_BAR_PCT)
-            .map_or("", Verdict::name)
-            .to_string(),
+        "verdict" => judge_point(p, bar_pct).label(),
         "cpu_diff_median_pts" => format!("{:.3}", p.cpu_paired().median),
         "cpu_diff_ci_low_pts" => opt(p.cpu_paired().ci.map(|c| c.lo)),
         "cpu_diff_ci_high_pts" => opt(p.cpu_paired().ci.map(|c| c.hi)),
@@ -334,11 +335,27 @@ pub fn column(p: &ComparedPoint, name: &str) -> Option<String> {
 }
 
 /// Writes one CSV row per point: [`COMPARE_COLUMNS`], then
-/// [`SPREAD_COLUMNS`] if `spread`.
+/// [`SPREAD_COLUMNS`] if `spread` (their verdict at the default bar,
+/// [`crate::acceptance::DEFAULT_ACCEPT_IOPS_LOSS_PCT`]).
 pub fn write_csv<W: std::io::Write>(
     out: W,
     points: &[ComparedPoint],
     spread: bool,
+) -> Result<(), LabError> {
+    write_csv_at(
+        out,
+        points,
+        spread,
+        crate::acceptance::DEFAULT_ACCEPT_IOPS_LOSS_PCT,
+    )
+}
+
+/// [`write_csv`] with the verdict judged at an IOPS loss bar of `bar_pct`.
+pub fn write_csv_at<W: std::io::Write>(
+    out: W,
+    points: &[ComparedPoint],
+    spread: bool,
+    bar_pct: f64,
 ) -> Result<(), LabError> {
     let mut w = csv::Writer::from_writer(out);
     let extra: &[&str] = if spread { &SPREAD_COLUMNS } else { &[] };
@@ -347,7 +364,7 @@ pub fn write_csv<W: std::io::Write>(
     for p in points {
         let record: Vec<String> = header
             .iter()
-            .map(|name| column(p, name).unwrap_or_default())
+            .map(|name| column(p, name, bar_pct).unwrap_or_default())
             .collect();
         w.write_record(&record)?;
     }
@@ -393,15 +410,15 @@ pub(crate) mod tests {
     fn every_column_has_a_value() {
         let p = point();
         for name in COMPARE_COLUMNS.iter().chain(SPREAD_COLUMNS.iter()) {
-            assert!(column(&p, name).is_some(), "unknown column {name}");
+            assert!(column(&p, name, 5.0).is_some(), "unknown column {name}");
         }
-        assert!(column(&p, "nope").is_none());
+        assert!(column(&p, "nope", 5.0).is_none());
     }
 
     #[test]
     fn means_spreads_and_diffs_by_hand() {
         let p = point();
-        let v = |c| column(&p, c).unwrap();
+        let v = |c| column(&p, c, 5.0).unwrap();
         // Baseline IOPS 100, 200 -> mean 150; candidate 110, 180 -> 145.
         assert_eq!(v("baseline_iops"), "150.0");
         assert_eq!(v("candidate_iops"), "145.0");
@@ -419,7 +436,8 @@ pub(crate) mod tests {
         // +10 and -10 straddle zero: nothing resolvable at any bar.
         assert_eq!(p.iops_verdict(0.0), Some(Verdict::NoResolvableDifference));
         assert_eq!(v("iops_diff_median_pct"), "0.0000");
-        assert_eq!(v("verdict"), "no resolvable difference");
+        // The interval straddles -5%: the shared rule says unclear.
+        assert_eq!(v("verdict"), "unclear");
         // CPU pairs: 40 - 50 = -10, 40 - 70 = -30 points.
         assert_eq!(p.cpu_diffs_pts(), vec![-10.0, -30.0]);
         assert_eq!(v("cpu_diff_median_pts"), "-20.000");

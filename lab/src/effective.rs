@@ -32,20 +32,26 @@ pub fn zero_means(spec: &ParamSpec) -> Option<ZeroMeans> {
     })
 }
 
-/// One parameter as it acts: `poll-weight=2 (0 = default)` when 0 was
-/// given and means 2; `poll-shrink=0 (reset to 0 at once)` when 0 means a
-/// behaviour; plain `name=value` otherwise.
+/// One parameter as it acts, as `name=value`: `poll-weight=2` when 0 was
+/// given and means 2; the value itself otherwise (`poll-shrink=0`, whose 0
+/// is a behaviour that `pollwise policy list` describes). The pair reads
+/// back as the same setting.
 pub fn effective_pair(spec: &ParamSpec, value: u64) -> String {
-    let name = spec.param.name();
+    format!("{}={}", spec.param.name(), effective_value(spec, value))
+}
+
+/// The value a parameter acts with: what 0 stands for when it stands for a
+/// value, the value itself otherwise.
+pub fn effective_value(spec: &ParamSpec, value: u64) -> u64 {
     match (value, zero_means(spec)) {
-        (0, Some(ZeroMeans::Value(v))) => format!("{name}={v} (0 = default)"),
-        (0, Some(ZeroMeans::Behaviour(b))) => format!("{name}=0 ({b})"),
-        _ => format!("{name}={value}"),
+        (0, Some(ZeroMeans::Value(v))) => v,
+        _ => value,
     }
 }
 
 /// Every parameter of `params` as it acts, space-separated, in spec order;
-/// "(no parameters)" for a policy without any.
+/// "(no parameters)" for a policy without any. The one way parameters are
+/// printed for a reader: compare's tables and CSV, `policy show`.
 pub fn effective_text(params: &Params) -> String {
     let specs = params.kind().specs();
     if specs.is_empty() {
@@ -56,6 +62,23 @@ pub fn effective_text(params: &Params) -> String {
         .map(|s| effective_pair(s, params.get(s.param)))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// A row's stored parameter text (`policy`, `params` of a results row) as
+/// [`effective_text`] prints it; the text unchanged if it is not a
+/// policy's `name=value` pairs (a rollout's settings, an imported row).
+pub fn effective_row_text(policy: &str, params: &str) -> String {
+    let parsed = pollwise_core::PolicyKind::from_name(policy)
+        .ok()
+        .and_then(|kind| {
+            let pairs = crate::parse::parse_pairs(params).ok()?;
+            Params::from_pairs(kind, pairs).ok()
+        });
+    match parsed {
+        Some(p) if p.kind().specs().is_empty() => params.to_string(),
+        Some(p) => effective_text(&p),
+        None => params.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -94,14 +117,23 @@ mod tests {
         let w = Params::defaults(PolicyKind::Weighted);
         assert_eq!(
             effective_text(&w),
-            "poll-max-ns=32768 poll-grow=2 (0 = default) poll-shrink=2 (0 = default) \
-             poll-weight=2 (0 = default)"
+            "poll-max-ns=32768 poll-grow=2 poll-shrink=2 poll-weight=2"
         );
         let q = Params::from_pairs(PolicyKind::Qemu, [("poll-grow", "4")]).unwrap();
         assert_eq!(
             effective_text(&q),
-            "poll-max-ns=32768 poll-grow=4 poll-shrink=0 (reset to 0 at once)"
+            "poll-max-ns=32768 poll-grow=4 poll-shrink=0"
         );
+        // A stored row's text reads the same way; other text stays.
+        assert_eq!(
+            effective_row_text("weighted", &w.to_string()),
+            effective_text(&w)
+        );
+        assert_eq!(
+            w.to_string(),
+            "poll-max-ns=32768 poll-grow=0 poll-shrink=0 poll-weight=0"
+        );
+        assert_eq!(effective_row_text("rollout", "h=4 x"), "h=4 x");
         assert_eq!(
             effective_text(&Params::defaults(PolicyKind::Off)),
             "(no parameters)"

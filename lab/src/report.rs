@@ -70,7 +70,7 @@ pub fn report(
 ) -> Result<PathBuf, LabError> {
     let args = opts;
     if args.seeds == 0 {
-        return Err(LabError::Input("--seeds must be at least 1".into()));
+        return Err(LabError::Input("--repeat must be at least 1".into()));
     }
     if args.duration_ms == 0 {
         return Err(LabError::Input("--duration-ms must be at least 1".into()));
@@ -389,7 +389,7 @@ impl Index<'_> {
         writeln!(out, "# pollwise report: {}\n", self.preset.name)?;
         writeln!(
             out,
-            "Written by `pollwise report --preset {} --seed {} --seeds {} --duration-ms {}{}`. \
+            "Written by `pollwise report --preset {} --seed {} --repeat {} --duration-ms {}{}`. \
              Everything here is simulated and deterministic: the same command gives the \
              same files.\n",
             a.preset,

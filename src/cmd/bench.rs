@@ -23,6 +23,8 @@ pub struct BenchArgs {
     /// Also time the full default compare (32 rows x 2 policies).
     #[arg(long)]
     pub compare: bool,
+    #[command(flatten)]
+    pub threads: crate::run_args::ThreadsArgs,
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
@@ -62,16 +64,18 @@ pub fn run(args: BenchArgs) -> Result<()> {
                 candidate_params: None,
             },
             workload: WorkloadArgs::default(),
-            seeds: 1,
+            repeat: None,
+            seeds: None,
             seed: 1,
             latency_scale: None,
             format: CompareFormat::Table,
             backend: crate::cmd::real::BackendKind::Sim,
             real: Default::default(),
             accept_iops_loss: pollwise_lab::acceptance::DEFAULT_ACCEPT_IOPS_LOSS_PCT,
+            threads: Default::default(),
         };
         let start = Instant::now();
-        let rows = compare_rows(&compare)?;
+        let rows = compare_rows(&compare, compare.policies.params()?, 1)?;
         println!(
             "default compare         {:>12.2} s wall for {} rows x 2 policies on {} threads",
             start.elapsed().as_secs_f64(),

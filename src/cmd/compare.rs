@@ -4,6 +4,7 @@ use std::io;
 
 use anyhow::Result;
 use clap::{Args, ValueEnum};
+use pollwise_core::Params;
 use pollwise_lab::acceptance::{check_bar, DEFAULT_ACCEPT_IOPS_LOSS_PCT};
 use pollwise_lab::compare::write_csv;
 use pollwise_lab::text::{write_compare_table, TableContext};
@@ -13,6 +14,7 @@ use crate::cmd::real::{BackendKind, RealBackendArgs};
 use crate::cmd::sim::load_preset;
 use crate::policy_args::PolicyPairArgs;
 use crate::progress;
+use crate::run_args::{repeat_of, ThreadsArgs};
 use crate::workload_args::WorkloadArgs;
 
 #[derive(Args, Debug)]
@@ -25,12 +27,18 @@ pub struct CompareArgs {
     /// Restrict or replace the preset's matrix (comma-separated lists).
     #[command(flatten)]
     pub workload: WorkloadArgs,
-    /// Runs per row, averaged (seeds SEED, SEED+1, ...).
-    #[arg(long, default_value_t = 1)]
-    pub seeds: u32,
+    /// Runs per row and policy [default: 1 on the simulator, averaged over
+    /// seeds SEED, SEED+1, ...; 10 on device|qemu, interleaved (AB, BA,
+    /// ...) after a warm-up run].
+    #[arg(long, value_name = "N")]
+    pub repeat: Option<u32>,
+    /// Deprecated: --repeat N.
+    #[arg(long, hide = true, conflicts_with = "repeat")]
+    pub seeds: Option<u32>,
+    /// Seed of the first run; repeat i uses SEED+i.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Multiply the device's latencies by this factor.
+    /// Multiply the simulated device's latencies by this factor.
     #[arg(long, value_name = "F")]
     pub latency_scale: Option<f64>,
     #[arg(long, value_enum, default_value_t = CompareFormat::Table)]
@@ -42,10 +50,13 @@ pub struct CompareArgs {
     /// For --backend device|qemu.
     #[command(flatten)]
     pub real: RealBackendArgs,
-    /// The acceptance bar of the closing verdict: the IOPS loss in percent
-    /// the candidate may have on any row (the maintainer's bar is 5).
+    /// The acceptance bar of the verdict, on every backend: the IOPS loss
+    /// in percent the candidate may have on any row (the maintainer's bar
+    /// is 5), judged on the 95% interval with two or more repeats.
     #[arg(long, value_name = "PCT", default_value_t = DEFAULT_ACCEPT_IOPS_LOSS_PCT, allow_hyphen_values = true)]
     pub accept_iops_loss: f64,
+    #[command(flatten)]
+    pub threads: ThreadsArgs,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -56,23 +67,23 @@ pub enum CompareFormat {
     Csv,
 }
 
-/// Everything `compare` computes, for `bench` to reuse. Flags not given
-/// keep the whole preset matrix's values for their axis.
-pub fn compare_rows(args: &CompareArgs) -> Result<Vec<ComparedPoint>> {
+/// Everything `compare` computes on the simulator, for `bench` to reuse.
+/// Flags not given keep the whole preset matrix's values for their axis.
+pub fn compare_rows(
+    args: &CompareArgs,
+    (baseline, candidate): (Params, Params),
+    repeats: u32,
+) -> Result<Vec<ComparedPoint>> {
     let preset = args
         .workload
         .apply_to_preset(load_preset(&args.preset, args.latency_scale)?)?;
-    let (baseline, candidate) = args.policies.params()?;
-    if args.seeds == 0 {
-        anyhow::bail!("workload: seeds = 0: at least one seed is needed");
-    }
     let matrix = args.workload.matrix(Matrix::of_preset(&preset.matrix))?;
     let spec = CompareSpec {
         workloads: matrix.workloads(&pollwise_sim::LIMITS)?,
         baseline,
         candidate,
         seed: args.seed,
-        repeats: args.seeds,
+        repeats,
     };
     Ok(compare(
         &SimBackend { preset },
@@ -82,19 +93,26 @@ pub fn compare_rows(args: &CompareArgs) -> Result<Vec<ComparedPoint>> {
 }
 
 pub fn run(args: CompareArgs) -> Result<()> {
+    let bar = check_bar(args.accept_iops_loss)?;
+    let policies = args.policies.params()?;
     if args.backend != BackendKind::Sim {
-        return crate::cmd::real::compare(&args);
+        let repeats = repeat_of(
+            args.repeat,
+            args.seeds,
+            pollwise_lab::stats::DEFAULT_DEVICE_REPEATS,
+        )?;
+        return crate::cmd::real::compare(&args, policies, repeats, bar);
     }
     if args.real.used() {
         anyhow::bail!("{}", RealBackendArgs::SIM_ERROR);
     }
-    let bar = check_bar(args.accept_iops_loss)?;
-    let rows = compare_rows(&args)?;
+    let repeats = repeat_of(args.repeat, args.seeds, 1)?;
+    let rows = compare_rows(&args, policies.clone(), repeats)?;
     let out = io::stdout().lock();
     match args.format {
         CompareFormat::Table => {
             let preset = load_preset(&args.preset, args.latency_scale)?;
-            let (baseline, candidate) = args.policies.params()?;
+            let (baseline, candidate) = policies;
             let ctx = TableContext {
                 baseline: &baseline,
                 candidate: &candidate,

@@ -7,12 +7,15 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use clap::{Subcommand, ValueEnum};
 use pollwise_core::PolicyKind;
+use pollwise_lab::effective::effective_value;
 
 use crate::policy_args::PolicyArgs;
 
 #[derive(Subcommand, Debug)]
 pub enum PolicyCommand {
-    /// List every policy with its parameters, defaults and ranges.
+    /// List every policy with its parameters, defaults and ranges. Every
+    /// command names a policy as NAME[:PARAM=VALUE,...], e.g.
+    /// `--policy weighted:poll-weight=3`.
     List {
         #[arg(long, value_enum, default_value_t = ListFormat::Table)]
         format: ListFormat,
@@ -80,7 +83,7 @@ fn list(format: ListFormat) -> Result<()> {
                         "{},{},{},{},{},\"{}\"",
                         kind.name(),
                         s.param.name(),
-                        s.default,
+                        effective_value(s, s.default),
                         s.min,
                         s.max,
                         s.help
@@ -89,14 +92,19 @@ fn list(format: ListFormat) -> Result<()> {
             }
         }
         ListFormat::Table => {
+            writeln!(
+                out,
+                "A policy is named NAME[:PARAM=VALUE,...] wherever a command takes one \
+                 (--policy, --baseline, --candidate), e.g. weighted:poll-weight=3.\n"
+            )?;
             for kind in PolicyKind::ALL {
                 writeln!(out, "{:<15} {}", kind.name(), kind.description())?;
                 for s in kind.specs() {
                     writeln!(
                         out,
-                        "    --{:<20} default {:<8} range [{}, {}]  {}",
+                        "    {:<22} default {:<8} range [{}, {}]  {}",
                         s.param.name(),
-                        s.default,
+                        effective_value(s, s.default),
                         s.min,
                         s.max,
                         s.help

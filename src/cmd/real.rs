@@ -1,6 +1,6 @@
 //! The real backends (pollwise's device loop and QEMU's own `aio_poll()`)
-//! as `compare --backend`, `realdev compare` and `validate --against` choose
-//! and run them.
+//! as `compare --backend`, `realdev compare` and `validate --backend`
+//! choose and run them.
 
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Result};
 use clap::{Args, ValueEnum};
 use pollwise_core::{Params, Rw, Workload};
-use pollwise_lab::compare::write_csv;
+use pollwise_lab::compare::write_csv_at;
 use pollwise_lab::qemu_backend::check_variant;
 use pollwise_lab::text::paired_compare_table;
 use pollwise_lab::{online, Backend, CompareSpec, DeviceBackend, QemuBackend};
@@ -17,7 +17,6 @@ use pollwise_qemu::default_cache_dir;
 
 use crate::cmd::compare::{CompareArgs, CompareFormat};
 use crate::device_args::TargetArgs;
-use crate::policy_args::PolicyPairArgs;
 use crate::progress;
 
 #[derive(Args, Clone, Debug, Default)]
@@ -45,13 +44,27 @@ pub enum BackendKind {
     Qemu,
 }
 
+/// The real backends, for a command that runs only on one (`validate`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum RealKind {
+    /// pollwise's own loop (epoll + Linux AIO) on the disk.
+    Device,
+    /// QEMU 10.0.2's aio_poll() in the harness (`pollwise qemu build`).
+    Qemu,
+}
+
+impl From<RealKind> for BackendKind {
+    fn from(k: RealKind) -> BackendKind {
+        match k {
+            RealKind::Device => BackendKind::Device,
+            RealKind::Qemu => BackendKind::Qemu,
+        }
+    }
+}
+
 /// The flags `compare` takes for a real backend.
 #[derive(Args, Debug)]
 pub struct RealBackendArgs {
-    /// Runs per point and policy on device/qemu, interleaved (AB, BA, ...)
-    /// after a warm-up run [default: 10]; the simulator takes --seeds.
-    #[arg(long)]
-    pub repeat: Option<u32>,
     #[command(flatten)]
     pub target: TargetArgs,
     #[command(flatten)]
@@ -97,51 +110,55 @@ pub fn limits(kind: BackendKind) -> &'static pollwise_core::Limits {
 }
 
 /// `pollwise compare --backend device|qemu`.
-pub fn compare(args: &CompareArgs) -> Result<()> {
+pub fn compare(
+    args: &CompareArgs,
+    (baseline, candidate): (Params, Params),
+    repeats: u32,
+    accept_iops_loss_pct: f64,
+) -> Result<()> {
     let kind = args.backend;
     if args.latency_scale.is_some() {
         bail!("--latency-scale scales the simulator's device; it has no effect with --backend {kind:?}");
     }
-    if args.seeds != 1 {
-        bail!("--seeds is for the simulator; real backends repeat runs with --repeat N");
-    }
     let workloads = args.workload.real_matrix()?.workloads(limits(kind))?;
-    real_compare(
-        kind,
-        &args.policies,
+    let spec = CompareSpec {
         workloads,
-        args.seed,
-        &args.real,
-        args.format,
-    )
+        baseline,
+        candidate,
+        seed: args.seed,
+        repeats,
+    };
+    let how = RealCompare {
+        kind,
+        format: args.format,
+        accept_iops_loss_pct,
+    };
+    real_compare(&how, spec, &args.real)
+}
+
+/// How a real compare runs and prints.
+pub struct RealCompare {
+    pub kind: BackendKind,
+    pub format: CompareFormat,
+    /// The verdict's bar (`--accept-iops-loss`).
+    pub accept_iops_loss_pct: f64,
 }
 
 /// A paired, interleaved compare on a real backend (`compare --backend
 /// device|qemu` and `realdev compare`): checks, runs, then the paired
 /// table or CSV on stdout and every run's row in --rows.
-pub fn real_compare(
-    kind: BackendKind,
-    policies: &PolicyPairArgs,
-    workloads: Vec<Workload>,
-    seed: u64,
-    real: &RealBackendArgs,
-    format: CompareFormat,
-) -> Result<()> {
-    let (baseline, candidate) = policies.params()?;
+pub fn real_compare(how: &RealCompare, spec: CompareSpec, real: &RealBackendArgs) -> Result<()> {
+    let kind = how.kind;
+    let (baseline, candidate, workloads) = (&spec.baseline, &spec.candidate, &spec.workloads);
     if kind == BackendKind::Qemu {
         // Both policies' variants first: an unknown one is the clearer error.
-        pollwise_lab::qemu_backend::variant(&baseline)?;
-        pollwise_lab::qemu_backend::variant(&candidate)?;
-        refuse_randrw(&workloads)?;
+        pollwise_lab::qemu_backend::variant(baseline)?;
+        pollwise_lab::qemu_backend::variant(candidate)?;
+        refuse_randrw(workloads)?;
     }
-    precheck(kind, &real.cache, &baseline)?;
-    precheck(kind, &real.cache, &candidate)?;
-    let repeats = real
-        .repeat
-        .unwrap_or(pollwise_lab::stats::DEFAULT_DEVICE_REPEATS);
-    if repeats == 0 {
-        bail!("--repeat must be at least 1");
-    }
+    precheck(kind, &real.cache, baseline)?;
+    precheck(kind, &real.cache, candidate)?;
+    let repeats = spec.repeats;
     // The run set's size, before anything is created.
     pollwise_sim::batch::check_runs(
         (workloads.len() as u64)
@@ -165,13 +182,6 @@ pub fn real_compare(
     };
     let largest_bs = workloads.iter().map(|w| w.bs).max().unwrap_or(4096);
     let backend = open(kind, &real.target, &real.cache, largest_bs)?;
-    let spec = CompareSpec {
-        workloads,
-        baseline,
-        candidate,
-        seed,
-        repeats,
-    };
     let points = crate::stop::guarded(crate::stop::DEVICE_STOPPED, || {
         Ok(pollwise_lab::compare(
             backend.as_ref(),
@@ -184,9 +194,12 @@ pub fn real_compare(
         out.write_with(|w| pollwise_lab::rows::write_csv(w, &all))?;
     }
     let mut out = BufWriter::new(io::stdout().lock());
-    match format {
-        CompareFormat::Table => paired_compare_table(&mut out, backend.source(), &points, &spec)?,
-        CompareFormat::Csv => write_csv(&mut out, &points, true)?,
+    let bar = how.accept_iops_loss_pct;
+    match how.format {
+        CompareFormat::Table => {
+            paired_compare_table(&mut out, backend.source(), &points, &spec, bar)?
+        }
+        CompareFormat::Csv => write_csv_at(&mut out, &points, true, bar)?,
     }
     out.flush()?;
     Ok(())
@@ -217,7 +230,6 @@ impl Default for RealBackendArgs {
     /// No flag given (what `bench --compare` uses).
     fn default() -> Self {
         RealBackendArgs {
-            repeat: None,
             target: TargetArgs {
                 dir: None,
                 file: None,
@@ -233,15 +245,14 @@ impl Default for RealBackendArgs {
 
 impl RealBackendArgs {
     pub const SIM_ERROR: &'static str =
-        "--repeat, --dir, --file, --size-mb, --allow-write-to, --cache \
-         and --rows are for --backend device|qemu; the simulator repeats with --seeds";
+        "--dir, --file, --size-mb, --allow-write-to, --cache and --rows are for --backend \
+         device|qemu; the simulator runs on --preset";
 
     /// Whether any flag of a real backend was given (the simulator refuses
     /// them rather than ignore them).
     pub fn used(&self) -> bool {
         let t = &self.target;
-        self.repeat.is_some()
-            || t.dir.is_some()
+        t.dir.is_some()
             || t.file.is_some()
             || t.allow_write_to.is_some()
             || t.size_mb != 256

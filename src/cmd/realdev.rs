@@ -13,7 +13,9 @@ use pollwise_realdev::loadgen::JobSpec;
 use pollwise_realdev::run::{self as device, RunConfig};
 
 use crate::cmd::compare::CompareFormat;
-use crate::cmd::real::{real_compare, target_inputs, BackendKind, CacheArgs, RealBackendArgs};
+use crate::cmd::real::{
+    real_compare, target_inputs, BackendKind, CacheArgs, RealBackendArgs, RealCompare,
+};
 use crate::device_args::TargetArgs;
 use crate::output::Format;
 use crate::policy_args::{PolicyArgs, PolicyPairArgs};
@@ -174,6 +176,7 @@ pub struct CalibrateArgs {
     /// spread is written beside it.
     #[arg(long, default_value_t = 3)]
     pub repeat: u32,
+    /// Seed of the probes' random offsets.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
 }
@@ -246,12 +249,18 @@ pub struct CompareArgs {
     /// hits both alike.
     #[arg(long, default_value_t = pollwise_lab::stats::DEFAULT_DEVICE_REPEATS)]
     pub repeat: u32,
+    /// Seed of the first pair's offset generators; repeat i uses SEED+i.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     #[command(flatten)]
     pub target: TargetArgs,
     #[arg(long, value_enum, default_value_t = CompareFormat::Table)]
     pub format: CompareFormat,
+    /// The acceptance bar of the verdict: the IOPS loss in percent the
+    /// candidate may have on any point (the maintainer's bar is 5), judged
+    /// on the 95% interval of the paired changes; as `pollwise compare`.
+    #[arg(long, value_name = "PCT", default_value_t = pollwise_lab::acceptance::DEFAULT_ACCEPT_IOPS_LOSS_PCT, allow_hyphen_values = true)]
+    pub accept_iops_loss: f64,
     /// Also write every single run's row (the common schema) to this CSV.
     #[arg(long, value_name = "FILE")]
     pub rows: Option<PathBuf>,
@@ -262,23 +271,32 @@ pub struct CompareArgs {
 }
 
 fn compare(a: &CompareArgs) -> Result<()> {
+    let bar = pollwise_lab::acceptance::check_bar(a.accept_iops_loss)?;
+    let (baseline, candidate) = a.policies.params()?;
+    if a.repeat == 0 {
+        bail!("--repeat 0: give at least 1 (runs per point and policy)");
+    }
     let workloads = a
         .matrix
         .real_matrix()?
         .workloads(&pollwise_realdev::loadgen::LIMITS)?;
     let real = RealBackendArgs {
-        repeat: Some(a.repeat),
         target: a.target.clone(),
         cache: CacheArgs::default(),
         rows: a.rows.clone(),
         force: a.force,
     };
-    real_compare(
-        BackendKind::Device,
-        &a.policies,
+    let spec = pollwise_lab::CompareSpec {
         workloads,
-        a.seed,
-        &real,
-        a.format,
-    )
+        baseline,
+        candidate,
+        seed: a.seed,
+        repeats: a.repeat,
+    };
+    let how = RealCompare {
+        kind: BackendKind::Device,
+        format: a.format,
+        accept_iops_loss_pct: bar,
+    };
+    real_compare(&how, spec, &real)
 }

@@ -18,9 +18,14 @@ pub struct ReportArgs {
     /// before are replaced, others only with --force).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// Seeds per sweep point, averaged in the heatmaps.
-    #[arg(long, default_value_t = 2)]
-    pub seeds: u32,
+    /// Runs per sweep point, averaged in the heatmaps (seeds SEED,
+    /// SEED+1, ...) [default: 2].
+    #[arg(long, value_name = "N")]
+    pub repeat: Option<u32>,
+    /// Deprecated: --repeat N.
+    #[arg(long, hide = true, conflicts_with = "repeat")]
+    pub seeds: Option<u32>,
+    /// Seed of the first run; repeat i uses SEED+i.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Simulated time of each sweep and trace run, in ms.
@@ -33,13 +38,15 @@ pub struct ReportArgs {
     /// content).
     #[arg(long)]
     pub force: bool,
+    #[command(flatten)]
+    pub threads: crate::run_args::ThreadsArgs,
 }
 
 pub fn run(args: ReportArgs) -> Result<()> {
     let opts = ReportOptions {
         preset: args.preset,
         out: args.out,
-        seeds: args.seeds,
+        seeds: crate::run_args::repeat_of(args.repeat, args.seeds, 2)?,
         seed: args.seed,
         duration_ms: args.duration_ms,
         compare_duration_ms: args.compare_duration_ms,

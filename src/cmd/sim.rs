@@ -26,7 +26,7 @@ pub struct SimArgs {
     /// Seed of the run's random generator (same seed, same bytes).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Multiply the device's latencies by this factor.
+    /// Multiply the simulated device's latencies by this factor.
     #[arg(long, value_name = "F")]
     pub latency_scale: Option<f64>,
     #[arg(long, value_enum, default_value_t = Format::Table)]

@@ -51,6 +51,8 @@ pub struct StudyArgs {
     /// Measured time per run on the disk, in ms (with --dir or --file).
     #[arg(long, default_value_t = 1000)]
     pub measure_duration_ms: u64,
+    #[command(flatten)]
+    pub threads: crate::run_args::ThreadsArgs,
 }
 
 pub fn run(args: StudyArgs) -> Result<()> {

@@ -4,16 +4,17 @@ use std::io;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use clap::Args;
-use pollwise_core::PolicyKind;
 use pollwise_lab::merge::{sweep_id, write_sweep_csv, ShardInfo};
 use pollwise_lab::output::preset_input;
 use pollwise_lab::{Kind, Matrix, Output, Progress};
 use pollwise_sim::sweep::{Shard, SweepSpec};
 
 use crate::cmd::sim::load_preset;
+use crate::policy_args::SPEC_HELP;
 use crate::progress;
+use crate::run_args::{repeat_of, ThreadsArgs};
 use crate::workload_args::WorkloadArgs;
 
 #[derive(Args, Debug)]
@@ -21,12 +22,18 @@ pub struct SweepArgs {
     /// Embedded preset name (optane-p4800x, fcp-16disk) or a TOML file.
     #[arg(long, default_value = "optane-p4800x")]
     pub preset: String,
-    /// The policy whose parameters are swept.
-    #[arg(long, default_value = "qemu")]
+    /// The policy whose parameters are swept, with any parameter fixed for
+    /// the whole sweep, e.g. `qemu` or `weighted:poll-weight=3` (`pollwise
+    /// policy list` has the names, parameters and defaults).
+    #[arg(long, default_value = "qemu", value_name = SPEC_HELP, allow_hyphen_values = true)]
     pub policy: String,
-    /// NAME=V1,V2,... : one axis of the sweep (repeatable; one value fixes
-    /// the parameter).
-    #[arg(long = "param", value_name = "NAME=VALUES", allow_hyphen_values = true)]
+    /// NAME=V1,V2,... : one axis of the sweep, a parameter and the list of
+    /// its values (repeatable; every combination of the axes runs).
+    #[arg(
+        long = "param",
+        value_name = "NAME=V1,V2,...",
+        allow_hyphen_values = true
+    )]
     pub params: Vec<String>,
     /// Workload flags take comma-separated lists too; all combinations run.
     #[command(flatten)]
@@ -34,9 +41,13 @@ pub struct SweepArgs {
     /// Run the preset's whole compare matrix as the workloads.
     #[arg(long, conflicts_with_all = ["rw", "bs", "numjobs", "iodepth", "iothreads"])]
     pub matrix: bool,
-    /// Runs per point, with seeds SEED, SEED+1, ...
-    #[arg(long, default_value_t = 1)]
-    pub seeds: u32,
+    /// Runs per point, with seeds SEED, SEED+1, ... [default: 1].
+    #[arg(long, value_name = "N")]
+    pub repeat: Option<u32>,
+    /// Deprecated: --repeat N.
+    #[arg(long, hide = true, conflicts_with = "repeat")]
+    pub seeds: Option<u32>,
+    /// Seed of the first run; repeat i uses SEED+i.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Run only part I of N (1-based) of the points. Every row carries the
@@ -44,7 +55,7 @@ pub struct SweepArgs {
     /// whole sweep; `pollwise merge` joins the parts into the whole.
     #[arg(long, value_name = "I/N")]
     pub shard: Option<String>,
-    /// Multiply the device's latencies by this factor.
+    /// Multiply the simulated device's latencies by this factor.
     #[arg(long, value_name = "F")]
     pub latency_scale: Option<f64>,
     /// Output CSV file [default: stdout].
@@ -54,10 +65,19 @@ pub struct SweepArgs {
     /// content).
     #[arg(long)]
     pub force: bool,
+    #[command(flatten)]
+    pub threads: ThreadsArgs,
 }
 
 pub fn spec(args: &SweepArgs, preset: &pollwise_sim::Preset) -> Result<SweepSpec> {
-    let kind = PolicyKind::from_name(&args.policy)?;
+    let base = crate::policy_args::spec_with("policy", &args.policy, &[])?;
+    let fixed: Vec<(String, String)> = match args.policy.split_once(':') {
+        Some((_, pairs)) => pollwise_lab::parse::parse_pairs(pairs)?
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        None => Vec::new(),
+    };
     let axes = args
         .params
         .iter()
@@ -69,16 +89,13 @@ pub fn spec(args: &SweepArgs, preset: &pollwise_sim::Preset) -> Result<SweepSpec
     } else {
         args.workload.workloads(preset)?
     };
-    if args.seeds == 0 {
-        bail!("--seeds 0: at least one seed is needed");
-    }
     let spec = SweepSpec {
-        kind,
-        fixed: Vec::new(),
+        kind: base.kind(),
+        fixed,
         axes,
         workloads,
         seed: args.seed,
-        seeds: args.seeds,
+        seeds: repeat_of(args.repeat, args.seeds, 1)?,
     };
     spec.param_points()?; // Validate every value before running anything.
     Ok(spec)

@@ -10,16 +10,18 @@ use anyhow::Result;
 use clap::{Args, ValueEnum};
 use pollwise_core::Params;
 use pollwise_lab::output::{preset_input, Kind, Output};
-use pollwise_lab::parse::{named_params, policy_spec, MatrixText};
+use pollwise_lab::parse::{policy_spec, MatrixText};
 use pollwise_lab::stats::DEFAULT_DEVICE_REPEATS;
 use pollwise_lab::text::{
     write_validation_csv, write_validation_markdown, write_validation_table, ReportSource,
 };
 use pollwise_lab::{online, validate_diffs, DiffSpec, SimBackend};
 
-use crate::cmd::real::{self, BackendKind, CacheArgs};
+use crate::cmd::real::{self, BackendKind, CacheArgs, RealKind};
 use crate::device_args::TargetArgs;
+use crate::policy_args::{deprecated, old_pairs, spec_with, SPEC_HELP};
 use crate::progress;
+use crate::run_args::ThreadsArgs;
 use crate::workload_args::WorkloadArgs;
 
 #[derive(Args, Debug)]
@@ -28,17 +30,19 @@ pub struct ValidateArgs {
     /// any preset name or file.
     #[arg(long, value_name = "FILE")]
     pub preset: String,
-    /// The policy every other is compared against.
-    #[arg(long, default_value = "qemu")]
+    /// The policy every other is compared against, e.g.
+    /// `qemu:poll-max-ns=16000` (`pollwise policy list` has the names,
+    /// parameters and defaults).
+    #[arg(long, default_value = "qemu", value_name = SPEC_HELP, allow_hyphen_values = true)]
     pub baseline: String,
-    /// Baseline parameters as NAME=VALUE pairs, comma-separated.
-    #[arg(long, value_name = "PAIRS", allow_hyphen_values = true)]
+    /// Deprecated: --baseline NAME:PAIRS.
+    #[arg(long, hide = true, allow_hyphen_values = true)]
     pub baseline_params: Option<String>,
-    /// A policy to compare against the baseline, as NAME or
-    /// NAME:PARAM=VALUE,... (repeatable).
+    /// A policy to compare against the baseline, as `--baseline` takes it
+    /// (repeatable).
     #[arg(
         long = "policy",
-        value_name = "NAME[:PAIRS]",
+        value_name = SPEC_HELP,
         default_values_t = ["off".to_string(), "weighted:poll-weight=2".into(),
             "pollwise".into(), "fixed".into()]
     )]
@@ -49,6 +53,7 @@ pub struct ValidateArgs {
     /// every policy once, after one warm-up run), and simulator seeds.
     #[arg(long, default_value_t = DEFAULT_DEVICE_REPEATS)]
     pub repeat: u32,
+    /// Seed of the first round; round i uses SEED+i.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     #[command(flatten)]
@@ -62,12 +67,33 @@ pub struct ValidateArgs {
     /// Replace --out even if it is not a file this format writes.
     #[arg(long)]
     pub force: bool,
-    /// The reference the simulator is checked against: device (pollwise's
-    /// loop) or qemu (QEMU's own loop, `pollwise qemu build` first).
-    #[arg(long, value_enum, default_value_t = BackendKind::Device)]
-    pub against: BackendKind,
+    /// Where the measured runs happen, which the simulator is checked
+    /// against: device (pollwise's loop on the disk) or qemu (QEMU's own
+    /// loop, `pollwise qemu build` first) [default: device].
+    #[arg(long, value_enum)]
+    pub backend: Option<RealKind>,
+    /// Deprecated: --backend.
+    #[arg(long, value_enum, hide = true, conflicts_with = "backend")]
+    pub against: Option<RealKind>,
     #[command(flatten)]
     pub cache: CacheArgs,
+    #[command(flatten)]
+    pub threads: ThreadsArgs,
+}
+
+impl ValidateArgs {
+    /// Where the measured runs happen: --backend, or the deprecated
+    /// --against (with its note).
+    fn backend(&self) -> BackendKind {
+        if let (None, Some(k)) = (self.backend, self.against) {
+            let name = format!("{k:?}").to_lowercase();
+            deprecated(&format!("--against {name}"), &format!("--backend {name}"));
+        }
+        self.backend
+            .or(self.against)
+            .unwrap_or(RealKind::Device)
+            .into()
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -82,13 +108,15 @@ pub enum ValidateFormat {
 }
 
 pub fn run(a: ValidateArgs) -> Result<()> {
-    let preset = pollwise_sim::Preset::load(&a.preset)?;
-    let baseline = named_params(&a.baseline, a.baseline_params.as_deref())?;
+    let against = a.backend();
+    let old = old_pairs("--baseline-params", a.baseline_params.as_deref())?;
+    let baseline = spec_with("baseline", &a.baseline, &old)?;
     let candidates: Vec<Params> = a
         .policies
         .iter()
         .map(|p| policy_spec("policy", p))
         .collect::<Result<_, _>>()?;
+    let preset = pollwise_sim::Preset::load(&a.preset)?;
     for p in std::iter::once(&baseline).chain(&candidates) {
         online(p)?;
     }
@@ -101,10 +129,7 @@ pub fn run(a: ValidateArgs) -> Result<()> {
     }
     .matrix(50, 1000)?;
     let matrix = a.workload.real_matrix_with(defaults)?;
-    if a.against == BackendKind::Sim {
-        anyhow::bail!("--against sim: the simulator is the model; pick device or qemu");
-    }
-    if a.against == BackendKind::Qemu {
+    if against == BackendKind::Qemu {
         // Every policy's variant first: a policy without one is the clearer
         // error than a variant not built yet.
         for p in std::iter::once(&baseline).chain(&candidates) {
@@ -112,10 +137,10 @@ pub fn run(a: ValidateArgs) -> Result<()> {
         }
     }
     for p in std::iter::once(&baseline).chain(&candidates) {
-        real::precheck(a.against, &a.cache, p)?;
+        real::precheck(against, &a.cache, p)?;
     }
-    let workloads = matrix.workloads(real::limits(a.against))?;
-    if a.against == BackendKind::Qemu {
+    let workloads = matrix.workloads(real::limits(against))?;
+    if against == BackendKind::Qemu {
         real::refuse_randrw(&workloads)?;
     }
     // Every policy runs each point once per round: checked before anything
@@ -135,7 +160,7 @@ pub fn run(a: ValidateArgs) -> Result<()> {
         None => None,
     };
     let largest_bs = workloads.iter().map(|w| w.bs).max().unwrap_or(4096);
-    let device = real::open(a.against, &a.target, &a.cache, largest_bs)?;
+    let device = real::open(against, &a.target, &a.cache, largest_bs)?;
     let sim = SimBackend { preset };
     let spec = DiffSpec {
         workloads,

@@ -7,9 +7,9 @@
 use std::io::{self, Write};
 
 use crate::acceptance::{judge, Acceptance};
-use crate::compare::{summarize, worst, ComparedPoint, NOISE_BAR_PCT};
+use crate::compare::{summarize, worst, ComparedPoint};
 use crate::effective::effective_text;
-use crate::stats::{repeats_to_resolve, PairedDiff, Verdict, PAIRED_CI_METHOD};
+use crate::stats::{repeats_to_resolve, PairedDiff, PAIRED_CI_METHOD};
 use crate::CompareSpec;
 use pollwise_core::{Params, RunRow};
 
@@ -149,7 +149,7 @@ pub fn write_compare_table<W: Write>(
             c.lat_p50_us,
             b.lat_p99_us,
             c.lat_p99_us,
-            v.outcome.label(),
+            v.label(),
             interval
         )?;
     }
@@ -169,12 +169,7 @@ pub fn write_compare_table<W: Write>(
         "IOThread CPU: % of one core, the mean over the row's IOThreads (at iothreads=2, 50 can \
          be one IOThread at 100 and one idle). Latency: completion latency percentiles, mean over seeds."
     )?;
-    writeln!(
-        out,
-        "verdict per row: ok = IOPS loss within {bar}%, LOSS = beyond it, unclear = its 95% \
-         bootstrap interval [lo, hi] of the change straddles -{bar}%.",
-        bar = ctx.accept_iops_loss_pct
-    )?;
+    writeln!(out, "{}", row_legend(ctx.accept_iops_loss_pct))?;
     let s = summarize(rows);
     let worst = worst(rows)
         .map(|r| {
@@ -198,6 +193,15 @@ pub fn write_compare_table<W: Write>(
     Ok(())
 }
 
+/// What a row's verdict means: the same words under every compare table.
+fn row_legend(bar: f64) -> String {
+    format!(
+        "verdict per row: ok = IOPS loss within {bar}%, LOSS = beyond it, unclear = its 95% \
+         bootstrap interval [lo, hi] of the change straddles -{bar}%; +cpu = IOThread CPU rose \
+         (its interval wholly above 0 points) without an IOPS gain."
+    )
+}
+
 /// The table of a paired compare on a real backend (`source`: device or
 /// qemu), for `realdev compare` and `compare --backend device|qemu`.
 pub fn paired_compare_table<W: Write>(
@@ -205,15 +209,17 @@ pub fn paired_compare_table<W: Write>(
     source: &str,
     points: &[ComparedPoint],
     s: &CompareSpec,
+    accept_iops_loss_pct: f64,
 ) -> io::Result<()> {
     let (baseline, candidate) = (&s.baseline, &s.candidate);
+    let verdict = judge(points, accept_iops_loss_pct);
     writeln!(
         out,
         "{source}: baseline {} ({}) vs candidate {} ({}); {} interleaved pair(s) per point after a warm-up run",
         baseline.kind(),
-        baseline,
+        effective_text(baseline),
         candidate.kind(),
-        candidate,
+        effective_text(candidate),
         s.repeats
     )?;
     writeln!(out, "diff: {PAIRED_CI_METHOD}")?;
@@ -233,7 +239,7 @@ pub fn paired_compare_table<W: Write>(
         "cpu diff pts [95% CI]",
         "n(5%)"
     )?;
-    for p in points {
+    for (p, v) in points.iter().zip(&verdict.rows) {
         let (b, c) = (p.baseline_mean(), p.candidate_mean());
         let (iops, cpu) = (p.iops_paired(), p.cpu_paired());
         let ci = |d: &PairedDiff, unit: &str| match d.ci {
@@ -246,12 +252,9 @@ pub fn paired_compare_table<W: Write>(
         } else {
             "-".to_string()
         };
-        let verdict = p
-            .iops_verdict(NOISE_BAR_PCT)
-            .map_or("- (one run)", Verdict::name);
         writeln!(
             out,
-            "{:<9} {:>5} {:>4} {:>3} {:>3} {:>9.0} {:>9.0} {:>26} {:>6.1} {:>6.1} {:>24} {:>6}  {verdict}",
+            "{:<9} {:>5} {:>4} {:>3} {:>3} {:>9.0} {:>9.0} {:>26} {:>6.1} {:>6.1} {:>24} {:>6}  {}",
             p.workload.rw.name(),
             p.workload.bs,
             p.workload.numjobs,
@@ -263,14 +266,101 @@ pub fn paired_compare_table<W: Write>(
             b.iothread_cpu_pct,
             c.iothread_cpu_pct,
             ci(&cpu, ""),
-            needed
+            needed,
+            v.label()
         )?;
     }
+    writeln!(out, "{}", row_legend(accept_iops_loss_pct))?;
     writeln!(
         out,
-        "verdict: regression or improvement when the IOPS interval lies wholly beyond \
-         {NOISE_BAR_PCT}% either way; otherwise no resolvable difference. n(5%): pairs the \
-         measured spread of the paired differences needs to resolve a 5% IOPS change"
+        "n(5%): pairs the measured spread of the paired differences needs to resolve a 5% IOPS \
+         change."
     )?;
+    writeln!(out, "{}", verdict.sentence())?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_row;
+    use pollwise_core::{PolicyKind, Rw, Workload};
+
+    /// One point: IOPS and CPU per repeat for each policy.
+    fn point(base: &[(f64, f64)], cand: &[(f64, f64)], source: &str) -> ComparedPoint {
+        let rows = |v: &[(f64, f64)]| -> Vec<RunRow> {
+            v.iter()
+                .map(|&(iops, cpu)| RunRow {
+                    iops,
+                    iothread_cpu_pct: cpu,
+                    source: source.into(),
+                    ..test_row()
+                })
+                .collect()
+        };
+        ComparedPoint {
+            workload: Workload {
+                rw: Rw::RandRead,
+                rwmixread: 50,
+                bs: 4096,
+                numjobs: 1,
+                iodepth: 8,
+                iothreads: 1,
+                duration_ms: 10,
+            },
+            baseline: rows(base),
+            candidate: rows(cand),
+        }
+    }
+
+    fn last_line(bytes: Vec<u8>) -> String {
+        String::from_utf8(bytes)
+            .unwrap()
+            .lines()
+            .last()
+            .unwrap()
+            .to_string()
+    }
+
+    /// The simulator's table and a real backend's end with the same
+    /// verdict for the same runs: one rule, whatever the backend.
+    #[test]
+    fn every_backend_gives_the_same_verdict() {
+        let (b, c) = (
+            Params::defaults(PolicyKind::Qemu),
+            Params::defaults(PolicyKind::Weighted),
+        );
+        // IOPS -1%..-3% (within 5%), CPU +8..+10 points: ACCEPT, +cpu.
+        let base = [(100.0, 40.0), (100.0, 41.0), (100.0, 42.0)];
+        let cand = [(99.0, 48.0), (98.0, 50.0), (97.0, 52.0)];
+        for bar in [5.0, 2.0] {
+            let ctx = TableContext {
+                baseline: &b,
+                candidate: &c,
+                seed: 1,
+                warmup_ms: None,
+                accept_iops_loss_pct: bar,
+            };
+            let mut sim = Vec::new();
+            write_compare_table(&mut sim, &[point(&base, &cand, "sim")], &ctx).unwrap();
+            let spec = CompareSpec {
+                workloads: Vec::new(),
+                baseline: b.clone(),
+                candidate: c.clone(),
+                seed: 1,
+                repeats: 3,
+            };
+            let mut dev = Vec::new();
+            let points = [point(&base, &cand, "device")];
+            paired_compare_table(&mut dev, "device", &points, &spec, bar).unwrap();
+            let (sim, dev) = (last_line(sim), last_line(dev));
+            assert_eq!(sim, dev);
+            assert!(sim.contains("1 of 1 rows use more IOThread CPU"), "{sim}");
+            let outcome = if bar == 5.0 { "ACCEPT" } else { "INCONCLUSIVE" };
+            assert!(
+                sim.starts_with(&format!("verdict: {outcome} at --accept-iops-loss {bar}")),
+                "{sim}"
+            );
+        }
+    }
 }

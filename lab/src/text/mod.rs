@@ -99,7 +99,12 @@ pub fn bs_text(bs: u64) -> String {
 /// The lines every one-run table shares: policy, workload, IOPS, bandwidth
 /// and latency.
 pub fn write_run_summary<W: Write>(out: &mut W, r: &RunRow) -> std::io::Result<()> {
-    writeln!(out, "policy            {} {}", r.policy, r.params)?;
+    writeln!(
+        out,
+        "policy            {} {}",
+        r.policy,
+        crate::effective::effective_row_text(&r.policy, &r.params)
+    )?;
     writeln!(
         out,
         "workload          rw={} bs={} numjobs={} iodepth={} duration={} ms seed={}",

@@ -15,11 +15,10 @@ use crate::validate::{
 
 /// A policy as its name and parameters.
 fn label(p: &Params) -> String {
-    let text = p.to_string();
-    if text.is_empty() {
+    if p.kind().specs().is_empty() {
         p.kind().to_string()
     } else {
-        format!("{} ({text})", p.kind())
+        format!("{} ({})", p.kind(), crate::effective::effective_text(p))
     }
 }
 
