@@ -578,3 +578,80 @@ fn calibrate_writes_to_stdout_without_reading_it_back() {
     );
     assert!(pollwise_sim::Preset::from_toml(&text, "stdout").is_ok());
 }
+
+// ---- QEMU ids, QEMU traces, QEMU caches and scratch files: what is not
+// pollwise's own is neither run nor deleted, and QEMU's rules are QEMU's.
+
+#[test]
+fn qemu_ids_are_checked_as_qemu_checks_them_and_libvirt_gets_the_one_asked_for() {
+    // QEMU's id_wellformed (util/id.c): a leading ASCII letter, then
+    // letters, digits, '-', '.', '_'.
+    for bad in ["0io", "-io", "_io", ".io", "io thread", "iö", ""] {
+        let flag = format!("--iothread-id={bad}");
+        let o = within(
+            QUICK,
+            &["policy", "show", "--policy", "qemu", "--qemu", &flag],
+        );
+        assert_clean_error(&o, &["--iothread-id", "letter"]);
+    }
+    let o = within(
+        QUICK,
+        &[
+            "policy",
+            "show",
+            "--policy",
+            "qemu",
+            "--qemu",
+            "--iothread-id",
+            "iothread3",
+        ],
+    );
+    assert_ok(&o);
+    let text = stdout(&o);
+    assert!(text.contains("id=iothread3,"), "{text}");
+    assert!(text.contains("<iothread id='3'>"), "{text}");
+    assert!(!text.contains("<iothread id='1'>"), "{text}");
+}
+
+#[test]
+fn a_qemu_trace_whose_threads_interleave_is_sorted_and_starts_at_its_minimum() {
+    let d = scratch_dir("hostile-trace-order");
+    let log = d.join("qemu.log");
+    // Thread 5102 logged its line a microsecond before 5101's, but wrote it
+    // after: both are in the trace, in time order, from the earliest.
+    fs::write(
+        &log,
+        "5101@100.000010:run_poll_handlers_begin ctx 0xa max_ns 0 timeout 0\n\
+         5102@100.000009:run_poll_handlers_begin ctx 0xb max_ns 0 timeout 0\n\
+         5101@100.000020:poll_grow ctx 0xa old 0 new 4000\n",
+    )
+    .unwrap();
+    let out = d.join("window.csv");
+    let o = within(
+        QUICK,
+        &["import", "qemu-trace", "--input", s(&log), "--out", s(&out)],
+    );
+    assert_ok(&o);
+    let rows: Vec<pollwise_core::TraceRow> = csv::Reader::from_path(&out)
+        .unwrap()
+        .deserialize()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let got: Vec<(u32, u64, u64)> = rows
+        .iter()
+        .map(|r| (r.iothread, r.time_ns, r.window_ns))
+        .collect();
+    assert_eq!(got, [(0, 0, 0), (1, 1_000, 0), (1, 11_000, 4000)]);
+    // Two traces run together (time jumps back by seconds) stay an error.
+    fs::write(
+        &log,
+        "5101@100.000010:poll_grow ctx 0xa old 0 new 4000\n\
+         5101@98.000010:poll_grow ctx 0xa old 4000 new 8000\n",
+    )
+    .unwrap();
+    let o = within(
+        QUICK,
+        &["import", "qemu-trace", "--input", s(&log), "--out", s(&out)],
+    );
+    assert_clean_error(&o, &["line 2", "backwards"]);
+}
