@@ -655,3 +655,103 @@ fn a_qemu_trace_whose_threads_interleave_is_sorted_and_starts_at_its_minimum() {
     );
     assert_clean_error(&o, &["line 2", "backwards"]);
 }
+
+/// A cache with a fake harness for the stock variant that, if run, leaves
+/// `ran` beside the cache; and a 1 MiB file for it to read.
+fn fake_qemu_cache(d: &Path) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let cache = d.join("cache");
+    let bin_dir = cache.join("bin").join("stock");
+    fs::create_dir_all(&bin_dir).unwrap();
+    let ran = d.join("ran");
+    let harness = bin_dir.join("pollwise-qemu-harness");
+    fs::write(&harness, format!("#!/bin/sh\ntouch '{}'\n", ran.display())).unwrap();
+    for (p, mode) in [
+        (&cache, 0o755),
+        (&cache.join("bin"), 0o755),
+        (&bin_dir, 0o755),
+        (&harness, 0o755),
+    ] {
+        fs::set_permissions(p, fs::Permissions::from_mode(mode)).unwrap();
+    }
+    let data = d.join("data.img");
+    fs::write(&data, vec![7u8; 1 << 20]).unwrap();
+    (cache, harness, data)
+}
+
+fn qemu_run(cache: &Path, data: &Path) -> Output {
+    within(
+        QUICK,
+        &[
+            "qemu",
+            "run",
+            "--policy",
+            "qemu",
+            "--cache",
+            s(cache),
+            "--file",
+            s(data),
+            "--duration-ms",
+            "1",
+            "--warmup-ms",
+            "0",
+        ],
+    )
+}
+
+#[test]
+fn a_harness_others_could_have_written_is_not_run() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = scratch_dir("hostile-qemu-cache");
+    let (cache, harness, data) = fake_qemu_cache(&d);
+    let ran = d.join("ran");
+    let bin_dir = harness.parent().unwrap().to_path_buf();
+    // A directory anyone may write to: anyone could have swapped the binary.
+    fs::set_permissions(&bin_dir, fs::Permissions::from_mode(0o777)).unwrap();
+    let o = qemu_run(&cache, &data);
+    assert_clean_error(&o, &[s(&bin_dir), "writable by others", "refusing to run"]);
+    assert!(!ran.exists(), "the planted harness ran");
+    fs::set_permissions(&bin_dir, fs::Permissions::from_mode(0o755)).unwrap();
+    // The binary itself writable by its group.
+    fs::set_permissions(&harness, fs::Permissions::from_mode(0o775)).unwrap();
+    let o = qemu_run(&cache, &data);
+    assert_clean_error(&o, &[s(&harness), "writable by its group"]);
+    assert!(!ran.exists(), "the planted harness ran");
+    // Another user's binary (only root can make one to test with).
+    let me = fs::metadata(&harness).unwrap();
+    use std::os::unix::fs::MetadataExt;
+    if me.uid() == 0 {
+        fs::set_permissions(&harness, fs::Permissions::from_mode(0o755)).unwrap();
+        std::os::unix::fs::chown(&harness, Some(12345), None).unwrap();
+        let o = qemu_run(&cache, &data);
+        assert_clean_error(&o, &[s(&harness), "owned by uid 12345"]);
+        assert!(!ran.exists(), "the planted harness ran");
+        std::os::unix::fs::chown(&harness, Some(0), None).unwrap();
+    }
+    // Ours alone: it runs (and fails, being no harness).
+    fs::set_permissions(&harness, fs::Permissions::from_mode(0o755)).unwrap();
+    let o = qemu_run(&cache, &data);
+    assert!(!o.status.success());
+    assert!(!stderr(&o).contains("refusing"), "{}", stderr(&o));
+    assert!(ran.exists(), "a harness of our own did not run");
+    fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn without_home_the_qemu_cache_is_an_error_not_a_directory_in_tmp() {
+    let d = scratch_dir("hostile-no-home");
+    let data = d.join("data.img");
+    fs::write(&data, vec![7u8; 1 << 20]).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_pollwise"))
+        .args(["qemu", "run", "--policy", "qemu", "--file", s(&data)])
+        .env_remove("HOME")
+        .env_remove("XDG_CACHE_HOME")
+        .env_remove("POLLWISE_QEMU_CACHE")
+        .output()
+        .unwrap();
+    assert_clean_error(
+        &o,
+        &["HOME", "XDG_CACHE_HOME", "POLLWISE_QEMU_CACHE", "--cache"],
+    );
+    fs::remove_dir_all(&d).unwrap();
+}
