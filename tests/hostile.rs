@@ -477,8 +477,12 @@ fn clean_removes_scratch_files_of_dead_processes() {
     let mut child = Command::new("true").spawn().unwrap();
     let pid = child.id();
     child.wait().unwrap();
-    let stale = d.join(format!("pollwise-scratch-{pid}-1.dat"));
+    let name = format!("pollwise-scratch-{pid}-1.dat");
+    let stale = d.join(&name);
     fs::write(&stale, b"left by a kill -9").unwrap();
+    // As every scratch file pollwise creates is marked.
+    let f = fs::OpenOptions::new().write(true).open(&stale).unwrap();
+    pollwise_realdev::scratch::mark(&f, &name).unwrap();
     let keep = d.join("pollwise-scratch-notes.txt");
     fs::write(&keep, b"not ours").unwrap();
     let o = within(QUICK, &["realdev", "clean", "--dir", s(&d)]);
@@ -752,6 +756,52 @@ fn without_home_the_qemu_cache_is_an_error_not_a_directory_in_tmp() {
     assert_clean_error(
         &o,
         &["HOME", "XDG_CACHE_HOME", "POLLWISE_QEMU_CACHE", "--cache"],
+    );
+    fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn clean_leaves_lookalikes_it_did_not_write_and_names_them() {
+    let d = scratch_dir("hostile-clean-lookalike");
+    let mut child = Command::new("true").spawn().unwrap();
+    let pid = child.id();
+    child.wait().unwrap();
+    // A dead process's scratch name, but pollwise never wrote it: the
+    // user's own file (no marker) is not pollwise's to delete.
+    let lookalike = d.join(format!("pollwise-scratch-{pid}-1-1.dat"));
+    fs::write(&lookalike, b"a user's data").unwrap();
+    // Marked, but another user's: theirs to remove (only root can make one).
+    let theirs_name = format!("pollwise-scratch-{pid}-1-2.dat");
+    let theirs = d.join(&theirs_name);
+    fs::write(&theirs, b"x").unwrap();
+    let f = fs::OpenOptions::new().write(true).open(&theirs).unwrap();
+    pollwise_realdev::scratch::mark(&f, &theirs_name).unwrap();
+    let root = std::os::unix::fs::MetadataExt::uid(&fs::metadata(&theirs).unwrap()) == 0;
+    if root {
+        std::os::unix::fs::chown(&theirs, Some(12345), None).unwrap();
+    }
+    let o = within(QUICK, &["realdev", "clean", "--dir", s(&d)]);
+    assert_ok(&o);
+    assert!(
+        lookalike.exists(),
+        "a file pollwise did not write was removed"
+    );
+    let e = stderr(&o);
+    assert!(
+        e.contains(&format!("warning: left {} alone", s(&lookalike))),
+        "{e}"
+    );
+    if root {
+        assert!(theirs.exists(), "another user's file was removed");
+        assert!(e.contains("owned by uid 12345"), "{e}");
+    }
+    // Unless root gave it away, the marked file is this user's own, of a
+    // dead process: the one file removed.
+    let out = stdout(&o);
+    let removed = if root { "0" } else { "1" };
+    assert!(
+        out.contains(&format!("{removed} stale scratch file(s)")),
+        "{out}"
     );
     fs::remove_dir_all(&d).unwrap();
 }
