@@ -805,3 +805,72 @@ fn clean_leaves_lookalikes_it_did_not_write_and_names_them() {
     );
     fs::remove_dir_all(&d).unwrap();
 }
+
+/// The scripts a user or CI runs, with every line that is not a comment.
+fn script_lines() -> Vec<(String, usize, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = vec![root.join(".ci/run")];
+    let mut dirs = vec![root.join("scripts"), root.join("qemu")];
+    while let Some(dir) = dirs.pop() {
+        for e in fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            let top_qemu = dir == root.join("qemu");
+            if p.is_dir() && !top_qemu {
+                dirs.push(p);
+            } else if p.is_file() && p.extension().is_some_and(|x| x == "sh" || x == "sbatch") {
+                files.push(p);
+            }
+        }
+    }
+    let mut lines = Vec::new();
+    for f in files {
+        let name = f.strip_prefix(root).unwrap().display().to_string();
+        for (i, l) in fs::read_to_string(&f).unwrap().lines().enumerate() {
+            if !l.trim_start().starts_with('#') {
+                lines.push((name.clone(), i + 1, l.to_string()));
+            }
+        }
+    }
+    assert!(lines.len() > 200, "found only {} script lines", lines.len());
+    lines
+}
+
+#[test]
+fn scripts_find_what_cargo_built_wherever_cargo_target_dir_points() {
+    // No script assumes cargo builds into target/: it asks cargo.
+    let assumed: Vec<String> = script_lines()
+        .into_iter()
+        .filter(|(_, _, l)| {
+            l.match_indices("target/").any(|(i, _)| {
+                i == 0
+                    || matches!(
+                        l.as_bytes()[i - 1],
+                        b' ' | b'=' | b'/' | b'"' | b'\'' | b'('
+                    )
+            })
+        })
+        .map(|(f, n, l)| format!("{f}:{n}: {}", l.trim()))
+        .collect();
+    assert!(
+        assumed.is_empty(),
+        "scripts assume target/:\n{}",
+        assumed.join("\n")
+    );
+    // What they ask: cargo's own answer, a relative CARGO_TARGET_DIR taken
+    // from the current directory as cargo takes it.
+    let d = scratch_dir("hostile-target-dir");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/target-dir.sh");
+    for (set, want) in [
+        (s(&d).to_string(), d.clone()),
+        ("rel".into(), d.join("rel")),
+    ] {
+        let o = Command::new(script)
+            .current_dir(&d)
+            .env("CARGO_TARGET_DIR", &set)
+            .output()
+            .unwrap();
+        assert_ok(&o);
+        assert_eq!(stdout(&o).trim_end(), s(&want));
+    }
+    fs::remove_dir_all(&d).unwrap();
+}
