@@ -9,8 +9,12 @@
 #               read). Without it the Debian source package's upstream
 #               tarball (bookworm-backports) is fetched with apt-get and its
 #               checksum verified.
-# --cache DIR   where sources, build trees and binaries go
-#               (default ${XDG_CACHE_HOME:-$HOME/.cache}/pollwise/qemu).
+# --cache DIR   where sources, build trees and binaries go (default
+#               $POLLWISE_QEMU_CACHE, else
+#               ${XDG_CACHE_HOME:-$HOME/.cache}/pollwise/qemu; with none of
+#               them set, --cache is needed). Everything in it is made
+#               writable by this user alone: pollwise refuses to run a
+#               harness that others could have replaced.
 # --variant     build only these variants (default: stock and every
 #               directory in qemu/patches/).
 # --check       also build and run QEMU's AIO unit tests (test-aio,
@@ -42,7 +46,11 @@ CHECK_TARGETS=(tests/unit/test-aio tests/unit/test-aio-multithread tests/unit/te
 CHECK_TIMEOUT="${POLLWISE_QEMU_CHECK_TIMEOUT:-300}"
 
 here="$(cd "$(dirname "$0")" && pwd)"
-cache="${XDG_CACHE_HOME:-$HOME/.cache}/pollwise/qemu"
+# shellcheck source=qemu/cache.sh
+. "$here/cache.sh"
+# Nothing in the cache writable by group or others (see --cache).
+umask 022
+cache=""
 src=""
 variants=()
 jobs="$(nproc)"
@@ -65,6 +73,8 @@ while [ $# -gt 0 ]; do
         *) die "unknown argument '$1' (see --help)" ;;
     esac
 done
+
+[ -n "$cache" ] || cache="$(default_cache)" || exit 1
 
 if [ ${#variants[@]} -eq 0 ]; then
     variants=(stock)

@@ -13,12 +13,15 @@
 # --poll-shrink 2 --iodepth 8. Exits non-zero on any difference.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cache="${POLLWISE_QEMU_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pollwise/qemu}"
+. qemu/cache.sh
+cache=""
 dir=/var/tmp
 if [ "${1:-}" = --cache ]; then cache="$2"; shift 2; fi
 if [ "${1:-}" = --dir ]; then dir="$2"; shift 2; fi
+[ -n "$cache" ] || cache="$(default_cache)"
 harness="$cache/bin/stock/pollwise-qemu-harness"
 [ -x "$harness" ] || qemu/build.sh --cache "$cache" --variant stock
+check_harness "$cache" "$harness"
 
 # The policy parameters are the harness's defaults overridden by the flags.
 declare -A p=([poll-max-ns]=32768 [poll-grow]=0 [poll-shrink]=0)
@@ -35,12 +38,13 @@ trap 'rm -rf "$work"' EXIT
     --trace "$work/trace.log" "$@" > "$work/row.csv"
 cargo build -q --release -p pollwise-qemu --bin pollwise-qemu-transitions
 cargo build -q --release --bin pollwise
-target/release/pollwise-qemu-transitions "$work/trace.log" "$work/replay" \
+release="$(scripts/target-dir.sh)/release"
+"$release/pollwise-qemu-transitions" "$work/trace.log" "$work/replay" \
     poll-max-ns="${p[poll-max-ns]}" poll-grow="${p[poll-grow]}" poll-shrink="${p[poll-shrink]}"
 n=0
 for ev in "$work"/replay/events-*.csv; do
     k="${ev##*/events-}"; k="${k%.csv}"
-    target/release/pollwise policy replay --policy qemu --poll-max-ns "${p[poll-max-ns]}" \
+    "$release/pollwise" policy replay --policy qemu --poll-max-ns "${p[poll-max-ns]}" \
         --poll-grow "${p[poll-grow]}" --poll-shrink "${p[poll-shrink]}" --input "$ev" \
         > "$work/replay/got-$k.csv"
     if ! diff -q "$work/replay/expected-$k.csv" "$work/replay/got-$k.csv" >/dev/null; then

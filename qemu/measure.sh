@@ -12,7 +12,8 @@
 # its 95% confidence interval (Student t over the pairs).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-cache="${POLLWISE_QEMU_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pollwise/qemu}"
+. "$here/cache.sh"
+cache=""
 dir=/var/tmp
 pairs=6
 duration=3000
@@ -27,8 +28,10 @@ while [ $# -gt 0 ]; do
         *) echo "unknown argument $1" >&2; exit 2 ;;
     esac
 done
+[ -n "$cache" ] || cache="$(default_cache)"
 for v in stock weighted; do
     [ -x "$cache/bin/$v/pollwise-qemu-harness" ] || "$here/build.sh" --cache "$cache" --variant "$v"
+    check_harness "$cache" "$cache/bin/$v/pollwise-qemu-harness"
 done
 
 # One 256 MiB scratch file for every run, filled with data, read with O_DIRECT.

@@ -38,7 +38,7 @@ if ! command -v fio >/dev/null 2>&1; then
 fi
 
 cargo build --release --quiet
-POLLWISE=target/release/pollwise
+POLLWISE="$(scripts/target-dir.sh)/release/pollwise"
 
 FILE="$(mktemp "$DIR/pollwise-fio-XXXXXX.dat")"
 trap 'rm -f "$FILE"' EXIT

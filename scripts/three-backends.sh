@@ -16,7 +16,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
-pw=${POLLWISE:-$here/target/release/pollwise}
+pw=${POLLWISE:-$("$here/scripts/target-dir.sh")/release/pollwise}
 preset=""
 dir=/var/tmp
 repeat=5

@@ -46,9 +46,9 @@ impl TargetArgs {
                 let dir = self.dir.clone().unwrap_or_else(std::env::temp_dir);
                 // Said here, at the start of every device command: the
                 // scratch files of runs killed by SIGKILL.
-                if let Ok(removed) = pollwise_realdev::scratch::clean_stale_scratch(&dir) {
-                    for r in removed {
-                        eprintln!("{r}");
+                if let Ok(cleanup) = pollwise_realdev::scratch::clean_stale_scratch(&dir) {
+                    for line in cleanup.lines() {
+                        eprintln!("{line}");
                     }
                 }
                 TargetSpec::Scratch {

@@ -21,7 +21,7 @@ fn policy_show_prints_the_setting_for_qemu_qmp_and_libvirt() {
     assert!(!stderr(&o).contains("deprecated"), "{}", stderr(&o));
     let text = stdout(&o);
     assert!(
-        text.contains("-object iothread,id=iothread0,poll-max-ns=16000,poll-grow=0,poll-shrink=2"),
+        text.contains("-object iothread,id=iothread1,poll-max-ns=16000,poll-grow=0,poll-shrink=2"),
         "{text}"
     );
     assert!(

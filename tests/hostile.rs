@@ -477,8 +477,12 @@ fn clean_removes_scratch_files_of_dead_processes() {
     let mut child = Command::new("true").spawn().unwrap();
     let pid = child.id();
     child.wait().unwrap();
-    let stale = d.join(format!("pollwise-scratch-{pid}-1.dat"));
+    let name = format!("pollwise-scratch-{pid}-1.dat");
+    let stale = d.join(&name);
     fs::write(&stale, b"left by a kill -9").unwrap();
+    // As every scratch file pollwise creates is marked.
+    let f = fs::OpenOptions::new().write(true).open(&stale).unwrap();
+    pollwise_realdev::scratch::mark(&f, &name).unwrap();
     let keep = d.join("pollwise-scratch-notes.txt");
     fs::write(&keep, b"not ours").unwrap();
     let o = within(QUICK, &["realdev", "clean", "--dir", s(&d)]);
@@ -577,4 +581,296 @@ fn calibrate_writes_to_stdout_without_reading_it_back() {
         "{text}"
     );
     assert!(pollwise_sim::Preset::from_toml(&text, "stdout").is_ok());
+}
+
+// ---- QEMU ids, QEMU traces, QEMU caches and scratch files: what is not
+// pollwise's own is neither run nor deleted, and QEMU's rules are QEMU's.
+
+#[test]
+fn qemu_ids_are_checked_as_qemu_checks_them_and_libvirt_gets_the_one_asked_for() {
+    // QEMU's id_wellformed (util/id.c): a leading ASCII letter, then
+    // letters, digits, '-', '.', '_'.
+    for bad in ["0io", "-io", "_io", ".io", "io thread", "iö", ""] {
+        let flag = format!("--iothread-id={bad}");
+        let o = within(
+            QUICK,
+            &["policy", "show", "--policy", "qemu", "--qemu", &flag],
+        );
+        assert_clean_error(&o, &["--iothread-id", "letter"]);
+    }
+    let o = within(
+        QUICK,
+        &[
+            "policy",
+            "show",
+            "--policy",
+            "qemu",
+            "--qemu",
+            "--iothread-id",
+            "iothread3",
+        ],
+    );
+    assert_ok(&o);
+    let text = stdout(&o);
+    assert!(text.contains("id=iothread3,"), "{text}");
+    assert!(text.contains("<iothread id='3'>"), "{text}");
+    assert!(!text.contains("<iothread id='1'>"), "{text}");
+}
+
+#[test]
+fn a_qemu_trace_whose_threads_interleave_is_sorted_and_starts_at_its_minimum() {
+    let d = scratch_dir("hostile-trace-order");
+    let log = d.join("qemu.log");
+    // Thread 5102 logged its line a microsecond before 5101's, but wrote it
+    // after: both are in the trace, in time order, from the earliest.
+    fs::write(
+        &log,
+        "5101@100.000010:run_poll_handlers_begin ctx 0xa max_ns 0 timeout 0\n\
+         5102@100.000009:run_poll_handlers_begin ctx 0xb max_ns 0 timeout 0\n\
+         5101@100.000020:poll_grow ctx 0xa old 0 new 4000\n",
+    )
+    .unwrap();
+    let out = d.join("window.csv");
+    let o = within(
+        QUICK,
+        &["import", "qemu-trace", "--input", s(&log), "--out", s(&out)],
+    );
+    assert_ok(&o);
+    let rows: Vec<pollwise_core::TraceRow> = csv::Reader::from_path(&out)
+        .unwrap()
+        .deserialize()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let got: Vec<(u32, u64, u64)> = rows
+        .iter()
+        .map(|r| (r.iothread, r.time_ns, r.window_ns))
+        .collect();
+    assert_eq!(got, [(0, 0, 0), (1, 1_000, 0), (1, 11_000, 4000)]);
+    // Two traces run together (time jumps back by seconds) stay an error.
+    fs::write(
+        &log,
+        "5101@100.000010:poll_grow ctx 0xa old 0 new 4000\n\
+         5101@98.000010:poll_grow ctx 0xa old 4000 new 8000\n",
+    )
+    .unwrap();
+    let o = within(
+        QUICK,
+        &["import", "qemu-trace", "--input", s(&log), "--out", s(&out)],
+    );
+    assert_clean_error(&o, &["line 2", "backwards"]);
+}
+
+/// A cache with a fake harness for the stock variant that, if run, leaves
+/// `ran` beside the cache; and a 1 MiB file for it to read.
+fn fake_qemu_cache(d: &Path) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let cache = d.join("cache");
+    let bin_dir = cache.join("bin").join("stock");
+    fs::create_dir_all(&bin_dir).unwrap();
+    let ran = d.join("ran");
+    let harness = bin_dir.join("pollwise-qemu-harness");
+    fs::write(&harness, format!("#!/bin/sh\ntouch '{}'\n", ran.display())).unwrap();
+    for (p, mode) in [
+        (&cache, 0o755),
+        (&cache.join("bin"), 0o755),
+        (&bin_dir, 0o755),
+        (&harness, 0o755),
+    ] {
+        fs::set_permissions(p, fs::Permissions::from_mode(mode)).unwrap();
+    }
+    let data = d.join("data.img");
+    fs::write(&data, vec![7u8; 1 << 20]).unwrap();
+    (cache, harness, data)
+}
+
+fn qemu_run(cache: &Path, data: &Path) -> Output {
+    within(
+        QUICK,
+        &[
+            "qemu",
+            "run",
+            "--policy",
+            "qemu",
+            "--cache",
+            s(cache),
+            "--file",
+            s(data),
+            "--duration-ms",
+            "1",
+            "--warmup-ms",
+            "0",
+        ],
+    )
+}
+
+#[test]
+fn a_harness_others_could_have_written_is_not_run() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = scratch_dir("hostile-qemu-cache");
+    let (cache, harness, data) = fake_qemu_cache(&d);
+    let ran = d.join("ran");
+    let bin_dir = harness.parent().unwrap().to_path_buf();
+    // A directory anyone may write to: anyone could have swapped the binary.
+    fs::set_permissions(&bin_dir, fs::Permissions::from_mode(0o777)).unwrap();
+    let o = qemu_run(&cache, &data);
+    assert_clean_error(&o, &[s(&bin_dir), "writable by others", "refusing to run"]);
+    assert!(!ran.exists(), "the planted harness ran");
+    fs::set_permissions(&bin_dir, fs::Permissions::from_mode(0o755)).unwrap();
+    // The binary itself writable by its group.
+    fs::set_permissions(&harness, fs::Permissions::from_mode(0o775)).unwrap();
+    let o = qemu_run(&cache, &data);
+    assert_clean_error(&o, &[s(&harness), "writable by its group"]);
+    assert!(!ran.exists(), "the planted harness ran");
+    // Another user's binary (only root can make one to test with).
+    let me = fs::metadata(&harness).unwrap();
+    use std::os::unix::fs::MetadataExt;
+    if me.uid() == 0 {
+        fs::set_permissions(&harness, fs::Permissions::from_mode(0o755)).unwrap();
+        std::os::unix::fs::chown(&harness, Some(12345), None).unwrap();
+        let o = qemu_run(&cache, &data);
+        assert_clean_error(&o, &[s(&harness), "owned by uid 12345"]);
+        assert!(!ran.exists(), "the planted harness ran");
+        std::os::unix::fs::chown(&harness, Some(0), None).unwrap();
+    }
+    // Ours alone: it runs (and fails, being no harness).
+    fs::set_permissions(&harness, fs::Permissions::from_mode(0o755)).unwrap();
+    let o = qemu_run(&cache, &data);
+    assert!(!o.status.success());
+    assert!(!stderr(&o).contains("refusing"), "{}", stderr(&o));
+    assert!(ran.exists(), "a harness of our own did not run");
+    fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn without_home_the_qemu_cache_is_an_error_not_a_directory_in_tmp() {
+    let d = scratch_dir("hostile-no-home");
+    let data = d.join("data.img");
+    fs::write(&data, vec![7u8; 1 << 20]).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_pollwise"))
+        .args(["qemu", "run", "--policy", "qemu", "--file", s(&data)])
+        .env_remove("HOME")
+        .env_remove("XDG_CACHE_HOME")
+        .env_remove("POLLWISE_QEMU_CACHE")
+        .output()
+        .unwrap();
+    assert_clean_error(
+        &o,
+        &["HOME", "XDG_CACHE_HOME", "POLLWISE_QEMU_CACHE", "--cache"],
+    );
+    fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn clean_leaves_lookalikes_it_did_not_write_and_names_them() {
+    let d = scratch_dir("hostile-clean-lookalike");
+    let mut child = Command::new("true").spawn().unwrap();
+    let pid = child.id();
+    child.wait().unwrap();
+    // A dead process's scratch name, but pollwise never wrote it: the
+    // user's own file (no marker) is not pollwise's to delete.
+    let lookalike = d.join(format!("pollwise-scratch-{pid}-1-1.dat"));
+    fs::write(&lookalike, b"a user's data").unwrap();
+    // Marked, but another user's: theirs to remove (only root can make one).
+    let theirs_name = format!("pollwise-scratch-{pid}-1-2.dat");
+    let theirs = d.join(&theirs_name);
+    fs::write(&theirs, b"x").unwrap();
+    let f = fs::OpenOptions::new().write(true).open(&theirs).unwrap();
+    pollwise_realdev::scratch::mark(&f, &theirs_name).unwrap();
+    let root = std::os::unix::fs::MetadataExt::uid(&fs::metadata(&theirs).unwrap()) == 0;
+    if root {
+        std::os::unix::fs::chown(&theirs, Some(12345), None).unwrap();
+    }
+    let o = within(QUICK, &["realdev", "clean", "--dir", s(&d)]);
+    assert_ok(&o);
+    assert!(
+        lookalike.exists(),
+        "a file pollwise did not write was removed"
+    );
+    let e = stderr(&o);
+    assert!(
+        e.contains(&format!("warning: left {} alone", s(&lookalike))),
+        "{e}"
+    );
+    if root {
+        assert!(theirs.exists(), "another user's file was removed");
+        assert!(e.contains("owned by uid 12345"), "{e}");
+    }
+    // Unless root gave it away, the marked file is this user's own, of a
+    // dead process: the one file removed.
+    let out = stdout(&o);
+    let removed = if root { "0" } else { "1" };
+    assert!(
+        out.contains(&format!("{removed} stale scratch file(s)")),
+        "{out}"
+    );
+    fs::remove_dir_all(&d).unwrap();
+}
+
+/// The scripts a user or CI runs, with every line that is not a comment.
+fn script_lines() -> Vec<(String, usize, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = vec![root.join(".ci/run")];
+    let mut dirs = vec![root.join("scripts"), root.join("qemu")];
+    while let Some(dir) = dirs.pop() {
+        for e in fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            let top_qemu = dir == root.join("qemu");
+            if p.is_dir() && !top_qemu {
+                dirs.push(p);
+            } else if p.is_file() && p.extension().is_some_and(|x| x == "sh" || x == "sbatch") {
+                files.push(p);
+            }
+        }
+    }
+    let mut lines = Vec::new();
+    for f in files {
+        let name = f.strip_prefix(root).unwrap().display().to_string();
+        for (i, l) in fs::read_to_string(&f).unwrap().lines().enumerate() {
+            if !l.trim_start().starts_with('#') {
+                lines.push((name.clone(), i + 1, l.to_string()));
+            }
+        }
+    }
+    assert!(lines.len() > 200, "found only {} script lines", lines.len());
+    lines
+}
+
+#[test]
+fn scripts_find_what_cargo_built_wherever_cargo_target_dir_points() {
+    // No script assumes cargo builds into target/: it asks cargo.
+    let assumed: Vec<String> = script_lines()
+        .into_iter()
+        .filter(|(_, _, l)| {
+            l.match_indices("target/").any(|(i, _)| {
+                i == 0
+                    || matches!(
+                        l.as_bytes()[i - 1],
+                        b' ' | b'=' | b'/' | b'"' | b'\'' | b'('
+                    )
+            })
+        })
+        .map(|(f, n, l)| format!("{f}:{n}: {}", l.trim()))
+        .collect();
+    assert!(
+        assumed.is_empty(),
+        "scripts assume target/:\n{}",
+        assumed.join("\n")
+    );
+    // What they ask: cargo's own answer, a relative CARGO_TARGET_DIR taken
+    // from the current directory as cargo takes it.
+    let d = scratch_dir("hostile-target-dir");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/target-dir.sh");
+    for (set, want) in [
+        (s(&d).to_string(), d.clone()),
+        ("rel".into(), d.join("rel")),
+    ] {
+        let o = Command::new(script)
+            .current_dir(&d)
+            .env("CARGO_TARGET_DIR", &set)
+            .output()
+            .unwrap();
+        assert_ok(&o);
+        assert_eq!(stdout(&o).trim_end(), s(&want));
+    }
+    fs::remove_dir_all(&d).unwrap();
 }

@@ -37,19 +37,97 @@ pub fn build_script() -> PathBuf {
 }
 
 /// The cache directory: `$POLLWISE_QEMU_CACHE`, else
-/// `${XDG_CACHE_HOME:-$HOME/.cache}/pollwise/qemu` (as build.sh's default).
-pub fn default_cache_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os(CACHE_ENV).filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir);
+/// `${XDG_CACHE_HOME:-$HOME/.cache}/pollwise/qemu` (as build.sh's default),
+/// a directory of this user's. With none of them set (as under cron or a
+/// bare container) an error that names them: a fixed directory under a
+/// world-writable one such as /tmp would run whatever another user put
+/// there.
+pub fn default_cache_dir() -> Result<PathBuf> {
+    cache_dir_from(|name| std::env::var_os(name))
+}
+
+/// [`default_cache_dir`] with the environment read through `var`.
+fn cache_dir_from(var: impl Fn(&str) -> Option<OsString>) -> Result<PathBuf> {
+    if let Some(dir) = var(CACHE_ENV).filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(dir));
     }
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| OsString::from("/tmp")))
-                .join(".cache")
-        });
-    base.join("pollwise").join("qemu")
+    // The XDG base directory rules: a relative XDG_CACHE_HOME is ignored.
+    let absolute = |name: &str| var(name).map(PathBuf::from).filter(|d| d.is_absolute());
+    let base = absolute("XDG_CACHE_HOME").or_else(|| absolute("HOME").map(|h| h.join(".cache")));
+    match base {
+        Some(base) => Ok(base.join("pollwise").join("qemu")),
+        None => bail!(
+            "no directory for the QEMU cache: none of {CACHE_ENV}, XDG_CACHE_HOME and HOME is \
+             set to an absolute path; set one of them or pass --cache DIR (a directory of \
+             your own)"
+        ),
+    }
+}
+
+/// Checks, before `harness` is run, that nobody but this user (or root)
+/// can have put it there: it and every directory from `cache` down to it
+/// belong to this user or root and are not writable by group or others,
+/// and below `cache` none is a symbolic link. Otherwise an error that says
+/// which path and why. With the chain so owned nobody else can swap the
+/// file between this check and the run.
+pub fn check_harness(cache: &Path, harness: &Path) -> Result<()> {
+    // SAFETY: geteuid cannot fail.
+    check_owned_chain(cache, harness, unsafe { libc::geteuid() })
+}
+
+/// [`check_harness`] for the user `uid`.
+fn check_owned_chain(cache: &Path, harness: &Path, uid: u32) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let refuse = |path: &Path, why: String| {
+        anyhow::anyhow!(
+            "refusing to run {}: {} {why}; a harness pollwise runs must be changeable by this \
+             user (or root) alone: rebuild it into a cache of your own (pollwise qemu build \
+             --cache DIR) or fix the path (chown, chmod go-w)",
+            harness.display(),
+            path.display()
+        )
+    };
+    let rel = harness
+        .strip_prefix(cache)
+        .map_err(|_| refuse(harness, format!("is not in the cache {}", cache.display())))?;
+    let mut path = cache.to_path_buf();
+    let mut below = rel.components().peekable();
+    loop {
+        let meta = if path == cache {
+            std::fs::metadata(&path)
+        } else {
+            std::fs::symlink_metadata(&path)
+        }
+        .map_err(|e| refuse(&path, format!("cannot be read: {e}")))?;
+        if meta.file_type().is_symlink() {
+            return Err(refuse(&path, "is a symbolic link".into()));
+        }
+        let mode = meta.mode() & 0o7777;
+        if meta.uid() != uid && meta.uid() != 0 {
+            let owner = meta.uid();
+            return Err(refuse(
+                &path,
+                format!("is owned by uid {owner}, not by this user ({uid}) or root"),
+            ));
+        }
+        if mode & 0o002 != 0 {
+            return Err(refuse(
+                &path,
+                format!("is writable by others (mode {mode:04o})"),
+            ));
+        }
+        if mode & 0o020 != 0 {
+            return Err(refuse(
+                &path,
+                format!("is writable by its group (mode {mode:04o})"),
+            ));
+        }
+        match below.next() {
+            Some(c) => path.push(c),
+            None if meta.is_file() => return Ok(()),
+            None => return Err(refuse(&path, "is not a regular file".into())),
+        }
+    }
 }
 
 /// The harness binary of `variant` in `cache`.
@@ -74,15 +152,18 @@ pub struct BuildOptions {
 }
 
 impl BuildOptions {
-    pub fn cache_dir(&self) -> PathBuf {
-        self.cache.clone().unwrap_or_else(default_cache_dir)
+    pub fn cache_dir(&self) -> Result<PathBuf> {
+        match &self.cache {
+            Some(dir) => Ok(dir.clone()),
+            None => default_cache_dir(),
+        }
     }
 }
 
 /// Runs `qemu/build.sh`, its progress and build times on this process's
 /// stdout/stderr, and returns the cache directory the binaries are in.
 pub fn build(opts: &BuildOptions) -> Result<PathBuf> {
-    let cache = opts.cache_dir();
+    let cache = opts.cache_dir()?;
     let mut cmd = Command::new("bash");
     cmd.arg(build_script()).arg("--cache").arg(&cache);
     if let Some(src) = &opts.src {
@@ -276,7 +357,8 @@ impl RunSpec {
 }
 
 /// Runs the harness of the spec's variant from `cache` (built beforehand
-/// with [`build`]) and returns its row.
+/// with [`build`]) and returns its row; a harness others could have
+/// written is refused ([`check_harness`]).
 pub fn run(cache: &Path, spec: &RunSpec) -> Result<RunRow> {
     let (vp, args) = spec.args()?;
     let bin = harness_path(cache, vp.variant);
@@ -288,6 +370,7 @@ pub fn run(cache: &Path, spec: &RunSpec) -> Result<RunRow> {
             vp.variant
         );
     }
+    check_harness(cache, &bin)?;
     let out = Command::new(&bin)
         .args(&args)
         .output()
@@ -397,6 +480,129 @@ mod tests {
     fn rejects_foreign_columns() {
         let err = parse_rows("a,b\n1,2\n").unwrap_err();
         assert!(err.to_string().contains("not RunRow's"), "{err}");
+    }
+
+    #[test]
+    fn the_cache_is_the_users_or_an_error_naming_what_to_set() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| OsString::from(v))
+            }
+        };
+        let dir = |pairs| cache_dir_from(env(pairs)).unwrap();
+        assert_eq!(
+            dir(&[("HOME", "/home/u")]),
+            Path::new("/home/u/.cache/pollwise/qemu")
+        );
+        assert_eq!(
+            dir(&[("HOME", "/home/u"), ("XDG_CACHE_HOME", "/c")]),
+            Path::new("/c/pollwise/qemu")
+        );
+        assert_eq!(
+            dir(&[
+                ("HOME", "/home/u"),
+                ("XDG_CACHE_HOME", "rel"),
+                (CACHE_ENV, "/q")
+            ]),
+            Path::new("/q")
+        );
+        assert_eq!(
+            dir(&[("HOME", "/home/u"), ("XDG_CACHE_HOME", "rel")]),
+            Path::new("/home/u/.cache/pollwise/qemu")
+        );
+        for unset in [
+            &[][..],
+            &[("HOME", ""), ("XDG_CACHE_HOME", "")],
+            &[("HOME", "rel")],
+        ] {
+            let e = cache_dir_from(env(unset)).unwrap_err().to_string();
+            for needle in [CACHE_ENV, "XDG_CACHE_HOME", "HOME", "--cache"] {
+                assert!(e.contains(needle), "{e}");
+            }
+        }
+    }
+
+    /// CACHE/bin/stock/pollwise-qemu-harness in a fresh directory, every
+    /// part mode 0755; returns (cache, harness).
+    fn fake_cache(name: &str) -> (PathBuf, PathBuf) {
+        use std::os::unix::fs::PermissionsExt;
+        let cache =
+            std::env::temp_dir().join(format!("pollwise-qemu-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&cache);
+        let harness = harness_path(&cache, "stock");
+        std::fs::create_dir_all(harness.parent().unwrap()).unwrap();
+        std::fs::write(&harness, "#!/bin/sh\n").unwrap();
+        for p in harness.ancestors().take(4) {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        (cache, harness)
+    }
+
+    #[test]
+    fn a_harness_others_can_change_is_refused() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let (cache, harness) = fake_cache("trust");
+        let uid = std::fs::metadata(&harness).unwrap().uid();
+        let check = |me| check_owned_chain(&cache, &harness, me).map_err(|e| e.to_string());
+        check(uid).unwrap();
+        let mode =
+            |p: &Path, m| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+        for (p, m, why) in [
+            (cache.clone(), 0o777, "writable by others"),
+            (cache.join("bin"), 0o1777, "writable by others"),
+            (
+                harness.parent().unwrap().to_path_buf(),
+                0o775,
+                "writable by its group",
+            ),
+            (harness.clone(), 0o757, "writable by others"),
+        ] {
+            mode(&p, m);
+            let e = check(uid).unwrap_err();
+            assert!(e.contains(&format!("{} is {why}", p.display())), "{e}");
+            assert!(
+                e.starts_with(&format!("refusing to run {}", harness.display())),
+                "{e}"
+            );
+            mode(&p, 0o755);
+        }
+        check(uid).unwrap();
+        // Another user's: root makes one; anyone else is another user to
+        // a uid not theirs (and not root's).
+        let other = if uid == 0 {
+            std::os::unix::fs::chown(&harness, Some(12345), None).unwrap();
+            12345
+        } else {
+            uid
+        };
+        let me = if uid == 0 { 0 } else { uid + 1 };
+        let e = check(me).unwrap_err();
+        assert!(e.contains(&format!("is owned by uid {other}")), "{e}");
+        std::fs::remove_dir_all(&cache).unwrap();
+    }
+
+    #[test]
+    fn a_symlink_in_the_cache_is_refused() {
+        use std::os::unix::fs::MetadataExt;
+        let (cache, harness) = fake_cache("symlink");
+        let uid = std::fs::metadata(&harness).unwrap().uid();
+        let real = cache.join("real-harness");
+        std::fs::rename(&harness, &real).unwrap();
+        std::os::unix::fs::symlink(&real, &harness).unwrap();
+        let e = check_owned_chain(&cache, &harness, uid)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("is a symbolic link"), "{e}");
+        std::fs::remove_file(&harness).unwrap();
+        std::fs::create_dir(&harness).unwrap();
+        let e = check_owned_chain(&cache, &harness, uid)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("is not a regular file"), "{e}");
+        std::fs::remove_dir_all(&cache).unwrap();
     }
 
     #[test]

@@ -3,14 +3,26 @@
 //! clock ticks since boot), so a later run can tell a file whose owner was
 //! killed (SIGKILL, a crash, a power cut) from one a live run is using, even
 //! when the PID has since been given to another process.
+//!
+//! A name is not proof: anyone can name a file so. A file is removed only
+//! if it is this user's, carries the marker pollwise writes on every
+//! scratch file it creates (an extended attribute, [`mark`]) and its owner
+//! is gone; anything else that looks like one is left and named.
 
+use std::ffi::CString;
 use std::fmt;
 use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 /// Every scratch file's name starts with this.
 pub const PREFIX: &str = "pollwise-scratch-";
 const SUFFIX: &str = ".dat";
+/// The extended attribute that marks a scratch file as pollwise's; its
+/// value is the name the file was created with. An attribute, not a header
+/// in the file: write workloads may overwrite any block of the file.
+pub const MARKER_ATTR: &str = "user.pollwise.scratch";
 
 /// The owner a scratch file's name records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,6 +138,51 @@ pub fn in_use(path: &Path) -> bool {
     rc != 0 && io::Error::last_os_error().raw_os_error() == Some(libc::EWOULDBLOCK)
 }
 
+/// Marks `file`, just created as `name`, as a scratch file of pollwise's
+/// ([`MARKER_ATTR`]). Fails where the filesystem has no user extended
+/// attributes; such a file is still removed by its own run, but a later
+/// run cannot tell it is pollwise's and leaves it if the run is killed.
+pub fn mark(file: &std::fs::File, name: &str) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let attr = CString::new(MARKER_ATTR).expect("no NUL");
+    // SAFETY: a valid descriptor, C string and buffer of name.len() bytes.
+    let rc = unsafe {
+        libc::fsetxattr(
+            file.as_raw_fd(),
+            attr.as_ptr(),
+            name.as_ptr().cast(),
+            name.len(),
+            0,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Whether `path` (not followed if a symlink) carries [`MARKER_ATTR`] with
+/// the value `name`.
+fn marked(path: &Path, name: &str) -> bool {
+    let (Ok(p), Ok(attr)) = (
+        CString::new(path.as_os_str().as_bytes()),
+        CString::new(MARKER_ATTR),
+    ) else {
+        return false;
+    };
+    let mut buf = [0u8; 256];
+    // SAFETY: valid C strings and a buffer of buf.len() bytes.
+    let n = unsafe {
+        libc::lgetxattr(
+            p.as_ptr(),
+            attr.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    usize::try_from(n).is_ok_and(|n| &buf[..n] == name.as_bytes())
+}
+
 /// A scratch file removed because its owner is gone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StaleScratch {
@@ -144,37 +201,115 @@ impl fmt::Display for StaleScratch {
     }
 }
 
+/// A file with a dead owner's scratch name that is not removed, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeftAlone {
+    pub path: PathBuf,
+    pub why: String,
+}
+
+impl fmt::Display for LeftAlone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "left {} alone: it has a scratch file's name but {}, so it is not known to be \
+             pollwise's; remove it yourself if it is not needed",
+            self.path.display(),
+            self.why
+        )
+    }
+}
+
+/// What [`clean_stale_scratch`] did in a directory.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cleanup {
+    pub removed: Vec<StaleScratch>,
+    /// Files with a dead owner's scratch name that are not pollwise's to
+    /// remove; the caller names them in a warning.
+    pub left: Vec<LeftAlone>,
+}
+
+impl Cleanup {
+    /// One line per file: removed ones, then `warning: ` lines for those
+    /// left alone.
+    pub fn lines(&self) -> Vec<String> {
+        let removed = self.removed.iter().map(ToString::to_string);
+        removed
+            .chain(self.left.iter().map(|l| format!("warning: {l}")))
+            .collect()
+    }
+}
+
+/// What to do with a file named as a scratch file of `owner`.
+enum Verdict {
+    /// In use (or gone meanwhile): not a matter for this run.
+    Live,
+    Stale,
+    Foreign(String),
+}
+
+fn judge(path: &Path, name: &str, owner: Owner, uid: u32) -> Verdict {
+    // symlink_metadata does not follow symlinks.
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return Verdict::Live;
+    };
+    if !meta.file_type().is_file() {
+        return Verdict::Foreign("is not a regular file".into());
+    }
+    if owner_alive(owner) || in_use(path) {
+        return Verdict::Live;
+    }
+    if meta.uid() != uid {
+        return Verdict::Foreign(format!(
+            "is owned by uid {}, not by this user ({uid})",
+            meta.uid()
+        ));
+    }
+    if !marked(path, name) {
+        return Verdict::Foreign(format!(
+            "does not carry the {MARKER_ATTR} attribute pollwise sets on its scratch files"
+        ));
+    }
+    Verdict::Stale
+}
+
 /// Removes the scratch files in `dir` whose owners are no longer running
-/// and returns them. Only regular files (not symlinks) whose names match
-/// [`parse_name`] are considered, and a file still locked by
-/// [`lock_in_use`] is kept whatever its name says; a file that cannot be removed (another
-/// user's, in a sticky directory) is left and not reported. An error only
-/// when `dir` cannot be listed.
-pub fn clean_stale_scratch(dir: &Path) -> io::Result<Vec<StaleScratch>> {
-    let mut removed = Vec::new();
+/// and that are pollwise's to remove, and says what it removed and what it
+/// left. A file whose name matches [`parse_name`] is removed only if it is
+/// a regular file (not a symlink), its owner is gone, it is not locked by
+/// [`lock_in_use`], it belongs to this user and it carries the marker of
+/// [`mark`] with its own name. One whose owner is gone but fails another
+/// test is left and listed in [`Cleanup::left`], as is one that cannot be
+/// removed. An error only when `dir` cannot be listed.
+pub fn clean_stale_scratch(dir: &Path) -> io::Result<Cleanup> {
+    // SAFETY: geteuid cannot fail.
+    let uid = unsafe { libc::geteuid() };
+    let mut done = Cleanup::default();
     for entry in std::fs::read_dir(dir)? {
         let Ok(entry) = entry else { continue };
         let name = entry.file_name();
-        let Some(owner) = name.to_str().and_then(parse_name) else {
+        let Some((name, owner)) = name.to_str().and_then(|n| Some((n, parse_name(n)?))) else {
             continue;
         };
-        // file_type() does not follow symlinks.
-        if !entry.file_type().is_ok_and(|t| t.is_file()) {
-            continue;
-        }
         let path = entry.path();
-        if owner_alive(owner) || in_use(&path) {
-            continue;
-        }
-        if std::fs::remove_file(&path).is_ok() {
-            removed.push(StaleScratch {
-                path,
-                pid: owner.pid,
-            });
+        match judge(&path, name, owner, uid) {
+            Verdict::Live => {}
+            Verdict::Foreign(why) => done.left.push(LeftAlone { path, why }),
+            Verdict::Stale => match std::fs::remove_file(&path) {
+                Ok(()) => done.removed.push(StaleScratch {
+                    path,
+                    pid: owner.pid,
+                }),
+                Err(e) => done.left.push(LeftAlone {
+                    path,
+                    why: format!("cannot be removed ({e})"),
+                }),
+            },
         }
     }
-    removed.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(removed)
+    done.removed.sort_by(|a, b| a.path.cmp(&b.path));
+    done.left.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(done)
 }
 
 #[cfg(test)]
@@ -210,6 +345,27 @@ mod tests {
             "results.csv",
         ] {
             assert_eq!(parse_name(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn the_marker_holds_on_o_direct_files_on_disk_and_tmpfs() {
+        use std::os::unix::fs::OpenOptionsExt;
+        for dir in [Path::new("/var/tmp"), Path::new("/dev/shm")] {
+            let name = format!("pollwise-scratch-{}-1-{}.dat", std::process::id(), 900);
+            let path = dir.join(&name);
+            let f = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .custom_flags(libc::O_DIRECT)
+                .open(&path)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert!(!marked(&path, &name), "{}", path.display());
+            mark(&f, &name).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert!(marked(&path, &name), "{}", path.display());
+            assert!(!marked(&path, "pollwise-scratch-1-1-1.dat"));
+            std::fs::remove_file(&path).unwrap();
         }
     }
 

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::buffer::BufferPool;
-use crate::scratch::{clean_stale_scratch, lock_in_use, scratch_name, StaleScratch};
+use crate::scratch::{clean_stale_scratch, lock_in_use, mark, scratch_name, StaleScratch};
 
 /// Where the I/O goes.
 #[derive(Clone, Debug)]
@@ -308,10 +308,12 @@ impl Target {
         }
         // Files of runs that were killed (SIGKILL cannot be caught) go
         // first: they may hold the space this one needs.
-        let stale_removed = clean_stale_scratch(dir).map_err(|source| TargetError::BadDir {
-            dir: dir.to_path_buf(),
-            source,
-        })?;
+        let stale_removed = clean_stale_scratch(dir)
+            .map_err(|source| TargetError::BadDir {
+                dir: dir.to_path_buf(),
+                source,
+            })?
+            .removed;
         // Whole MiB chunks, so every fill write is block-aligned.
         let size =
             size_bytes
@@ -328,7 +330,7 @@ impl Target {
         }
         check_scratch_space(dir, size)?;
         let name = scratch_name(SCRATCH_SEQ.fetch_add(1, Ordering::Relaxed));
-        let path = dir.join(name);
+        let path = dir.join(&name);
         let opened = OpenOptions::new()
             .read(true)
             .write(true)
@@ -362,6 +364,10 @@ impl Target {
         // even ones in another PID namespace. Best effort: a filesystem
         // without flock still has the PID and start time in the name.
         let _ = lock_in_use(&file);
+        // Marks it as pollwise's, so a later run may remove it if this one
+        // is killed. Best effort: without user extended attributes a killed
+        // run's file is left and named instead.
+        let _ = mark(&file, &name);
         // From here on Drop removes the file on every exit path.
         let mut target = Target {
             file,

@@ -221,6 +221,30 @@ fn stale_files_of_killed_owners_are_removed_and_nothing_else() {
     for p in [&live, &live_old_form, &reused].into_iter().chain(&others) {
         std::fs::write(p, b"x").unwrap();
     }
+    mark_as_scratch(&reused);
+    // A dead owner's name on a file pollwise did not mark: the user's own.
+    let unmarked = dir.join(name_for(
+        Owner {
+            pid: child.id(),
+            start: Some(1),
+        },
+        906,
+    ));
+    std::fs::write(&unmarked, b"x").unwrap();
+    // Marked, but with another file's name: renamed, not pollwise's doing.
+    let renamed = dir.join(name_for(
+        Owner {
+            pid: child.id(),
+            start: Some(1),
+        },
+        907,
+    ));
+    std::fs::write(&renamed, b"x").unwrap();
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&renamed)
+        .unwrap();
+    scratch::mark(&f, "pollwise-scratch-1-1-1.dat").unwrap();
     // A directory and a symlink with a dead owner's scratch name are left.
     let dead_dir = dir.join(name_for(
         Owner {
@@ -248,10 +272,12 @@ fn stale_files_of_killed_owners_are_removed_and_nothing_else() {
         905,
     ));
     std::fs::write(&locked, b"x").unwrap();
+    mark_as_scratch(&locked);
     let lock = std::fs::File::open(&locked).unwrap();
     scratch::lock_in_use(&lock).unwrap();
 
-    let removed = clean_stale_scratch(&dir).unwrap();
+    let cleanup = clean_stale_scratch(&dir).unwrap();
+    let removed = cleanup.removed;
     let mut want = vec![(killed.clone(), child.id()), (reused.clone(), me)];
     want.sort();
     let got: Vec<(PathBuf, u32)> = removed.iter().map(|r| (r.path.clone(), r.pid)).collect();
@@ -262,18 +288,44 @@ fn stale_files_of_killed_owners_are_removed_and_nothing_else() {
     assert!(!killed.exists() && !reused.exists());
     for p in [&live, &live_old_form, &dead_dir, &dead_link, &locked]
         .into_iter()
+        .chain([&unmarked, &renamed])
         .chain(&others)
     {
         assert!(p.symlink_metadata().is_ok(), "{} was removed", p.display());
     }
-    assert!(clean_stale_scratch(&dir).unwrap().is_empty(), "idempotent");
+    // Named: what has a dead owner's name but is not known to be ours.
+    let left: Vec<(&Path, bool)> = cleanup
+        .left
+        .iter()
+        .map(|l| (l.path.as_path(), l.why.contains("regular file")))
+        .collect();
+    let mut want_left = vec![
+        (dead_dir.as_path(), true),
+        (dead_link.as_path(), true),
+        (unmarked.as_path(), false),
+        (renamed.as_path(), false),
+    ];
+    want_left.sort();
+    assert_eq!(left, want_left);
+    assert!(cleanup.left[0].to_string().starts_with("left "));
+    assert!(
+        clean_stale_scratch(&dir).unwrap().removed.is_empty(),
+        "idempotent"
+    );
     let no_spawn = no_child_mid_spawn();
     drop(lock);
-    let removed = clean_stale_scratch(&dir).unwrap();
+    let removed = clean_stale_scratch(&dir).unwrap().removed;
     drop(no_spawn);
     assert_eq!(removed.len(), 1, "unlocked, its owner is gone");
     assert_eq!(removed[0].path, locked);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Marks `path` as pollwise's scratch file under its own name.
+fn mark_as_scratch(path: &Path) {
+    let f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+    let name = path.file_name().unwrap().to_str().unwrap();
+    scratch::mark(&f, name).unwrap();
 }
 
 #[test]

@@ -7,14 +7,14 @@
 #
 #   cargo build --release && scripts/slurm/test-local-slurm.sh
 #
-# Uses target/release/pollwise (POLLWISE overrides). Takes about 12 s on a
-# 2-core VM with the packages installed (the install itself adds about a
-# minute); it installs packages and starts daemons as root, so it is run by
-# hand rather than in CI.
+# Uses cargo's release build (under target/ or CARGO_TARGET_DIR; POLLWISE
+# overrides). Takes about 12 s on a 2-core VM with the packages installed
+# (the install itself adds about a minute); it installs packages and starts
+# daemons as root, so it is run by hand rather than in CI.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-POLLWISE=${POLLWISE:-$repo/target/release/pollwise}
+POLLWISE=${POLLWISE:-$("$repo/scripts/target-dir.sh")/release/pollwise}
 [ -x "$POLLWISE" ] || { echo "build pollwise first: cargo build --release" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || { echo "run as root (it installs and starts daemons)" >&2; exit 1; }
 

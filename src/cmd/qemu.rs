@@ -78,7 +78,7 @@ fn build(a: &BuildArgs) -> Result<()> {
     let t0 = Instant::now();
     let cache = pollwise_qemu::build(&BuildOptions {
         src: a.src.clone(),
-        cache: Some(a.cache.dir()),
+        cache: Some(a.cache.dir()?),
         variants: a.variant.clone(),
         check: a.check,
     })?;
@@ -92,7 +92,7 @@ fn build(a: &BuildArgs) -> Result<()> {
 
 fn run_one(a: &RunArgs) -> Result<()> {
     let params = a.policy.params()?;
-    let cache = a.cache.dir();
+    let cache = a.cache.dir()?;
     check_variant(&cache, &params)?;
     let workload = a.workload.real_one(&pollwise_lab::qemu_backend::LIMITS)?;
     crate::cmd::real::refuse_randrw(std::slice::from_ref(&workload))?;

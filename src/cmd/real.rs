@@ -28,8 +28,8 @@ pub struct CacheArgs {
 }
 
 impl CacheArgs {
-    pub fn dir(&self) -> PathBuf {
-        self.cache_dir.clone().unwrap_or_else(default_cache_dir)
+    pub fn dir(&self) -> Result<PathBuf> {
+        self.cache_dir.clone().map_or_else(default_cache_dir, Ok)
     }
 }
 
@@ -82,7 +82,7 @@ pub fn precheck(kind: BackendKind, cache: &CacheArgs, params: &Params) -> Result
     match kind {
         BackendKind::Sim => {}
         BackendKind::Device => online(params)?,
-        BackendKind::Qemu => check_variant(&cache.dir(), params)?,
+        BackendKind::Qemu => check_variant(&cache.dir()?, params)?,
     }
     Ok(())
 }
@@ -97,7 +97,7 @@ pub fn open(
     Ok(match kind {
         BackendKind::Sim => bail!("the simulator is not a real backend"),
         BackendKind::Device => Box::new(DeviceBackend::open(&target.spec()?, max_bs)?),
-        BackendKind::Qemu => Box::new(QemuBackend::open(&cache.dir(), &target.spec()?, max_bs)?),
+        BackendKind::Qemu => Box::new(QemuBackend::open(&cache.dir()?, &target.spec()?, max_bs)?),
     })
 }
 

@@ -42,7 +42,8 @@ pub enum RealdevCommand {
     /// costs, and write a simulator preset (load it with --preset FILE).
     Calibrate(CalibrateArgs),
     /// Remove scratch files left by runs that were killed (SIGKILL, power
-    /// loss) and whose processes are gone.
+    /// loss) and whose processes are gone: this user's files that pollwise
+    /// marked as its own. Others with such names are named, not removed.
     Clean(CleanArgs),
 }
 
@@ -55,8 +56,12 @@ pub struct CleanArgs {
 
 fn clean(a: &CleanArgs) -> Result<()> {
     let dir = a.dir.clone().unwrap_or_else(std::env::temp_dir);
-    let removed = pollwise_realdev::scratch::clean_stale_scratch(&dir)
+    let cleanup = pollwise_realdev::scratch::clean_stale_scratch(&dir)
         .with_context(|| format!("cannot list the scratch directory {}", dir.display()))?;
+    for l in &cleanup.left {
+        eprintln!("warning: {l}");
+    }
+    let removed = cleanup.removed;
     for r in &removed {
         println!("{r}");
     }

@@ -68,7 +68,7 @@ pub fn run(args: StudyArgs) -> Result<()> {
     let measure = if args.target.dir.is_some() || args.target.file.is_some() {
         Some(MeasureOptions {
             target: args.target.spec()?,
-            qemu_cache: args.cache.dir(),
+            qemu_cache: args.cache.dir()?,
             repeats: args.repeat,
             duration_ms: args.measure_duration_ms,
         })
