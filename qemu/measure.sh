@@ -6,7 +6,7 @@
 #
 #   qemu/measure.sh [--cache DIR] [--dir SCRATCH_DIR] [--pairs N] [--duration-ms MS]
 #
-# Prints every row (CSV) to OUT (default qemu-measure.csv in the current
+# Prints every row (CSV of raw counts, as the harness prints them) to OUT (default qemu-measure.csv in the current
 # directory) and a table: median IOPS and CPU per variant, and the paired
 # difference weighted - stock as the mean of the per-pair differences with
 # its 95% confidence interval (Student t over the pairs).
@@ -65,6 +65,12 @@ import csv, statistics, sys
 T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365,
         8: 2.306, 9: 2.262, 10: 2.228, 11: 2.201, 12: 2.179, 14: 2.145, 19: 2.093}
 rows = list(csv.DictReader(open(sys.argv[1])))
+# The harness prints raw counts over its measured span; these are the two
+# rates pollwise_core::run_row derives from them.
+for r in rows:
+    span = float(r["span_ns"])
+    r["iops"] = float(r["completions"]) * 1e9 / span
+    r["iothread_cpu_pct"] = 100 * float(r["cpu_ns"]) / span
 points = {}
 for r in rows:
     points.setdefault((int(r["numjobs"]), int(r["iodepth"])), []).append(r)

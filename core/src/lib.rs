@@ -13,6 +13,7 @@ mod outcome;
 mod params;
 mod policies;
 mod policy;
+mod row;
 mod schema;
 mod window_stats;
 mod workload;
@@ -25,6 +26,7 @@ pub use policies::{
     QEMU_GROW_START_NS,
 };
 pub use policy::{AnyPolicy, EventKind, Foresight, Policy, PolicyKind};
+pub use row::{cpu_pct, run_row, Latency, RawCounts, RunLabels};
 pub use schema::{RunRow, TraceRow, COMPARE_COLUMNS};
 pub use window_stats::{is_abrupt_reset, WindowStats};
 pub use workload::{Limits, Rw, Workload, WorkloadError};

@@ -1,5 +1,6 @@
-//! The one result schema shared by the simulator and the real-device adapter,
-//! so `compare`, `plot` and any script work on either.
+//! The one result schema shared by the simulator, the real-device adapter
+//! and QEMU's harness, so `compare`, `plot` and any script work on any of
+//! them. Every host builds its row with [`crate::run_row`].
 
 use serde::{Deserialize, Serialize};
 
@@ -7,7 +8,7 @@ use serde::{Deserialize, Serialize};
 /// Field order is the CSV column order; units are in the names.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunRow {
-    /// `sim` or `realdev`.
+    /// `sim`, `realdev` or `qemu`.
     pub source: String,
     /// Preset name, or the file a device preset was loaded from.
     pub preset: String,

@@ -23,6 +23,22 @@ pub struct WindowStats {
 }
 
 impl WindowStats {
+    /// Statistics a host accumulated itself (QEMU's harness): the sum of
+    /// window times time, the time, the time at window 0, the abrupt resets.
+    pub fn from_totals(
+        weighted_sum: u128,
+        total_ns: u64,
+        zero_ns: u64,
+        abrupt_resets: u64,
+    ) -> Self {
+        WindowStats {
+            weighted_sum,
+            total_ns,
+            zero_ns,
+            abrupt_resets,
+        }
+    }
+
     /// The window `window_ns` was in force for `span_ns` of time.
     pub fn record_span(&mut self, window_ns: u64, span_ns: u64) {
         self.weighted_sum += u128::from(window_ns) * u128::from(span_ns);

@@ -11,7 +11,9 @@ use pollwise_sim::{
     Device, Guest, Host, IoThread, LatencyDist, Matrix, Preset, Topology, VqMapping, MAX_LATENCY_NS,
 };
 
-use pollwise_realdev::calibrate::{spread_pct, Calibration, DevicePoint, LoopCosts};
+use pollwise_realdev::calibrate::{Calibration, DevicePoint, LoopCosts};
+
+use crate::stats::spread_pct;
 
 /// Neighbouring bucket bounds of the empirical distribution differ by this
 /// factor: fine enough that uniform sampling inside a bucket changes a

@@ -295,7 +295,7 @@ pub fn pidstat_cpu_pct(text: &str, origin: &str, tid: u32) -> Result<f64, LabErr
     }
     match avg {
         Some(v) => Ok(v),
-        None if !samples.is_empty() => Ok(samples.iter().sum::<f64>() / samples.len() as f64),
+        None if !samples.is_empty() => Ok(crate::stats::mean(&samples)),
         None => Err(bad(origin, format!("no line for TID {tid}"))),
     }
 }

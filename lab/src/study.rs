@@ -25,7 +25,7 @@ use crate::compare::{all_runs, compare, CompareSpec, ComparedPoint, NOISE_BAR_PC
 use crate::output::{Kind, OutputDir};
 use crate::qemu_backend::QemuBackend;
 use crate::rows::write_csv_file;
-use crate::stats::{mean, pct_diff, sample_sd};
+use crate::stats::{mean, mean_of, pct_diff, range, ratio, sample_sd};
 use crate::stats::{PairedDiff, Verdict};
 use crate::{LabError, Progress, Ticker};
 
@@ -190,10 +190,6 @@ pub struct PolicySummary {
 /// one row per seed.
 pub type PerWorkload = Vec<Vec<RunRow>>;
 
-fn mean_of(v: impl IntoIterator<Item = f64>) -> f64 {
-    mean(&v.into_iter().collect::<Vec<_>>())
-}
-
 fn row_label(r: &RunRow) -> String {
     format!(
         "{} {}k nj{} it{}",
@@ -224,7 +220,7 @@ pub fn summarize(label: &str, base: &PerWorkload, cand: &PerWorkload) -> PolicyS
             worst = (d, row_label(&b[0]), sample_sd(&per_seed));
         }
         diffs.push(d);
-        ratios.push(ci / bi.max(1e-9));
+        ratios.push(ratio(bi, ci));
         let bc = mean_of(b.iter().map(|r| r.iothread_cpu_pct));
         let cc = mean_of(c.iter().map(|r| r.iothread_cpu_pct));
         cpu.push(cc);
@@ -255,16 +251,6 @@ pub struct FrontPoint {
     pub cpu_spread: f64,
 }
 
-fn spread(v: &[f64]) -> f64 {
-    let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let min = v.iter().copied().fold(f64::INFINITY, f64::min);
-    if v.is_empty() {
-        0.0
-    } else {
-        max - min
-    }
-}
-
 /// The point of `cand` against `base` (same rows, same seeds).
 pub fn front_point(
     label: &str,
@@ -278,7 +264,7 @@ pub fn front_point(
         ratios.push(mean_of(
             base.iter()
                 .zip(cand)
-                .map(|(b, c)| c[s].iops / b[s].iops.max(1e-9)),
+                .map(|(b, c)| ratio(b[s].iops, c[s].iops)),
         ));
         cpus.push(mean_of(cand.iter().map(|c| c[s].iothread_cpu_pct)));
     }
@@ -286,9 +272,9 @@ pub fn front_point(
         label: label.to_string(),
         family,
         iops_ratio: mean(&ratios),
-        iops_ratio_spread: spread(&ratios),
+        iops_ratio_spread: range(&ratios),
         cpu_pct: mean(&cpus),
-        cpu_spread: spread(&cpus),
+        cpu_spread: range(&cpus),
     }
 }
 

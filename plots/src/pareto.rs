@@ -8,6 +8,7 @@ use std::path::Path;
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use pollwise_stats::{mean_of, ratio};
 
 use crate::frontier::{frontier, Point};
 use crate::render::{render, Draw, Size};
@@ -96,23 +97,18 @@ impl BaselineSpec {
     }
 }
 
-#[derive(Default, Clone, Copy)]
-struct Mean {
-    cpu: f64,
-    iops: f64,
-    n: usize,
-}
+/// The points of one group, averaged with `pollwise_stats::mean_of`.
+#[derive(Default, Clone)]
+struct Group(Vec<Point>);
 
-impl Mean {
+impl Group {
     fn add(&mut self, p: Point) {
-        self.cpu += p.cpu;
-        self.iops += p.iops;
-        self.n += 1;
+        self.0.push(p);
     }
-    fn point(self) -> Point {
+    fn point(&self) -> Point {
         Point {
-            cpu: self.cpu / self.n as f64,
-            iops: self.iops / self.n as f64,
+            cpu: mean_of(self.0.iter().map(|p| p.cpu)),
+            iops: mean_of(self.0.iter().map(|p| p.iops)),
         }
     }
 }
@@ -137,7 +133,7 @@ pub fn pareto_data(table: &Table, opts: &ParetoOptions) -> Result<ParetoData, Pl
     };
 
     let mut raw = Vec::with_capacity(table.len());
-    let mut base_by_workload: HashMap<String, Mean> = HashMap::new();
+    let mut base_by_workload: HashMap<String, Group> = HashMap::new();
     for r in 0..table.len() {
         let policy = table.text(r, policy_col);
         let params = params_col.map_or("", |c| table.text(r, c));
@@ -170,23 +166,28 @@ pub fn pareto_data(table: &Table, opts: &ParetoOptions) -> Result<ParetoData, Pl
                 ))
             })?;
             let base = base.point();
-            if base.cpu <= 0.0 || base.iops <= 0.0 {
+            // The one zero-baseline rule (pollwise_stats::ratio): equal
+            // zeros are 100%, anything over a zero baseline is unbounded.
+            let (cpu, iops) = (ratio(base.cpu, point.cpu), ratio(base.iops, point.iops));
+            if !cpu.is_finite() || !iops.is_finite() {
                 return Err(PlotError::Invalid(format!(
                     "--normalize baseline: the baseline of the workload {key} has CPU {} % and \
-                     {} IOPS; both must be above 0 to divide by",
-                    base.cpu, base.iops
+                     {} IOPS, and a row of it has CPU {} % and {} IOPS: a value above a zero \
+                     baseline has no percentage; normalize against a baseline with CPU and IOPS \
+                     above 0",
+                    base.cpu, base.iops, point.cpu, point.iops
                 )));
             }
-            point.cpu = point.cpu / base.cpu * 100.0;
-            point.iops = point.iops / base.iops * 100.0;
+            point.cpu = 100.0 * cpu;
+            point.iops = 100.0 * iops;
         }
     }
 
     // One pass: each configuration's index by its (policy, params), the
     // configurations in the order first seen, their sums in row order.
     let mut index: HashMap<(&str, &str), usize> = HashMap::new();
-    let mut configs: Vec<(&str, &str, Mean)> = Vec::new();
-    let mut baseline = Mean::default();
+    let mut configs: Vec<(&str, &str, Group)> = Vec::new();
+    let mut baseline = Group::default();
     let mut baseline_params: HashSet<&str> = HashSet::new();
     for (policy, params, point, is_base, _) in &raw {
         if *is_base {
@@ -194,7 +195,7 @@ pub fn pareto_data(table: &Table, opts: &ParetoOptions) -> Result<ParetoData, Pl
             baseline_params.insert(params);
         }
         let i = *index.entry((policy, params)).or_insert_with(|| {
-            configs.push((policy, params, Mean::default()));
+            configs.push((policy, params, Group::default()));
             configs.len() - 1
         });
         configs[i].2.add(*point);
@@ -213,10 +214,10 @@ pub fn pareto_data(table: &Table, opts: &ParetoOptions) -> Result<ParetoData, Pl
                 policy: policy.to_string(),
                 params: params.to_string(),
                 point: m.point(),
-                runs: m.n,
+                runs: m.0.len(),
             })
             .collect(),
-        baseline: (baseline.n > 0).then(|| baseline.point()),
+        baseline: (!baseline.0.is_empty()).then(|| baseline.point()),
         baseline_label: opts.baseline.clone(),
         baseline_configs,
         normalized: opts.normalize,
@@ -623,6 +624,27 @@ qemu,poll-max-ns=2000,3000,60
                 iops: 3000.0
             })
         );
+    }
+
+    #[test]
+    fn a_zero_baseline_follows_the_one_zero_rule() {
+        let opts = ParetoOptions {
+            normalize: true,
+            ..ParetoOptions::default()
+        };
+        // Zero CPU against a zero baseline is no change: 100%.
+        let t = table(
+            "policy,params,rw,iops,iothread_cpu_pct\nqemu,,randread,1000,0\noff,,randread,500,0\n",
+        );
+        let d = pareto_data(&t, &opts).unwrap();
+        let off = d.configs.iter().find(|c| c.policy == "off").unwrap();
+        assert_eq!((off.point.cpu, off.point.iops), (100.0, 50.0));
+        // Any CPU over a zero baseline has no percentage: an error.
+        let t = table(
+            "policy,params,rw,iops,iothread_cpu_pct\nqemu,,randread,1000,0\noff,,randread,500,3\n",
+        );
+        let e = pareto_data(&t, &opts).unwrap_err().to_string();
+        assert!(e.contains("zero baseline") && e.contains("CPU 3 %"), "{e}");
     }
 
     #[test]

@@ -830,7 +830,6 @@ int main(int argc, char **argv)
     QemuThread iothread;
     uint64_t kicks = 0, irqs = 0, ios = 0;
     Hist *lat;
-    double secs, cpu_pct, poll_pct;
     char *params_buf = NULL;
     int c;
 
@@ -1037,15 +1036,17 @@ int main(int argc, char **argv)
         lat->n += j->lat.n;
         lat->sum += j->lat.sum;
     }
-    secs = (ls.t_end - ls.t_start) / 1e9;
-    cpu_pct = 100.0 * (ls.cpu_end - ls.cpu_start) / (ls.t_end - ls.t_start);
-    poll_pct = 100.0 * ls.poll_ns / (ls.t_end - ls.t_start);
 
+    /*
+     * Raw counts over the measured span, not rates: pollwise turns them
+     * into its result row with the same function as for its other backends
+     * (pollwise_core::run_row).
+     */
     if (opt.header) {
         printf("source,preset,policy,params,rw,bs,numjobs,iodepth,iothreads,"
-               "duration_ms,seed,iops,mb_per_s,lat_mean_us,lat_p50_us,"
-               "lat_p99_us,lat_p999_us,iothread_cpu_pct,poll_cpu_pct,"
-               "kicks_per_s,wakeups_per_s,window_mean_ns,window_zero_frac,"
+               "duration_ms,seed,span_ns,completions,kicks,wakeups,cpu_ns,"
+               "poll_ns,lat_mean_ns,lat_p50_ns,lat_p99_ns,lat_p999_ns,"
+               "window_weighted,window_total_ns,window_zero_ns,"
                "abrupt_resets\n");
     }
     printf("qemu,");
@@ -1055,17 +1056,15 @@ int main(int argc, char **argv)
     putchar(',');
     csv_field(opt.params);
     printf(",%s,%" PRIu64 ",%u,%u,1,%" PRIu64 ",%" PRIu64
-           ",%.1f,%.3f,%.3f,%.3f,%.3f,%.3f,%.2f,%.2f,%.1f,%.1f,%.1f,%.4f,%"
-           PRIu64 "\n",
+           ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
+           ",%" PRIu64 ",%.1f,%.1f,%.1f,%.1f,%.0f,%" PRIu64 ",%" PRIu64
+           ",%" PRIu64 "\n",
            opt.rw, opt.bs, opt.numjobs, opt.iodepth, opt.duration_ms,
-           opt.seed, ios / secs, ios * opt.bs / secs / 1e6,
-           lat->n ? lat->sum / lat->n / 1e3 : 0.0,
-           hist_pct(lat, 50) / 1e3, hist_pct(lat, 99) / 1e3,
-           hist_pct(lat, 99.9) / 1e3, cpu_pct, poll_pct, kicks / secs,
-           (ls.vcs_end - ls.vcs_start) / secs,
-           ls.win_total ? ls.win_weighted / ls.win_total : 0.0,
-           ls.win_total ? (double)ls.win_zero / ls.win_total : 0.0,
-           ls.abrupt_resets);
+           opt.seed, ls.t_end - ls.t_start, ios, kicks,
+           ls.vcs_end - ls.vcs_start, ls.cpu_end - ls.cpu_start, ls.poll_ns,
+           lat->n ? lat->sum / lat->n : 0.0, hist_pct(lat, 50),
+           hist_pct(lat, 99), hist_pct(lat, 99.9), ls.win_weighted,
+           ls.win_total, ls.win_zero, ls.abrupt_resets);
     fprintf(stderr, "variant %s: %" PRIu64 " I/Os, %" PRIu64 " iterations, "
             "ring events %" PRIu64 " polled / %" PRIu64 " notified, "
             "io_poll_begin %" PRIu64 ", kicks %" PRIu64 ", irqs %" PRIu64 "\n", PW_VARIANT, ios, ls.iterations,

@@ -16,7 +16,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
-use pollwise_core::{Param, Params, PolicyKind, RunRow};
+use pollwise_core::{
+    run_row, Latency, Param, Params, PolicyKind, RawCounts, RunLabels, RunRow, WindowStats,
+};
 
 pub mod transitions;
 
@@ -391,7 +393,110 @@ pub fn run(cache: &Path, spec: &RunSpec) -> Result<RunRow> {
     Ok(rows.remove(0))
 }
 
-/// Parses the harness's CSV (a header and rows in [`RunRow::COLUMNS`]).
+/// The columns the harness prints: what was run, then raw counts over its
+/// measured span (no rates; [`pollwise_core::run_row`] makes those).
+pub const HARNESS_COLUMNS: [&str; 25] = [
+    "source",
+    "preset",
+    "policy",
+    "params",
+    "rw",
+    "bs",
+    "numjobs",
+    "iodepth",
+    "iothreads",
+    "duration_ms",
+    "seed",
+    "span_ns",
+    "completions",
+    "kicks",
+    "wakeups",
+    "cpu_ns",
+    "poll_ns",
+    "lat_mean_ns",
+    "lat_p50_ns",
+    "lat_p99_ns",
+    "lat_p999_ns",
+    "window_weighted",
+    "window_total_ns",
+    "window_zero_ns",
+    "abrupt_resets",
+];
+
+/// One line of the harness's output, in [`HARNESS_COLUMNS`] order.
+#[derive(Debug, serde::Deserialize)]
+struct HarnessRow {
+    source: String,
+    preset: String,
+    policy: String,
+    params: String,
+    rw: String,
+    bs: u64,
+    numjobs: u32,
+    iodepth: u32,
+    iothreads: u32,
+    duration_ms: u64,
+    seed: u64,
+    span_ns: u64,
+    completions: u64,
+    kicks: u64,
+    wakeups: u64,
+    cpu_ns: u64,
+    poll_ns: u64,
+    lat_mean_ns: f64,
+    lat_p50_ns: f64,
+    lat_p99_ns: f64,
+    lat_p999_ns: f64,
+    window_weighted: u128,
+    window_total_ns: u64,
+    window_zero_ns: u64,
+    abrupt_resets: u64,
+}
+
+impl HarnessRow {
+    /// The result row, by core's one derivation; the harness runs one
+    /// IOThread.
+    fn into_run_row(self) -> RunRow {
+        let counts = RawCounts {
+            span_ns: self.span_ns,
+            completions: self.completions,
+            kicks: self.kicks,
+            wakeups: self.wakeups,
+            cpu_ns: self.cpu_ns,
+            poll_ns: self.poll_ns,
+            loops: 1,
+            latency: Latency {
+                mean_ns: self.lat_mean_ns,
+                p50_ns: self.lat_p50_ns,
+                p99_ns: self.lat_p99_ns,
+                p999_ns: self.lat_p999_ns,
+            },
+            window: WindowStats::from_totals(
+                self.window_weighted,
+                self.window_total_ns,
+                self.window_zero_ns,
+                self.abrupt_resets,
+            ),
+        };
+        let labels = RunLabels {
+            source: self.source,
+            preset: self.preset,
+            policy: self.policy,
+            params: self.params,
+            rw: self.rw,
+            bs: self.bs,
+            numjobs: self.numjobs,
+            iodepth: self.iodepth,
+            iothreads: self.iothreads,
+            duration_ms: self.duration_ms,
+            seed: self.seed,
+        };
+        run_row(labels, &counts)
+    }
+}
+
+/// Parses the harness's CSV (a header of [`HARNESS_COLUMNS`] and rows of
+/// raw counts) into result rows.
 pub fn parse_rows(text: &str) -> Result<Vec<RunRow>> {
     let mut rd = csv::Reader::from_reader(text.as_bytes());
     let headers: Vec<String> = rd
@@ -400,15 +505,17 @@ pub fn parse_rows(text: &str) -> Result<Vec<RunRow>> {
         .iter()
         .map(str::to_string)
         .collect();
-    if headers != RunRow::COLUMNS {
+    if headers != HARNESS_COLUMNS {
         bail!(
-            "the harness's columns are not RunRow's: got {}",
+            "the harness's columns are not the raw counts pollwise reads ({}): got {}; \
+             rebuild the harness (qemu/build.sh) from this checkout",
+            HARNESS_COLUMNS.join(","),
             headers.join(",")
         );
     }
     let mut rows = Vec::new();
     for (i, r) in rd.deserialize().enumerate() {
-        let row: RunRow = r.with_context(|| format!("harness row {} is malformed", i + 1))?;
+        let row: HarnessRow = r.with_context(|| format!("harness row {} is malformed", i + 1))?;
         if row.source != "qemu" {
             bail!(
                 "harness row {} has source '{}', not 'qemu'",
@@ -416,7 +523,7 @@ pub fn parse_rows(text: &str) -> Result<Vec<RunRow>> {
                 row.source
             );
         }
-        rows.push(row);
+        rows.push(row.into_run_row());
     }
     Ok(rows)
 }
@@ -463,23 +570,41 @@ mod tests {
     }
 
     #[test]
-    fn parses_a_harness_row() {
+    fn parses_a_harness_row_through_the_one_derivation() {
+        // What the harness prints: 4000 I/Os, 30 kicks and 50 wake-ups in a
+        // measured 1 s (the configured duration says 1000 ms too, but the
+        // rates divide by the span), 0.3 s of CPU of which 0.02 s polling.
         let text = format!(
-            "{}\nqemu,qemu-10.0.2-stock,qemu,poll-max-ns=32768 poll-grow=0 poll-shrink=0,randread,4096,1,1,1,3000,1,\
-             15000.0,61.440,66.000,60.000,120.000,300.000,95.00,60.00,200.0,300.0,16000.0,0.1000,0\n",
-            RunRow::COLUMNS.join(",")
+            "{}\nqemu,qemu-10.0.2-stock,qemu,poll-max-ns=32768 poll-grow=0 poll-shrink=0,\
+             randread,4096,2,4,1,1000,7,2000000000,4000,30,50,300000000,20000000,\
+             25000.0,50000.0,99000.0,99900.0,1500000000000,1000000000,100000000,2\n",
+            HARNESS_COLUMNS.join(",")
         );
         let rows = parse_rows(&text).unwrap();
         assert_eq!(rows.len(), 1);
-        assert_eq!(rows[0].source, "qemu");
-        assert_eq!(rows[0].iops, 15000.0);
-        assert_eq!(rows[0].iothreads, 1);
+        let r = &rows[0];
+        assert_eq!((r.source.as_str(), r.iothreads, r.seed), ("qemu", 1, 7));
+        assert_eq!(
+            (r.iops, r.kicks_per_s, r.wakeups_per_s),
+            (2000.0, 15.0, 25.0)
+        );
+        assert_eq!(r.mb_per_s, 2000.0 * 4096.0 / 1e6);
+        assert_eq!((r.iothread_cpu_pct, r.poll_cpu_pct), (15.0, 1.0));
+        assert_eq!((r.lat_mean_us, r.lat_p999_us), (25.0, 99.9));
+        assert_eq!((r.window_mean_ns, r.window_zero_frac), (1500.0, 0.1));
+        assert_eq!(r.abrupt_resets, 2);
     }
 
     #[test]
     fn rejects_foreign_columns() {
         let err = parse_rows("a,b\n1,2\n").unwrap_err();
-        assert!(err.to_string().contains("not RunRow's"), "{err}");
+        assert!(err.to_string().contains("not the raw counts"), "{err}");
+        // A harness built before the raw counts printed RunRow's columns.
+        let old = format!("{}\n", RunRow::COLUMNS.join(","));
+        assert!(parse_rows(&old)
+            .unwrap_err()
+            .to_string()
+            .contains("rebuild the harness"));
     }
 
     #[test]

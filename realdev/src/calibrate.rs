@@ -27,6 +27,7 @@ use crate::loadgen::{new_histogram, Completion, Request, Status};
 use crate::sys::{mono_ns, thread_cpu_ns, Epoll, EventFd};
 use crate::target::{Target, TargetError, TargetSpec};
 use pollwise_core::Rw;
+use pollwise_stats::{median, quantiles, spread_pct};
 
 /// What to measure.
 #[derive(Clone, Debug)]
@@ -367,11 +368,7 @@ pub fn median_costs(runs: &[LoopCosts]) -> LoopCosts {
     if runs.is_empty() {
         return c;
     }
-    let med = |f: &dyn Fn(&LoopCosts) -> f64| {
-        let mut v: Vec<f64> = runs.iter().map(f).collect();
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
+    let med = |f: &dyn Fn(&LoopCosts) -> f64| median(&runs.iter().map(f).collect::<Vec<_>>());
     macro_rules! fields {
         ($($f:ident),*) => { $( c.$f = med(&|x: &LoopCosts| x.$f); )* };
     }
@@ -609,20 +606,6 @@ impl Calibration {
     }
 }
 
-/// The spread of repeats: (max - min) / median, in %; 0 for fewer than two.
-pub fn spread_pct(values: &[f64]) -> f64 {
-    if values.len() < 2 {
-        return 0.0;
-    }
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    let med = v[v.len() / 2];
-    if med <= 0.0 {
-        return f64::INFINITY;
-    }
-    100.0 * (v[v.len() - 1] - v[0]) / med
-}
-
 /// Measurements that cannot all be true of an idle device: each is a
 /// reason not to trust a preset built from them.
 pub fn checks(c: &CheckInput) -> Vec<Warning> {
@@ -804,33 +787,21 @@ fn device_point(
 /// What one read of the thread CPU clock adds to a CPU-clock interval (it
 /// is a system call), the median of back-to-back reads.
 pub fn cpu_clock_cost() -> u64 {
-    let mut d: Vec<u64> = (0..200)
+    let d: Vec<u64> = (0..200)
         .map(|_| {
             let a = thread_cpu_ns();
             thread_cpu_ns() - a
         })
         .collect();
-    d.sort_unstable();
-    d[d.len() / 2]
+    median(&ns(&d)) as u64
 }
 
-fn median(mut v: Vec<u64>) -> f64 {
-    if v.is_empty() {
-        return 0.0;
-    }
-    v.sort_unstable();
-    v[v.len() / 2] as f64
-}
+/// The quantiles a wake-up's latency is reported by: p10, p50, p90, p99.
+const WAKE_QUANTILES: [f64; 4] = [0.1, 0.5, 0.9, 0.99];
 
-/// The 10th, 50th, 90th and 99th percentiles (nearest rank below).
-pub fn quantiles(v: &[u64]) -> [f64; 4] {
-    if v.is_empty() {
-        return [0.0; 4];
-    }
-    let mut v = v.to_vec();
-    v.sort_unstable();
-    let at = |q: f64| v[((v.len() - 1) as f64 * q) as usize] as f64;
-    [at(0.1), at(0.5), at(0.9), at(0.99)]
+/// Nanosecond counts as numbers for the statistics.
+fn ns(v: &[u64]) -> Vec<f64> {
+    v.iter().map(|&x| x as f64).collect()
 }
 
 /// Runs every loop-cost probe `rounds` times.
@@ -885,8 +856,8 @@ fn wake_by_idle_probe(rounds: u32) -> Result<Vec<WakeRow>, CalibrateError> {
         );
         rows.push(WakeRow {
             idle_ns: gap,
-            eventfd_q: quantiles(&eventfd),
-            channel_q: quantiles(&channel),
+            eventfd_q: quantiles(&ns(&eventfd), WAKE_QUANTILES),
+            channel_q: quantiles(&ns(&channel), WAKE_QUANTILES),
         });
     }
     Ok(rows)
@@ -999,12 +970,12 @@ fn eventfd_probe(rounds: u32, c: &mut LoopCosts) -> Result<(), CalibrateError> {
     }
     drop(ready_tx);
     let kicks = writer.join().unwrap_or_default();
-    c.wakeup_latency_q = quantiles(&latencies);
-    c.wakeup_latency_ns = median(latencies);
+    c.wakeup_latency_q = quantiles(&ns(&latencies), WAKE_QUANTILES);
+    c.wakeup_latency_ns = median(&ns(&latencies));
     // Each round's CPU also covers the two clock reads around it (about one
     // CPU-clock syscall); the probe reports the cycle as a whole.
     c.wakeup_cpu_ns = cpu as f64 / f64::from(rounds);
-    c.kick_ns = median(kicks);
+    c.kick_ns = median(&ns(&kicks));
     Ok(())
 }
 
@@ -1043,11 +1014,11 @@ fn channel_probe(rounds: u32, c: &mut LoopCosts) {
     }
     drop(ready_tx);
     let (sends, send_cpus) = sender.join().unwrap_or_default();
-    c.completion_wake_latency_q = quantiles(&latencies);
-    c.completion_wake_latency_ns = median(latencies);
+    c.completion_wake_latency_q = quantiles(&ns(&latencies), WAKE_QUANTILES);
+    c.completion_wake_latency_ns = median(&ns(&latencies));
     c.completion_wake_cpu_ns = cpu as f64 / f64::from(rounds);
-    c.completion_notify_ns = median(sends);
-    c.completion_notify_cpu_ns = median(send_cpus);
+    c.completion_notify_ns = median(&ns(&sends));
+    c.completion_notify_cpu_ns = median(&ns(&send_cpus));
 }
 
 struct NoBell;
@@ -1242,15 +1213,6 @@ mod tests {
         let w = whats(&c);
         assert_eq!(w.len(), 2, "{w:?}");
         assert!(w[0].contains("1.10 CPUs") && w[1].contains("stole 30%"));
-    }
-
-    #[test]
-    fn spread_and_quantiles_by_hand() {
-        assert_eq!(spread_pct(&[90.0, 100.0, 110.0]), 20.0);
-        assert_eq!(spread_pct(&[5.0]), 0.0);
-        let v: Vec<u64> = (1..=100).collect();
-        assert_eq!(quantiles(&v), [10.0, 50.0, 90.0, 99.0]);
-        assert_eq!(quantiles(&[]), [0.0; 4]);
     }
 
     #[test]

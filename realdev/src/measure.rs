@@ -1,13 +1,14 @@
 //! Turns what the jobs and the loop measured into the common result row.
 
 use hdrhistogram::Histogram;
-use pollwise_core::RunRow;
+use pollwise_core::{cpu_pct, run_row as core_run_row, Latency, RawCounts, RunLabels, RunRow};
 
 use crate::eventloop::LoopReport;
 use crate::loadgen::{new_histogram, JobReport, JobSpec};
 
 /// The loop thread's time, split the way the simulator accounts it, each as
-/// a percentage of the run's wall-clock time.
+/// a percentage of the run's wall-clock time (the measured span, as in the
+/// row).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct CpuSplit {
     /// All CPU the loop thread used (CLOCK_THREAD_CPUTIME_ID).
@@ -34,14 +35,7 @@ impl CpuSplit {
     /// several loops (`lp.loops`) the report holds their sums, and each
     /// percentage is the mean per loop, as the simulator reports it.
     pub fn from_loop(lp: &LoopReport) -> CpuSplit {
-        let loops = f64::from(lp.loops.max(1));
-        let pct = |ns: u64| {
-            if lp.elapsed_ns == 0 {
-                0.0
-            } else {
-                ns as f64 * 100.0 / lp.elapsed_ns as f64 / loops
-            }
-        };
+        let pct = |ns: u64| cpu_pct(ns, lp.elapsed_ns, lp.loops);
         let total = pct(lp.cpu_ns);
         let poll = pct(lp.poll_ns).min(total);
         let busy = pct(lp.busy_ns).min(total - poll);
@@ -75,25 +69,28 @@ pub fn merged_latency(jobs: &[JobReport]) -> Histogram<u64> {
     all
 }
 
-/// The common result row (source `realdev`).
+/// The common result row (source `realdev`), by core's one derivation over
+/// the measured span: the loop's wall-clock run (`elapsed_ns`, the longest
+/// loop's with several), which holds every I/O the jobs counted.
 pub fn run_row(meta: &RowMeta, jobs: &[JobReport], lp: &LoopReport) -> RunRow {
-    let secs = meta.duration_ms as f64 / 1000.0;
-    let per_s = |n: u64| if secs > 0.0 { n as f64 / secs } else { 0.0 };
-    let ios: u64 = jobs.iter().map(|j| j.ios).sum();
-    let bytes: u64 = jobs.iter().map(|j| j.bytes).sum();
-    let kicks: u64 = jobs.iter().map(|j| j.kicks).sum();
     let lat = merged_latency(jobs);
-    let us = |ns: f64| ns / 1000.0;
-    let q = |quantile: f64| {
-        if lat.is_empty() {
-            0.0
-        } else {
-            us(lat.value_at_quantile(quantile) as f64)
-        }
+    let latency = if lat.is_empty() {
+        Latency::default()
+    } else {
+        Latency::from_histogram(lat.mean(), |q| lat.value_at_quantile(q) as f64)
     };
-    let split = CpuSplit::from_loop(lp);
-    let loop_secs = lp.elapsed_ns as f64 / 1e9;
-    RunRow {
+    let counts = RawCounts {
+        span_ns: lp.elapsed_ns,
+        completions: jobs.iter().map(|j| j.ios).sum(),
+        kicks: jobs.iter().map(|j| j.kicks).sum(),
+        wakeups: lp.wakeups,
+        cpu_ns: lp.cpu_ns,
+        poll_ns: lp.poll_ns,
+        loops: lp.loops,
+        latency,
+        window: lp.window.clone(),
+    };
+    let labels = RunLabels {
         source: "realdev".into(),
         preset: meta.preset.clone(),
         policy: meta.policy.clone(),
@@ -105,24 +102,8 @@ pub fn run_row(meta: &RowMeta, jobs: &[JobReport], lp: &LoopReport) -> RunRow {
         iothreads: meta.workload.iothreads,
         duration_ms: meta.duration_ms,
         seed: meta.workload.seed,
-        iops: per_s(ios),
-        mb_per_s: per_s(bytes) / 1e6,
-        lat_mean_us: if lat.is_empty() { 0.0 } else { us(lat.mean()) },
-        lat_p50_us: q(0.5),
-        lat_p99_us: q(0.99),
-        lat_p999_us: q(0.999),
-        iothread_cpu_pct: split.total_pct,
-        poll_cpu_pct: split.poll_pct,
-        kicks_per_s: per_s(kicks),
-        wakeups_per_s: if loop_secs > 0.0 {
-            lp.wakeups as f64 / loop_secs
-        } else {
-            0.0
-        },
-        window_mean_ns: lp.window.mean_ns(),
-        window_zero_frac: lp.window.zero_frac(),
-        abrupt_resets: lp.window.abrupt_resets(),
-    }
+    };
+    core_run_row(labels, &counts)
 }
 
 #[cfg(test)]
@@ -174,9 +155,10 @@ mod tests {
             ..LoopReport::default()
         };
         let row = run_row(&meta, &jobs, &lp);
-        // 4 I/Os in 0.5 s.
-        assert_eq!(row.iops, 8.0);
-        assert_eq!(row.mb_per_s, 8.0 * 4096.0 / 1e6);
+        // 4 I/Os over the measured 1 s (not the configured 0.5 s), like
+        // every other rate of the row.
+        assert_eq!(row.iops, 4.0);
+        assert_eq!(row.mb_per_s, 4.0 * 4096.0 / 1e6);
         // Mean of 10, 20, 30, 40 us, within the histogram's resolution
         // (3 significant digits: buckets of 32 ns at 40 us).
         assert!((row.lat_mean_us - 25.0).abs() < 0.1, "{}", row.lat_mean_us);
@@ -184,8 +166,9 @@ mod tests {
         assert!((row.lat_p99_us - 40.0).abs() < 0.1, "{}", row.lat_p99_us);
         assert_eq!(row.iothread_cpu_pct, 40.0);
         assert_eq!(row.poll_cpu_pct, 10.0);
-        assert_eq!(row.kicks_per_s, 8.0);
+        assert_eq!(row.kicks_per_s, 4.0);
         assert_eq!(row.wakeups_per_s, 50.0);
+        assert_eq!(row.duration_ms, 500);
         assert_eq!(row.source, "realdev");
         assert_eq!(row.numjobs, 2);
     }

@@ -7,7 +7,8 @@ use std::collections::{BinaryHeap, VecDeque};
 
 use hdrhistogram::Histogram;
 use pollwise_core::{
-    EventKind, Foresight, Params, Phase, RunRow, TracePoint, TraceRow, WindowStats,
+    run_row, EventKind, Foresight, Latency, Params, Phase, RawCounts, RunLabels, RunRow,
+    TracePoint, TraceRow, WindowStats,
 };
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, LogNormal};
@@ -846,11 +847,8 @@ impl<'a> Engine<'a> {
 
     pub(crate) fn finish(self) -> (RunRow, Vec<TraceRow>) {
         let (from, to) = (self.measure_from, self.measure_to);
-        let n_it = self.iothreads.len() as f64;
-        let it_cpu_ns = self
-            .host
-            .as_ref()
-            .map(|h| h.cpu_ns(0..self.iothreads.len() as u32));
+        let loops = self.iothreads.len() as u32;
+        let it_cpu_ns = self.host.as_ref().map(|h| h.cpu_ns(0..loops));
         let mut stats = WindowStats::default();
         let (mut poll, mut busy, mut wakeups) = (0u64, 0u64, 0u64);
         for t in self.iothreads {
@@ -861,12 +859,20 @@ impl<'a> Engine<'a> {
             busy += c.busy_ns;
             wakeups += c.wakeups;
         }
-        let secs = self.workload.duration_ms as f64 / 1000.0;
-        let span = (to - from) as f64;
         let h = &self.meters.latency;
-        let us = |ns: f64| ns / 1000.0;
-        let iops = self.meters.completions as f64 / secs;
-        let row = RunRow {
+        let counts = RawCounts {
+            span_ns: to - from,
+            completions: self.meters.completions,
+            kicks: self.meters.kicks,
+            wakeups,
+            // On a shared host, what the threads' CPU clocks would count.
+            cpu_ns: it_cpu_ns.unwrap_or(poll + busy),
+            poll_ns: self.host.as_ref().map_or(poll, |h| h.cpu_of(poll)),
+            loops,
+            latency: Latency::from_histogram(h.mean(), |q| h.value_at_quantile(q) as f64),
+            window: stats,
+        };
+        let labels = RunLabels {
             source: "sim".into(),
             preset: self.preset.name.clone(),
             policy: self.params.kind().name().into(),
@@ -878,23 +884,8 @@ impl<'a> Engine<'a> {
             iothreads: self.workload.iothreads,
             duration_ms: self.workload.duration_ms,
             seed: self.seed,
-            iops,
-            mb_per_s: iops * self.workload.bs as f64 / 1e6,
-            lat_mean_us: us(h.mean()),
-            lat_p50_us: us(h.value_at_quantile(0.5) as f64),
-            lat_p99_us: us(h.value_at_quantile(0.99) as f64),
-            lat_p999_us: us(h.value_at_quantile(0.999) as f64),
-            // On a shared host, what the threads' CPU clocks would count.
-            iothread_cpu_pct: 100.0 * it_cpu_ns.unwrap_or(poll + busy) as f64 / span / n_it,
-            poll_cpu_pct: 100.0 * self.host.as_ref().map_or(poll, |h| h.cpu_of(poll)) as f64
-                / span
-                / n_it,
-            kicks_per_s: self.meters.kicks as f64 / secs,
-            wakeups_per_s: wakeups as f64 / secs,
-            window_mean_ns: stats.mean_ns(),
-            window_zero_frac: stats.zero_frac(),
-            abrupt_resets: stats.abrupt_resets(),
         };
+        let row = run_row(labels, &counts);
         (
             row,
             self.trace.map(TraceSink::into_rows).unwrap_or_default(),

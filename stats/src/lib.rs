@@ -1,0 +1,231 @@
+//! The one place for the statistics pollwise reports: means, spreads,
+//! medians and quantiles, percentage changes with one rule for a zero
+//! baseline, a bootstrap confidence interval for any statistic, and the
+//! verdict of a paired comparison against an acceptance bar.
+//!
+//! Every crate that summarises numbers (the lab, the plots, the device
+//! calibration) uses these functions; none keeps its own copy, so a median
+//! or a percentage change means the same thing in every output. The only
+//! dependency is a seeded PCG generator, so a bootstrap interval is
+//! reproducible from its data and seed.
+
+mod bootstrap;
+mod paired;
+
+pub use bootstrap::{bootstrap_ci, paired_ci, paired_median_ci, Interval, BOOTSTRAP_RESAMPLES};
+pub use paired::{repeats_to_resolve, PairedDiff, Verdict, PAIRED_CI_METHOD};
+
+/// The arithmetic mean, summed in slice order; 0 for no values (an empty
+/// set of changes is no change).
+pub fn mean(values: &[f64]) -> f64 {
+    mean_of(values.iter().copied())
+}
+
+/// [`mean`] of numbers an iterator yields, summed in order (so the same
+/// numbers give the same bits either way).
+pub fn mean_of(values: impl IntoIterator<Item = f64>) -> f64 {
+    let mut n = 0usize;
+    let sum: f64 = values.into_iter().inspect(|_| n += 1).sum();
+    if n == 0 {
+        0.0
+    } else {
+        sum / n as f64
+    }
+}
+
+/// The sample standard deviation (divisor n - 1); 0 for fewer than two
+/// values, where no spread can be measured.
+pub fn sample_sd(values: &[f64]) -> f64 {
+    if values.len() < 2 {
+        return 0.0;
+    }
+    let m = mean(values);
+    let n = values.len() as f64;
+    (values.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+}
+
+/// The median: the middle value, or the mean of the two middle values for
+/// an even count (so it equals [`quantile`] at 0.5); NaN for no values.
+pub fn median(values: &[f64]) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    let v = sorted(values);
+    let mid = v.len() / 2;
+    if v.len().is_multiple_of(2) {
+        (v[mid - 1] + v[mid]) / 2.0
+    } else {
+        v[mid]
+    }
+}
+
+/// The `q` quantile (0 <= q <= 1) by linear interpolation between the
+/// order statistics at rank `(n - 1) q` (Hyndman and Fan's type 7, the
+/// default of R and NumPy): the minimum at 0, the median at 0.5, the
+/// maximum at 1. NaN for no values or `q` outside [0, 1].
+pub fn quantile(values: &[f64], q: f64) -> f64 {
+    quantile_sorted(&sorted(values), q)
+}
+
+/// Several quantiles of one sample ([`quantile`] at each of `qs`), with
+/// one sort.
+pub fn quantiles<const N: usize>(values: &[f64], qs: [f64; N]) -> [f64; N] {
+    let v = sorted(values);
+    qs.map(|q| quantile_sorted(&v, q))
+}
+
+/// [`quantile`] of values already sorted in ascending order (saves the
+/// sort when several quantiles of one sample are wanted).
+pub fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() || !(0.0..=1.0).contains(&q) {
+        return f64::NAN;
+    }
+    let rank = (sorted.len() - 1) as f64 * q;
+    let below = rank.floor() as usize;
+    let frac = rank - below as f64;
+    match sorted.get(below + 1) {
+        Some(&next) if frac > 0.0 => sorted[below] + frac * (next - sorted[below]),
+        _ => sorted[below],
+    }
+}
+
+/// The values in ascending order (NaN last, by `f64::total_cmp`).
+pub fn sorted(values: &[f64]) -> Vec<f64> {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    v
+}
+
+/// The range, max - min; 0 for no values.
+pub fn range(values: &[f64]) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let min = values.iter().copied().fold(f64::INFINITY, f64::min);
+    max - min
+}
+
+/// The spread of repeats of one measurement: the range relative to the
+/// median, in percent; 0 for fewer than two values. A median at or below
+/// zero has no relative spread: +infinity unless every value is equal
+/// (then 0), the rule of [`pct_diff`].
+pub fn spread_pct(values: &[f64]) -> f64 {
+    if values.len() < 2 {
+        return 0.0;
+    }
+    let (med, r) = (median(values), range(values));
+    if med <= 0.0 {
+        return if r == 0.0 { 0.0 } else { f64::INFINITY };
+    }
+    100.0 * r / med
+}
+
+/// `cand` relative to `base`, in percent: `100 (cand - base) / base`.
+///
+/// The one rule for a zero baseline: if both are zero there is no change
+/// (0); if only the baseline is zero the relative change is unbounded and
+/// the result is +infinity or -infinity with the sign of `cand`, so it is
+/// never mistaken for "no change" and fails any finite acceptance bar.
+pub fn pct_diff(base: f64, cand: f64) -> f64 {
+    if base == 0.0 {
+        if cand == 0.0 {
+            0.0
+        } else {
+            f64::INFINITY.copysign(cand)
+        }
+    } else {
+        100.0 * (cand - base) / base
+    }
+}
+
+/// `cand / base`, with [`pct_diff`]'s rule for a zero baseline: 1 (equal)
+/// if both are zero, +infinity or -infinity with the sign of `cand` if
+/// only the baseline is.
+pub fn ratio(base: f64, cand: f64) -> f64 {
+    if base == 0.0 {
+        if cand == 0.0 {
+            1.0
+        } else {
+            f64::INFINITY.copysign(cand)
+        }
+    } else {
+        cand / base
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mean_and_sample_sd_by_hand() {
+        assert_eq!(mean(&[1.0, 2.0, 6.0]), 3.0);
+        assert_eq!(mean(&[]), 0.0);
+        assert_eq!(mean_of([1.0, 2.0, 6.0].iter().map(|v| v * 2.0)), 6.0);
+        assert_eq!(mean_of(std::iter::empty()), 0.0);
+        // Deviations -2, -1, 3: squares 4 + 1 + 9 = 14, / (3 - 1) = 7.
+        assert_eq!(sample_sd(&[1.0, 2.0, 6.0]), 7f64.sqrt());
+        // +10 and -10: mean 0, (100 + 100) / 1 = 200.
+        assert_eq!(sample_sd(&[10.0, -10.0]), 200f64.sqrt());
+        assert_eq!(sample_sd(&[5.0]), 0.0);
+    }
+
+    #[test]
+    fn pct_diff_and_its_zero_baseline_rule() {
+        assert_eq!(pct_diff(100.0, 110.0), 10.0);
+        assert_eq!(pct_diff(200.0, 150.0), -25.0);
+        assert_eq!(pct_diff(150.0, 145.0), 100.0 * -5.0 / 150.0);
+        assert_eq!(pct_diff(0.0, 0.0), 0.0);
+        assert_eq!(pct_diff(0.0, 3.0), f64::INFINITY);
+        assert_eq!(pct_diff(0.0, -3.0), f64::NEG_INFINITY);
+    }
+
+    #[test]
+    fn ratio_follows_the_same_zero_rule() {
+        assert_eq!(ratio(200.0, 150.0), 0.75);
+        assert_eq!(ratio(0.0, 0.0), 1.0);
+        assert_eq!(ratio(0.0, 2.0), f64::INFINITY);
+        assert_eq!(ratio(0.0, -2.0), f64::NEG_INFINITY);
+        assert_eq!(ratio(4.0, 0.0), 0.0);
+    }
+
+    #[test]
+    fn median_odd_even_and_unsorted() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), 2.5);
+        assert!(median(&[]).is_nan());
+    }
+
+    #[test]
+    fn quantiles_interpolate_between_ranks() {
+        let v: Vec<f64> = (1..=100).map(f64::from).collect();
+        // Rank 99 q: 9.9 -> 10 + 0.9 (11 - 10).
+        assert!((quantile(&v, 0.1) - 10.9).abs() < 1e-12);
+        assert_eq!(quantile(&v, 0.5), 50.5);
+        assert_eq!(quantile(&v, 0.0), 1.0);
+        assert_eq!(quantile(&v, 1.0), 100.0);
+        assert_eq!(quantile(&[4.0, 1.0, 3.0, 2.0], 0.5), 2.5);
+        assert_eq!(quantile(&[7.0], 0.99), 7.0);
+        let [p10, p50, p99] = quantiles(&v, [0.1, 0.5, 0.99]);
+        assert_eq!(
+            [p10, p50, p99],
+            [quantile(&v, 0.1), 50.5, quantile(&v, 0.99)]
+        );
+        assert!(quantile(&[], 0.5).is_nan());
+        assert!(quantile(&v, 1.5).is_nan());
+        assert!(quantile(&v, f64::NAN).is_nan());
+    }
+
+    #[test]
+    fn range_and_spread_by_hand() {
+        assert_eq!(range(&[3.0, 9.0, 5.0]), 6.0);
+        assert_eq!(range(&[]), 0.0);
+        assert_eq!(spread_pct(&[90.0, 100.0, 110.0]), 20.0);
+        // Even count: the median averages the middle two, 100.
+        assert_eq!(spread_pct(&[90.0, 95.0, 105.0, 110.0]), 20.0);
+        assert_eq!(spread_pct(&[5.0]), 0.0);
+        assert_eq!(spread_pct(&[0.0, 0.0]), 0.0);
+        assert_eq!(spread_pct(&[0.0, 0.0, 3.0]), f64::INFINITY);
+    }
+}

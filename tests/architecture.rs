@@ -1,0 +1,146 @@
+//! Invariants of the source tree that a compiler cannot check, checked by
+//! reading it (see ARCHITECTURE.md, "Invariants").
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// Directories never scanned: build output, version control, and the one
+/// statistics crate itself.
+const SKIP_DIRS: [&str; 3] = ["target", ".git", "stats"];
+
+/// Every `.rs` file of the workspace outside [`SKIP_DIRS`], except this
+/// file (whose tests spell out the definitions it forbids).
+fn rust_files() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        let entries = fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        for entry in entries {
+            let path = entry.expect("a readable directory entry").path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if path.is_dir() {
+                if !SKIP_DIRS.contains(&name) && !name.starts_with('.') {
+                    dirs.push(path);
+                }
+            } else if name.ends_with(".rs") && path != root.join(file!()) {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// Name stems of the statistics that live only in `pollwise-stats`.
+const STATS_STEMS: [&str; 8] = [
+    "mean",
+    "median",
+    "quantile",
+    "percentile",
+    "sample_sd",
+    "spread",
+    "pct_diff",
+    "stddev",
+];
+
+/// Whether `name` is a statistic of [`STATS_STEMS`] (the stem, its plural,
+/// `_of` or `_ci` forms) or any bootstrap.
+fn is_stats_name(name: &str) -> bool {
+    name.starts_with("bootstrap")
+        || STATS_STEMS.iter().any(|stem| {
+            name.strip_prefix(stem)
+                .is_some_and(|rest| ["", "s", "_of", "_ci", "_pct"].contains(&rest))
+        })
+}
+
+/// The free functions (no `self`) with a statistic's name that `line`
+/// defines.
+fn stats_fns(line: &str) -> Vec<String> {
+    let code = line.trim_start();
+    if code.starts_with("//") {
+        return Vec::new();
+    }
+    let mut found = Vec::new();
+    let mut rest = code;
+    while let Some(at) = rest.find("fn ") {
+        let before_ok = at == 0 || !rest.as_bytes()[at - 1].is_ascii_alphanumeric();
+        let after = &rest[at + 3..];
+        let name: String = after
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        let params = after[name.len()..]
+            .split_once('(')
+            .map_or("", |(_, p)| p.trim_start());
+        let method = ["self", "&self", "&mut self", "mut self"]
+            .iter()
+            .any(|s| params.starts_with(s));
+        if before_ok && !method && is_stats_name(&name) {
+            found.push(name.clone());
+        }
+        rest = &after[name.len()..];
+    }
+    found
+}
+
+/// "One statistics crate": no file outside `stats/` defines a mean,
+/// median, quantile, percentile, spread, percentage change or bootstrap of
+/// its own. Methods of a distribution (`WakeupDist::quantile(&self, u)`)
+/// and aggregations over rows that call the crate (`mean_row`,
+/// `median_costs`) are not copies and pass.
+#[test]
+fn statistics_are_defined_only_in_the_stats_crate() {
+    let files = rust_files();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // The walk reaches every crate; an empty walk would pass vacuously.
+    for must in [
+        "core/src/row.rs",
+        "lab/src/stats.rs",
+        "plots/src/pareto.rs",
+        "src/main.rs",
+    ] {
+        assert!(files.contains(&root.join(must)), "the walk missed {must}");
+    }
+    let mut copies = Vec::new();
+    for file in &files {
+        let text = fs::read_to_string(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        for (i, line) in text.lines().enumerate() {
+            for name in stats_fns(line) {
+                let rel = file.strip_prefix(root).unwrap_or(file);
+                copies.push(format!("{}:{}: fn {name}", rel.display(), i + 1));
+            }
+        }
+    }
+    assert!(
+        copies.is_empty(),
+        "statistics defined outside the stats crate (use pollwise_stats instead):\n{}",
+        copies.join("\n")
+    );
+}
+
+#[test]
+fn the_scanner_tells_copies_from_methods_and_aggregations() {
+    assert_eq!(stats_fns("pub fn median(v: &[f64]) -> f64 {"), ["median"]);
+    assert_eq!(
+        stats_fns("fn mean_of(v: impl Iterator) -> f64"),
+        ["mean_of"]
+    );
+    assert_eq!(
+        stats_fns("fn quantiles(v: &[u64]) -> [f64; 4] {"),
+        ["quantiles"]
+    );
+    assert_eq!(
+        stats_fns("pub(crate) fn spread_pct(v: &[f64])"),
+        ["spread_pct"]
+    );
+    assert_eq!(
+        stats_fns("fn bootstrap_loop<F>(d: &[f64], f: F)"),
+        ["bootstrap_loop"]
+    );
+    assert!(stats_fns("pub fn quantile(&self, u: f64) -> u64 {").is_empty());
+    assert!(stats_fns("pub fn mean_row(rows: &[RunRow]) -> Option<RunRow> {").is_empty());
+    assert!(stats_fns("pub fn median_costs(runs: &[LoopCosts]) -> LoopCosts {").is_empty());
+    assert!(stats_fns("/// fn median(v) in a comment").is_empty());
+    assert!(stats_fns("fn zero_means(spec: &ParamSpec)").is_empty());
+}
