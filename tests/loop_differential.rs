@@ -11,6 +11,13 @@
 //! loop's own times are all even and arrivals odd, so no arrival ties with a
 //! deadline (the one place where two correct loops may order events either
 //! way).
+//!
+//! Each timeline runs with QEMU's optional rules off and on ([`Rules`]): the
+//! context's notifier as a poll handler, self-notification after
+//! processing (linux-aio's bottom half), and doorbells left readable by
+//! polling. The simulator reports them as its engine does; the device's
+//! driver learns them through `LoopHost::rung` and
+//! `LoopHost::notified_self`.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -24,12 +31,54 @@ use proptest::prelude::*;
 
 const WAKE_NS: u64 = 6_000;
 const BUSY_NS: u64 = 2_000;
+/// The context notifier's handler id, next after the two of `drive`.
+const NOTIFIER: HandlerId = HANDLERS as HandlerId;
+
+/// QEMU's optional loop rules, each as the simulator's preset turns it on.
+#[derive(Clone, Copy, Debug, Default)]
+struct Rules {
+    /// The context's notifier is a poll handler (`notifier_polled`).
+    notifier: bool,
+    /// Processing that submitted or ran the AIO handler calls
+    /// `aio_notify()` (`self_notify`).
+    self_notify: bool,
+    /// Doorbells stay readable when polling finds the work
+    /// (`stale_eventfd`): every completion writes the AIO eventfd, every
+    /// kick the queue's.
+    stale: bool,
+}
+
+impl Rules {
+    fn all() -> [Rules; 8] {
+        std::array::from_fn(|i| Rules {
+            notifier: i & 1 != 0,
+            self_notify: i & 2 != 0,
+            stale: i & 4 != 0,
+        })
+    }
+
+    fn machine(self, params: &Params) -> IoThread {
+        let lp = IoThread::new(params.clone(), HANDLERS, 0, u64::MAX);
+        if self.notifier {
+            lp.with_context_notifier().0
+        } else {
+            lp
+        }
+    }
+
+    /// Whether processing `submitted` requests after `lp`'s notice
+    /// schedules a bottom half.
+    fn notifies(self, submitted: bool, lp: &IoThread) -> bool {
+        self.self_notify && (submitted || lp.last_handlers().contains(&AIO_HANDLER))
+    }
+}
 
 /// What one iteration reported to the policy.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Seen {
     block_ns: u64,
     polled: bool,
+    slept: bool,
     handlers: Vec<HandlerId>,
 }
 
@@ -47,13 +96,14 @@ fn seen(lp: &IoThread) -> Seen {
     Seen {
         block_ns: n.block_ns,
         polled: n.polled,
+        slept: n.slept,
         handlers: lp.last_handlers().to_vec(),
     }
 }
 
 // ---- the simulator's driver --------------------------------------------
 
-fn through_sim(params: &Params, arrivals: &[(u64, HandlerId)]) -> Record {
+fn through_sim(params: &Params, rules: Rules, arrivals: &[(u64, HandlerId)]) -> Record {
     #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
     enum Ev {
         Arrival(usize),
@@ -62,6 +112,9 @@ fn through_sim(params: &Params, arrivals: &[(u64, HandlerId)]) -> Record {
     }
     let mut rec = Record::default();
     let mut d = LoopDriver::new(params.clone(), HANDLERS, 0, WAKE_NS, 0, u64::MAX);
+    if rules.notifier {
+        d = d.with_context_notifier();
+    }
     rec.trace.push(d.machine().trace_point(0));
     let mut q = BinaryHeap::new();
     let mut seq = 0u64;
@@ -80,17 +133,22 @@ fn through_sim(params: &Params, arrivals: &[(u64, HandlerId)]) -> Record {
     while let Some(Reverse((now, _, ev))) = q.pop() {
         let next = match ev {
             Ev::Arrival(i) => {
-                ready.push(arrivals[i].1);
+                let h = arrivals[i].1;
+                ready.push(h);
+                if h == AIO_HANDLER && rules.stale {
+                    d.doorbell(h);
+                }
                 let next = d.arrival(now);
-                if arrivals[i].1 == SUBMIT_HANDLER {
-                    rec.kicks.push(d.machine().notify_enabled());
+                if h == SUBMIT_HANDLER {
+                    let kick = d.machine().notify_enabled();
+                    rec.kicks.push(kick);
+                    if kick && rules.stale {
+                        d.doorbell(h);
+                    }
                 }
                 next
             }
-            Ev::Loop(LoopEvent::PollTimeout { gen }) => {
-                d.poll_timeout(now, gen);
-                None
-            }
+            Ev::Loop(LoopEvent::PollTimeout { gen }) => d.poll_timeout(now, gen),
             Ev::Loop(LoopEvent::Noticed { gen }) => {
                 let handlers = [SUBMIT_HANDLER, AIO_HANDLER]
                     .into_iter()
@@ -98,6 +156,9 @@ fn through_sim(params: &Params, arrivals: &[(u64, HandlerId)]) -> Record {
                 if let Some(n) = d.noticed(now, gen, handlers) {
                     rec.iterations.push(seen(d.machine()));
                     rec.trace.extend(n.trace);
+                    if rules.notifies(ready.contains(&SUBMIT_HANDLER), d.machine()) {
+                        d.notify_self();
+                    }
                     done += ready.len();
                     ready.clear();
                     push(&mut q, now + BUSY_NS, Ev::IterEnd);
@@ -121,6 +182,7 @@ fn through_sim(params: &Params, arrivals: &[(u64, HandlerId)]) -> Record {
 // ---- the real device's driver on a fake clock --------------------------
 
 struct FakeDevice<'a> {
+    rules: Rules,
     arrivals: &'a [(u64, HandlerId)],
     clock: u64,
     /// Arrivals released so far.
@@ -130,6 +192,10 @@ struct FakeDevice<'a> {
     done: usize,
     stop: &'a StopSignal,
     rec: Record,
+    /// Doorbells written and not yet reported to the machine.
+    rung: Vec<HandlerId>,
+    /// The last processing scheduled a bottom half.
+    bottom_half: bool,
 }
 
 /// Notes that a request found notifications on (the guest kicks).
@@ -154,9 +220,16 @@ impl FakeDevice<'_> {
                 self.queue
                     .push(self.next, &kick)
                     .expect("the queue closes after the last arrival");
-                self.rec.kicks.push(kick.0.into_inner());
+                let kicked = kick.0.into_inner();
+                self.rec.kicks.push(kicked);
+                if kicked && self.rules.stale {
+                    self.rung.push(SUBMIT_HANDLER);
+                }
             } else {
                 self.ring.push(self.next);
+                if self.rules.stale {
+                    self.rung.push(AIO_HANDLER);
+                }
             }
             self.next += 1;
         }
@@ -196,6 +269,7 @@ impl LoopHost for FakeDevice<'_> {
 
     fn process(&mut self, requests: &mut Vec<usize>, lp: &IoThread) -> std::io::Result<()> {
         self.rec.iterations.push(seen(lp));
+        self.bottom_half = self.rules.notifies(!requests.is_empty(), lp);
         self.done += requests.len() + self.ring.len();
         requests.clear();
         self.ring.clear();
@@ -214,12 +288,21 @@ impl LoopHost for FakeDevice<'_> {
     fn trace(&mut self, point: TracePoint) {
         self.rec.trace.push(point);
     }
+
+    fn rung(&mut self, doorbells: &mut Vec<HandlerId>) {
+        doorbells.append(&mut self.rung);
+    }
+
+    fn notified_self(&mut self) -> bool {
+        std::mem::take(&mut self.bottom_half)
+    }
 }
 
-fn through_device(params: &Params, arrivals: &[(u64, HandlerId)]) -> Record {
+fn through_device(params: &Params, rules: Rules, arrivals: &[(u64, HandlerId)]) -> Record {
     let queue = SubmitQueue::new();
     let stop = StopSignal::new();
     let mut host = FakeDevice {
+        rules,
         arrivals,
         clock: 0,
         next: 0,
@@ -228,8 +311,10 @@ fn through_device(params: &Params, arrivals: &[(u64, HandlerId)]) -> Record {
         done: 0,
         stop: &stop,
         rec: Record::default(),
+        rung: Vec::new(),
+        bottom_half: false,
     };
-    let mut lp = IoThread::new(params.clone(), HANDLERS, 0, u64::MAX);
+    let mut lp = rules.machine(params);
     drive(&mut lp, &mut host, &queue, &stop, None).unwrap();
     host.rec
 }
@@ -255,13 +340,20 @@ fn policy(kind: PolicyKind, max: u64) -> Params {
     p
 }
 
-fn assert_same(params: &Params, arrivals: &[(u64, HandlerId)]) {
-    let sim = through_sim(params, arrivals);
-    let dev = through_device(params, arrivals);
+fn assert_same(params: &Params, rules: Rules, arrivals: &[(u64, HandlerId)]) -> Record {
+    let sim = through_sim(params, rules, arrivals);
+    let dev = through_device(params, rules, arrivals);
     assert!(!sim.iterations.is_empty());
-    assert_eq!(sim.iterations, dev.iterations, "{params}: outcomes differ");
-    assert_eq!(sim.trace, dev.trace, "{params}: window trajectories differ");
-    assert_eq!(sim.kicks, dev.kicks, "{params}: kicks differ");
+    assert_eq!(
+        sim.iterations, dev.iterations,
+        "{params} {rules:?}: outcomes differ"
+    );
+    assert_eq!(
+        sim.trace, dev.trace,
+        "{params} {rules:?}: window trajectories differ"
+    );
+    assert_eq!(sim.kicks, dev.kicks, "{params} {rules:?}: kicks differ");
+    sim
 }
 
 /// A hand-made timeline that takes every path: a first block from a zero
@@ -294,17 +386,68 @@ fn hand_made_timeline_gives_identical_outcomes() {
         PolicyKind::Off,
         PolicyKind::Pollwise,
     ] {
-        let params = Params::defaults(kind);
-        assert_same(&params, &arrivals);
+        for rules in Rules::all() {
+            assert_same(&Params::defaults(kind), rules, &arrivals);
+        }
     }
     // The record is not trivially equal: QEMU's rule grew and polled.
-    let sim = through_sim(&Params::defaults(PolicyKind::Qemu), &arrivals);
+    let sim = through_sim(
+        &Params::defaults(PolicyKind::Qemu),
+        Rules::default(),
+        &arrivals,
+    );
     assert!(sim.iterations.iter().any(|s| s.polled));
     assert!(sim.iterations.iter().any(|s| !s.polled));
     assert!(sim.trace.len() > 2);
     assert!(
         sim.kicks.contains(&true) && sim.kicks.contains(&false),
         "{sim:#?}"
+    );
+    // Each optional rule changed what the loop did, so the comparisons
+    // above covered it.
+    let qemu = Params::defaults(PolicyKind::Qemu);
+    let with = |rules| assert_same(&qemu, rules, &arrivals);
+    let notifier = Rules {
+        notifier: true,
+        self_notify: true,
+        ..Rules::default()
+    };
+    let polled_notifier = |r: &Record| {
+        r.iterations
+            .iter()
+            .any(|s| s.polled && s.handlers == [NOTIFIER])
+    };
+    assert!(
+        polled_notifier(&with(notifier)),
+        "the notifier was never polled"
+    );
+    // Self-notified without the notifier polled: an armed loop that does
+    // not sleep, with no handler at all.
+    let armed_at_once = |r: &Record| {
+        r.iterations
+            .iter()
+            .any(|s| !s.polled && !s.slept && s.handlers.is_empty())
+    };
+    let self_notify = Rules {
+        self_notify: true,
+        ..Rules::default()
+    };
+    assert!(
+        armed_at_once(&with(self_notify)),
+        "self-notification never kept the loop awake"
+    );
+    assert!(!armed_at_once(&sim));
+    // A stale doorbell: ppoll() returns at once with only that handler.
+    let stale = with(Rules {
+        stale: true,
+        ..Rules::default()
+    });
+    assert!(
+        stale
+            .iterations
+            .iter()
+            .any(|s| !s.polled && !s.slept && s.handlers == [AIO_HANDLER]),
+        "no stale doorbell was dispatched: {stale:#?}"
     );
 }
 
@@ -319,8 +462,10 @@ proptest! {
             PolicyKind::Fixed, PolicyKind::Off, PolicyKind::Pollwise,
         ]),
         max in 0u64..100_000,
+        (notifier, self_notify, stale) in (any::<bool>(), any::<bool>(), any::<bool>()),
     ) {
         let arrivals = timeline(&gaps);
-        assert_same(&policy(kind, max), &arrivals);
+        let rules = Rules { notifier, self_notify, stale };
+        assert_same(&policy(kind, max), rules, &arrivals);
     }
 }

@@ -52,15 +52,27 @@
 //!
 //! It reads no clock, performs no I/O and allocates nothing per step: its
 //! only buffers are sized by the handler count at construction.
+//!
+//! A host acts only on the [`Step`]s it is returned (and on
+//! [`IoThread::notify_enabled`], what producers must do); the phase is
+//! private. Misuse panics with a message rather than being ignored: a call
+//! out of order (`begin` inside an iteration, `block` without arming, `end`
+//! before noticing), a handler id out of range, and time that goes
+//! backwards (every call that takes `now` checks it against the last one,
+//! one comparison). Events that may legitimately come late (an arrival
+//! while the loop is busy, a poll timeout of an iteration that has moved
+//! on) return [`Step::Nothing`].
 
 use crate::outcome::{HandlerId, Outcome};
 use crate::params::{ParamError, Params};
-use crate::policy::{AnyPolicy, Foresight, Policy};
+#[cfg(feature = "clairvoyance")]
+use crate::policy::Foresight;
+use crate::policy::{AnyPolicy, Policy};
 use crate::window_stats::WindowStats;
 
-/// Where the loop is within an iteration.
+/// Where the loop is within an iteration (private: hosts act on steps).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Phase {
+enum Phase {
     /// Between iterations (and before the first).
     Idle,
     /// Busy-polling the handlers until the window runs out.
@@ -72,7 +84,8 @@ pub enum Phase {
     /// A clairvoyant policy waiting for the next arrival: when it comes, the
     /// policy is told the gap and the iteration is settled as polled (the gap
     /// is within its window) or blocked from its start. Only a host that
-    /// knows the future (the simulator) can drive this phase.
+    /// knows the future (the simulator) can drive this phase: it needs a
+    /// [`crate::Foresight`], which only the `clairvoyance` feature builds.
     Foreseeing,
     /// Work was seen by a poll pass, on the re-check, or after a wake-up.
     Noticing { polled: bool, slept: bool },
@@ -170,6 +183,8 @@ pub struct IoThread {
     readable: Vec<bool>,
     from: u64,
     to: u64,
+    /// The latest time any call passed in (time never goes backwards).
+    last_now: u64,
     counters: LoopCounters,
 }
 
@@ -201,6 +216,7 @@ impl IoThread {
             readable: vec![false; handlers as usize],
             from,
             to,
+            last_now: 0,
             counters: LoopCounters::default(),
         }
     }
@@ -228,9 +244,10 @@ impl IoThread {
     /// then the loop cannot sleep (see the module's rules). A host whose
     /// handlers read their doorbells when they poll does not call this.
     pub fn doorbell(&mut self, h: HandlerId) {
+        let handlers = self.readable.len();
         match self.readable.get_mut(h as usize) {
             Some(r) => *r = true,
-            None => debug_assert!(false, "handler {h} out of range"),
+            None => panic!("doorbell of handler {h}: the loop has handlers 0..{handlers}"),
         }
     }
 
@@ -240,8 +257,15 @@ impl IoThread {
         self.notified || self.readable.contains(&true)
     }
 
-    pub fn phase(&self) -> Phase {
-        self.phase
+    /// Checks that time does not go backwards and records `now`.
+    fn at(&mut self, now: u64, call: &str) {
+        assert!(
+            now >= self.last_now,
+            "IoThread::{call} at {now} ns, before the previous call at {} ns: the host's clock \
+             must be monotonic",
+            self.last_now
+        );
+        self.last_now = now;
     }
 
     pub fn policy(&self) -> &AnyPolicy {
@@ -286,6 +310,7 @@ impl IoThread {
     /// iterations. Returns the trace point of the parameters now in force:
     /// a trace records every change of the window or of its bounds.
     pub fn set_params(&mut self, params: Params, now: u64) -> Result<TracePoint, ParamError> {
+        self.at(now, "set_params");
         self.policy.set_params(params)?;
         self.params_version += 1;
         Ok(self.trace_point(now))
@@ -295,10 +320,11 @@ impl IoThread {
     /// where the first poll pass will see it; a host that finds work only by
     /// polling passes `false`.
     pub fn begin(&mut self, now: u64, pending: bool) -> Step {
-        debug_assert_eq!(
-            self.phase,
-            Phase::Idle,
-            "begin outside an iteration boundary"
+        self.at(now, "begin");
+        assert!(
+            self.phase == Phase::Idle,
+            "IoThread::begin in {:?}: an iteration begins only after `end` of the last",
+            self.phase
         );
         self.iter_start = now;
         self.armed_at = now;
@@ -316,7 +342,7 @@ impl IoThread {
             // Work is already here: the next event is "now", which keeps a
             // threshold above 0 in poll mode (notifications off), as an
             // online policy with a window would be.
-            self.policy.foresee(&Foresight::gap(1));
+            self.policy.foresee(&crate::policy::Foresight::known_gap(1));
         }
         let window = self.policy.window_ns();
         self.iter_window = window;
@@ -345,6 +371,7 @@ impl IoThread {
 
     /// The poll window ran out with nothing found.
     pub fn poll_timeout(&mut self, now: u64) -> Step {
+        self.at(now, "poll_timeout");
         if self.phase != Phase::Polling {
             return Step::Nothing;
         }
@@ -366,37 +393,59 @@ impl IoThread {
 
     /// Armed and nothing found on the re-check: the loop goes to sleep.
     pub fn block(&mut self, now: u64) {
-        debug_assert_eq!(self.phase, Phase::Arming, "block without arming");
+        self.at(now, "block");
+        assert!(
+            self.phase == Phase::Arming,
+            "IoThread::block in {:?}: the loop blocks only after a `Step::Arm`",
+            self.phase
+        );
         self.phase = Phase::Blocked;
         self.blocked_at = now;
     }
 
     /// Work arrived (or, for a host that polls, was just seen).
     pub fn arrival(&mut self, now: u64) -> Step {
-        self.arrival_foreseen(now, Foresight::default())
+        self.at(now, "arrival");
+        assert!(
+            self.phase != Phase::Foreseeing,
+            "IoThread::arrival after `Step::Foresee`: a clairvoyant policy's loop is told the \
+             future with `arrival_foreseen`"
+        );
+        self.arrived(now)
     }
 
     /// Work arrived, and the host (one that knows the future) says what it
     /// is and what a block for it would cost; `next.gap_ns` is filled in
-    /// here. Only a clairvoyant policy in [`Phase::Foreseeing`] reads it.
+    /// here. Only a clairvoyant policy after [`Step::Foresee`] reads it.
+    #[cfg(feature = "clairvoyance")]
     pub fn arrival_foreseen(&mut self, now: u64, next: Foresight) -> Step {
+        self.at(now, "arrival_foreseen");
         if self.phase == Phase::Foreseeing {
-            let gap = now - self.iter_start;
-            self.policy.foresee(&Foresight {
-                gap_ns: gap + 1,
-                ..next
-            });
-            let window = self.policy.window_ns();
-            self.iter_window = window;
-            if window > gap {
-                self.phase = Phase::Polling;
-                self.notify_enabled = false;
-            } else {
-                self.phase = Phase::Blocked;
-                self.blocked_at = self.iter_start;
-                self.notify_enabled = true;
-            }
+            self.settle(now, next);
         }
+        self.arrived(now)
+    }
+
+    /// A foreseeing iteration is settled when its arrival comes: polled if
+    /// the policy's window for that gap covers it, blocked from its start
+    /// otherwise.
+    #[cfg(feature = "clairvoyance")]
+    fn settle(&mut self, now: u64, next: Foresight) {
+        let gap = now - self.iter_start;
+        self.policy.foresee(&next.with_gap_ns(gap + 1));
+        let window = self.policy.window_ns();
+        self.iter_window = window;
+        if window > gap {
+            self.phase = Phase::Polling;
+            self.notify_enabled = false;
+        } else {
+            self.phase = Phase::Blocked;
+            self.blocked_at = self.iter_start;
+            self.notify_enabled = true;
+        }
+    }
+
+    fn arrived(&mut self, now: u64) -> Step {
         match self.phase {
             Phase::Polling => {
                 self.phase = Phase::Noticing {
@@ -437,6 +486,7 @@ impl IoThread {
         now: u64,
         handlers: impl IntoIterator<Item = HandlerId>,
     ) -> Option<Noticed> {
+        self.at(now, "noticed");
         let Phase::Noticing { polled, slept } = self.phase else {
             return None;
         };
@@ -461,7 +511,10 @@ impl IoThread {
                     self.handlers.push(h);
                 }
                 Some(_) => {}
-                None => debug_assert!(false, "handler {h} out of range"),
+                None => panic!(
+                    "IoThread::noticed: handler {h} is not one of the loop's 0..{}",
+                    self.seen.len()
+                ),
             }
         }
         for &h in &self.handlers {
@@ -516,7 +569,12 @@ impl IoThread {
 
     /// Processing is done; the iteration ends.
     pub fn end(&mut self, now: u64) {
-        debug_assert_eq!(self.phase, Phase::Processing, "end before noticing work");
+        self.at(now, "end");
+        assert!(
+            self.phase == Phase::Processing,
+            "IoThread::end in {:?}: an iteration ends only after `noticed`",
+            self.phase
+        );
         self.counters.busy_ns += overlap(self.noticed_at, now, self.from, self.to);
         self.counters.window.record_span(
             self.iter_window,

@@ -18,7 +18,7 @@ mod schema;
 mod window_stats;
 mod workload;
 
-pub use iothread::{IoThread, LoopCounters, Noticed, Phase, Step, TracePoint};
+pub use iothread::{IoThread, LoopCounters, Noticed, Step, TracePoint};
 pub use outcome::{HandlerId, Outcome, MAX_HANDLER_ID};
 pub use params::{Param, ParamError, ParamSpec, Params, MAX_FACTOR, MAX_TIME_NS, MAX_WEIGHT_SHIFT};
 pub use policies::{

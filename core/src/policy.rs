@@ -48,7 +48,14 @@ pub enum EventKind {
 /// What a host that knows the future tells a clairvoyant policy at the
 /// start of an iteration: when the next event comes and what a block for it
 /// would cost. The loop fills in `gap_ns`; the host the rest.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+///
+/// Clairvoyance is a type only the simulator can build: the fields are
+/// public to read, but `#[non_exhaustive]` keeps struct literals out, and the
+/// constructors exist only with this crate's `clairvoyance` feature, which
+/// only `pollwise-sim` turns on. A host of real threads (realdev) cannot
+/// make one, so it cannot settle an iteration after the fact.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Foresight {
     /// From the start of the iteration to the event, plus one pass.
     pub gap_ns: u64,
@@ -68,12 +75,60 @@ pub struct Foresight {
 }
 
 impl Foresight {
-    /// Only the gap is known.
-    pub fn gap(gap_ns: u64) -> Foresight {
+    /// Only the gap is known (inside this crate: work already in view).
+    pub(crate) fn known_gap(gap_ns: u64) -> Foresight {
         Foresight {
             gap_ns,
-            ..Foresight::default()
+            kind: EventKind::Unknown,
+            wake_ns: 0,
+            wake_cpu_ns: 0,
+            kick_ns: 0,
+            hidden_ns: 0,
+            forced: None,
         }
+    }
+}
+
+#[cfg(feature = "clairvoyance")]
+impl Foresight {
+    /// Nothing is known yet; the loop fills in the gap.
+    pub fn unknown() -> Foresight {
+        Foresight::known_gap(0)
+    }
+
+    /// Only the gap is known.
+    pub fn gap(gap_ns: u64) -> Foresight {
+        Foresight::known_gap(gap_ns)
+    }
+
+    /// The next event is of `kind`; a wake-up for it costs `wake_cpu_ns`
+    /// of IOThread CPU, a kick `kick_ns` of guest CPU, and the guest hides
+    /// `hidden_ns` of a completion's delay; `forced` imposes a decision.
+    pub fn event(
+        kind: EventKind,
+        wake_cpu_ns: u64,
+        kick_ns: u64,
+        hidden_ns: u64,
+        forced: Option<bool>,
+    ) -> Foresight {
+        Foresight {
+            kind,
+            wake_cpu_ns,
+            kick_ns,
+            hidden_ns,
+            forced,
+            ..Foresight::known_gap(0)
+        }
+    }
+
+    /// The same, with a block's wake-up latency.
+    pub fn with_wake_ns(self, wake_ns: u64) -> Foresight {
+        Foresight { wake_ns, ..self }
+    }
+
+    /// The same, with the gap to the event.
+    pub fn with_gap_ns(self, gap_ns: u64) -> Foresight {
+        Foresight { gap_ns, ..self }
     }
 }
 

@@ -293,15 +293,11 @@ proptest! {
         for (next, kind, hidden) in futures {
             let kind = [EventKind::Unknown, EventKind::Submission, EventKind::Completion]
                 [usize::from(kind)];
-            p.foresee(&Foresight {
-                gap_ns: next,
-                kind,
-                wake_ns: 5000,
-                wake_cpu_ns: 2000,
-                kick_ns: 3000,
-                hidden_ns: hidden,
-                forced: None,
-            });
+            p.foresee(
+                &Foresight::event(kind, 2000, 3000, hidden, None)
+                    .with_wake_ns(5000)
+                    .with_gap_ns(next),
+            );
             let w = p.window_ns();
             prop_assert!(w <= max);
             prop_assert!(w == 0 || w == next);

@@ -1,9 +1,18 @@
 //! `policy replay`: a recorded trace of `block_ns` (and the handlers that
 //! had the event) through one online policy, the window after each step.
+//!
+//! The trace drives core's loop ([`IoThread`]) as any host does: each row
+//! is an iteration that begins when the last one ended, and its event comes
+//! `block_ns` later. The replay only orders its own events in time (the
+//! event, or the window's deadline first; at a tie the last poll pass sees
+//! the event); the machine decides whether the iteration polled. A
+//! recording says nothing about sleeping, so a loop that arms finds the
+//! event on its re-check rather than after a wake-up: the policy is told a
+//! block without a measured sleep, as before the loop existed.
 
 use std::io::{Read, Write};
 
-use pollwise_core::{AnyPolicy, HandlerId, Outcome, Policy, MAX_HANDLER_ID};
+use pollwise_core::{AnyPolicy, HandlerId, IoThread, Policy, Step, MAX_HANDLER_ID};
 
 use crate::LabError;
 
@@ -14,9 +23,10 @@ fn bad(msg: String) -> LabError {
 /// Reads CSV with a header row, a `block_ns` column and optionally a
 /// `handler` column (ids separated by ';', empty for none; without the
 /// column every event is handler 0), and writes `step,block_ns,window_ns`.
+/// `policy` gives the policy and its parameters (its loop starts afresh);
 /// `name` names the input in errors.
 pub fn replay<R: Read, W: Write>(
-    mut policy: AnyPolicy,
+    policy: AnyPolicy,
     input: R,
     name: &str,
     out: &mut W,
@@ -50,6 +60,8 @@ pub fn replay<R: Read, W: Write>(
         })?;
     let handler_col = headers.iter().position(|h| h == "handler");
     writeln!(out, "step,block_ns,window_ns").map_err(io)?;
+    let mut lp = IoThread::new(policy.params().clone(), MAX_HANDLER_ID + 1, 0, u64::MAX);
+    let mut now = 0u64;
     let mut handlers: Vec<HandlerId> = Vec::new();
     for (i, record) in csv.records().enumerate() {
         let step = i + 1;
@@ -86,16 +98,32 @@ pub fn replay<R: Read, W: Write>(
                 }
             }
         }
-        let polled = block_ns <= policy.window_ns();
-        policy.observe(&Outcome {
-            block_ns,
-            polled,
-            handlers: &handlers,
-            slept_ns: 0,
-        });
-        writeln!(out, "{step},{block_ns},{}", policy.window_ns()).map_err(io)?;
+        now = iteration(&mut lp, now, block_ns, &handlers).ok_or_else(|| {
+            bad(format!(
+                "{name}: line {line}: the block_ns values so far add up past 2^64 ns"
+            ))
+        })?;
+        writeln!(out, "{step},{block_ns},{}", lp.policy().window_ns()).map_err(io)?;
     }
     Ok(())
+}
+
+/// One recorded iteration: it begins at `t` and its event comes `block_ns`
+/// later on `handlers`. Returns when it ended (`None` past `u64::MAX`).
+fn iteration(lp: &mut IoThread, t: u64, block_ns: u64, handlers: &[HandlerId]) -> Option<u64> {
+    let at = t.checked_add(block_ns)?;
+    let step = match lp.begin(t, false) {
+        Step::Poll { deadline_ns } if at <= deadline_ns => lp.arrival(at),
+        Step::Poll { deadline_ns } => lp.poll_timeout(deadline_ns),
+        step => step,
+    };
+    if step == Step::Arm {
+        lp.arrival(at);
+    }
+    lp.noticed(at, handlers.iter().copied())
+        .expect("a replayed iteration notices its event");
+    lp.end(at);
+    Some(at)
 }
 
 #[cfg(test)]
@@ -124,6 +152,14 @@ mod tests {
             out,
             "step,block_ns,window_ns\n1,1000,4000\n2,1000,4000\n3,6000,8000\n"
         );
+    }
+
+    #[test]
+    fn a_trace_longer_than_the_clock_is_an_error() {
+        let e = run(PolicyKind::Qemu, "block_ns\n18446744073709551615\n1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 3") && e.contains("2^64"), "{e}");
     }
 
     #[test]

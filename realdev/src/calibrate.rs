@@ -16,13 +16,14 @@ use std::sync::mpsc::channel;
 use std::sync::Arc;
 
 use hdrhistogram::Histogram;
-use pollwise_core::{AnyPolicy, Outcome, Params, Policy, PolicyKind};
+use pollwise_core::{HandlerId, IoThread, Params, PolicyKind};
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64;
 
 use crate::aio::{AioContext, IoEvent, Iocb, Opcode};
 use crate::buffer::BufferPool;
-use crate::handoff::{Doorbell, ParamCell, SubmitQueue};
+use crate::eventloop::{drive, LoopHost, HANDLERS};
+use crate::handoff::{Doorbell, ParamCell, StopSignal, SubmitQueue};
 use crate::loadgen::{new_histogram, Completion, Request, Status};
 use crate::sys::{mono_ns, thread_cpu_ns, Epoll, EventFd};
 use crate::target::{Target, TargetError, TargetSpec};
@@ -1104,30 +1105,72 @@ fn software_probe(rounds: u32, c: &mut LoopCosts) {
     std::hint::black_box(seen);
     drop(ctx);
 
-    // The loop's fixed work per iteration.
-    let cell = ParamCell::new(Params::defaults(PolicyKind::Qemu));
-    let mut policy = AnyPolicy::new(Params::defaults(PolicyKind::Qemu));
-    let mut version = 0;
-    let t4 = mono_ns();
-    for i in 0..n {
-        let a = mono_ns();
-        if let Some(p) = cell.take_newer(&mut version) {
-            let _ = policy.set_params(p);
-        }
-        let w = policy.window_ns();
-        let b = mono_ns();
-        let handlers = [0u32];
-        policy.observe(&Outcome::polled((b - a + w + i) % 50_000, &handlers));
-        std::hint::black_box(mono_ns());
-    }
-    let iteration_total = mono_ns() - t4;
+    let iteration_ns = iteration_probe(n);
 
     c.job_io_ns = job_total as f64 / n as f64;
     c.submit_ns = submit_total as f64 / n as f64;
     c.complete_ns = complete_total as f64 / n as f64;
     c.completion_take_ns = take_total as f64 / n as f64;
     c.poll_check_ns = poll_total as f64 / n as f64 / 2.0;
-    c.iteration_ns = iteration_total as f64 / n as f64;
+    c.iteration_ns = iteration_ns;
+}
+
+/// The loop's fixed work per iteration: the real [`drive`] over core's
+/// [`IoThread`] (QEMU's policy, a live-parameter check, the clock reads),
+/// `n` iterations over a host whose completion ring always has work and
+/// whose processing does nothing. Returns ns per iteration.
+fn iteration_probe(n: u64) -> f64 {
+    let queue: SubmitQueue<()> = SubmitQueue::new();
+    let stop = StopSignal::new();
+    let cell = ParamCell::new(Params::defaults(PolicyKind::Qemu));
+    let mut lp = IoThread::new(Params::defaults(PolicyKind::Qemu), HANDLERS, 0, u64::MAX);
+    let mut host = BareHost {
+        left: n.max(1),
+        stop: &stop,
+    };
+    let t0 = mono_ns();
+    drive(&mut lp, &mut host, &queue, &stop, Some(&cell)).expect("the bare host never fails");
+    let total = mono_ns() - t0;
+    let iterations = lp.finish(u64::MAX).iterations;
+    assert_eq!(iterations, n.max(1), "the probe times whole iterations");
+    total as f64 / n.max(1) as f64
+}
+
+/// A host with work always in view and nothing to do with it: what
+/// [`drive`] costs by itself. Stops the loop after `left` iterations.
+struct BareHost<'a> {
+    left: u64,
+    stop: &'a StopSignal,
+}
+
+impl LoopHost for BareHost<'_> {
+    type Request = ();
+
+    fn now(&mut self) -> u64 {
+        mono_ns()
+    }
+
+    fn completions_ready(&mut self) -> bool {
+        true
+    }
+
+    fn reset_doorbells(&mut self) {}
+
+    fn wait(&mut self, _handlers: &mut Vec<HandlerId>) -> std::io::Result<()> {
+        Ok(())
+    }
+
+    fn process(&mut self, _requests: &mut Vec<()>, _lp: &IoThread) -> std::io::Result<()> {
+        self.left -= 1;
+        if self.left == 0 {
+            self.stop.stop();
+        }
+        Ok(())
+    }
+
+    fn shutdown(&mut self, _cancelled: &mut Vec<()>) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -1159,6 +1202,12 @@ mod tests {
 
     fn whats(c: &CheckInput) -> Vec<String> {
         checks(c).into_iter().map(|w| w.to_string()).collect()
+    }
+
+    #[test]
+    fn the_iteration_probe_runs_the_loop() {
+        let ns = iteration_probe(2000);
+        assert!(ns > 0.0 && ns < 1e6, "{ns} ns per bare iteration");
     }
 
     #[test]

@@ -16,7 +16,7 @@ use std::sync::mpsc::Sender;
 use std::sync::Arc;
 
 use pollwise_core::{
-    HandlerId, IoThread, ParamError, Params, Phase, Policy, Step, TracePoint, WindowStats,
+    HandlerId, IoThread, ParamError, Params, Policy, Step, TracePoint, WindowStats,
 };
 
 use crate::aio::{AioContext, IoEvent, Iocb};
@@ -65,11 +65,32 @@ pub trait LoopHost {
     fn trace(&mut self, _point: TracePoint) {}
     /// A live parameter change was applied (`Ok`) or refused.
     fn params_changed(&mut self, _result: Result<&Params, ParamError>) {}
+    /// Appends the handlers whose doorbells were written since the last
+    /// call and are still readable (see [`IoThread::doorbell`]): a host
+    /// whose poll handlers leave their eventfds unread, as QEMU's
+    /// linux-aio and virtqueue handlers do. [`DiskHost`] reads its
+    /// doorbells before it arms and reports none.
+    fn rung(&mut self, _doorbells: &mut Vec<HandlerId>) {}
+    /// Whether the last [`LoopHost::process`] scheduled a bottom half
+    /// (QEMU's linux-aio does after every submission batch and whenever its
+    /// handler ran), which calls `aio_notify()`: the next iteration does
+    /// not sleep.
+    fn notified_self(&mut self) -> bool {
+        false
+    }
 }
 
 /// Runs the loop until `stop`, then shuts it down: the queue is closed,
 /// what it still holds is cancelled and what is in flight is awaited, so
 /// every accepted request is answered.
+///
+/// The driver acts only on the [`Step`]s the machine returns, and mirrors
+/// [`IoThread::notify_enabled`] into the queue (producers ring exactly when
+/// the machine says a guest would kick). What the host reports reaches
+/// every rule of the machine: doorbells left readable
+/// ([`LoopHost::rung`]), self-notification ([`LoopHost::notified_self`])
+/// and, when the host built the machine with
+/// [`IoThread::with_context_notifier`], the notifier's poll handler.
 pub fn drive<H: LoopHost>(
     lp: &mut IoThread,
     host: &mut H,
@@ -79,13 +100,13 @@ pub fn drive<H: LoopHost>(
 ) -> std::io::Result<()> {
     let mut seen_version = 0u64;
     let mut handlers: Vec<HandlerId> = Vec::with_capacity(8);
+    let mut rung: Vec<HandlerId> = Vec::with_capacity(4);
     let mut requests: Vec<H::Request> = Vec::new();
     let start = host.now();
     host.trace(lp.trace_point(start));
     while !stop.is_stopped() {
-        let mut now = host.now();
         if let Some(p) = params.and_then(|cell| cell.take_newer(&mut seen_version)) {
-            match lp.set_params(p, now) {
+            match lp.set_params(p, host.now()) {
                 Ok(point) => {
                     host.params_changed(Ok(lp.policy().params()));
                     host.trace(point);
@@ -93,59 +114,7 @@ pub fn drive<H: LoopHost>(
                 Err(e) => host.params_changed(Err(e)),
             }
         }
-        handlers.clear();
-        match lp.begin(now, false) {
-            Step::Poll { deadline_ns } => {
-                // Polling turns the producers' notifications off (QEMU's
-                // poll_begin); they stay off until the loop next arms.
-                queue.disable_notify();
-                loop {
-                    if queue.has_work() {
-                        handlers.push(SUBMIT_HANDLER);
-                    }
-                    if host.completions_ready() {
-                        handlers.push(AIO_HANDLER);
-                    }
-                    now = host.now();
-                    if !handlers.is_empty() {
-                        lp.arrival(now);
-                        break;
-                    }
-                    if now >= deadline_ns {
-                        lp.poll_timeout(now);
-                        break;
-                    }
-                    host.spin();
-                }
-            }
-            // Arm below; or, self-notified, the work is already in view.
-            Step::Arm | Step::Notice => {}
-            Step::Foresee | Step::Wake | Step::Nothing => {
-                return Err(std::io::Error::other(
-                    "a clairvoyant policy needs the simulator's knowledge of the future",
-                ));
-            }
-        }
-        if lp.phase() == Phase::Arming {
-            // An event that lands after the re-check rings its doorbell
-            // after the reset, so the wait sees it.
-            host.reset_doorbells();
-            if !queue.enable_notify() {
-                handlers.push(SUBMIT_HANDLER);
-            }
-            if host.completions_ready() {
-                handlers.push(AIO_HANDLER);
-            }
-            if handlers.is_empty() && host.stranded() {
-                handlers.push(SUBMIT_HANDLER);
-            }
-            if handlers.is_empty() && !stop.is_stopped() {
-                lp.block(host.now());
-                host.wait(&mut handlers)?;
-            }
-            now = host.now();
-            lp.arrival(now);
-        }
+        let now = find_work(lp, host, queue, stop, &mut handlers, &mut rung)?;
         if let Some(point) = lp
             .noticed(now, handlers.iter().copied())
             .and_then(|n| n.trace)
@@ -155,12 +124,140 @@ pub fn drive<H: LoopHost>(
         requests.clear();
         queue.drain_into(&mut requests);
         host.process(&mut requests, lp)?;
+        if host.notified_self() {
+            lp.notify_self();
+        }
         lp.end(host.now());
     }
     queue.close();
     requests.clear();
     queue.drain_into(&mut requests);
     host.shutdown(&mut requests)
+}
+
+/// Tells the machine which doorbells were written since it last heard:
+/// before each call that may read them (`begin`, `poll_timeout`, and the
+/// `arrival` that leads to `noticed`).
+fn report_doorbells<H: LoopHost>(lp: &mut IoThread, host: &mut H, rung: &mut Vec<HandlerId>) {
+    rung.clear();
+    host.rung(rung);
+    for &h in rung.iter() {
+        lp.doorbell(h);
+    }
+}
+
+/// Begins an iteration and does what the machine says until the work is in
+/// view: poll, arm, sleep. Appends the handlers that had events to
+/// `handlers` and returns the time the work was seen.
+fn find_work<H: LoopHost>(
+    lp: &mut IoThread,
+    host: &mut H,
+    queue: &SubmitQueue<H::Request>,
+    stop: &StopSignal,
+    handlers: &mut Vec<HandlerId>,
+    rung: &mut Vec<HandlerId>,
+) -> std::io::Result<u64> {
+    handlers.clear();
+    let mut now = host.now();
+    report_doorbells(lp, host, rung);
+    let mut step = lp.begin(now, false);
+    if !lp.notify_enabled() {
+        // Poll mode turns the producers' notifications off (QEMU's
+        // poll_set_started()); they stay off until the loop next arms.
+        queue.disable_notify();
+    }
+    if let Step::Poll { deadline_ns } = step {
+        (step, now) = poll(lp, host, queue, deadline_ns, handlers, rung);
+    }
+    match step {
+        // A poll pass saw the work; or, self-notified, the first pass finds
+        // the context's notifier, and whatever else is ready.
+        Step::Notice if !lp.notify_enabled() => {
+            if handlers.is_empty() {
+                poll_pass(host, queue, handlers);
+            }
+            Ok(now)
+        }
+        // Armed, and ppoll() returns at once: the context was notified or a
+        // doorbell is still readable; its dispatch reads the doorbells.
+        Step::Notice => {
+            arm(host, queue, handlers);
+            Ok(host.now())
+        }
+        Step::Arm => {
+            arm(host, queue, handlers);
+            if handlers.is_empty() && !stop.is_stopped() {
+                lp.block(host.now());
+                host.wait(handlers)?;
+            }
+            now = host.now();
+            report_doorbells(lp, host, rung);
+            // Found by the re-check (`Notice`) or woken (`Wake`): either
+            // way the work is in view now.
+            lp.arrival(now);
+            Ok(now)
+        }
+        Step::Foresee => Err(std::io::Error::other(
+            "a clairvoyant policy needs the simulator's knowledge of the future",
+        )),
+        other => unreachable!("begin and poll_timeout never return {other:?}"),
+    }
+}
+
+/// Busy-polls both handlers until one has work (then `arrival`) or the
+/// deadline passes (then `poll_timeout`); returns the machine's step and
+/// the time.
+fn poll<H: LoopHost>(
+    lp: &mut IoThread,
+    host: &mut H,
+    queue: &SubmitQueue<H::Request>,
+    deadline_ns: u64,
+    handlers: &mut Vec<HandlerId>,
+    rung: &mut Vec<HandlerId>,
+) -> (Step, u64) {
+    loop {
+        poll_pass(host, queue, handlers);
+        let now = host.now();
+        if !handlers.is_empty() {
+            report_doorbells(lp, host, rung);
+            return (lp.arrival(now), now);
+        }
+        if now >= deadline_ns {
+            report_doorbells(lp, host, rung);
+            return (lp.poll_timeout(now), now);
+        }
+        host.spin();
+    }
+}
+
+/// One poll pass over both handlers; appends those with work.
+fn poll_pass<H: LoopHost>(
+    host: &mut H,
+    queue: &SubmitQueue<H::Request>,
+    handlers: &mut Vec<HandlerId>,
+) {
+    if queue.has_work() {
+        handlers.push(SUBMIT_HANDLER);
+    }
+    if host.completions_ready() {
+        handlers.push(AIO_HANDLER);
+    }
+}
+
+/// Arms: resets the doorbells (so an event that lands after the re-check
+/// rings after the reset and the wait sees it), turns notifications on and
+/// re-checks both handlers.
+fn arm<H: LoopHost>(host: &mut H, queue: &SubmitQueue<H::Request>, handlers: &mut Vec<HandlerId>) {
+    host.reset_doorbells();
+    if !queue.enable_notify() {
+        handlers.push(SUBMIT_HANDLER);
+    }
+    if host.completions_ready() {
+        handlers.push(AIO_HANDLER);
+    }
+    if handlers.is_empty() && host.stranded() {
+        handlers.push(SUBMIT_HANDLER);
+    }
 }
 
 /// What the loop measured between its start and the stop signal.

@@ -7,8 +7,8 @@ use std::collections::{BinaryHeap, VecDeque};
 
 use hdrhistogram::Histogram;
 use pollwise_core::{
-    run_row, EventKind, Foresight, Latency, Params, Phase, RawCounts, RunLabels, RunRow,
-    TracePoint, TraceRow, WindowStats,
+    run_row, EventKind, Foresight, Latency, Params, RawCounts, RunLabels, RunRow, TracePoint,
+    TraceRow, WindowStats,
 };
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, LogNormal};
@@ -17,7 +17,7 @@ use rand_pcg::Pcg64;
 use crate::dist::Sampler;
 use crate::error::SimError;
 use crate::host::{Dispatch, HostCpus, Resume, Waker};
-use crate::loop_driver::{LoopDriver, LoopEvent};
+use crate::loop_driver::{Awaiting, LoopDriver, LoopEvent};
 use crate::preset::{Preset, VqMapping};
 use crate::trace::TraceSink;
 use crate::workload::{Validate as _, Workload};
@@ -547,25 +547,25 @@ impl<'a> Engine<'a> {
     /// work is not counted).
     fn arrival(&mut self, it: u32, kind: EventKind, vcpu: u32) {
         let lp = &self.iothreads[it as usize].lp;
-        let next = if lp.machine().phase() == Phase::Foreseeing {
+        let next = if lp.awaiting() == Awaiting::Foresight {
             self.decisions += 1;
             let g = &self.preset.guest;
             let v = &self.vcpus[vcpu as usize];
             let delivered = self.now + g.irq_latency_ns;
-            Foresight {
+            let hidden_ns = if v.busy {
+                v.busy_until.saturating_sub(delivered)
+            } else {
+                0
+            };
+            Foresight::event(
                 kind,
-                wake_cpu_ns: self.preset.iothread.wakeup_cpu_ns,
-                kick_ns: g.kick_cpu_ns,
-                hidden_ns: if v.busy {
-                    v.busy_until.saturating_sub(delivered)
-                } else {
-                    0
-                },
-                forced: self.force_next.take(),
-                ..Foresight::default()
-            }
+                self.preset.iothread.wakeup_cpu_ns,
+                g.kick_cpu_ns,
+                hidden_ns,
+                self.force_next.take(),
+            )
         } else {
-            Foresight::default()
+            Foresight::unknown()
         };
         let next = self.iothreads[it as usize]
             .lp
@@ -732,17 +732,15 @@ impl<'a> Engine<'a> {
     /// it notices. True if the step's event is taken care of.
     fn loop_on_host(&mut self, it: u32, next: Option<(Time, LoopEvent)>) -> bool {
         let now = self.now;
-        let phase = self.iothreads[it as usize].lp.machine().phase();
+        let awaiting = self.iothreads[it as usize].lp.awaiting();
         let h = self.host.as_mut().expect("called on a shared host");
-        match (phase, next) {
-            (Phase::Blocked, _) if h.running(it) => {
+        match (awaiting, next) {
+            (Awaiting::Doorbell, _) if h.running(it) => {
                 let d = h.block(it, now);
                 self.dispatch(d);
                 false
             }
-            (Phase::Noticing { slept: true, .. }, Some((_, LoopEvent::Noticed { gen })))
-                if h.blocked(it) =>
-            {
+            (Awaiting::Wake, Some((_, LoopEvent::Noticed { gen }))) if h.blocked(it) => {
                 let resume = Resume::Notice { gen };
                 if let Some(at) = h.wake(it, now, Waker::Eventfd, resume, &mut self.rng) {
                     self.schedule(at, Event::Runnable { thread: it });

@@ -6,7 +6,9 @@
 //! its deadline. Events carry a generation number so that a timeout or a
 //! notice scheduled for an iteration that has since moved on is ignored. The
 //! engine owns what the iteration processes (requests, completions, the
-//! guest's interrupts); this type owns nothing but the loop.
+//! guest's interrupts); this type owns nothing but the loop. It acts only on
+//! the steps the machine returns, and remembers the last as [`Awaiting`]
+//! for the engine (which must know whether the loop sleeps or foresees).
 
 use pollwise_core::{Foresight, HandlerId, IoThread, Noticed, Params, Step};
 
@@ -21,10 +23,28 @@ pub enum LoopEvent {
     Noticed { gen: u64 },
 }
 
+/// What the machine's last step told the driver to wait for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Awaiting {
+    /// Nothing of the loop's: between iterations, or processing.
+    Nothing,
+    /// `Step::Foresee`: the next arrival settles the iteration.
+    Foresight,
+    /// `Step::Poll`: the window's deadline (or an arrival first).
+    Deadline,
+    /// `Step::Arm` and nothing found: asleep until a doorbell rings.
+    Doorbell,
+    /// `Step::Wake`: woken, the loop runs again after the wake-up.
+    Wake,
+    /// `Step::Notice`: the next poll pass (or re-check) sees the work.
+    Notice,
+}
+
 /// One simulated IOThread's loop.
 #[derive(Clone, Debug)]
 pub struct LoopDriver {
     lp: IoThread,
+    awaiting: Awaiting,
     gen: u64,
     pass_ns: u64,
     wake_ns: u64,
@@ -48,6 +68,7 @@ impl LoopDriver {
     ) -> LoopDriver {
         LoopDriver {
             lp: IoThread::new(params, handlers, from, to),
+            awaiting: Awaiting::Nothing,
             gen: 0,
             pass_ns,
             wake_ns,
@@ -97,6 +118,11 @@ impl LoopDriver {
         self.lp.doorbell(h);
     }
 
+    /// What the loop waits for, from the last step the machine returned.
+    pub fn awaiting(&self) -> Awaiting {
+        self.awaiting
+    }
+
     pub fn machine(&self) -> &IoThread {
         &self.lp
     }
@@ -109,40 +135,56 @@ impl LoopDriver {
     /// Returns the event to schedule, if any.
     pub fn begin(&mut self, now: u64, pending: bool) -> Option<(u64, LoopEvent)> {
         self.gen += 1;
+        let step = self.lp.begin(now, pending);
+        self.act(now, step)
+    }
+
+    /// Does what `step` says at `now`; returns the event to schedule.
+    fn act(&mut self, now: u64, step: Step) -> Option<(u64, LoopEvent)> {
         let gen = self.gen;
-        match self.lp.begin(now, pending) {
-            Step::Notice => Some((now + self.pass_ns, LoopEvent::Noticed { gen })),
-            Step::Poll { deadline_ns } => Some((deadline_ns, LoopEvent::PollTimeout { gen })),
+        let (awaiting, event) = match step {
+            Step::Notice => (
+                Awaiting::Notice,
+                Some((now + self.pass_ns, LoopEvent::Noticed { gen })),
+            ),
+            Step::Poll { deadline_ns } => (
+                Awaiting::Deadline,
+                Some((deadline_ns, LoopEvent::PollTimeout { gen })),
+            ),
             Step::Arm => {
-                // Nothing is pending, so the re-check finds nothing.
+                // The host calls the machine as each piece of work arrives,
+                // so an armed re-check finds nothing.
                 self.lp.block(now);
-                None
+                (Awaiting::Doorbell, None)
             }
-            Step::Foresee | Step::Wake | Step::Nothing => None,
-        }
+            Step::Wake => (
+                Awaiting::Wake,
+                Some((
+                    now + self.wake_after(now.saturating_sub(self.lp.blocked_at())),
+                    LoopEvent::Noticed { gen },
+                )),
+            ),
+            Step::Foresee => (Awaiting::Foresight, None),
+            // A late event: the loop goes on as it was.
+            Step::Nothing => return None,
+        };
+        self.awaiting = awaiting;
+        event
     }
 
     /// Work arrived at `now` for this loop.
     pub fn arrival(&mut self, now: u64) -> Option<(u64, LoopEvent)> {
-        self.arrival_foreseen(now, Foresight::default())
+        let step = self.lp.arrival(now);
+        self.act(now, step)
     }
 
     /// Work arrived at `now`, described for a clairvoyant policy (see
     /// [`IoThread::arrival_foreseen`]); the wake-up latency is this driver's.
     pub fn arrival_foreseen(&mut self, now: u64, next: Foresight) -> Option<(u64, LoopEvent)> {
-        let gen = self.gen;
-        let next = Foresight {
-            wake_ns: self.wake_ns,
-            ..next
-        };
-        match self.lp.arrival_foreseen(now, next) {
-            Step::Notice => Some((now + self.pass_ns, LoopEvent::Noticed { gen })),
-            Step::Wake => Some((
-                now + self.wake_after(now.saturating_sub(self.lp.blocked_at())),
-                LoopEvent::Noticed { gen },
-            )),
-            Step::Poll { .. } | Step::Arm | Step::Foresee | Step::Nothing => None,
-        }
+        let step = self
+            .lp
+            .arrival_foreseen(now, next.with_wake_ns(self.wake_ns));
+        self.act(now, step)
     }
 
     /// The poll window of iteration `gen` ran out at `now`.
@@ -150,15 +192,10 @@ impl LoopDriver {
         if gen != self.gen {
             return None;
         }
-        match self.lp.poll_timeout(now) {
-            Step::Arm => {
-                self.lp.block(now);
-                None
-            }
-            // Self-notified: the armed loop does not wait.
-            Step::Notice => Some((now + self.pass_ns, LoopEvent::Noticed { gen })),
-            Step::Poll { .. } | Step::Wake | Step::Foresee | Step::Nothing => None,
-        }
+        // Arm (and sleep), or, self-notified or with a doorbell still
+        // readable, notice at once: the armed loop does not wait.
+        let step = self.lp.poll_timeout(now);
+        self.act(now, step)
     }
 
     /// The notice of iteration `gen` happens at `now`, with events on
@@ -172,7 +209,11 @@ impl LoopDriver {
         if gen != self.gen {
             return None;
         }
-        self.lp.noticed(now, handlers)
+        let noticed = self.lp.noticed(now, handlers);
+        if noticed.is_some() {
+            self.awaiting = Awaiting::Nothing;
+        }
+        noticed
     }
 
     /// Processing ended at `now`; the next iteration begins at once.

@@ -109,7 +109,7 @@ mod tests {
             wake_cpu_ns: 2000,
             kick_ns: 3000,
             hidden_ns,
-            forced: None,
+            ..Foresight::known_gap(0)
         }
     }
 
