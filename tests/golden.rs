@@ -14,9 +14,9 @@ mod common;
 use common::{assert_ok, pollwise, stdout};
 
 /// `pollwise compare` (preset optane-p4800x, qemu against weighted).
-const DEFAULT_COMPARE: &str = "2133e530935e700bf02f74a135ee8fd191fe4400a4a5e041b918b1c29852d360";
+const DEFAULT_COMPARE: &str = "5deecf8490b281767524a3685122c8a2581c40fe55d6a28d6837a45ede41ec75";
 /// `pollwise compare --preset fcp-16disk`.
-const FCP_16DISK_COMPARE: &str = "3f3748766c1d7c957149365ab6f09fd3b2f1bfc5fcba0c087463ab14f90680b9";
+const FCP_16DISK_COMPARE: &str = "28b2b6f320fb01b8cef4509249857f47984bb021c595f276f64ae1274b12bf5c";
 
 fn assert_golden(args: &[&str], expected: &str) {
     let o = pollwise(args);
