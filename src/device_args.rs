@@ -1,10 +1,11 @@
-//! The target of the device commands: a scratch file or a named file.
+//! The flags of the real backends: the target of the device commands (a
+//! scratch file or a named file), QEMU's build cache, and which backend.
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Result};
-use clap::Args;
-use pollwise_realdev::target::{mib_to_bytes, TargetSpec};
+use clap::{Args, ValueEnum};
+use pollwise_lab::cmd::real::{BackendKind as Kind, RealFlags};
+use pollwise_lab::cmd::target::TargetFlags;
 
 /// Where the I/O goes.
 #[derive(Args, Clone, Debug)]
@@ -27,35 +28,85 @@ pub struct TargetArgs {
 }
 
 impl TargetArgs {
-    pub fn spec(&self) -> Result<TargetSpec> {
-        if self.size_mb == 0 {
-            bail!("--size-mb must be positive (e.g. 256)");
+    pub fn flags(&self) -> TargetFlags {
+        TargetFlags {
+            dir: self.dir.clone(),
+            file: self.file.clone(),
+            size_mb: self.size_mb,
+            allow_write_to: self.allow_write_to.clone(),
         }
-        Ok(match &self.file {
-            Some(path) => TargetSpec::Existing {
-                path: path.clone(),
-                allow_write_to: self.allow_write_to.clone(),
-            },
-            None => {
-                if let Some(a) = &self.allow_write_to {
-                    bail!(
-                        "--allow-write-to {} needs --file naming the same path",
-                        a.display()
-                    );
-                }
-                let dir = self.dir.clone().unwrap_or_else(std::env::temp_dir);
-                // Said here, at the start of every device command: the
-                // scratch files of runs killed by SIGKILL.
-                if let Ok(cleanup) = pollwise_realdev::scratch::clean_stale_scratch(&dir) {
-                    for line in cleanup.lines() {
-                        eprintln!("{line}");
-                    }
-                }
-                TargetSpec::Scratch {
-                    dir: self.dir.clone(),
-                    size_bytes: mib_to_bytes(self.size_mb)?,
-                }
-            }
-        })
+    }
+}
+
+#[derive(Args, Clone, Debug, Default)]
+pub struct CacheArgs {
+    /// Where the QEMU builds are [default: $POLLWISE_QEMU_CACHE, else
+    /// ${XDG_CACHE_HOME:-$HOME/.cache}/pollwise/qemu].
+    #[arg(long = "cache", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// Where `compare` and `validate` run: the simulator or a real loop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BackendKind {
+    /// The simulator on --preset.
+    Sim,
+    /// pollwise's own loop (epoll + Linux AIO) on the disk.
+    Device,
+    /// QEMU 10.0.2's aio_poll() in the harness (`pollwise qemu build`).
+    Qemu,
+}
+
+/// The real backends, for a command that runs only on one (`validate`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum RealKind {
+    /// pollwise's own loop (epoll + Linux AIO) on the disk.
+    Device,
+    /// QEMU 10.0.2's aio_poll() in the harness (`pollwise qemu build`).
+    Qemu,
+}
+
+impl From<BackendKind> for Kind {
+    fn from(k: BackendKind) -> Kind {
+        match k {
+            BackendKind::Sim => Kind::Sim,
+            BackendKind::Device => Kind::Device,
+            BackendKind::Qemu => Kind::Qemu,
+        }
+    }
+}
+
+impl From<RealKind> for Kind {
+    fn from(k: RealKind) -> Kind {
+        match k {
+            RealKind::Device => Kind::Device,
+            RealKind::Qemu => Kind::Qemu,
+        }
+    }
+}
+
+/// The flags `compare` takes for a real backend.
+#[derive(Args, Debug)]
+pub struct RealBackendArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    #[command(flatten)]
+    pub cache: CacheArgs,
+    /// Also write every single run's row (the common schema) to this CSV.
+    #[arg(long, value_name = "FILE")]
+    pub rows: Option<PathBuf>,
+    /// Replace a --rows file that is not a results CSV.
+    #[arg(long)]
+    pub force: bool,
+}
+
+impl RealBackendArgs {
+    pub fn flags(&self) -> RealFlags {
+        RealFlags {
+            target: self.target.flags(),
+            cache: self.cache.cache_dir.clone(),
+            rows: self.rows.clone(),
+            force: self.force,
+        }
     }
 }

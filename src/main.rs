@@ -6,6 +6,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use pollwise_lab::cmd::{self as lab, CmdError};
 
 mod cmd;
 mod device_args;
@@ -15,7 +16,6 @@ mod parse_tests;
 mod policy_args;
 mod progress;
 mod run_args;
-mod stop;
 mod workload_args;
 
 #[derive(Parser)]
@@ -50,22 +50,6 @@ impl Command {
             _ => None,
         }
     }
-}
-
-/// The thread count: the command's `--threads`, or the deprecated one
-/// before the command (said once).
-fn threads(cli: &Cli) -> anyhow::Result<Option<usize>> {
-    let Some(n) = cli.threads else {
-        return Ok(cli.command.threads());
-    };
-    if cli.command.threads().is_some() {
-        anyhow::bail!("--threads is given twice: keep the one after the command");
-    }
-    policy_args::deprecated(
-        &format!("`pollwise --threads {n} COMMAND`"),
-        &format!("`pollwise COMMAND --threads {n}`"),
-    );
-    Ok(Some(n))
 }
 
 #[derive(Subcommand)]
@@ -113,7 +97,9 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = threads(&cli)
+    let threads = lab::threads(&progress::TERM, cli.threads, cli.command.threads());
+    let result = threads
+        .map_err(anyhow::Error::from)
         .and_then(run_args::set_threads)
         .and_then(|()| match cli.command {
             Command::Policy(c) => cmd::policy::run(c),
@@ -134,25 +120,13 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         // A reader such as `head` closed the pipe: that is not a failure.
-        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
-        Err(e) if e.downcast_ref::<stop::Stopped>().is_some() => {
-            eprintln!("error: {e:#}");
-            let code = e
-                .downcast_ref::<stop::Stopped>()
-                .map_or(1, |s| s.exit_code());
-            ExitCode::from(code)
-        }
+        Err(e) if e.chain().any(lab::is_broken_pipe) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            let stopped = e
+                .downcast_ref::<CmdError>()
+                .and_then(CmdError::stop_exit_code);
+            stopped.map_or(ExitCode::FAILURE, ExitCode::from)
         }
     }
-}
-
-fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain().any(|cause| {
-        cause
-            .downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-    })
 }

@@ -1,6 +1,7 @@
-//! The row formats every command offers, as a flag.
+//! The output formats commands offer, as flags.
 
 use clap::ValueEnum;
+use pollwise_lab::cmd::compare::CompareFormat as LabCompareFormat;
 use pollwise_lab::text::RowFormat;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
@@ -20,6 +21,23 @@ impl From<Format> for RowFormat {
             Format::Table => RowFormat::Table,
             Format::Csv => RowFormat::Csv,
             Format::Json => RowFormat::Json,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CompareFormat {
+    /// The reference table's layout (docs/design.md) plus CPU, and a summary line.
+    Table,
+    /// One row per matrix row with the compare columns.
+    Csv,
+}
+
+impl From<CompareFormat> for LabCompareFormat {
+    fn from(f: CompareFormat) -> LabCompareFormat {
+        match f {
+            CompareFormat::Table => LabCompareFormat::Table,
+            CompareFormat::Csv => LabCompareFormat::Csv,
         }
     }
 }

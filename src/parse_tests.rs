@@ -6,52 +6,9 @@ use proptest::prelude::*;
 
 use crate::Cli;
 
-/// Words a user might type, right or wrong, in any order.
-const WORDS: &[&str] = &[
-    "sim",
-    "compare",
-    "sweep",
-    "bench",
-    "realdev",
-    "run",
-    "calibrate",
-    "clean",
-    "validate",
-    "plot",
-    "pareto",
-    "window",
-    "heatmap",
-    "study",
-    "report",
-    "policy",
-    "list",
-    "replay",
-    "--preset",
-    "--policy",
-    "--out",
-    "--trace",
-    "--rows",
-    "--file",
-    "--dir",
-    "--force",
-    "--size-mb",
-    "--duration-ms",
-    "--seeds",
-    "--seed",
-    "--set-at",
-    "--param",
-    "--numjobs",
-    "--iodepth",
-    "--bs",
-    "--rw",
-    "--format",
-    "--start-us",
-    "--span-us",
-    "--where",
-    "--allow-write-to",
-    "--shard",
-    "--matrix",
-    "--point-ms",
+/// Values a user might type, right or wrong, besides the parser's own
+/// words.
+const VALUES: &[&str] = &[
     "--help",
     "--version",
     "-",
@@ -72,9 +29,21 @@ const WORDS: &[&str] = &[
     "é",
 ];
 
+/// Every subcommand name and long flag of `cmd` and its subcommands.
+fn words(cmd: &clap::Command, into: &mut Vec<String>) {
+    let longs = cmd.get_arguments().filter_map(|a| a.get_long());
+    into.extend(longs.map(|l| format!("--{l}")));
+    for sub in cmd.get_subcommands() {
+        into.push(sub.get_name().to_string());
+        words(sub, into);
+    }
+}
+
 fn argv() -> impl Strategy<Value = Vec<String>> {
+    let mut all: Vec<String> = VALUES.iter().map(|v| v.to_string()).collect();
+    words(&Cli::command(), &mut all);
     let word = prop_oneof![
-        4 => proptest::sample::select(WORDS).prop_map(str::to_string),
+        4 => proptest::sample::select(all),
         1 => ".{0,40}",
     ];
     proptest::collection::vec(word, 0..12)

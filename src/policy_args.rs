@@ -1,58 +1,13 @@
 //! The policy flags every command that runs a policy shares: a policy is
-//! named one way everywhere, `NAME[:PARAM=VALUE,...]` (parsed by
-//! `pollwise_lab::parse::policy_spec`). The flags of earlier releases
-//! (`--poll-weight 3`, `--param NAME=VALUE`, `--candidate-params PAIRS`)
-//! still work for one release and say what to write instead.
+//! named one way everywhere, `NAME[:PARAM=VALUE,...]`. The flags of earlier
+//! releases (`--poll-weight 3`, `--param NAME=VALUE`, `--candidate-params
+//! PAIRS`) still work for one release and say what to write instead.
 
-use anyhow::Result;
 use clap::Args;
-use pollwise_core::{AnyPolicy, Params, PolicyKind};
-use pollwise_lab::parse::{parse_pairs, policy_spec};
+use pollwise_lab::cmd::policy::{PairFlags, PolicyFlags};
 
 /// What `--policy`, `--baseline` and `--candidate` take, for their help.
 pub const SPEC_HELP: &str = "NAME[:PARAM=VALUE,...]";
-
-/// Prints the one-line note of a deprecated spelling on stderr.
-pub fn deprecated(old: &str, new: &str) {
-    eprintln!("note: {old} is deprecated and will be removed in the next release; write {new}");
-}
-
-/// A policy as `NAME[:PAIRS]` with the pairs of deprecated flags applied
-/// over it in order, each with its note naming the one spec to write.
-pub fn spec_with(flag: &str, spec: &str, old: &[(String, String)]) -> Result<Params> {
-    let name = spec.split_once(':').map_or(spec, |(n, _)| n).trim();
-    if let Some(note) = PolicyKind::renamed_from(name) {
-        eprintln!("{note}");
-    }
-    let mut params = policy_spec(flag, spec)?;
-    if old.is_empty() {
-        return Ok(params);
-    }
-    let mut pairs: Vec<String> = spec
-        .split_once(':')
-        .map(|(_, p)| {
-            parse_pairs(p)
-                .map(|v| v.iter().map(|(k, v)| format!("{k}={v}")).collect())
-                .unwrap_or_default()
-        })
-        .unwrap_or_default();
-    for (old_flag, pair) in old {
-        let (k, v) = pair
-            .split_once('=')
-            .ok_or_else(|| anyhow::anyhow!("{old_flag} '{pair}' is not NAME=VALUE"))?;
-        params
-            .set_str(k.trim(), v.trim())
-            .map_err(|e| anyhow::anyhow!("{old_flag} {pair}: {e}"))?;
-        pairs.push(format!("{}={}", k.trim(), v.trim()));
-    }
-    let mut olds: Vec<&str> = old.iter().map(|(f, _)| f.as_str()).collect();
-    olds.dedup();
-    deprecated(
-        &olds.join(", "),
-        &format!("--{flag} {}:{}", params.kind(), pairs.join(",")),
-    );
-    Ok(params)
-}
 
 /// `--policy NAME[:PARAM=VALUE,...]`. Values are taken as text so that a
 /// negative or malformed number reaches the core's validator and gets its
@@ -92,9 +47,8 @@ pub struct PolicyArgs {
 }
 
 impl PolicyArgs {
-    /// The validated parameters: the spec's, then any deprecated flag's.
-    pub fn params(&self) -> Result<Params> {
-        let flags = [
+    pub fn flags(&self) -> PolicyFlags {
+        let single = [
             ("poll-max-ns", &self.poll_max_ns),
             ("poll-grow", &self.poll_grow),
             ("poll-shrink", &self.poll_shrink),
@@ -103,23 +57,14 @@ impl PolicyArgs {
             ("oracle-threshold-ns", &self.oracle_threshold_ns),
             ("poll-block-cost-ns", &self.poll_block_cost_ns),
         ];
-        let mut old: Vec<(String, String)> = flags
-            .iter()
-            .filter_map(|(name, v)| {
-                v.as_ref()
-                    .map(|v| (format!("--{name}"), format!("{name}={v}")))
-            })
-            .collect();
-        for item in &self.extra {
-            for (k, v) in parse_pairs(item)? {
-                old.push(("--param".into(), format!("{k}={v}")));
-            }
+        PolicyFlags {
+            spec: self.policy.clone(),
+            single: single
+                .into_iter()
+                .filter_map(|(name, v)| v.clone().map(|v| (name, v)))
+                .collect(),
+            extra: self.extra.clone(),
         }
-        spec_with("policy", &self.policy, &old)
-    }
-
-    pub fn build(&self) -> Result<AnyPolicy> {
-        Ok(AnyPolicy::new(self.params()?))
     }
 }
 
@@ -143,31 +88,13 @@ pub struct PolicyPairArgs {
     pub candidate_params: Option<String>,
 }
 
-/// The pairs of a deprecated `--X-params PAIRS` flag.
-pub fn old_pairs(flag: &str, text: Option<&str>) -> Result<Vec<(String, String)>> {
-    let Some(text) = text else {
-        return Ok(Vec::new());
-    };
-    Ok(parse_pairs(text)?
-        .into_iter()
-        .map(|(k, v)| (flag.to_string(), format!("{k}={v}")))
-        .collect())
-}
-
 impl PolicyPairArgs {
-    /// The validated (baseline, candidate) parameters.
-    pub fn params(&self) -> Result<(Params, Params)> {
-        Ok((
-            spec_with(
-                "baseline",
-                &self.baseline,
-                &old_pairs("--baseline-params", self.baseline_params.as_deref())?,
-            )?,
-            spec_with(
-                "candidate",
-                &self.candidate,
-                &old_pairs("--candidate-params", self.candidate_params.as_deref())?,
-            )?,
-        ))
+    pub fn flags(&self) -> PairFlags {
+        PairFlags {
+            baseline: self.baseline.clone(),
+            baseline_params: self.baseline_params.clone(),
+            candidate: self.candidate.clone(),
+            candidate_params: self.candidate_params.clone(),
+        }
     }
 }

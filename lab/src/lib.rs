@@ -8,6 +8,7 @@ pub mod acceptance;
 pub mod backend;
 pub mod bench;
 pub mod calibrated;
+pub mod cmd;
 pub mod compare;
 pub mod effective;
 mod error;

@@ -1,20 +1,17 @@
 //! `pollwise compare`: a baseline and a candidate over a preset's matrix.
 
-use std::io;
+use std::io::{self, BufWriter, Write};
 
 use anyhow::Result;
-use clap::{Args, ValueEnum};
-use pollwise_core::Params;
-use pollwise_lab::acceptance::{check_bar, DEFAULT_ACCEPT_IOPS_LOSS_PCT};
-use pollwise_lab::compare::write_csv;
-use pollwise_lab::text::{write_compare_table, TableContext};
-use pollwise_lab::{compare, CompareSpec, ComparedPoint, Matrix, SimBackend};
+use clap::Args;
+use pollwise_lab::acceptance::DEFAULT_ACCEPT_IOPS_LOSS_PCT;
+use pollwise_lab::cmd::compare::{self, CompareCmd};
 
-use crate::cmd::real::{BackendKind, RealBackendArgs};
-use crate::cmd::sim::load_preset;
+use crate::device_args::{BackendKind, RealBackendArgs};
+use crate::output::CompareFormat;
 use crate::policy_args::PolicyPairArgs;
-use crate::progress;
-use crate::run_args::{repeat_of, ThreadsArgs};
+use crate::progress::TERM;
+use crate::run_args::ThreadsArgs;
 use crate::workload_args::WorkloadArgs;
 
 #[derive(Args, Debug)]
@@ -59,69 +56,23 @@ pub struct CompareArgs {
     pub threads: ThreadsArgs,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum CompareFormat {
-    /// The reference table's layout (docs/design.md) plus CPU, and a summary line.
-    Table,
-    /// One row per matrix row with the compare columns.
-    Csv,
-}
-
-/// Everything `compare` computes on the simulator, for `bench` to reuse.
-/// Flags not given keep the whole preset matrix's values for their axis.
-pub fn compare_rows(
-    args: &CompareArgs,
-    (baseline, candidate): (Params, Params),
-    repeats: u32,
-) -> Result<Vec<ComparedPoint>> {
-    let preset = args
-        .workload
-        .apply_to_preset(load_preset(&args.preset, args.latency_scale)?)?;
-    let matrix = args.workload.matrix(Matrix::of_preset(&preset.matrix))?;
-    let spec = CompareSpec {
-        workloads: matrix.workloads(&pollwise_sim::LIMITS)?,
-        baseline,
-        candidate,
-        seed: args.seed,
-        repeats,
-    };
-    Ok(compare(
-        &SimBackend { preset },
-        &spec,
-        &progress::reporter(),
-    )?)
-}
-
-pub fn run(args: CompareArgs) -> Result<()> {
-    let bar = check_bar(args.accept_iops_loss)?;
-    let policies = args.policies.params()?;
-    if args.backend != BackendKind::Sim {
-        let repeats = repeat_of(
-            args.repeat,
-            args.seeds,
-            pollwise_lab::stats::DEFAULT_DEVICE_REPEATS,
-        )?;
-        return crate::cmd::real::compare(&args, policies, repeats, bar);
-    }
-    if args.real.used() {
-        anyhow::bail!("{}", RealBackendArgs::SIM_ERROR);
-    }
-    let repeats = repeat_of(args.repeat, args.seeds, 1)?;
-    let rows = compare_rows(&args, policies.clone(), repeats)?;
-    let out = io::stdout().lock();
-    match args.format {
-        CompareFormat::Table => {
-            let preset = load_preset(&args.preset, args.latency_scale)?;
-            let (baseline, candidate) = policies;
-            let ctx = TableContext {
-                baseline: &baseline,
-                candidate: &candidate,
-                seed: args.seed,
-                warmup_ms: Some(preset.matrix.warmup_ms),
-                accept_iops_loss_pct: bar,
-            };
-            Ok(write_compare_table(out, &rows, &ctx)?)
-        }
-        CompareFormat::Csv => Ok(write_csv(out, &rows, false)?),
-    }
+pub fn run(a: CompareArgs) -> Result<()> {
+    let compared = compare::run(
+        &TERM,
+        &CompareCmd {
+            preset: a.preset,
+            policies: a.policies.flags(),
+            workload: a.workload.flags(),
+            repeat: a.repeat,
+            seeds: a.seeds,
+            seed: a.seed,
+            latency_scale: a.latency_scale,
+            backend: a.backend.into(),
+            real: a.real.flags(),
+            accept_iops_loss: a.accept_iops_loss,
+        },
+    )?;
+    let mut out = BufWriter::new(io::stdout().lock());
+    compared.write(&mut out, a.format.into())?;
+    Ok(out.flush()?)
 }

@@ -2,13 +2,12 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 use clap::{ArgGroup, Subcommand};
-use pollwise_lab::import::{fio_json_row, pidstat_cpu_pct, sar_busy_pct, Labels};
-use pollwise_lab::qemu_syntax::parse_qemu_trace;
-use pollwise_lab::rows::{write_csv, write_csv_file, write_trace_file};
+use pollwise_lab::cmd::import::{self, CpuSource, FioImport};
 
 use crate::policy_args::PolicyArgs;
+use crate::progress::TERM;
 
 #[derive(Subcommand, Debug)]
 pub enum ImportCommand {
@@ -80,71 +79,20 @@ pub fn run(command: ImportCommand) -> Result<()> {
             policy,
             out,
         } => {
-            let read = |p: &PathBuf| {
-                std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))
-            };
-            let cpu = match (iothread_cpu, &sar, &pidstat) {
-                (Some(v), ..) => v,
-                (_, Some(f), _) => sar_busy_pct(
-                    &read(f)?,
-                    &f.display().to_string(),
-                    sar_cpu.context("--sar needs --sar-cpu")?,
-                )?,
-                (_, _, Some(f)) => pidstat_cpu_pct(
-                    &read(f)?,
-                    &f.display().to_string(),
-                    tid.context("--pidstat needs --tid")?,
-                )?,
-                _ => bail!("give --iothread-cpu, --sar or --pidstat"),
-            };
-            if !cpu.is_finite() || cpu < 0.0 {
-                bail!("the IOThread CPU must be a non-negative percentage, got {cpu}");
-            }
-            if iothreads == 0 {
-                bail!("--iothreads must be at least 1");
-            }
-            let params = policy.params()?;
-            let labels = Labels {
+            let c = FioImport {
+                json,
+                cpu: CpuSource::of(iothread_cpu, (sar, sar_cpu), (pidstat, tid)),
                 testbed,
-                policy: params.kind().name().to_string(),
-                params: params.to_string(),
                 iothreads,
+                policy: policy.flags(),
+                out,
             };
-            let mut rows = Vec::new();
-            for path in &json {
-                let (row, warnings) =
-                    fio_json_row(&read(path)?, &path.display().to_string(), &labels, cpu)?;
-                for w in warnings {
-                    eprintln!("warning: {w}");
-                }
-                rows.push(row);
-            }
-            match out {
-                Some(p) => write_csv_file(&p, &rows)?,
-                None => write_csv(std::io::stdout().lock(), &rows)?,
-            }
-            Ok(())
+            Ok(import::fio(&TERM, &c, &mut std::io::stdout().lock())?)
         }
         ImportCommand::QemuTrace {
             input,
             out,
             poll_max_ns,
-        } => {
-            let text = std::fs::read_to_string(&input)
-                .with_context(|| format!("cannot read the QEMU log {}", input.display()))?;
-            let t = parse_qemu_trace(&text, poll_max_ns)
-                .with_context(|| format!("{}", input.display()))?;
-            write_trace_file(&out, &t.rows)?;
-            let iothreads = t.rows.iter().map(|r| r.iothread).max().unwrap_or(0) + 1;
-            eprintln!(
-                "wrote {} ({} window points over {iothreads} IOThread(s); {} poll_add/end \
-                 events without a window, {} other lines skipped)",
-                out.display(),
-                t.rows.len(),
-                t.events,
-                t.skipped
-            );
-            Ok(())
-        }
+        } => Ok(import::qemu_trace(&TERM, &input, &out, poll_max_ns)?),
     }
 }

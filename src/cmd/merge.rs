@@ -1,11 +1,10 @@
 //! `pollwise merge`: shard files of one sweep joined into the whole.
 
-use std::io::{self, Write};
+use std::io;
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
-use pollwise_lab::merge::merge;
 
 #[derive(Args, Debug)]
 pub struct MergeArgs {
@@ -18,24 +17,9 @@ pub struct MergeArgs {
     pub out: Option<PathBuf>,
 }
 
-pub fn run(args: MergeArgs) -> Result<()> {
-    let files = args
-        .shards
-        .iter()
-        .map(|p| {
-            std::fs::read_to_string(p)
-                .with_context(|| format!("cannot read shard {}", p.display()))
-                .map(|t| (p.display().to_string(), t))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    // Merge in memory first: a failed check leaves no partial output.
-    let mut buf = Vec::new();
-    let rows = merge(&files, &mut buf)?;
-    match &args.out {
-        Some(path) => std::fs::write(path, &buf)
-            .with_context(|| format!("cannot write {}", path.display()))?,
-        None => io::stdout().lock().write_all(&buf)?,
-    }
-    eprintln!("merged {} shard files: {rows} rows", files.len());
+pub fn run(a: MergeArgs) -> Result<()> {
+    let mut stdout = io::stdout().lock();
+    let (files, rows) = pollwise_lab::cmd::merge::run(&a.shards, a.out.as_ref(), &mut stdout)?;
+    eprintln!("merged {files} shard files: {rows} rows");
     Ok(())
 }

@@ -1,4 +1,5 @@
-//! One module per subcommand; each owns its flags and its output.
+//! One module per subcommand: its flags, their mapping onto lab's spec,
+//! and where the result is printed.
 
 pub mod bench;
 pub mod compare;
@@ -6,10 +7,8 @@ pub mod import;
 pub mod merge;
 pub mod plot;
 pub mod policy;
-pub mod policy_show;
 pub mod preset;
 pub mod qemu;
-pub mod real;
 pub mod realdev;
 pub mod report;
 pub mod sim;

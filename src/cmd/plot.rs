@@ -1,13 +1,12 @@
 //! `pollwise plot`: trade-off pictures from results, trace and compare CSV.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 use clap::{Args, Subcommand};
-use pollwise_lab::{Input, Kind, Output};
-use pollwise_plots::{
-    CompareOptions, Filter, HeatmapOptions, ParetoOptions, Size, Summary, WindowOptions,
-};
+use pollwise_lab::cmd::plot::{self, PlotCmd};
+
+use crate::progress::TERM;
 
 #[derive(Subcommand, Debug)]
 pub enum PlotCommand {
@@ -101,135 +100,59 @@ pub struct Common {
     force: bool,
 }
 
-impl Common {
-    fn filters(&self) -> Result<Vec<Filter>> {
-        self.filters
-            .iter()
-            .map(|f| f.parse::<Filter>().map_err(anyhow::Error::from))
-            .collect()
-    }
-
-    /// The checked --out: not the input, not someone else's file, in a
-    /// writable directory.
-    fn output(&self, input: &Path, flag: &str) -> Result<Output> {
-        Ok(Output::prepare(
-            "--out",
-            &self.out,
-            Kind::Picture,
-            &[Input::new(flag, input)],
-            self.force,
-        )?)
-    }
-
-    fn size(&self) -> Size {
-        Size {
-            width: self.width,
-            height: self.height,
-        }
-    }
-}
-
 pub fn run(command: PlotCommand) -> Result<()> {
-    match command {
+    let (cmd, c) = match command {
         PlotCommand::Pareto {
             input,
             baseline,
             normalize,
             common,
         } => {
-            let opts = ParetoOptions {
+            let normalize = normalize.is_some();
+            let cmd = PlotCmd::Pareto {
+                input,
                 baseline,
-                normalize: normalize.is_some(),
-                filters: common.filters()?,
-                title: common.title.clone(),
+                normalize,
             };
-            let s = common.output(&input, "--input")?.write_path(|out| {
-                pollwise_plots::plot_pareto(&input, out, common.size(), &opts)
-                    .context("plot pareto")
-            })?;
-            done(&common, s, "policies");
+            (cmd, common)
         }
         PlotCommand::Window {
             trace,
             start_us,
             span_us,
             common,
-        } => {
-            let opts = WindowOptions {
-                filters: common.filters()?,
-                start_ns: start_us.map(|v| us_to_ns("--start-us", v)).transpose()?,
-                span_ns: span_us.map(|v| us_to_ns("--span-us", v)).transpose()?,
-                title: common.title.clone(),
-            };
-            let s = common.output(&trace, "--trace")?.write_path(|out| {
-                pollwise_plots::plot_window(&trace, out, common.size(), &opts)
-                    .context("plot window")
-            })?;
-            done(&common, s, "runs");
-        }
+        } => (
+            PlotCmd::Window {
+                trace,
+                start_us,
+                span_us,
+            },
+            common,
+        ),
         PlotCommand::Heatmap {
             input,
             x,
             y,
             metric,
             common,
-        } => {
-            let opts = HeatmapOptions {
+        } => (
+            PlotCmd::Heatmap {
+                input,
                 x,
                 y,
                 metric,
-                filters: common.filters()?,
-                title: common.title.clone(),
-            };
-            let s = common.output(&input, "--input")?.write_path(|out| {
-                pollwise_plots::plot_heatmap(&input, out, common.size(), &opts)
-                    .context("plot heatmap")
-            })?;
-            done(&common, s, "cells");
-        }
-        PlotCommand::Compare { input, common } => {
-            let opts = CompareOptions {
-                filters: common.filters()?,
-                title: common.title.clone(),
-            };
-            let s = common.output(&input, "--input")?.write_path(|out| {
-                pollwise_plots::plot_compare(&input, out, common.size(), &opts)
-                    .context("plot compare")
-            })?;
-            done(&common, s, "bars");
-            if s.outside_band > 0 {
-                eprintln!(
-                    "{} of {} rows lose more than {}% IOPS",
-                    s.outside_band,
-                    s.rows,
-                    pollwise_plots::BAND_PCT
-                );
-            }
-        }
-    }
-    Ok(())
-}
-
-fn us_to_ns(flag: &str, us: f64) -> Result<u64> {
-    if us.is_nan() || us < 0.0 {
-        bail!("{flag} must be a non-negative number of microseconds, got {us}");
-    }
-    // u64 nanoseconds end after about 584 years.
-    const MAX_US: f64 = u64::MAX as f64 / 1e3;
-    if us >= MAX_US {
-        bail!(
-            "{flag} {us} is too large: the most a trace can span is {:.0} us (u64 nanoseconds)",
-            MAX_US.floor()
-        );
-    }
-    Ok((us * 1e3).round() as u64)
-}
-
-fn done(common: &Common, s: Summary, what: &str) {
-    eprintln!(
-        "wrote {} ({} rows, {} {what})",
-        common.out.display(),
-        s.rows,
-        s.series
-    );
+            },
+            common,
+        ),
+        PlotCommand::Compare { input, common } => (PlotCmd::Compare { input }, common),
+    };
+    let common = plot::Common {
+        out: c.out,
+        filters: c.filters,
+        title: c.title,
+        width: c.width,
+        height: c.height,
+        force: c.force,
+    };
+    Ok(plot::run(&TERM, &cmd, &common)?)
 }

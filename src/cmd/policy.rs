@@ -1,15 +1,14 @@
-//! `pollwise policy list` and `pollwise policy replay`.
+//! `pollwise policy list`, `policy show` and `policy replay`.
 
-use std::fs::File;
-use std::io::{self, BufWriter, Read, Write};
-use std::path::{Path, PathBuf};
+use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Subcommand, ValueEnum};
-use pollwise_core::PolicyKind;
-use pollwise_lab::effective::effective_value;
+use pollwise_lab::cmd::policy;
 
 use crate::policy_args::PolicyArgs;
+use crate::progress::TERM;
 
 #[derive(Subcommand, Debug)]
 pub enum PolicyCommand {
@@ -57,78 +56,28 @@ pub enum ListFormat {
 }
 
 pub fn run(command: PolicyCommand) -> Result<()> {
+    let mut out = BufWriter::new(io::stdout().lock());
     match command {
-        PolicyCommand::List { format } => list(format),
-        PolicyCommand::Replay { policy, input } => replay(&policy, &input),
+        PolicyCommand::List {
+            format: ListFormat::Csv,
+        } => policy::write_list_csv(&mut out)?,
+        PolicyCommand::List {
+            format: ListFormat::Table,
+        } => policy::write_list_table(&mut out)?,
+        PolicyCommand::Replay { policy: p, input } => {
+            let params = p.flags().params(&TERM)?;
+            policy::replay(params, &input, io::stdin().lock(), &mut out)?;
+        }
         PolicyCommand::Show {
-            policy,
+            policy: p,
             qemu,
             iothread_id,
-        } => crate::cmd::policy_show::show(&policy, qemu, &iothread_id),
-    }
-}
-
-fn list(format: ListFormat) -> Result<()> {
-    let mut out = BufWriter::new(io::stdout().lock());
-    match format {
-        ListFormat::Csv => {
-            writeln!(out, "policy,parameter,default,min,max,description")?;
-            for kind in PolicyKind::ALL {
-                if kind.specs().is_empty() {
-                    writeln!(out, "{},,,,,\"{}\"", kind.name(), kind.description())?;
-                }
-                for s in kind.specs() {
-                    writeln!(
-                        out,
-                        "{},{},{},{},{},\"{}\"",
-                        kind.name(),
-                        s.param.name(),
-                        effective_value(s, s.default),
-                        s.min,
-                        s.max,
-                        s.help
-                    )?;
-                }
-            }
-        }
-        ListFormat::Table => {
-            writeln!(
-                out,
-                "A policy is named NAME[:PARAM=VALUE,...] wherever a command takes one \
-                 (--policy, --baseline, --candidate), e.g. weighted:poll-weight=3.\n"
-            )?;
-            for kind in PolicyKind::ALL {
-                writeln!(out, "{:<15} {}", kind.name(), kind.description())?;
-                for s in kind.specs() {
-                    writeln!(
-                        out,
-                        "    {:<22} default {:<8} range [{}, {}]  {}",
-                        s.param.name(),
-                        effective_value(s, s.default),
-                        s.min,
-                        s.max,
-                        s.help
-                    )?;
-                }
-            }
+        } => {
+            let params = p.flags().params(&TERM)?;
+            let shown = policy::write_show(&mut out, &params, qemu, &iothread_id);
+            out.flush()?;
+            shown?;
         }
     }
-    out.flush()?;
-    Ok(())
-}
-
-fn replay(args: &PolicyArgs, input: &Path) -> Result<()> {
-    let policy = args.build()?;
-    let reader: Box<dyn Read> = if input.as_os_str() == "-" {
-        Box::new(io::stdin().lock())
-    } else {
-        Box::new(
-            File::open(input)
-                .with_context(|| format!("cannot open the trace {}", input.display()))?,
-        )
-    };
-    let mut out = BufWriter::new(io::stdout().lock());
-    pollwise_lab::replay::replay(policy, reader, &input.display().to_string(), &mut out)?;
-    out.flush()?;
-    Ok(())
+    Ok(out.flush()?)
 }

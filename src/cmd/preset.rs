@@ -3,9 +3,9 @@
 
 use std::io::{self, Write};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Subcommand;
-use pollwise_sim::Preset;
+use pollwise_lab::cmd::preset;
 
 #[derive(Subcommand, Debug)]
 pub enum PresetCommand {
@@ -23,36 +23,8 @@ pub enum PresetCommand {
 pub fn run(command: PresetCommand) -> Result<()> {
     let mut out = io::stdout().lock();
     match command {
-        PresetCommand::List => {
-            for name in Preset::names() {
-                let p = Preset::load(name)?;
-                let m = &p.matrix;
-                let rows = m.rw.len() * m.bs.len() * m.numjobs.len() * m.iothreads.len();
-                writeln!(
-                    out,
-                    "{name:<16} {} ({} matrix rows, {} ms per run)",
-                    p.description, rows, m.duration_ms
-                )?;
-            }
-            writeln!(
-                out,
-                "Show one with `pollwise preset show NAME`; keys and units: docs/presets.md."
-            )?;
-        }
-        PresetCommand::Show { name } => {
-            let text = match Preset::embedded_text(&name) {
-                Some(t) => t.to_string(),
-                None => {
-                    // Loading checks the file (and names the embedded
-                    // presets if `name` is neither).
-                    Preset::load(&name)?;
-                    std::fs::read_to_string(&name)
-                        .with_context(|| format!("cannot read preset file '{name}'"))?
-                }
-            };
-            out.write_all(text.as_bytes())?;
-        }
+        PresetCommand::List => preset::write_list(&mut out)?,
+        PresetCommand::Show { name } => out.write_all(preset::text(&name)?.as_bytes())?,
     }
-    out.flush()?;
-    Ok(())
+    Ok(out.flush()?)
 }

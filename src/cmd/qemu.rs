@@ -1,21 +1,17 @@
-//! `pollwise qemu build|run`, and the parts of `compare --backend` and
-//! `validate --against` that choose a real backend: pollwise's device loop
-//! or QEMU's own `aio_poll()` (the harness of `pollwise-qemu`).
+//! `pollwise qemu build|run`: QEMU's own `aio_poll()` (see
+//! `pollwise_lab::cmd::qemu`).
 
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
-use std::time::Instant;
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
-use pollwise_lab::qemu_backend::check_variant;
-use pollwise_lab::{Backend, Point, QemuBackend};
-use pollwise_qemu::BuildOptions;
+use pollwise_lab::cmd::qemu::{self, QemuRun};
 
-use crate::cmd::real::CacheArgs;
-use crate::device_args::TargetArgs;
+use crate::device_args::{CacheArgs, TargetArgs};
 use crate::output::Format;
 use crate::policy_args::PolicyArgs;
+use crate::progress::TERM;
 use crate::workload_args::WorkloadArgs;
 
 #[derive(Subcommand, Debug)]
@@ -68,46 +64,29 @@ pub struct RunArgs {
 }
 
 pub fn run(command: QemuCommand) -> Result<()> {
-    match command {
-        QemuCommand::Build(a) => build(&a),
-        QemuCommand::Run(a) => run_one(&a),
-    }
-}
-
-fn build(a: &BuildArgs) -> Result<()> {
-    let t0 = Instant::now();
-    let cache = pollwise_qemu::build(&BuildOptions {
-        src: a.src.clone(),
-        cache: Some(a.cache.dir()?),
-        variants: a.variant.clone(),
-        check: a.check,
-    })?;
-    println!(
-        "pollwise qemu build: done in {:.1} s; harnesses in {}",
-        t0.elapsed().as_secs_f64(),
-        cache.join("bin").display()
-    );
-    Ok(())
-}
-
-fn run_one(a: &RunArgs) -> Result<()> {
-    let params = a.policy.params()?;
-    let cache = a.cache.dir()?;
-    check_variant(&cache, &params)?;
-    let workload = a.workload.real_one(&pollwise_lab::qemu_backend::LIMITS)?;
-    crate::cmd::real::refuse_randrw(std::slice::from_ref(&workload))?;
-    let mut backend = QemuBackend::open(&cache, &a.target.spec()?, workload.bs)?;
-    backend.warmup_ms = a.warmup_ms;
-    let row = backend.run(&Point {
-        workload,
-        params,
+    let a = match command {
+        QemuCommand::Build(a) => {
+            let cache = a.cache.cache_dir.as_ref();
+            let (secs, bin) = qemu::build(a.src, cache, a.variant, a.check)?;
+            let bin = bin.display();
+            println!("pollwise qemu build: done in {secs:.1} s; harnesses in {bin}");
+            return Ok(());
+        }
+        QemuCommand::Run(a) => a,
+    };
+    let c = QemuRun {
+        workload: a.workload.flags(),
         seed: a.seed,
-    })?;
+        target: a.target.flags(),
+        policy: a.policy.flags(),
+        cache: a.cache.cache_dir,
+        warmup_ms: a.warmup_ms,
+    };
+    let row = qemu::run(&TERM, &c)?;
     let mut out = BufWriter::new(io::stdout().lock());
     match a.format {
         Format::Table => pollwise_lab::text::write_qemu_run(&mut out, &row)?,
         f => pollwise_lab::text::write_rows(&mut out, f.into(), std::slice::from_ref(&row))?,
     }
-    out.flush()?;
-    Ok(())
+    Ok(out.flush()?)
 }

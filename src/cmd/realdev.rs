@@ -4,24 +4,15 @@
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 use clap::{Args, Subcommand};
-use pollwise_lab::online;
-use pollwise_lab::rows::write_trace;
-use pollwise_lab::{Kind, Output};
-use pollwise_realdev::loadgen::JobSpec;
-use pollwise_realdev::run::{self as device, RunConfig};
+use pollwise_lab::cmd::realdev::{self, Calibrate, DeviceCompare, DeviceRun};
 
-use crate::cmd::compare::CompareFormat;
-use crate::cmd::real::{
-    real_compare, target_inputs, BackendKind, CacheArgs, RealBackendArgs, RealCompare,
-};
 use crate::device_args::TargetArgs;
-use crate::output::Format;
+use crate::output::{CompareFormat, Format};
 use crate::policy_args::{PolicyArgs, PolicyPairArgs};
-use crate::stop;
+use crate::progress::TERM;
 use crate::workload_args::WorkloadArgs;
-use crate::workload_args::{list, parse_size};
 
 #[derive(Subcommand, Debug)]
 pub enum RealdevCommand {
@@ -54,27 +45,6 @@ pub struct CleanArgs {
     pub dir: Option<PathBuf>,
 }
 
-fn clean(a: &CleanArgs) -> Result<()> {
-    let dir = a.dir.clone().unwrap_or_else(std::env::temp_dir);
-    let cleanup = pollwise_realdev::scratch::clean_stale_scratch(&dir)
-        .with_context(|| format!("cannot list the scratch directory {}", dir.display()))?;
-    for l in &cleanup.left {
-        eprintln!("warning: {l}");
-    }
-    let removed = cleanup.removed;
-    for r in &removed {
-        println!("{r}");
-    }
-    println!(
-        "{} stale scratch file(s) removed from {}",
-        removed.len(),
-        dir.display()
-    );
-    Ok(())
-}
-
-use crate::stop::DEVICE_STOPPED as STOPPED;
-
 #[derive(Args, Debug)]
 pub struct RunArgs {
     #[command(flatten)]
@@ -101,54 +71,6 @@ pub struct RunArgs {
     /// content).
     #[arg(long)]
     pub force: bool,
-}
-
-pub fn run(command: RealdevCommand) -> Result<()> {
-    match command {
-        RealdevCommand::Run(a) => run_one(&a),
-        RealdevCommand::Compare(a) => compare(&a),
-        RealdevCommand::Calibrate(a) => calibrate(&a),
-        RealdevCommand::Clean(a) => clean(&a),
-    }
-}
-
-fn run_one(a: &RunArgs) -> Result<()> {
-    let params = a.policy.params()?;
-    online(&params)?;
-    let w = a.workload.real_one(&pollwise_realdev::loadgen::LIMITS)?;
-    let changes = pollwise_lab::parse::set_at(&a.set_at, &params, w.duration_ms)?;
-    let cfg = RunConfig {
-        workload: JobSpec::new(&w, a.seed),
-        duration_ms: w.duration_ms,
-        params,
-        target: a.target.spec()?,
-        changes,
-        trace: a.trace.is_some(),
-        catch_sigint: true,
-    };
-    // Checked before the run: not the target, not someone else's file, a
-    // writable directory.
-    let trace = match &a.trace {
-        Some(path) => Some(Output::prepare(
-            "--trace",
-            path,
-            Kind::Trace,
-            &target_inputs(&a.target),
-            a.force,
-        )?),
-        None => None,
-    };
-    let out = stop::guarded(STOPPED, || Ok(device::run(&cfg)?))?;
-    if let Some(trace) = &trace {
-        trace.write_with(|w| write_trace(w, &out.trace))?;
-    }
-    let mut stdout = BufWriter::new(io::stdout().lock());
-    match a.format {
-        Format::Table => pollwise_lab::text::write_device_run(&mut stdout, &out)?,
-        f => pollwise_lab::text::write_rows(&mut stdout, f.into(), std::slice::from_ref(&out.row))?,
-    }
-    stdout.flush()?;
-    Ok(())
 }
 
 #[derive(Args, Debug)]
@@ -186,63 +108,6 @@ pub struct CalibrateArgs {
     pub seed: u64,
 }
 
-fn calibrate(a: &CalibrateArgs) -> Result<()> {
-    use pollwise_realdev::calibrate::CalibrateConfig;
-
-    let output = Output::prepare(
-        "--out",
-        &a.out,
-        Kind::Preset,
-        &target_inputs(&a.target),
-        a.force,
-    )?;
-    let cfg = CalibrateConfig {
-        target: a.target.spec()?,
-        sizes: list("bs", &a.bs, parse_size)?,
-        point_ms: a.point_ms,
-        saturation_depth: a.depth,
-        probe_rounds: a.rounds,
-        repeats: a.repeat,
-        seed: a.seed,
-    };
-    let name = a.out.display().to_string();
-    let cal = stop::guarded(STOPPED, || Ok(pollwise_lab::local_preset::measure(&cfg)?))?;
-    let warnings = cal.warnings();
-    for w in &warnings {
-        eprintln!("warning: {w}");
-    }
-    if !warnings.is_empty() && !a.force {
-        bail!(
-            "{} warning(s): the measurements do not add up, so no preset was written to {name}; \
-             fix the cause and rerun, or pass --force to write it anyway",
-            warnings.len()
-        );
-    }
-    let text = pollwise_lab::local_preset::preset_text(&cal, &name)?;
-    output.write_with(|w| {
-        w.write_all(text.as_bytes())
-            .with_context(|| format!("writing {}", a.out.display()))
-    })?;
-    if output.is_stdout() {
-        return Ok(());
-    }
-    let mut out = BufWriter::new(io::stdout().lock());
-    for line in text.lines().take_while(|l| l.starts_with('#')) {
-        writeln!(
-            out,
-            "{}",
-            line.trim_start_matches("# ").trim_start_matches('#')
-        )?;
-    }
-    writeln!(
-        out,
-        "wrote {}; use it with `pollwise sim --preset {0}` or `pollwise validate --preset {0}`",
-        a.out.display()
-    )?;
-    out.flush()?;
-    Ok(())
-}
-
 #[derive(Args, Debug)]
 pub struct CompareArgs {
     #[command(flatten)]
@@ -275,33 +140,61 @@ pub struct CompareArgs {
     pub force: bool,
 }
 
-fn compare(a: &CompareArgs) -> Result<()> {
-    let bar = pollwise_lab::acceptance::check_bar(a.accept_iops_loss)?;
-    let (baseline, candidate) = a.policies.params()?;
-    if a.repeat == 0 {
-        bail!("--repeat 0: give at least 1 (runs per point and policy)");
+pub fn run(command: RealdevCommand) -> Result<()> {
+    // Not locked: the device's threads run while this is alive.
+    let mut out = BufWriter::new(io::stdout());
+    match command {
+        RealdevCommand::Run(a) => {
+            let o = realdev::run(&TERM, &run_spec(&a))?;
+            match a.format {
+                Format::Table => pollwise_lab::text::write_device_run(&mut out, &o)?,
+                f => pollwise_lab::text::write_rows(&mut out, f.into(), &[o.row])?,
+            }
+        }
+        RealdevCommand::Compare(a) => {
+            realdev::compare(&TERM, &compare_spec(&a))?.write(&mut out, a.format.into())?
+        }
+        RealdevCommand::Calibrate(a) => realdev::calibrate(&TERM, &calibrate_spec(a), &mut out)?,
+        RealdevCommand::Clean(a) => realdev::clean(&TERM, a.dir.as_ref(), &mut out)?,
     }
-    let workloads = a
-        .matrix
-        .real_matrix()?
-        .workloads(&pollwise_realdev::loadgen::LIMITS)?;
-    let real = RealBackendArgs {
-        target: a.target.clone(),
-        cache: CacheArgs::default(),
+    Ok(out.flush()?)
+}
+
+fn run_spec(a: &RunArgs) -> DeviceRun {
+    DeviceRun {
+        workload: a.workload.flags(),
+        seed: a.seed,
+        target: a.target.flags(),
+        policy: a.policy.flags(),
+        trace: a.trace.clone(),
+        set_at: a.set_at.clone(),
+        force: a.force,
+    }
+}
+
+fn calibrate_spec(a: CalibrateArgs) -> Calibrate {
+    Calibrate {
+        target: a.target.flags(),
+        out: a.out,
+        force: a.force,
+        bs: a.bs,
+        point_ms: a.point_ms,
+        depth: a.depth,
+        rounds: a.rounds,
+        repeat: a.repeat,
+        seed: a.seed,
+    }
+}
+
+fn compare_spec(a: &CompareArgs) -> DeviceCompare {
+    DeviceCompare {
+        policies: a.policies.flags(),
+        workload: a.matrix.flags(),
+        repeat: a.repeat,
+        seed: a.seed,
+        target: a.target.flags(),
+        accept_iops_loss: a.accept_iops_loss,
         rows: a.rows.clone(),
         force: a.force,
-    };
-    let spec = pollwise_lab::CompareSpec {
-        workloads,
-        baseline,
-        candidate,
-        seed: a.seed,
-        repeats: a.repeat,
-    };
-    let how = RealCompare {
-        kind: BackendKind::Device,
-        format: a.format,
-        accept_iops_loss_pct: bar,
-    };
-    real_compare(&how, spec, &real)
+    }
 }

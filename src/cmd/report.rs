@@ -5,9 +5,10 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
+use pollwise_lab::cmd::{repeat_of, Ui};
 use pollwise_lab::{report, ReportOptions};
 
-use crate::progress;
+use crate::progress::TERM;
 
 #[derive(Args, Debug)]
 pub struct ReportArgs {
@@ -46,13 +47,13 @@ pub fn run(args: ReportArgs) -> Result<()> {
     let opts = ReportOptions {
         preset: args.preset,
         out: args.out,
-        seeds: crate::run_args::repeat_of(args.repeat, args.seeds, 2)?,
+        seeds: repeat_of(&TERM, args.repeat, args.seeds, 2)?,
         seed: args.seed,
         duration_ms: args.duration_ms,
         compare_duration_ms: args.compare_duration_ms,
         force: args.force,
     };
-    let index = report(&opts, &progress::reporter())?;
+    let index = report(&opts, &|p| TERM.progress(p))?;
     eprintln!("wrote {}", index.display());
     Ok(())
 }

@@ -3,15 +3,13 @@
 use std::io;
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
-use pollwise_core::TraceRow;
-use pollwise_lab::output::preset_input;
-use pollwise_lab::{Kind, Output};
-use pollwise_sim::Preset;
+use pollwise_lab::cmd::sim::{self, SimCmd};
 
 use crate::output::Format;
 use crate::policy_args::PolicyArgs;
+use crate::progress::TERM;
 use crate::workload_args::WorkloadArgs;
 
 #[derive(Args, Debug)]
@@ -40,74 +38,23 @@ pub struct SimArgs {
     pub force: bool,
 }
 
-/// Loads a preset and applies a latency scale, checking the factor.
-pub fn load_preset(name: &str, latency_scale: Option<f64>) -> Result<Preset> {
-    let preset = Preset::load(name)?;
-    match latency_scale {
-        None => Ok(preset),
-        Some(f) if f.is_finite() && (1e-3..=1e4).contains(&f) => Ok(preset.with_latency_scale(f)),
-        Some(f) => anyhow::bail!("--latency-scale {f} is out of range: expected 0.001 ..= 10000"),
-    }
-}
-
-pub fn run(args: SimArgs) -> Result<()> {
-    let preset = args
-        .workload
-        .apply_to_preset(load_preset(&args.preset, args.latency_scale)?)?;
-    let params = args.policy.params()?;
-    let workload = args.workload.workload(&preset)?;
-    let trace = match &args.trace {
-        Some(path) => Some(Output::prepare(
-            "--trace",
-            path,
-            Kind::Trace,
-            &preset_input(&args.preset),
-            args.force,
-        )?),
-        None => None,
-    };
-    let row = match &trace {
-        None => pollwise_sim::simulate(&preset, &workload, &params, args.seed)?,
-        Some(out) => {
-            // The trace streams to a temporary file through a bounded
-            // buffer; it replaces the output only when complete.
-            let mut pending = out.start()?;
-            let mut failed: Option<csv::Error> = None;
-            let row = {
-                let mut w = csv::Writer::from_writer(pending.writer());
-                let row = pollwise_sim::simulate_streamed(
-                    &preset,
-                    &workload,
-                    &params,
-                    args.seed,
-                    |r: TraceRow| {
-                        if failed.is_none() {
-                            failed = w.serialize(&r).err();
-                        }
-                    },
-                )?;
-                if failed.is_none() {
-                    failed = w.flush().err().map(csv::Error::from);
-                }
-                row
-            };
-            if let Some(e) = failed {
-                return Err(e).with_context(|| format!("writing {}", out.path().display()));
-            }
-            pending.commit()?;
-            row
-        }
-    };
-    if row.iops == 0.0 {
-        eprintln!(
-            "warning: no request completed in the measured {} ms (after the preset's warm-up); \
-             a longer --duration-ms or fewer requests in flight would give numbers",
-            row.duration_ms
-        );
-    }
+pub fn run(a: SimArgs) -> Result<()> {
+    let row = sim::run(
+        &TERM,
+        &SimCmd {
+            preset: a.preset,
+            policy: a.policy.flags(),
+            workload: a.workload.flags(),
+            seed: a.seed,
+            latency_scale: a.latency_scale,
+            trace: a.trace,
+            force: a.force,
+        },
+    )?;
+    let out = io::stdout().lock();
     Ok(pollwise_lab::text::write_rows(
-        io::stdout().lock(),
-        args.format.into(),
+        out,
+        a.format.into(),
         &[row],
     )?)
 }

@@ -5,11 +5,12 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
-use pollwise_lab::{study, MeasureOptions, StudyOptions};
+use pollwise_lab::cmd::study::measure_options;
+use pollwise_lab::cmd::Ui;
+use pollwise_lab::{study, StudyOptions};
 
-use crate::cmd::real::CacheArgs;
-use crate::device_args::TargetArgs;
-use crate::progress;
+use crate::device_args::{CacheArgs, TargetArgs};
+use crate::progress::TERM;
 
 #[derive(Args, Debug)]
 pub struct StudyArgs {
@@ -65,17 +66,10 @@ pub fn run(args: StudyArgs) -> Result<()> {
         rollout_duration_ms: args.rollout_duration_ms,
         force: args.force,
     };
-    let measure = if args.target.dir.is_some() || args.target.file.is_some() {
-        Some(MeasureOptions {
-            target: args.target.spec()?,
-            qemu_cache: args.cache.dir()?,
-            repeats: args.repeat,
-            duration_ms: args.measure_duration_ms,
-        })
-    } else {
-        None
-    };
-    let md = study(&opts, measure.as_ref(), &progress::reporter())?;
+    let (target, cache) = (args.target.flags(), args.cache.cache_dir.as_ref());
+    let runs = (args.repeat, args.measure_duration_ms);
+    let measure = measure_options(&TERM, &target, cache, runs)?;
+    let md = study(&opts, measure.as_ref(), &|p| TERM.progress(p))?;
     print!("{md}");
     Ok(())
 }

@@ -2,19 +2,14 @@
 
 use std::io;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::Result;
 use clap::Args;
-use pollwise_lab::merge::{sweep_id, write_sweep_csv, ShardInfo};
-use pollwise_lab::output::preset_input;
-use pollwise_lab::{Kind, Matrix, Output, Progress};
-use pollwise_sim::sweep::{Shard, SweepSpec};
+use pollwise_lab::cmd::sweep::{self, SweepCmd};
 
-use crate::cmd::sim::load_preset;
 use crate::policy_args::SPEC_HELP;
-use crate::progress;
-use crate::run_args::{repeat_of, ThreadsArgs};
+use crate::progress::TERM;
+use crate::run_args::ThreadsArgs;
 use crate::workload_args::WorkloadArgs;
 
 #[derive(Args, Debug)]
@@ -69,80 +64,20 @@ pub struct SweepArgs {
     pub threads: ThreadsArgs,
 }
 
-pub fn spec(args: &SweepArgs, preset: &pollwise_sim::Preset) -> Result<SweepSpec> {
-    let base = crate::policy_args::spec_with("policy", &args.policy, &[])?;
-    let fixed: Vec<(String, String)> = match args.policy.split_once(':') {
-        Some((_, pairs)) => pollwise_lab::parse::parse_pairs(pairs)?
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-        None => Vec::new(),
+pub fn run(a: SweepArgs) -> Result<()> {
+    let c = SweepCmd {
+        preset: a.preset,
+        policy: a.policy,
+        axes: a.params,
+        workload: a.workload.flags(),
+        matrix: a.matrix,
+        repeat: a.repeat,
+        seeds: a.seeds,
+        seed: a.seed,
+        shard: a.shard,
+        latency_scale: a.latency_scale,
+        out: a.out,
+        force: a.force,
     };
-    let axes = args
-        .params
-        .iter()
-        .map(|p| pollwise_lab::parse::axis(p))
-        .collect::<Result<Vec<_>, _>>()?;
-    let workloads = if args.matrix {
-        let m = args.workload.matrix(Matrix::of_preset(&preset.matrix))?;
-        m.workloads(&pollwise_sim::LIMITS)?
-    } else {
-        args.workload.workloads(preset)?
-    };
-    let spec = SweepSpec {
-        kind: base.kind(),
-        fixed,
-        axes,
-        workloads,
-        seed: args.seed,
-        seeds: repeat_of(args.repeat, args.seeds, 1)?,
-    };
-    spec.param_points()?; // Validate every value before running anything.
-    Ok(spec)
-}
-
-pub fn run(args: SweepArgs) -> Result<()> {
-    let preset = args
-        .workload
-        .apply_to_preset(load_preset(&args.preset, args.latency_scale)?)?;
-    let spec = spec(&args, &preset)?;
-    let shard = match &args.shard {
-        Some(s) => Shard::parse(s)?,
-        None => Shard::WHOLE,
-    };
-    // Check the output before the work, so a bad path fails at once; it is
-    // replaced only when every row is written.
-    let out = match &args.out {
-        Some(path) => Some(Output::prepare(
-            "--out",
-            path,
-            Kind::Results,
-            &preset_input(&args.preset),
-            args.force,
-        )?),
-        None => None,
-    };
-    let (total, what) = (spec.shard_len(shard)?, format!("sweep {}", spec.kind));
-    let (report, done) = (progress::reporter(), AtomicU64::new(0));
-    let rows = spec.run(&preset, shard, &|| {
-        let done = done.fetch_add(1, Ordering::Relaxed) as usize + 1;
-        report(Progress::Run {
-            done,
-            total,
-            what: &what,
-        });
-    })?;
-    let total_rows = spec.len()?;
-    let info = ShardInfo {
-        sweep_id: sweep_id(&format!("{}\n{spec:?}", preset.to_toml())),
-        index: shard.index,
-        count: shard.count,
-        first_row: shard.range(total_rows).start,
-        total_rows,
-    };
-    match out {
-        Some(out) => out.write_with(|w| write_sweep_csv(w, &rows, &info))?,
-        None => write_sweep_csv(io::stdout().lock(), &rows, &info)?,
-    }
-    Ok(())
+    Ok(sweep::run(&TERM, &c, &mut io::stdout().lock())?)
 }

@@ -8,19 +8,13 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::{Args, ValueEnum};
-use pollwise_core::Params;
-use pollwise_lab::output::{preset_input, Kind, Output};
-use pollwise_lab::parse::{policy_spec, MatrixText};
+use pollwise_lab::cmd::real::RealFlags;
+use pollwise_lab::cmd::validate::{self, ValidateCmd, ValidateFormat as Lab};
 use pollwise_lab::stats::DEFAULT_DEVICE_REPEATS;
-use pollwise_lab::text::{
-    write_validation_csv, write_validation_markdown, write_validation_table, ReportSource,
-};
-use pollwise_lab::{online, validate_diffs, DiffSpec, SimBackend};
 
-use crate::cmd::real::{self, BackendKind, CacheArgs, RealKind};
-use crate::device_args::TargetArgs;
-use crate::policy_args::{deprecated, old_pairs, spec_with, SPEC_HELP};
-use crate::progress;
+use crate::device_args::{CacheArgs, RealKind, TargetArgs};
+use crate::policy_args::SPEC_HELP;
+use crate::progress::TERM;
 use crate::run_args::ThreadsArgs;
 use crate::workload_args::WorkloadArgs;
 
@@ -81,21 +75,6 @@ pub struct ValidateArgs {
     pub threads: ThreadsArgs,
 }
 
-impl ValidateArgs {
-    /// Where the measured runs happen: --backend, or the deprecated
-    /// --against (with its note).
-    fn backend(&self) -> BackendKind {
-        if let (None, Some(k)) = (self.backend, self.against) {
-            let name = format!("{k:?}").to_lowercase();
-            deprecated(&format!("--against {name}"), &format!("--backend {name}"));
-        }
-        self.backend
-            .or(self.against)
-            .unwrap_or(RealKind::Device)
-            .into()
-    }
-}
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ValidateFormat {
     Table,
@@ -108,146 +87,33 @@ pub enum ValidateFormat {
 }
 
 pub fn run(a: ValidateArgs) -> Result<()> {
-    let against = a.backend();
-    let old = old_pairs("--baseline-params", a.baseline_params.as_deref())?;
-    let baseline = spec_with("baseline", &a.baseline, &old)?;
-    let candidates: Vec<Params> = a
-        .policies
-        .iter()
-        .map(|p| policy_spec("policy", p))
-        .collect::<Result<_, _>>()?;
-    let preset = pollwise_sim::Preset::load(&a.preset)?;
-    for p in std::iter::once(&baseline).chain(&candidates) {
-        online(p)?;
-    }
-    if a.repeat == 0 {
-        anyhow::bail!("--repeat must be at least 1");
-    }
-    let defaults = MatrixText {
-        numjobs: "1,4",
-        ..MatrixText::DEVICE_DEFAULT
-    }
-    .matrix(50, 1000)?;
-    let matrix = a.workload.real_matrix_with(defaults)?;
-    if against == BackendKind::Qemu {
-        // Every policy's variant first: a policy without one is the clearer
-        // error than a variant not built yet.
-        for p in std::iter::once(&baseline).chain(&candidates) {
-            pollwise_lab::qemu_backend::variant(p)?;
-        }
-    }
-    for p in std::iter::once(&baseline).chain(&candidates) {
-        real::precheck(against, &a.cache, p)?;
-    }
-    let workloads = matrix.workloads(real::limits(against))?;
-    if against == BackendKind::Qemu {
-        real::refuse_randrw(&workloads)?;
-    }
-    // Every policy runs each point once per round: checked before anything
-    // is created.
-    pollwise_lab::validate::run_count(workloads.len() * (1 + candidates.len()), a.repeat)?;
-    // Checked before the first run: the runs take minutes.
-    let output = match &a.out {
-        Some(path) => {
-            let kind = match a.format {
-                ValidateFormat::Table | ValidateFormat::Markdown => Kind::ValidationReport,
-                ValidateFormat::Csv => Kind::ValidationCsv,
-            };
-            let mut inputs = preset_input(&a.preset);
-            inputs.extend(real::target_inputs(&a.target));
-            Some(Output::prepare("--out", path, kind, &inputs, a.force)?)
-        }
-        None => None,
+    let format = match a.format {
+        ValidateFormat::Table => Lab::Table,
+        ValidateFormat::Csv => Lab::Csv,
+        ValidateFormat::Markdown => Lab::Markdown,
     };
-    let largest_bs = workloads.iter().map(|w| w.bs).max().unwrap_or(4096);
-    let device = real::open(against, &a.target, &a.cache, largest_bs)?;
-    let sim = SimBackend { preset };
-    let spec = DiffSpec {
-        workloads,
-        baseline,
-        candidates,
+    let real = RealFlags {
+        target: a.target.flags(),
+        cache: a.cache.cache_dir,
+        rows: None,
+        force: a.force,
+    };
+    let c = ValidateCmd {
+        preset: a.preset,
+        baseline: a.baseline,
+        baseline_params: a.baseline_params,
+        policies: a.policies,
+        workload: a.workload.flags(),
+        repeat: a.repeat,
         seed: a.seed,
-        repeats: a.repeat,
+        real,
+        format,
+        out: a.out,
+        backend: a.backend.map(Into::into),
+        against: a.against.map(Into::into),
     };
-    let v = crate::stop::guarded(crate::stop::DEVICE_STOPPED, || {
-        Ok(validate_diffs(
-            device.as_ref(),
-            &sim,
-            &spec,
-            &progress::reporter(),
-        )?)
-    })?;
-    let preset_text = std::fs::read_to_string(&a.preset).ok();
-    let command = command_line(std::env::args());
-    let write = |out: &mut dyn Write| -> io::Result<()> {
-        match a.format {
-            ValidateFormat::Table => {
-                write_validation_table(out, &v, &a.preset, &spec, device.source())
-            }
-            ValidateFormat::Csv => write_validation_csv(out, &v, &spec),
-            ValidateFormat::Markdown => write_validation_markdown(
-                out,
-                &v,
-                &spec,
-                &ReportSource {
-                    command: &command,
-                    preset: &a.preset,
-                    preset_text: preset_text.as_deref(),
-                    reference: device.source(),
-                },
-            ),
-        }
-    };
-    match &output {
-        Some(o) => o.write_with(|w| write(w).map_err(anyhow::Error::from))?,
-        None => {
-            let mut out = BufWriter::new(io::stdout().lock());
-            write(&mut out)?;
-            out.flush()?;
-        }
-    }
-    Ok(())
-}
-
-/// The command line as a reader would type it again: the program by its
-/// name, and any argument that is not plain in single quotes.
-fn command_line(args: impl Iterator<Item = String>) -> String {
-    let plain = |a: &str| {
-        !a.is_empty()
-            && a.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "_-./:=,+@%".contains(c))
-    };
-    args.enumerate()
-        .map(|(i, a)| {
-            if i == 0 {
-                "pollwise".to_string()
-            } else if plain(&a) {
-                a
-            } else {
-                format!("'{}'", a.replace('\'', "'\\''"))
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::command_line;
-
-    #[test]
-    fn the_command_line_reads_as_typed() {
-        let args = [
-            "./target/release/pollwise",
-            "validate",
-            "--preset",
-            "my local.toml",
-            "--policy",
-            "it's",
-        ];
-        assert_eq!(
-            command_line(args.iter().map(|a| a.to_string())),
-            "pollwise validate --preset 'my local.toml' --policy 'it'\\''s'"
-        );
-    }
+    let command = validate::command_line(std::env::args());
+    let mut out = BufWriter::new(io::stdout());
+    validate::run(&TERM, &c, &command, &mut out)?;
+    Ok(out.flush()?)
 }

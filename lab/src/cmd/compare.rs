@@ -1,0 +1,126 @@
+//! `pollwise compare`: a baseline and a candidate over a preset's matrix
+//! on the simulator, or over a small matrix on a real backend.
+
+use pollwise_core::Params;
+
+use super::compared::{Compared, SimCompared};
+use super::policy::PairFlags;
+use super::real::{self, BackendKind, RealFlags};
+use super::sim::load_preset;
+use super::workload::WorkloadFlags;
+use super::{fail, repeat_of, Result, Ui};
+use crate::acceptance::check_bar;
+use crate::stats::DEFAULT_DEVICE_REPEATS;
+use crate::{compare, CompareSpec, ComparedPoint, Matrix, SimBackend};
+
+pub use super::compared::CompareFormat;
+
+/// `pollwise compare`, as typed.
+#[derive(Clone, Debug)]
+pub struct CompareCmd {
+    pub preset: String,
+    pub policies: PairFlags,
+    pub workload: WorkloadFlags,
+    pub repeat: Option<u32>,
+    /// The deprecated `--seeds`.
+    pub seeds: Option<u32>,
+    pub seed: u64,
+    pub latency_scale: Option<f64>,
+    pub backend: BackendKind,
+    pub real: RealFlags,
+    pub accept_iops_loss: f64,
+}
+
+impl CompareCmd {
+    /// The default compare (QEMU's rule against the proposal on the
+    /// default preset's whole matrix), for `bench`.
+    pub fn default_sim() -> CompareCmd {
+        CompareCmd {
+            preset: "optane-p4800x".into(),
+            policies: PairFlags::default_pair(),
+            workload: WorkloadFlags::default(),
+            repeat: None,
+            seeds: None,
+            seed: 1,
+            latency_scale: None,
+            backend: BackendKind::Sim,
+            real: RealFlags::default(),
+            accept_iops_loss: crate::acceptance::DEFAULT_ACCEPT_IOPS_LOSS_PCT,
+        }
+    }
+}
+
+/// Everything `compare` computes on the simulator, and the preset's
+/// warm-up. Flags not given keep the whole preset matrix's values for
+/// their axis.
+pub fn sim_points(
+    ui: &dyn Ui,
+    c: &CompareCmd,
+    (baseline, candidate): (Params, Params),
+    repeats: u32,
+) -> Result<(Vec<ComparedPoint>, u64)> {
+    let preset = load_preset(&c.preset, c.latency_scale)?;
+    let preset = c.workload.apply_to_preset(preset)?;
+    let matrix = c.workload.matrix(ui, Matrix::of_preset(&preset.matrix))?;
+    let spec = CompareSpec {
+        workloads: matrix.workloads(&pollwise_sim::LIMITS)?,
+        baseline,
+        candidate,
+        seed: c.seed,
+        repeats,
+    };
+    let warmup_ms = preset.matrix.warmup_ms;
+    let points = compare(&SimBackend { preset }, &spec, &|p| ui.progress(p))?;
+    Ok((points, warmup_ms))
+}
+
+/// Runs the compare on its backend.
+pub fn run(ui: &dyn Ui, c: &CompareCmd) -> Result<Compared> {
+    let bar = check_bar(c.accept_iops_loss)?;
+    let policies = c.policies.params(ui)?;
+    if c.backend != BackendKind::Sim {
+        let repeats = repeat_of(ui, c.repeat, c.seeds, DEFAULT_DEVICE_REPEATS)?;
+        return real_run(ui, c, policies, repeats, bar);
+    }
+    if c.real.used() {
+        return fail(RealFlags::SIM_ERROR);
+    }
+    let repeats = repeat_of(ui, c.repeat, c.seeds, 1)?;
+    let (points, warmup_ms) = sim_points(ui, c, policies.clone(), repeats)?;
+    let (baseline, candidate) = policies;
+    Ok(Compared::Sim(SimCompared {
+        points,
+        baseline,
+        candidate,
+        seed: c.seed,
+        warmup_ms,
+        bar,
+    }))
+}
+
+/// `compare --backend device|qemu`.
+fn real_run(
+    ui: &dyn Ui,
+    c: &CompareCmd,
+    (baseline, candidate): (Params, Params),
+    repeats: u32,
+    bar: f64,
+) -> Result<Compared> {
+    let kind = c.backend;
+    if c.latency_scale.is_some() {
+        return fail(format!(
+            "--latency-scale scales the simulator's device; it has no effect with --backend {kind:?}"
+        ));
+    }
+    let workloads = c.workload.real_matrix(ui)?.workloads(real::limits(kind))?;
+    let spec = CompareSpec {
+        workloads,
+        baseline,
+        candidate,
+        seed: c.seed,
+        repeats,
+    };
+    Ok(Compared::Paired(real::compare(
+        ui, kind, spec, &c.real, bar,
+    )?))
+}

@@ -1,0 +1,126 @@
+//! `pollwise import`: results from outside pollwise in its schemas.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::policy::PolicyFlags;
+use super::{fail, Context, Result, Ui};
+use crate::import::{fio_json_row, pidstat_cpu_pct, sar_busy_pct, Labels};
+use crate::qemu_syntax::parse_qemu_trace;
+use crate::rows::{write_csv, write_csv_file, write_trace_file};
+
+/// Where the IOThread's CPU of imported fio runs comes from.
+#[derive(Clone, Debug)]
+pub enum CpuSource {
+    /// `--iothread-cpu PCT`.
+    Pct(f64),
+    /// `--sar FILE --sar-cpu N` (the CPU is required with the file).
+    Sar(PathBuf, Option<u32>),
+    /// `--pidstat FILE --tid TID`.
+    Pidstat(PathBuf, Option<u32>),
+    /// None given.
+    Missing,
+}
+
+impl CpuSource {
+    /// The source of `--iothread-cpu`, `--sar` (with `--sar-cpu`) or
+    /// `--pidstat` (with `--tid`), in that order of preference.
+    pub fn of(
+        pct: Option<f64>,
+        (sar, sar_cpu): (Option<PathBuf>, Option<u32>),
+        (pidstat, tid): (Option<PathBuf>, Option<u32>),
+    ) -> CpuSource {
+        match (pct, sar, pidstat) {
+            (Some(v), ..) => CpuSource::Pct(v),
+            (_, Some(f), _) => CpuSource::Sar(f, sar_cpu),
+            (_, _, Some(f)) => CpuSource::Pidstat(f, tid),
+            _ => CpuSource::Missing,
+        }
+    }
+}
+
+/// `pollwise import fio`, as typed.
+#[derive(Clone, Debug)]
+pub struct FioImport {
+    pub json: Vec<PathBuf>,
+    pub cpu: CpuSource,
+    pub testbed: String,
+    pub iothreads: u32,
+    pub policy: PolicyFlags,
+    /// `--out FILE` [default: `stdout`].
+    pub out: Option<PathBuf>,
+}
+
+fn read(p: &Path) -> Result<String> {
+    std::fs::read_to_string(p).context(format!("cannot read {}", p.display()))
+}
+
+/// The IOThread's CPU in % of one core.
+fn cpu_pct(cpu: &CpuSource) -> Result<f64> {
+    let origin = |f: &Path| f.display().to_string();
+    let cpu = match cpu {
+        CpuSource::Pct(v) => *v,
+        CpuSource::Sar(f, n) => {
+            sar_busy_pct(&read(f)?, &origin(f), n.context("--sar needs --sar-cpu")?)?
+        }
+        CpuSource::Pidstat(f, tid) => {
+            pidstat_cpu_pct(&read(f)?, &origin(f), tid.context("--pidstat needs --tid")?)?
+        }
+        CpuSource::Missing => return fail("give --iothread-cpu, --sar or --pidstat"),
+    };
+    if !cpu.is_finite() || cpu < 0.0 {
+        return fail(format!(
+            "the IOThread CPU must be a non-negative percentage, got {cpu}"
+        ));
+    }
+    Ok(cpu)
+}
+
+/// One row per fio JSON file (`source=fio`), written to `--out` or to
+/// `stdout`; each file's warnings are noted.
+pub fn fio(ui: &dyn Ui, c: &FioImport, stdout: &mut dyn Write) -> Result<()> {
+    let cpu = cpu_pct(&c.cpu)?;
+    if c.iothreads == 0 {
+        return fail("--iothreads must be at least 1");
+    }
+    let params = c.policy.params(ui)?;
+    let labels = Labels {
+        testbed: c.testbed.clone(),
+        policy: params.kind().name().to_string(),
+        params: params.to_string(),
+        iothreads: c.iothreads,
+    };
+    let mut rows = Vec::new();
+    for path in &c.json {
+        let origin = path.display().to_string();
+        let (row, warnings) = fio_json_row(&read(path)?, &origin, &labels, cpu)?;
+        for w in warnings {
+            ui.note(&format!("warning: {w}"));
+        }
+        rows.push(row);
+    }
+    match &c.out {
+        Some(p) => write_csv_file(p, &rows)?,
+        None => write_csv(stdout, &rows)?,
+    }
+    Ok(())
+}
+
+/// `pollwise import qemu-trace`: QEMU's `log` trace output as a window
+/// trace at `out`; notes what it found.
+pub fn qemu_trace(ui: &dyn Ui, input: &Path, out: &Path, poll_max_ns: u64) -> Result<()> {
+    let text = std::fs::read_to_string(input)
+        .context(format!("cannot read the QEMU log {}", input.display()))?;
+    let t = parse_qemu_trace(&text, poll_max_ns).context(input.display().to_string())?;
+    write_trace_file(out, &t.rows)?;
+    let iothreads = t.rows.iter().map(|r| r.iothread).max().unwrap_or(0) + 1;
+    ui.note(&format!(
+        "wrote {} ({} window points over {iothreads} IOThread(s); {} poll_add/end \
+         events without a window, {} other lines skipped)",
+        out.display(),
+        t.rows.len(),
+        t.events,
+        t.skipped
+    ));
+    Ok(())
+}

@@ -1,0 +1,100 @@
+//! The commands of the `pollwise` binary as plain specs and functions: the
+//! binary maps its flags onto these specs, calls one function, and prints
+//! what it returns. Checks of flag combinations, files and the order of
+//! the work live here; the terminal (notes, progress, stop signals' exit
+//! codes) stays with the caller through [`Ui`].
+
+pub mod bench;
+pub mod compare;
+mod compared;
+mod error;
+pub mod import;
+pub mod merge;
+pub mod plot;
+pub mod policy;
+pub mod preset;
+pub mod qemu;
+pub mod real;
+pub mod realdev;
+pub mod sim;
+pub mod study;
+pub mod sweep;
+pub mod target;
+pub mod validate;
+pub mod workload;
+
+pub use error::{fail, guarded, CmdError, Context, DEVICE_STOPPED};
+
+use crate::Progress;
+
+/// A command's result.
+pub type Result<T> = std::result::Result<T, CmdError>;
+
+/// What a command tells the user besides its result: one-line notes
+/// (deprecations, warnings) and the progress of long work.
+pub trait Ui: Sync {
+    /// A line for the user (the terminal prints it on stderr).
+    fn note(&self, line: &str);
+    /// Long work's progress.
+    fn progress(&self, p: Progress);
+}
+
+/// A [`Ui`] that drops everything (for tests and embedding).
+pub struct Quiet;
+
+impl Ui for Quiet {
+    fn note(&self, _: &str) {}
+    fn progress(&self, _: Progress) {}
+}
+
+/// A note in the one form every command uses for a deprecated spelling.
+pub fn deprecated(ui: &dyn Ui, old: &str, new: &str) {
+    ui.note(&format!(
+        "note: {old} is deprecated and will be removed in the next release; write {new}"
+    ));
+}
+
+/// The `--repeat` count, or the deprecated `--seeds` (with its note), or
+/// `default`; at least 1.
+pub fn repeat_of(
+    ui: &dyn Ui,
+    repeat: Option<u32>,
+    seeds: Option<u32>,
+    default: u32,
+) -> Result<u32> {
+    if let Some(n) = seeds {
+        deprecated(ui, &format!("--seeds {n}"), &format!("--repeat {n}"));
+    }
+    let n = repeat.or(seeds).unwrap_or(default);
+    if n == 0 {
+        return fail("--repeat 0: give at least 1 (runs per point and policy)");
+    }
+    Ok(n)
+}
+
+/// The thread count of a command that simulates: its `--threads`, or the
+/// deprecated one given before the command (with its note); not both.
+pub fn threads(ui: &dyn Ui, before: Option<usize>, after: Option<usize>) -> Result<Option<usize>> {
+    let Some(n) = before else {
+        return Ok(after);
+    };
+    if after.is_some() {
+        return fail("--threads is given twice: keep the one after the command");
+    }
+    deprecated(
+        ui,
+        &format!("`pollwise --threads {n} COMMAND`"),
+        &format!("`pollwise COMMAND --threads {n}`"),
+    );
+    Ok(Some(n))
+}
+
+/// Whether an error in a chain is a closed pipe (a reader such as `head`
+/// stopped reading): not a failure.
+pub fn is_broken_pipe(cause: &(dyn std::error::Error + 'static)) -> bool {
+    let io = cause.downcast_ref::<std::io::Error>();
+    io.is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+        || cause
+            .downcast_ref::<CmdError>()
+            .is_some_and(CmdError::is_broken_pipe)
+}

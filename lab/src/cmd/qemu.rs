@@ -1,0 +1,62 @@
+//! `pollwise qemu build|run`: QEMU's own `aio_poll()` (the harness of
+//! `pollwise-qemu`), built once per variant and run on one workload.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use pollwise_core::RunRow;
+use pollwise_qemu::BuildOptions;
+
+use super::policy::PolicyFlags;
+use super::real::refuse_randrw;
+use super::target::{cache_dir, TargetFlags};
+use super::workload::WorkloadFlags;
+use super::{CmdError, Result, Ui};
+use crate::qemu_backend::check_variant;
+use crate::{Backend, Point, QemuBackend};
+
+/// Builds the variants into the cache; returns the seconds it took and
+/// where the harnesses are.
+pub fn build(
+    src: Option<PathBuf>,
+    cache: Option<&PathBuf>,
+    variants: Vec<String>,
+    check: bool,
+) -> Result<(f64, PathBuf)> {
+    let t0 = Instant::now();
+    let opts = BuildOptions {
+        src,
+        cache: Some(cache_dir(cache)?),
+        variants,
+        check,
+    };
+    let cache = pollwise_qemu::build(&opts).map_err(|e| CmdError::Msg(format!("{e:#}")))?;
+    Ok((t0.elapsed().as_secs_f64(), cache.join("bin")))
+}
+
+/// `pollwise qemu run`, as typed.
+#[derive(Clone, Debug)]
+pub struct QemuRun {
+    pub workload: WorkloadFlags,
+    pub seed: u64,
+    pub target: TargetFlags,
+    pub policy: PolicyFlags,
+    pub cache: Option<PathBuf>,
+    pub warmup_ms: u64,
+}
+
+/// One workload in the variant that implements the policy.
+pub fn run(ui: &dyn Ui, c: &QemuRun) -> Result<RunRow> {
+    let params = c.policy.params(ui)?;
+    let cache = cache_dir(c.cache.as_ref())?;
+    check_variant(&cache, &params)?;
+    let workload = c.workload.real_one(ui, &crate::qemu_backend::LIMITS)?;
+    refuse_randrw(std::slice::from_ref(&workload))?;
+    let mut backend = QemuBackend::open(&cache, &c.target.spec(ui)?, workload.bs)?;
+    backend.warmup_ms = c.warmup_ms;
+    Ok(backend.run(&Point {
+        workload,
+        params,
+        seed: c.seed,
+    })?)
+}

@@ -1,0 +1,170 @@
+//! The real backends (pollwise's device loop and QEMU's own `aio_poll()`)
+//! as `compare --backend`, `realdev compare` and `validate --backend`
+//! choose, check and run them.
+
+use std::path::PathBuf;
+
+use pollwise_core::{Limits, Params, Rw, Workload};
+
+use super::compared::Paired;
+use super::target::{cache_dir, TargetFlags, DEFAULT_SIZE_MB};
+use super::{fail, guarded, Result, Ui, DEVICE_STOPPED};
+use crate::qemu_backend::{check_variant, variant};
+use crate::{online, Backend, CompareSpec, DeviceBackend, Kind, Output, QemuBackend};
+
+/// Where `compare` and `validate` run: the simulator or a real loop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackendKind {
+    Sim,
+    Device,
+    Qemu,
+}
+
+/// The flags of a real backend, as typed.
+#[derive(Clone, Debug, Default)]
+pub struct RealFlags {
+    pub target: TargetFlags,
+    /// `--cache`: where QEMU's builds are.
+    pub cache: Option<PathBuf>,
+    /// `--rows`: every single run's row as CSV.
+    pub rows: Option<PathBuf>,
+    pub force: bool,
+}
+
+impl RealFlags {
+    pub const SIM_ERROR: &'static str =
+        "--dir, --file, --size-mb, --allow-write-to, --cache and --rows are for --backend \
+         device|qemu; the simulator runs on --preset";
+
+    /// Whether any flag of a real backend was given (the simulator refuses
+    /// them rather than ignore them).
+    pub fn used(&self) -> bool {
+        let t = &self.target;
+        t.named()
+            || t.allow_write_to.is_some()
+            || t.size_mb != DEFAULT_SIZE_MB
+            || self.cache.is_some()
+            || self.rows.is_some()
+    }
+}
+
+/// Checks that `kind` can run `params` before anything is created.
+pub fn precheck(kind: BackendKind, cache: Option<&PathBuf>, params: &Params) -> Result<()> {
+    match kind {
+        BackendKind::Sim => {}
+        BackendKind::Device => online(params)?,
+        BackendKind::Qemu => check_variant(&cache_dir(cache)?, params)?,
+    }
+    Ok(())
+}
+
+/// Opens a real backend on the target, for block sizes up to `max_bs`.
+pub fn open(
+    ui: &dyn Ui,
+    kind: BackendKind,
+    real: &RealFlags,
+    max_bs: u64,
+) -> Result<Box<dyn Backend>> {
+    Ok(match kind {
+        BackendKind::Sim => return fail("the simulator is not a real backend"),
+        BackendKind::Device => Box::new(DeviceBackend::open(&real.target.spec(ui)?, max_bs)?),
+        BackendKind::Qemu => {
+            let cache = cache_dir(real.cache.as_ref())?;
+            Box::new(QemuBackend::open(&cache, &real.target.spec(ui)?, max_bs)?)
+        }
+    })
+}
+
+/// The workload limits of a real backend.
+pub fn limits(kind: BackendKind) -> &'static Limits {
+    match kind {
+        BackendKind::Qemu => &crate::qemu_backend::LIMITS,
+        _ => &pollwise_realdev::loadgen::LIMITS,
+    }
+}
+
+/// Refuses randrw on QEMU's harness, which does not run it.
+pub fn refuse_randrw(workloads: &[Workload]) -> Result<()> {
+    if workloads.iter().any(|w| w.rw == Rw::RandRw) {
+        return fail("--rw randrw: QEMU's harness runs randread, read, randwrite and write");
+    }
+    Ok(())
+}
+
+/// Every policy's checks on `kind`, before anything is created: on QEMU
+/// each policy's variant first (a policy without one is the clearer error
+/// than a variant not built yet), then what the backend can run.
+pub fn check_policies(
+    kind: BackendKind,
+    cache: Option<&PathBuf>,
+    policies: &[&Params],
+) -> Result<()> {
+    if kind == BackendKind::Qemu {
+        for p in policies {
+            variant(p)?;
+        }
+    }
+    for p in policies {
+        precheck(kind, cache, p)?;
+    }
+    Ok(())
+}
+
+/// A paired, interleaved compare on a real backend (`compare --backend
+/// device|qemu` and `realdev compare`): checks, runs, and every run's row
+/// in `--rows`.
+pub fn compare(
+    ui: &dyn Ui,
+    kind: BackendKind,
+    spec: CompareSpec,
+    real: &RealFlags,
+    bar: f64,
+) -> Result<Paired> {
+    let workloads = &spec.workloads;
+    let both = [&spec.baseline, &spec.candidate];
+    if kind == BackendKind::Qemu {
+        // Both policies' variants first: an unknown one is the clearer error.
+        for p in both {
+            variant(p)?;
+        }
+        refuse_randrw(workloads)?;
+    }
+    for p in both {
+        precheck(kind, real.cache.as_ref(), p)?;
+    }
+    let repeats = spec.repeats;
+    // The run set's size, before anything is created.
+    pollwise_sim::batch::check_runs(
+        (workloads.len() as u64)
+            .checked_mul(u64::from(repeats))
+            .and_then(|n| n.checked_mul(2)),
+        &format!(
+            "this compare ({} workloads x {repeats} repeats x 2 policies)",
+            workloads.len()
+        ),
+    )?;
+    // Checked before the first run: the runs take minutes.
+    let inputs = real.target.inputs();
+    let rows_out = real
+        .rows
+        .as_ref()
+        .map(|path| Output::prepare("--rows", path, Kind::Results, &inputs, real.force))
+        .transpose()?;
+    let largest_bs = workloads.iter().map(|w| w.bs).max().unwrap_or(4096);
+    let backend = open(ui, kind, real, largest_bs)?;
+    let points = guarded(DEVICE_STOPPED, || {
+        Ok(crate::compare(backend.as_ref(), &spec, &|p| {
+            ui.progress(p)
+        })?)
+    })?;
+    if let Some(out) = &rows_out {
+        let all = crate::compare::all_runs(&points);
+        out.write_with(|w| crate::rows::write_csv(w, &all))?;
+    }
+    Ok(Paired {
+        points,
+        spec,
+        source: backend.source(),
+        bar,
+    })
+}

@@ -1,0 +1,113 @@
+//! `pollwise sweep`: a policy's parameters swept in simulation, whole or
+//! one shard, written as the sweep CSV.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use pollwise_sim::sweep::{Shard, SweepSpec};
+use pollwise_sim::Preset;
+
+use super::policy::spec_with;
+use super::sim::load_preset;
+use super::workload::WorkloadFlags;
+use super::{repeat_of, Result, Ui};
+use crate::merge::{sweep_id, write_sweep_csv, ShardInfo};
+use crate::output::preset_input;
+use crate::{Kind, Matrix, Output, Progress};
+
+/// `pollwise sweep`, as typed.
+#[derive(Clone, Debug)]
+pub struct SweepCmd {
+    pub preset: String,
+    /// `--policy SPEC`: the policy swept, with parameters fixed for all.
+    pub policy: String,
+    /// `--param NAME=V1,V2,...`: the axes.
+    pub axes: Vec<String>,
+    pub workload: WorkloadFlags,
+    /// `--matrix`: the preset's whole compare matrix as the workloads.
+    pub matrix: bool,
+    pub repeat: Option<u32>,
+    pub seeds: Option<u32>,
+    pub seed: u64,
+    /// `--shard I/N`.
+    pub shard: Option<String>,
+    pub latency_scale: Option<f64>,
+    /// `--out FILE` [default: `stdout`].
+    pub out: Option<PathBuf>,
+    pub force: bool,
+}
+
+/// The sweep's run set, every value checked before anything runs.
+pub fn spec(ui: &dyn Ui, c: &SweepCmd, preset: &Preset) -> Result<SweepSpec> {
+    let base = spec_with(ui, "policy", &c.policy, &[])?;
+    let fixed: Vec<(String, String)> = match c.policy.split_once(':') {
+        Some((_, pairs)) => crate::parse::parse_pairs(pairs)?
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        None => Vec::new(),
+    };
+    let axes = c
+        .axes
+        .iter()
+        .map(|p| crate::parse::axis(p))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let workloads = if c.matrix {
+        let m = c.workload.matrix(ui, Matrix::of_preset(&preset.matrix))?;
+        m.workloads(&pollwise_sim::LIMITS)?
+    } else {
+        c.workload.workloads(ui, preset)?
+    };
+    let spec = SweepSpec {
+        kind: base.kind(),
+        fixed,
+        axes,
+        workloads,
+        seed: c.seed,
+        seeds: repeat_of(ui, c.repeat, c.seeds, 1)?,
+    };
+    spec.param_points()?; // Validate every value before running anything.
+    Ok(spec)
+}
+
+/// Runs the sweep (or its shard) and writes its CSV to `--out`, or to
+/// `stdout` without one.
+pub fn run(ui: &dyn Ui, c: &SweepCmd, stdout: &mut dyn Write) -> Result<()> {
+    let preset = c
+        .workload
+        .apply_to_preset(load_preset(&c.preset, c.latency_scale)?)?;
+    let spec = spec(ui, c, &preset)?;
+    let shard = match &c.shard {
+        Some(s) => Shard::parse(s)?,
+        None => Shard::WHOLE,
+    };
+    // Check the output before the work, so a bad path fails at once; it is
+    // replaced only when every row is written.
+    let inputs = preset_input(&c.preset);
+    let out = c
+        .out
+        .as_ref()
+        .map(|path| Output::prepare("--out", path, Kind::Results, &inputs, c.force))
+        .transpose()?;
+    let (total, what) = (spec.shard_len(shard)?, format!("sweep {}", spec.kind));
+    let done = AtomicUsize::new(0);
+    let rows = spec.run(&preset, shard, &|| {
+        let done = done.fetch_add(1, Ordering::Relaxed) + 1;
+        let what = &what;
+        ui.progress(Progress::Run { done, total, what });
+    })?;
+    let total_rows = spec.len()?;
+    let info = ShardInfo {
+        sweep_id: sweep_id(&format!("{}\n{spec:?}", preset.to_toml())),
+        index: shard.index,
+        count: shard.count,
+        first_row: shard.range(total_rows).start,
+        total_rows,
+    };
+    match out {
+        Some(out) => out.write_with(|w| write_sweep_csv(w, &rows, &info))?,
+        None => write_sweep_csv(stdout, &rows, &info)?,
+    }
+    Ok(())
+}

@@ -1,0 +1,215 @@
+//! `pollwise validate`: what the simulator (with a calibrated preset)
+//! predicts each policy changes against a baseline, against what a real
+//! backend measures, with the measurement's interval.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+
+use pollwise_core::Params;
+use pollwise_sim::Preset;
+
+use super::policy::{old_pairs, spec_with};
+use super::real::{self, BackendKind, RealFlags};
+use super::workload::WorkloadFlags;
+use super::{deprecated, fail, guarded, Result, Ui, DEVICE_STOPPED};
+use crate::output::preset_input;
+use crate::parse::{policy_spec, MatrixText};
+use crate::text::ReportSource;
+use crate::text::{write_validation_csv, write_validation_markdown, write_validation_table};
+use crate::{online, validate_diffs, DiffSpec, DiffValidation, Kind, Output, SimBackend};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ValidateFormat {
+    Table,
+    Csv,
+    Markdown,
+}
+
+/// `pollwise validate`, as typed.
+#[derive(Clone, Debug)]
+pub struct ValidateCmd {
+    pub preset: String,
+    pub baseline: String,
+    pub baseline_params: Option<String>,
+    /// The `--policy` specs compared against the baseline.
+    pub policies: Vec<String>,
+    pub workload: WorkloadFlags,
+    pub repeat: u32,
+    pub seed: u64,
+    /// The target and the QEMU cache (`rows` is not used).
+    pub real: RealFlags,
+    pub format: ValidateFormat,
+    pub out: Option<PathBuf>,
+    /// `--backend`, and the deprecated `--against`.
+    pub backend: Option<BackendKind>,
+    pub against: Option<BackendKind>,
+}
+
+impl ValidateCmd {
+    /// Where the measured runs happen: --backend, or the deprecated
+    /// --against (with its note), else the device.
+    fn backend(&self, ui: &dyn Ui) -> BackendKind {
+        if let (None, Some(k)) = (self.backend, self.against) {
+            let name = format!("{k:?}").to_lowercase();
+            deprecated(
+                ui,
+                &format!("--against {name}"),
+                &format!("--backend {name}"),
+            );
+        }
+        self.backend.or(self.against).unwrap_or(BackendKind::Device)
+    }
+}
+
+/// Everything checked before anything is created.
+struct Checked {
+    against: BackendKind,
+    preset: Preset,
+    spec: DiffSpec,
+}
+
+fn check(ui: &dyn Ui, c: &ValidateCmd) -> Result<Checked> {
+    let against = c.backend(ui);
+    let old = old_pairs("--baseline-params", c.baseline_params.as_deref())?;
+    let baseline = spec_with(ui, "baseline", &c.baseline, &old)?;
+    let candidates: Vec<Params> = c
+        .policies
+        .iter()
+        .map(|p| policy_spec("policy", p))
+        .collect::<std::result::Result<_, _>>()?;
+    let preset = Preset::load(&c.preset)?;
+    let all: Vec<&Params> = std::iter::once(&baseline).chain(&candidates).collect();
+    for p in &all {
+        online(p)?;
+    }
+    if c.repeat == 0 {
+        return fail("--repeat must be at least 1");
+    }
+    let defaults = MatrixText {
+        numjobs: "1,4",
+        ..MatrixText::DEVICE_DEFAULT
+    }
+    .matrix(50, 1000)?;
+    let matrix = c.workload.real_matrix_with(ui, defaults)?;
+    real::check_policies(against, c.real.cache.as_ref(), &all)?;
+    let workloads = matrix.workloads(real::limits(against))?;
+    if against == BackendKind::Qemu {
+        real::refuse_randrw(&workloads)?;
+    }
+    // Every policy runs each point once per round.
+    crate::validate::run_count(workloads.len() * all.len(), c.repeat)?;
+    let spec = DiffSpec {
+        workloads,
+        baseline,
+        candidates,
+        seed: c.seed,
+        repeats: c.repeat,
+    };
+    Ok(Checked {
+        against,
+        preset,
+        spec,
+    })
+}
+
+/// Runs the validation and writes it in its format to `--out`, or to
+/// `stdout` without one; `command` is the command line as typed (quoted
+/// in the markdown report).
+pub fn run(ui: &dyn Ui, c: &ValidateCmd, command: &str, stdout: &mut dyn Write) -> Result<()> {
+    let Checked {
+        against,
+        preset,
+        spec,
+    } = check(ui, c)?;
+    // Checked before the first run: the runs take minutes.
+    let output = match &c.out {
+        Some(path) => {
+            let kind = match c.format {
+                ValidateFormat::Table | ValidateFormat::Markdown => Kind::ValidationReport,
+                ValidateFormat::Csv => Kind::ValidationCsv,
+            };
+            let mut inputs = preset_input(&c.preset);
+            inputs.extend(c.real.target.inputs());
+            Some(Output::prepare("--out", path, kind, &inputs, c.real.force)?)
+        }
+        None => None,
+    };
+    let largest_bs = spec.workloads.iter().map(|w| w.bs).max().unwrap_or(4096);
+    let device = real::open(ui, against, &c.real, largest_bs)?;
+    let sim = SimBackend { preset };
+    let v = guarded(DEVICE_STOPPED, || {
+        Ok(validate_diffs(device.as_ref(), &sim, &spec, &|p| {
+            ui.progress(p)
+        })?)
+    })?;
+    let preset_text = std::fs::read_to_string(&c.preset).ok();
+    let src = ReportSource {
+        command,
+        preset: &c.preset,
+        preset_text: preset_text.as_deref(),
+        reference: device.source(),
+    };
+    let write = |out: &mut dyn Write| write(out, c.format, &v, &spec, &src);
+    match &output {
+        Some(o) => o.write_with(|w| write(w).map_err(super::CmdError::from))?,
+        None => write(stdout)?,
+    }
+    Ok(())
+}
+
+fn write(
+    out: &mut dyn Write,
+    format: ValidateFormat,
+    v: &DiffValidation,
+    spec: &DiffSpec,
+    src: &ReportSource,
+) -> io::Result<()> {
+    match format {
+        ValidateFormat::Table => write_validation_table(out, v, src.preset, spec, src.reference),
+        ValidateFormat::Csv => write_validation_csv(out, v, spec),
+        ValidateFormat::Markdown => write_validation_markdown(out, v, spec, src),
+    }
+}
+
+/// The command line as a reader would type it again: the program by its
+/// name, and any argument that is not plain in single quotes.
+pub fn command_line(args: impl Iterator<Item = String>) -> String {
+    let plain = |a: &str| {
+        !a.is_empty()
+            && a.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_-./:=,+@%".contains(c))
+    };
+    args.enumerate()
+        .map(|(i, a)| {
+            if i == 0 {
+                "pollwise".to_string()
+            } else if plain(&a) {
+                a
+            } else {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::command_line;
+
+    #[test]
+    fn the_command_line_reads_as_typed() {
+        let args = [
+            "./target/release/pollwise",
+            "validate",
+            "--preset",
+            "my local.toml",
+            "--policy",
+            "it's",
+        ];
+        assert_eq!(
+            command_line(args.iter().map(|a| a.to_string())),
+            "pollwise validate --preset 'my local.toml' --policy 'it'\\''s'"
+        );
+    }
+}
