@@ -6,6 +6,7 @@
 use pollwise_core::{Params, PolicyKind, Rw, Workload};
 
 use super::options::MeasureOptions;
+use crate::acceptance::{judge, Acceptance};
 use crate::backend::{Backend, DeviceBackend};
 use crate::compare::{compare, CompareSpec, ComparedPoint};
 use crate::qemu_backend::QemuBackend;
@@ -42,6 +43,8 @@ pub(crate) struct Measured {
     pub lp: &'static str,
     pub candidate: Params,
     pub points: Vec<ComparedPoint>,
+    /// The points judged by the one verdict rule of every compare.
+    pub acceptance: Acceptance,
 }
 
 /// What the measured part found, with what it could not run.
@@ -79,9 +82,11 @@ fn compare_all(
                 seed: 1,
                 repeats: m.repeats,
             };
+            let points = compare(backend, &spec, progress)?;
             Ok(Measured {
                 lp,
-                points: compare(backend, &spec, progress)?,
+                acceptance: judge(&points, m.accept_iops_loss_pct),
+                points,
                 candidate: candidate.clone(),
             })
         })

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use pollwise_realdev::target::TargetSpec;
 
+use crate::acceptance::check_bar;
 use crate::LabError;
 
 /// What `study` runs and where it writes.
@@ -40,13 +41,16 @@ pub struct MeasureOptions {
     pub repeats: u32,
     /// Measured time per run.
     pub duration_ms: u64,
+    /// The verdict's bar: the IOPS loss in percent a candidate may have on
+    /// any point ([`crate::acceptance::judge`], as every compare).
+    pub accept_iops_loss_pct: f64,
 }
 
 impl MeasureOptions {
     fn check(&self) -> Result<(), LabError> {
         if self.repeats < 2 {
             return Err(LabError::Input(format!(
-                "--repeat {}: at least 2 pairs are needed for an interval",
+                "--measure-repeat {}: at least 2 pairs are needed for an interval",
                 self.repeats
             )));
         }
@@ -56,6 +60,7 @@ impl MeasureOptions {
                 self.duration_ms
             )));
         }
+        check_bar(self.accept_iops_loss_pct)?;
         Ok(())
     }
 }
@@ -68,7 +73,7 @@ pub(crate) fn check(opts: &StudyOptions, measure: Option<&MeasureOptions>) -> Re
     }
     if opts.seeds == 0 {
         return Err(LabError::Input(
-            "--seeds 0: at least one seed is needed".into(),
+            "--repeat 0: at least one seed is needed".into(),
         ));
     }
     if opts.duration_ms == Some(0) || opts.robust_duration_ms == 0 {
