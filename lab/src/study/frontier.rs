@@ -169,8 +169,9 @@ pub(crate) fn points_of(plan: &[Batch], groups: &[Vec<PerWorkload>]) -> Vec<Fron
         .collect()
 }
 
-/// The settings' points on `workloads` (see [`points_plan`]): the points
-/// (against the first setting, `qemu`) and every row.
+/// The settings' points on `workloads`: every online policy, the threshold
+/// oracle and the priced clairvoyant, and (with `rollout`) the rollout.
+/// Returns the points (against the first setting, `qemu`) and every row.
 pub fn frontier_points(
     preset: &Preset,
     workloads: &[Workload],

@@ -8,7 +8,7 @@
 //! in QEMU's. Writes the CSVs and a markdown summary ([`crate::text`]).
 //!
 //! Each experiment is a module with a plan (the runs it needs, a value:
-//! [`plan::Batch`]es) and an analysis of the plan's rows; the study's size
+//! `plan::Batch`es) and an analysis of the plan's rows; the study's size
 //! is the sum of its plans'. [`settings`] is the catalogue they share.
 
 pub(crate) mod ablation;
