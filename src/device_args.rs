@@ -66,24 +66,9 @@ pub enum RealKind {
     Qemu,
 }
 
-impl From<BackendKind> for Kind {
-    fn from(k: BackendKind) -> Kind {
-        match k {
-            BackendKind::Sim => Kind::Sim,
-            BackendKind::Device => Kind::Device,
-            BackendKind::Qemu => Kind::Qemu,
-        }
-    }
-}
+same_variants!(BackendKind => Kind: Sim, Device, Qemu);
 
-impl From<RealKind> for Kind {
-    fn from(k: RealKind) -> Kind {
-        match k {
-            RealKind::Device => Kind::Device,
-            RealKind::Qemu => Kind::Qemu,
-        }
-    }
-}
+same_variants!(RealKind => Kind: Device, Qemu);
 
 /// The flags `compare` takes for a real backend.
 #[derive(Args, Debug)]

@@ -8,6 +8,17 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use pollwise_lab::cmd::{self as lab, CmdError};
 
+/// `From` between a flag's enum and lab's enum of the same variants.
+macro_rules! same_variants {
+    ($from:ty => $to:ty: $($v:ident),+) => {
+        impl From<$from> for $to {
+            fn from(x: $from) -> $to {
+                match x { $(<$from>::$v => <$to>::$v),+ }
+            }
+        }
+    };
+}
+
 mod cmd;
 mod device_args;
 mod output;
@@ -90,6 +101,11 @@ enum Command {
     Plot(cmd::plot::PlotCommand),
     /// Evaluate every policy on both presets, against the frontier and across
     /// devices, and write the results and a markdown summary.
+    ///
+    /// With --dir or --file, also measure pollwise and the proposal against
+    /// QEMU's rule on that disk (4k randread; one job at queue depth 1 and 8,
+    /// four jobs at 8), in pollwise's loop and, for each variant `pollwise
+    /// qemu build` has built, in QEMU's.
     Study(cmd::study::StudyArgs),
     /// Run the default compare and a sweep and write every plot and an index.
     Report(cmd::report::ReportArgs),

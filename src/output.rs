@@ -15,15 +15,7 @@ pub enum Format {
     Json,
 }
 
-impl From<Format> for RowFormat {
-    fn from(f: Format) -> RowFormat {
-        match f {
-            Format::Table => RowFormat::Table,
-            Format::Csv => RowFormat::Csv,
-            Format::Json => RowFormat::Json,
-        }
-    }
-}
+same_variants!(Format => RowFormat: Table, Csv, Json);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum CompareFormat {
@@ -33,11 +25,4 @@ pub enum CompareFormat {
     Csv,
 }
 
-impl From<CompareFormat> for LabCompareFormat {
-    fn from(f: CompareFormat) -> LabCompareFormat {
-        match f {
-            CompareFormat::Table => LabCompareFormat::Table,
-            CompareFormat::Csv => LabCompareFormat::Csv,
-        }
-    }
-}
+same_variants!(CompareFormat => LabCompareFormat: Table, Csv);

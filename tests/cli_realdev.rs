@@ -592,7 +592,7 @@ fn study_measures_the_online_policies_on_a_disk() {
         "study",
         "--out",
         out.to_str().unwrap(),
-        "--seeds",
+        "--repeat",
         "1",
         "--duration-ms",
         "2",
@@ -605,7 +605,7 @@ fn study_measures_the_online_policies_on_a_disk() {
         "8",
         "--cache",
         cache.to_str().unwrap(),
-        "--repeat",
+        "--measure-repeat",
         "2",
         "--measure-duration-ms",
         "100",
@@ -613,7 +613,8 @@ fn study_measures_the_online_policies_on_a_disk() {
     assert!(o.status.success(), "{}", stderr(&o));
     let md = std::fs::read_to_string(out.join("README.md")).unwrap();
     let header = format!(
-        "--robust-duration-ms 300 --skip-robustness --dir {} --repeat 2 --measure-duration-ms 100`",
+        "--robust-duration-ms 300 --skip-robustness --dir {} --measure-repeat 2 \
+         --measure-duration-ms 100 --accept-iops-loss 5`",
         work.display()
     );
     assert!(md.contains(&header), "missing {header} in:\n{md}");
@@ -625,8 +626,22 @@ fn study_measures_the_online_policies_on_a_disk() {
         "| pollwise's loop | weighted-merged ",
         "k j=4 qd=8 |",
         "Not measured: QEMU's loop: stock QEMU's harness is not built",
+        // The verdict is compare's, at the default bar.
+        "judged by the verdict rule of `compare` at --accept-iops-loss 5",
+        "- pollwise's loop, weighted-merged: verdict: ",
     ] {
         assert!(md.contains(needle), "missing {needle} in:\n{md}");
+    }
+    // Each point's verdict is one of compare's labels.
+    let table: Vec<&str> = md
+        .lines()
+        .filter(|l| l.starts_with("| pollwise's loop |"))
+        .collect();
+    assert_eq!(table.len(), 9, "{md}");
+    for line in table {
+        let cells: Vec<&str> = line.trim_matches('|').split(" | ").collect();
+        let label = cells[cells.len() - 1].trim().trim_end_matches(" +cpu");
+        assert!(["ok", "LOSS", "unclear"].contains(&label), "{line}");
     }
     // Every measured run: 3 candidates x 3 points x 2 pairs x 2 policies.
     let text = std::fs::read_to_string(out.join("measured.csv")).unwrap();

@@ -89,7 +89,7 @@ fn quick(cmd: &str) -> String {
     let sub =
         |name: &str| c.contains(&format!("-- {name}")) || c.contains(&format!("pollwise {name}"));
     if sub("study") {
-        c = with(c, "--seeds", "1");
+        c = with(c, "--repeat", "1");
         c = with(c, "--duration-ms", "20");
         c = with(c, "--skip-robustness", "");
     } else if sub("report") {
@@ -287,7 +287,7 @@ fn quick_mode_shortens_only_what_takes_long() {
     assert_eq!(quick("cargo run --release -- compare"), "pollwise compare");
     assert_eq!(
         quick("cargo run --release -- study --out docs/study"),
-        "pollwise study --out docs/study --seeds 1 --duration-ms 20 --skip-robustness"
+        "pollwise study --out docs/study --repeat 1 --duration-ms 20 --skip-robustness"
     );
     assert_eq!(
         plan("cargo test --workspace", false, false),

@@ -2,7 +2,6 @@
 //! simulation, every plot, the CSVs behind them and an index.md that shows
 //! them.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use pollwise_core::{Params, PolicyKind, RunRow, TraceRow, Workload};
@@ -11,9 +10,10 @@ use pollwise_sim::batch::check_runs;
 use pollwise_sim::sweep::{Shard, SweepSpec};
 use pollwise_sim::Preset;
 
-use crate::compare::{compare, summarize, worst, CompareSpec, ComparedPoint};
+use crate::compare::{compare, worst, CompareSpec, ComparedPoint};
 use crate::output::{preset_input, Kind, OutputDir};
 use crate::rows::{write_csv_file, write_trace_file};
+use crate::text::{workload_text, ReportIndex};
 use crate::{LabError, Matrix, Progress, SimBackend, Ticker};
 
 /// What `report` runs and where it writes.
@@ -62,20 +62,15 @@ fn sweep_specs() -> Vec<(PolicyKind, Vec<(&'static str, &'static str)>)> {
 /// several of QEMU's grow-and-reset cycles, few enough to see each step.
 const WINDOW_STEPS: usize = 300;
 
-/// Runs everything and writes the files into `opts.out`; returns the path
-/// of index.md.
-pub fn report(
-    opts: &ReportOptions,
-    progress: &(dyn Fn(Progress) + Sync),
-) -> Result<PathBuf, LabError> {
-    let args = opts;
+/// Checks the options and the size of the sweep before the first run;
+/// returns the preset.
+fn check(args: &ReportOptions) -> Result<Preset, LabError> {
     if args.seeds == 0 {
         return Err(LabError::Input("--repeat must be at least 1".into()));
     }
     if args.duration_ms == 0 {
         return Err(LabError::Input("--duration-ms must be at least 1".into()));
     }
-    // Durations and the size of the sweep, checked before the first run.
     let max_ms = pollwise_sim::LIMITS.duration_ms.1;
     for (flag, ms) in [
         ("--duration-ms", Some(args.duration_ms)),
@@ -105,8 +100,12 @@ pub fn report(
             args.seeds
         ),
     )?;
-    // Every file the report writes, checked before the first run.
-    let dir = OutputDir::prepare(
+    Ok(preset)
+}
+
+/// Every file the report writes, checked before the first run.
+fn prepare(args: &ReportOptions) -> Result<OutputDir, LabError> {
+    OutputDir::prepare(
         "--out",
         &args.out,
         &[
@@ -123,9 +122,27 @@ pub fn report(
         ],
         &preset_input(&args.preset),
         args.force,
-    )?;
+    )
+}
+
+/// `w` with the sweep's and the traces' run time.
+fn shortened(args: &ReportOptions, w: &Workload) -> Workload {
+    Workload {
+        duration_ms: args.duration_ms,
+        ..w.clone()
+    }
+}
+
+/// Runs everything and writes the files into `opts.out`; returns the path
+/// of index.md.
+pub fn report(
+    opts: &ReportOptions,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<PathBuf, LabError> {
+    let args = opts;
+    let preset = check(args)?;
+    let dir = prepare(args)?;
     let out = |name: &str| args.out.join(name);
-    let size = Size::default();
 
     progress(Progress::Step(&format!(
         "report [1/4]: compare, weighted against qemu over the {} matrix",
@@ -143,18 +160,11 @@ pub fn report(
     // the most IOPS: that is where a policy choice matters.
     let worst = worst(&compared)
         .ok_or_else(|| LabError::Input("the preset's matrix has no rows".into()))?;
-
     let matrix: Vec<Workload> = compared
         .iter()
-        .map(|r| Workload {
-            duration_ms: args.duration_ms,
-            ..r.workload.clone()
-        })
+        .map(|r| shortened(args, &r.workload))
         .collect();
-    let workload = Workload {
-        duration_ms: args.duration_ms,
-        ..worst.workload.clone()
-    };
+    let workload = shortened(args, &worst.workload);
     progress(Progress::Step(&format!(
         "report [2/4]: sweep over the {} rows of the matrix, {} ms per run",
         matrix.len(),
@@ -167,20 +177,58 @@ pub fn report(
     // behaviour the proposal changes.
     let resets = |r: &ComparedPoint| r.baseline_mean().abrupt_resets;
     let trace_workload = match compared.iter().max_by_key(|r| resets(r)) {
-        Some(r) if resets(r) > 0 => Workload {
-            duration_ms: args.duration_ms,
-            ..r.workload.clone()
-        },
+        Some(r) if resets(r) > 0 => shortened(args, &r.workload),
         _ => workload.clone(),
     };
     progress(Progress::Step(&format!(
         "report [3/4]: window traces of qemu, weighted and pollwise on {}",
-        describe(&trace_workload)
+        workload_text(&trace_workload)
     )));
     let trace = run_traces(&preset, &trace_workload, args.seed)?;
     write_trace_file(&out("trace.csv"), &trace)?;
 
     progress(Progress::Step("report [4/4]: plots"));
+    let drawn = plots(&dir, args, &preset, &workload, &trace)?;
+    let index = ReportIndex {
+        preset_arg: &args.preset,
+        preset_name: &preset.name,
+        seed: args.seed,
+        seeds: args.seeds,
+        duration_ms: args.duration_ms,
+        compare_duration_ms: args.compare_duration_ms,
+        compared: &compared,
+        workload: &workload,
+        trace_workload: &trace_workload,
+        heat_where: drawn.heat_where,
+        outside_band: drawn.outside_band,
+        baseline: &drawn.baseline,
+        window: drawn.window,
+    };
+    let path = out("index.md");
+    dir.file("index.md")?
+        .write_with(|mut w| index.write(&mut w).map_err(LabError::file(&path)))?;
+    Ok(path)
+}
+
+/// What the plots tell index.md.
+struct Drawn {
+    outside_band: usize,
+    baseline: String,
+    /// The heatmaps' row as `--where` flags.
+    heat_where: String,
+    window: (u64, u64),
+}
+
+/// Draws every picture from the CSVs written before.
+fn plots(
+    dir: &OutputDir,
+    args: &ReportOptions,
+    preset: &Preset,
+    workload: &Workload,
+    trace: &[TraceRow],
+) -> Result<Drawn, LabError> {
+    let out = |name: &str| args.out.join(name);
+    let size = Size::default();
     let cmp = dir.file("compare.png")?.write_path(|png| {
         pollwise_plots::plot_compare(&out("compare.csv"), png, size, &CompareOptions::default())
             .map_err(LabError::from)
@@ -198,6 +246,36 @@ pub fn report(
     dir.file("pareto.png")?.write_path(|png| {
         pollwise_plots::plot_pareto(&out("sweep.csv"), png, size, &pareto).map_err(LabError::from)
     })?;
+    let heat_filters = heatmaps(dir, args, workload)?;
+    let (start_ns, span_ns) = window_span(trace);
+    let window = WindowOptions {
+        start_ns: Some(start_ns),
+        span_ns: Some(span_ns),
+        ..WindowOptions::default()
+    };
+    dir.file("window.png")?.write_path(|png| {
+        pollwise_plots::plot_window(&out("trace.csv"), png, size, &window).map_err(LabError::from)
+    })?;
+    Ok(Drawn {
+        outside_band: cmp.outside_band,
+        baseline,
+        heat_where: heat_filters
+            .iter()
+            .skip(1)
+            .map(|f| format!("--where {f}"))
+            .collect::<Vec<_>>()
+            .join(" "),
+        window: (start_ns, span_ns),
+    })
+}
+
+/// QEMU's two knobs on `workload`, for IOThread CPU and for IOPS; returns
+/// the filters that pick the row.
+fn heatmaps(
+    dir: &OutputDir,
+    args: &ReportOptions,
+    workload: &Workload,
+) -> Result<Vec<Filter>, LabError> {
     let heat_filters: Vec<Filter> = [
         ("policy", "qemu".to_string()),
         ("rw", workload.rw.name().to_string()),
@@ -223,40 +301,11 @@ pub fn report(
             title: None,
         };
         dir.file(file)?.write_path(|png| {
-            pollwise_plots::plot_heatmap(&out("sweep.csv"), png, size, &heat)
+            pollwise_plots::plot_heatmap(&args.out.join("sweep.csv"), png, Size::default(), &heat)
                 .map_err(LabError::from)
         })?;
     }
-    let (start_ns, span_ns) = window_span(&trace);
-    let window = WindowOptions {
-        start_ns: Some(start_ns),
-        span_ns: Some(span_ns),
-        ..WindowOptions::default()
-    };
-    dir.file("window.png")?.write_path(|png| {
-        pollwise_plots::plot_window(&out("trace.csv"), png, size, &window).map_err(LabError::from)
-    })?;
-
-    let index = Index {
-        args,
-        preset: &preset,
-        compared: &compared,
-        workload: &workload,
-        trace_workload: &trace_workload,
-        heat_where: heat_filters
-            .iter()
-            .skip(1)
-            .map(|f| format!("--where {f}"))
-            .collect::<Vec<_>>()
-            .join(" "),
-        outside_band: cmp.outside_band,
-        baseline: &baseline,
-        window: (start_ns, span_ns),
-    };
-    let path = out("index.md");
-    dir.file("index.md")?
-        .write_with(|mut w| index.write(&mut w).map_err(LabError::file(&path)))?;
-    Ok(path)
+    Ok(heat_filters)
 }
 
 /// QEMU's policy against the proposal, both at their defaults, over the
@@ -348,148 +397,4 @@ fn window_span(trace: &[TraceRow]) -> (u64, u64) {
         .min();
     let whole = trace.iter().map(|t| t.time_ns).max().unwrap_or(0) - start;
     (start, span.unwrap_or(whole).max(1))
-}
-
-fn describe(w: &Workload) -> String {
-    let bs = if w.bs.is_multiple_of(1024) {
-        format!("{}k", w.bs / 1024)
-    } else {
-        w.bs.to_string()
-    };
-    format!(
-        "{} {bs} numjobs={} iodepth={} iothreads={}",
-        w.rw, w.numjobs, w.iodepth, w.iothreads
-    )
-}
-
-/// What index.md says; everything in it is derived from the runs, so the
-/// same arguments give the same file.
-struct Index<'a> {
-    args: &'a ReportOptions,
-    preset: &'a Preset,
-    compared: &'a [ComparedPoint],
-    workload: &'a Workload,
-    trace_workload: &'a Workload,
-    /// The heatmaps' row as `--where` flags.
-    heat_where: String,
-    outside_band: usize,
-    baseline: &'a str,
-    window: (u64, u64),
-}
-
-impl Index<'_> {
-    fn write<W: Write>(&self, out: &mut W) -> std::io::Result<()> {
-        let a = self.args;
-        let s = summarize(self.compared);
-        let Some(first) = self.compared.first() else {
-            return Ok(());
-        };
-        let (base, cand) = (first.baseline_mean(), first.candidate_mean());
-        let wl = describe(self.workload);
-        writeln!(out, "# pollwise report: {}\n", self.preset.name)?;
-        writeln!(
-            out,
-            "Written by `pollwise report --preset {} --seed {} --repeat {} --duration-ms {}{}`. \
-             Everything here is simulated and deterministic: the same command gives the \
-             same files.\n",
-            a.preset,
-            a.seed,
-            a.seeds,
-            a.duration_ms,
-            a.compare_duration_ms
-                .map_or(String::new(), |d| format!(" --compare-duration-ms {d}"))
-        )?;
-        writeln!(out, "## The proposal against QEMU's policy\n")?;
-        writeln!(
-            out,
-            "Candidate `{} {}` against baseline `{} {}` over the preset's whole matrix \
-             ({} rows, {} ms each). Worst IOPS change {:+.2}%, mean {:+.2}%; mean IOThread \
-             CPU change {:+.1}% ({:+.1} points of a core). {} of {} rows lose more than 5% \
-             IOPS, the bar for changing QEMU's default.\n",
-            cand.policy,
-            cand.params,
-            base.policy,
-            base.params,
-            self.compared.len(),
-            base.duration_ms,
-            s.worst_iops_diff_pct,
-            s.mean_iops_diff_pct,
-            s.mean_cpu_diff_pct,
-            s.mean_cpu_diff_points,
-            self.outside_band,
-            self.compared.len()
-        )?;
-        writeln!(out, "![IOPS and CPU difference per row](compare.png)\n")?;
-        writeln!(
-            out,
-            "Data: [compare.csv](compare.csv) (one row per matrix row), \
-             [compare-runs.csv](compare-runs.csv) (both policies' runs).\n"
-        )?;
-        writeln!(out, "## Every policy setting over the matrix\n")?;
-        writeln!(
-            out,
-            "QEMU's `poll-max-ns` x `poll-shrink`, the proposal's `poll-weight` and the \
-             priced clairvoyant's price of delay (it knows each event's time and kind; a \
-             reference curve, not a bound: see the study's frontier), each on \
-             every row of the matrix for {} ms with {} seed(s). Each point is one setting: \
-             its IOThread CPU and IOPS as a percentage of `{}` on the same row, averaged \
-             over rows and seeds. Lines join each policy's non-dominated settings (less CPU \
-             and more IOPS); the ringed cross is the baseline at 100/100.\n",
-            a.duration_ms, a.seeds, self.baseline
-        )?;
-        writeln!(out, "![IOPS against IOThread CPU](pareto.png)\n")?;
-        writeln!(
-            out,
-            "QEMU's two knobs on the row where the candidate loses most IOPS, {wl} \
-             (mean of the seeds in each cell):\n"
-        )?;
-        writeln!(
-            out,
-            "![IOThread CPU over poll-max-ns and poll-shrink](heatmap-cpu.png)\n"
-        )?;
-        writeln!(
-            out,
-            "![IOPS over poll-max-ns and poll-shrink](heatmap-iops.png)\n"
-        )?;
-        writeln!(out, "Data: [sweep.csv](sweep.csv).\n")?;
-        writeln!(out, "## The window over time\n")?;
-        writeln!(
-            out,
-            "Both policies with their default parameters on {}, the row where QEMU's \
-             window was reset to 0 most often in the compare, from {:.1} µs for {:.1} µs: \
-             QEMU starts the window at 4 µs, doubles it, and drops it to 0 after one long \
-             block; the proposal shrinks gradually.\n",
-            describe(self.trace_workload),
-            self.window.0 as f64 / 1e3,
-            self.window.1 as f64 / 1e3
-        )?;
-        writeln!(out, "![Poll window over time](window.png)\n")?;
-        writeln!(out, "Data: [trace.csv](trace.csv).\n")?;
-        writeln!(out, "## Redraw or zoom\n")?;
-        writeln!(out, "```sh")?;
-        writeln!(
-            out,
-            "pollwise plot compare --input compare.csv --out compare.png"
-        )?;
-        writeln!(
-            out,
-            "pollwise plot pareto --input sweep.csv --out pareto.png --normalize baseline \
-             --baseline '{}'",
-            self.baseline
-        )?;
-        writeln!(
-            out,
-            "pollwise plot heatmap --input sweep.csv --where policy=qemu {} --x poll-max-ns \
-             --y poll-shrink --metric iothread_cpu_pct --out heatmap-cpu.png",
-            self.heat_where
-        )?;
-        writeln!(
-            out,
-            "pollwise plot window --trace trace.csv --out window.png --start-us {} --span-us {}",
-            self.window.0 as f64 / 1e3,
-            self.window.1 as f64 / 1e3
-        )?;
-        writeln!(out, "```")?;
-        Ok(())
-    }
 }

@@ -4,7 +4,6 @@ use std::io::{self, BufWriter, Write};
 
 use anyhow::Result;
 use clap::Args;
-use pollwise_lab::acceptance::DEFAULT_ACCEPT_IOPS_LOSS_PCT;
 use pollwise_lab::cmd::compare::{self, CompareCmd};
 
 use crate::device_args::{BackendKind, RealBackendArgs};
@@ -47,11 +46,8 @@ pub struct CompareArgs {
     /// For --backend device|qemu.
     #[command(flatten)]
     pub real: RealBackendArgs,
-    /// The acceptance bar of the verdict, on every backend: the IOPS loss
-    /// in percent the candidate may have on any row (the maintainer's bar
-    /// is 5), judged on the 95% interval with two or more repeats.
-    #[arg(long, value_name = "PCT", default_value_t = DEFAULT_ACCEPT_IOPS_LOSS_PCT, allow_hyphen_values = true)]
-    pub accept_iops_loss: f64,
+    #[command(flatten)]
+    pub accept: crate::run_args::AcceptArgs,
     #[command(flatten)]
     pub threads: ThreadsArgs,
 }
@@ -69,7 +65,7 @@ pub fn run(a: CompareArgs) -> Result<()> {
             latency_scale: a.latency_scale,
             backend: a.backend.into(),
             real: a.real.flags(),
-            accept_iops_loss: a.accept_iops_loss,
+            accept_iops_loss: a.accept.accept_iops_loss,
         },
     )?;
     let mut out = BufWriter::new(io::stdout().lock());

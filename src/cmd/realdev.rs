@@ -126,11 +126,8 @@ pub struct CompareArgs {
     pub target: TargetArgs,
     #[arg(long, value_enum, default_value_t = CompareFormat::Table)]
     pub format: CompareFormat,
-    /// The acceptance bar of the verdict: the IOPS loss in percent the
-    /// candidate may have on any point (the maintainer's bar is 5), judged
-    /// on the 95% interval of the paired changes; as `pollwise compare`.
-    #[arg(long, value_name = "PCT", default_value_t = pollwise_lab::acceptance::DEFAULT_ACCEPT_IOPS_LOSS_PCT, allow_hyphen_values = true)]
-    pub accept_iops_loss: f64,
+    #[command(flatten)]
+    pub accept: crate::run_args::AcceptArgs,
     /// Also write every single run's row (the common schema) to this CSV.
     #[arg(long, value_name = "FILE")]
     pub rows: Option<PathBuf>,
@@ -193,7 +190,7 @@ fn compare_spec(a: &CompareArgs) -> DeviceCompare {
         repeat: a.repeat,
         seed: a.seed,
         target: a.target.flags(),
-        accept_iops_loss: a.accept_iops_loss,
+        accept_iops_loss: a.accept.accept_iops_loss,
         rows: a.rows.clone(),
         force: a.force,
     }

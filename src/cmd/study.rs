@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
-use pollwise_lab::cmd::study::measure_options;
-use pollwise_lab::cmd::Ui;
+use pollwise_lab::cmd::study::{measure_options, MeasureRuns};
+use pollwise_lab::cmd::{repeat_of, Ui};
 use pollwise_lab::{study, StudyOptions};
 
 use crate::device_args::{CacheArgs, TargetArgs};
@@ -17,9 +17,13 @@ pub struct StudyArgs {
     /// Directory for the summary and the CSVs (created if missing).
     #[arg(long, default_value = "study")]
     pub out: PathBuf,
-    /// Seeds per point (the spread is reported over them).
-    #[arg(long, default_value_t = 5)]
-    pub seeds: u32,
+    /// Simulated runs per point, with seeds 1, 2, ... (the spread is
+    /// reported over them) [default: 5].
+    #[arg(long, value_name = "N")]
+    pub repeat: Option<u32>,
+    /// Deprecated: --repeat N.
+    #[arg(long, hide = true, conflicts_with = "repeat")]
+    pub seeds: Option<u32>,
     /// Measured virtual time per preset run [default: the preset's].
     #[arg(long)]
     pub duration_ms: Option<u64>,
@@ -38,37 +42,40 @@ pub struct StudyArgs {
     /// content).
     #[arg(long)]
     pub force: bool,
-    /// With --dir or --file: also measure pollwise and the proposal against
-    /// QEMU's rule on that disk (4k randread; one job at queue depth 1 and
-    /// 8, four jobs at 8), in pollwise's own loop and, for each variant
-    /// `pollwise qemu build` has built, in QEMU's.
     #[command(flatten)]
     pub target: TargetArgs,
     #[command(flatten)]
     pub cache: CacheArgs,
-    /// Interleaved pairs per measured point (with --dir or --file).
-    #[arg(long, default_value_t = 10)]
-    pub repeat: u32,
+    /// Interleaved pairs per measured point, after a warm-up run (with
+    /// --dir or --file) [default: 10].
+    #[arg(long, value_name = "N")]
+    pub measure_repeat: Option<u32>,
     /// Measured time per run on the disk, in ms (with --dir or --file).
     #[arg(long, default_value_t = 1000)]
     pub measure_duration_ms: u64,
+    #[command(flatten)]
+    pub accept: crate::run_args::AcceptArgs,
     #[command(flatten)]
     pub threads: crate::run_args::ThreadsArgs,
 }
 
 pub fn run(args: StudyArgs) -> Result<()> {
+    let runs = MeasureRuns {
+        repeat: args.measure_repeat,
+        duration_ms: args.measure_duration_ms,
+        accept_iops_loss_pct: args.accept.accept_iops_loss,
+    };
+    let (target, cache) = (args.target.flags(), args.cache.cache_dir.as_ref());
+    let measure = measure_options(&TERM, &target, cache, args.repeat, runs)?;
     let opts = StudyOptions {
         out: args.out,
-        seeds: args.seeds,
+        seeds: repeat_of(&TERM, args.repeat, args.seeds, 5)?,
         duration_ms: args.duration_ms,
         robust_duration_ms: args.robust_duration_ms,
         skip_robustness: args.skip_robustness,
         rollout_duration_ms: args.rollout_duration_ms,
         force: args.force,
     };
-    let (target, cache) = (args.target.flags(), args.cache.cache_dir.as_ref());
-    let runs = (args.repeat, args.measure_duration_ms);
-    let measure = measure_options(&TERM, &target, cache, runs)?;
     let md = study(&opts, measure.as_ref(), &|p| TERM.progress(p))?;
     print!("{md}");
     Ok(())

@@ -1,0 +1,144 @@
+//! The measured part: the online policies against QEMU's rule on a real
+//! disk, in pollwise's own loop and, for each variant that is built, in
+//! QEMU's. Its runs are compares on a device backend (not simulated: they
+//! report their own progress).
+
+use pollwise_core::{Params, PolicyKind, Rw, Workload};
+
+use super::options::MeasureOptions;
+use crate::acceptance::{judge, Acceptance};
+use crate::backend::{Backend, DeviceBackend};
+use crate::compare::{compare, CompareSpec, ComparedPoint};
+use crate::qemu_backend::QemuBackend;
+use crate::{LabError, Progress};
+
+/// The points measured on a disk: 4k randread, one job at queue depth 1
+/// and 8, four jobs at 8, one IOThread.
+fn measured_points(duration_ms: u64) -> Vec<Workload> {
+    [(1, 1), (1, 8), (4, 8)]
+        .into_iter()
+        .map(|(numjobs, iodepth)| Workload {
+            rw: Rw::RandRead,
+            rwmixread: 50,
+            bs: 4096,
+            numjobs,
+            iodepth,
+            iothreads: 1,
+            duration_ms,
+        })
+        .collect()
+}
+
+/// The candidates in pollwise's loop and in QEMU's.
+const DEVICE_CANDIDATES: [PolicyKind; 3] = [
+    PolicyKind::Pollwise,
+    PolicyKind::Weighted,
+    PolicyKind::WeightedMerged,
+];
+const QEMU_CANDIDATES: [PolicyKind; 2] = [PolicyKind::Pollwise, PolicyKind::Weighted];
+
+/// One candidate against `qemu` in one loop.
+pub(crate) struct Measured {
+    /// "pollwise's loop" or "QEMU's loop".
+    pub lp: &'static str,
+    pub candidate: Params,
+    pub points: Vec<ComparedPoint>,
+    /// The points judged by the one verdict rule of every compare.
+    pub acceptance: Acceptance,
+}
+
+/// What the measured part found, with what it could not run.
+pub(crate) struct MeasuredPart {
+    pub label: String,
+    /// The load average at the start and at the end.
+    pub load: (String, String),
+    pub runs: Vec<Measured>,
+    pub skipped: Vec<String>,
+}
+
+/// The 1-, 5- and 15-minute load averages, for the report.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Each candidate against `qemu` on `backend`, in `lp`.
+fn compare_all(
+    backend: &dyn Backend,
+    lp: &'static str,
+    candidates: &[Params],
+    m: &MeasureOptions,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<Vec<Measured>, LabError> {
+    candidates
+        .iter()
+        .map(|candidate| {
+            let spec = CompareSpec {
+                workloads: measured_points(m.duration_ms),
+                baseline: Params::defaults(PolicyKind::Qemu),
+                candidate: candidate.clone(),
+                seed: 1,
+                repeats: m.repeats,
+            };
+            let points = compare(backend, &spec, progress)?;
+            Ok(Measured {
+                lp,
+                acceptance: judge(&points, m.accept_iops_loss_pct),
+                points,
+                candidate: candidate.clone(),
+            })
+        })
+        .collect()
+}
+
+/// Measures the online policies against QEMU's rule on `m.target`.
+pub(crate) fn measure(
+    m: &MeasureOptions,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<MeasuredPart, LabError> {
+    let max_bs = measured_points(m.duration_ms)
+        .iter()
+        .map(|w| w.bs)
+        .max()
+        .unwrap_or(4096);
+    let start = load_average();
+    let device: Vec<Params> = DEVICE_CANDIDATES.map(Params::defaults).to_vec();
+    let (label, mut runs) = {
+        let dev = DeviceBackend::open(&m.target, max_bs)?;
+        let runs = compare_all(&dev, "pollwise's loop", &device, m, progress)?;
+        (dev.label(), runs)
+    };
+    // QEMU's loop, for each policy whose variant is built.
+    let built = |p: &Params| {
+        pollwise_qemu::variant_for(p)
+            .is_ok_and(|v| pollwise_qemu::harness_path(&m.qemu_cache, v.variant).is_file())
+    };
+    let cache = m.qemu_cache.display();
+    let mut skipped = Vec::new();
+    if built(&Params::defaults(PolicyKind::Qemu)) {
+        let (qemu, missing): (Vec<Params>, Vec<Params>) = QEMU_CANDIDATES
+            .map(Params::defaults)
+            .into_iter()
+            .partition(built);
+        skipped.extend(missing.iter().map(|p| {
+            format!(
+                "QEMU's loop, {}: its variant is not built in {cache} (`pollwise qemu build`)",
+                p.kind()
+            )
+        }));
+        let backend = QemuBackend::open(&m.qemu_cache, &m.target, max_bs)?;
+        runs.extend(compare_all(&backend, "QEMU's loop", &qemu, m, progress)?);
+    } else {
+        skipped.push(format!(
+            "QEMU's loop: stock QEMU's harness is not built in {cache} (`pollwise qemu build`)"
+        ));
+    }
+    Ok(MeasuredPart {
+        label,
+        load: (start, load_average()),
+        runs,
+        skipped,
+    })
+}

@@ -1,0 +1,122 @@
+//! The evaluation of every policy, regenerated from the simulator: all
+//! policies on both presets, the best-known frontier (the threshold oracle,
+//! the priced clairvoyant and, on a reduced matrix, the rollout) and each
+//! policy's distance from it with the seeds' spread as the tolerance, the
+//! ablation of the model's mechanisms, `fcp-16disk` against IBM's summary,
+//! and a robustness sweep over devices; and, given a disk, the online
+//! policies against QEMU's rule measured on it, in pollwise's own loop and
+//! in QEMU's. Writes the CSVs and a markdown summary ([`crate::text`]).
+//!
+//! Each experiment is a module with a plan (the runs it needs, a value:
+//! `plan::Batch`es) and an analysis of the plan's rows; the study's size
+//! is the sum of its plans'. [`settings`] is the catalogue they share.
+
+pub(crate) mod ablation;
+pub mod frontier;
+pub(crate) mod measured;
+pub(crate) mod options;
+pub(crate) mod plan;
+pub mod presets;
+pub(crate) mod robustness;
+pub mod settings;
+
+pub use frontier::{front_point, frontier_points, standing, violations, FrontPoint, Standing};
+pub use options::{MeasureOptions, StudyOptions};
+pub use plan::PerWorkload;
+pub use presets::{summarize, PolicySummary};
+pub use settings::Family;
+
+use pollwise_core::RunRow;
+use pollwise_sim::batch::check_runs;
+
+use crate::compare::all_runs;
+use crate::output::{Kind, OutputDir};
+use crate::rows::write_csv_file;
+use crate::text::{study_markdown, StudyText};
+use crate::{LabError, Progress, Ticker};
+
+/// Every file the study may write, checked before the first run.
+fn prepare(opts: &StudyOptions, measured: bool) -> Result<OutputDir, LabError> {
+    let names: Vec<String> = presets::PRESETS
+        .iter()
+        .flat_map(|p| {
+            [
+                format!("policies-{p}.csv"),
+                format!("frontier-{p}.csv"),
+                format!("rollout-{p}.csv"),
+            ]
+        })
+        .chain(["ablation.csv".to_string(), "robustness.csv".to_string()])
+        .collect();
+    let mut files: Vec<(&str, Kind)> = names.iter().map(|n| (n.as_str(), Kind::Results)).collect();
+    if measured {
+        files.push(("measured.csv", Kind::Results));
+    }
+    files.push(("README.md", Kind::StudyReadme));
+    OutputDir::prepare("--out", &opts.out, &files, &[], opts.force)
+}
+
+/// Runs the study, writes the CSVs and README.md into `opts.out`, and
+/// returns the markdown. With `measure_opts`, also measures the online
+/// policies against QEMU's rule on a disk (after the simulations, so they
+/// do not share the CPUs) and writes `measured.csv`.
+pub fn study(
+    opts: &StudyOptions,
+    measure_opts: Option<&MeasureOptions>,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<String, LabError> {
+    options::check(opts, measure_opts)?;
+    let preset_plans = presets::PRESETS
+        .iter()
+        .map(|name| presets::plan(opts, name))
+        .collect::<Result<Vec<_>, _>>()?;
+    let ablation_plan = ablation::plan(opts)?;
+    let robust_plan = if opts.skip_robustness {
+        Vec::new()
+    } else {
+        robustness::plan(opts)?
+    };
+    let points = preset_plans.iter().map(|p| p.points()).sum::<usize>()
+        + ablation_plan.points()
+        + robust_plan
+            .iter()
+            .map(|(_, _, b)| b.points())
+            .sum::<usize>();
+    // The size of the whole study, refused before anything is allocated.
+    let runs = check_runs(
+        (points as u64).checked_mul(u64::from(opts.seeds)),
+        &format!("this study ({points} points x {} seeds)", opts.seeds),
+    )?;
+    let dir = prepare(opts, measure_opts.is_some())?;
+    let ticker = Ticker::new(runs as usize, "study", progress);
+    let results = preset_plans
+        .iter()
+        .map(|p| presets::run(p, &opts.out, &ticker))
+        .collect::<Result<Vec<_>, _>>()?;
+    let abl = ablation::run(&ablation_plan, &opts.out, &ticker)?;
+    let robust = if opts.skip_robustness {
+        Vec::new()
+    } else {
+        robustness::run(&robust_plan, &opts.out, &ticker)?
+    };
+    let measured = match measure_opts {
+        Some(m) => {
+            let part = measured::measure(m, progress)?;
+            let rows: Vec<RunRow> = part.runs.iter().flat_map(|r| all_runs(&r.points)).collect();
+            write_csv_file(&opts.out.join("measured.csv"), &rows)?;
+            Some(part)
+        }
+        None => None,
+    };
+    let md = study_markdown(&StudyText {
+        args: opts,
+        presets: &results,
+        ablation: &abl,
+        robustness: &robust,
+        measured: measured.as_ref().zip(measure_opts),
+    });
+    let path = opts.out.join("README.md");
+    dir.file("README.md")?
+        .write_with(|w| w.write_all(md.as_bytes()).map_err(LabError::file(&path)))?;
+    Ok(md)
+}
