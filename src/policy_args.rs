@@ -7,7 +7,7 @@
 use anyhow::Result;
 use clap::Args;
 use pollwise_core::{AnyPolicy, Params, PolicyKind};
-use pollwise_lab::parse::{parse_pairs, policy_spec};
+use pollwise_lab::formats::parse::{parse_pairs, policy_spec};
 
 /// What `--policy`, `--baseline` and `--candidate` take, for their help.
 pub const SPEC_HELP: &str = "NAME[:PARAM=VALUE,...]";

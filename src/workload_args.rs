@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use anyhow::{bail, Result};
 use clap::Args;
 use pollwise_core::{Limits, Rw, Workload};
-use pollwise_lab::fio::{read_job_file, FioJob};
-use pollwise_lab::parse::MatrixText;
-pub use pollwise_lab::parse::{count, list, parse_size};
+use pollwise_lab::formats::fio::{read_job_file, FioJob};
+use pollwise_lab::formats::parse::MatrixText;
+pub use pollwise_lab::formats::parse::{count, list, parse_size};
 use pollwise_lab::Matrix;
 use pollwise_sim::Preset;
 

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use pollwise_lab::merge::merge;
+use pollwise_lab::formats::merge::merge;
 
 #[derive(Args, Debug)]
 pub struct MergeArgs {

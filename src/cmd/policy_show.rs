@@ -4,7 +4,7 @@ use std::io::{self, Write};
 
 use anyhow::Result;
 use pollwise_lab::effective::effective_text;
-use pollwise_lab::qemu_syntax::qemu_setting;
+use pollwise_lab::formats::qemu_syntax::qemu_setting;
 
 use crate::policy_args::PolicyArgs;
 

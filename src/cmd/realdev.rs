@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
+use pollwise_lab::formats::rows::write_trace;
 use pollwise_lab::online;
-use pollwise_lab::rows::write_trace;
 use pollwise_lab::{Kind, Output};
 use pollwise_realdev::loadgen::JobSpec;
 use pollwise_realdev::run::{self as device, RunConfig};

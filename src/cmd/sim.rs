@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 use pollwise_core::TraceRow;
-use pollwise_lab::output::preset_input;
+use pollwise_lab::formats::output::preset_input;
 use pollwise_lab::{Kind, Output};
 use pollwise_sim::Preset;
 

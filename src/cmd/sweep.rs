@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::Result;
 use clap::Args;
-use pollwise_lab::merge::{sweep_id, write_sweep_csv, ShardInfo};
-use pollwise_lab::output::preset_input;
+use pollwise_lab::formats::merge::{sweep_id, write_sweep_csv, ShardInfo};
+use pollwise_lab::formats::output::preset_input;
 use pollwise_lab::{Kind, Matrix, Output, Progress};
 use pollwise_sim::sweep::{Shard, SweepSpec};
 

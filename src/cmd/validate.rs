@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 use pollwise_core::Params;
-use pollwise_lab::output::{preset_input, Kind, Output};
-use pollwise_lab::parse::{policy_spec, MatrixText};
+use pollwise_lab::formats::output::{preset_input, Kind, Output};
+use pollwise_lab::formats::parse::{policy_spec, MatrixText};
 use pollwise_lab::stats::DEFAULT_DEVICE_REPEATS;
 use pollwise_lab::text::{
     write_validation_csv, write_validation_markdown, write_validation_table, ReportSource,

@@ -144,7 +144,7 @@ fn err(origin: &str, msg: String) -> LabError {
 /// fio's sizes: a number with an optional k/m/g suffix (powers of 1024;
 /// fio's default kb_base), optionally followed by `b`/`ib`.
 fn size(origin: &str, key: &str, text: &str) -> Result<u64, LabError> {
-    crate::parse::size_bytes(text).ok_or_else(|| {
+    crate::formats::parse::size_bytes(text).ok_or_else(|| {
         err(
             origin,
             format!(
