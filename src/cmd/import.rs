@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::{ArgGroup, Subcommand};
-use pollwise_lab::formats::import::{fio_json_row, pidstat_cpu_pct, sar_busy_pct, Labels};
-use pollwise_lab::formats::qemu_syntax::parse_qemu_trace;
+use pollwise_lab::formats::fio::{fio_json_row, Labels};
+use pollwise_lab::formats::import::{parse_qemu_trace, pidstat_cpu_pct, sar_busy_pct};
 use pollwise_lab::formats::rows::{write_csv, write_csv_file, write_trace_file};
 
 use crate::policy_args::PolicyArgs;

@@ -1,210 +1,24 @@
-//! Measured runs from a testbed as rows of the common schema: fio's JSON
-//! output (`--output-format=json` or `json+`) for IOPS, bandwidth and
-//! latency, and the IOThread's CPU from a number, `sar -P CPU` output for
-//! the CPU the IOThread is pinned to, or `pidstat -t` output for its TID.
+//! What other tools measured, read back: the IOThread's CPU from `sar -P
+//! CPU` output (the CPU the IOThread is pinned to) or `pidstat -t` output
+//! (its TID), and QEMU's `log` trace backend output as window-trace rows
+//! ([`TraceRow`]). fio's own JSON is read by [`crate::formats::fio`].
 //!
-//! Latency: the mean is fio's total latency (`lat_ns`); the percentiles are
-//! fio's completion latency (`clat_ns`, what fio reports percentiles for by
-//! default). With `json+` the latency bins of every job and direction are
-//! merged and the percentiles computed from them, which is exact over
-//! jobs; without bins, one job's (or `group_reporting`'s) percentile table
-//! is used, and several jobs' tables are combined by an IOPS-weighted mean
-//! (an approximation, reported as a warning).
+//! ```text
+//! pub fn sar_busy_pct(text: &str, origin: &str, cpu: u32) -> Result<f64, LabError>
+//! pub fn pidstat_cpu_pct(text: &str, origin: &str, tid: u32) -> Result<f64, LabError>
+//! pub fn parse_qemu_trace(text: &str, poll_max_ns: u64) -> Result<QemuTrace, LabError>
+//! pub struct QemuTrace { pub rows: Vec<TraceRow>, pub skipped: usize, pub events: usize }
+//! pub const REORDER_WINDOW_NS: u64
+//! ```
 
-use pollwise_core::{RunRow, Rw};
-use serde_json::Value;
+use std::collections::HashMap;
+
+use pollwise_core::TraceRow;
 
 use crate::LabError;
 
 fn bad(origin: &str, msg: impl std::fmt::Display) -> LabError {
     LabError::Input(format!("{origin}: {msg}"))
-}
-
-/// What the row is labelled with: fio does not know the policy or the
-/// number of IOThreads.
-#[derive(Clone, Debug)]
-pub struct Labels {
-    pub testbed: String,
-    pub policy: String,
-    pub params: String,
-    pub iothreads: u32,
-}
-
-/// One fio JSON output as a row; `iothread_cpu_pct` comes from elsewhere.
-/// Returns the row and any warnings.
-pub fn fio_json_row(
-    text: &str,
-    origin: &str,
-    labels: &Labels,
-    iothread_cpu_pct: f64,
-) -> Result<(RunRow, Vec<String>), LabError> {
-    // fio may print notes before the JSON; start at the first '{'.
-    let start = text
-        .find('{')
-        .ok_or_else(|| bad(origin, "no JSON object (run fio with --output-format=json)"))?;
-    let v: Value = serde_json::from_str(&text[start..])
-        .map_err(|e| bad(origin, format!("not fio JSON: {e}")))?;
-    let jobs = v
-        .get("jobs")
-        .and_then(Value::as_array)
-        .filter(|j| !j.is_empty())
-        .ok_or_else(|| bad(origin, "no \"jobs\" array (is this fio's JSON output?)"))?;
-    let mut warnings = Vec::new();
-    let global = v.get("global options");
-    let opt = |job: &Value, key: &str| -> Option<String> {
-        job.get("job options")
-            .and_then(|o| o.get(key))
-            .or_else(|| global.and_then(|g| g.get(key)))
-            .and_then(Value::as_str)
-            .map(str::to_string)
-    };
-    let first = &jobs[0];
-    let rw_text = opt(first, "rw").unwrap_or_else(|| "read".into());
-    let rw = Rw::from_name(&rw_text).map_err(|e| bad(origin, format!("rw: {e}")))?;
-    let bs_text = opt(first, "bs").unwrap_or_else(|| "4k".into());
-    let bs = parse_size(&bs_text).ok_or_else(|| bad(origin, format!("bs '{bs_text}'")))?;
-    let num = |key: &str, default: u64| -> Result<u64, LabError> {
-        match opt(first, key) {
-            None => Ok(default),
-            Some(t) => t
-                .trim()
-                .parse()
-                .map_err(|_| bad(origin, format!("{key} '{t}' is not a whole number"))),
-        }
-    };
-    let iodepth = num("iodepth", 1)?;
-    // With group_reporting fio reports one entry for numjobs jobs.
-    let numjobs = if jobs.len() == 1 {
-        num("numjobs", 1)?
-    } else {
-        jobs.len() as u64
-    };
-    let dirs = ["read", "write"];
-    let f = |x: &Value, path: &[&str]| -> f64 {
-        let mut cur = x;
-        for p in path {
-            match cur.get(p) {
-                Some(n) => cur = n,
-                None => return 0.0,
-            }
-        }
-        cur.as_f64().unwrap_or(0.0)
-    };
-    let mut iops = 0.0;
-    let mut bytes_per_s = 0.0;
-    let mut lat_weighted = 0.0;
-    let mut runtime_ms: f64 = 0.0;
-    let mut bins: Vec<(u64, u64)> = Vec::new();
-    let mut pct_tables: Vec<(f64, [f64; 3])> = Vec::new();
-    for job in jobs {
-        runtime_ms = runtime_ms.max(f(job, &["job_runtime"]));
-        for d in dirs {
-            let Some(side) = job.get(d) else { continue };
-            let side_iops = f(side, &["iops"]);
-            if side_iops <= 0.0 {
-                continue;
-            }
-            iops += side_iops;
-            bytes_per_s += f(side, &["bw_bytes"]);
-            lat_weighted += side_iops * f(side, &["lat_ns", "mean"]);
-            let clat = side.get("clat_ns");
-            if let Some(b) = clat.and_then(|c| c.get("bins")).and_then(Value::as_object) {
-                for (k, n) in b {
-                    let ns: u64 = k
-                        .parse()
-                        .map_err(|_| bad(origin, format!("latency bin '{k}'")))?;
-                    bins.push((ns, n.as_u64().unwrap_or(0)));
-                }
-            } else if let Some(p) = clat.and_then(|c| c.get("percentile")) {
-                let at = |q: &str| p.get(q).and_then(Value::as_f64);
-                match (at("50.000000"), at("99.000000"), at("99.900000")) {
-                    (Some(a), Some(b), Some(c)) => pct_tables.push((side_iops, [a, b, c])),
-                    _ => {
-                        return Err(bad(
-                            origin,
-                            "clat_ns.percentile lacks 50, 99 or 99.9 (fio's default list has them)",
-                        ))
-                    }
-                }
-            }
-        }
-    }
-    if iops <= 0.0 {
-        return Err(bad(origin, "no read or write IOPS in any job"));
-    }
-    let pct_us: [f64; 3] = if !bins.is_empty() {
-        bins.sort_unstable();
-        let total: u64 = bins.iter().map(|(_, n)| n).sum();
-        [0.5, 0.99, 0.999].map(|q| {
-            let want = (q * total as f64).ceil() as u64;
-            let mut seen = 0;
-            let ns = bins
-                .iter()
-                .find(|(_, n)| {
-                    seen += n;
-                    seen >= want.max(1)
-                })
-                .map_or(0, |(ns, _)| *ns);
-            ns as f64 / 1000.0
-        })
-    } else if !pct_tables.is_empty() {
-        if pct_tables.len() > 1 {
-            warnings.push(format!(
-                "{origin}: {} latency percentile tables (jobs or directions) combined by an \
-                 IOPS-weighted mean, an approximation: use --output-format=json+ (exact) or \
-                 group_reporting",
-                pct_tables.len()
-            ));
-        }
-        let w: f64 = pct_tables.iter().map(|(w, _)| w).sum();
-        [0, 1, 2].map(|i| pct_tables.iter().map(|(wi, t)| wi * t[i]).sum::<f64>() / w / 1000.0)
-    } else {
-        warnings.push(format!(
-            "{origin}: no completion latency percentiles; they are 0"
-        ));
-        [0.0; 3]
-    };
-    if runtime_ms <= 0.0 {
-        warnings.push(format!("{origin}: no job_runtime; duration_ms is 0"));
-    }
-    let row = RunRow {
-        source: "fio".into(),
-        preset: labels.testbed.clone(),
-        policy: labels.policy.clone(),
-        params: labels.params.clone(),
-        rw: rw.name().into(),
-        bs,
-        numjobs: u32::try_from(numjobs).map_err(|_| bad(origin, "numjobs out of range"))?,
-        iodepth: u32::try_from(iodepth).map_err(|_| bad(origin, "iodepth out of range"))?,
-        iothreads: labels.iothreads,
-        duration_ms: runtime_ms as u64,
-        seed: 0,
-        iops,
-        mb_per_s: bytes_per_s / 1e6,
-        lat_mean_us: lat_weighted / iops / 1000.0,
-        lat_p50_us: pct_us[0],
-        lat_p99_us: pct_us[1],
-        lat_p999_us: pct_us[2],
-        iothread_cpu_pct,
-        poll_cpu_pct: 0.0,
-        kicks_per_s: 0.0,
-        wakeups_per_s: 0.0,
-        window_mean_ns: 0.0,
-        window_zero_frac: 0.0,
-        abrupt_resets: 0,
-    };
-    Ok((row, warnings))
-}
-
-fn parse_size(t: &str) -> Option<u64> {
-    let t = t.trim().to_ascii_lowercase();
-    let t = t.strip_suffix('b').unwrap_or(&t);
-    let (d, m) = match t.chars().last()? {
-        'k' => (&t[..t.len() - 1], 1u64 << 10),
-        'm' => (&t[..t.len() - 1], 1 << 20),
-        _ => (t, 1),
-    };
-    d.parse::<u64>().ok()?.checked_mul(m).filter(|&n| n > 0)
 }
 
 /// Columns of sar and pidstat reports by header name. A line starts with
@@ -300,71 +114,183 @@ pub fn pidstat_cpu_pct(text: &str, origin: &str, tid: u32) -> Result<f64, LabErr
     }
 }
 
+#[derive(Clone, Debug, PartialEq)]
+pub struct QemuTrace {
+    pub rows: Vec<TraceRow>,
+    /// Lines of other events or other output, skipped.
+    pub skipped: usize,
+    /// `poll_add` and `run_poll_handlers_end` lines: events without a
+    /// window, counted.
+    pub events: usize,
+}
+
+/// How far a line's time may lie before an earlier line's: QEMU's threads
+/// take their timestamp before they write the line, so lines of different
+/// threads can reach the log slightly out of order. A larger step back is
+/// not interleaving (two logs run together, a clock set back) and is an
+/// error.
+pub const REORDER_WINDOW_NS: u64 = 10_000_000;
+
+/// One trace line of the events read: where it was, when, which AioContext
+/// and the window it carries (`new` of poll_grow/poll_shrink, `max_ns` of
+/// run_poll_handlers_begin; `None` for events without one).
+struct TraceLine {
+    n: usize,
+    time_ns: u64,
+    ctx: String,
+    begin: bool,
+    window: Option<u64>,
+}
+
+/// The `<tid>@<seconds>.<micros>` before the ':' in ns, or what is wrong.
+fn trace_time(prefix: &str) -> Result<u64, &'static str> {
+    let stamp = prefix
+        .split_once('@')
+        .map(|(_, s)| s)
+        .ok_or("no <tid>@<seconds>.<micros> timestamp (run QEMU with -msg timestamp=on)")?;
+    let (s, us) = stamp.split_once('.').ok_or("malformed timestamp")?;
+    let s: u64 = s.parse().map_err(|_| "malformed timestamp")?;
+    let us: u64 = us.parse().map_err(|_| "malformed timestamp")?;
+    s.checked_mul(1_000_000_000)
+        .and_then(|v| v.checked_add(us.checked_mul(1000)?))
+        .ok_or("timestamp out of range")
+}
+
+/// Line `n` if it is one of the poll events, `None` for any other line.
+fn trace_line(n: usize, line: &str) -> Result<Option<TraceLine>, LabError> {
+    let Some((prefix, rest)) = line.split_once(':') else {
+        return Ok(None);
+    };
+    let (event, args) = rest.split_once(' ').unwrap_or((rest, ""));
+    let key = match event {
+        "poll_grow" | "poll_shrink" => Some("new"),
+        "run_poll_handlers_begin" => Some("max_ns"),
+        "poll_add" | "run_poll_handlers_end" => None,
+        _ => return Ok(None),
+    };
+    let bad = |what: &str| LabError::Input(format!("line {n}: {what}: '{line}'"));
+    let time_ns = trace_time(prefix).map_err(bad)?;
+    let fields: Vec<&str> = args.split_whitespace().collect();
+    let field = |name: &str| -> Result<&str, LabError> {
+        fields
+            .iter()
+            .position(|f| *f == name)
+            .and_then(|k| fields.get(k + 1).copied())
+            .ok_or_else(|| bad(&format!("{event} without '{name}'")))
+    };
+    let ctx = field("ctx")?.to_string();
+    let window = match key {
+        Some(name) => {
+            let v = field(name)?;
+            let number = v.parse::<i64>().ok().and_then(|v| u64::try_from(v).ok());
+            Some(number.ok_or_else(|| bad(&format!("{name} '{v}' is not a non-negative number")))?)
+        }
+        None => None,
+    };
+    Ok(Some(TraceLine {
+        n,
+        time_ns,
+        ctx,
+        begin: event == "run_poll_handlers_begin",
+        window,
+    }))
+}
+
+/// The poll event lines of `text` in time order, or an error at the first
+/// line that lies more than [`REORDER_WINDOW_NS`] before a line above it.
+/// Lines with the same time keep their order. Also the count of other
+/// lines.
+fn trace_lines(text: &str) -> Result<(Vec<TraceLine>, usize), LabError> {
+    let (mut lines, mut skipped, mut latest) = (Vec::new(), 0, 0u64);
+    for (i, raw) in text.lines().enumerate() {
+        let Some(l) = trace_line(i + 1, raw.trim())? else {
+            skipped += 1;
+            continue;
+        };
+        if l.time_ns.saturating_add(REORDER_WINDOW_NS) < latest {
+            let back = latest - l.time_ns;
+            return Err(LabError::Input(format!(
+                "line {}: time goes backwards by {}.{:06} s, more than the {} ms that lines of \
+                 QEMU's threads can be out of order (two logs run together?): '{}'",
+                l.n,
+                back / 1_000_000_000,
+                back % 1_000_000_000 / 1000,
+                REORDER_WINDOW_NS / 1_000_000,
+                raw.trim()
+            )));
+        }
+        latest = latest.max(l.time_ns);
+        lines.push(l);
+    }
+    lines.sort_by_key(|l| l.time_ns);
+    Ok((lines, skipped))
+}
+
+/// Reads QEMU's `log` trace backend output (`-trace 'poll_*' -trace
+/// 'run_poll_handlers_*' -msg timestamp=on`): lines such as
+///
+/// ```text
+/// 4242@1700000000.000123:poll_grow ctx 0x55d0c0a1b2c0 old 0 new 4000
+/// 4242@1700000000.000125:run_poll_handlers_begin ctx 0x55d0c0a1b2c0 max_ns 4000 timeout 0
+/// ```
+///
+/// `poll_grow` and `poll_shrink` give the new window; the first
+/// `run_poll_handlers_begin` of an AioContext gives its window before any
+/// change. Lines are taken in time order (threads' lines may reach the log
+/// up to [`REORDER_WINDOW_NS`] out of order); each AioContext (`ctx`) is
+/// one IOThread, numbered in order of its first event; time is from the
+/// earliest event. `poll_max_ns` is the bound the user says was in force
+/// (a trace does not carry it).
+pub fn parse_qemu_trace(text: &str, poll_max_ns: u64) -> Result<QemuTrace, LabError> {
+    let (lines, skipped) = trace_lines(text)?;
+    let t0 = lines.first().map_or(0, |l| l.time_ns);
+    let params = format!("poll-max-ns={poll_max_ns}");
+    let mut ctxs: HashMap<String, (u32, bool)> = HashMap::new();
+    let (mut rows, mut events) = (Vec::new(), 0);
+    for l in lines {
+        let next = ctxs.len() as u32;
+        let entry = ctxs.entry(l.ctx).or_insert((next, false));
+        let window = match l.window {
+            // The first begin of a context: its window before any change.
+            Some(w) if !l.begin || !entry.1 => {
+                entry.1 = true;
+                Some(w)
+            }
+            Some(_) => None,
+            None => {
+                events += 1;
+                None
+            }
+        };
+        if let Some(window_ns) = window {
+            rows.push(TraceRow {
+                policy: "qemu-trace".into(),
+                params: params.clone(),
+                iothread: entry.0,
+                time_ns: l.time_ns - t0,
+                window_ns,
+                poll_max_ns,
+            });
+        }
+    }
+    if rows.is_empty() {
+        return Err(LabError::Input(format!(
+            "no poll_grow, poll_shrink or run_poll_handlers_begin line with a window in {} \
+             lines: enable them with -trace 'poll_*' -trace 'run_poll_handlers_*' and the log \
+             backend",
+            text.lines().count()
+        )));
+    }
+    Ok(QemuTrace {
+        rows,
+        skipped,
+        events,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn labels() -> Labels {
-        Labels {
-            testbed: "lab-nvme".into(),
-            policy: "qemu".into(),
-            params: "poll-max-ns=32768".into(),
-            iothreads: 1,
-        }
-    }
-
-    const JSON: &str = r#"note: both iodepth >= 1 and synchronous I/O engine
-{"fio version": "fio-3.33",
- "global options": {"rw": "randread", "bs": "8k", "iodepth": "8"},
- "jobs": [
-  {"jobname": "a", "job_runtime": 10000, "job options": {"numjobs": "2"},
-   "read": {"iops": 1000.0, "bw_bytes": 8192000, "lat_ns": {"mean": 20000.0},
-            "clat_ns": {"bins": {"10000": 50, "20000": 49, "90000": 1}}},
-   "write": {"iops": 0.0}},
-  {"jobname": "a", "job_runtime": 10000,
-   "read": {"iops": 3000.0, "bw_bytes": 24576000, "lat_ns": {"mean": 10000.0},
-            "clat_ns": {"bins": {"10000": 250, "20000": 50}}}}
- ]}"#;
-
-    #[test]
-    fn json_plus_bins_merge_over_jobs() {
-        let (r, w) = fio_json_row(JSON, "f.json", &labels(), 12.5).unwrap();
-        assert!(w.is_empty(), "{w:?}");
-        assert_eq!(
-            (r.source.as_str(), r.rw.as_str(), r.bs),
-            ("fio", "randread", 8192)
-        );
-        assert_eq!((r.numjobs, r.iodepth, r.duration_ms), (2, 8, 10_000));
-        assert_eq!(r.iops, 4000.0);
-        assert_eq!(r.mb_per_s, 32.768);
-        // (1000 x 20 + 3000 x 10) / 4000 = 12.5 us.
-        assert_eq!(r.lat_mean_us, 12.5);
-        // 400 samples: 300 at 10 us, 99 at 20 us, 1 at 90 us.
-        assert_eq!(
-            (r.lat_p50_us, r.lat_p99_us, r.lat_p999_us),
-            (10.0, 20.0, 90.0)
-        );
-        assert_eq!(r.iothread_cpu_pct, 12.5);
-    }
-
-    #[test]
-    fn percentile_tables_without_bins() {
-        let one = r#"{"jobs": [{"job_runtime": 500, "job options": {"rw": "read", "bs": "4096", "numjobs": "4"},
-          "read": {"iops": 10.0, "bw_bytes": 40960, "lat_ns": {"mean": 1000.0},
-            "clat_ns": {"percentile": {"50.000000": 900, "99.000000": 2000, "99.900000": 3000}}}}]}"#;
-        let (r, w) = fio_json_row(one, "g.json", &labels(), 1.0).unwrap();
-        assert!(w.is_empty());
-        assert_eq!((r.numjobs, r.lat_p50_us, r.lat_p999_us), (4, 0.9, 3.0));
-        let e = |t: &str| {
-            fio_json_row(t, "x.json", &labels(), 0.0)
-                .unwrap_err()
-                .to_string()
-        };
-        assert!(e("fio: error").contains("no JSON object"));
-        assert!(e("{\"jobs\": []}").contains("no \"jobs\""));
-        assert!(e("{\"jobs\": [{\"read\": {\"iops\": 0}}]}").contains("no read or write IOPS"));
-        assert!(e("{\"jobs\": [{\"job options\": {\"rw\": \"trim\"}}]}").contains("trim"));
-    }
 
     #[test]
     fn sar_and_pidstat() {
@@ -389,5 +315,85 @@ Average:          3     38.00      0.00     20.00      0.00      0.00     42.00\
             .unwrap_err()
             .to_string()
             .contains("TID 1"));
+    }
+
+    #[test]
+    fn a_log_backend_trace_becomes_window_rows() {
+        let text = "\
+qemu-system-x86_64: starting
+4242@100.000010:run_poll_handlers_begin ctx 0xa max_ns 0 timeout 0
+4242@100.000012:run_poll_handlers_end ctx 0xa progress 0 new timeout 0
+4242@100.000020:poll_grow ctx 0xa old 0 new 4000
+4243@100.000025:poll_add ctx 0xb node 0x1 fd 12 revents 0x1
+4243@100.000030:poll_grow ctx 0xb old 0 new 4000
+4242@100.000040:run_poll_handlers_begin ctx 0xa max_ns 4000 timeout 0
+4242@100.001040:poll_shrink ctx 0xa old 4000 new 0
+4242@100.001050:aio_co_schedule ctx 0xa co 0x2
+";
+        let t = parse_qemu_trace(text, 32768).unwrap();
+        let got: Vec<_> = t
+            .rows
+            .iter()
+            .map(|r| (r.iothread, r.time_ns, r.window_ns))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (0, 0, 0),
+                (0, 10_000, 4000),
+                (1, 20_000, 4000),
+                (0, 1_030_000, 0)
+            ]
+        );
+        assert_eq!((t.skipped, t.events), (2, 2));
+        assert_eq!(t.rows[0].poll_max_ns, 32768);
+    }
+
+    #[test]
+    fn lines_out_of_order_within_the_window_are_sorted_from_the_earliest() {
+        // 0xb's begin was logged 1 us before 0xa's but written after it, and
+        // 0xa's grow 10 ms (the window) before the latest line.
+        let text = "\
+1@100.000010:run_poll_handlers_begin ctx 0xa max_ns 0 timeout 0
+2@100.000009:run_poll_handlers_begin ctx 0xb max_ns 0 timeout 0
+2@100.010020:poll_grow ctx 0xb old 0 new 4000
+1@100.000020:poll_grow ctx 0xa old 0 new 4000
+1@100.000020:poll_shrink ctx 0xa old 4000 new 0
+";
+        let t = parse_qemu_trace(text, 32768).unwrap();
+        let got: Vec<_> = t
+            .rows
+            .iter()
+            .map(|r| (r.iothread, r.time_ns, r.window_ns))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (0, 0, 0),
+                (1, 1_000, 0),
+                (1, 11_000, 4000),
+                (1, 11_000, 0),
+                (0, 10_011_000, 4000)
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_traces_are_errors_with_the_line() {
+        let e = |t: &str| parse_qemu_trace(t, 1).unwrap_err().to_string();
+        assert!(e("poll_grow ctx 0xa old 0 new 4\n").contains("no poll_grow"));
+        assert!(e("1@5.000001:poll_grow ctx 0xa old 0\n").contains("line 1"));
+        assert!(e("1@5.000001:poll_grow ctx 0xa old 0 new -4\n").contains("'-4'"));
+        assert!(e("1poll:poll_grow ctx 0xa old 0 new 4\n").contains("timestamp"));
+        assert!(
+            e("1@5.1:poll_grow ctx 0xa old 0 new 4\n1@4.1:poll_grow ctx 0xa old 4 new 8\n")
+                .contains("line 2: time goes backwards by 1.000000 s")
+        );
+        // Past the window, measured from the latest line, not the last one.
+        assert!(e("1@5.000000:poll_grow ctx 0xa old 0 new 4\n\
+                   2@5.020000:poll_grow ctx 0xb old 0 new 4\n\
+                   1@5.009999:poll_grow ctx 0xa old 4 new 8\n")
+        .contains("line 3: time goes backwards by 0.010001 s"));
+        assert!(e("").contains("no poll_grow"));
     }
 }

@@ -1,11 +1,12 @@
 //! The file formats lab reads and writes, each module with its public
 //! signatures at the top:
 //!
-//! - [`fio`]: fio job files read as workloads;
-//! - [`import`]: fio's JSON output and sar/pidstat CPU reports read as
+//! - [`fio`]: fio job files read as workloads, fio's JSON output read as
 //!   rows with `source=fio`;
+//! - [`import`]: the IOThread's CPU from sar/pidstat reports, and QEMU's
+//!   log trace read as window-trace rows;
 //! - [`qemu_syntax`]: a policy written as QEMU's `-object iothread`, QMP
-//!   and libvirt XML; QEMU's log trace read as window-trace rows;
+//!   and libvirt XML;
 //! - [`merge`]: the sweep CSV (identity, shard, place) and the merge of
 //!   shard files;
 //! - [`rows`]: result rows and traces as CSV (the common schema);
