@@ -15,6 +15,9 @@ use pollwise_realdev::calibrate::{Calibration, DevicePoint, LoopCosts};
 
 use crate::stats::spread_pct;
 
+/// The deepest queue a calibration measures.
+pub const MAX_DEPTH: u32 = 1024;
+
 /// Neighbouring bucket bounds of the empirical distribution differ by this
 /// factor: fine enough that uniform sampling inside a bucket changes a
 /// sample by at most 5%.
@@ -156,7 +159,7 @@ pub fn build(cal: &Calibration) -> Result<Preset, String> {
         // The sharing sets the rate; every request in the device shares
         // it (a virtio queue holds hundreds), so the channels must not cap
         // them: as many as the deepest queue a calibration measures.
-        crate::local_preset::MAX_DEPTH
+        MAX_DEPTH
     } else {
         (small_sat.iops() * read.latency.mean() / 1e9)
             .round()

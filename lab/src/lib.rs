@@ -9,6 +9,7 @@ pub mod backend;
 pub mod bench;
 pub mod calibrated;
 pub mod compare;
+mod compared;
 pub mod effective;
 mod error;
 pub mod formats;

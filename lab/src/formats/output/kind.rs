@@ -6,6 +6,9 @@
 //! pub enum Kind { Results, Trace, Compare, Preset, Picture, StudyReadme, ReportIndex,
 //!                 ValidationReport, ValidationCsv }
 //! pub const TRACE_HEADER: &str
+//! pub const VALIDATION_CSV_COLUMNS: [&str; 25]
+//! pub const VALIDATION_TABLE_START: &str
+//! pub const VALIDATION_REPORT_TITLE: &str
 //! impl Kind { pub fn matches(self, head: &[u8]) -> bool }
 //! ```
 
@@ -81,15 +84,49 @@ impl Kind {
             }
             Kind::ReportIndex => first.starts_with("# pollwise report: "),
             Kind::ValidationReport => {
-                first.starts_with(crate::text::VALIDATION_REPORT_TITLE)
-                    || first.starts_with(crate::text::VALIDATION_TABLE_START)
+                first.starts_with(VALIDATION_REPORT_TITLE)
+                    || first.starts_with(VALIDATION_TABLE_START)
             }
-            Kind::ValidationCsv => {
-                first.starts_with(&crate::text::VALIDATION_CSV_COLUMNS.join(","))
-            }
+            Kind::ValidationCsv => first.starts_with(&VALIDATION_CSV_COLUMNS.join(",")),
         }
     }
 }
+
+/// `validate --format csv`'s columns: the first eleven are the contract, the rest detail.
+pub const VALIDATION_CSV_COLUMNS: [&str; 25] = [
+    "policy",
+    "rw",
+    "bs",
+    "numjobs",
+    "iodepth",
+    "predicted_iops_diff_pct",
+    "measured_iops_diff_pct",
+    "measured_iops_diff_ci_low_pct",
+    "measured_iops_diff_ci_high_pct",
+    "predicted_cpu_diff_pts",
+    "measured_cpu_diff_pts",
+    "measured_cpu_diff_ci_low_pts",
+    "measured_cpu_diff_ci_high_pts",
+    "iops_ok",
+    "sign_ok",
+    "cpu_ok",
+    "params",
+    "baseline",
+    "iothreads",
+    "repeat",
+    "baseline_device_iops",
+    "baseline_sim_iops",
+    "baseline_device_cpu_pct",
+    "baseline_sim_cpu_pct",
+    "ci_method",
+];
+
+/// How the table begins (its first line names the preset next).
+pub const VALIDATION_TABLE_START: &str = "predicted (sim, preset ";
+
+/// The first line of a validation report: how `--out` recognises a file it
+/// may replace.
+pub const VALIDATION_REPORT_TITLE: &str = "# pollwise validate:";
 
 /// How much of an existing file is read to judge its kind: presets are
 /// small, and every other kind is judged by its first line.

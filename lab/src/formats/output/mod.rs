@@ -35,7 +35,9 @@
 mod kind;
 mod write;
 
-pub use kind::{Kind, TRACE_HEADER};
+pub use kind::{
+    Kind, TRACE_HEADER, VALIDATION_CSV_COLUMNS, VALIDATION_REPORT_TITLE, VALIDATION_TABLE_START,
+};
 pub use write::Pending;
 
 use std::fs::{self, File};
