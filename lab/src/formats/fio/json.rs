@@ -49,6 +49,48 @@ pub fn fio_json_row(
         .filter(|j| !j.is_empty())
         .ok_or_else(|| bad(origin, "no \"jobs\" array (is this fio's JSON output?)"))?;
     let mut warnings = Vec::new();
+    let (rw, bs, iodepth, numjobs) = job_options(&v, jobs, origin)?;
+    let mut t = totals(jobs, origin)?;
+    if t.iops <= 0.0 {
+        return Err(bad(origin, "no read or write IOPS in any job"));
+    }
+    let pct_us = percentiles_us(&mut t, origin, &mut warnings);
+    if t.runtime_ms <= 0.0 {
+        warnings.push(format!("{origin}: no job_runtime; duration_ms is 0"));
+    }
+    let row = RunRow {
+        source: "fio".into(),
+        preset: labels.testbed.clone(),
+        policy: labels.policy.clone(),
+        params: labels.params.clone(),
+        rw: rw.name().into(),
+        bs,
+        numjobs: u32::try_from(numjobs).map_err(|_| bad(origin, "numjobs out of range"))?,
+        iodepth: u32::try_from(iodepth).map_err(|_| bad(origin, "iodepth out of range"))?,
+        iothreads: labels.iothreads,
+        duration_ms: t.runtime_ms as u64,
+        seed: 0,
+        iops: t.iops,
+        mb_per_s: t.bytes_per_s / 1e6,
+        lat_mean_us: t.lat_weighted / t.iops / 1000.0,
+        lat_p50_us: pct_us[0],
+        lat_p99_us: pct_us[1],
+        lat_p999_us: pct_us[2],
+        iothread_cpu_pct,
+        poll_cpu_pct: 0.0,
+        kicks_per_s: 0.0,
+        wakeups_per_s: 0.0,
+        window_mean_ns: 0.0,
+        window_zero_frac: 0.0,
+        abrupt_resets: 0,
+    };
+    Ok((row, warnings))
+}
+
+/// The workload of the first job (its options, else the global ones, else
+/// fio's defaults): rw, bs, iodepth and numjobs (with `group_reporting`
+/// one entry stands for `numjobs` jobs).
+fn job_options(v: &Value, jobs: &[Value], origin: &str) -> Result<(Rw, u64, u64, u64), LabError> {
     let global = v.get("global options");
     let opt = |job: &Value, key: &str| -> Option<String> {
         job.get("job options")
@@ -78,46 +120,59 @@ pub fn fio_json_row(
     } else {
         jobs.len() as u64
     };
-    let dirs = ["read", "write"];
-    let f = |x: &Value, path: &[&str]| -> f64 {
-        let mut cur = x;
-        for p in path {
-            match cur.get(p) {
-                Some(n) => cur = n,
-                None => return 0.0,
-            }
+    Ok((rw, bs, iodepth, numjobs))
+}
+
+/// What every job and direction adds up to: IOPS, bandwidth,
+/// IOPS-weighted mean latency, the longest runtime, and the latency bins
+/// (`json+`) or percentile tables with their IOPS weights.
+#[derive(Default)]
+struct Totals {
+    iops: f64,
+    bytes_per_s: f64,
+    lat_weighted: f64,
+    runtime_ms: f64,
+    bins: Vec<(u64, u64)>,
+    pct_tables: Vec<(f64, [f64; 3])>,
+}
+
+/// The number at `path` in `x`, 0 where absent.
+fn num_at(x: &Value, path: &[&str]) -> f64 {
+    let mut cur = x;
+    for p in path {
+        match cur.get(p) {
+            Some(n) => cur = n,
+            None => return 0.0,
         }
-        cur.as_f64().unwrap_or(0.0)
-    };
-    let mut iops = 0.0;
-    let mut bytes_per_s = 0.0;
-    let mut lat_weighted = 0.0;
-    let mut runtime_ms: f64 = 0.0;
-    let mut bins: Vec<(u64, u64)> = Vec::new();
-    let mut pct_tables: Vec<(f64, [f64; 3])> = Vec::new();
+    }
+    cur.as_f64().unwrap_or(0.0)
+}
+
+fn totals(jobs: &[Value], origin: &str) -> Result<Totals, LabError> {
+    let mut t = Totals::default();
     for job in jobs {
-        runtime_ms = runtime_ms.max(f(job, &["job_runtime"]));
-        for d in dirs {
+        t.runtime_ms = t.runtime_ms.max(num_at(job, &["job_runtime"]));
+        for d in ["read", "write"] {
             let Some(side) = job.get(d) else { continue };
-            let side_iops = f(side, &["iops"]);
+            let side_iops = num_at(side, &["iops"]);
             if side_iops <= 0.0 {
                 continue;
             }
-            iops += side_iops;
-            bytes_per_s += f(side, &["bw_bytes"]);
-            lat_weighted += side_iops * f(side, &["lat_ns", "mean"]);
+            t.iops += side_iops;
+            t.bytes_per_s += num_at(side, &["bw_bytes"]);
+            t.lat_weighted += side_iops * num_at(side, &["lat_ns", "mean"]);
             let clat = side.get("clat_ns");
             if let Some(b) = clat.and_then(|c| c.get("bins")).and_then(Value::as_object) {
                 for (k, n) in b {
                     let ns: u64 = k
                         .parse()
                         .map_err(|_| bad(origin, format!("latency bin '{k}'")))?;
-                    bins.push((ns, n.as_u64().unwrap_or(0)));
+                    t.bins.push((ns, n.as_u64().unwrap_or(0)));
                 }
             } else if let Some(p) = clat.and_then(|c| c.get("percentile")) {
                 let at = |q: &str| p.get(q).and_then(Value::as_f64);
                 match (at("50.000000"), at("99.000000"), at("99.900000")) {
-                    (Some(a), Some(b), Some(c)) => pct_tables.push((side_iops, [a, b, c])),
+                    (Some(a), Some(b), Some(c)) => t.pct_tables.push((side_iops, [a, b, c])),
                     _ => {
                         return Err(bad(
                             origin,
@@ -128,16 +183,20 @@ pub fn fio_json_row(
             }
         }
     }
-    if iops <= 0.0 {
-        return Err(bad(origin, "no read or write IOPS in any job"));
-    }
-    let pct_us: [f64; 3] = if !bins.is_empty() {
-        bins.sort_unstable();
-        let total: u64 = bins.iter().map(|(_, n)| n).sum();
+    Ok(t)
+}
+
+/// p50, p99 and p99.9 of completion latency in µs: exact from bins, else
+/// the percentile tables' IOPS-weighted mean (warned about), else 0.
+fn percentiles_us(t: &mut Totals, origin: &str, warnings: &mut Vec<String>) -> [f64; 3] {
+    let pct_us: [f64; 3] = if !t.bins.is_empty() {
+        t.bins.sort_unstable();
+        let total: u64 = t.bins.iter().map(|(_, n)| n).sum();
         [0.5, 0.99, 0.999].map(|q| {
             let want = (q * total as f64).ceil() as u64;
             let mut seen = 0;
-            let ns = bins
+            let ns = t
+                .bins
                 .iter()
                 .find(|(_, n)| {
                     seen += n;
@@ -146,53 +205,24 @@ pub fn fio_json_row(
                 .map_or(0, |(ns, _)| *ns);
             ns as f64 / 1000.0
         })
-    } else if !pct_tables.is_empty() {
-        if pct_tables.len() > 1 {
+    } else if !t.pct_tables.is_empty() {
+        if t.pct_tables.len() > 1 {
             warnings.push(format!(
                 "{origin}: {} latency percentile tables (jobs or directions) combined by an \
                  IOPS-weighted mean, an approximation: use --output-format=json+ (exact) or \
                  group_reporting",
-                pct_tables.len()
+                t.pct_tables.len()
             ));
         }
-        let w: f64 = pct_tables.iter().map(|(w, _)| w).sum();
-        [0, 1, 2].map(|i| pct_tables.iter().map(|(wi, t)| wi * t[i]).sum::<f64>() / w / 1000.0)
+        let w: f64 = t.pct_tables.iter().map(|(w, _)| w).sum();
+        [0, 1, 2].map(|i| t.pct_tables.iter().map(|(wi, t)| wi * t[i]).sum::<f64>() / w / 1000.0)
     } else {
         warnings.push(format!(
             "{origin}: no completion latency percentiles; they are 0"
         ));
         [0.0; 3]
     };
-    if runtime_ms <= 0.0 {
-        warnings.push(format!("{origin}: no job_runtime; duration_ms is 0"));
-    }
-    let row = RunRow {
-        source: "fio".into(),
-        preset: labels.testbed.clone(),
-        policy: labels.policy.clone(),
-        params: labels.params.clone(),
-        rw: rw.name().into(),
-        bs,
-        numjobs: u32::try_from(numjobs).map_err(|_| bad(origin, "numjobs out of range"))?,
-        iodepth: u32::try_from(iodepth).map_err(|_| bad(origin, "iodepth out of range"))?,
-        iothreads: labels.iothreads,
-        duration_ms: runtime_ms as u64,
-        seed: 0,
-        iops,
-        mb_per_s: bytes_per_s / 1e6,
-        lat_mean_us: lat_weighted / iops / 1000.0,
-        lat_p50_us: pct_us[0],
-        lat_p99_us: pct_us[1],
-        lat_p999_us: pct_us[2],
-        iothread_cpu_pct,
-        poll_cpu_pct: 0.0,
-        kicks_per_s: 0.0,
-        wakeups_per_s: 0.0,
-        window_mean_ns: 0.0,
-        window_zero_frac: 0.0,
-        abrupt_resets: 0,
-    };
-    Ok((row, warnings))
+    pct_us
 }
 
 fn parse_size(t: &str) -> Option<u64> {
