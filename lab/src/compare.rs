@@ -59,40 +59,63 @@ pub fn compare(
     for w in &spec.workloads {
         w.check(backend.limits())?;
     }
-    let per = spec.repeats as usize;
-    let what = format!("{} vs {}", spec.candidate.kind(), spec.baseline.kind());
     let done = AtomicUsize::new(0);
     let tick = |what: &str| {
         let done = done.fetch_add(1, Ordering::Relaxed) + 1;
         progress(Progress::Run { done, total, what });
     };
-    let point = |w: &Workload, params: &Params, rep: usize| -> Result<Point, LabError> {
-        Ok(Point {
-            workload: w.clone(),
-            params: params.clone(),
-            seed: nth_seed(spec.seed, rep as u64)?,
-        })
-    };
     if backend.deterministic() {
-        let mut points = Vec::with_capacity(total);
-        for w in &spec.workloads {
-            for params in [&spec.baseline, &spec.candidate] {
-                for rep in 0..per {
-                    points.push(point(w, params, rep)?);
-                }
+        seeded(backend, spec, &tick)
+    } else {
+        interleaved(backend, spec, &tick)
+    }
+}
+
+/// Repeat `rep` of `params` at workload `w`.
+fn point(spec: &CompareSpec, w: &Workload, params: &Params, rep: usize) -> Result<Point, LabError> {
+    Ok(Point {
+        workload: w.clone(),
+        params: params.clone(),
+        seed: nth_seed(spec.seed, rep as u64)?,
+    })
+}
+
+/// On a deterministic backend: every run at once, both policies on the
+/// same seeds.
+fn seeded(
+    backend: &dyn Backend,
+    spec: &CompareSpec,
+    tick: &(dyn Fn(&str) + Sync),
+) -> Result<Vec<ComparedPoint>, LabError> {
+    let per = spec.repeats as usize;
+    let what = format!("{} vs {}", spec.candidate.kind(), spec.baseline.kind());
+    let mut points = Vec::new();
+    for w in &spec.workloads {
+        for params in [&spec.baseline, &spec.candidate] {
+            for rep in 0..per {
+                points.push(point(spec, w, params, rep)?);
             }
         }
-        let rows = backend.run_all(&points, &|| tick(&what))?;
-        return Ok(rows
-            .chunks(2 * per)
-            .zip(&spec.workloads)
-            .map(|(runs, w)| ComparedPoint {
-                workload: w.clone(),
-                baseline: runs[..per].to_vec(),
-                candidate: runs[per..].to_vec(),
-            })
-            .collect());
     }
+    let rows = backend.run_all(&points, &|| tick(&what))?;
+    Ok(rows
+        .chunks(2 * per)
+        .zip(&spec.workloads)
+        .map(|(runs, w)| ComparedPoint {
+            workload: w.clone(),
+            baseline: runs[..per].to_vec(),
+            candidate: runs[per..].to_vec(),
+        })
+        .collect())
+}
+
+/// On a measuring backend: a warm-up run, then the policies alternate
+/// (AB, then BA) point by point.
+fn interleaved(
+    backend: &dyn Backend,
+    spec: &CompareSpec,
+    tick: &(dyn Fn(&str) + Sync),
+) -> Result<Vec<ComparedPoint>, LabError> {
     let mut out: Vec<ComparedPoint> = spec
         .workloads
         .iter()
@@ -104,9 +127,9 @@ pub fn compare(
         .collect();
     // A warm-up run, discarded: caches, clocks and the target settle.
     if let Some(w) = spec.workloads.first() {
-        backend.run(&point(w, &spec.baseline, 0)?)?;
+        backend.run(&point(spec, w, &spec.baseline, 0)?)?;
     }
-    for rep in 0..per {
+    for rep in 0..spec.repeats as usize {
         for p in &mut out {
             let order = if rep.is_multiple_of(2) {
                 [(&spec.baseline, true), (&spec.candidate, false)]
@@ -114,7 +137,7 @@ pub fn compare(
                 [(&spec.candidate, false), (&spec.baseline, true)]
             };
             for (params, is_baseline) in order {
-                let pt = point(&p.workload, params, rep)?;
+                let pt = point(spec, &p.workload, params, rep)?;
                 let w = &p.workload;
                 tick(&format!(
                     "{} {} bs={} qd={} jobs={}",
