@@ -307,7 +307,7 @@ fn stdout_works_as_an_output() {
         ],
     );
     assert_ok(&o);
-    assert!(stdout(&o).contains(pollwise_lab::output::TRACE_HEADER));
+    assert!(stdout(&o).contains(pollwise_lab::formats::output::TRACE_HEADER));
 }
 
 #[test]

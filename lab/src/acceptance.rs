@@ -7,7 +7,7 @@
 //! the point estimate is there, and the outcome says so. [`judge`] is the
 //! one rule; the tables and CSVs only print what it returns.
 
-use crate::compare::ComparedPoint;
+use crate::compared::ComparedPoint;
 use crate::stats::{Interval, Verdict};
 use crate::LabError;
 

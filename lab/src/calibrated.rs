@@ -15,6 +15,9 @@ use pollwise_realdev::calibrate::{Calibration, DevicePoint, LoopCosts};
 
 use crate::stats::spread_pct;
 
+/// The deepest queue a calibration measures.
+pub const MAX_DEPTH: u32 = 1024;
+
 /// Neighbouring bucket bounds of the empirical distribution differ by this
 /// factor: fine enough that uniform sampling inside a bucket changes a
 /// sample by at most 5%.
@@ -100,6 +103,11 @@ pub fn sharing(alone_mean_ns: f64, saturated_mean_ns: f64, saturated_iops: f64) 
         .min(MAX_LATENCY_NS as f64) as u64
 }
 
+/// A measured time in whole ns (negative noise as 0).
+fn ns(v: f64) -> u64 {
+    v.round().max(0.0) as u64
+}
+
 fn point(points: &[DevicePoint], rw: Rw, bs: u64) -> Option<&DevicePoint> {
     points.iter().find(|p| p.rw == rw && p.bs == bs)
 }
@@ -115,6 +123,48 @@ pub fn build(cal: &Calibration) -> Result<Preset, String> {
     let read = point(&cal.latency_points, Rw::RandRead, smallest)
         .ok_or("calibration measured no read latency")?;
     let write = point(&cal.latency_points, Rw::RandWrite, smallest).unwrap_or(read);
+    let (device, submit_batch) = device(cal, smallest, read, write)?;
+    let preset = Preset {
+        name: "local".into(),
+        description: format!(
+            "realdev calibration of {} (logical block {} B): pollwise's own loop and jobs",
+            cal.target_path, cal.block_size
+        ),
+        guest: guest(cal),
+        iothread: iothread(&cal.costs, submit_batch),
+        topology: Topology {
+            disks: 1,
+            queues_per_disk: 1,
+            vq_mapping: VqMapping::Spread,
+        },
+        device,
+        matrix: Matrix {
+            rw: vec![Rw::RandRead],
+            bs: vec![smallest],
+            numjobs: vec![1],
+            iothreads: vec![1],
+            iodepth: 8,
+            duration_ms: 1000,
+            warmup_ms: 50,
+        },
+        host: Some(host(cal)),
+    };
+    preset
+        .validate()
+        .map_err(|e| format!("the calibrated preset is not valid: {e}"))?;
+    Ok(preset)
+}
+
+/// The device: transfer rates, latency distributions (less the transfer
+/// time and the exit io_submit does not see), how latency grows with the
+/// requests held, and the notification an idle device needs; also the
+/// CPU of an io_submit batch into a busy device.
+fn device(
+    cal: &Calibration,
+    smallest: u64,
+    read: &DevicePoint,
+    write: &DevicePoint,
+) -> Result<(Device, f64), String> {
     let sat = |rw: Rw| {
         cal.saturation_points
             .iter()
@@ -156,7 +206,7 @@ pub fn build(cal: &Calibration) -> Result<Preset, String> {
         // The sharing sets the rate; every request in the device shares
         // it (a virtio queue holds hundreds), so the channels must not cap
         // them: as many as the deepest queue a calibration measures.
-        crate::local_preset::MAX_DEPTH
+        MAX_DEPTH
     } else {
         (small_sat.iops() * read.latency.mean() / 1e9)
             .round()
@@ -172,78 +222,59 @@ pub fn build(cal: &Calibration) -> Result<Preset, String> {
     } else {
         read.submit_call_cpu_ns
     };
-    let c = &cal.costs;
-    let ns = |v: f64| v.round().max(0.0) as u64;
-    let preset = Preset {
-        name: "local".into(),
-        description: format!(
-            "realdev calibration of {} (logical block {} B): pollwise's own loop and jobs",
-            cal.target_path, cal.block_size
-        ),
-        guest: Guest {
-            // One CPU is the loop's; the jobs share the rest.
-            vcpus: (cal.cpus.saturating_sub(1)).max(1) as u32,
-            io_cpu_ns: ns(c.job_io_ns),
-            io_cpu_ns_per_kib: 0,
-            io_cpu_jitter_sigma: 0.2,
-            irq_cpu_ns: ns(c.completion_take_ns),
-            kick_cpu_ns: ns(c.kick_ns),
-            irq_latency_ns: ns(c.completion_wake_latency_ns),
-        },
-        iothread: IoThread {
-            iteration_ns: ns(c.iteration_ns).max(1),
-            poll_check_ns: ns(c.poll_check_ns),
-            wakeup_latency_ns: ns(c.wakeup_latency_ns),
-            wakeup_cpu_ns: ns(c.wakeup_cpu_ns),
-            // The shared host draws wake-ups by idle time instead.
-            cstate_residency_ns: Vec::new(),
-            cstate_exit_ns: Vec::new(),
-            submit_batch_ns: ns(submit_batch),
-            submit_ns: ns(c.submit_ns),
-            complete_ns: ns(c.complete_ns),
-            notify_guest_ns: ns(c.completion_notify_cpu_ns),
-            // pollwise's own device loop schedules no bottom halves.
-            self_notify: false,
-            notifier_polled: false,
-            stale_eventfd: false,
-        },
-        topology: Topology {
-            disks: 1,
-            queues_per_disk: 1,
-            vq_mapping: VqMapping::Spread,
-        },
-        device: Device {
-            parallelism,
-            read_bytes_per_s: read_rate,
-            write_bytes_per_s: write_rate,
-            transfer_overhead_ns: 0,
-            latency_per_inflight_ns: per_inflight,
-            idle_notify_ns: ns(idle_notify),
-            read_latency,
-            write_latency,
-        },
-        matrix: Matrix {
-            rw: vec![Rw::RandRead],
-            bs: vec![smallest],
-            numjobs: vec![1],
-            iothreads: vec![1],
-            iodepth: 8,
-            duration_ms: 1000,
-            warmup_ms: 50,
-        },
-        host: Some(host(cal)),
+    let device = Device {
+        parallelism,
+        read_bytes_per_s: read_rate,
+        write_bytes_per_s: write_rate,
+        transfer_overhead_ns: 0,
+        latency_per_inflight_ns: per_inflight,
+        idle_notify_ns: ns(idle_notify),
+        read_latency,
+        write_latency,
     };
-    preset
-        .validate()
-        .map_err(|e| format!("the calibrated preset is not valid: {e}"))?;
-    Ok(preset)
+    Ok((device, submit_batch))
+}
+
+/// The guest: one CPU is the loop's, the jobs share the rest.
+fn guest(cal: &Calibration) -> Guest {
+    let c = &cal.costs;
+    Guest {
+        // One CPU is the loop's; the jobs share the rest.
+        vcpus: (cal.cpus.saturating_sub(1)).max(1) as u32,
+        io_cpu_ns: ns(c.job_io_ns),
+        io_cpu_ns_per_kib: 0,
+        io_cpu_jitter_sigma: 0.2,
+        irq_cpu_ns: ns(c.completion_take_ns),
+        kick_cpu_ns: ns(c.kick_ns),
+        irq_latency_ns: ns(c.completion_wake_latency_ns),
+    }
+}
+
+/// The loop's measured costs.
+fn iothread(c: &LoopCosts, submit_batch: f64) -> IoThread {
+    IoThread {
+        iteration_ns: ns(c.iteration_ns).max(1),
+        poll_check_ns: ns(c.poll_check_ns),
+        wakeup_latency_ns: ns(c.wakeup_latency_ns),
+        wakeup_cpu_ns: ns(c.wakeup_cpu_ns),
+        // The shared host draws wake-ups by idle time instead.
+        cstate_residency_ns: Vec::new(),
+        cstate_exit_ns: Vec::new(),
+        submit_batch_ns: ns(submit_batch),
+        submit_ns: ns(c.submit_ns),
+        complete_ns: ns(c.complete_ns),
+        notify_guest_ns: ns(c.completion_notify_cpu_ns),
+        // pollwise's own device loop schedules no bottom halves.
+        self_notify: false,
+        notifier_polled: false,
+        stale_eventfd: false,
+    }
 }
 
 /// The host section: CPUs, other load, wake-up distributions, io_submit
 /// against batch size.
 fn host(cal: &Calibration) -> Host {
     let h = &cal.host;
-    let ns = |v: f64| v.round().max(0.0) as u64;
     let q = |v: [f64; 4]| {
         let mut out = v.map(ns);
         // Percentiles of one sample set are ordered; keep them so after
@@ -298,6 +329,37 @@ pub fn to_toml(cal: &Calibration, preset: &Preset) -> String {
     for w in cal.warnings() {
         let _ = writeln!(out, "# WARNING (written with --force): {w}");
     }
+    device_lines(&mut out, cal);
+    cost_lines(&mut out, cal);
+    host_lines(&mut out, cal);
+    let _ = writeln!(
+        out,
+        "# Mapping: the latency distributions are the smallest-bs qd1 histograms less\n\
+         # the transfer time at the measured rate; latency_per_inflight_ns is how\n\
+         # much the mean latency grew per request the device held (Little's law)\n\
+         # from qd1 to the small-block saturation point, parallelism then 1024\n\
+         # (without growth: Little's law on that point at the qd1 latency);\n\
+         # submit_batch_ns is the CPU-clock part of io_submit into the busy device\n\
+         # (the saturation point), idle_notify_ns what io_submit at qd1 (an idle\n\
+         # device) costs beyond it; notify_guest_ns is the waking send's; the\n\
+         # rest of io_submit (the exit to the host) is added to the latency;\n\
+         # irq_cpu_ns is the job taking a waiting completion (its blocking wait's\n\
+         # CPU is spent before the completion arrives, off the request's path);\n\
+         # io_cpu_jitter_sigma is not measured (0.2). [host] shared = true: the\n\
+         # loop and one thread per job share the measured CPUs with the other load\n\
+         # (sim/src/host.rs); guest.vcpus and irq_latency_ns are then unused (each\n\
+         # job is a thread, its wake-up is drawn from channel_wakeup_ns), and\n\
+         # iothread.wakeup_latency_ns gives way to eventfd_wakeup_ns; with the\n\
+         # tables by idle time, each wake-up is drawn from the row for how long\n\
+         # the CPU it lands on had been idle instead."
+    );
+    out.push('\n');
+    out.push_str(&preset.to_toml());
+    out
+}
+
+/// Comments: every device point measured, with its repeats.
+fn device_lines(out: &mut String, cal: &Calibration) {
     let _ = writeln!(
         out,
         "# Device latency (io_submit return to completion in the ring, spinning):"
@@ -343,6 +405,10 @@ pub fn to_toml(cal: &Calibration, preset: &Preset) -> String {
             "#   writes not measured (read-only target): write figures copy the reads"
         );
     }
+}
+
+/// Comments: the loop costs, each with its range over the repeats.
+fn cost_lines(out: &mut String, cal: &Calibration) {
     let c = &cal.costs;
     let _ = writeln!(
         out,
@@ -379,6 +445,12 @@ pub fn to_toml(cal: &Calibration, preset: &Preset) -> String {
             cost_range(&cal.cost_runs, f)
         );
     }
+}
+
+/// Comments: the host's CPUs and load, wake-up percentiles (by idle time)
+/// and io_submit by batch size.
+fn host_lines(out: &mut String, cal: &Calibration) {
+    let c = &cal.costs;
     let h = &cal.host;
     let _ = writeln!(
         out,
@@ -415,30 +487,6 @@ pub fn to_toml(cal: &Calibration, preset: &Preset) -> String {
             b.cpu_ns / 1000.0
         );
     }
-    let _ = writeln!(
-        out,
-        "# Mapping: the latency distributions are the smallest-bs qd1 histograms less\n\
-         # the transfer time at the measured rate; latency_per_inflight_ns is how\n\
-         # much the mean latency grew per request the device held (Little's law)\n\
-         # from qd1 to the small-block saturation point, parallelism then 1024\n\
-         # (without growth: Little's law on that point at the qd1 latency);\n\
-         # submit_batch_ns is the CPU-clock part of io_submit into the busy device\n\
-         # (the saturation point), idle_notify_ns what io_submit at qd1 (an idle\n\
-         # device) costs beyond it; notify_guest_ns is the waking send's; the\n\
-         # rest of io_submit (the exit to the host) is added to the latency;\n\
-         # irq_cpu_ns is the job taking a waiting completion (its blocking wait's\n\
-         # CPU is spent before the completion arrives, off the request's path);\n\
-         # io_cpu_jitter_sigma is not measured (0.2). [host] shared = true: the\n\
-         # loop and one thread per job share the measured CPUs with the other load\n\
-         # (sim/src/host.rs); guest.vcpus and irq_latency_ns are then unused (each\n\
-         # job is a thread, its wake-up is drawn from channel_wakeup_ns), and\n\
-         # iothread.wakeup_latency_ns gives way to eventfd_wakeup_ns; with the\n\
-         # tables by idle time, each wake-up is drawn from the row for how long\n\
-         # the CPU it lands on had been idle instead."
-    );
-    out.push('\n');
-    out.push_str(&preset.to_toml());
-    out
 }
 
 #[cfg(test)]

@@ -12,10 +12,9 @@ use pollwise_sim::batch::{check_runs, nth_seed};
 
 use crate::acceptance::judge_point;
 use crate::backend::{Backend, Point};
+pub use crate::compared::ComparedPoint;
 use crate::effective::effective_row_text;
-use crate::stats::{
-    mean, mean_row, pct_diff, sample_sd, Interval, PairedDiff, Verdict, PAIRED_CI_METHOD,
-};
+use crate::stats::{mean, PAIRED_CI_METHOD};
 use crate::{LabError, Progress};
 
 /// What to compare.
@@ -29,14 +28,6 @@ pub struct CompareSpec {
     pub repeats: u32,
 }
 
-/// One point, both policies' runs in repeat order.
-#[derive(Clone, Debug)]
-pub struct ComparedPoint {
-    pub workload: Workload,
-    pub baseline: Vec<RunRow>,
-    pub candidate: Vec<RunRow>,
-}
-
 /// Every single run of every point, baseline then candidate, in point order
 /// (what `--rows` writes).
 pub fn all_runs(points: &[ComparedPoint]) -> Vec<RunRow> {
@@ -44,71 +35,6 @@ pub fn all_runs(points: &[ComparedPoint]) -> Vec<RunRow> {
         .iter()
         .flat_map(|p| p.baseline.iter().chain(&p.candidate).cloned())
         .collect()
-}
-
-impl ComparedPoint {
-    /// The baseline's runs averaged.
-    pub fn baseline_mean(&self) -> RunRow {
-        mean_row(&self.baseline).expect("a compared point has runs")
-    }
-    pub fn candidate_mean(&self) -> RunRow {
-        mean_row(&self.candidate).expect("a compared point has runs")
-    }
-    fn metric(rows: &[RunRow], f: fn(&RunRow) -> f64) -> Vec<f64> {
-        rows.iter().map(f).collect()
-    }
-    /// Candidate IOPS (mean over repeats) relative to the baseline's, in %.
-    pub fn iops_diff_pct(&self) -> f64 {
-        pct_diff(
-            mean(&Self::metric(&self.baseline, |r| r.iops)),
-            mean(&Self::metric(&self.candidate, |r| r.iops)),
-        )
-    }
-    /// Candidate IOThread CPU relative to the baseline's, in %.
-    pub fn cpu_diff_pct(&self) -> f64 {
-        pct_diff(
-            mean(&Self::metric(&self.baseline, |r| r.iothread_cpu_pct)),
-            mean(&Self::metric(&self.candidate, |r| r.iothread_cpu_pct)),
-        )
-    }
-    /// The IOPS change of each repeat against its pair, in %.
-    pub fn iops_diffs(&self) -> Vec<f64> {
-        self.baseline
-            .iter()
-            .zip(&self.candidate)
-            .map(|(b, c)| pct_diff(b.iops, c.iops))
-            .collect()
-    }
-    /// The sample sd of [`Self::iops_diffs`] (0 with one repeat).
-    pub fn iops_diff_sd_pct(&self) -> f64 {
-        sample_sd(&self.iops_diffs())
-    }
-    /// The IOPS change, per repeat against its pair: median and 95%
-    /// interval for the median ([`PAIRED_CI_METHOD`]).
-    pub fn iops_paired(&self) -> PairedDiff {
-        PairedDiff::of(&self.iops_diffs())
-    }
-    /// A 95% interval for the median paired IOPS change, in %.
-    pub fn iops_diff_ci(&self) -> Option<Interval> {
-        self.iops_paired().ci
-    }
-    /// The IOPS verdict against `bar` percent (none with one repeat).
-    pub fn iops_verdict(&self, bar: f64) -> Option<Verdict> {
-        self.iops_paired().verdict(bar, true)
-    }
-    /// The IOThread CPU change of each repeat against its pair, in points
-    /// of one core.
-    pub fn cpu_diffs_pts(&self) -> Vec<f64> {
-        self.baseline
-            .iter()
-            .zip(&self.candidate)
-            .map(|(b, c)| c.iothread_cpu_pct - b.iothread_cpu_pct)
-            .collect()
-    }
-    /// The paired CPU change in points: median and 95% interval.
-    pub fn cpu_paired(&self) -> PairedDiff {
-        PairedDiff::of(&self.cpu_diffs_pts())
-    }
 }
 
 /// Runs the comparison. `progress` hears of every finished run.
@@ -133,40 +59,63 @@ pub fn compare(
     for w in &spec.workloads {
         w.check(backend.limits())?;
     }
-    let per = spec.repeats as usize;
-    let what = format!("{} vs {}", spec.candidate.kind(), spec.baseline.kind());
     let done = AtomicUsize::new(0);
     let tick = |what: &str| {
         let done = done.fetch_add(1, Ordering::Relaxed) + 1;
         progress(Progress::Run { done, total, what });
     };
-    let point = |w: &Workload, params: &Params, rep: usize| -> Result<Point, LabError> {
-        Ok(Point {
-            workload: w.clone(),
-            params: params.clone(),
-            seed: nth_seed(spec.seed, rep as u64)?,
-        })
-    };
     if backend.deterministic() {
-        let mut points = Vec::with_capacity(total);
-        for w in &spec.workloads {
-            for params in [&spec.baseline, &spec.candidate] {
-                for rep in 0..per {
-                    points.push(point(w, params, rep)?);
-                }
+        seeded(backend, spec, &tick)
+    } else {
+        interleaved(backend, spec, &tick)
+    }
+}
+
+/// Repeat `rep` of `params` at workload `w`.
+fn point(spec: &CompareSpec, w: &Workload, params: &Params, rep: usize) -> Result<Point, LabError> {
+    Ok(Point {
+        workload: w.clone(),
+        params: params.clone(),
+        seed: nth_seed(spec.seed, rep as u64)?,
+    })
+}
+
+/// On a deterministic backend: every run at once, both policies on the
+/// same seeds.
+fn seeded(
+    backend: &dyn Backend,
+    spec: &CompareSpec,
+    tick: &(dyn Fn(&str) + Sync),
+) -> Result<Vec<ComparedPoint>, LabError> {
+    let per = spec.repeats as usize;
+    let what = format!("{} vs {}", spec.candidate.kind(), spec.baseline.kind());
+    let mut points = Vec::new();
+    for w in &spec.workloads {
+        for params in [&spec.baseline, &spec.candidate] {
+            for rep in 0..per {
+                points.push(point(spec, w, params, rep)?);
             }
         }
-        let rows = backend.run_all(&points, &|| tick(&what))?;
-        return Ok(rows
-            .chunks(2 * per)
-            .zip(&spec.workloads)
-            .map(|(runs, w)| ComparedPoint {
-                workload: w.clone(),
-                baseline: runs[..per].to_vec(),
-                candidate: runs[per..].to_vec(),
-            })
-            .collect());
     }
+    let rows = backend.run_all(&points, &|| tick(&what))?;
+    Ok(rows
+        .chunks(2 * per)
+        .zip(&spec.workloads)
+        .map(|(runs, w)| ComparedPoint {
+            workload: w.clone(),
+            baseline: runs[..per].to_vec(),
+            candidate: runs[per..].to_vec(),
+        })
+        .collect())
+}
+
+/// On a measuring backend: a warm-up run, then the policies alternate
+/// (AB, then BA) point by point.
+fn interleaved(
+    backend: &dyn Backend,
+    spec: &CompareSpec,
+    tick: &(dyn Fn(&str) + Sync),
+) -> Result<Vec<ComparedPoint>, LabError> {
     let mut out: Vec<ComparedPoint> = spec
         .workloads
         .iter()
@@ -178,9 +127,9 @@ pub fn compare(
         .collect();
     // A warm-up run, discarded: caches, clocks and the target settle.
     if let Some(w) = spec.workloads.first() {
-        backend.run(&point(w, &spec.baseline, 0)?)?;
+        backend.run(&point(spec, w, &spec.baseline, 0)?)?;
     }
-    for rep in 0..per {
+    for rep in 0..spec.repeats as usize {
         for p in &mut out {
             let order = if rep.is_multiple_of(2) {
                 [(&spec.baseline, true), (&spec.candidate, false)]
@@ -188,7 +137,7 @@ pub fn compare(
                 [(&spec.candidate, false), (&spec.baseline, true)]
             };
             for (params, is_baseline) in order {
-                let pt = point(&p.workload, params, rep)?;
+                let pt = point(spec, &p.workload, params, rep)?;
                 let w = &p.workload;
                 tick(&format!(
                     "{} {} bs={} qd={} jobs={}",
@@ -375,6 +324,7 @@ pub fn write_csv_at<W: std::io::Write>(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::stats::Verdict;
     use crate::test_row;
 
     fn row(policy: &str, iops: f64, cpu: f64) -> RunRow {

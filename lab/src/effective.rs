@@ -71,7 +71,7 @@ pub fn effective_row_text(policy: &str, params: &str) -> String {
     let parsed = pollwise_core::PolicyKind::from_name(policy)
         .ok()
         .and_then(|kind| {
-            let pairs = crate::parse::parse_pairs(params).ok()?;
+            let pairs = crate::formats::parse::parse_pairs(params).ok()?;
             Params::from_pairs(kind, pairs).ok()
         });
     match parsed {

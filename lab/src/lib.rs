@@ -10,20 +10,15 @@ pub mod bench;
 pub mod calibrated;
 pub mod cmd;
 pub mod compare;
+mod compared;
 pub mod effective;
 mod error;
-pub mod fio;
-pub mod import;
+pub mod formats;
 pub mod local_preset;
 pub mod matrix;
-pub mod merge;
-pub mod output;
-pub mod parse;
 pub mod qemu_backend;
-pub mod qemu_syntax;
 pub mod replay;
 pub mod report;
-pub mod rows;
 pub mod stats;
 pub mod study;
 pub mod text;
@@ -32,11 +27,14 @@ pub mod validate;
 pub use backend::{online, Backend, DeviceBackend, Point, SimBackend};
 pub use compare::{compare, CompareSpec, ComparedPoint};
 pub use error::LabError;
+pub use formats::output::{Input, Kind, Output, OutputDir};
 pub use matrix::{Matrix, MAX_POINTS};
-pub use output::{Input, Kind, Output, OutputDir};
+// The old paths, still named by study, report, tests/hostile.rs and
+// inline paths of the binary.
+pub use cmd::study::study;
 pub use qemu_backend::QemuBackend;
 pub use report::{report, ReportOptions};
-pub use study::{study, MeasureOptions, StudyOptions};
+pub use study::{MeasureOptions, StudyOptions};
 pub use validate::{validate, validate_diffs, Agreement, DiffSpec, DiffValidation};
 
 /// What long work tells its caller.

@@ -4,10 +4,8 @@
 
 use pollwise_realdev::calibrate::{calibrate, CalibrateConfig, Calibration};
 
-use crate::{calibrated, LabError};
-
-/// The deepest queue a calibration measures.
-pub const MAX_DEPTH: u32 = 1024;
+use crate::calibrated::{self, MAX_DEPTH};
+use crate::LabError;
 
 /// Checks `cfg`'s bounds, then measures. What the measurements say about
 /// themselves is `Calibration::warnings`; the caller reports them before

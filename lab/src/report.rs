@@ -11,8 +11,8 @@ use pollwise_sim::sweep::{Shard, SweepSpec};
 use pollwise_sim::Preset;
 
 use crate::compare::{compare, worst, CompareSpec, ComparedPoint};
-use crate::output::{preset_input, Kind, OutputDir};
-use crate::rows::{write_csv_file, write_trace_file};
+use crate::formats::output::{preset_input, Kind, OutputDir};
+use crate::formats::rows::{write_csv_file, write_trace_file};
 use crate::text::{workload_text, ReportIndex};
 use crate::{LabError, Matrix, Progress, SimBackend, Ticker};
 

@@ -254,9 +254,7 @@ pub fn validate_diffs(
             w.check(b.limits())?;
         }
     }
-    let per = spec.repeats as usize;
-    let k = policies.len();
-    let total = 2 * spec.workloads.len() * k * per + 1;
+    let total = 2 * spec.workloads.len() * policies.len() * spec.repeats as usize + 1;
     let done = AtomicUsize::new(0);
     let tick = || {
         let done = done.fetch_add(1, Ordering::Relaxed) + 1;
@@ -266,40 +264,66 @@ pub fn validate_diffs(
             what: "validate",
         });
     };
-    let point = |w: &Workload, params: &Params, rep: usize| -> Result<Point, LabError> {
-        Ok(Point {
-            workload: w.clone(),
-            params: params.clone(),
-            seed: nth_seed(spec.seed, rep as u64)?,
-        })
-    };
-    // The model: every (point, policy, seed), in parallel.
-    let mut points = Vec::with_capacity(spec.workloads.len() * k * per);
+    let modelled = model.run_all(&model_points(spec, &policies)?, &tick)?;
+    let measured = rounds(reference, spec, &policies, &tick)?;
+    Ok(pair(spec, &modelled, &measured))
+}
+
+/// Repeat `rep` of `params` at workload `w`.
+fn point(spec: &DiffSpec, w: &Workload, params: &Params, rep: usize) -> Result<Point, LabError> {
+    Ok(Point {
+        workload: w.clone(),
+        params: params.clone(),
+        seed: nth_seed(spec.seed, rep as u64)?,
+    })
+}
+
+/// The model's runs: every (point, policy, seed), to run in parallel.
+fn model_points(spec: &DiffSpec, policies: &[&Params]) -> Result<Vec<Point>, LabError> {
+    let per = spec.repeats as usize;
+    let mut points = Vec::with_capacity(spec.workloads.len() * policies.len() * per);
     for w in &spec.workloads {
-        for p in &policies {
+        for p in policies {
             for rep in 0..per {
-                points.push(point(w, p, rep)?);
+                points.push(point(spec, w, p, rep)?);
             }
         }
     }
-    let modelled = model.run_all(&points, &tick)?;
-    // The reference: warm-up, then rotated rounds.
-    // measured[point][policy] = rows in round order.
+    Ok(points)
+}
+
+/// The reference's runs: a warm-up, then rotated rounds;
+/// `measured[point][policy]` holds the rows in round order.
+fn rounds(
+    reference: &dyn Backend,
+    spec: &DiffSpec,
+    policies: &[&Params],
+    tick: &(dyn Fn() + Sync),
+) -> Result<Vec<Vec<Vec<RunRow>>>, LabError> {
+    let k = policies.len();
     let mut measured: Vec<Vec<Vec<RunRow>>> = vec![vec![Vec::new(); k]; spec.workloads.len()];
     if let Some(w) = spec.workloads.first() {
-        reference.run(&point(w, &spec.baseline, 0)?)?;
+        reference.run(&point(spec, w, &spec.baseline, 0)?)?;
     }
     tick();
-    for rep in 0..per {
+    for rep in 0..spec.repeats as usize {
         for (wi, w) in spec.workloads.iter().enumerate() {
             for i in 0..k {
                 let pi = (i + rep) % k;
-                let row = reference.run(&point(w, policies[pi], rep)?)?;
+                let row = reference.run(&point(spec, w, policies[pi], rep)?)?;
                 measured[wi][pi].push(row);
                 tick();
             }
         }
     }
+    Ok(measured)
+}
+
+/// Each candidate paired with the baseline at every point, measured and
+/// predicted, and the baseline's agreement.
+fn pair(spec: &DiffSpec, modelled: &[RunRow], measured: &[Vec<Vec<RunRow>>]) -> DiffValidation {
+    let per = spec.repeats as usize;
+    let k = spec.candidates.len() + 1;
     let mut diffs = Vec::new();
     for ci in 1..k {
         for (wi, w) in spec.workloads.iter().enumerate() {
@@ -330,7 +354,7 @@ pub fn validate_diffs(
             })
         })
         .collect();
-    Ok(DiffValidation { diffs, baseline })
+    DiffValidation { diffs, baseline }
 }
 
 #[cfg(test)]

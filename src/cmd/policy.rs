@@ -29,7 +29,7 @@ pub enum PolicyCommand {
         #[arg(long)]
         qemu: bool,
         /// The IOThread's QOM id in the QEMU output.
-        #[arg(long, default_value = "iothread1", value_parser = pollwise_lab::qemu_syntax::qom_id)]
+        #[arg(long, default_value = "iothread1", value_parser = pollwise_lab::formats::qemu_syntax::qom_id)]
         iothread_id: String,
     },
     /// Replay a recorded trace through a policy, printing the window after

@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 
 use super::policy::PolicyFlags;
 use super::{fail, Context, Result, Ui};
-use crate::import::{fio_json_row, pidstat_cpu_pct, sar_busy_pct, Labels};
-use crate::qemu_syntax::parse_qemu_trace;
-use crate::rows::{write_csv, write_csv_file, write_trace_file};
+use crate::formats::fio::{fio_json_row, Labels};
+use crate::formats::import::{parse_qemu_trace, pidstat_cpu_pct, sar_busy_pct};
+use crate::formats::rows::{write_csv, write_csv_file, write_trace_file};
 
 /// Where the IOThread's CPU of imported fio runs comes from.
 #[derive(Clone, Debug)]

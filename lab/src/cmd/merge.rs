@@ -22,7 +22,7 @@ pub fn run(
         })
         .collect::<Result<Vec<_>>>()?;
     let mut buf = Vec::new();
-    let rows = crate::merge::merge(&files, &mut buf)?;
+    let rows = crate::formats::merge::merge(&files, &mut buf)?;
     match out {
         Some(path) => {
             std::fs::write(path, &buf).context(format!("cannot write {}", path.display()))?

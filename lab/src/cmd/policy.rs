@@ -8,8 +8,8 @@ use pollwise_core::{Params, PolicyKind};
 
 use super::{deprecated, Result, Ui};
 use crate::effective::{effective_text, effective_value};
-use crate::parse::{parse_pairs, policy_spec};
-use crate::qemu_syntax::qemu_setting;
+use crate::formats::parse::{parse_pairs, policy_spec};
+use crate::formats::qemu_syntax::qemu_setting;
 
 /// A policy as `NAME[:PAIRS]` with the pairs of deprecated flags applied
 /// over it in order, each with its note naming the one spec to write.

@@ -159,7 +159,7 @@ pub fn compare(
     })?;
     if let Some(out) = &rows_out {
         let all = crate::compare::all_runs(&points);
-        out.write_with(|w| crate::rows::write_csv(w, &all))?;
+        out.write_with(|w| crate::formats::rows::write_csv(w, &all))?;
     }
     Ok(Paired {
         points,

@@ -15,8 +15,8 @@ use super::real::{self, BackendKind, RealFlags};
 use super::target::TargetFlags;
 use super::workload::WorkloadFlags;
 use super::{fail, guarded, Context, Result, Ui, DEVICE_STOPPED};
-use crate::parse::{list, parse_size};
-use crate::rows::write_trace;
+use crate::formats::parse::{list, parse_size};
+use crate::formats::rows::write_trace;
 use crate::{online, CompareSpec, Kind, Output};
 
 /// Removes this user's marked scratch files of dead owners in `dir`
@@ -62,7 +62,7 @@ pub fn run(ui: &dyn Ui, c: &DeviceRun) -> Result<RunOutput> {
     let params = c.policy.params(ui)?;
     online(&params)?;
     let w = c.workload.real_one(ui, &LIMITS)?;
-    let changes = crate::parse::set_at(&c.set_at, &params, w.duration_ms)?;
+    let changes = crate::formats::parse::set_at(&c.set_at, &params, w.duration_ms)?;
     let cfg = RunConfig {
         workload: JobSpec::new(&w, c.seed),
         duration_ms: w.duration_ms,

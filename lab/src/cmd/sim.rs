@@ -8,7 +8,7 @@ use pollwise_sim::Preset;
 use super::policy::PolicyFlags;
 use super::workload::WorkloadFlags;
 use super::{fail, Context, Result, Ui};
-use crate::output::preset_input;
+use crate::formats::output::preset_input;
 use crate::{Kind, Output};
 
 /// Loads a preset and applies a latency scale, checking the factor.

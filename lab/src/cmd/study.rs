@@ -1,12 +1,37 @@
-//! `pollwise study`'s measurement on a disk, taken only when a target is
-//! named.
+//! `pollwise study`: the experiments run (`crate::study`), then written as
+//! markdown (`crate::text::study`); and the measurement on a disk, taken
+//! only when a target is named.
 
 use std::path::PathBuf;
 
 use super::target::{cache_dir, TargetFlags};
 use super::{Result, Ui};
 use crate::stats::DEFAULT_DEVICE_REPEATS;
-use crate::MeasureOptions;
+use crate::text::{study_markdown, StudyText};
+use crate::{LabError, MeasureOptions, Progress, StudyOptions};
+
+/// Runs the study, writes the CSVs and README.md into `opts.out`, and
+/// returns the markdown.
+pub fn study(
+    opts: &StudyOptions,
+    measure_opts: Option<&MeasureOptions>,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> std::result::Result<String, LabError> {
+    let found = crate::study::run(opts, measure_opts, progress)?;
+    let md = study_markdown(&StudyText {
+        args: opts,
+        presets: &found.presets,
+        ablation: &found.ablation,
+        robustness: &found.robustness,
+        measured: found.measured.as_ref().zip(measure_opts),
+    });
+    let path = opts.out.join("README.md");
+    found
+        .dir
+        .file("README.md")?
+        .write_with(|w| w.write_all(md.as_bytes()).map_err(LabError::file(&path)))?;
+    Ok(md)
+}
 
 /// How the disk is measured: pairs per point (`None`: the default), time
 /// per run and the verdict's bar.

@@ -12,8 +12,8 @@ use super::policy::spec_with;
 use super::sim::load_preset;
 use super::workload::WorkloadFlags;
 use super::{repeat_of, Result, Ui};
-use crate::merge::{sweep_id, write_sweep_csv, ShardInfo};
-use crate::output::preset_input;
+use crate::formats::merge::{sweep_id, write_sweep_csv, ShardInfo};
+use crate::formats::output::preset_input;
 use crate::{Kind, Matrix, Output, Progress};
 
 /// `pollwise sweep`, as typed.
@@ -42,7 +42,7 @@ pub struct SweepCmd {
 pub fn spec(ui: &dyn Ui, c: &SweepCmd, preset: &Preset) -> Result<SweepSpec> {
     let base = spec_with(ui, "policy", &c.policy, &[])?;
     let fixed: Vec<(String, String)> = match c.policy.split_once(':') {
-        Some((_, pairs)) => crate::parse::parse_pairs(pairs)?
+        Some((_, pairs)) => crate::formats::parse::parse_pairs(pairs)?
             .into_iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
@@ -51,7 +51,7 @@ pub fn spec(ui: &dyn Ui, c: &SweepCmd, preset: &Preset) -> Result<SweepSpec> {
     let axes = c
         .axes
         .iter()
-        .map(|p| crate::parse::axis(p))
+        .map(|p| crate::formats::parse::axis(p))
         .collect::<std::result::Result<Vec<_>, _>>()?;
     let workloads = if c.matrix {
         let m = c.workload.matrix(ui, Matrix::of_preset(&preset.matrix))?;

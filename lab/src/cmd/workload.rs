@@ -7,8 +7,8 @@ use pollwise_core::{Limits, Rw, Workload};
 use pollwise_sim::Preset;
 
 use super::{fail, Result, Ui};
-use crate::fio::{read_job_file, FioJob};
-use crate::parse::{count, list, parse_size, MatrixText};
+use crate::formats::fio::{read_job_file, FioJob};
+use crate::formats::parse::{count, list, parse_size, MatrixText};
 use crate::Matrix;
 
 #[derive(Clone, Debug, Default)]

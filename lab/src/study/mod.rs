@@ -30,9 +30,8 @@ use pollwise_core::RunRow;
 use pollwise_sim::batch::check_runs;
 
 use crate::compare::all_runs;
-use crate::output::{Kind, OutputDir};
-use crate::rows::write_csv_file;
-use crate::text::{study_markdown, StudyText};
+use crate::formats::output::{Kind, OutputDir};
+use crate::formats::rows::write_csv_file;
 use crate::{LabError, Progress, Ticker};
 
 /// Every file the study may write, checked before the first run.
@@ -56,15 +55,26 @@ fn prepare(opts: &StudyOptions, measured: bool) -> Result<OutputDir, LabError> {
     OutputDir::prepare("--out", &opts.out, &files, &[], opts.force)
 }
 
-/// Runs the study, writes the CSVs and README.md into `opts.out`, and
-/// returns the markdown. With `measure_opts`, also measures the online
-/// policies against QEMU's rule on a disk (after the simulations, so they
-/// do not share the CPUs) and writes `measured.csv`.
-pub fn study(
+/// What a study found, before it is written as markdown (`text::study`):
+/// the experiments' results and the output directory, prepared, where the
+/// CSVs already are and README.md goes.
+pub(crate) struct StudyRun {
+    pub(crate) presets: Vec<presets::PresetResult>,
+    pub(crate) ablation: Vec<ablation::AblationRow>,
+    pub(crate) robustness: Vec<robustness::RobustPoint>,
+    pub(crate) measured: Option<measured::MeasuredPart>,
+    pub(crate) dir: OutputDir,
+}
+
+/// Runs the study and writes its CSVs into `opts.out`. With
+/// `measure_opts`, also measures the online policies against QEMU's rule
+/// on a disk (after the simulations, so they do not share the CPUs) and
+/// writes `measured.csv`.
+pub(crate) fn run(
     opts: &StudyOptions,
     measure_opts: Option<&MeasureOptions>,
     progress: &(dyn Fn(Progress) + Sync),
-) -> Result<String, LabError> {
+) -> Result<StudyRun, LabError> {
     options::check(opts, measure_opts)?;
     let preset_plans = presets::PRESETS
         .iter()
@@ -89,12 +99,12 @@ pub fn study(
     )?;
     let dir = prepare(opts, measure_opts.is_some())?;
     let ticker = Ticker::new(runs as usize, "study", progress);
-    let results = preset_plans
+    let presets = preset_plans
         .iter()
         .map(|p| presets::run(p, &opts.out, &ticker))
         .collect::<Result<Vec<_>, _>>()?;
-    let abl = ablation::run(&ablation_plan, &opts.out, &ticker)?;
-    let robust = if opts.skip_robustness {
+    let ablation = ablation::run(&ablation_plan, &opts.out, &ticker)?;
+    let robustness = if opts.skip_robustness {
         Vec::new()
     } else {
         robustness::run(&robust_plan, &opts.out, &ticker)?
@@ -108,15 +118,11 @@ pub fn study(
         }
         None => None,
     };
-    let md = study_markdown(&StudyText {
-        args: opts,
-        presets: &results,
-        ablation: &abl,
-        robustness: &robust,
-        measured: measured.as_ref().zip(measure_opts),
-    });
-    let path = opts.out.join("README.md");
-    dir.file("README.md")?
-        .write_with(|w| w.write_all(md.as_bytes()).map_err(LabError::file(&path)))?;
-    Ok(md)
+    Ok(StudyRun {
+        presets,
+        ablation,
+        robustness,
+        measured,
+        dir,
+    })
 }

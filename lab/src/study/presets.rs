@@ -13,7 +13,7 @@ use super::frontier::{points_of, points_plan, FrontPoint};
 use super::options::StudyOptions;
 use super::plan::{self, flatten, Batch, PerWorkload};
 use super::settings::{distinct_workloads, online_settings, reduced_workloads, row_label};
-use crate::rows::write_csv_file;
+use crate::formats::rows::write_csv_file;
 use crate::stats::{mean, mean_of, pct_diff, ratio, sample_sd};
 use crate::{LabError, Ticker};
 

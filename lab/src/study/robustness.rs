@@ -10,7 +10,7 @@ use pollwise_sim::{LatencyDist, Preset};
 use super::options::StudyOptions;
 use super::plan::{flatten, Batch, PerWorkload};
 use super::settings::Setting;
-use crate::rows::write_csv_file;
+use crate::formats::rows::write_csv_file;
 use crate::stats::{mean, mean_of, pct_diff, sample_sd};
 use crate::{LabError, Ticker};
 

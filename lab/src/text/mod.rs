@@ -71,7 +71,7 @@ pub fn write_table<W: Write>(mut out: W, row: &RunRow) -> io::Result<()> {
 /// Writes rows in `format`; a table shows one block per row.
 pub fn write_rows<W: Write>(mut out: W, format: RowFormat, rows: &[RunRow]) -> io::Result<()> {
     match format {
-        RowFormat::Csv => crate::rows::write_csv(out, rows).map_err(io::Error::other),
+        RowFormat::Csv => crate::formats::rows::write_csv(out, rows).map_err(io::Error::other),
         RowFormat::Json => {
             for r in rows {
                 serde_json::to_writer(&mut out, r)?;

@@ -7,6 +7,9 @@ use std::io::{self, Write};
 use pollwise_core::Params;
 
 use super::bs_text;
+pub use crate::formats::output::{
+    VALIDATION_CSV_COLUMNS, VALIDATION_REPORT_TITLE, VALIDATION_TABLE_START,
+};
 use crate::stats::{PairedDiff, PAIRED_CI_METHOD};
 use crate::validate::{
     Agreement, DiffPoint, DiffSpec, DiffValidation, Tally, CPU_DIFF_TOLERANCE_POINTS,
@@ -21,35 +24,6 @@ fn label(p: &Params) -> String {
         format!("{} ({})", p.kind(), crate::effective::effective_text(p))
     }
 }
-
-/// The CSV's columns: the first eleven are the contract, the rest detail.
-pub const VALIDATION_CSV_COLUMNS: [&str; 25] = [
-    "policy",
-    "rw",
-    "bs",
-    "numjobs",
-    "iodepth",
-    "predicted_iops_diff_pct",
-    "measured_iops_diff_pct",
-    "measured_iops_diff_ci_low_pct",
-    "measured_iops_diff_ci_high_pct",
-    "predicted_cpu_diff_pts",
-    "measured_cpu_diff_pts",
-    "measured_cpu_diff_ci_low_pts",
-    "measured_cpu_diff_ci_high_pts",
-    "iops_ok",
-    "sign_ok",
-    "cpu_ok",
-    "params",
-    "baseline",
-    "iothreads",
-    "repeat",
-    "baseline_device_iops",
-    "baseline_sim_iops",
-    "baseline_device_cpu_pct",
-    "baseline_sim_cpu_pct",
-    "ci_method",
-];
 
 fn opt(v: Option<f64>, digits: usize) -> String {
     v.map(|v| format!("{v:.digits$}")).unwrap_or_default()
@@ -263,13 +237,6 @@ pub fn write_validation_table<W: Write + ?Sized>(
     )?;
     Ok(())
 }
-
-/// How the table begins (its first line names the preset next).
-pub const VALIDATION_TABLE_START: &str = "predicted (sim, preset ";
-
-/// The first line of a validation report: how `--out` recognises a file it
-/// may replace.
-pub const VALIDATION_REPORT_TITLE: &str = "# pollwise validate:";
 
 /// What a validation report says it came from.
 pub struct ReportSource<'a> {

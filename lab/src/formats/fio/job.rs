@@ -144,7 +144,7 @@ fn err(origin: &str, msg: String) -> LabError {
 /// fio's sizes: a number with an optional k/m/g suffix (powers of 1024;
 /// fio's default kb_base), optionally followed by `b`/`ib`.
 fn size(origin: &str, key: &str, text: &str) -> Result<u64, LabError> {
-    crate::parse::size_bytes(text).ok_or_else(|| {
+    crate::formats::parse::size_bytes(text).ok_or_else(|| {
         err(
             origin,
             format!(
@@ -219,6 +219,62 @@ pub fn read_job_file(path: &Path) -> Result<FioJob, LabError> {
 
 /// Parses a job file's text; `origin` names it in messages.
 pub fn parse_job(text: &str, origin: &str) -> Result<FioJob, LabError> {
+    let map = read_ini(text, origin)?;
+    let sections = sections(&map, origin)?;
+    let mut warnings = Vec::new();
+    if !sections.unknown.is_empty() {
+        warnings.push(format!(
+            "not modelled by pollwise, ignored: {} (pollwise models rw, rwmixread, bs, iodepth, \
+             numjobs, runtime, ramp_time, filename, ioengine, direct)",
+            sections.unknown.join(", ")
+        ));
+    }
+    let jobs = sections.jobs;
+    let s = alike(origin, &jobs)?;
+    let (rw, rwmixread) = rw_mix(origin, s)?;
+    let bs_text = s.bs.clone().flatten_or("4k");
+    if bs_text.contains([',', '-', ':']) {
+        return Err(err(
+            origin,
+            format!(
+                "bs={bs_text}: separate read/write sizes and ranges are not modelled; give one size"
+            ),
+        ));
+    }
+    let bs = size(origin, "bs", &bs_text)?;
+    let iodepth = whole(origin, "iodepth", &s.iodepth.clone().flatten_or("1"))?;
+    let numjobs = numjobs(origin, &jobs)?;
+    let duration_ms = match &s.runtime {
+        Some(t) => Some(time_ms(origin, "runtime", t)?),
+        _ => None,
+    };
+    let ramp_ms = match &s.ramp_time {
+        Some(t) => Some(time_ms(origin, "ramp_time", t)?),
+        _ => None,
+    };
+    let disks = disks(origin, s)?;
+    engine(origin, s, &mut warnings)?;
+    Ok(FioJob {
+        rw,
+        rwmixread,
+        bs,
+        iodepth,
+        numjobs,
+        duration_ms,
+        ramp_ms,
+        disks,
+        jobs: jobs.into_iter().map(|(n, _)| n).collect(),
+        warnings,
+        ignored: sections.ignored,
+    })
+}
+
+/// Sections in file order, each with its options in file order.
+type IniMap = Vec<(String, Vec<(String, Option<String>)>)>;
+
+/// The job file as INI sections, in fio's syntax; refused with an
+/// `include`, or with options before the first section.
+fn read_ini(text: &str, origin: &str) -> Result<IniMap, LabError> {
     if text.lines().any(|l| l.trim_start().starts_with("include ")) {
         return Err(err(
             origin,
@@ -244,12 +300,27 @@ pub fn parse_job(text: &str, origin: &str) -> Result<FioJob, LabError> {
             ));
         }
     }
-    let mut warnings = Vec::new();
+    Ok(map
+        .into_iter()
+        .map(|(name, keys)| (name, keys.into_iter().collect()))
+        .collect())
+}
+
+/// A job file's sections: the jobs, each with `[global]` under it, and the
+/// options not modelled (ignored as having no effect, or unknown).
+struct Sections {
+    jobs: Vec<(String, Section)>,
+    ignored: Vec<String>,
+    unknown: Vec<String>,
+}
+
+/// Reads every section's options; `[global]` must come before the jobs.
+fn sections(map: &IniMap, origin: &str) -> Result<Sections, LabError> {
     let mut ignored: Vec<String> = Vec::new();
     let mut unknown: Vec<String> = Vec::new();
     let mut global = Section::default();
     let mut jobs: Vec<(String, Section)> = Vec::new();
-    for (name, keys) in &map {
+    for (name, keys) in map {
         if name == BEFORE_SECTIONS {
             continue;
         }
@@ -284,14 +355,18 @@ pub fn parse_job(text: &str, origin: &str) -> Result<FioJob, LabError> {
             jobs.push((name.clone(), s));
         }
     }
-    if !unknown.is_empty() {
-        warnings.push(format!(
-            "not modelled by pollwise, ignored: {} (pollwise models rw, rwmixread, bs, iodepth, \
-             numjobs, runtime, ramp_time, filename, ioengine, direct)",
-            unknown.join(", ")
-        ));
-    }
-    let Some((first_name, first)) = jobs.first().cloned() else {
+    Ok(Sections {
+        jobs,
+        ignored,
+        unknown,
+    })
+}
+
+/// The first job, after checking that every job agrees with it on every
+/// modelled option but `numjobs` (fio runs sections at once; pollwise
+/// models one set of like jobs).
+fn alike<'a>(origin: &str, jobs: &'a [(String, Section)]) -> Result<&'a Section, LabError> {
+    let Some((first_name, first)) = jobs.first() else {
         return Err(err(
             origin,
             "no job section: add one, e.g. [job1], after [global]".into(),
@@ -321,7 +396,11 @@ pub fn parse_job(text: &str, origin: &str) -> Result<FioJob, LabError> {
             ));
         }
     }
-    let s = &first;
+    Ok(first)
+}
+
+/// `rw` and the read share of a mix (`rwmixread`, or 100 - `rwmixwrite`).
+fn rw_mix(origin: &str, s: &Section) -> Result<(Rw, u32), LabError> {
     let rw_text = s.rw.clone().flatten_or("read");
     let rw = match rw_text.trim() {
         "rw" | "readwrite" => {
@@ -349,19 +428,13 @@ pub fn parse_job(text: &str, origin: &str) -> Result<FioJob, LabError> {
             format!("rwmixread={rwmixread}: expected a percentage 0 ..= 100"),
         ));
     }
-    let bs_text = s.bs.clone().flatten_or("4k");
-    if bs_text.contains([',', '-', ':']) {
-        return Err(err(
-            origin,
-            format!(
-                "bs={bs_text}: separate read/write sizes and ranges are not modelled; give one size"
-            ),
-        ));
-    }
-    let bs = size(origin, "bs", &bs_text)?;
-    let iodepth = whole(origin, "iodepth", &s.iodepth.clone().flatten_or("1"))?;
+    Ok((rw, rwmixread))
+}
+
+/// The jobs' `numjobs` added up.
+fn numjobs(origin: &str, jobs: &[(String, Section)]) -> Result<u32, LabError> {
     let mut numjobs: u32 = 0;
-    for (name, j) in &jobs {
+    for (name, j) in jobs {
         let n = whole(origin, "numjobs", &j.numjobs.clone().flatten_or("1"))?;
         numjobs = numjobs.checked_add(n).ok_or_else(|| {
             err(
@@ -370,15 +443,12 @@ pub fn parse_job(text: &str, origin: &str) -> Result<FioJob, LabError> {
             )
         })?;
     }
-    let duration_ms = match &s.runtime {
-        Some(t) => Some(time_ms(origin, "runtime", t)?),
-        _ => None,
-    };
-    let ramp_ms = match &s.ramp_time {
-        Some(t) => Some(time_ms(origin, "ramp_time", t)?),
-        _ => None,
-    };
-    let disks = match &s.filename {
+    Ok(numjobs)
+}
+
+/// The number of disks `filename=a:b:c` names, if given.
+fn disks(origin: &str, s: &Section) -> Result<Option<u32>, LabError> {
+    Ok(match &s.filename {
         Some(list) => {
             let files = split_filenames(list);
             if files.is_empty() {
@@ -387,7 +457,12 @@ pub fn parse_job(text: &str, origin: &str) -> Result<FioJob, LabError> {
             Some(u32::try_from(files.len()).unwrap_or(u32::MAX))
         }
         _ => None,
-    };
+    })
+}
+
+/// `ioengine` and `direct`: refused unless asynchronous; what the model
+/// does not match (io_uring, buffered I/O) is a warning.
+fn engine(origin: &str, s: &Section, warnings: &mut Vec<String>) -> Result<(), LabError> {
     match s.ioengine.clone().flatten_or("libaio").trim() {
         "libaio" => {}
         "io_uring" => warnings.push(
@@ -420,19 +495,7 @@ pub fn parse_job(text: &str, origin: &str) -> Result<FioJob, LabError> {
         ),
         d => return Err(err(origin, format!("direct={d}: expected 0 or 1"))),
     }
-    Ok(FioJob {
-        rw,
-        rwmixread,
-        bs,
-        iodepth,
-        numjobs,
-        duration_ms,
-        ramp_ms,
-        disks,
-        jobs: jobs.into_iter().map(|(n, _)| n).collect(),
-        warnings,
-        ignored,
-    })
+    Ok(())
 }
 
 /// An option's text, with fio's default when it is absent, or given

@@ -88,28 +88,67 @@ pub fn write_sweep_csv<W: Write>(
 /// the sweep's rows 0..total, each once. The result has shard `1/1`, so it
 /// is byte-identical to the unsharded sweep's output.
 pub fn merge<W: Write>(files: &[(String, String)], out: W) -> Result<usize, LabError> {
-    let err = |m: String| Err(LabError::Input(m));
     if files.is_empty() {
         return err("merge needs at least one shard file".into());
     }
-    let want = header();
-    let col = |name: &str| {
-        want.iter()
-            .position(|c| *c == name)
-            .expect("a sweep column")
-    };
-    let (c_id, c_shard, c_row, c_rows) = (
-        col("sweep_id"),
-        col("shard"),
-        col("sweep_row"),
-        col("sweep_rows"),
-    );
-    // (id, count, total) of the first file; each shard's file.
-    let mut sweep: Option<(String, String, String)> = None;
-    let mut seen_shards: BTreeMap<u32, String> = BTreeMap::new();
-    let mut rows: BTreeMap<usize, (String, csv::StringRecord)> = BTreeMap::new();
-    let mut count_of_sweep = 0u32;
+    let mut m = Merge::new();
     for (name, text) in files {
+        m.file(name, text)?;
+    }
+    let total = m.complete()?;
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record(&m.want)?;
+    for (_, rec) in m.rows.values() {
+        w.write_record(rec)?;
+    }
+    w.flush().map_err(csv::Error::from)?;
+    Ok(total)
+}
+
+fn err<T>(m: String) -> Result<T, LabError> {
+    Err(LabError::Input(m))
+}
+
+/// The shards read so far.
+struct Merge {
+    want: Vec<&'static str>,
+    /// Columns of the sweep id, the shard, the row and the sweep's rows.
+    c_id: usize,
+    c_shard: usize,
+    c_row: usize,
+    c_rows: usize,
+    /// (id, shard, total) of the first row read.
+    sweep: Option<(String, String, String)>,
+    /// Each shard's file.
+    seen_shards: BTreeMap<u32, String>,
+    /// Each sweep row, with its file, its shard set to `1/1`.
+    rows: BTreeMap<usize, (String, csv::StringRecord)>,
+    count_of_sweep: u32,
+}
+
+impl Merge {
+    fn new() -> Merge {
+        let want = header();
+        let col = |name: &str| {
+            want.iter()
+                .position(|c| *c == name)
+                .expect("a sweep column")
+        };
+        Merge {
+            c_id: col("sweep_id"),
+            c_shard: col("shard"),
+            c_row: col("sweep_row"),
+            c_rows: col("sweep_rows"),
+            want,
+            sweep: None,
+            seen_shards: BTreeMap::new(),
+            rows: BTreeMap::new(),
+            count_of_sweep: 0,
+        }
+    }
+
+    /// Reads one shard file.
+    fn file(&mut self, name: &String, text: &str) -> Result<(), LabError> {
         let mut rdr = csv::ReaderBuilder::new().from_reader(text.as_bytes());
         let head: Vec<String> = rdr
             .headers()
@@ -117,7 +156,7 @@ pub fn merge<W: Write>(files: &[(String, String)], out: W) -> Result<usize, LabE
             .iter()
             .map(String::from)
             .collect();
-        if head != want {
+        if head != self.want {
             return err(format!(
                 "{name} is not a sweep shard: its header lacks the sweep columns ({}) or \
                  differs from this version's; write it with `pollwise sweep`",
@@ -128,101 +167,133 @@ pub fn merge<W: Write>(files: &[(String, String)], out: W) -> Result<usize, LabE
         for (i, rec) in rdr.records().enumerate() {
             let line = i + 2;
             let rec = rec.map_err(|e| LabError::Input(format!("{name}: {e}")))?;
-            let (id, shard, row, total) = (&rec[c_id], &rec[c_shard], &rec[c_row], &rec[c_rows]);
-            match &sweep {
-                None => {
-                    sweep = Some((id.to_string(), shard.to_string(), total.to_string()));
-                }
-                Some((sid, _, stotal)) => {
-                    if id != sid {
-                        return err(format!(
-                            "{name} line {line}: sweep {id} is not sweep {sid} of the other \
-                             shards: shards of different sweeps cannot be merged"
-                        ));
-                    }
-                    if total != stotal {
-                        return err(format!(
-                            "{name} line {line}: {total} rows in the sweep, other shards say {stotal}"
-                        ));
-                    }
-                }
+            self.same_sweep(name, line, &rec)?;
+            self.shard(name, line, &rec[self.c_shard], &mut file_shard)?;
+            self.row(name, line, &rec)?;
+        }
+        Ok(())
+    }
+
+    /// Checks that a row is of the sweep of the rows before it.
+    fn same_sweep(
+        &mut self,
+        name: &str,
+        line: usize,
+        rec: &csv::StringRecord,
+    ) -> Result<(), LabError> {
+        let (id, shard, total) = (&rec[self.c_id], &rec[self.c_shard], &rec[self.c_rows]);
+        match &self.sweep {
+            None => {
+                self.sweep = Some((id.to_string(), shard.to_string(), total.to_string()));
             }
-            let Some((i_text, n_text)) = shard.split_once('/') else {
-                return err(format!("{name} line {line}: shard '{shard}' is not I/N"));
-            };
-            let (Ok(index), Ok(count)) = (i_text.parse::<u32>(), n_text.parse::<u32>()) else {
-                return err(format!("{name} line {line}: shard '{shard}' is not I/N"));
-            };
-            match &file_shard {
-                None => {
-                    if count_of_sweep != 0 && count != count_of_sweep {
-                        return err(format!(
-                            "{name}: shard {shard} of {count}, other files are shards of \
-                             {count_of_sweep}"
-                        ));
-                    }
-                    count_of_sweep = count;
-                    if let Some(other) = seen_shards.insert(index, name.clone()) {
-                        return err(format!("shard {shard} is given twice: {other} and {name}"));
-                    }
-                    file_shard = Some(shard.to_string());
-                }
-                Some(s) if s != shard => {
+            Some((sid, _, stotal)) => {
+                if id != sid {
                     return err(format!(
-                        "{name} line {line}: shard {shard} in a file of shard {s}"
+                        "{name} line {line}: sweep {id} is not sweep {sid} of the other \
+                         shards: shards of different sweeps cannot be merged"
                     ));
                 }
-                Some(_) => {}
-            }
-            let k: usize = row
-                .parse()
-                .map_err(|_| LabError::Input(format!("{name} line {line}: sweep_row '{row}'")))?;
-            let mut rec = rec.clone();
-            let mut fields: Vec<String> = rec.iter().map(String::from).collect();
-            fields[c_shard] = "1/1".into();
-            rec = csv::StringRecord::from(fields);
-            if let Some((other, _)) = rows.insert(k, (name.clone(), rec)) {
-                return err(format!(
-                    "row {k} of the sweep is in both {other} and {name}: shards overlap"
-                ));
+                if total != stotal {
+                    return err(format!(
+                        "{name} line {line}: {total} rows in the sweep, other shards say {stotal}"
+                    ));
+                }
             }
         }
+        Ok(())
     }
-    let Some((_, _, total)) = sweep else {
-        return err("the shard files have no rows".into());
-    };
-    let total: usize = total
-        .parse()
-        .map_err(|_| LabError::Input(format!("sweep_rows '{total}'")))?;
-    let missing: Vec<u32> = (1..=count_of_sweep)
-        .filter(|i| !seen_shards.contains_key(i))
-        .collect();
-    if !missing.is_empty() {
-        return err(format!(
-            "incomplete sweep: shard(s) {} of {count_of_sweep} missing",
-            missing
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
+
+    /// Checks a row's shard `I/N`: one per file, each shard in one file,
+    /// every file of the same `N`.
+    fn shard(
+        &mut self,
+        name: &String,
+        line: usize,
+        shard: &str,
+        file_shard: &mut Option<String>,
+    ) -> Result<(), LabError> {
+        let Some((i_text, n_text)) = shard.split_once('/') else {
+            return err(format!("{name} line {line}: shard '{shard}' is not I/N"));
+        };
+        let (Ok(index), Ok(count)) = (i_text.parse::<u32>(), n_text.parse::<u32>()) else {
+            return err(format!("{name} line {line}: shard '{shard}' is not I/N"));
+        };
+        match file_shard {
+            None => {
+                let count_of_sweep = self.count_of_sweep;
+                if count_of_sweep != 0 && count != count_of_sweep {
+                    return err(format!(
+                        "{name}: shard {shard} of {count}, other files are shards of \
+                         {count_of_sweep}"
+                    ));
+                }
+                self.count_of_sweep = count;
+                if let Some(other) = self.seen_shards.insert(index, name.clone()) {
+                    return err(format!("shard {shard} is given twice: {other} and {name}"));
+                }
+                *file_shard = Some(shard.to_string());
+            }
+            Some(s) if s != shard => {
+                return err(format!(
+                    "{name} line {line}: shard {shard} in a file of shard {s}"
+                ));
+            }
+            Some(_) => {}
+        }
+        Ok(())
     }
-    if rows.len() != total || rows.keys().next_back().is_some_and(|&k| k + 1 != total) {
-        let gap = (0..total).find(|k| !rows.contains_key(k));
-        return err(format!(
-            "incomplete sweep: {} of {total} rows{}",
-            rows.len(),
-            gap.map(|k| format!(", row {k} missing (a truncated shard file?)"))
-                .unwrap_or_default()
-        ));
+
+    /// Keeps a row at its place in the sweep, as shard `1/1`.
+    fn row(&mut self, name: &String, line: usize, rec: &csv::StringRecord) -> Result<(), LabError> {
+        let row = &rec[self.c_row];
+        let k: usize = row
+            .parse()
+            .map_err(|_| LabError::Input(format!("{name} line {line}: sweep_row '{row}'")))?;
+        let mut fields: Vec<String> = rec.iter().map(String::from).collect();
+        fields[self.c_shard] = "1/1".into();
+        let rec = csv::StringRecord::from(fields);
+        if let Some((other, _)) = self.rows.insert(k, (name.clone(), rec)) {
+            return err(format!(
+                "row {k} of the sweep is in both {other} and {name}: shards overlap"
+            ));
+        }
+        Ok(())
     }
-    let mut w = csv::Writer::from_writer(out);
-    w.write_record(&want)?;
-    for (_, rec) in rows.values() {
-        w.write_record(rec)?;
+
+    /// The sweep's row count, once every shard and every row is there.
+    fn complete(&self) -> Result<usize, LabError> {
+        let Some((_, _, total)) = &self.sweep else {
+            return err("the shard files have no rows".into());
+        };
+        let total: usize = total
+            .parse()
+            .map_err(|_| LabError::Input(format!("sweep_rows '{total}'")))?;
+        let count_of_sweep = self.count_of_sweep;
+        let missing: Vec<u32> = (1..=count_of_sweep)
+            .filter(|i| !self.seen_shards.contains_key(i))
+            .collect();
+        if !missing.is_empty() {
+            return err(format!(
+                "incomplete sweep: shard(s) {} of {count_of_sweep} missing",
+                missing
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        let rows = &self.rows;
+        if rows.len() != total || rows.keys().next_back().is_some_and(|&k| k + 1 != total) {
+            let gap = (0..total).find(|k| !rows.contains_key(k));
+            return err(format!(
+                "incomplete sweep: {} of {total} rows{}",
+                rows.len(),
+                gap.map(|k| format!(", row {k} missing (a truncated shard file?)"))
+                    .unwrap_or_default()
+            ));
+        }
+        Ok(total)
     }
-    w.flush().map_err(csv::Error::from)?;
-    Ok(total)
 }
 
 #[cfg(test)]

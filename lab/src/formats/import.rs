@@ -1,144 +1,119 @@
-//! QEMU's own language for polling: a policy setting as the IOThread
-//! command-line option, as QMP `qom-set` commands for a live change and as
-//! libvirt domain XML; and QEMU's `log` trace backend output read back into
-//! the window-trace schema ([`TraceRow`]).
+//! What other tools measured, read back: the IOThread's CPU from `sar -P
+//! CPU` output (the CPU the IOThread is pinned to) or `pidstat -t` output
+//! (its TID), and QEMU's `log` trace backend output as window-trace rows
+//! ([`TraceRow`]). fio's own JSON is read by [`crate::formats::fio`].
+//!
+//! ```text
+//! pub fn sar_busy_pct(text: &str, origin: &str, cpu: u32) -> Result<f64, LabError>
+//! pub fn pidstat_cpu_pct(text: &str, origin: &str, tid: u32) -> Result<f64, LabError>
+//! pub fn parse_qemu_trace(text: &str, poll_max_ns: u64) -> Result<QemuTrace, LabError>
+//! pub struct QemuTrace { pub rows: Vec<TraceRow>, pub skipped: usize, pub events: usize }
+//! pub const REORDER_WINDOW_NS: u64
+//! ```
 
 use std::collections::HashMap;
 
-use pollwise_core::{Param, Params, PolicyKind, TraceRow};
+use pollwise_core::TraceRow;
 
 use crate::LabError;
 
-/// A policy setting in QEMU's syntax.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct QemuSetting {
-    /// `-object iothread,id=...,poll-max-ns=...`
-    pub object: String,
-    /// One QMP command per property, each a line of JSON.
-    pub qmp: Vec<String>,
-    /// The libvirt `<iothreadids>` element with its `<poll>` child.
-    pub libvirt: String,
-    /// What the reader must know (properties only a patched QEMU has).
-    pub notes: Vec<String>,
+fn bad(origin: &str, msg: impl std::fmt::Display) -> LabError {
+    LabError::Input(format!("{origin}: {msg}"))
 }
 
-/// IOThread properties in QEMU's names with their values, and notes.
-type Properties = (Vec<(&'static str, u64)>, Vec<String>);
+/// Columns of sar and pidstat reports by header name. A line starts with
+/// its time (one token, or two with AM/PM, as many as the header has
+/// before `first`) or with `Average:` (one token); fields after that align
+/// with the header from the left, so a last column with spaces (pidstat's
+/// Command) does not matter.
+struct Report<'a> {
+    cols: Vec<&'a str>,
+    /// Tokens before the first data column in the header.
+    prefix: usize,
+}
 
-/// The IOThread properties a policy setting becomes, in QEMU's names, or
-/// an error naming the policies QEMU can run.
-fn properties(p: &Params) -> Result<Properties, LabError> {
-    let get = |param| p.get(param);
-    match p.kind() {
-        PolicyKind::Qemu => Ok((
-            vec![
-                ("poll-max-ns", get(Param::PollMaxNs)),
-                ("poll-grow", get(Param::PollGrow)),
-                ("poll-shrink", get(Param::PollShrink)),
-            ],
-            Vec::new(),
-        )),
-        PolicyKind::Weighted => Ok((
-            vec![
-                ("poll-max-ns", get(Param::PollMaxNs)),
-                ("poll-grow", get(Param::PollGrow)),
-                ("poll-shrink", get(Param::PollShrink)),
-                ("poll-weight", get(Param::PollWeight)),
-            ],
-            vec![
-                "poll-weight is the 2026 proposal's property: it needs a QEMU with that \
-                 series applied, and libvirt has no attribute for it (set it with qom-set or \
-                 <qemu:commandline>)"
-                    .into(),
-                "with the proposal applied, poll-shrink=0 means 2, not an immediate reset".into(),
-            ],
-        )),
-        PolicyKind::Off => Ok((
-            vec![("poll-max-ns", 0)],
-            vec!["poll-max-ns=0 disables polling".into()],
-        )),
-        other => Err(LabError::Input(format!(
-            "policy '{other}' has no QEMU IOThread equivalent; QEMU runs qemu (its own rule), \
-             off (poll-max-ns=0) and, with the 2026 series, weighted"
-        ))),
+impl<'a> Report<'a> {
+    fn new(header: &'a str, first: &str) -> Option<Report<'a>> {
+        let cols: Vec<&str> = header.split_whitespace().collect();
+        let prefix = cols.iter().position(|c| *c == first)?;
+        Some(Report { cols, prefix })
+    }
+
+    fn get<'l>(&self, line: &'l str, name: &str) -> Option<&'l str> {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let prefix = if line.starts_with("Average:") {
+            1
+        } else {
+            self.prefix
+        };
+        let i = self.cols.iter().position(|c| *c == name)?;
+        f.get(i - self.prefix + prefix).copied()
     }
 }
 
-/// `id` if QEMU takes it as an object id, as QEMU's `id_wellformed`
-/// (util/id.c) decides: an ASCII letter, then ASCII letters, digits, '-',
-/// '.' and '_'. Otherwise a message saying so (clap's value parser for
-/// `--iothread-id` uses it as is).
-pub fn qom_id(id: &str) -> Result<String, String> {
-    let mut chars = id.chars();
-    let well_formed = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
-        && chars.all(|c| c.is_ascii_alphanumeric() || "-._".contains(c));
-    if well_formed {
-        Ok(id.to_string())
-    } else {
-        Err(format!(
-            "IOThread id {id:?} is not one QEMU accepts: a QOM id starts with an ASCII letter \
-             and holds only ASCII letters, digits, '-', '.' and '_' (e.g. iothread1)"
-        ))
-    }
+fn number(v: Option<&str>) -> Option<f64> {
+    v.and_then(|v| v.replace(',', ".").parse().ok())
 }
 
-/// The number libvirt's `<iothread id='N'>` takes for the QEMU object
-/// `id`: libvirt names its IOThreads `iothread1`, `iothread2`, ..., so only
-/// such an id has one.
-fn libvirt_number(id: &str) -> Option<u32> {
-    let digits = id.strip_prefix("iothread")?;
-    if digits.starts_with('0') || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse().ok().filter(|&n| n > 0)
-}
-
-/// `setting` for the IOThread `id` (e.g. iothread1).
-pub fn qemu_setting(p: &Params, id: &str) -> Result<QemuSetting, LabError> {
-    qom_id(id).map_err(LabError::Input)?;
-    let (props, notes) = properties(p)?;
-    let object = std::iter::once(format!("-object iothread,id={id}"))
-        .chain(props.iter().map(|(k, v)| format!("{k}={v}")))
-        .collect::<Vec<_>>()
-        .join(",");
-    let qmp = props
-        .iter()
-        .map(|(k, v)| {
-            format!(
-                r#"{{"execute": "qom-set", "arguments": {{"path": "/objects/{id}", "property": "{k}", "value": {v}}}}}"#
+/// The busy share of the CPU in `sar -u -P CPU` output: 100 - %idle of its
+/// `Average:` line for that CPU (the IOThread pinned alone to it).
+pub fn sar_busy_pct(text: &str, origin: &str, cpu: u32) -> Result<f64, LabError> {
+    let report = text
+        .lines()
+        .find(|l| l.contains("%idle"))
+        .and_then(|h| Report::new(h, "CPU"))
+        .ok_or_else(|| {
+            bad(
+                origin,
+                "no sar header with CPU and %idle (use sar -u -P CPU)",
             )
-        })
-        .collect();
-    let attr = |name: &str| props.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
-    let mut poll = String::from("<poll");
-    for (xml, prop) in [
-        ("max", "poll-max-ns"),
-        ("grow", "poll-grow"),
-        ("shrink", "poll-shrink"),
-    ] {
-        if let Some(v) = attr(prop) {
-            poll.push_str(&format!(" {xml}='{v}'"));
+        })?;
+    let want = cpu.to_string();
+    for line in text.lines().filter(|l| l.starts_with("Average:")) {
+        if report.get(line, "CPU") != Some(want.as_str()) {
+            continue;
+        }
+        let idle = number(report.get(line, "%idle"))
+            .ok_or_else(|| bad(origin, format!("malformed Average line: '{line}'")))?;
+        return Ok(100.0 - idle);
+    }
+    Err(bad(origin, format!("no 'Average:' line for CPU {cpu}")))
+}
+
+/// The IOThread's %CPU in `pidstat -t` output: its `Average:` line for
+/// TID `tid` if there is one, else the mean of its lines.
+pub fn pidstat_cpu_pct(text: &str, origin: &str, tid: u32) -> Result<f64, LabError> {
+    let report = text
+        .lines()
+        .find(|l| l.contains("%CPU") && l.contains("TID"))
+        .and_then(|h| Report::new(h, "UID"))
+        .ok_or_else(|| {
+            bad(
+                origin,
+                "no pidstat header with UID, TID and %CPU (use pidstat -t)",
+            )
+        })?;
+    let want = tid.to_string();
+    let (mut avg, mut samples) = (None, Vec::new());
+    for line in text.lines().filter(|l| !l.contains("%CPU")) {
+        if report.get(line, "TID") != Some(want.as_str()) {
+            continue;
+        }
+        let v = number(report.get(line, "%CPU"))
+            .ok_or_else(|| bad(origin, format!("malformed line: '{line}'")))?;
+        if line.starts_with("Average:") {
+            avg = Some(v);
+        } else {
+            samples.push(v);
         }
     }
-    poll.push_str("/>");
-    let libvirt = match libvirt_number(id) {
-        Some(n) => format!(
-            "<iothreadids>\n  <iothread id='{n}'>\n    {poll}\n  </iothread>\n</iothreadids>"
-        ),
-        None => format!(
-            "<!-- none for '{id}': libvirt names its IOThreads iothread1, iothread2, ... \
-             (<iothread id='N'> is QEMU's iothreadN); give an id of that form -->"
-        ),
-    };
-    Ok(QemuSetting {
-        object,
-        qmp,
-        libvirt,
-        notes,
-    })
+    match avg {
+        Some(v) => Ok(v),
+        None if !samples.is_empty() => Ok(crate::stats::mean(&samples)),
+        None => Err(bad(origin, format!("no line for TID {tid}"))),
+    }
 }
 
-/// What an import of a QEMU trace found.
 #[derive(Clone, Debug, PartialEq)]
 pub struct QemuTrace {
     pub rows: Vec<TraceRow>,
@@ -318,73 +293,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn qemu_defaults_in_three_syntaxes() {
-        let s = qemu_setting(&Params::defaults(PolicyKind::Qemu), "iothread1").unwrap();
-        assert_eq!(
-            s.object,
-            "-object iothread,id=iothread1,poll-max-ns=32768,poll-grow=0,poll-shrink=0"
-        );
-        assert_eq!(s.qmp.len(), 3);
-        assert_eq!(
-            s.qmp[0],
-            r#"{"execute": "qom-set", "arguments": {"path": "/objects/iothread1", "property": "poll-max-ns", "value": 32768}}"#
-        );
-        assert!(
-            s.libvirt
-                .contains("<poll max='32768' grow='0' shrink='0'/>"),
-            "{}",
-            s.libvirt
-        );
-        assert!(s.notes.is_empty());
-    }
-
-    #[test]
-    fn weighted_says_it_needs_the_series_and_others_are_refused() {
-        let p = Params::from_pairs(PolicyKind::Weighted, [("poll-weight", "3")]).unwrap();
-        let s = qemu_setting(&p, "io1").unwrap();
-        assert!(s.object.ends_with(",poll-weight=3"), "{}", s.object);
-        assert!(!s.libvirt.contains("weight"));
-        assert!(s.notes[0].contains("2026"));
-        let e = qemu_setting(&Params::defaults(PolicyKind::KvmHaltPoll), "io1")
+    fn sar_and_pidstat() {
+        let sar = "Linux 6.1 (host) \t11/30/26 \t_x86_64_\t(8 CPU)\n\n\
+12:00:01 AM     CPU     %user     %nice   %system   %iowait    %steal     %idle\n\
+12:00:02 AM       3     40.00      0.00     20.00      0.00      0.00     40.00\n\
+Average:          3     38.00      0.00     20.00      0.00      0.00     42.00\n";
+        assert_eq!(sar_busy_pct(sar, "s", 3).unwrap(), 58.0);
+        assert!(sar_busy_pct(sar, "s", 2)
             .unwrap_err()
-            .to_string();
-        assert!(e.contains("kvm-halt-poll") && e.contains("no QEMU"), "{e}");
-        assert!(qemu_setting(&p, "bad id").is_err());
-    }
-
-    #[test]
-    fn ids_are_checked_as_qemu_does_and_libvirt_gets_the_id_asked_for() {
-        let p = Params::defaults(PolicyKind::Qemu);
-        for bad in [
-            "",
-            "0io",
-            "1",
-            "-io",
-            ".io",
-            "_io",
-            "io thread",
-            "io/x",
-            "iö",
-            "ö",
-        ] {
-            let e = qemu_setting(&p, bad).unwrap_err().to_string();
-            assert!(e.contains("ASCII letter"), "{bad:?}: {e}");
-        }
-        for good in ["a", "Z9", "io-1.x_y", "iothread0"] {
-            assert_eq!(qom_id(good).as_deref(), Ok(good));
-        }
-        let s = qemu_setting(&p, "iothread12").unwrap();
-        assert!(s.libvirt.contains("<iothread id='12'>"), "{}", s.libvirt);
-        // libvirt has no IOThread 0 and no named ones: no element, a reason.
-        for other in ["iothread0", "iothread01", "disk-io", "iothread99999999999"] {
-            let s = qemu_setting(&p, other).unwrap();
-            assert!(
-                !s.libvirt.contains("<iothreadids>"),
-                "{other}: {}",
-                s.libvirt
-            );
-            assert!(s.libvirt.contains("iothreadN"), "{}", s.libvirt);
-        }
+            .to_string()
+            .contains("CPU 2"));
+        let pid = "Linux 6.1 (host)\n\n\
+12:00:01      UID      TGID       TID    %usr %system  %guest   %wait    %CPU   CPU  Command\n\
+12:00:02        0      4242         -   90.00   10.00    0.00    0.00  100.00     1  qemu-kvm\n\
+12:00:02        0         -      4250   30.00   20.00    0.00    0.00   50.00     3  |__IO iothread0\n\
+12:00:03        0         -      4250   40.00   20.00    0.00    0.00   60.00     3  |__IO iothread0\n";
+        assert_eq!(pidstat_cpu_pct(pid, "p", 4250).unwrap(), 55.0);
+        let with_avg = format!("{pid}Average:        0         -      4250   35.00   20.00    0.00    0.00   57.00     -  |__IO iothread0\n");
+        assert_eq!(pidstat_cpu_pct(&with_avg, "p", 4250).unwrap(), 57.0);
+        assert!(pidstat_cpu_pct(pid, "p", 1)
+            .unwrap_err()
+            .to_string()
+            .contains("TID 1"));
     }
 
     #[test]

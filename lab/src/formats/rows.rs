@@ -6,7 +6,7 @@ use std::path::Path;
 
 use pollwise_core::{RunRow, TraceRow};
 
-use crate::output::{Kind, Output};
+use crate::formats::output::{Kind, Output};
 use crate::LabError;
 
 /// Writes rows as CSV with the common header (the header alone for none).
@@ -40,7 +40,7 @@ pub fn create(path: &Path) -> Result<BufWriter<File>, LabError> {
 }
 
 /// Writes rows to the file `path`, replacing it only when complete (see
-/// [`crate::output`]; the caller has checked the path with
+/// [`crate::formats::output`]; the caller has checked the path with
 /// [`Output::prepare`] before the work).
 pub fn write_csv_file(path: &Path, rows: &[RunRow]) -> Result<(), LabError> {
     Output::prepare("output", path, Kind::Results, &[], true)?.write_with(|w| write_csv(w, rows))

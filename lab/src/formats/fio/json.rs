@@ -1,7 +1,6 @@
-//! Measured runs from a testbed as rows of the common schema: fio's JSON
-//! output (`--output-format=json` or `json+`) for IOPS, bandwidth and
-//! latency, and the IOThread's CPU from a number, `sar -P CPU` output for
-//! the CPU the IOThread is pinned to, or `pidstat -t` output for its TID.
+//! fio's JSON output (`--output-format=json` or `json+`) as a row of the
+//! common schema (`source=fio`): IOPS, bandwidth and latency; the
+//! IOThread's CPU comes from elsewhere ([`crate::formats::import`]).
 //!
 //! Latency: the mean is fio's total latency (`lat_ns`); the percentiles are
 //! fio's completion latency (`clat_ns`, what fio reports percentiles for by
@@ -50,6 +49,48 @@ pub fn fio_json_row(
         .filter(|j| !j.is_empty())
         .ok_or_else(|| bad(origin, "no \"jobs\" array (is this fio's JSON output?)"))?;
     let mut warnings = Vec::new();
+    let (rw, bs, iodepth, numjobs) = job_options(&v, jobs, origin)?;
+    let mut t = totals(jobs, origin)?;
+    if t.iops <= 0.0 {
+        return Err(bad(origin, "no read or write IOPS in any job"));
+    }
+    let pct_us = percentiles_us(&mut t, origin, &mut warnings);
+    if t.runtime_ms <= 0.0 {
+        warnings.push(format!("{origin}: no job_runtime; duration_ms is 0"));
+    }
+    let row = RunRow {
+        source: "fio".into(),
+        preset: labels.testbed.clone(),
+        policy: labels.policy.clone(),
+        params: labels.params.clone(),
+        rw: rw.name().into(),
+        bs,
+        numjobs: u32::try_from(numjobs).map_err(|_| bad(origin, "numjobs out of range"))?,
+        iodepth: u32::try_from(iodepth).map_err(|_| bad(origin, "iodepth out of range"))?,
+        iothreads: labels.iothreads,
+        duration_ms: t.runtime_ms as u64,
+        seed: 0,
+        iops: t.iops,
+        mb_per_s: t.bytes_per_s / 1e6,
+        lat_mean_us: t.lat_weighted / t.iops / 1000.0,
+        lat_p50_us: pct_us[0],
+        lat_p99_us: pct_us[1],
+        lat_p999_us: pct_us[2],
+        iothread_cpu_pct,
+        poll_cpu_pct: 0.0,
+        kicks_per_s: 0.0,
+        wakeups_per_s: 0.0,
+        window_mean_ns: 0.0,
+        window_zero_frac: 0.0,
+        abrupt_resets: 0,
+    };
+    Ok((row, warnings))
+}
+
+/// The workload of the first job (its options, else the global ones, else
+/// fio's defaults): rw, bs, iodepth and numjobs (with `group_reporting`
+/// one entry stands for `numjobs` jobs).
+fn job_options(v: &Value, jobs: &[Value], origin: &str) -> Result<(Rw, u64, u64, u64), LabError> {
     let global = v.get("global options");
     let opt = |job: &Value, key: &str| -> Option<String> {
         job.get("job options")
@@ -79,46 +120,59 @@ pub fn fio_json_row(
     } else {
         jobs.len() as u64
     };
-    let dirs = ["read", "write"];
-    let f = |x: &Value, path: &[&str]| -> f64 {
-        let mut cur = x;
-        for p in path {
-            match cur.get(p) {
-                Some(n) => cur = n,
-                None => return 0.0,
-            }
+    Ok((rw, bs, iodepth, numjobs))
+}
+
+/// What every job and direction adds up to: IOPS, bandwidth,
+/// IOPS-weighted mean latency, the longest runtime, and the latency bins
+/// (`json+`) or percentile tables with their IOPS weights.
+#[derive(Default)]
+struct Totals {
+    iops: f64,
+    bytes_per_s: f64,
+    lat_weighted: f64,
+    runtime_ms: f64,
+    bins: Vec<(u64, u64)>,
+    pct_tables: Vec<(f64, [f64; 3])>,
+}
+
+/// The number at `path` in `x`, 0 where absent.
+fn num_at(x: &Value, path: &[&str]) -> f64 {
+    let mut cur = x;
+    for p in path {
+        match cur.get(p) {
+            Some(n) => cur = n,
+            None => return 0.0,
         }
-        cur.as_f64().unwrap_or(0.0)
-    };
-    let mut iops = 0.0;
-    let mut bytes_per_s = 0.0;
-    let mut lat_weighted = 0.0;
-    let mut runtime_ms: f64 = 0.0;
-    let mut bins: Vec<(u64, u64)> = Vec::new();
-    let mut pct_tables: Vec<(f64, [f64; 3])> = Vec::new();
+    }
+    cur.as_f64().unwrap_or(0.0)
+}
+
+fn totals(jobs: &[Value], origin: &str) -> Result<Totals, LabError> {
+    let mut t = Totals::default();
     for job in jobs {
-        runtime_ms = runtime_ms.max(f(job, &["job_runtime"]));
-        for d in dirs {
+        t.runtime_ms = t.runtime_ms.max(num_at(job, &["job_runtime"]));
+        for d in ["read", "write"] {
             let Some(side) = job.get(d) else { continue };
-            let side_iops = f(side, &["iops"]);
+            let side_iops = num_at(side, &["iops"]);
             if side_iops <= 0.0 {
                 continue;
             }
-            iops += side_iops;
-            bytes_per_s += f(side, &["bw_bytes"]);
-            lat_weighted += side_iops * f(side, &["lat_ns", "mean"]);
+            t.iops += side_iops;
+            t.bytes_per_s += num_at(side, &["bw_bytes"]);
+            t.lat_weighted += side_iops * num_at(side, &["lat_ns", "mean"]);
             let clat = side.get("clat_ns");
             if let Some(b) = clat.and_then(|c| c.get("bins")).and_then(Value::as_object) {
                 for (k, n) in b {
                     let ns: u64 = k
                         .parse()
                         .map_err(|_| bad(origin, format!("latency bin '{k}'")))?;
-                    bins.push((ns, n.as_u64().unwrap_or(0)));
+                    t.bins.push((ns, n.as_u64().unwrap_or(0)));
                 }
             } else if let Some(p) = clat.and_then(|c| c.get("percentile")) {
                 let at = |q: &str| p.get(q).and_then(Value::as_f64);
                 match (at("50.000000"), at("99.000000"), at("99.900000")) {
-                    (Some(a), Some(b), Some(c)) => pct_tables.push((side_iops, [a, b, c])),
+                    (Some(a), Some(b), Some(c)) => t.pct_tables.push((side_iops, [a, b, c])),
                     _ => {
                         return Err(bad(
                             origin,
@@ -129,16 +183,20 @@ pub fn fio_json_row(
             }
         }
     }
-    if iops <= 0.0 {
-        return Err(bad(origin, "no read or write IOPS in any job"));
-    }
-    let pct_us: [f64; 3] = if !bins.is_empty() {
-        bins.sort_unstable();
-        let total: u64 = bins.iter().map(|(_, n)| n).sum();
+    Ok(t)
+}
+
+/// p50, p99 and p99.9 of completion latency in µs: exact from bins, else
+/// the percentile tables' IOPS-weighted mean (warned about), else 0.
+fn percentiles_us(t: &mut Totals, origin: &str, warnings: &mut Vec<String>) -> [f64; 3] {
+    let pct_us: [f64; 3] = if !t.bins.is_empty() {
+        t.bins.sort_unstable();
+        let total: u64 = t.bins.iter().map(|(_, n)| n).sum();
         [0.5, 0.99, 0.999].map(|q| {
             let want = (q * total as f64).ceil() as u64;
             let mut seen = 0;
-            let ns = bins
+            let ns = t
+                .bins
                 .iter()
                 .find(|(_, n)| {
                     seen += n;
@@ -147,53 +205,24 @@ pub fn fio_json_row(
                 .map_or(0, |(ns, _)| *ns);
             ns as f64 / 1000.0
         })
-    } else if !pct_tables.is_empty() {
-        if pct_tables.len() > 1 {
+    } else if !t.pct_tables.is_empty() {
+        if t.pct_tables.len() > 1 {
             warnings.push(format!(
                 "{origin}: {} latency percentile tables (jobs or directions) combined by an \
                  IOPS-weighted mean, an approximation: use --output-format=json+ (exact) or \
                  group_reporting",
-                pct_tables.len()
+                t.pct_tables.len()
             ));
         }
-        let w: f64 = pct_tables.iter().map(|(w, _)| w).sum();
-        [0, 1, 2].map(|i| pct_tables.iter().map(|(wi, t)| wi * t[i]).sum::<f64>() / w / 1000.0)
+        let w: f64 = t.pct_tables.iter().map(|(w, _)| w).sum();
+        [0, 1, 2].map(|i| t.pct_tables.iter().map(|(wi, t)| wi * t[i]).sum::<f64>() / w / 1000.0)
     } else {
         warnings.push(format!(
             "{origin}: no completion latency percentiles; they are 0"
         ));
         [0.0; 3]
     };
-    if runtime_ms <= 0.0 {
-        warnings.push(format!("{origin}: no job_runtime; duration_ms is 0"));
-    }
-    let row = RunRow {
-        source: "fio".into(),
-        preset: labels.testbed.clone(),
-        policy: labels.policy.clone(),
-        params: labels.params.clone(),
-        rw: rw.name().into(),
-        bs,
-        numjobs: u32::try_from(numjobs).map_err(|_| bad(origin, "numjobs out of range"))?,
-        iodepth: u32::try_from(iodepth).map_err(|_| bad(origin, "iodepth out of range"))?,
-        iothreads: labels.iothreads,
-        duration_ms: runtime_ms as u64,
-        seed: 0,
-        iops,
-        mb_per_s: bytes_per_s / 1e6,
-        lat_mean_us: lat_weighted / iops / 1000.0,
-        lat_p50_us: pct_us[0],
-        lat_p99_us: pct_us[1],
-        lat_p999_us: pct_us[2],
-        iothread_cpu_pct,
-        poll_cpu_pct: 0.0,
-        kicks_per_s: 0.0,
-        wakeups_per_s: 0.0,
-        window_mean_ns: 0.0,
-        window_zero_frac: 0.0,
-        abrupt_resets: 0,
-    };
-    Ok((row, warnings))
+    pct_us
 }
 
 fn parse_size(t: &str) -> Option<u64> {
@@ -205,99 +234,6 @@ fn parse_size(t: &str) -> Option<u64> {
         _ => (t, 1),
     };
     d.parse::<u64>().ok()?.checked_mul(m).filter(|&n| n > 0)
-}
-
-/// Columns of sar and pidstat reports by header name. A line starts with
-/// its time (one token, or two with AM/PM, as many as the header has
-/// before `first`) or with `Average:` (one token); fields after that align
-/// with the header from the left, so a last column with spaces (pidstat's
-/// Command) does not matter.
-struct Report<'a> {
-    cols: Vec<&'a str>,
-    /// Tokens before the first data column in the header.
-    prefix: usize,
-}
-
-impl<'a> Report<'a> {
-    fn new(header: &'a str, first: &str) -> Option<Report<'a>> {
-        let cols: Vec<&str> = header.split_whitespace().collect();
-        let prefix = cols.iter().position(|c| *c == first)?;
-        Some(Report { cols, prefix })
-    }
-
-    fn get<'l>(&self, line: &'l str, name: &str) -> Option<&'l str> {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        let prefix = if line.starts_with("Average:") {
-            1
-        } else {
-            self.prefix
-        };
-        let i = self.cols.iter().position(|c| *c == name)?;
-        f.get(i - self.prefix + prefix).copied()
-    }
-}
-
-fn number(v: Option<&str>) -> Option<f64> {
-    v.and_then(|v| v.replace(',', ".").parse().ok())
-}
-
-/// The busy share of the CPU in `sar -u -P CPU` output: 100 - %idle of its
-/// `Average:` line for that CPU (the IOThread pinned alone to it).
-pub fn sar_busy_pct(text: &str, origin: &str, cpu: u32) -> Result<f64, LabError> {
-    let report = text
-        .lines()
-        .find(|l| l.contains("%idle"))
-        .and_then(|h| Report::new(h, "CPU"))
-        .ok_or_else(|| {
-            bad(
-                origin,
-                "no sar header with CPU and %idle (use sar -u -P CPU)",
-            )
-        })?;
-    let want = cpu.to_string();
-    for line in text.lines().filter(|l| l.starts_with("Average:")) {
-        if report.get(line, "CPU") != Some(want.as_str()) {
-            continue;
-        }
-        let idle = number(report.get(line, "%idle"))
-            .ok_or_else(|| bad(origin, format!("malformed Average line: '{line}'")))?;
-        return Ok(100.0 - idle);
-    }
-    Err(bad(origin, format!("no 'Average:' line for CPU {cpu}")))
-}
-
-/// The IOThread's %CPU in `pidstat -t` output: its `Average:` line for
-/// TID `tid` if there is one, else the mean of its lines.
-pub fn pidstat_cpu_pct(text: &str, origin: &str, tid: u32) -> Result<f64, LabError> {
-    let report = text
-        .lines()
-        .find(|l| l.contains("%CPU") && l.contains("TID"))
-        .and_then(|h| Report::new(h, "UID"))
-        .ok_or_else(|| {
-            bad(
-                origin,
-                "no pidstat header with UID, TID and %CPU (use pidstat -t)",
-            )
-        })?;
-    let want = tid.to_string();
-    let (mut avg, mut samples) = (None, Vec::new());
-    for line in text.lines().filter(|l| !l.contains("%CPU")) {
-        if report.get(line, "TID") != Some(want.as_str()) {
-            continue;
-        }
-        let v = number(report.get(line, "%CPU"))
-            .ok_or_else(|| bad(origin, format!("malformed line: '{line}'")))?;
-        if line.starts_with("Average:") {
-            avg = Some(v);
-        } else {
-            samples.push(v);
-        }
-    }
-    match avg {
-        Some(v) => Ok(v),
-        None if !samples.is_empty() => Ok(crate::stats::mean(&samples)),
-        None => Err(bad(origin, format!("no line for TID {tid}"))),
-    }
 }
 
 #[cfg(test)]
@@ -364,30 +300,5 @@ mod tests {
         assert!(e("{\"jobs\": []}").contains("no \"jobs\""));
         assert!(e("{\"jobs\": [{\"read\": {\"iops\": 0}}]}").contains("no read or write IOPS"));
         assert!(e("{\"jobs\": [{\"job options\": {\"rw\": \"trim\"}}]}").contains("trim"));
-    }
-
-    #[test]
-    fn sar_and_pidstat() {
-        let sar = "Linux 6.1 (host) \t11/30/26 \t_x86_64_\t(8 CPU)\n\n\
-12:00:01 AM     CPU     %user     %nice   %system   %iowait    %steal     %idle\n\
-12:00:02 AM       3     40.00      0.00     20.00      0.00      0.00     40.00\n\
-Average:          3     38.00      0.00     20.00      0.00      0.00     42.00\n";
-        assert_eq!(sar_busy_pct(sar, "s", 3).unwrap(), 58.0);
-        assert!(sar_busy_pct(sar, "s", 2)
-            .unwrap_err()
-            .to_string()
-            .contains("CPU 2"));
-        let pid = "Linux 6.1 (host)\n\n\
-12:00:01      UID      TGID       TID    %usr %system  %guest   %wait    %CPU   CPU  Command\n\
-12:00:02        0      4242         -   90.00   10.00    0.00    0.00  100.00     1  qemu-kvm\n\
-12:00:02        0         -      4250   30.00   20.00    0.00    0.00   50.00     3  |__IO iothread0\n\
-12:00:03        0         -      4250   40.00   20.00    0.00    0.00   60.00     3  |__IO iothread0\n";
-        assert_eq!(pidstat_cpu_pct(pid, "p", 4250).unwrap(), 55.0);
-        let with_avg = format!("{pid}Average:        0         -      4250   35.00   20.00    0.00    0.00   57.00     -  |__IO iothread0\n");
-        assert_eq!(pidstat_cpu_pct(&with_avg, "p", 4250).unwrap(), 57.0);
-        assert!(pidstat_cpu_pct(pid, "p", 1)
-            .unwrap_err()
-            .to_string()
-            .contains("TID 1"));
     }
 }

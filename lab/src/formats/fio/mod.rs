@@ -1,0 +1,20 @@
+//! fio's two files: a job file read as a workload ([`job`]) and fio's JSON
+//! output read as a row of the common schema ([`json`]).
+//!
+//! ```text
+//! pub fn read_job_file(path: &Path) -> Result<FioJob, LabError>
+//! pub fn parse_job(text: &str, origin: &str) -> Result<FioJob, LabError>
+//! pub struct FioJob { rw, rwmixread, bs, iodepth, numjobs, duration_ms, ramp_ms, disks,
+//!                     jobs, warnings, ignored }
+//! pub fn split_filenames(list: &str) -> Vec<String>
+//! pub fn fio_json_row(text: &str, origin: &str, labels: &Labels, iothread_cpu_pct: f64)
+//!     -> Result<(RunRow, Vec<String>), LabError>
+//! pub struct Labels { pub testbed: String, pub policy: String, pub params: String,
+//!                     pub iothreads: u32 }
+//! ```
+
+mod job;
+mod json;
+
+pub use job::{parse_job, read_job_file, split_filenames, FioJob};
+pub use json::{fio_json_row, Labels};

@@ -1,0 +1,221 @@
+//! Writing a checked [`Output`]: into a temporary file beside the
+//! destination, renamed into place only when complete.
+//!
+//! ```text
+//! impl Output {
+//!     pub fn start(&self) -> Result<Pending, LabError>
+//!     pub fn write_with<E: From<LabError>>(&self, f: impl FnOnce(&mut dyn Write) -> Result<(), E>) -> Result<(), E>
+//!     pub fn write_path<T, E: From<LabError>>(&self, f: impl FnOnce(&Path) -> Result<T, E>) -> Result<T, E>
+//! }
+//! impl Pending { pub fn writer(&mut self) -> &mut dyn Write; pub fn commit(self) -> Result<(), LabError> }
+//! ```
+
+use std::ffi::OsString;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::{Dest, Output};
+use crate::LabError;
+
+impl Output {
+    /// Starts writing; nothing replaces the destination until
+    /// [`Pending::commit`].
+    pub fn start(&self) -> Result<Pending, LabError> {
+        Ok(match &self.dest {
+            Dest::Stdout => Pending {
+                writer: Some(BufWriter::new(Box::new(io::stdout()))),
+                temp: None,
+                final_path: self.shown.clone(),
+            },
+            Dest::Direct(p) => Pending {
+                writer: Some(BufWriter::new(Box::new(
+                    OpenOptions::new()
+                        .write(true)
+                        .open(p)
+                        .map_err(LabError::file(p))?,
+                ))),
+                temp: None,
+                final_path: p.clone(),
+            },
+            Dest::File { path, dir } => {
+                let (temp, file) = create_temp(dir, path).map_err(LabError::file(dir))?;
+                if let Ok(m) = fs::metadata(path) {
+                    let _ = fs::set_permissions(&temp, m.permissions());
+                }
+                Pending {
+                    writer: Some(BufWriter::new(Box::new(file))),
+                    temp: Some(temp),
+                    final_path: path.clone(),
+                }
+            }
+        })
+    }
+
+    /// Writes the whole output with `f` and commits it.
+    pub fn write_with<E: From<LabError>>(
+        &self,
+        f: impl FnOnce(&mut dyn Write) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut p = self.start()?;
+        f(p.writer())?;
+        p.commit()?;
+        Ok(())
+    }
+
+    /// Has `f` write a file by path (a renderer that picks the format by
+    /// the extension): it gets a temporary path with the same extension,
+    /// renamed into place when `f` succeeds.
+    pub fn write_path<T, E: From<LabError>>(
+        &self,
+        f: impl FnOnce(&Path) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let Dest::File { path, dir } = &self.dest else {
+            return f(&self.shown);
+        };
+        let (temp, file) = create_temp(dir, path).map_err(LabError::file(dir))?;
+        drop(file);
+        let guard = TempGuard(Some(temp.clone()));
+        let value = f(&temp)?;
+        fs::rename(&temp, path).map_err(LabError::file(path))?;
+        std::mem::forget(guard);
+        Ok(value)
+    }
+}
+
+static TEMP_SEQ: AtomicU64 = AtomicU64::new(0);
+
+/// A new file beside `path`, `.NAME.pollwise-PID-N.tmp.EXT`, so the
+/// extension stays for renderers and an abandoned one is recognisable.
+pub(super) fn create_temp(dir: &Path, path: &Path) -> io::Result<(PathBuf, File)> {
+    let name = path.file_name().unwrap_or_default();
+    let ext = path.extension();
+    loop {
+        let mut temp = OsString::from(".");
+        temp.push(name);
+        temp.push(format!(
+            ".pollwise-{}-{}.tmp",
+            std::process::id(),
+            TEMP_SEQ.fetch_add(1, Ordering::Relaxed)
+        ));
+        if let Some(ext) = ext {
+            temp.push(".");
+            temp.push(ext);
+        }
+        let temp = dir.join(temp);
+        match OpenOptions::new().write(true).create_new(true).open(&temp) {
+            Ok(f) => return Ok((temp, f)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+struct TempGuard(Option<PathBuf>);
+
+impl Drop for TempGuard {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            let _ = fs::remove_file(p);
+        }
+    }
+}
+
+/// An output being written; dropped without [`commit`](Pending::commit),
+/// its temporary file is removed and the destination is untouched.
+pub struct Pending {
+    writer: Option<BufWriter<Box<dyn Write>>>,
+    temp: Option<PathBuf>,
+    final_path: PathBuf,
+}
+
+impl Pending {
+    pub fn writer(&mut self) -> &mut dyn Write {
+        self.writer.as_mut().expect("writer present until commit")
+    }
+
+    /// Flushes, syncs and renames the file into place.
+    pub fn commit(mut self) -> Result<(), LabError> {
+        let writer = self.writer.take().expect("commit once");
+        let mut inner = writer.into_inner().map_err(|e| LabError::File {
+            path: self.final_path.clone(),
+            error: e.into_error(),
+        })?;
+        inner.flush().map_err(LabError::file(&self.final_path))?;
+        drop(inner);
+        if let Some(temp) = &self.temp {
+            File::open(temp)
+                .and_then(|f| f.sync_all())
+                .map_err(LabError::file(&self.final_path))?;
+            fs::rename(temp, &self.final_path).map_err(LabError::file(&self.final_path))?;
+            self.temp = None;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        self.writer = None;
+        if let Some(temp) = self.temp.take() {
+            let _ = fs::remove_file(temp);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{results_text, tmpdir};
+    use super::super::Kind;
+    use super::*;
+
+    #[test]
+    fn a_failed_write_leaves_the_previous_file_and_no_temp() {
+        let d = tmpdir("fail");
+        let path = d.join("r.csv");
+        let old = format!("{}1,2,3\n", results_text());
+        fs::write(&path, &old).unwrap();
+        let o = Output::prepare("--out", &path, Kind::Results, &[], false).unwrap();
+        let r: Result<(), LabError> = o.write_with(|w| {
+            w.write_all(b"half a row").map_err(LabError::file("x"))?;
+            Err(LabError::Input("boom".into()))
+        });
+        assert!(r.is_err());
+        assert_eq!(fs::read_to_string(&path).unwrap(), old);
+        assert_eq!(
+            fs::read_dir(&d).unwrap().count(),
+            1,
+            "temp file left behind"
+        );
+        // And a dropped pending write too.
+        let mut p = o.start().unwrap();
+        p.writer().write_all(b"partial").unwrap();
+        drop(p);
+        assert_eq!(fs::read_to_string(&path).unwrap(), old);
+        assert_eq!(fs::read_dir(&d).unwrap().count(), 1);
+        o.write_with(|w| w.write_all(b"new").map_err(LabError::file(&path)))
+            .unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), "new");
+    }
+
+    #[test]
+    fn write_path_keeps_the_extension_and_renames() {
+        let d = tmpdir("path");
+        let path = d.join("p.svg");
+        let o = Output::prepare("--out", &path, Kind::Picture, &[], false).unwrap();
+        o.write_path(|tmp| {
+            assert_eq!(tmp.extension().unwrap(), "svg");
+            fs::write(tmp, "<svg/>").map_err(LabError::file(tmp))
+        })
+        .unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), "<svg/>");
+        let r: Result<(), LabError> = o.write_path(|tmp| {
+            fs::write(tmp, "half").unwrap();
+            Err(LabError::Input("boom".into()))
+        });
+        assert!(r.is_err());
+        assert_eq!(fs::read_to_string(&path).unwrap(), "<svg/>");
+        assert_eq!(fs::read_dir(&d).unwrap().count(), 1);
+    }
+}
