@@ -66,6 +66,23 @@ fn a_variant_that_is_not_built_names_the_build_command() {
     );
     let o = pollwise(&["qemu", "run", "--policy", "weighted", "--cache", &cache]);
     assert_clean_error(&o, &["variant 'weighted'", "is not built"]);
+    // validate's default policies are those QEMU's loop has variants of
+    // (no `fixed`), so it gets as far as the build check.
+    let o = pollwise(&[
+        "validate",
+        "--backend",
+        "qemu",
+        "--preset",
+        "optane-p4800x",
+        "--cache",
+        &cache,
+    ]);
+    assert_clean_error(&o, &["variant 'stock'", "is not built"]);
+    assert!(
+        !stderr(&o).contains("has no QEMU variant"),
+        "{}",
+        stderr(&o)
+    );
     // Nothing was left behind in the cache directory.
     assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 0);
 }

@@ -61,6 +61,19 @@ impl ValidateCmd {
     }
 }
 
+/// The `--policy` specs, or those that run on the backend: the device
+/// runs every online policy, QEMU's loop those it has a variant of.
+fn policies_or_default(given: &[String], against: BackendKind) -> Vec<String> {
+    if !given.is_empty() {
+        return given.to_vec();
+    }
+    let mut all = vec!["off", "weighted:poll-weight=2", "pollwise"];
+    if against != BackendKind::Qemu {
+        all.push("fixed");
+    }
+    all.into_iter().map(String::from).collect()
+}
+
 /// Everything checked before anything is created.
 struct Checked {
     against: BackendKind,
@@ -72,8 +85,7 @@ fn check(ui: &dyn Ui, c: &ValidateCmd) -> Result<Checked> {
     let against = c.backend(ui);
     let old = old_pairs("--baseline-params", c.baseline_params.as_deref())?;
     let baseline = spec_with(ui, "baseline", &c.baseline, &old)?;
-    let candidates: Vec<Params> = c
-        .policies
+    let candidates: Vec<Params> = policies_or_default(&c.policies, against)
         .iter()
         .map(|p| policy_spec("policy", p))
         .collect::<std::result::Result<_, _>>()?;
