@@ -64,10 +64,12 @@
 //! on) return [`Step::Nothing`].
 
 use crate::outcome::{HandlerId, Outcome};
-use crate::params::{ParamError, Params};
+use crate::param::ParamError;
+use crate::params::Params;
+use crate::policies::AnyPolicy;
 #[cfg(feature = "clairvoyance")]
 use crate::policy::Foresight;
-use crate::policy::{AnyPolicy, Policy};
+use crate::policy::Policy;
 use crate::window_stats::WindowStats;
 
 /// Where the loop is within an iteration (private: hosts act on steps).
@@ -604,7 +606,7 @@ impl IoThread {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::PolicyKind;
+    use crate::kind::PolicyKind;
 
     fn qemu() -> IoThread {
         IoThread::new(Params::defaults(PolicyKind::Qemu), 2, 0, u64::MAX)

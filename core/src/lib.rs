@@ -9,7 +9,9 @@
 //! on a disk.
 
 mod iothread;
+mod kind;
 mod outcome;
+mod param;
 mod params;
 mod policies;
 mod policy;
@@ -19,13 +21,15 @@ mod window_stats;
 mod workload;
 
 pub use iothread::{IoThread, LoopCounters, Noticed, Step, TracePoint};
+pub use kind::PolicyKind;
 pub use outcome::{HandlerId, Outcome, MAX_HANDLER_ID};
-pub use params::{Param, ParamError, ParamSpec, Params, MAX_FACTOR, MAX_TIME_NS, MAX_WEIGHT_SHIFT};
+pub use param::{Param, ParamError, ParamSpec, MAX_FACTOR, MAX_TIME_NS, MAX_WEIGHT_SHIFT};
+pub use params::Params;
 pub use policies::{
-    Clairvoyant, Fixed, GuestHaltPoll, KvmHaltPoll, Off, Pollwise, Qemu, ThresholdOracle, Weighted,
-    QEMU_GROW_START_NS,
+    AnyPolicy, Clairvoyant, Fixed, GuestHaltPoll, KvmHaltPoll, Off, Pollwise, Qemu,
+    ThresholdOracle, Weighted, QEMU_GROW_START_NS,
 };
-pub use policy::{AnyPolicy, EventKind, Foresight, Policy, PolicyKind};
+pub use policy::{EventKind, Foresight, Policy};
 pub use row::{cpu_pct, run_row, Latency, RawCounts, RunLabels};
 pub use schema::{RunRow, TraceRow, COMPARE_COLUMNS};
 pub use window_stats::{is_abrupt_reset, WindowStats};

@@ -1,7 +1,7 @@
 //! Window statistics every host reports the same way.
 
+use crate::kind::PolicyKind;
 use crate::params::Params;
-use crate::policy::PolicyKind;
 
 /// Whether one adjustment from `before` to `after` is an abrupt reset: a fall
 /// by more than the policy's shrink divisor that is not the permitted drop

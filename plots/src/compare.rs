@@ -9,7 +9,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::render::{render, Draw, Size};
-use crate::style::{self, tick};
+use crate::style::{self, tick, Chart};
 use crate::table::{Filter, Table};
 use crate::{PlotError, Summary};
 
@@ -134,8 +134,7 @@ impl Draw for ComparePlot {
         let lo = diffs.clone().fold(-BAND_PCT, f64::min);
         let hi = diffs.fold(BAND_PCT, f64::max);
         let (lo, hi) = style::padded(lo, hi, 0.1);
-        let labels: Vec<String> = self.rows.iter().map(|r| r.label.clone()).collect();
-        let longest = labels.iter().map(|l| l.len()).max().unwrap_or(4);
+        let longest = self.rows.iter().map(|r| r.label.len()).max().unwrap_or(4);
 
         let mut chart = ChartBuilder::on(root)
             .caption(&self.title, style::font(style::TITLE_SIZE))
@@ -157,29 +156,58 @@ impl Draw for ComparePlot {
             .light_line_style(RGBColor(238, 238, 238))
             .draw()?;
 
-        let (left, right) = (-0.5, n as f64 - 0.5);
+        draw_band(&mut chart, n)?;
+        self.draw_bars(&mut chart)?;
+        self.draw_row_labels(root, &chart, lo)?;
         chart
-            .draw_series([Rectangle::new(
-                [(left, -BAND_PCT), (right, BAND_PCT)],
-                BAND_COLOR.mix(0.12).filled(),
-            )])?
-            .label(format!("acceptance band (±{BAND_PCT}%)"))
-            .legend(|(x, y)| {
-                Rectangle::new([(x, y - 6), (x + 20, y + 6)], BAND_COLOR.mix(0.3).filled())
-            });
-        for edge in [-BAND_PCT, BAND_PCT] {
-            chart.draw_series(DashedLineSeries::new(
-                [(left, edge), (right, edge)],
-                8,
-                5,
-                ShapeStyle::from(&BAND_COLOR).stroke_width(2),
-            ))?;
-        }
-        chart.draw_series(LineSeries::new(
-            [(left, 0.0), (right, 0.0)],
-            BLACK.stroke_width(1),
-        ))?;
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .label_font(style::font(style::LABEL_SIZE))
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()?;
+        Ok(())
+    }
+}
 
+/// The acceptance band, its edges dashed, and the zero line, across the
+/// `n` rows.
+fn draw_band<DB: DrawingBackend>(chart: &mut Chart<'_, DB>, n: usize) -> Result<(), PlotError>
+where
+    DB::ErrorType: 'static,
+{
+    let (left, right) = (-0.5, n as f64 - 0.5);
+    chart
+        .draw_series([Rectangle::new(
+            [(left, -BAND_PCT), (right, BAND_PCT)],
+            BAND_COLOR.mix(0.12).filled(),
+        )])?
+        .label(format!("acceptance band (±{BAND_PCT}%)"))
+        .legend(|(x, y)| {
+            Rectangle::new([(x, y - 6), (x + 20, y + 6)], BAND_COLOR.mix(0.3).filled())
+        });
+    for edge in [-BAND_PCT, BAND_PCT] {
+        chart.draw_series(DashedLineSeries::new(
+            [(left, edge), (right, edge)],
+            8,
+            5,
+            ShapeStyle::from(&BAND_COLOR).stroke_width(2),
+        ))?;
+    }
+    chart.draw_series(LineSeries::new(
+        [(left, 0.0), (right, 0.0)],
+        BLACK.stroke_width(1),
+    ))?;
+    Ok(())
+}
+
+impl ComparePlot {
+    /// Per row, the IOPS difference (coloured when beyond the band) and
+    /// the IOThread CPU difference side by side.
+    fn draw_bars<DB: DrawingBackend>(&self, chart: &mut Chart<'_, DB>) -> Result<(), PlotError>
+    where
+        DB::ErrorType: 'static,
+    {
         let bar = |x0: f64, x1: f64, v: f64, c: RGBColor| {
             Rectangle::new([(x0, 0.0), (x1, v)], c.filled())
         };
@@ -212,6 +240,20 @@ impl Draw for ComparePlot {
             )?
             .label("IOThread CPU difference")
             .legend(|(x, y)| Rectangle::new([(x, y - 6), (x + 20, y + 6)], CPU_COLOR.filled()));
+        Ok(())
+    }
+
+    /// Each row's label under the plot, rotated.
+    fn draw_row_labels<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+        chart: &Chart<'_, DB>,
+        lo: f64,
+    ) -> Result<(), PlotError>
+    where
+        DB::ErrorType: 'static,
+    {
+        let n = self.rows.len();
         // Rotated labels stand side by side: their height is the row width.
         let (plot_w, _) = chart.plotting_area().dim_in_pixel();
         let row_px = plot_w as f64 / n.max(1) as f64;
@@ -219,21 +261,14 @@ impl Draw for ComparePlot {
         let label_style = style::text(label_size)
             .transform(FontTransform::Rotate90)
             .pos(Pos::new(HPos::Left, VPos::Center));
-        for (i, label) in labels.iter().enumerate() {
+        for (i, row) in self.rows.iter().enumerate() {
             let (px, py) = chart.backend_coord(&(i as f64, lo));
             root.draw(&Text::new(
-                label.as_str(),
+                row.label.as_str(),
                 (px, py + 8),
                 label_style.clone(),
             ))?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .label_font(style::font(style::LABEL_SIZE))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()?;
         Ok(())
     }
 }

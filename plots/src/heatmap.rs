@@ -9,7 +9,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::render::{render, Draw, Size};
-use crate::style::{self, number, tick};
+use crate::style::{self, number, tick, Chart};
 use crate::table::{Filter, Table, ValueKey};
 use crate::{PlotError, Summary};
 
@@ -252,8 +252,6 @@ impl Draw for HeatmapPlot {
         } else {
             style::padded(lo, hi, 0.0)
         };
-        let norm = |v: f64| (v - lo) / (hi - lo);
-
         let body = root.titled(&self.title(), style::font(style::TITLE_SIZE))?;
         let (w, _) = body.dim_in_pixel();
         let (main, bar) = body.split_horizontally(w.saturating_sub(150));
@@ -284,6 +282,26 @@ impl Draw for HeatmapPlot {
             .label_style(style::font(style::LABEL_SIZE))
             .draw()?;
 
+        self.draw_cells(&mut chart, (lo, hi))?;
+        self.draw_colour_bar(&bar, (lo, hi))?;
+        Ok(())
+    }
+}
+
+impl HeatmapPlot {
+    /// Every cell filled with its colour and labelled with its value (or
+    /// "no runs"); `range` is the lowest and highest value.
+    fn draw_cells<DB: DrawingBackend>(
+        &self,
+        chart: &mut Chart<'_, DB>,
+        (lo, hi): (f64, f64),
+    ) -> Result<(), PlotError>
+    where
+        DB::ErrorType: 'static,
+    {
+        let g = &self.grid;
+        let (nx, ny) = (g.xs.len(), g.ys.len());
+        let norm = |v: f64| (v - lo) / (hi - lo);
         // Cell text shrinks with the cell so it stays inside it.
         let (pw, ph) = chart.plotting_area().dim_in_pixel();
         let cell_w = pw as f64 / nx as f64;
@@ -305,9 +323,19 @@ impl Draw for HeatmapPlot {
                 chart.draw_series([Text::new(label, (x, y), text_style)])?;
             }
         }
+        Ok(())
+    }
 
-        // Colour bar: the same map from the lowest to the highest cell.
-        let mut bar_chart = ChartBuilder::on(&bar)
+    /// The colour bar: the same map from the lowest to the highest cell.
+    fn draw_colour_bar<DB: DrawingBackend>(
+        &self,
+        bar: &DrawingArea<DB, Shift>,
+        (lo, hi): (f64, f64),
+    ) -> Result<(), PlotError>
+    where
+        DB::ErrorType: 'static,
+    {
+        let mut bar_chart = ChartBuilder::on(bar)
             .margin_top(20)
             .margin_bottom(80)
             .margin_right(10)

@@ -12,8 +12,8 @@ use pollwise_stats::{mean_of, ratio};
 
 use crate::frontier::{frontier, Point};
 use crate::render::{render, Draw, Size};
-use crate::style::{self, distinct_pixels, padded, series_color, tick, varying_params};
-use crate::table::{param, Filter, Table};
+use crate::style::{self, distinct_pixels, padded, series_color, tick, varying_params, Chart};
+use crate::table::{param, Col, Filter, Table};
 use crate::{PlotError, Summary};
 
 /// The columns that name a workload: rows agreeing on the ones present are
@@ -113,6 +113,10 @@ impl Group {
     }
 }
 
+/// One row of the table: policy, params, its point, whether it is the
+/// baseline, and its index.
+type RawRow<'a> = (&'a str, &'a str, Point, bool, usize);
+
 /// Groups the table's rows into configurations and finds the baseline.
 pub fn pareto_data(table: &Table, opts: &ParetoOptions) -> Result<ParetoData, PlotError> {
     let policy_col = table.col("policy")?;
@@ -120,18 +124,7 @@ pub fn pareto_data(table: &Table, opts: &ParetoOptions) -> Result<ParetoData, Pl
     let iops_col = table.col("iops")?;
     let params_col = table.opt_col("params");
     let spec = BaselineSpec::parse(&opts.baseline)?;
-    let workload_cols: Vec<_> = WORKLOAD_COLUMNS
-        .iter()
-        .filter_map(|&n| table.opt_col(n).map(|c| (n, c)))
-        .collect();
-    let workload = |r: usize| -> String {
-        workload_cols
-            .iter()
-            .map(|(n, c)| format!("{n}={}", table.text(r, *c)))
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
-
+    let workloads = Workloads::of(table);
     let mut raw = Vec::with_capacity(table.len());
     let mut base_by_workload: HashMap<String, Group> = HashMap::new();
     for r in 0..table.len() {
@@ -143,53 +136,107 @@ pub fn pareto_data(table: &Table, opts: &ParetoOptions) -> Result<ParetoData, Pl
         };
         let is_base = spec.matches(policy, params);
         if is_base {
-            base_by_workload.entry(workload(r)).or_default().add(point);
+            base_by_workload
+                .entry(workloads.key(r))
+                .or_default()
+                .add(point);
         }
         raw.push((policy, params, point, is_base, r));
     }
-
     if opts.normalize {
-        if base_by_workload.is_empty() {
-            return Err(PlotError::Invalid(format!(
-                "--normalize baseline: no row of {} is the baseline '{}' (policies present: {})",
-                table.path().display(),
-                opts.baseline,
-                policies(&raw).join(", ")
-            )));
-        }
-        for (_, _, point, _, r) in raw.iter_mut() {
-            let key = workload(*r);
-            let base = base_by_workload.get(&key).ok_or_else(|| {
-                PlotError::Invalid(format!(
-                    "--normalize baseline: no baseline '{}' row for the workload {key}",
-                    opts.baseline
-                ))
-            })?;
-            let base = base.point();
-            // The one zero-baseline rule (pollwise_stats::ratio): equal
-            // zeros are 100%, anything over a zero baseline is unbounded.
-            let (cpu, iops) = (ratio(base.cpu, point.cpu), ratio(base.iops, point.iops));
-            if !cpu.is_finite() || !iops.is_finite() {
-                return Err(PlotError::Invalid(format!(
-                    "--normalize baseline: the baseline of the workload {key} has CPU {} % and \
-                     {} IOPS, and a row of it has CPU {} % and {} IOPS: a value above a zero \
-                     baseline has no percentage; normalize against a baseline with CPU and IOPS \
-                     above 0",
-                    base.cpu, base.iops, point.cpu, point.iops
-                )));
-            }
-            point.cpu = 100.0 * cpu;
-            point.iops = 100.0 * iops;
+        normalize(&mut raw, &base_by_workload, &workloads, opts)?;
+    }
+    let (configs, baseline, baseline_configs) = group_configs(&raw);
+    Ok(ParetoData {
+        configs,
+        baseline: (!baseline.0.is_empty()).then(|| baseline.point()),
+        baseline_label: opts.baseline.clone(),
+        baseline_configs,
+        normalized: opts.normalize,
+        rows: table.len(),
+        preset: single_preset(table),
+    })
+}
+
+/// The workload columns a table has, to tell rows of different workloads
+/// apart.
+struct Workloads<'a> {
+    table: &'a Table,
+    cols: Vec<(&'static str, Col)>,
+}
+
+impl<'a> Workloads<'a> {
+    fn of(table: &'a Table) -> Workloads<'a> {
+        Workloads {
+            table,
+            cols: WORKLOAD_COLUMNS
+                .iter()
+                .filter_map(|&n| table.opt_col(n).map(|c| (n, c)))
+                .collect(),
         }
     }
 
-    // One pass: each configuration's index by its (policy, params), the
-    // configurations in the order first seen, their sums in row order.
+    /// Row `r`'s workload as `name=value` pairs.
+    fn key(&self, r: usize) -> String {
+        self.cols
+            .iter()
+            .map(|(n, c)| format!("{n}={}", self.table.text(r, *c)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// Turns every point into percentages of its workload's baseline.
+fn normalize(
+    raw: &mut [RawRow<'_>],
+    base_by_workload: &HashMap<String, Group>,
+    workloads: &Workloads<'_>,
+    opts: &ParetoOptions,
+) -> Result<(), PlotError> {
+    if base_by_workload.is_empty() {
+        return Err(PlotError::Invalid(format!(
+            "--normalize baseline: no row of {} is the baseline '{}' (policies present: {})",
+            workloads.table.path().display(),
+            opts.baseline,
+            policies(raw).join(", ")
+        )));
+    }
+    for (_, _, point, _, r) in raw.iter_mut() {
+        let key = workloads.key(*r);
+        let base = base_by_workload.get(&key).ok_or_else(|| {
+            PlotError::Invalid(format!(
+                "--normalize baseline: no baseline '{}' row for the workload {key}",
+                opts.baseline
+            ))
+        })?;
+        let base = base.point();
+        // The one zero-baseline rule (pollwise_stats::ratio): equal zeros
+        // are 100%, anything over a zero baseline is unbounded.
+        let (cpu, iops) = (ratio(base.cpu, point.cpu), ratio(base.iops, point.iops));
+        if !cpu.is_finite() || !iops.is_finite() {
+            return Err(PlotError::Invalid(format!(
+                "--normalize baseline: the baseline of the workload {key} has CPU {} % and \
+                 {} IOPS, and a row of it has CPU {} % and {} IOPS: a value above a zero \
+                 baseline has no percentage; normalize against a baseline with CPU and IOPS \
+                 above 0",
+                base.cpu, base.iops, point.cpu, point.iops
+            )));
+        }
+        point.cpu = 100.0 * cpu;
+        point.iops = 100.0 * iops;
+    }
+    Ok(())
+}
+
+/// One pass: each configuration's index by its (policy, params), the
+/// configurations in the order first seen, their sums in row order; and
+/// the baseline's points and how many configurations they span.
+fn group_configs(raw: &[RawRow<'_>]) -> (Vec<Config>, Group, usize) {
     let mut index: HashMap<(&str, &str), usize> = HashMap::new();
     let mut configs: Vec<(&str, &str, Group)> = Vec::new();
     let mut baseline = Group::default();
     let mut baseline_params: HashSet<&str> = HashSet::new();
-    for (policy, params, point, is_base, _) in &raw {
+    for (policy, params, point, is_base, _) in raw {
         if *is_base {
             baseline.add(*point);
             baseline_params.insert(params);
@@ -200,33 +247,29 @@ pub fn pareto_data(table: &Table, opts: &ParetoOptions) -> Result<ParetoData, Pl
         });
         configs[i].2.add(*point);
     }
-    let baseline_configs = baseline_params.len();
-    let preset = table.opt_col("preset").and_then(|c| {
+    let configs = configs
+        .into_iter()
+        .map(|(policy, params, m)| Config {
+            policy: policy.to_string(),
+            params: params.to_string(),
+            point: m.point(),
+            runs: m.0.len(),
+        })
+        .collect();
+    (configs, baseline, baseline_params.len())
+}
+
+/// The preset every row names, if they all name the same one.
+fn single_preset(table: &Table) -> Option<String> {
+    table.opt_col("preset").and_then(|c| {
         let first = table.text(0, c);
         (0..table.len())
             .all(|r| table.text(r, c) == first)
             .then(|| first.to_string())
-    });
-    Ok(ParetoData {
-        configs: configs
-            .into_iter()
-            .map(|(policy, params, m)| Config {
-                policy: policy.to_string(),
-                params: params.to_string(),
-                point: m.point(),
-                runs: m.0.len(),
-            })
-            .collect(),
-        baseline: (!baseline.0.is_empty()).then(|| baseline.point()),
-        baseline_label: opts.baseline.clone(),
-        baseline_configs,
-        normalized: opts.normalize,
-        rows: table.len(),
-        preset,
     })
 }
 
-fn policies(raw: &[(&str, &str, Point, bool, usize)]) -> Vec<String> {
+fn policies(raw: &[RawRow<'_>]) -> Vec<String> {
     let mut seen: HashSet<&str> = HashSet::new();
     raw.iter()
         .filter(|(p, ..)| seen.insert(p))
@@ -338,96 +381,84 @@ impl Draw for ParetoPlot {
         // at all), so a crowded sweep stays readable.
         let mut labels: Vec<PointLabel> = Vec::new();
         for (i, policy) in self.policy_names().into_iter().enumerate() {
-            // The simulator's clairvoyant policies (by current or old name).
-            let is_oracle = matches!(policy, "threshold-oracle" | "clairvoyant" | "oracle");
-            let color: RGBColor = if is_oracle { BLACK } else { series_color(i) };
-            let configs: Vec<&Config> = d.configs.iter().filter(|c| c.policy == policy).collect();
-            let points: Vec<Point> = configs.iter().map(|c| c.point).collect();
-            let front = frontier(&points);
-            let mut on_front = vec![false; points.len()];
-            for &k in &front {
-                on_front[k] = true;
-            }
-            let line: Vec<(f64, f64)> = front
+            self.draw_policy(&mut chart, i, policy, &mut labels)?;
+        }
+        place_labels(&mut chart, labels)?;
+        self.draw_baseline(&mut chart)?;
+        chart
+            .configure_series_labels()
+            .position(legend_corner(&xs, &ys, (x0, x1), (y0, y1)))
+            .label_font(style::font(style::LABEL_SIZE))
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()?;
+        Ok(())
+    }
+}
+
+impl ParetoPlot {
+    /// One policy: its frontier as a line, a marker per configuration, and
+    /// each configuration's label (its varying parameters) into `labels`.
+    fn draw_policy<DB: DrawingBackend>(
+        &self,
+        chart: &mut Chart<'_, DB>,
+        i: usize,
+        policy: &str,
+        labels: &mut Vec<PointLabel>,
+    ) -> Result<(), PlotError>
+    where
+        DB::ErrorType: 'static,
+    {
+        let d = &self.data;
+        // The simulator's clairvoyant policies (by current or old name).
+        let is_oracle = matches!(policy, "threshold-oracle" | "clairvoyant" | "oracle");
+        let color: RGBColor = if is_oracle { BLACK } else { series_color(i) };
+        let configs: Vec<&Config> = d.configs.iter().filter(|c| c.policy == policy).collect();
+        let points: Vec<Point> = configs.iter().map(|c| c.point).collect();
+        let front = frontier(&points);
+        let mut on_front = vec![false; points.len()];
+        for &k in &front {
+            on_front[k] = true;
+        }
+        let line: Vec<(f64, f64)> = front
+            .iter()
+            .map(|&k| (points[k].cpu, points[k].iops))
+            .collect();
+        draw_frontier(chart, policy, is_oracle, color, &line)?;
+
+        let all_params: Vec<&str> = configs.iter().map(|c| c.params.as_str()).collect();
+        let varying = varying_params(&all_params);
+        for (k, c) in configs.iter().enumerate() {
+            let text: Vec<String> = crate::table::param_pairs(&c.params)
                 .iter()
-                .map(|&k| (points[k].cpu, points[k].iops))
+                .filter(|(n, _)| configs.len() == 1 || varying.iter().any(|v| v == n))
+                .map(|(n, v)| format!("{}={v}", short(n)))
                 .collect();
-            let line = distinct_pixels(&chart, &line);
-            if is_oracle {
-                chart
-                    .draw_series(DashedLineSeries::new(
-                        line,
-                        10,
-                        6,
-                        ShapeStyle::from(&BLACK).stroke_width(3),
-                    ))?
-                    .label(format!("{policy} (knows the future; not a bound)"))
-                    .legend(|(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 20, y)], BLACK.stroke_width(3))
-                    });
-            } else if line.len() > 1 {
-                chart.draw_series(LineSeries::new(line, color.stroke_width(2)))?;
-            }
-
-            let all_params: Vec<&str> = configs.iter().map(|c| c.params.as_str()).collect();
-            let varying = varying_params(&all_params);
-            for (k, c) in configs.iter().enumerate() {
-                let text: Vec<String> = crate::table::param_pairs(&c.params)
-                    .iter()
-                    .filter(|(n, _)| configs.len() == 1 || varying.iter().any(|v| v == n))
-                    .map(|(n, v)| format!("{}={v}", short(n)))
-                    .collect();
-                labels.push(PointLabel {
-                    at: (c.point.cpu, c.point.iops),
-                    text: text.join(" "),
-                    color,
-                    on_frontier: on_front[k],
-                });
-            }
-            let anno = chart.draw_series(
-                configs
-                    .iter()
-                    .map(|c| Circle::new((c.point.cpu, c.point.iops), 6, color.filled())),
-            )?;
-            if !is_oracle {
-                anno.label(policy.to_string())
-                    .legend(move |(x, y)| Circle::new((x + 10, y), 6, color.filled()));
-            }
-        }
-        labels.sort_by_key(|l| !l.on_frontier);
-        let mut placed: Vec<Rect> = Vec::new();
-        let size = style::POINT_LABEL_SIZE;
-        let (xr, yr) = chart.plotting_area().get_pixel_range();
-        for l in labels.iter().filter(|l| !l.text.is_empty()) {
-            let (w, h) = style::font(size).box_size(&l.text).unwrap_or((0, 0));
-            let (w, h) = (w as i32, h as i32);
-            let (px, py) = chart.backend_coord(&l.at);
-            let spots = [(9, -h - 4), (9, 4), (-9 - w, -h - 4), (-9 - w, 4)];
-            let free = spots.into_iter().find(|&(dx, dy)| {
-                let r = Rect {
-                    x0: px + dx,
-                    y0: py + dy,
-                    x1: px + dx + w,
-                    y1: py + dy + h,
-                };
-                let inside =
-                    r.x0 >= xr.start && r.x1 <= xr.end && r.y0 >= yr.start && r.y1 <= yr.end;
-                inside && placed.iter().all(|p| !p.overlaps(&r))
+            labels.push(PointLabel {
+                at: (c.point.cpu, c.point.iops),
+                text: text.join(" "),
+                color,
+                on_frontier: on_front[k],
             });
-            if let Some((dx, dy)) = free {
-                placed.push(Rect {
-                    x0: px + dx,
-                    y0: py + dy,
-                    x1: px + dx + w,
-                    y1: py + dy + h,
-                });
-                let font = style::text(size).color(&l.color);
-                chart.draw_series(std::iter::once(
-                    EmptyElement::at(l.at) + Text::new(l.text.clone(), (dx, dy), font),
-                ))?;
-            }
         }
+        let anno = chart.draw_series(
+            configs
+                .iter()
+                .map(|c| Circle::new((c.point.cpu, c.point.iops), 6, color.filled())),
+        )?;
+        if !is_oracle {
+            anno.label(policy.to_string())
+                .legend(move |(x, y)| Circle::new((x + 10, y), 6, color.filled()));
+        }
+        Ok(())
+    }
 
+    /// The baseline: a circled cross, in the legend with what it is.
+    fn draw_baseline<DB: DrawingBackend>(&self, chart: &mut Chart<'_, DB>) -> Result<(), PlotError>
+    where
+        DB::ErrorType: 'static,
+    {
+        let d = &self.data;
         if let Some(b) = d.baseline {
             let label = if d.baseline_configs > 1 {
                 format!(
@@ -446,16 +477,81 @@ impl Draw for ParetoPlot {
                 .label(label)
                 .legend(|(x, y)| Circle::new((x + 10, y), 7, BLACK.stroke_width(2)));
         }
-
-        chart
-            .configure_series_labels()
-            .position(legend_corner(&xs, &ys, (x0, x1), (y0, y1)))
-            .label_font(style::font(style::LABEL_SIZE))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()?;
         Ok(())
     }
+}
+
+/// A policy's frontier: dashed black for a clairvoyant policy (in the
+/// legend), a line in its colour otherwise.
+fn draw_frontier<DB: DrawingBackend>(
+    chart: &mut Chart<'_, DB>,
+    policy: &str,
+    is_oracle: bool,
+    color: RGBColor,
+    line: &[(f64, f64)],
+) -> Result<(), PlotError>
+where
+    DB::ErrorType: 'static,
+{
+    let line = distinct_pixels(chart, line);
+    if is_oracle {
+        chart
+            .draw_series(DashedLineSeries::new(
+                line,
+                10,
+                6,
+                ShapeStyle::from(&BLACK).stroke_width(3),
+            ))?
+            .label(format!("{policy} (knows the future; not a bound)"))
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.stroke_width(3)));
+    } else if line.len() > 1 {
+        chart.draw_series(LineSeries::new(line, color.stroke_width(2)))?;
+    }
+    Ok(())
+}
+
+/// Draws each label beside its point where it stays inside the plot and
+/// overlaps no label placed before it; frontier points' labels first.
+fn place_labels<DB: DrawingBackend>(
+    chart: &mut Chart<'_, DB>,
+    mut labels: Vec<PointLabel>,
+) -> Result<(), PlotError>
+where
+    DB::ErrorType: 'static,
+{
+    labels.sort_by_key(|l| !l.on_frontier);
+    let mut placed: Vec<Rect> = Vec::new();
+    let size = style::POINT_LABEL_SIZE;
+    let (xr, yr) = chart.plotting_area().get_pixel_range();
+    for l in labels.iter().filter(|l| !l.text.is_empty()) {
+        let (w, h) = style::font(size).box_size(&l.text).unwrap_or((0, 0));
+        let (w, h) = (w as i32, h as i32);
+        let (px, py) = chart.backend_coord(&l.at);
+        let spots = [(9, -h - 4), (9, 4), (-9 - w, -h - 4), (-9 - w, 4)];
+        let free = spots.into_iter().find(|&(dx, dy)| {
+            let r = Rect {
+                x0: px + dx,
+                y0: py + dy,
+                x1: px + dx + w,
+                y1: py + dy + h,
+            };
+            let inside = r.x0 >= xr.start && r.x1 <= xr.end && r.y0 >= yr.start && r.y1 <= yr.end;
+            inside && placed.iter().all(|p| !p.overlaps(&r))
+        });
+        if let Some((dx, dy)) = free {
+            placed.push(Rect {
+                x0: px + dx,
+                y0: py + dy,
+                x1: px + dx + w,
+                y1: py + dy + h,
+            });
+            let font = style::text(size).color(&l.color);
+            chart.draw_series(std::iter::once(
+                EmptyElement::at(l.at) + Text::new(l.text.clone(), (dx, dy), font),
+            ))?;
+        }
+    }
+    Ok(())
 }
 
 /// The corner of the plot with the fewest points, for the legend (lower

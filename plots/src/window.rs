@@ -59,15 +59,6 @@ pub fn window_runs(table: &Table, opts: &WindowOptions) -> Result<Vec<Run>, Plot
     let max_col = table.opt_col("poll_max_ns");
     let start = opts.start_ns.unwrap_or(0);
     let end = opts.span_ns.map_or(u64::MAX, |s| start.saturating_add(s));
-
-    /// A run's rows, and what its window was on either side of the range.
-    struct Rows {
-        run: Run,
-        /// The last row before `start` (time, window, poll-max-ns).
-        before: Option<(u64, u64, u64)>,
-        /// Whether the run goes on past `end`.
-        after: bool,
-    }
     let mut runs: Vec<Rows> = Vec::new();
     for r in 0..table.len() {
         let t = table.num(r, time_col)?;
@@ -78,78 +69,23 @@ pub fn window_runs(table: &Table, opts: &WindowOptions) -> Result<Vec<Run>, Plot
                 table.path().display()
             )));
         }
-        let (t, w) = (t as u64, w as u64);
         let m = match max_col {
             Some(c) => Some(table.num(r, c)?.max(0.0) as u64),
             None => None,
         };
-        let policy = table.text(r, policy_col);
-        let params = params_col.map_or("", |c| table.text(r, c));
-        let thread = thread_col.map_or("", |c| table.text(r, c));
-        let i = match runs.iter().position(|x| {
-            x.run.policy == policy && x.run.params == params && x.run.iothread == thread
-        }) {
-            Some(i) => i,
-            None => {
-                runs.push(Rows {
-                    run: Run {
-                        policy: policy.to_string(),
-                        params: params.to_string(),
-                        iothread: thread.to_string(),
-                        window: Vec::new(),
-                        poll_max: Vec::new(),
-                    },
-                    before: None,
-                    after: false,
-                });
-                runs.len() - 1
-            }
-        };
-        let x = &mut runs[i];
-        if t < start {
-            if x.before.is_none_or(|b| b.0 <= t) {
-                x.before = Some((t, w, m.unwrap_or(0)));
-            }
-        } else if t > end {
-            x.after = true;
-        } else {
-            x.run.window.push((t, w));
-            if let Some(m) = m {
-                x.run.poll_max.push((t, m));
-            }
-        }
+        let i = Rows::find_or_add(
+            &mut runs,
+            table.text(r, policy_col),
+            params_col.map_or("", |c| table.text(r, c)),
+            thread_col.map_or("", |c| table.text(r, c)),
+        );
+        runs[i].add(t as u64, w as u64, m, (start, end));
     }
-    let mut out = Vec::new();
-    for mut x in runs {
-        let run = &mut x.run;
-        run.window.sort_by_key(|p| p.0);
-        run.poll_max.sort_by_key(|p| p.0);
-        // A zoom starts with the window in force at its start and holds the
-        // last one to its end, as the run did.
-        if let Some((_, w, m)) = x.before {
-            if run.window.first().is_none_or(|f| f.0 > start) {
-                run.window.insert(0, (start, w));
-                if max_col.is_some() {
-                    run.poll_max.insert(0, (start, m));
-                }
-            }
-        }
-        if x.after && end != u64::MAX {
-            if let Some(&(t, w)) = run.window.last() {
-                if t < end {
-                    run.window.push((end, w));
-                }
-            }
-            if let Some(&(t, m)) = run.poll_max.last() {
-                if t < end {
-                    run.poll_max.push((end, m));
-                }
-            }
-        }
-        if !run.window.is_empty() {
-            out.push(x.run);
-        }
-    }
+    let out: Vec<Run> = runs
+        .into_iter()
+        .map(|x| x.finish((start, end), max_col.is_some()))
+        .filter(|run| !run.window.is_empty())
+        .collect();
     if out.is_empty() {
         return Err(PlotError::Invalid(format!(
             "{} has no trace rows in the chosen time range (from {start} ns{})",
@@ -168,6 +104,83 @@ pub fn window_runs(table: &Table, opts: &WindowOptions) -> Result<Vec<Run>, Plot
         )));
     }
     Ok(out)
+}
+
+/// A run's rows, and what its window was on either side of the range.
+struct Rows {
+    run: Run,
+    /// The last row before `start` (time, window, poll-max-ns).
+    before: Option<(u64, u64, u64)>,
+    /// Whether the run goes on past `end`.
+    after: bool,
+}
+
+impl Rows {
+    /// The index of the run of (`policy`, `params`, `thread`), added if new.
+    fn find_or_add(runs: &mut Vec<Rows>, policy: &str, params: &str, thread: &str) -> usize {
+        if let Some(i) = runs.iter().position(|x| {
+            x.run.policy == policy && x.run.params == params && x.run.iothread == thread
+        }) {
+            return i;
+        }
+        runs.push(Rows {
+            run: Run {
+                policy: policy.to_string(),
+                params: params.to_string(),
+                iothread: thread.to_string(),
+                window: Vec::new(),
+                poll_max: Vec::new(),
+            },
+            before: None,
+            after: false,
+        });
+        runs.len() - 1
+    }
+
+    /// One row at `t`: window `w`, poll-max-ns `m` if the trace has them.
+    fn add(&mut self, t: u64, w: u64, m: Option<u64>, (start, end): (u64, u64)) {
+        if t < start {
+            if self.before.is_none_or(|b| b.0 <= t) {
+                self.before = Some((t, w, m.unwrap_or(0)));
+            }
+        } else if t > end {
+            self.after = true;
+        } else {
+            self.run.window.push((t, w));
+            if let Some(m) = m {
+                self.run.poll_max.push((t, m));
+            }
+        }
+    }
+
+    /// The run in time order. A zoom starts with the window in force at
+    /// its start and holds the last one to its end, as the run did.
+    fn finish(self, (start, end): (u64, u64), has_max: bool) -> Run {
+        let mut run = self.run;
+        run.window.sort_by_key(|p| p.0);
+        run.poll_max.sort_by_key(|p| p.0);
+        if let Some((_, w, m)) = self.before {
+            if run.window.first().is_none_or(|f| f.0 > start) {
+                run.window.insert(0, (start, w));
+                if has_max {
+                    run.poll_max.insert(0, (start, m));
+                }
+            }
+        }
+        if self.after && end != u64::MAX {
+            if let Some(&(t, w)) = run.window.last() {
+                if t < end {
+                    run.window.push((end, w));
+                }
+            }
+            if let Some(&(t, m)) = run.poll_max.last() {
+                if t < end {
+                    run.poll_max.push((end, m));
+                }
+            }
+        }
+        run
+    }
 }
 
 /// A step line through `points`: the value holds until the next point.
@@ -269,6 +282,28 @@ impl Draw for WindowPlot {
     where
         DB::ErrorType: 'static,
     {
+        let axes = self.axes();
+        let body = root.titled(&self.title, style::font(style::TITLE_SIZE))?;
+        let panels = body.split_evenly((self.runs.len(), 1));
+        for (i, (run, area)) in self.runs.iter().zip(&panels).enumerate() {
+            self.panel(area, i, run, &axes)?;
+        }
+        Ok(())
+    }
+}
+
+/// The axes every panel shares: time from `x0` to `x1` in `unit` (`div`
+/// ns each), the window from 0 to `y_top` ns.
+struct Axes {
+    x0: f64,
+    x1: f64,
+    div: f64,
+    unit: &'static str,
+    y_top: f64,
+}
+
+impl WindowPlot {
+    fn axes(&self) -> Axes {
         let t_min = self
             .runs
             .iter()
@@ -293,72 +328,86 @@ impl Draw for WindowPlot {
             .unwrap_or(0)
             .max(1) as f64
             * 1.12;
-
-        let body = root.titled(&self.title, style::font(style::TITLE_SIZE))?;
-        let panels = body.split_evenly((self.runs.len(), 1));
-        let buckets = self.width as usize;
-        for (i, (run, area)) in self.runs.iter().zip(&panels).enumerate() {
-            let last = i + 1 == self.runs.len();
-            let color = style::series_color(i);
-            let mut chart = ChartBuilder::on(area)
-                .caption(run.name(), style::font(style::AXIS_DESC_SIZE - 2.0))
-                .margin(12)
-                .x_label_area_size(if last { 55 } else { 30 })
-                .y_label_area_size(90)
-                .build_cartesian_2d(x0..x1, 0.0..y_top)?;
-            let mut mesh = chart.configure_mesh();
-            mesh.y_desc("window (ns)")
-                .axis_desc_style(style::font(style::LABEL_SIZE + 1.0))
-                .label_style(style::font(style::LABEL_SIZE))
-                .x_label_formatter(&|v| tick(*v))
-                .y_label_formatter(&|v| tick(*v))
-                .y_labels(5)
-                .light_line_style(RGBColor(238, 238, 238));
-            let x_desc = format!("time since the start of the run ({unit})");
-            if last {
-                mesh.x_desc(x_desc.as_str());
-            }
-            mesh.draw()?;
-
-            let to_xy = |p: &(u64, u64)| (p.0 as f64 / div, p.1 as f64);
-            let window: Vec<(f64, f64)> = run.window.iter().map(to_xy).collect();
-            let line = distinct_pixels(&chart, &decimate(&steps(&window), buckets));
-            // plotters draws wider lines as polygons whose joins at very
-            // sharp angles spike far out of the plot; a dense line is drawn
-            // one pixel wide, which has no joins.
-            let stroke = if line.len() > buckets / 4 { 1 } else { 2 };
-            chart
-                .draw_series(LineSeries::new(line, color.stroke_width(stroke)))?
-                .label("poll window")
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-                });
-            if !run.poll_max.is_empty() {
-                let mut max_line: Vec<(f64, f64)> = run.poll_max.iter().map(to_xy).collect();
-                // Extend the bound to the last window point so it spans the panel.
-                if let (Some(&(_, m)), Some(&(t, _))) = (max_line.last(), window.last()) {
-                    max_line.push((t, m));
-                }
-                chart
-                    .draw_series(DashedLineSeries::new(
-                        distinct_pixels(&chart, &decimate(&steps(&max_line), buckets)),
-                        8,
-                        5,
-                        ShapeStyle::from(&RED).stroke_width(2),
-                    ))?
-                    .label("poll-max-ns")
-                    .legend(|(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 20, y)], RED.stroke_width(2))
-                    });
-            }
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
-                .label_font(style::font(style::LABEL_SIZE))
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK)
-                .draw()?;
+        Axes {
+            x0,
+            x1,
+            div,
+            unit,
+            y_top,
         }
+    }
+
+    /// Run `i`'s panel: its window as steps, its poll-max-ns dashed, the
+    /// time axis described under the last panel only.
+    fn panel<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        i: usize,
+        run: &Run,
+        axes: &Axes,
+    ) -> Result<(), PlotError>
+    where
+        DB::ErrorType: 'static,
+    {
+        let last = i + 1 == self.runs.len();
+        let color = style::series_color(i);
+        let buckets = self.width as usize;
+        let mut chart = ChartBuilder::on(area)
+            .caption(run.name(), style::font(style::AXIS_DESC_SIZE - 2.0))
+            .margin(12)
+            .x_label_area_size(if last { 55 } else { 30 })
+            .y_label_area_size(90)
+            .build_cartesian_2d(axes.x0..axes.x1, 0.0..axes.y_top)?;
+        let mut mesh = chart.configure_mesh();
+        mesh.y_desc("window (ns)")
+            .axis_desc_style(style::font(style::LABEL_SIZE + 1.0))
+            .label_style(style::font(style::LABEL_SIZE))
+            .x_label_formatter(&|v| tick(*v))
+            .y_label_formatter(&|v| tick(*v))
+            .y_labels(5)
+            .light_line_style(RGBColor(238, 238, 238));
+        let x_desc = format!("time since the start of the run ({})", axes.unit);
+        if last {
+            mesh.x_desc(x_desc.as_str());
+        }
+        mesh.draw()?;
+
+        let to_xy = |p: &(u64, u64)| (p.0 as f64 / axes.div, p.1 as f64);
+        let window: Vec<(f64, f64)> = run.window.iter().map(to_xy).collect();
+        let line = distinct_pixels(&chart, &decimate(&steps(&window), buckets));
+        // plotters draws wider lines as polygons whose joins at very sharp
+        // angles spike far out of the plot; a dense line is drawn one pixel
+        // wide, which has no joins.
+        let stroke = if line.len() > buckets / 4 { 1 } else { 2 };
+        chart
+            .draw_series(LineSeries::new(line, color.stroke_width(stroke)))?
+            .label("poll window")
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
+        if !run.poll_max.is_empty() {
+            let mut max_line: Vec<(f64, f64)> = run.poll_max.iter().map(to_xy).collect();
+            // Extend the bound to the last window point so it spans the panel.
+            if let (Some(&(_, m)), Some(&(t, _))) = (max_line.last(), window.last()) {
+                max_line.push((t, m));
+            }
+            chart
+                .draw_series(DashedLineSeries::new(
+                    distinct_pixels(&chart, &decimate(&steps(&max_line), buckets)),
+                    8,
+                    5,
+                    ShapeStyle::from(&RED).stroke_width(2),
+                ))?
+                .label("poll-max-ns")
+                .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED.stroke_width(2)));
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .label_font(style::font(style::LABEL_SIZE))
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()?;
         Ok(())
     }
 }

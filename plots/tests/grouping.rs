@@ -110,6 +110,26 @@ impl Mean {
 type RefPareto = (Vec<(String, String, Point, usize)>, Option<Point>, usize);
 
 fn reference_pareto(t: &Table, baseline: &str, normalize: bool) -> Option<RefPareto> {
+    let (mut raw, bases) = reference_rows(t, baseline);
+    if normalize {
+        for (_, _, point, _, r) in raw.iter_mut() {
+            let w = reference_workload(t, *r);
+            let base = bases.iter().find(|(k, _)| *k == w)?.1.point();
+            if base.cpu <= 0.0 || base.iops <= 0.0 {
+                return None;
+            }
+            point.cpu = point.cpu / base.cpu * 100.0;
+            point.iops = point.iops / base.iops * 100.0;
+        }
+    }
+    Some(reference_configs(&raw))
+}
+
+/// (policy, params, point, is the baseline, row index) per row.
+type RefRow = (String, String, Point, bool, usize);
+
+/// Every row, and the mean baseline point of each workload.
+fn reference_rows(t: &Table, baseline: &str) -> (Vec<RefRow>, Vec<(String, Mean)>) {
     let mut words = baseline.split_whitespace();
     let base_policy = words.next().unwrap();
     let base_params: Vec<Filter> = words.map(|w| w.parse().unwrap()).collect();
@@ -118,13 +138,6 @@ fn reference_pareto(t: &Table, baseline: &str, normalize: bool) -> Option<RefPar
             && base_params
                 .iter()
                 .all(|f| param(params, &f.name).is_some_and(|v| same_value(v, &f.value)))
-    };
-    let workload = |r: usize| -> String {
-        WORKLOAD_COLUMNS
-            .iter()
-            .filter_map(|&n| t.opt_col(n).map(|c| format!("{n}={}", t.text(r, c))))
-            .collect::<Vec<_>>()
-            .join(" ")
     };
     let (pc, cc, ic) = (
         t.col("policy").unwrap(),
@@ -143,7 +156,7 @@ fn reference_pareto(t: &Table, baseline: &str, normalize: bool) -> Option<RefPar
         };
         let b = is_base(&policy, &params);
         if b {
-            let w = workload(r);
+            let w = reference_workload(t, r);
             match bases.iter_mut().find(|(k, _)| *k == w) {
                 Some((_, m)) => m.add(point),
                 None => {
@@ -155,21 +168,25 @@ fn reference_pareto(t: &Table, baseline: &str, normalize: bool) -> Option<RefPar
         }
         raw.push((policy, params, point, b, r));
     }
-    if normalize {
-        for (_, _, point, _, r) in raw.iter_mut() {
-            let w = workload(*r);
-            let base = bases.iter().find(|(k, _)| *k == w)?.1.point();
-            if base.cpu <= 0.0 || base.iops <= 0.0 {
-                return None;
-            }
-            point.cpu = point.cpu / base.cpu * 100.0;
-            point.iops = point.iops / base.iops * 100.0;
-        }
-    }
+    (raw, bases)
+}
+
+/// Row `r`'s workload as `name=value` pairs.
+fn reference_workload(t: &Table, r: usize) -> String {
+    WORKLOAD_COLUMNS
+        .iter()
+        .filter_map(|&n| t.opt_col(n).map(|c| format!("{n}={}", t.text(r, c))))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The configurations in the order first seen, the baseline, and how many
+/// configurations it spans.
+fn reference_configs(raw: &[RefRow]) -> RefPareto {
     let mut configs: Vec<(String, String, Mean)> = Vec::new();
     let mut baseline = Mean::default();
     let mut seen: Vec<String> = Vec::new();
-    for (policy, params, point, b, _) in &raw {
+    for (policy, params, point, b, _) in raw {
         if *b {
             baseline.add(*point);
             if !seen.contains(params) {
@@ -188,14 +205,14 @@ fn reference_pareto(t: &Table, baseline: &str, normalize: bool) -> Option<RefPar
             }
         }
     }
-    Some((
+    (
         configs
             .into_iter()
             .map(|(p, q, m)| (p, q, m.point(), m.n))
             .collect(),
         (baseline.n > 0).then(|| baseline.point()),
         seen.len(),
-    ))
+    )
 }
 
 fn reference_axis(values: &[&str]) -> Vec<String> {

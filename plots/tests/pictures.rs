@@ -274,36 +274,15 @@ fn other_sizes_are_honoured() {
 #[test]
 fn errors_name_the_problem() {
     let input = write("results-e.csv", RESULTS);
-    let e = plot_pareto(
-        &input,
-        &dir().join("x.jpg"),
-        Size::default(),
-        &ParetoOptions::default(),
-    )
-    .unwrap_err()
-    .to_string();
+    let e = pareto_error(&input, &dir().join("x.jpg"), Size::default());
     assert!(e.contains(".png or .svg"), "{e}");
 
     let empty = write("empty.csv", "");
-    let e = plot_pareto(
-        &empty,
-        &dir().join("e.png"),
-        Size::default(),
-        &ParetoOptions::default(),
-    )
-    .unwrap_err()
-    .to_string();
+    let e = pareto_error(&empty, &dir().join("e.png"), Size::default());
     assert!(e.contains("is empty"), "{e}");
 
     let header = write("header.csv", "policy,iops,iothread_cpu_pct\n");
-    let e = plot_pareto(
-        &header,
-        &dir().join("h.png"),
-        Size::default(),
-        &ParetoOptions::default(),
-    )
-    .unwrap_err()
-    .to_string();
+    let e = pareto_error(&header, &dir().join("h.png"), Size::default());
     assert!(e.contains("no data rows"), "{e}");
 
     let e = plot_compare(
@@ -318,42 +297,32 @@ fn errors_name_the_problem() {
     assert!(e.contains("columns present: source, preset, policy"), "{e}");
 
     let bad = write("bad.csv", "policy,iops,iothread_cpu_pct\nqemu,lots,5\n");
-    let e = plot_pareto(
-        &bad,
-        &dir().join("b.png"),
-        Size::default(),
-        &ParetoOptions::default(),
-    )
-    .unwrap_err()
-    .to_string();
+    let e = pareto_error(&bad, &dir().join("b.png"), Size::default());
     assert!(
         e.contains("line 2: column 'iops' must be a finite number, got 'lots'"),
         "{e}"
     );
 
-    let e = plot_pareto(
+    let e = pareto_error(
         &input,
         &dir().join("no-such-dir").join("p.png"),
         Size::default(),
-        &ParetoOptions::default(),
-    )
-    .unwrap_err()
-    .to_string();
+    );
     assert!(e.contains("does not exist"), "{e}");
 
     let tiny = Size {
         width: 10,
         height: 10,
     };
-    let e = plot_pareto(
-        &input,
-        &dir().join("t.png"),
-        tiny,
-        &ParetoOptions::default(),
-    )
-    .unwrap_err()
-    .to_string();
+    let e = pareto_error(&input, &dir().join("t.png"), tiny);
     assert!(e.contains("out of range"), "{e}");
+}
+
+/// The error of drawing the Pareto plot of `input` into `out`.
+fn pareto_error(input: &Path, out: &Path, size: Size) -> String {
+    plot_pareto(input, out, size, &ParetoOptions::default())
+        .unwrap_err()
+        .to_string()
 }
 
 #[test]

@@ -16,13 +16,8 @@ use std::collections::VecDeque;
 
 use pollwise_core::Params;
 
+pub use crate::sync::Doorbell;
 use crate::sync::{lock, AtomicBool, AtomicU64, AtomicUsize, Mutex, Ordering};
-
-/// Something that wakes the loop when it is blocked (an eventfd in
-/// production, [`crate::sync::EventCounter`] in tests).
-pub trait Doorbell: Send + Sync {
-    fn ring(&self);
-}
 
 /// Multi-producer submission queue with QEMU-style notification suppression.
 ///

@@ -155,120 +155,163 @@ pub struct Job {
 impl Job {
     /// Runs until stopped, then waits for every outstanding request.
     pub fn run(self) -> JobReport {
-        let w = &self.workload;
-        let depth = w.iodepth;
-        let first_slot = self.index * depth;
-        let blocks = self.target_size / w.bs;
-        // Sequential jobs start at evenly spaced points, as separate fio
-        // jobs on one file would otherwise read the same blocks.
-        let mut cursor = blocks * u64::from(self.index) / u64::from(w.numjobs);
-        let mut rng = Pcg64::seed_from_u64(
-            w.seed ^ u64::from(self.index).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-        );
-        let mut free: Vec<u32> = (first_slot..first_slot + depth).rev().collect();
-        let mut issued_at = vec![0u64; depth as usize];
-        let mut report = JobReport {
-            latency: new_histogram(),
-            ios: 0,
-            bytes: 0,
-            kicks: 0,
-            errors: 0,
-            first_error: None,
-            cancelled: 0,
-            lost: 0,
-        };
-        let mut outstanding = 0u32;
+        let mut s = JobState::new(&self);
         loop {
             if !self.stop.is_stopped() {
-                // Each request is its own submission with its own kick
-                // decision, as fio (iodepth_batch_submit=1) on virtio-blk
-                // does; the simulator's guest does the same.
-                while let Some(slot) = free.pop() {
-                    let block = if w.rw.random() {
-                        rng.random_range(0..blocks)
-                    } else {
-                        let b = cursor;
-                        cursor = (cursor + 1) % blocks;
-                        b
-                    };
-                    let op = match w.rw {
-                        Rw::RandRead | Rw::Read => Opcode::Read,
-                        Rw::RandWrite | Rw::Write => Opcode::Write,
-                        Rw::RandRw => {
-                            if rng.random_range(0..100) < w.rwmixread {
-                                Opcode::Read
-                            } else {
-                                Opcode::Write
-                            }
-                        }
-                    };
-                    let now = mono_ns();
-                    issued_at[(slot - first_slot) as usize] = now;
-                    let req = Request {
-                        slot,
-                        op,
-                        offset: block * w.bs,
-                    };
-                    match self.queue.push(req, self.bell.as_ref()) {
-                        Ok(kicked) => {
-                            outstanding += 1;
-                            if kicked && now <= self.deadline_ns {
-                                report.kicks += 1;
-                            }
-                        }
-                        Err(req) => {
-                            free.push(req.slot);
-                            break;
-                        }
-                    }
-                }
+                s.submit_free(&self);
             }
-            if outstanding == 0 {
+            if s.outstanding == 0 {
                 if self.stop.is_stopped() || self.queue.is_closed() {
                     break;
                 }
                 continue;
             }
             let Ok(first) = self.completions.recv() else {
-                report.lost = u64::from(outstanding);
+                s.report.lost = u64::from(s.outstanding);
                 break;
             };
             let mut next = Some(first);
             while let Some(batch) = next {
                 for c in batch {
-                    outstanding -= 1;
-                    let local = (c.slot - first_slot) as usize;
-                    free.push(c.slot);
-                    let now = mono_ns();
-                    match c.status {
-                        Status::Cancelled => report.cancelled += 1,
-                        Status::Done(n) if n == w.bs => {
-                            if now <= self.deadline_ns {
-                                report.ios += 1;
-                                report.bytes += n;
-                                report.latency.saturating_record(now - issued_at[local]);
-                            }
-                        }
-                        Status::Done(n) => self.error(
-                            &mut report,
-                            format!("short transfer: {n} of {} bytes", w.bs),
-                        ),
-                        Status::Failed(errno) => self.error(
-                            &mut report,
-                            format!("I/O error: {}", std::io::Error::from_raw_os_error(errno)),
-                        ),
-                    }
+                    s.complete(&self, c);
                 }
                 next = self.completions.try_recv().ok();
             }
         }
-        report
+        s.report
     }
 
     fn error(&self, report: &mut JobReport, what: String) {
         report.errors += 1;
         if report.first_error.is_none() {
             report.first_error = Some(format!("job {}: {what}", self.index));
+        }
+    }
+}
+
+/// A running job's slots, offsets and counts.
+struct JobState {
+    first_slot: u32,
+    blocks: u64,
+    /// The next block of a sequential job.
+    cursor: u64,
+    rng: Pcg64,
+    free: Vec<u32>,
+    /// When each slot's request was pushed, CLOCK_MONOTONIC ns.
+    issued_at: Vec<u64>,
+    outstanding: u32,
+    report: JobReport,
+}
+
+impl JobState {
+    fn new(job: &Job) -> JobState {
+        let w = &job.workload;
+        let depth = w.iodepth;
+        let first_slot = job.index * depth;
+        let blocks = job.target_size / w.bs;
+        JobState {
+            first_slot,
+            blocks,
+            // Sequential jobs start at evenly spaced points, as separate
+            // fio jobs on one file would otherwise read the same blocks.
+            cursor: blocks * u64::from(job.index) / u64::from(w.numjobs),
+            rng: Pcg64::seed_from_u64(
+                w.seed ^ u64::from(job.index).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            ),
+            free: (first_slot..first_slot + depth).rev().collect(),
+            issued_at: vec![0u64; depth as usize],
+            outstanding: 0,
+            report: JobReport {
+                latency: new_histogram(),
+                ios: 0,
+                bytes: 0,
+                kicks: 0,
+                errors: 0,
+                first_error: None,
+                cancelled: 0,
+                lost: 0,
+            },
+        }
+    }
+
+    /// Pushes a request on every free slot until the queue is closed. Each
+    /// request is its own submission with its own kick decision, as fio
+    /// (iodepth_batch_submit=1) on virtio-blk does; the simulator's guest
+    /// does the same.
+    fn submit_free(&mut self, job: &Job) {
+        while let Some(slot) = self.free.pop() {
+            let req = self.request(&job.workload, slot);
+            let now = mono_ns();
+            self.issued_at[(slot - self.first_slot) as usize] = now;
+            match job.queue.push(req, job.bell.as_ref()) {
+                Ok(kicked) => {
+                    self.outstanding += 1;
+                    if kicked && now <= job.deadline_ns {
+                        self.report.kicks += 1;
+                    }
+                }
+                Err(req) => {
+                    self.free.push(req.slot);
+                    break;
+                }
+            }
+        }
+    }
+
+    /// The next request of `slot`: its block (random, or the next one in
+    /// order) and, for a mixed job, whether it reads.
+    fn request(&mut self, w: &JobSpec, slot: u32) -> Request {
+        let block = if w.rw.random() {
+            self.rng.random_range(0..self.blocks)
+        } else {
+            let b = self.cursor;
+            self.cursor = (self.cursor + 1) % self.blocks;
+            b
+        };
+        let op = match w.rw {
+            Rw::RandRead | Rw::Read => Opcode::Read,
+            Rw::RandWrite | Rw::Write => Opcode::Write,
+            Rw::RandRw => {
+                if self.rng.random_range(0..100) < w.rwmixread {
+                    Opcode::Read
+                } else {
+                    Opcode::Write
+                }
+            }
+        };
+        Request {
+            slot,
+            op,
+            offset: block * w.bs,
+        }
+    }
+
+    /// Counts one completion (inside the run's window) and frees its slot.
+    fn complete(&mut self, job: &Job, c: Completion) {
+        let bs = job.workload.bs;
+        self.outstanding -= 1;
+        let local = (c.slot - self.first_slot) as usize;
+        self.free.push(c.slot);
+        let now = mono_ns();
+        match c.status {
+            Status::Cancelled => self.report.cancelled += 1,
+            Status::Done(n) if n == bs => {
+                if now <= job.deadline_ns {
+                    self.report.ios += 1;
+                    self.report.bytes += n;
+                    self.report
+                        .latency
+                        .saturating_record(now - self.issued_at[local]);
+                }
+            }
+            Status::Done(n) => job.error(
+                &mut self.report,
+                format!("short transfer: {n} of {bs} bytes"),
+            ),
+            Status::Failed(errno) => job.error(
+                &mut self.report,
+                format!("I/O error: {}", std::io::Error::from_raw_os_error(errno)),
+            ),
         }
     }
 }

@@ -7,6 +7,7 @@
 //! tests are meant to cover imports from here, never from `std::sync` or
 //! `std::thread` directly. (The same shim pattern tokio uses.)
 //!
+//! [`Doorbell`] is what wakes a blocked loop (an eventfd in production);
 //! [`EventCounter`] stands in for an eventfd: loom cannot model a file
 //! descriptor, so the tests block on this instead, and a loop that waits on
 //! it with nobody left to ring it is reported by loom as a deadlock. In a
@@ -34,7 +35,12 @@ pub use std::{
 
 use std::sync::PoisonError;
 
-use crate::handoff::Doorbell;
+/// Something that wakes the loop when it is blocked (an eventfd in
+/// production, [`EventCounter`] in tests). The handoff protocols ring it;
+/// `handoff` re-exports it.
+pub trait Doorbell: Send + Sync {
+    fn ring(&self);
+}
 
 /// Locks `mutex`, ignoring poisoning: every critical section in this crate
 /// leaves its data consistent at each step, so a panic elsewhere while the

@@ -88,6 +88,10 @@ pub enum TargetError {
 }
 
 impl fmt::Display for TargetError {
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one flat match with a message per error kind: split, the messages would be harder to compare"
+    )]
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TargetError::Missing(p) => write!(
@@ -192,6 +196,54 @@ impl fmt::Display for TargetError {
 }
 
 impl std::error::Error for TargetError {}
+
+/// A scratch file's size: `size_bytes` rounded up to whole MiB chunks, so
+/// every fill write is block-aligned, and at least one block of `bs`.
+fn scratch_size(dir: &Path, size_bytes: u64, bs: u64) -> Result<u64, TargetError> {
+    let size =
+        size_bytes
+            .checked_next_multiple_of(MIB)
+            .ok_or_else(|| TargetError::SizeOverflow {
+                what: format!("{size_bytes} bytes"),
+            })?;
+    if size < bs {
+        return Err(TargetError::TooSmall {
+            path: dir.to_path_buf(),
+            size,
+            bs,
+        });
+    }
+    Ok(size)
+}
+
+/// Creates `path` in `dir` for O_DIRECT reads and writes; it must not
+/// exist yet.
+fn create_direct(dir: &Path, path: &Path) -> Result<File, TargetError> {
+    let opened = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .custom_flags(libc::O_DIRECT)
+        .open(path);
+    opened.map_err(|e| {
+        // Some kernels create the file before refusing O_DIRECT; the name
+        // is unique to us (create_new), so removing it is safe.
+        if e.kind() != io::ErrorKind::AlreadyExists {
+            let _ = std::fs::remove_file(path);
+        }
+        match e.raw_os_error() {
+            Some(libc::EINVAL) => TargetError::NoDirectIo(dir.to_path_buf()),
+            Some(libc::EACCES) | Some(libc::EPERM) | Some(libc::EROFS) => TargetError::BadDir {
+                dir: dir.to_path_buf(),
+                source: e,
+            },
+            _ => TargetError::Io {
+                what: format!("creating scratch file {}", path.display()),
+                source: e,
+            },
+        }
+    })
+}
 
 /// Why opening an existing `--file` failed, with what would work.
 fn open_existing_error(e: io::Error, path: &Path, write: bool) -> TargetError {
@@ -314,52 +366,11 @@ impl Target {
                 source,
             })?
             .removed;
-        // Whole MiB chunks, so every fill write is block-aligned.
-        let size =
-            size_bytes
-                .checked_next_multiple_of(MIB)
-                .ok_or_else(|| TargetError::SizeOverflow {
-                    what: format!("{size_bytes} bytes"),
-                })?;
-        if size < bs {
-            return Err(TargetError::TooSmall {
-                path: dir.to_path_buf(),
-                size,
-                bs,
-            });
-        }
+        let size = scratch_size(dir, size_bytes, bs)?;
         check_scratch_space(dir, size)?;
         let name = scratch_name(SCRATCH_SEQ.fetch_add(1, Ordering::Relaxed));
         let path = dir.join(&name);
-        let opened = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .custom_flags(libc::O_DIRECT)
-            .open(&path);
-        let file = match opened {
-            Ok(f) => f,
-            Err(e) => {
-                // Some kernels create the file before refusing O_DIRECT; the
-                // name is unique to us (create_new), so removing it is safe.
-                if e.kind() != io::ErrorKind::AlreadyExists {
-                    let _ = std::fs::remove_file(&path);
-                }
-                return Err(match e.raw_os_error() {
-                    Some(libc::EINVAL) => TargetError::NoDirectIo(dir.to_path_buf()),
-                    Some(libc::EACCES) | Some(libc::EPERM) | Some(libc::EROFS) => {
-                        TargetError::BadDir {
-                            dir: dir.to_path_buf(),
-                            source: e,
-                        }
-                    }
-                    _ => TargetError::Io {
-                        what: format!("creating scratch file {}", path.display()),
-                        source: e,
-                    },
-                });
-            }
-        };
+        let file = create_direct(dir, &path)?;
         // Marks the file as in use for clean_stale_scratch of other runs,
         // even ones in another PID namespace. Best effort: a filesystem
         // without flock still has the PID and start time in the name.

@@ -185,112 +185,20 @@ fn stale_files_of_killed_owners_are_removed_and_nothing_else() {
     child.kill().unwrap(); // SIGKILL: nothing runs in the child.
     child.wait().unwrap();
     assert!(killed.exists(), "SIGKILL cannot clean up");
-
     let me = std::process::id();
-    let my_start = scratch::process_start(me).unwrap();
-    // A live owner's file (this process's), in both name forms.
-    let live = dir.join(name_for(
-        Owner {
-            pid: me,
-            start: Some(my_start),
-        },
-        900,
-    ));
-    let live_old_form = dir.join(name_for(
-        Owner {
-            pid: me,
-            start: None,
-        },
-        901,
-    ));
-    // This PID, but another start time: the owner died and the PID was
-    // given to another process (here, us).
-    let reused = dir.join(name_for(
-        Owner {
-            pid: me,
-            start: Some(my_start + 1),
-        },
-        902,
-    ));
-    // Not scratch files, whatever their names suggest.
-    let others = [
-        dir.join("pollwise-scratch-notes.txt"),
-        dir.join(format!("pollwise-scratch-{}-1.dat.keep", child.id())),
-        dir.join("data.dat"),
-    ];
-    for p in [&live, &live_old_form, &reused].into_iter().chain(&others) {
-        std::fs::write(p, b"x").unwrap();
-    }
-    mark_as_scratch(&reused);
-    // A dead owner's name on a file pollwise did not mark: the user's own.
-    let unmarked = dir.join(name_for(
-        Owner {
-            pid: child.id(),
-            start: Some(1),
-        },
-        906,
-    ));
-    std::fs::write(&unmarked, b"x").unwrap();
-    // Marked, but with another file's name: renamed, not pollwise's doing.
-    let renamed = dir.join(name_for(
-        Owner {
-            pid: child.id(),
-            start: Some(1),
-        },
-        907,
-    ));
-    std::fs::write(&renamed, b"x").unwrap();
-    let f = std::fs::OpenOptions::new()
-        .write(true)
-        .open(&renamed)
-        .unwrap();
-    scratch::mark(&f, "pollwise-scratch-1-1-1.dat").unwrap();
-    // A directory and a symlink with a dead owner's scratch name are left.
-    let dead_dir = dir.join(name_for(
-        Owner {
-            pid: child.id(),
-            start: None,
-        },
-        903,
-    ));
-    std::fs::create_dir(&dead_dir).unwrap();
-    let dead_link = dir.join(name_for(
-        Owner {
-            pid: child.id(),
-            start: None,
-        },
-        904,
-    ));
-    std::os::unix::fs::symlink(&live, &dead_link).unwrap();
-    // A dead owner's name, but the file is locked as in use: a run in
-    // another PID namespace, whose PID means nothing here.
-    let locked = dir.join(name_for(
-        Owner {
-            pid: child.id(),
-            start: None,
-        },
-        905,
-    ));
-    std::fs::write(&locked, b"x").unwrap();
-    mark_as_scratch(&locked);
-    let lock = std::fs::File::open(&locked).unwrap();
-    scratch::lock_in_use(&lock).unwrap();
+    let n = Neighbours::plant(&dir, me, child.id());
 
     let cleanup = clean_stale_scratch(&dir).unwrap();
     let removed = cleanup.removed;
-    let mut want = vec![(killed.clone(), child.id()), (reused.clone(), me)];
+    let mut want = vec![(killed.clone(), child.id()), (n.reused.clone(), me)];
     want.sort();
     let got: Vec<(PathBuf, u32)> = removed.iter().map(|r| (r.path.clone(), r.pid)).collect();
     assert_eq!(got, want);
     assert!(removed[0]
         .to_string()
         .starts_with("removed stale scratch file "));
-    assert!(!killed.exists() && !reused.exists());
-    for p in [&live, &live_old_form, &dead_dir, &dead_link, &locked]
-        .into_iter()
-        .chain([&unmarked, &renamed])
-        .chain(&others)
-    {
+    assert!(!killed.exists() && !n.reused.exists());
+    for p in n.kept() {
         assert!(p.symlink_metadata().is_ok(), "{} was removed", p.display());
     }
     // Named: what has a dead owner's name but is not known to be ours.
@@ -300,10 +208,10 @@ fn stale_files_of_killed_owners_are_removed_and_nothing_else() {
         .map(|l| (l.path.as_path(), l.why.contains("regular file")))
         .collect();
     let mut want_left = vec![
-        (dead_dir.as_path(), true),
-        (dead_link.as_path(), true),
-        (unmarked.as_path(), false),
-        (renamed.as_path(), false),
+        (n.dead_dir.as_path(), true),
+        (n.dead_link.as_path(), true),
+        (n.unmarked.as_path(), false),
+        (n.renamed.as_path(), false),
     ];
     want_left.sort();
     assert_eq!(left, want_left);
@@ -313,12 +221,105 @@ fn stale_files_of_killed_owners_are_removed_and_nothing_else() {
         "idempotent"
     );
     let no_spawn = no_child_mid_spawn();
-    drop(lock);
+    drop(n.lock);
     let removed = clean_stale_scratch(&dir).unwrap().removed;
     drop(no_spawn);
     assert_eq!(removed.len(), 1, "unlocked, its owner is gone");
-    assert_eq!(removed[0].path, locked);
+    assert_eq!(removed[0].path, n.locked);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// What lies beside a killed run's scratch file, every kind of entry the
+/// cleanup must tell apart; only `reused` is stale.
+struct Neighbours {
+    /// A live owner's file (this process's), in both name forms.
+    live: PathBuf,
+    live_old_form: PathBuf,
+    /// This PID, but another start time: the owner died and the PID was
+    /// given to another process (here, us).
+    reused: PathBuf,
+    /// Not scratch files, whatever their names suggest.
+    others: [PathBuf; 3],
+    /// A dead owner's name on a file pollwise did not mark: the user's own.
+    unmarked: PathBuf,
+    /// Marked, but with another file's name: renamed, not pollwise's doing.
+    renamed: PathBuf,
+    /// A directory and a symlink with a dead owner's scratch name.
+    dead_dir: PathBuf,
+    dead_link: PathBuf,
+    /// A dead owner's name, but the file is locked as in use (by `lock`):
+    /// a run in another PID namespace, whose PID means nothing here.
+    locked: PathBuf,
+    lock: std::fs::File,
+}
+
+impl Neighbours {
+    /// Creates every neighbour in `dir`; `me` is this process, `dead` the
+    /// killed child.
+    fn plant(dir: &Path, me: u32, dead: u32) -> Neighbours {
+        let my_start = scratch::process_start(me).unwrap();
+        let at = |pid, start, seq| dir.join(name_for(Owner { pid, start }, seq));
+        let n_live = at(me, Some(my_start), 900);
+        let others = [
+            dir.join("pollwise-scratch-notes.txt"),
+            dir.join(format!("pollwise-scratch-{dead}-1.dat.keep")),
+            dir.join("data.dat"),
+        ];
+        let (live_old_form, reused) = (at(me, None, 901), at(me, Some(my_start + 1), 902));
+        for p in [&n_live, &live_old_form, &reused]
+            .into_iter()
+            .chain(&others)
+        {
+            std::fs::write(p, b"x").unwrap();
+        }
+        mark_as_scratch(&reused);
+        let unmarked = at(dead, Some(1), 906);
+        std::fs::write(&unmarked, b"x").unwrap();
+        let renamed = at(dead, Some(1), 907);
+        std::fs::write(&renamed, b"x").unwrap();
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&renamed)
+            .unwrap();
+        scratch::mark(&f, "pollwise-scratch-1-1-1.dat").unwrap();
+        let dead_dir = at(dead, None, 903);
+        std::fs::create_dir(&dead_dir).unwrap();
+        let dead_link = at(dead, None, 904);
+        std::os::unix::fs::symlink(&n_live, &dead_link).unwrap();
+        let locked = at(dead, None, 905);
+        std::fs::write(&locked, b"x").unwrap();
+        mark_as_scratch(&locked);
+        let lock = std::fs::File::open(&locked).unwrap();
+        scratch::lock_in_use(&lock).unwrap();
+        Neighbours {
+            live: n_live,
+            live_old_form,
+            reused,
+            others,
+            unmarked,
+            renamed,
+            dead_dir,
+            dead_link,
+            locked,
+            lock,
+        }
+    }
+
+    /// Every neighbour the first cleanup must leave in place.
+    fn kept(&self) -> Vec<&PathBuf> {
+        [
+            &self.live,
+            &self.live_old_form,
+            &self.dead_dir,
+            &self.dead_link,
+            &self.locked,
+            &self.unmarked,
+            &self.renamed,
+        ]
+        .into_iter()
+        .chain(&self.others)
+        .collect()
+    }
 }
 
 /// Marks `path` as pollwise's scratch file under its own name.

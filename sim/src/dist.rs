@@ -45,37 +45,82 @@ pub enum LatencyDist {
     },
 }
 
+/// Checks of one preset table's fields; each error names the field, the
+/// value and what would be valid.
+struct FieldCheck<'a> {
+    key: &'a str,
+}
+
+impl FieldCheck<'_> {
+    fn bad(&self, field: &str, value: String, want: &str) -> Result<(), SimError> {
+        Err(SimError::Preset(format!(
+            "{}.{field} = {value} is invalid: expected {want}",
+            self.key
+        )))
+    }
+
+    /// A time in 1 ..= [`MAX_LATENCY_NS`].
+    fn time(&self, field: &str, v: u64) -> Result<(), SimError> {
+        if v == 0 || v > MAX_LATENCY_NS {
+            self.bad(field, v.to_string(), "1 ..= 10000000000 ns")
+        } else {
+            Ok(())
+        }
+    }
+
+    /// A finite number in `lo ..= hi`.
+    fn shape(&self, field: &str, v: f64, lo: f64, hi: f64) -> Result<(), SimError> {
+        if !(v.is_finite() && v >= lo && v <= hi) {
+            self.bad(field, v.to_string(), &format!("a number in {lo} ..= {hi}"))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Buckets: one more bound than weights, strictly increasing bounds
+    /// above 0, weights non-negative with a positive sum.
+    fn empirical(&self, bounds_ns: &[u64], weights: &[f64]) -> Result<(), SimError> {
+        if bounds_ns.len() < 2 || weights.len() + 1 != bounds_ns.len() {
+            return self.bad(
+                "bounds_ns",
+                format!("{} bounds for {} weights", bounds_ns.len(), weights.len()),
+                "one more bound than weights, at least 2 bounds",
+            );
+        }
+        if bounds_ns.windows(2).any(|w| w[0] >= w[1]) || bounds_ns[0] == 0 {
+            return self.bad(
+                "bounds_ns",
+                format!("{bounds_ns:?}"),
+                "strictly increasing bounds above 0",
+            );
+        }
+        self.time("bounds_ns", *bounds_ns.last().unwrap_or(&0))?;
+        if weights.iter().any(|w| !(w.is_finite() && *w >= 0.0))
+            || weights.iter().sum::<f64>() <= 0.0
+        {
+            return self.bad(
+                "weights",
+                format!("{weights:?}"),
+                "non-negative numbers with a positive sum",
+            );
+        }
+        Ok(())
+    }
+}
+
 impl LatencyDist {
     /// Checks every field; `key` names the preset table for the message.
     pub fn validate(&self, key: &str) -> Result<(), SimError> {
-        let bad = |field: &str, value: String, want: &str| {
-            Err(SimError::Preset(format!(
-                "{key}.{field} = {value} is invalid: expected {want}"
-            )))
-        };
-        let time = |field: &str, v: u64| {
-            if v == 0 || v > MAX_LATENCY_NS {
-                bad(field, v.to_string(), "1 ..= 10000000000 ns")
-            } else {
-                Ok(())
-            }
-        };
-        let shape = |field: &str, v: f64, lo: f64, hi: f64| {
-            if !(v.is_finite() && v >= lo && v <= hi) {
-                bad(field, v.to_string(), &format!("a number in {lo} ..= {hi}"))
-            } else {
-                Ok(())
-            }
-        };
+        let c = FieldCheck { key };
         match self {
-            LatencyDist::Fixed { ns } => time("ns", *ns),
+            LatencyDist::Fixed { ns } => c.time("ns", *ns),
             LatencyDist::Lognormal { median_ns, sigma } => {
-                time("median_ns", *median_ns)?;
-                shape("sigma", *sigma, 0.0, 4.0)
+                c.time("median_ns", *median_ns)?;
+                c.shape("sigma", *sigma, 0.0, 4.0)
             }
             LatencyDist::Gamma { mean_ns, shape: k } => {
-                time("mean_ns", *mean_ns)?;
-                shape("shape", *k, 0.01, 1000.0)
+                c.time("mean_ns", *mean_ns)?;
+                c.shape("shape", *k, 0.01, 1000.0)
             }
             LatencyDist::Bimodal {
                 low_median_ns,
@@ -83,10 +128,10 @@ impl LatencyDist {
                 high_frac,
                 sigma,
             } => {
-                time("low_median_ns", *low_median_ns)?;
-                time("high_median_ns", *high_median_ns)?;
-                shape("high_frac", *high_frac, 0.0, 1.0)?;
-                shape("sigma", *sigma, 0.0, 4.0)
+                c.time("low_median_ns", *low_median_ns)?;
+                c.time("high_median_ns", *high_median_ns)?;
+                c.shape("high_frac", *high_frac, 0.0, 1.0)?;
+                c.shape("sigma", *sigma, 0.0, 4.0)
             }
             LatencyDist::ParetoTail {
                 median_ns,
@@ -94,38 +139,12 @@ impl LatencyDist {
                 tail_frac,
                 tail_alpha,
             } => {
-                time("median_ns", *median_ns)?;
-                shape("sigma", *sigma, 0.0, 4.0)?;
-                shape("tail_frac", *tail_frac, 0.0, 1.0)?;
-                shape("tail_alpha", *tail_alpha, 0.1, 100.0)
+                c.time("median_ns", *median_ns)?;
+                c.shape("sigma", *sigma, 0.0, 4.0)?;
+                c.shape("tail_frac", *tail_frac, 0.0, 1.0)?;
+                c.shape("tail_alpha", *tail_alpha, 0.1, 100.0)
             }
-            LatencyDist::Empirical { bounds_ns, weights } => {
-                if bounds_ns.len() < 2 || weights.len() + 1 != bounds_ns.len() {
-                    return bad(
-                        "bounds_ns",
-                        format!("{} bounds for {} weights", bounds_ns.len(), weights.len()),
-                        "one more bound than weights, at least 2 bounds",
-                    );
-                }
-                if bounds_ns.windows(2).any(|w| w[0] >= w[1]) || bounds_ns[0] == 0 {
-                    return bad(
-                        "bounds_ns",
-                        format!("{bounds_ns:?}"),
-                        "strictly increasing bounds above 0",
-                    );
-                }
-                time("bounds_ns", *bounds_ns.last().unwrap_or(&0))?;
-                if weights.iter().any(|w| !(w.is_finite() && *w >= 0.0))
-                    || weights.iter().sum::<f64>() <= 0.0
-                {
-                    return bad(
-                        "weights",
-                        format!("{weights:?}"),
-                        "non-negative numbers with a positive sum",
-                    );
-                }
-                Ok(())
-            }
+            LatencyDist::Empirical { bounds_ns, weights } => c.empirical(bounds_ns, weights),
         }
     }
 

@@ -167,6 +167,94 @@ pub struct Engine<'a> {
     decisions: u64,
 }
 
+/// Every job's `iodepth` request slots, job j on vCPU j % `vcpus`.
+fn new_slots(workload: &Workload, vcpus: u32) -> Vec<Slot> {
+    let nslots = workload.numjobs * workload.iodepth;
+    (0..nslots)
+        .map(|s| {
+            let job = s / workload.iodepth;
+            Slot {
+                job,
+                vcpu: job % vcpus,
+                // Start the slots of one job on different disks.
+                issued: u64::from(s % workload.iodepth),
+                ..Slot::default()
+            }
+        })
+        .collect()
+}
+
+impl Disk {
+    /// An idle disk with the preset's parallelism.
+    fn new(preset: &Preset) -> Disk {
+        Disk {
+            channels_free_at: (0..preset.device.parallelism).map(|_| Reverse(0)).collect(),
+            transfer_free_at: 0,
+            in_media: 0,
+            notified_round: 0,
+        }
+    }
+}
+
+/// Which IOThread serves each virtqueue and under which handler id there:
+/// (handlers per IOThread, `(iothread, handler)` per queue).
+fn map_queues(preset: &Preset, n_it: u32) -> (Vec<u32>, Vec<(u32, u32)>) {
+    let top = &preset.topology;
+    let queues = top.disks * top.queues_per_disk;
+    let mut per_it_handlers = vec![0u32; n_it as usize];
+    let mut queue_map = Vec::with_capacity(queues as usize);
+    for g in 0..queues {
+        let disk = g / top.queues_per_disk;
+        let it = match top.vq_mapping {
+            VqMapping::Spread => g % n_it,
+            VqMapping::PerDisk => disk % n_it,
+        };
+        queue_map.push((it, per_it_handlers[it as usize]));
+        per_it_handlers[it as usize] += 1;
+    }
+    (per_it_handlers, queue_map)
+}
+
+/// One IOThread with `handlers` handlers (its queues and the AIO ring),
+/// measuring over `window`.
+fn new_iothread(
+    preset: &Preset,
+    params: &Params,
+    handlers: u32,
+    host: Option<&HostCpus>,
+    window: (Time, Time),
+) -> IoThread {
+    let costs = &preset.iothread;
+    // An arrival is noticed one poll pass (every handler checked once)
+    // later, or a wake-up later.
+    let pass_ns = costs.poll_check_ns * u64::from(handlers);
+    // A shared host draws each wake-up and stretches the pass.
+    let (pass_ns, wake_ns) = match host {
+        Some(h) => (h.cost(pass_ns), 0),
+        None => (pass_ns, costs.wakeup_latency_ns),
+    };
+    let lp = LoopDriver::new(
+        params.clone(),
+        handlers,
+        pass_ns,
+        wake_ns,
+        window.0,
+        window.1,
+    )
+    // A shared host's wake-up curve already depends on idle time.
+    .with_cstates(costs.cstates().filter(|_| host.is_none()));
+    IoThread {
+        lp: if costs.notifier_polled {
+            lp.with_context_notifier()
+        } else {
+            lp
+        },
+        handlers,
+        ready_sub: Vec::new(),
+        ready_cmp: Vec::new(),
+    }
+}
+
 impl<'a> Engine<'a> {
     pub fn new(
         preset: &'a Preset,
@@ -179,80 +267,20 @@ impl<'a> Engine<'a> {
         preset.validate()?;
         let top = &preset.topology;
         let n_it = workload.iothreads;
-        let queues = top.disks * top.queues_per_disk;
-        let mut per_it_handlers = vec![0u32; n_it as usize];
-        let mut queue_map = Vec::with_capacity(queues as usize);
-        for g in 0..queues {
-            let disk = g / top.queues_per_disk;
-            let it = match top.vq_mapping {
-                VqMapping::Spread => g % n_it,
-                VqMapping::PerDisk => disk % n_it,
-            };
-            queue_map.push((it, per_it_handlers[it as usize]));
-            per_it_handlers[it as usize] += 1;
-        }
+        let (per_it_handlers, queue_map) = map_queues(preset, n_it);
         let measure_from = preset.matrix.warmup_ms * NS_PER_MS;
         let measure_to = measure_from + workload.duration_ms * NS_PER_MS;
         // On a shared host every fio job is a thread of its own.
         let shared = preset.host.as_ref().filter(|h| h.shared);
         let vcpus = shared.map_or(preset.guest.vcpus, |_| workload.numjobs);
         let host = shared.map(|h| HostCpus::new(h, n_it + vcpus, measure_from, measure_to));
-        let costs = &preset.iothread;
+        let window = (measure_from, measure_to);
         let iothreads = per_it_handlers
             .iter()
-            .map(|&queues| {
-                let handlers = queues + 1;
-                // An arrival is noticed one poll pass (every handler checked
-                // once) later, or a wake-up later.
-                let pass_ns = costs.poll_check_ns * u64::from(handlers);
-                // A shared host draws each wake-up and stretches the pass.
-                let (pass_ns, wake_ns) = match &host {
-                    Some(h) => (h.cost(pass_ns), 0),
-                    None => (pass_ns, costs.wakeup_latency_ns),
-                };
-                let lp = LoopDriver::new(
-                    params.clone(),
-                    handlers,
-                    pass_ns,
-                    wake_ns,
-                    measure_from,
-                    measure_to,
-                )
-                // A shared host's wake-up curve already depends on idle time.
-                .with_cstates(costs.cstates().filter(|_| host.is_none()));
-                IoThread {
-                    lp: if costs.notifier_polled {
-                        lp.with_context_notifier()
-                    } else {
-                        lp
-                    },
-                    handlers,
-                    ready_sub: Vec::new(),
-                    ready_cmp: Vec::new(),
-                }
-            })
+            .map(|&queues| new_iothread(preset, params, queues + 1, host.as_ref(), window))
             .collect();
-        let nslots = workload.numjobs * workload.iodepth;
-        let slots = (0..nslots)
-            .map(|s| {
-                let job = s / workload.iodepth;
-                Slot {
-                    job,
-                    vcpu: job % vcpus,
-                    // Start the slots of one job on different disks.
-                    issued: u64::from(s % workload.iodepth),
-                    ..Slot::default()
-                }
-            })
-            .collect();
-        let disks = (0..top.disks)
-            .map(|_| Disk {
-                channels_free_at: (0..preset.device.parallelism).map(|_| Reverse(0)).collect(),
-                transfer_free_at: 0,
-                in_media: 0,
-                notified_round: 0,
-            })
-            .collect();
+        let slots = new_slots(workload, vcpus);
+        let disks = (0..top.disks).map(|_| Disk::new(preset)).collect();
         Ok(Engine {
             preset,
             workload,
@@ -622,55 +650,74 @@ impl<'a> Engine<'a> {
             t.lp.notify_self();
         }
         self.notify_round += 1;
-        if !subs.is_empty() {
-            busy += costs.submit_batch_ns + costs.submit_ns * subs.len() as u64;
-            // Each disk the batch finds idle is notified once.
-            let idle_notify = preset.device.idle_notify_ns;
-            if idle_notify > 0 {
-                for &slot in &subs {
-                    let disk = &mut self.disks[self.slots[slot as usize].disk as usize];
-                    if disk.in_media == 0 && disk.notified_round != self.notify_round {
-                        disk.notified_round = self.notify_round;
-                        busy += idle_notify;
-                    }
-                }
-            }
-        }
+        busy += self.submit_cost(&subs);
         let submit_at = now + self.wall(busy);
         busy += costs.complete_ns * cmps.len() as u64;
-        // One irqfd write per vCPU with completions in this iteration.
-        let mut notified = 0u64;
-        for &slot in &cmps {
-            let vcpu = self.slots[slot as usize].vcpu as usize;
-            if self.notify_stamp[vcpu] != self.notify_round {
-                self.notify_stamp[vcpu] = self.notify_round;
-                notified += 1;
-            }
-        }
-        busy += costs.notify_guest_ns * notified;
+        busy += costs.notify_guest_ns * self.vcpus_to_notify(&cmps);
         let end = now + self.wall(busy);
         self.schedule(end, Event::IterEnd { it });
 
         for &slot in &subs {
             self.submit_to_device(slot, submit_at);
         }
-        // On a shared host the job's wake-up is drawn when it is woken.
-        let deliver = end
-            + self
-                .host
-                .as_ref()
-                .map_or(preset.guest.irq_latency_ns, |_| 0);
-        for &slot in &cmps {
-            let vcpu = self.slots[slot as usize].vcpu;
-            self.vcpus[vcpu as usize].inbox.push((deliver, slot));
-            self.schedule(deliver, Event::GuestIrq { vcpu });
-        }
+        self.deliver(end, &cmps);
         // Hand the buffers back so the steady state does not allocate.
         let t = &mut self.iothreads[it as usize];
         t.ready_sub = subs;
         t.ready_sub.clear();
         t.ready_cmp = cmps;
         t.ready_cmp.clear();
+    }
+
+    /// The IOThread's work to submit a batch of requests: the batch, each
+    /// request, and one notification of each disk the batch finds idle.
+    fn submit_cost(&mut self, subs: &[u32]) -> u64 {
+        if subs.is_empty() {
+            return 0;
+        }
+        let costs = &self.preset.iothread;
+        let mut busy = costs.submit_batch_ns + costs.submit_ns * subs.len() as u64;
+        let idle_notify = self.preset.device.idle_notify_ns;
+        if idle_notify > 0 {
+            for &slot in subs {
+                let disk = &mut self.disks[self.slots[slot as usize].disk as usize];
+                if disk.in_media == 0 && disk.notified_round != self.notify_round {
+                    disk.notified_round = self.notify_round;
+                    busy += idle_notify;
+                }
+            }
+        }
+        busy
+    }
+
+    /// How many irqfd writes the completions take: one per vCPU with
+    /// completions in this iteration.
+    fn vcpus_to_notify(&mut self, cmps: &[u32]) -> u64 {
+        let mut notified = 0u64;
+        for &slot in cmps {
+            let vcpu = self.slots[slot as usize].vcpu as usize;
+            if self.notify_stamp[vcpu] != self.notify_round {
+                self.notify_stamp[vcpu] = self.notify_round;
+                notified += 1;
+            }
+        }
+        notified
+    }
+
+    /// Hands completions to their vCPUs' inboxes; the interrupt arrives an
+    /// IRQ latency after the iteration `end`s (on a shared host the job's
+    /// wake-up is drawn when it is woken instead).
+    fn deliver(&mut self, end: Time, cmps: &[u32]) {
+        let deliver = end
+            + self
+                .host
+                .as_ref()
+                .map_or(self.preset.guest.irq_latency_ns, |_| 0);
+        for &slot in cmps {
+            let vcpu = self.slots[slot as usize].vcpu;
+            self.vcpus[vcpu as usize].inbox.push((deliver, slot));
+            self.schedule(deliver, Event::GuestIrq { vcpu });
+        }
     }
 
     fn iter_end(&mut self, it: u32) {

@@ -87,9 +87,21 @@ pub struct Host {
     pub io_submit_cpu_ns: Vec<u64>,
 }
 
+/// An error in the preset's `[host]` table.
+fn bad_host(m: String) -> Result<(), SimError> {
+    Err(SimError::Preset(format!("host.{m}")))
+}
+
 impl Host {
     fn validate(&self) -> Result<(), SimError> {
-        let bad = |m: String| Err(SimError::Preset(format!("host.{m}")));
+        self.validate_load()?;
+        self.validate_wakeups()?;
+        self.validate_submits()
+    }
+
+    /// The CPU count, other load and steal.
+    fn validate_load(&self) -> Result<(), SimError> {
+        let bad = bad_host;
         if !(1..=4096).contains(&self.cpus) {
             return bad(format!(
                 "cpus = {} is out of range: expected 1 ..= 4096",
@@ -111,6 +123,12 @@ impl Host {
                 self.steal_frac
             ));
         }
+        Ok(())
+    }
+
+    /// The wake-up percentiles, and the tables of them by idle time.
+    fn validate_wakeups(&self) -> Result<(), SimError> {
+        let bad = bad_host;
         let rows = self.wakeup_idle_ns.len();
         if rows > MAX_WAKEUP_ROWS {
             return bad(format!(
@@ -160,6 +178,12 @@ impl Host {
                 ));
             }
         }
+        Ok(())
+    }
+
+    /// `io_submit`'s cost by batch size.
+    fn validate_submits(&self) -> Result<(), SimError> {
+        let bad = bad_host;
         let n = self.io_submit_batch.len();
         if self.io_submit_ns.len() != n || self.io_submit_cpu_ns.len() != n {
             return bad(format!(
@@ -463,7 +487,16 @@ impl Preset {
     /// Checks every number: a preset from a file gets the same scrutiny as
     /// a command-line flag.
     pub fn validate(&self) -> Result<(), SimError> {
-        const MAX_COST_NS: u64 = 1_000_000_000;
+        self.validate_texts()?;
+        self.validate_guest()?;
+        self.validate_iothread()?;
+        self.validate_topology()?;
+        self.validate_device()?;
+        self.validate_matrix()
+    }
+
+    /// The name and description, which every result row copies.
+    fn validate_texts(&self) -> Result<(), SimError> {
         for (key, text) in [("name", &self.name), ("description", &self.description)] {
             let max = if key == "name" {
                 MAX_NAME_BYTES
@@ -478,15 +511,11 @@ impl Preset {
                 )));
             }
         }
-        let range = |key: &str, v: u64, lo: u64, hi: u64| {
-            if v < lo || v > hi {
-                Err(SimError::Preset(format!(
-                    "{key} = {v} is out of range: expected {lo} ..= {hi}"
-                )))
-            } else {
-                Ok(())
-            }
-        };
+        Ok(())
+    }
+
+    /// The guest's CPU costs and jitter.
+    fn validate_guest(&self) -> Result<(), SimError> {
         let g = &self.guest;
         range("guest.vcpus", g.vcpus.into(), 1, 1024)?;
         for (k, v) in [
@@ -504,6 +533,11 @@ impl Preset {
                 g.io_cpu_jitter_sigma
             )));
         }
+        Ok(())
+    }
+
+    /// The IOThread's costs and C-states; every iteration must take time.
+    fn validate_iothread(&self) -> Result<(), SimError> {
         let t = &self.iothread;
         for (k, v) in [
             ("iothread.iteration_ns", t.iteration_ns),
@@ -520,6 +554,11 @@ impl Preset {
         // Every iteration must take time, or a loop could spin in place.
         range("iothread.iteration_ns", t.iteration_ns, 1, MAX_COST_NS)?;
         t.validate_cstates()?;
+        Ok(())
+    }
+
+    /// Disks and queues.
+    fn validate_topology(&self) -> Result<(), SimError> {
         let top = &self.topology;
         range("topology.disks", top.disks.into(), 1, 256)?;
         range(
@@ -534,6 +573,11 @@ impl Preset {
                 top.disks, top.queues_per_disk
             )));
         }
+        Ok(())
+    }
+
+    /// The device's parallelism, bandwidth, costs and latencies.
+    fn validate_device(&self) -> Result<(), SimError> {
         let d = &self.device;
         range("device.parallelism", d.parallelism.into(), 1, 65536)?;
         range(
@@ -563,6 +607,12 @@ impl Preset {
         )?;
         d.read_latency.validate("device.read_latency")?;
         d.write_latency.validate("device.write_latency")?;
+        Ok(())
+    }
+
+    /// The matrix and its warm-up, the `[host]` table, then every workload
+    /// of the matrix.
+    fn validate_matrix(&self) -> Result<(), SimError> {
         let m = &self.matrix;
         if m.rw.is_empty() || m.bs.is_empty() || m.numjobs.is_empty() || m.iothreads.is_empty() {
             return Err(SimError::Preset(
@@ -577,6 +627,7 @@ impl Preset {
             w.validate()
                 .map_err(|e| SimError::Preset(format!("matrix: {e}")))?;
         }
+
         Ok(())
     }
 
@@ -591,6 +642,20 @@ impl Preset {
 }
 
 /// The longest preset file read: far above any real preset.
+/// The largest cost a preset may give any one step, ns.
+const MAX_COST_NS: u64 = 1_000_000_000;
+
+/// `key = v` must lie in `lo ..= hi`.
+fn range(key: &str, v: u64, lo: u64, hi: u64) -> Result<(), SimError> {
+    if v < lo || v > hi {
+        Err(SimError::Preset(format!(
+            "{key} = {v} is out of range: expected {lo} ..= {hi}"
+        )))
+    } else {
+        Ok(())
+    }
+}
+
 pub const MAX_PRESET_BYTES: u64 = 1 << 20;
 /// The longest preset `name` (copied into every result row).
 pub const MAX_NAME_BYTES: usize = 256;

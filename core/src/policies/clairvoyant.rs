@@ -1,6 +1,8 @@
+use crate::kind::PolicyKind;
 use crate::outcome::Outcome;
-use crate::params::{Param, ParamError, Params};
-use crate::policy::{check_kind, EventKind, Foresight, Policy, PolicyKind};
+use crate::param::{Param, ParamError};
+use crate::params::Params;
+use crate::policy::{check_kind, EventKind, Foresight, Policy};
 
 /// The priced clairvoyant (`clairvoyant`, simulation only): told the time
 /// *and kind* of the next event and what a block would cost, it polls until

@@ -1,6 +1,8 @@
+use crate::kind::PolicyKind;
 use crate::outcome::Outcome;
-use crate::params::{ParamError, Params};
-use crate::policy::{check_kind, Policy, PolicyKind};
+use crate::param::ParamError;
+use crate::params::Params;
+use crate::policy::{check_kind, Policy};
 
 /// A constant window of `poll-max-ns`: the static busy-poll setting many
 /// pollers (SPDK/DPDK-style) use, and QEMU with `poll-grow`/`poll-shrink`

@@ -1,6 +1,8 @@
+use crate::kind::PolicyKind;
 use crate::outcome::Outcome;
-use crate::params::{Param, ParamError, Params};
-use crate::policy::{check_kind, Policy, PolicyKind};
+use crate::param::{Param, ParamError};
+use crate::params::Params;
+use crate::policy::{check_kind, Policy};
 
 /// KVM's host halt polling, `kvm_vcpu_halt()` with `grow_halt_poll_ns()` and
 /// `shrink_halt_poll_ns()` in Linux 6.x `virt/kvm/kvm_main.c`.

@@ -1,6 +1,8 @@
+use crate::kind::PolicyKind;
 use crate::outcome::Outcome;
-use crate::params::{Param, ParamError, Params};
-use crate::policy::{check_kind, Foresight, Policy, PolicyKind};
+use crate::param::{Param, ParamError};
+use crate::params::Params;
+use crate::policy::{check_kind, Foresight, Policy};
 
 /// The threshold oracle (`threshold-oracle`; `oracle` is accepted as an old
 /// name): told by the simulator how long until the next event, it polls

@@ -1,6 +1,8 @@
+use crate::kind::PolicyKind;
 use crate::outcome::Outcome;
-use crate::params::{Param, ParamError, Params};
-use crate::policy::{check_kind, HandlerTable, Policy, PolicyKind};
+use crate::param::{Param, ParamError};
+use crate::params::Params;
+use crate::policy::{check_kind, HandlerTable, Policy};
 
 use super::seen_before;
 

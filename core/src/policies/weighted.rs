@@ -1,6 +1,8 @@
+use crate::kind::PolicyKind;
 use crate::outcome::Outcome;
-use crate::params::{Param, ParamError, Params};
-use crate::policy::{check_kind, HandlerTable, Policy, PolicyKind};
+use crate::param::{Param, ParamError};
+use crate::params::Params;
+use crate::policy::{check_kind, HandlerTable, Policy};
 
 /// The 2026 proposal "aio-poll: improve aio-polling efficiency" (Jaehoon
 /// Kim, qemu-devel, 13 Jan 2026; patches 2/3 "refine iothread polling using

@@ -1,0 +1,425 @@
+//! Calibration: the device's latency and throughput, measured without the
+//! loop in the way, and the loop's own costs (wake-ups, kicks, syscalls,
+//! handler checks), each measured by a small dedicated probe. A simulator
+//! preset is built from these numbers.
+//!
+//! The device probe submits from one thread and spins on the completion
+//! ring, so a latency sample is the time from `io_submit` returning to the
+//! completion being visible: the device and the kernel's block path, not
+//! a wake-up (which the loop-cost probes measure separately, and the
+//! simulator adds on its own).
+//!
+//! This module runs the probes in order and holds what they found; the
+//! probes are in [`device`], [`probes`] and [`iteration`], reading the host
+//! (/proc/stat, the CPU clock) in [`host`], and the consistency checks in
+//! [`checks`].
+
+mod checks;
+mod device;
+mod host;
+mod iteration;
+mod probes;
+
+use std::fmt;
+
+use pollwise_core::Rw;
+use pollwise_stats::median;
+use rand::SeedableRng;
+use rand_pcg::Pcg64;
+
+use crate::target::{Target, TargetError, TargetSpec};
+
+pub use checks::{
+    checks, CheckInput, Warning, MAX_BACKGROUND_CPUS, MAX_REPEAT_SPREAD_PCT, MAX_STEAL_FRAC,
+    RAM_LATENCY_NS,
+};
+pub use device::DevicePoint;
+pub use host::{cpu_clock_cost, load_between, proc_stat_cpu};
+pub use probes::{loop_costs, LoopCosts, WakeRow, WAKE_IDLE_US};
+
+/// What to measure.
+#[derive(Clone, Debug)]
+pub struct CalibrateConfig {
+    pub target: TargetSpec,
+    /// Block sizes for the latency points; the largest also gives the
+    /// transfer rate.
+    pub sizes: Vec<u64>,
+    /// How long each device point runs.
+    pub point_ms: u64,
+    /// Queue depth of the throughput points.
+    pub saturation_depth: u32,
+    /// Wake-up and syscall probes: repetitions each.
+    pub probe_rounds: u32,
+    /// Times each probe (device point, loop-cost probe) is repeated; the
+    /// value kept is the median, the spread is reported beside it.
+    pub repeats: u32,
+    pub seed: u64,
+}
+
+/// Everything calibration measured.
+#[derive(Debug)]
+pub struct Calibration {
+    pub target_path: String,
+    pub block_size: u64,
+    /// Queue depth 1, per rw and bs.
+    pub latency_points: Vec<DevicePoint>,
+    /// Queue depth `saturation_depth`: smallest bs reads (IOPS bound) and
+    /// largest bs reads and writes (bandwidth bound).
+    pub saturation_points: Vec<DevicePoint>,
+    /// The loop costs: per field, the median of [`Self::cost_runs`].
+    pub costs: LoopCosts,
+    /// Every repeat of the loop-cost probes.
+    pub cost_runs: Vec<LoopCosts>,
+    pub cpus: usize,
+    /// The host's CPUs: load, steal, io_submit against batch size.
+    pub host: HostMeasure,
+    /// Whether writes were measured (false for a read-only --file).
+    pub measured_writes: bool,
+}
+
+#[derive(Debug)]
+pub enum CalibrateError {
+    Config(String),
+    Interrupted,
+    Target(TargetError),
+    Io(String, std::io::Error),
+}
+
+impl fmt::Display for CalibrateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CalibrateError::Config(m) => f.write_str(m),
+            CalibrateError::Interrupted => f.write_str(
+                "interrupted by Ctrl-C; AIO contexts destroyed and any scratch file removed",
+            ),
+            CalibrateError::Target(e) => write!(f, "{e}"),
+            CalibrateError::Io(what, e) => write!(f, "{what}: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for CalibrateError {}
+
+impl From<TargetError> for CalibrateError {
+    fn from(e: TargetError) -> Self {
+        CalibrateError::Target(e)
+    }
+}
+
+/// Runs every probe. A Ctrl-C (seen through a [`crate::sys::SigintGuard`]
+/// the caller holds) ends it between probes.
+pub fn calibrate(cfg: &CalibrateConfig) -> Result<Calibration, CalibrateError> {
+    let sizes = block_sizes(cfg)?;
+    let (small, large) = (sizes[0], sizes[sizes.len() - 1]);
+    let writable = may_write(&cfg.target);
+    let target = Target::open(&cfg.target, large, writable)?;
+    interrupted()?;
+    check_aligned(&target, &sizes)?;
+    let rws: &[Rw] = if writable {
+        &[Rw::RandRead, Rw::RandWrite]
+    } else {
+        &[Rw::RandRead]
+    };
+    // Other load, measured first while this process is idle.
+    let (background_load_cpus, steal_frac) = host::idle_load(300);
+    let mut rng = Pcg64::seed_from_u64(cfg.seed);
+    let points = Points {
+        target: &target,
+        ms: cfg.point_ms,
+        repeats: cfg.repeats.max(1),
+    };
+    let latency_points = points.latency(rws, &sizes, &mut rng)?;
+    let saturation_points = points.saturation(rws, small, large, cfg.saturation_depth, &mut rng)?;
+    interrupted()?;
+    let submit_batches =
+        device::submit_batch_probe(&target, small, cfg.saturation_depth, &mut rng)?;
+    let cost_runs = cost_runs(cfg.probe_rounds, points.repeats)?;
+    let cpus = host::cpus();
+    Ok(Calibration {
+        target_path: target.path().display().to_string(),
+        block_size: target.block_size(),
+        latency_points,
+        saturation_points,
+        costs: median_costs(&cost_runs),
+        cost_runs,
+        cpus,
+        host: HostMeasure {
+            cpus,
+            background_load_cpus,
+            steal_frac,
+            submit_batches,
+        },
+        measured_writes: writable,
+    })
+}
+
+/// The configuration's block sizes, sorted and without repeats, after
+/// checking that there is one and that every duration and count is
+/// positive.
+fn block_sizes(cfg: &CalibrateConfig) -> Result<Vec<u64>, CalibrateError> {
+    let mut sizes = cfg.sizes.clone();
+    sizes.sort_unstable();
+    sizes.dedup();
+    if sizes.is_empty() {
+        return Err(CalibrateError::Config(
+            "calibration needs at least one bs".into(),
+        ));
+    }
+    if cfg.point_ms == 0 || cfg.saturation_depth == 0 || cfg.probe_rounds == 0 {
+        return Err(CalibrateError::Config(
+            "point duration, saturation depth and probe rounds must be positive".into(),
+        ));
+    }
+    Ok(sizes)
+}
+
+/// Whether calibration may write to the target: a scratch file it creates,
+/// or a file the user allowed writing to.
+fn may_write(target: &TargetSpec) -> bool {
+    matches!(target, TargetSpec::Scratch { .. })
+        || matches!(
+            target,
+            TargetSpec::Existing {
+                allow_write_to: Some(_),
+                ..
+            }
+        )
+}
+
+/// Every block size must be a multiple of the target's block.
+fn check_aligned(target: &Target, sizes: &[u64]) -> Result<(), CalibrateError> {
+    for &bs in sizes {
+        if !bs.is_multiple_of(target.block_size()) {
+            return Err(TargetError::Unaligned {
+                bs,
+                block: target.block_size(),
+                path: target.path().to_path_buf(),
+            }
+            .into());
+        }
+    }
+    Ok(())
+}
+
+/// Ends calibration between probes after a Ctrl-C.
+fn interrupted() -> Result<(), CalibrateError> {
+    if crate::sys::sigint_received() {
+        Err(CalibrateError::Interrupted)
+    } else {
+        Ok(())
+    }
+}
+
+/// The loop-cost probes, `repeats` times.
+fn cost_runs(rounds: u32, repeats: u32) -> Result<Vec<LoopCosts>, CalibrateError> {
+    let mut runs = Vec::new();
+    for _ in 0..repeats {
+        runs.push(loop_costs(rounds)?);
+        interrupted()?;
+    }
+    Ok(runs)
+}
+
+/// The host's CPUs as calibration saw them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct HostMeasure {
+    pub cpus: usize,
+    /// CPUs' worth of other work while calibration slept (from /proc/stat).
+    pub background_load_cpus: f64,
+    /// Fraction of CPU time stolen by the hypervisor meanwhile.
+    pub steal_frac: f64,
+    /// `io_submit` of a batch of requests, by batch size.
+    pub submit_batches: Vec<SubmitBatch>,
+}
+
+/// One `io_submit` call of `batch` requests: mean wall time and the part
+/// the thread's CPU clock counts, ns.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SubmitBatch {
+    pub batch: u32,
+    pub wall_ns: f64,
+    pub cpu_ns: f64,
+}
+
+/// How the device points are run: on which target, for how long, how
+/// many times each.
+struct Points<'a> {
+    target: &'a Target,
+    ms: u64,
+    repeats: u32,
+}
+
+impl Points<'_> {
+    /// Queue depth 1, per rw mode and block size.
+    fn latency(
+        &self,
+        rws: &[Rw],
+        sizes: &[u64],
+        rng: &mut Pcg64,
+    ) -> Result<Vec<DevicePoint>, CalibrateError> {
+        let mut points = Vec::new();
+        for &rw in rws {
+            for &bs in sizes {
+                points.push(self.repeated(rw, bs, 1, rng)?);
+            }
+        }
+        Ok(points)
+    }
+
+    /// Queue depth `depth`: reads of the smallest size (bound by IOPS),
+    /// then each rw mode at the largest (bound by bandwidth).
+    fn saturation(
+        &self,
+        rws: &[Rw],
+        small: u64,
+        large: u64,
+        depth: u32,
+        rng: &mut Pcg64,
+    ) -> Result<Vec<DevicePoint>, CalibrateError> {
+        let mut points = vec![self.repeated(Rw::RandRead, small, depth, rng)?];
+        for &rw in rws {
+            points.push(self.repeated(rw, large, depth, rng)?);
+        }
+        Ok(points)
+    }
+
+    /// Runs [`device::device_point`] `repeats` times; keeps the run with
+    /// the median IOPS, with every run's IOPS and median latency beside it.
+    fn repeated(
+        &self,
+        rw: Rw,
+        bs: u64,
+        depth: u32,
+        rng: &mut Pcg64,
+    ) -> Result<DevicePoint, CalibrateError> {
+        let mut runs = Vec::new();
+        for _ in 0..self.repeats {
+            runs.push(device::device_point(
+                self.target,
+                rw,
+                bs,
+                depth,
+                self.ms,
+                rng,
+            )?);
+            interrupted()?;
+        }
+        let repeat_iops: Vec<f64> = runs.iter().map(DevicePoint::iops).collect();
+        let repeat_p50_ns: Vec<f64> = runs
+            .iter()
+            .map(|p| p.latency.value_at_quantile(0.5) as f64)
+            .collect();
+        runs.sort_by(|a, b| a.iops().total_cmp(&b.iops()));
+        let mut keep = runs.swap_remove(runs.len() / 2);
+        keep.repeat_iops = repeat_iops;
+        keep.repeat_p50_ns = repeat_p50_ns;
+        Ok(keep)
+    }
+}
+
+/// Per field, the median over the runs (default for none).
+pub fn median_costs(runs: &[LoopCosts]) -> LoopCosts {
+    let mut c = LoopCosts::default();
+    if runs.is_empty() {
+        return c;
+    }
+    let med = |f: &dyn Fn(&LoopCosts) -> f64| median(&runs.iter().map(f).collect::<Vec<_>>());
+    macro_rules! fields {
+        ($($f:ident),*) => { $( c.$f = med(&|x: &LoopCosts| x.$f); )* };
+    }
+    fields!(
+        wakeup_latency_ns,
+        wakeup_cpu_ns,
+        kick_ns,
+        completion_wake_latency_ns,
+        completion_wake_cpu_ns,
+        completion_notify_ns,
+        completion_notify_cpu_ns,
+        complete_ns,
+        completion_take_ns,
+        poll_check_ns,
+        submit_ns,
+        iteration_ns,
+        job_io_ns
+    );
+    for i in 0..4 {
+        c.wakeup_latency_q[i] = med(&|x: &LoopCosts| x.wakeup_latency_q[i]);
+        c.completion_wake_latency_q[i] = med(&|x: &LoopCosts| x.completion_wake_latency_q[i]);
+    }
+    // The table row by row, where every run measured the same idle times.
+    let rows = runs[0].wake_by_idle.len();
+    let same = runs.iter().all(|r| {
+        r.wake_by_idle.len() == rows
+            && r.wake_by_idle
+                .iter()
+                .zip(&runs[0].wake_by_idle)
+                .all(|(a, b)| a.idle_ns == b.idle_ns)
+    });
+    if same {
+        c.wake_by_idle = (0..rows)
+            .map(|r| {
+                let mut row = WakeRow {
+                    idle_ns: runs[0].wake_by_idle[r].idle_ns,
+                    ..WakeRow::default()
+                };
+                for i in 0..4 {
+                    row.eventfd_q[i] = med(&|x: &LoopCosts| x.wake_by_idle[r].eventfd_q[i]);
+                    row.channel_q[i] = med(&|x: &LoopCosts| x.wake_by_idle[r].channel_q[i]);
+                }
+                row
+            })
+            .collect();
+    }
+    c
+}
+
+/// Maps an I/O error to one that says which call failed.
+pub(super) fn io_err(what: &str) -> impl Fn(std::io::Error) -> CalibrateError + '_ {
+    move |e| CalibrateError::Io(what.to_string(), e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_costs_are_per_field() {
+        let run = |w: f64, k: f64| LoopCosts {
+            wakeup_latency_ns: w,
+            kick_ns: k,
+            wakeup_latency_q: [w, w, w, w],
+            ..LoopCosts::default()
+        };
+        let m = median_costs(&[run(10.0, 3.0), run(30.0, 1.0), run(20.0, 2.0)]);
+        assert_eq!((m.wakeup_latency_ns, m.kick_ns), (20.0, 2.0));
+        assert_eq!(m.wakeup_latency_q, [20.0; 4]);
+    }
+
+    #[test]
+    fn the_wakeup_table_is_the_median_cell_by_cell() {
+        let run = |a: f64, b: f64| LoopCosts {
+            wake_by_idle: vec![
+                WakeRow {
+                    idle_ns: 10_000,
+                    eventfd_q: [a; 4],
+                    channel_q: [b; 4],
+                },
+                WakeRow {
+                    idle_ns: 200_000,
+                    eventfd_q: [a * 3.0; 4],
+                    channel_q: [b * 3.0; 4],
+                },
+            ],
+            ..LoopCosts::default()
+        };
+        let m = median_costs(&[run(5.0, 1.0), run(9.0, 2.0), run(6.0, 7.0)]);
+        assert_eq!(m.wake_by_idle.len(), 2);
+        assert_eq!(m.wake_by_idle[0].eventfd_q, [6.0; 4]);
+        assert_eq!(m.wake_by_idle[1].channel_q, [6.0; 4]);
+        assert_eq!(m.wake_by_idle[1].idle_ns, 200_000);
+        // Runs that measured different idle times are not mixed.
+        let mut odd = run(1.0, 1.0);
+        odd.wake_by_idle[1].idle_ns = 300_000;
+        assert!(median_costs(&[run(5.0, 1.0), odd]).wake_by_idle.is_empty());
+    }
+}
