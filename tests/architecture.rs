@@ -144,3 +144,158 @@ fn the_scanner_tells_copies_from_methods_and_aggregations() {
     assert!(stats_fns("/// fn median(v) in a comment").is_empty());
     assert!(stats_fns("fn zero_means(spec: &ParamSpec)").is_empty());
 }
+
+/// The `[dependencies]` of a crate's manifest that name a workspace crate
+/// or one of `watch`, in order of appearance.
+fn deps_named(manifest: &str, watch: &[&str]) -> Vec<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text =
+        fs::read_to_string(root.join(manifest)).unwrap_or_else(|e| panic!("{manifest}: {e}"));
+    let mut in_deps = false;
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            in_deps = line == "[dependencies]";
+            continue;
+        }
+        let name = line.split(['=', '.', ' ']).next().unwrap_or("");
+        if in_deps && (name.starts_with("pollwise-") || watch.contains(&name)) {
+            out.push(name.to_string());
+        }
+    }
+    out
+}
+
+/// The crate graph points one way: core and stats at the bottom, the
+/// backends (sim, realdev, qemu) and plots above them and blind to each
+/// other, lab above all of them, the CLI on top; and only the CLI knows
+/// clap and the terminal.
+#[test]
+fn crates_depend_only_downwards_and_only_the_cli_knows_the_terminal() {
+    let terminal = ["clap", "indicatif", "anyhow"];
+    let allowed: [(&str, &[&str]); 7] = [
+        ("core/Cargo.toml", &[]),
+        ("stats/Cargo.toml", &[]),
+        ("sim/Cargo.toml", &["pollwise-core"]),
+        ("realdev/Cargo.toml", &["pollwise-core", "pollwise-stats"]),
+        ("qemu/Cargo.toml", &["pollwise-core"]),
+        ("plots/Cargo.toml", &["pollwise-core", "pollwise-stats"]),
+        (
+            "lab/Cargo.toml",
+            &[
+                "pollwise-core",
+                "pollwise-stats",
+                "pollwise-sim",
+                "pollwise-realdev",
+                "pollwise-plots",
+                "pollwise-qemu",
+            ],
+        ),
+    ];
+    let mut wrong = Vec::new();
+    for (manifest, ok) in allowed {
+        for dep in deps_named(manifest, &terminal) {
+            if !ok.contains(&dep.as_str()) {
+                wrong.push(format!("{manifest} depends on {dep}"));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "dependencies against ARCHITECTURE.md's crate graph (a library returns typed \
+         errors and reports progress to a callback; only src/ knows clap and the \
+         terminal):\n{}",
+        wrong.join("\n")
+    );
+    // The check reads real manifests: the CLI's has what the libraries may not.
+    assert!(deps_named("Cargo.toml", &terminal).contains(&"clap".to_string()));
+}
+
+/// Lines of `dir` (relative to the workspace root, recursively) that
+/// contain any of `needles` outside comments, as `path:line: text`.
+fn code_lines_with(dir: &str, needles: &[&str]) -> Vec<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let base = root.join(dir);
+    let mut hits = Vec::new();
+    for file in rust_files().iter().filter(|f| f.starts_with(&base)) {
+        let text = fs::read_to_string(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        for (i, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            if needles.iter().any(|n| code.contains(n)) {
+                let rel = file.strip_prefix(root).unwrap_or(file);
+                hits.push(format!("{}:{}: {}", rel.display(), i + 1, line.trim()));
+            }
+        }
+    }
+    hits
+}
+
+/// "sim and core are deterministic; core does no I/O and spawns no
+/// thread": neither reads a clock or an unseeded RNG, and core opens no
+/// file and starts no thread (sim's parallelism is rayon across runs, in
+/// `batch.rs`).
+#[test]
+fn core_and_sim_read_no_clock_and_no_unseeded_rng() {
+    let clocks = [
+        "Instant::now",
+        "SystemTime",
+        "thread_rng",
+        "from_entropy",
+        "from_os_rng",
+        "rand::rng()",
+        "OsRng",
+        "getrandom",
+    ];
+    let mut hits = code_lines_with("core/src", &clocks);
+    hits.extend(code_lines_with("sim/src", &clocks));
+    hits.extend(code_lines_with(
+        "core/src",
+        &[
+            "std::fs",
+            "File::",
+            "thread::spawn",
+            "std::net",
+            "std::process",
+        ],
+    ));
+    assert!(
+        hits.is_empty(),
+        "clock, entropy or I/O in the deterministic core:\n{}",
+        hits.join("\n")
+    );
+    // The scan reads real code: realdev, which measures, does read the clock.
+    assert!(!code_lines_with("realdev/src", &["Instant::now", "clock_gettime"]).is_empty());
+}
+
+/// "No host keeps a copy of a loop rule": whether an iteration polled or
+/// slept is decided only by `core::IoThread`, so no file outside core's
+/// loop and policies compares a wait with the window.
+#[test]
+fn no_host_decides_polled_or_slept_itself() {
+    let rules = [
+        "<= window",
+        "<= self.window",
+        "< window",
+        "polled = block",
+        "polled = b",
+        "polled: block_ns",
+    ];
+    let mut hits = Vec::new();
+    for dir in [
+        "sim/src",
+        "realdev/src",
+        "lab/src",
+        "qemu/src",
+        "src",
+        "plots/src",
+    ] {
+        hits.extend(code_lines_with(dir, &rules));
+    }
+    assert!(
+        hits.is_empty(),
+        "a loop rule outside core::IoThread (drive the machine instead):\n{}",
+        hits.join("\n")
+    );
+    assert!(!code_lines_with("core/src/policies", &["<= "]).is_empty());
+}

@@ -15,7 +15,10 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use anyhow::{bail, Context, Result};
+pub mod error;
+
+use error::{fail, Context, ErrorKind};
+pub use error::{QemuError, Result};
 use pollwise_core::{
     run_row, Latency, Param, Params, PolicyKind, RawCounts, RunLabels, RunRow, WindowStats,
 };
@@ -58,7 +61,8 @@ fn cache_dir_from(var: impl Fn(&str) -> Option<OsString>) -> Result<PathBuf> {
     let base = absolute("XDG_CACHE_HOME").or_else(|| absolute("HOME").map(|h| h.join(".cache")));
     match base {
         Some(base) => Ok(base.join("pollwise").join("qemu")),
-        None => bail!(
+        None => fail!(
+            Cache,
             "no directory for the QEMU cache: none of {CACHE_ENV}, XDG_CACHE_HOME and HOME is \
              set to an absolute path; set one of them or pass --cache DIR (a directory of \
              your own)"
@@ -81,12 +85,15 @@ pub fn check_harness(cache: &Path, harness: &Path) -> Result<()> {
 fn check_owned_chain(cache: &Path, harness: &Path, uid: u32) -> Result<()> {
     use std::os::unix::fs::MetadataExt;
     let refuse = |path: &Path, why: String| {
-        anyhow::anyhow!(
-            "refusing to run {}: {} {why}; a harness pollwise runs must be changeable by this \
+        QemuError::new(
+            ErrorKind::Cache,
+            format!(
+                "refusing to run {}: {} {why}; a harness pollwise runs must be changeable by this \
              user (or root) alone: rebuild it into a cache of your own (pollwise qemu build \
              --cache DIR) or fix the path (chown, chmod go-w)",
-            harness.display(),
-            path.display()
+                harness.display(),
+                path.display()
+            ),
         )
     };
     let rel = harness
@@ -177,11 +184,12 @@ pub fn build(opts: &BuildOptions) -> Result<PathBuf> {
     if opts.check {
         cmd.arg("--check");
     }
-    let status = cmd
-        .status()
-        .with_context(|| format!("cannot run {}", build_script().display()))?;
+    let status = cmd.status().with_context(ErrorKind::Build, || {
+        format!("cannot run {}", build_script().display())
+    })?;
     if !status.success() {
-        bail!(
+        fail!(
+            Build,
             "{} failed ({status}); set {SKIP_ENV}=1 to skip what needs QEMU",
             build_script().display()
         );
@@ -236,7 +244,7 @@ pub fn variant_for(params: &Params) -> Result<VariantParams> {
             let defaults = Params::defaults(PolicyKind::Pollwise);
             for param in [Param::PollBlockCostNs, Param::PollWeight, Param::PollGrowStartNs] {
                 if params.get(param) != defaults.get(param) {
-                    bail!(
+                    fail!(Policy,
                         "the QEMU backend runs pollwise with {} at its default ({}) only",
                         param.name(),
                         defaults.get(param)
@@ -251,7 +259,7 @@ pub fn variant_for(params: &Params) -> Result<VariantParams> {
                 poll_weight: None,
             })
         }
-        other => bail!(
+        other => fail!(Policy,
             "policy '{other}' has no QEMU variant; the QEMU backend runs qemu, off, weighted and pollwise"
         ),
     }
@@ -365,7 +373,8 @@ pub fn run(cache: &Path, spec: &RunSpec) -> Result<RunRow> {
     let (vp, args) = spec.args()?;
     let bin = harness_path(cache, vp.variant);
     if !bin.is_file() {
-        bail!(
+        fail!(
+            Harness,
             "no harness for variant '{}' at {}: build it first (qemu/build.sh --variant {})",
             vp.variant,
             bin.display(),
@@ -376,19 +385,27 @@ pub fn run(cache: &Path, spec: &RunSpec) -> Result<RunRow> {
     let out = Command::new(&bin)
         .args(&args)
         .output()
-        .with_context(|| format!("cannot run {}", bin.display()))?;
+        .with_context(ErrorKind::Harness, || {
+            format!("cannot run {}", bin.display())
+        })?;
     if !out.status.success() {
-        bail!(
+        fail!(
+            Harness,
             "{} failed ({}): {}",
             bin.display(),
             out.status,
             String::from_utf8_lossy(&out.stderr).trim()
         );
     }
-    let text = String::from_utf8(out.stdout).context("the harness wrote non-UTF-8 output")?;
+    let text = String::from_utf8(out.stdout)
+        .context(ErrorKind::Harness, "the harness wrote non-UTF-8 output")?;
     let mut rows = parse_rows(&text)?;
     if rows.len() != 1 {
-        bail!("the harness printed {} rows, expected 1", rows.len());
+        fail!(
+            Harness,
+            "the harness printed {} rows, expected 1",
+            rows.len()
+        );
     }
     Ok(rows.remove(0))
 }
@@ -501,12 +518,13 @@ pub fn parse_rows(text: &str) -> Result<Vec<RunRow>> {
     let mut rd = csv::Reader::from_reader(text.as_bytes());
     let headers: Vec<String> = rd
         .headers()
-        .context("the harness output has no CSV header")?
+        .context(ErrorKind::Harness, "the harness output has no CSV header")?
         .iter()
         .map(str::to_string)
         .collect();
     if headers != HARNESS_COLUMNS {
-        bail!(
+        fail!(
+            Harness,
             "the harness's columns are not the raw counts pollwise reads ({}): got {}; \
              rebuild the harness (qemu/build.sh) from this checkout",
             HARNESS_COLUMNS.join(","),
@@ -515,9 +533,12 @@ pub fn parse_rows(text: &str) -> Result<Vec<RunRow>> {
     }
     let mut rows = Vec::new();
     for (i, r) in rd.deserialize().enumerate() {
-        let row: HarnessRow = r.with_context(|| format!("harness row {} is malformed", i + 1))?;
+        let row: HarnessRow = r.with_context(ErrorKind::Harness, || {
+            format!("harness row {} is malformed", i + 1)
+        })?;
         if row.source != "qemu" {
-            bail!(
+            fail!(
+                Harness,
                 "harness row {} has source '{}', not 'qemu'",
                 i + 1,
                 row.source

@@ -22,7 +22,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use anyhow::{bail, Context, Result};
+use crate::error::{fail, Context, ErrorKind, Result};
 use pollwise_core::{Outcome, Params, Policy, PolicyKind, Qemu};
 
 /// Which branch of `adjust_polling_time()` a trace line came from.
@@ -54,14 +54,18 @@ fn field(words: &[&str], name: &str, line_no: usize) -> Result<u64> {
     let i = words
         .iter()
         .position(|w| *w == name)
-        .with_context(|| format!("trace line {line_no}: no '{name}' field"))?;
-    let v = words
-        .get(i + 1)
-        .with_context(|| format!("trace line {line_no}: '{name}' has no value"))?;
-    let v: i64 = v
-        .parse()
-        .with_context(|| format!("trace line {line_no}: '{name}' value '{v}' is not an integer"))?;
-    u64::try_from(v).with_context(|| format!("trace line {line_no}: '{name}' is negative ({v})"))
+        .with_context(ErrorKind::Trace, || {
+            format!("trace line {line_no}: no '{name}' field")
+        })?;
+    let v = words.get(i + 1).with_context(ErrorKind::Trace, || {
+        format!("trace line {line_no}: '{name}' has no value")
+    })?;
+    let v: i64 = v.parse().with_context(ErrorKind::Trace, || {
+        format!("trace line {line_no}: '{name}' value '{v}' is not an integer")
+    })?;
+    u64::try_from(v).with_context(ErrorKind::Trace, || {
+        format!("trace line {line_no}: '{name}' is negative ({v})")
+    })
 }
 
 /// Parses QEMU's log-backend trace lines; other lines are ignored.
@@ -121,7 +125,8 @@ const MAX_HANDLERS: usize = 16;
 /// Replays `transitions` through pollwise's `qemu` policy with `params`.
 pub fn check_qemu(transitions: &[Transition], params: &Params) -> Result<Check> {
     if params.kind() != PolicyKind::Qemu {
-        bail!(
+        fail!(
+            Trace,
             "the transition check is for policy 'qemu', not '{}'",
             params.kind()
         );
@@ -181,7 +186,8 @@ pub fn check_qemu(transitions: &[Transition], params: &Params) -> Result<Check> 
 /// `pollwise policy replay` reads) and `expected-k.csv` (what replay must
 /// print: `step,block_ns,window_ns` with QEMU's recorded windows).
 pub fn write_replay_inputs(check: &Check, dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    std::fs::create_dir_all(dir)
+        .with_context(ErrorKind::Io, || format!("cannot create {}", dir.display()))?;
     for (k, steps) in check.per_handler.iter().enumerate() {
         let mut events = String::from("block_ns\n");
         let mut expected = String::from("step,block_ns,window_ns\n");
@@ -191,8 +197,10 @@ pub fn write_replay_inputs(check: &Check, dir: &Path) -> Result<()> {
         }
         let ev = dir.join(format!("events-{k}.csv"));
         let ex = dir.join(format!("expected-{k}.csv"));
-        std::fs::write(&ev, events).with_context(|| format!("cannot write {}", ev.display()))?;
-        std::fs::write(&ex, expected).with_context(|| format!("cannot write {}", ex.display()))?;
+        std::fs::write(&ev, events)
+            .with_context(ErrorKind::Io, || format!("cannot write {}", ev.display()))?;
+        std::fs::write(&ex, expected)
+            .with_context(ErrorKind::Io, || format!("cannot write {}", ex.display()))?;
     }
     Ok(())
 }

@@ -8,14 +8,17 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Context, Result};
+use std::error::Error;
+
 use pollwise_core::{Params, PolicyKind};
 use pollwise_qemu::transitions::{check_qemu, parse_log, write_replay_inputs};
+
+type Result<T> = std::result::Result<T, Box<dyn Error>>;
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.len() < 2 {
-        bail!("usage: pollwise-qemu-transitions TRACE.log OUT_DIR [NAME=VALUE ...]");
+        return Err("usage: pollwise-qemu-transitions TRACE.log OUT_DIR [NAME=VALUE ...]".into());
     }
     let trace = PathBuf::from(&args[0]);
     let out = PathBuf::from(&args[1]);
@@ -23,12 +26,12 @@ fn main() -> Result<()> {
         .iter()
         .map(|a| {
             a.split_once('=')
-                .with_context(|| format!("'{a}' is not NAME=VALUE"))
+                .ok_or_else(|| format!("'{a}' is not NAME=VALUE").into())
         })
         .collect::<Result<_>>()?;
     let params = Params::from_pairs(PolicyKind::Qemu, pairs)?;
     let text = std::fs::read_to_string(&trace)
-        .with_context(|| format!("cannot read {}", trace.display()))?;
+        .map_err(|e| format!("cannot read {}: {e}", trace.display()))?;
     let log = parse_log(&text)?;
     let check = check_qemu(&log.transitions, &params)?;
     write_replay_inputs(&check, &out)?;
