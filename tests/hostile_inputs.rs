@@ -63,3 +63,41 @@ fn fio_options_out_of_range_name_the_option_and_fios_range() {
     ]);
     assert_clean_error(&o, &["rwmixwrite=150", "0 ..= 100"]);
 }
+
+#[test]
+fn import_fio_gives_one_row_per_job_and_refuses_a_failed_one() {
+    let d = scratch_dir("inputs-fio-json");
+    let job = |name: &str, rw: &str, iops: u32, error: u32| {
+        format!(
+            r#"{{"jobname": "{name}", "groupid": 0, "error": {error}, "job_runtime": 1000,
+              "job options": {{"rw": "{rw}", "bs": "4k", "iodepth": "1"}},
+              "read": {{"iops": {iops}, "bw_bytes": 4096, "lat_ns": {{"mean": 1000}},
+                "clat_ns": {{"bins": {{"1000": 10}}}}}}}}"#
+        )
+    };
+    let write = |file: &str, jobs: &[String]| {
+        let path = d.join(file);
+        let text = format!(
+            r#"{{"fio version": "fio-3.33", "jobs": [{}]}}"#,
+            jobs.join(",")
+        );
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let two = write(
+        "two.json",
+        &[job("a", "randread", 990, 0), job("b", "randwrite", 10, 0)],
+    );
+    let o = pollwise(&["import", "fio", "--json", &two, "--iothread-cpu", "1"]);
+    assert_ok(&o);
+    let out = stdout(&o);
+    let lines: Vec<_> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(
+        lines[1].contains("randread") && lines[2].contains("randwrite"),
+        "{out}"
+    );
+    let failed = write("failed.json", &[job("a", "randread", 990, 5)]);
+    let o = pollwise(&["import", "fio", "--json", &failed, "--iothread-cpu", "1"]);
+    assert_clean_error(&o, &["[a]: fio reports error 5"]);
+}
