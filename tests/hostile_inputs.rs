@@ -101,3 +101,52 @@ fn import_fio_gives_one_row_per_job_and_refuses_a_failed_one() {
     let o = pollwise(&["import", "fio", "--json", &failed, "--iothread-cpu", "1"]);
     assert_clean_error(&o, &["[a]: fio reports error 5"]);
 }
+
+#[test]
+fn a_near_zero_cost_preset_never_passes_its_own_bandwidth_cap() {
+    // Every cost 1 ns (no transfer overhead) and a 4 KiB transfer of 9.9 ns: truncated to 9 ns,
+    // the device would move 4 KiB in 9 ns, past its bandwidth.
+    let shown = stdout(&pollwise(&["preset", "show", "optane-p4800x"]));
+    let rate: u64 = 413_737_373_737;
+    let near_zero: Vec<String> = shown
+        .lines()
+        .map(|l| match l.split_once(" = ") {
+            Some(("transfer_overhead_ns", _)) => "transfer_overhead_ns = 0".into(),
+            Some((k, _)) if k.ends_with("_ns") => format!("{k} = 1"),
+            Some(("io_cpu_ns_per_kib", _)) => "io_cpu_ns_per_kib = 0".into(),
+            Some(("read_bytes_per_s", _)) => format!("read_bytes_per_s = {rate}"),
+            _ => l.to_string(),
+        })
+        .collect();
+    let preset = scratch_dir("inputs-near-zero").join("near-zero.toml");
+    std::fs::write(&preset, near_zero.join("\n")).unwrap();
+    let o = pollwise(&[
+        "sim",
+        "--preset",
+        preset.to_str().unwrap(),
+        "--rw",
+        "randread",
+        "--bs",
+        "4k",
+        "--iodepth",
+        "64",
+        "--numjobs",
+        "8",
+        "--duration-ms",
+        "1",
+        "--format",
+        "csv",
+    ]);
+    assert_ok(&o);
+    let out = stdout(&o);
+    let rows: Vec<pollwise_core::RunRow> = csv::Reader::from_reader(out.as_bytes())
+        .deserialize()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let cap = rate as f64 / 4096.0;
+    assert!(
+        rows[0].iops > 0.9 * cap && rows[0].iops <= cap,
+        "{} > {cap}",
+        rows[0].iops
+    );
+}
