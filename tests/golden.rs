@@ -14,7 +14,7 @@ mod common;
 use common::{assert_ok, pollwise, stdout};
 
 /// `pollwise compare` (preset optane-p4800x, qemu against weighted).
-const DEFAULT_COMPARE: &str = "5deecf8490b281767524a3685122c8a2581c40fe55d6a28d6837a45ede41ec75";
+const DEFAULT_COMPARE: &str = "dd914280963393141cd06bd5482a247765cc3d071794308685f9c4c831dcccd7";
 /// `pollwise compare --preset fcp-16disk`.
 const FCP_16DISK_COMPARE: &str = "28b2b6f320fb01b8cef4509249857f47984bb021c595f276f64ae1274b12bf5c";
 

@@ -111,6 +111,10 @@ impl IoThread {
 struct Disk {
     channels_free_at: BinaryHeap<Reverse<Time>>,
     transfer_free_at: Time,
+    /// What the transfer times so far left below a nanosecond, per
+    /// direction (read, write), in units of 1/rate ns: carried so that a
+    /// transfer shorter than 1 ns still adds up to the device's bandwidth.
+    transfer_carry: [u128; 2],
     /// Requests between submission and the end of their media access.
     in_media: u64,
     /// The loop iteration that last notified it (`Engine::notify_round`).
@@ -190,6 +194,7 @@ impl Disk {
         Disk {
             channels_free_at: (0..preset.device.parallelism).map(|_| Reverse(0)).collect(),
             transfer_free_at: 0,
+            transfer_carry: [0; 2],
             in_media: 0,
             notified_round: 0,
         }
@@ -527,9 +532,11 @@ impl<'a> Engine<'a> {
         } else {
             dev.read_bytes_per_s
         };
-        let transfer = dev.transfer_overhead_ns
-            + (u128::from(self.workload.bs) * 1_000_000_000 / u128::from(rate)) as u64;
         let disk = &mut self.disks[s.disk as usize];
+        let carry = &mut disk.transfer_carry[usize::from(s.write)];
+        let exact = u128::from(self.workload.bs) * 1_000_000_000 + *carry;
+        *carry = exact % u128::from(rate);
+        let transfer = dev.transfer_overhead_ns + (exact / u128::from(rate)) as u64;
         disk.in_media -= 1;
         let done = self.now.max(disk.transfer_free_at) + transfer;
         disk.transfer_free_at = done;

@@ -16,8 +16,8 @@ pub enum ImportCommand {
     /// and validate. The IOThread's CPU comes from a number, sar or pidstat.
     #[command(group(ArgGroup::new("cpu").required(true).args(["iothread_cpu", "sar", "pidstat"])))]
     Fio {
-        /// fio's --output-format=json (or json+) output; repeat for several
-        /// runs, one row each.
+        /// fio 3's --output-format=json (or json+) output; repeat for several
+        /// runs; one row per job (per group with group_reporting).
         #[arg(long = "json", value_name = "FIO.json", required = true)]
         json: Vec<PathBuf>,
         /// The IOThread's CPU in % of one core, measured some other way.

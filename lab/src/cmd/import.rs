@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::policy::PolicyFlags;
 use super::{fail, Context, Result, Ui};
-use crate::formats::fio::{fio_json_row, Labels};
+use crate::formats::fio::{fio_json_rows, Labels};
 use crate::formats::import::{parse_qemu_trace, pidstat_cpu_pct, sar_busy_pct};
 use crate::formats::rows::{write_csv, write_csv_file, write_trace_file};
 
@@ -93,11 +93,11 @@ pub fn fio(ui: &dyn Ui, c: &FioImport, stdout: &mut dyn Write) -> Result<()> {
     let mut rows = Vec::new();
     for path in &c.json {
         let origin = path.display().to_string();
-        let (row, warnings) = fio_json_row(&read(path)?, &origin, &labels, cpu)?;
+        let (file_rows, warnings) = fio_json_rows(&read(path)?, &origin, &labels, cpu)?;
         for w in warnings {
             ui.note(&format!("warning: {w}"));
         }
-        rows.push(row);
+        rows.extend(file_rows);
     }
     match &c.out {
         Some(p) => write_csv_file(p, &rows)?,

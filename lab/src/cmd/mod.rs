@@ -72,9 +72,44 @@ pub fn repeat_of(
     Ok(n)
 }
 
+/// Threads per CPU `--threads` may ask for: runs are CPU-bound, so more
+/// only adds switching (and thousands of threads load the machine).
+pub const THREADS_PER_CPU: usize = 4;
+
+/// `n` threads capped at [`THREADS_PER_CPU`] per CPU, with a note saying
+/// so when capped.
+pub fn cap_threads(n: usize, cpus: usize) -> (usize, Option<String>) {
+    let most = cpus.max(1).saturating_mul(THREADS_PER_CPU);
+    if n <= most {
+        return (n, None);
+    }
+    let note = format!(
+        "note: --threads {n} capped at {most} ({THREADS_PER_CPU} per CPU, {cpus} CPUs): the runs \
+         are CPU-bound and more threads only add switching"
+    );
+    (most, Some(note))
+}
+
 /// The thread count of a command that simulates: its `--threads`, or the
-/// deprecated one given before the command (with its note); not both.
+/// deprecated one given before the command (with its note); not both;
+/// capped by [`cap_threads`].
 pub fn threads(ui: &dyn Ui, before: Option<usize>, after: Option<usize>) -> Result<Option<usize>> {
+    let given = given_threads(ui, before, after)?;
+    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    Ok(given.map(|n| {
+        let (n, note) = cap_threads(n, cpus);
+        if let Some(note) = note {
+            ui.note(&note);
+        }
+        n
+    }))
+}
+
+fn given_threads(
+    ui: &dyn Ui,
+    before: Option<usize>,
+    after: Option<usize>,
+) -> Result<Option<usize>> {
     let Some(n) = before else {
         return Ok(after);
     };
@@ -97,4 +132,18 @@ pub fn is_broken_pipe(cause: &(dyn std::error::Error + 'static)) -> bool {
         || cause
             .downcast_ref::<CmdError>()
             .is_some_and(CmdError::is_broken_pipe)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn threads_are_capped_at_a_few_per_cpu_with_a_note() {
+        assert_eq!(cap_threads(8, 2), (8, None));
+        let (n, note) = cap_threads(100_000, 2);
+        assert_eq!(n, 8);
+        assert!(note.unwrap().contains("--threads 100000 capped at 8"));
+        assert_eq!(cap_threads(0, 2), (0, None));
+    }
 }

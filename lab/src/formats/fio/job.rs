@@ -1,7 +1,10 @@
-//! fio job files as workloads: `[global]` plus job sections, read with a
-//! maintained INI parser (configparser), each option either modelled,
-//! accepted as having no effect on the model (and named in a note), or
-//! refused or warned about by name. Nothing is dropped silently.
+//! fio job files as workloads: `[global]` plus job sections, read as fio
+//! reads them (a line-based INI: a `[global]` applies to the sections
+//! after it, on top of any earlier `[global]`; two sections with one name
+//! are two jobs), each option either modelled, accepted as having no
+//! effect on the model (and named in a note), or refused or warned about
+//! by name. Nothing is dropped silently. The file is read once (a pipe or
+//! process substitution works).
 //!
 //! What maps where:
 //! - `rw` (`randread`, `randwrite`, `read`, `write`, `randrw`), `rwmixread`
@@ -17,11 +20,13 @@
 //!
 //! Job sections run at the same time in fio; pollwise models one set of
 //! identical jobs, so sections must agree on every modelled option but
-//! `numjobs`, and their `numjobs` add up.
+//! `numjobs`, and their `numjobs` add up. Sections that fio runs one after
+//! another (`stonewall`, `wait_for_previous`) are refused, by name.
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
 
-use configparser::ini::{Ini, IniDefault};
 use pollwise_core::Rw;
 
 use crate::LabError;
@@ -83,8 +88,6 @@ const NO_EFFECT: &[&str] = &[
     "disable_lat",
     "disable_clat",
     "disable_slat",
-    "stonewall",
-    "wait_for_previous",
     "exitall",
     "fallocate",
     "create_on_open",
@@ -95,10 +98,6 @@ const NO_EFFECT: &[&str] = &[
     "cpus_allowed_policy",
     "cpumask",
 ];
-
-/// Where the parser puts options that come before any section (a name no
-/// job file can give a section).
-const BEFORE_SECTIONS: &str = "\u{0}before";
 
 /// What each modelled option of one section (after [global]) says.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -114,6 +113,8 @@ struct Section {
     filename: Option<String>,
     ioengine: Option<String>,
     direct: Option<String>,
+    /// `stonewall` or `wait_for_previous`: runs after the jobs before it.
+    serial: Option<String>,
 }
 
 impl Section {
@@ -130,6 +131,10 @@ impl Section {
             "filename" => &mut self.filename,
             "ioengine" => &mut self.ioengine,
             "direct" => &mut self.direct,
+            "stonewall" | "wait_for_previous" => {
+                self.serial = Some(value.unwrap_or_else(|| "1".into()));
+                return true;
+            }
             _ => return false,
         };
         *slot = value;
@@ -169,15 +174,26 @@ fn time_ms(origin: &str, key: &str, text: &str) -> Result<u64, LabError> {
     let ms = match unit {
         "" | "s" | "sec" => n.checked_mul(1000),
         "ms" | "msec" => Some(n),
-        "us" | "usec" => Some(n / 1000),
+        "us" | "usec" if n.is_multiple_of(1000) => Some(n / 1000),
+        "us" | "usec" => {
+            return Err(err(
+                origin,
+                format!(
+                    "{key}={text}: pollwise times runs in whole milliseconds; give a multiple of \
+                     1000us (e.g. {}ms)",
+                    n.div_ceil(1000)
+                ),
+            ))
+        }
         "m" | "min" => n.checked_mul(60_000),
         "h" => n.checked_mul(3_600_000),
+        "d" => n.checked_mul(86_400_000),
         _ => None,
     };
     ms.ok_or_else(|| {
         err(
             origin,
-            format!("{key}={text}: unknown unit '{unit}' (use us, ms, s, m or h)"),
+            format!("{key}={text}: unknown unit '{unit}' (use us, ms, s, m, h or d)"),
         )
     })
 }
@@ -186,6 +202,17 @@ fn whole(origin: &str, key: &str, text: &str) -> Result<u32, LabError> {
     text.trim()
         .parse::<u32>()
         .map_err(|_| err(origin, format!("{key}={text}: not a whole number")))
+}
+
+/// A count fio requires to be at least 1 (`iodepth`, `numjobs`).
+fn at_least_1(origin: &str, key: &str, text: &str) -> Result<u32, LabError> {
+    match whole(origin, key, text)? {
+        0 => Err(err(
+            origin,
+            format!("{key}={text}: out of range: fio accepts 1 or more"),
+        )),
+        n => Ok(n),
+    }
 }
 
 /// The files of a `filename` list: ':' separates them, `\:` is a colon.
@@ -206,21 +233,36 @@ pub fn split_filenames(list: &str) -> Vec<String> {
     out
 }
 
-/// Reads a job file from disk.
+/// Reads a job file from disk, once per process: a later call for the
+/// same path gets the same text, so a pipe or a process substitution
+/// (read once, then empty) works as a file does.
 pub fn read_job_file(path: &Path) -> Result<FioJob, LabError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        LabError::Input(format!(
-            "cannot read the fio job file {}: {e}",
-            path.display()
-        ))
-    })?;
+    static READ: OnceLock<Mutex<HashMap<PathBuf, String>>> = OnceLock::new();
+    let mut read = READ
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let text = match read.get(path) {
+        Some(text) => text.clone(),
+        None => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                LabError::Input(format!(
+                    "cannot read the fio job file {}: {e}",
+                    path.display()
+                ))
+            })?;
+            read.insert(path.to_path_buf(), text.clone());
+            text
+        }
+    };
+    drop(read);
     parse_job(&text, &path.display().to_string())
 }
 
 /// Parses a job file's text; `origin` names it in messages.
 pub fn parse_job(text: &str, origin: &str) -> Result<FioJob, LabError> {
     let map = read_ini(text, origin)?;
-    let sections = sections(&map, origin)?;
+    let sections = sections(&map);
     let mut warnings = Vec::new();
     if !sections.unknown.is_empty() {
         warnings.push(format!(
@@ -242,10 +284,21 @@ pub fn parse_job(text: &str, origin: &str) -> Result<FioJob, LabError> {
         ));
     }
     let bs = size(origin, "bs", &bs_text)?;
-    let iodepth = whole(origin, "iodepth", &s.iodepth.clone().flatten_or("1"))?;
+    let iodepth = at_least_1(origin, "iodepth", &s.iodepth.clone().flatten_or("1"))?;
     let numjobs = numjobs(origin, &jobs)?;
     let duration_ms = match &s.runtime {
-        Some(t) => Some(time_ms(origin, "runtime", t)?),
+        Some(t) => match time_ms(origin, "runtime", t)? {
+            0 => {
+                return Err(err(
+                    origin,
+                    format!(
+                        "runtime={t}: out of range: fio's runtime=0 means no limit (run to the \
+                         end of size); give a positive time"
+                    ),
+                ))
+            }
+            ms => Some(ms),
+        },
         _ => None,
     };
     let ramp_ms = match &s.ramp_time {
@@ -269,97 +322,99 @@ pub fn parse_job(text: &str, origin: &str) -> Result<FioJob, LabError> {
     })
 }
 
-/// Sections in file order, each with its options in file order.
+/// Sections in file order (a name may repeat), each with its options in
+/// file order; a bare option has no value.
 type IniMap = Vec<(String, Vec<(String, Option<String>)>)>;
 
-/// The job file as INI sections, in fio's syntax; refused with an
-/// `include`, or with options before the first section.
+/// The job file as fio's parser reads it: one `[section]` or `key=value`
+/// (or bare `key`) a line, `;` and `#` starting a comment, blanks around
+/// names and values dropped. Refused: an `include`, options before the
+/// first section, and a line that is neither.
 fn read_ini(text: &str, origin: &str) -> Result<IniMap, LabError> {
-    if text.lines().any(|l| l.trim_start().starts_with("include ")) {
-        return Err(err(
-            origin,
-            "'include' directives are not supported: inline the included file".into(),
-        ));
-    }
-    // fio's syntax: '=' only (':' separates files in a filename list),
-    // ';' and '#' comments, names as written.
-    let mut defaults = IniDefault::default();
-    defaults.delimiters = vec!['='];
-    defaults.comment_symbols = vec![';', '#'];
-    defaults.case_sensitive = true;
-    defaults.default_section = BEFORE_SECTIONS.into();
-    let mut ini = Ini::new_from_defaults(defaults);
-    let map = ini
-        .read(text.to_string())
-        .map_err(|e| err(origin, format!("not a fio job file: {e}")))?;
-    if let Some(keys) = map.get(BEFORE_SECTIONS) {
-        if !keys.is_empty() {
+    let mut map: IniMap = Vec::new();
+    for (n, raw) in text.lines().enumerate() {
+        let line = raw.split([';', '#']).next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        if line.starts_with("include ") {
+            return Err(err(
+                origin,
+                "'include' directives are not supported: inline the included file".into(),
+            ));
+        }
+        if let Some(name) = line.strip_prefix('[') {
+            let name = name
+                .strip_suffix(']')
+                .map(str::trim)
+                .filter(|n| !n.is_empty());
+            let Some(name) = name else {
+                return Err(err(
+                    origin,
+                    format!("line {}: not a section header: {raw:?}", n + 1),
+                ));
+            };
+            map.push((name.to_string(), Vec::new()));
+            continue;
+        }
+        let Some((_, keys)) = map.last_mut() else {
             return Err(err(
                 origin,
                 "options before the first [section]: put them under [global]".into(),
             ));
-        }
+        };
+        keys.push(match line.split_once('=') {
+            Some((k, v)) => (k.trim().to_string(), Some(v.trim().to_string())),
+            None => (line.to_string(), None),
+        });
     }
-    Ok(map
-        .into_iter()
-        .map(|(name, keys)| (name, keys.into_iter().collect()))
-        .collect())
+    Ok(map)
 }
 
-/// A job file's sections: the jobs, each with `[global]` under it, and the
-/// options not modelled (ignored as having no effect, or unknown).
+/// A job file's sections: the jobs, each with the `[global]`s before it
+/// under it, and the options not modelled (ignored as having no effect, or
+/// unknown).
 struct Sections {
     jobs: Vec<(String, Section)>,
     ignored: Vec<String>,
     unknown: Vec<String>,
 }
 
-/// Reads every section's options; `[global]` must come before the jobs.
-fn sections(map: &IniMap, origin: &str) -> Result<Sections, LabError> {
+/// Reads every section's options as fio does: a `[global]` adds to the
+/// defaults of the jobs after it (not before), and every other section is
+/// a job, even with a name used before.
+fn sections(map: &IniMap) -> Sections {
     let mut ignored: Vec<String> = Vec::new();
     let mut unknown: Vec<String> = Vec::new();
     let mut global = Section::default();
     let mut jobs: Vec<(String, Section)> = Vec::new();
     for (name, keys) in map {
-        if name == BEFORE_SECTIONS {
-            continue;
-        }
-        let mut s = if name == "global" {
-            Section::default()
-        } else {
-            global.clone()
-        };
+        let mut s = global.clone();
         for (key, value) in keys {
-            let key = key.trim();
             if s.set(key, value.clone()) {
                 continue;
             }
             let bare = key.trim_start_matches("no");
-            if NO_EFFECT.contains(&key) || NO_EFFECT.contains(&bare) {
-                if !ignored.iter().any(|k| k == key) {
-                    ignored.push(key.to_string());
-                }
-            } else if !unknown.iter().any(|k| k == key) {
-                unknown.push(key.to_string());
+            let list = if NO_EFFECT.contains(&key.as_str()) || NO_EFFECT.contains(&bare) {
+                &mut ignored
+            } else {
+                &mut unknown
+            };
+            if !list.iter().any(|k| k == key) {
+                list.push(key.clone());
             }
         }
         if name == "global" {
-            if !jobs.is_empty() {
-                return Err(err(
-                    origin,
-                    "[global] after a job section: pollwise reads one [global] at the top".into(),
-                ));
-            }
             global = s;
         } else {
             jobs.push((name.clone(), s));
         }
     }
-    Ok(Sections {
+    Sections {
         jobs,
         ignored,
         unknown,
-    })
+    }
 }
 
 /// The first job, after checking that every job agrees with it on every
@@ -373,8 +428,18 @@ fn alike<'a>(origin: &str, jobs: &'a [(String, Section)]) -> Result<&'a Section,
         ));
     };
     // Sections run at once in fio; pollwise models one set of like jobs.
-    for (name, s) in &jobs[1..] {
-        let differs = |a: &Option<String>, b: &Option<String>| a != b;
+    for (i, (name, s)) in jobs.iter().enumerate().skip(1) {
+        if s.serial.as_ref().is_some_and(|v| v.trim() != "0") {
+            return Err(err(
+                origin,
+                format!(
+                    "job [{name}] (job {}) runs after [{first_name}] (stonewall or \
+                     wait_for_previous): pollwise models jobs that run at once; write one job \
+                     file per phase",
+                    i + 1
+                ),
+            ));
+        }
         let fields = [
             ("rw", &first.rw, &s.rw),
             ("rwmixread", &first.rwmixread, &s.rwmixread),
@@ -386,12 +451,17 @@ fn alike<'a>(origin: &str, jobs: &'a [(String, Section)]) -> Result<&'a Section,
             ("direct", &first.direct, &s.direct),
             ("filename", &first.filename, &s.filename),
         ];
-        if let Some((key, ..)) = fields.iter().find(|(_, a, b)| differs(a, b)) {
+        if let Some((key, a, b)) = fields.iter().find(|(_, a, b)| a != b) {
+            let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "(fio's default)".into());
             return Err(err(
                 origin,
                 format!(
-                    "jobs [{first_name}] and [{name}] differ in {key}: fio runs them at once, and \
-                     pollwise models one set of identical jobs; write one job file per workload"
+                    "jobs [{first_name}] (job 1) and [{name}] (job {}) differ in {key} ({} vs \
+                     {}): fio runs them at once, and pollwise models one set of identical jobs; \
+                     write one job file per workload",
+                    i + 1,
+                    show(a),
+                    show(b)
                 ),
             ));
         }
@@ -417,17 +487,34 @@ fn rw_mix(origin: &str, s: &Section) -> Result<(Rw, u32), LabError> {
         }
         t => Rw::from_name(t).map_err(|e| err(origin, format!("rw: {e}")))?,
     };
-    let rwmixread = match (&s.rwmixread, &s.rwmixwrite) {
-        (Some(r), _) => whole(origin, "rwmixread", r)?,
-        (_, Some(w)) => 100u32.saturating_sub(whole(origin, "rwmixwrite", w)?),
-        _ => 50,
+    let pct = |key: &str, v: &String| -> Result<u32, LabError> {
+        let n = whole(origin, key, v)?;
+        if n > 100 {
+            return Err(err(
+                origin,
+                format!("{key}={n}: out of range: fio accepts a percentage 0 ..= 100"),
+            ));
+        }
+        Ok(n)
     };
-    if rwmixread > 100 {
-        return Err(err(
-            origin,
-            format!("rwmixread={rwmixread}: expected a percentage 0 ..= 100"),
-        ));
-    }
+    let rwmixread = match (&s.rwmixread, &s.rwmixwrite) {
+        (Some(r), Some(w)) => {
+            let (r, w) = (pct("rwmixread", r)?, pct("rwmixwrite", w)?);
+            if r + w != 100 {
+                return Err(err(
+                    origin,
+                    format!(
+                        "rwmixread={r} and rwmixwrite={w} conflict (they must add up to 100; fio \
+                         would silently take the later one): give one of them"
+                    ),
+                ));
+            }
+            r
+        }
+        (Some(r), None) => pct("rwmixread", r)?,
+        (None, Some(w)) => 100 - pct("rwmixwrite", w)?,
+        (None, None) => 50,
+    };
     Ok((rw, rwmixread))
 }
 
@@ -435,7 +522,7 @@ fn rw_mix(origin: &str, s: &Section) -> Result<(Rw, u32), LabError> {
 fn numjobs(origin: &str, jobs: &[(String, Section)]) -> Result<u32, LabError> {
     let mut numjobs: u32 = 0;
     for (name, j) in jobs {
-        let n = whole(origin, "numjobs", &j.numjobs.clone().flatten_or("1"))?;
+        let n = at_least_1(origin, "numjobs", &j.numjobs.clone().flatten_or("1"))?;
         numjobs = numjobs.checked_add(n).ok_or_else(|| {
             err(
                 origin,
@@ -548,7 +635,10 @@ mod tests {
         let e = parse_job("[a]\nrw=read\ndirect=1\n[b]\nrw=write\ndirect=1\n", "t")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("[a] and [b] differ in rw"), "{e}");
+        assert!(
+            e.contains("[a] (job 1) and [b] (job 2) differ in rw"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -568,10 +658,62 @@ mod tests {
         assert!(e("[j]\niodepth=-1\n").contains("iodepth=-1"));
         assert!(e("[global]\nrw=read\n").contains("no job section"));
         assert!(e("rw=read\n[j]\n").contains("before the first [section]"));
-        assert!(e("[j]\nrw=read\n[global]\nbs=4k\n").contains("[global] after"));
         assert!(e("include other.fio\n[j]\n").contains("include"));
         assert!(e("[j]\nrwmixread=120\nrw=randrw\n").contains("rwmixread=120"));
         assert!(e("").contains("no job section"));
+    }
+
+    #[test]
+    fn a_global_applies_to_the_jobs_after_it_and_names_repeat() {
+        // A second [global] adds to the first, for the jobs after it only.
+        let j = parse_job(
+            "[global]\nrw=randread\ndirect=1\n[a]\nbs=8k\n[global]\nbs=8k\n[b]\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!((j.rw, j.bs, j.numjobs), (Rw::RandRead, 8192, 2));
+        let e = parse_job("[a]\ndirect=1\n[global]\nbs=8k\n[b]\ndirect=1\n", "t")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("[a] (job 1) and [b] (job 2) differ in bs"),
+            "{e}"
+        );
+        // Two sections with one name are two jobs.
+        let j = parse_job("[j]\nnumjobs=2\ndirect=1\n[j]\nnumjobs=3\ndirect=1\n", "t").unwrap();
+        assert_eq!((j.numjobs, j.jobs.len()), (5, 2));
+        let e = parse_job("[j]\nrw=read\n[j]\nrw=write\n", "t")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("[j] (job 1) and [j] (job 2) differ in rw"),
+            "{e}"
+        );
+        let e = parse_job("[a]\n[b]\nstonewall\n", "t")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("[b] (job 2) runs after [a]"), "{e}");
+    }
+
+    #[test]
+    fn out_of_range_and_conflicting_options_name_fios_range() {
+        let e = |text: &str| parse_job(text, "x.fio").unwrap_err().to_string();
+        let m = e("[j]\nrw=randrw\nrwmixwrite=150\n");
+        assert!(
+            m.contains("rwmixwrite=150") && m.contains("0 ..= 100"),
+            "{m}"
+        );
+        let m = e("[j]\nrw=randrw\nrwmixread=70\nrwmixwrite=20\n");
+        assert!(m.contains("rwmixread=70 and rwmixwrite=20 conflict"), "{m}");
+        let j = parse_job("[j]\nrw=randrw\nrwmixread=70\nrwmixwrite=30\n", "t").unwrap();
+        assert_eq!(j.rwmixread, 70);
+        let m = e("[j]\nruntime=1500us\n");
+        assert!(m.contains("runtime=1500us") && m.contains("2ms"), "{m}");
+        assert_eq!(time_ms("t", "runtime", "2000us").unwrap(), 2);
+        assert!(e("[j]\nruntime=0\n").contains("runtime=0: out of range"));
+        assert!(e("[j]\niodepth=0\n").contains("iodepth=0: out of range"));
+        assert!(e("[j]\nnumjobs=0\n").contains("numjobs=0: out of range"));
+        assert!(e("[j\n").contains("not a section header"));
     }
 
     #[test]

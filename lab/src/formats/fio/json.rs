@@ -1,14 +1,19 @@
-//! fio's JSON output (`--output-format=json` or `json+`) as a row of the
-//! common schema (`source=fio`): IOPS, bandwidth and latency; the
-//! IOThread's CPU comes from elsewhere ([`crate::formats::import`]).
+//! fio's JSON output (`--output-format=json` or `json+`, fio 3.x) as rows
+//! of the common schema (`source=fio`), one per job (the entries of one
+//! job section, `numjobs` clones, make one row; with `group_reporting` fio
+//! gives one entry per group): IOPS, bandwidth and latency; the IOThread's
+//! CPU comes from elsewhere ([`crate::formats::import`]). Refused: a job
+//! with `error != 0`, a negative number, a JSON version other than fio
+//! 3's. What has to be assumed (an option fio's JSON leaves out) is warned
+//! about.
 //!
 //! Latency: the mean is fio's total latency (`lat_ns`); the percentiles are
 //! fio's completion latency (`clat_ns`, what fio reports percentiles for by
-//! default). With `json+` the latency bins of every job and direction are
-//! merged and the percentiles computed from them, which is exact over
-//! jobs; without bins, one job's (or `group_reporting`'s) percentile table
-//! is used, and several jobs' tables are combined by an IOPS-weighted mean
-//! (an approximation, reported as a warning).
+//! default). With `json+` the latency bins of a row's entries and
+//! directions are merged and the percentiles computed from them, which is
+//! exact; without bins, one entry's percentile table is used, and several
+//! tables are combined by an IOPS-weighted mean (an approximation,
+//! reported as a warning).
 
 use pollwise_core::{RunRow, Rw};
 use serde_json::Value;
@@ -29,44 +34,95 @@ pub struct Labels {
     pub iothreads: u32,
 }
 
-/// One fio JSON output as a row; `iothread_cpu_pct` comes from elsewhere.
-/// Returns the row and any warnings.
-pub fn fio_json_row(
+/// One fio JSON output as rows, one per job; `iothread_cpu_pct` comes
+/// from elsewhere. Returns the rows and any warnings.
+pub fn fio_json_rows(
     text: &str,
     origin: &str,
     labels: &Labels,
     iothread_cpu_pct: f64,
-) -> Result<(RunRow, Vec<String>), LabError> {
+) -> Result<(Vec<RunRow>, Vec<String>), LabError> {
     // fio may print notes before the JSON; start at the first '{'.
     let start = text
         .find('{')
         .ok_or_else(|| bad(origin, "no JSON object (run fio with --output-format=json)"))?;
     let v: Value = serde_json::from_str(&text[start..])
         .map_err(|e| bad(origin, format!("not fio JSON: {e}")))?;
+    let version = v.get("fio version").and_then(Value::as_str).unwrap_or("");
+    if !version.starts_with("fio-3.") {
+        return Err(bad(
+            origin,
+            format!(
+                "\"fio version\" is {version:?}: pollwise reads fio 3.x JSON (lat_ns, clat_ns, \
+                 bw_bytes); rerun with fio 3 or later"
+            ),
+        ));
+    }
     let jobs = v
         .get("jobs")
         .and_then(Value::as_array)
         .filter(|j| !j.is_empty())
         .ok_or_else(|| bad(origin, "no \"jobs\" array (is this fio's JSON output?)"))?;
     let mut warnings = Vec::new();
-    let (rw, bs, iodepth, numjobs) = job_options(&v, jobs, origin)?;
-    let mut t = totals(jobs, origin)?;
-    if t.iops <= 0.0 {
-        return Err(bad(origin, "no read or write IOPS in any job"));
+    let mut groups: Vec<(JobOptions, Vec<&Value>)> = Vec::new();
+    for (i, job) in jobs.iter().enumerate() {
+        let name = job.get("jobname").and_then(Value::as_str).unwrap_or("");
+        let job_origin = format!("{origin}: job {} [{name}]", i + 1);
+        let error = job.get("error").and_then(Value::as_f64).unwrap_or(0.0);
+        if error != 0.0 {
+            return Err(bad(
+                &job_origin,
+                format!("fio reports error {error}: its numbers are not a measurement"),
+            ));
+        }
+        let o = job_options(&v, job, &job_origin, &mut warnings)?;
+        match groups.iter_mut().find(|(k, _)| *k == o) {
+            Some((_, entries)) => entries.push(job),
+            None => groups.push((o, vec![job])),
+        }
     }
-    let pct_us = percentiles_us(&mut t, origin, &mut warnings);
+    let mut rows = Vec::new();
+    for (o, entries) in groups {
+        let job_origin = format!("{origin}: [{}]", o.name);
+        rows.push(row(&o, &entries, &job_origin, labels, &mut warnings)?);
+    }
+    for r in &mut rows {
+        r.iothread_cpu_pct = iothread_cpu_pct;
+    }
+    Ok((rows, warnings))
+}
+
+/// The row of one job: its entries (clones, or one group) added up.
+fn row(
+    o: &JobOptions,
+    entries: &[&Value],
+    origin: &str,
+    labels: &Labels,
+    warnings: &mut Vec<String>,
+) -> Result<RunRow, LabError> {
+    let mut t = totals(entries, origin)?;
+    if t.iops <= 0.0 {
+        return Err(bad(origin, "no read or write IOPS"));
+    }
+    let pct_us = percentiles_us(&mut t, origin, warnings);
     if t.runtime_ms <= 0.0 {
         warnings.push(format!("{origin}: no job_runtime; duration_ms is 0"));
     }
-    let row = RunRow {
+    // With group_reporting fio reports one entry for numjobs jobs.
+    let numjobs = if entries.len() == 1 {
+        o.numjobs
+    } else {
+        entries.len() as u64
+    };
+    Ok(RunRow {
         source: "fio".into(),
         preset: labels.testbed.clone(),
         policy: labels.policy.clone(),
         params: labels.params.clone(),
-        rw: rw.name().into(),
-        bs,
+        rw: o.rw.name().into(),
+        bs: o.bs,
         numjobs: u32::try_from(numjobs).map_err(|_| bad(origin, "numjobs out of range"))?,
-        iodepth: u32::try_from(iodepth).map_err(|_| bad(origin, "iodepth out of range"))?,
+        iodepth: u32::try_from(o.iodepth).map_err(|_| bad(origin, "iodepth out of range"))?,
         iothreads: labels.iothreads,
         duration_ms: t.runtime_ms as u64,
         seed: 0,
@@ -76,51 +132,73 @@ pub fn fio_json_row(
         lat_p50_us: pct_us[0],
         lat_p99_us: pct_us[1],
         lat_p999_us: pct_us[2],
-        iothread_cpu_pct,
+        iothread_cpu_pct: 0.0,
         poll_cpu_pct: 0.0,
         kicks_per_s: 0.0,
         wakeups_per_s: 0.0,
         window_mean_ns: 0.0,
         window_zero_frac: 0.0,
         abrupt_resets: 0,
-    };
-    Ok((row, warnings))
+    })
 }
 
-/// The workload of the first job (its options, else the global ones, else
-/// fio's defaults): rw, bs, iodepth and numjobs (with `group_reporting`
-/// one entry stands for `numjobs` jobs).
-fn job_options(v: &Value, jobs: &[Value], origin: &str) -> Result<(Rw, u64, u64, u64), LabError> {
+/// What identifies a job's row: its group, name and workload.
+#[derive(Clone, Debug, PartialEq)]
+struct JobOptions {
+    group: u64,
+    name: String,
+    rw: Rw,
+    bs: u64,
+    iodepth: u64,
+    numjobs: u64,
+}
+
+/// One job's workload (its options, else the global ones, else fio's
+/// defaults, warned about): rw, bs, iodepth and numjobs.
+fn job_options(
+    v: &Value,
+    job: &Value,
+    origin: &str,
+    warnings: &mut Vec<String>,
+) -> Result<JobOptions, LabError> {
     let global = v.get("global options");
-    let opt = |job: &Value, key: &str| -> Option<String> {
+    let opt = |key: &str| -> Option<String> {
         job.get("job options")
             .and_then(|o| o.get(key))
             .or_else(|| global.and_then(|g| g.get(key)))
             .and_then(Value::as_str)
             .map(str::to_string)
     };
-    let first = &jobs[0];
-    let rw_text = opt(first, "rw").unwrap_or_else(|| "read".into());
+    let mut or_default = |key: &str, default: &str| {
+        opt(key).unwrap_or_else(|| {
+            warnings.push(format!(
+                "{origin}: no {key} in its options; fio's default {key}={default} assumed"
+            ));
+            default.to_string()
+        })
+    };
+    let rw_text = or_default("rw", "read");
+    let bs_text = or_default("bs", "4k");
+    let iodepth_text = or_default("iodepth", "1");
     let rw = Rw::from_name(&rw_text).map_err(|e| bad(origin, format!("rw: {e}")))?;
-    let bs_text = opt(first, "bs").unwrap_or_else(|| "4k".into());
     let bs = parse_size(&bs_text).ok_or_else(|| bad(origin, format!("bs '{bs_text}'")))?;
-    let num = |key: &str, default: u64| -> Result<u64, LabError> {
-        match opt(first, key) {
-            None => Ok(default),
-            Some(t) => t
-                .trim()
-                .parse()
-                .map_err(|_| bad(origin, format!("{key} '{t}' is not a whole number"))),
-        }
+    let num = |key: &str, t: &str| -> Result<u64, LabError> {
+        t.trim()
+            .parse()
+            .map_err(|_| bad(origin, format!("{key} '{t}' is not a whole number")))
     };
-    let iodepth = num("iodepth", 1)?;
-    // With group_reporting fio reports one entry for numjobs jobs.
-    let numjobs = if jobs.len() == 1 {
-        num("numjobs", 1)?
-    } else {
-        jobs.len() as u64
-    };
-    Ok((rw, bs, iodepth, numjobs))
+    Ok(JobOptions {
+        group: job.get("groupid").and_then(Value::as_u64).unwrap_or(0),
+        name: job
+            .get("jobname")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string(),
+        rw,
+        bs,
+        iodepth: num("iodepth", &iodepth_text)?,
+        numjobs: num("numjobs", &opt("numjobs").unwrap_or_else(|| "1".into()))?,
+    })
 }
 
 /// What every job and direction adds up to: IOPS, bandwidth,
@@ -136,43 +214,62 @@ struct Totals {
     pct_tables: Vec<(f64, [f64; 3])>,
 }
 
-/// The number at `path` in `x`, 0 where absent.
-fn num_at(x: &Value, path: &[&str]) -> f64 {
+/// The number at `path` in `x`, 0 where absent; a negative one is refused.
+fn num_at(x: &Value, path: &[&str], origin: &str) -> Result<f64, LabError> {
     let mut cur = x;
     for p in path {
         match cur.get(p) {
             Some(n) => cur = n,
-            None => return 0.0,
+            None => return Ok(0.0),
         }
     }
-    cur.as_f64().unwrap_or(0.0)
+    match cur.as_f64().unwrap_or(0.0) {
+        n if n < 0.0 => Err(bad(
+            origin,
+            format!(
+                "{} is {n}: fio never reports a negative one",
+                path.join(".")
+            ),
+        )),
+        n => Ok(n),
+    }
 }
 
-fn totals(jobs: &[Value], origin: &str) -> Result<Totals, LabError> {
+fn totals(jobs: &[&Value], origin: &str) -> Result<Totals, LabError> {
     let mut t = Totals::default();
     for job in jobs {
-        t.runtime_ms = t.runtime_ms.max(num_at(job, &["job_runtime"]));
+        t.runtime_ms = t.runtime_ms.max(num_at(job, &["job_runtime"], origin)?);
         for d in ["read", "write"] {
             let Some(side) = job.get(d) else { continue };
-            let side_iops = num_at(side, &["iops"]);
+            let side_iops = num_at(side, &["iops"], origin)?;
+            let bytes_per_s = num_at(side, &["bw_bytes"], origin)?;
+            let lat_ns = num_at(side, &["lat_ns", "mean"], origin)?;
             if side_iops <= 0.0 {
                 continue;
             }
             t.iops += side_iops;
-            t.bytes_per_s += num_at(side, &["bw_bytes"]);
-            t.lat_weighted += side_iops * num_at(side, &["lat_ns", "mean"]);
+            t.bytes_per_s += bytes_per_s;
+            t.lat_weighted += side_iops * lat_ns;
             let clat = side.get("clat_ns");
             if let Some(b) = clat.and_then(|c| c.get("bins")).and_then(Value::as_object) {
                 for (k, n) in b {
                     let ns: u64 = k
                         .parse()
                         .map_err(|_| bad(origin, format!("latency bin '{k}'")))?;
-                    t.bins.push((ns, n.as_u64().unwrap_or(0)));
+                    let n = n.as_u64().ok_or_else(|| {
+                        bad(origin, format!("latency bin '{k}': {n} is not a count"))
+                    })?;
+                    t.bins.push((ns, n));
                 }
             } else if let Some(p) = clat.and_then(|c| c.get("percentile")) {
                 let at = |q: &str| p.get(q).and_then(Value::as_f64);
                 match (at("50.000000"), at("99.000000"), at("99.900000")) {
-                    (Some(a), Some(b), Some(c)) => t.pct_tables.push((side_iops, [a, b, c])),
+                    (Some(a), Some(b), Some(c)) if a.min(b).min(c) >= 0.0 => {
+                        t.pct_tables.push((side_iops, [a, b, c]))
+                    }
+                    (Some(_), Some(_), Some(_)) => {
+                        return Err(bad(origin, "a negative clat_ns.percentile"))
+                    }
                     _ => {
                         return Err(bad(
                             origin,
@@ -257,14 +354,15 @@ mod tests {
    "read": {"iops": 1000.0, "bw_bytes": 8192000, "lat_ns": {"mean": 20000.0},
             "clat_ns": {"bins": {"10000": 50, "20000": 49, "90000": 1}}},
    "write": {"iops": 0.0}},
-  {"jobname": "a", "job_runtime": 10000,
+  {"jobname": "a", "job_runtime": 10000, "job options": {"numjobs": "2"},
    "read": {"iops": 3000.0, "bw_bytes": 24576000, "lat_ns": {"mean": 10000.0},
             "clat_ns": {"bins": {"10000": 250, "20000": 50}}}}
  ]}"#;
 
     #[test]
     fn json_plus_bins_merge_over_jobs() {
-        let (r, w) = fio_json_row(JSON, "f.json", &labels(), 12.5).unwrap();
+        let (rows, w) = fio_json_rows(JSON, "f.json", &labels(), 12.5).unwrap();
+        let [r] = &rows[..] else { panic!("{rows:?}") };
         assert!(w.is_empty(), "{w:?}");
         assert_eq!(
             (r.source.as_str(), r.rw.as_str(), r.bs),
@@ -285,20 +383,98 @@ mod tests {
 
     #[test]
     fn percentile_tables_without_bins() {
-        let one = r#"{"jobs": [{"job_runtime": 500, "job options": {"rw": "read", "bs": "4096", "numjobs": "4"},
+        let one = r#"{"fio version": "fio-3.33", "jobs": [{"job_runtime": 500, "job options": {"rw": "read", "bs": "4096", "numjobs": "4"},
           "read": {"iops": 10.0, "bw_bytes": 40960, "lat_ns": {"mean": 1000.0},
             "clat_ns": {"percentile": {"50.000000": 900, "99.000000": 2000, "99.900000": 3000}}}}]}"#;
-        let (r, w) = fio_json_row(one, "g.json", &labels(), 1.0).unwrap();
-        assert!(w.is_empty());
+        let (rows, w) = fio_json_rows(one, "g.json", &labels(), 1.0).unwrap();
+        let [r] = &rows[..] else { panic!("{rows:?}") };
+        assert_eq!(
+            w,
+            ["g.json: job 1 []: no iodepth in its options; fio's default iodepth=1 assumed"]
+        );
         assert_eq!((r.numjobs, r.lat_p50_us, r.lat_p999_us), (4, 0.9, 3.0));
         let e = |t: &str| {
-            fio_json_row(t, "x.json", &labels(), 0.0)
+            let t = t.replacen('{', "{\"fio version\": \"fio-3.33\", ", 1);
+            fio_json_rows(&t, "x.json", &labels(), 0.0)
                 .unwrap_err()
                 .to_string()
         };
         assert!(e("fio: error").contains("no JSON object"));
+        assert!(e("{\"jobs\": []} ").contains("no \"jobs\""));
         assert!(e("{\"jobs\": []}").contains("no \"jobs\""));
         assert!(e("{\"jobs\": [{\"read\": {\"iops\": 0}}]}").contains("no read or write IOPS"));
         assert!(e("{\"jobs\": [{\"job options\": {\"rw\": \"trim\"}}]}").contains("trim"));
+    }
+
+    /// A job of fio's JSON with `iops` IOPS at `lat` ns and its options.
+    fn job(name: &str, options: &str, iops: f64, lat: f64) -> String {
+        format!(
+            r#"{{"jobname": "{name}", "groupid": 0, "error": 0, "job_runtime": 1000,
+              "job options": {{{options}}},
+              "read": {{"iops": {iops}, "bw_bytes": {}, "lat_ns": {{"mean": {lat}}},
+                "clat_ns": {{"bins": {{"{lat}": 10}}}}}}}}"#,
+            iops * 4096.0
+        )
+    }
+
+    fn doc(version: &str, jobs: &[String]) -> String {
+        format!(
+            r#"{{"fio version": "{version}", "jobs": [{}]}}"#,
+            jobs.join(",")
+        )
+    }
+
+    #[test]
+    fn one_row_per_job_and_what_cannot_be_trusted_is_refused() {
+        let big = job(
+            "big",
+            r#""rw": "randread", "bs": "4k", "iodepth": "32""#,
+            99e3,
+            300e3,
+        );
+        let small = job(
+            "small",
+            r#""rw": "randwrite", "bs": "64k", "iodepth": "1""#,
+            1e3,
+            20e3,
+        );
+        let (rows, w) =
+            fio_json_rows(&doc("fio-3.33", &[big.clone(), small]), "m", &labels(), 1.0).unwrap();
+        let got: Vec<_> = rows
+            .iter()
+            .map(|r| (r.rw.as_str(), r.bs, r.iodepth, r.iops, r.lat_p50_us))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("randread", 4096, 32, 99e3, 300.0),
+                ("randwrite", 65536, 1, 1e3, 20.0)
+            ]
+        );
+        assert!(w.is_empty(), "{w:?}");
+        let (_, w) = fio_json_rows(
+            &doc("fio-3.33", &[job("d", "", 5.0, 1e3)]),
+            "m",
+            &labels(),
+            1.0,
+        )
+        .unwrap();
+        assert!(
+            w.join("\n").contains("fio's default rw=read assumed"),
+            "{w:?}"
+        );
+        let e = |text: String| {
+            fio_json_rows(&text, "x", &labels(), 0.0)
+                .unwrap_err()
+                .to_string()
+        };
+        let failed = big.replace(r#""error": 0"#, r#""error": 5"#);
+        assert!(e(doc("fio-3.33", &[failed])).contains("[big]: fio reports error 5"));
+        let negative = job("n", r#""rw": "read""#, -5.0, 1e3);
+        assert!(e(doc("fio-3.33", &[negative])).contains("iops is -5"));
+        let slow = job("s", r#""rw": "read""#, 5.0, -1e3);
+        assert!(e(doc("fio-3.33", &[slow])).contains("lat_ns.mean is -1000"));
+        let m = e(doc("fio-2.2.10", &[big]));
+        assert!(m.contains("\"fio-2.2.10\"") && m.contains("fio 3.x"), "{m}");
     }
 }

@@ -7,8 +7,8 @@
 //! pub struct FioJob { rw, rwmixread, bs, iodepth, numjobs, duration_ms, ramp_ms, disks,
 //!                     jobs, warnings, ignored }
 //! pub fn split_filenames(list: &str) -> Vec<String>
-//! pub fn fio_json_row(text: &str, origin: &str, labels: &Labels, iothread_cpu_pct: f64)
-//!     -> Result<(RunRow, Vec<String>), LabError>
+//! pub fn fio_json_rows(text: &str, origin: &str, labels: &Labels, iothread_cpu_pct: f64)
+//!     -> Result<(Vec<RunRow>, Vec<String>), LabError>
 //! pub struct Labels { pub testbed: String, pub policy: String, pub params: String,
 //!                     pub iothreads: u32 }
 //! ```
@@ -17,4 +17,4 @@ mod job;
 mod json;
 
 pub use job::{parse_job, read_job_file, split_filenames, FioJob};
-pub use json::{fio_json_row, Labels};
+pub use json::{fio_json_rows, Labels};

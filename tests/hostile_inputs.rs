@@ -1,0 +1,152 @@
+//! The binary against hostile or careless inputs, round three: fio's files
+//! as fio reads them, work that stays bounded, and text people read or
+//! paste that says what was given. None of these needs a device.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use common::{assert_clean_error, assert_ok, pollwise, scratch_dir, stdout};
+
+/// Runs pollwise with `input` on its standard input.
+fn with_stdin(args: &[&str], input: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pollwise"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run pollwise");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_fio_job_file_on_a_pipe_is_read_once() {
+    let job = "[global]\nrw=randread\nbs=4k\niodepth=4\ndirect=1\nruntime=5ms\n[j]\n";
+    let o = with_stdin(
+        &[
+            "sim",
+            "--preset",
+            "optane-p4800x",
+            "--fio-job",
+            "/dev/stdin",
+            "--format",
+            "csv",
+        ],
+        job,
+    );
+    assert_ok(&o);
+    let out = stdout(&o);
+    assert!(
+        out.lines().count() == 2 && out.contains("randread"),
+        "{out}"
+    );
+}
+
+#[test]
+fn fio_options_out_of_range_name_the_option_and_fios_range() {
+    let job = scratch_dir("inputs-range").join("mix.fio");
+    std::fs::write(&job, "[j]\nrw=randrw\nrwmixwrite=150\ndirect=1\n").unwrap();
+    let o = pollwise(&[
+        "sim",
+        "--preset",
+        "optane-p4800x",
+        "--fio-job",
+        job.to_str().unwrap(),
+    ]);
+    assert_clean_error(&o, &["rwmixwrite=150", "0 ..= 100"]);
+}
+
+#[test]
+fn import_fio_gives_one_row_per_job_and_refuses_a_failed_one() {
+    let d = scratch_dir("inputs-fio-json");
+    let job = |name: &str, rw: &str, iops: u32, error: u32| {
+        format!(
+            r#"{{"jobname": "{name}", "groupid": 0, "error": {error}, "job_runtime": 1000,
+              "job options": {{"rw": "{rw}", "bs": "4k", "iodepth": "1"}},
+              "read": {{"iops": {iops}, "bw_bytes": 4096, "lat_ns": {{"mean": 1000}},
+                "clat_ns": {{"bins": {{"1000": 10}}}}}}}}"#
+        )
+    };
+    let write = |file: &str, jobs: &[String]| {
+        let path = d.join(file);
+        let text = format!(
+            r#"{{"fio version": "fio-3.33", "jobs": [{}]}}"#,
+            jobs.join(",")
+        );
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let two = write(
+        "two.json",
+        &[job("a", "randread", 990, 0), job("b", "randwrite", 10, 0)],
+    );
+    let o = pollwise(&["import", "fio", "--json", &two, "--iothread-cpu", "1"]);
+    assert_ok(&o);
+    let out = stdout(&o);
+    let lines: Vec<_> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(
+        lines[1].contains("randread") && lines[2].contains("randwrite"),
+        "{out}"
+    );
+    let failed = write("failed.json", &[job("a", "randread", 990, 5)]);
+    let o = pollwise(&["import", "fio", "--json", &failed, "--iothread-cpu", "1"]);
+    assert_clean_error(&o, &["[a]: fio reports error 5"]);
+}
+
+#[test]
+fn a_near_zero_cost_preset_never_passes_its_own_bandwidth_cap() {
+    // Every cost 1 ns (no transfer overhead) and a 4 KiB transfer of 9.9 ns: truncated to 9 ns,
+    // the device would move 4 KiB in 9 ns, past its bandwidth.
+    let shown = stdout(&pollwise(&["preset", "show", "optane-p4800x"]));
+    let rate: u64 = 413_737_373_737;
+    let near_zero: Vec<String> = shown
+        .lines()
+        .map(|l| match l.split_once(" = ") {
+            Some(("transfer_overhead_ns", _)) => "transfer_overhead_ns = 0".into(),
+            Some((k, _)) if k.ends_with("_ns") => format!("{k} = 1"),
+            Some(("io_cpu_ns_per_kib", _)) => "io_cpu_ns_per_kib = 0".into(),
+            Some(("read_bytes_per_s", _)) => format!("read_bytes_per_s = {rate}"),
+            _ => l.to_string(),
+        })
+        .collect();
+    let preset = scratch_dir("inputs-near-zero").join("near-zero.toml");
+    std::fs::write(&preset, near_zero.join("\n")).unwrap();
+    let o = pollwise(&[
+        "sim",
+        "--preset",
+        preset.to_str().unwrap(),
+        "--rw",
+        "randread",
+        "--bs",
+        "4k",
+        "--iodepth",
+        "64",
+        "--numjobs",
+        "8",
+        "--duration-ms",
+        "1",
+        "--format",
+        "csv",
+    ]);
+    assert_ok(&o);
+    let out = stdout(&o);
+    let rows: Vec<pollwise_core::RunRow> = csv::Reader::from_reader(out.as_bytes())
+        .deserialize()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let cap = rate as f64 / 4096.0;
+    assert!(
+        rows[0].iops > 0.9 * cap && rows[0].iops <= cap,
+        "{} > {cap}",
+        rows[0].iops
+    );
+}
