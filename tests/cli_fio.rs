@@ -26,21 +26,25 @@ fn one_row(text: &str) -> RunRow {
     rows.into_iter().next().unwrap()
 }
 
+/// `pollwise sim` of a job file on the 16-disk preset, 10 ms, as CSV.
+fn sim_job(file: &str) -> std::process::Output {
+    pollwise(&[
+        "sim",
+        "--preset",
+        "fcp-16disk",
+        "--fio-job",
+        file,
+        "--duration-ms",
+        "10",
+        "--format",
+        "csv",
+    ])
+}
+
 #[test]
-fn the_seed_threads_job_files_run_in_sim_and_compare() {
-    for (path, numjobs, disks) in SEED_JOBS {
-        let file = job(path);
-        let o = pollwise(&[
-            "sim",
-            "--preset",
-            "fcp-16disk",
-            "--fio-job",
-            &file,
-            "--duration-ms",
-            "10",
-            "--format",
-            "csv",
-        ]);
+fn the_seed_threads_job_files_run_in_sim() {
+    for (path, numjobs, _) in SEED_JOBS {
+        let o = sim_job(&job(path));
         assert_ok(&o);
         let r = one_row(&stdout(&o));
         assert_eq!(
@@ -54,8 +58,18 @@ fn the_seed_threads_job_files_run_in_sim_and_compare() {
             err.contains("ramp_time") && err.contains("time_based"),
             "{err}"
         );
-        // The disks come from the filename list: the same job on one disk
-        // differs (the 16-disk preset at 1 disk is bound by it).
+    }
+}
+
+#[test]
+fn a_job_files_disks_come_from_its_filename_list() {
+    for (path, _, disks) in SEED_JOBS {
+        let file = job(path);
+        let o = sim_job(&file);
+        assert_ok(&o);
+        let iops = one_row(&stdout(&o)).iops;
+        // The same job on one disk differs (the 16-disk preset at 1 disk
+        // is bound by it).
         let one_disk = fs::read_to_string(&file)
             .unwrap()
             .lines()
@@ -71,31 +85,26 @@ fn the_seed_threads_job_files_run_in_sim_and_compare() {
         let dir = scratch_dir(&format!("fio-disks-{disks}"));
         let f1 = dir.join("one.fio");
         fs::write(&f1, one_disk).unwrap();
-        let o1 = pollwise(&[
-            "sim",
-            "--preset",
-            "fcp-16disk",
-            "--fio-job",
-            f1.to_str().unwrap(),
-            "--duration-ms",
-            "10",
-            "--format",
-            "csv",
-        ]);
+        let o1 = sim_job(f1.to_str().unwrap());
         assert_ok(&o1);
         assert_ne!(
             one_row(&stdout(&o1)).iops,
-            r.iops,
+            iops,
             "{path}: disks had no effect"
         );
         fs::remove_dir_all(&dir).unwrap();
+    }
+}
 
+#[test]
+fn the_seed_threads_job_files_run_in_compare() {
+    for (path, _, _) in SEED_JOBS {
         let o = pollwise(&[
             "compare",
             "--preset",
             "fcp-16disk",
             "--fio-job",
-            &file,
+            &job(path),
             "--duration-ms",
             "5",
             "--iothreads",
@@ -199,9 +208,23 @@ fn realdev_run_takes_a_job_file() {
     fs::remove_dir(&d).unwrap();
 }
 
+const TESTBED_JSON: &str = "examples/fio/testbed-run.json";
+
+/// A pidstat report with one IOThread, TID 4250, at 57% CPU.
+fn pidstat_file(dir: &std::path::Path) -> String {
+    let pid = dir.join("pidstat.txt");
+    fs::write(
+        &pid,
+        "12:00:01      UID      TGID       TID    %usr %system  %guest   %wait    %CPU   CPU  Command\n\
+         Average:        0         -      4250   35.00   20.00    0.00    0.00   57.00     -  |__IO iothread0\n",
+    )
+    .unwrap();
+    pid.to_str().unwrap().to_string()
+}
+
 #[test]
 fn import_fio_json_gives_rows_with_source_fio() {
-    let json = job("examples/fio/testbed-run.json");
+    let json = job(TESTBED_JSON);
     let o = pollwise(&[
         "import",
         "fio",
@@ -229,39 +252,38 @@ fn import_fio_json_gives_rows_with_source_fio() {
         (r.iops, r.iothread_cpu_pct, r.lat_p99_us),
         (25600.0, 42.5, 420.0)
     );
+}
+
+#[test]
+fn import_fio_takes_the_iothread_cpu_from_pidstat() {
     let dir = scratch_dir("import-fio");
-    let pid = dir.join("pidstat.txt");
-    fs::write(
-        &pid,
-        "12:00:01      UID      TGID       TID    %usr %system  %guest   %wait    %CPU   CPU  Command\n\
-         Average:        0         -      4250   35.00   20.00    0.00    0.00   57.00     -  |__IO iothread0\n",
-    )
-    .unwrap();
+    let pid = pidstat_file(&dir);
     let o = pollwise(&[
         "import",
         "fio",
         "--json",
-        &json,
+        &job(TESTBED_JSON),
         "--pidstat",
-        pid.to_str().unwrap(),
+        &pid,
         "--tid",
         "4250",
     ]);
     assert_ok(&o);
     assert_eq!(one_row(&stdout(&o)).iothread_cpu_pct, 57.0);
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn import_fio_errors_are_clear() {
+    let json = job(TESTBED_JSON);
+    let dir = scratch_dir("import-fio-errors");
+    let pid = pidstat_file(&dir);
     assert_clean_error(
         &pollwise(&["import", "fio", "--json", &json]),
         &["--iothread-cpu"],
     );
     assert_clean_error(
-        &pollwise(&[
-            "import",
-            "fio",
-            "--json",
-            pid.to_str().unwrap(),
-            "--iothread-cpu",
-            "1",
-        ]),
+        &pollwise(&["import", "fio", "--json", &pid, "--iothread-cpu", "1"]),
         &["no JSON object"],
     );
     assert_clean_error(
@@ -271,7 +293,7 @@ fn import_fio_json_gives_rows_with_source_fio() {
             "--json",
             &json,
             "--pidstat",
-            pid.to_str().unwrap(),
+            &pid,
             "--tid",
             "1",
         ]),

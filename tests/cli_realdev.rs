@@ -404,8 +404,18 @@ fn calibrate_writes_a_preset_that_validate_and_sim_load() {
     let _g = serial();
     let Some(dir) = device_dir() else { return };
     let preset_path = dir.join(format!("pollwise-cli-local-{}.toml", std::process::id()));
-    let preset_arg = preset_path.to_str().unwrap();
+    let preset = preset_path.to_str().unwrap();
     let work = own_dir(&dir, "calibrate");
+    calibrate_a_local_preset(&work, preset);
+    validate_writes_its_csv_and_report(preset, &work);
+    validate_prints_its_table(preset, &work);
+    std::fs::remove_file(&preset_path).unwrap();
+    assert_left_empty(&work);
+}
+
+/// `realdev calibrate` in `work`, short, writing `preset`; checks what the
+/// preset holds as the simulator loads it.
+fn calibrate_a_local_preset(work: &Path, preset: &str) {
     let o = pollwise(&[
         "realdev",
         "calibrate",
@@ -414,7 +424,7 @@ fn calibrate_writes_a_preset_that_validate_and_sim_load() {
         "--size-mb",
         "8",
         "--out",
-        preset_arg,
+        preset,
         "--point-ms",
         "100",
         "--rounds",
@@ -429,9 +439,10 @@ fn calibrate_writes_a_preset_that_validate_and_sim_load() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("wrote"), "{}", stdout(&o));
-    let text = std::fs::read_to_string(&preset_path).unwrap();
+    let text = std::fs::read_to_string(preset).unwrap();
     assert!(text.contains("(repeats: IOPS"), "{text}");
-    let preset = pollwise_sim::Preset::load(preset_arg).unwrap();
+    assert!(text.contains("us idle: eventfd"), "{text}");
+    let preset = pollwise_sim::Preset::load(preset).unwrap();
     assert_eq!(preset.name, "local");
     assert!(matches!(
         preset.device.read_latency,
@@ -455,43 +466,47 @@ fn calibrate_writes_a_preset_that_validate_and_sim_load() {
         host.channel_wakeup_by_idle_ns.iter().all(|q| q[1] > 0),
         "{host:?}"
     );
-    assert!(text.contains("us idle: eventfd"), "{text}");
     assert!(
         host.shared,
         "the calibrated CPUs are shared by the loop and the jobs"
     );
+}
 
-    let work_arg = work.to_str().unwrap();
-    let validate = |extra: &[&str]| {
-        let mut args = vec![
-            "validate",
-            "--preset",
-            preset_arg,
-            "--iodepth",
-            "1",
-            "--duration-ms",
-            "150",
-            "--size-mb",
-            "8",
-            "--dir",
-            work_arg,
-            "--policy",
-            "off",
-            "--numjobs",
-            "1",
-            "--repeat",
-            "2",
-        ];
-        args.extend_from_slice(extra);
-        pollwise(&args)
-    };
-    let o = validate(&["--format", "csv"]);
+/// `validate` of `policy` against qemu on `preset` at randread 4k qd=1
+/// numjobs=1, two rounds of 150 ms in `work`, with `extra` flags.
+fn validate_on(preset: &str, work: &Path, policy: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "validate",
+        "--preset",
+        preset,
+        "--iodepth",
+        "1",
+        "--duration-ms",
+        "150",
+        "--size-mb",
+        "8",
+        "--dir",
+        work.to_str().unwrap(),
+        "--policy",
+        policy,
+        "--numjobs",
+        "1",
+        "--repeat",
+        "2",
+    ];
+    args.extend_from_slice(extra);
+    pollwise(&args)
+}
+
+/// The CSV's contract columns and one row, and the same run as a markdown
+/// report for the docs, through --out.
+fn validate_writes_its_csv_and_report(preset: &str, work: &Path) {
+    let o = validate_on(preset, work, "off", &["--format", "csv"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let text = stdout(&o);
-    let mut reader = csv::Reader::from_reader(text.as_bytes());
-    // The same run as a report for the docs, through --out.
+    assert_validation_csv(&stdout(&o));
     let report = work.join("validation.md");
-    let o = validate(&["--format", "markdown", "--out", report.to_str().unwrap()]);
+    let out = ["--format", "markdown", "--out", report.to_str().unwrap()];
+    let o = validate_on(preset, work, "off", &out);
     assert!(o.status.success(), "{}", stderr(&o));
     let md = std::fs::read_to_string(&report).unwrap();
     assert!(md.starts_with("# pollwise validate: "), "{md}");
@@ -507,6 +522,12 @@ fn calibrate_writes_a_preset_that_validate_and_sim_load() {
         assert!(md.contains(part), "{part} missing from:\n{md}");
     }
     std::fs::remove_file(&report).unwrap();
+}
+
+/// `validate --format csv` of policy off at one point: the first eleven
+/// columns are the contract, the measured median lies in its interval.
+fn assert_validation_csv(text: &str) {
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
     let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
     assert_eq!(
         &header[..11],
@@ -534,26 +555,12 @@ fn calibrate_writes_a_preset_that_validate_and_sim_load() {
     let f = |i: usize| rec[i].parse::<f64>().unwrap();
     assert!(f(7) <= f(6) && f(6) <= f(8), "{rec:?}");
     assert!(f(5).is_finite() && f(9).is_finite() && f(10).is_finite());
+}
 
-    let o = pollwise(&[
-        "validate",
-        "--preset",
-        preset_arg,
-        "--iodepth",
-        "1",
-        "--numjobs",
-        "1",
-        "--repeat",
-        "2",
-        "--policy",
-        "fixed",
-        "--duration-ms",
-        "150",
-        "--size-mb",
-        "8",
-        "--dir",
-        work.to_str().unwrap(),
-    ]);
+/// `validate`'s table: the measured interval's method, the tallies and
+/// the baseline's absolute agreement.
+fn validate_prints_its_table(preset: &str, work: &Path) {
+    let o = validate_on(preset, work, "fixed", &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     let text = stdout(&o);
     for needle in [
@@ -565,9 +572,10 @@ fn calibrate_writes_a_preset_that_validate_and_sim_load() {
     ] {
         assert!(text.contains(needle), "missing {needle}:\n{text}");
     }
-    std::fs::remove_file(&preset_path).unwrap();
-    assert_left_empty(&work);
+}
 
+#[test]
+fn validate_refuses_an_unknown_preset_and_a_clairvoyant_policy() {
     let o = pollwise(&["validate", "--preset", "no-such-preset"]);
     assert_clean_error(&o, &["unknown preset 'no-such-preset'"]);
     let o = pollwise(&[

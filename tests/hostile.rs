@@ -43,9 +43,8 @@ fn results_header() -> String {
     pollwise_core::RunRow::COLUMNS.join(",")
 }
 
-#[test]
-fn an_output_that_is_the_preset_or_the_target_is_refused() {
-    let d = scratch_dir("hostile-same");
+/// A preset file in `d`, with the text of optane-p4800x.
+fn preset_file(d: &Path) -> std::path::PathBuf {
     let preset = d.join("p.toml");
     fs::write(
         &preset,
@@ -54,6 +53,13 @@ fn an_output_that_is_the_preset_or_the_target_is_refused() {
             .to_toml(),
     )
     .unwrap();
+    preset
+}
+
+#[test]
+fn an_output_that_is_the_preset_is_refused() {
+    let d = scratch_dir("hostile-same");
+    let preset = preset_file(&d);
     let before = fs::read(&preset).unwrap();
     let o = within(
         QUICK,
@@ -77,8 +83,26 @@ fn an_output_that_is_the_preset_or_the_target_is_refused() {
     );
     assert_clean_error(&o, &["same file"]);
     assert_eq!(fs::read(&preset).unwrap(), before);
+    let o = within(
+        QUICK,
+        &[
+            "validate",
+            "--preset",
+            s(&preset),
+            "--format",
+            "markdown",
+            "--out",
+            s(&preset),
+        ],
+    );
+    assert_clean_error(&o, &["same file", "--preset"]);
+    assert_eq!(fs::read(&preset).unwrap(), before);
+}
 
+#[test]
+fn an_output_that_is_the_device_target_is_refused() {
     // The device commands: refused before the target is opened.
+    let d = scratch_dir("hostile-same-target");
     let data = d.join("data.bin");
     fs::write(&data, vec![7u8; 1 << 20]).unwrap();
     for args in [
@@ -105,23 +129,12 @@ fn an_output_that_is_the_preset_or_the_target_is_refused() {
         let o = within(QUICK, &args);
         assert_clean_error(&o, &["same file", "--file"]);
     }
-    let o = within(
-        QUICK,
-        &[
-            "validate",
-            "--preset",
-            s(&preset),
-            "--format",
-            "markdown",
-            "--out",
-            s(&preset),
-        ],
-    );
-    assert_clean_error(&o, &["same file", "--preset"]);
-    assert_eq!(fs::read(&preset).unwrap(), before);
     assert_eq!(fs::read(&data).unwrap(), vec![7u8; 1 << 20]);
+}
 
-    // A plot whose output is a link to its input.
+#[test]
+fn a_plot_whose_output_links_to_its_input_is_refused() {
+    let d = scratch_dir("hostile-same-plot");
     let csv = d.join("rows.csv");
     let out = pollwise(&["sim", "--format", "csv", "--duration-ms", "5"]);
     assert_ok(&out);

@@ -175,24 +175,16 @@ fn the_readme_commands_run_as_written_in_order() {
         Scratch(std::env::temp_dir().join(format!("pollwise-readme-{}", std::process::id())));
     let work = scratch.0.join("work");
     copy_tree(&root.join("examples"), &work.join("examples"));
-    // `pollwise` on PATH: this build's binary, or (full) what `cargo
-    // install --root` puts in bin/.
-    let bin = scratch.0.join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    if !full {
-        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_pollwise"), bin.join("pollwise")).unwrap();
-    }
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    // Device commands use the system temp dir: point it at a directory
-    // that supports O_DIRECT.
-    let tmpdir = if commands.iter().any(|c| is_device(c)) && !skip_device {
-        device_dir::device_dir().expect("a directory that supports O_DIRECT")
-    } else {
-        std::env::temp_dir()
+    let shell = Shell {
+        work: work.clone(),
+        path: path_with_pollwise(&scratch.0, full),
+        // Device commands use the system temp dir: point it at a directory
+        // that supports O_DIRECT.
+        tmpdir: if commands.iter().any(|c| is_device(c)) && !skip_device {
+            device_dir::device_dir().expect("a directory that supports O_DIRECT")
+        } else {
+            std::env::temp_dir()
+        },
     };
 
     let mut ran = 0;
@@ -204,30 +196,64 @@ fn the_readme_commands_run_as_written_in_order() {
             }
             Plan::Run(line) => line,
         };
-        // In the scratch dir `cargo` needs the manifest; install goes to
-        // the scratch bin.
-        let line = line
-            .replace(
-                "cargo run --release",
-                &format!(
-                    "cargo run --release --manifest-path {}",
-                    root.join("Cargo.toml").display()
-                ),
-            )
-            .replace(
-                "cargo install --path .",
-                &format!(
-                    "cargo install --path {} --root {}",
-                    root.display(),
-                    scratch.0.display()
-                ),
-            );
+        shell.run(&in_scratch(&line, root, &scratch.0));
+        ran += 1;
+    }
+    assert_outputs_written(&work);
+    eprintln!("{ran} of {} README commands run", commands.len());
+}
+
+/// `PATH` with `pollwise` first: this build's binary, or (full) what
+/// `cargo install --root` puts in the scratch directory's bin/.
+fn path_with_pollwise(scratch: &Path, full: bool) -> String {
+    let bin = scratch.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    if !full {
+        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_pollwise"), bin.join("pollwise")).unwrap();
+    }
+    format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+/// A command as it runs in the scratch dir: `cargo` needs the manifest;
+/// install goes to the scratch bin.
+fn in_scratch(line: &str, root: &Path, scratch: &Path) -> String {
+    line.replace(
+        "cargo run --release",
+        &format!(
+            "cargo run --release --manifest-path {}",
+            root.join("Cargo.toml").display()
+        ),
+    )
+    .replace(
+        "cargo install --path .",
+        &format!(
+            "cargo install --path {} --root {}",
+            root.display(),
+            scratch.display()
+        ),
+    )
+}
+
+/// Where and with what `PATH` and temp dir the commands run.
+struct Shell {
+    work: PathBuf,
+    path: String,
+    tmpdir: PathBuf,
+}
+
+impl Shell {
+    /// Runs `line` in bash; it must succeed without a panic.
+    fn run(&self, line: &str) {
         eprintln!("running: {line}");
         let o = Command::new("bash")
-            .args(["-euo", "pipefail", "-c", &line])
-            .current_dir(&work)
-            .env("PATH", &path)
-            .env("TMPDIR", &tmpdir)
+            .args(["-euo", "pipefail", "-c", line])
+            .current_dir(&self.work)
+            .env("PATH", &self.path)
+            .env("TMPDIR", &self.tmpdir)
             .output()
             .expect("run bash");
         assert!(
@@ -238,9 +264,11 @@ fn the_readme_commands_run_as_written_in_order() {
         );
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(!err.contains("panicked"), "{line} panicked: {err}");
-        ran += 1;
     }
-    // What the commands say they write is there.
+}
+
+/// What the commands say they write is there.
+fn assert_outputs_written(work: &Path) {
     for file in [
         "window.csv",
         "results.csv",
@@ -265,32 +293,5 @@ fn the_readme_commands_run_as_written_in_order() {
     assert!(
         work.join("report/index.md").is_file(),
         "report wrote no index"
-    );
-    eprintln!("{ran} of {} README commands run", commands.len());
-}
-
-#[test]
-fn the_readme_parser_joins_continuations_and_drops_comments() {
-    let text = "text\n```sh\n# comment\ncargo run -- a \\\n    --b c\n\nprintf 'x'\n```\n```toml\nno = 1\n```\n";
-    assert_eq!(
-        readme_commands(text),
-        vec!["cargo run -- a --b c", "printf 'x'"]
-    );
-}
-
-#[test]
-fn quick_mode_shortens_only_what_takes_long() {
-    assert_eq!(
-        quick("cargo run --release -- realdev compare --repeat 10 --duration-ms 1000"),
-        "pollwise realdev compare --repeat 2 --duration-ms 200"
-    );
-    assert_eq!(quick("cargo run --release -- compare"), "pollwise compare");
-    assert_eq!(
-        quick("cargo run --release -- study --out docs/study"),
-        "pollwise study --out docs/study --repeat 1 --duration-ms 20 --skip-robustness"
-    );
-    assert_eq!(
-        plan("cargo test --workspace", false, false),
-        Plan::Skip("the test suite and the loom builds: CI runs them itself")
     );
 }

@@ -47,18 +47,8 @@ pub fn replay<R: Read, W: Write>(
         .from_reader(input);
     let headers = csv
         .headers()
-        .map_err(|e| bad(format!("{name}: cannot read the trace's header row: {e}")))?
-        .clone();
-    let block_col = headers
-        .iter()
-        .position(|h| h == "block_ns")
-        .ok_or_else(|| {
-            bad(format!(
-                "{name} has no 'block_ns' column; its columns are: {}",
-                headers.iter().collect::<Vec<_>>().join(", ")
-            ))
-        })?;
-    let handler_col = headers.iter().position(|h| h == "handler");
+        .map_err(|e| bad(format!("{name}: cannot read the trace's header row: {e}")))?;
+    let (block_col, handler_col) = columns(headers, name)?;
     writeln!(out, "step,block_ns,window_ns").map_err(io)?;
     let mut lp = IoThread::new(policy.params().clone(), MAX_HANDLER_ID + 1, 0, u64::MAX);
     let mut now = 0u64;
@@ -77,25 +67,9 @@ pub fn replay<R: Read, W: Write>(
         match handler_col {
             None => handlers.push(0),
             Some(c) => {
-                for h in record
-                    .get(c)
-                    .unwrap_or("")
-                    .split(';')
-                    .filter(|s| !s.is_empty())
-                {
-                    let id: HandlerId = h
-                        .trim()
-                        .parse()
-                        .ok()
-                        .filter(|&id| id <= MAX_HANDLER_ID)
-                        .ok_or_else(|| {
-                            bad(format!(
-                                "{name}: line {line}: handler '{h}' is not a handler id in \
-                                 [0, {MAX_HANDLER_ID}]"
-                            ))
-                        })?;
-                    handlers.push(id);
-                }
+                let field = record.get(c).unwrap_or("");
+                read_handlers(field, &mut handlers)
+                    .map_err(|e| bad(format!("{name}: line {line}: {e}")))?;
             }
         }
         now = iteration(&mut lp, now, block_ns, &handlers).ok_or_else(|| {
@@ -104,6 +78,35 @@ pub fn replay<R: Read, W: Write>(
             ))
         })?;
         writeln!(out, "{step},{block_ns},{}", lp.policy().window_ns()).map_err(io)?;
+    }
+    Ok(())
+}
+
+/// The trace's `block_ns` column and its `handler` column, if it has one.
+fn columns(headers: &csv::StringRecord, name: &str) -> Result<(usize, Option<usize>), LabError> {
+    let block_col = headers
+        .iter()
+        .position(|h| h == "block_ns")
+        .ok_or_else(|| {
+            bad(format!(
+                "{name} has no 'block_ns' column; its columns are: {}",
+                headers.iter().collect::<Vec<_>>().join(", ")
+            ))
+        })?;
+    Ok((block_col, headers.iter().position(|h| h == "handler")))
+}
+
+/// Appends the handler ids of a `handler` field (ids separated by ';',
+/// empty for none) to `handlers`; the error names the bad id.
+fn read_handlers(field: &str, handlers: &mut Vec<HandlerId>) -> Result<(), String> {
+    for h in field.split(';').filter(|s| !s.is_empty()) {
+        let id: HandlerId = h
+            .trim()
+            .parse()
+            .ok()
+            .filter(|&id| id <= MAX_HANDLER_ID)
+            .ok_or_else(|| format!("handler '{h}' is not a handler id in [0, {MAX_HANDLER_ID}]"))?;
+        handlers.push(id);
     }
     Ok(())
 }

@@ -6,7 +6,7 @@
 
 use std::io::{self, Write};
 
-use crate::acceptance::{judge, Acceptance};
+use crate::acceptance::{judge, Acceptance, RowAcceptance};
 use crate::compare::{summarize, worst, ComparedPoint};
 use crate::effective::effective_text;
 use crate::stats::{repeats_to_resolve, PairedDiff, PAIRED_CI_METHOD};
@@ -92,6 +92,24 @@ pub fn write_compare_table<W: Write>(
         return Ok(());
     }
     let verdict: Acceptance = judge(rows, ctx.accept_iops_loss_pct);
+    write_header(&mut out, rows, ctx)?;
+    write_columns(&mut out)?;
+    for (p, v) in rows.iter().zip(&verdict.rows) {
+        write_row(&mut out, p, v)?;
+    }
+    writeln!(out)?;
+    write_legend(&mut out, ctx.accept_iops_loss_pct)?;
+    write_summary(&mut out, rows)?;
+    writeln!(out, "{}", verdict.sentence())?;
+    Ok(())
+}
+
+/// What was run, and the two policies' parameters as they act.
+fn write_header<W: Write>(
+    out: &mut W,
+    rows: &[ComparedPoint],
+    ctx: &TableContext,
+) -> io::Result<()> {
     writeln!(out, "{}", what_line(rows, ctx))?;
     writeln!(
         out,
@@ -105,7 +123,11 @@ pub fn write_compare_table<W: Write>(
         ctx.candidate.kind().name(),
         effective_text(ctx.candidate)
     )?;
-    writeln!(out)?;
+    writeln!(out)
+}
+
+/// The column groups and the column names.
+fn write_columns<W: Write>(out: &mut W) -> io::Result<()> {
     let groups = format!(
         "{:<26}  {:<33}  {:<28}  {:<15}  {:<15}",
         "", "IOPS", "IOThread CPU %/IOThread", "p50 lat us", "p99 lat us"
@@ -118,42 +140,47 @@ pub fn write_compare_table<W: Write>(
         "baseline", "candidate", "rel%", "±sd",
         "base", "cand", "abs pts", "rel%",
         "base", "cand", "base", "cand"
-    )?;
-    for (p, v) in rows.iter().zip(&verdict.rows) {
-        let w = &p.workload;
-        let (b, c) = (p.baseline_mean(), p.candidate_mean());
-        let sd = if p.baseline.len() > 1 {
-            format!("{:.2}", p.iops_diff_sd_pct())
-        } else {
-            "-".into()
-        };
-        let interval =
-            v.ci.map(|ci| format!(" [{:+.2}, {:+.2}]", ci.lo, ci.hi))
-                .unwrap_or_default();
-        writeln!(
-            out,
-            "{:<9} {:>5} {:>4} {:>5}  {:>9.0} {:>9.0} {:>+7.2} {:>5}  {:>6.1} {:>6.1} {:>+7.1} {:>+7.1}  {:>7.1} {:>7.1}  {:>7.1} {:>7.1}  {}{}",
-            w.rw.name(),
-            bs_text(w.bs),
-            w.numjobs,
-            w.iothreads,
-            b.iops,
-            c.iops,
-            p.iops_diff_pct(),
-            sd,
-            b.iothread_cpu_pct,
-            c.iothread_cpu_pct,
-            c.iothread_cpu_pct - b.iothread_cpu_pct,
-            p.cpu_diff_pct(),
-            b.lat_p50_us,
-            c.lat_p50_us,
-            b.lat_p99_us,
-            c.lat_p99_us,
-            v.label(),
-            interval
-        )?;
-    }
-    writeln!(out)?;
+    )
+}
+
+/// One workload: both policies' means, the changes and the row's verdict.
+fn write_row<W: Write>(out: &mut W, p: &ComparedPoint, v: &RowAcceptance) -> io::Result<()> {
+    let w = &p.workload;
+    let (b, c) = (p.baseline_mean(), p.candidate_mean());
+    let sd = if p.baseline.len() > 1 {
+        format!("{:.2}", p.iops_diff_sd_pct())
+    } else {
+        "-".into()
+    };
+    let interval =
+        v.ci.map(|ci| format!(" [{:+.2}, {:+.2}]", ci.lo, ci.hi))
+            .unwrap_or_default();
+    writeln!(
+        out,
+        "{:<9} {:>5} {:>4} {:>5}  {:>9.0} {:>9.0} {:>+7.2} {:>5}  {:>6.1} {:>6.1} {:>+7.1} {:>+7.1}  {:>7.1} {:>7.1}  {:>7.1} {:>7.1}  {}{}",
+        w.rw.name(),
+        bs_text(w.bs),
+        w.numjobs,
+        w.iothreads,
+        b.iops,
+        c.iops,
+        p.iops_diff_pct(),
+        sd,
+        b.iothread_cpu_pct,
+        c.iothread_cpu_pct,
+        c.iothread_cpu_pct - b.iothread_cpu_pct,
+        p.cpu_diff_pct(),
+        b.lat_p50_us,
+        c.lat_p50_us,
+        b.lat_p99_us,
+        c.lat_p99_us,
+        v.label(),
+        interval
+    )
+}
+
+/// What the columns and the row verdicts mean.
+fn write_legend<W: Write>(out: &mut W, bar: f64) -> io::Result<()> {
     writeln!(
         out,
         "rel%: relative change, 100 x (candidate - baseline) / baseline, of the means over seeds; \
@@ -169,7 +196,11 @@ pub fn write_compare_table<W: Write>(
         "IOThread CPU: % of one core, the mean over the row's IOThreads (at iothreads=2, 50 can \
          be one IOThread at 100 and one idle). Latency: completion latency percentiles, mean over seeds."
     )?;
-    writeln!(out, "{}", row_legend(ctx.accept_iops_loss_pct))?;
+    writeln!(out, "{}", row_legend(bar))
+}
+
+/// The worst row and the mean changes over all rows.
+fn write_summary<W: Write>(out: &mut W, rows: &[ComparedPoint]) -> io::Result<()> {
     let s = summarize(rows);
     let worst = worst(rows)
         .map(|r| {
@@ -188,9 +219,7 @@ pub fn write_compare_table<W: Write>(
         "summary: worst IOPS change {:+.2}% ({worst}); mean IOPS change {:+.2}% (relative); \
          mean IOThread CPU change {:+.1}% (relative), {:+.1} points (absolute)",
         s.worst_iops_diff_pct, s.mean_iops_diff_pct, s.mean_cpu_diff_pct, s.mean_cpu_diff_points
-    )?;
-    writeln!(out, "{}", verdict.sentence())?;
-    Ok(())
+    )
 }
 
 /// What a row's verdict means: the same words under every compare table.

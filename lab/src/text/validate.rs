@@ -4,7 +4,7 @@
 
 use std::io::{self, Write};
 
-use pollwise_core::Params;
+use pollwise_core::{Params, Workload};
 
 use super::bs_text;
 pub use crate::formats::output::{
@@ -100,6 +100,26 @@ fn ci_text(d: &PairedDiff, digits: usize) -> String {
     }
 }
 
+fn mark(ok: bool) -> &'static str {
+    if ok {
+        "ok"
+    } else {
+        "MISS"
+    }
+}
+
+/// A point as the tables name it: `randread 4k j=1 qd=8 iot=1`.
+fn point_text(rw: &str, bs: u64, numjobs: u32, iodepth: u32, iothreads: u32) -> String {
+    format!(
+        "{rw} {} j={numjobs} qd={iodepth} iot={iothreads}",
+        bs_text(bs)
+    )
+}
+
+fn workload_text(w: &Workload) -> String {
+    point_text(w.rw.name(), w.bs, w.numjobs, w.iodepth, w.iothreads)
+}
+
 pub fn write_validation_table<W: Write + ?Sized>(
     out: &mut W,
     v: &DiffValidation,
@@ -107,7 +127,30 @@ pub fn write_validation_table<W: Write + ?Sized>(
     spec: &DiffSpec,
     reference: &str,
 ) -> io::Result<()> {
-    let mark = |ok: bool| if ok { "ok" } else { "MISS" };
+    write_diff_header(out, preset, spec, reference)?;
+    for d in &v.diffs {
+        write_diff_row(out, d)?;
+    }
+    let t = v.tally();
+    write_tally_line(out, &t)?;
+    writeln!(out)?;
+    write_absolute_table(out, v, spec)?;
+    writeln!(
+        out,
+        "{} of {} point(s) within both targets",
+        t.absolute_ok, t.points
+    )?;
+    Ok(())
+}
+
+/// What was predicted and measured, the agreement rules, the policies
+/// and the column names of the table of changes.
+fn write_diff_header<W: Write + ?Sized>(
+    out: &mut W,
+    preset: &str,
+    spec: &DiffSpec,
+    reference: &str,
+) -> io::Result<()> {
     writeln!(
         out,
         "{VALIDATION_TABLE_START}{preset}, {} seeds) against measured ({reference}, {} interleaved \
@@ -137,39 +180,35 @@ pub fn write_validation_table<W: Write + ?Sized>(
         "pred cpu",
         "measured cpu pts [95% CI]",
         "cpu"
-    )?;
-    for d in &v.diffs {
-        let w = &d.workload;
-        let name = d.measured.candidate_mean().policy;
-        let point = format!(
-            "{} {} j={} qd={} iot={}",
-            w.rw.name(),
-            bs_text(w.bs),
-            w.numjobs,
-            w.iodepth,
-            w.iothreads
-        );
-        let sign = match d.sign_ok() {
-            Some(true) => "ok",
-            Some(false) => "WRONG",
-            None => "-",
-        };
-        writeln!(
-            out,
-            "{:<10} {:<26} {:>+8.1}% {:>26} {:>5} {:>5}  {:>+8.1} {:>24} {:>5}",
-            name,
-            point,
-            d.predicted_iops_pct(),
-            ci_text(&d.measured_iops(), 1),
-            mark(d.iops_ok()),
-            sign,
-            d.predicted_cpu_pts(),
-            ci_text(&d.measured_cpu(), 1),
-            mark(d.cpu_ok())
-        )?;
-    }
-    let t = v.tally();
-    let Tally {
+    )
+}
+
+/// One candidate at one point: predicted and measured changes, each
+/// check's mark.
+fn write_diff_row<W: Write + ?Sized>(out: &mut W, d: &DiffPoint) -> io::Result<()> {
+    let sign = match d.sign_ok() {
+        Some(true) => "ok",
+        Some(false) => "WRONG",
+        None => "-",
+    };
+    writeln!(
+        out,
+        "{:<10} {:<26} {:>+8.1}% {:>26} {:>5} {:>5}  {:>+8.1} {:>24} {:>5}",
+        d.measured.candidate_mean().policy,
+        workload_text(&d.workload),
+        d.predicted_iops_pct(),
+        ci_text(&d.measured_iops(), 1),
+        mark(d.iops_ok()),
+        sign,
+        d.predicted_cpu_pts(),
+        ci_text(&d.measured_cpu(), 1),
+        mark(d.cpu_ok())
+    )
+}
+
+/// How many pairs pass each check of the table of changes.
+fn write_tally_line<W: Write + ?Sized>(out: &mut W, t: &Tally) -> io::Result<()> {
+    let &Tally {
         pairs: n,
         iops_ok,
         resolved,
@@ -191,8 +230,16 @@ pub fn write_validation_table<W: Write + ?Sized>(
          ({:.0}%)",
         pct(iops_ok),
         pct(cpu_ok)
-    )?;
-    writeln!(out)?;
+    )
+}
+
+/// The baseline's absolute agreement: the reference's and the model's
+/// IOPS and CPU at every point.
+fn write_absolute_table<W: Write + ?Sized>(
+    out: &mut W,
+    v: &DiffValidation,
+    spec: &DiffSpec,
+) -> io::Result<()> {
     writeln!(
         out,
         "absolute agreement of {}: IOPS within {IOPS_TOLERANCE_PCT}%, CPU within \
@@ -208,18 +255,10 @@ pub fn write_validation_table<W: Write + ?Sized>(
     )?;
     for a in &v.baseline {
         let (d, s) = (&a.reference, &a.model);
-        let point = format!(
-            "{} {} j={} qd={} iot={}",
-            d.rw,
-            bs_text(d.bs),
-            d.numjobs,
-            d.iodepth,
-            d.iothreads
-        );
         writeln!(
             out,
             "{:<26} {:>10.0} {:>10.0} {:>+7.1}% {:>5}  {:>8.1} {:>8.1} {:>+8.1} {:>5}",
-            point,
+            point_text(&d.rw, d.bs, d.numjobs, d.iodepth, d.iothreads),
             d.iops,
             s.iops,
             a.iops_err_pct(),
@@ -230,11 +269,6 @@ pub fn write_validation_table<W: Write + ?Sized>(
             mark(a.cpu_ok())
         )?;
     }
-    writeln!(
-        out,
-        "{} of {} point(s) within both targets",
-        t.absolute_ok, t.points
-    )?;
     Ok(())
 }
 
@@ -270,7 +304,30 @@ pub fn write_validation_markdown<W: Write + ?Sized>(
     writeln!(out)?;
     writeln!(out, "```sh\n{}\n```", src.command)?;
     writeln!(out)?;
-    let Tally {
+    write_checks_table(out, &v.tally())?;
+    writeln!(out)?;
+    write_misses(out, v)?;
+    writeln!(out)?;
+    writeln!(out, "## The table")?;
+    writeln!(out)?;
+    writeln!(out, "```")?;
+    write_validation_table(out, v, src.preset, spec, src.reference)?;
+    writeln!(out, "```")?;
+    writeln!(out)?;
+    if let Some(text) = src.preset_text {
+        write_preset_comments(out, text)?;
+    }
+    writeln!(out, "## The rows")?;
+    writeln!(out)?;
+    writeln!(out, "```csv")?;
+    write_validation_csv(out, v, spec)?;
+    writeln!(out, "```")?;
+    Ok(())
+}
+
+/// The report's summary: each check, its count and its target.
+fn write_checks_table<W: Write + ?Sized>(out: &mut W, t: &Tally) -> io::Result<()> {
+    let &Tally {
         pairs: n,
         iops_ok,
         resolved,
@@ -278,7 +335,7 @@ pub fn write_validation_markdown<W: Write + ?Sized>(
         cpu_ok,
         points,
         absolute_ok,
-    } = v.tally();
+    } = t;
     writeln!(out, "| check | result | target |")?;
     writeln!(out, "|---|---|---|")?;
     writeln!(
@@ -297,44 +354,12 @@ pub fn write_validation_markdown<W: Write + ?Sized>(
         out,
         "| baseline within {IOPS_TOLERANCE_PCT}% IOPS and {CPU_TOLERANCE_POINTS} CPU points | \
          {absolute_ok} of {points} | all |"
-    )?;
-    writeln!(out)?;
-    let misses: Vec<String> = v
-        .diffs
-        .iter()
-        .filter(|d| !(d.iops_ok() && d.cpu_ok()) || d.sign_ok() == Some(false))
-        .map(|d| {
-            let w = &d.workload;
-            let mut what = Vec::new();
-            if !d.iops_ok() {
-                what.push(format!(
-                    "IOPS {:+.1}% predicted, {:+.1}% measured",
-                    d.predicted_iops_pct(),
-                    d.measured_iops().median
-                ));
-            }
-            if d.sign_ok() == Some(false) {
-                what.push("sign wrong".into());
-            }
-            if !d.cpu_ok() {
-                what.push(format!(
-                    "CPU {:+.1} points predicted, {:+.1} measured",
-                    d.predicted_cpu_pts(),
-                    d.measured_cpu().median
-                ));
-            }
-            format!(
-                "- {} at {} {} j={} qd={} iot={}: {}",
-                d.measured.candidate_mean().policy,
-                w.rw.name(),
-                bs_text(w.bs),
-                w.numjobs,
-                w.iodepth,
-                w.iothreads,
-                what.join("; ")
-            )
-        })
-        .collect();
+    )
+}
+
+/// Every (policy, point) pair that misses a check, with what it missed.
+fn write_misses<W: Write + ?Sized>(out: &mut W, v: &DiffValidation) -> io::Result<()> {
+    let misses: Vec<String> = v.diffs.iter().filter_map(miss_line).collect();
     if misses.is_empty() {
         writeln!(out, "Every (policy, point) pair agrees.")?;
     } else {
@@ -344,34 +369,56 @@ pub fn write_validation_markdown<W: Write + ?Sized>(
             writeln!(out, "{m}")?;
         }
     }
-    writeln!(out)?;
-    writeln!(out, "## The table")?;
-    writeln!(out)?;
-    writeln!(out, "```")?;
-    write_validation_table(out, v, src.preset, spec, src.reference)?;
-    writeln!(out, "```")?;
-    writeln!(out)?;
-    if let Some(text) = src.preset_text {
-        let comments: Vec<&str> = text
-            .lines()
-            .take_while(|l| l.starts_with('#') || l.trim().is_empty())
-            .filter(|l| l.starts_with('#'))
-            .collect();
-        if !comments.is_empty() {
-            writeln!(out, "## The preset's measurements")?;
-            writeln!(out)?;
-            writeln!(out, "```")?;
-            for l in comments {
-                writeln!(out, "{l}")?;
-            }
-            writeln!(out, "```")?;
-            writeln!(out)?;
-        }
-    }
-    writeln!(out, "## The rows")?;
-    writeln!(out)?;
-    writeln!(out, "```csv")?;
-    write_validation_csv(out, v, spec)?;
-    writeln!(out, "```")?;
     Ok(())
+}
+
+/// The list item of a pair that misses a check; `None` if it passes all.
+fn miss_line(d: &DiffPoint) -> Option<String> {
+    let mut what = Vec::new();
+    if !d.iops_ok() {
+        what.push(format!(
+            "IOPS {:+.1}% predicted, {:+.1}% measured",
+            d.predicted_iops_pct(),
+            d.measured_iops().median
+        ));
+    }
+    if d.sign_ok() == Some(false) {
+        what.push("sign wrong".into());
+    }
+    if !d.cpu_ok() {
+        what.push(format!(
+            "CPU {:+.1} points predicted, {:+.1} measured",
+            d.predicted_cpu_pts(),
+            d.measured_cpu().median
+        ));
+    }
+    (!what.is_empty()).then(|| {
+        format!(
+            "- {} at {}: {}",
+            d.measured.candidate_mean().policy,
+            workload_text(&d.workload),
+            what.join("; ")
+        )
+    })
+}
+
+/// The preset file's leading comments (a calibration's measurements), if
+/// it has any.
+fn write_preset_comments<W: Write + ?Sized>(out: &mut W, text: &str) -> io::Result<()> {
+    let comments: Vec<&str> = text
+        .lines()
+        .take_while(|l| l.starts_with('#') || l.trim().is_empty())
+        .filter(|l| l.starts_with('#'))
+        .collect();
+    if comments.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "## The preset's measurements")?;
+    writeln!(out)?;
+    writeln!(out, "```")?;
+    for l in comments {
+        writeln!(out, "{l}")?;
+    }
+    writeln!(out, "```")?;
+    writeln!(out)
 }
