@@ -7,7 +7,8 @@ use super::policy::PolicyFlags;
 use super::{fail, Context, Result, Ui};
 use crate::formats::fio::{fio_json_row, Labels};
 use crate::formats::import::{parse_qemu_trace, pidstat_cpu_pct, sar_busy_pct};
-use crate::formats::rows::{write_csv, write_csv_file, write_trace_file};
+use crate::formats::rows::{write_csv, write_trace};
+use crate::{Input, Kind, Output};
 
 /// Where the IOThread's CPU of imported fio runs comes from.
 #[derive(Clone, Debug)]
@@ -49,6 +50,7 @@ pub struct FioImport {
     pub policy: PolicyFlags,
     /// `--out FILE` [default: `stdout`].
     pub out: Option<PathBuf>,
+    pub force: bool,
 }
 
 fn read(p: &Path) -> Result<String> {
@@ -90,6 +92,17 @@ pub fn fio(ui: &dyn Ui, c: &FioImport, stdout: &mut dyn Write) -> Result<()> {
         params: params.to_string(),
         iothreads: c.iothreads,
     };
+    let mut inputs: Vec<Input> = c.json.iter().map(|p| Input::new("--json", p)).collect();
+    match &c.cpu {
+        CpuSource::Sar(f, _) => inputs.push(Input::new("--sar", f)),
+        CpuSource::Pidstat(f, _) => inputs.push(Input::new("--pidstat", f)),
+        _ => {}
+    }
+    let out = c
+        .out
+        .as_ref()
+        .map(|p| Output::prepare("--out", p, Kind::Results, &inputs, c.force))
+        .transpose()?;
     let mut rows = Vec::new();
     for path in &c.json {
         let origin = path.display().to_string();
@@ -99,8 +112,11 @@ pub fn fio(ui: &dyn Ui, c: &FioImport, stdout: &mut dyn Write) -> Result<()> {
         }
         rows.push(row);
     }
-    match &c.out {
-        Some(p) => write_csv_file(p, &rows)?,
+    match out {
+        Some(out) => {
+            out.stale_notes().iter().for_each(|n| ui.note(n));
+            out.write_with(|w| write_csv(w, &rows))?
+        }
         None => write_csv(stdout, &rows)?,
     }
     Ok(())
@@ -108,11 +124,19 @@ pub fn fio(ui: &dyn Ui, c: &FioImport, stdout: &mut dyn Write) -> Result<()> {
 
 /// `pollwise import qemu-trace`: QEMU's `log` trace output as a window
 /// trace at `out`; notes what it found.
-pub fn qemu_trace(ui: &dyn Ui, input: &Path, out: &Path, poll_max_ns: u64) -> Result<()> {
+pub fn qemu_trace(
+    ui: &dyn Ui,
+    (input, out): (&Path, &Path),
+    poll_max_ns: u64,
+    force: bool,
+) -> Result<()> {
+    let inputs = [Input::new("--input", input)];
+    let checked = Output::prepare("--out", out, Kind::Trace, &inputs, force)?;
     let text = std::fs::read_to_string(input)
         .context(format!("cannot read the QEMU log {}", input.display()))?;
     let t = parse_qemu_trace(&text, poll_max_ns).context(input.display().to_string())?;
-    write_trace_file(out, &t.rows)?;
+    checked.stale_notes().iter().for_each(|n| ui.note(n));
+    checked.write_with(|w| write_trace(w, &t.rows))?;
     let iothreads = t.rows.iter().map(|r| r.iothread).max().unwrap_or(0) + 1;
     ui.note(&format!(
         "wrote {} ({} window points over {iothreads} IOThread(s); {} poll_add/end \

@@ -3,16 +3,22 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use super::{Context, Result};
+use super::{Context, Result, Ui};
+use crate::{Input, Kind, Output};
 
-/// Merges the shard files into `--out`, or `stdout` without one; returns
-/// (shard files, rows). Merged in memory first: a failed check leaves no
-/// partial output.
+/// Merges the shard files into `--out` (checked as every output is), or
+/// `stdout` without one; returns (shard files, rows). Merged in memory
+/// first: a failed check leaves no partial output.
 pub fn run(
+    ui: &dyn Ui,
     shards: &[PathBuf],
-    out: Option<&PathBuf>,
+    (out, force): (Option<&PathBuf>, bool),
     stdout: &mut dyn Write,
 ) -> Result<(usize, usize)> {
+    let inputs: Vec<Input> = shards.iter().map(|p| Input::new("shard", p)).collect();
+    let out = out
+        .map(|p| Output::prepare("--out", p, Kind::Results, &inputs, force))
+        .transpose()?;
     let files = shards
         .iter()
         .map(|p| {
@@ -24,8 +30,9 @@ pub fn run(
     let mut buf = Vec::new();
     let rows = crate::formats::merge::merge(&files, &mut buf)?;
     match out {
-        Some(path) => {
-            std::fs::write(path, &buf).context(format!("cannot write {}", path.display()))?
+        Some(out) => {
+            out.stale_notes().iter().for_each(|n| ui.note(n));
+            out.write_with(|w| w.write_all(&buf).map_err(crate::LabError::file(out.path())))?
         }
         None => stdout.write_all(&buf)?,
     }

@@ -1,0 +1,207 @@
+//! The binary against hostile files: outputs of every command go through
+//! the one checked output (never an input, never a foreign file without
+//! --force, never a file cut half-way, no temporary file left after a
+//! stop signal or a kill), and inputs are read with a bound.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{assert_clean_error, assert_ok, pollwise, scratch_dir, stdout};
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn example(rel: &str) -> String {
+    format!("{}/{rel}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Hidden temporary files pollwise left in `dir`.
+fn temps(dir: &Path) -> Vec<PathBuf> {
+    fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().to_string();
+            name.starts_with('.') && name.contains(".pollwise-")
+        })
+        .collect()
+}
+
+/// A small sweep's shard 1/1 at `path`.
+fn shard(path: &Path) {
+    assert_ok(&pollwise(&[
+        "sweep",
+        "--param",
+        "poll-max-ns=0,16000,32768",
+        "--duration-ms",
+        "3",
+        "--shard",
+        "1/1",
+        "--out",
+        s(path),
+    ]));
+}
+
+/// Runs `sh -c script` with `$P` set to the binary.
+fn sh(script: &str) -> Output {
+    Command::new("sh")
+        .args(["-c", script])
+        .env("P", env!("CARGO_BIN_EXE_pollwise"))
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn import_and_merge_outputs_are_checked_like_every_other_output() {
+    let d = scratch_dir("hf-out");
+    let s1 = d.join("s1.csv");
+    shard(&s1);
+    let before = fs::read(&s1).unwrap();
+    // The output is the input: refused, the input untouched.
+    let o = pollwise(&["merge", s(&s1), "--out", s(&s1)]);
+    assert_clean_error(&o, &["same file"]);
+    assert_eq!(fs::read(&s1).unwrap(), before);
+    // A foreign file needs --force.
+    let notes = d.join("notes.csv");
+    fs::write(&notes, "name,phone\nann,1\n").unwrap();
+    assert_clean_error(
+        &pollwise(&["merge", s(&s1), "--out", s(&notes)]),
+        &["--force"],
+    );
+    assert_eq!(fs::read_to_string(&notes).unwrap(), "name,phone\nann,1\n");
+    assert_ok(&pollwise(&["merge", s(&s1), "--out", s(&notes), "--force"]));
+
+    let json = d.join("run.json");
+    fs::copy(example("examples/fio/testbed-run.json"), &json).unwrap();
+    let json_before = fs::read(&json).unwrap();
+    let fio = |out: &Path, force: bool| {
+        let mut a = vec!["import", "fio", "--json", s(&json), "--iothread-cpu", "5"];
+        a.extend(["--out", s(out)]);
+        if force {
+            a.push("--force");
+        }
+        pollwise(&a)
+    };
+    assert_clean_error(&fio(&json, true), &["same file"]);
+    assert_eq!(fs::read(&json).unwrap(), json_before);
+    let foreign = d.join("mine.csv");
+    fs::write(&foreign, "keep me\n").unwrap();
+    assert_clean_error(&fio(&foreign, false), &["--force"]);
+    assert_eq!(fs::read_to_string(&foreign).unwrap(), "keep me\n");
+    assert_ok(&fio(&foreign, true));
+
+    let log = d.join("q.log");
+    fs::copy(example("examples/qemu/poll-trace.log"), &log).unwrap();
+    let log_before = fs::read(&log).unwrap();
+    let trace =
+        |out: &Path| pollwise(&["import", "qemu-trace", "--input", s(&log), "--out", s(out)]);
+    assert_clean_error(&trace(&log), &["same file"]);
+    assert_eq!(fs::read(&log).unwrap(), log_before);
+    assert_clean_error(&trace(&foreign), &["--force"]);
+    assert!(temps(&d).is_empty(), "{:?}", temps(&d));
+}
+
+#[test]
+fn a_write_that_fails_half_way_keeps_the_previous_file() {
+    let d = scratch_dir("hf-efbig");
+    let s1 = d.join("s1.csv");
+    shard(&s1);
+    let out = d.join("merged.csv");
+    // A previous output of the same kind, small enough to fit the limit.
+    let old = format!("{}\n", pollwise_core::RunRow::COLUMNS.join(","));
+    fs::write(&out, &old).unwrap();
+    // With a 1-block file size limit (SIGXFSZ ignored) the write fails
+    // with EFBIG part of the way through.
+    let o = sh(&format!(
+        "ulimit -f 1; trap '' XFSZ; exec \"$P\" merge '{}' --out '{}'",
+        s(&s1),
+        s(&out)
+    ));
+    assert!(!o.status.success(), "the write should have failed");
+    assert_eq!(fs::read_to_string(&out).unwrap(), old);
+    assert!(temps(&d).is_empty(), "{:?}", temps(&d));
+}
+
+/// Starts a long `sim --trace` into `dir`; returns it once its temporary
+/// file exists.
+fn long_sim(dir: &Path, out: &Path) -> std::process::Child {
+    let child = Command::new(env!("CARGO_BIN_EXE_pollwise"))
+        .args(["sim", "--duration-ms", "600000", "--trace", s(out)])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while temps(dir).is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "no temporary file"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Let it write a little.
+    std::thread::sleep(Duration::from_millis(200));
+    child
+}
+
+fn wait(child: &mut std::process::Child) {
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "still running after the signal"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn every_stop_signal_removes_the_temporary_file() {
+    for sig in ["INT", "TERM", "HUP", "QUIT"] {
+        let d = scratch_dir(&format!("hf-sig-{sig}"));
+        let out = d.join("t.csv");
+        let mut child = long_sim(&d, &out);
+        let kill = Command::new("kill")
+            .args([&format!("-{sig}"), &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(kill.success());
+        wait(&mut child);
+        assert!(temps(&d).is_empty(), "SIG{sig} left {:?}", temps(&d));
+        assert!(!out.exists(), "SIG{sig}: a partial output under its name");
+    }
+}
+
+#[test]
+fn a_later_run_removes_temporary_files_of_killed_runs_only() {
+    let d = scratch_dir("hf-kill");
+    let out = d.join("t.csv");
+    let mut child = long_sim(&d, &out);
+    child.kill().unwrap(); // SIGKILL: nothing runs in the child.
+    child.wait().unwrap();
+    let left = temps(&d);
+    assert_eq!(left.len(), 1, "{left:?}");
+    // A temporary file of a live process (this test), and files that only
+    // look similar, are kept.
+    let me = std::process::id();
+    let start = pollwise_realdev::scratch::process_start(me).unwrap();
+    let live = d.join(format!(".t.csv.pollwise-{me}-{start}-0.tmp.csv"));
+    let other = d.join(".t.csv.pollwise-notes.tmp.csv");
+    let plain = d.join("t.csv.pollwise-1-1-0.tmp");
+    for f in [&live, &other, &plain] {
+        fs::write(f, "x").unwrap();
+    }
+    let o = pollwise(&["sim", "--duration-ms", "2", "--trace", s(&out)]);
+    assert_ok(&o);
+    assert!(!left[0].exists(), "the killed run's file is still there");
+    for f in [&live, &other, &plain] {
+        assert!(f.exists(), "{} was removed", f.display());
+    }
+    assert!(fs::read_to_string(&out).unwrap().starts_with("policy,"));
+    let _ = stdout(&o);
+}
