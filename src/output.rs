@@ -29,8 +29,7 @@ same_variants!(CompareFormat => LabCompareFormat: Table, Csv);
 
 #[derive(Args, Debug)]
 pub struct ForceArg {
-    /// Replace an output file that pollwise did not write (judged by its
-    /// content).
+    /// Replace an output file that pollwise did not write (judged by its content).
     #[arg(long)]
     pub force: bool,
 }

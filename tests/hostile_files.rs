@@ -205,3 +205,82 @@ fn a_later_run_removes_temporary_files_of_killed_runs_only() {
     assert!(fs::read_to_string(&out).unwrap().starts_with("policy,"));
     let _ = stdout(&o);
 }
+
+/// Runs `sh -c script` with `$P` set to the binary, under a 1 GB address
+/// space limit, so a reader without a bound fails fast instead of taking
+/// the machine's memory.
+fn bounded(script: &str) -> Output {
+    sh(&format!("ulimit -v 1000000; {script}"))
+}
+
+/// A clean refusal: no abort, no signal, the message names what it must.
+fn assert_refused(o: &Output, needles: &[&str]) {
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    assert_clean_error(o, needles);
+}
+
+#[test]
+fn a_device_as_input_is_refused_by_every_reader() {
+    let d = scratch_dir("hf-dev");
+    let out = |name: &str| d.join(name).to_str().unwrap().to_string();
+    for args in [
+        format!(
+            "import fio --json /dev/zero --iothread-cpu 5 --out '{}'",
+            out("f.csv")
+        ),
+        format!(
+            "import fio --json '{}' --sar /dev/zero --sar-cpu 1",
+            example("examples/fio/testbed-run.json")
+        ),
+        format!(
+            "import qemu-trace --input /dev/zero --out '{}'",
+            out("t.csv")
+        ),
+        format!("merge /dev/zero --out '{}'", out("m.csv")),
+        format!("plot pareto --input /dev/zero --out '{}'", out("p.svg")),
+        format!("plot window --trace /dev/zero --out '{}'", out("w.svg")),
+        "policy replay --input /dev/zero".to_string(),
+    ] {
+        let o = bounded(&format!("exec \"$P\" {args}"));
+        assert_refused(&o, &["/dev/zero", "not a regular file"]);
+    }
+    assert!(temps(&d).is_empty());
+}
+
+#[test]
+fn a_pipe_is_read_up_to_the_cap_and_the_cap_can_be_raised() {
+    let d = scratch_dir("hf-pipe");
+    let t = d.join("t.csv");
+    // An endless pipe: refused at the cap, naming the file and the limit.
+    for cmd in [
+        format!("import qemu-trace --input /dev/stdin --out '{}'", s(&t)),
+        "policy replay --input /dev/stdin > /dev/null".to_string(),
+        format!("merge /dev/stdin --out '{}'", s(&t)),
+    ] {
+        let o = bounded(&format!(
+            "(echo block_ns; yes 1000) | \"$P\" --max-input-mb 2 {cmd}"
+        ));
+        assert_refused(&o, &["/dev/stdin", "2 MiB", "--max-input-mb"]);
+    }
+    // A regular file over the cap is refused before it is read.
+    let big = d.join("big.log");
+    fs::File::create(&big).unwrap().set_len(3 << 20).unwrap();
+    let o = pollwise(&[
+        "import",
+        "qemu-trace",
+        "--max-input-mb",
+        "2",
+        "--input",
+        s(&big),
+        "--out",
+        s(&t),
+    ]);
+    assert_refused(&o, &["big.log", "3 MiB", "2 MiB", "--max-input-mb"]);
+    // Under a raised cap the same pipe is read to its end.
+    let log = example("examples/qemu/poll-trace.log");
+    let o = bounded(&format!(
+        "cat '{log}' | \"$P\" import qemu-trace --max-input-mb 5 --input /dev/stdin --out '{}'",
+        s(&t)
+    ));
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+}

@@ -106,15 +106,14 @@ pub fn run(command: PlotCommand) -> Result<()> {
             baseline,
             normalize,
             common,
-        } => {
-            let normalize = normalize.is_some();
-            let cmd = PlotCmd::Pareto {
+        } => (
+            PlotCmd::Pareto {
                 input,
                 baseline,
-                normalize,
-            };
-            (cmd, common)
-        }
+                normalize: normalize.is_some(),
+            },
+            common,
+        ),
         PlotCommand::Window {
             trace,
             start_us,

@@ -7,6 +7,7 @@ use super::policy::PolicyFlags;
 use super::{fail, Context, Result, Ui};
 use crate::formats::fio::{fio_json_row, Labels};
 use crate::formats::import::{parse_qemu_trace, pidstat_cpu_pct, sar_busy_pct};
+use crate::formats::input::{read_text, InputKind};
 use crate::formats::rows::{write_csv, write_trace};
 use crate::{Input, Kind, Output};
 
@@ -53,8 +54,8 @@ pub struct FioImport {
     pub force: bool,
 }
 
-fn read(p: &Path) -> Result<String> {
-    std::fs::read_to_string(p).context(format!("cannot read {}", p.display()))
+fn read(flag: &str, p: &Path) -> Result<String> {
+    Ok(read_text(flag, p, InputKind::Small)?)
 }
 
 /// The IOThread's CPU in % of one core.
@@ -62,12 +63,16 @@ fn cpu_pct(cpu: &CpuSource) -> Result<f64> {
     let origin = |f: &Path| f.display().to_string();
     let cpu = match cpu {
         CpuSource::Pct(v) => *v,
-        CpuSource::Sar(f, n) => {
-            sar_busy_pct(&read(f)?, &origin(f), n.context("--sar needs --sar-cpu")?)?
-        }
-        CpuSource::Pidstat(f, tid) => {
-            pidstat_cpu_pct(&read(f)?, &origin(f), tid.context("--pidstat needs --tid")?)?
-        }
+        CpuSource::Sar(f, n) => sar_busy_pct(
+            &read("--sar", f)?,
+            &origin(f),
+            n.context("--sar needs --sar-cpu")?,
+        )?,
+        CpuSource::Pidstat(f, tid) => pidstat_cpu_pct(
+            &read("--pidstat", f)?,
+            &origin(f),
+            tid.context("--pidstat needs --tid")?,
+        )?,
         CpuSource::Missing => return fail("give --iothread-cpu, --sar or --pidstat"),
     };
     if !cpu.is_finite() || cpu < 0.0 {
@@ -106,7 +111,7 @@ pub fn fio(ui: &dyn Ui, c: &FioImport, stdout: &mut dyn Write) -> Result<()> {
     let mut rows = Vec::new();
     for path in &c.json {
         let origin = path.display().to_string();
-        let (row, warnings) = fio_json_row(&read(path)?, &origin, &labels, cpu)?;
+        let (row, warnings) = fio_json_row(&read("--json", path)?, &origin, &labels, cpu)?;
         for w in warnings {
             ui.note(&format!("warning: {w}"));
         }
@@ -132,8 +137,7 @@ pub fn qemu_trace(
 ) -> Result<()> {
     let inputs = [Input::new("--input", input)];
     let checked = Output::prepare("--out", out, Kind::Trace, &inputs, force)?;
-    let text = std::fs::read_to_string(input)
-        .context(format!("cannot read the QEMU log {}", input.display()))?;
+    let text = read_text("--input", input, InputKind::Log)?;
     let t = parse_qemu_trace(&text, poll_max_ns).context(input.display().to_string())?;
     checked.stale_notes().iter().for_each(|n| ui.note(n));
     checked.write_with(|w| write_trace(w, &t.rows))?;

@@ -3,7 +3,8 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use super::{Context, Result, Ui};
+use super::{Result, Ui};
+use crate::formats::input::{read_text, InputKind};
 use crate::{Input, Kind, Output};
 
 /// Merges the shard files into `--out` (checked as every output is), or
@@ -22,9 +23,8 @@ pub fn run(
     let files = shards
         .iter()
         .map(|p| {
-            std::fs::read_to_string(p)
-                .context(format!("cannot read shard {}", p.display()))
-                .map(|t| (p.display().to_string(), t))
+            let text = read_text("shard", p, InputKind::Table)?;
+            Ok((p.display().to_string(), text))
         })
         .collect::<Result<Vec<_>>>()?;
     let mut buf = Vec::new();
