@@ -284,3 +284,35 @@ fn a_pipe_is_read_up_to_the_cap_and_the_cap_can_be_raised() {
     ));
     assert_eq!(o.status.code(), Some(0), "{o:?}");
 }
+
+#[test]
+fn a_sweep_with_more_shards_than_points_merges() {
+    let d = scratch_dir("hf-empty-shard");
+    let p = |i: u32| d.join(format!("s{i}.csv"));
+    let sweep = |shard: &str, out: &Path| {
+        assert_ok(&pollwise(&[
+            "sweep",
+            "--param",
+            "poll-max-ns=0,32768",
+            "--duration-ms",
+            "3",
+            "--shard",
+            shard,
+            "--out",
+            s(out),
+        ]))
+    };
+    for i in 1..=3 {
+        sweep(&format!("{i}/3"), &p(i));
+    }
+    let whole = d.join("whole.csv");
+    sweep("1/1", &whole);
+    let merged = d.join("merged.csv");
+    let o = pollwise(&["merge", s(&p(3)), s(&p(1)), s(&p(2)), "--out", s(&merged)]);
+    assert_ok(&o);
+    assert_eq!(fs::read(&merged).unwrap(), fs::read(&whole).unwrap());
+    // The empty shard alone is still incomplete, and names what is missing.
+    let rows = |i: u32| fs::read_to_string(p(i)).unwrap().lines().count();
+    let empty = (1..=3).find(|&i| rows(i) <= 2).expect("an empty shard");
+    assert_clean_error(&pollwise(&["merge", s(&p(empty))]), &["of 3 missing"]);
+}
