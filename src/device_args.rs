@@ -80,9 +80,8 @@ pub struct RealBackendArgs {
     /// Also write every single run's row (the common schema) to this CSV.
     #[arg(long, value_name = "FILE")]
     pub rows: Option<PathBuf>,
-    /// Replace a --rows file that is not a results CSV.
-    #[arg(long)]
-    pub force: bool,
+    #[command(flatten)]
+    pub force: crate::output::ForceArg,
 }
 
 impl RealBackendArgs {
@@ -91,7 +90,7 @@ impl RealBackendArgs {
             target: self.target.flags(),
             cache: self.cache.cache_dir.clone(),
             rows: self.rows.clone(),
-            force: self.force,
+            force: self.force.force,
         }
     }
 }

@@ -44,6 +44,9 @@ struct Cli {
     /// N` (only the commands that simulate take it).
     #[arg(long, hide = true, value_name = "N")]
     threads: Option<usize>,
+    /// Read at most MB MiB of any input file [default: 64 to 1024 by kind].
+    #[arg(long, global = true, value_name = "MB", value_parser = clap::value_parser!(u64).range(1..))]
+    max_input_mb: Option<u64>,
     #[command(subcommand)]
     command: Command,
 }
@@ -113,6 +116,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    pollwise_lab::formats::input::set_max_input_mb(cli.max_input_mb.unwrap_or(0));
     let threads = lab::threads(&progress::TERM, cli.threads, cli.command.threads());
     let result = threads
         .map_err(anyhow::Error::from)

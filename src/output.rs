@@ -1,6 +1,6 @@
 //! The output formats commands offer, as flags.
 
-use clap::ValueEnum;
+use clap::{Args, ValueEnum};
 use pollwise_lab::cmd::compare::CompareFormat as LabCompareFormat;
 use pollwise_lab::text::RowFormat;
 
@@ -26,3 +26,10 @@ pub enum CompareFormat {
 }
 
 same_variants!(CompareFormat => LabCompareFormat: Table, Csv);
+
+#[derive(Args, Debug)]
+pub struct ForceArg {
+    /// Replace an output file that pollwise did not write (judged by its content).
+    #[arg(long)]
+    pub force: bool,
+}

@@ -5,7 +5,9 @@
 use std::path::PathBuf;
 
 use pollwise_core::{Params, PolicyKind, RunRow, TraceRow, Workload};
-use pollwise_plots::{CompareOptions, Filter, HeatmapOptions, ParetoOptions, Size, WindowOptions};
+use pollwise_plots::{
+    CompareOptions, Filter, HeatmapOptions, ParetoOptions, Size, Table, WindowOptions,
+};
 use pollwise_sim::batch::check_runs;
 use pollwise_sim::sweep::{Shard, SweepSpec};
 use pollwise_sim::Preset;
@@ -230,8 +232,13 @@ fn plots(
     let out = |name: &str| args.out.join(name);
     let size = Size::default();
     let cmp = dir.file("compare.png")?.write_path(|png| {
-        pollwise_plots::plot_compare(&out("compare.csv"), png, size, &CompareOptions::default())
-            .map_err(LabError::from)
+        pollwise_plots::plot_compare(
+            Table::read(&out("compare.csv"))?,
+            png,
+            size,
+            &CompareOptions::default(),
+        )
+        .map_err(LabError::from)
     })?;
     let baseline = format!("qemu {}", Params::defaults(PolicyKind::Qemu));
     let pareto = ParetoOptions {
@@ -244,7 +251,8 @@ fn plots(
         ..ParetoOptions::default()
     };
     dir.file("pareto.png")?.write_path(|png| {
-        pollwise_plots::plot_pareto(&out("sweep.csv"), png, size, &pareto).map_err(LabError::from)
+        let table = Table::read(&out("sweep.csv"))?;
+        pollwise_plots::plot_pareto(table, png, size, &pareto).map_err(LabError::from)
     })?;
     let heat_filters = heatmaps(dir, args, workload)?;
     let (start_ns, span_ns) = window_span(trace);
@@ -254,7 +262,8 @@ fn plots(
         ..WindowOptions::default()
     };
     dir.file("window.png")?.write_path(|png| {
-        pollwise_plots::plot_window(&out("trace.csv"), png, size, &window).map_err(LabError::from)
+        let table = Table::read(&out("trace.csv"))?;
+        pollwise_plots::plot_window(table, png, size, &window).map_err(LabError::from)
     })?;
     Ok(Drawn {
         outside_band: cmp.outside_band,
@@ -301,8 +310,8 @@ fn heatmaps(
             title: None,
         };
         dir.file(file)?.write_path(|png| {
-            pollwise_plots::plot_heatmap(&args.out.join("sweep.csv"), png, Size::default(), &heat)
-                .map_err(LabError::from)
+            let table = Table::read(&args.out.join("sweep.csv"))?;
+            pollwise_plots::plot_heatmap(table, png, Size::default(), &heat).map_err(LabError::from)
         })?;
     }
     Ok(heat_filters)

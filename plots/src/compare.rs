@@ -75,15 +75,15 @@ pub fn compare_rows(table: &Table) -> Result<Vec<CompareRow>, PlotError> {
         .collect()
 }
 
-/// Reads `input` and draws the compare plot into `out`.
+/// Draws the compare plot of `table` into `out`.
 pub fn plot_compare(
-    input: &Path,
+    table: Table,
     out: &Path,
     size: Size,
     opts: &CompareOptions,
 ) -> Result<Summary, PlotError> {
     crate::render::Format::of(out)?;
-    let mut table = Table::read(input)?;
+    let mut table = table;
     table.retain(&opts.filters)?;
     let rows = compare_rows(&table)?;
     let first = |name: &str| table.opt_col(name).map(|c| table.text(0, c).to_string());

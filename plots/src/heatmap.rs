@@ -182,15 +182,15 @@ fn text_color_on(c: RGBColor) -> RGBColor {
     }
 }
 
-/// Reads `input` and draws the heatmap into `out`.
+/// Draws the heatmap of `table` into `out`.
 pub fn plot_heatmap(
-    input: &Path,
+    table: Table,
     out: &Path,
     size: Size,
     opts: &HeatmapOptions,
 ) -> Result<Summary, PlotError> {
     crate::render::Format::of(out)?;
-    let mut table = crate::unpair::results_view(Table::read(input)?)?;
+    let mut table = crate::unpair::results_view(table)?;
     table.retain(&opts.filters)?;
     let grid = heatmap_grid(&table, opts)?;
     let plot = HeatmapPlot {

@@ -277,15 +277,15 @@ fn policies(raw: &[RawRow<'_>]) -> Vec<String> {
         .collect()
 }
 
-/// Reads `input`, draws the pareto plot into `out`.
+/// Draws the pareto plot of `table` into `out`.
 pub fn plot_pareto(
-    input: &Path,
+    table: Table,
     out: &Path,
     size: Size,
     opts: &ParetoOptions,
 ) -> Result<Summary, PlotError> {
     crate::render::Format::of(out)?;
-    let mut table = crate::unpair::results_view(Table::read(input)?)?;
+    let mut table = crate::unpair::results_view(table)?;
     table.retain(&opts.filters)?;
     let data = pareto_data(&table, opts)?;
     let plot = ParetoPlot {

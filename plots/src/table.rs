@@ -40,7 +40,9 @@ struct Row {
 pub struct Col(usize);
 
 impl Table {
-    /// Reads a CSV file with a header row.
+    /// Reads a CSV file with a header row, whole (for tests and small
+    /// files; the `pollwise` binary reads its inputs with a bound and
+    /// parses them with [`Table::from_reader`]).
     pub fn read(path: &Path) -> Result<Table, PlotError> {
         let file = std::fs::File::open(path).map_err(|e| PlotError::Read {
             path: path.to_path_buf(),

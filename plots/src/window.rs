@@ -233,15 +233,15 @@ pub fn decimate(points: &[(f64, f64)], buckets: usize) -> Vec<(f64, f64)> {
     out
 }
 
-/// Reads the trace `input` and draws the window plot into `out`.
+/// Draws the window plot of the trace `table` into `out`.
 pub fn plot_window(
-    input: &Path,
+    table: Table,
     out: &Path,
     size: Size,
     opts: &WindowOptions,
 ) -> Result<Summary, PlotError> {
     crate::render::Format::of(out)?;
-    let mut table = Table::read(input)?;
+    let mut table = table;
     table.retain(&opts.filters)?;
     let runs = window_runs(&table, opts)?;
     let plot = WindowPlot {

@@ -6,8 +6,23 @@ use std::path::{Path, PathBuf};
 
 use pollwise_plots::{
     plot_compare, plot_heatmap, plot_pareto, plot_window, CompareOptions, HeatmapOptions,
-    ParetoOptions, Size, WindowOptions,
+    ParetoOptions, PlotError, Size, Summary, Table, WindowOptions,
 };
+
+// Each plot of the CSV file at `input`.
+type Drawn = Result<Summary, PlotError>;
+fn pareto(input: &Path, out: &Path, size: Size, o: &ParetoOptions) -> Drawn {
+    plot_pareto(Table::read(input)?, out, size, o)
+}
+fn window(input: &Path, out: &Path, size: Size, o: &WindowOptions) -> Drawn {
+    plot_window(Table::read(input)?, out, size, o)
+}
+fn heatmap(input: &Path, out: &Path, size: Size, o: &HeatmapOptions) -> Drawn {
+    plot_heatmap(Table::read(input)?, out, size, o)
+}
+fn compare(input: &Path, out: &Path, size: Size, o: &CompareOptions) -> Drawn {
+    plot_compare(Table::read(input)?, out, size, o)
+}
 
 fn dir() -> PathBuf {
     let d = std::env::temp_dir().join(format!("pollwise-plots-pictures-{}", std::process::id()));
@@ -120,7 +135,7 @@ fn pareto_png_has_series_text_and_the_right_size() {
     let input = write("results.csv", RESULTS);
     let out = dir().join("pareto.png");
     let size = Size::default();
-    let s = plot_pareto(&input, &out, size, &ParetoOptions::default()).unwrap();
+    let s = pareto(&input, &out, size, &ParetoOptions::default()).unwrap();
     assert_eq!((s.rows, s.series), (5, 3));
     let pic = assert_picture(&out, size);
     assert!(
@@ -143,7 +158,7 @@ fn pareto_normalized_and_svg() {
         normalize: true,
         ..ParetoOptions::default()
     };
-    plot_pareto(&input, &out, Size::default(), &opts).unwrap();
+    pareto(&input, &out, Size::default(), &opts).unwrap();
     let svg = fs::read_to_string(&out).unwrap();
     assert!(
         svg.starts_with("<svg width=\"1200\" height=\"800\""),
@@ -172,7 +187,7 @@ fn window_png_draws_each_run_and_the_bound() {
     let input = write("trace.csv", &text);
     let out = dir().join("window.png");
     let size = Size::default();
-    let s = plot_window(&input, &out, size, &WindowOptions::default()).unwrap();
+    let s = window(&input, &out, size, &WindowOptions::default()).unwrap();
     assert_eq!((s.rows, s.series), (16, 2));
     let pic = assert_picture(&out, size);
     let (w, h) = (pic.width, pic.height);
@@ -192,7 +207,7 @@ fn window_without_poll_max_column_draws_no_bound() {
         "policy,time_ns,window_ns\nqemu,0,0\nqemu,100,4000\nqemu,200,8000\nqemu,300,0\n",
     );
     let out = dir().join("window-nomax.png");
-    plot_window(&input, &out, Size::default(), &WindowOptions::default()).unwrap();
+    window(&input, &out, Size::default(), &WindowOptions::default()).unwrap();
     let pic = Picture::decode(&out);
     assert!(pic.has_color(BLUE) > 100);
     assert_eq!(pic.has_color(RED), 0, "no poll_max_ns column, no line");
@@ -222,7 +237,7 @@ fn heatmap_png_spans_the_colour_map() {
         filters: Vec::new(),
         title: None,
     };
-    let s = plot_heatmap(&input, &out, size, &opts).unwrap();
+    let s = heatmap(&input, &out, size, &opts).unwrap();
     assert_eq!((s.rows, s.series), (12, 6));
     let pic = assert_picture(&out, size);
     // The lowest cell (20) and the highest (95) take the ends of the map,
@@ -243,7 +258,7 @@ fn compare_png_marks_rows_outside_the_band() {
     let input = write("compare.csv", COMPARE);
     let out = dir().join("compare.png");
     let size = Size::default();
-    let s = plot_compare(&input, &out, size, &CompareOptions::default()).unwrap();
+    let s = compare(&input, &out, size, &CompareOptions::default()).unwrap();
     assert_eq!(s.rows, 3);
     assert_eq!(s.outside_band, 1, "one row loses more than 5%");
     let pic = assert_picture(&out, size);
@@ -253,7 +268,7 @@ fn compare_png_marks_rows_outside_the_band() {
     let passing: String = COMPARE.replace("-7.8,", "-4.9,");
     let input = write("compare-ok.csv", &passing);
     let out = dir().join("compare-ok.png");
-    let s = plot_compare(&input, &out, size, &CompareOptions::default()).unwrap();
+    let s = compare(&input, &out, size, &CompareOptions::default()).unwrap();
     assert_eq!(s.outside_band, 0);
     assert_eq!(Picture::decode(&out).has_color(VERMILLION), 0);
 }
@@ -266,7 +281,7 @@ fn other_sizes_are_honoured() {
         width: 800,
         height: 600,
     };
-    plot_compare(&input, &out, size, &CompareOptions::default()).unwrap();
+    compare(&input, &out, size, &CompareOptions::default()).unwrap();
     let pic = Picture::decode(&out);
     assert_eq!((pic.width, pic.height), (800, 600));
 }
@@ -285,7 +300,7 @@ fn errors_name_the_problem() {
     let e = pareto_error(&header, &dir().join("h.png"), Size::default());
     assert!(e.contains("no data rows"), "{e}");
 
-    let e = plot_compare(
+    let e = compare(
         &input,
         &dir().join("c.png"),
         Size::default(),
@@ -320,7 +335,7 @@ fn errors_name_the_problem() {
 
 /// The error of drawing the Pareto plot of `input` into `out`.
 fn pareto_error(input: &Path, out: &Path, size: Size) -> String {
-    plot_pareto(input, out, size, &ParetoOptions::default())
+    pareto(input, out, size, &ParetoOptions::default())
         .unwrap_err()
         .to_string()
 }
@@ -341,7 +356,7 @@ fn a_dense_trace_stays_inside_its_panel() {
     }
     let input = write("dense-trace.csv", &text);
     let out = dir().join("dense.png");
-    plot_window(&input, &out, Size::default(), &WindowOptions::default()).unwrap();
+    window(&input, &out, Size::default(), &WindowOptions::default()).unwrap();
     let pic = Picture::decode(&out);
     assert!(pic.has_color(BLUE) > 10_000, "the trace is drawn");
     let title_strip = pic.count(0, 0, pic.width, 40, |p| near(p, BLUE));

@@ -95,9 +95,8 @@ pub struct Common {
     width: u32,
     #[arg(long, default_value_t = 800)]
     height: u32,
-    /// Replace an existing --out that is not a PNG or SVG picture.
-    #[arg(long)]
-    force: bool,
+    #[command(flatten)]
+    force: crate::output::ForceArg,
 }
 
 pub fn run(command: PlotCommand) -> Result<()> {
@@ -107,15 +106,14 @@ pub fn run(command: PlotCommand) -> Result<()> {
             baseline,
             normalize,
             common,
-        } => {
-            let normalize = normalize.is_some();
-            let cmd = PlotCmd::Pareto {
+        } => (
+            PlotCmd::Pareto {
                 input,
                 baseline,
-                normalize,
-            };
-            (cmd, common)
-        }
+                normalize: normalize.is_some(),
+            },
+            common,
+        ),
         PlotCommand::Window {
             trace,
             start_us,
@@ -152,7 +150,7 @@ pub fn run(command: PlotCommand) -> Result<()> {
         title: c.title,
         width: c.width,
         height: c.height,
-        force: c.force,
+        force: c.force.force,
     };
     Ok(plot::run(&TERM, &cmd, &common)?)
 }

@@ -67,10 +67,8 @@ pub struct RunArgs {
     /// IOThread).
     #[arg(long, value_name = "MS:NAME=VALUE,...")]
     pub set_at: Vec<String>,
-    /// Replace an output file that pollwise did not write (judged by its
-    /// content).
-    #[arg(long)]
-    pub force: bool,
+    #[command(flatten)]
+    pub force: crate::output::ForceArg,
 }
 
 #[derive(Args, Debug)]
@@ -131,10 +129,8 @@ pub struct CompareArgs {
     /// Also write every single run's row (the common schema) to this CSV.
     #[arg(long, value_name = "FILE")]
     pub rows: Option<PathBuf>,
-    /// Replace an output file that pollwise did not write (judged by its
-    /// content).
-    #[arg(long)]
-    pub force: bool,
+    #[command(flatten)]
+    pub force: crate::output::ForceArg,
 }
 
 pub fn run(command: RealdevCommand) -> Result<()> {
@@ -165,7 +161,7 @@ fn run_spec(a: &RunArgs) -> DeviceRun {
         policy: a.policy.flags(),
         trace: a.trace.clone(),
         set_at: a.set_at.clone(),
-        force: a.force,
+        force: a.force.force,
     }
 }
 
@@ -192,6 +188,6 @@ fn compare_spec(a: &CompareArgs) -> DeviceCompare {
         target: a.target.flags(),
         accept_iops_loss: a.accept.accept_iops_loss,
         rows: a.rows.clone(),
-        force: a.force,
+        force: a.force.force,
     }
 }

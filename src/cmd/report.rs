@@ -35,10 +35,8 @@ pub struct ReportArgs {
     /// Simulated time of each compare run, in ms [default: the preset's].
     #[arg(long, value_name = "MS")]
     pub compare_duration_ms: Option<u64>,
-    /// Replace an output file that pollwise did not write (judged by its
-    /// content).
-    #[arg(long)]
-    pub force: bool,
+    #[command(flatten)]
+    pub force: crate::output::ForceArg,
     #[command(flatten)]
     pub threads: crate::run_args::ThreadsArgs,
 }
@@ -51,7 +49,7 @@ pub fn run(args: ReportArgs) -> Result<()> {
         seed: args.seed,
         duration_ms: args.duration_ms,
         compare_duration_ms: args.compare_duration_ms,
-        force: args.force,
+        force: args.force.force,
     };
     let index = report(&opts, &|p| TERM.progress(p))?;
     eprintln!("wrote {}", index.display());

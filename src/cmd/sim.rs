@@ -32,10 +32,8 @@ pub struct SimArgs {
     /// Write the window trajectory (CSV, one row per change) to FILE.
     #[arg(long, value_name = "FILE")]
     pub trace: Option<PathBuf>,
-    /// Replace an output file that pollwise did not write (judged by its
-    /// content).
-    #[arg(long)]
-    pub force: bool,
+    #[command(flatten)]
+    pub force: crate::output::ForceArg,
 }
 
 pub fn run(a: SimArgs) -> Result<()> {
@@ -48,7 +46,7 @@ pub fn run(a: SimArgs) -> Result<()> {
             seed: a.seed,
             latency_scale: a.latency_scale,
             trace: a.trace,
-            force: a.force,
+            force: a.force.force,
         },
     )?;
     let out = io::stdout().lock();

@@ -38,10 +38,8 @@ pub struct StudyArgs {
     /// rollout).
     #[arg(long, default_value_t = 100)]
     pub rollout_duration_ms: u64,
-    /// Replace an output file that pollwise did not write (judged by its
-    /// content).
-    #[arg(long)]
-    pub force: bool,
+    #[command(flatten)]
+    pub force: crate::output::ForceArg,
     #[command(flatten)]
     pub target: TargetArgs,
     #[command(flatten)]
@@ -74,7 +72,7 @@ pub fn run(args: StudyArgs) -> Result<()> {
         robust_duration_ms: args.robust_duration_ms,
         skip_robustness: args.skip_robustness,
         rollout_duration_ms: args.rollout_duration_ms,
-        force: args.force,
+        force: args.force.force,
     };
     let md = study(&opts, measure.as_ref(), &|p| TERM.progress(p))?;
     print!("{md}");

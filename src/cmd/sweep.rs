@@ -56,10 +56,8 @@ pub struct SweepArgs {
     /// Output CSV file [default: stdout].
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
-    /// Replace an output file that pollwise did not write (judged by its
-    /// content).
-    #[arg(long)]
-    pub force: bool,
+    #[command(flatten)]
+    pub force: crate::output::ForceArg,
     #[command(flatten)]
     pub threads: ThreadsArgs,
 }
@@ -77,7 +75,7 @@ pub fn run(a: SweepArgs) -> Result<()> {
         shard: a.shard,
         latency_scale: a.latency_scale,
         out: a.out,
-        force: a.force,
+        force: a.force.force,
     };
     Ok(sweep::run(&TERM, &c, &mut io::stdout().lock())?)
 }

@@ -54,9 +54,8 @@ pub struct ValidateArgs {
     /// complete) instead of standard output.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
-    /// Replace --out even if it is not a file this format writes.
-    #[arg(long)]
-    pub force: bool,
+    #[command(flatten)]
+    pub force: crate::output::ForceArg,
     /// Where the measured runs happen, which the simulator is checked
     /// against: device (pollwise's loop on the disk) or qemu (QEMU's own
     /// loop, `pollwise qemu build` first) [default: device].
@@ -92,7 +91,7 @@ pub fn run(a: ValidateArgs) -> Result<()> {
         target: a.target.flags(),
         cache: a.cache.cache_dir,
         rows: None,
-        force: a.force,
+        force: a.force.force,
     };
     let c = ValidateCmd {
         preset: a.preset,

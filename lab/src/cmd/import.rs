@@ -7,7 +7,9 @@ use super::policy::PolicyFlags;
 use super::{fail, Context, Result, Ui};
 use crate::formats::fio::{fio_json_rows, Labels};
 use crate::formats::import::{parse_qemu_trace, pidstat_cpu_pct, sar_busy_pct};
-use crate::formats::rows::{write_csv, write_csv_file, write_trace_file};
+use crate::formats::input::{read_text, InputKind};
+use crate::formats::rows::{write_csv, write_trace};
+use crate::{Input, Kind, Output};
 
 /// Where the IOThread's CPU of imported fio runs comes from.
 #[derive(Clone, Debug)]
@@ -49,10 +51,11 @@ pub struct FioImport {
     pub policy: PolicyFlags,
     /// `--out FILE` [default: `stdout`].
     pub out: Option<PathBuf>,
+    pub force: bool,
 }
 
-fn read(p: &Path) -> Result<String> {
-    std::fs::read_to_string(p).context(format!("cannot read {}", p.display()))
+fn read(flag: &str, p: &Path) -> Result<String> {
+    Ok(read_text(flag, p, InputKind::Small)?)
 }
 
 /// The IOThread's CPU in % of one core.
@@ -60,12 +63,16 @@ fn cpu_pct(cpu: &CpuSource) -> Result<f64> {
     let origin = |f: &Path| f.display().to_string();
     let cpu = match cpu {
         CpuSource::Pct(v) => *v,
-        CpuSource::Sar(f, n) => {
-            sar_busy_pct(&read(f)?, &origin(f), n.context("--sar needs --sar-cpu")?)?
-        }
-        CpuSource::Pidstat(f, tid) => {
-            pidstat_cpu_pct(&read(f)?, &origin(f), tid.context("--pidstat needs --tid")?)?
-        }
+        CpuSource::Sar(f, n) => sar_busy_pct(
+            &read("--sar", f)?,
+            &origin(f),
+            n.context("--sar needs --sar-cpu")?,
+        )?,
+        CpuSource::Pidstat(f, tid) => pidstat_cpu_pct(
+            &read("--pidstat", f)?,
+            &origin(f),
+            tid.context("--pidstat needs --tid")?,
+        )?,
         CpuSource::Missing => return fail("give --iothread-cpu, --sar or --pidstat"),
     };
     if !cpu.is_finite() || cpu < 0.0 {
@@ -90,17 +97,31 @@ pub fn fio(ui: &dyn Ui, c: &FioImport, stdout: &mut dyn Write) -> Result<()> {
         params: params.to_string(),
         iothreads: c.iothreads,
     };
+    let mut inputs: Vec<Input> = c.json.iter().map(|p| Input::new("--json", p)).collect();
+    match &c.cpu {
+        CpuSource::Sar(f, _) => inputs.push(Input::new("--sar", f)),
+        CpuSource::Pidstat(f, _) => inputs.push(Input::new("--pidstat", f)),
+        _ => {}
+    }
+    let out = c
+        .out
+        .as_ref()
+        .map(|p| Output::prepare("--out", p, Kind::Results, &inputs, c.force))
+        .transpose()?;
     let mut rows = Vec::new();
     for path in &c.json {
         let origin = path.display().to_string();
-        let (file_rows, warnings) = fio_json_rows(&read(path)?, &origin, &labels, cpu)?;
+        let (file_rows, warnings) = fio_json_rows(&read("--json", path)?, &origin, &labels, cpu)?;
         for w in warnings {
             ui.note(&format!("warning: {w}"));
         }
         rows.extend(file_rows);
     }
-    match &c.out {
-        Some(p) => write_csv_file(p, &rows)?,
+    match out {
+        Some(out) => {
+            out.stale_notes().iter().for_each(|n| ui.note(n));
+            out.write_with(|w| write_csv(w, &rows))?
+        }
         None => write_csv(stdout, &rows)?,
     }
     Ok(())
@@ -108,11 +129,18 @@ pub fn fio(ui: &dyn Ui, c: &FioImport, stdout: &mut dyn Write) -> Result<()> {
 
 /// `pollwise import qemu-trace`: QEMU's `log` trace output as a window
 /// trace at `out`; notes what it found.
-pub fn qemu_trace(ui: &dyn Ui, input: &Path, out: &Path, poll_max_ns: u64) -> Result<()> {
-    let text = std::fs::read_to_string(input)
-        .context(format!("cannot read the QEMU log {}", input.display()))?;
+pub fn qemu_trace(
+    ui: &dyn Ui,
+    (input, out): (&Path, &Path),
+    poll_max_ns: u64,
+    force: bool,
+) -> Result<()> {
+    let inputs = [Input::new("--input", input)];
+    let checked = Output::prepare("--out", out, Kind::Trace, &inputs, force)?;
+    let text = read_text("--input", input, InputKind::Log)?;
     let t = parse_qemu_trace(&text, poll_max_ns).context(input.display().to_string())?;
-    write_trace_file(out, &t.rows)?;
+    checked.stale_notes().iter().for_each(|n| ui.note(n));
+    checked.write_with(|w| write_trace(w, &t.rows))?;
     let iothreads = t.rows.iter().map(|r| r.iothread).max().unwrap_or(0) + 1;
     ui.note(&format!(
         "wrote {} ({} window points over {iothreads} IOThread(s); {} poll_add/end \

@@ -4,10 +4,12 @@
 use std::path::{Path, PathBuf};
 
 use pollwise_plots::{
-    CompareOptions, Filter, HeatmapOptions, ParetoOptions, Size, Summary, WindowOptions,
+    CompareOptions, Filter, HeatmapOptions, ParetoOptions, PlotError, Size, Summary, Table,
+    WindowOptions,
 };
 
 use super::{fail, Context, Result, Ui};
+use crate::formats::input::{read_bytes, InputKind};
 use crate::{Input, Kind, Output};
 
 /// The flags every plot takes, as typed.
@@ -60,15 +62,18 @@ impl Common {
         input: &Path,
         flag: &str,
         what: &str,
-        f: impl FnOnce(&Path, Size) -> std::result::Result<Summary, pollwise_plots::PlotError>,
+        f: impl FnOnce(Table, &Path, Size) -> std::result::Result<Summary, PlotError>,
     ) -> Result<Summary> {
         let inputs = [Input::new(flag, input)];
         let out = Output::prepare("--out", &self.out, Kind::Picture, &inputs, self.force)?;
+        // Read with a bound, then parsed: plots never open a file.
+        let bytes = read_bytes(flag, input, InputKind::Table)?;
+        let table = Table::from_reader(input, bytes.as_slice())?;
         let size = Size {
             width: self.width,
             height: self.height,
         };
-        out.write_path(|path| f(path, size).context(format!("plot {what}")))
+        out.write_path(|path| f(table, path, size).context(format!("plot {what}")))
     }
 }
 
@@ -106,8 +111,8 @@ fn draw(cmd: &PlotCmd, common: &Common) -> Result<(Summary, &'static str)> {
                 filters,
                 title,
             };
-            let s = common.draw(input, "--input", "pareto", |out, size| {
-                pollwise_plots::plot_pareto(input, out, size, &o)
+            let s = common.draw(input, "--input", "pareto", |table, out, size| {
+                pollwise_plots::plot_pareto(table, out, size, &o)
             })?;
             (s, "policies")
         }
@@ -124,8 +129,8 @@ fn draw(cmd: &PlotCmd, common: &Common) -> Result<(Summary, &'static str)> {
                 span_ns,
                 title,
             };
-            let s = common.draw(trace, "--trace", "window", |out, size| {
-                pollwise_plots::plot_window(trace, out, size, &o)
+            let s = common.draw(trace, "--trace", "window", |table, out, size| {
+                pollwise_plots::plot_window(table, out, size, &o)
             })?;
             (s, "runs")
         }
@@ -143,15 +148,15 @@ fn draw(cmd: &PlotCmd, common: &Common) -> Result<(Summary, &'static str)> {
                 filters,
                 title,
             };
-            let s = common.draw(input, "--input", "heatmap", |out, size| {
-                pollwise_plots::plot_heatmap(input, out, size, &o)
+            let s = common.draw(input, "--input", "heatmap", |table, out, size| {
+                pollwise_plots::plot_heatmap(table, out, size, &o)
             })?;
             (s, "cells")
         }
         PlotCmd::Compare { input } => {
             let o = CompareOptions { filters, title };
-            let s = common.draw(input, "--input", "compare", |out, size| {
-                pollwise_plots::plot_compare(input, out, size, &o)
+            let s = common.draw(input, "--input", "compare", |table, out, size| {
+                pollwise_plots::plot_compare(table, out, size, &o)
             })?;
             (s, "bars")
         }

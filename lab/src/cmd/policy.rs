@@ -3,6 +3,7 @@
 //! list`, `policy show` and `policy replay`.
 
 use std::io::{Read, Write};
+use std::path::Path;
 
 use pollwise_core::{Params, PolicyKind};
 
@@ -184,20 +185,13 @@ pub fn write_show(out: &mut dyn Write, params: &Params, qemu: bool, id: &str) ->
 
 /// `policy replay`: the trace at `input` (`-` is `stdin`) through the
 /// policy, the window after each step as CSV on `out`.
-pub fn replay(
-    params: Params,
-    input: &std::path::Path,
-    stdin: impl Read,
-    out: &mut dyn Write,
-) -> Result<()> {
-    use super::Context;
+pub fn replay(params: Params, input: &Path, stdin: impl Read, out: &mut dyn Write) -> Result<()> {
     let policy = pollwise_core::AnyPolicy::new(params);
+    use crate::formats::input::{capped, open, InputKind};
     let reader: Box<dyn Read + '_> = if input.as_os_str() == "-" {
-        Box::new(stdin)
+        Box::new(capped("--input", Path::new("-"), InputKind::Log, stdin))
     } else {
-        let file = std::fs::File::open(input)
-            .context(format!("cannot open the trace {}", input.display()))?;
-        Box::new(file)
+        Box::new(open("--input", input, InputKind::Log)?)
     };
     let origin = input.display().to_string();
     let mut out = out;

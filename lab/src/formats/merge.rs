@@ -79,8 +79,22 @@ pub fn write_sweep_csv<W: Write>(
         w.write_record(&rec)?;
     }
     w.flush().map_err(csv::Error::from)?;
+    if rows.is_empty() {
+        // No row to carry the identity: a line after the header does.
+        let mut out = w.into_inner().map_err(|e| LabError::Input(e.to_string()))?;
+        writeln!(
+            out,
+            "{EMPTY_SHARD}sweep_id={} shard={shard_text} sweep_rows={total}",
+            shard.sweep_id
+        )
+        .map_err(csv::Error::from)?;
+    }
     Ok(())
 }
+
+/// How the line that gives an empty shard's identity starts (a shard with
+/// more shards than points has no rows).
+pub const EMPTY_SHARD: &str = "# empty shard: ";
 
 /// Joins shard files (name, text) into the whole sweep's CSV, written to
 /// `out`: every file must be one shard of the same sweep (same id and
@@ -164,6 +178,10 @@ impl Merge {
             ));
         }
         let mut file_shard: Option<String> = None;
+        if let Some(rec) = self.empty_shard(name, text)? {
+            self.same_sweep(name, 2, &rec)?;
+            return self.shard(name, 2, &rec[self.c_shard], &mut file_shard);
+        }
         for (i, rec) in rdr.records().enumerate() {
             let line = i + 2;
             let rec = rec.map_err(|e| LabError::Input(format!("{name}: {e}")))?;
@@ -172,6 +190,33 @@ impl Merge {
             self.row(name, line, &rec)?;
         }
         Ok(())
+    }
+
+    /// The identity of an empty shard (its line after the header) as a row
+    /// with the sweep columns alone, or `None` for a shard with rows.
+    fn empty_shard(&self, name: &str, text: &str) -> Result<Option<csv::StringRecord>, LabError> {
+        let mut lines = text.lines().skip(1).filter(|l| !l.is_empty());
+        let Some(line) = lines.next().and_then(|l| l.strip_prefix(EMPTY_SHARD)) else {
+            return Ok(None);
+        };
+        if lines.next().is_some() {
+            return err(format!("{name}: rows after the line of an empty shard"));
+        }
+        let mut fields = vec![String::new(); self.want.len()];
+        for (key, col) in [
+            ("sweep_id", self.c_id),
+            ("shard", self.c_shard),
+            ("sweep_rows", self.c_rows),
+        ] {
+            let value = line
+                .split_whitespace()
+                .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+                .ok_or_else(|| {
+                    LabError::Input(format!("{name} line 2: an empty shard without its {key}"))
+                })?;
+            fields[col] = value.to_string();
+        }
+        Ok(Some(csv::StringRecord::from(fields)))
     }
 
     /// Checks that a row is of the sweep of the rows before it.

@@ -10,6 +10,8 @@
 //! - [`merge`]: the sweep CSV (identity, shard, place) and the merge of
 //!   shard files;
 //! - [`rows`]: result rows and traces as CSV (the common schema);
+//! - [`input`]: the one way a command reads a file (regular files and
+//!   pipes only, with a cap on the bytes read);
 //! - [`output`]: the one way a command writes a file (checked, then a
 //!   temporary file renamed into place);
 //! - [`parse`]: the textual forms users type on the command line.
@@ -19,6 +21,7 @@
 
 pub mod fio;
 pub mod import;
+pub mod input;
 pub mod merge;
 pub mod output;
 pub mod parse;

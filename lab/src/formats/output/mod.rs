@@ -11,7 +11,8 @@
 //! Writing goes to a temporary file beside the destination that is renamed
 //! into place only when complete, so an error or an interrupted run leaves
 //! the previous file as it was; the temporary file is removed on every
-//! error path. `-` and `/dev/stdout` write to standard output directly, as
+//! error path and by a stop signal, and a later run writing to the same
+//! directory removes those of runs that were killed (see temp.rs). `-` and `/dev/stdout` write to standard output directly, as
 //! do character devices and FIFOs (`/dev/null`, `/dev/stderr`).
 //!
 //! ```text
@@ -20,6 +21,7 @@
 //!         -> Result<Output, LabError>
 //!     pub fn path(&self) -> &Path
 //!     pub fn is_stdout(&self) -> bool
+//!     pub fn stale_notes(&self) -> Vec<String>
 //!     // writing: see write.rs (start, write_with, write_path, Pending)
 //! }
 //! impl OutputDir {
@@ -33,11 +35,13 @@
 //! ```
 
 mod kind;
+mod temp;
 mod write;
 
 pub use kind::{
     Kind, TRACE_HEADER, VALIDATION_CSV_COLUMNS, VALIDATION_REPORT_TITLE, VALIDATION_TABLE_START,
 };
+pub use temp::{clean_stale, parse_temp_name};
 pub use write::Pending;
 
 use std::fs::{self, File};
@@ -47,7 +51,7 @@ use std::path::{Path, PathBuf};
 
 use crate::LabError;
 use kind::HEAD_BYTES;
-use write::create_temp;
+use temp::{create_temp, forget};
 
 /// An input of the command: the flag that names it and its path.
 #[derive(Clone, Copy, Debug)]
@@ -86,6 +90,8 @@ enum Dest {
 pub struct Output {
     shown: PathBuf,
     dest: Dest,
+    /// Temporary files of dead runs removed from the directory.
+    stale: Vec<PathBuf>,
 }
 
 /// Whether `path` as typed means standard output.
@@ -132,10 +138,28 @@ impl Output {
                 Err(e) => return Err(err(format!("{flag} {}: {e}", path.display()))),
             }
         };
+        // Temporary files that killed runs left where this one writes.
+        let stale = match &dest {
+            Dest::File { dir, .. } => clean_stale(dir),
+            _ => Vec::new(),
+        };
         Ok(Output {
             shown: path.to_path_buf(),
             dest,
+            stale,
         })
+    }
+
+    /// The temporary files of dead runs [`Output::prepare`] removed, as
+    /// lines for the user.
+    pub fn stale_notes(&self) -> Vec<String> {
+        let note = |p: &PathBuf| {
+            format!(
+                "removed {}, an unfinished output of a pollwise run that was killed",
+                p.display()
+            )
+        };
+        self.stale.iter().map(note).collect()
     }
 
     /// The path as the user gave it.
@@ -260,7 +284,8 @@ fn check_inputs(
 fn probe_dir(flag: &str, path: &Path, dir: &Path) -> Result<(), LabError> {
     match create_temp(dir, path) {
         Ok((temp, _)) => {
-            let _ = fs::remove_file(temp);
+            let _ = fs::remove_file(&temp);
+            forget(&temp);
             Ok(())
         }
         Err(e) => Err(err(format!(

@@ -10,12 +10,11 @@
 //! impl Pending { pub fn writer(&mut self) -> &mut dyn Write; pub fn commit(self) -> Result<(), LabError> }
 //! ```
 
-use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::temp::{create_temp, forget};
 use super::{Dest, Output};
 use crate::LabError;
 
@@ -74,41 +73,14 @@ impl Output {
         let Dest::File { path, dir } = &self.dest else {
             return f(&self.shown);
         };
-        let (temp, file) = create_temp(dir, path).map_err(LabError::file(dir))?;
-        drop(file);
+        // The file stays open (and locked) while `f` writes it by path.
+        let (temp, _locked) = create_temp(dir, path).map_err(LabError::file(dir))?;
         let guard = TempGuard(Some(temp.clone()));
         let value = f(&temp)?;
         fs::rename(&temp, path).map_err(LabError::file(path))?;
+        forget(&temp);
         std::mem::forget(guard);
         Ok(value)
-    }
-}
-
-static TEMP_SEQ: AtomicU64 = AtomicU64::new(0);
-
-/// A new file beside `path`, `.NAME.pollwise-PID-N.tmp.EXT`, so the
-/// extension stays for renderers and an abandoned one is recognisable.
-pub(super) fn create_temp(dir: &Path, path: &Path) -> io::Result<(PathBuf, File)> {
-    let name = path.file_name().unwrap_or_default();
-    let ext = path.extension();
-    loop {
-        let mut temp = OsString::from(".");
-        temp.push(name);
-        temp.push(format!(
-            ".pollwise-{}-{}.tmp",
-            std::process::id(),
-            TEMP_SEQ.fetch_add(1, Ordering::Relaxed)
-        ));
-        if let Some(ext) = ext {
-            temp.push(".");
-            temp.push(ext);
-        }
-        let temp = dir.join(temp);
-        match OpenOptions::new().write(true).create_new(true).open(&temp) {
-            Ok(f) => return Ok((temp, f)),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e),
-        }
     }
 }
 
@@ -117,7 +89,8 @@ struct TempGuard(Option<PathBuf>);
 impl Drop for TempGuard {
     fn drop(&mut self) {
         if let Some(p) = self.0.take() {
-            let _ = fs::remove_file(p);
+            let _ = fs::remove_file(&p);
+            forget(&p);
         }
     }
 }
@@ -149,6 +122,7 @@ impl Pending {
                 .and_then(|f| f.sync_all())
                 .map_err(LabError::file(&self.final_path))?;
             fs::rename(temp, &self.final_path).map_err(LabError::file(&self.final_path))?;
+            forget(temp);
             self.temp = None;
         }
         Ok(())
@@ -159,7 +133,8 @@ impl Drop for Pending {
     fn drop(&mut self) {
         self.writer = None;
         if let Some(temp) = self.temp.take() {
-            let _ = fs::remove_file(temp);
+            let _ = fs::remove_file(&temp);
+            forget(&temp);
         }
     }
 }
