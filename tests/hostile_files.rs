@@ -240,6 +240,7 @@ fn a_device_as_input_is_refused_by_every_reader() {
         format!("plot pareto --input /dev/zero --out '{}'", out("p.svg")),
         format!("plot window --trace /dev/zero --out '{}'", out("w.svg")),
         "policy replay --input /dev/zero".to_string(),
+        "sim --fio-job /dev/zero".to_string(),
     ] {
         let o = bounded(&format!("exec \"$P\" {args}"));
         assert_refused(&o, &["/dev/zero", "not a regular file"]);

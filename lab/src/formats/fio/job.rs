@@ -245,12 +245,13 @@ pub fn read_job_file(path: &Path) -> Result<FioJob, LabError> {
     let text = match read.get(path) {
         Some(text) => text.clone(),
         None => {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                LabError::Input(format!(
-                    "cannot read the fio job file {}: {e}",
-                    path.display()
-                ))
-            })?;
+            // Bounded like every input: a job file is small, and /dev/zero
+            // is not one.
+            let text = crate::formats::input::read_text(
+                "--fio-job",
+                path,
+                crate::formats::input::InputKind::Small,
+            )?;
             read.insert(path.to_path_buf(), text.clone());
             text
         }
