@@ -158,7 +158,7 @@ fn fio_options_pollwise_cannot_model_are_named() {
     );
     assert_clean_error(
         &pollwise(&["sim", "--fio-job", "/nonexistent/x.fio"]),
-        &["cannot read the fio job file"],
+        &["cannot read --fio-job /nonexistent/x.fio", "No such file"],
     );
     fs::remove_dir_all(&dir).unwrap();
 }

@@ -120,10 +120,11 @@ pub fn capped<R: Read>(flag: &str, path: &Path, kind: InputKind, r: R) -> Capped
 /// regular file within the cap, or a pipe.
 pub fn open(flag: &str, path: &Path, kind: InputKind) -> Result<Capped<File>, LabError> {
     let shown = || format!("{flag} {}", path.display());
-    let file = File::open(path).map_err(|e| LabError::Input(format!("{}: {e}", shown())))?;
+    let file =
+        File::open(path).map_err(|e| LabError::Input(format!("cannot read {}: {e}", shown())))?;
     let m = file
         .metadata()
-        .map_err(|e| LabError::Input(format!("{}: {e}", shown())))?;
+        .map_err(|e| LabError::Input(format!("cannot read {}: {e}", shown())))?;
     let ft = m.file_type();
     let what = if ft.is_dir() {
         "a directory"
