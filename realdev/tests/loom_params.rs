@@ -118,17 +118,23 @@ impl LoopHost for Host {
 }
 
 /// Runs the real loop for `steps` iterations with `cell` as its live
-/// parameters; returns the version in force at the end.
-fn run_loop(lp: &mut IoThread, cell: &ParamCell, steps: usize, version: usize) -> usize {
+/// parameters, its clock going on from `clock` (the machine's time only
+/// moves forward); returns the version in force and the clock at the end.
+fn run_loop(
+    lp: &mut IoThread,
+    cell: &ParamCell,
+    steps: usize,
+    (version, clock): (usize, u64),
+) -> (usize, u64) {
     let stop = Arc::new(StopSignal::new());
     let mut host = Host {
-        clock: 0,
+        clock,
         steps,
         stop: Arc::clone(&stop),
         version,
     };
     drive(lp, &mut host, &SubmitQueue::new(), &stop, Some(cell)).unwrap();
-    host.version
+    (host.version, host.clock)
 }
 
 fn live_change(kind: PolicyKind) {
@@ -141,12 +147,12 @@ fn live_change(kind: PolicyKind) {
         })
     };
     let mut lp = IoThread::new(params(kind, 0), HANDLERS, 0, u64::MAX);
-    let version = run_loop(&mut lp, &cell, STEPS, 0);
+    let (version, clock) = run_loop(&mut lp, &cell, STEPS, (0, 0));
     control.join().unwrap();
 
     // Once the control thread is done, the newest set is what the loop gets
     // at its next iteration.
-    let version = run_loop(&mut lp, &cell, 1, version);
+    let (version, _) = run_loop(&mut lp, &cell, 1, (version, clock));
     assert_eq!(version, 2);
     assert_eq!(version_of(lp.policy().params()), Some(2));
     assert!(lp.trace_point(0).window_ns <= SETS[2].0);
