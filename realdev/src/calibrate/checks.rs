@@ -39,8 +39,8 @@ pub struct CheckInput {
 /// A median latency below this is memory, not a device.
 pub const RAM_LATENCY_NS: f64 = 2_000.0;
 /// Repeats of a device point differing by more than this (max - min over
-/// the median, %) were disturbed.
-pub const MAX_REPEAT_SPREAD_PCT: f64 = 25.0;
+/// the median, %) get more repeats (see `more_repeats`).
+pub const WIDE_SPREAD_PCT: f64 = 25.0;
 /// Other load beyond this many CPUs disturbs every probe.
 pub const MAX_BACKGROUND_CPUS: f64 = 0.25;
 pub const MAX_STEAL_FRAC: f64 = 0.10;
@@ -63,9 +63,7 @@ impl Calibration {
             sat_read_iops: sat.iops(),
             sat_depth: sat.depth,
             repeats: self
-                .latency_points
-                .iter()
-                .chain(&self.saturation_points)
+                .device_points()
                 .map(|p| {
                     (
                         format!("{} bs={} qd={}", p.rw.name(), p.bs, p.depth),
@@ -110,7 +108,7 @@ pub fn checks(c: &CheckInput) -> Vec<Warning> {
     }
     for (name, iops) in &c.repeats {
         let spread = spread_pct(iops);
-        if spread > MAX_REPEAT_SPREAD_PCT {
+        if spread > WIDE_SPREAD_PCT {
             w.push(Warning {
                 what: format!(
                     "repeats of {name} differ by {spread:.0}% (IOPS {}): the run was disturbed",
@@ -120,7 +118,7 @@ pub fn checks(c: &CheckInput) -> Vec<Warning> {
                         .join(", ")
                 ),
                 fix: format!(
-                    "stop other load and rerun, or use more --repeat; the limit is {MAX_REPEAT_SPREAD_PCT}%"
+                    "stop other load and rerun, or use more --repeat; the limit is {WIDE_SPREAD_PCT}%"
                 ),
             });
         }
