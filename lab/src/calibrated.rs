@@ -327,7 +327,12 @@ pub fn to_toml(cal: &Calibration, preset: &Preset) -> String {
         cal.target_path
     );
     for w in cal.warnings() {
-        let _ = writeln!(out, "# WARNING (written with --force): {w}");
+        let kind = if w.refuses() {
+            "WARNING (written with --force)"
+        } else {
+            "NOTE"
+        };
+        let _ = writeln!(out, "# {kind}: {w}");
     }
     device_lines(&mut out, cal);
     cost_lines(&mut out, cal);

@@ -30,8 +30,8 @@ use rand_pcg::Pcg64;
 use crate::target::{Target, TargetError, TargetSpec};
 
 pub use checks::{
-    checks, CheckInput, Warning, MAX_BACKGROUND_CPUS, MAX_STEAL_FRAC, RAM_LATENCY_NS,
-    WIDE_SPREAD_PCT,
+    checks, CheckInput, PointRepeats, Severity, Warning, DEPTH_FALL_MARGIN, MAX_BACKGROUND_CPUS,
+    MAX_STEAL_FRAC, RAM_LATENCY_NS, WIDE_SPREAD_PCT,
 };
 pub use device::DevicePoint;
 pub use host::{cpu_clock_cost, load_between, proc_stat_cpu};
