@@ -441,9 +441,18 @@ fn calibrate_a_local_preset(work: &Path, preset: &str) {
     assert!(stdout(&o).contains("wrote"), "{}", stdout(&o));
     let text = std::fs::read_to_string(preset).unwrap();
     assert!(text.contains("(repeats: IOPS"), "{text}");
+    assert!(
+        text.contains("# Device spread: repeats differ by up to"),
+        "{text}"
+    );
     assert!(text.contains("us idle: eventfd"), "{text}");
     let preset = pollwise_sim::Preset::load(preset).unwrap();
     assert_eq!(preset.name, "local");
+    let spread = preset
+        .calibration
+        .as_ref()
+        .expect("[calibration] with --repeat 2");
+    assert!(spread.device_spread_pct >= 0.0, "{spread:?}");
     assert!(matches!(
         preset.device.read_latency,
         pollwise_sim::LatencyDist::Empirical { .. }
@@ -569,6 +578,8 @@ fn validate_prints_its_table(preset: &str, work: &Path) {
         "IOPS change agrees on",
         "absolute agreement of qemu",
         "point(s) within both targets",
+        // The calibration repeated every point (--repeat 2): its spread.
+        "calibration: the device's repeats differed by up to",
     ] {
         assert!(text.contains(needle), "missing {needle}:\n{text}");
     }

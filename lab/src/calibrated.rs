@@ -8,10 +8,13 @@ use std::fmt::Write as _;
 use hdrhistogram::Histogram;
 use pollwise_core::Rw;
 use pollwise_sim::{
-    Device, Guest, Host, IoThread, LatencyDist, Matrix, Preset, Topology, VqMapping, MAX_LATENCY_NS,
+    CalibrationSpread, Device, Guest, Host, IoThread, LatencyDist, Matrix, Preset, Topology,
+    VqMapping, MAX_LATENCY_NS, MAX_SPREAD_PCT,
 };
 
-use pollwise_realdev::calibrate::{Calibration, DevicePoint, LoopCosts};
+use pollwise_realdev::calibrate::{
+    Calibration, DevicePoint, LoopCosts, EXTRA_REPEATS, WIDE_SPREAD_PCT,
+};
 
 use crate::stats::spread_pct;
 
@@ -148,6 +151,7 @@ pub fn build(cal: &Calibration) -> Result<Preset, String> {
             warmup_ms: 50,
         },
         host: Some(host(cal)),
+        calibration: spread(cal),
     };
     preset
         .validate()
@@ -233,6 +237,22 @@ fn device(
         write_latency,
     };
     Ok((device, submit_batch))
+}
+
+/// The `[calibration]` table: the widest spread of any device point's
+/// repeats; none when no point was repeated (a spread of one run says
+/// nothing).
+fn spread(cal: &Calibration) -> Option<CalibrationSpread> {
+    if cal.device_points().all(|p| p.repeat_iops.len() < 2) {
+        return None;
+    }
+    let (pct, _) = cal.device_spread()?;
+    Some(CalibrationSpread {
+        // To 0.1 for the reader; a repeat that measured nothing (an
+        // unbounded spread, written with --force) is capped at the
+        // schema's limit.
+        device_spread_pct: (pct.min(MAX_SPREAD_PCT) * 10.0).round() / 10.0,
+    })
 }
 
 /// The guest: one CPU is the loop's, the jobs share the rest.
@@ -327,7 +347,12 @@ pub fn to_toml(cal: &Calibration, preset: &Preset) -> String {
         cal.target_path
     );
     for w in cal.warnings() {
-        let _ = writeln!(out, "# WARNING (written with --force): {w}");
+        let kind = if w.refuses() {
+            "WARNING (written with --force)"
+        } else {
+            "NOTE"
+        };
+        let _ = writeln!(out, "# {kind}: {w}");
     }
     device_lines(&mut out, cal);
     cost_lines(&mut out, cal);
@@ -403,6 +428,17 @@ fn device_lines(out: &mut String, cal: &Calibration) {
         let _ = writeln!(
             out,
             "#   writes not measured (read-only target): write figures copy the reads"
+        );
+    }
+    if let Some((pct, p)) = cal.device_spread().filter(|(_, p)| p.repeat_iops.len() > 1) {
+        let _ = writeln!(
+            out,
+            "# Device spread: repeats differ by up to {pct:.1}% ({} bs={} qd={}); a point \
+             whose repeats\n# differed by more than {WIDE_SPREAD_PCT}% got up to {EXTRA_REPEATS} more \
+             (the median is kept); [calibration]\n# device_spread_pct records the widest",
+            p.rw.name(),
+            p.bs,
+            p.depth
         );
     }
 }

@@ -26,6 +26,19 @@ pub const DIFF_TOLERANCE_POINTS: f64 = 3.0;
 /// median.
 pub const CPU_DIFF_TOLERANCE_POINTS: f64 = 10.0;
 
+/// The line `validate` prints beside its predictions when the preset
+/// records its calibration's spread (`[calibration] device_spread_pct`):
+/// how far apart the calibrated disk's own repeats were, so how far an
+/// absolute prediction can be trusted.
+pub fn spread_line(preset: &pollwise_sim::Preset) -> Option<String> {
+    let pct = preset.calibration.as_ref()?.device_spread_pct;
+    Some(format!(
+        "calibration: the device's repeats differed by up to {pct:.1}% (max - min over the \
+         median, its widest point); an absolute IOPS error within that is within the disk's own \
+         variation"
+    ))
+}
+
 /// One point measured on both backends (each the mean over the repeats).
 #[derive(Clone, Debug)]
 pub struct Agreement {
@@ -360,6 +373,18 @@ fn pair(spec: &DiffSpec, modelled: &[RunRow], measured: &[Vec<Vec<RunRow>>]) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_spread_line_quotes_the_preset_and_is_absent_without_one() {
+        let mut p = pollwise_sim::Preset::load("optane-p4800x").unwrap();
+        assert_eq!(spread_line(&p), None);
+        p.calibration = Some(pollwise_sim::CalibrationSpread {
+            device_spread_pct: 55.46,
+        });
+        let line = spread_line(&p).unwrap();
+        assert!(line.starts_with("calibration: "), "{line}");
+        assert!(line.contains("differed by up to 55.5%"), "{line}");
+    }
     use crate::stats::Interval;
     use pollwise_core::PolicyKind;
 

@@ -19,7 +19,10 @@ mod workload;
 
 pub use dist::{LatencyDist, MAX_LATENCY_NS};
 pub use error::SimError;
-pub use preset::{Device, Guest, Host, IoThread, Matrix, Preset, Topology, VqMapping};
+pub use preset::{
+    CalibrationSpread, Device, Guest, Host, IoThread, Matrix, Preset, Topology, VqMapping,
+    MAX_SPREAD_PCT,
+};
 pub use workload::{Rw, Validate, Workload, LIMITS};
 
 use pollwise_core::{Params, RunRow, TraceRow};

@@ -35,6 +35,38 @@ pub struct Preset {
     /// `sim/src/host.rs`); otherwise every thread has a CPU of its own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<Host>,
+    /// What the calibration that wrote this preset found about its own
+    /// measurements. Optional; the model does not use it (`validate`
+    /// reports it beside the predictions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<CalibrationSpread>,
+}
+
+/// The `[calibration]` table: how far the calibrated device's repeats
+/// varied, so how far an absolute prediction from the preset can be
+/// trusted.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalibrationSpread {
+    /// The widest spread of any device point's repeated IOPS: (max - min)
+    /// over the median, %.
+    pub device_spread_pct: f64,
+}
+
+/// The largest `calibration.device_spread_pct`: (max - min) / median of
+/// positive IOPS stays far below it.
+pub const MAX_SPREAD_PCT: f64 = 100_000.0;
+
+impl CalibrationSpread {
+    fn validate(&self) -> Result<(), SimError> {
+        let v = self.device_spread_pct;
+        if !(v.is_finite() && (0.0..=MAX_SPREAD_PCT).contains(&v)) {
+            return Err(SimError::Preset(format!(
+                "calibration.device_spread_pct = {v} is out of range: expected 0 ..= {MAX_SPREAD_PCT} (%)"
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// Most rows of a wake-up-by-idle-time table.
@@ -610,8 +642,8 @@ impl Preset {
         Ok(())
     }
 
-    /// The matrix and its warm-up, the `[host]` table, then every workload
-    /// of the matrix.
+    /// The matrix and its warm-up, the `[host]` and `[calibration]`
+    /// tables, then every workload of the matrix.
     fn validate_matrix(&self) -> Result<(), SimError> {
         let m = &self.matrix;
         if m.rw.is_empty() || m.bs.is_empty() || m.numjobs.is_empty() || m.iothreads.is_empty() {
@@ -622,6 +654,9 @@ impl Preset {
         range("matrix.warmup_ms", m.warmup_ms, 0, LIMITS.duration_ms.1)?;
         if let Some(h) = &self.host {
             h.validate()?;
+        }
+        if let Some(c) = &self.calibration {
+            c.validate()?;
         }
         for w in m.workloads() {
             w.validate()

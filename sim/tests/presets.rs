@@ -248,3 +248,27 @@ fn the_idle_state_table_is_checked() {
     let nine = format!("[{}]", nine.join(", "));
     assert!(err(&text(&nine, &nine)).contains("at most 8"));
 }
+
+#[test]
+fn the_optional_calibration_section_loads_round_trips_and_is_checked() {
+    let text = optane_text() + "\n[calibration]\ndevice_spread_pct = 55.5\n";
+    let p = Preset::from_toml(&text, "test.toml").unwrap();
+    assert_eq!(p.calibration.as_ref().unwrap().device_spread_pct, 55.5);
+    assert_eq!(Preset::from_toml(&p.to_toml(), "again").unwrap(), p);
+    // The model ignores it: the same run with and without.
+    let without = Preset::load("optane-p4800x").unwrap();
+    assert!(without.calibration.is_none());
+    let mut w = without.matrix.workloads()[0].clone();
+    w.duration_ms = 20;
+    let params = pollwise_core::Params::defaults(pollwise_core::PolicyKind::Qemu);
+    let run = |p: &Preset| format!("{:?}", pollwise_sim::simulate(p, &w, &params, 7).unwrap());
+    assert_eq!(run(&p), run(&without));
+    for (to, needle) in [
+        ("-1.0", "calibration.device_spread_pct = -1 is out of range"),
+        ("nan", "calibration.device_spread_pct = NaN"),
+        ("55.5\nrepeats = 3", "repeats"),
+    ] {
+        let e = err(&text.replace("55.5", to));
+        assert!(e.contains(needle), "{to}: {e}");
+    }
+}

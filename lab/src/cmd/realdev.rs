@@ -102,8 +102,8 @@ pub struct Calibrate {
     pub seed: u64,
 }
 
-/// Measures and writes the preset to `--out` (notes each warning; refuses
-/// to write without `--force` if any); unless that is standard output,
+/// Measures and writes the preset to `--out` (notes each finding; refuses
+/// to write without `--force` if one is a contradiction); unless that is standard output,
 /// writes the measurement summary and how to use the preset to `stdout`.
 pub fn calibrate(ui: &dyn Ui, c: &Calibrate, stdout: &mut dyn Write) -> Result<()> {
     let inputs = c.target.inputs();
@@ -121,13 +121,14 @@ pub fn calibrate(ui: &dyn Ui, c: &Calibrate, stdout: &mut dyn Write) -> Result<(
     let cal = guarded(DEVICE_STOPPED, || Ok(crate::local_preset::measure(&cfg)?))?;
     let warnings = cal.warnings();
     for w in &warnings {
-        ui.note(&format!("warning: {w}"));
+        let kind = if w.refuses() { "warning" } else { "note" };
+        ui.note(&format!("{kind}: {w}"));
     }
-    if !warnings.is_empty() && !c.force {
+    let refusing = warnings.iter().filter(|w| w.refuses()).count();
+    if refusing > 0 && !c.force {
         return fail(format!(
-            "{} warning(s): the measurements do not add up, so no preset was written to {name}; \
-             fix the cause and rerun, or pass --force to write it anyway",
-            warnings.len()
+            "{refusing} warning(s): the measurements contradict each other, so no preset was \
+             written to {name}; fix the cause and rerun, or pass --force to write it anyway"
         ));
     }
     let text = crate::local_preset::preset_text(&cal, &name)?;

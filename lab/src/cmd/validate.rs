@@ -148,6 +148,7 @@ pub fn run(ui: &dyn Ui, c: &ValidateCmd, command: &str, stdout: &mut dyn Write) 
     };
     let largest_bs = spec.workloads.iter().map(|w| w.bs).max().unwrap_or(4096);
     let device = real::open(ui, against, &c.real, largest_bs)?;
+    let spread = crate::validate::spread_line(&preset);
     let sim = SimBackend { preset };
     let v = guarded(DEVICE_STOPPED, || {
         Ok(validate_diffs(device.as_ref(), &sim, &spec, &|p| {
@@ -161,7 +162,16 @@ pub fn run(ui: &dyn Ui, c: &ValidateCmd, command: &str, stdout: &mut dyn Write) 
         preset_text: preset_text.as_deref(),
         reference: device.source(),
     };
-    let write = |out: &mut dyn Write| write(out, c.format, &v, &spec, &src);
+    let write = |out: &mut dyn Write| {
+        write(out, c.format, &v, &spec, &src)?;
+        // The table's reader learns how far the absolute numbers can be
+        // trusted; the markdown report quotes the preset's comments, which
+        // say it, and the CSV stays rows only.
+        match (&spread, c.format) {
+            (Some(line), ValidateFormat::Table) => writeln!(out, "{line}"),
+            _ => Ok(()),
+        }
+    };
     match &output {
         Some(o) => o.write_with(|w| write(w).map_err(super::CmdError::from))?,
         None => write(stdout)?,

@@ -36,7 +36,8 @@ pub struct DevicePoint {
     /// Times the spinning reaper found completions: `ios / reaps` is how
     /// many the device completed at once.
     pub reaps: u64,
-    /// IOPS of every repeat of this point (this one is the median's).
+    /// IOPS of every repeat of this point, in the order run (this one is
+    /// the median's); more than `--repeat` where they spread wide.
     pub repeat_iops: Vec<f64>,
     /// Median latency of every repeat, ns.
     pub repeat_p50_ns: Vec<f64>,
@@ -48,6 +49,11 @@ impl DevicePoint {
     }
     pub fn bytes_per_s(&self) -> f64 {
         self.iops() * self.bs as f64
+    }
+    /// How far the repeats' IOPS differ: (max - min) / median, %; 0 for
+    /// a single run.
+    pub fn spread_pct(&self) -> f64 {
+        pollwise_stats::spread_pct(&self.repeat_iops)
     }
 }
 

@@ -23,15 +23,15 @@ mod probes;
 use std::fmt;
 
 use pollwise_core::Rw;
-use pollwise_stats::median;
+use pollwise_stats::{median, spread_pct};
 use rand::SeedableRng;
 use rand_pcg::Pcg64;
 
 use crate::target::{Target, TargetError, TargetSpec};
 
 pub use checks::{
-    checks, CheckInput, Warning, MAX_BACKGROUND_CPUS, MAX_REPEAT_SPREAD_PCT, MAX_STEAL_FRAC,
-    RAM_LATENCY_NS,
+    checks, CheckInput, PointRepeats, Severity, Warning, DEPTH_FALL_MARGIN, MAX_BACKGROUND_CPUS,
+    MAX_STEAL_FRAC, RAM_LATENCY_NS, WIDE_SPREAD_PCT,
 };
 pub use device::DevicePoint;
 pub use host::{cpu_clock_cost, load_between, proc_stat_cpu};
@@ -75,6 +75,21 @@ pub struct Calibration {
     pub host: HostMeasure,
     /// Whether writes were measured (false for a read-only --file).
     pub measured_writes: bool,
+}
+
+impl Calibration {
+    /// Every device point, qd1 first.
+    pub fn device_points(&self) -> impl Iterator<Item = &DevicePoint> {
+        self.latency_points.iter().chain(&self.saturation_points)
+    }
+
+    /// The widest spread of any device point's repeats (max - min over the
+    /// median, %) and that point; `None` without a point.
+    pub fn device_spread(&self) -> Option<(f64, &DevicePoint)> {
+        self.device_points()
+            .map(|p| (p.spread_pct(), p))
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+    }
 }
 
 #[derive(Debug)]
@@ -283,8 +298,10 @@ impl Points<'_> {
         Ok(points)
     }
 
-    /// Runs [`device::device_point`] `repeats` times; keeps the run with
-    /// the median IOPS, with every run's IOPS and median latency beside it.
+    /// Runs [`device::device_point`] `repeats` times, and up to
+    /// [`EXTRA_REPEATS`] more while the runs' IOPS differ by more than
+    /// [`WIDE_SPREAD_PCT`]; keeps the run with the median IOPS, with every
+    /// run's IOPS and median latency beside it.
     fn repeated(
         &self,
         rw: Rw,
@@ -293,28 +310,42 @@ impl Points<'_> {
         rng: &mut Pcg64,
     ) -> Result<DevicePoint, CalibrateError> {
         let mut runs = Vec::new();
-        for _ in 0..self.repeats {
-            runs.push(device::device_point(
-                self.target,
-                rw,
-                bs,
-                depth,
-                self.ms,
-                rng,
-            )?);
+        let mut iops = Vec::new();
+        while more_repeats(&iops, self.repeats) {
+            let run = device::device_point(self.target, rw, bs, depth, self.ms, rng)?;
+            iops.push(run.iops());
+            runs.push(run);
             interrupted()?;
         }
-        let repeat_iops: Vec<f64> = runs.iter().map(DevicePoint::iops).collect();
         let repeat_p50_ns: Vec<f64> = runs
             .iter()
             .map(|p| p.latency.value_at_quantile(0.5) as f64)
             .collect();
         runs.sort_by(|a, b| a.iops().total_cmp(&b.iops()));
+        // The upper median of an even count, as before.
         let mut keep = runs.swap_remove(runs.len() / 2);
-        keep.repeat_iops = repeat_iops;
+        keep.repeat_iops = iops;
         keep.repeat_p50_ns = repeat_p50_ns;
         Ok(keep)
     }
+}
+
+/// Repeats a device point gets beyond `--repeat` when its repeats differ
+/// by more than [`WIDE_SPREAD_PCT`]: a disk that varies by itself then
+/// gives a median of more runs, at a cost of at most this many point
+/// durations per point.
+pub const EXTRA_REPEATS: u32 = 3;
+
+/// Whether a device point whose repeats so far measured `iops` needs
+/// another: until `repeats` ran, then (with at least 2 to compare) while
+/// their spread is wider than [`WIDE_SPREAD_PCT`], up to [`EXTRA_REPEATS`]
+/// more.
+pub fn more_repeats(iops: &[f64], repeats: u32) -> bool {
+    let (n, repeats) = (iops.len(), repeats.max(1) as usize);
+    if n < repeats {
+        return true;
+    }
+    repeats >= 2 && n < repeats + EXTRA_REPEATS as usize && spread_pct(iops) > WIDE_SPREAD_PCT
 }
 
 /// Per field, the median over the runs (default for none).
@@ -381,6 +412,25 @@ pub(super) fn io_err(what: &str) -> impl Fn(std::io::Error) -> CalibrateError + 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_wide_spread_gets_more_repeats_up_to_the_cap() {
+        // The --repeat runs come first, whatever they measured.
+        assert!(more_repeats(&[], 3));
+        assert!(more_repeats(&[100.0, 200.0], 3));
+        // Steady repeats stop there.
+        assert!(!more_repeats(&[100.0, 110.0, 105.0], 3));
+        // A 55% spread gets more, up to 3 beyond --repeat.
+        let noisy = [100.0, 155.0, 120.0];
+        assert!(more_repeats(&noisy, 3));
+        assert!(more_repeats(&[100.0, 155.0, 120.0, 130.0, 125.0], 3));
+        assert!(!more_repeats(
+            &[100.0, 155.0, 120.0, 130.0, 125.0, 128.0],
+            3
+        ));
+        // One repeat has no spread to go by.
+        assert!(!more_repeats(&[100.0], 1));
+    }
 
     #[test]
     fn median_costs_are_per_field() {
