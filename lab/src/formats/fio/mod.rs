@@ -15,6 +15,7 @@
 
 mod job;
 mod json;
+mod sections;
 
 pub use job::{parse_job, read_job_file, split_filenames, FioJob};
 pub use json::{fio_json_rows, Labels};
