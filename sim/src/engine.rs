@@ -88,10 +88,10 @@ struct Vcpu {
     inbox: Vec<(Time, u32)>,
 }
 
-/// One IOThread: the one loop (see [`LoopDriver`]) and what it has to
+/// One simulated IOThread: the one loop (see [`LoopDriver`]) and what it has to
 /// process.
 #[derive(Clone)]
-struct IoThread {
+struct SimThread {
     lp: LoopDriver,
     /// Poll handlers: one per virtqueue served, then the AIO ring.
     handlers: u32,
@@ -99,7 +99,7 @@ struct IoThread {
     ready_cmp: Vec<u32>,
 }
 
-impl IoThread {
+impl SimThread {
     fn pending(&self) -> bool {
         !self.ready_sub.is_empty() || !self.ready_cmp.is_empty()
     }
@@ -147,7 +147,7 @@ pub struct Engine<'a> {
     guest_jitter: Option<LogNormal<f64>>,
     slots: Vec<Slot>,
     vcpus: Vec<Vcpu>,
-    iothreads: Vec<IoThread>,
+    iothreads: Vec<SimThread>,
     disks: Vec<Disk>,
     /// The shared-CPU model (`crate::host`), when the preset asks for it:
     /// threads `0..iothreads` are the IOThreads, then one per vCPU (per
@@ -228,7 +228,7 @@ fn new_iothread(
     handlers: u32,
     host: Option<&HostCpus>,
     window: (Time, Time),
-) -> IoThread {
+) -> SimThread {
     let costs = &preset.iothread;
     // An arrival is noticed one poll pass (every handler checked once)
     // later, or a wake-up later.
@@ -248,7 +248,7 @@ fn new_iothread(
     )
     // A shared host's wake-up curve already depends on idle time.
     .with_cstates(costs.cstates().filter(|_| host.is_none()));
-    IoThread {
+    SimThread {
         lp: if costs.notifier_polled {
             lp.with_context_notifier()
         } else {
