@@ -5,7 +5,8 @@ use std::io::Write;
 
 use pollwise_sim::Preset;
 
-use super::{Context, Result};
+use super::Result;
+use crate::formats::input::{read_text, InputKind};
 
 /// One line per embedded preset: name, description and matrix size.
 pub fn write_list(out: &mut dyn Write) -> Result<()> {
@@ -35,5 +36,6 @@ pub fn text(name: &str) -> Result<String> {
     // Loading checks the file (and names the embedded presets if `name` is
     // neither).
     Preset::load(name)?;
-    std::fs::read_to_string(name).context(format!("cannot read preset file '{name}'"))
+    let path = std::path::Path::new(name);
+    Ok(read_text("--preset", path, InputKind::Small)?)
 }

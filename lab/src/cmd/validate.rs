@@ -3,7 +3,7 @@
 //! backend measures, with the measurement's interval.
 
 use std::io::{self, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use pollwise_core::Params;
 use pollwise_sim::Preset;
@@ -12,6 +12,7 @@ use super::policy::{old_pairs, spec_with};
 use super::real::{self, BackendKind, RealFlags};
 use super::workload::WorkloadFlags;
 use super::{deprecated, fail, guarded, Result, Ui, DEVICE_STOPPED};
+use crate::formats::input::{read_text, InputKind};
 use crate::formats::output::preset_input;
 use crate::formats::parse::{policy_spec, MatrixText};
 use crate::text::ReportSource;
@@ -155,7 +156,8 @@ pub fn run(ui: &dyn Ui, c: &ValidateCmd, command: &str, stdout: &mut dyn Write) 
             ui.progress(p)
         })?)
     })?;
-    let preset_text = std::fs::read_to_string(&c.preset).ok();
+    // Read as bounded as any input; an embedded preset has no file.
+    let preset_text = read_text("--preset", Path::new(&c.preset), InputKind::Small).ok();
     let src = ReportSource {
         command,
         preset: &c.preset,
