@@ -109,7 +109,15 @@ fn check(ui: &dyn Ui, c: &ValidateCmd) -> Result<Checked> {
         real::refuse_randrw(&workloads)?;
     }
     // Every policy runs each point once per round.
-    crate::validate::run_count(workloads.len() * all.len(), c.repeat)?;
+    let runs = crate::validate::run_count(workloads.len() * all.len(), c.repeat)?;
+    let events: f64 = workloads
+        .iter()
+        .map(|w| pollwise_sim::batch::run_events(&preset, w))
+        .sum::<f64>()
+        * (all.len() as f64 * f64::from(c.repeat));
+    let what = format!("this validation's simulated side ({} runs)", runs / 2);
+    let lower = "--repeat, --duration-ms or the matrix";
+    super::bound_work(&|l| ui.note(l), runs / 2, events, &what, lower)?;
     let spec = DiffSpec {
         workloads,
         baseline,
