@@ -251,3 +251,75 @@ fn progress_is_a_plain_line_when_stderr_is_not_a_terminal() {
     let err = common::stderr(&o);
     assert!(err.contains("sweep qemu: 3/3 runs, "), "{err}");
 }
+
+#[test]
+fn a_preset_name_with_control_characters_is_refused_at_load() {
+    let shown = stdout(&pollwise(&["preset", "show", "optane-p4800x"]));
+    let evil = shown.replacen(
+        "name = \"optane-p4800x\"",
+        "name = \"red\\u001b[31m\\nrow\"",
+        1,
+    );
+    assert_ne!(evil, shown);
+    let path = scratch_dir("inputs-evil-name").join("evil.toml");
+    std::fs::write(&path, evil).unwrap();
+    let o = pollwise(&[
+        "sim",
+        "--preset",
+        path.to_str().unwrap(),
+        "--duration-ms",
+        "5",
+    ]);
+    assert_clean_error(&o, &["name", "control character"]);
+}
+
+/// The words of `line` as bash reads them.
+fn bash_words(line: &str) -> Vec<String> {
+    let o = Command::new("bash")
+        .args(["-c", &format!("printf '%s\\0' {line}")])
+        .output()
+        .expect("run bash");
+    assert!(o.status.success(), "bash: {line}");
+    let words = String::from_utf8(o.stdout).unwrap();
+    words
+        .trim_end_matches('\0')
+        .split('\0')
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn reports_written_by_line_pastes_back_and_stays_one_line() {
+    let d = scratch_dir("inputs-quoted");
+    let dir = d.join("it's a\nmachine");
+    std::fs::create_dir_all(&dir).unwrap();
+    let preset = dir.join("p.toml");
+    let shown = stdout(&pollwise(&["preset", "show", "optane-p4800x"]));
+    std::fs::write(&preset, shown).unwrap();
+    let preset = preset.to_str().unwrap();
+    let out = d.join("report");
+    let o = pollwise(&[
+        "report",
+        "--preset",
+        preset,
+        "--out",
+        out.to_str().unwrap(),
+        "--duration-ms",
+        "5",
+        "--compare-duration-ms",
+        "5",
+        "--repeat",
+        "1",
+    ]);
+    assert_ok(&o);
+    let index = std::fs::read_to_string(out.join("index.md")).unwrap();
+    let line = index
+        .lines()
+        .find(|l| l.starts_with("Written by `"))
+        .unwrap_or_else(|| panic!("no one-line Written by in:\n{index}"));
+    let command = &line["Written by `".len()..line.find("`.").unwrap()];
+    let words = bash_words(command);
+    let at = words.iter().position(|w| w == "--preset").unwrap();
+    assert_eq!(words[at + 1], preset, "{command}");
+    assert_eq!(words[..2], ["pollwise", "report"], "{command}");
+}

@@ -324,9 +324,11 @@ pub fn to_toml(cal: &Calibration, preset: &Preset) -> String {
     let _ = writeln!(
         out,
         "# Written by `pollwise realdev calibrate` on {}.",
-        cal.target_path
+        crate::text::escaped(&cal.target_path)
     );
     for w in cal.warnings() {
+        let w = w.to_string();
+        let w = crate::text::escaped(&w);
         let _ = writeln!(out, "# WARNING (written with --force): {w}");
     }
     device_lines(&mut out, cal);

@@ -194,23 +194,9 @@ fn write(
 /// The command line as a reader would type it again: the program by its
 /// name, and any argument that is not plain in single quotes.
 pub fn command_line(args: impl Iterator<Item = String>) -> String {
-    let plain = |a: &str| {
-        !a.is_empty()
-            && a.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "_-./:=,+@%".contains(c))
-    };
-    args.enumerate()
-        .map(|(i, a)| {
-            if i == 0 {
-                "pollwise".to_string()
-            } else if plain(&a) {
-                a
-            } else {
-                format!("'{}'", a.replace('\'', "'\\''"))
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
+    let args: Vec<String> = args.skip(1).collect();
+    let words = std::iter::once("pollwise").chain(args.iter().map(String::as_str));
+    crate::text::shell_line(words)
 }
 
 #[cfg(test)]
