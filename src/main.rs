@@ -120,8 +120,7 @@ fn main() -> ExitCode {
     let threads = lab::threads(&progress::TERM, cli.threads, cli.command.threads());
     let result = threads
         .map_err(anyhow::Error::from)
-        .and_then(run_args::set_threads)
-        .and_then(|()| match cli.command {
+        .and_then(|_| match cli.command {
             Command::Policy(c) => cmd::policy::run(c),
             Command::Preset(c) => cmd::preset::run(c),
             Command::Sim(a) => cmd::sim::run(a),

@@ -1,20 +1,24 @@
-//! The terminal: lab's notes on stderr as they are, and its runs as a bar
-//! that is silent when stderr is not a terminal, so logs and pipes stay
-//! clean.
+//! The terminal: lab's notes on stderr as they are, and its runs as a bar;
+//! when stderr is not a terminal, a plain line every few seconds instead
+//! (`lab::Pace`), so logs and pipes stay readable.
 
+use std::io::IsTerminal;
 use std::sync::Mutex;
+use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use pollwise_lab::cmd::Ui;
+use pollwise_lab::cmd::{Pace, Ui};
 use pollwise_lab::Progress;
 
 /// The one terminal of the process.
 pub static TERM: Terminal = Terminal {
     bar: Mutex::new(None),
+    pace: Mutex::new(None),
 };
 
 pub struct Terminal {
     bar: Mutex<Option<ProgressBar>>,
+    pace: Mutex<Option<Pace>>,
 }
 
 impl Ui for Terminal {
@@ -27,6 +31,17 @@ impl Ui for Terminal {
             Progress::Step(text) => return eprintln!("{text}"),
             Progress::Run { done, total, what } => (done, total, what),
         };
+        if !std::io::stderr().is_terminal() {
+            let mut slot = self.pace.lock().unwrap_or_else(|e| e.into_inner());
+            let pace = slot.get_or_insert_with(|| Pace::new(Instant::now()));
+            if let Some(line) = pace.line(Instant::now(), done, total, what) {
+                eprintln!("{line}");
+            }
+            if done >= total {
+                *slot = None;
+            }
+            return;
+        }
         let mut slot = self.bar.lock().unwrap_or_else(|e| e.into_inner());
         let b = slot.get_or_insert_with(|| {
             let b = ProgressBar::new(total as u64);

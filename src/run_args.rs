@@ -1,7 +1,6 @@
 //! Flags of several commands: `--threads` on those that run simulations
 //! in parallel, `--accept-iops-loss` on those that judge a change.
 
-use anyhow::{bail, Result};
 use clap::Args;
 
 #[derive(Args, Clone, Debug, Default)]
@@ -20,15 +19,4 @@ pub struct AcceptArgs {
     /// changes with two or more repeats.
     #[arg(long, value_name = "PCT", default_value_t = pollwise_lab::acceptance::DEFAULT_ACCEPT_IOPS_LOSS_PCT, allow_hyphen_values = true)]
     pub accept_iops_loss: f64,
-}
-
-/// Sizes the pool parallel runs use; 0 or a second call is an error.
-pub fn set_threads(threads: Option<usize>) -> Result<()> {
-    match threads {
-        None => Ok(()),
-        Some(0) => bail!("--threads 0: give at least 1 (or leave it out for one per CPU)"),
-        Some(n) => Ok(rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .build_global()?),
-    }
 }

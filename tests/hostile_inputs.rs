@@ -150,3 +150,176 @@ fn a_near_zero_cost_preset_never_passes_its_own_bandwidth_cap() {
         rows[0].iops
     );
 }
+
+/// Runs pollwise and fails the test if it has not finished within `secs`
+/// (it is then killed): work past the bound must be refused, not started.
+fn within(args: &[&str], secs: u64) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pollwise"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run pollwise");
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed().as_secs() >= secs {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("`pollwise {}` still ran after {secs} s", args.join(" "));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn repeats_times_duration_past_the_work_bound_are_refused_up_front() {
+    let d = scratch_dir("inputs-work");
+    let (study, report) = (d.join("study"), d.join("report"));
+    let cases: [Vec<&str>; 4] = [
+        vec!["compare", "--repeat", "1000", "--duration-ms", "3600000"],
+        vec![
+            "sweep",
+            "--policy",
+            "qemu",
+            "--param",
+            "poll-max-ns=1,2",
+            "--matrix",
+        ]
+        .into_iter()
+        .chain(["--repeat", "1000", "--duration-ms", "3600000"])
+        .collect(),
+        vec![
+            "study",
+            "--repeat",
+            "1000",
+            "--out",
+            study.to_str().unwrap(),
+        ],
+        vec![
+            "report",
+            "--repeat",
+            "1000",
+            "--out",
+            report.to_str().unwrap(),
+        ],
+    ];
+    for args in &cases {
+        let o = within(args, 60);
+        assert_clean_error(
+            &o,
+            &[
+                "simulated events",
+                "at most 2e11",
+                " h on ",
+                "lower --repeat",
+            ],
+        );
+    }
+}
+
+#[test]
+fn threads_past_the_number_of_runs_are_capped_with_a_note() {
+    let o = pollwise(&[
+        "sweep",
+        "--policy",
+        "qemu",
+        "--param",
+        "poll-max-ns=1,2",
+        "--duration-ms",
+        "5",
+        "--threads",
+        "4",
+    ]);
+    assert_ok(&o);
+    let err = common::stderr(&o);
+    assert!(err.contains("--threads 4 capped at 2"), "{err}");
+}
+
+#[test]
+fn progress_is_a_plain_line_when_stderr_is_not_a_terminal() {
+    let o = pollwise(&[
+        "sweep",
+        "--policy",
+        "qemu",
+        "--param",
+        "poll-max-ns=1,2,3",
+        "--duration-ms",
+        "5",
+    ]);
+    assert_ok(&o);
+    let err = common::stderr(&o);
+    assert!(err.contains("sweep qemu: 3/3 runs, "), "{err}");
+}
+
+#[test]
+fn a_preset_name_with_control_characters_is_refused_at_load() {
+    let shown = stdout(&pollwise(&["preset", "show", "optane-p4800x"]));
+    let evil = shown.replacen(
+        "name = \"optane-p4800x\"",
+        "name = \"red\\u001b[31m\\nrow\"",
+        1,
+    );
+    assert_ne!(evil, shown);
+    let path = scratch_dir("inputs-evil-name").join("evil.toml");
+    std::fs::write(&path, evil).unwrap();
+    let o = pollwise(&[
+        "sim",
+        "--preset",
+        path.to_str().unwrap(),
+        "--duration-ms",
+        "5",
+    ]);
+    assert_clean_error(&o, &["name", "control character"]);
+}
+
+/// The words of `line` as bash reads them.
+fn bash_words(line: &str) -> Vec<String> {
+    let o = Command::new("bash")
+        .args(["-c", &format!("printf '%s\\0' {line}")])
+        .output()
+        .expect("run bash");
+    assert!(o.status.success(), "bash: {line}");
+    let words = String::from_utf8(o.stdout).unwrap();
+    words
+        .trim_end_matches('\0')
+        .split('\0')
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn reports_written_by_line_pastes_back_and_stays_one_line() {
+    let d = scratch_dir("inputs-quoted");
+    let dir = d.join("it's a\nmachine");
+    std::fs::create_dir_all(&dir).unwrap();
+    let preset = dir.join("p.toml");
+    let shown = stdout(&pollwise(&["preset", "show", "optane-p4800x"]));
+    std::fs::write(&preset, shown).unwrap();
+    let preset = preset.to_str().unwrap();
+    let out = d.join("report");
+    let o = pollwise(&[
+        "report",
+        "--preset",
+        preset,
+        "--out",
+        out.to_str().unwrap(),
+        "--duration-ms",
+        "5",
+        "--compare-duration-ms",
+        "5",
+        "--repeat",
+        "1",
+    ]);
+    assert_ok(&o);
+    let index = std::fs::read_to_string(out.join("index.md")).unwrap();
+    let line = index
+        .lines()
+        .find(|l| l.starts_with("Written by `"))
+        .unwrap_or_else(|| panic!("no one-line Written by in:\n{index}"));
+    let command = &line["Written by `".len()..line.find("`.").unwrap()];
+    let words = bash_words(command);
+    let at = words.iter().position(|w| w == "--preset").unwrap();
+    assert_eq!(words[at + 1], preset, "{command}");
+    assert_eq!(words[..2], ["pollwise", "report"], "{command}");
+}

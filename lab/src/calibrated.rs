@@ -344,7 +344,7 @@ pub fn to_toml(cal: &Calibration, preset: &Preset) -> String {
     let _ = writeln!(
         out,
         "# Written by `pollwise realdev calibrate` on {}.",
-        cal.target_path
+        crate::text::escaped(&cal.target_path)
     );
     for w in cal.warnings() {
         let kind = if w.refuses() {
@@ -352,7 +352,8 @@ pub fn to_toml(cal: &Calibration, preset: &Preset) -> String {
         } else {
             "NOTE"
         };
-        let _ = writeln!(out, "# {kind}: {w}");
+        let w = w.to_string();
+        let _ = writeln!(out, "# {kind}: {}", crate::text::escaped(&w));
     }
     device_lines(&mut out, cal);
     cost_lines(&mut out, cal);

@@ -8,7 +8,7 @@ use pollwise_core::{Params, PolicyKind, RunRow, TraceRow, Workload};
 use pollwise_plots::{
     CompareOptions, Filter, HeatmapOptions, ParetoOptions, Size, Table, WindowOptions,
 };
-use pollwise_sim::batch::check_runs;
+use pollwise_sim::batch::{check_events, check_runs, run_events};
 use pollwise_sim::sweep::{Shard, SweepSpec};
 use pollwise_sim::Preset;
 
@@ -93,7 +93,7 @@ fn check(args: &ReportOptions) -> Result<Preset, LabError> {
                 .product::<u64>()
         })
         .sum();
-    check_runs(
+    let runs = check_runs(
         sweep_points
             .checked_mul(preset.matrix.workloads().len() as u64)
             .and_then(|n| n.checked_mul(u64::from(args.seeds))),
@@ -102,7 +102,42 @@ fn check(args: &ReportOptions) -> Result<Preset, LabError> {
             args.seeds
         ),
     )?;
+    check_work(args, &preset, sweep_points, runs)?;
     Ok(preset)
+}
+
+/// The report's work (the compare, the sweep and three traces, each at
+/// most the sweep's run time on the busiest row), refused before the first
+/// run when it is too large.
+fn check_work(
+    args: &ReportOptions,
+    preset: &Preset,
+    sweep_points: u64,
+    sweep_runs: u64,
+) -> Result<(), LabError> {
+    let matrix = preset.matrix.workloads();
+    let events_at = |ms: u64| -> Vec<f64> {
+        let at = |w: &Workload| Workload {
+            duration_ms: ms,
+            ..w.clone()
+        };
+        matrix.iter().map(|w| run_events(preset, &at(w))).collect()
+    };
+    let compare_ms = args
+        .compare_duration_ms
+        .unwrap_or(preset.matrix.duration_ms);
+    let compare: f64 = events_at(compare_ms).iter().sum::<f64>() * 2.0;
+    let sweep = events_at(args.duration_ms);
+    let busiest = sweep.iter().copied().fold(0.0, f64::max);
+    let sweep_events = sweep.iter().sum::<f64>() * (sweep_points * u64::from(args.seeds)) as f64;
+    let runs = sweep_runs + 2 * matrix.len() as u64 + 3;
+    check_events(
+        compare + sweep_events + 3.0 * busiest,
+        runs,
+        &format!("this report ({runs} runs)"),
+        "--repeat, --duration-ms or --compare-duration-ms",
+    )?;
+    Ok(())
 }
 
 /// Every file the report writes, checked before the first run.

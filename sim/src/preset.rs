@@ -529,6 +529,13 @@ impl Preset {
 
     /// The name and description, which every result row copies.
     fn validate_texts(&self) -> Result<(), SimError> {
+        if let Some(c) = self.name.chars().find(|c| c.is_control()) {
+            return Err(SimError::Preset(format!(
+                "name {:?} holds the control character {:?}: a name is printed into tables, \
+                 markdown and TOML comments; use letters, digits, '-' and '_'",
+                self.name, c
+            )));
+        }
         for (key, text) in [("name", &self.name), ("description", &self.description)] {
             let max = if key == "name" {
                 MAX_NAME_BYTES

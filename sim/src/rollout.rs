@@ -129,11 +129,13 @@ pub fn run_rollout_jobs(
     done: &(dyn Fn() + Sync),
 ) -> Result<Vec<RunRow>, SimError> {
     use rayon::prelude::*;
-    jobs.par_iter()
-        .map(|j| {
-            let row = simulate_rollout(j.preset, &j.workload, &j.params, j.seed, opts);
-            done();
-            row
-        })
-        .collect()
+    crate::batch::in_pool(jobs.len(), || {
+        jobs.par_iter()
+            .map(|j| {
+                let row = simulate_rollout(j.preset, &j.workload, &j.params, j.seed, opts);
+                done();
+                row
+            })
+            .collect()
+    })?
 }

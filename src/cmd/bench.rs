@@ -21,9 +21,8 @@ pub struct BenchArgs {
 }
 
 pub fn run(a: BenchArgs) -> Result<()> {
-    let threads = rayon::current_num_threads();
     let mut out = io::stdout().lock();
     Ok(pollwise_lab::cmd::bench::run(
-        &TERM, a.repeat, a.compare, threads, &mut out,
+        &TERM, a.repeat, a.compare, &mut out,
     )?)
 }

@@ -15,15 +15,9 @@ use super::{Result, Ui};
 use crate::bench::{best_of, heap_loop};
 
 /// Times the busiest row against the heap loop (best of `repeat`) and,
-/// with `compare`, the whole default compare on `threads` threads; each
+/// with `compare`, the whole default compare on `--threads` threads; each
 /// result line goes to `out` as soon as it is measured.
-pub fn run(
-    ui: &dyn Ui,
-    repeat: u32,
-    compare: bool,
-    threads: usize,
-    out: &mut dyn Write,
-) -> Result<()> {
+pub fn run(ui: &dyn Ui, repeat: u32, compare: bool, out: &mut dyn Write) -> Result<()> {
     let preset = Preset::load("optane-p4800x")?;
     // The busiest row: many jobs, one IOThread always polling.
     let workload = WorkloadFlags {
@@ -59,6 +53,7 @@ pub fn run(
         let c = CompareCmd::default_sim();
         let start = Instant::now();
         let (rows, _) = sim_points(ui, &c, c.policies.params(ui)?, 1)?;
+        let threads = pollwise_sim::batch::threads_for(rows.len() * 2);
         writeln!(
             out,
             "default compare         {:>12.2} s wall for {} rows x 2 policies on {threads} threads",

@@ -69,6 +69,21 @@ pub fn sim_points(
         seed: c.seed,
         repeats,
     };
+    let runs = pollwise_sim::batch::check_runs(
+        (spec.workloads.len() as u64 * 2).checked_mul(u64::from(repeats)),
+        &format!(
+            "this compare ({} workloads x {repeats} repeats x 2 policies)",
+            spec.workloads.len()
+        ),
+    )?;
+    let events: f64 = spec
+        .workloads
+        .iter()
+        .map(|w| pollwise_sim::batch::run_events(&preset, w) * f64::from(repeats) * 2.0)
+        .sum();
+    let what = format!("this compare ({runs} runs)");
+    let lower = "--repeat, --duration-ms or the matrix (--rw, --bs, --numjobs, --iothreads)";
+    super::bound_work(&|l| ui.note(l), runs, events, &what, lower)?;
     let warmup_ms = preset.matrix.warmup_ms;
     let points = compare(&SimBackend { preset }, &spec, &|p| ui.progress(p))?;
     Ok((points, warmup_ms))

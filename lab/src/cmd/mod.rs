@@ -47,6 +47,41 @@ impl Ui for Quiet {
     fn progress(&self, _: Progress) {}
 }
 
+/// How often [`Pace`] prints a line.
+pub const PACE_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Long work's progress as plain lines, for a log or a pipe (where a bar
+/// would be noise): one every [`PACE_EVERY`], and one at the end.
+pub struct Pace {
+    start: std::time::Instant,
+    last: std::time::Instant,
+}
+
+impl Pace {
+    pub fn new(now: std::time::Instant) -> Pace {
+        Pace {
+            start: now,
+            last: now,
+        }
+    }
+
+    /// The line to print at `now` for `done` of `total` runs, if one is due.
+    pub fn line(
+        &mut self,
+        now: std::time::Instant,
+        done: usize,
+        total: usize,
+        what: &str,
+    ) -> Option<String> {
+        if done < total && now.duration_since(self.last) < PACE_EVERY {
+            return None;
+        }
+        self.last = now;
+        let secs = now.duration_since(self.start).as_secs();
+        Some(format!("{what}: {done}/{total} runs, {secs} s"))
+    }
+}
+
 /// A note in the one form every command uses for a deprecated spelling.
 pub fn deprecated(ui: &dyn Ui, old: &str, new: &str) {
     ui.note(&format!(
@@ -90,19 +125,49 @@ pub fn cap_threads(n: usize, cpus: usize) -> (usize, Option<String>) {
     (most, Some(note))
 }
 
+/// A run set's work, refused past [`pollwise_sim::batch::MAX_EVENTS`]
+/// before anything runs (`events`: the sum of `run_events` over the runs;
+/// `lower`: the flags that would make it smaller), and a note when
+/// `--threads` asks for more threads than there are runs: the pool is
+/// sized to the run set.
+pub fn bound_work(
+    note: &dyn Fn(&str),
+    runs: u64,
+    events: f64,
+    what: &str,
+    lower: &str,
+) -> Result<()> {
+    use pollwise_sim::batch::{check_events, threads_asked};
+    check_events(events, runs, what, lower)?;
+    let asked = threads_asked();
+    if asked > 0 && (asked as u64) > runs {
+        note(&format!(
+            "note: --threads {asked} capped at {runs}, one per run of {what}"
+        ));
+    }
+    Ok(())
+}
+
 /// The thread count of a command that simulates: its `--threads`, or the
-/// deprecated one given before the command (with its note); not both;
-/// capped by [`cap_threads`].
+/// deprecated one given before the command (with its note); not both; at
+/// least 1; capped by [`cap_threads`]; what every run set's pool is sized
+/// from ([`bound_work`] notes when a run set is smaller).
 pub fn threads(ui: &dyn Ui, before: Option<usize>, after: Option<usize>) -> Result<Option<usize>> {
     let given = given_threads(ui, before, after)?;
+    if given == Some(0) {
+        return fail("--threads 0: give at least 1 (or leave it out for one per CPU)");
+    }
     let cpus = std::thread::available_parallelism().map_or(1, usize::from);
-    Ok(given.map(|n| {
+    let capped = given.map(|n| {
         let (n, note) = cap_threads(n, cpus);
         if let Some(note) = note {
             ui.note(&note);
         }
         n
-    }))
+    });
+    // Each run set sizes its own pool, never above its runs.
+    pollwise_sim::batch::set_threads(capped.unwrap_or(0));
+    Ok(capped)
 }
 
 fn given_threads(
@@ -137,6 +202,24 @@ pub fn is_broken_pipe(cause: &(dyn std::error::Error + 'static)) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_progress_prints_every_few_seconds_and_at_the_end() {
+        let t0 = std::time::Instant::now();
+        let mut pace = Pace::new(t0);
+        let at = |s: u64| t0 + std::time::Duration::from_secs(s);
+        assert_eq!(pace.line(at(1), 1, 9, "sweep"), None);
+        assert_eq!(
+            pace.line(at(6), 2, 9, "sweep").as_deref(),
+            Some("sweep: 2/9 runs, 6 s")
+        );
+        assert_eq!(pace.line(at(8), 3, 9, "sweep"), None);
+        assert!(pace.line(at(11), 4, 9, "sweep").is_some());
+        assert_eq!(
+            pace.line(at(12), 9, 9, "sweep").as_deref(),
+            Some("sweep: 9/9 runs, 12 s")
+        );
+    }
 
     #[test]
     fn threads_are_capped_at_a_few_per_cpu_with_a_note() {

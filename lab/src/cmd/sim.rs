@@ -42,6 +42,8 @@ pub fn run(ui: &dyn Ui, c: &SimCmd) -> Result<RunRow> {
     let preset = c.workload.apply_to_preset(preset)?;
     let params = c.policy.params(ui)?;
     let workload = c.workload.workload(ui, &preset)?;
+    let events = pollwise_sim::batch::run_events(&preset, &workload);
+    super::bound_work(&|l| ui.note(l), 1, events, "this run", "--duration-ms")?;
     let inputs = preset_input(&c.preset);
     let trace = c
         .trace

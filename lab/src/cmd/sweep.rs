@@ -71,6 +71,37 @@ pub fn spec(ui: &dyn Ui, c: &SweepCmd, preset: &Preset) -> Result<SweepSpec> {
     Ok(spec)
 }
 
+/// The shard's work bounded before it runs: runs come per workload, each
+/// workload's points and seeds together.
+fn bound(ui: &dyn Ui, spec: &SweepSpec, preset: &Preset, shard: Shard) -> Result<()> {
+    let total = spec.len()?;
+    let range = shard.range(total);
+    let per = total / spec.workloads.len().max(1);
+    let events: f64 = spec
+        .workloads
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            let mine = range
+                .end
+                .min((i + 1) * per)
+                .saturating_sub(range.start.max(i * per));
+            pollwise_sim::batch::run_events(preset, w) * mine as f64
+        })
+        .sum();
+    let what = match shard {
+        Shard::WHOLE => format!("this sweep ({} runs)", range.len()),
+        s => format!(
+            "shard {}/{} of this sweep ({} runs)",
+            s.index,
+            s.count,
+            range.len()
+        ),
+    };
+    let lower = "--repeat, --duration-ms or the values, or split it with --shard";
+    super::bound_work(&|l| ui.note(l), range.len() as u64, events, &what, lower)
+}
+
 /// Runs the sweep (or its shard) and writes its CSV to `--out`, or to
 /// `stdout` without one.
 pub fn run(ui: &dyn Ui, c: &SweepCmd, stdout: &mut dyn Write) -> Result<()> {
@@ -91,6 +122,7 @@ pub fn run(ui: &dyn Ui, c: &SweepCmd, stdout: &mut dyn Write) -> Result<()> {
         .map(|path| Output::prepare("--out", path, Kind::Results, &inputs, c.force))
         .transpose()?;
     let (total, what) = (spec.shard_len(shard)?, format!("sweep {}", spec.kind));
+    bound(ui, &spec, &preset, shard)?;
     let done = AtomicUsize::new(0);
     let rows = spec.run(&preset, shard, &|| {
         let done = done.fetch_add(1, Ordering::Relaxed) + 1;

@@ -110,7 +110,15 @@ fn check(ui: &dyn Ui, c: &ValidateCmd) -> Result<Checked> {
         real::refuse_randrw(&workloads)?;
     }
     // Every policy runs each point once per round.
-    crate::validate::run_count(workloads.len() * all.len(), c.repeat)?;
+    let runs = crate::validate::run_count(workloads.len() * all.len(), c.repeat)?;
+    let events: f64 = workloads
+        .iter()
+        .map(|w| pollwise_sim::batch::run_events(&preset, w))
+        .sum::<f64>()
+        * (all.len() as f64 * f64::from(c.repeat));
+    let what = format!("this validation's simulated side ({} runs)", runs / 2);
+    let lower = "--repeat, --duration-ms or the matrix";
+    super::bound_work(&|l| ui.note(l), runs / 2, events, &what, lower)?;
     let spec = DiffSpec {
         workloads,
         baseline,
@@ -198,23 +206,9 @@ fn write(
 /// The command line as a reader would type it again: the program by its
 /// name, and any argument that is not plain in single quotes.
 pub fn command_line(args: impl Iterator<Item = String>) -> String {
-    let plain = |a: &str| {
-        !a.is_empty()
-            && a.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "_-./:=,+@%".contains(c))
-    };
-    args.enumerate()
-        .map(|(i, a)| {
-            if i == 0 {
-                "pollwise".to_string()
-            } else if plain(&a) {
-                a
-            } else {
-                format!("'{}'", a.replace('\'', "'\\''"))
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
+    let args: Vec<String> = args.skip(1).collect();
+    let words = std::iter::once("pollwise").chain(args.iter().map(String::as_str));
+    crate::text::shell_line(words)
 }
 
 #[cfg(test)]

@@ -77,6 +77,10 @@ impl AblationPlan {
     pub fn points(&self) -> usize {
         self.variants.iter().map(|(_, b)| b.points()).sum()
     }
+
+    pub fn events(&self) -> f64 {
+        self.variants.iter().map(|(_, b)| b.events()).sum()
+    }
 }
 
 pub(crate) fn plan(args: &StudyOptions) -> Result<AblationPlan, LabError> {

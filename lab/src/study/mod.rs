@@ -27,7 +27,7 @@ pub use presets::{summarize, PolicySummary};
 pub use settings::Family;
 
 use pollwise_core::RunRow;
-use pollwise_sim::batch::check_runs;
+use pollwise_sim::batch::{check_events, check_runs};
 
 use crate::compare::all_runs;
 use crate::formats::output::{Kind, OutputDir};
@@ -96,6 +96,16 @@ pub(crate) fn run(
     let runs = check_runs(
         (points as u64).checked_mul(u64::from(opts.seeds)),
         &format!("this study ({points} points x {} seeds)", opts.seeds),
+    )?;
+    let events = preset_plans.iter().map(|p| p.events()).sum::<f64>()
+        + ablation_plan.events()
+        + robust_plan.iter().map(|(_, _, b)| b.events()).sum::<f64>();
+    check_events(
+        events,
+        runs,
+        &format!("this study ({runs} runs)"),
+        "--repeat, --duration-ms, --robust-duration-ms or --rollout-duration-ms (or add \
+         --skip-robustness)",
     )?;
     let dir = prepare(opts, measure_opts.is_some())?;
     let ticker = Ticker::new(runs as usize, "study", progress);

@@ -32,6 +32,17 @@ impl Batch {
         self.settings.len() * self.workloads.len()
     }
 
+    /// The simulated events of every run, about (`batch::run_events`; a
+    /// rollout counted as one plain run, which it costs at least).
+    pub fn events(&self) -> f64 {
+        let per_setting: f64 = self
+            .workloads
+            .iter()
+            .map(|w| pollwise_sim::batch::run_events(&self.preset, w))
+            .sum();
+        per_setting * self.settings.len() as f64 * f64::from(self.seeds)
+    }
+
     /// Runs every point with seeds 1, 2, ... and groups the rows per
     /// setting, then per workload.
     pub fn run(&self, ticker: &Ticker) -> Result<Vec<PerWorkload>, LabError> {
@@ -63,6 +74,11 @@ impl Batch {
 /// The points of a plan of several batches.
 pub(crate) fn points(plan: &[Batch]) -> usize {
     plan.iter().map(Batch::points).sum()
+}
+
+/// The events of a plan of several batches, about.
+pub(crate) fn events(plan: &[Batch]) -> f64 {
+    plan.iter().map(Batch::events).sum()
 }
 
 /// Runs every batch of a plan in order: per batch, the rows per setting.

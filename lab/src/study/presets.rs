@@ -88,6 +88,10 @@ impl PresetPlan {
     pub fn points(&self) -> usize {
         plan::points(&self.whole) + self.reduced.as_deref().map_or(0, plan::points)
     }
+
+    pub fn events(&self) -> f64 {
+        plan::events(&self.whole) + self.reduced.as_deref().map_or(0.0, plan::events)
+    }
 }
 
 /// The plan of preset `name`'s tables.

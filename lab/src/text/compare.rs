@@ -63,9 +63,16 @@ fn what_line(rows: &[ComparedPoint], ctx: &TableContext) -> String {
         None => format!("{} ms{clock} per run", list_text(&durations)),
     };
     let what = if first.source == "sim" {
-        format!("SIMULATED (not measured) on preset {}", first.preset)
+        format!(
+            "SIMULATED (not measured) on preset {}",
+            super::escaped(&first.preset)
+        )
     } else {
-        format!("MEASURED ({}) on {}", first.source, first.preset)
+        format!(
+            "MEASURED ({}) on {}",
+            first.source,
+            super::escaped(&first.preset)
+        )
     };
     let seed_text = if seeds == 1 {
         format!("seed {} (one run per policy and row)", ctx.seed)

@@ -6,7 +6,7 @@ use std::io::{self, Write};
 
 use pollwise_core::Workload;
 
-use super::bs_text;
+use super::{bs_text, escaped, shell_line};
 use crate::compare::{summarize, ComparedPoint};
 
 /// A workload as `randread 8k numjobs=1 iodepth=8 iothreads=2`.
@@ -66,18 +66,25 @@ impl ReportIndex<'_> {
         let s = summarize(self.compared);
         let first = &self.compared[0];
         let (base, cand) = (first.baseline_mean(), first.candidate_mean());
-        writeln!(out, "# pollwise report: {}\n", self.preset_name)?;
+        writeln!(out, "# pollwise report: {}\n", escaped(self.preset_name))?;
+        let numbers = [self.seed, u64::from(self.seeds), self.duration_ms].map(|n| n.to_string());
+        let mut words = vec!["pollwise", "report", "--preset", self.preset_arg, "--seed"];
+        words.extend([
+            &numbers[0],
+            "--repeat",
+            &numbers[1],
+            "--duration-ms",
+            &numbers[2],
+        ]);
+        let compare_ms = self.compare_duration_ms.map(|d| d.to_string());
+        if let Some(ms) = &compare_ms {
+            words.extend(["--compare-duration-ms", ms]);
+        }
         writeln!(
             out,
-            "Written by `pollwise report --preset {} --seed {} --repeat {} --duration-ms {}{}`. \
-             Everything here is simulated and deterministic: the same command gives the \
-             same files.\n",
-            self.preset_arg,
-            self.seed,
-            self.seeds,
-            self.duration_ms,
-            self.compare_duration_ms
-                .map_or(String::new(), |d| format!(" --compare-duration-ms {d}"))
+            "Written by `{}`. Everything here is simulated and deterministic: the same command \
+             gives the same files.\n",
+            shell_line(words)
         )?;
         writeln!(out, "## The proposal against QEMU's policy\n")?;
         writeln!(

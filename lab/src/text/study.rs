@@ -51,9 +51,13 @@ fn header(md: &mut String, args: &StudyOptions, measure: Option<&MeasureOptions>
     // The measured part's options, so that the line reruns the whole study.
     let measured_args = measure.map_or(String::new(), |m| {
         let target = match &m.target {
-            TargetSpec::Scratch { dir: Some(d), .. } => format!(" --dir {}", d.display()),
+            TargetSpec::Scratch { dir: Some(d), .. } => {
+                format!(" --dir {}", super::shell_word(&d.to_string_lossy()))
+            }
             TargetSpec::Scratch { dir: None, .. } => String::new(),
-            TargetSpec::Existing { path, .. } => format!(" --file {}", path.display()),
+            TargetSpec::Existing { path, .. } => {
+                format!(" --file {}", super::shell_word(&path.to_string_lossy()))
+            }
         };
         format!(
             "{target} --measure-repeat {} --measure-duration-ms {} --accept-iops-loss {}",

@@ -151,6 +151,7 @@ fn write_diff_header<W: Write + ?Sized>(
     spec: &DiffSpec,
     reference: &str,
 ) -> io::Result<()> {
+    let preset = super::escaped(preset);
     writeln!(
         out,
         "{VALIDATION_TABLE_START}{preset}, {} seeds) against measured ({reference}, {} interleaved \
@@ -297,7 +298,8 @@ pub fn write_validation_markdown<W: Write + ?Sized>(
     writeln!(
         out,
         "{VALIDATION_REPORT_TITLE} {} against {}",
-        src.preset, src.reference
+        super::escaped(src.preset),
+        src.reference
     )?;
     writeln!(out)?;
     writeln!(out, "Written by:")?;
