@@ -350,3 +350,29 @@ fn the_architecture_document_names_only_what_exists() {
         );
     }
 }
+
+/// "A lab whose folders are its experiments": no file of lab over 600
+/// lines (a file that grows past it is two things; split it by meaning),
+/// and the binary at most 1,800 lines in all (it maps flags to lab).
+#[test]
+fn lab_files_and_the_binary_stay_small() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let lines = |f: &Path| fs::read_to_string(f).map_or(0, |t| t.lines().count());
+    let files = rust_files();
+    let big: Vec<String> = files
+        .iter()
+        .filter(|f| f.starts_with(root.join("lab/src")))
+        .filter(|f| lines(f) > 600)
+        .map(|f| format!("{} ({} lines)", f.display(), lines(f)))
+        .collect();
+    assert!(big.is_empty(), "lab files over 600 lines: {big:?}");
+    let binary: usize = files
+        .iter()
+        .filter(|f| f.starts_with(root.join("src")))
+        .map(|f| lines(f))
+        .sum();
+    assert!(
+        binary > 0 && binary <= 1800,
+        "src/ is {binary} lines, more than 1,800"
+    );
+}

@@ -3,20 +3,16 @@
 //! from in comments. It lives here, not in realdev, so that the device
 //! crate does not depend on the simulator.
 
-use std::fmt::Write as _;
-
 use hdrhistogram::Histogram;
 use pollwise_core::Rw;
 use pollwise_sim::{
-    CalibrationSpread, Device, Guest, Host, IoThread, LatencyDist, Matrix, Preset, Topology,
+    CalibrationSpread, Device, Guest, Host, IoThreadCosts, LatencyDist, Matrix, Preset, Topology,
     VqMapping, MAX_LATENCY_NS, MAX_SPREAD_PCT,
 };
 
-use pollwise_realdev::calibrate::{
-    Calibration, DevicePoint, LoopCosts, EXTRA_REPEATS, WIDE_SPREAD_PCT,
-};
+use pollwise_realdev::calibrate::{Calibration, DevicePoint, LoopCosts};
 
-use crate::stats::spread_pct;
+pub use crate::formats::calibration_toml::to_toml;
 
 /// The deepest queue a calibration measures.
 pub const MAX_DEPTH: u32 = 1024;
@@ -151,7 +147,7 @@ pub fn build(cal: &Calibration) -> Result<Preset, String> {
             warmup_ms: 50,
         },
         host: Some(host(cal)),
-        calibration: spread(cal),
+        calibration: calibration_table(cal),
     };
     preset
         .validate()
@@ -242,7 +238,7 @@ fn device(
 /// The `[calibration]` table: the widest spread of any device point's
 /// repeats; none when no point was repeated (a spread of one run says
 /// nothing).
-fn spread(cal: &Calibration) -> Option<CalibrationSpread> {
+fn calibration_table(cal: &Calibration) -> Option<CalibrationSpread> {
     if cal.device_points().all(|p| p.repeat_iops.len() < 2) {
         return None;
     }
@@ -271,8 +267,8 @@ fn guest(cal: &Calibration) -> Guest {
 }
 
 /// The loop's measured costs.
-fn iothread(c: &LoopCosts, submit_batch: f64) -> IoThread {
-    IoThread {
+fn iothread(c: &LoopCosts, submit_batch: f64) -> IoThreadCosts {
+    IoThreadCosts {
         iteration_ns: ns(c.iteration_ns).max(1),
         poll_check_ns: ns(c.poll_check_ns),
         wakeup_latency_ns: ns(c.wakeup_latency_ns),
@@ -320,209 +316,6 @@ fn host(cal: &Calibration) -> Host {
         io_submit_batch: h.submit_batches.iter().map(|b| b.batch).collect(),
         io_submit_ns: h.submit_batches.iter().map(|b| ns(b.wall_ns)).collect(),
         io_submit_cpu_ns: h.submit_batches.iter().map(|b| ns(b.cpu_ns)).collect(),
-    }
-}
-
-/// Reads one loop cost.
-type CostField = fn(&LoopCosts) -> f64;
-
-/// `min..max` of a loop cost over the calibration's repeats.
-fn cost_range(runs: &[LoopCosts], f: CostField) -> String {
-    let v: Vec<f64> = runs.iter().map(f).collect();
-    let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
-    let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    if v.len() < 2 {
-        String::new()
-    } else {
-        format!("  ({lo:.1}..{hi:.1} over {} repeats)", v.len())
-    }
-}
-
-/// The preset as TOML, preceded by comments with every measurement.
-pub fn to_toml(cal: &Calibration, preset: &Preset) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "# Written by `pollwise realdev calibrate` on {}.",
-        crate::text::escaped(&cal.target_path)
-    );
-    for w in cal.warnings() {
-        let kind = if w.refuses() {
-            "WARNING (written with --force)"
-        } else {
-            "NOTE"
-        };
-        let w = w.to_string();
-        let _ = writeln!(out, "# {kind}: {}", crate::text::escaped(&w));
-    }
-    device_lines(&mut out, cal);
-    cost_lines(&mut out, cal);
-    host_lines(&mut out, cal);
-    let _ = writeln!(
-        out,
-        "# Mapping: the latency distributions are the smallest-bs qd1 histograms less\n\
-         # the transfer time at the measured rate; latency_per_inflight_ns is how\n\
-         # much the mean latency grew per request the device held (Little's law)\n\
-         # from qd1 to the small-block saturation point, parallelism then 1024\n\
-         # (without growth: Little's law on that point at the qd1 latency);\n\
-         # submit_batch_ns is the CPU-clock part of io_submit into the busy device\n\
-         # (the saturation point), idle_notify_ns what io_submit at qd1 (an idle\n\
-         # device) costs beyond it; notify_guest_ns is the waking send's; the\n\
-         # rest of io_submit (the exit to the host) is added to the latency;\n\
-         # irq_cpu_ns is the job taking a waiting completion (its blocking wait's\n\
-         # CPU is spent before the completion arrives, off the request's path);\n\
-         # io_cpu_jitter_sigma is not measured (0.2). [host] shared = true: the\n\
-         # loop and one thread per job share the measured CPUs with the other load\n\
-         # (sim/src/host.rs); guest.vcpus and irq_latency_ns are then unused (each\n\
-         # job is a thread, its wake-up is drawn from channel_wakeup_ns), and\n\
-         # iothread.wakeup_latency_ns gives way to eventfd_wakeup_ns; with the\n\
-         # tables by idle time, each wake-up is drawn from the row for how long\n\
-         # the CPU it lands on had been idle instead."
-    );
-    out.push('\n');
-    out.push_str(&preset.to_toml());
-    out
-}
-
-/// Comments: every device point measured, with its repeats.
-fn device_lines(out: &mut String, cal: &Calibration) {
-    let _ = writeln!(
-        out,
-        "# Device latency (io_submit return to completion in the ring, spinning):"
-    );
-    for p in cal.latency_points.iter().chain(&cal.saturation_points) {
-        let q = |x: f64| p.latency.value_at_quantile(x) as f64 / 1000.0;
-        let _ = writeln!(
-            out,
-            "#   {:<9} bs={:<7} qd={:<3} {:>8.0} IOPS {:>8.1} MB/s  lat us: mean {:.1} p50 {:.1} p99 {:.1}  io_submit {:.1} us ({:.1} us CPU)  {:.2} per reap",
-            p.rw.name(),
-            p.bs,
-            p.depth,
-            p.iops(),
-            p.bytes_per_s() / 1e6,
-            p.latency.mean() / 1000.0,
-            q(0.5),
-            q(0.99),
-            p.submit_call_ns / 1000.0,
-            p.submit_call_cpu_ns / 1000.0,
-            p.ios as f64 / p.reaps.max(1) as f64
-        );
-        if p.repeat_iops.len() > 1 {
-            let _ = writeln!(
-                out,
-                "#   (repeats: IOPS {}; spread {:.1}%; p50 us {})",
-                p.repeat_iops
-                    .iter()
-                    .map(|v| format!("{v:.0}"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                spread_pct(&p.repeat_iops),
-                p.repeat_p50_ns
-                    .iter()
-                    .map(|v| format!("{:.1}", v / 1000.0))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-        }
-    }
-    if !cal.measured_writes {
-        let _ = writeln!(
-            out,
-            "#   writes not measured (read-only target): write figures copy the reads"
-        );
-    }
-    if let Some((pct, p)) = cal.device_spread().filter(|(_, p)| p.repeat_iops.len() > 1) {
-        let _ = writeln!(
-            out,
-            "# Device spread: repeats differ by up to {pct:.1}% ({} bs={} qd={}); a point \
-             whose repeats\n# differed by more than {WIDE_SPREAD_PCT}% got up to {EXTRA_REPEATS} more \
-             (the median is kept); [calibration]\n# device_spread_pct records the widest",
-            p.rw.name(),
-            p.bs,
-            p.depth
-        );
-    }
-}
-
-/// Comments: the loop costs, each with its range over the repeats.
-fn cost_lines(out: &mut String, cal: &Calibration) {
-    let c = &cal.costs;
-    let _ = writeln!(
-        out,
-        "# Loop costs (ns; the median over repeats, their range beside it):"
-    );
-    let costs: [(&str, CostField); 13] = [
-        ("eventfd wake-up latency (median)", |c| c.wakeup_latency_ns),
-        ("block-and-wake CPU", |c| c.wakeup_cpu_ns),
-        ("eventfd kick, writer side (median)", |c| c.kick_ns),
-        ("completion channel wake-up latency (median)", |c| {
-            c.completion_wake_latency_ns
-        }),
-        ("completion channel wake-up CPU", |c| {
-            c.completion_wake_cpu_ns
-        }),
-        ("completion send waking a job (median)", |c| {
-            c.completion_notify_ns
-        }),
-        ("  the same on the thread CPU clock (median)", |c| {
-            c.completion_notify_cpu_ns
-        }),
-        ("completion send, job awake", |c| c.complete_ns),
-        ("job taking a waiting completion", |c| c.completion_take_ns),
-        ("one poll-handler check", |c| c.poll_check_ns),
-        ("per-request submit work", |c| c.submit_ns),
-        ("per-iteration work", |c| c.iteration_ns),
-        ("job work per request", |c| c.job_io_ns),
-    ];
-    for (name, f) in costs {
-        let _ = writeln!(
-            out,
-            "#   {name:<44} {:>10.1}{}",
-            f(c),
-            cost_range(&cal.cost_runs, f)
-        );
-    }
-}
-
-/// Comments: the host's CPUs and load, wake-up percentiles (by idle time)
-/// and io_submit by batch size.
-fn host_lines(out: &mut String, cal: &Calibration) {
-    let c = &cal.costs;
-    let h = &cal.host;
-    let _ = writeln!(
-        out,
-        "# Host: {} CPUs; other load {:.2} CPUs, steal {:.1}% while idle",
-        h.cpus,
-        h.background_load_cpus,
-        h.steal_frac * 100.0
-    );
-    let _ = writeln!(
-        out,
-        "#   wake-up us p10/p50/p90/p99: eventfd {}; channel {}",
-        c.wakeup_latency_q
-            .map(|v| format!("{:.1}", v / 1000.0))
-            .join("/"),
-        c.completion_wake_latency_q
-            .map(|v| format!("{:.1}", v / 1000.0))
-            .join("/")
-    );
-    for r in &c.wake_by_idle {
-        let _ = writeln!(
-            out,
-            "#   after {:>6.0} us idle: eventfd {}; channel {}",
-            r.idle_ns as f64 / 1000.0,
-            r.eventfd_q.map(|v| format!("{:.1}", v / 1000.0)).join("/"),
-            r.channel_q.map(|v| format!("{:.1}", v / 1000.0)).join("/")
-        );
-    }
-    for b in &h.submit_batches {
-        let _ = writeln!(
-            out,
-            "#   io_submit of {:>3}: {:>8.1} us ({:.1} us CPU)",
-            b.batch,
-            b.wall_ns / 1000.0,
-            b.cpu_ns / 1000.0
-        );
     }
 }
 

@@ -20,7 +20,7 @@ mod workload;
 pub use dist::{LatencyDist, MAX_LATENCY_NS};
 pub use error::SimError;
 pub use preset::{
-    CalibrationSpread, Device, Guest, Host, IoThread, Matrix, Preset, Topology, VqMapping,
+    CalibrationSpread, Device, Guest, Host, IoThreadCosts, Matrix, Preset, Topology, VqMapping,
     MAX_SPREAD_PCT,
 };
 pub use workload::{Rw, Validate, Workload, LIMITS};

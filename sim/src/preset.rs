@@ -25,7 +25,7 @@ pub struct Preset {
     pub name: String,
     pub description: String,
     pub guest: Guest,
-    pub iothread: IoThread,
+    pub iothread: IoThreadCosts,
     pub topology: Topology,
     pub device: Device,
     pub matrix: Matrix,
@@ -272,7 +272,7 @@ pub struct Guest {
 /// The IOThread's own costs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct IoThread {
+pub struct IoThreadCosts {
     /// Fixed work per loop iteration (aio_poll bookkeeping, timers).
     pub iteration_ns: u64,
     /// One poll pass over one handler; an event is noticed one full pass
@@ -328,7 +328,7 @@ pub struct IoThread {
 /// The most idle states `cstate_residency_ns` may list.
 pub const MAX_CSTATES: usize = 8;
 
-impl IoThread {
+impl IoThreadCosts {
     /// The idle-state table: as many exit latencies as residencies, at most
     /// [`MAX_CSTATES`], residencies increasing, exits not decreasing.
     fn validate_cstates(&self) -> Result<(), SimError> {

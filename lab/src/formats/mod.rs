@@ -19,6 +19,7 @@
 //! Nothing here depends on the tables of [`crate::text`] or on the
 //! experiments: they depend on these formats.
 
+pub mod calibration_toml;
 pub mod fio;
 pub mod import;
 pub mod input;
