@@ -13,6 +13,7 @@ pub mod compare;
 mod compared;
 pub mod effective;
 mod error;
+pub mod escape;
 pub mod formats;
 pub mod local_preset;
 pub mod matrix;

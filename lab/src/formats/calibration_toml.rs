@@ -30,7 +30,7 @@ pub fn to_toml(cal: &Calibration, preset: &Preset) -> String {
     let _ = writeln!(
         out,
         "# Written by `pollwise realdev calibrate` on {}.",
-        crate::text::escaped(&cal.target_path)
+        crate::escape::escaped(&cal.target_path)
     );
     for w in cal.warnings() {
         let kind = if w.refuses() {
@@ -39,7 +39,7 @@ pub fn to_toml(cal: &Calibration, preset: &Preset) -> String {
             "NOTE"
         };
         let w = w.to_string();
-        let _ = writeln!(out, "# {kind}: {}", crate::text::escaped(&w));
+        let _ = writeln!(out, "# {kind}: {}", crate::escape::escaped(&w));
     }
     device_lines(&mut out, cal);
     cost_lines(&mut out, cal);

@@ -7,6 +7,7 @@ mod report;
 mod study;
 mod validate;
 
+pub use crate::escape::{escaped, shell_line, shell_word};
 pub use compare::{paired_compare_table, write_compare_table, TableContext};
 pub use report::{workload_text, ReportIndex};
 pub(crate) use study::{study_markdown, StudyText};
@@ -15,67 +16,10 @@ pub use validate::{
     VALIDATION_CSV_COLUMNS, VALIDATION_REPORT_TITLE, VALIDATION_TABLE_START,
 };
 
-use std::borrow::Cow;
-use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use pollwise_core::RunRow;
 use pollwise_realdev::run::RunOutput;
-
-/// `s` with each control character written as its escape (`\n`,
-/// `\u{1b}`): a name or a path on one line of a table, a markdown page or a
-/// TOML comment, and no terminal escape sequence.
-pub fn escaped(s: &str) -> Cow<'_, str> {
-    if !s.chars().any(char::is_control) {
-        return Cow::Borrowed(s);
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    Cow::Owned(out)
-}
-
-/// `s` as one shell word that pastes back as `s`: as it is when plain, in
-/// single quotes otherwise, and in bash's `$'...'` when it holds control
-/// characters, so that it stays on one line of markdown. (A quoting crate
-/// would keep a newline raw inside single quotes.)
-pub fn shell_word(s: &str) -> Cow<'_, str> {
-    let plain = |c: char| c.is_ascii_alphanumeric() || "_-./:=,+@%".contains(c);
-    if !s.is_empty() && s.chars().all(plain) {
-        return Cow::Borrowed(s);
-    }
-    if !s.chars().any(char::is_control) {
-        return Cow::Owned(format!("'{}'", s.replace('\'', "'\\''")));
-    }
-    let mut out = String::from("$'");
-    for c in s.chars() {
-        match c {
-            '\\' | '\'' => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if c.is_control() => {
-                for b in c.to_string().bytes() {
-                    let _ = write!(out, "\\x{b:02x}");
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('\'');
-    Cow::Owned(out)
-}
-
-/// Words as one command line that pastes back ([`shell_word`] each).
-pub fn shell_line<'a>(words: impl IntoIterator<Item = &'a str>) -> String {
-    let words: Vec<Cow<'_, str>> = words.into_iter().map(shell_word).collect();
-    words.join(" ")
-}
 
 /// How result rows are written.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
