@@ -60,3 +60,37 @@ pub fn shell_line<'a>(words: impl IntoIterator<Item = &'a str>) -> String {
     let words: Vec<Cow<'_, str>> = words.into_iter().map(shell_word).collect();
     words.join(" ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped_onto_one_line() {
+        assert_eq!(escaped("optane-p4800x"), "optane-p4800x");
+        assert_eq!(escaped("a\nb\u{1b}[31m"), "a\\nb\\u{1b}[31m");
+        assert!(!escaped("x\r\t\u{85}y").chars().any(char::is_control));
+    }
+
+    #[test]
+    fn shell_words_paste_back_through_bash() {
+        let words = [
+            "plain",
+            "my local.toml",
+            "it's",
+            "a\nb",
+            "\u{1b}[31m'\\",
+            "é\u{85}",
+        ];
+        for w in words {
+            let quoted = shell_word(w);
+            assert!(!quoted.contains('\n'), "{quoted}");
+            let o = std::process::Command::new("bash")
+                .args(["-c", &format!("printf '%s' {quoted}")])
+                .output()
+                .unwrap();
+            assert_eq!(String::from_utf8(o.stdout).unwrap(), w, "{quoted}");
+        }
+        assert_eq!(shell_line(["pollwise", "a b"]), "pollwise 'a b'");
+    }
+}
