@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use pollwise_lab::cmd::workload::WorkloadFlags;
+use pollwise_lab::formats::fio::JobFile;
 
 #[derive(Args, Clone, Debug, Default)]
 pub struct WorkloadArgs {
@@ -56,7 +57,7 @@ impl WorkloadArgs {
             iodepth: self.iodepth.clone(),
             iothreads: self.iothreads.clone(),
             duration_ms: self.duration_ms,
-            fio_job: self.fio_job.clone(),
+            fio_job: self.fio_job.clone().map(JobFile::new),
         }
     }
 }

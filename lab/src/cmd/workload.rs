@@ -1,13 +1,13 @@
 //! The workload flags (fio's names, each a comma-separated list where a
 //! command runs several) as typed, and the matrix or workload they give.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use pollwise_core::{Limits, Rw, Workload};
 use pollwise_sim::Preset;
 
 use super::{fail, Result, Ui};
-use crate::formats::fio::{read_job_file, FioJob};
+use crate::formats::fio::{FioJob, JobFile};
 use crate::formats::parse::{count, list, parse_size, MatrixText};
 use crate::Matrix;
 
@@ -20,7 +20,8 @@ pub struct WorkloadFlags {
     pub iodepth: Option<String>,
     pub iothreads: Option<String>,
     pub duration_ms: Option<u64>,
-    pub fio_job: Option<PathBuf>,
+    /// `--fio-job`, read once however often it is used.
+    pub fio_job: Option<JobFile>,
 }
 
 impl WorkloadFlags {
@@ -73,12 +74,12 @@ impl WorkloadFlags {
     /// job's several files all go to the backend's one target: said once.
     pub fn real_matrix_with(&self, ui: &dyn Ui, defaults: Matrix) -> Result<Matrix> {
         let job = self.fio(ui)?;
-        if let (Some(path), Some(d)) = (&self.fio_job, job.as_ref().and_then(|j| j.disks)) {
+        if let (Some(file), Some(d)) = (&self.fio_job, job.as_ref().and_then(|j| j.disks)) {
             if d > 1 {
                 ui.note(&format!(
                     "warning: {}: {d} files in filename: a real backend runs every job on its \
                      one target (--file or a scratch file)",
-                    path.display()
+                    file.path().display()
                 ));
             }
         }
@@ -120,18 +121,18 @@ impl WorkloadFlags {
 
     /// The fio job file, if one was given, with its warnings noted.
     pub fn fio(&self, ui: &dyn Ui) -> Result<Option<FioJob>> {
-        let Some(path) = &self.fio_job else {
+        let Some(file) = &self.fio_job else {
             return Ok(None);
         };
-        let job = read_job_file(path)?;
-        note_fio(ui, path, &job);
+        let job = file.job()?;
+        note_fio(ui, file.path(), &job);
         Ok(Some(job))
     }
 
     /// The preset with the fio job's disks (its filename list), if any.
     pub fn apply_to_preset(&self, mut preset: Preset) -> Result<Preset> {
-        if let Some(path) = &self.fio_job {
-            let job = read_job_file(path)?;
+        if let Some(file) = &self.fio_job {
+            let job = file.job()?;
             if let Some(disks) = job.disks {
                 preset.topology.disks = disks;
                 preset.validate()?;

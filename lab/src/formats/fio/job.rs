@@ -23,13 +23,13 @@
 //! `numjobs`, and their `numjobs` add up. Sections that fio runs one after
 //! another (`stonewall`, `wait_for_previous`) are refused, by name.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 
 use pollwise_core::Rw;
 
 use super::sections::{err, read_ini, sections, Section};
+use crate::formats::input::{read_text, InputKind};
 use crate::LabError;
 
 /// A job file's workload as pollwise models it.
@@ -142,31 +142,38 @@ pub fn split_filenames(list: &str) -> Vec<String> {
     out
 }
 
-/// Reads a job file from disk, once per process: a later call for the
-/// same path gets the same text, so a pipe or a process substitution
-/// (read once, then empty) works as a file does.
-pub fn read_job_file(path: &Path) -> Result<FioJob, LabError> {
-    static READ: OnceLock<Mutex<HashMap<PathBuf, String>>> = OnceLock::new();
-    let mut read = READ
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    let text = match read.get(path) {
-        Some(text) => text.clone(),
-        None => {
+/// A job file named on the command line, read at most once: every later
+/// use gets the same text, so a pipe or a process substitution (read
+/// once, then empty) works as a file does.
+#[derive(Clone, Debug)]
+pub struct JobFile {
+    path: PathBuf,
+    text: OnceLock<String>,
+}
+
+impl JobFile {
+    pub fn new(path: PathBuf) -> JobFile {
+        JobFile {
+            path,
+            text: OnceLock::new(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The job file as a workload, reading it the first time.
+    pub fn job(&self) -> Result<FioJob, LabError> {
+        if self.text.get().is_none() {
             // Bounded like every input: a job file is small, and /dev/zero
             // is not one.
-            let text = crate::formats::input::read_text(
-                "--fio-job",
-                path,
-                crate::formats::input::InputKind::Small,
-            )?;
-            read.insert(path.to_path_buf(), text.clone());
-            text
+            let text = read_text("--fio-job", &self.path, InputKind::Small)?;
+            let _ = self.text.set(text);
         }
-    };
-    drop(read);
-    parse_job(&text, &path.display().to_string())
+        let text = self.text.get().map_or("", String::as_str);
+        parse_job(text, &self.path.display().to_string())
+    }
 }
 
 /// Parses a job file's text; `origin` names it in messages.

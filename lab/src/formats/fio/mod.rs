@@ -2,7 +2,7 @@
 //! output read as a row of the common schema ([`json`]).
 //!
 //! ```text
-//! pub fn read_job_file(path: &Path) -> Result<FioJob, LabError>
+//! pub struct JobFile  (JobFile::new(path), .path(), .job() -> Result<FioJob, LabError>)
 //! pub fn parse_job(text: &str, origin: &str) -> Result<FioJob, LabError>
 //! pub struct FioJob { rw, rwmixread, bs, iodepth, numjobs, duration_ms, ramp_ms, disks,
 //!                     jobs, warnings, ignored }
@@ -17,5 +17,5 @@ mod job;
 mod json;
 mod sections;
 
-pub use job::{parse_job, read_job_file, split_filenames, FioJob};
+pub use job::{parse_job, split_filenames, FioJob, JobFile};
 pub use json::{fio_json_rows, Labels};
