@@ -161,14 +161,17 @@ const FIXED_SPECS: &[ParamSpec] = &[ParamSpec {
     help: "the constant window",
 }];
 
+/// The bound both clairvoyant references share.
+const CLAIRVOYANT_POLL_MAX: ParamSpec = ParamSpec {
+    param: Param::PollMaxNs,
+    default: 32768,
+    min: 0,
+    max: MAX_TIME_NS,
+    help: "never poll longer than this",
+};
+
 const ORACLE_SPECS: &[ParamSpec] = &[
-    ParamSpec {
-        param: Param::PollMaxNs,
-        default: 32768,
-        min: 0,
-        max: MAX_TIME_NS,
-        help: "never poll longer than this",
-    },
+    CLAIRVOYANT_POLL_MAX,
     ParamSpec {
         param: Param::OracleThresholdNs,
         default: 32768,
@@ -179,13 +182,7 @@ const ORACLE_SPECS: &[ParamSpec] = &[
 ];
 
 const CLAIRVOYANT_SPECS: &[ParamSpec] = &[
-    ParamSpec {
-        param: Param::PollMaxNs,
-        default: 32768,
-        min: 0,
-        max: MAX_TIME_NS,
-        help: "never poll longer than this",
-    },
+    CLAIRVOYANT_POLL_MAX,
     ParamSpec {
         param: Param::DelayPriceMilli,
         default: 1000,
