@@ -6,8 +6,8 @@
 use hdrhistogram::Histogram;
 use pollwise_core::Rw;
 use pollwise_sim::{
-    CalibrationSpread, Device, Guest, Host, IoThreadCosts, LatencyDist, Matrix, Preset, Topology,
-    VqMapping, MAX_LATENCY_NS, MAX_SPREAD_PCT,
+    CalibrationSpread, Device, Guest, Host, HostPasses, IoThreadCosts, LatencyDist, Matrix, Preset,
+    Topology, VqMapping, MAX_LATENCY_NS, MAX_SPREAD_PCT,
 };
 
 use pollwise_realdev::calibrate::{Calibration, DevicePoint, LoopCosts};
@@ -185,10 +185,6 @@ fn device(
         let exit = (p.submit_call_ns - p.submit_call_cpu_ns).max(0.0).round() as i64;
         transfer - exit
     };
-    let read_latency = empirical(&read.latency, shift(read, read_rate))
-        .ok_or("the read latency histogram is empty")?;
-    let write_latency = empirical(&write.latency, shift(write, write_rate))
-        .ok_or("the write latency histogram is empty")?;
     // Little's law on the small-block saturation point: requests the
     // device must serve at once to reach that rate at the qd1 latency.
     let small_sat = cal
@@ -197,20 +193,32 @@ fn device(
         .filter(|p| p.rw == Rw::RandRead)
         .min_by_key(|p| p.bs)
         .ok_or("no small-block saturation point")?;
+    // A host that serves in passes: the qd1 latency is its delivery plus
+    // one request's service, and the saturation rate one service at a
+    // time; the service times are the qd1 latencies less the delivery.
+    let passes = host_passes(read, small_sat);
+    let delivery = passes.as_ref().map_or(0, |p| p.delivery_ns as i64);
+    let read_latency = empirical(&read.latency, shift(read, read_rate) + delivery)
+        .ok_or("the read latency histogram is empty")?;
+    let write_latency = empirical(&write.latency, shift(write, write_rate) + delivery)
+        .ok_or("the write latency histogram is empty")?;
     let per_inflight = sharing(
         read.latency.mean(),
         small_sat.latency.mean(),
         small_sat.iops(),
     );
-    let parallelism = if per_inflight > 0 {
+    let (parallelism, per_inflight) = if passes.is_some() {
+        (1, 0)
+    } else if per_inflight > 0 {
         // The sharing sets the rate; every request in the device shares
         // it (a virtio queue holds hundreds), so the channels must not cap
         // them: as many as the deepest queue a calibration measures.
-        MAX_DEPTH
+        (MAX_DEPTH, per_inflight)
     } else {
-        (small_sat.iops() * read.latency.mean() / 1e9)
+        let n = (small_sat.iops() * read.latency.mean() / 1e9)
             .round()
-            .clamp(1.0, 65536.0) as u32
+            .clamp(1.0, 65536.0) as u32;
+        (n, 0)
     };
     // io_submit into a device busy with other requests needs no
     // notification; into an idle one it does (on virtio, an exit to the
@@ -231,8 +239,28 @@ fn device(
         idle_notify_ns: ns(idle_notify),
         read_latency,
         write_latency,
+        passes,
     };
     Ok((device, submit_batch))
+}
+
+/// Completions per reap at the saturation point, with a spinning reaper,
+/// above which the host is taken to complete in passes: a device that
+/// completes requests independently at that depth hands a reaper that
+/// never sleeps one or two at a time.
+pub const PASS_BURST: f64 = 2.0;
+
+/// `[device.passes]` when the saturation point's spinning reaper found
+/// completions in bursts (at least [`PASS_BURST`] per reap) and the qd1
+/// latency is longer than one request's share of the saturation rate;
+/// the delivery is that difference.
+fn host_passes(alone: &DevicePoint, sat: &DevicePoint) -> Option<HostPasses> {
+    let burst = sat.ios as f64 / sat.reaps.max(1) as f64;
+    let service_ns = 1e9 / sat.iops();
+    let delivery = alone.latency.mean() - service_ns;
+    (burst >= PASS_BURST && service_ns.is_finite() && delivery > 0.0).then(|| HostPasses {
+        delivery_ns: ns(delivery),
+    })
 }
 
 /// The `[calibration]` table: the widest spread of any device point's
@@ -376,6 +404,38 @@ mod tests {
         let (b, w) = parts(&d);
         assert_eq!(w, &[10.0]);
         assert!(b[0] <= 25_000 && b[1] > 25_000, "{b:?}");
+    }
+
+    fn point(latency: &[(u64, u64)], ios: u64, elapsed_ns: u64, reaps: u64) -> DevicePoint {
+        DevicePoint {
+            rw: Rw::RandRead,
+            bs: 4096,
+            depth: 1,
+            latency: hist(latency),
+            ios,
+            elapsed_ns,
+            submit_call_ns: 0.0,
+            submit_call_cpu_ns: 0.0,
+            reaps,
+            repeat_iops: vec![],
+            repeat_p50_ns: vec![],
+        }
+    }
+
+    #[test]
+    fn bursts_at_saturation_make_a_host_that_serves_in_passes() {
+        // 30 us alone; 74,000 IOPS at saturation is 13,514 ns a request,
+        // so the delivery is 16,486 ns.
+        let alone = point(&[(30_000, 100)], 100, 3_000_000, 100);
+        let sat = point(&[(170_000, 100)], 74_000, 1_000_000_000, 74_000 / 6);
+        let p = host_passes(&alone, &sat).expect("bursts of 6 per reap");
+        assert!(p.delivery_ns.abs_diff(16_486) <= 30, "{p:?}");
+        // Completions one or two at a time: a device of channels.
+        let single = point(&[(170_000, 100)], 74_000, 1_000_000_000, 74_000);
+        assert_eq!(host_passes(&alone, &single), None);
+        // Faster alone than one request's share of the rate: no passes.
+        let fast = point(&[(10_000, 100)], 100, 1_000_000, 100);
+        assert_eq!(host_passes(&fast, &sat), None);
     }
 
     #[test]

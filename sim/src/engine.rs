@@ -37,6 +37,8 @@ enum Event {
     MediaDone { slot: u32 },
     /// The device finished a request (its data is in the AIO ring).
     DeviceDone { slot: u32 },
+    /// A request reaches the queue of a host that serves in passes.
+    Arrive { slot: u32 },
     /// An IOThread's poll window ran out with nothing found.
     PollTimeout { it: u32, gen: u64 },
     /// An IOThread saw its work: by a poll pass, or after waking up.
@@ -119,6 +121,11 @@ struct Disk {
     in_media: u64,
     /// The loop iteration that last notified it (`Engine::notify_round`).
     notified_round: u64,
+    /// A host serving in passes (`device.passes`): requests waiting in its
+    /// queue, whether it is serving one, and the pass's finished requests.
+    ring: VecDeque<u32>,
+    serving: bool,
+    pass_done: Vec<u32>,
 }
 
 /// The measurements of one run before they become a [`RunRow`].
@@ -197,6 +204,9 @@ impl Disk {
             transfer_carry: [0; 2],
             in_media: 0,
             notified_round: 0,
+            ring: VecDeque::new(),
+            serving: false,
+            pass_done: Vec::new(),
         }
     }
 }
@@ -385,6 +395,7 @@ impl<'a> Engine<'a> {
                     Event::VcpuDone { vcpu } => self.vcpu_done(vcpu),
                     Event::MediaDone { slot } => self.media_done(slot),
                     Event::DeviceDone { slot } => self.device_done(slot),
+                    Event::Arrive { slot } => self.arrive(slot),
                     Event::PollTimeout { it, gen } => self.poll_timeout(it, gen),
                     Event::Noticed { it, gen } => self.noticed(it, gen),
                     Event::IterEnd { it } => self.iter_end(it),
@@ -507,6 +518,11 @@ impl<'a> Engine<'a> {
 
     fn submit_to_device(&mut self, slot: u32, at: Time) {
         let s = self.slots[slot as usize];
+        if self.preset.device.passes.is_some() {
+            self.disks[s.disk as usize].in_media += 1;
+            self.schedule(at, Event::Arrive { slot });
+            return;
+        }
         let sampler = if s.write {
             &self.write_latency
         } else {
@@ -525,6 +541,20 @@ impl<'a> Engine<'a> {
     /// The transfer path serves requests in the order their media access
     /// finished, so a slow request does not hold up faster ones behind it.
     fn media_done(&mut self, slot: u32) {
+        if self.preset.device.passes.is_some() {
+            return self.served(slot);
+        }
+        let s = self.slots[slot as usize];
+        let transfer = self.transfer_ns(slot);
+        let disk = &mut self.disks[s.disk as usize];
+        disk.in_media -= 1;
+        let done = self.now.max(disk.transfer_free_at) + transfer;
+        disk.transfer_free_at = done;
+        self.schedule(done, Event::DeviceDone { slot });
+    }
+
+    /// The time a request's data takes on its disk's transfer path.
+    fn transfer_ns(&mut self, slot: u32) -> u64 {
         let s = self.slots[slot as usize];
         let dev = &self.preset.device;
         let rate = if s.write {
@@ -532,15 +562,63 @@ impl<'a> Engine<'a> {
         } else {
             dev.read_bytes_per_s
         };
-        let disk = &mut self.disks[s.disk as usize];
-        let carry = &mut disk.transfer_carry[usize::from(s.write)];
+        let carry = &mut self.disks[s.disk as usize].transfer_carry[usize::from(s.write)];
         let exact = u128::from(self.workload.bs) * 1_000_000_000 + *carry;
         *carry = exact % u128::from(rate);
-        let transfer = dev.transfer_overhead_ns + (exact / u128::from(rate)) as u64;
-        disk.in_media -= 1;
-        let done = self.now.max(disk.transfer_free_at) + transfer;
-        disk.transfer_free_at = done;
-        self.schedule(done, Event::DeviceDone { slot });
+        dev.transfer_overhead_ns + (exact / u128::from(rate)) as u64
+    }
+
+    // ---- a host serving in passes (device.passes) -------------------------
+
+    /// A request reaches the host's queue; an idle host starts a pass.
+    fn arrive(&mut self, slot: u32) {
+        let disk = self.slots[slot as usize].disk as usize;
+        self.disks[disk].ring.push_back(slot);
+        if !self.disks[disk].serving {
+            self.serve_next(disk);
+        }
+    }
+
+    /// The host runs the request at the head of its queue: its service time
+    /// and its transfer.
+    fn serve_next(&mut self, disk: usize) {
+        let Some(slot) = self.disks[disk].ring.pop_front() else {
+            return;
+        };
+        self.disks[disk].serving = true;
+        let sampler = if self.slots[slot as usize].write {
+            &self.write_latency
+        } else {
+            &self.read_latency
+        };
+        let service = sampler.sample(&mut self.rng) + self.transfer_ns(slot);
+        self.schedule(self.now + service, Event::MediaDone { slot });
+    }
+
+    /// The host finished a request. With its queue empty the pass ends: one
+    /// signal delivers every request the pass finished.
+    fn served(&mut self, slot: u32) {
+        let disk = self.slots[slot as usize].disk as usize;
+        let d = &mut self.disks[disk];
+        d.in_media -= 1;
+        d.pass_done.push(slot);
+        if !d.ring.is_empty() {
+            return self.serve_next(disk);
+        }
+        d.serving = false;
+        let delivery = self
+            .preset
+            .device
+            .passes
+            .as_ref()
+            .map_or(0, |p| p.delivery_ns);
+        let done = std::mem::take(&mut self.disks[disk].pass_done);
+        for &s in &done {
+            self.schedule(self.now + delivery, Event::DeviceDone { slot: s });
+        }
+        // Hand the buffer back so the steady state does not allocate.
+        self.disks[disk].pass_done = done;
+        self.disks[disk].pass_done.clear();
     }
 
     fn device_done(&mut self, slot: u32) {

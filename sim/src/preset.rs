@@ -422,6 +422,24 @@ pub struct Device {
     pub idle_notify_ns: u64,
     pub read_latency: LatencyDist,
     pub write_latency: LatencyDist,
+    /// The host serves the disk's requests one at a time, in passes over
+    /// its queue, and signals a pass's completions together (a VMM whose
+    /// device thread pops the virtqueue until it is empty, runs each
+    /// request, then injects one interrupt). The latency distributions are
+    /// then each request's service time. Absent (the default): the
+    /// `parallelism` channels serve requests independently.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passes: Option<HostPasses>,
+}
+
+/// `[device.passes]`: a disk served by the host in passes (see
+/// [`Device::passes`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostPasses {
+    /// From a pass's end until its completions are in the AIO ring, ns:
+    /// the interrupt and the guest's completion path.
+    pub delivery_ns: u64,
 }
 
 /// The benchmark matrix `compare` runs by default.
@@ -646,6 +664,17 @@ impl Preset {
         )?;
         d.read_latency.validate("device.read_latency")?;
         d.write_latency.validate("device.write_latency")?;
+        if let Some(p) = &d.passes {
+            range("device.passes.delivery_ns", p.delivery_ns, 0, MAX_COST_NS)?;
+            if d.parallelism != 1 || d.latency_per_inflight_ns != 0 {
+                return Err(SimError::Preset(format!(
+                    "device.passes: a host serving in passes runs one request at a time, so \
+                     device.parallelism must be 1 (is {}) and device.latency_per_inflight_ns 0 \
+                     (is {})",
+                    d.parallelism, d.latency_per_inflight_ns
+                )));
+            }
+        }
         Ok(())
     }
 

@@ -47,7 +47,13 @@ pub fn to_toml(cal: &Calibration, preset: &Preset) -> String {
     let _ = writeln!(
         out,
         "# Mapping: the latency distributions are the smallest-bs qd1 histograms less\n\
-         # the transfer time at the measured rate; latency_per_inflight_ns is how\n\
+         # the transfer time at the measured rate. When the saturation point's\n\
+         # spinning reaper found completions in bursts (2 or more per reap), the\n\
+         # host serves in passes ([device.passes]): one request at a time, at the\n\
+         # saturation rate, and a pass's completions delivered together;\n\
+         # delivery_ns is the qd1 mean latency less one service (1 / saturation\n\
+         # IOPS), and the latency distributions are then service times (less the\n\
+         # delivery too). Otherwise latency_per_inflight_ns is how\n\
          # much the mean latency grew per request the device held (Little's law)\n\
          # from qd1 to the small-block saturation point, parallelism then 1024\n\
          # (without growth: Little's law on that point at the qd1 latency);\n\
