@@ -308,6 +308,7 @@ fn iothread(c: &LoopCosts, submit_batch: f64) -> IoThreadCosts {
         submit_ns: ns(c.submit_ns),
         complete_ns: ns(c.complete_ns),
         notify_guest_ns: ns(c.completion_notify_cpu_ns),
+        notify_guest_stall_ns: ns(c.completion_notify_ns - c.completion_notify_cpu_ns),
         // pollwise's own device loop schedules no bottom halves.
         self_notify: false,
         notifier_polled: false,

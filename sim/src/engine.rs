@@ -134,6 +134,8 @@ struct Meters {
     latency: Histogram<u64>,
     completions: u64,
     kicks: u64,
+    /// Loop wall time its CPU clock does not count (`notify_guest_stall_ns`).
+    stalled_ns: u64,
 }
 
 /// One run of the model. A clone is an independent copy of the run's
@@ -327,6 +329,7 @@ impl<'a> Engine<'a> {
                     .expect("static histogram bounds are valid"),
                 completions: 0,
                 kicks: 0,
+                stalled_ns: 0,
             },
             trace: trace.then(TraceSink::collect),
             params_text: params.to_string(),
@@ -738,8 +741,15 @@ impl<'a> Engine<'a> {
         busy += self.submit_cost(&subs);
         let submit_at = now + self.wall(busy);
         busy += costs.complete_ns * cmps.len() as u64;
-        busy += costs.notify_guest_ns * self.vcpus_to_notify(&cmps);
-        let end = now + self.wall(busy);
+        let (notified, woken) = self.vcpus_to_notify(&cmps);
+        // On a shared host a send costs only when it wakes the job.
+        let sends = if self.host.is_some() { woken } else { notified };
+        busy += costs.notify_guest_ns * sends;
+        let stall = costs.notify_guest_stall_ns * woken;
+        if self.measuring() {
+            self.meters.stalled_ns += stall;
+        }
+        let end = now + self.wall(busy) + stall;
         self.schedule(end, Event::IterEnd { it });
 
         for &slot in &subs {
@@ -776,17 +786,24 @@ impl<'a> Engine<'a> {
     }
 
     /// How many irqfd writes the completions take: one per vCPU with
-    /// completions in this iteration.
-    fn vcpus_to_notify(&mut self, cmps: &[u32]) -> u64 {
-        let mut notified = 0u64;
+    /// completions in this iteration; and how many of them wake a thread
+    /// (on a shared host, a blocked job thread; otherwise an idle vCPU).
+    fn vcpus_to_notify(&mut self, cmps: &[u32]) -> (u64, u64) {
+        let (mut notified, mut woken) = (0u64, 0u64);
+        let first_job = self.iothreads.len() as u32;
         for &slot in cmps {
-            let vcpu = self.slots[slot as usize].vcpu as usize;
-            if self.notify_stamp[vcpu] != self.notify_round {
-                self.notify_stamp[vcpu] = self.notify_round;
+            let vcpu = self.slots[slot as usize].vcpu;
+            if self.notify_stamp[vcpu as usize] != self.notify_round {
+                self.notify_stamp[vcpu as usize] = self.notify_round;
                 notified += 1;
+                let asleep = match &self.host {
+                    Some(h) => h.blocked(first_job + vcpu),
+                    None => !self.vcpus[vcpu as usize].busy,
+                };
+                woken += u64::from(asleep);
             }
         }
-        notified
+        (notified, woken)
     }
 
     /// Hands completions to their vCPUs' inboxes; the interrupt arrives an
@@ -996,7 +1013,9 @@ impl<'a> Engine<'a> {
             kicks: self.meters.kicks,
             wakeups,
             // On a shared host, what the threads' CPU clocks would count.
-            cpu_ns: it_cpu_ns.unwrap_or(poll + busy),
+            cpu_ns: it_cpu_ns
+                .unwrap_or(poll + busy)
+                .saturating_sub(self.meters.stalled_ns),
             poll_ns: self.host.as_ref().map_or(poll, |h| h.cpu_of(poll)),
             loops,
             latency: Latency::from_histogram(h.mean(), |q| h.value_at_quantile(q) as f64),

@@ -344,3 +344,18 @@ fn a_doorbell_left_readable_by_polling_keeps_the_loop_awake() {
     assert!(!slow_guest(false).to_toml().contains("stale_eventfd"));
     assert!(slow_guest(true).to_toml().contains("stale_eventfd = true"));
 }
+
+#[test]
+fn a_send_that_wakes_the_guest_stalls_the_loop_off_its_cpu_clock() {
+    // notify_guest_stall_ns = 3000: at qd1 every completion finds the
+    // guest idle, so the never-polling cycle (19100 ns) grows by 3000 ns
+    // and the loop's CPU per cycle stays 1900 ns.
+    let text = TINY.replace(
+        "notify_guest_ns = 200",
+        "notify_guest_ns = 200\nnotify_guest_stall_ns = 3000",
+    );
+    let p = Preset::from_toml(&text, "tiny-stall").unwrap();
+    let row = simulate(&p, &qd1(), &Params::defaults(PolicyKind::Off), 1).unwrap();
+    assert_iops(row.iops, 22100.0);
+    close(row.iothread_cpu_pct, 100.0 * 1900.0 / 22100.0, 0.05, "cpu");
+}

@@ -59,7 +59,8 @@ pub fn to_toml(cal: &Calibration, preset: &Preset) -> String {
          # (without growth: Little's law on that point at the qd1 latency);\n\
          # submit_batch_ns is the CPU-clock part of io_submit into the busy device\n\
          # (the saturation point), idle_notify_ns what io_submit at qd1 (an idle\n\
-         # device) costs beyond it; notify_guest_ns is the waking send's; the\n\
+         # device) costs beyond it; notify_guest_ns is the waking send's CPU-clock\n\
+         # part and notify_guest_stall_ns the rest of its wall time; the\n\
          # rest of io_submit (the exit to the host) is added to the latency;\n\
          # irq_cpu_ns is the job taking a waiting completion (its blocking wait's\n\
          # CPU is spent before the completion arrives, off the request's path);\n\
