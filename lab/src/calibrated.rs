@@ -164,7 +164,7 @@ fn device(
     smallest: u64,
     read: &DevicePoint,
     write: &DevicePoint,
-) -> Result<(Device, f64), String> {
+) -> Result<(Device, (f64, f64)), String> {
     let sat = |rw: Rw| {
         cal.saturation_points
             .iter()
@@ -225,11 +225,16 @@ fn device(
     // host). The saturation point's submissions all found it busy, the
     // qd1 point's all found it idle.
     let idle_notify = (read.submit_call_cpu_ns - small_sat.submit_call_cpu_ns).max(0.0);
-    let submit_batch = if idle_notify > 0.0 {
+    let single = if idle_notify > 0.0 {
         small_sat.submit_call_cpu_ns
     } else {
         read.submit_call_cpu_ns
     };
+    // Each request in an io_submit call costs what one more costs in the
+    // batch probe (the slope over batch sizes); the call itself the rest
+    // of a single request's call.
+    let per_request = submit_slope(cal).min(single);
+    let submit_batch = (single - per_request, per_request);
     let device = Device {
         parallelism,
         read_bytes_per_s: read_rate,
@@ -294,8 +299,22 @@ fn guest(cal: &Calibration) -> Guest {
     }
 }
 
-/// The loop's measured costs.
-fn iothread(c: &LoopCosts, submit_batch: f64) -> IoThreadCosts {
+/// The CPU one more request adds to an `io_submit` call: the slope of the
+/// batch probe's CPU over batch sizes (least squares); 0 without two
+/// sizes or for a slope below 0.
+fn submit_slope(cal: &Calibration) -> f64 {
+    let points: Vec<(f64, f64)> = cal
+        .host
+        .submit_batches
+        .iter()
+        .map(|b| (f64::from(b.batch), b.cpu_ns))
+        .collect();
+    pollwise_stats::line_fit(&points).map_or(0.0, |(_, slope)| slope.max(0.0))
+}
+
+/// The loop's measured costs; `submit` is io_submit's CPU per call and per
+/// request in it.
+fn iothread(c: &LoopCosts, submit: (f64, f64)) -> IoThreadCosts {
     IoThreadCosts {
         iteration_ns: ns(c.iteration_ns).max(1),
         poll_check_ns: ns(c.poll_check_ns),
@@ -304,8 +323,8 @@ fn iothread(c: &LoopCosts, submit_batch: f64) -> IoThreadCosts {
         // The shared host draws wake-ups by idle time instead.
         cstate_residency_ns: Vec::new(),
         cstate_exit_ns: Vec::new(),
-        submit_batch_ns: ns(submit_batch),
-        submit_ns: ns(c.submit_ns),
+        submit_batch_ns: ns(submit.0),
+        submit_ns: ns(c.submit_ns + submit.1),
         complete_ns: ns(c.complete_ns),
         notify_guest_ns: ns(c.completion_notify_cpu_ns),
         notify_guest_stall_ns: ns(c.completion_notify_ns - c.completion_notify_cpu_ns),

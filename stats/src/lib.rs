@@ -154,9 +154,38 @@ pub fn ratio(base: f64, cand: f64) -> f64 {
     }
 }
 
+/// The least-squares line through `(x, y)` points: `(intercept, slope)`;
+/// `None` for fewer than two points or when every x is the same.
+pub fn line_fit(points: &[(f64, f64)]) -> Option<(f64, f64)> {
+    if points.len() < 2 {
+        return None;
+    }
+    let mx = mean_of(points.iter().map(|p| p.0));
+    let my = mean_of(points.iter().map(|p| p.1));
+    let sxx: f64 = points.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    if sxx == 0.0 {
+        return None;
+    }
+    let sxy: f64 = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    let slope = sxy / sxx;
+    Some((my - slope * mx, slope))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn line_fit_recovers_a_line_and_refuses_a_vertical_one() {
+        let pts: Vec<(f64, f64)> = [1.0, 2.0, 4.0, 8.0]
+            .iter()
+            .map(|&x| (x, 3.0 + 2.0 * x))
+            .collect();
+        let (a, b) = line_fit(&pts).unwrap();
+        assert!((a - 3.0).abs() < 1e-9 && (b - 2.0).abs() < 1e-9, "{a} {b}");
+        assert_eq!(line_fit(&[(1.0, 2.0), (1.0, 5.0)]), None);
+        assert_eq!(line_fit(&[(1.0, 2.0)]), None);
+    }
 
     #[test]
     fn mean_and_sample_sd_by_hand() {

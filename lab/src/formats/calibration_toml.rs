@@ -57,8 +57,10 @@ pub fn to_toml(cal: &Calibration, preset: &Preset) -> String {
          # much the mean latency grew per request the device held (Little's law)\n\
          # from qd1 to the small-block saturation point, parallelism then 1024\n\
          # (without growth: Little's law on that point at the qd1 latency);\n\
-         # submit_batch_ns is the CPU-clock part of io_submit into the busy device\n\
-         # (the saturation point), idle_notify_ns what io_submit at qd1 (an idle\n\
+         # submit_batch_ns is the CPU-clock part of a one-request io_submit into\n\
+         # the busy device (the saturation point) less one request's share, the\n\
+         # slope of io_submit's CPU over the batch sizes below, which submit_ns\n\
+         # adds to the loop's own per-request work; idle_notify_ns what io_submit at qd1 (an idle\n\
          # device) costs beyond it; notify_guest_ns is the waking send's CPU-clock\n\
          # part and notify_guest_stall_ns the rest of its wall time; the\n\
          # rest of io_submit (the exit to the host) is added to the latency;\n\
