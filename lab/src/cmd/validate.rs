@@ -77,12 +77,15 @@ fn policies_or_default(given: &[String], against: BackendKind) -> Vec<String> {
 
 /// The simulator's loop made QEMU's where the two differ by source: linux-aio
 /// notifies its own context after every submission and completion batch,
-/// and the context's notifier is one of the poll handlers (docs/presets.md,
-/// `self_notify` and `notifier_polled`). A calibration measures pollwise's
-/// loop, which does neither.
+/// the context's notifier is one of the poll handlers, and a harness built
+/// without liburing waits in `ppoll()`, where doorbells a poll pass found
+/// stay readable (docs/presets.md, `self_notify`, `notifier_polled`,
+/// `stale_eventfd`; docs/model-fidelity.md). A calibration measures
+/// pollwise's loop, which does none of them.
 fn qemu_loop(preset: &mut Preset) {
     preset.iothread.self_notify = true;
     preset.iothread.notifier_polled = true;
+    preset.iothread.stale_eventfd = true;
 }
 
 /// Everything checked before anything is created.
