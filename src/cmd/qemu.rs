@@ -16,28 +16,39 @@ use crate::workload_args::WorkloadArgs;
 
 #[derive(Subcommand, Debug)]
 pub enum QemuCommand {
-    /// Build QEMU 10.0.2 with the harness, once per variant (stock and each
-    /// patch series), into the cache, and print the build times.
+    /// Build QEMU (10.0.2, or any tree from 10.0 on with --src) with the
+    /// harness, once per variant (stock, each shipped patch series, and
+    /// series of your own with --series), into the cache, and print the
+    /// build times.
     Build(BuildArgs),
     /// Run one workload in QEMU's own loop (the variant that implements the
     /// policy) and print its result row.
     ///
-    /// Workload defaults: 4k randread, numjobs 1, iodepth 1, one IOThread
-    /// (QEMU's harness runs one), 1000 ms.
+    /// Workload defaults: 4k randread, numjobs 1, iodepth 1, one IOThread,
+    /// 1000 ms.
     Run(RunArgs),
 }
 
 #[derive(Args, Debug)]
 pub struct BuildArgs {
-    /// An unpacked, unpatched QEMU 10.0.2 source tree [default: download
-    /// Debian's source package].
+    /// An unpacked, unpatched QEMU source tree, 10.0 or newer (a release
+    /// tarball, a Debian source package, a git checkout); its VERSION is
+    /// recorded with each variant [default: download QEMU 10.0.2, Debian's
+    /// source package].
     #[arg(long, value_name = "DIR")]
     pub src: Option<PathBuf>,
     #[command(flatten)]
     pub cache: CacheArgs,
-    /// Build only this variant (repeatable): stock, weighted.
+    /// Build only this variant (repeatable): stock, weighted, pollwise, or
+    /// a series built before.
     #[arg(long, value_name = "NAME")]
     pub variant: Vec<String>,
+    /// Build variant NAME from a directory of `git format-patch` files
+    /// (applied in the order of DIR/series, else sorted *.patch names);
+    /// run it with `compare --backend qemu --candidate NAME[:PROP=V,...]`
+    /// (its IOThread properties come from its QAPI schema). Repeatable.
+    #[arg(long, value_name = "NAME=DIR")]
+    pub series: Vec<String>,
     /// Also build and run QEMU's own AIO unit tests.
     #[arg(long)]
     pub check: bool,
@@ -67,7 +78,7 @@ pub fn run(command: QemuCommand) -> Result<()> {
     let a = match command {
         QemuCommand::Build(a) => {
             let cache = a.cache.cache_dir.as_ref();
-            let (secs, bin) = qemu::build(a.src, cache, a.variant, a.check)?;
+            let (secs, bin) = qemu::build(a.src, cache, a.variant, &a.series, a.check)?;
             let bin = bin.display();
             println!("pollwise qemu build: done in {secs:.1} s; harnesses in {bin}");
             return Ok(());

@@ -15,12 +15,26 @@ use super::{CmdError, Result, Ui};
 use crate::qemu_backend::check_variant;
 use crate::{Backend, Point, QemuBackend};
 
+/// `--series NAME=DIR` as typed: the name and the directory.
+pub fn parse_series(item: &str) -> Result<(String, PathBuf)> {
+    match item.split_once('=') {
+        Some((name, dir)) if !name.trim().is_empty() && !dir.trim().is_empty() => {
+            Ok((name.trim().to_string(), PathBuf::from(dir.trim())))
+        }
+        _ => super::fail(format!(
+            "--series '{item}' is not NAME=DIR (e.g. myseries=./patches, a directory of \
+             `git format-patch` files)"
+        )),
+    }
+}
+
 /// Builds the variants into the cache; returns the seconds it took and
 /// where the harnesses are.
 pub fn build(
     src: Option<PathBuf>,
     cache: Option<&PathBuf>,
     variants: Vec<String>,
+    series: &[String],
     check: bool,
 ) -> Result<(f64, PathBuf)> {
     let t0 = Instant::now();
@@ -28,6 +42,10 @@ pub fn build(
         src,
         cache: Some(cache_dir(cache)?),
         variants,
+        series: series
+            .iter()
+            .map(|s| parse_series(s))
+            .collect::<Result<_>>()?,
         check,
     };
     let cache = pollwise_qemu::build(&opts).map_err(|e| CmdError::Msg(format!("{e:#}")))?;
@@ -58,5 +76,6 @@ pub fn run(ui: &dyn Ui, c: &QemuRun) -> Result<RunRow> {
         workload,
         params,
         seed: c.seed,
+        qemu_variant: None,
     })?)
 }

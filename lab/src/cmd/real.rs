@@ -121,10 +121,16 @@ pub fn compare(
     bar: f64,
 ) -> Result<Paired> {
     let workloads = &spec.workloads;
-    let both = [&spec.baseline, &spec.candidate];
+    // A side a series variant runs is checked by the backend itself.
+    let both: Vec<&Params> = [&spec.baseline, &spec.candidate]
+        .into_iter()
+        .zip(&spec.variants)
+        .filter(|(_, v)| v.is_none())
+        .map(|(p, _)| p)
+        .collect();
     if kind == BackendKind::Qemu {
         // Both policies' variants first: an unknown one is the clearer error.
-        for p in both {
+        for p in &both {
             variant(p)?;
         }
         refuse_randrw(workloads)?;
