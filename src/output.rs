@@ -23,9 +23,14 @@ pub enum CompareFormat {
     Table,
     /// One row per matrix row with the compare columns.
     Csv,
+    /// A plain-text table no wider than 72 columns (rw, bs, numjobs,
+    /// iothreads, IOPS and IOThread CPU before and after, the change with
+    /// its interval), the setup and the verdict, to paste into a mail to
+    /// qemu-devel.
+    Mail,
 }
 
-same_variants!(CompareFormat => LabCompareFormat: Table, Csv);
+same_variants!(CompareFormat => LabCompareFormat: Table, Csv, Mail);
 
 #[derive(Args, Debug)]
 pub struct ForceArg {

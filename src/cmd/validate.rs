@@ -79,6 +79,11 @@ pub enum ValidateFormat {
     /// targets, each pair that misses, the table, the preset's
     /// calibration comments and the CSV.
     Markdown,
+    /// Plain text no wider than 72 columns, as a benchmark is posted to
+    /// qemu-devel: per policy the measured table (IOPS and IOThread CPU
+    /// before and after, the change with its interval), the simulator's
+    /// prediction beside it, the setup and the verdict.
+    Mail,
 }
 
 pub fn run(a: ValidateArgs) -> Result<()> {
@@ -86,6 +91,7 @@ pub fn run(a: ValidateArgs) -> Result<()> {
         ValidateFormat::Table => Lab::Table,
         ValidateFormat::Csv => Lab::Csv,
         ValidateFormat::Markdown => Lab::Markdown,
+        ValidateFormat::Mail => Lab::Mail,
     };
     let real = RealFlags {
         target: a.target.flags(),

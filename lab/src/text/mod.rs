@@ -3,6 +3,7 @@
 //! here: colour, progress bars and flags are the CLI's.
 
 mod compare;
+pub mod mail;
 mod report;
 mod study;
 mod validate;
