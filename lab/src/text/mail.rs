@@ -21,8 +21,8 @@ use super::bs_text;
 
 /// The widest line a mail reader sees unwrapped.
 pub const WIDTH: usize = 72;
-/// The change column's width: `-2.9 [-25.1,+19.4]`.
-const CHANGE_WIDTH: usize = 18;
+/// The change column's width: `-2.9 [-25,+19]`, `-100 [-100,+250]`.
+const CHANGE_WIDTH: usize = 16;
 /// Where a setup item's text starts.
 const SETUP_INDENT: usize = 15;
 
@@ -78,14 +78,14 @@ pub fn write_compare_mail(
 /// paired per-run changes with its interval.
 pub fn write_table(out: &mut dyn Write, points: &[ComparedPoint]) -> io::Result<()> {
     let groups = format!(
-        "{:<23} {:^15} {:^13} {:^18}",
+        "{:<27} {:^13} {:^13} {:^16}",
         "", "IOPS", "IOThread CPU%", "IOPS change %"
     );
     writeln!(out, "{}", groups.trim_end())?;
     writeln!(
         out,
-        "{:<9} {:>5} {:>3} {:>3} {:>7} {:>7} {:>6} {:>6} {:>18}",
-        "rw", "bs", "nj", "iot", "before", "after", "before", "after", "median [95% CI]"
+        "{:<9} {:>4} {:>4} {:>3} {:>3} {:>6} {:>6} {:>6} {:>6} {:>16}",
+        "rw", "bs", "qd", "nj", "iot", "before", "after", "before", "after", "median [95% CI]"
     )?;
     writeln!(out, "{}", "-".repeat(WIDTH))?;
     for p in points {
@@ -93,9 +93,10 @@ pub fn write_table(out: &mut dyn Write, points: &[ComparedPoint]) -> io::Result<
         let w = &p.workload;
         writeln!(
             out,
-            "{:<9} {:>5} {:>3} {:>3} {:>7} {:>7} {:>6.1} {:>6.1} {:>18}",
+            "{:<9} {:>4} {:>4} {:>3} {:>3} {:>6} {:>6} {:>6.1} {:>6.1} {:>16}",
             w.rw.name(),
-            bs_text(w.bs),
+            bs_short(w.bs),
+            w.iodepth,
             w.numjobs,
             w.iothreads,
             iops_text(b.iops),
@@ -168,16 +169,17 @@ pub fn write_validation_mail(
 fn write_predictions(out: &mut dyn Write, diffs: &[DiffPoint]) -> io::Result<()> {
     writeln!(
         out,
-        "{:<9} {:>5} {:>3} {:>3} {:>11} {:>25} {:>6}",
-        "rw", "bs", "nj", "iot", "simulated %", "measured % median [95% CI]", "agrees"
+        "{:<9} {:>4} {:>4} {:>3} {:>3} {:>11} {:>25} {:>6}",
+        "rw", "bs", "qd", "nj", "iot", "simulated %", "measured % median [95% CI]", "agrees"
     )?;
     for d in diffs {
         let w = &d.workload;
         writeln!(
             out,
-            "{:<9} {:>5} {:>3} {:>3} {:>+11.1} {:>25} {:>6}",
+            "{:<9} {:>4} {:>4} {:>3} {:>3} {:>+11.1} {:>25} {:>6}",
             w.rw.name(),
-            bs_text(w.bs),
+            bs_short(w.bs),
+            w.iodepth,
             w.numjobs,
             w.iothreads,
             d.predicted_iops_pct(),
@@ -188,31 +190,45 @@ fn write_predictions(out: &mut dyn Write, diffs: &[DiffPoint]) -> io::Result<()>
     Ok(())
 }
 
-/// IOPS in at most 7 characters.
+/// IOPS in at most 6 characters.
 fn iops_text(iops: f64) -> String {
-    if iops < 9_999_999.5 {
+    if iops < 999_999.5 {
         format!("{iops:.0}")
     } else {
         format!("{:.0}k", iops / 1000.0)
     }
 }
 
-/// `median [lo,hi]` in at most [`CHANGE_WIDTH`] characters: one decimal,
-/// else none, else the median alone.
+/// A block size in at most 4 characters where it can be: 512, 4k, 1M.
+fn bs_short(bs: u64) -> String {
+    if bs >= 1 << 20 && bs.is_multiple_of(1 << 20) {
+        format!("{}M", bs >> 20)
+    } else {
+        bs_text(bs)
+    }
+}
+
+/// A change in percent: one decimal below 10, none from 10 on.
+fn pct(v: f64) -> String {
+    if v.abs() < 9.95 {
+        format!("{v:+.1}")
+    } else {
+        format!("{v:+.0}")
+    }
+}
+
+/// `median [lo,hi]` in at most [`CHANGE_WIDTH`] characters (any change
+/// under 1000%), else the median and `[wide]`.
 pub fn change_text(d: &PairedDiff) -> String {
     let Some(ci) = d.ci else {
-        return format!("{:+.1} (1 run)", d.median);
+        return format!("{} (1 run)", pct(d.median));
     };
-    for decimals in [1, 0] {
-        let t = format!(
-            "{:+.*} [{:+.*},{:+.*}]",
-            decimals, d.median, decimals, ci.lo, decimals, ci.hi
-        );
-        if t.len() <= CHANGE_WIDTH {
-            return t;
-        }
+    let t = format!("{} [{},{}]", pct(d.median), pct(ci.lo), pct(ci.hi));
+    if t.len() <= CHANGE_WIDTH {
+        t
+    } else {
+        format!("{} [wide]", pct(d.median))
     }
-    format!("{:+.0} [wide]", d.median)
 }
 
 /// The setup, one item a line, each wrapped at [`WIDTH`].
@@ -292,7 +308,9 @@ mod tests {
 
     #[test]
     fn the_change_fits_its_column_however_wide_the_interval() {
-        assert_eq!(change_text(&diff(-2.9, -25.1, 19.4)), "-2.9 [-25.1,+19.4]");
+        assert_eq!(change_text(&diff(-2.9, -25.1, 19.4)), "-2.9 [-25,+19]");
+        assert_eq!(change_text(&diff(-2.9, -3.04, -2.8)), "-2.9 [-3.0,-2.8]");
+        assert_eq!(change_text(&diff(999.0, -999.0, 999.4)), "+999 [-999,+999]");
         assert_eq!(
             change_text(&diff(-100.0, -100.0, 250.0)),
             "-100 [-100,+250]"
@@ -388,15 +406,15 @@ mod tests {
         assert_eq!(rows.len(), 2, "{text}");
         let cols: Vec<&str> = rows[0].split_whitespace().collect();
         assert_eq!(
-            &cols[..6],
-            ["randread", "4k", "1", "1", "11581", "11233"],
+            &cols[..7],
+            ["randread", "4k", "8", "1", "1", "11581", "11233"],
             "{text}"
         );
         assert!(rows[0].contains("-3.0 [-3.0,-3.0]"), "{text}");
         let cols: Vec<&str> = rows[1].split_whitespace().collect();
         assert_eq!(
-            &cols[..6],
-            ["randwrite", "1024k", "256", "64", "12377k", "30941k"]
+            &cols[..7],
+            ["randwrite", "1M", "8", "256", "64", "12377k", "30941k"]
         );
         for needle in [
             "stock, QEMU 10.2.2 (poll-max-ns=32768)",
