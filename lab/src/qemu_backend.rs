@@ -287,6 +287,79 @@ mod tests {
         assert!(err.contains("only runs in simulation"), "{err}");
     }
 
+    /// A cache with variant `name` as `qemu/build.sh` records one: the
+    /// harness (a stand-in), its version, properties and subjects.
+    fn fake_variant(cache: &Path, name: &str, properties: &str) {
+        let dir = cache.join("bin").join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("pollwise-qemu-harness"), "#!/bin/sh\n").unwrap();
+        std::fs::write(dir.join("qemu-version"), "10.2.2\n").unwrap();
+        std::fs::write(dir.join("properties"), properties).unwrap();
+        std::fs::write(dir.join("subjects"), "[PATCH 1/1] aio-poll: x\n").unwrap();
+    }
+
+    #[test]
+    fn a_series_variant_takes_the_properties_its_harness_sets() {
+        let cache =
+            std::env::temp_dir().join(format!("pollwise-series-spec-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&cache);
+        let props = "poll-max-ns set\npoll-grow set\npoll-shrink set\npoll-weight set\n\
+                     poll-block-cost-ns unset\n";
+        fake_variant(&cache, "myseries", props);
+        let (params, name) = series_spec(&cache, "candidate", "myseries:poll-weight=3", &[])
+            .unwrap()
+            .unwrap();
+        assert_eq!(name, "myseries");
+        assert_eq!(params.kind(), PolicyKind::Weighted);
+        assert_eq!(params.get(pollwise_core::Param::PollWeight), 3);
+        // A deprecated --candidate-params pair counts too, checked alike.
+        let old = [("poll-max-ns".to_string(), "16000".to_string())];
+        let (params, _) = series_spec(&cache, "candidate", "myseries", &old)
+            .unwrap()
+            .unwrap();
+        assert_eq!(params.poll_max_ns(), 16000);
+        // In the schema but not passed by the harness: refused, both named.
+        let err = series_spec(&cache, "candidate", "myseries:poll-block-cost-ns=9", &[])
+            .unwrap_err()
+            .to_string();
+        for needle in [
+            "'poll-block-cost-ns'",
+            "poll-weight",
+            "QEMU 10.2.2",
+            "defaults",
+        ] {
+            assert!(err.contains(needle), "{needle}: {err}");
+        }
+        let err = series_spec(&cache, "candidate", "myseries:poll-weight=x", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("poll-weight") && err.contains("'x'"), "{err}");
+        // A policy's name, or a variant not built, is not a series.
+        assert!(
+            series_spec(&cache, "candidate", "weighted:poll-weight=3", &[])
+                .unwrap()
+                .is_none()
+        );
+        assert!(series_spec(&cache, "candidate", "nosuch", &[])
+            .unwrap()
+            .is_none());
+        // Stock's three properties: carried as qemu's parameters.
+        fake_variant(
+            &cache,
+            "stock",
+            "poll-max-ns set\npoll-grow set\npoll-shrink set\n",
+        );
+        let (params, _) = series_spec(&cache, "baseline", "stock", &[])
+            .unwrap()
+            .unwrap();
+        assert_eq!(params.kind(), PolicyKind::Qemu);
+        let err = series_spec(&cache, "baseline", "stock:poll-weight=2", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no IOThread property 'poll-weight'"), "{err}");
+        std::fs::remove_dir_all(&cache).unwrap();
+    }
+
     #[test]
     fn names_a_variant_that_is_not_built() {
         let empty = std::env::temp_dir().join("pollwise-no-such-qemu-cache");
