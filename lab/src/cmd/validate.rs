@@ -212,7 +212,9 @@ fn mail_setup(
         _ => "device: measured in pollwise's IOThread loop on a real disk".into(),
     };
     let mut durations: Vec<u64> = spec.workloads.iter().map(|w| w.duration_ms).collect();
+    durations.sort_unstable();
     durations.dedup();
+    let durations: Vec<String> = durations.iter().map(u64::to_string).collect();
     Ok(crate::text::mail::Setup {
         backend,
         disk: real::disk_text(&c.real.target.spec(ui)?),
@@ -221,8 +223,9 @@ fn mail_setup(
             c.preset, spec.repeats
         ),
         repeats: format!(
-            "{} interleaved round(s) per point after one discarded warm-up run; {:?} ms per run",
-            spec.repeats, durations
+            "{} interleaved round(s) per point after one discarded warm-up run; {} ms per run",
+            spec.repeats,
+            durations.join("/")
         ),
         ..Default::default()
     })

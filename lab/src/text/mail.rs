@@ -169,14 +169,14 @@ pub fn write_validation_mail(
 fn write_predictions(out: &mut dyn Write, diffs: &[DiffPoint]) -> io::Result<()> {
     writeln!(
         out,
-        "{:<9} {:>4} {:>4} {:>3} {:>3} {:>11} {:>25} {:>6}",
-        "rw", "bs", "qd", "nj", "iot", "simulated %", "measured % median [95% CI]", "agrees"
+        "{:<9} {:>4} {:>4} {:>3} {:>3} {:>11} {:>22} {:>6}",
+        "rw", "bs", "qd", "nj", "iot", "simulated %", "measured % [95% CI]", "agrees"
     )?;
     for d in diffs {
         let w = &d.workload;
         writeln!(
             out,
-            "{:<9} {:>4} {:>4} {:>3} {:>3} {:>+11.1} {:>25} {:>6}",
+            "{:<9} {:>4} {:>4} {:>3} {:>3} {:>+11.1} {:>22} {:>6}",
             w.rw.name(),
             bs_short(w.bs),
             w.iodepth,
@@ -194,8 +194,10 @@ fn write_predictions(out: &mut dyn Write, diffs: &[DiffPoint]) -> io::Result<()>
 fn iops_text(iops: f64) -> String {
     if iops < 999_999.5 {
         format!("{iops:.0}")
+    } else if iops < 99_999_500.0 {
+        format!("{:.0}k", iops / 1e3)
     } else {
-        format!("{:.0}k", iops / 1000.0)
+        format!("{:.0}M", iops / 1e6)
     }
 }
 
@@ -429,6 +431,58 @@ mod tests {
         // The verdict against the bar comes last: -3% is within 5%.
         assert!(text.trim_end().lines().last().unwrap().len() <= WIDTH);
         assert!(text.contains("ACCEPT"), "{text}");
+    }
+
+    #[test]
+    fn the_validation_mail_fits_72_columns_per_candidate() {
+        use crate::validate::{Agreement, DiffPoint, DiffSpec, DiffValidation};
+        use pollwise_core::PolicyKind;
+        let measured = [
+            point(Rw::RandRead, 4096, 1, 1, 11552.0, 0.97),
+            point(Rw::RandWrite, 1 << 20, 256, 64, 12_345_678.0, 9.0),
+        ];
+        // The simulator's side: the same points, predicting no change.
+        let diffs: Vec<DiffPoint> = measured
+            .iter()
+            .map(|m| DiffPoint {
+                workload: m.workload.clone(),
+                measured: m.clone(),
+                predicted: point(m.workload.rw, m.workload.bs, 1, 1, 1000.0, 1.0),
+            })
+            .collect();
+        let spec = DiffSpec {
+            workloads: measured.iter().map(|m| m.workload.clone()).collect(),
+            baseline: Params::defaults(PolicyKind::Qemu),
+            candidates: vec![Params::defaults(PolicyKind::Weighted)],
+            seed: 1,
+            repeats: 6,
+        };
+        let v = DiffValidation {
+            diffs,
+            baseline: vec![Agreement {
+                reference: test_row(),
+                model: test_row(),
+            }],
+        };
+        let mut out = Vec::new();
+        write_validation_mail(&mut out, &v, &spec, &Setup::default(), 5.0).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        for line in text.lines() {
+            assert!(
+                line.chars().count() <= WIDTH,
+                "{} > {WIDTH}: {line}",
+                line.len()
+            );
+        }
+        assert!(
+            text.starts_with("weighted against qemu, measured:"),
+            "{text}"
+        );
+        // -3% measured, 0 predicted: agrees; +800% measured: does not.
+        assert!(
+            text.contains("1 of 2 predicted IOPS changes agree"),
+            "{text}"
+        );
     }
 
     #[test]
