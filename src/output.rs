@@ -23,10 +23,7 @@ pub enum CompareFormat {
     Table,
     /// One row per matrix row with the compare columns.
     Csv,
-    /// A plain-text table no wider than 72 columns (rw, bs, numjobs,
-    /// iothreads, IOPS and IOThread CPU before and after, the change with
-    /// its interval), the setup and the verdict, to paste into a mail to
-    /// qemu-devel.
+    /// A table within 72 columns, the setup and the verdict, for qemu-devel.
     Mail,
 }
 

@@ -16,10 +16,7 @@ use crate::workload_args::WorkloadArgs;
 
 #[derive(Subcommand, Debug)]
 pub enum QemuCommand {
-    /// Build QEMU (10.0.2, or any tree from 10.0 on with --src) with the
-    /// harness, once per variant (stock, each shipped patch series, and
-    /// series of your own with --series), into the cache, and print the
-    /// build times.
+    /// Build QEMU with the harness per variant (stock, shipped, --series); print the times.
     Build(BuildArgs),
     /// Run one workload in QEMU's own loop (the variant that implements the
     /// policy) and print its result row.
@@ -31,22 +28,15 @@ pub enum QemuCommand {
 
 #[derive(Args, Debug)]
 pub struct BuildArgs {
-    /// An unpacked, unpatched QEMU source tree, 10.0 or newer (a release
-    /// tarball, a Debian source package, a git checkout); its VERSION is
-    /// recorded with each variant [default: download QEMU 10.0.2, Debian's
-    /// source package].
+    /// An unpatched QEMU tree, 10.0 or newer [default: download QEMU 10.0.2's Debian source].
     #[arg(long, value_name = "DIR")]
     pub src: Option<PathBuf>,
     #[command(flatten)]
     pub cache: CacheArgs,
-    /// Build only this variant (repeatable): stock, weighted, pollwise, or
-    /// a series built before.
+    /// Build only this variant (repeatable): stock, weighted, pollwise, a series.
     #[arg(long, value_name = "NAME")]
     pub variant: Vec<String>,
-    /// Build variant NAME from a directory of `git format-patch` files
-    /// (applied in the order of DIR/series, else sorted *.patch names);
-    /// run it with `compare --backend qemu --candidate NAME[:PROP=V,...]`
-    /// (its IOThread properties come from its QAPI schema). Repeatable.
+    /// Build variant NAME from DIR's `git format-patch` files (see qemu/README.md).
     #[arg(long, value_name = "NAME=DIR")]
     pub series: Vec<String>,
     /// Also build and run QEMU's own AIO unit tests.
