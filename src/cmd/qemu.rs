@@ -83,10 +83,10 @@ pub fn run(command: QemuCommand) -> Result<()> {
         cache: a.cache.cache_dir,
         warmup_ms: a.warmup_ms,
     };
-    let row = qemu::run(&TERM, &c)?;
+    let (row, version) = qemu::run(&TERM, &c)?;
     let mut out = BufWriter::new(io::stdout().lock());
     match a.format {
-        Format::Table => pollwise_lab::text::write_qemu_run(&mut out, &row)?,
+        Format::Table => pollwise_lab::text::write_qemu_run(&mut out, &row, &version)?,
         f => pollwise_lab::text::write_rows(&mut out, f.into(), std::slice::from_ref(&row))?,
     }
     Ok(out.flush()?)
