@@ -1,14 +1,29 @@
 #!/usr/bin/env bash
-# Build QEMU 10.0.2 once per variant (stock, and each directory of patches
-# under qemu/patches/), with pollwise's harness added to its unit tests.
+# Build QEMU once per variant (stock, each directory of patches under
+# qemu/patches/, and patch series of your own), with pollwise's harness
+# added to its unit tests.
 #
-#   qemu/build.sh [--src DIR] [--cache DIR] [--variant NAME]... [--jobs N]
-#                 [--check] [--no-install-deps]
+#   qemu/build.sh [--src DIR] [--cache DIR] [--variant NAME]...
+#                 [--series NAME=DIR]... [--jobs N] [--check]
+#                 [--no-install-deps]
 #
-# --src DIR     a pristine QEMU 10.0.2 source tree to start from (it is only
-#               read). Without it the Debian source package's upstream
-#               tarball (bookworm-backports) is fetched with apt-get and its
+# --src DIR     a pristine QEMU source tree, 10.0 or newer (a release
+#               tarball, a Debian source package, a git checkout; it is only
+#               read); its version is read from its VERSION file and
+#               recorded with each variant built from it. Without it QEMU
+#               10.0.2, the Debian source package's upstream tarball
+#               (bookworm-backports), is fetched with apt-get and its
 #               checksum verified.
+# --series NAME=DIR
+#               build variant NAME from a directory of `git format-patch`
+#               files, applied in the order of DIR/series (one file name a
+#               line, # comments) or else of their sorted *.patch names. A
+#               harness-config.h in DIR is used if present; otherwise the
+#               harness configuration is read from the patched tree. The
+#               series is kept in CACHE/series/NAME once it built, so
+#               `--variant NAME` rebuilds it. A patch that does not apply, or
+#               a build that fails, stops with the patch's or the compiler's
+#               first error and leaves every built variant as it was.
 # --cache DIR   where sources, build trees and binaries go (default
 #               $POLLWISE_QEMU_CACHE, else
 #               ${XDG_CACHE_HOME:-$HOME/.cache}/pollwise/qemu; with none of
@@ -16,7 +31,7 @@
 #               writable by this user alone: pollwise refuses to run a
 #               harness that others could have replaced.
 # --variant     build only these variants (default: stock and every
-#               directory in qemu/patches/).
+#               directory in qemu/patches/, or only the --series given).
 # --check       also build and run QEMU's AIO unit tests (test-aio,
 #               test-aio-multithread, test-nested-aio-poll) per variant.
 #
@@ -24,7 +39,11 @@
 # the cache. A rebuild writes only the files whose patched content changed
 # (others keep their modification time), so ninja recompiles only what
 # depends on them. The harness binary of variant V ends up at
-# CACHE/bin/V/pollwise-qemu-harness. Build times go to standard output.
+# CACHE/bin/V/pollwise-qemu-harness, beside qemu-version (the tree's
+# version), properties (the IOThread properties of its QAPI schema, "NAME
+# set" when the harness passes it to aio_context_set_poll_params(), else
+# "NAME unset") and subjects (the Subject: line of each patch). Build
+# times go to standard output.
 #
 # Needs (installed with apt-get and pip when run as root, unless
 # --no-install-deps): gcc, make, ninja-build, pkg-config, ccache, libglib2.0-dev,
@@ -53,6 +72,7 @@ umask 022
 cache=""
 src=""
 variants=()
+declare -A series_dir=()
 jobs="$(nproc)"
 check=0
 install_deps=1
@@ -66,6 +86,16 @@ while [ $# -gt 0 ]; do
         --src) src="$(cd "$2" && pwd)"; shift 2 ;;
         --cache) mkdir -p "$2"; cache="$(cd "$2" && pwd)"; shift 2 ;;
         --variant) variants+=("$2"); shift 2 ;;
+        --series)
+            [[ "$2" == *=* ]] || die "--series '$2': expected NAME=DIR"
+            sname="${2%%=*}"; sdir="${2#*=}"
+            [[ "$sname" =~ ^[A-Za-z0-9][A-Za-z0-9_.-]*$ ]] \
+                || die "--series '$2': NAME must be letters, digits, '.', '_' or '-'"
+            [ "$sname" != stock ] && [ ! -d "$here/patches/$sname" ] \
+                || die "--series '$2': $sname is a variant pollwise ships; pick another NAME"
+            [ -d "$sdir" ] || die "--series '$2': $sdir is not a directory"
+            series_dir[$sname]="$(cd "$sdir" && pwd)"
+            variants+=("$sname"); shift 2 ;;
         --jobs) jobs="$2"; shift 2 ;;
         --check) check=1; shift ;;
         --no-install-deps) install_deps=0; shift ;;
@@ -82,9 +112,42 @@ if [ ${#variants[@]} -eq 0 ]; then
         [ -d "$d" ] && variants+=("$(basename "$d")")
     done
 fi
+# Where a variant's patches are: qemu/patches/V, a --series directory, or
+# the copy of a series built before.
+patch_dir() {
+    local v="$1"
+    if [ -n "${series_dir[$v]:-}" ]; then echo "${series_dir[$v]}"
+    elif [ -d "$here/patches/$v" ]; then echo "$here/patches/$v"
+    elif [ -d "$cache/series/$v" ]; then echo "$cache/series/$v"
+    fi
+}
 for v in "${variants[@]}"; do
-    [ "$v" = stock ] || [ -d "$here/patches/$v" ] || die "no variant '$v': no directory qemu/patches/$v"
+    [ "$v" = stock ] || [ -n "$(patch_dir "$v")" ] \
+        || die "no variant '$v': no directory qemu/patches/$v and no series $v built before (--series $v=DIR)"
 done
+
+# The patches of a series directory, in order: its `series` file, else the
+# sorted *.patch names.
+series_patches() {
+    local d="$1" line
+    if [ -f "$d/series" ]; then
+        while IFS= read -r line || [ -n "$line" ]; do
+            line="${line%%#*}"; line="$(echo "$line" | xargs)"
+            [ -z "$line" ] && continue
+            [ -f "$d/$line" ] || die "$d/series names $line, which is not in $d"
+            echo "$d/$line"
+        done < "$d/series"
+    else
+        LC_ALL=C ls -1 "$d" | grep '\.patch$' | sed "s#^#$d/#" || true
+    fi
+}
+
+# The Subject: of a git format-patch file (continuation lines joined).
+patch_subject() {
+    awk '/^Subject:/ { s = $0; sub(/^Subject: */, "", s); getline n
+                       while (n ~ /^[ \t]/) { sub(/^[ \t]+/, " ", n); s = s n; getline n }
+                       print s; exit }' "$1"
+}
 
 mkdir -p "$cache"
 t_all=$(now)
@@ -170,7 +233,12 @@ EOF
     fi
 fi
 [ -f "$src/util/aio-posix.c" ] && [ -f "$src/VERSION" ] || die "$src is not a QEMU source tree"
-grep -qx "$QEMU_VERSION" "$src/VERSION" || die "$src is QEMU $(cat "$src/VERSION"), not $QEMU_VERSION"
+src_version="$(tr -d '[:space:]' < "$src/VERSION")"
+case "$src_version" in
+    [1-9][0-9].*|[1-9][0-9][0-9].*) ;;
+    *) die "$src has VERSION '$src_version': the harness needs QEMU 10.0 or newer" ;;
+esac
+
 
 # --- one variant -------------------------------------------------------------
 # Files a patch touches (paths relative to the tree).
@@ -199,28 +267,37 @@ build_variant() {
     tree="$vdir/src"
     local build="$vdir/build"
     mkdir -p "$vdir"
-    local patches=()
+    local patches=() pdir=""
     if [ "$v" != stock ]; then
-        for p in "$here/patches/$v"/*.patch; do
-            [ -e "$p" ] && patches+=("$p")
-        done
-        [ ${#patches[@]} -gt 0 ] || die "qemu/patches/$v has no *.patch"
+        pdir="$(patch_dir "$v")"
+        local list
+        list="$(series_patches "$pdir")" || exit 1
+        [ -n "$list" ] && mapfile -t patches <<< "$list"
+        [ ${#patches[@]} -gt 0 ] || die "[$v] $pdir has no series file and no *.patch"
     fi
 
+    # A tree copied from another source (another version or directory) is
+    # copied afresh, and configured afresh.
+    local origin="$src_version $src" fresh=0
+    # A tree from before sources were recorded came from the same version.
+    if [ -f "$tree/.pollwise-tree" ] && [ ! -f "$tree/.pollwise-source" ] \
+        && [ "$(tr -d '[:space:]' < "$tree/VERSION")" = "$src_version" ]; then
+        echo "$origin" > "$tree/.pollwise-source"
+    fi
     if [ ! -f "$tree/.pollwise-tree" ]; then
-        echo "[$v] copying the source tree"
-        rm -rf "$tree" "$build"
-        cp -a "$src" "$tree"
-        rm -f "$tree/.pollwise-pristine"
-        : > "$tree/.pollwise-files"
-        touch "$tree/.pollwise-tree"
+        fresh=1
+    elif [ "$(cat "$tree/.pollwise-source" 2>/dev/null)" != "$origin" ]; then
+        echo "[$v] the source changed to QEMU $src_version ($src)"
+        fresh=1
     fi
 
     # Patches: every file the previous or the current series touches is
     # recomputed from the pristine source plus the current series in a
-    # scratch directory, and copied into the tree only if it changed.
-    local files scratch
-    files="$( { cat "$tree/.pollwise-files"; if [ ${#patches[@]} -gt 0 ]; then patch_files "${patches[@]}"; fi; } | sort -u)"
+    # scratch directory, and copied into the tree only if it changed. A
+    # series that does not apply stops here, before the tree is touched.
+    local files scratch old=""
+    [ "$fresh" = 0 ] && old="$(cat "$tree/.pollwise-files")"
+    files="$( { [ -n "$old" ] && echo "$old"; if [ ${#patches[@]} -gt 0 ]; then patch_files "${patches[@]}"; fi; } | sort -u)"
     scratch="$(mktemp -d)"
     for f in $files; do
         if [ -e "$src/$f" ]; then
@@ -228,10 +305,24 @@ build_variant() {
             cp "$src/$f" "$scratch/$f"
         fi
     done
+    local i=0 out
     for p in "${patches[@]}"; do
-        (cd "$scratch" && patch -p1 --fuzz=0 --no-backup-if-mismatch -s < "$p") \
-            || { rm -rf "$scratch"; die "[$v] $(basename "$p") does not apply to QEMU $QEMU_VERSION"; }
+        i=$((i + 1))
+        if ! out="$(cd "$scratch" && patch -p1 --fuzz=0 --no-backup-if-mismatch --batch < "$p" 2>&1)"; then
+            rm -rf "$scratch"
+            echo "$out" | grep -v '^patching file' | head -20 | sed 's/^/  /' >&2
+            die "[$v] patch $i of ${#patches[@]}, $(basename "$p") (\"$(patch_subject "$p")\"), does not apply to QEMU $src_version; nothing was changed"
+        fi
     done
+
+    if [ "$fresh" = 1 ]; then
+        echo "[$v] copying the source tree (QEMU $src_version)"
+        rm -rf "$tree" "$build"
+        cp -a "$src" "$tree"
+        rm -f "$tree/.pollwise-pristine"
+        echo "$origin" > "$tree/.pollwise-source"
+        touch "$tree/.pollwise-tree"
+    fi
     for f in $files; do
         install_if_changed "$tree/$f" "$scratch/$f"
     done
@@ -240,9 +331,16 @@ build_variant() {
 
     # The harness, built by QEMU's own meson as one more unit-test program.
     install_if_changed "$tree/tests/unit/pollwise-qemu-harness.c" "$here/harness/pollwise-qemu-harness.c"
-    local conf="$here/patches/$v/harness-config.h"
+    # The variant's IOThread properties (and, for a series without a
+    # harness-config.h, the harness configuration) from the patched tree.
+    local conf="$pdir/harness-config.h" gen="$vdir/generated-config.h"
     [ "$v" = stock ] && conf="$here/harness/stock-config.h"
-    [ -f "$conf" ] || die "[$v] no harness configuration ${conf#"$here"/}"
+    "$venv/bin/python3" "$here/harness/variant-config.py" "$tree" "$v" "$gen" "$vdir/properties" \
+        || die "[$v] the harness cannot drive this tree (see above)"
+    if [ ! -f "$conf" ]; then
+        [ -n "${series_dir[$v]:-}" ] || [ -d "$cache/series/$v" ] || die "[$v] no harness configuration $conf"
+        conf="$gen"
+    fi
     install_if_changed "$tree/tests/unit/pollwise-variant.h" "$conf"
     if ! grep -q pollwise-qemu-harness "$tree/tests/unit/meson.build"; then
         cat "$here/harness/meson.build.in" >> "$tree/tests/unit/meson.build"
@@ -264,12 +362,32 @@ build_variant() {
     local targets=("${HARNESS_TARGETS[@]}")
     [ "$check" = 1 ] && targets+=("${CHECK_TARGETS[@]}")
     echo "[$v] building ${targets[*]}"
-    ninja -C "$build" -j "$jobs" "${targets[@]}" > "$vdir/ninja.log" 2>&1 \
-        || { tail -40 "$vdir/ninja.log" >&2; die "[$v] build failed (log: $vdir/ninja.log)"; }
+    if ! ninja -C "$build" -j "$jobs" "${targets[@]}" > "$vdir/ninja.log" 2>&1; then
+        local first
+        first="$(grep -n -m1 -E '(error|Error):' "$vdir/ninja.log" | cut -d: -f1)"
+        if [ -n "$first" ]; then
+            echo "[$v] the compiler's first error:" >&2
+            sed -n "$((first > 3 ? first - 3 : 1)),$((first + 8))p" "$vdir/ninja.log" >&2
+        else
+            tail -40 "$vdir/ninja.log" >&2
+        fi
+        die "[$v] build failed; the variant's harness (if any) is the one built before (log: $vdir/ninja.log)"
+    fi
     grep -E '^\[[0-9]+/[0-9]+\]' "$vdir/ninja.log" | tail -1 | sed "s/^/[$v] last step: /" || true
     mkdir -p "$cache/bin/$v"
     cp "$build/tests/unit/pollwise-qemu-harness" "$cache/bin/$v/pollwise-qemu-harness.new"
     mv "$cache/bin/$v/pollwise-qemu-harness.new" "$cache/bin/$v/pollwise-qemu-harness"
+    echo "$src_version" > "$cache/bin/$v/qemu-version"
+    cp "$vdir/properties" "$cache/bin/$v/properties"
+    for p in "${patches[@]}"; do patch_subject "$p"; done > "$cache/bin/$v/subjects"
+    # A series that built is kept, so --variant NAME rebuilds it.
+    if [ -n "${series_dir[$v]:-}" ]; then
+        rm -rf "$cache/series/$v.new" && mkdir -p "$cache/series/$v.new"
+        for p in "${patches[@]}"; do cp "$p" "$cache/series/$v.new/"; done
+        for p in "${patches[@]}"; do basename "$p"; done > "$cache/series/$v.new/series"
+        [ -f "$pdir/harness-config.h" ] && cp "$pdir/harness-config.h" "$cache/series/$v.new/"
+        rm -rf "$cache/series/$v" && mv "$cache/series/$v.new" "$cache/series/$v"
+    fi
     t2=$(now)
     if [ "$check" = 1 ]; then
         for t in "${CHECK_TARGETS[@]}"; do
@@ -288,6 +406,7 @@ build_variant() {
             grep -cE '^ok ' "$vdir/$(basename "$t").log" | sed "s/^/[$v]   tests passed: /"
         done
     fi
+    echo "[$v] QEMU $src_version, $(grep -c ' set$' "$vdir/properties") IOThread properties set by the harness: $(awk '$2 == "set" { printf "%s%s", s, $1; s = " " }' "$vdir/properties")"
     echo "[$v] build time $(secs "$t0" "$t2") s (tree $(secs "$t0" "$t1") s, configure+ninja $(secs "$t1" "$t2") s)"
 }
 

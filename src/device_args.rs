@@ -53,7 +53,7 @@ pub enum BackendKind {
     Sim,
     /// pollwise's own loop (epoll + Linux AIO) on the disk.
     Device,
-    /// QEMU 10.0.2's aio_poll() in the harness (`pollwise qemu build`).
+    /// QEMU's own aio_poll() in the harness (`pollwise qemu build`).
     Qemu,
 }
 
@@ -62,7 +62,7 @@ pub enum BackendKind {
 pub enum RealKind {
     /// pollwise's own loop (epoll + Linux AIO) on the disk.
     Device,
-    /// QEMU 10.0.2's aio_poll() in the harness (`pollwise qemu build`).
+    /// QEMU's own aio_poll() in the harness (`pollwise qemu build`).
     Qemu,
 }
 

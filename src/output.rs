@@ -23,9 +23,11 @@ pub enum CompareFormat {
     Table,
     /// One row per matrix row with the compare columns.
     Csv,
+    /// A table within 72 columns, the setup and the verdict, for qemu-devel.
+    Mail,
 }
 
-same_variants!(CompareFormat => LabCompareFormat: Table, Csv);
+same_variants!(CompareFormat => LabCompareFormat: Table, Csv, Mail);
 
 #[derive(Args, Debug)]
 pub struct ForceArg {

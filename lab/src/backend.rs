@@ -22,6 +22,9 @@ pub struct Point {
     /// The run's random seed (the simulator's generator, the device jobs'
     /// offsets).
     pub seed: u64,
+    /// A QEMU variant built from a patch series that runs `params` instead
+    /// of the policy's own variant (only the qemu backend has one).
+    pub qemu_variant: Option<String>,
 }
 
 pub trait Backend: Sync {
@@ -38,6 +41,18 @@ pub trait Backend: Sync {
     /// needs the simulator's knowledge of the future).
     fn check_params(&self, _params: &Params) -> Result<(), LabError> {
         Ok(())
+    }
+    /// [`Backend::check_params`] for a point that may name a QEMU series
+    /// variant ([`Point::qemu_variant`]), which only the qemu backend runs.
+    fn check_variant(&self, params: &Params, qemu_variant: Option<&str>) -> Result<(), LabError> {
+        match qemu_variant {
+            Some(v) => Err(LabError::Input(format!(
+                "'{v}' is a QEMU variant built from a patch series: it runs only with \
+                 --backend qemu, not on {}",
+                self.source()
+            ))),
+            None => self.check_params(params),
+        }
     }
     fn run(&self, point: &Point) -> Result<RunRow, LabError>;
     /// Runs `points` and returns their rows in the same order, calling

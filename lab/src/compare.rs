@@ -13,7 +13,7 @@ use pollwise_sim::batch::{check_runs, nth_seed};
 use crate::acceptance::judge_point;
 use crate::backend::{Backend, Point};
 pub use crate::compared::ComparedPoint;
-use crate::effective::effective_row_text;
+use crate::effective::{effective_row_text, effective_text};
 use crate::stats::{mean, PAIRED_CI_METHOD};
 use crate::{LabError, Progress};
 
@@ -23,9 +23,29 @@ pub struct CompareSpec {
     pub workloads: Vec<Workload>,
     pub baseline: Params,
     pub candidate: Params,
+    /// QEMU variants built from patch series that run the baseline's or
+    /// the candidate's parameters (`None`: the policy's own).
+    pub variants: [Option<String>; 2],
     pub seed: u64,
     /// Runs per point and policy (seeds on a deterministic backend).
     pub repeats: u32,
+}
+
+impl CompareSpec {
+    /// How the baseline (`candidate` false) or the candidate is named in
+    /// tables: a series variant by its name and raw properties, a policy
+    /// by its name and its parameters as they act.
+    pub fn label(&self, candidate: bool) -> (String, String) {
+        let params = if candidate {
+            &self.candidate
+        } else {
+            &self.baseline
+        };
+        match &self.variants[usize::from(candidate)] {
+            Some(v) => (v.clone(), params.to_string()),
+            None => (params.kind().to_string(), effective_text(params)),
+        }
+    }
 }
 
 /// Every single run of every point, baseline then candidate, in point order
@@ -48,8 +68,8 @@ pub fn compare(
             "repeats = 0: at least one run per point is needed".into(),
         ));
     }
-    backend.check_params(&spec.baseline)?;
-    backend.check_params(&spec.candidate)?;
+    backend.check_variant(&spec.baseline, spec.variants[0].as_deref())?;
+    backend.check_variant(&spec.candidate, spec.variants[1].as_deref())?;
     let total = check_runs(
         (spec.workloads.len() as u64)
             .checked_mul(2)
@@ -71,12 +91,19 @@ pub fn compare(
     }
 }
 
-/// Repeat `rep` of `params` at workload `w`.
-fn point(spec: &CompareSpec, w: &Workload, params: &Params, rep: usize) -> Result<Point, LabError> {
+/// Repeat `rep` of the baseline (`candidate` false) or the candidate at
+/// workload `w`.
+fn point(spec: &CompareSpec, w: &Workload, candidate: bool, rep: usize) -> Result<Point, LabError> {
+    let params = if candidate {
+        &spec.candidate
+    } else {
+        &spec.baseline
+    };
     Ok(Point {
         workload: w.clone(),
         params: params.clone(),
         seed: nth_seed(spec.seed, rep as u64)?,
+        qemu_variant: spec.variants[usize::from(candidate)].clone(),
     })
 }
 
@@ -91,9 +118,9 @@ fn seeded(
     let what = format!("{} vs {}", spec.candidate.kind(), spec.baseline.kind());
     let mut points = Vec::new();
     for w in &spec.workloads {
-        for params in [&spec.baseline, &spec.candidate] {
+        for candidate in [false, true] {
             for rep in 0..per {
-                points.push(point(spec, w, params, rep)?);
+                points.push(point(spec, w, candidate, rep)?);
             }
         }
     }
@@ -127,21 +154,21 @@ fn interleaved(
         .collect();
     // A warm-up run, discarded: caches, clocks and the target settle.
     if let Some(w) = spec.workloads.first() {
-        backend.run(&point(spec, w, &spec.baseline, 0)?)?;
+        backend.run(&point(spec, w, false, 0)?)?;
     }
     for rep in 0..spec.repeats as usize {
         for p in &mut out {
             let order = if rep.is_multiple_of(2) {
-                [(&spec.baseline, true), (&spec.candidate, false)]
+                [true, false]
             } else {
-                [(&spec.candidate, false), (&spec.baseline, true)]
+                [false, true]
             };
-            for (params, is_baseline) in order {
-                let pt = point(spec, &p.workload, params, rep)?;
+            for is_baseline in order {
+                let pt = point(spec, &p.workload, !is_baseline, rep)?;
                 let w = &p.workload;
                 tick(&format!(
                     "{} {} bs={} qd={} jobs={}",
-                    params.kind(),
+                    spec.label(!is_baseline).0,
                     w.rw,
                     w.bs,
                     w.iodepth,

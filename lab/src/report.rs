@@ -367,6 +367,7 @@ fn run_compare(
         workloads: matrix.workloads(&pollwise_sim::LIMITS)?,
         baseline: Params::defaults(PolicyKind::Qemu),
         candidate: Params::defaults(PolicyKind::Weighted),
+        variants: [None, None],
         seed: args.seed,
         repeats: 1,
     };

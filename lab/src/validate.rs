@@ -102,6 +102,7 @@ pub fn validate(
                 workload: w.clone(),
                 params: params.clone(),
                 seed: nth_seed(seed, rep)?,
+                qemu_variant: None,
             });
         }
     }
@@ -288,6 +289,7 @@ fn point(spec: &DiffSpec, w: &Workload, params: &Params, rep: usize) -> Result<P
         workload: w.clone(),
         params: params.clone(),
         seed: nth_seed(spec.seed, rep as u64)?,
+        qemu_variant: None,
     })
 }
 

@@ -15,12 +15,17 @@
  *
  *  guest side   numjobs threads, each with iodepth requests in flight. A job
  *               spends --guest-cpu-ns busy per I/O, pushes requests on a
- *               shared ring (the virtqueue's avail ring) and kicks (writes
+ *               ring (its queue's avail ring) and kicks (writes
  *               the queue's host notifier) only while notifications are
  *               enabled. It waits for completions on its own eventfd (the
  *               irqfd) and reads them from its used list.
- *  IOThread     one thread running aio_poll(ctx, true) in a loop, as
- *               iothread_run() does. The ring's host notifier is registered
+ *  virtqueues   max(numjobs, iothreads) queues, as multiqueue virtio-blk
+ *               with iothread-vq-mapping: job j uses queue j, queue i is
+ *               served by IOThread i % iothreads.
+ *  IOThreads    --iothreads threads, each with its own AioContext (and so
+ *               its own linux-aio state) running aio_poll(ctx, true) in a
+ *               loop, as iothread_run() does. Each queue's host notifier is
+ *               its own handler in its IOThread's context, registered
  *               with aio_set_event_notifier() with an io_poll callback and
  *               io_poll_begin/io_poll_end that disable/enable notifications,
  *               as virtio_queue_aio_attach_host_notifier() does. The handler
@@ -83,6 +88,7 @@ typedef struct Options {
     int64_t poll_shrink;
     int64_t poll_weight;
     uint64_t guest_cpu_ns;
+    unsigned iothreads;
     const char *policy;
     const char *params;
     const char *preset;
@@ -101,6 +107,7 @@ static Options opt = {
     .warmup_ms = 500,
     .seed = 1,
     .poll_max_ns = 32768,
+    .iothreads = 1,
     .header = true,
 };
 
@@ -222,6 +229,8 @@ static double hist_pct(const Hist *h, double p)
 /* ---- the virtqueue -------------------------------------------------------- */
 
 typedef struct GuestJob GuestJob;
+typedef struct VQ VQ;
+typedef struct IoThread IoThread;
 
 typedef struct Req {
     struct Req *next;
@@ -235,6 +244,7 @@ typedef struct Req {
 
 struct GuestJob {
     unsigned id;
+    VQ *vq;                     /* the queue this job submits on */
     QemuThread thread;
     EventNotifier irq;          /* the irqfd */
     QemuMutex used_lock;
@@ -248,18 +258,19 @@ struct GuestJob {
     uint64_t irqs;              /* interrupts raised (IOThread side) */
 };
 
-typedef struct VQ {
+struct VQ {
     EventNotifier host_notifier; /* the guest kicks this */
     QemuMutex avail_lock;
     Req *avail_head, *avail_tail;
     unsigned avail_count;       /* read without the lock by io_poll */
     int notification;           /* 1: the guest must kick */
-} VQ;
+    bool polling;               /* between io_poll_begin and io_poll_end */
+};
 
-static VQ vq;
+static VQ *vqs;
+static unsigned nvqs;
 static GuestJob *jobs;
 static BlockBackend *blk;
-static AioContext *io_ctx;
 
 enum { PHASE_WARMUP, PHASE_MEASURE, PHASE_DRAIN, PHASE_STOP };
 static int phase;
@@ -283,66 +294,78 @@ typedef struct LoopStats {
     bool measuring;
 } LoopStats;
 
-static LoopStats ls;
+/* One IOThread: its context and counters, touched only by its thread. */
+struct IoThread {
+    unsigned id;
+    QemuThread thread;
+    AioContext *ctx;
+    LoopStats ls;
+    /* Per aio_poll() iteration: start of the busy-poll phase, 0 if none. */
+    uint64_t it_poll_start;
+};
 
-/* Per aio_poll() iteration: start of the busy-poll phase, 0 if none yet. */
-static uint64_t it_poll_start;
-static bool ring_polling;       /* between io_poll_begin and io_poll_end */
+static IoThread *iothreads;
+/* The IOThread the calling thread is (NULL in the guest's threads). */
+static __thread IoThread *self;
 
 static FILE *windows_out;
 
 static void poll_phase_end(void)
 {
-    if (it_poll_start) {
-        if (ls.measuring) {
-            ls.poll_ns += now_ns() - it_poll_start;
+    IoThread *it = self;
+
+    if (it && it->it_poll_start) {
+        if (it->ls.measuring) {
+            it->ls.poll_ns += now_ns() - it->it_poll_start;
         }
-        it_poll_start = 0;
+        it->it_poll_start = 0;
     }
 }
 
 /* virtio_queue_set_notification() */
-static void vq_set_notification(int enable)
+static void vq_set_notification(VQ *vq, int enable)
 {
-    qatomic_set(&vq.notification, enable);
+    qatomic_set(&vq->notification, enable);
     if (enable) {
         /* Pairs with the guest's barrier between push and notify check. */
         smp_mb();
     }
 }
 
-static Req *vq_pop_all(void)
+static Req *vq_pop_all(VQ *vq)
 {
     Req *r;
 
-    qemu_mutex_lock(&vq.avail_lock);
-    r = vq.avail_head;
-    vq.avail_head = vq.avail_tail = NULL;
-    qatomic_set(&vq.avail_count, 0);
-    qemu_mutex_unlock(&vq.avail_lock);
+    qemu_mutex_lock(&vq->avail_lock);
+    r = vq->avail_head;
+    vq->avail_head = vq->avail_tail = NULL;
+    qatomic_set(&vq->avail_count, 0);
+    qemu_mutex_unlock(&vq->avail_lock);
     return r;
 }
 
-static bool vq_empty(void)
+static bool vq_empty(VQ *vq)
 {
-    return qatomic_read(&vq.avail_count) == 0;
+    return qatomic_read(&vq->avail_count) == 0;
 }
 
 /* Guest: add requests to the avail ring, then kick if the host wants it. */
 static void guest_push(GuestJob *j, Req *first, Req *last, unsigned n)
 {
-    qemu_mutex_lock(&vq.avail_lock);
-    if (vq.avail_tail) {
-        vq.avail_tail->next = first;
+    VQ *vq = j->vq;
+
+    qemu_mutex_lock(&vq->avail_lock);
+    if (vq->avail_tail) {
+        vq->avail_tail->next = first;
     } else {
-        vq.avail_head = first;
+        vq->avail_head = first;
     }
-    vq.avail_tail = last;
-    qatomic_set(&vq.avail_count, vq.avail_count + n);
-    qemu_mutex_unlock(&vq.avail_lock);
+    vq->avail_tail = last;
+    qatomic_set(&vq->avail_count, vq->avail_count + n);
+    qemu_mutex_unlock(&vq->avail_lock);
     smp_mb();
-    if (qatomic_read(&vq.notification)) {
-        event_notifier_set(&vq.host_notifier);
+    if (qatomic_read(&vq->notification)) {
+        event_notifier_set(&vq->host_notifier);
         if (qatomic_read(&phase) == PHASE_MEASURE) {
             j->kicks++;
         }
@@ -355,7 +378,7 @@ static void irq_notify(void *opaque)
 {
     GuestJob *j = opaque;
 
-    if (ls.measuring) {
+    if (self && self->ls.measuring) {
         j->irqs++;
     }
     event_notifier_set(&j->irq);
@@ -388,26 +411,31 @@ static void submit(Req *r)
 }
 
 /* virtio_blk_handle_vq() */
-static void handle_vq(void)
+static void handle_vq(VQ *vq)
 {
     defer_call_begin();
     do {
-        bool suppress = qatomic_read(&vq.notification);
+        bool suppress = qatomic_read(&vq->notification);
         Req *r, *next;
 
         if (suppress) {
-            vq_set_notification(0);
+            vq_set_notification(vq, 0);
         }
-        for (r = vq_pop_all(); r; r = next) {
+        for (r = vq_pop_all(vq); r; r = next) {
             next = r->next;
             r->next = NULL;
             submit(r);
         }
         if (suppress) {
-            vq_set_notification(1);
+            vq_set_notification(vq, 1);
         }
-    } while (!vq_empty());
+    } while (!vq_empty(vq));
     defer_call_end();
+}
+
+static VQ *vq_of(void *notifier)
+{
+    return container_of((EventNotifier *)notifier, VQ, host_notifier);
 }
 
 /* virtio_queue_host_notifier_read() */
@@ -415,22 +443,23 @@ static void vq_host_notifier_read(EventNotifier *n)
 {
     if (event_notifier_test_and_clear(n)) {
         poll_phase_end();
-        if (ls.measuring) {
-            ls.notified_events++;
+        if (self->ls.measuring) {
+            self->ls.notified_events++;
         }
-        handle_vq();
+        handle_vq(vq_of(n));
     }
 }
 
 /* virtio_queue_host_notifier_aio_poll() */
 static bool vq_poll(void *opaque)
 {
-    bool ready = !vq_empty();
+    VQ *vq = vq_of(opaque);
+    bool ready = !vq_empty(vq);
 
-    if (ring_polling && !it_poll_start) {
-        it_poll_start = now_ns();
+    if (vq->polling && !self->it_poll_start) {
+        self->it_poll_start = now_ns();
     }
-    if (ready && ring_polling) {
+    if (ready && vq->polling) {
         poll_phase_end();
     }
     return ready;
@@ -439,46 +468,46 @@ static bool vq_poll(void *opaque)
 /* virtio_queue_host_notifier_aio_poll_ready() */
 static void vq_poll_ready(EventNotifier *n)
 {
-    if (ls.measuring) {
-        ls.polled_events++;
+    if (self->ls.measuring) {
+        self->ls.polled_events++;
     }
-    handle_vq();
+    handle_vq(vq_of(n));
 }
 
 /* virtio_queue_host_notifier_aio_poll_begin() */
 static void vq_poll_begin(EventNotifier *n)
 {
-    if (ls.measuring) {
-        ls.poll_begin_calls++;
+    if (self->ls.measuring) {
+        self->ls.poll_begin_calls++;
     }
-    ring_polling = true;
-    vq_set_notification(0);
+    vq_of(n)->polling = true;
+    vq_set_notification(vq_of(n), 0);
 }
 
 /* virtio_queue_host_notifier_aio_poll_end() */
 static void vq_poll_end(EventNotifier *n)
 {
     poll_phase_end();
-    ring_polling = false;
+    vq_of(n)->polling = false;
     /* The caller polls once more after this, as QEMU does. */
-    vq_set_notification(1);
+    vq_set_notification(vq_of(n), 1);
 }
 
 /* ---- IOThread: the loop --------------------------------------------------- */
 
 /* The window the next aio_poll() iteration will poll for. */
-static uint64_t current_window(void)
+static uint64_t current_window(AioContext *ctx)
 {
 #if PW_WINDOW_PER_HANDLER
     AioHandler *node;
     int64_t w = 0;
 
-    QLIST_FOREACH(node, &io_ctx->poll_aio_handlers, node_poll) {
+    QLIST_FOREACH(node, &ctx->poll_aio_handlers, node_poll) {
         w = MAX(w, node->poll.ns);
     }
     return w;
 #else
-    return io_ctx->poll_ns;
+    return ctx->poll_ns;
 #endif
 }
 
@@ -502,106 +531,140 @@ static bool abrupt_reset(uint64_t before, uint64_t after)
     return after < gentle && !(after == 0 && gentle < floor);
 }
 
-static void window_account(uint64_t t)
+static void window_account(IoThread *it, uint64_t t)
 {
-    uint64_t w = current_window();
+    LoopStats *l = &it->ls;
+    uint64_t w = current_window(it->ctx);
 
-    if (ls.measuring) {
-        uint64_t dt = t - ls.win_last_t;
+    if (l->measuring) {
+        uint64_t dt = t - l->win_last_t;
 
-        ls.win_weighted += (double)ls.win_cur * dt;
-        ls.win_total += dt;
-        if (ls.win_cur == 0) {
-            ls.win_zero += dt;
+        l->win_weighted += (double)l->win_cur * dt;
+        l->win_total += dt;
+        if (l->win_cur == 0) {
+            l->win_zero += dt;
         }
-        if (w < ls.win_cur && abrupt_reset(ls.win_cur, w)) {
-            ls.abrupt_resets++;
+        if (w < l->win_cur && abrupt_reset(l->win_cur, w)) {
+            l->abrupt_resets++;
         }
     }
-    if (windows_out && w != ls.win_cur) {
+    /* The window file follows the first IOThread. */
+    if (windows_out && it->id == 0 && w != l->win_cur) {
         fprintf(windows_out, "%" PRIu64 ",%" PRIu64 "\n", t, w);
     }
-    ls.win_cur = w;
-    ls.win_last_t = t;
+    l->win_cur = w;
+    l->win_last_t = t;
 }
 
 static QemuMutex init_lock;
 static QemuCond init_cond;
-static bool init_done;
+static unsigned init_done;
+
+/* Queue i is served by IOThread i % iothreads (iothread-vq-mapping). */
+static void iothread_attach_queues(IoThread *it)
+{
+    for (unsigned i = it->id; i < nvqs; i += opt.iothreads) {
+        VQ *vq = &vqs[i];
+
+        event_notifier_init(&vq->host_notifier, 0);
+        aio_set_event_notifier(it->ctx, &vq->host_notifier,
+                               vq_host_notifier_read, vq_poll, vq_poll_ready);
+        aio_set_event_notifier_poll(it->ctx, &vq->host_notifier,
+                                    vq_poll_begin, vq_poll_end);
+        vq_set_notification(vq, 1);
+    }
+}
+
+static void iothread_phase(IoThread *it, int from, int to)
+{
+    LoopStats *l = &it->ls;
+
+    if (to >= PHASE_MEASURE && from < PHASE_MEASURE) {
+        l->t_start = now_ns();
+        l->cpu_start = thread_cpu_ns();
+        l->vcs_start = thread_voluntary_switches();
+        l->win_last_t = l->t_start;
+        l->measuring = true;
+    }
+    if (to >= PHASE_DRAIN && from < PHASE_DRAIN) {
+        window_account(it, now_ns());
+        l->measuring = false;
+        l->t_end = now_ns();
+        l->cpu_end = thread_cpu_ns();
+        l->vcs_end = thread_voluntary_switches();
+    }
+}
 
 static void *iothread_run(void *opaque)
 {
+    IoThread *it = opaque;
     Error *err = NULL;
     int cur_phase = PHASE_WARMUP;
 
+    self = it;
     rcu_register_thread();
-    io_ctx = aio_context_new(&error_abort);
-    qemu_set_current_aio_context(io_ctx);
+    it->ctx = aio_context_new(&error_abort);
+    qemu_set_current_aio_context(it->ctx);
 #if PW_HAS_POLL_WEIGHT
-    aio_context_set_poll_params(io_ctx, opt.poll_max_ns, opt.poll_grow,
+    aio_context_set_poll_params(it->ctx, opt.poll_max_ns, opt.poll_grow,
                                 opt.poll_shrink, opt.poll_weight, &err);
 #else
-    aio_context_set_poll_params(io_ctx, opt.poll_max_ns, opt.poll_grow,
+    aio_context_set_poll_params(it->ctx, opt.poll_max_ns, opt.poll_grow,
                                 opt.poll_shrink, &err);
 #endif
     if (err) {
         error_report_err(err);
         exit(2);
     }
-    event_notifier_init(&vq.host_notifier, 0);
-    aio_set_event_notifier(io_ctx, &vq.host_notifier, vq_host_notifier_read,
-                           vq_poll, vq_poll_ready);
-    aio_set_event_notifier_poll(io_ctx, &vq.host_notifier, vq_poll_begin,
-                                vq_poll_end);
-    vq_set_notification(1);
+    iothread_attach_queues(it);
 
     qemu_mutex_lock(&init_lock);
-    init_done = true;
+    init_done++;
     qemu_cond_signal(&init_cond);
     qemu_mutex_unlock(&init_lock);
 
-    ls.win_last_t = now_ns();
+    it->ls.win_last_t = now_ns();
     for (;;) {
         int p = qatomic_read(&phase);
         uint64_t t;
 
         if (p != cur_phase) {
-            if (p >= PHASE_MEASURE && cur_phase < PHASE_MEASURE) {
-                ls.t_start = now_ns();
-                ls.cpu_start = thread_cpu_ns();
-                ls.vcs_start = thread_voluntary_switches();
-                ls.win_last_t = ls.t_start;
-                ls.measuring = true;
-            }
-            if (p >= PHASE_DRAIN && cur_phase < PHASE_DRAIN) {
-                window_account(now_ns());
-                ls.measuring = false;
-                ls.t_end = now_ns();
-                ls.cpu_end = thread_cpu_ns();
-                ls.vcs_end = thread_voluntary_switches();
-            }
+            iothread_phase(it, cur_phase, p);
             cur_phase = p;
             if (p == PHASE_STOP) {
                 break;
             }
         }
-        aio_poll(io_ctx, true);
+        aio_poll(it->ctx, true);
         poll_phase_end();
         t = now_ns();
-        if (ls.measuring) {
-            ls.iterations++;
+        if (it->ls.measuring) {
+            it->ls.iterations++;
         }
-        window_account(t);
+        window_account(it, t);
     }
 
-    aio_set_event_notifier(io_ctx, &vq.host_notifier, NULL, NULL, NULL);
+    for (unsigned i = it->id; i < nvqs; i += opt.iothreads) {
+        aio_set_event_notifier(it->ctx, &vqs[i].host_notifier, NULL, NULL,
+                               NULL);
+    }
     rcu_unregister_thread();
     return NULL;
 }
 
+/* Wakes every IOThread's loop; each reads the phase itself. */
+static void wake_iothreads(void);
+
 static void stop_bh(void *opaque)
 {
     /* Only wakes the loop; it reads the phase itself. */
+}
+
+static void wake_iothreads(void)
+{
+    for (unsigned i = 0; i < opt.iothreads; i++) {
+        aio_bh_schedule_oneshot(iothreads[i].ctx, stop_bh, NULL);
+    }
 }
 
 /* ---- guest jobs ---------------------------------------------------------- */
@@ -759,7 +822,7 @@ static void usage(FILE *f)
 "usage: pollwise-qemu-harness (--dir DIR [--size BYTES] | --file PATH) [options]\n"
 "  --rw randread|read|randwrite|write   (writes only to a scratch file)\n"
 "  --bs BYTES --numjobs N --iodepth N --duration-ms MS --warmup-ms MS\n"
-"  --seed N --guest-cpu-ns NS\n"
+"  --seed N --guest-cpu-ns NS --iothreads N   (queues: max(numjobs, N))\n"
 "  --poll-max-ns NS --poll-grow N --poll-shrink N --poll-weight N\n"
 "  --policy NAME --params TEXT --preset TEXT   (labels for the row)\n"
 "  --trace FILE     QEMU's poll_* / run_poll_handlers_* trace events\n"
@@ -812,6 +875,7 @@ int main(int argc, char **argv)
         { "warmup-ms", required_argument, NULL, 'W' },
         { "seed", required_argument, NULL, 's' },
         { "guest-cpu-ns", required_argument, NULL, 'g' },
+        { "iothreads", required_argument, NULL, 'i' },
         { "poll-max-ns", required_argument, NULL, 'm' },
         { "poll-grow", required_argument, NULL, 'G' },
         { "poll-shrink", required_argument, NULL, 'K' },
@@ -827,8 +891,8 @@ int main(int argc, char **argv)
     };
     Error *err = NULL;
     QDict *options;
-    QemuThread iothread;
     uint64_t kicks = 0, irqs = 0, ios = 0;
+    LoopStats sum = { 0 };
     Hist *lat;
     char *params_buf = NULL;
     int c;
@@ -846,6 +910,7 @@ int main(int argc, char **argv)
         case 'W': opt.warmup_ms = parse_u64("warmup-ms", optarg); break;
         case 's': opt.seed = parse_u64("seed", optarg); break;
         case 'g': opt.guest_cpu_ns = parse_u64("guest-cpu-ns", optarg); break;
+        case 'i': opt.iothreads = parse_u64("iothreads", optarg); break;
         case 'm': opt.poll_max_ns = parse_u64("poll-max-ns", optarg); break;
         case 'G': opt.poll_grow = parse_u64("poll-grow", optarg); break;
         case 'K': opt.poll_shrink = parse_u64("poll-shrink", optarg); break;
@@ -882,9 +947,11 @@ int main(int argc, char **argv)
         return 2;
     }
     if (!opt.bs || opt.bs % 512 || !opt.numjobs || !opt.iodepth ||
-        !opt.duration_ms || opt.numjobs > 256 || opt.iodepth > 1024) {
+        !opt.duration_ms || opt.numjobs > 256 || opt.iodepth > 1024 ||
+        !opt.iothreads || opt.iothreads > 64) {
         fprintf(stderr, "bad workload: bs must be a non-zero multiple of 512; "
-                "numjobs 1..256, iodepth 1..1024, duration-ms > 0\n");
+                "numjobs 1..256, iodepth 1..1024, iothreads 1..64, "
+                "duration-ms > 0\n");
         return 2;
     }
     if (opt.poll_weight && !PW_HAS_POLL_WEIGHT) {
@@ -915,7 +982,7 @@ int main(int argc, char **argv)
         opt.params = params_buf;
     }
     if (!opt.preset) {
-        opt.preset = g_strdup_printf("qemu-10.0.2-%s", PW_VARIANT);
+        opt.preset = g_strdup_printf("qemu-%s-%s", QEMU_VERSION, PW_VARIANT);
     }
 
     if (opt.dir) {
@@ -970,18 +1037,34 @@ int main(int argc, char **argv)
         opt.size = len;
     }
 
-    qemu_mutex_init(&vq.avail_lock);
+    nvqs = MAX(opt.numjobs, opt.iothreads);
+    vqs = g_new0(VQ, nvqs);
+    for (unsigned i = 0; i < nvqs; i++) {
+        qemu_mutex_init(&vqs[i].avail_lock);
+    }
     qemu_mutex_init(&init_lock);
     qemu_cond_init(&init_cond);
-    qemu_thread_create(&iothread, "iothread", iothread_run, NULL,
-                       QEMU_THREAD_JOINABLE);
+    iothreads = g_new0(IoThread, opt.iothreads);
+    for (unsigned i = 0; i < opt.iothreads; i++) {
+        char name[32];
+
+        iothreads[i].id = i;
+        snprintf(name, sizeof(name), "iothread%u", i);
+        qemu_thread_create(&iothreads[i].thread, name, iothread_run,
+                           &iothreads[i], QEMU_THREAD_JOINABLE);
+    }
     qemu_mutex_lock(&init_lock);
-    while (!init_done) {
+    while (init_done < opt.iothreads) {
         qemu_cond_wait(&init_cond, &init_lock);
     }
     qemu_mutex_unlock(&init_lock);
 
-    if (blk_set_aio_context(blk, io_ctx, &err) < 0) {
+    /*
+     * The BlockBackend's home is the first IOThread, as virtio-blk sets it
+     * with iothread-vq-mapping; every IOThread submits to it (multiqueue
+     * block layer) and completes in its own context.
+     */
+    if (blk_set_aio_context(blk, iothreads[0].ctx, &err) < 0) {
         error_report_err(err);
         return 1;
     }
@@ -990,6 +1073,7 @@ int main(int argc, char **argv)
     for (unsigned i = 0; i < opt.numjobs; i++) {
         GuestJob *j = &jobs[i];
         j->id = i;
+        j->vq = &vqs[i];
         j->rng = (opt.seed * 0x9e3779b97f4a7c15ull) ^ (i + 1) * 0xbf58476d1ce4e5b9ull;
         if (!j->rng) {
             j->rng = 1;
@@ -1007,16 +1091,18 @@ int main(int argc, char **argv)
 
     g_usleep(opt.warmup_ms * 1000);
     qatomic_set(&phase, PHASE_MEASURE);
-    aio_bh_schedule_oneshot(io_ctx, stop_bh, NULL);
+    wake_iothreads();
     g_usleep(opt.duration_ms * 1000);
     qatomic_set(&phase, PHASE_DRAIN);
-    aio_bh_schedule_oneshot(io_ctx, stop_bh, NULL);
+    wake_iothreads();
     for (unsigned i = 0; i < opt.numjobs; i++) {
         qemu_thread_join(&jobs[i].thread);
     }
     qatomic_set(&phase, PHASE_STOP);
-    aio_bh_schedule_oneshot(io_ctx, stop_bh, NULL);
-    qemu_thread_join(&iothread);
+    wake_iothreads();
+    for (unsigned i = 0; i < opt.iothreads; i++) {
+        qemu_thread_join(&iothreads[i].thread);
+    }
     if (windows_out) {
         fclose(windows_out);
     }
@@ -1035,6 +1121,28 @@ int main(int argc, char **argv)
         }
         lat->n += j->lat.n;
         lat->sum += j->lat.sum;
+    }
+    /*
+     * CPU, wake-ups, poll time and window time summed over the IOThreads
+     * (pollwise divides the CPU by the IOThread count); the span is the
+     * first IOThread's.
+     */
+    sum.t_start = iothreads[0].ls.t_start;
+    sum.t_end = iothreads[0].ls.t_end;
+    for (unsigned i = 0; i < opt.iothreads; i++) {
+        LoopStats *l = &iothreads[i].ls;
+
+        sum.cpu_end += l->cpu_end - l->cpu_start;
+        sum.vcs_end += l->vcs_end - l->vcs_start;
+        sum.poll_ns += l->poll_ns;
+        sum.iterations += l->iterations;
+        sum.polled_events += l->polled_events;
+        sum.notified_events += l->notified_events;
+        sum.poll_begin_calls += l->poll_begin_calls;
+        sum.win_weighted += l->win_weighted;
+        sum.win_total += l->win_total;
+        sum.win_zero += l->win_zero;
+        sum.abrupt_resets += l->abrupt_resets;
     }
 
     /*
@@ -1055,20 +1163,20 @@ int main(int argc, char **argv)
     csv_field(opt.policy);
     putchar(',');
     csv_field(opt.params);
-    printf(",%s,%" PRIu64 ",%u,%u,1,%" PRIu64 ",%" PRIu64
+    printf(",%s,%" PRIu64 ",%u,%u,%u,%" PRIu64 ",%" PRIu64
            ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
            ",%" PRIu64 ",%.1f,%.1f,%.1f,%.1f,%.0f,%" PRIu64 ",%" PRIu64
            ",%" PRIu64 "\n",
-           opt.rw, opt.bs, opt.numjobs, opt.iodepth, opt.duration_ms,
-           opt.seed, ls.t_end - ls.t_start, ios, kicks,
-           ls.vcs_end - ls.vcs_start, ls.cpu_end - ls.cpu_start, ls.poll_ns,
+           opt.rw, opt.bs, opt.numjobs, opt.iodepth, opt.iothreads,
+           opt.duration_ms, opt.seed, sum.t_end - sum.t_start, ios, kicks,
+           sum.vcs_end, sum.cpu_end, sum.poll_ns,
            lat->n ? lat->sum / lat->n : 0.0, hist_pct(lat, 50),
-           hist_pct(lat, 99), hist_pct(lat, 99.9), ls.win_weighted,
-           ls.win_total, ls.win_zero, ls.abrupt_resets);
+           hist_pct(lat, 99), hist_pct(lat, 99.9), sum.win_weighted,
+           sum.win_total, sum.win_zero, sum.abrupt_resets);
     fprintf(stderr, "variant %s: %" PRIu64 " I/Os, %" PRIu64 " iterations, "
             "ring events %" PRIu64 " polled / %" PRIu64 " notified, "
-            "io_poll_begin %" PRIu64 ", kicks %" PRIu64 ", irqs %" PRIu64 "\n", PW_VARIANT, ios, ls.iterations,
-            ls.polled_events, ls.notified_events, ls.poll_begin_calls, kicks,
+            "io_poll_begin %" PRIu64 ", kicks %" PRIu64 ", irqs %" PRIu64 "\n", PW_VARIANT, ios, sum.iterations,
+            sum.polled_events, sum.notified_events, sum.poll_begin_calls, kicks,
             irqs);
     fflush(stdout);
     fflush(stderr);

@@ -1,11 +1,15 @@
-//! QEMU's own event loop as a backend: build QEMU 10.0.2 variants with
-//! pollwise's harness (`qemu/build.sh`) and run the harness, one
-//! [`RunRow`] (source `qemu`) per run.
+//! QEMU's own event loop as a backend: build QEMU variants with pollwise's
+//! harness (`qemu/build.sh`; QEMU 10.0.2 by default, any tree from 10.0
+//! on with `--src`) and run the harness, one [`RunRow`] (source `qemu`)
+//! per run.
 //!
-//! A variant is QEMU with a set of patches: `stock` (none, QEMU's rule) and
+//! A variant is QEMU with a set of patches: `stock` (none, QEMU's rule),
 //! one directory per variant under `qemu/patches/` (`weighted`: the 2026
-//! proposal, RFC v1). [`variant_for`] maps a pollwise policy to the variant
-//! that implements it in C and the IOThread properties to set.
+//! proposal, RFC v1), and any `git format-patch` series built with
+//! `--series NAME=DIR`. [`variant_for`] maps a pollwise policy to the
+//! variant that implements it in C and the IOThread properties to set;
+//! [`VariantInfo`] says what a built variant is (QEMU version, the
+//! properties its QAPI schema has, its patches' subjects).
 //!
 //! Nothing here is skipped silently: a missing harness is built, and a
 //! build that cannot run is an error that says why. Tests that need QEMU
@@ -150,12 +154,16 @@ pub fn harness_path(cache: &Path, variant: &str) -> PathBuf {
 /// What `qemu/build.sh` should do.
 #[derive(Clone, Debug, Default)]
 pub struct BuildOptions {
-    /// A pristine QEMU 10.0.2 tree; `None` downloads the Debian source.
+    /// A pristine QEMU tree, 10.0 or newer; `None` downloads QEMU 10.0.2's
+    /// Debian source.
     pub src: Option<PathBuf>,
     /// `None`: [`default_cache_dir`].
     pub cache: Option<PathBuf>,
-    /// Empty: every variant.
+    /// Empty (and no series): every shipped variant.
     pub variants: Vec<String>,
+    /// Variants built from directories of `git format-patch` files:
+    /// (NAME, DIR).
+    pub series: Vec<(String, PathBuf)>,
     /// Also build and run QEMU's AIO unit tests.
     pub check: bool,
 }
@@ -181,6 +189,11 @@ pub fn build(opts: &BuildOptions) -> Result<PathBuf> {
     for v in &opts.variants {
         cmd.arg("--variant").arg(v);
     }
+    for (name, dir) in &opts.series {
+        let mut arg = OsString::from(format!("{name}="));
+        arg.push(dir);
+        cmd.arg("--series").arg(arg);
+    }
     if opts.check {
         cmd.arg("--check");
     }
@@ -201,7 +214,7 @@ pub fn build(opts: &BuildOptions) -> Result<PathBuf> {
 /// properties to give it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VariantParams {
-    pub variant: &'static str,
+    pub variant: String,
     pub poll_max_ns: u64,
     pub poll_grow: u64,
     pub poll_shrink: u64,
@@ -217,21 +230,21 @@ pub struct VariantParams {
 pub fn variant_for(params: &Params) -> Result<VariantParams> {
     match params.kind() {
         PolicyKind::Qemu => Ok(VariantParams {
-            variant: "stock",
+            variant: "stock".into(),
             poll_max_ns: params.poll_max_ns(),
             poll_grow: params.get(Param::PollGrow),
             poll_shrink: params.get(Param::PollShrink),
             poll_weight: None,
         }),
         PolicyKind::Off => Ok(VariantParams {
-            variant: "stock",
+            variant: "stock".into(),
             poll_max_ns: 0,
             poll_grow: 0,
             poll_shrink: 0,
             poll_weight: None,
         }),
         PolicyKind::Weighted => Ok(VariantParams {
-            variant: "weighted",
+            variant: "weighted".into(),
             poll_max_ns: params.poll_max_ns(),
             poll_grow: params.get(Param::PollGrow),
             poll_shrink: params.get(Param::PollShrink),
@@ -252,7 +265,7 @@ pub fn variant_for(params: &Params) -> Result<VariantParams> {
                 }
             }
             Ok(VariantParams {
-                variant: "pollwise",
+                variant: "pollwise".into(),
                 poll_max_ns: params.poll_max_ns(),
                 poll_grow: 0,
                 poll_shrink: params.get(Param::PollShrink),
@@ -262,6 +275,97 @@ pub fn variant_for(params: &Params) -> Result<VariantParams> {
         other => fail!(Policy,
             "policy '{other}' has no QEMU variant; the QEMU backend runs qemu, off, weighted and pollwise"
         ),
+    }
+}
+
+/// What a built variant is, from the files `qemu/build.sh` leaves beside
+/// its harness.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VariantInfo {
+    pub name: String,
+    /// The QEMU tree's VERSION, e.g. `10.0.2`.
+    pub qemu_version: String,
+    /// IothreadProperties' members in the variant's QAPI schema, each with
+    /// whether the harness sets it (it reaches
+    /// `aio_context_set_poll_params()`) or leaves it at its default.
+    pub properties: Vec<(String, bool)>,
+    /// The Subject: line of each patch, in order (none for stock).
+    pub subjects: Vec<String>,
+}
+
+impl VariantInfo {
+    /// The properties the harness sets, in schema order.
+    pub fn settable(&self) -> impl Iterator<Item = &str> {
+        self.properties
+            .iter()
+            .filter(|(_, set)| *set)
+            .map(|(n, _)| n.as_str())
+    }
+}
+
+/// Reads what `qemu/build.sh` recorded for `variant` in `cache`; an error
+/// names the build command when the variant (or its record, from a build
+/// before these files existed) is missing.
+pub fn variant_info(cache: &Path, variant: &str) -> Result<VariantInfo> {
+    let dir = cache.join("bin").join(variant);
+    let read = |file: &str| {
+        std::fs::read_to_string(dir.join(file)).with_context(ErrorKind::Harness, || {
+            format!(
+                "variant '{variant}' has no {} (build it with `pollwise qemu build --variant                  {variant}`, or `--series {variant}=DIR` for a series)",
+                dir.join(file).display()
+            )
+        })
+    };
+    let properties = read("properties")?
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(n, how)| (n.to_string(), how.trim() == "set"))
+        .collect();
+    Ok(VariantInfo {
+        name: variant.to_string(),
+        qemu_version: read("qemu-version")?.trim().to_string(),
+        properties,
+        subjects: read("subjects")?.lines().map(str::to_string).collect(),
+    })
+}
+
+/// The properties a series variant's harness passes, with `params`'
+/// values: those `params` has that the variant's schema lacks are refused.
+/// A series variant's parameters come as `weighted` parameters when it has
+/// `poll-weight`, else as `qemu`'s ([`series_params_kind`]).
+pub fn series_variant(info: &VariantInfo, params: &Params) -> Result<VariantParams> {
+    let settable: Vec<&str> = info.settable().collect();
+    for (name, _) in params.pairs() {
+        if !settable.contains(&name) {
+            fail!(
+                Policy,
+                "variant '{}' (QEMU {}) has no IOThread property {name} the harness can set; \
+                 it sets {}",
+                info.name,
+                info.qemu_version,
+                settable.join(", ")
+            );
+        }
+    }
+    Ok(VariantParams {
+        variant: info.name.clone(),
+        poll_max_ns: params.poll_max_ns(),
+        poll_grow: params.get(Param::PollGrow),
+        poll_shrink: params.get(Param::PollShrink),
+        poll_weight: settable
+            .contains(&"poll-weight")
+            .then(|| params.get(Param::PollWeight)),
+    })
+}
+
+/// The policy kind whose parameters carry a series variant's properties:
+/// `weighted` (poll-max-ns, poll-grow, poll-shrink, poll-weight) when the
+/// harness sets poll-weight in it, else `qemu` (the first three).
+pub fn series_params_kind(info: &VariantInfo) -> PolicyKind {
+    if info.settable().any(|p| p == "poll-weight") {
+        PolicyKind::Weighted
+    } else {
+        PolicyKind::Qemu
     }
 }
 
@@ -284,9 +388,15 @@ pub struct RunSpec {
     pub bs: u64,
     pub numjobs: u32,
     pub iodepth: u32,
+    /// IOThreads; the guest's queues (max(numjobs, iothreads)) are spread
+    /// over them as iothread-vq-mapping does.
+    pub iothreads: u32,
     pub duration_ms: u64,
     pub warmup_ms: u64,
     pub seed: u64,
+    /// A variant built from a series that runs the parameters instead of
+    /// the policy's own variant ([`series_variant`]).
+    pub variant: Option<VariantInfo>,
     /// Guest CPU per I/O, a busy wait in the job thread.
     pub guest_cpu_ns: u64,
     /// QEMU's poll_* and run_poll_handlers_* trace events to this file (slow).
@@ -309,9 +419,11 @@ impl RunSpec {
             bs: 4096,
             numjobs: 1,
             iodepth: 1,
+            iothreads: 1,
             duration_ms: 3000,
             warmup_ms: 500,
             seed: 1,
+            variant: None,
             guest_cpu_ns: 0,
             trace: None,
             windows: None,
@@ -320,7 +432,10 @@ impl RunSpec {
 
     /// The harness command line (without the binary).
     pub fn args(&self) -> Result<(VariantParams, Vec<OsString>)> {
-        let vp = variant_for(&self.params)?;
+        let vp = match &self.variant {
+            Some(info) => series_variant(info, &self.params)?,
+            None => variant_for(&self.params)?,
+        };
         let mut a: Vec<OsString> = Vec::new();
         let mut push = |k: &str, v: String| {
             a.push(k.into());
@@ -330,6 +445,7 @@ impl RunSpec {
         push("--bs", self.bs.to_string());
         push("--numjobs", self.numjobs.to_string());
         push("--iodepth", self.iodepth.to_string());
+        push("--iothreads", self.iothreads.to_string());
         push("--duration-ms", self.duration_ms.to_string());
         push("--warmup-ms", self.warmup_ms.to_string());
         push("--seed", self.seed.to_string());
@@ -340,7 +456,11 @@ impl RunSpec {
         if let Some(w) = vp.poll_weight {
             push("--poll-weight", w.to_string());
         }
-        push("--policy", self.params.kind().name().to_string());
+        let policy = match &self.variant {
+            Some(info) => info.name.clone(),
+            None => self.params.kind().name().to_string(),
+        };
+        push("--policy", policy);
         push("--params", self.params.to_string());
         match &self.target {
             Target::Scratch { dir, size } => {
@@ -371,7 +491,7 @@ impl RunSpec {
 /// written is refused ([`check_harness`]).
 pub fn run(cache: &Path, spec: &RunSpec) -> Result<RunRow> {
     let (vp, args) = spec.args()?;
-    let bin = harness_path(cache, vp.variant);
+    let bin = harness_path(cache, &vp.variant);
     if !bin.is_file() {
         fail!(
             Harness,
@@ -471,8 +591,8 @@ struct HarnessRow {
 }
 
 impl HarnessRow {
-    /// The result row, by core's one derivation; the harness runs one
-    /// IOThread.
+    /// The result row, by core's one derivation; CPU is summed over the
+    /// IOThreads.
     fn into_run_row(self) -> RunRow {
         let counts = RawCounts {
             span_ns: self.span_ns,
@@ -481,7 +601,7 @@ impl HarnessRow {
             wakeups: self.wakeups,
             cpu_ns: self.cpu_ns,
             poll_ns: self.poll_ns,
-            loops: 1,
+            loops: self.iothreads,
             latency: Latency {
                 mean_ns: self.lat_mean_ns,
                 p50_ns: self.lat_p50_ns,
@@ -564,12 +684,12 @@ mod tests {
         assert_eq!(q.poll_max_ns, 16000);
         assert_eq!(q.poll_weight, None);
         let off = variant_for(&params("off", &[])).unwrap();
-        assert_eq!((off.variant, off.poll_max_ns), ("stock", 0));
+        assert_eq!((off.variant.as_str(), off.poll_max_ns), ("stock", 0));
         let w = variant_for(&params("weighted", &[("poll-weight", "3")])).unwrap();
-        assert_eq!((w.variant, w.poll_weight), ("weighted", Some(3)));
+        assert_eq!((w.variant.as_str(), w.poll_weight), ("weighted", Some(3)));
         let p = variant_for(&params("pollwise", &[("poll-shrink", "4")])).unwrap();
         assert_eq!(
-            (p.variant, p.poll_shrink, p.poll_weight),
+            (p.variant.as_str(), p.poll_shrink, p.poll_weight),
             ("pollwise", 4, None)
         );
         let err = variant_for(&params("pollwise", &[("poll-block-cost-ns", "16000")])).unwrap_err();

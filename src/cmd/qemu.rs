@@ -16,28 +16,29 @@ use crate::workload_args::WorkloadArgs;
 
 #[derive(Subcommand, Debug)]
 pub enum QemuCommand {
-    /// Build QEMU 10.0.2 with the harness, once per variant (stock and each
-    /// patch series), into the cache, and print the build times.
+    /// Build QEMU with the harness per variant (stock, shipped, --series); print the times.
     Build(BuildArgs),
     /// Run one workload in QEMU's own loop (the variant that implements the
     /// policy) and print its result row.
     ///
-    /// Workload defaults: 4k randread, numjobs 1, iodepth 1, one IOThread
-    /// (QEMU's harness runs one), 1000 ms.
+    /// Workload defaults: 4k randread, numjobs 1, iodepth 1, one IOThread,
+    /// 1000 ms.
     Run(RunArgs),
 }
 
 #[derive(Args, Debug)]
 pub struct BuildArgs {
-    /// An unpacked, unpatched QEMU 10.0.2 source tree [default: download
-    /// Debian's source package].
+    /// An unpatched QEMU tree, 10.0 or newer [default: download QEMU 10.0.2's Debian source].
     #[arg(long, value_name = "DIR")]
     pub src: Option<PathBuf>,
     #[command(flatten)]
     pub cache: CacheArgs,
-    /// Build only this variant (repeatable): stock, weighted.
+    /// Build only this variant (repeatable): stock, weighted, pollwise, a series.
     #[arg(long, value_name = "NAME")]
     pub variant: Vec<String>,
+    /// Build variant NAME from DIR's `git format-patch` files (see qemu/README.md).
+    #[arg(long, value_name = "NAME=DIR")]
+    pub series: Vec<String>,
     /// Also build and run QEMU's own AIO unit tests.
     #[arg(long)]
     pub check: bool,
@@ -67,7 +68,7 @@ pub fn run(command: QemuCommand) -> Result<()> {
     let a = match command {
         QemuCommand::Build(a) => {
             let cache = a.cache.cache_dir.as_ref();
-            let (secs, bin) = qemu::build(a.src, cache, a.variant, a.check)?;
+            let (secs, bin) = qemu::build(a.src, cache, a.variant, &a.series, a.check)?;
             let bin = bin.display();
             println!("pollwise qemu build: done in {secs:.1} s; harnesses in {bin}");
             return Ok(());
@@ -82,10 +83,10 @@ pub fn run(command: QemuCommand) -> Result<()> {
         cache: a.cache.cache_dir,
         warmup_ms: a.warmup_ms,
     };
-    let row = qemu::run(&TERM, &c)?;
+    let (row, version) = qemu::run(&TERM, &c)?;
     let mut out = BufWriter::new(io::stdout().lock());
     match a.format {
-        Format::Table => pollwise_lab::text::write_qemu_run(&mut out, &row)?,
+        Format::Table => pollwise_lab::text::write_qemu_run(&mut out, &row, &version)?,
         f => pollwise_lab::text::write_rows(&mut out, f.into(), std::slice::from_ref(&row))?,
     }
     Ok(out.flush()?)

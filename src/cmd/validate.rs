@@ -79,14 +79,13 @@ pub enum ValidateFormat {
     /// targets, each pair that misses, the table, the preset's
     /// calibration comments and the CSV.
     Markdown,
+    /// Plain text within 72 columns, as posted to qemu-devel.
+    Mail,
 }
 
+same_variants!(ValidateFormat => Lab: Table, Csv, Markdown, Mail);
+
 pub fn run(a: ValidateArgs) -> Result<()> {
-    let format = match a.format {
-        ValidateFormat::Table => Lab::Table,
-        ValidateFormat::Csv => Lab::Csv,
-        ValidateFormat::Markdown => Lab::Markdown,
-    };
     let real = RealFlags {
         target: a.target.flags(),
         cache: a.cache.cache_dir,
@@ -102,7 +101,7 @@ pub fn run(a: ValidateArgs) -> Result<()> {
         repeat: a.repeat,
         seed: a.seed,
         real,
-        format,
+        format: a.format.into(),
         out: a.out,
         backend: a.backend.map(Into::into),
         against: a.against.map(Into::into),

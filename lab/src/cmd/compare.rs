@@ -66,6 +66,7 @@ pub fn sim_points(
         workloads: matrix.workloads(&pollwise_sim::LIMITS)?,
         baseline,
         candidate,
+        variants: [None, None],
         seed: c.seed,
         repeats,
     };
@@ -92,10 +93,15 @@ pub fn sim_points(
 /// Runs the compare on its backend.
 pub fn run(ui: &dyn Ui, c: &CompareCmd) -> Result<Compared> {
     let bar = check_bar(c.accept_iops_loss)?;
+    if c.backend == BackendKind::Qemu {
+        let (policies, variants) = qemu_pair(ui, c)?;
+        let repeats = repeat_of(ui, c.repeat, c.seeds, DEFAULT_DEVICE_REPEATS)?;
+        return real_run(ui, c, policies, variants, repeats, bar);
+    }
     let policies = c.policies.params(ui)?;
     if c.backend != BackendKind::Sim {
         let repeats = repeat_of(ui, c.repeat, c.seeds, DEFAULT_DEVICE_REPEATS)?;
-        return real_run(ui, c, policies, repeats, bar);
+        return real_run(ui, c, policies, [None, None], repeats, bar);
     }
     if c.real.used() {
         return fail(RealFlags::SIM_ERROR);
@@ -113,11 +119,55 @@ pub fn run(ui: &dyn Ui, c: &CompareCmd) -> Result<Compared> {
     }))
 }
 
+/// The baseline's and the candidate's parameters.
+type PolicyPair = (Params, Params);
+
+/// The baseline and candidate on the qemu backend: a name that is not a
+/// policy but a variant built from a patch series in the cache is that
+/// variant with its own IOThread properties
+/// ([`crate::qemu_backend::series_spec`]).
+fn qemu_pair(ui: &dyn Ui, c: &CompareCmd) -> Result<(PolicyPair, [Option<String>; 2])> {
+    let cache = super::target::cache_dir(c.real.cache.as_ref())?;
+    let f = &c.policies;
+    let mut out = Vec::new();
+    for (flag, spec, old_flag, old) in [
+        (
+            "baseline",
+            &f.baseline,
+            "--baseline-params",
+            &f.baseline_params,
+        ),
+        (
+            "candidate",
+            &f.candidate,
+            "--candidate-params",
+            &f.candidate_params,
+        ),
+    ] {
+        let old = super::policy::old_pairs(old_flag, old.as_deref())?;
+        let extra: Vec<(String, String)> = old
+            .iter()
+            .filter_map(|(_, pair)| pair.split_once('='))
+            .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+            .collect();
+        out.push(
+            match crate::qemu_backend::series_spec(&cache, flag, spec, &extra)? {
+                Some((params, name)) => (params, Some(name)),
+                None => (super::policy::spec_with(ui, flag, spec, &old)?, None),
+            },
+        );
+    }
+    let (c_params, c_variant) = out.pop().expect("two sides");
+    let (b_params, b_variant) = out.pop().expect("two sides");
+    Ok(((b_params, c_params), [b_variant, c_variant]))
+}
+
 /// `compare --backend device|qemu`.
 fn real_run(
     ui: &dyn Ui,
     c: &CompareCmd,
     (baseline, candidate): (Params, Params),
+    variants: [Option<String>; 2],
     repeats: u32,
     bar: f64,
 ) -> Result<Compared> {
@@ -132,6 +182,7 @@ fn real_run(
         workloads,
         baseline,
         candidate,
+        variants,
         seed: c.seed,
         repeats,
     };

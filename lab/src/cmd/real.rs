@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use pollwise_core::{Limits, Params, Rw, Workload};
+use pollwise_realdev::target::TargetSpec;
 
 use super::compared::Paired;
 use super::target::{cache_dir, TargetFlags, DEFAULT_SIZE_MB};
@@ -121,10 +122,16 @@ pub fn compare(
     bar: f64,
 ) -> Result<Paired> {
     let workloads = &spec.workloads;
-    let both = [&spec.baseline, &spec.candidate];
+    // A side a series variant runs is checked by the backend itself.
+    let both: Vec<&Params> = [&spec.baseline, &spec.candidate]
+        .into_iter()
+        .zip(&spec.variants)
+        .filter(|(_, v)| v.is_none())
+        .map(|(p, _)| p)
+        .collect();
     if kind == BackendKind::Qemu {
         // Both policies' variants first: an unknown one is the clearer error.
-        for p in both {
+        for p in &both {
             variant(p)?;
         }
         refuse_randrw(workloads)?;
@@ -161,10 +168,53 @@ pub fn compare(
         let all = crate::compare::all_runs(&points);
         out.write_with(|w| crate::formats::rows::write_csv(w, &all))?;
     }
+    let qemu = Box::new(if kind == BackendKind::Qemu {
+        qemu_sides(real, &spec)?
+    } else {
+        [None, None]
+    });
     Ok(Paired {
         points,
+        qemu,
         spec,
         source: backend.source(),
         bar,
+        disk: disk_text(&real.target.spec(ui)?),
+        warmup_ms: (kind == BackendKind::Qemu).then_some(QemuBackend::WARMUP_MS),
     })
+}
+
+/// Each side's QEMU variant: its series variant, else its policy's.
+fn qemu_sides(
+    real: &RealFlags,
+    spec: &CompareSpec,
+) -> Result<[Option<pollwise_qemu::VariantInfo>; 2]> {
+    let cache = cache_dir(real.cache.as_ref())?;
+    let info = |params: &Params, v: &Option<String>| -> Result<_> {
+        let name = match v {
+            Some(v) => v.clone(),
+            None => variant(params)?.variant,
+        };
+        // A harness built before versions were recorded has no record.
+        Ok(pollwise_qemu::variant_info(&cache, &name).ok())
+    };
+    Ok([
+        info(&spec.baseline, &spec.variants[0])?,
+        info(&spec.candidate, &spec.variants[1])?,
+    ])
+}
+
+/// What a real backend's runs read and wrote.
+pub fn disk_text(t: &TargetSpec) -> String {
+    match t {
+        TargetSpec::Scratch { dir, size_bytes } => {
+            let dir = dir.clone().unwrap_or_else(std::env::temp_dir);
+            format!(
+                "a {} MiB scratch file in {} (O_DIRECT, filled before the runs)",
+                size_bytes >> 20,
+                dir.display()
+            )
+        }
+        TargetSpec::Existing { path, .. } => format!("{} (O_DIRECT)", path.display()),
+    }
 }

@@ -187,6 +187,7 @@ pub fn compare(ui: &dyn Ui, c: &DeviceCompare) -> Result<Compared> {
         workloads,
         baseline,
         candidate,
+        variants: [None, None],
         seed: c.seed,
         repeats: c.repeat,
     };

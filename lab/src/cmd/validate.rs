@@ -24,6 +24,8 @@ pub enum ValidateFormat {
     Table,
     Csv,
     Markdown,
+    /// As a benchmark is posted to qemu-devel ([`crate::text::mail`]).
+    Mail,
 }
 
 /// `pollwise validate`, as typed.
@@ -162,7 +164,9 @@ pub fn run(ui: &dyn Ui, c: &ValidateCmd, command: &str, stdout: &mut dyn Write) 
     let output = match &c.out {
         Some(path) => {
             let kind = match c.format {
-                ValidateFormat::Table | ValidateFormat::Markdown => Kind::ValidationReport,
+                ValidateFormat::Table | ValidateFormat::Markdown | ValidateFormat::Mail => {
+                    Kind::ValidationReport
+                }
                 ValidateFormat::Csv => Kind::ValidationCsv,
             };
             let mut inputs = preset_input(&c.preset);
@@ -188,8 +192,9 @@ pub fn run(ui: &dyn Ui, c: &ValidateCmd, command: &str, stdout: &mut dyn Write) 
         preset_text: preset_text.as_deref(),
         reference: device.source(),
     };
+    let mail = mail_setup(ui, c, against, &spec)?;
     let write = |out: &mut dyn Write| {
-        write(out, c.format, &v, &spec, &src)?;
+        write(out, c.format, &v, &spec, (&src, &mail))?;
         // The table's reader learns how far the absolute numbers can be
         // trusted; the markdown report quotes the preset's comments, which
         // say it, and the CSV stays rows only.
@@ -205,17 +210,58 @@ pub fn run(ui: &dyn Ui, c: &ValidateCmd, command: &str, stdout: &mut dyn Write) 
     Ok(())
 }
 
+/// The setup a `--format mail` reader needs beside the tables.
+fn mail_setup(
+    ui: &dyn Ui,
+    c: &ValidateCmd,
+    against: BackendKind,
+    spec: &DiffSpec,
+) -> Result<crate::text::mail::Setup> {
+    let backend = match against {
+        BackendKind::Qemu => {
+            let cache = super::target::cache_dir(c.real.cache.as_ref())?;
+            let version = pollwise_qemu::variant_info(&cache, "stock")
+                .map(|i| format!(", QEMU {}", i.qemu_version))
+                .unwrap_or_default();
+            format!("qemu: measured in QEMU's own aio_poll() and linux-aio{version}")
+        }
+        _ => "device: measured in pollwise's IOThread loop on a real disk".into(),
+    };
+    let mut durations: Vec<u64> = spec.workloads.iter().map(|w| w.duration_ms).collect();
+    durations.sort_unstable();
+    durations.dedup();
+    let durations: Vec<String> = durations.iter().map(u64::to_string).collect();
+    Ok(crate::text::mail::Setup {
+        backend,
+        disk: real::disk_text(&c.real.target.spec(ui)?),
+        calibration: format!(
+            "the simulated side runs preset {} ({} seeds per point)",
+            c.preset, spec.repeats
+        ),
+        repeats: format!(
+            "{} interleaved round(s) per point after one discarded warm-up run; {} ms per run",
+            spec.repeats,
+            durations.join("/")
+        ),
+        ..Default::default()
+    })
+}
+
 fn write(
     out: &mut dyn Write,
     format: ValidateFormat,
     v: &DiffValidation,
     spec: &DiffSpec,
-    src: &ReportSource,
+    (src, mail): (&ReportSource, &crate::text::mail::Setup),
 ) -> io::Result<()> {
     match format {
         ValidateFormat::Table => write_validation_table(out, v, src.preset, spec, src.reference),
         ValidateFormat::Csv => write_validation_csv(out, v, spec),
         ValidateFormat::Markdown => write_validation_markdown(out, v, spec, src),
+        ValidateFormat::Mail => {
+            let bar = crate::acceptance::DEFAULT_ACCEPT_IOPS_LOSS_PCT;
+            crate::text::mail::write_validation_mail(out, v, spec, mail, bar)
+        }
     }
 }
 

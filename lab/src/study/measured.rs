@@ -79,6 +79,7 @@ fn compare_all(
                 workloads: measured_points(m.duration_ms),
                 baseline: Params::defaults(PolicyKind::Qemu),
                 candidate: candidate.clone(),
+                variants: [None, None],
                 seed: 1,
                 repeats: m.repeats,
             };
@@ -113,7 +114,7 @@ pub(crate) fn measure(
     // QEMU's loop, for each policy whose variant is built.
     let built = |p: &Params| {
         pollwise_qemu::variant_for(p)
-            .is_ok_and(|v| pollwise_qemu::harness_path(&m.qemu_cache, v.variant).is_file())
+            .is_ok_and(|v| pollwise_qemu::harness_path(&m.qemu_cache, &v.variant).is_file())
     };
     let cache = m.qemu_cache.display();
     let mut skipped = Vec::new();

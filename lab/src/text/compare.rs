@@ -247,15 +247,11 @@ pub fn paired_compare_table<W: Write>(
     s: &CompareSpec,
     accept_iops_loss_pct: f64,
 ) -> io::Result<()> {
-    let (baseline, candidate) = (&s.baseline, &s.candidate);
+    let ((b_name, b_text), (c_name, c_text)) = (s.label(false), s.label(true));
     let verdict = judge(points, accept_iops_loss_pct);
     writeln!(
         out,
-        "{source}: baseline {} ({}) vs candidate {} ({}); {} interleaved pair(s) per point after a warm-up run",
-        baseline.kind(),
-        effective_text(baseline),
-        candidate.kind(),
-        effective_text(candidate),
+        "{source}: baseline {b_name} ({b_text}) vs candidate {c_name} ({c_text}); {} interleaved pair(s) per point after a warm-up run",
         s.repeats
     )?;
     writeln!(out, "diff: {PAIRED_CI_METHOD}")?;
@@ -383,6 +379,7 @@ mod tests {
                 workloads: Vec::new(),
                 baseline: b.clone(),
                 candidate: c.clone(),
+                variants: [None, None],
                 seed: 1,
                 repeats: 3,
             };

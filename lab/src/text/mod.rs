@@ -3,6 +3,7 @@
 //! here: colour, progress bars and flags are the CLI's.
 
 mod compare;
+pub mod mail;
 mod report;
 mod study;
 mod validate;
@@ -174,11 +175,12 @@ pub fn write_device_run<W: Write>(out: &mut W, o: &RunOutput) -> io::Result<()> 
     Ok(())
 }
 
-/// One run in QEMU's own loop (`qemu run`).
-pub fn write_qemu_run<W: Write>(out: &mut W, r: &RunRow) -> io::Result<()> {
+/// One run in QEMU's own loop (`qemu run`), in the QEMU `version` the
+/// variant was built from.
+pub fn write_qemu_run<W: Write>(out: &mut W, r: &RunRow, version: &str) -> io::Result<()> {
     writeln!(
         out,
-        "loop              QEMU 10.0.2 aio_poll() ({})",
+        "loop              QEMU {version} aio_poll() ({})",
         r.preset
     )?;
     write_run_summary(out, r)?;
