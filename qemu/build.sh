@@ -352,7 +352,7 @@ build_variant() {
         rm -rf "$build" && mkdir -p "$build"
         (cd "$build" && "$tree/configure" --python="$venv/bin/python3" \
             --disable-install-blobs --target-list= --disable-system --disable-user \
-            --enable-tools --disable-docs --enable-linux-aio --disable-werror \
+            --enable-tools --disable-docs --enable-linux-aio --disable-linux-io-uring --disable-werror \
             --enable-trace-backends=log --disable-debug-info \
             --disable-bochs --disable-cloop --disable-dmg --disable-qcow1 \
             --disable-vdi --disable-vvfat --disable-qed --disable-parallels \
