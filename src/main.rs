@@ -40,13 +40,15 @@ Start with `pollwise compare` (QEMU's policy against the 2026 proposal on a \
 simulated Optane P4800X) or `pollwise policy list`."
 )]
 struct Cli {
-    /// Deprecated: `pollwise --threads N CMD`; write `pollwise CMD --threads
-    /// N` (only the commands that simulate take it).
+    /// Deprecated: `pollwise --threads N CMD`; write `pollwise CMD --threads N`.
     #[arg(long, hide = true, value_name = "N")]
     threads: Option<usize>,
     /// Read at most MB MiB of any input file [default: 64 to 1024 by kind].
     #[arg(long, global = true, value_name = "MB", value_parser = clap::value_parser!(u64).range(1..))]
     max_input_mb: Option<u64>,
+    /// Simulate every run again, reusing no cached rows (or POLLWISE_NO_CACHE=1).
+    #[arg(long, global = true)]
+    no_cache: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -84,8 +86,7 @@ enum Command {
     Merge(cmd::merge::MergeArgs),
     /// Measure the simulator's speed against a raw event-queue loop.
     Bench(cmd::bench::BenchArgs),
-    /// Bring outside results in: fio runs as rows, a QEMU trace as a
-    /// window trace.
+    /// Bring outside results in: fio runs as rows, a QEMU trace as a window trace.
     #[command(subcommand)]
     Import(cmd::import::ImportCommand),
     /// Run policies on a real disk through epoll and Linux AIO.
@@ -117,6 +118,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     pollwise_lab::formats::input::set_max_input_mb(cli.max_input_mb.unwrap_or(0));
+    pollwise_lab::runcache::install(!cli.no_cache);
     let threads = lab::threads(&progress::TERM, cli.threads, cli.command.threads());
     let result = threads
         .map_err(anyhow::Error::from)

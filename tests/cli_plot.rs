@@ -7,6 +7,7 @@ use std::process::{Command, Output};
 
 fn pollwise(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_pollwise"))
+        .env("POLLWISE_NO_CACHE", "1")
         .args(args)
         .output()
         .expect("run pollwise")

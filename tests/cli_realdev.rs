@@ -22,6 +22,7 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 
 fn pollwise(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_pollwise"))
+        .env("POLLWISE_NO_CACHE", "1")
         .args(args)
         .output()
         .expect("run pollwise")
@@ -225,6 +226,7 @@ fn ctrl_c_stops_cleanly_and_removes_the_scratch_file() {
 /// empty.
 fn interrupt_after_start(args: &[String], sub: &Path, needles: &[&str]) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_pollwise"))
+        .env("POLLWISE_NO_CACHE", "1")
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

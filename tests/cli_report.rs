@@ -10,6 +10,7 @@ use pollwise_core::{RunRow, COMPARE_COLUMNS};
 
 fn pollwise(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_pollwise"))
+        .env("POLLWISE_NO_CACHE", "1")
         .args(args)
         .output()
         .expect("run pollwise")

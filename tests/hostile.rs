@@ -16,6 +16,7 @@ use common::{assert_clean_error, assert_ok, pollwise, scratch_dir, stderr, stdou
 /// a refusal must come before the work, not after it.
 fn within(limit: Duration, args: &[&str]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_pollwise"))
+        .env("POLLWISE_NO_CACHE", "1")
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -240,6 +241,7 @@ fn a_killed_sweep_leaves_the_previous_output_intact() {
     let old = format!("{}\nkeep,me\n", results_header());
     fs::write(&prev, &old).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_pollwise"))
+        .env("POLLWISE_NO_CACHE", "1")
         .args([
             "sweep",
             "--param",
@@ -526,6 +528,7 @@ fn sigterm_stops_a_device_run_cleanly_with_its_own_exit_code() {
     let _ = fs::remove_dir_all(&sub);
     fs::create_dir_all(&sub).unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_pollwise"))
+        .env("POLLWISE_NO_CACHE", "1")
         .args([
             "realdev",
             "run",
@@ -760,6 +763,7 @@ fn without_home_the_qemu_cache_is_an_error_not_a_directory_in_tmp() {
     let data = d.join("data.img");
     fs::write(&data, vec![7u8; 1 << 20]).unwrap();
     let o = Command::new(env!("CARGO_BIN_EXE_pollwise"))
+        .env("POLLWISE_NO_CACHE", "1")
         .args(["qemu", "run", "--policy", "qemu", "--file", s(&data)])
         .env_remove("HOME")
         .env_remove("XDG_CACHE_HOME")

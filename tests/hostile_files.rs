@@ -52,6 +52,7 @@ fn sh(script: &str) -> Output {
     Command::new("sh")
         .args(["-c", script])
         .env("P", env!("CARGO_BIN_EXE_pollwise"))
+        .env("POLLWISE_NO_CACHE", "1")
         .output()
         .unwrap()
 }
@@ -131,6 +132,7 @@ fn a_write_that_fails_half_way_keeps_the_previous_file() {
 /// file exists.
 fn long_sim(dir: &Path, out: &Path) -> std::process::Child {
     let child = Command::new(env!("CARGO_BIN_EXE_pollwise"))
+        .env("POLLWISE_NO_CACHE", "1")
         .args(["sim", "--duration-ms", "600000", "--trace", s(out)])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

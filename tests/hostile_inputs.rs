@@ -12,6 +12,7 @@ use common::{assert_clean_error, assert_ok, pollwise, scratch_dir, stdout};
 /// Runs pollwise with `input` on its standard input.
 fn with_stdin(args: &[&str], input: &str) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_pollwise"))
+        .env("POLLWISE_NO_CACHE", "1")
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -155,6 +156,7 @@ fn a_near_zero_cost_preset_never_passes_its_own_bandwidth_cap() {
 /// (it is then killed): work past the bound must be refused, not started.
 fn within(args: &[&str], secs: u64) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_pollwise"))
+        .env("POLLWISE_NO_CACHE", "1")
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

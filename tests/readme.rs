@@ -254,6 +254,7 @@ impl Shell {
             .current_dir(&self.work)
             .env("PATH", &self.path)
             .env("TMPDIR", &self.tmpdir)
+            .env("POLLWISE_CACHE_DIR", self.tmpdir.join("runs"))
             .output()
             .expect("run bash");
         assert!(

@@ -42,6 +42,75 @@ pub fn best_of<T>(repeat: u32, mut f: impl FnMut() -> T) -> (f64, T) {
     (best, last.expect("at least one repetition"))
 }
 
+/// Allocations made by this process so far, when it is built with the
+/// `count-allocs` feature (a counting global allocator; release builds
+/// without it allocate through the system allocator untouched).
+pub fn allocations() -> Option<u64> {
+    #[cfg(feature = "count-allocs")]
+    return Some(counting::ALLOCS.load(std::sync::atomic::Ordering::Relaxed));
+    #[cfg(not(feature = "count-allocs"))]
+    None
+}
+
+#[cfg(feature = "count-allocs")]
+mod counting {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    pub static ALLOCS: AtomicU64 = AtomicU64::new(0);
+
+    struct Counting;
+
+    // SAFETY: every call is passed on to the system allocator unchanged.
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            ALLOCS.fetch_add(1, Ordering::Relaxed);
+            unsafe { System.alloc(layout) }
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            unsafe { System.dealloc(ptr, layout) }
+        }
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, size: usize) -> *mut u8 {
+            ALLOCS.fetch_add(1, Ordering::Relaxed);
+            unsafe { System.realloc(ptr, layout, size) }
+        }
+    }
+
+    #[global_allocator]
+    static GLOBAL: Counting = Counting;
+}
+
+/// Simulated I/Os per wall second of the SimPy model of the same closed
+/// loop (`python3 SCRIPT 4 0.2`, whose last line ends
+/// `= N simulated IOs/s; ...`), or why there is none.
+pub fn simpy_ios_per_s(script: &std::path::Path) -> Result<f64, String> {
+    if !script.is_file() {
+        return Err(format!("{} not found", script.display()));
+    }
+    let out = std::process::Command::new("python3")
+        .arg(script)
+        .args(["4", "0.2"])
+        .output()
+        .map_err(|e| format!("cannot run python3: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rate = text
+        .split("= ")
+        .nth(1)
+        .and_then(|t| t.split_whitespace().next())
+        .and_then(|n| n.replace(',', "").parse::<f64>().ok());
+    match rate {
+        Some(r) if out.status.success() && r > 0.0 => Ok(r),
+        _ => Err(format!(
+            "{} printed no rate (is simpy installed? `pip install simpy`): {}",
+            script.display(),
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .last()
+                .unwrap_or("")
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,6 +20,7 @@ pub mod matrix;
 pub mod qemu_backend;
 pub mod replay;
 pub mod report;
+pub mod runcache;
 pub mod stats;
 pub mod study;
 pub mod text;

@@ -3,9 +3,9 @@
 //! number of threads or on scheduling.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
 
 use pollwise_core::{Params, RunRow, Rw};
-use rayon::prelude::*;
 
 use crate::error::SimError;
 use crate::preset::Preset;
@@ -138,18 +138,76 @@ pub struct Job<'a> {
     pub seed: u64,
 }
 
+/// Rows already made, kept by the caller (a cache across runs and
+/// processes): a run is a pure function of its job and `variant` (what
+/// kind of run it is), so a row found needs no simulation.
+pub trait RunStore: Send + Sync {
+    fn get(&self, job: &Job<'_>, variant: &str) -> Option<RunRow>;
+    fn put(&self, job: &Job<'_>, variant: &str, row: &RunRow);
+}
+
+static STORE: OnceLock<Box<dyn RunStore>> = OnceLock::new();
+
+/// Makes every run set of this process look rows up in `store` first and
+/// keep the rows it makes there. Set once; later calls are ignored.
+pub fn set_store(store: Box<dyn RunStore>) {
+    let _ = STORE.set(store);
+}
+
 /// Runs every job (in parallel) and calls `done` after each one, from any
 /// thread, for progress reporting.
 pub fn run_jobs(jobs: &[Job<'_>], done: &(dyn Fn() + Sync)) -> Result<Vec<RunRow>, SimError> {
-    in_pool(jobs.len(), || {
-        jobs.par_iter()
-            .map(|j| {
-                let row = crate::simulate(j.preset, &j.workload, &j.params, j.seed);
+    run_each(jobs, "plain", done, |j| {
+        crate::simulate(j.preset, &j.workload, &j.params, j.seed)
+    })
+}
+
+/// Runs `run` on every job whose row the store (if any) does not have, on
+/// a pool of [`threads_for`] threads that take the longest runs
+/// ([`run_events`]) first, so no thread is left with a long run at the end;
+/// rows come back in job order.
+pub fn run_each(
+    jobs: &[Job<'_>],
+    variant: &str,
+    done: &(dyn Fn() + Sync),
+    run: impl Fn(&Job<'_>) -> Result<RunRow, SimError> + Sync,
+) -> Result<Vec<RunRow>, SimError> {
+    let store = STORE.get();
+    let mut rows: Vec<Option<RunRow>> = jobs
+        .iter()
+        .map(|j| store.and_then(|s| s.get(j, variant)))
+        .collect();
+    let mut todo: Vec<usize> = (0..jobs.len()).filter(|&i| rows[i].is_none()).collect();
+    for _ in todo.len()..jobs.len() {
+        done();
+    }
+    let cost = |i: &usize| run_events(jobs[*i].preset, &jobs[*i].workload);
+    todo.sort_by(|a, b| cost(b).total_cmp(&cost(a)));
+    let next = AtomicUsize::new(0);
+    let made: Vec<(usize, Result<RunRow, SimError>)> = in_pool(todo.len(), || {
+        rayon::broadcast(|_| {
+            let mut mine = Vec::new();
+            while let Some(&i) = todo.get(next.fetch_add(1, Ordering::Relaxed)) {
+                let row = run(&jobs[i]);
+                if let (Some(s), Ok(r)) = (store, &row) {
+                    s.put(&jobs[i], variant, r);
+                }
                 done();
-                row
-            })
-            .collect()
-    })?
+                mine.push((i, row));
+            }
+            mine
+        })
+        .into_iter()
+        .flatten()
+        .collect()
+    })?;
+    for (i, row) in made {
+        rows[i] = Some(row?);
+    }
+    Ok(rows
+        .into_iter()
+        .map(|r| r.expect("every job ran"))
+        .collect())
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ use crate::error::SimError;
 use crate::host::{Dispatch, HostCpus, Resume, Waker};
 use crate::loop_driver::{Awaiting, LoopDriver, LoopEvent};
 use crate::preset::{Preset, VqMapping};
+use crate::queue::EventQueue;
 use crate::trace::TraceSink;
 use crate::workload::{Validate as _, Workload};
 
@@ -147,8 +148,7 @@ pub struct Engine<'a> {
     params: &'a Params,
     seed: u64,
     now: Time,
-    seq: u64,
-    events: BinaryHeap<Reverse<(Time, u64, Event)>>,
+    events: EventQueue<Event>,
     rng: Pcg64,
     read_latency: Sampler,
     write_latency: Sampler,
@@ -304,8 +304,7 @@ impl<'a> Engine<'a> {
             params,
             seed,
             now: 0,
-            seq: 0,
-            events: BinaryHeap::new(),
+            events: EventQueue::new(),
             rng: Pcg64::seed_from_u64(seed),
             read_latency: preset.device.read_latency.sampler(),
             write_latency: preset.device.write_latency.sampler(),
@@ -341,8 +340,7 @@ impl<'a> Engine<'a> {
 
     fn schedule(&mut self, at: Time, event: Event) {
         debug_assert!(at >= self.now, "event scheduled in the past");
-        self.seq += 1;
-        self.events.push(Reverse((at, self.seq, event)));
+        self.events.push(at, event);
     }
 
     fn measuring(&self) -> bool {
@@ -391,7 +389,7 @@ impl<'a> Engine<'a> {
     /// (then `now` is its end).
     pub(crate) fn step(&mut self) -> bool {
         match self.events.pop() {
-            Some(Reverse((at, _, event))) if at < self.measure_to => {
+            Some((at, event)) if at < self.measure_to => {
                 self.now = at;
                 self.processed += 1;
                 match event {
@@ -505,15 +503,14 @@ impl<'a> Engine<'a> {
             return; // Delivered with an earlier interrupt.
         }
         v.work.push_back(Work::Irq);
-        let mut i = 0;
-        while i < v.inbox.len() {
-            if v.inbox[i].0 <= now {
-                let (_, slot) = v.inbox.remove(i);
-                v.work.push_back(Work::Issue { slot, reap: true });
-            } else {
-                i += 1;
+        let work = &mut v.work;
+        v.inbox.retain(|&(t, slot)| {
+            let due = t <= now;
+            if due {
+                work.push_back(Work::Issue { slot, reap: true });
             }
-        }
+            !due
+        });
         self.start_work(vcpu);
     }
 

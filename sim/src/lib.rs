@@ -12,6 +12,7 @@ mod error;
 pub mod host;
 pub mod loop_driver;
 mod preset;
+mod queue;
 pub mod rollout;
 pub mod sweep;
 mod trace;

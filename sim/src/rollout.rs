@@ -128,14 +128,8 @@ pub fn run_rollout_jobs(
     opts: RolloutOptions,
     done: &(dyn Fn() + Sync),
 ) -> Result<Vec<RunRow>, SimError> {
-    use rayon::prelude::*;
-    crate::batch::in_pool(jobs.len(), || {
-        jobs.par_iter()
-            .map(|j| {
-                let row = simulate_rollout(j.preset, &j.workload, &j.params, j.seed, opts);
-                done();
-                row
-            })
-            .collect()
-    })?
+    let variant = format!("rollout {opts:?}");
+    crate::batch::run_each(jobs, &variant, done, |j| {
+        simulate_rollout(j.preset, &j.workload, &j.params, j.seed, opts)
+    })
 }

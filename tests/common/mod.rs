@@ -8,6 +8,7 @@ use std::process::{Command, Output};
 
 pub fn pollwise(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_pollwise"))
+        .env("POLLWISE_NO_CACHE", "1")
         .args(args)
         .output()
         .expect("run pollwise")

@@ -4,6 +4,7 @@
 
 use std::hint::black_box;
 use std::io::Write;
+use std::path::PathBuf;
 use std::time::Instant;
 
 use pollwise_core::{Params, PolicyKind};
@@ -12,7 +13,7 @@ use pollwise_sim::{simulate_counted, Preset};
 use super::compare::{sim_points, CompareCmd};
 use super::workload::WorkloadFlags;
 use super::{Result, Ui};
-use crate::bench::{best_of, heap_loop};
+use crate::bench::{allocations, best_of, heap_loop, simpy_ios_per_s};
 
 /// Times the busiest row against the heap loop (best of `repeat`) and,
 /// with `compare`, the whole default compare on `--threads` threads; each
@@ -28,9 +29,11 @@ pub fn run(ui: &dyn Ui, repeat: u32, compare: bool, out: &mut dyn Write) -> Resu
     }
     .workload(ui, &preset)?;
     let params = Params::defaults(PolicyKind::Qemu);
+    let allocs_before = allocations();
     let (sim_secs, (_, events)) = best_of(repeat, || {
         simulate_counted(&preset, &workload, &params, 1).expect("valid benchmark run")
     });
+    let allocs = allocations().zip(allocs_before).map(|(a, b)| a - b);
     // Pending events in that run: one per vCPU, slot and IOThread at most.
     let depth = u64::from(workload.numjobs * workload.iodepth + preset.guest.vcpus + 1);
     let (heap_secs, checksum) = best_of(repeat, || heap_loop(events, depth));
@@ -49,17 +52,67 @@ pub fn run(ui: &dyn Ui, repeat: u32, compare: bool, out: &mut dyn Write) -> Resu
         "ratio simulator/heap    {:>12.2}",
         sim_rate / heap_rate
     )?;
+    match allocs {
+        Some(a) => writeln!(
+            out,
+            "allocations per event   {:>12.4}",
+            a as f64 / (events as f64 * f64::from(repeat.max(1)))
+        )?,
+        None => writeln!(
+            out,
+            "allocations per event   not counted (build with --features pollwise-lab/count-allocs)"
+        )?,
+    }
+    simpy_ratio(ui, repeat, out)?;
     if compare {
         let c = CompareCmd::default_sim();
         let start = Instant::now();
         let (rows, _) = sim_points(ui, &c, c.policies.params(ui)?, 1)?;
         let threads = pollwise_sim::batch::threads_for(rows.len() * 2);
+        let secs = start.elapsed().as_secs_f64();
         writeln!(
             out,
-            "default compare         {:>12.2} s wall for {} rows x 2 policies on {threads} threads",
-            start.elapsed().as_secs_f64(),
+            "default compare         {secs:>12.2} s wall for {} rows x 2 policies on {threads} \
+             threads ({:.1} runs/s)",
             rows.len(),
+            (rows.len() * 2) as f64 / secs,
         )?;
     }
+    Ok(())
+}
+
+/// The SimPy model of the closed loop (`POLLWISE_SIMPY`, else
+/// `../shared/bench/simpy_iothread.py` from the working directory) against
+/// the same workload here, in simulated I/Os per wall second; skipped with
+/// a line saying why when the script or simpy is missing.
+fn simpy_ratio(ui: &dyn Ui, repeat: u32, out: &mut dyn Write) -> Result<()> {
+    let script = std::env::var_os("POLLWISE_SIMPY")
+        .map_or_else(|| "../shared/bench/simpy_iothread.py".into(), PathBuf::from);
+    let simpy = match simpy_ios_per_s(&script) {
+        Ok(r) => r,
+        Err(why) => {
+            writeln!(out, "ratio simulator/SimPy   skipped: {why}")?;
+            return Ok(());
+        }
+    };
+    let preset = Preset::load("optane-p4800x")?;
+    let workload = WorkloadFlags {
+        rw: Some("randread".into()),
+        bs: Some("8k".into()),
+        numjobs: Some("4".into()),
+        iodepth: Some("8".into()),
+        iothreads: Some("1".into()),
+        duration_ms: Some(2000),
+        ..WorkloadFlags::default()
+    }
+    .workload(ui, &preset)?;
+    let params = Params::defaults(PolicyKind::Qemu);
+    let (secs, row) = best_of(repeat, || {
+        pollwise_sim::simulate(&preset, &workload, &params, 1).expect("valid benchmark run")
+    });
+    let ios = row.iops * workload.duration_ms as f64 / 1000.0;
+    writeln!(out, "simulator I/Os per s    {:>12.0}", ios / secs)?;
+    writeln!(out, "SimPy I/Os per s        {simpy:>12.0}")?;
+    writeln!(out, "ratio simulator/SimPy   {:>12.1}", ios / secs / simpy)?;
     Ok(())
 }

@@ -1,0 +1,247 @@
+//! Never run the same simulation twice. A simulated row is a pure function
+//! of (preset, workload, policy parameters, seed, kind of run) and of the
+//! model's code, so rows are kept by a hash of all of these: in memory for
+//! the process (the study runs the same baseline rows in several
+//! experiments) and in a directory across processes.
+//!
+//! The directory (`${XDG_CACHE_HOME:-$HOME/.cache}/pollwise/runs`, or
+//! `POLLWISE_CACHE_DIR`) holds one subdirectory per code version (crate
+//! version and a hash of the model's sources, `build.rs`); other versions'
+//! are removed when one is opened. Each row is a file written to a
+//! temporary name and renamed, so concurrent processes never read half a
+//! row; an entry that does not parse, or whose stored key differs, is a
+//! miss and is replaced. Past [`MAX_BYTES`] the least recently used files
+//! (by modification time, refreshed on every hit) are removed.
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::HashMap;
+use std::fs;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use pollwise_core::RunRow;
+use pollwise_sim::batch::{Job, RunStore};
+
+/// The code version: runs of another version are never reused.
+pub const CODE_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "-", env!("POLLWISE_MODEL_HASH"));
+
+/// The most the directory holds before the oldest rows are removed.
+pub const MAX_BYTES: u64 = 256 << 20;
+
+/// The cache of one process: rows in memory, and a directory if enabled.
+pub struct RunCache {
+    dir: Option<PathBuf>,
+    mem: Mutex<HashMap<u128, RunRow>>,
+    pub hits: AtomicU64,
+    pub misses: AtomicU64,
+    written: AtomicU64,
+}
+
+/// Where rows are kept across processes: `None` if `POLLWISE_NO_CACHE` is
+/// set to anything but `0` or no home directory is known.
+pub fn default_dir() -> Option<PathBuf> {
+    if std::env::var_os("POLLWISE_NO_CACHE").is_some_and(|v| v != "0" && !v.is_empty()) {
+        return None;
+    }
+    if let Some(d) = std::env::var_os("POLLWISE_CACHE_DIR").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(d));
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("pollwise").join("runs"))
+}
+
+/// The key of one run: 128 bits of two hashes of everything it depends on.
+fn key(job: &Job<'_>, variant: &str) -> u128 {
+    let half = |salt: u64| {
+        let mut h = DefaultHasher::new();
+        salt.hash(&mut h);
+        CODE_VERSION.hash(&mut h);
+        format!("{:?}", job.preset).hash(&mut h);
+        format!("{:?}", job.workload).hash(&mut h);
+        format!("{:?}", job.params).hash(&mut h);
+        job.seed.hash(&mut h);
+        variant.hash(&mut h);
+        h.finish()
+    };
+    u128::from(half(1)) << 64 | u128::from(half(2))
+}
+
+impl RunCache {
+    /// A cache in memory, and in `dir` (its code version's subdirectory)
+    /// if given; a directory that cannot be made leaves memory only.
+    pub fn new(dir: Option<&Path>) -> RunCache {
+        let dir = dir.and_then(|d| {
+            let mine = d.join(CODE_VERSION);
+            fs::create_dir_all(&mine).ok()?;
+            remove_other_versions(d);
+            Some(mine)
+        });
+        RunCache {
+            dir,
+            mem: Mutex::new(HashMap::new()),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            written: AtomicU64::new(0),
+        }
+    }
+
+    fn path(&self, key: u128) -> Option<PathBuf> {
+        Some(self.dir.as_ref()?.join(format!("{key:032x}.json")))
+    }
+
+    fn read(&self, key: u128) -> Option<RunRow> {
+        let path = self.path(key)?;
+        let text = fs::read_to_string(&path).ok()?;
+        let (stored, row) = text.split_once('\n')?;
+        if stored != format!("{key:032x}") {
+            return None;
+        }
+        let row = serde_json::from_str(row).ok()?;
+        // Mark it recently used for the eviction.
+        if let Ok(f) = fs::File::options().append(true).open(&path) {
+            let _ = f.set_modified(SystemTime::now());
+        }
+        Some(row)
+    }
+
+    fn write(&self, key: u128, row: &RunRow) {
+        let (Some(path), Ok(json)) = (self.path(key), serde_json::to_string(row)) else {
+            return;
+        };
+        let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
+        let ok = fs::write(&tmp, format!("{key:032x}\n{json}")).is_ok()
+            && fs::rename(&tmp, &path).is_ok();
+        if !ok {
+            let _ = fs::remove_file(&tmp);
+        }
+        // Check the size now and then, not after every row.
+        if self.written.fetch_add(1, Ordering::Relaxed) % 256 == 255 {
+            self.evict();
+        }
+    }
+
+    /// Removes the least recently used rows while the directory holds more
+    /// than [`MAX_BYTES`]; also removes temporary files of crashed writers
+    /// older than an hour.
+    pub fn evict(&self) {
+        let Some(dir) = &self.dir else { return };
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
+        let mut files: Vec<(SystemTime, u64, PathBuf)> = entries
+            .flatten()
+            .filter_map(|e| {
+                let m = e.metadata().ok()?;
+                Some((m.modified().ok()?, m.len(), e.path()))
+            })
+            .collect();
+        let hour_ago = SystemTime::now() - std::time::Duration::from_secs(3600);
+        files.retain(|(t, _, p)| {
+            let stale_tmp = is_tmp(p) && *t < hour_ago;
+            !(stale_tmp && fs::remove_file(p).is_ok())
+        });
+        files.retain(|(_, _, p)| p.extension().is_some_and(|x| x == "json"));
+        let mut total: u64 = files.iter().map(|f| f.1).sum();
+        files.sort();
+        for (_, len, path) in files {
+            if total <= MAX_BYTES {
+                break;
+            }
+            if fs::remove_file(&path).is_ok() {
+                total -= len;
+            }
+        }
+    }
+}
+
+/// A temporary file of [`RunCache::write`]: `KEY.tmp.PID`.
+fn is_tmp(p: &Path) -> bool {
+    let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
+    name.is_some_and(|n| n.len() > 32 && n[32..].starts_with(".tmp."))
+}
+
+/// A name [`CODE_VERSION`] could have: only these are ever removed, so a
+/// cache directory shared with anything else loses nothing else.
+fn is_version(name: &str) -> bool {
+    let Some((version, hash)) = name.rsplit_once('-') else {
+        return false;
+    };
+    hash.len() == 16
+        && hash.bytes().all(|b| b.is_ascii_hexdigit())
+        && version.split('.').count() == 3
+        && version.split('.').all(|p| p.parse::<u32>().is_ok())
+}
+
+/// Removes the subdirectories of code versions other than this one.
+fn remove_other_versions(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let is_dir = e.file_type().is_ok_and(|t| t.is_dir());
+        let name = e.file_name();
+        if is_dir && name != CODE_VERSION && is_version(&name.to_string_lossy()) {
+            let _ = fs::remove_dir_all(e.path());
+        }
+    }
+}
+
+impl RunStore for RunCache {
+    fn get(&self, job: &Job<'_>, variant: &str) -> Option<RunRow> {
+        let k = key(job, variant);
+        let in_mem = self.mem.lock().ok()?.get(&k).cloned();
+        let found = in_mem.or_else(|| {
+            let row = self.read(k)?;
+            self.mem.lock().ok()?.insert(k, row.clone());
+            Some(row)
+        });
+        let counter = if found.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found
+    }
+
+    fn put(&self, job: &Job<'_>, variant: &str, row: &RunRow) {
+        let k = key(job, variant);
+        if let Ok(mut mem) = self.mem.lock() {
+            mem.insert(k, row.clone());
+        }
+        self.write(k, row);
+    }
+}
+
+/// The cache this process uses, installed by [`install`].
+static CACHE: std::sync::OnceLock<&'static RunCache> = std::sync::OnceLock::new();
+
+/// Makes every simulated run set of this process reuse rows: in memory
+/// always, and in [`default_dir`] unless `use_dir` is false (`--no-cache`).
+pub fn install(use_dir: bool) -> &'static RunCache {
+    CACHE.get_or_init(|| {
+        let cache: &'static RunCache = Box::leak(Box::new(RunCache::new(
+            default_dir().filter(|_| use_dir).as_deref(),
+        )));
+        pollwise_sim::batch::set_store(Box::new(Shared(cache)));
+        cache
+    })
+}
+
+/// The process's cache as the simulator's store.
+struct Shared(&'static RunCache);
+
+impl RunStore for Shared {
+    fn get(&self, job: &Job<'_>, variant: &str) -> Option<RunRow> {
+        self.0.get(job, variant)
+    }
+    fn put(&self, job: &Job<'_>, variant: &str, row: &RunRow) {
+        self.0.put(job, variant, row)
+    }
+}
