@@ -578,6 +578,7 @@ fn validate_prints_its_table(preset: &str, work: &Path) {
         "IOPS change agrees on",
         "absolute agreement of qemu",
         "point(s) within both targets",
+        "verdict: this host's model can",
         // The calibration repeated every point (--repeat 2): its spread.
         "calibration: the device's repeats differed by up to",
     ] {

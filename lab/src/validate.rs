@@ -12,7 +12,7 @@ use pollwise_sim::batch::{check_runs, nth_seed};
 
 use crate::backend::{Backend, Point};
 use crate::compare::ComparedPoint;
-use crate::stats::{mean, mean_row, pct_diff, PairedDiff};
+use crate::stats::{mean, mean_row, pct_diff, Interval, PairedDiff};
 use crate::{LabError, Progress};
 
 /// Absolute agreement targets (issue 14's for the baseline policy on the
@@ -140,6 +140,10 @@ pub struct DiffSpec {
     /// Interleaved device rounds per point (each: the baseline and every
     /// candidate once), and simulator seeds per point and policy.
     pub repeats: u32,
+    /// The preset's `[calibration] device_spread_pct`, if it has one: how
+    /// far the calibrated disk's own repeats differed, which widens every
+    /// prediction's interval (see [`DiffPoint::predicted_iops`]).
+    pub spread_pct: Option<f64>,
 }
 
 /// One candidate at one point: the model's predicted change against the
@@ -151,6 +155,47 @@ pub struct DiffPoint {
     pub measured: ComparedPoint,
     /// The model's runs, paired by seed.
     pub predicted: ComparedPoint,
+    /// The calibration's spread in percent (0 without one).
+    pub spread_pct: f64,
+}
+
+/// A predicted change with its own interval.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Prediction {
+    /// The change of the means over the seeds.
+    pub value: f64,
+    /// The seeds' 95% interval for the median paired change (with one
+    /// seed, the value itself), holding the value, widened by the
+    /// calibration's spread.
+    pub interval: Interval,
+}
+
+impl Prediction {
+    /// `value` and the seeds' `paired` changes, widened on each side by
+    /// half the calibration's `spread_pct` of the change: a disk known to
+    /// within +-spread/2 % gives, to first order, a change known to within
+    /// the same fraction of itself.
+    fn of(value: f64, paired: &PairedDiff, spread_pct: f64) -> Prediction {
+        let seeds = paired
+            .ci
+            .unwrap_or(Interval::around(value, 0.0))
+            .including(value);
+        Prediction {
+            value,
+            interval: seeds.widened(value.abs() * spread_pct / 200.0),
+        }
+    }
+    /// The sign is resolved: the interval excludes zero.
+    pub fn resolved(&self) -> bool {
+        self.interval.excludes_zero()
+    }
+}
+
+/// The interval of a measured change: its 95% interval, holding the
+/// median; with one run, the median itself.
+fn measured_interval(m: &PairedDiff) -> Interval {
+    m.ci.unwrap_or(Interval::around(m.median, 0.0))
+        .including(m.median)
 }
 
 impl DiffPoint {
@@ -162,6 +207,23 @@ impl DiffPoint {
     pub fn predicted_cpu_pts(&self) -> f64 {
         mean(&self.predicted.cpu_diffs_pts())
     }
+    /// The predicted IOPS change with its interval (seeds and the
+    /// calibration's spread).
+    pub fn predicted_iops(&self) -> Prediction {
+        Prediction::of(
+            self.predicted_iops_pct(),
+            &self.predicted.iops_paired(),
+            self.spread_pct,
+        )
+    }
+    /// The predicted CPU change with its interval, as for IOPS.
+    pub fn predicted_cpu(&self) -> Prediction {
+        Prediction::of(
+            self.predicted_cpu_pts(),
+            &self.predicted.cpu_paired(),
+            self.spread_pct,
+        )
+    }
     /// The reference's paired IOPS change (median, 95% interval).
     pub fn measured_iops(&self) -> PairedDiff {
         self.measured.iops_paired()
@@ -169,29 +231,40 @@ impl DiffPoint {
     pub fn measured_cpu(&self) -> PairedDiff {
         self.measured.cpu_paired()
     }
-    /// The prediction lies inside the measured interval, or within
-    /// [`DIFF_TOLERANCE_POINTS`] of the measured median.
+    /// The predicted and the measured intervals overlap, or the prediction
+    /// is within [`DIFF_TOLERANCE_POINTS`] of the measured median; and the
+    /// sign is not wrong ([`DiffPoint::sign_ok`]).
     pub fn iops_ok(&self) -> bool {
-        diff_agrees(self.predicted_iops_pct(), &self.measured_iops())
+        diff_agrees(
+            &self.predicted_iops(),
+            &self.measured_iops(),
+            DIFF_TOLERANCE_POINTS,
+        ) && self.sign_ok() != Some(false)
     }
-    /// Where the measured interval excludes zero, the prediction has the
-    /// measured sign (`None` where the sign is not resolved).
+    /// Where both the predicted and the measured intervals exclude zero,
+    /// whether they have the same sign (`None` where either is not
+    /// resolved).
     pub fn sign_ok(&self) -> Option<bool> {
-        let m = self.measured_iops();
-        m.resolved()
-            .then(|| (self.predicted_iops_pct() > 0.0) == (m.median > 0.0))
+        let (p, m) = (self.predicted_iops(), self.measured_iops());
+        (p.resolved() && m.resolved()).then_some((p.value > 0.0) == (m.median > 0.0))
     }
+    /// As [`DiffPoint::iops_ok`], within [`CPU_DIFF_TOLERANCE_POINTS`].
     pub fn cpu_ok(&self) -> bool {
-        (self.predicted_cpu_pts() - self.measured_cpu().median).abs() <= CPU_DIFF_TOLERANCE_POINTS
+        diff_agrees(
+            &self.predicted_cpu(),
+            &self.measured_cpu(),
+            CPU_DIFF_TOLERANCE_POINTS,
+        )
     }
 }
 
-/// The agreement rule for a predicted change against a measured one.
-pub fn diff_agrees(predicted: f64, measured: &PairedDiff) -> bool {
-    let inside = measured
-        .ci
-        .is_some_and(|ci| ci.lo <= predicted && predicted <= ci.hi);
-    inside || (predicted - measured.median).abs() <= DIFF_TOLERANCE_POINTS
+/// The agreement rule for a predicted change against a measured one: the
+/// two intervals overlap, or the prediction lies within `tolerance` of the
+/// measured median (the floor that keeps one run, whose interval is a
+/// point, from needing an exact hit).
+pub fn diff_agrees(predicted: &Prediction, measured: &PairedDiff, tolerance: f64) -> bool {
+    predicted.interval.overlaps(&measured_interval(measured))
+        || (predicted.value - measured.median).abs() <= tolerance
 }
 
 /// Everything [`validate_diffs`] measured.
@@ -235,6 +308,65 @@ impl DiffValidation {
                 .filter(|r| r.iops_ok() && r.cpu_ok())
                 .count(),
         }
+    }
+}
+
+/// Share of (policy, point) pairs whose change must agree for the model to
+/// be trusted (the issue's target), for IOPS and for CPU.
+pub const PAIRS_AGREE_TARGET_PCT: f64 = 80.0;
+
+/// A check of [`DiffValidation::trust`] that failed, with its counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrustFailure {
+    /// The baseline is outside the absolute targets at `off` of `points`.
+    Absolute { off: usize, points: usize },
+    /// The prediction has the wrong sign at `wrong` pairs where both
+    /// intervals are resolved.
+    WrongSign { wrong: usize, resolved: usize },
+    /// IOPS changes agree on fewer than [`PAIRS_AGREE_TARGET_PCT`].
+    IopsChanges { ok: usize, pairs: usize },
+    /// CPU changes agree on fewer than [`PAIRS_AGREE_TARGET_PCT`].
+    CpuChanges { ok: usize, pairs: usize },
+    /// Nothing to judge: no point, or no pair.
+    Empty,
+}
+
+impl Tally {
+    /// Whether this host's model can be trusted: every check in order of
+    /// what a user relies on first (the disk's own numbers, then the
+    /// changes' signs, then their sizes); the failures, first the most
+    /// basic. Empty: trusted.
+    pub fn failures(&self) -> Vec<TrustFailure> {
+        let mut failed = Vec::new();
+        if self.points == 0 || self.pairs == 0 {
+            failed.push(TrustFailure::Empty);
+        }
+        if self.absolute_ok < self.points {
+            failed.push(TrustFailure::Absolute {
+                off: self.points - self.absolute_ok,
+                points: self.points,
+            });
+        }
+        if self.sign_ok < self.resolved {
+            failed.push(TrustFailure::WrongSign {
+                wrong: self.resolved - self.sign_ok,
+                resolved: self.resolved,
+            });
+        }
+        let enough = |ok: usize| 100.0 * ok as f64 >= PAIRS_AGREE_TARGET_PCT * self.pairs as f64;
+        if !enough(self.iops_ok) {
+            failed.push(TrustFailure::IopsChanges {
+                ok: self.iops_ok,
+                pairs: self.pairs,
+            });
+        }
+        if !enough(self.cpu_ok) {
+            failed.push(TrustFailure::CpuChanges {
+                ok: self.cpu_ok,
+                pairs: self.pairs,
+            });
+        }
+        failed
     }
 }
 
@@ -353,6 +485,7 @@ fn pair(spec: &DiffSpec, modelled: &[RunRow], measured: &[Vec<Vec<RunRow>>]) -> 
                     baseline: m[..per].to_vec(),
                     candidate: m[ci * per..(ci + 1) * per].to_vec(),
                 },
+                spread_pct: spec.spread_pct.unwrap_or(0.0),
             });
         }
     }
@@ -388,8 +521,15 @@ mod tests {
     use crate::stats::Interval;
     use pollwise_core::PolicyKind;
 
+    fn point_prediction(value: f64) -> Prediction {
+        Prediction {
+            value,
+            interval: Interval::around(value, 0.0),
+        }
+    }
+
     #[test]
-    fn a_prediction_agrees_inside_the_interval_or_near_the_median() {
+    fn a_prediction_agrees_when_the_intervals_overlap_or_near_the_median() {
         let m = PairedDiff {
             n: 10,
             median: -8.0,
@@ -398,19 +538,92 @@ mod tests {
                 hi: -6.0,
             }),
         };
-        assert!(diff_agrees(-11.9, &m));
-        assert!(diff_agrees(-6.0, &m));
-        // Outside the interval but within 3 points of the median.
-        assert!(!diff_agrees(-4.5, &m));
-        let wide = PairedDiff {
-            ci: Some(Interval { lo: -9.0, hi: -7.0 }),
-            ..m
+        let tol = DIFF_TOLERANCE_POINTS;
+        assert!(diff_agrees(&point_prediction(-11.9), &m, tol));
+        assert!(diff_agrees(&point_prediction(-6.0), &m, tol));
+        // Outside the interval and more than 3 points from the median.
+        assert!(!diff_agrees(&point_prediction(-4.5), &m, tol));
+        // The same value with an interval of its own that reaches -6.
+        let wide = Prediction {
+            value: -4.5,
+            interval: Interval { lo: -6.0, hi: -3.0 },
         };
-        assert!(diff_agrees(-5.0, &wide));
-        assert!(!diff_agrees(-4.9, &wide));
-        // One run: only the median rule applies.
+        assert!(diff_agrees(&wide, &m, tol));
+        // One run: the median is the measured interval.
         let one = PairedDiff { ci: None, ..m };
-        assert!(diff_agrees(-10.0, &one) && !diff_agrees(0.0, &one));
+        assert!(diff_agrees(&point_prediction(-10.0), &one, tol));
+        assert!(!diff_agrees(&point_prediction(0.0), &one, tol));
+    }
+
+    #[test]
+    fn the_calibration_spread_widens_the_prediction_by_half_of_itself() {
+        let seeds = PairedDiff {
+            n: 3,
+            median: -10.0,
+            ci: Some(Interval {
+                lo: -12.0,
+                hi: -9.0,
+            }),
+        };
+        // 40% spread: +-20% of the 10-point change, 2 points each side.
+        let p = Prediction::of(-10.0, &seeds, 40.0);
+        assert_eq!(
+            p.interval,
+            Interval {
+                lo: -14.0,
+                hi: -7.0
+            }
+        );
+        assert!(p.resolved());
+        // One seed and no spread: the value alone.
+        let one = PairedDiff { ci: None, ..seeds };
+        assert_eq!(
+            Prediction::of(-10.0, &one, 0.0).interval,
+            Interval::around(-10.0, 0.0)
+        );
+        // A wide spread can leave the sign unresolved.
+        assert!(!Prediction::of(-10.0, &seeds, 200.0).resolved());
+    }
+
+    #[test]
+    fn the_trust_checks_name_what_failed_basic_first() {
+        let all = Tally {
+            pairs: 10,
+            iops_ok: 8,
+            resolved: 4,
+            sign_ok: 4,
+            cpu_ok: 8,
+            points: 4,
+            absolute_ok: 4,
+        };
+        assert_eq!(all.failures(), []);
+        let t = Tally {
+            iops_ok: 7,
+            sign_ok: 3,
+            absolute_ok: 0,
+            ..all
+        };
+        assert_eq!(
+            t.failures(),
+            [
+                TrustFailure::Absolute { off: 4, points: 4 },
+                TrustFailure::WrongSign {
+                    wrong: 1,
+                    resolved: 4
+                },
+                TrustFailure::IopsChanges { ok: 7, pairs: 10 },
+            ]
+        );
+        let empty = Tally {
+            pairs: 0,
+            iops_ok: 0,
+            resolved: 0,
+            sign_ok: 0,
+            cpu_ok: 0,
+            points: 0,
+            absolute_ok: 0,
+        };
+        assert_eq!(empty.failures(), [TrustFailure::Empty]);
     }
 
     /// A backend whose IOPS and CPU depend only on the policy, and which
@@ -465,6 +678,7 @@ mod tests {
             candidates: vec![params("off"), params("fixed")],
             seed: 1,
             repeats: 3,
+            spread_pct: None,
         };
         let v = validate_diffs(&device, &sim, &spec, &crate::quiet).unwrap();
         // Warm-up, then rounds rotated by one.

@@ -125,6 +125,7 @@ fn check(ui: &dyn Ui, c: &ValidateCmd) -> Result<Checked> {
         candidates,
         seed: c.seed,
         repeats: c.repeat,
+        spread_pct: preset.calibration.as_ref().map(|c| c.device_spread_pct),
     };
     Ok(Checked {
         against,
