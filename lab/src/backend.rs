@@ -177,6 +177,7 @@ impl Backend for DeviceBackend {
             target: self.spec.clone(),
             changes: Vec::new(),
             trace: false,
+            log_iterations: false,
             catch_sigint: true,
         };
         let mut row = device::run(&cfg)?.row;
