@@ -18,7 +18,7 @@ use crate::validate::{
 };
 
 /// A policy as its name and parameters.
-fn label(p: &Params) -> String {
+pub fn policy_label(p: &Params) -> String {
     if p.kind().specs().is_empty() {
         p.kind().to_string()
     } else {
@@ -74,7 +74,7 @@ pub fn write_validation_csv<W: Write + ?Sized>(
                 "sign_ok" => d.sign_ok().map(|b| b.to_string()).unwrap_or_default(),
                 "cpu_ok" => d.cpu_ok().to_string(),
                 "params" => cand.params.clone(),
-                "baseline" => label(&spec.baseline),
+                "baseline" => policy_label(&spec.baseline),
                 "iothreads" => wl.iothreads.to_string(),
                 "repeat" => d.measured.baseline.len().to_string(),
                 "baseline_device_iops" => opt(base.map(|b| b.reference.iops), 1),
@@ -211,7 +211,7 @@ fn write_diff_header<W: Write + ?Sized>(
          rounds after a warm-up) change of each policy against {}; policies:",
         spec.repeats,
         spec.repeats,
-        label(&spec.baseline)
+        policy_label(&spec.baseline)
     )?;
     writeln!(out, "measured: {PAIRED_CI_METHOD}")?;
     writeln!(
@@ -226,7 +226,7 @@ fn write_diff_header<W: Write + ?Sized>(
          exclude zero; CPU ok: overlap or within {CPU_DIFF_TOLERANCE_POINTS} points"
     )?;
     for p in &spec.candidates {
-        writeln!(out, "  {}", label(p))?;
+        writeln!(out, "  {}", policy_label(p))?;
     }
     writeln!(
         out,
@@ -304,7 +304,7 @@ fn write_absolute_table<W: Write + ?Sized>(
         out,
         "absolute agreement of {}: IOPS within {IOPS_TOLERANCE_PCT}%, CPU within \
          {CPU_TOLERANCE_POINTS} points (device mean of {} runs, sim mean of {} seeds)",
-        label(&spec.baseline),
+        policy_label(&spec.baseline),
         spec.repeats,
         spec.repeats
     )?;

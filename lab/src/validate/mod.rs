@@ -14,6 +14,7 @@ use crate::backend::{Backend, Point};
 use crate::compare::ComparedPoint;
 use crate::stats::{mean, mean_row, pct_diff, PairedDiff};
 
+pub mod explain;
 mod trust;
 use crate::{LabError, Progress};
 pub use trust::{
