@@ -473,6 +473,47 @@ mod tests {
         assert_eq!(v.baseline[0].iops_err_pct(), 0.0);
     }
 
+    fn compared(base: &[f64], cand: &[f64]) -> ComparedPoint {
+        let rows = |v: &[f64]| -> Vec<RunRow> {
+            v.iter()
+                .map(|&iops| RunRow {
+                    iops,
+                    ..crate::test_row()
+                })
+                .collect()
+        };
+        ComparedPoint {
+            workload: crate::compare::tests::workload(),
+            baseline: rows(base),
+            candidate: rows(cand),
+        }
+    }
+
+    #[test]
+    fn the_sign_is_judged_only_where_both_intervals_exclude_zero() {
+        let base = [100.0; 5];
+        let point = |predicted: &[f64]| DiffPoint {
+            workload: crate::compare::tests::workload(),
+            measured: compared(&base, &[110.0, 111.0, 112.0, 113.0, 114.0]),
+            predicted: compared(&base, predicted),
+            spread_pct: 0.0,
+        };
+        // Predicted -10% with a resolved interval: the wrong sign.
+        let wrong = point(&[90.0, 91.0, 89.0, 90.0, 90.0]);
+        assert_eq!(wrong.sign_ok(), Some(false));
+        assert!(!wrong.iops_ok());
+        // A prediction whose interval straddles zero has no sign to judge.
+        let unresolved = point(&[95.0, 105.0, 99.0, 102.0, 108.0]);
+        assert_eq!(unresolved.sign_ok(), None);
+        // Within 3 points of the median but the sign wrong: still a miss.
+        let measured_small = DiffPoint {
+            measured: compared(&base, &[101.0, 101.5, 102.0, 101.0, 101.2]),
+            ..point(&[99.0, 99.2, 99.1, 99.0, 99.3])
+        };
+        assert_eq!(measured_small.sign_ok(), Some(false));
+        assert!(!measured_small.iops_ok());
+    }
+
     #[test]
     fn errors_are_model_against_reference() {
         let a = Agreement {
