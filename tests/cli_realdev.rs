@@ -580,10 +580,82 @@ fn validate_prints_its_table(preset: &str, work: &Path) {
         "IOPS change agrees on",
         "absolute agreement of qemu",
         "point(s) within both targets",
+        "verdict: this host's model can",
         // The calibration repeated every point (--repeat 2): its spread.
         "calibration: the device's repeats differed by up to",
     ] {
         assert!(text.contains(needle), "missing {needle}:\n{text}");
+    }
+}
+
+#[test]
+fn validate_explain_compares_one_point_phase_by_phase() {
+    let _g = serial();
+    let Some(dir) = device_dir() else { return };
+    let work = own_dir(&dir, "explain");
+    let o = pollwise(&[
+        "validate",
+        "--explain",
+        "--preset",
+        "optane-p4800x",
+        "--dir",
+        work.to_str().unwrap(),
+        "--size-mb",
+        "8",
+        "--duration-ms",
+        "200",
+        "--iodepth",
+        "1",
+        "--numjobs",
+        "1",
+        "--baseline",
+        "off",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(
+        text.starts_with(
+            "where the loops part: randread 4k numjobs=1 iodepth=1 iothreads=1 with off"
+        ),
+        "{text}"
+    );
+    // Every phase once, sorted by the distance (the fourth column from
+    // the right).
+    let rows: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("phase "))
+        .skip(1)
+        .take(8)
+        .collect();
+    for phase in [
+        "poll   ",
+        "sleep ",
+        "wake-up latency ",
+        "busy ",
+        "io_submit ",
+    ] {
+        let n = rows.iter().filter(|r| r.starts_with(phase)).count();
+        assert_eq!(n, 1, "{phase} in:\n{text}");
+    }
+    let ks: Vec<f64> = rows
+        .iter()
+        .map(|r| r.split_whitespace().rev().nth(2).unwrap().parse().unwrap())
+        .collect();
+    assert!(ks.windows(2).all(|w| w[0] >= w[1]), "{ks:?}\n{text}");
+    // off sleeps on the device: its sleeps and wake-ups are measured.
+    let sleep = rows.iter().find(|r| r.starts_with("sleep ")).unwrap();
+    let per_s: f64 = sleep.split_whitespace().nth(1).unwrap().parse().unwrap();
+    assert!(per_s > 0.0, "{text}");
+    assert_left_empty(&work);
+}
+
+#[test]
+fn validate_explain_is_device_only_and_prints_a_table() {
+    for extra in [&["--backend", "qemu"][..], &["--format", "csv"][..]] {
+        let mut args = vec!["validate", "--explain", "--preset", "optane-p4800x"];
+        args.extend_from_slice(extra);
+        let o = pollwise(&args);
+        assert_clean_error(&o, &["validate --explain"]);
     }
 }
 

@@ -14,9 +14,9 @@ mod common;
 use common::{assert_ok, pollwise, stdout};
 
 /// `pollwise compare` (preset optane-p4800x, qemu against weighted).
-const DEFAULT_COMPARE: &str = "dd914280963393141cd06bd5482a247765cc3d071794308685f9c4c831dcccd7";
+const DEFAULT_COMPARE: &str = "45b20e53c97cd5aaf15a78b3dd3da0ccb61c20b4444d2b881c333970b993cca6";
 /// `pollwise compare --preset fcp-16disk`.
-const FCP_16DISK_COMPARE: &str = "28b2b6f320fb01b8cef4509249857f47984bb021c595f276f64ae1274b12bf5c";
+const FCP_16DISK_COMPARE: &str = "4a696262ee4b128e4a94d523acd18a543dc97ea2ccaf3bb5ff75e54f1493dddb";
 
 fn assert_golden(args: &[&str], expected: &str) {
     let o = pollwise(args);

@@ -63,6 +63,7 @@
 //! while the loop is busy, a poll timeout of an iteration that has moved
 //! on) return [`Step::Nothing`].
 
+use crate::iteration::IterRecord;
 use crate::outcome::{HandlerId, Outcome};
 use crate::param::ParamError;
 use crate::params::Params;
@@ -188,6 +189,11 @@ pub struct IoThread {
     /// The latest time any call passed in (time never goes backwards).
     last_now: u64,
     counters: LoopCounters,
+    /// When the work of a sleeping iteration arrived.
+    arrived_at: u64,
+    /// The current iteration's phases, and the last ended iteration's.
+    record: IterRecord,
+    ended: IterRecord,
 }
 
 /// The part of `[a, b)` inside `[lo, hi)`.
@@ -220,6 +226,9 @@ impl IoThread {
             to,
             last_now: 0,
             counters: LoopCounters::default(),
+            arrived_at: 0,
+            record: IterRecord::default(),
+            ended: IterRecord::default(),
         }
     }
 
@@ -330,6 +339,10 @@ impl IoThread {
         );
         self.iter_start = now;
         self.armed_at = now;
+        self.record = IterRecord {
+            start_ns: now,
+            ..IterRecord::default()
+        };
         if self.clairvoyant {
             // A self-notified loop does not sleep whatever its window: it
             // runs the notifier's iteration first, as an online policy's
@@ -378,6 +391,7 @@ impl IoThread {
             return Step::Nothing;
         }
         self.counters.poll_ns += overlap(self.iter_start, now, self.from, self.to);
+        self.record.poll_ns = now - self.iter_start;
         self.notify_enabled = true;
         self.armed_at = now;
         if self.armed_returns_at_once() {
@@ -471,12 +485,29 @@ impl IoThread {
                 if self.measuring(now) {
                     self.counters.wakeups += 1;
                 }
+                self.arrived_at = now;
                 self.counters.blocked_ns += overlap(self.blocked_at, now, self.from, self.to);
                 Step::Wake
             }
             Phase::Idle | Phase::Noticing { .. } | Phase::Processing | Phase::Foreseeing => {
                 Step::Nothing
             }
+        }
+    }
+
+    /// Counts how the loop waited for the work it noticed at `now`, in the
+    /// counters and the iteration's record.
+    fn account_wait(&mut self, now: u64, polled: bool, slept: bool) {
+        if polled {
+            self.counters.poll_ns += overlap(self.iter_start, now, self.from, self.to);
+            self.record.poll_ns = now - self.iter_start;
+            self.record.polled = true;
+        } else if slept {
+            self.record.slept_ns = self.arrived_at - self.blocked_at;
+            self.record.wake_ns = Some(now - self.arrived_at);
+        } else {
+            // The re-check (a ppoll() that returned at once) ran on the CPU.
+            self.counters.busy_ns += overlap(self.armed_at, now, self.from, self.to);
         }
     }
 
@@ -492,12 +523,7 @@ impl IoThread {
         let Phase::Noticing { polled, slept } = self.phase else {
             return None;
         };
-        if polled {
-            self.counters.poll_ns += overlap(self.iter_start, now, self.from, self.to);
-        } else if !slept {
-            // The re-check (a ppoll() that returned at once) ran on the CPU.
-            self.counters.busy_ns += overlap(self.armed_at, now, self.from, self.to);
-        }
+        self.account_wait(now, polled, slept);
         self.handlers.clear();
         let notifier = self.notifier.filter(|_| self.notified && polled);
         self.notified = false;
@@ -526,6 +552,7 @@ impl IoThread {
             self.readable.fill(false);
         }
         let block_ns = now - self.iter_start;
+        self.record.wait_ns = block_ns;
         let before = self.policy.window_ns();
         let outcome = if polled {
             Outcome::polled(block_ns, &self.handlers)
@@ -582,7 +609,19 @@ impl IoThread {
             self.iter_window,
             overlap(self.iter_start, now, self.from, self.to),
         );
+        self.record.busy_ns = now - self.noticed_at;
+        self.ended = self.record;
         self.phase = Phase::Idle;
+    }
+
+    /// The phases of the last iteration that ended: its poll, sleep and
+    /// busy times, whether polling found the work, and, for one that slept,
+    /// the wake-up's latency from the arrival the host reported (exact for
+    /// a host that reports arrivals as they happen; a host that learns of
+    /// an arrival only when it wakes replaces it). The host fills in the
+    /// rest of the [`IterRecord`].
+    pub fn last_iteration(&self) -> IterRecord {
+        self.ended
     }
 
     /// Closes the iteration still open at `to`, the end of the measured
@@ -781,6 +820,51 @@ mod tests {
         assert_eq!(it.begin(0, false), Step::Notice);
         assert!(!it.noticed(5, []).unwrap().polled);
         assert_eq!(it.last_handlers(), &[0]);
+    }
+
+    #[test]
+    fn the_last_iteration_records_each_phase() {
+        let mut it = qemu();
+        it.begin(0, false);
+        it.block(10);
+        it.arrival(100);
+        it.noticed(130, [1]).unwrap();
+        it.end(200);
+        let r = it.last_iteration();
+        assert_eq!(
+            (r.start_ns, r.poll_ns, r.polled, r.slept_ns, r.wake_ns, r.busy_ns),
+            (0, 0, false, 90, Some(30), 70)
+        );
+        // Window 4000 now: polled, found at 450.
+        assert_eq!(it.begin(200, false), Step::Poll { deadline_ns: 4200 });
+        it.arrival(650);
+        it.noticed(650, [0]).unwrap();
+        it.end(700);
+        let r = it.last_iteration();
+        assert_eq!(
+            (r.start_ns, r.poll_ns, r.polled, r.slept_ns, r.wake_ns, r.busy_ns),
+            (200, 450, true, 0, None, 50)
+        );
+        // The window runs out, then the loop sleeps: both phases recorded.
+        let w = it.iteration_window();
+        let deadline = 700 + it.policy().window_ns();
+        assert!(w > 0);
+        assert_eq!(
+            it.begin(700, false),
+            Step::Poll {
+                deadline_ns: deadline
+            }
+        );
+        assert_eq!(it.poll_timeout(deadline), Step::Arm);
+        it.block(deadline);
+        it.arrival(deadline + 1000);
+        it.noticed(deadline + 1005, [1]).unwrap();
+        it.end(deadline + 1010);
+        let r = it.last_iteration();
+        assert_eq!(
+            (r.poll_ns, r.polled, r.slept_ns, r.wake_ns, r.busy_ns),
+            (deadline - 700, false, 1000, Some(5), 5)
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! backend (for example QEMU's own `aio_poll()` built from source) only
 //! implements this trait.
 
-use pollwise_core::{Limits, Params, RunRow, Workload};
+use pollwise_core::{IterRecord, Limits, Params, RunRow, Workload};
 use pollwise_realdev::run::{self as device, RunConfig};
 use pollwise_realdev::sys::SigintGuard;
 use pollwise_realdev::target::{Target, TargetSpec};
@@ -151,6 +151,35 @@ impl DeviceBackend {
     }
 }
 
+impl DeviceBackend {
+    /// One run that also logs every loop iteration, phase by phase
+    /// (`validate --explain`).
+    pub fn run_logged(&self, p: &Point) -> Result<(RunRow, Vec<IterRecord>), LabError> {
+        self.run_with(p, true)
+    }
+
+    fn run_with(&self, p: &Point, log: bool) -> Result<(RunRow, Vec<IterRecord>), LabError> {
+        if self.sigint.interrupted() {
+            return Err(LabError::Interrupted);
+        }
+        self.check_params(&p.params)?;
+        let cfg = RunConfig {
+            workload: pollwise_realdev::loadgen::JobSpec::new(&p.workload, p.seed),
+            duration_ms: p.workload.duration_ms,
+            params: p.params.clone(),
+            target: self.spec.clone(),
+            changes: Vec::new(),
+            trace: false,
+            log_iterations: log,
+            catch_sigint: true,
+        };
+        let out = device::run(&cfg)?;
+        let mut row = out.row;
+        row.preset = self.label.clone();
+        Ok((row, out.loop_report.iterations_log))
+    }
+}
+
 /// Refuses the clairvoyant oracle on a backend that cannot know the
 /// future.
 pub fn online(params: &Params) -> Result<(), LabError> {
@@ -181,21 +210,6 @@ impl Backend for DeviceBackend {
         online(params)
     }
     fn run(&self, p: &Point) -> Result<RunRow, LabError> {
-        if self.sigint.interrupted() {
-            return Err(LabError::Interrupted);
-        }
-        self.check_params(&p.params)?;
-        let cfg = RunConfig {
-            workload: pollwise_realdev::loadgen::JobSpec::new(&p.workload, p.seed),
-            duration_ms: p.workload.duration_ms,
-            params: p.params.clone(),
-            target: self.spec.clone(),
-            changes: Vec::new(),
-            trace: false,
-            catch_sigint: true,
-        };
-        let mut row = device::run(&cfg)?.row;
-        row.preset = self.label.clone();
-        Ok(row)
+        Ok(self.run_with(p, false)?.0)
     }
 }

@@ -145,6 +145,7 @@ pub fn build(cal: &Calibration) -> Result<Preset, String> {
             iodepth: 8,
             duration_ms: 1000,
             warmup_ms: 50,
+            fitted_rw: None,
         },
         host: Some(host(cal)),
         calibration: calibration_table(cal),

@@ -16,7 +16,8 @@ use std::sync::mpsc::Sender;
 use std::sync::Arc;
 
 use pollwise_core::{
-    HandlerId, IoThread, ParamError, Params, Policy, Step, TracePoint, WindowStats,
+    HandlerId, IoThread, IterRecord, ParamError, Params, Policy, Step, TracePoint, WindowStats,
+    MAX_ITER_RECORDS,
 };
 
 use crate::aio::{AioContext, IoEvent, Iocb};
@@ -78,6 +79,9 @@ pub trait LoopHost {
     fn notified_self(&mut self) -> bool {
         false
     }
+    /// An iteration ended: its phases as the machine saw them
+    /// ([`IoThread::last_iteration`]), for a host that logs iterations.
+    fn iteration(&mut self, _record: IterRecord) {}
 }
 
 /// Runs the loop until `stop`, then shuts it down: the queue is closed,
@@ -128,6 +132,7 @@ pub fn drive<H: LoopHost>(
             lp.notify_self();
         }
         lp.end(host.now());
+        host.iteration(lp.last_iteration());
     }
     queue.close();
     requests.clear();
@@ -298,6 +303,14 @@ pub struct LoopReport {
     /// The rest of a job's latency is hand-off between threads.
     pub device_ns_total: u64,
     pub device_reaped: u64,
+    /// Every iteration, phase by phase, when the run logs them
+    /// ([`EventLoop::log_iterations`]; at most
+    /// [`pollwise_core::MAX_ITER_RECORDS`]); start times from the run's
+    /// epoch. A woken iteration's `wake_ns` runs from the submission
+    /// doorbell's ring; a wake-up by a completion alone is `None` (the
+    /// kernel's write of the AIO eventfd is not timed), and its `slept_ns`
+    /// then holds the wake-up too.
+    pub iterations_log: Vec<IterRecord>,
 }
 
 impl LoopReport {
@@ -321,6 +334,9 @@ impl LoopReport {
         self.user_space_ring &= o.user_space_ring;
         self.device_ns_total += o.device_ns_total;
         self.device_reaped += o.device_reaped;
+        let room = MAX_ITER_RECORDS.saturating_sub(self.iterations_log.len());
+        self.iterations_log
+            .extend(o.iterations_log.iter().take(room).copied());
     }
 }
 
@@ -348,6 +364,8 @@ pub struct EventLoop {
     pub params: Arc<ParamCell>,
     pub stop: Arc<StopSignal>,
     pub trace: bool,
+    /// Log every iteration (see [`LoopReport::iterations_log`]).
+    log: bool,
 }
 
 impl EventLoop {
@@ -393,7 +411,15 @@ impl EventLoop {
             params,
             stop,
             trace,
+            log: false,
         })
+    }
+
+    /// Logs every iteration phase by phase, timing each submission and
+    /// each submission doorbell's ring (a few clock reads per iteration).
+    pub fn log_iterations(&mut self) {
+        self.log = true;
+        self.submit_efd.record_rings();
     }
 
     /// Runs until the stop signal, then cancels what was never submitted,
@@ -405,7 +431,11 @@ impl EventLoop {
         let cell = Arc::clone(&self.params);
         let mut lp = IoThread::new(self.initial.clone(), HANDLERS, 0, u64::MAX);
         let slots = self.pool.slots();
+        let log = self.log.then(Vec::new);
         let mut host = DiskHost {
+            log,
+            io: IterRecord::default(),
+            woke_rung: None,
             report: LoopReport {
                 user_space_ring: self.aio.user_space_ring(),
                 params_history: vec![self.initial.to_string()],
@@ -423,6 +453,7 @@ impl EventLoop {
         let cpu_start = thread_cpu_ns();
         let result = drive(&mut lp, &mut host, &queue, &stop, Some(&cell));
         let mut r = host.report;
+        r.iterations_log = host.log.unwrap_or_default();
         r.elapsed_ns = mono_ns() - start;
         r.cpu_ns = thread_cpu_ns() - cpu_start;
         r.device_ns_total = host.lp.device_ns_total;
@@ -451,6 +482,11 @@ pub struct DiskHost {
     iocbs: Vec<Iocb>,
     tokens: Vec<u64>,
     in_flight: usize,
+    /// The iterations logged, when asked for; this iteration's submission
+    /// and reaping; when the submission doorbell that woke it rang.
+    log: Option<Vec<IterRecord>>,
+    io: IterRecord,
+    woke_rung: Option<u64>,
 }
 
 impl LoopHost for DiskHost {
@@ -467,6 +503,7 @@ impl LoopHost for DiskHost {
     fn reset_doorbells(&mut self) {
         self.lp.submit_efd.drain();
         self.lp.aio_efd.drain();
+        self.lp.submit_efd.take_rung();
     }
 
     fn stranded(&self) -> bool {
@@ -476,6 +513,12 @@ impl LoopHost for DiskHost {
     fn wait(&mut self, handlers: &mut Vec<HandlerId>) -> std::io::Result<()> {
         self.lp.epoll.wait(-1, &mut self.tokens)?;
         handlers.extend(self.tokens.iter().map(|&t| t as HandlerId));
+        if self.log.is_some() {
+            self.woke_rung = handlers
+                .contains(&SUBMIT_HANDLER)
+                .then(|| self.lp.submit_efd.take_rung())
+                .flatten();
+        }
         Ok(())
     }
 
@@ -484,12 +527,23 @@ impl LoopHost for DiskHost {
         // out completions.
         self.backlog.append(requests);
         if !self.backlog.is_empty() {
-            self.in_flight += self
+            let (at, calls) = (
+                self.log.as_ref().map(|_| mono_ns()),
+                self.report.submit_calls,
+            );
+            let taken = self
                 .lp
                 .submit(&mut self.backlog, &mut self.iocbs, &mut self.report);
+            self.in_flight += taken;
+            if let Some(at) = at {
+                self.io.submit_ns = mono_ns() - at;
+                self.io.submit_calls = (self.report.submit_calls - calls) as u32;
+                self.io.submitted = taken as u32;
+            }
         }
         self.events.clear();
         self.lp.aio.reap(&mut self.events);
+        self.io.reaped = self.events.len() as u32;
         self.in_flight -= self.events.len();
         self.lp.complete(&self.events);
         self.lp.flush();
@@ -523,6 +577,38 @@ impl LoopHost for DiskHost {
             Ok(p) => self.report.params_history.push(p.to_string()),
             Err(_) => self.report.param_rejections += 1,
         }
+    }
+
+    fn iteration(&mut self, r: IterRecord) {
+        let io = std::mem::take(&mut self.io);
+        let rung = self.woke_rung.take();
+        let Some(log) = self.log.as_mut().filter(|l| l.len() < MAX_ITER_RECORDS) else {
+            return;
+        };
+        log.push(device_record(r, io, rung, self.epoch_ns));
+    }
+}
+
+/// The machine's record `r` of an iteration on the device, with its
+/// submission and reaping `io`: times from `epoch_ns`, and for a woken
+/// iteration the wake-up measured from the doorbell's ring `rung` (the
+/// machine heard of the arrival only when the loop woke), the sleep up to
+/// it; without a ring, the wake-up is unknown and the sleep holds it.
+fn device_record(r: IterRecord, io: IterRecord, rung: Option<u64>, epoch_ns: u64) -> IterRecord {
+    let noticed = r.start_ns + r.wait_ns;
+    let asleep = r.slept_ns + r.wake_ns.unwrap_or(0);
+    let wake_ns = rung
+        .filter(|_| r.slept_ns > 0 || r.wake_ns.is_some())
+        .map(|at| noticed.saturating_sub(at).min(asleep));
+    IterRecord {
+        start_ns: r.start_ns.saturating_sub(epoch_ns),
+        slept_ns: asleep - wake_ns.unwrap_or(0),
+        wake_ns,
+        submit_ns: io.submit_ns,
+        submit_calls: io.submit_calls,
+        submitted: io.submitted,
+        reaped: io.reaped,
+        ..r
     }
 }
 

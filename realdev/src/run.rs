@@ -20,7 +20,7 @@ use crate::target::{Target, TargetError, TargetSpec};
 /// The loop's doorbell in production: a write to its eventfd.
 impl Doorbell for EventFd {
     fn ring(&self) {
-        self.signal();
+        self.ring_stamped();
     }
 }
 
@@ -40,6 +40,9 @@ pub struct RunConfig {
     /// Applied in order of `at_ms` while the run goes on.
     pub changes: Vec<ParamChange>,
     pub trace: bool,
+    /// Log every loop iteration phase by phase
+    /// ([`LoopReport::iterations_log`]).
+    pub log_iterations: bool,
     /// Route Ctrl-C to a clean stop (the CLI sets this; a library caller
     /// running several runs in parallel threads should not).
     pub catch_sigint: bool,
@@ -185,22 +188,24 @@ impl Loops {
                     }
                 })
                 .collect();
-            all.event_loops.push(
-                EventLoop::new(
-                    target.fd(),
-                    w.bs,
-                    w.iodepth,
-                    pool.clone(),
-                    queue.clone(),
-                    submit_efd.clone(),
-                    txs,
-                    all.params_cell.clone(),
-                    cfg.params.clone(),
-                    all.stop.clone(),
-                    cfg.trace,
-                )
-                .map_err(RunError::Setup)?,
-            );
+            let mut event_loop = EventLoop::new(
+                target.fd(),
+                w.bs,
+                w.iodepth,
+                pool.clone(),
+                queue.clone(),
+                submit_efd.clone(),
+                txs,
+                all.params_cell.clone(),
+                cfg.params.clone(),
+                all.stop.clone(),
+                cfg.trace,
+            )
+            .map_err(RunError::Setup)?;
+            if cfg.log_iterations {
+                event_loop.log_iterations();
+            }
+            all.event_loops.push(event_loop);
             all.queues.push(queue);
             all.bells.push(submit_efd);
         }

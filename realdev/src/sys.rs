@@ -4,7 +4,7 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
 
 /// Nanoseconds of CLOCK_MONOTONIC (served by the vDSO: no system call).
 pub fn mono_ns() -> u64 {
@@ -31,6 +31,11 @@ fn clock_ns(clock: libc::clockid_t) -> u64 {
 #[derive(Debug)]
 pub struct EventFd {
     fd: OwnedFd,
+    /// Whether [`EventFd::ring_stamped`] records when it rang.
+    stamps: AtomicBool,
+    /// CLOCK_MONOTONIC of the first stamped ring since the last
+    /// [`EventFd::take_rung`]; 0: none.
+    rung_at: AtomicU64,
 }
 
 impl EventFd {
@@ -43,7 +48,36 @@ impl EventFd {
         // SAFETY: fd is a fresh descriptor we own.
         Ok(EventFd {
             fd: unsafe { OwnedFd::from_raw_fd(fd) },
+            stamps: AtomicBool::new(false),
+            rung_at: AtomicU64::new(0),
         })
+    }
+
+    /// From now on [`EventFd::ring_stamped`] records when it first rang
+    /// (one clock read per ring), for a loop that measures its wake-ups.
+    pub fn record_rings(&self) {
+        self.stamps.store(true, Ordering::Relaxed);
+    }
+
+    /// [`EventFd::signal`], first recording the time if asked to and if no
+    /// ring since the last [`EventFd::take_rung`] has.
+    pub fn ring_stamped(&self) {
+        if self.stamps.load(Ordering::Relaxed) {
+            let now = mono_ns().max(1);
+            let _ = self
+                .rung_at
+                .compare_exchange(0, now, Ordering::Release, Ordering::Relaxed);
+        }
+        self.signal();
+    }
+
+    /// When it first rang since the last call (`None`: it did not, or
+    /// rings are not recorded).
+    pub fn take_rung(&self) -> Option<u64> {
+        match self.rung_at.swap(0, Ordering::AcqRel) {
+            0 => None,
+            at => Some(at),
+        }
     }
 
     /// Adds 1 to the counter, waking a waiter. EAGAIN (counter saturated)

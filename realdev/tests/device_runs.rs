@@ -47,6 +47,7 @@ fn config(dir: &Path, rw: RwMode, policy: PolicyKind) -> RunConfig {
         },
         changes: Vec::new(),
         trace: false,
+        log_iterations: false,
         catch_sigint: false,
     }
 }
@@ -377,4 +378,36 @@ fn aio_context_is_counted_while_alive_and_its_ring_read_in_user_space() {
         before,
         "io_destroy did not release the context"
     );
+}
+
+#[test]
+fn the_iteration_log_accounts_for_every_completion_and_times_the_wakeups() {
+    let _g = serial();
+    let Some(dir) = device_dir() else { return };
+    // `off` never polls: every wait is a sleep, and at queue depth 1 every
+    // new request rings the submission doorbell of a sleeping loop.
+    let mut cfg = config(&dir, RwMode::RandRead, PolicyKind::Off);
+    cfg.workload.iodepth = 1;
+    cfg.log_iterations = true;
+    let out = run(&cfg).unwrap();
+    let log = &out.loop_report.iterations_log;
+    assert_eq!(
+        log.len() as u64,
+        out.loop_report.iterations,
+        "one record per iteration"
+    );
+    let reaped: u64 = log.iter().map(|r| u64::from(r.reaped)).sum();
+    let ios: u64 = out.jobs.iter().map(|j| j.ios).sum();
+    assert!(reaped >= ios, "{reaped} reaped, {ios} answered");
+    let submitted: u64 = log.iter().map(|r| u64::from(r.submitted)).sum();
+    assert!(submitted >= ios, "{submitted} submitted, {ios} answered");
+    assert!(log.iter().all(|r| !r.polled && r.poll_ns == 0), "off polls");
+    assert!(log.iter().any(|r| r.submit_calls > 0 && r.submit_ns > 0));
+    let woken: Vec<u64> = log.iter().filter_map(|r| r.wake_ns).collect();
+    assert!(!woken.is_empty(), "no wake-up was timed from its doorbell");
+    // A wake-up is shorter than the sleep it ends plus the wait.
+    assert!(log.iter().all(|r| r.wake_ns.is_none_or(|w| w <= r.wait_ns)));
+    // Without the log, nothing is kept.
+    cfg.log_iterations = false;
+    assert!(run(&cfg).unwrap().loop_report.iterations_log.is_empty());
 }

@@ -7,8 +7,8 @@ use std::collections::{BinaryHeap, VecDeque};
 
 use hdrhistogram::Histogram;
 use pollwise_core::{
-    run_row, EventKind, Foresight, Latency, Params, RawCounts, RunLabels, RunRow, TracePoint,
-    TraceRow, WindowStats,
+    run_row, EventKind, Foresight, IterRecord, Latency, Params, RawCounts, RunLabels, RunRow,
+    TracePoint, TraceRow, WindowStats, MAX_ITER_RECORDS,
 };
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, LogNormal};
@@ -100,6 +100,9 @@ struct SimThread {
     handlers: u32,
     ready_sub: Vec<u32>,
     ready_cmp: Vec<u32>,
+    /// What the current iteration submitted and reaped (only while
+    /// iterations are logged).
+    io: IterRecord,
 }
 
 impl SimThread {
@@ -178,6 +181,9 @@ pub struct Engine<'a> {
     force_next: Option<bool>,
     /// Clairvoyant decisions made so far.
     decisions: u64,
+    /// Every iteration begun inside the measured interval, when asked for
+    /// ([`Engine::log_iterations`]).
+    iters: Option<Vec<IterRecord>>,
 }
 
 /// Every job's `iodepth` request slots, job j on vCPU j % `vcpus`.
@@ -269,6 +275,7 @@ fn new_iothread(
         handlers,
         ready_sub: Vec::new(),
         ready_cmp: Vec::new(),
+        io: IterRecord::default(),
     }
 }
 
@@ -335,6 +342,7 @@ impl<'a> Engine<'a> {
             processed: 0,
             force_next: None,
             decisions: 0,
+            iters: None,
         })
     }
 
@@ -735,7 +743,17 @@ impl<'a> Engine<'a> {
             t.lp.notify_self();
         }
         self.notify_round += 1;
-        busy += self.submit_cost(&subs);
+        let submit_ns = self.submit_cost(&subs);
+        if self.iters.is_some() {
+            self.iothreads[it as usize].io = IterRecord {
+                submit_ns: self.wall(submit_ns),
+                submit_calls: u32::from(!subs.is_empty()),
+                submitted: subs.len() as u32,
+                reaped: cmps.len() as u32,
+                ..IterRecord::default()
+            };
+        }
+        busy += submit_ns;
         let submit_at = now + self.wall(busy);
         busy += costs.complete_ns * cmps.len() as u64;
         let (notified, woken) = self.vcpus_to_notify(&cmps);
@@ -823,13 +841,52 @@ impl<'a> Engine<'a> {
         if let Some(h) = &mut self.host {
             if let Some(d) = h.preempt(it, self.now, Resume::Begin) {
                 self.iothreads[it as usize].lp.end_only(self.now);
+                self.log_iteration(it);
                 self.dispatch(Some(d));
                 return;
             }
         }
         let t = &mut self.iothreads[it as usize];
         let next = t.lp.end(self.now, t.pending());
+        self.log_iteration(it);
         self.schedule_loop(it, next);
+    }
+
+    /// Keeps the iteration IOThread `it` just ended, if iterations are
+    /// logged and it began inside the measured interval.
+    fn log_iteration(&mut self, it: u32) {
+        let (from, to) = (self.measure_from, self.measure_to);
+        let Some(iters) = &mut self.iters else {
+            return;
+        };
+        let t = &self.iothreads[it as usize];
+        let r = t.lp.machine().last_iteration();
+        if (from..to).contains(&r.start_ns) && iters.len() < MAX_ITER_RECORDS {
+            let io = t.io;
+            iters.push(IterRecord {
+                start_ns: r.start_ns - from,
+                submit_ns: io.submit_ns,
+                submit_calls: io.submit_calls,
+                submitted: io.submitted,
+                reaped: io.reaped,
+                ..r
+            });
+        }
+    }
+
+    /// Logs every iteration of the measured interval (see
+    /// [`Engine::run_logged`]).
+    pub(crate) fn log_iterations(mut self) -> Self {
+        self.iters = Some(Vec::new());
+        self
+    }
+
+    /// Runs to the end and returns the metrics and the iterations logged.
+    pub(crate) fn run_logged(mut self) -> (RunRow, Vec<IterRecord>) {
+        self.start();
+        while self.step() {}
+        let iters = self.iters.take().unwrap_or_default();
+        (self.finish().0, iters)
     }
 
     // ---- shared host (crate::host) ----------------------------------------

@@ -26,7 +26,7 @@ pub use preset::{
 };
 pub use workload::{Rw, Validate, Workload, LIMITS};
 
-use pollwise_core::{Params, RunRow, TraceRow};
+use pollwise_core::{IterRecord, Params, RunRow, TraceRow};
 
 /// Simulates one run and returns its metrics row.
 pub fn simulate(
@@ -65,6 +65,20 @@ pub fn simulate_streamed<'a>(
         .stream_trace(Box::new(sink))
         .run()
         .0)
+}
+
+/// Simulates one run and also returns every loop iteration of its measured
+/// interval, phase by phase (at most [`pollwise_core::MAX_ITER_RECORDS`]),
+/// start times from the start of the measured interval.
+pub fn simulate_iterations(
+    preset: &Preset,
+    workload: &Workload,
+    params: &Params,
+    seed: u64,
+) -> Result<(RunRow, Vec<IterRecord>), SimError> {
+    Ok(engine::Engine::new(preset, workload, params, seed, false)?
+        .log_iterations()
+        .run_logged())
 }
 
 /// Simulates one run and returns its metrics and the number of events the

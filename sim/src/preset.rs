@@ -463,6 +463,12 @@ pub struct Matrix {
     /// Virtual time simulated before measuring, so queues and windows
     /// reach their steady state.
     pub warmup_ms: u64,
+    /// The kinds of rows the preset's fitted numbers were fitted on, when
+    /// it was fitted to published rows: rows of any other kind are the
+    /// model's predictions, and `compare` marks them so. Absent: the preset
+    /// says nothing (a calibration's preset is measured, not fitted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fitted_rw: Option<Vec<Rw>>,
 }
 
 impl Matrix {

@@ -1,7 +1,5 @@
-//! `pollwise validate`: what the simulator (with a calibrated preset)
-//! predicts each policy changes against a baseline, against what the
-//! device measures, with the measurement's interval; and the baseline's
-//! absolute agreement.
+//! `pollwise validate`: the baseline's absolute agreement, then what the simulator predicts
+//! each policy changes against what the device measures; or (`--explain`) one point's phases.
 
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
@@ -20,8 +18,7 @@ use crate::workload_args::WorkloadArgs;
 
 #[derive(Args, Debug)]
 pub struct ValidateArgs {
-    /// The calibrated preset (`pollwise realdev calibrate --out FILE`), or
-    /// any preset name or file.
+    /// The calibrated preset (`pollwise realdev calibrate --out FILE`), or any preset.
     #[arg(long, value_name = "FILE")]
     pub preset: String,
     /// The policy every other is compared against, e.g.
@@ -64,6 +61,10 @@ pub struct ValidateArgs {
     /// Deprecated: --backend.
     #[arg(long, value_enum, hide = true, conflicts_with = "backend")]
     pub against: Option<RealKind>,
+    /// Run the matrix's first point with the baseline on the device and the simulator and
+    /// print the loop's phases side by side, the most different first (device only).
+    #[arg(long)]
+    pub explain: bool,
     #[command(flatten)]
     pub cache: CacheArgs,
     #[command(flatten)]
@@ -75,9 +76,8 @@ pub enum ValidateFormat {
     Table,
     /// One row per (policy, point); see `VALIDATION_CSV_COLUMNS` in lab.
     Csv,
-    /// A report for the docs: the command, the checks against their
-    /// targets, each pair that misses, the table, the preset's
-    /// calibration comments and the CSV.
+    /// A report for the docs: the command, the checks against their targets, the
+    /// pairs that miss, the table, the preset's calibration comments and the CSV.
     Markdown,
     /// Plain text within 72 columns, as posted to qemu-devel.
     Mail,
@@ -105,6 +105,7 @@ pub fn run(a: ValidateArgs) -> Result<()> {
         out: a.out,
         backend: a.backend.map(Into::into),
         against: a.against.map(Into::into),
+        explain: a.explain,
     };
     let command = validate::command_line(std::env::args());
     let mut out = BufWriter::new(io::stdout());

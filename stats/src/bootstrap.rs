@@ -12,6 +12,39 @@ pub struct Interval {
     pub hi: f64,
 }
 
+impl Interval {
+    /// The interval `[point - half, point + half]` (`half` >= 0).
+    pub fn around(point: f64, half: f64) -> Interval {
+        Interval {
+            lo: point - half.abs(),
+            hi: point + half.abs(),
+        }
+    }
+    /// The smallest interval holding this one and `point`.
+    pub fn including(self, point: f64) -> Interval {
+        Interval {
+            lo: self.lo.min(point),
+            hi: self.hi.max(point),
+        }
+    }
+    /// This interval with `by` (>= 0) added on each side.
+    pub fn widened(self, by: f64) -> Interval {
+        Interval {
+            lo: self.lo - by.abs(),
+            hi: self.hi + by.abs(),
+        }
+    }
+    /// Whether the two intervals share a point (closed intervals: touching
+    /// counts).
+    pub fn overlaps(&self, other: &Interval) -> bool {
+        self.lo <= other.hi && other.lo <= self.hi
+    }
+    /// Whether the interval excludes zero: the sign it gives is resolved.
+    pub fn excludes_zero(&self) -> bool {
+        self.lo > 0.0 || self.hi < 0.0
+    }
+}
+
 /// Resamples of every bootstrap interval.
 pub const BOOTSTRAP_RESAMPLES: usize = 4000;
 

@@ -121,6 +121,41 @@ pub fn spread_pct(values: &[f64]) -> f64 {
     100.0 * r / med
 }
 
+/// The two-sample Kolmogorov-Smirnov statistic: the largest distance,
+/// over every value `x`, between the fractions of `a` and of `b` at or
+/// below `x` (0: the same distribution, 1: no overlap at all). A sample
+/// with no values is at distance 1 from one with values, and 0 from
+/// another empty one. NaN values are ignored.
+pub fn ks_distance(a: &[f64], b: &[f64]) -> f64 {
+    let clean = |v: &[f64]| {
+        sorted(
+            &v.iter()
+                .copied()
+                .filter(|x| !x.is_nan())
+                .collect::<Vec<_>>(),
+        )
+    };
+    let (a, b) = (clean(a), clean(b));
+    match (a.is_empty(), b.is_empty()) {
+        (true, true) => return 0.0,
+        (true, false) | (false, true) => return 1.0,
+        _ => {}
+    }
+    let (na, nb) = (a.len() as f64, b.len() as f64);
+    let (mut i, mut j, mut d) = (0usize, 0usize, 0f64);
+    while i < a.len() && j < b.len() {
+        let x = a[i].min(b[j]);
+        while i < a.len() && a[i] <= x {
+            i += 1;
+        }
+        while j < b.len() && b[j] <= x {
+            j += 1;
+        }
+        d = d.max((i as f64 / na - j as f64 / nb).abs());
+    }
+    d
+}
+
 /// `cand` relative to `base`, in percent: `100 (cand - base) / base`.
 ///
 /// The one rule for a zero baseline: if both are zero there is no change
@@ -217,6 +252,34 @@ mod tests {
         assert_eq!(ratio(0.0, 2.0), f64::INFINITY);
         assert_eq!(ratio(0.0, -2.0), f64::NEG_INFINITY);
         assert_eq!(ratio(4.0, 0.0), 0.0);
+    }
+
+    #[test]
+    fn ks_distance_by_hand() {
+        assert_eq!(ks_distance(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]), 0.0);
+        // Disjoint: every value of a lies below every value of b.
+        assert_eq!(ks_distance(&[1.0, 2.0], &[5.0, 6.0, 7.0]), 1.0);
+        // At x = 2: F_a = 2/4, F_b = 0/2; at x = 3: 3/4 and 1/2.
+        assert_eq!(ks_distance(&[1.0, 2.0, 3.0, 4.0], &[3.0, 5.0]), 0.5);
+        // Symmetric, and ties counted on both sides at once.
+        assert_eq!(
+            ks_distance(&[3.0, 5.0], &[1.0, 2.0, 3.0, 4.0]),
+            ks_distance(&[1.0, 2.0, 3.0, 4.0], &[3.0, 5.0])
+        );
+        assert_eq!(ks_distance(&[1.0, 1.0], &[1.0]), 0.0);
+        assert_eq!(ks_distance(&[], &[]), 0.0);
+        assert_eq!(ks_distance(&[], &[1.0]), 1.0);
+    }
+
+    #[test]
+    fn intervals_overlap_widen_and_resolve() {
+        let a = Interval { lo: -2.0, hi: 1.0 };
+        assert!(a.overlaps(&Interval { lo: 1.0, hi: 4.0 }), "touching");
+        assert!(!a.overlaps(&Interval { lo: 1.5, hi: 4.0 }));
+        assert!(Interval { lo: 1.5, hi: 4.0 }.overlaps(&a.widened(0.5)));
+        assert_eq!(a.including(3.0), Interval { lo: -2.0, hi: 3.0 });
+        assert_eq!(Interval::around(2.0, 3.0), Interval { lo: -1.0, hi: 5.0 });
+        assert!(!a.excludes_zero() && Interval { lo: 0.5, hi: 1.0 }.excludes_zero());
     }
 
     #[test]

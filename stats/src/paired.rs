@@ -29,7 +29,7 @@ impl PairedDiff {
     }
     /// Whether the interval excludes zero (the sign is resolved).
     pub fn resolved(&self) -> bool {
-        self.ci.is_some_and(|ci| ci.lo > 0.0 || ci.hi < 0.0)
+        self.ci.is_some_and(|ci| ci.excludes_zero())
     }
     /// The verdict against `bar` (see [`Verdict::of`]); `None` without an
     /// interval.

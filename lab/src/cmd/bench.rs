@@ -67,7 +67,7 @@ pub fn run(ui: &dyn Ui, repeat: u32, compare: bool, out: &mut dyn Write) -> Resu
     if compare {
         let c = CompareCmd::default_sim();
         let start = Instant::now();
-        let (rows, _) = sim_points(ui, &c, c.policies.params(ui)?, 1)?;
+        let (rows, _, _) = sim_points(ui, &c, c.policies.params(ui)?, 1)?;
         let threads = pollwise_sim::batch::threads_for(rows.len() * 2);
         let secs = start.elapsed().as_secs_f64();
         writeln!(

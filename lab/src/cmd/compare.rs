@@ -1,7 +1,7 @@
 //! `pollwise compare`: a baseline and a candidate over a preset's matrix
 //! on the simulator, or over a small matrix on a real backend.
 
-use pollwise_core::Params;
+use pollwise_core::{Params, Rw};
 
 use super::compared::{Compared, SimCompared};
 use super::policy::PairFlags;
@@ -58,7 +58,7 @@ pub fn sim_points(
     c: &CompareCmd,
     (baseline, candidate): (Params, Params),
     repeats: u32,
-) -> Result<(Vec<ComparedPoint>, u64)> {
+) -> Result<(Vec<ComparedPoint>, u64, Option<Vec<Rw>>)> {
     let preset = load_preset(&c.preset, c.latency_scale)?;
     let preset = c.workload.apply_to_preset(preset)?;
     let matrix = c.workload.matrix(ui, Matrix::of_preset(&preset.matrix))?;
@@ -86,8 +86,9 @@ pub fn sim_points(
     let lower = "--repeat, --duration-ms or the matrix (--rw, --bs, --numjobs, --iothreads)";
     super::bound_work(&|l| ui.note(l), runs, events, &what, lower)?;
     let warmup_ms = preset.matrix.warmup_ms;
+    let fitted_rw = preset.matrix.fitted_rw.clone();
     let points = compare(&SimBackend { preset }, &spec, &|p| ui.progress(p))?;
-    Ok((points, warmup_ms))
+    Ok((points, warmup_ms, fitted_rw))
 }
 
 /// Runs the compare on its backend.
@@ -107,7 +108,7 @@ pub fn run(ui: &dyn Ui, c: &CompareCmd) -> Result<Compared> {
         return fail(RealFlags::SIM_ERROR);
     }
     let repeats = repeat_of(ui, c.repeat, c.seeds, 1)?;
-    let (points, warmup_ms) = sim_points(ui, c, policies.clone(), repeats)?;
+    let (points, warmup_ms, fitted_rw) = sim_points(ui, c, policies.clone(), repeats)?;
     let (baseline, candidate) = policies;
     Ok(Compared::Sim(SimCompared {
         points,
@@ -116,6 +117,7 @@ pub fn run(ui: &dyn Ui, c: &CompareCmd) -> Result<Compared> {
         seed: c.seed,
         warmup_ms,
         bar,
+        fitted_rw,
     }))
 }
 

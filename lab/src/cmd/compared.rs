@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use pollwise_core::Params;
+use pollwise_core::{Params, Rw};
 
 use super::Result;
 use crate::compare::{write_csv, write_csv_at};
@@ -32,6 +32,9 @@ pub struct SimCompared {
     pub warmup_ms: u64,
     /// The verdict's bar (`--accept-iops-loss`).
     pub bar: f64,
+    /// The kinds of rows the preset was fitted on (`[matrix] fitted_rw`):
+    /// other rows are predictions.
+    pub fitted_rw: Option<Vec<Rw>>,
 }
 
 /// A paired, interleaved compare on a real backend.
@@ -66,6 +69,7 @@ impl Compared {
                     seed: s.seed,
                     warmup_ms: Some(s.warmup_ms),
                     accept_iops_loss_pct: s.bar,
+                    fitted_rw: s.fitted_rw.as_deref(),
                 };
                 write_compare_table(out, &s.points, &ctx)?;
             }

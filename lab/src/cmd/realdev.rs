@@ -70,6 +70,7 @@ pub fn run(ui: &dyn Ui, c: &DeviceRun) -> Result<RunOutput> {
         target: c.target.spec(ui)?,
         changes,
         trace: c.trace.is_some(),
+        log_iterations: false,
         catch_sigint: true,
     };
     // Checked before the run: not the target, not someone else's file, a

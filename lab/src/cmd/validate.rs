@@ -16,7 +16,11 @@ use crate::formats::input::{read_text, InputKind};
 use crate::formats::output::preset_input;
 use crate::formats::parse::{policy_spec, MatrixText};
 use crate::text::ReportSource;
-use crate::text::{write_validation_csv, write_validation_markdown, write_validation_table};
+use crate::text::{
+    write_explanation, write_validation_csv, write_validation_markdown, write_validation_table,
+    ExplainSource,
+};
+use crate::validate::explain::Explanation;
 use crate::{online, validate_diffs, DiffSpec, DiffValidation, Kind, Output, SimBackend};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,6 +50,9 @@ pub struct ValidateCmd {
     /// `--backend`, and the deprecated `--against`.
     pub backend: Option<BackendKind>,
     pub against: Option<BackendKind>,
+    /// `--explain`: one point (the matrix's first) with the baseline, on
+    /// both sides, compared phase by phase.
+    pub explain: bool,
 }
 
 impl ValidateCmd {
@@ -143,6 +150,7 @@ fn check(ui: &dyn Ui, c: &ValidateCmd) -> Result<Checked> {
         candidates,
         seed: c.seed,
         repeats: c.repeat,
+        spread_pct: preset.calibration.as_ref().map(|c| c.device_spread_pct),
     };
     Ok(Checked {
         against,
@@ -155,6 +163,9 @@ fn check(ui: &dyn Ui, c: &ValidateCmd) -> Result<Checked> {
 /// `stdout` without one; `command` is the command line as typed (quoted
 /// in the markdown report).
 pub fn run(ui: &dyn Ui, c: &ValidateCmd, command: &str, stdout: &mut dyn Write) -> Result<()> {
+    if c.explain {
+        return explain(ui, c, stdout);
+    }
     let Checked {
         against,
         preset,
@@ -245,6 +256,46 @@ fn mail_setup(
         ),
         ..Default::default()
     })
+}
+
+/// `validate --explain`: the first point of the matrix with the baseline,
+/// one run on the device and one on the simulator, each logging every
+/// iteration, compared phase by phase.
+fn explain(ui: &dyn Ui, c: &ValidateCmd, stdout: &mut dyn Write) -> Result<()> {
+    if c.backend(ui) == BackendKind::Qemu {
+        return fail(
+            "validate --explain runs on the device only: QEMU's harness does not write the \
+             per-iteration record; drop --backend qemu",
+        );
+    }
+    if c.format != ValidateFormat::Table || c.out.is_some() {
+        return fail(
+            "validate --explain prints its table on standard output: drop --format and --out",
+        );
+    }
+    let Checked { preset, spec, .. } = check(ui, c)?;
+    let workload = spec.workloads[0].clone();
+    let point = crate::Point {
+        workload: workload.clone(),
+        params: spec.baseline.clone(),
+        seed: spec.seed,
+        qemu_variant: None,
+    };
+    let device = crate::DeviceBackend::open(&c.real.target.spec(ui)?, workload.bs)?;
+    let model = pollwise_sim::simulate_iterations(&preset, &workload, &point.params, point.seed)?;
+    let measured = guarded(DEVICE_STOPPED, || Ok(device.run_logged(&point)?))?;
+    let span_s = workload.duration_ms as f64 / 1000.0;
+    let e = Explanation::of((measured.0, &measured.1), (model.0, &model.1), span_s);
+    let policy = crate::text::policy_label(&spec.baseline);
+    let src = ExplainSource {
+        workload: &workload,
+        policy: &policy,
+        preset: &c.preset,
+        reference: "device",
+        seed: point.seed,
+    };
+    write_explanation(stdout, &e, &src)?;
+    Ok(())
 }
 
 fn write(

@@ -6,12 +6,12 @@
 
 use std::io::{self, Write};
 
-use crate::acceptance::{judge, Acceptance, RowAcceptance};
+use crate::acceptance::{judge, Acceptance, Overall, RowAcceptance, RowOutcome};
 use crate::compare::{summarize, worst, ComparedPoint};
 use crate::effective::effective_text;
 use crate::stats::{repeats_to_resolve, PairedDiff, PAIRED_CI_METHOD};
 use crate::CompareSpec;
-use pollwise_core::{Params, RunRow};
+use pollwise_core::{Params, RunRow, Rw};
 
 use super::bs_text;
 
@@ -25,6 +25,16 @@ pub struct TableContext<'a> {
     pub warmup_ms: Option<u64>,
     /// The IOPS loss the candidate may have on any row, in percent.
     pub accept_iops_loss_pct: f64,
+    /// The kinds of rows the preset was fitted on; rows of other kinds are
+    /// marked as predictions. `None`: the preset does not say.
+    pub fitted_rw: Option<&'a [Rw]>,
+}
+
+impl TableContext<'_> {
+    /// The row is of a kind the preset was not fitted on.
+    fn predicted(&self, p: &ComparedPoint) -> bool {
+        self.fitted_rw.is_some_and(|f| !f.contains(&p.workload.rw))
+    }
 }
 
 fn distinct<T: PartialEq + Copy>(values: impl Iterator<Item = T>) -> Vec<T> {
@@ -102,13 +112,66 @@ pub fn write_compare_table<W: Write>(
     write_header(&mut out, rows, ctx)?;
     write_columns(&mut out)?;
     for (p, v) in rows.iter().zip(&verdict.rows) {
-        write_row(&mut out, p, v)?;
+        write_row(&mut out, p, v, ctx.predicted(p))?;
     }
     writeln!(out)?;
     write_legend(&mut out, ctx.accept_iops_loss_pct)?;
+    if let Some(line) = prediction_legend(rows, ctx) {
+        writeln!(out, "{line}")?;
+    }
     write_summary(&mut out, rows)?;
-    writeln!(out, "{}", verdict.sentence())?;
+    let basis = verdict_basis(&verdict, rows, ctx).unwrap_or_default();
+    writeln!(out, "{}{basis}", verdict.sentence())?;
     Ok(())
+}
+
+/// What "prediction" means, when a row carries it.
+fn prediction_legend(rows: &[ComparedPoint], ctx: &TableContext) -> Option<String> {
+    let fitted = ctx.fitted_rw?;
+    rows.iter().any(|p| ctx.predicted(p)).then(|| {
+        let on = if fitted.is_empty() {
+            "no rows of this machine".to_string()
+        } else {
+            list_text(&fitted.iter().map(|r| r.name()).collect::<Vec<_>>())
+        };
+        format!(
+            "prediction: a row of a kind the preset was not fitted on (fitted on: {on}); its \
+             numbers are the model's extrapolation, not a reproduction."
+        )
+    })
+}
+
+/// The rows that decide the verdict (those that lose for REJECT, those
+/// that may for INCONCLUSIVE, all for ACCEPT), when some are predictions:
+/// what the verdict rests on, appended to its sentence.
+fn verdict_basis(
+    verdict: &Acceptance,
+    rows: &[ComparedPoint],
+    ctx: &TableContext,
+) -> Option<String> {
+    let deciding = match verdict.overall {
+        Overall::Reject => Some(RowOutcome::Exceeds),
+        Overall::Inconclusive => Some(RowOutcome::Unclear),
+        Overall::Accept => None,
+    };
+    let decide: Vec<&ComparedPoint> = rows
+        .iter()
+        .zip(&verdict.rows)
+        .filter(|(_, v)| deciding.is_none_or(|d| v.outcome == d))
+        .map(|(p, _)| p)
+        .collect();
+    let predicted = decide.iter().filter(|p| ctx.predicted(p)).count();
+    match predicted {
+        0 => None,
+        k if k == decide.len() => Some(format!(
+            "; it rests only on predictions: all {k} deciding rows are of kinds the preset was \
+             not fitted on"
+        )),
+        k => Some(format!(
+            "; {k} of its {} deciding rows are predictions (kinds the preset was not fitted on)",
+            decide.len()
+        )),
+    }
 }
 
 /// What was run, and the two policies' parameters as they act.
@@ -151,7 +214,12 @@ fn write_columns<W: Write>(out: &mut W) -> io::Result<()> {
 }
 
 /// One workload: both policies' means, the changes and the row's verdict.
-fn write_row<W: Write>(out: &mut W, p: &ComparedPoint, v: &RowAcceptance) -> io::Result<()> {
+fn write_row<W: Write>(
+    out: &mut W,
+    p: &ComparedPoint,
+    v: &RowAcceptance,
+    predicted: bool,
+) -> io::Result<()> {
     let w = &p.workload;
     let (b, c) = (p.baseline_mean(), p.candidate_mean());
     let sd = if p.baseline.len() > 1 {
@@ -162,9 +230,10 @@ fn write_row<W: Write>(out: &mut W, p: &ComparedPoint, v: &RowAcceptance) -> io:
     let interval =
         v.ci.map(|ci| format!(" [{:+.2}, {:+.2}]", ci.lo, ci.hi))
             .unwrap_or_default();
+    let predicted = if predicted { "  prediction" } else { "" };
     writeln!(
         out,
-        "{:<9} {:>5} {:>4} {:>5}  {:>9.0} {:>9.0} {:>+7.2} {:>5}  {:>6.1} {:>6.1} {:>+7.1} {:>+7.1}  {:>7.1} {:>7.1}  {:>7.1} {:>7.1}  {}{}",
+        "{:<9} {:>5} {:>4} {:>5}  {:>9.0} {:>9.0} {:>+7.2} {:>5}  {:>6.1} {:>6.1} {:>+7.1} {:>+7.1}  {:>7.1} {:>7.1}  {:>7.1} {:>7.1}  {}{}{}",
         w.rw.name(),
         bs_text(w.bs),
         w.numjobs,
@@ -182,7 +251,8 @@ fn write_row<W: Write>(out: &mut W, p: &ComparedPoint, v: &RowAcceptance) -> io:
         b.lat_p99_us,
         c.lat_p99_us,
         v.label(),
-        interval
+        interval,
+        predicted
     )
 }
 
@@ -372,6 +442,7 @@ mod tests {
                 seed: 1,
                 warmup_ms: None,
                 accept_iops_loss_pct: bar,
+                fitted_rw: None,
             };
             let mut sim = Vec::new();
             write_compare_table(&mut sim, &[point(&base, &cand, "sim")], &ctx).unwrap();
@@ -395,5 +466,62 @@ mod tests {
                 "{sim}"
             );
         }
+    }
+
+    #[test]
+    fn a_verdict_resting_only_on_rows_not_fitted_says_so() {
+        let (b, c) = (
+            Params::defaults(PolicyKind::Qemu),
+            Params::defaults(PolicyKind::Weighted),
+        );
+        let mut write = point(&[(100.0, 40.0)], &[(90.0, 40.0)], "sim");
+        write.workload.rw = Rw::RandWrite;
+        let read = point(&[(100.0, 40.0)], &[(99.0, 40.0)], "sim");
+        let table = |fitted: Option<&[Rw]>, rows: &[ComparedPoint]| {
+            let ctx = TableContext {
+                baseline: &b,
+                candidate: &c,
+                seed: 1,
+                warmup_ms: None,
+                accept_iops_loss_pct: 5.0,
+                fitted_rw: fitted,
+            };
+            let mut out = Vec::new();
+            write_compare_table(&mut out, rows, &ctx).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        let rows = [read.clone(), write.clone()];
+        let text = table(Some(&[Rw::RandRead]), &rows);
+        let last = text.lines().last().unwrap();
+        assert!(last.starts_with("verdict: REJECT"), "{text}");
+        assert!(
+            last.ends_with(
+                "it rests only on predictions: all 1 deciding rows are of kinds the \
+                 preset was not fitted on"
+            ),
+            "{text}"
+        );
+        let marked: Vec<&str> = text
+            .lines()
+            .filter(|l| l.ends_with("  prediction"))
+            .collect();
+        assert_eq!(marked.len(), 1, "{text}");
+        assert!(marked[0].starts_with("randwrite"), "{text}");
+        assert!(text.contains("(fitted on: randread)"), "{text}");
+        // Fitted on both kinds, or a preset that does not say: no mark.
+        for fitted in [Some(&[Rw::RandRead, Rw::RandWrite][..]), None] {
+            let text = table(fitted, &rows);
+            assert!(!text.contains("prediction"), "{text}");
+        }
+        // A loss on a fitted row as well: only part of the basis.
+        let mut read_loss = read;
+        read_loss.candidate[0].iops = 80.0;
+        let text = table(Some(&[Rw::RandRead]), &[read_loss, write]);
+        assert!(
+            text.lines().last().unwrap().ends_with(
+                "; 1 of its 2 deciding rows are predictions (kinds the preset was not fitted on)"
+            ),
+            "{text}"
+        );
     }
 }

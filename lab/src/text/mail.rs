@@ -448,6 +448,7 @@ mod tests {
                 workload: m.workload.clone(),
                 measured: m.clone(),
                 predicted: point(m.workload.rw, m.workload.bs, 1, 1, 1000.0, 1.0),
+                spread_pct: 0.0,
             })
             .collect();
         let spec = DiffSpec {
@@ -456,6 +457,7 @@ mod tests {
             candidates: vec![Params::defaults(PolicyKind::Weighted)],
             seed: 1,
             repeats: 6,
+            spread_pct: None,
         };
         let v = DiffValidation {
             diffs,

@@ -3,6 +3,7 @@
 //! here: colour, progress bars and flags are the CLI's.
 
 mod compare;
+mod explain;
 pub mod mail;
 mod report;
 mod study;
@@ -10,11 +11,12 @@ mod validate;
 
 pub use crate::escape::{escaped, shell_line, shell_word};
 pub use compare::{paired_compare_table, write_compare_table, TableContext};
+pub use explain::{write_explanation, ExplainSource, EXPLAIN_START};
 pub use report::{workload_text, ReportIndex};
 pub(crate) use study::{study_markdown, StudyText};
 pub use validate::{
-    write_validation_csv, write_validation_markdown, write_validation_table, ReportSource,
-    VALIDATION_CSV_COLUMNS, VALIDATION_REPORT_TITLE, VALIDATION_TABLE_START,
+    policy_label, write_validation_csv, write_validation_markdown, write_validation_table,
+    ReportSource, VALIDATION_CSV_COLUMNS, VALIDATION_REPORT_TITLE, VALIDATION_TABLE_START,
 };
 
 use std::io::{self, Write};

@@ -12,12 +12,13 @@ pub use crate::formats::output::{
 };
 use crate::stats::{PairedDiff, PAIRED_CI_METHOD};
 use crate::validate::{
-    Agreement, DiffPoint, DiffSpec, DiffValidation, Tally, CPU_DIFF_TOLERANCE_POINTS,
-    CPU_TOLERANCE_POINTS, DIFF_TOLERANCE_POINTS, IOPS_TOLERANCE_PCT,
+    Agreement, DiffPoint, DiffSpec, DiffValidation, Prediction, Tally, TrustFailure,
+    CPU_DIFF_TOLERANCE_POINTS, CPU_TOLERANCE_POINTS, DIFF_TOLERANCE_POINTS, IOPS_TOLERANCE_PCT,
+    PAIRS_AGREE_TARGET_PCT,
 };
 
 /// A policy as its name and parameters.
-fn label(p: &Params) -> String {
+pub fn policy_label(p: &Params) -> String {
     if p.kind().specs().is_empty() {
         p.kind().to_string()
     } else {
@@ -73,7 +74,7 @@ pub fn write_validation_csv<W: Write + ?Sized>(
                 "sign_ok" => d.sign_ok().map(|b| b.to_string()).unwrap_or_default(),
                 "cpu_ok" => d.cpu_ok().to_string(),
                 "params" => cand.params.clone(),
-                "baseline" => label(&spec.baseline),
+                "baseline" => policy_label(&spec.baseline),
                 "iothreads" => wl.iothreads.to_string(),
                 "repeat" => d.measured.baseline.len().to_string(),
                 "baseline_device_iops" => opt(base.map(|b| b.reference.iops), 1),
@@ -98,6 +99,13 @@ fn ci_text(d: &PairedDiff, digits: usize) -> String {
         ),
         None => format!("{:+.digits$} [one run]", d.median),
     }
+}
+
+fn prediction_text(p: &Prediction) -> String {
+    format!(
+        "{:+.1} [{:+.1}, {:+.1}]",
+        p.value, p.interval.lo, p.interval.hi
+    )
 }
 
 fn mark(ok: bool) -> &'static str {
@@ -127,20 +135,65 @@ pub fn write_validation_table<W: Write + ?Sized>(
     spec: &DiffSpec,
     reference: &str,
 ) -> io::Result<()> {
-    write_diff_header(out, preset, spec, reference)?;
-    for d in &v.diffs {
-        write_diff_row(out, d)?;
-    }
+    writeln!(
+        out,
+        "{VALIDATION_TABLE_START}{} against {reference}: the baseline's own numbers first, then \
+         each policy's change",
+        super::escaped(preset)
+    )?;
     let t = v.tally();
-    write_tally_line(out, &t)?;
-    writeln!(out)?;
     write_absolute_table(out, v, spec)?;
     writeln!(
         out,
         "{} of {} point(s) within both targets",
         t.absolute_ok, t.points
     )?;
-    Ok(())
+    writeln!(out)?;
+    write_diff_header(out, preset, spec, reference)?;
+    for d in &v.diffs {
+        write_diff_row(out, d)?;
+    }
+    write_tally_line(out, &t)?;
+    writeln!(out, "{}", trust_line(&t))
+}
+
+/// The one line that says whether this host's model can be trusted, and
+/// if not, which checks failed (the most basic first).
+pub fn trust_line(t: &Tally) -> String {
+    let failures = t.failures();
+    if failures.is_empty() {
+        return format!(
+            "verdict: this host's model can be trusted: the baseline within {IOPS_TOLERANCE_PCT}% \
+             IOPS and {CPU_TOLERANCE_POINTS} CPU points at all {} points, {} of {} IOPS and {} of \
+             {} CPU changes agree, no sign wrong",
+            t.points, t.iops_ok, t.pairs, t.cpu_ok, t.pairs
+        );
+    }
+    let why: Vec<String> = failures.iter().map(failure_text).collect();
+    format!(
+        "verdict: this host's model cannot be trusted: {}",
+        why.join("; ")
+    )
+}
+
+fn failure_text(f: &TrustFailure) -> String {
+    match *f {
+        TrustFailure::Empty => "nothing was compared".into(),
+        TrustFailure::Absolute { off, points } => format!(
+            "the baseline misses {IOPS_TOLERANCE_PCT}% IOPS or {CPU_TOLERANCE_POINTS} CPU points \
+             at {off} of {points} points"
+        ),
+        TrustFailure::WrongSign { wrong, resolved } => format!(
+            "the predicted change has the wrong sign at {wrong} of {resolved} pairs where both \
+             signs are resolved"
+        ),
+        TrustFailure::IopsChanges { ok, pairs } => format!(
+            "IOPS changes agree on {ok} of {pairs} pairs (target {PAIRS_AGREE_TARGET_PCT}%)"
+        ),
+        TrustFailure::CpuChanges { ok, pairs } => {
+            format!("CPU changes agree on {ok} of {pairs} pairs (target {PAIRS_AGREE_TARGET_PCT}%)")
+        }
+    }
 }
 
 /// What was predicted and measured, the agreement rules, the policies
@@ -154,27 +207,33 @@ fn write_diff_header<W: Write + ?Sized>(
     let preset = super::escaped(preset);
     writeln!(
         out,
-        "{VALIDATION_TABLE_START}{preset}, {} seeds) against measured ({reference}, {} interleaved \
+        "predicted (sim, preset {preset}, {} seeds) against measured ({reference}, {} interleaved \
          rounds after a warm-up) change of each policy against {}; policies:",
         spec.repeats,
         spec.repeats,
-        label(&spec.baseline)
+        policy_label(&spec.baseline)
     )?;
     writeln!(out, "measured: {PAIRED_CI_METHOD}")?;
     writeln!(
         out,
-        "IOPS ok: prediction inside the interval or within {DIFF_TOLERANCE_POINTS} points of the \
-         median; CPU ok: within {CPU_DIFF_TOLERANCE_POINTS} points of the median"
+        "predicted: the change of the seeds' means [the seeds' 95% interval, widened by half the \
+         calibration's spread of the change]"
+    )?;
+    writeln!(
+        out,
+        "IOPS ok: the intervals overlap (or the prediction is within {DIFF_TOLERANCE_POINTS} \
+         points of the median) and the sign is not wrong; sign: checked where both intervals \
+         exclude zero; CPU ok: overlap or within {CPU_DIFF_TOLERANCE_POINTS} points"
     )?;
     for p in &spec.candidates {
-        writeln!(out, "  {}", label(p))?;
+        writeln!(out, "  {}", policy_label(p))?;
     }
     writeln!(
         out,
-        "{:<10} {:<26} {:>9} {:>26} {:>5} {:>5}  {:>8} {:>24} {:>5}",
+        "{:<10} {:<26} {:>26} {:>26} {:>5} {:>5}  {:>8} {:>24} {:>5}",
         "policy",
         "point",
-        "pred iops",
+        "predicted iops% [interval]",
         "measured iops% [95% CI]",
         "iops",
         "sign",
@@ -194,10 +253,10 @@ fn write_diff_row<W: Write + ?Sized>(out: &mut W, d: &DiffPoint) -> io::Result<(
     };
     writeln!(
         out,
-        "{:<10} {:<26} {:>+8.1}% {:>26} {:>5} {:>5}  {:>+8.1} {:>24} {:>5}",
+        "{:<10} {:<26} {:>26} {:>26} {:>5} {:>5}  {:>+8.1} {:>24} {:>5}",
         d.measured.candidate_mean().policy,
         workload_text(&d.workload),
-        d.predicted_iops_pct(),
+        prediction_text(&d.predicted_iops()),
         ci_text(&d.measured_iops(), 1),
         mark(d.iops_ok()),
         sign,
@@ -245,7 +304,7 @@ fn write_absolute_table<W: Write + ?Sized>(
         out,
         "absolute agreement of {}: IOPS within {IOPS_TOLERANCE_PCT}%, CPU within \
          {CPU_TOLERANCE_POINTS} points (device mean of {} runs, sim mean of {} seeds)",
-        label(&spec.baseline),
+        policy_label(&spec.baseline),
         spec.repeats,
         spec.repeats
     )?;
@@ -306,6 +365,8 @@ pub fn write_validation_markdown<W: Write + ?Sized>(
     writeln!(out)?;
     writeln!(out, "```sh\n{}\n```", src.command)?;
     writeln!(out)?;
+    writeln!(out, "{}", trust_line(&v.tally()))?;
+    writeln!(out)?;
     write_checks_table(out, &v.tally())?;
     writeln!(out)?;
     write_misses(out, v)?;
@@ -346,7 +407,7 @@ fn write_checks_table<W: Write + ?Sized>(out: &mut W, t: &Tally) -> io::Result<(
     )?;
     writeln!(
         out,
-        "| sign right where the interval excludes zero | {sign_ok} of {resolved} | all |"
+        "| sign right where both intervals exclude zero | {sign_ok} of {resolved} | all |"
     )?;
     writeln!(
         out,
@@ -423,4 +484,39 @@ fn write_preset_comments<W: Write + ?Sized>(out: &mut W, text: &str) -> io::Resu
     }
     writeln!(out, "```")?;
     writeln!(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_trust_line_says_yes_or_which_checks_failed() {
+        let t = Tally {
+            pairs: 16,
+            iops_ok: 11,
+            resolved: 5,
+            sign_ok: 3,
+            cpu_ok: 14,
+            points: 4,
+            absolute_ok: 0,
+        };
+        assert_eq!(
+            trust_line(&t),
+            "verdict: this host's model cannot be trusted: the baseline misses 15% IOPS or 10 CPU \
+             points at 4 of 4 points; the predicted change has the wrong sign at 2 of 5 pairs \
+             where both signs are resolved; IOPS changes agree on 11 of 16 pairs (target 80%)"
+        );
+        let ok = Tally {
+            iops_ok: 13,
+            sign_ok: 5,
+            absolute_ok: 4,
+            ..t
+        };
+        assert!(
+            trust_line(&ok).starts_with("verdict: this host's model can be trusted: "),
+            "{}",
+            trust_line(&ok)
+        );
+    }
 }

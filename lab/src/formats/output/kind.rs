@@ -86,6 +86,7 @@ impl Kind {
             Kind::ValidationReport => {
                 first.starts_with(VALIDATION_REPORT_TITLE)
                     || first.starts_with(VALIDATION_TABLE_START)
+                    || first.starts_with(OLD_VALIDATION_TABLE_START)
             }
             Kind::ValidationCsv => first.starts_with(&VALIDATION_CSV_COLUMNS.join(",")),
         }
@@ -122,7 +123,9 @@ pub const VALIDATION_CSV_COLUMNS: [&str; 25] = [
 ];
 
 /// How the table begins (its first line names the preset next).
-pub const VALIDATION_TABLE_START: &str = "predicted (sim, preset ";
+pub const VALIDATION_TABLE_START: &str = "validation of preset ";
+/// How tables written before the absolute agreement came first began.
+const OLD_VALIDATION_TABLE_START: &str = "predicted (sim, preset ";
 
 /// The first line of a validation report: how `--out` recognises a file it
 /// may replace.

@@ -13,18 +13,14 @@ use pollwise_sim::batch::{check_runs, nth_seed};
 use crate::backend::{Backend, Point};
 use crate::compare::ComparedPoint;
 use crate::stats::{mean, mean_row, pct_diff, PairedDiff};
-use crate::{LabError, Progress};
 
-/// Absolute agreement targets (issue 14's for the baseline policy on the
-/// machine at hand): IOPS within 15%, IOThread CPU within 10 points.
-pub const IOPS_TOLERANCE_PCT: f64 = 15.0;
-pub const CPU_TOLERANCE_POINTS: f64 = 10.0;
-/// A predicted IOPS change outside the measured interval still agrees if
-/// it is within this many percentage points of the measured median.
-pub const DIFF_TOLERANCE_POINTS: f64 = 3.0;
-/// A predicted CPU change agrees within this many points of the measured
-/// median.
-pub const CPU_DIFF_TOLERANCE_POINTS: f64 = 10.0;
+pub mod explain;
+mod trust;
+use crate::{LabError, Progress};
+pub use trust::{
+    diff_agrees, Prediction, Tally, TrustFailure, CPU_DIFF_TOLERANCE_POINTS, CPU_TOLERANCE_POINTS,
+    DIFF_TOLERANCE_POINTS, IOPS_TOLERANCE_PCT, PAIRS_AGREE_TARGET_PCT,
+};
 
 /// The line `validate` prints beside its predictions when the preset
 /// records its calibration's spread (`[calibration] device_spread_pct`):
@@ -141,6 +137,10 @@ pub struct DiffSpec {
     /// Interleaved device rounds per point (each: the baseline and every
     /// candidate once), and simulator seeds per point and policy.
     pub repeats: u32,
+    /// The preset's `[calibration] device_spread_pct`, if it has one: how
+    /// far the calibrated disk's own repeats differed, which widens every
+    /// prediction's interval (see [`DiffPoint::predicted_iops`]).
+    pub spread_pct: Option<f64>,
 }
 
 /// One candidate at one point: the model's predicted change against the
@@ -152,6 +152,8 @@ pub struct DiffPoint {
     pub measured: ComparedPoint,
     /// The model's runs, paired by seed.
     pub predicted: ComparedPoint,
+    /// The calibration's spread in percent (0 without one).
+    pub spread_pct: f64,
 }
 
 impl DiffPoint {
@@ -163,6 +165,23 @@ impl DiffPoint {
     pub fn predicted_cpu_pts(&self) -> f64 {
         mean(&self.predicted.cpu_diffs_pts())
     }
+    /// The predicted IOPS change with its interval (seeds and the
+    /// calibration's spread).
+    pub fn predicted_iops(&self) -> Prediction {
+        Prediction::of(
+            self.predicted_iops_pct(),
+            &self.predicted.iops_paired(),
+            self.spread_pct,
+        )
+    }
+    /// The predicted CPU change with its interval, as for IOPS.
+    pub fn predicted_cpu(&self) -> Prediction {
+        Prediction::of(
+            self.predicted_cpu_pts(),
+            &self.predicted.cpu_paired(),
+            self.spread_pct,
+        )
+    }
     /// The reference's paired IOPS change (median, 95% interval).
     pub fn measured_iops(&self) -> PairedDiff {
         self.measured.iops_paired()
@@ -170,29 +189,31 @@ impl DiffPoint {
     pub fn measured_cpu(&self) -> PairedDiff {
         self.measured.cpu_paired()
     }
-    /// The prediction lies inside the measured interval, or within
-    /// [`DIFF_TOLERANCE_POINTS`] of the measured median.
+    /// The predicted and the measured intervals overlap, or the prediction
+    /// is within [`DIFF_TOLERANCE_POINTS`] of the measured median; and the
+    /// sign is not wrong ([`DiffPoint::sign_ok`]).
     pub fn iops_ok(&self) -> bool {
-        diff_agrees(self.predicted_iops_pct(), &self.measured_iops())
+        diff_agrees(
+            &self.predicted_iops(),
+            &self.measured_iops(),
+            DIFF_TOLERANCE_POINTS,
+        ) && self.sign_ok() != Some(false)
     }
-    /// Where the measured interval excludes zero, the prediction has the
-    /// measured sign (`None` where the sign is not resolved).
+    /// Where both the predicted and the measured intervals exclude zero,
+    /// whether they have the same sign (`None` where either is not
+    /// resolved).
     pub fn sign_ok(&self) -> Option<bool> {
-        let m = self.measured_iops();
-        m.resolved()
-            .then(|| (self.predicted_iops_pct() > 0.0) == (m.median > 0.0))
+        let (p, m) = (self.predicted_iops(), self.measured_iops());
+        (p.resolved() && m.resolved()).then_some((p.value > 0.0) == (m.median > 0.0))
     }
+    /// As [`DiffPoint::iops_ok`], within [`CPU_DIFF_TOLERANCE_POINTS`].
     pub fn cpu_ok(&self) -> bool {
-        (self.predicted_cpu_pts() - self.measured_cpu().median).abs() <= CPU_DIFF_TOLERANCE_POINTS
+        diff_agrees(
+            &self.predicted_cpu(),
+            &self.measured_cpu(),
+            CPU_DIFF_TOLERANCE_POINTS,
+        )
     }
-}
-
-/// The agreement rule for a predicted change against a measured one.
-pub fn diff_agrees(predicted: f64, measured: &PairedDiff) -> bool {
-    let inside = measured
-        .ci
-        .is_some_and(|ci| ci.lo <= predicted && predicted <= ci.hi);
-    inside || (predicted - measured.median).abs() <= DIFF_TOLERANCE_POINTS
 }
 
 /// Everything [`validate_diffs`] measured.
@@ -203,21 +224,6 @@ pub struct DiffValidation {
     /// The baseline itself, per workload: the reference's and the model's
     /// means (absolute agreement).
     pub baseline: Vec<Agreement>,
-}
-
-/// How many pairs and points pass each check of a [`DiffValidation`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Tally {
-    pub pairs: usize,
-    pub iops_ok: usize,
-    /// Pairs whose measured interval excludes zero, and of those, how
-    /// many the prediction has the sign of.
-    pub resolved: usize,
-    pub sign_ok: usize,
-    pub cpu_ok: usize,
-    pub points: usize,
-    /// Baseline points within both absolute targets.
-    pub absolute_ok: usize,
 }
 
 impl DiffValidation {
@@ -355,6 +361,7 @@ fn pair(spec: &DiffSpec, modelled: &[RunRow], measured: &[Vec<Vec<RunRow>>]) -> 
                     baseline: m[..per].to_vec(),
                     candidate: m[ci * per..(ci + 1) * per].to_vec(),
                 },
+                spread_pct: spec.spread_pct.unwrap_or(0.0),
             });
         }
     }
@@ -387,33 +394,7 @@ mod tests {
         assert!(line.starts_with("calibration: "), "{line}");
         assert!(line.contains("differed by up to 55.5%"), "{line}");
     }
-    use crate::stats::Interval;
     use pollwise_core::PolicyKind;
-
-    #[test]
-    fn a_prediction_agrees_inside_the_interval_or_near_the_median() {
-        let m = PairedDiff {
-            n: 10,
-            median: -8.0,
-            ci: Some(Interval {
-                lo: -12.0,
-                hi: -6.0,
-            }),
-        };
-        assert!(diff_agrees(-11.9, &m));
-        assert!(diff_agrees(-6.0, &m));
-        // Outside the interval but within 3 points of the median.
-        assert!(!diff_agrees(-4.5, &m));
-        let wide = PairedDiff {
-            ci: Some(Interval { lo: -9.0, hi: -7.0 }),
-            ..m
-        };
-        assert!(diff_agrees(-5.0, &wide));
-        assert!(!diff_agrees(-4.9, &wide));
-        // One run: only the median rule applies.
-        let one = PairedDiff { ci: None, ..m };
-        assert!(diff_agrees(-10.0, &one) && !diff_agrees(0.0, &one));
-    }
 
     /// A backend whose IOPS and CPU depend only on the policy, and which
     /// records the order it ran in.
@@ -467,6 +448,7 @@ mod tests {
             candidates: vec![params("off"), params("fixed")],
             seed: 1,
             repeats: 3,
+            spread_pct: None,
         };
         let v = validate_diffs(&device, &sim, &spec, &crate::quiet).unwrap();
         // Warm-up, then rounds rotated by one.
@@ -491,6 +473,47 @@ mod tests {
         assert_eq!(v.diffs[1].sign_ok(), None);
         assert_eq!(v.baseline.len(), 1);
         assert_eq!(v.baseline[0].iops_err_pct(), 0.0);
+    }
+
+    fn compared(base: &[f64], cand: &[f64]) -> ComparedPoint {
+        let rows = |v: &[f64]| -> Vec<RunRow> {
+            v.iter()
+                .map(|&iops| RunRow {
+                    iops,
+                    ..crate::test_row()
+                })
+                .collect()
+        };
+        ComparedPoint {
+            workload: crate::compare::tests::workload(),
+            baseline: rows(base),
+            candidate: rows(cand),
+        }
+    }
+
+    #[test]
+    fn the_sign_is_judged_only_where_both_intervals_exclude_zero() {
+        let base = [100.0; 5];
+        let point = |predicted: &[f64]| DiffPoint {
+            workload: crate::compare::tests::workload(),
+            measured: compared(&base, &[110.0, 111.0, 112.0, 113.0, 114.0]),
+            predicted: compared(&base, predicted),
+            spread_pct: 0.0,
+        };
+        // Predicted -10% with a resolved interval: the wrong sign.
+        let wrong = point(&[90.0, 91.0, 89.0, 90.0, 90.0]);
+        assert_eq!(wrong.sign_ok(), Some(false));
+        assert!(!wrong.iops_ok());
+        // A prediction whose interval straddles zero has no sign to judge.
+        let unresolved = point(&[95.0, 105.0, 99.0, 102.0, 108.0]);
+        assert_eq!(unresolved.sign_ok(), None);
+        // Within 3 points of the median but the sign wrong: still a miss.
+        let measured_small = DiffPoint {
+            measured: compared(&base, &[101.0, 101.5, 102.0, 101.0, 101.2]),
+            ..point(&[99.0, 99.2, 99.1, 99.0, 99.3])
+        };
+        assert_eq!(measured_small.sign_ok(), Some(false));
+        assert!(!measured_small.iops_ok());
     }
 
     #[test]

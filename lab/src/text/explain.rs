@@ -1,0 +1,126 @@
+//! `validate --explain`'s table: the point's IOPS and CPU on both sides,
+//! then every phase of the loop side by side, the most different first,
+//! with the error each contributes.
+
+use std::io::{self, Write};
+
+use pollwise_core::Workload;
+
+use super::report::workload_text;
+use crate::validate::explain::{Dist, Explanation, PhaseRow};
+
+/// First line of the explanation.
+pub const EXPLAIN_START: &str = "where the loops part: ";
+
+/// What was run: the point, the policy, both sides.
+pub struct ExplainSource<'a> {
+    pub workload: &'a Workload,
+    /// The policy as its name and parameters.
+    pub policy: &'a str,
+    pub preset: &'a str,
+    pub reference: &'a str,
+    pub seed: u64,
+}
+
+pub fn write_explanation<W: Write + ?Sized>(
+    out: &mut W,
+    e: &Explanation,
+    src: &ExplainSource,
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "{EXPLAIN_START}{} with {}, {} ms on the {} and on the simulator (preset {}, seed {})",
+        workload_text(src.workload),
+        src.policy,
+        src.workload.duration_ms,
+        src.reference,
+        super::escaped(src.preset),
+        src.seed
+    )?;
+    writeln!(out, "{:<8} {:>10} {:>8}", "", "IOPS", "CPU %")?;
+    for (name, r) in [(src.reference, &e.device), ("sim", &e.model)] {
+        writeln!(
+            out,
+            "{name:<8} {:>10.0} {:>8.1}",
+            r.iops, r.iothread_cpu_pct
+        )?;
+    }
+    writeln!(
+        out,
+        "{:<8} {:>+9.1}% {:>+8.1} pts",
+        "error",
+        e.iops_err_pct(),
+        e.cpu_err_pts()
+    )?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{:<17} {:>8} {:>8}  {:>22}  {:>22}  {:>4}  {:>7}  {:>6}",
+        "phase",
+        "n/s dev",
+        "n/s sim",
+        "dev p10/p50/p90",
+        "sim p10/p50/p90",
+        "KS",
+        "cpu pts",
+        "iops%"
+    )?;
+    for p in &e.phases {
+        write_phase(out, p)?;
+    }
+    write_legend(out)
+}
+
+fn write_phase<W: Write + ?Sized>(out: &mut W, p: &PhaseRow) -> io::Result<()> {
+    let time = p.phase.is_time();
+    let opt = |v: Option<f64>, digits: usize| match v {
+        Some(v) => format!("{v:+.digits$}"),
+        None => "-".into(),
+    };
+    writeln!(
+        out,
+        "{:<17} {:>8.0} {:>8.0}  {:>22}  {:>22}  {:>4.2}  {:>7}  {:>6}",
+        p.phase.name(),
+        p.device.per_s,
+        p.model.per_s,
+        dist_text(&p.device, time),
+        dist_text(&p.model, time),
+        p.distance,
+        opt(p.cpu_pts, 1),
+        opt(p.iops_pct, 1)
+    )
+}
+
+/// p10/p50/p90, in us for a time; `-` without samples.
+fn dist_text(d: &Dist, time: bool) -> String {
+    if d.median.is_nan() {
+        return "-".into();
+    }
+    let (scale, unit) = if time { (1e-3, " us") } else { (1.0, "") };
+    format!(
+        "{:.1}/{:.1}/{:.1}{unit}",
+        d.p10 * scale,
+        d.median * scale,
+        d.p90 * scale
+    )
+}
+
+fn write_legend<W: Write + ?Sized>(out: &mut W) -> io::Result<()> {
+    writeln!(
+        out,
+        "n/s: occurrences per second; KS: the Kolmogorov-Smirnov distance of the two \
+         distributions (0 the same, 1 disjoint), the rows sorted by it."
+    )?;
+    writeln!(
+        out,
+        "cpu pts: the simulator's CPU minus the device's from this phase (its time per second), \
+         points of one core; iops%: the IOPS error the phase explains, -(sim p50 - dev p50) x dev \
+         n/s as a share of each second (exact for one request at a time, an upper bound when \
+         requests overlap)."
+    )?;
+    writeln!(
+        out,
+        "device wake-up latency: from the submission doorbell's ring to the loop noticing; a \
+         wake-up by a completion alone is not timed, and its sleep holds the wake-up."
+    )
+}
