@@ -187,6 +187,10 @@ pub struct IoThread {
     to: u64,
     /// The latest time any call passed in (time never goes backwards).
     last_now: u64,
+    /// Requests at the device as the host last said ([`IoThread::set_in_flight`]).
+    in_flight: u32,
+    /// `in_flight` when the iteration began.
+    iter_in_flight: u32,
     counters: LoopCounters,
 }
 
@@ -219,6 +223,8 @@ impl IoThread {
             from,
             to,
             last_now: 0,
+            in_flight: 0,
+            iter_in_flight: 0,
             counters: LoopCounters::default(),
         }
     }
@@ -251,6 +257,14 @@ impl IoThread {
             Some(r) => *r = true,
             None => panic!("doorbell of handler {h}: the loop has handlers 0..{handlers}"),
         }
+    }
+
+    /// The host has `n` requests at the device that have not completed
+    /// (submitted and not yet seen complete). The value at the start of an
+    /// iteration reaches the policy in its [`Outcome`]; a host that never
+    /// calls this reports 0.
+    pub fn set_in_flight(&mut self, n: u32) {
+        self.in_flight = n;
     }
 
     /// Whether arming finds something without waiting: `aio_notify()` was
@@ -330,6 +344,7 @@ impl IoThread {
         );
         self.iter_start = now;
         self.armed_at = now;
+        self.iter_in_flight = self.in_flight;
         if self.clairvoyant {
             // A self-notified loop does not sleep whatever its window: it
             // runs the notifier's iteration first, as an online policy's
@@ -536,6 +551,7 @@ impl IoThread {
         } else {
             Outcome::blocked(block_ns, &self.handlers)
         };
+        let outcome = outcome.with_in_flight(self.iter_in_flight);
         self.policy.observe(&outcome);
         let after = self.policy.window_ns();
         if self.measuring(now) {

@@ -22,7 +22,9 @@ fn bad(msg: String) -> LabError {
 
 /// Reads CSV with a header row, a `block_ns` column and optionally a
 /// `handler` column (ids separated by ';', empty for none; without the
-/// column every event is handler 0), and writes `step,block_ns,window_ns`.
+/// column every event is handler 0) and an `in_flight` column (requests at
+/// the device when the iteration began; without it 0), and writes
+/// `step,block_ns,window_ns`.
 /// `policy` gives the policy and its parameters (its loop starts afresh);
 /// `name` names the input in errors.
 pub fn replay<R: Read, W: Write>(
@@ -49,6 +51,7 @@ pub fn replay<R: Read, W: Write>(
         .headers()
         .map_err(|e| bad(format!("{name}: cannot read the trace's header row: {e}")))?;
     let (block_col, handler_col) = columns(headers, name)?;
+    let in_flight_col = headers.iter().position(|h| h == "in_flight");
     writeln!(out, "step,block_ns,window_ns").map_err(io)?;
     let mut lp = IoThread::new(policy.params().clone(), MAX_HANDLER_ID + 1, 0, u64::MAX);
     let mut now = 0u64;
@@ -71,6 +74,17 @@ pub fn replay<R: Read, W: Write>(
                 read_handlers(field, &mut handlers)
                     .map_err(|e| bad(format!("{name}: line {line}: {e}")))?;
             }
+        }
+        if let Some(c) = in_flight_col {
+            let text = record.get(c).unwrap_or("");
+            let n: u32 = text.parse().map_err(|_| {
+                bad(format!(
+                    "{name}: line {line}: in_flight '{text}' is not a whole number of requests \
+                     in [0, {}]",
+                    u32::MAX
+                ))
+            })?;
+            lp.set_in_flight(n);
         }
         now = iteration(&mut lp, now, block_ns, &handlers).ok_or_else(|| {
             bad(format!(
@@ -177,5 +191,25 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("handler '99999'"), "{e}");
+        let e = run(PolicyKind::Qemu, "block_ns,in_flight\n5,x\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 2") && e.contains("in_flight 'x'"), "{e}");
+    }
+
+    #[test]
+    fn pollwise_reads_what_was_in_flight() {
+        // Waits of 10 us after handler 0's events: with one request in
+        // flight a block costs 9 prior wake-ups (54 us) and the rule polls
+        // for the 16384 rung; with 32 in flight it costs 6000 + 48000 / 32
+        // = 7500, less than polling 10 us, and it asks for nothing.
+        let text = |n: u32| format!("block_ns,in_flight\n10000,{n}\n10000,{n}\n");
+        let one = run(PolicyKind::Pollwise, &text(1)).unwrap();
+        assert_eq!(
+            one,
+            "step,block_ns,window_ns\n1,10000,16384\n2,10000,16384\n"
+        );
+        let many = run(PolicyKind::Pollwise, &text(32)).unwrap();
+        assert_eq!(many, "step,block_ns,window_ns\n1,10000,0\n2,10000,0\n");
     }
 }
