@@ -80,6 +80,7 @@ struct Seen {
     polled: bool,
     slept: bool,
     handlers: Vec<HandlerId>,
+    in_flight: u32,
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -98,6 +99,7 @@ fn seen(lp: &IoThread) -> Seen {
         polled: n.polled,
         slept: n.slept,
         handlers: lp.last_handlers().to_vec(),
+        in_flight: n.in_flight,
     }
 }
 

@@ -135,6 +135,9 @@ pub struct Noticed {
     pub polled: bool,
     /// The loop slept and was woken (the host charges the wake-up's CPU).
     pub slept: bool,
+    /// The requests in flight the policy was told of (the host's count when
+    /// the iteration began).
+    pub in_flight: u32,
     /// The window changed.
     pub trace: Option<TracePoint>,
 }
@@ -570,6 +573,7 @@ impl IoThread {
             block_ns,
             polled,
             slept,
+            in_flight: self.iter_in_flight,
             trace: (after != before).then(|| self.trace_point(now)),
         });
         self.last
