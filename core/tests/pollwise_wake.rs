@@ -166,3 +166,25 @@ fn the_loop_tells_the_policy_what_was_in_flight_when_the_iteration_began() {
         assert_eq!(it.policy().window_ns(), window, "in flight {in_flight}");
     }
 }
+
+#[test]
+fn an_idle_loop_never_polls() {
+    // Handlers registered, no I/O: every iteration ends on a timer (no
+    // handler had an event), whatever it slept or had in flight. Nothing
+    // asks for a window, so the loop costs what `off` costs: it never
+    // polls. After one burst of activity it falls back to 0 within a few
+    // idle iterations (by halves, then to 0 under the grow start).
+    let mut p = pollwise(&[]);
+    for i in 0..1000u64 {
+        p.observe(&Outcome::slept(1_000_000 + i, 1_000_000, &[]).with_in_flight((i % 3) as u32));
+        assert_eq!(p.window_ns(), 0, "idle iteration {i}");
+    }
+    p.observe(&Outcome::polled(2000, &[0]).with_in_flight(1));
+    assert!(p.window_ns() > 0);
+    let mut windows = Vec::new();
+    for _ in 0..5 {
+        p.observe(&Outcome::slept(1_000_000, 1_000_000, &[]));
+        windows.push(p.window_ns());
+    }
+    assert_eq!(windows.last(), Some(&0), "{windows:?}");
+}
