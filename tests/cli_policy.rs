@@ -1,4 +1,4 @@
-//! `pollwise policy list` and `pollwise policy replay` through the binary.
+//! `pollwise policy list`, `policy replay` and `policy ratio` through the binary.
 
 use std::fs;
 use std::path::PathBuf;
@@ -139,4 +139,53 @@ fn list_names_every_policy_and_parameter() {
     ] {
         assert!(text.contains(needle), "missing {needle} in:\n{text}");
     }
+}
+
+#[test]
+fn ratio_prices_every_policy_against_the_optimum() {
+    // Price 10000, waits 1000 and 20000: the optimum pays 11000, `off`
+    // blocks twice (20000, ratio 1.818), `fixed` spins both (21000, 1.909).
+    let input = trace("ratio.csv", "block_ns\n1000\n20000\n");
+    let input = input.to_str().unwrap();
+    let o = pollwise(&[
+        "policy",
+        "ratio",
+        "--input",
+        input,
+        "--policy",
+        "off",
+        "--policy",
+        "fixed",
+        "--price-ns",
+        "10000",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("price of a block: 10000 ns"), "{out}");
+    let ratios: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("off") || l.starts_with("fixed"))
+        .map(|l| l.split_whitespace().last().unwrap())
+        .collect();
+    assert_eq!(ratios, ["1.818", "1.909"], "{out}");
+    // Without --policy every online policy is replayed, clairvoyant ones not.
+    let o = pollwise(&["policy", "ratio", "--input", input]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("\npollwise ") && out.contains("\nweighted-merged "),
+        "{out}"
+    );
+    assert!(
+        !out.contains("clairvoyant") && !out.contains("threshold-oracle"),
+        "{out}"
+    );
+
+    let o = pollwise(&["policy", "ratio", "--input", input, "--price-ns", "0"]);
+    assert_clean_error(&o, &["--price-ns", "above 0"]);
+    let empty = trace("empty.csv", "block_ns\n");
+    let o = pollwise(&["policy", "ratio", "--input", empty.to_str().unwrap()]);
+    assert_clean_error(&o, &["no waits"]);
+    let o = pollwise(&["policy", "ratio", "--input", input, "--policy", "oracle"]);
+    assert_clean_error(&o, &["oracle", "simulator"]);
 }

@@ -80,6 +80,7 @@ struct Seen {
     polled: bool,
     slept: bool,
     handlers: Vec<HandlerId>,
+    in_flight: u32,
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -98,6 +99,7 @@ fn seen(lp: &IoThread) -> Seen {
         polled: n.polled,
         slept: n.slept,
         handlers: lp.last_handlers().to_vec(),
+        in_flight: n.in_flight,
     }
 }
 
@@ -127,6 +129,7 @@ fn through_sim(params: &Params, rules: Rules, arrivals: &[(u64, HandlerId)]) -> 
     }
     let mut ready: Vec<HandlerId> = Vec::new();
     let mut done = 0;
+    let mut in_flight = 0u32;
     if let Some((at, ev)) = d.begin(0, false) {
         push(&mut q, at, Ev::Loop(ev));
     }
@@ -149,6 +152,8 @@ fn through_sim(params: &Params, rules: Rules, arrivals: &[(u64, HandlerId)]) -> 
                         d.notify_self();
                     }
                     done += ready.len();
+                    in_flight = after_processing(in_flight, &ready);
+                    d.set_in_flight(in_flight);
                     ready.clear();
                     push(&mut q, now + BUSY_NS, Ev::IterEnd);
                 }
@@ -166,6 +171,15 @@ fn through_sim(params: &Params, rules: Rules, arrivals: &[(u64, HandlerId)]) -> 
         }
     }
     rec
+}
+
+/// Requests at the device after processing `ready` (one entry per arrival):
+/// every request is submitted, every completion reaped. The timeline's
+/// completions are not tied to its requests, so the count stops at 0.
+fn after_processing(in_flight: u32, ready: &[HandlerId]) -> u32 {
+    let subs = ready.iter().filter(|&&h| h == SUBMIT_HANDLER).count() as u32;
+    let cmps = ready.len() as u32 - subs;
+    (in_flight + subs).saturating_sub(cmps)
 }
 
 /// An arrival on handler `h` at `now` through the simulator's driver: the
@@ -207,6 +221,8 @@ struct FakeDevice<'a> {
     rec: Record,
     /// Doorbells written and not yet reported to the machine.
     rung: Vec<HandlerId>,
+    /// Requests at the device after the last processing.
+    in_flight: u32,
     /// The last processing scheduled a bottom half.
     bottom_half: bool,
 }
@@ -282,6 +298,12 @@ impl LoopHost for FakeDevice<'_> {
 
     fn process(&mut self, requests: &mut Vec<usize>, lp: &IoThread) -> std::io::Result<()> {
         self.rec.iterations.push(seen(lp));
+        let ready: Vec<HandlerId> = requests
+            .iter()
+            .map(|_| SUBMIT_HANDLER)
+            .chain(self.ring.iter().map(|_| AIO_HANDLER))
+            .collect();
+        self.in_flight = after_processing(self.in_flight, &ready);
         self.bottom_half = self.rules.notifies(!requests.is_empty(), lp);
         self.done += requests.len() + self.ring.len();
         requests.clear();
@@ -309,6 +331,10 @@ impl LoopHost for FakeDevice<'_> {
     fn notified_self(&mut self) -> bool {
         std::mem::take(&mut self.bottom_half)
     }
+
+    fn in_flight(&self) -> u32 {
+        self.in_flight
+    }
 }
 
 fn through_device(params: &Params, rules: Rules, arrivals: &[(u64, HandlerId)]) -> Record {
@@ -326,6 +352,7 @@ fn through_device(params: &Params, rules: Rules, arrivals: &[(u64, HandlerId)]) 
         rec: Record::default(),
         rung: Vec::new(),
         bottom_half: false,
+        in_flight: 0,
     };
     let mut lp = rules.machine(params);
     drive(&mut lp, &mut host, &queue, &stop, None).unwrap();

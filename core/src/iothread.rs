@@ -136,6 +136,9 @@ pub struct Noticed {
     pub polled: bool,
     /// The loop slept and was woken (the host charges the wake-up's CPU).
     pub slept: bool,
+    /// The requests in flight the policy was told of (the host's count when
+    /// the iteration began).
+    pub in_flight: u32,
     /// The window changed.
     pub trace: Option<TracePoint>,
 }
@@ -188,6 +191,10 @@ pub struct IoThread {
     to: u64,
     /// The latest time any call passed in (time never goes backwards).
     last_now: u64,
+    /// Requests at the device as the host last said ([`IoThread::set_in_flight`]).
+    in_flight: u32,
+    /// `in_flight` when the iteration began.
+    iter_in_flight: u32,
     counters: LoopCounters,
     /// When the work of a sleeping iteration arrived.
     arrived_at: u64,
@@ -225,6 +232,8 @@ impl IoThread {
             from,
             to,
             last_now: 0,
+            in_flight: 0,
+            iter_in_flight: 0,
             counters: LoopCounters::default(),
             arrived_at: 0,
             record: IterRecord::default(),
@@ -260,6 +269,14 @@ impl IoThread {
             Some(r) => *r = true,
             None => panic!("doorbell of handler {h}: the loop has handlers 0..{handlers}"),
         }
+    }
+
+    /// The host has `n` requests at the device that have not completed
+    /// (submitted and not yet seen complete). The value at the start of an
+    /// iteration reaches the policy in its [`Outcome`]; a host that never
+    /// calls this reports 0.
+    pub fn set_in_flight(&mut self, n: u32) {
+        self.in_flight = n;
     }
 
     /// Whether arming finds something without waiting: `aio_notify()` was
@@ -343,6 +360,7 @@ impl IoThread {
             start_ns: now,
             ..IterRecord::default()
         };
+        self.iter_in_flight = self.in_flight;
         if self.clairvoyant {
             // A self-notified loop does not sleep whatever its window: it
             // runs the notifier's iteration first, as an online policy's
@@ -563,6 +581,7 @@ impl IoThread {
         } else {
             Outcome::blocked(block_ns, &self.handlers)
         };
+        let outcome = outcome.with_in_flight(self.iter_in_flight);
         self.policy.observe(&outcome);
         let after = self.policy.window_ns();
         if self.measuring(now) {
@@ -581,6 +600,7 @@ impl IoThread {
             block_ns,
             polled,
             slept,
+            in_flight: self.iter_in_flight,
             trace: (after != before).then(|| self.trace_point(now)),
         });
         self.last

@@ -29,6 +29,11 @@ pub struct Outcome<'a> {
     /// the loop did not sleep, or when the host does not measure it. Always
     /// at most `block_ns`.
     pub slept_ns: u64,
+    /// Requests the host had submitted to the device and not yet seen
+    /// complete when the iteration began: the work whose completions may
+    /// end the wait (QEMU's linux-aio `in_flight`). 0 when none, and from a
+    /// host that does not count them.
+    pub in_flight: u32,
 }
 
 impl<'a> Outcome<'a> {
@@ -39,6 +44,7 @@ impl<'a> Outcome<'a> {
             polled: true,
             handlers,
             slept_ns: 0,
+            in_flight: 0,
         }
     }
 
@@ -50,6 +56,7 @@ impl<'a> Outcome<'a> {
             polled: false,
             handlers,
             slept_ns: 0,
+            in_flight: 0,
         }
     }
 
@@ -61,6 +68,15 @@ impl<'a> Outcome<'a> {
             polled: false,
             handlers,
             slept_ns: slept_ns.min(after_ns),
+            in_flight: 0,
+        }
+    }
+
+    /// The same, with `n` requests in flight when the iteration began.
+    pub fn with_in_flight(self, n: u32) -> Self {
+        Outcome {
+            in_flight: n,
+            ..self
         }
     }
 }

@@ -40,6 +40,7 @@ struct AioHandler {
 typedef struct AioContext {
     int64_t poll_max_ns, poll_grow, poll_shrink, poll_weight;
     int64_t poll_block_cost_ns, poll_grow_start_ns, poll_ns, poll_wake_ns;
+    unsigned int poll_in_flight;
     struct { AioHandler *lh_first; } poll_aio_handlers;
 } AioContext;
 #define QLIST_FOREACH(var, head, field) \
@@ -50,7 +51,7 @@ int main(void)
     AioContext ctx = {0};
     AioHandler nodes[8] = {0};
     long long max, cost, w, s, gs, block, slept;
-    unsigned mask;
+    unsigned mask, in_flight;
     int n, i;
     if (scanf("%lld %lld %lld %lld %lld %d", &max, &cost, &w, &s, &gs, &n) != 6
         || n > 8) {
@@ -65,14 +66,14 @@ int main(void)
         nodes[i].node_poll.le_next = ctx.poll_aio_handlers.lh_first;
         ctx.poll_aio_handlers.lh_first = &nodes[i];
     }
-    while (scanf("%lld %lld %u", &block, &slept, &mask) == 3) {
+    while (scanf("%lld %lld %u %u", &block, &slept, &in_flight, &mask) == 4) {
         for (i = 0; i < n; i++) {
             if (mask & (1u << i)) {
                 nodes[i].poll.has_event = true;
             }
         }
         if (ctx.poll_max_ns) {
-            pollwise_adjust(&ctx, block, slept);
+            pollwise_adjust(&ctx, block, slept, in_flight);
         }
         printf("%lld\n", (long long)ctx.poll_ns);
     }
@@ -155,7 +156,8 @@ fn compile(rule: &str, name: &str) -> PathBuf {
     bin
 }
 
-type Steps = Vec<(u64, u64, Vec<HandlerId>)>;
+/// Per step: block_ns, slept_ns, requests in flight, the handlers.
+type Steps = Vec<(u64, u64, u32, Vec<HandlerId>)>;
 
 fn c_windows(max: u64, cost: u64, w: u64, s: u64, gs: u64, steps: &Steps) -> Vec<u64> {
     run_c(c_binary(), (max, cost, w, s, gs), steps)
@@ -167,9 +169,9 @@ type CParams = (u64, u64, u64, u64, u64);
 
 fn run_c(bin: &Path, (max, cost, w, s, gs): CParams, steps: &Steps) -> Vec<u64> {
     let mut input = format!("{max} {cost} {w} {s} {gs} {HANDLERS}\n");
-    for (block, slept, hs) in steps {
+    for (block, slept, in_flight, hs) in steps {
         let mask: u32 = hs.iter().map(|&h| 1u32 << h).fold(0, |a, b| a | b);
-        input.push_str(&format!("{block} {slept} {mask}\n"));
+        input.push_str(&format!("{block} {slept} {in_flight} {mask}\n"));
     }
     let mut child = Command::new(bin)
         .stdin(Stdio::piped())
@@ -199,7 +201,11 @@ fn the_patch_rule_is_compiled_and_moves() {
     // have polled 3000 and missed nothing, so it asks the shortest, 4096.
     // The 10000 after it is its first sample: 16384 is the shortest window
     // that catches it (8192 would cost 8192 plus the prior price 24000).
-    let steps: Steps = vec![(3000, 0, vec![0]), (10000, 0, vec![0]), (10000, 0, vec![0])];
+    let steps: Steps = vec![
+        (3000, 0, 0, vec![0]),
+        (10000, 0, 0, vec![0]),
+        (10000, 0, 0, vec![0]),
+    ];
     assert_eq!(
         c_windows(32768, 0, 0, 0, 4000, &steps),
         [4096, 16384, 16384]
@@ -226,12 +232,13 @@ fn rust_windows((max, cost, w, s, gs): CParams, steps: &Steps) -> Vec<u64> {
     let mut rust = AnyPolicy::new(params);
     steps
         .iter()
-        .map(|(block_ns, slept_ns, handlers)| {
+        .map(|(block_ns, slept_ns, in_flight, handlers)| {
             rust.observe(&Outcome {
                 block_ns: *block_ns,
                 polled: *slept_ns == 0 && *block_ns <= rust.window_ns(),
                 handlers,
                 slept_ns: *slept_ns,
+                in_flight: *in_flight,
             });
             rust.window_ns()
         })
@@ -280,7 +287,12 @@ fn fixed_cases() -> Vec<(CParams, Steps)> {
                     let handlers = (0..next(3))
                         .map(|_| next(HANDLERS as u64) as HandlerId)
                         .collect();
-                    (block, slept, handlers)
+                    // Mostly some requests in flight, a quarter none.
+                    let in_flight = match next(4) {
+                        0 => 0,
+                        _ => next(40) as u32,
+                    };
+                    (block, slept, in_flight, handlers)
                 })
                 .collect();
             cases.push((p, steps));
@@ -312,16 +324,25 @@ fn the_comparison_catches_a_changed_constant() {
             "#define POLLWISE_PRIOR_BLOCK_COST_NS 20000",
         ),
         (
-            "#define POLLWISE_BLOCK_COST_WAKEUPS 4",
-            "#define POLLWISE_BLOCK_COST_WAKEUPS 3",
+            "#define POLLWISE_PRIOR_WAKEUPS 4",
+            "#define POLLWISE_PRIOR_WAKEUPS 3",
         ),
+        (
+            "#define POLLWISE_DELAY_WEIGHT 8",
+            "#define POLLWISE_DELAY_WEIGHT 7",
+        ),
+        (
+            "#define POLLWISE_MIN_SLEEP_NS 1000",
+            "#define POLLWISE_MIN_SLEEP_NS 1",
+        ),
+        ("MAX(in_flight, 1u)", "MAX(in_flight + 1, 1u)"),
         (
             "#define POLLWISE_WAKE_FALL_SHIFT 2",
             "#define POLLWISE_WAKE_FALL_SHIFT 3",
         ),
         (
-            "#define POLLWISE_WAKE_RISE_SHIFT 6",
-            "#define POLLWISE_WAKE_RISE_SHIFT 5",
+            "#define POLLWISE_WAKE_RISE_SHIFT 10",
+            "#define POLLWISE_WAKE_RISE_SHIFT 9",
         ),
         ("#define POLLWISE_LADDER 8", "#define POLLWISE_LADDER 7"),
         ("int64_t polled = MIN(sample, t);", "int64_t polled = t;"),
@@ -380,11 +401,12 @@ proptest! {
         steps in proptest::collection::vec(
             (prop_oneof![4 => 0..60_000u64, 1 => 0..2_000_000u64],
              prop_oneof![1 => Just(0u64), 1 => 0..60_000u64, 1 => 0..2_000_000u64],
+             prop_oneof![1 => Just(0u32), 3 => 0..64u32],
              proptest::collection::vec(0..HANDLERS as u32, 0..3)),
             1..200),
     ) {
         // A sleep is never longer than the iteration.
-        let steps: Steps = steps.into_iter().map(|(b, s, h)| (b, s.min(b), h)).collect();
+        let steps: Steps = steps.into_iter().map(|(b, s, n, h)| (b, s.min(b), n, h)).collect();
         let p = (max, cost, weight, shrink, grow_start);
         let c = c_windows(max, cost, weight, shrink, grow_start, &steps);
         let rust = rust_windows(p, &steps);

@@ -116,6 +116,7 @@ fn apply(p: &mut AnyPolicy, step: &Step) -> (u64, u64) {
             polled: *block_ns <= before && *slept_ns == 0,
             handlers,
             slept_ns: *slept_ns,
+            in_flight: 0,
         }),
         Step::SetParams(q) => p.set_params(q.clone()).unwrap(),
     }
@@ -239,7 +240,7 @@ proptest! {
         let mut p = AnyPolicy::new(params);
         let mut prev = p.window_ns();
         for i in 0..n {
-            p.observe(&Outcome { block_ns: block, polled: block <= prev, handlers: &[0], slept_ns: 0 });
+            p.observe(&Outcome { block_ns: block, polled: block <= prev, handlers: &[0], slept_ns: 0, in_flight: 0 });
             let w = p.window_ns();
             prop_assert!(w >= prev, "step {}: {} -> {} on identical block {}", i, prev, w, block);
             prev = w;
@@ -264,7 +265,7 @@ proptest! {
         let block = params.poll_max_ns().saturating_add(extra);
         let mut prev = p.window_ns();
         for i in 0..n {
-            p.observe(&Outcome { block_ns: block, polled: false, handlers: &[0], slept_ns: 0 });
+            p.observe(&Outcome { block_ns: block, polled: false, handlers: &[0], slept_ns: 0, in_flight: 0 });
             let w = p.window_ns();
             // pollwise predicts the wait after an event from the waits that
             // followed that handler's earlier events, so at the first long
@@ -301,7 +302,7 @@ proptest! {
             let w = p.window_ns();
             prop_assert!(w <= max);
             prop_assert!(w == 0 || w == next);
-            p.observe(&Outcome { block_ns: next, polled: w > 0, handlers: &[0], slept_ns: 0 });
+            p.observe(&Outcome { block_ns: next, polled: w > 0, handlers: &[0], slept_ns: 0, in_flight: 0 });
         }
     }
 
@@ -319,7 +320,7 @@ proptest! {
             let w = p.window_ns();
             prop_assert!(w <= max && w <= threshold);
             prop_assert!(w == 0 || w == next);
-            p.observe(&Outcome { block_ns: next, polled: w > 0, handlers: &[0], slept_ns: 0 });
+            p.observe(&Outcome { block_ns: next, polled: w > 0, handlers: &[0], slept_ns: 0, in_flight: 0 });
         }
     }
 }

@@ -20,6 +20,7 @@ fn run(p: &mut AnyPolicy, steps: &[(u64, &[HandlerId])]) -> Vec<u64> {
                 polled,
                 handlers,
                 slept_ns: 0,
+                in_flight: 0,
             });
             p.window_ns()
         })

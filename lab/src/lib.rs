@@ -18,6 +18,7 @@ pub mod formats;
 pub mod local_preset;
 pub mod matrix;
 pub mod qemu_backend;
+pub mod ratio;
 pub mod replay;
 pub mod report;
 pub mod runcache;

@@ -20,28 +20,25 @@ fn bad(msg: String) -> LabError {
     LabError::Input(msg)
 }
 
+/// One recorded iteration: the wait until its event (QEMU's `block_ns`),
+/// the handlers that had it, and the requests in flight when it began.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Wait {
+    pub block_ns: u64,
+    pub handlers: Vec<HandlerId>,
+    pub in_flight: u32,
+}
+
 /// Reads CSV with a header row, a `block_ns` column and optionally a
 /// `handler` column (ids separated by ';', empty for none; without the
-/// column every event is handler 0), and writes `step,block_ns,window_ns`.
-/// `policy` gives the policy and its parameters (its loop starts afresh);
-/// `name` names the input in errors.
-pub fn replay<R: Read, W: Write>(
-    policy: AnyPolicy,
+/// column every event is handler 0) and an `in_flight` column (requests at
+/// the device when the iteration began; without it 0). `name` names the
+/// input in errors. Calls `each` with every row in order.
+pub fn read_waits<R: Read>(
     input: R,
     name: &str,
-    out: &mut W,
+    mut each: impl FnMut(usize, Wait) -> Result<(), LabError>,
 ) -> Result<(), LabError> {
-    if policy.kind().is_clairvoyant() {
-        return Err(bad(format!(
-            "policy '{}' is clairvoyant and runs only in the simulator (`pollwise sim`); \
-             replay an online policy instead",
-            policy.kind()
-        )));
-    }
-    let io = |e: std::io::Error| LabError::File {
-        path: "standard output".into(),
-        error: e,
-    };
     let mut csv = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_reader(input);
@@ -49,13 +46,9 @@ pub fn replay<R: Read, W: Write>(
         .headers()
         .map_err(|e| bad(format!("{name}: cannot read the trace's header row: {e}")))?;
     let (block_col, handler_col) = columns(headers, name)?;
-    writeln!(out, "step,block_ns,window_ns").map_err(io)?;
-    let mut lp = IoThread::new(policy.params().clone(), MAX_HANDLER_ID + 1, 0, u64::MAX);
-    let mut now = 0u64;
-    let mut handlers: Vec<HandlerId> = Vec::new();
+    let in_flight_col = headers.iter().position(|h| h == "in_flight");
     for (i, record) in csv.records().enumerate() {
-        let step = i + 1;
-        let line = step + 1;
+        let line = i + 2;
         let record = record.map_err(|e| bad(format!("{name}: line {line}: malformed CSV: {e}")))?;
         let text = record.get(block_col).unwrap_or("");
         let block_ns: u64 = text.parse().map_err(|_| {
@@ -63,7 +56,7 @@ pub fn replay<R: Read, W: Write>(
                 "{name}: line {line}: block_ns '{text}' is not a non-negative whole number of ns"
             ))
         })?;
-        handlers.clear();
+        let mut handlers = Vec::new();
         match handler_col {
             None => handlers.push(0),
             Some(c) => {
@@ -72,14 +65,90 @@ pub fn replay<R: Read, W: Write>(
                     .map_err(|e| bad(format!("{name}: line {line}: {e}")))?;
             }
         }
-        now = iteration(&mut lp, now, block_ns, &handlers).ok_or_else(|| {
-            bad(format!(
-                "{name}: line {line}: the block_ns values so far add up past 2^64 ns"
-            ))
-        })?;
-        writeln!(out, "{step},{block_ns},{}", lp.policy().window_ns()).map_err(io)?;
+        let in_flight = match in_flight_col {
+            None => 0,
+            Some(c) => {
+                let text = record.get(c).unwrap_or("");
+                text.parse().map_err(|_| {
+                    bad(format!(
+                        "{name}: line {line}: in_flight '{text}' is not a whole number of \
+                         requests in [0, {}]",
+                        u32::MAX
+                    ))
+                })?
+            }
+        };
+        each(
+            line,
+            Wait {
+                block_ns,
+                handlers,
+                in_flight,
+            },
+        )?;
     }
     Ok(())
+}
+
+/// An online policy's loop replaying recorded waits, one iteration each.
+pub struct Replayer {
+    lp: IoThread,
+    now: u64,
+}
+
+impl Replayer {
+    /// A fresh loop around `policy`; a clairvoyant policy is refused.
+    pub fn new(policy: &AnyPolicy) -> Result<Replayer, LabError> {
+        if policy.kind().is_clairvoyant() {
+            return Err(bad(format!(
+                "policy '{}' is clairvoyant and runs only in the simulator (`pollwise sim`); \
+                 replay an online policy instead",
+                policy.kind()
+            )));
+        }
+        Ok(Replayer {
+            lp: IoThread::new(policy.params().clone(), MAX_HANDLER_ID + 1, 0, u64::MAX),
+            now: 0,
+        })
+    }
+
+    /// The window the next iteration polls for.
+    pub fn window_ns(&self) -> u64 {
+        self.lp.policy().window_ns()
+    }
+
+    /// One iteration with `wait`, read at `line` of `name`.
+    pub fn step(&mut self, wait: &Wait, name: &str, line: usize) -> Result<(), LabError> {
+        self.lp.set_in_flight(wait.in_flight);
+        self.now =
+            iteration(&mut self.lp, self.now, wait.block_ns, &wait.handlers).ok_or_else(|| {
+                bad(format!(
+                    "{name}: line {line}: the block_ns values so far add up past 2^64 ns"
+                ))
+            })?;
+        Ok(())
+    }
+}
+
+/// Replays the waits of `input` (see [`read_waits`]) through `policy` (its
+/// loop starts afresh) and writes `step,block_ns,window_ns`, the window
+/// after each step. `name` names the input in errors.
+pub fn replay<R: Read, W: Write>(
+    policy: AnyPolicy,
+    input: R,
+    name: &str,
+    out: &mut W,
+) -> Result<(), LabError> {
+    let mut r = Replayer::new(&policy)?;
+    let io = |e: std::io::Error| LabError::File {
+        path: "standard output".into(),
+        error: e,
+    };
+    writeln!(out, "step,block_ns,window_ns").map_err(io)?;
+    read_waits(input, name, |line, wait| {
+        r.step(&wait, name, line)?;
+        writeln!(out, "{},{},{}", line - 1, wait.block_ns, r.window_ns()).map_err(io)
+    })
 }
 
 /// The trace's `block_ns` column and its `handler` column, if it has one.
@@ -177,5 +246,25 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("handler '99999'"), "{e}");
+        let e = run(PolicyKind::Qemu, "block_ns,in_flight\n5,x\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 2") && e.contains("in_flight 'x'"), "{e}");
+    }
+
+    #[test]
+    fn pollwise_reads_what_was_in_flight() {
+        // Waits of 10 us after handler 0's events: with one request in
+        // flight a block costs 9 prior wake-ups (54 us) and the rule polls
+        // for the 16384 rung; with 32 in flight it costs 6000 + 48000 / 32
+        // = 7500, less than polling 10 us, and it asks for nothing.
+        let text = |n: u32| format!("block_ns,in_flight\n10000,{n}\n10000,{n}\n");
+        let one = run(PolicyKind::Pollwise, &text(1)).unwrap();
+        assert_eq!(
+            one,
+            "step,block_ns,window_ns\n1,10000,16384\n2,10000,16384\n"
+        );
+        let many = run(PolicyKind::Pollwise, &text(32)).unwrap();
+        assert_eq!(many, "step,block_ns,window_ns\n1,10000,0\n2,10000,0\n");
     }
 }

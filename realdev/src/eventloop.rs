@@ -82,6 +82,12 @@ pub trait LoopHost {
     /// An iteration ended: its phases as the machine saw them
     /// ([`IoThread::last_iteration`]), for a host that logs iterations.
     fn iteration(&mut self, _record: IterRecord) {}
+    /// Requests at the device whose completions have not been reaped,
+    /// after the last [`LoopHost::process`]: the loop tells its policy (see
+    /// [`IoThread::set_in_flight`]). A host without a device reports 0.
+    fn in_flight(&self) -> u32 {
+        0
+    }
 }
 
 /// Runs the loop until `stop`, then shuts it down: the queue is closed,
@@ -128,6 +134,7 @@ pub fn drive<H: LoopHost>(
         requests.clear();
         queue.drain_into(&mut requests);
         host.process(&mut requests, lp)?;
+        lp.set_in_flight(host.in_flight());
         if host.notified_self() {
             lp.notify_self();
         }
@@ -508,6 +515,10 @@ impl LoopHost for DiskHost {
 
     fn stranded(&self) -> bool {
         !self.backlog.is_empty() && self.in_flight == 0
+    }
+
+    fn in_flight(&self) -> u32 {
+        u32::try_from(self.in_flight).unwrap_or(u32::MAX)
     }
 
     fn wait(&mut self, handlers: &mut Vec<HandlerId>) -> std::io::Result<()> {

@@ -83,6 +83,10 @@ impl LoopHost for Host {
         Ok(())
     }
 
+    fn in_flight(&self) -> u32 {
+        self.in_flight as u32
+    }
+
     /// Answers what was never submitted, lets the device finish what it has,
     /// and waits for it.
     fn shutdown(&mut self, cancelled: &mut Vec<u32>) -> std::io::Result<()> {

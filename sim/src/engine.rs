@@ -103,6 +103,9 @@ struct SimThread {
     /// What the current iteration submitted and reaped (only while
     /// iterations are logged).
     io: IterRecord,
+    /// Requests this IOThread submitted whose completions it has not yet
+    /// processed (what it tells its loop before each iteration).
+    in_flight: u32,
 }
 
 impl SimThread {
@@ -276,6 +279,7 @@ fn new_iothread(
         ready_sub: Vec::new(),
         ready_cmp: Vec::new(),
         io: IterRecord::default(),
+        in_flight: 0,
     }
 }
 
@@ -734,6 +738,8 @@ impl<'a> Engine<'a> {
         let t = &mut self.iothreads[it as usize];
         let subs = std::mem::take(&mut t.ready_sub);
         let cmps = std::mem::take(&mut t.ready_cmp);
+        t.in_flight = t.in_flight + subs.len() as u32 - cmps.len() as u32;
+        t.lp.set_in_flight(t.in_flight);
         // linux-aio schedules (and cancels) a bottom half after every
         // submission batch and whenever its handler runs, even when a stale
         // doorbell finds no completion; scheduling it calls aio_notify().

@@ -123,6 +123,11 @@ impl LoopDriver {
         self.awaiting
     }
 
+    /// Requests at the device (see [`IoThread::set_in_flight`]).
+    pub fn set_in_flight(&mut self, n: u32) {
+        self.lp.set_in_flight(n);
+    }
+
     pub fn machine(&self) -> &IoThread {
         &self.lp
     }

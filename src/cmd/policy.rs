@@ -1,4 +1,4 @@
-//! `pollwise policy list`, `policy show` and `policy replay`.
+//! `pollwise policy list`, `policy show`, `policy replay` and `policy ratio`.
 
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
@@ -47,6 +47,32 @@ pub enum PolicyCommand {
         #[arg(long, value_name = "EVENTS.csv")]
         input: PathBuf,
     },
+    /// The competitive ratio of every online policy on a recorded trace of
+    /// waits: each policy replays the trace (as `replay` does), pays the
+    /// wait when its window covers it and its window plus the price of a
+    /// block otherwise; the offline optimum pays min(wait, price) per wait.
+    ///
+    /// The input is `replay`'s: CSV with a `block_ns` column, optionally
+    /// `handler` and `in_flight` (requests at the device when the
+    /// iteration began). The waits are replayed as recorded.
+    Ratio {
+        /// A policy to replay, NAME[:PARAM=VALUE,...]; repeat for several
+        /// (default: every online policy at its defaults).
+        #[arg(long = "policy", value_name = "SPEC")]
+        policies: Vec<String>,
+        /// The trace ('-' reads standard input).
+        #[arg(long, value_name = "EVENTS.csv")]
+        input: PathBuf,
+        /// What one block costs, in ns of CPU, for every policy and the
+        /// optimum alike.
+        #[arg(long, default_value_t = 24_000, conflicts_with = "wake_ns")]
+        price_ns: u64,
+        /// Price each block as pollwise does instead: this wake-up path
+        /// plus 8 of them divided by the requests in flight (the trace's
+        /// in_flight column).
+        #[arg(long)]
+        wake_ns: Option<u64>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -67,6 +93,17 @@ pub fn run(command: PolicyCommand) -> Result<()> {
         PolicyCommand::Replay { policy: p, input } => {
             let params = p.flags().params(&TERM)?;
             policy::replay(params, &input, io::stdin().lock(), &mut out)?;
+        }
+        PolicyCommand::Ratio {
+            policies,
+            input,
+            price_ns,
+            wake_ns,
+        } => {
+            use pollwise_lab::ratio::Price;
+            let price = wake_ns.map_or(Price::Fixed(price_ns), |w| Price::InFlight { wake_ns: w });
+            let stdin = io::stdin().lock();
+            policy::ratio(&TERM, &policies, &input, stdin, price, &mut out)?;
         }
         PolicyCommand::Show {
             policy: p,

@@ -40,14 +40,23 @@ use super::seen_before;
 /// 0 only when nothing is asked and the shrunk window would fall below
 /// `poll-grow-start-ns`.
 ///
-/// The price of blocking is learned on the host it runs on: the loop
-/// reports how long each sleep took, from going to sleep to running again
-/// (`Outcome::slept_ns`). The short end of those sleeps (the estimate falls
-/// by a quarter of the gap towards a shorter one and rises by 1/64 towards
-/// a longer one) is the host's wake-up path, and a block costs
-/// `BLOCK_COST_WAKEUPS` of them: the loop's wake-up and its CPU, the
-/// producer's kick and its CPU. `poll-block-cost-ns` pins the price instead
-/// (0, the default, learns it; 24 us until a sleep is measured). A sleep's
+/// The price of blocking is what a block costs: one wake-up path of CPU,
+/// plus the throughput its delay loses. The wake-up path is learned on the
+/// host it runs on: the loop reports how long each sleep took, from going
+/// to sleep to running again (`Outcome::slept_ns`), and the short end of
+/// those sleeps (the estimate falls by a quarter of the gap towards a
+/// shorter one and rises by 1/1024 towards a longer one; a "sleep" under
+/// `MIN_SLEEP_NS` returned at once and teaches nothing) is the wake-up
+/// path `w`. The delay's cost depends on what else is in flight: with `n`
+/// requests at the device (`Outcome::in_flight`) a wake-up delays one of
+/// `n` requests, so it costs `1/n` of what it costs when everything waits
+/// on it. A block is priced at `w + DELAY_WEIGHT * w / max(n, 1)`: at
+/// queue depth 1 (or with nothing in flight, when the next event is the
+/// guest's) `(1 + DELAY_WEIGHT) w`, far above any window, so the loop
+/// polls as QEMU does; with many requests in flight little more than the
+/// wake-up's CPU, so waits longer than a wake-up are slept through.
+/// `poll-block-cost-ns` pins the price instead (0, the default, learns it;
+/// until a sleep is measured `w` is `PRIOR_BLOCK_COST_NS / 4`). A sleep's
 /// wake-up is also taken out of the wait it ended, since polling would not
 /// have paid it; otherwise a loop that blocks sees its own wake-up in every
 /// wait and keeps blocking.
@@ -90,22 +99,34 @@ const MISS_SHIFT: u32 = 16;
 /// the host does not measure them): the simulator's hosts wake in 5-8 us.
 pub const PRIOR_BLOCK_COST_NS: u64 = 24_000;
 
-/// A block costs about this many wake-up paths: the loop's own wake-up and
-/// its CPU, and the producer's kick (a doorbell write through the same
-/// kernel, an exit in a VM) and its CPU.
-pub const BLOCK_COST_WAKEUPS: u64 = 4;
+/// Until a sleep is measured the wake-up path is taken as this share of
+/// the prior: the 24 us are four wake-up paths (the loop's wake-up and its
+/// CPU, the producer's kick and its CPU).
+pub const PRIOR_WAKEUPS: u64 = 4;
+
+/// What a wake-up's delay costs when it holds up everything in flight, in
+/// wake-up paths of CPU: the rule gives up a throughput share `x` only for
+/// `DELAY_WEIGHT * x` of the loop's CPU. With `n` requests in flight a
+/// delay holds up one of them, so it is weighted `DELAY_WEIGHT / n`.
+pub const DELAY_WEIGHT: u64 = 8;
+
+/// A "sleep" shorter than this did not go through the scheduler: the wait
+/// returned at once (in QEMU's loop after a poll timeout, `ppoll()` finds
+/// the linux-aio eventfd still readable and returns in 0.5-0.7 us). No
+/// host's wake-up path is that short, so it is not learned from.
+pub const MIN_SLEEP_NS: u64 = 1000;
 
 /// The wake-up estimate falls by 1/4 of the gap towards a shorter sleep and
-/// rises by 1/64 of the gap towards a longer one, so it settles at the
-/// short end of the sleeps (about their 10th percentile): those whose event
+/// rises by 1/1024 of the gap towards a longer one, so it settles at the
+/// short end of the sleeps (about their 1st percentile): those whose event
 /// was already on its way, which are all wake-up path. One short outlier
-/// moves it by a quarter only. No fixed quantile is right on every host
-/// (docs/pollwise-policy.md, "What did not work along the way"): where every sleep is
-/// a long real wait (a virtio disk at queue depth 8) it reads high, and
-/// where some waits return at once (QEMU's loop after a poll timeout, with
-/// the AIO eventfd still readable) a lower quantile reads those instead.
+/// moves it by a quarter only. Where every sleep is a long real wait (a
+/// virtio disk at queue depth 8) it still reads high; the waits that
+/// return at once, which a low quantile would otherwise read, are left out
+/// by `MIN_SLEEP_NS` (docs/pollwise-policy.md, "What did not work along the
+/// way").
 const WAKE_FALL_SHIFT: u32 = 2;
-const WAKE_RISE_SHIFT: u32 = 6;
+const WAKE_RISE_SHIFT: u32 = 10;
 
 impl Pollwise {
     pub fn new(params: Params) -> Pollwise {
@@ -123,13 +144,20 @@ impl Pollwise {
         self.wake_ns
     }
 
-    /// The price of blocking the rule compares the waits with:
-    /// `poll-block-cost-ns` when set, else learned from the loop's sleeps
-    /// (`BLOCK_COST_WAKEUPS` wake-up paths), else the prior.
-    pub fn block_cost_ns(&self) -> u64 {
+    /// The price of blocking the rule compares the waits with, with
+    /// `in_flight` requests at the device: `poll-block-cost-ns` when set,
+    /// else one wake-up path (learned from the loop's sleeps, else the
+    /// prior's share) plus its delay weighted by what the delay holds up,
+    /// `w + DELAY_WEIGHT * w / max(in_flight, 1)`.
+    pub fn block_cost_ns(&self, in_flight: u32) -> u64 {
         match self.params.get(Param::PollBlockCostNs) {
-            0 if self.wake_ns == 0 => PRIOR_BLOCK_COST_NS,
-            0 => BLOCK_COST_WAKEUPS * self.wake_ns,
+            0 => {
+                let w = match self.wake_ns {
+                    0 => PRIOR_BLOCK_COST_NS / PRIOR_WAKEUPS,
+                    w => w,
+                };
+                w + DELAY_WEIGHT * w / u64::from(in_flight.max(1))
+            }
             fixed => fixed,
         }
     }
@@ -248,7 +276,7 @@ impl Policy for Pollwise {
         }
         let limit = self.sample_limit();
         let mut block = outcome.block_ns;
-        if outcome.slept_ns > 0 {
+        if outcome.slept_ns >= MIN_SLEEP_NS {
             // Learn the wake-up path from the short end of the sleeps.
             let slept = outcome.slept_ns.min(limit);
             self.wake_ns = if self.wake_ns == 0 {
@@ -265,7 +293,7 @@ impl Policy for Pollwise {
             block -= outcome.slept_ns.min(self.wake_ns).min(block);
         }
         let sample = block.min(limit);
-        let cost = self.block_cost_ns();
+        let cost = self.block_cost_ns(outcome.in_flight);
         let weight = self.weight();
         for e in self.handlers.iter_mut() {
             if e.fired_last {

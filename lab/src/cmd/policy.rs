@@ -198,3 +198,45 @@ pub fn replay(params: Params, input: &Path, stdin: impl Read, out: &mut dyn Writ
     crate::replay::replay(policy, reader, &origin, &mut out)?;
     Ok(())
 }
+
+/// `policy ratio`: the trace at `input` (`-` is `stdin`) through each of
+/// `specs` (every online policy at its defaults when empty), each one's
+/// spin-plus-block cost against the offline optimum at `price`.
+pub fn ratio(
+    ui: &dyn Ui,
+    specs: &[String],
+    input: &Path,
+    stdin: impl Read,
+    price: crate::ratio::Price,
+    out: &mut dyn Write,
+) -> Result<()> {
+    use crate::formats::input::{capped, open, InputKind};
+    use crate::ratio::Price;
+    if matches!(price, Price::Fixed(0) | Price::InFlight { wake_ns: 0 }) {
+        return super::fail(
+            "a block must cost something: give --price-ns or --wake-ns above 0 (e.g. 24000 \
+             or 6000)"
+                .to_string(),
+        );
+    }
+    let policies = if specs.is_empty() {
+        crate::ratio::online_defaults()
+    } else {
+        specs
+            .iter()
+            .map(|s| spec_with(ui, "policy", s, &[]))
+            .collect::<Result<Vec<_>>>()?
+    };
+    let reader: Box<dyn Read + '_> = if input.as_os_str() == "-" {
+        Box::new(capped("--input", Path::new("-"), InputKind::Log, stdin))
+    } else {
+        Box::new(open("--input", input, InputKind::Log)?)
+    };
+    let origin = input.display().to_string();
+    let r = crate::ratio::ratios(&policies, reader, &origin, price)?;
+    crate::ratio::write_ratios(out, &r).map_err(|e| crate::LabError::File {
+        path: "standard output".into(),
+        error: e,
+    })?;
+    Ok(())
+}
