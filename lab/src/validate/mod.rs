@@ -102,16 +102,7 @@ pub fn validate(
             });
         }
     }
-    let total = 2 * points.len();
-    let done = AtomicUsize::new(0);
-    let tick = || {
-        let done = done.fetch_add(1, Ordering::Relaxed) + 1;
-        progress(Progress::Run {
-            done,
-            total,
-            what: "validate",
-        });
-    };
+    let tick = ticker(2 * points.len(), progress);
     let refs = reference.run_all(&points, &tick)?;
     let models = model.run_all(&points, &tick)?;
     let per = repeats as usize;
@@ -275,18 +266,23 @@ pub fn validate_diffs(
         }
     }
     let total = 2 * spec.workloads.len() * policies.len() * spec.repeats as usize + 1;
+    let tick = ticker(total, progress);
+    let modelled = model.run_all(&model_points(spec, &policies)?, &tick)?;
+    let measured = rounds(reference, spec, &policies, &tick)?;
+    Ok(pair(spec, &modelled, &measured))
+}
+
+/// Reports one more of `total` validate runs each time it is called.
+fn ticker(total: usize, progress: &(dyn Fn(Progress) + Sync)) -> impl Fn() + Sync + '_ {
     let done = AtomicUsize::new(0);
-    let tick = || {
+    move || {
         let done = done.fetch_add(1, Ordering::Relaxed) + 1;
         progress(Progress::Run {
             done,
             total,
             what: "validate",
         });
-    };
-    let modelled = model.run_all(&model_points(spec, &policies)?, &tick)?;
-    let measured = rounds(reference, spec, &policies, &tick)?;
-    Ok(pair(spec, &modelled, &measured))
+    }
 }
 
 /// Repeat `rep` of `params` at workload `w`.
