@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use pollwise_lab::cmd::{Pace, Ui};
+use pollwise_lab::cmd::{runs_line, runs_of, Pace, Ui};
 use pollwise_lab::Progress;
 
 /// The one terminal of the process.
@@ -17,7 +17,7 @@ pub static TERM: Terminal = Terminal {
 };
 
 pub struct Terminal {
-    bar: Mutex<Option<ProgressBar>>,
+    bar: Mutex<Option<(ProgressBar, Instant)>>,
     pace: Mutex<Option<Pace>>,
 }
 
@@ -27,14 +27,16 @@ impl Ui for Terminal {
     }
 
     fn progress(&self, p: Progress) {
-        let (done, total, what) = match p {
-            Progress::Step(text) => return eprintln!("{text}"),
-            Progress::Run { done, total, what } => (done, total, what),
+        let Some((done, total, _)) = runs_of(p) else {
+            if let Progress::Step(text) = p {
+                eprintln!("{text}");
+            }
+            return;
         };
         if !std::io::stderr().is_terminal() {
             let mut slot = self.pace.lock().unwrap_or_else(|e| e.into_inner());
             let pace = slot.get_or_insert_with(|| Pace::new(Instant::now()));
-            if let Some(line) = pace.line(Instant::now(), done, total, what) {
+            if let Some(line) = pace.line(Instant::now(), p) {
                 eprintln!("{line}");
             }
             if done >= total {
@@ -43,19 +45,17 @@ impl Ui for Terminal {
             return;
         }
         let mut slot = self.bar.lock().unwrap_or_else(|e| e.into_inner());
-        let b = slot.get_or_insert_with(|| {
+        let (b, start) = slot.get_or_insert_with(|| {
             let b = ProgressBar::new(total as u64);
             b.set_style(
-                ProgressStyle::with_template(
-                    "{msg} [{bar:40}] {pos}/{len} runs, {elapsed} (eta {eta})",
-                )
-                .expect("static template is valid")
-                .progress_chars("=> "),
+                ProgressStyle::with_template("[{bar:30}] {msg}")
+                    .expect("static template is valid")
+                    .progress_chars("=> "),
             );
-            b
+            (b, Instant::now())
         });
         b.set_length(total as u64);
-        b.set_message(what.to_string());
+        b.set_message(runs_line(p, start.elapsed()).unwrap_or_default());
         b.set_position(done as u64);
         if done >= total {
             b.finish_and_clear();

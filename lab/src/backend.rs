@@ -9,7 +9,7 @@ use pollwise_core::{IterRecord, Limits, Params, RunRow, Workload};
 use pollwise_realdev::run::{self as device, RunConfig};
 use pollwise_realdev::sys::SigintGuard;
 use pollwise_realdev::target::{Target, TargetSpec};
-use pollwise_sim::batch::{run_jobs, Job};
+use pollwise_sim::batch::{run_events, run_jobs, Finished, Job};
 use pollwise_sim::Preset;
 
 use crate::LabError;
@@ -58,11 +58,27 @@ pub trait Backend: Sync {
     /// Runs `points` and returns their rows in the same order, calling
     /// `done` after each; deterministic backends may run them in parallel.
     fn run_all(&self, points: &[Point], done: &(dyn Fn() + Sync)) -> Result<Vec<RunRow>, LabError> {
+        self.run_each(points, &|_| done())
+    }
+    /// A point's expected cost, in a unit of the backend's own: a run's
+    /// duration unless the backend knows better.
+    fn cost(&self, point: &Point) -> f64 {
+        point.workload.duration_ms as f64
+    }
+    /// [`Backend::run_all`], telling `done` each run's [`Backend::cost`].
+    fn run_each(
+        &self,
+        points: &[Point],
+        done: &(dyn Fn(Finished) + Sync),
+    ) -> Result<Vec<RunRow>, LabError> {
         points
             .iter()
             .map(|p| {
                 let row = self.run(p);
-                done();
+                done(Finished {
+                    events: self.cost(p),
+                    cached: false,
+                });
                 row
             })
             .collect()
@@ -95,7 +111,14 @@ impl Backend for SimBackend {
             p.seed,
         )?)
     }
-    fn run_all(&self, points: &[Point], done: &(dyn Fn() + Sync)) -> Result<Vec<RunRow>, LabError> {
+    fn cost(&self, p: &Point) -> f64 {
+        run_events(&self.preset, &p.workload)
+    }
+    fn run_each(
+        &self,
+        points: &[Point],
+        done: &(dyn Fn(Finished) + Sync),
+    ) -> Result<Vec<RunRow>, LabError> {
         let jobs: Vec<Job> = points
             .iter()
             .map(|p| Job {

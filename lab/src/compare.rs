@@ -15,7 +15,7 @@ use crate::backend::{Backend, Point};
 pub use crate::compared::ComparedPoint;
 use crate::effective::{effective_row_text, effective_text};
 use crate::stats::{mean, PAIRED_CI_METHOD};
-use crate::{LabError, Progress};
+use crate::{LabError, Progress, Ticker};
 
 /// What to compare.
 #[derive(Clone, Debug)]
@@ -79,16 +79,15 @@ pub fn compare(
     for w in &spec.workloads {
         w.check(backend.limits())?;
     }
+    if backend.deterministic() {
+        return seeded(backend, spec, progress);
+    }
     let done = AtomicUsize::new(0);
     let tick = |what: &str| {
         let done = done.fetch_add(1, Ordering::Relaxed) + 1;
         progress(Progress::Run { done, total, what });
     };
-    if backend.deterministic() {
-        seeded(backend, spec, &tick)
-    } else {
-        interleaved(backend, spec, &tick)
-    }
+    interleaved(backend, spec, &tick)
 }
 
 /// Repeat `rep` of the baseline (`candidate` false) or the candidate at
@@ -112,7 +111,7 @@ fn point(spec: &CompareSpec, w: &Workload, candidate: bool, rep: usize) -> Resul
 fn seeded(
     backend: &dyn Backend,
     spec: &CompareSpec,
-    tick: &(dyn Fn(&str) + Sync),
+    progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<Vec<ComparedPoint>, LabError> {
     let per = spec.repeats as usize;
     let what = format!("{} vs {}", spec.candidate.kind(), spec.baseline.kind());
@@ -124,7 +123,9 @@ fn seeded(
             }
         }
     }
-    let rows = backend.run_all(&points, &|| tick(&what))?;
+    let cost = points.iter().map(|p| backend.cost(p)).sum();
+    let ticker = Ticker::new(points.len(), cost, &what, progress);
+    let rows = backend.run_each(&points, &|run| ticker.tick(run))?;
     Ok(rows
         .chunks(2 * per)
         .zip(&spec.workloads)

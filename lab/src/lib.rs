@@ -51,6 +51,23 @@ pub enum Progress<'a> {
         total: usize,
         what: &'a str,
     },
+    /// `done` of `total` runs of the current stage are finished, `secs`
+    /// seconds after it began; `eta`: the seconds left, estimated from the
+    /// expected cost of the runs still to come (None before a run finished).
+    Timed {
+        done: usize,
+        total: usize,
+        what: &'a str,
+        secs: u64,
+        eta: Option<u64>,
+    },
+}
+
+/// The seconds left after `elapsed` seconds in which runs of expected cost
+/// `ran` finished, with runs of expected cost `left` still to come: the
+/// rate so far, kept. None while nothing ran.
+pub fn eta_secs(elapsed: f64, ran: f64, left: f64) -> Option<u64> {
+    (ran > 0.0).then(|| (elapsed * left.max(0.0) / ran).round() as u64)
 }
 
 /// A callback that ignores progress.
@@ -87,34 +104,62 @@ pub(crate) fn test_row() -> pollwise_core::RunRow {
     }
 }
 
-/// Counts finished runs of a stage (from any thread) for [`Progress`].
+/// Counts finished runs of a stage (from any thread) for [`Progress`],
+/// with an ETA from their expected costs (`batch::run_events`).
 pub(crate) struct Ticker<'a> {
-    done: std::sync::atomic::AtomicUsize,
+    tally: std::sync::Mutex<Tally>,
+    start: std::time::Instant,
     total: usize,
     what: &'a str,
     progress: &'a (dyn Fn(Progress) + Sync),
 }
 
+/// Runs finished, and the expected cost of those that ran (not from the
+/// run cache) and of those still to come.
+struct Tally {
+    done: usize,
+    ran: f64,
+    left: f64,
+}
+
 impl<'a> Ticker<'a> {
+    /// For `total` runs of expected cost `events` in all.
     pub(crate) fn new(
         total: usize,
+        events: f64,
         what: &'a str,
         progress: &'a (dyn Fn(Progress) + Sync),
     ) -> Ticker<'a> {
         Ticker {
-            done: std::sync::atomic::AtomicUsize::new(0),
+            tally: std::sync::Mutex::new(Tally {
+                done: 0,
+                ran: 0.0,
+                left: events,
+            }),
+            start: std::time::Instant::now(),
             total,
             what,
             progress,
         }
     }
 
-    pub(crate) fn tick(&self) {
-        let done = self.done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-        (self.progress)(Progress::Run {
+    pub(crate) fn tick(&self, run: pollwise_sim::batch::Finished) {
+        let (done, ran, left) = {
+            let mut t = self.tally.lock().unwrap_or_else(|e| e.into_inner());
+            t.done += 1;
+            t.left -= run.events;
+            if !run.cached {
+                t.ran += run.events;
+            }
+            (t.done, t.ran, t.left)
+        };
+        let elapsed = self.start.elapsed().as_secs_f64();
+        (self.progress)(Progress::Timed {
             done,
             total: self.total,
             what: self.what,
+            secs: elapsed as u64,
+            eta: eta_secs(elapsed, ran, left),
         });
     }
 }

@@ -398,10 +398,14 @@ fn run_sweep(
         })
         .collect();
     let total = specs.iter().map(SweepSpec::len).sum::<Result<usize, _>>()?;
-    let ticker = Ticker::new(total, "sweep", progress);
+    let mut events = 0.0;
+    for spec in &specs {
+        events += spec.events(preset, Shard::WHOLE)?;
+    }
+    let ticker = Ticker::new(total, events, "sweep", progress);
     let mut rows = Vec::with_capacity(total);
     for spec in &specs {
-        rows.extend(spec.run(preset, Shard::WHOLE, &|| ticker.tick())?);
+        rows.extend(spec.run(preset, Shard::WHOLE, &|run| ticker.tick(run))?);
     }
     Ok(rows)
 }

@@ -156,10 +156,23 @@ pub fn set_store(store: Box<dyn RunStore>) {
 
 /// Runs every job (in parallel) and calls `done` after each one, from any
 /// thread, for progress reporting.
-pub fn run_jobs(jobs: &[Job<'_>], done: &(dyn Fn() + Sync)) -> Result<Vec<RunRow>, SimError> {
+pub fn run_jobs(
+    jobs: &[Job<'_>],
+    done: &(dyn Fn(Finished) + Sync),
+) -> Result<Vec<RunRow>, SimError> {
     run_each(jobs, "plain", done, |j| {
         crate::simulate(j.preset, &j.workload, &j.params, j.seed)
     })
+}
+
+/// A finished run, as the `done` callbacks of [`run_each`] hear of it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Finished {
+    /// Its expected cost ([`run_events`]), for an ETA that tells long runs
+    /// from short ones.
+    pub events: f64,
+    /// It came from the run cache and took no time.
+    pub cached: bool,
 }
 
 /// Runs `run` on every job whose row the store (if any) does not have, on
@@ -169,7 +182,7 @@ pub fn run_jobs(jobs: &[Job<'_>], done: &(dyn Fn() + Sync)) -> Result<Vec<RunRow
 pub fn run_each(
     jobs: &[Job<'_>],
     variant: &str,
-    done: &(dyn Fn() + Sync),
+    done: &(dyn Fn(Finished) + Sync),
     run: impl Fn(&Job<'_>) -> Result<RunRow, SimError> + Sync,
 ) -> Result<Vec<RunRow>, SimError> {
     let store = STORE.get();
@@ -177,11 +190,14 @@ pub fn run_each(
         .iter()
         .map(|j| store.and_then(|s| s.get(j, variant)))
         .collect();
-    let mut todo: Vec<usize> = (0..jobs.len()).filter(|&i| rows[i].is_none()).collect();
-    for _ in todo.len()..jobs.len() {
-        done();
-    }
     let cost = |i: &usize| run_events(jobs[*i].preset, &jobs[*i].workload);
+    for i in (0..jobs.len()).filter(|&i| rows[i].is_some()) {
+        done(Finished {
+            events: cost(&i),
+            cached: true,
+        });
+    }
+    let mut todo: Vec<usize> = (0..jobs.len()).filter(|&i| rows[i].is_none()).collect();
     todo.sort_by(|a, b| cost(b).total_cmp(&cost(a)));
     let next = AtomicUsize::new(0);
     let made: Vec<(usize, Result<RunRow, SimError>)> = in_pool(todo.len(), || {
@@ -192,7 +208,10 @@ pub fn run_each(
                 if let (Some(s), Ok(r)) = (store, &row) {
                     s.put(&jobs[i], variant, r);
                 }
-                done();
+                done(Finished {
+                    events: cost(&i),
+                    cached: false,
+                });
                 mine.push((i, row));
             }
             mine

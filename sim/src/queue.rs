@@ -60,32 +60,54 @@ impl<E: Copy> EventQueue<E> {
         Some(((top.key >> 64) as u64, top.item))
     }
 
-    /// Puts `moved` (the former last entry) where the root was.
+    /// Puts `moved` (the former last entry) where the root was: down to
+    /// a leaf along the smallest children, then up to where `moved` fits.
+    /// `moved` came from the bottom and mostly belongs there, so this
+    /// saves comparing it on every level; keys are unique, so any valid
+    /// heap pops in the same order.
     fn sift_down_from_root(&mut self, moved: Entry<E>) {
         let len = self.heap.len();
         let mut hole = 0;
         loop {
             let first = hole * ARITY + 1;
-            if first >= len {
+            let best = if first + ARITY <= len {
+                first + smallest_of_four(&self.heap[first..first + ARITY])
+            } else if first < len {
+                (first + 1..len).fold(first, |b, c| {
+                    if self.heap[c].key < self.heap[b].key {
+                        c
+                    } else {
+                        b
+                    }
+                })
+            } else {
                 break;
-            }
-            let end = (first + ARITY).min(len);
-            let mut best = first;
-            let mut best_key = self.heap[first].key;
-            for c in first + 1..end {
-                let k = self.heap[c].key;
-                if k < best_key {
-                    best = c;
-                    best_key = k;
-                }
-            }
-            if moved.key <= best_key {
-                break;
-            }
+            };
             self.heap[hole] = self.heap[best];
             hole = best;
         }
+        while hole > 0 {
+            let parent = (hole - 1) / ARITY;
+            if self.heap[parent].key <= moved.key {
+                break;
+            }
+            self.heap[hole] = self.heap[parent];
+            hole = parent;
+        }
         self.heap[hole] = moved;
+    }
+}
+
+/// The index of the smallest key of four, as a tournament of selects
+/// (no branch to mispredict on which child wins).
+fn smallest_of_four<E>(c: &[Entry<E>]) -> usize {
+    let (a, b, x, y) = (c[0].key, c[1].key, c[2].key, c[3].key);
+    let (left, left_key) = if b < a { (1, b) } else { (0, a) };
+    let (right, right_key) = if y < x { (3, y) } else { (2, x) };
+    if right_key < left_key {
+        right
+    } else {
+        left
     }
 }
 

@@ -126,7 +126,7 @@ pub fn simulate_rollout(
 pub fn run_rollout_jobs(
     jobs: &[crate::batch::Job<'_>],
     opts: RolloutOptions,
-    done: &(dyn Fn() + Sync),
+    done: &(dyn Fn(crate::batch::Finished) + Sync),
 ) -> Result<Vec<RunRow>, SimError> {
     let variant = format!("rollout {opts:?}");
     crate::batch::run_each(jobs, &variant, done, |j| {

@@ -4,7 +4,7 @@
 
 use pollwise_core::{Params, PolicyKind, RunRow};
 
-use crate::batch::{check_runs, nth_seed, run_jobs, Job};
+use crate::batch::{check_runs, nth_seed, run_events, run_jobs, Finished, Job};
 use crate::error::SimError;
 use crate::preset::Preset;
 use crate::workload::Workload;
@@ -113,11 +113,32 @@ impl SweepSpec {
         &self,
         preset: &Preset,
         shard: Shard,
-        done: &(dyn Fn() + Sync),
+        done: &(dyn Fn(Finished) + Sync),
     ) -> Result<Vec<RunRow>, SimError> {
         let jobs = self.jobs(preset)?;
         let range = shard.range(jobs.len());
         run_jobs(&jobs[range], done)
+    }
+
+    /// The expected cost of this shard's runs ([`run_events`] summed),
+    /// without making them (runs come per workload, each workload's points
+    /// and seeds together).
+    pub fn events(&self, preset: &Preset, shard: Shard) -> Result<f64, SimError> {
+        let total = self.len()?;
+        let range = shard.range(total);
+        let per = total / self.workloads.len().max(1);
+        Ok(self
+            .workloads
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                let mine = range
+                    .end
+                    .min((i + 1) * per)
+                    .saturating_sub(range.start.max(i * per));
+                run_events(preset, w) * mine as f64
+            })
+            .sum())
     }
 
     /// How many runs `shard` will do.

@@ -47,7 +47,7 @@ fn qemu_reproduces_the_published_randread_rows() {
             seed: 1,
         })
         .collect();
-    let rows = run_jobs(&jobs, &|| {}).unwrap();
+    let rows = run_jobs(&jobs, &|_| {}).unwrap();
     let mut cpu = [Vec::new(), Vec::new()];
     for (row, &(bs, numjobs, iothreads, want, _)) in rows.iter().zip(&RANDREAD) {
         assert_eq!(
@@ -98,8 +98,8 @@ fn the_proposal_loses_where_it_was_measured_to_lose() {
             })
             .collect()
     };
-    let base = run_jobs(&jobs(&Params::defaults(PolicyKind::Qemu)), &|| {}).unwrap();
-    let cand = run_jobs(&jobs(&proposal), &|| {}).unwrap();
+    let base = run_jobs(&jobs(&Params::defaults(PolicyKind::Qemu)), &|_| {}).unwrap();
+    let cand = run_jobs(&jobs(&proposal), &|_| {}).unwrap();
     let mut nj1 = Vec::new();
     for ((b, c), &(bs, numjobs, iothreads, _, published)) in base.iter().zip(&cand).zip(&RANDREAD) {
         assert_eq!((b.bs, b.numjobs, b.iothreads), (bs, numjobs, iothreads));

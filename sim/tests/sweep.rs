@@ -40,13 +40,13 @@ fn cartesian_product_in_axis_order() {
 fn shards_concatenate_to_the_whole_sweep() {
     let preset = Preset::load("optane-p4800x").unwrap();
     let s = spec(&preset);
-    let whole = s.run(&preset, Shard::WHOLE, &|| {}).unwrap();
+    let whole = s.run(&preset, Shard::WHOLE, &|_| {}).unwrap();
     assert_eq!(whole.len(), 12);
     for n in [2, 5, 12, 13] {
         let mut joined = Vec::new();
         for i in 1..=n {
             joined.extend(
-                s.run(&preset, Shard { index: i, count: n }, &|| {})
+                s.run(&preset, Shard { index: i, count: n }, &|_| {})
                     .unwrap(),
             );
         }
@@ -69,4 +69,25 @@ fn bad_shards_and_values_are_refused() {
     s.axes[0].1.push("-5".into());
     let e = s.param_points().unwrap_err().to_string();
     assert!(e.contains("poll-max-ns") && e.contains("-5"), "{e}");
+}
+
+/// The ETA counts down the expected cost `events` announces: the runs'
+/// reported costs must add up to it, shard by shard.
+#[test]
+fn a_shards_expected_cost_is_what_its_runs_report() {
+    let preset = Preset::load("optane-p4800x").unwrap();
+    let s = spec(&preset);
+    for (index, count) in [(1, 1), (1, 5), (3, 5), (5, 5)] {
+        let shard = Shard { index, count };
+        let told = std::sync::Mutex::new(0.0);
+        s.run(&preset, shard, &|f| *told.lock().unwrap() += f.events)
+            .unwrap();
+        let told = told.into_inner().unwrap();
+        let want = s.events(&preset, shard).unwrap();
+        assert!(want > 0.0);
+        assert!(
+            (told - want).abs() <= 1e-9 * want,
+            "{index}/{count}: {told} vs {want}"
+        );
+    }
 }

@@ -65,21 +65,51 @@ impl Pace {
         }
     }
 
-    /// The line to print at `now` for `done` of `total` runs, if one is due.
-    pub fn line(
-        &mut self,
-        now: std::time::Instant,
-        done: usize,
-        total: usize,
-        what: &str,
-    ) -> Option<String> {
+    /// The line to print at `now` for `p`, if one is due.
+    pub fn line(&mut self, now: std::time::Instant, p: Progress) -> Option<String> {
+        let (done, total, _) = runs_of(p)?;
         if done < total && now.duration_since(self.last) < PACE_EVERY {
             return None;
         }
         self.last = now;
-        let secs = now.duration_since(self.start).as_secs();
-        Some(format!("{what}: {done}/{total} runs, {secs} s"))
+        runs_line(p, now.duration_since(self.start))
     }
+}
+
+/// `p`'s runs: done, total and what they are (None for a step).
+pub fn runs_of<'a>(p: Progress<'a>) -> Option<(usize, usize, &'a str)> {
+    match p {
+        Progress::Step(_) => None,
+        Progress::Run { done, total, what }
+        | Progress::Timed {
+            done, total, what, ..
+        } => Some((done, total, what)),
+    }
+}
+
+/// "what: n/N runs, t s, ETA e s" for `p`, `elapsed` after the stage's
+/// first report (for [`Progress::Run`], whose runs cost about the same:
+/// its ETA comes from the run counts).
+pub fn runs_line(p: Progress, elapsed: std::time::Duration) -> Option<String> {
+    let (done, total, what, secs, eta) = match p {
+        Progress::Step(_) => return None,
+        Progress::Run { done, total, what } => {
+            let t = elapsed.as_secs_f64();
+            let eta = crate::eta_secs(t, done as f64, total.saturating_sub(done) as f64);
+            (done, total, what, t as u64, eta)
+        }
+        Progress::Timed {
+            done,
+            total,
+            what,
+            secs,
+            eta,
+        } => (done, total, what, secs, eta),
+    };
+    let eta = eta.map_or("?".to_string(), |e| e.to_string());
+    Some(format!(
+        "{what}: {done}/{total} runs, {secs} s, ETA {eta} s"
+    ))
 }
 
 /// A note in the one form every command uses for a deprecated spelling.
@@ -208,16 +238,32 @@ mod tests {
         let t0 = std::time::Instant::now();
         let mut pace = Pace::new(t0);
         let at = |s: u64| t0 + std::time::Duration::from_secs(s);
-        assert_eq!(pace.line(at(1), 1, 9, "sweep"), None);
+        let run = |done| Progress::Run {
+            done,
+            total: 9,
+            what: "sweep",
+        };
+        assert_eq!(pace.line(at(1), run(1)), None);
         assert_eq!(
-            pace.line(at(6), 2, 9, "sweep").as_deref(),
-            Some("sweep: 2/9 runs, 6 s")
+            pace.line(at(6), run(2)).as_deref(),
+            Some("sweep: 2/9 runs, 6 s, ETA 21 s")
         );
-        assert_eq!(pace.line(at(8), 3, 9, "sweep"), None);
-        assert!(pace.line(at(11), 4, 9, "sweep").is_some());
+        assert_eq!(pace.line(at(8), run(3)), None);
+        assert!(pace.line(at(11), run(4)).is_some());
+        let timed = Progress::Timed {
+            done: 5,
+            total: 9,
+            what: "sweep",
+            secs: 11,
+            eta: Some(3),
+        };
         assert_eq!(
-            pace.line(at(12), 9, 9, "sweep").as_deref(),
-            Some("sweep: 9/9 runs, 12 s")
+            pace.line(at(17), timed).as_deref(),
+            Some("sweep: 5/9 runs, 11 s, ETA 3 s")
+        );
+        assert_eq!(
+            pace.line(at(18), run(9)).as_deref(),
+            Some("sweep: 9/9 runs, 18 s, ETA 0 s")
         );
     }
 

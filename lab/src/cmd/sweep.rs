@@ -3,7 +3,6 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use pollwise_sim::sweep::{Shard, SweepSpec};
 use pollwise_sim::Preset;
@@ -14,7 +13,7 @@ use super::workload::WorkloadFlags;
 use super::{repeat_of, Result, Ui};
 use crate::formats::merge::{sweep_id, write_sweep_csv, ShardInfo};
 use crate::formats::output::preset_input;
-use crate::{Kind, Matrix, Output, Progress};
+use crate::{Kind, Matrix, Output, Progress, Ticker};
 
 /// `pollwise sweep`, as typed.
 #[derive(Clone, Debug)]
@@ -71,24 +70,11 @@ pub fn spec(ui: &dyn Ui, c: &SweepCmd, preset: &Preset) -> Result<SweepSpec> {
     Ok(spec)
 }
 
-/// The shard's work bounded before it runs: runs come per workload, each
-/// workload's points and seeds together.
-fn bound(ui: &dyn Ui, spec: &SweepSpec, preset: &Preset, shard: Shard) -> Result<()> {
-    let total = spec.len()?;
-    let range = shard.range(total);
-    let per = total / spec.workloads.len().max(1);
-    let events: f64 = spec
-        .workloads
-        .iter()
-        .enumerate()
-        .map(|(i, w)| {
-            let mine = range
-                .end
-                .min((i + 1) * per)
-                .saturating_sub(range.start.max(i * per));
-            pollwise_sim::batch::run_events(preset, w) * mine as f64
-        })
-        .sum();
+/// The shard's work bounded before it runs; returns its expected cost
+/// (`batch::run_events` summed).
+fn bound(ui: &dyn Ui, spec: &SweepSpec, preset: &Preset, shard: Shard) -> Result<f64> {
+    let range = shard.range(spec.len()?);
+    let events = spec.events(preset, shard)?;
     let what = match shard {
         Shard::WHOLE => format!("this sweep ({} runs)", range.len()),
         s => format!(
@@ -99,7 +85,8 @@ fn bound(ui: &dyn Ui, spec: &SweepSpec, preset: &Preset, shard: Shard) -> Result
         ),
     };
     let lower = "--repeat, --duration-ms or the values, or split it with --shard";
-    super::bound_work(&|l| ui.note(l), range.len() as u64, events, &what, lower)
+    super::bound_work(&|l| ui.note(l), range.len() as u64, events, &what, lower)?;
+    Ok(events)
 }
 
 /// Runs the sweep (or its shard) and writes its CSV to `--out`, or to
@@ -122,13 +109,10 @@ pub fn run(ui: &dyn Ui, c: &SweepCmd, stdout: &mut dyn Write) -> Result<()> {
         .map(|path| Output::prepare("--out", path, Kind::Results, &inputs, c.force))
         .transpose()?;
     let (total, what) = (spec.shard_len(shard)?, format!("sweep {}", spec.kind));
-    bound(ui, &spec, &preset, shard)?;
-    let done = AtomicUsize::new(0);
-    let rows = spec.run(&preset, shard, &|| {
-        let done = done.fetch_add(1, Ordering::Relaxed) + 1;
-        let what = &what;
-        ui.progress(Progress::Run { done, total, what });
-    })?;
+    let events = bound(ui, &spec, &preset, shard)?;
+    let progress = |p: Progress| ui.progress(p);
+    let ticker = Ticker::new(total, events, &what, &progress);
+    let rows = spec.run(&preset, shard, &|run| ticker.tick(run))?;
     let total_rows = spec.len()?;
     let info = ShardInfo {
         sweep_id: sweep_id(&format!("{}\n{spec:?}", preset.to_toml())),

@@ -180,7 +180,8 @@ pub fn frontier_points(
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<(Vec<FrontPoint>, Vec<pollwise_core::RunRow>), LabError> {
     let plan = points_plan(preset, workloads, seeds, rollout);
-    let ticker = Ticker::new(plan::points(&plan) * seeds as usize, "frontier", progress);
+    let runs = plan::points(&plan) * seeds as usize;
+    let ticker = Ticker::new(runs, plan::events(&plan), "frontier", progress);
     let groups = plan::run(&plan, &ticker)?;
     let rows = groups.iter().flat_map(|g| plan::flatten(g)).collect();
     Ok((points_of(&plan, &groups), rows))

@@ -108,7 +108,7 @@ pub(crate) fn run(
          --skip-robustness)",
     )?;
     let dir = prepare(opts, measure_opts.is_some())?;
-    let ticker = Ticker::new(runs as usize, "study", progress);
+    let ticker = Ticker::new(runs as usize, events, "study", progress);
     let presets = preset_plans
         .iter()
         .map(|p| presets::run(p, &opts.out, &ticker))

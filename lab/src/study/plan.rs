@@ -60,8 +60,8 @@ impl Batch {
             }
         }
         let rows = match self.rollout {
-            Some(opts) => run_rollout_jobs(&jobs, opts, &|| ticker.tick())?,
-            None => run_jobs(&jobs, &|| ticker.tick())?,
+            Some(opts) => run_rollout_jobs(&jobs, opts, &|run| ticker.tick(run))?,
+            None => run_jobs(&jobs, &|run| ticker.tick(run))?,
         };
         let per = self.seeds as usize;
         Ok(rows
@@ -119,11 +119,11 @@ mod tests {
         };
         let ticks = AtomicUsize::new(0);
         let progress = |p: Progress| {
-            if let Progress::Run { .. } = p {
+            if let Progress::Timed { .. } = p {
                 ticks.fetch_add(1, Ordering::Relaxed);
             }
         };
-        let ticker = Ticker::new(0, "test", &progress);
+        let ticker = Ticker::new(0, 0.0, "test", &progress);
         let groups = batch.run(&ticker).unwrap();
         let runs = batch.points() * batch.seeds as usize;
         assert_eq!(runs, 12);
