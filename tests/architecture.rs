@@ -353,7 +353,8 @@ fn the_architecture_document_names_only_what_exists() {
 
 /// "A lab whose folders are its experiments": no file of lab over 600
 /// lines (a file that grows past it is two things; split it by meaning),
-/// and the binary at most 1,800 lines in all (it maps flags to lab).
+/// and the binary at most 1,800 lines in all (it maps flags to lab); its
+/// tests (`*_tests.rs`, compiled only under `cfg(test)`) are not the binary.
 #[test]
 fn lab_files_and_the_binary_stay_small() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -369,6 +370,7 @@ fn lab_files_and_the_binary_stay_small() {
     let binary: usize = files
         .iter()
         .filter(|f| f.starts_with(root.join("src")))
+        .filter(|f| !f.to_string_lossy().ends_with("_tests.rs"))
         .map(|f| lines(f))
         .sum();
     assert!(

@@ -23,6 +23,7 @@ pub mod report;
 pub mod stats;
 pub mod study;
 pub mod text;
+pub mod tune;
 pub mod validate;
 
 pub use backend::{online, Backend, DeviceBackend, Point, SimBackend};
