@@ -14,9 +14,9 @@ mod common;
 use common::{assert_ok, pollwise, stdout};
 
 /// `pollwise compare` (preset optane-p4800x, qemu against weighted).
-const DEFAULT_COMPARE: &str = "dd914280963393141cd06bd5482a247765cc3d071794308685f9c4c831dcccd7";
+const DEFAULT_COMPARE: &str = "0e5af31fcca04805b33f833226854ee2e8742acd38a7920afac5cb1b29aeb30e";
 /// `pollwise compare --preset fcp-16disk`.
-const FCP_16DISK_COMPARE: &str = "28b2b6f320fb01b8cef4509249857f47984bb021c595f276f64ae1274b12bf5c";
+const FCP_16DISK_COMPARE: &str = "faa7c52782788eb47ae08fbfd55a425f32f5b50de492d7e2f2fdf09e6a08fa4d";
 
 fn assert_golden(args: &[&str], expected: &str) {
     let o = pollwise(args);

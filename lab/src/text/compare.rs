@@ -13,7 +13,7 @@ use crate::stats::{repeats_to_resolve, PairedDiff, PAIRED_CI_METHOD};
 use crate::CompareSpec;
 use pollwise_core::{Params, RunRow};
 
-use super::bs_text;
+use super::{bs_text, per_core_text};
 
 /// What the rows alone do not say.
 pub struct TableContext<'a> {
@@ -136,16 +136,17 @@ fn write_header<W: Write>(
 /// The column groups and the column names.
 fn write_columns<W: Write>(out: &mut W) -> io::Result<()> {
     let groups = format!(
-        "{:<26}  {:<33}  {:<28}  {:<15}  {:<15}",
-        "", "IOPS", "IOThread CPU %/IOThread", "p50 lat us", "p99 lat us"
+        "{:<26}  {:<33}  {:<28}  {:<19}  {:<15}  {:<15}",
+        "", "IOPS", "IOThread CPU %/IOThread", "IOPS/IOThread core", "p50 lat us", "p99 lat us"
     );
     writeln!(out, "{}", groups.trim_end())?;
     writeln!(
         out,
-        "{:<9} {:>5} {:>4} {:>5}  {:>9} {:>9} {:>7} {:>5}  {:>6} {:>6} {:>7} {:>7}  {:>7} {:>7}  {:>7} {:>7}  verdict",
+        "{:<9} {:>5} {:>4} {:>5}  {:>9} {:>9} {:>7} {:>5}  {:>6} {:>6} {:>7} {:>7}  {:>9} {:>9}  {:>7} {:>7}  {:>7} {:>7}  verdict",
         "rw", "bs", "jobs", "iothr",
         "baseline", "candidate", "rel%", "±sd",
         "base", "cand", "abs pts", "rel%",
+        "base", "cand",
         "base", "cand", "base", "cand"
     )
 }
@@ -164,7 +165,7 @@ fn write_row<W: Write>(out: &mut W, p: &ComparedPoint, v: &RowAcceptance) -> io:
             .unwrap_or_default();
     writeln!(
         out,
-        "{:<9} {:>5} {:>4} {:>5}  {:>9.0} {:>9.0} {:>+7.2} {:>5}  {:>6.1} {:>6.1} {:>+7.1} {:>+7.1}  {:>7.1} {:>7.1}  {:>7.1} {:>7.1}  {}{}",
+        "{:<9} {:>5} {:>4} {:>5}  {:>9.0} {:>9.0} {:>+7.2} {:>5}  {:>6.1} {:>6.1} {:>+7.1} {:>+7.1}  {:>9} {:>9}  {:>7.1} {:>7.1}  {:>7.1} {:>7.1}  {}{}",
         w.rw.name(),
         bs_text(w.bs),
         w.numjobs,
@@ -177,6 +178,8 @@ fn write_row<W: Write>(out: &mut W, p: &ComparedPoint, v: &RowAcceptance) -> io:
         c.iothread_cpu_pct,
         c.iothread_cpu_pct - b.iothread_cpu_pct,
         p.cpu_diff_pct(),
+        per_core_text(b.iops, b.iothread_cpu_pct, w.iothreads),
+        per_core_text(c.iops, c.iothread_cpu_pct, w.iothreads),
         b.lat_p50_us,
         c.lat_p50_us,
         b.lat_p99_us,
@@ -201,7 +204,9 @@ fn write_legend<W: Write>(out: &mut W, bar: f64) -> io::Result<()> {
     writeln!(
         out,
         "IOThread CPU: % of one core, the mean over the row's IOThreads (at iothreads=2, 50 can \
-         be one IOThread at 100 and one idle). Latency: completion latency percentiles, mean over seeds."
+         be one IOThread at 100 and one idle). IOPS/IOThread core: IOPS over the IOThreads' CPU \
+         in cores (a policy that buys IOPS with CPU shows as a lower value). Latency: completion \
+         latency percentiles, mean over seeds."
     )?;
     writeln!(out, "{}", row_legend(bar))
 }
@@ -261,7 +266,7 @@ pub fn paired_compare_table<W: Write>(
     writeln!(out, "diff: {PAIRED_CI_METHOD}")?;
     writeln!(
         out,
-        "{:<9} {:>5} {:>4} {:>3} {:>3} {:>9} {:>9} {:>26} {:>6} {:>6} {:>24} {:>6}  verdict",
+        "{:<9} {:>5} {:>4} {:>3} {:>3} {:>9} {:>9} {:>26} {:>6} {:>6} {:>24} {:>9} {:>9} {:>6}  verdict",
         "rw",
         "bs",
         "jobs",
@@ -273,6 +278,8 @@ pub fn paired_compare_table<W: Write>(
         "cpu%",
         "cand%",
         "cpu diff pts [95% CI]",
+        "iops/core",
+        "cand/core",
         "n(5%)"
     )?;
     for (p, v) in points.iter().zip(&verdict.rows) {
@@ -290,7 +297,7 @@ pub fn paired_compare_table<W: Write>(
         };
         writeln!(
             out,
-            "{:<9} {:>5} {:>4} {:>3} {:>3} {:>9.0} {:>9.0} {:>26} {:>6.1} {:>6.1} {:>24} {:>6}  {}",
+            "{:<9} {:>5} {:>4} {:>3} {:>3} {:>9.0} {:>9.0} {:>26} {:>6.1} {:>6.1} {:>24} {:>9} {:>9} {:>6}  {}",
             p.workload.rw.name(),
             p.workload.bs,
             p.workload.numjobs,
@@ -302,11 +309,18 @@ pub fn paired_compare_table<W: Write>(
             b.iothread_cpu_pct,
             c.iothread_cpu_pct,
             ci(&cpu, ""),
+            per_core_text(b.iops, b.iothread_cpu_pct, p.workload.iothreads),
+            per_core_text(c.iops, c.iothread_cpu_pct, p.workload.iothreads),
             needed,
             v.label()
         )?;
     }
     writeln!(out, "{}", row_legend(accept_iops_loss_pct))?;
+    writeln!(
+        out,
+        "iops/core: IOPS per IOThread core, IOPS over the IOThreads' CPU in cores (baseline, \
+         candidate)."
+    )?;
     writeln!(
         out,
         "n(5%): pairs the measured spread of the paired differences needs to resolve a 5% IOPS \

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use pollwise_plots::{plot_tradeoff, Role, Size, TradeoffPoint};
 
-use super::text::{per_core_text, point_text, write_answer, write_search_csv};
+use super::text::{point_text, whole, write_answer, write_search_csv};
 use super::{Answer, Tuned};
 use crate::formats::output::{Input, Kind, OutputDir};
 use crate::formats::output::{
@@ -187,7 +187,7 @@ fn write_markdown(out: &mut dyn Write, t: &Tuned, command: &str) -> io::Result<(
             p.params,
             p.cpu_mean(),
             p.worst_iops_change(&t.search.stock),
-            per_core_text(p.iops_mean(), p.cpu_mean())
+            whole(p.iops_per_core())
         )?;
     }
     writeln!(out, "\n## Prediction against measurement\n")?;

@@ -21,7 +21,9 @@ pub const SEEDS: u64 = 2;
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Predicted {
     pub iops: f64,
+    /// The mean over the point's IOThreads, in % of one core.
     pub cpu_pct: f64,
+    pub iothreads: u32,
 }
 
 /// One setting's predictions, in workload order.
@@ -40,9 +42,16 @@ impl Prediction {
     pub fn cpu_mean(&self) -> f64 {
         mean_of(self.points.iter().map(|p| p.cpu_pct))
     }
-    /// Mean IOPS over the points.
-    pub fn iops_mean(&self) -> f64 {
-        mean_of(self.points.iter().map(|p| p.iops))
+    /// IOPS per IOThread core over all points: their IOPS over their
+    /// IOThreads' CPU in cores; none without CPU.
+    pub fn iops_per_core(&self) -> Option<f64> {
+        let iops: f64 = self.points.iter().map(|p| p.iops).sum();
+        let cores: f64 = self
+            .points
+            .iter()
+            .map(|p| p.cpu_pct / 100.0 * f64::from(p.iothreads))
+            .sum();
+        (cores > 0.0).then(|| iops / cores)
     }
     /// The IOPS change against `stock` at each point, in %.
     pub fn iops_changes(&self, stock: &Prediction) -> Vec<f64> {
@@ -200,15 +209,20 @@ fn simulate(
         .zip(rows.chunks(per_setting))
         .map(|(p, rows)| Prediction {
             params: p.clone(),
-            points: rows.chunks(SEEDS as usize).map(averaged).collect(),
+            points: rows
+                .chunks(SEEDS as usize)
+                .zip(workloads)
+                .map(|(rows, w)| averaged(rows, w.iothreads))
+                .collect(),
         })
         .collect())
 }
 
-fn averaged(rows: &[RunRow]) -> Predicted {
+fn averaged(rows: &[RunRow], iothreads: u32) -> Predicted {
     Predicted {
         iops: mean_of(rows.iter().map(|r| r.iops)),
         cpu_pct: mean_of(rows.iter().map(|r| r.iothread_cpu_pct)),
+        iothreads,
     }
 }
 
@@ -222,7 +236,11 @@ mod tests {
             params: v.setting(max_ns, 0, 0, 0),
             points: points
                 .iter()
-                .map(|&(iops, cpu_pct)| Predicted { iops, cpu_pct })
+                .map(|&(iops, cpu_pct)| Predicted {
+                    iops,
+                    cpu_pct,
+                    iothreads: 1,
+                })
                 .collect(),
         }
     }
@@ -244,7 +262,8 @@ mod tests {
                 points: vec![
                     Predicted {
                         iops: 100.0,
-                        cpu_pct: 1.0
+                        cpu_pct: 1.0,
+                        iothreads: 1,
                     };
                     2
                 ],

@@ -9,21 +9,15 @@ use pollwise_core::{Params, Workload};
 use super::{Answer, Measured, Prediction, Tuned};
 use crate::formats::output::TUNE_SEARCH_CSV_HEADER as SEARCH_CSV_HEADER;
 use crate::formats::qemu_syntax::{qemu_setting, QemuSetting};
-use crate::text::bs_text;
+use crate::text::{bs_text, iops_per_core, per_core_text};
 use crate::LabError;
 
 /// The IOThread the emitted lines name: libvirt's first IOThread.
 pub const IOTHREAD_ID: &str = "iothread1";
 
-/// IOPS per IOThread core: IOPS over CPU as a fraction of one core (what
-/// blk-mq's hybrid-polling work reported); 0 CPU gives none.
-pub fn iops_per_core(iops: f64, cpu_pct: f64) -> Option<f64> {
-    (cpu_pct > 0.0).then(|| iops / (cpu_pct / 100.0))
-}
-
-/// [`iops_per_core`] as a table prints it.
-pub fn per_core_text(iops: f64, cpu_pct: f64) -> String {
-    iops_per_core(iops, cpu_pct).map_or_else(|| "-".into(), |v| format!("{v:.0}"))
+/// An efficiency as the answer prints it: whole IOPS, or `-`.
+pub fn whole(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".into(), |v| format!("{v:.0}"))
 }
 
 /// A point as the tables name it: `randread 4k j=1 qd=8 iot=1`.
@@ -128,8 +122,8 @@ fn write_predicted(
         c.cpu_mean(),
         c.cpu_mean() - stock.cpu_mean(),
         c.worst_iops_change(stock),
-        per_core_text(stock.iops_mean(), stock.cpu_mean()),
-        per_core_text(c.iops_mean(), c.cpu_mean()),
+        whole(stock.iops_per_core()),
+        whole(c.iops_per_core()),
     )
 }
 
@@ -175,8 +169,8 @@ pub fn write_measured(out: &mut dyn Write, m: &Measured, reference: &str) -> io:
             c.iothread_cpu_pct,
             cpu.median,
             ci(cpu.ci),
-            per_core_text(b.iops, b.iothread_cpu_pct),
-            per_core_text(c.iops, c.iothread_cpu_pct),
+            per_core_text(b.iops, b.iothread_cpu_pct, b.iothreads),
+            per_core_text(c.iops, c.iothread_cpu_pct, c.iothreads),
             r.label()
         )?;
     }
@@ -198,7 +192,8 @@ pub fn write_search_csv(out: &mut dyn Write, t: &Tuned) -> io::Result<()> {
                 point_text(w),
                 p.iops,
                 p.cpu_pct,
-                iops_per_core(p.iops, p.cpu_pct).map_or(String::new(), |v| format!("{v:.0}")),
+                iops_per_core(p.iops, p.cpu_pct, p.iothreads)
+                    .map_or(String::new(), |v| format!("{v:.0}")),
             )?;
         }
     }
