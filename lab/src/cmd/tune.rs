@@ -178,6 +178,7 @@ pub fn run(ui: &dyn Ui, c: &TuneCmd, command: &str, stdout: &mut dyn Write) -> R
     let mut tuned = Tuned {
         version: k.version,
         workloads: k.workloads.clone(),
+        preset: preset.name.clone(),
         search: found,
         measured: Vec::new(),
         reference: device

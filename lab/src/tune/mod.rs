@@ -39,6 +39,8 @@ pub enum Answer {
 pub struct Tuned {
     pub version: QemuVersion,
     pub workloads: Vec<Workload>,
+    /// The simulator's preset: the calibration's or `--preset`'s name.
+    pub preset: String,
     pub search: Search,
     /// The candidates measured against stock, in the order tried.
     pub measured: Vec<Measured>,

@@ -75,7 +75,7 @@ pub fn write_answer(out: &mut dyn Write, t: &Tuned) -> io::Result<()> {
         .iter()
         .find(|p| p.params == params)
         .unwrap_or(stock);
-    write_predicted(out, chosen, stock, t.search.bar_pct)?;
+    write_predicted(out, &t.preset, chosen, stock, t.search.bar_pct)?;
     if let Some(m) = measured {
         write_measured(out, m, t.reference.as_deref().unwrap_or("the disk"))?;
     }
@@ -110,14 +110,16 @@ pub fn write_answer(out: &mut dyn Write, t: &Tuned) -> io::Result<()> {
 
 fn write_predicted(
     out: &mut dyn Write,
+    preset: &str,
     c: &Prediction,
     stock: &Prediction,
     bar: f64,
 ) -> io::Result<()> {
     writeln!(
         out,
-        "predicted (calibrated simulator): IOThread CPU {:.1}% -> {:.1}% ({:+.1} points, mean over \
+        "predicted (simulator on preset {}): IOThread CPU {:.1}% -> {:.1}% ({:+.1} points, mean over \
          the points); IOPS at the worst point {:+.2}% (bar -{bar}%); IOPS per IOThread core {} -> {}",
+        crate::escape::escaped(preset),
         stock.cpu_mean(),
         c.cpu_mean(),
         c.cpu_mean() - stock.cpu_mean(),
