@@ -251,3 +251,73 @@ fn tune_on_the_disk_writes_its_report_and_lines_qemu_and_libvirt_take() {
     assert!(confirm.lines().count() >= 2, "nothing confirmed: {confirm}");
     let _ = fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn ctrl_c_while_confirming_prints_the_answer_so_far_and_removes_the_scratch_file() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    let Some(disk) = device_dir::device_dir() else {
+        return;
+    };
+    let dir = scratch_dir("tune-stop");
+    let slow = preset_with_latency(&dir, "slow", 2_000_000);
+    // Its own directory on the O_DIRECT disk, to see the scratch file go.
+    let sub = disk.join(format!("pollwise-tune-stop-disk-{}", std::process::id()));
+    fs::create_dir_all(&sub).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pollwise"))
+        .args([
+            "tune",
+            "--preset",
+            slow.to_str().unwrap(),
+            "--qemu-version",
+            "10.0",
+            "--dir",
+            sub.to_str().unwrap(),
+            "--iodepth",
+            "1",
+            "--numjobs",
+            "1",
+            "--duration-ms",
+            "200",
+            "--budget-minutes",
+            "2",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    let mut line = String::new();
+    while !seen.contains("tune [3/4]") {
+        line.clear();
+        assert!(err.read_line(&mut line).unwrap() > 0, "ended early: {seen}");
+        seen.push_str(&line);
+        assert!(started.elapsed() < Duration::from_secs(60), "{seen}");
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
+    let o = child.wait_with_output().unwrap();
+    let text = stdout(&o);
+    assert_eq!(o.status.code(), Some(130), "{seen}{rest}");
+    assert!(rest.contains("interrupted by"), "{rest}");
+    assert!(text.starts_with("answer: "), "{text}");
+    assert!(text.contains("stopped early"), "{text}");
+    assert!(text.contains("-object iothread,"), "{text}");
+    let left: Vec<_> = fs::read_dir(&sub)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "left {left:?}\n{seen}{rest}");
+    fs::remove_dir(&sub).unwrap();
+    let _ = fs::remove_dir_all(&dir);
+}

@@ -37,8 +37,9 @@ pub struct TuneCmd {
 
 /// The largest accepted loss `tune` takes, in %.
 pub const MAX_LOSS_PCT: f64 = 50.0;
-/// Simulated time per search run at most: the search runs hundreds.
-pub const SEARCH_MS: u64 = 500;
+/// Simulated time per search run, whatever the disk's runs take: long
+/// enough that a slow device's few requests do not make a 1% step.
+pub const SEARCH_MS: u64 = 1000;
 /// What a stop signal leaves behind.
 pub const TUNE_STOPPED: &str =
     "AIO contexts destroyed and any scratch file removed; the answer so far is above";
@@ -169,7 +170,7 @@ pub fn run(ui: &dyn Ui, c: &TuneCmd, command: &str, stdout: &mut dyn Write) -> R
         .workloads
         .iter()
         .map(|w| Workload {
-            duration_ms: w.duration_ms.min(SEARCH_MS),
+            duration_ms: SEARCH_MS,
             ..w.clone()
         })
         .collect();

@@ -76,6 +76,7 @@ pub fn write_answer(out: &mut dyn Write, t: &Tuned) -> io::Result<()> {
         .find(|p| p.params == params)
         .unwrap_or(stock);
     write_predicted(out, &t.preset, chosen, stock, t.search.bar_pct)?;
+    write_cheapest(out, t)?;
     if let Some(m) = measured {
         write_measured(out, m, t.reference.as_deref().unwrap_or("the disk"))?;
     }
@@ -126,6 +127,29 @@ fn write_predicted(
         c.worst_iops_change(stock),
         whole(stock.iops_per_core()),
         whole(c.iops_per_core()),
+    )
+}
+
+/// The cheapest setting the simulator found at any loss, when the bar
+/// kept it out: what the bar costs.
+fn write_cheapest(out: &mut dyn Write, t: &Tuned) -> io::Result<()> {
+    let stock = &t.search.stock;
+    let cheapest = t
+        .search
+        .all
+        .iter()
+        .filter(|p| p.settable())
+        .min_by(|a, b| a.cpu_sum().total_cmp(&b.cpu_sum()));
+    let Some(c) = cheapest.filter(|c| !t.search.all[t.search.kept[0]].params.eq(&c.params)) else {
+        return Ok(());
+    };
+    writeln!(
+        out,
+        "beyond the bar: the cheapest setting simulated, {}, would change IOThread CPU by {:+.1} \
+         points and IOPS at the worst point by {:+.2}%",
+        c.params,
+        c.cpu_mean() - stock.cpu_mean(),
+        c.worst_iops_change(stock)
     )
 }
 
