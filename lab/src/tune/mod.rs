@@ -51,17 +51,21 @@ pub struct Tuned {
 }
 
 impl Tuned {
-    /// The settings to confirm: the cheapest kept ones other than stock.
+    /// The settings to confirm: the cheapest kept ones cheaper than stock,
+    /// one per prediction (settings the simulator tells apart by nothing
+    /// would measure the same).
     pub fn to_confirm(search: &Search) -> Vec<Params> {
-        let stock = &search.stock.params;
-        search
-            .kept
-            .iter()
-            .map(|&i| &search.all[i].params)
-            .take_while(|p| *p != stock)
-            .take(CONFIRM_AT_MOST)
-            .cloned()
-            .collect()
+        let mut out: Vec<&Prediction> = Vec::new();
+        for &i in &search.kept {
+            let p = &search.all[i];
+            if p.params == search.stock.params || out.len() == CONFIRM_AT_MOST {
+                break;
+            }
+            if !out.iter().any(|o| o.points == p.points) {
+                out.push(p);
+            }
+        }
+        out.into_iter().map(|p| p.params.clone()).collect()
     }
 
     /// The answer: the first confirmed setting; without a disk, the

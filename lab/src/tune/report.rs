@@ -192,7 +192,50 @@ fn write_markdown(out: &mut dyn Write, t: &Tuned, command: &str) -> io::Result<(
     }
     writeln!(out, "\n## Prediction against measurement\n")?;
     if t.measured.is_empty() {
-        writeln!(out, "Nothing was measured.")?;
+        writeln!(out, "Nothing was measured.\n")?;
+    } else {
+        write_prediction_table(out, t)?;
     }
-    writeln!(out, "Per candidate and point in `confirm.csv`; every run in `runs.csv`; the picture is `tradeoff.png`.")
+    writeln!(
+        out,
+        "The same in `confirm.csv`; every run in `runs.csv`; the picture is `tradeoff.png`."
+    )
+}
+
+/// Per measured candidate and point: the predicted change beside the
+/// measured median and interval, IOPS in %, CPU in points.
+fn write_prediction_table(out: &mut dyn Write, t: &Tuned) -> io::Result<()> {
+    writeln!(
+        out,
+        "| candidate | point | IOPS predicted | IOPS measured [95% CI] | CPU predicted | CPU \
+         measured [95% CI] | pairs | outcome |"
+    )?;
+    writeln!(out, "|---|---|---|---|---|---|---|---|")?;
+    let stock = &t.search.stock;
+    for m in &t.measured {
+        let predicted = t.search.all.iter().find(|p| p.params == m.params);
+        for (k, p) in m.points.iter().enumerate() {
+            let (iops, cpu) = (p.iops_paired(), p.cpu_paired());
+            let ci = |d: &crate::stats::PairedDiff| {
+                d.ci.map_or_else(
+                    || format!("{:+.2}", d.median),
+                    |c| format!("{:+.2} [{:+.2}, {:+.2}]", d.median, c.lo, c.hi),
+                )
+            };
+            let pred = |v: Option<f64>| v.map_or_else(|| "-".into(), |v| format!("{v:+.2}"));
+            writeln!(
+                out,
+                "| {} | {} | {}% | {}% | {} | {} | {} | {} |",
+                m.params,
+                point_text(&p.workload),
+                pred(predicted.map(|c| c.iops_changes(stock)[k])),
+                ci(&iops),
+                pred(predicted.map(|c| c.points[k].cpu_pct - stock.points[k].cpu_pct)),
+                ci(&cpu),
+                iops.n,
+                m.outcome.name()
+            )?;
+        }
+    }
+    writeln!(out)
 }
