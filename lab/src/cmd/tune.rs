@@ -46,8 +46,7 @@ pub const TUNE_STOPPED: &str =
 
 /// The calibration's settings for a budget: short points when the budget
 /// is short.
-fn calibration(budget: Duration, workloads: &[Workload]) -> (u64, u32) {
-    let _ = workloads;
+fn calibration(budget: Duration) -> (u64, u32) {
     if budget < Duration::from_secs(300) {
         (300, 300)
     } else {
@@ -105,7 +104,7 @@ fn check(ui: &dyn Ui, c: &TuneCmd) -> Result<Checked> {
     if measure {
         let mut needed = pair_estimate(&workloads);
         if preset.is_none() {
-            let (ms, rounds) = calibration(budget, &workloads);
+            let (ms, rounds) = calibration(budget);
             needed += calibration_estimate(ms, rounds);
         }
         if budget < needed {
@@ -205,7 +204,7 @@ pub fn run(ui: &dyn Ui, c: &TuneCmd, command: &str, stdout: &mut dyn Write) -> R
 
 /// The calibration, refused when its measurements contradict each other.
 fn calibrate(ui: &dyn Ui, c: &TuneCmd, k: &Checked) -> Result<(Preset, Option<String>)> {
-    let (point_ms, rounds) = calibration(k.budget, &k.workloads);
+    let (point_ms, rounds) = calibration(k.budget);
     let mut sizes: Vec<u64> = k.workloads.iter().map(|w| w.bs).collect();
     sizes.extend([4096, 131_072]);
     sizes.sort_unstable();
