@@ -113,6 +113,9 @@ enum Command {
     Study(cmd::study::StudyArgs),
     /// Run the default compare and a sweep and write every plot and an index.
     Report(cmd::report::ReportArgs),
+    /// What to set on this host: calibrate, search the QEMU release's knobs
+    /// in the simulator, confirm the cheapest on the disk, print the lines.
+    Tune(cmd::tune::TuneArgs),
 }
 
 fn main() -> ExitCode {
@@ -137,6 +140,7 @@ fn main() -> ExitCode {
             Command::Plot(c) => cmd::plot::run(c),
             Command::Report(a) => cmd::report::run(a),
             Command::Study(a) => cmd::study::run(a),
+            Command::Tune(a) => cmd::tune::run(a),
         });
     match result {
         Ok(()) => ExitCode::SUCCESS,

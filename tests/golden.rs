@@ -14,9 +14,9 @@ mod common;
 use common::{assert_ok, pollwise, stdout};
 
 /// `pollwise compare` (preset optane-p4800x, qemu against weighted).
-const DEFAULT_COMPARE: &str = "45b20e53c97cd5aaf15a78b3dd3da0ccb61c20b4444d2b881c333970b993cca6";
+const DEFAULT_COMPARE: &str = "476db10072403c5ffd8faba379247fa1cfd20022d5364002813be77e8a5ef844";
 /// `pollwise compare --preset fcp-16disk`.
-const FCP_16DISK_COMPARE: &str = "4a696262ee4b128e4a94d523acd18a543dc97ea2ccaf3bb5ff75e54f1493dddb";
+const FCP_16DISK_COMPARE: &str = "cdf94bb829959189a231e73aca486cae48997fbf6a072935456978525e077958";
 
 fn assert_golden(args: &[&str], expected: &str) {
     let o = pollwise(args);

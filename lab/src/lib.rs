@@ -25,6 +25,7 @@ pub mod runcache;
 pub mod stats;
 pub mod study;
 pub mod text;
+pub mod tune;
 pub mod validate;
 
 pub use backend::{online, Backend, DeviceBackend, Point, SimBackend};

@@ -15,6 +15,7 @@ mod pareto;
 mod render;
 mod style;
 pub mod table;
+mod tradeoff;
 pub mod unpair;
 mod window;
 
@@ -24,6 +25,7 @@ pub use heatmap::{heatmap_grid, plot_heatmap, viridis, Grid, HeatmapOptions};
 pub use pareto::{pareto_data, plot_pareto, Config, ParetoData, ParetoOptions, WORKLOAD_COLUMNS};
 pub use render::{Format, Size};
 pub use table::{Filter, Table};
+pub use tradeoff::{plot_tradeoff, Role, TradeoffPoint};
 pub use window::{decimate, plot_window, steps, window_runs, Run, WindowOptions, MAX_PANELS};
 
 /// What a plot was drawn from, for the command to report.

@@ -14,4 +14,5 @@ pub mod report;
 pub mod sim;
 pub mod study;
 pub mod sweep;
+pub mod tune;
 pub mod validate;

@@ -20,6 +20,7 @@ pub mod sim;
 pub mod study;
 pub mod sweep;
 pub mod target;
+pub mod tune;
 pub mod validate;
 pub mod workload;
 

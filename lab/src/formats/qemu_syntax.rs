@@ -57,13 +57,26 @@ fn properties(p: &Params) -> Result<Properties, LabError> {
                 "with the proposal applied, poll-shrink=0 means 2, not an immediate reset".into(),
             ],
         )),
+        PolicyKind::WeightedMerged => Ok((
+            vec![
+                ("poll-max-ns", get(Param::PollMaxNs)),
+                ("poll-grow", get(Param::PollGrow)),
+                ("poll-shrink", get(Param::PollShrink)),
+                ("poll-weight", get(Param::PollWeight)),
+            ],
+            vec![
+                "poll-weight is the merged series' property (QEMU 11.1 on); libvirt's <poll> \
+                 has no attribute for it yet (set it with qom-set or <qemu:commandline>)"
+                    .into(),
+            ],
+        )),
         PolicyKind::Off => Ok((
             vec![("poll-max-ns", 0)],
             vec!["poll-max-ns=0 disables polling".into()],
         )),
         other => Err(LabError::Input(format!(
             "policy '{other}' has no QEMU IOThread equivalent; QEMU runs qemu (its own rule), \
-             off (poll-max-ns=0) and, with the 2026 series, weighted"
+             off (poll-max-ns=0) and, with the 2026 series, weighted and weighted-merged"
         ))),
     }
 }
@@ -165,6 +178,20 @@ mod tests {
             s.libvirt
         );
         assert!(s.notes.is_empty());
+    }
+
+    #[test]
+    fn the_merged_series_has_its_release_defaults_and_says_where_weight_goes() {
+        let s = qemu_setting(&Params::defaults(PolicyKind::WeightedMerged), "iothread1").unwrap();
+        assert_eq!(
+            s.object,
+            "-object iothread,id=iothread1,poll-max-ns=32768,poll-grow=2,poll-shrink=2,poll-weight=3"
+        );
+        assert_eq!(s.qmp.len(), 4);
+        assert!(s
+            .libvirt
+            .contains("<poll max='32768' grow='2' shrink='2'/>"));
+        assert!(s.notes[0].contains("QEMU 11.1"), "{:?}", s.notes);
     }
 
     #[test]

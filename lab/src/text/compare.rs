@@ -13,7 +13,7 @@ use crate::stats::{repeats_to_resolve, PairedDiff, PAIRED_CI_METHOD};
 use crate::CompareSpec;
 use pollwise_core::{Params, RunRow, Rw};
 
-use super::bs_text;
+use super::{bs_text, per_core_text};
 
 /// What the rows alone do not say.
 pub struct TableContext<'a> {
@@ -199,16 +199,17 @@ fn write_header<W: Write>(
 /// The column groups and the column names.
 fn write_columns<W: Write>(out: &mut W) -> io::Result<()> {
     let groups = format!(
-        "{:<26}  {:<33}  {:<28}  {:<15}  {:<15}",
-        "", "IOPS", "IOThread CPU %/IOThread", "p50 lat us", "p99 lat us"
+        "{:<26}  {:<33}  {:<28}  {:<19}  {:<15}  {:<15}",
+        "", "IOPS", "IOThread CPU %/IOThread", "IOPS/IOThread core", "p50 lat us", "p99 lat us"
     );
     writeln!(out, "{}", groups.trim_end())?;
     writeln!(
         out,
-        "{:<9} {:>5} {:>4} {:>5}  {:>9} {:>9} {:>7} {:>5}  {:>6} {:>6} {:>7} {:>7}  {:>7} {:>7}  {:>7} {:>7}  verdict",
+        "{:<9} {:>5} {:>4} {:>5}  {:>9} {:>9} {:>7} {:>5}  {:>6} {:>6} {:>7} {:>7}  {:>9} {:>9}  {:>7} {:>7}  {:>7} {:>7}  verdict",
         "rw", "bs", "jobs", "iothr",
         "baseline", "candidate", "rel%", "±sd",
         "base", "cand", "abs pts", "rel%",
+        "base", "cand",
         "base", "cand", "base", "cand"
     )
 }
@@ -233,7 +234,7 @@ fn write_row<W: Write>(
     let predicted = if predicted { "  prediction" } else { "" };
     writeln!(
         out,
-        "{:<9} {:>5} {:>4} {:>5}  {:>9.0} {:>9.0} {:>+7.2} {:>5}  {:>6.1} {:>6.1} {:>+7.1} {:>+7.1}  {:>7.1} {:>7.1}  {:>7.1} {:>7.1}  {}{}{}",
+        "{:<9} {:>5} {:>4} {:>5}  {:>9.0} {:>9.0} {:>+7.2} {:>5}  {:>6.1} {:>6.1} {:>+7.1} {:>+7.1}  {:>9} {:>9}  {:>7.1} {:>7.1}  {:>7.1} {:>7.1}  {}{}{}",
         w.rw.name(),
         bs_text(w.bs),
         w.numjobs,
@@ -246,6 +247,8 @@ fn write_row<W: Write>(
         c.iothread_cpu_pct,
         c.iothread_cpu_pct - b.iothread_cpu_pct,
         p.cpu_diff_pct(),
+        per_core_text(b.iops, b.iothread_cpu_pct, w.iothreads),
+        per_core_text(c.iops, c.iothread_cpu_pct, w.iothreads),
         b.lat_p50_us,
         c.lat_p50_us,
         b.lat_p99_us,
@@ -271,7 +274,9 @@ fn write_legend<W: Write>(out: &mut W, bar: f64) -> io::Result<()> {
     writeln!(
         out,
         "IOThread CPU: % of one core, the mean over the row's IOThreads (at iothreads=2, 50 can \
-         be one IOThread at 100 and one idle). Latency: completion latency percentiles, mean over seeds."
+         be one IOThread at 100 and one idle). IOPS/IOThread core: IOPS over the IOThreads' CPU \
+         in cores (a policy that buys IOPS with CPU shows as a lower value). Latency: completion \
+         latency percentiles, mean over seeds."
     )?;
     writeln!(out, "{}", row_legend(bar))
 }
@@ -308,6 +313,15 @@ fn row_legend(bar: f64) -> String {
     )
 }
 
+/// Pairs a point's measured spread needs to resolve a 5% IOPS change.
+fn pairs_for_5pct(p: &ComparedPoint) -> String {
+    if p.baseline.len() > 1 {
+        repeats_to_resolve(p.iops_diff_sd_pct(), 5.0).map_or("-".into(), |n| n.to_string())
+    } else {
+        "-".to_string()
+    }
+}
+
 /// The table of a paired compare on a real backend (`source`: device or
 /// qemu), for `realdev compare` and `compare --backend device|qemu`.
 pub fn paired_compare_table<W: Write>(
@@ -327,7 +341,7 @@ pub fn paired_compare_table<W: Write>(
     writeln!(out, "diff: {PAIRED_CI_METHOD}")?;
     writeln!(
         out,
-        "{:<9} {:>5} {:>4} {:>3} {:>3} {:>9} {:>9} {:>26} {:>6} {:>6} {:>24} {:>6}  verdict",
+        "{:<9} {:>5} {:>4} {:>3} {:>3} {:>9} {:>9} {:>26} {:>6} {:>6} {:>24} {:>9} {:>9} {:>6}  verdict",
         "rw",
         "bs",
         "jobs",
@@ -339,6 +353,8 @@ pub fn paired_compare_table<W: Write>(
         "cpu%",
         "cand%",
         "cpu diff pts [95% CI]",
+        "iops/core",
+        "cand/core",
         "n(5%)"
     )?;
     for (p, v) in points.iter().zip(&verdict.rows) {
@@ -348,15 +364,10 @@ pub fn paired_compare_table<W: Write>(
             Some(ci) => format!("{:+.1}{unit} [{:+.1}, {:+.1}]", d.median, ci.lo, ci.hi),
             None => format!("{:+.1}{unit} [one run]", d.median),
         };
-        // Pairs this spread needs to resolve a 5% IOPS change.
-        let needed = if p.baseline.len() > 1 {
-            repeats_to_resolve(p.iops_diff_sd_pct(), 5.0).map_or("-".into(), |n| n.to_string())
-        } else {
-            "-".to_string()
-        };
+        let needed = pairs_for_5pct(p);
         writeln!(
             out,
-            "{:<9} {:>5} {:>4} {:>3} {:>3} {:>9.0} {:>9.0} {:>26} {:>6.1} {:>6.1} {:>24} {:>6}  {}",
+            "{:<9} {:>5} {:>4} {:>3} {:>3} {:>9.0} {:>9.0} {:>26} {:>6.1} {:>6.1} {:>24} {:>9} {:>9} {:>6}  {}",
             p.workload.rw.name(),
             p.workload.bs,
             p.workload.numjobs,
@@ -368,11 +379,18 @@ pub fn paired_compare_table<W: Write>(
             b.iothread_cpu_pct,
             c.iothread_cpu_pct,
             ci(&cpu, ""),
+            per_core_text(b.iops, b.iothread_cpu_pct, p.workload.iothreads),
+            per_core_text(c.iops, c.iothread_cpu_pct, p.workload.iothreads),
             needed,
             v.label()
         )?;
     }
     writeln!(out, "{}", row_legend(accept_iops_loss_pct))?;
+    writeln!(
+        out,
+        "iops/core: IOPS per IOThread core, IOPS over the IOThreads' CPU in cores (baseline, \
+         candidate)."
+    )?;
     writeln!(
         out,
         "n(5%): pairs the measured spread of the paired differences needs to resolve a 5% IOPS \

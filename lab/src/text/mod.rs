@@ -24,6 +24,19 @@ use std::io::{self, Write};
 use pollwise_core::RunRow;
 use pollwise_realdev::run::RunOutput;
 
+/// IOPS per IOThread core: IOPS over the IOThreads' CPU in cores (`cpu_pct`
+/// is the mean over `iothreads` IOThreads, in % of one core), as blk-mq's
+/// hybrid-polling work reported efficiency; none without CPU.
+pub fn iops_per_core(iops: f64, cpu_pct: f64, iothreads: u32) -> Option<f64> {
+    let cores = cpu_pct / 100.0 * f64::from(iothreads.max(1));
+    (cores > 0.0).then(|| iops / cores)
+}
+
+/// [`iops_per_core`] as the tables print it: whole IOPS, or `-`.
+pub fn per_core_text(iops: f64, cpu_pct: f64, iothreads: u32) -> String {
+    iops_per_core(iops, cpu_pct, iothreads).map_or_else(|| "-".into(), |v| format!("{v:.0}"))
+}
+
 /// How result rows are written.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum RowFormat {
@@ -205,4 +218,20 @@ fn write_loop_lines<W: Write>(out: &mut W, r: &RunRow) -> io::Result<()> {
         r.window_zero_frac * 100.0,
         r.abrupt_resets
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{iops_per_core, per_core_text};
+
+    #[test]
+    fn iops_per_core_divides_by_the_cores_all_iothreads_use() {
+        // 100k IOPS at 50% of one core: 200k per core.
+        assert_eq!(iops_per_core(100_000.0, 50.0, 1), Some(200_000.0));
+        // Two IOThreads at 50% each use one core between them.
+        assert_eq!(iops_per_core(100_000.0, 50.0, 2), Some(100_000.0));
+        assert_eq!(iops_per_core(100_000.0, 0.0, 1), None);
+        assert_eq!(per_core_text(1000.0, 0.0, 1), "-");
+        assert_eq!(per_core_text(1000.0, 25.0, 1), "4000");
+    }
 }

@@ -36,7 +36,21 @@ pub enum Kind {
     ValidationReport,
     /// `validate --format csv`.
     ValidationCsv,
+    /// `tune`'s tune.md.
+    TuneReport,
+    /// `tune`'s search.csv or confirm.csv.
+    TuneCsv,
 }
+
+/// The title line `tune`'s tune.md starts with.
+pub const TUNE_REPORT_TITLE: &str = "# pollwise tune: ";
+/// `tune`'s search.csv header: one row per setting and point.
+pub const TUNE_SEARCH_CSV_HEADER: &str =
+    "tune_setting,policy,params,point,iops,iothread_cpu_pct,iops_per_core,iops_change_pct,kept";
+/// `tune`'s confirm.csv header: prediction against measurement.
+pub const TUNE_CONFIRM_CSV_HEADER: &str = "candidate,params,point,predicted_iops_change_pct,\
+measured_iops_change_pct,measured_iops_ci_lo,measured_iops_ci_hi,predicted_cpu_change_pts,\
+measured_cpu_change_pts,measured_cpu_ci_lo,measured_cpu_ci_hi,pairs,outcome";
 
 /// The header of a trace CSV (the fields of `TraceRow`).
 pub const TRACE_HEADER: &str = "policy,params,iothread,time_ns,window_ns,poll_max_ns";
@@ -53,6 +67,8 @@ impl Kind {
             Kind::ReportIndex => "an index.md written by `pollwise report`",
             Kind::ValidationReport => "a report written by `pollwise validate`",
             Kind::ValidationCsv => "a CSV written by `pollwise validate`",
+            Kind::TuneReport => "a tune.md written by `pollwise tune`",
+            Kind::TuneCsv => "a CSV written by `pollwise tune`",
         }
     }
 
@@ -89,6 +105,8 @@ impl Kind {
                     || first.starts_with(OLD_VALIDATION_TABLE_START)
             }
             Kind::ValidationCsv => first.starts_with(&VALIDATION_CSV_COLUMNS.join(",")),
+            Kind::TuneReport => first.starts_with(TUNE_REPORT_TITLE),
+            Kind::TuneCsv => first == TUNE_SEARCH_CSV_HEADER || first == TUNE_CONFIRM_CSV_HEADER,
         }
     }
 }
