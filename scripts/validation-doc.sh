@@ -75,6 +75,15 @@ fi
 echo "4/4 explaining one point phase by phase" >&2
 "$BIN" validate --explain --preset "$PRESET" --dir "$DIR" >"$SCRATCH/explain.txt"
 
+# A report's headings one level under this document's, outside code
+# blocks only; the scratch directory's path left out.
+demote() {
+    awk -v scratch="$SCRATCH/" '
+        /^```/ { fence = !fence }
+        !fence && /^##? / { sub(/^##? /, "#### ") }
+        { gsub(scratch, ""); print }'
+}
+
 MARKER="<!-- Everything below this line is written by scripts/validation-doc.sh. -->"
 if ! grep -qxF "$MARKER" "$OUT"; then
     echo "$OUT has no line '$MARKER'; put it where the generated part starts" >&2
@@ -100,12 +109,12 @@ fi
     echo
     echo "### Against the device (pollwise's own loop)"
     echo
-    sed -e 's/^# /#### /' -e 's/^## /#### /' -e "s|$SCRATCH/||g" "$SCRATCH/device.md"
+    demote <"$SCRATCH/device.md"
     echo
     echo "### Against QEMU's loop (\`validate --backend qemu\`)"
     echo
     if [ -z "$QEMU_NOTE" ]; then
-        sed -e 's/^# /#### /' -e 's/^## /#### /' -e "s|$SCRATCH/||g" "$SCRATCH/qemu.md"
+        demote <"$SCRATCH/qemu.md"
     else
         echo "Not run on $DATE:"
         echo
