@@ -5,7 +5,7 @@
 # and explains one point phase by phase. Every number in the document comes
 # from this one run, dated. Run it on a quiet machine (nothing else
 # compiling or measuring): 9 minutes on 2026-12-06 with QEMU's variants built
-# (`pollwise qemu build`), 8 without them (the QEMU section then says so).
+# (`pollwise qemu build`), about 5 without them (the QEMU section then says so).
 #
 # Usage: scripts/validation-doc.sh [--dir DIR] [--repeat N] [--force]
 #   --dir DIR     where the scratch file goes; must support O_DIRECT
