@@ -80,29 +80,50 @@ mod counting {
     static GLOBAL: Counting = Counting;
 }
 
-/// Simulated I/Os per wall second of the SimPy model of the same closed
-/// loop (`python3 SCRIPT 4 0.2`, whose last line ends
-/// `= N simulated IOs/s; ...`), or why there is none.
-pub fn simpy_ios_per_s(script: &std::path::Path) -> Result<f64, String> {
-    if !script.is_file() {
-        return Err(format!("{} not found", script.display()));
-    }
-    let out = std::process::Command::new("python3")
-        .arg(script)
+/// The SimPy model `pollwise bench` compares the simulator with
+/// (lab/bench/simpy_closed_loop.py, compiled in).
+pub const SIMPY_MODEL: &str = include_str!("../bench/simpy_closed_loop.py");
+
+/// Simulated I/Os per wall second of a SimPy model of the closed loop at 4
+/// jobs for 0.2 simulated seconds: `script` if given, else [`SIMPY_MODEL`]
+/// (fed to `python3 -` on standard input). An error says why when python3
+/// or simpy is missing or the script printed no rate.
+pub fn simpy_ios_per_s(script: Option<&std::path::Path>) -> Result<f64, String> {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    let mut cmd = Command::new("python3");
+    match script {
+        Some(path) if !path.is_file() => return Err(format!("{} not found", path.display())),
+        Some(path) => cmd.arg(path),
+        None => cmd.arg("-"),
+    };
+    let mut child = cmd
         .args(["4", "0.2"])
-        .output()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .map_err(|e| format!("cannot run python3: {e}"))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        if script.is_none() {
+            // A python3 that exits early closes the pipe; its stderr says why.
+            let _ = stdin.write_all(SIMPY_MODEL.as_bytes());
+        }
+    }
+    let out = child
+        .wait_with_output()
+        .map_err(|e| format!("python3 failed: {e}"))?;
     let text = String::from_utf8_lossy(&out.stdout);
     let rate = text
-        .split("= ")
-        .nth(1)
-        .and_then(|t| t.split_whitespace().next())
-        .and_then(|n| n.replace(',', "").parse::<f64>().ok());
+        .lines()
+        .find_map(|l| l.strip_prefix("simulated_ios_per_wall_second "))
+        .and_then(|n| n.trim().parse::<f64>().ok());
+    let name = script.map_or("the SimPy model".into(), |p| p.display().to_string());
     match rate {
         Some(r) if out.status.success() && r > 0.0 => Ok(r),
         _ => Err(format!(
-            "{} printed no rate (is simpy installed? `pip install simpy`): {}",
-            script.display(),
+            "{name} printed no `simulated_ios_per_wall_second N` line (is simpy 3 or later \
+             installed? `pip install simpy`): {}",
             String::from_utf8_lossy(&out.stderr)
                 .lines()
                 .last()

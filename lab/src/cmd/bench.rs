@@ -81,14 +81,13 @@ pub fn run(ui: &dyn Ui, repeat: u32, compare: bool, out: &mut dyn Write) -> Resu
     Ok(())
 }
 
-/// The SimPy model of the closed loop (`POLLWISE_SIMPY`, else
-/// `../shared/bench/simpy_iothread.py` from the working directory) against
-/// the same workload here, in simulated I/Os per wall second; skipped with
-/// a line saying why when the script or simpy is missing.
+/// The SimPy model of the closed loop (the compiled-in
+/// lab/bench/simpy_closed_loop.py, or the script `POLLWISE_SIMPY` names)
+/// against the same workload here, in simulated I/Os per wall second;
+/// skipped with a line saying why when python3 or simpy is missing.
 fn simpy_ratio(ui: &dyn Ui, repeat: u32, out: &mut dyn Write) -> Result<()> {
-    let script = std::env::var_os("POLLWISE_SIMPY")
-        .map_or_else(|| "../shared/bench/simpy_iothread.py".into(), PathBuf::from);
-    let simpy = match simpy_ios_per_s(&script) {
+    let script = std::env::var_os("POLLWISE_SIMPY").map(PathBuf::from);
+    let simpy = match simpy_ios_per_s(script.as_deref()) {
         Ok(r) => r,
         Err(why) => {
             writeln!(out, "ratio simulator/SimPy   skipped: {why}")?;
