@@ -33,22 +33,23 @@ type Properties = (Vec<(&'static str, u64)>, Vec<String>);
 /// an error naming the policies QEMU can run.
 fn properties(p: &Params) -> Result<Properties, LabError> {
     let get = |param| p.get(param);
+    // QEMU's own three, and the 2026 series' poll-weight after them.
+    let stock = || {
+        vec![
+            ("poll-max-ns", get(Param::PollMaxNs)),
+            ("poll-grow", get(Param::PollGrow)),
+            ("poll-shrink", get(Param::PollShrink)),
+        ]
+    };
+    let weighted = || {
+        let mut v = stock();
+        v.push(("poll-weight", get(Param::PollWeight)));
+        v
+    };
     match p.kind() {
-        PolicyKind::Qemu => Ok((
-            vec![
-                ("poll-max-ns", get(Param::PollMaxNs)),
-                ("poll-grow", get(Param::PollGrow)),
-                ("poll-shrink", get(Param::PollShrink)),
-            ],
-            Vec::new(),
-        )),
+        PolicyKind::Qemu => Ok((stock(), Vec::new())),
         PolicyKind::Weighted => Ok((
-            vec![
-                ("poll-max-ns", get(Param::PollMaxNs)),
-                ("poll-grow", get(Param::PollGrow)),
-                ("poll-shrink", get(Param::PollShrink)),
-                ("poll-weight", get(Param::PollWeight)),
-            ],
+            weighted(),
             vec![
                 "poll-weight is the 2026 proposal's property: it needs a QEMU with that \
                  series applied, and libvirt has no attribute for it (set it with qom-set or \
@@ -58,12 +59,7 @@ fn properties(p: &Params) -> Result<Properties, LabError> {
             ],
         )),
         PolicyKind::WeightedMerged => Ok((
-            vec![
-                ("poll-max-ns", get(Param::PollMaxNs)),
-                ("poll-grow", get(Param::PollGrow)),
-                ("poll-shrink", get(Param::PollShrink)),
-                ("poll-weight", get(Param::PollWeight)),
-            ],
+            weighted(),
             vec![
                 "poll-weight is the merged series' property (QEMU 11.1 on); libvirt's <poll> \
                  has no attribute for it yet (set it with qom-set or <qemu:commandline>)"
