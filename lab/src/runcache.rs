@@ -7,7 +7,7 @@
 //! The directory (`${XDG_CACHE_HOME:-$HOME/.cache}/pollwise/runs`, or
 //! `POLLWISE_CACHE_DIR`) holds one subdirectory per code version (crate
 //! version and a hash of the model's sources, `build.rs`); other versions'
-//! are removed when one is opened. Each row is a file written to a
+//! are removed when a process first uses its own. Each row is a file written to a
 //! temporary name and renamed, so concurrent processes never read half a
 //! row; an entry that does not parse, or whose stored key differs, is a
 //! miss and is replaced. Past [`MAX_BYTES`] the least recently used files
@@ -19,7 +19,7 @@ use std::fs;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::SystemTime;
 
 use pollwise_core::RunRow;
@@ -33,7 +33,11 @@ pub const MAX_BYTES: u64 = 256 << 20;
 
 /// The cache of one process: rows in memory, and a directory if enabled.
 pub struct RunCache {
-    dir: Option<PathBuf>,
+    /// The directory given to [`RunCache::new`], if any.
+    root: Option<PathBuf>,
+    /// Its code version's subdirectory, made on first use (`None` if it
+    /// cannot be): a command that never simulates touches nothing.
+    dir: OnceLock<Option<PathBuf>>,
     mem: Mutex<HashMap<u128, RunRow>>,
     pub hits: AtomicU64,
     pub misses: AtomicU64,
@@ -58,13 +62,17 @@ pub fn default_dir() -> Option<PathBuf> {
 
 /// The key of one run: 128 bits of two hashes of everything it depends on.
 fn key(job: &Job<'_>, variant: &str) -> u128 {
+    // Formatted once; each half of the key hashes it with its own salt.
+    let preset = format!("{:?}", job.preset);
+    let workload = format!("{:?}", job.workload);
+    let params = format!("{:?}", job.params);
     let half = |salt: u64| {
         let mut h = DefaultHasher::new();
         salt.hash(&mut h);
         CODE_VERSION.hash(&mut h);
-        format!("{:?}", job.preset).hash(&mut h);
-        format!("{:?}", job.workload).hash(&mut h);
-        format!("{:?}", job.params).hash(&mut h);
+        preset.hash(&mut h);
+        workload.hash(&mut h);
+        params.hash(&mut h);
         job.seed.hash(&mut h);
         variant.hash(&mut h);
         h.finish()
@@ -76,14 +84,9 @@ impl RunCache {
     /// A cache in memory, and in `dir` (its code version's subdirectory)
     /// if given; a directory that cannot be made leaves memory only.
     pub fn new(dir: Option<&Path>) -> RunCache {
-        let dir = dir.and_then(|d| {
-            let mine = d.join(CODE_VERSION);
-            fs::create_dir_all(&mine).ok()?;
-            remove_other_versions(d);
-            Some(mine)
-        });
         RunCache {
-            dir,
+            root: dir.map(Path::to_path_buf),
+            dir: OnceLock::new(),
             mem: Mutex::new(HashMap::new()),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
@@ -91,8 +94,22 @@ impl RunCache {
         }
     }
 
+    /// The code version's subdirectory, made (and other versions' removed)
+    /// the first time a row is looked up or kept.
+    fn dir(&self) -> Option<&Path> {
+        self.dir
+            .get_or_init(|| {
+                let root = self.root.as_ref()?;
+                let mine = root.join(CODE_VERSION);
+                fs::create_dir_all(&mine).ok()?;
+                remove_other_versions(root);
+                Some(mine)
+            })
+            .as_deref()
+    }
+
     fn path(&self, key: u128) -> Option<PathBuf> {
-        Some(self.dir.as_ref()?.join(format!("{key:032x}.json")))
+        Some(self.dir()?.join(format!("{key:032x}.json")))
     }
 
     fn read(&self, key: u128) -> Option<RunRow> {
@@ -130,7 +147,7 @@ impl RunCache {
     /// than [`MAX_BYTES`]; also removes temporary files of crashed writers
     /// older than an hour.
     pub fn evict(&self) {
-        let Some(dir) = &self.dir else { return };
+        let Some(dir) = self.dir() else { return };
         let Ok(entries) = fs::read_dir(dir) else {
             return;
         };
