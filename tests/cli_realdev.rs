@@ -481,6 +481,30 @@ fn calibrate_a_local_preset(work: &Path, preset: &str) {
         host.shared,
         "the calibrated CPUs are shared by the loop and the jobs"
     );
+    assert_placement(host, &text);
+}
+
+/// Where the kernel puts a woken thread: measured whenever there are two
+/// CPUs to choose between, and the interrupt's wake-up always.
+fn assert_placement(host: &pollwise_sim::Host, text: &str) {
+    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    let packing = host.packing.as_ref();
+    assert_eq!(packing.is_some(), cpus >= 2, "{host:?}");
+    if let Some(p) = packing {
+        assert!((0.0..=1.0).contains(&p.share), "{p:?}");
+        assert!(
+            p.eventfd_wakeup_ns[1] > 0 && p.channel_wakeup_ns[1] > 0,
+            "{p:?}"
+        );
+    }
+    let irq = host
+        .irq_wakeup_ns
+        .expect("the interrupt's wake-up is measured");
+    assert!(irq.windows(2).all(|w| w[0] <= w[1]), "{irq:?}");
+    assert!(
+        text.contains("on the waker's CPU (both pinned to it"),
+        "{text}"
+    );
 }
 
 /// `validate` of `policy` against qemu on `preset` at randread 4k qd=1

@@ -6,8 +6,8 @@
 use hdrhistogram::Histogram;
 use pollwise_core::Rw;
 use pollwise_sim::{
-    CalibrationSpread, Device, Guest, Host, HostPasses, IoThreadCosts, LatencyDist, Matrix, Preset,
-    Topology, VqMapping, MAX_LATENCY_NS, MAX_SPREAD_PCT,
+    CalibrationSpread, Device, Guest, Host, HostPasses, IoThreadCosts, LatencyDist, Matrix,
+    Packing, Preset, Topology, VqMapping, MAX_LATENCY_NS, MAX_SPREAD_PCT,
 };
 
 use pollwise_realdev::calibrate::{Calibration, DevicePoint, LoopCosts};
@@ -365,6 +365,14 @@ fn host(cal: &Calibration) -> Host {
         io_submit_batch: h.submit_batches.iter().map(|b| b.batch).collect(),
         io_submit_ns: h.submit_batches.iter().map(|b| ns(b.wall_ns)).collect(),
         io_submit_cpu_ns: h.submit_batches.iter().map(|b| ns(b.cpu_ns)).collect(),
+        // Measured apart: a wake-up across CPUs (the table above), one on
+        // the waker's CPU, and how often the kernel chose the latter.
+        packing: cal.costs.placement.pack_share.map(|share| Packing {
+            share,
+            eventfd_wakeup_ns: q(cal.costs.placement.same_cpu_eventfd_q),
+            channel_wakeup_ns: q(cal.costs.placement.same_cpu_channel_q),
+        }),
+        irq_wakeup_ns: Some(q(cal.irq_wake_q)),
     }
 }
 

@@ -26,6 +26,64 @@ fn clock_ns(clock: libc::clockid_t) -> u64 {
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
+/// The CPU the calling thread runs on (`None` where the kernel cannot
+/// say).
+pub fn current_cpu() -> Option<usize> {
+    // SAFETY: no arguments; returns -1 on failure.
+    let c = unsafe { libc::sched_getcpu() };
+    usize::try_from(c).ok()
+}
+
+/// The CPUs the calling thread may run on, in increasing order.
+pub fn allowed_cpus() -> io::Result<Vec<usize>> {
+    // SAFETY: a zeroed cpu_set_t is a valid empty set; the call fills it.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: set is a valid out-pointer of the size given.
+    let rc = unsafe { libc::sched_getaffinity(0, std::mem::size_of_val(&set), &mut set) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let n = libc::CPU_SETSIZE as usize;
+    // SAFETY: i < CPU_SETSIZE, the set's capacity.
+    Ok((0..n)
+        .filter(|&i| unsafe { libc::CPU_ISSET(i, &set) })
+        .collect())
+}
+
+/// The calling thread pinned to one CPU until this is dropped, when it
+/// may run on the CPUs it could before again.
+pub struct Pinned {
+    before: libc::cpu_set_t,
+}
+
+impl Pinned {
+    /// Pins the calling thread to `cpu`.
+    pub fn to(cpu: usize) -> io::Result<Pinned> {
+        // SAFETY: zeroed sets are valid; the calls read and fill them
+        // within the size given.
+        unsafe {
+            let mut before: libc::cpu_set_t = std::mem::zeroed();
+            if libc::sched_getaffinity(0, std::mem::size_of_val(&before), &mut before) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            let mut one: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(cpu, &mut one);
+            if libc::sched_setaffinity(0, std::mem::size_of_val(&one), &one) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(Pinned { before })
+        }
+    }
+}
+
+impl Drop for Pinned {
+    fn drop(&mut self) {
+        // SAFETY: `before` is the set read when pinning. A failure leaves
+        // the thread pinned, which only the probe's own thread sees.
+        unsafe { libc::sched_setaffinity(0, std::mem::size_of_val(&self.before), &self.before) };
+    }
+}
+
 /// A non-blocking eventfd: the loop's doorbell and the AIO completion
 /// signal.
 #[derive(Debug)]

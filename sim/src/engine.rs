@@ -89,6 +89,8 @@ struct Vcpu {
     current: Option<Work>,
     /// Completions on their way to this vCPU: (delivery time, slot).
     inbox: Vec<(Time, u32)>,
+    /// The IOThread that sent the last of them (its job's waker).
+    sent_by: Option<u32>,
 }
 
 /// One simulated IOThread: the one loop (see [`LoopDriver`]) and what it has to
@@ -182,6 +184,9 @@ pub struct Engine<'a> {
     processed: u64,
     /// A decision to impose on the next clairvoyant decision (the rollout).
     force_next: Option<bool>,
+    /// Who wakes the IOThread for the arrival being handled: the job that
+    /// submitted (`None` for the device's completion).
+    arrival_by: Option<u32>,
     /// Clairvoyant decisions made so far.
     decisions: u64,
     /// Every iteration begun inside the measured interval, when asked for
@@ -345,6 +350,7 @@ impl<'a> Engine<'a> {
             params_text: params.to_string(),
             processed: 0,
             force_next: None,
+            arrival_by: None,
             decisions: 0,
             iters: None,
         })
@@ -695,7 +701,12 @@ impl<'a> Engine<'a> {
         let next = self.iothreads[it as usize]
             .lp
             .arrival_foreseen(self.now, next);
+        self.arrival_by = match kind {
+            EventKind::Submission => Some(self.iothreads.len() as u32 + vcpu),
+            EventKind::Completion | EventKind::Unknown => None,
+        };
         self.schedule_loop(it, next);
+        self.arrival_by = None;
     }
 
     fn poll_timeout(&mut self, it: u32, gen: u64) {
@@ -776,7 +787,7 @@ impl<'a> Engine<'a> {
         for &slot in &subs {
             self.submit_to_device(slot, submit_at);
         }
-        self.deliver(end, &cmps);
+        self.deliver(it, end, &cmps);
         // Hand the buffers back so the steady state does not allocate.
         let t = &mut self.iothreads[it as usize];
         t.ready_sub = subs;
@@ -830,7 +841,7 @@ impl<'a> Engine<'a> {
     /// Hands completions to their vCPUs' inboxes; the interrupt arrives an
     /// IRQ latency after the iteration `end`s (on a shared host the job's
     /// wake-up is drawn when it is woken instead).
-    fn deliver(&mut self, end: Time, cmps: &[u32]) {
+    fn deliver(&mut self, it: u32, end: Time, cmps: &[u32]) {
         let deliver = end
             + self
                 .host
@@ -839,6 +850,7 @@ impl<'a> Engine<'a> {
         for &slot in cmps {
             let vcpu = self.slots[slot as usize].vcpu;
             self.vcpus[vcpu as usize].inbox.push((deliver, slot));
+            self.vcpus[vcpu as usize].sent_by = Some(it);
             self.schedule(deliver, Event::GuestIrq { vcpu });
         }
     }
@@ -951,7 +963,8 @@ impl<'a> Engine<'a> {
             }
             (Awaiting::Wake, Some((_, LoopEvent::Noticed { gen }))) if h.blocked(it) => {
                 let resume = Resume::Notice { gen };
-                if let Some(at) = h.wake(it, now, Waker::Eventfd, resume, &mut self.rng) {
+                let by = self.arrival_by;
+                if let Some(at) = h.wake_by(it, by, now, Waker::Eventfd, resume, &mut self.rng) {
                     self.schedule(at, Event::Runnable { thread: it });
                 }
                 true
@@ -968,13 +981,16 @@ impl<'a> Engine<'a> {
         let now = self.now;
         let thread = self.iothreads.len() as u32 + vcpu;
         let has_work = !self.vcpus[vcpu as usize].work.is_empty();
+        let by = self.vcpus[vcpu as usize].sent_by;
         let Some(h) = self.host.as_mut() else {
             return true;
         };
         // A thread handed a CPU starts when its context switch is over.
         if !h.runs_at(thread, now) {
             if h.blocked(thread) && has_work {
-                if let Some(at) = h.wake(thread, now, Waker::Channel, Resume::Work, &mut self.rng) {
+                if let Some(at) =
+                    h.wake_by(thread, by, now, Waker::Channel, Resume::Work, &mut self.rng)
+                {
                     self.schedule(at, Event::Runnable { thread });
                 }
             }

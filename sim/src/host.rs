@@ -42,7 +42,7 @@ use std::collections::VecDeque;
 
 use rand::Rng;
 
-use crate::preset::Host;
+use crate::preset::{Host, Packing};
 
 /// Wall time a CPU takes to pass from one of the run's threads to another
 /// that waited for it in the run queue, in ns (saving and restoring
@@ -214,6 +214,17 @@ struct Thread {
     held_ns: u64,
     /// CPU time counted without holding a CPU for it ([`HostCpus::charge`]).
     charged_ns: u64,
+    /// Time it held a CPU while a thread packed onto that CPU ran instead
+    /// (see [`Packing`]), inside the measured interval.
+    lent_ns: u64,
+}
+
+/// The packed wake-ups of [`Packing`], as drawn.
+#[derive(Clone, Debug)]
+struct Packed {
+    share: f64,
+    eventfd: WakeupDist,
+    channel: WakeupDist,
 }
 
 /// The host's CPUs and the run's threads on them (see the module doc).
@@ -228,6 +239,12 @@ pub struct HostCpus {
     slice_ns: u64,
     eventfd: WakeupCurve,
     channel: WakeupCurve,
+    /// Per CPU: the thread woken onto it while another held it (see
+    /// [`Packing`]), waking or running.
+    guest: Vec<Option<u32>>,
+    packed: Option<Packed>,
+    /// A wake-up by the device's interrupt, where measured.
+    irq: Option<WakeupDist>,
     from: u64,
     to: u64,
 }
@@ -263,12 +280,20 @@ impl HostCpus {
                     resume: Resume::Work,
                     held_ns: 0,
                     charged_ns: 0,
+                    lent_ns: 0,
                 })
                 .collect(),
             stretch: stretch(host),
             slice_ns: slice_ns(host.cpus),
             eventfd: curve(host.eventfd_wakeup_ns, &host.eventfd_wakeup_by_idle_ns),
             channel: curve(host.channel_wakeup_ns, &host.channel_wakeup_by_idle_ns),
+            guest: vec![None; cpus as usize],
+            packed: host.packing.as_ref().map(|p: &Packing| Packed {
+                share: p.share,
+                eventfd: WakeupDist::new(p.eventfd_wakeup_ns),
+                channel: WakeupDist::new(p.channel_wakeup_ns),
+            }),
+            irq: host.irq_wakeup_ns.map(WakeupDist::new),
             from,
             to,
         }
@@ -305,12 +330,71 @@ impl HostCpus {
         resume: Resume,
         rng: &mut impl Rng,
     ) -> Option<u64> {
+        self.wake_by(thread, None, now, waker, resume, rng)
+    }
+
+    /// [`HostCpus::wake`] by the thread `by` (`None`: the device's
+    /// interrupt, or a waker outside the run). On a host that packs
+    /// ([`Packing`]), the woken thread lands on the waker's CPU with the
+    /// measured share, after the measured same-CPU wake-up: if the waker
+    /// still runs, the woken thread runs beside it at once (the waker's CPU
+    /// time stops meanwhile, as when it is preempted). A wake-up by the
+    /// interrupt is drawn from `irq_wakeup_ns` where measured.
+    pub fn wake_by(
+        &mut self,
+        thread: u32,
+        by: Option<u32>,
+        now: u64,
+        waker: Waker,
+        resume: Resume,
+        rng: &mut impl Rng,
+    ) -> Option<u64> {
+        if self.threads[thread as usize].state != State::Blocked {
+            return None;
+        }
+        if let Some(cpu) = self.packed_cpu(by, rng) {
+            if self.idle_since[cpu as usize].take().is_none() {
+                self.guest[cpu as usize] = Some(thread);
+            }
+            let t = &mut self.threads[thread as usize];
+            t.cpu = Some(cpu);
+            t.resume = resume;
+            t.state = State::Waking { claimed: true };
+            let p = self
+                .packed
+                .as_ref()
+                .expect("packed_cpu packs only when packing");
+            let latency = match waker {
+                Waker::Eventfd => p.eventfd.sample(rng),
+                Waker::Channel => p.channel.sample(rng),
+            };
+            return Some(now + latency);
+        }
         let idle = self.start_waking(thread, now, resume)?;
+        if let (None, Some(irq)) = (by, &self.irq) {
+            return Some(now + irq.sample(rng));
+        }
         let latency = match waker {
             Waker::Eventfd => self.eventfd.sample(idle, rng),
             Waker::Channel => self.channel.sample(idle, rng),
         };
         Some(now + latency)
+    }
+
+    /// The CPU a thread woken by `by` is packed onto, if it is: the host
+    /// packs, the waker's CPU is its alone (or idle since it blocked),
+    /// and the draw falls within the share. Draws only where the others
+    /// hold.
+    fn packed_cpu(&self, by: Option<u32>, rng: &mut impl Rng) -> Option<u32> {
+        let p = self.packed.as_ref()?;
+        let w = &self.threads[by? as usize];
+        let cpu = w.cpu?;
+        let free = match w.state {
+            State::Running { .. } => self.guest[cpu as usize].is_none(),
+            State::Blocked => self.idle_since[cpu as usize].is_some(),
+            State::Waking { .. } | State::Queued => false,
+        };
+        (free && rng.random::<f64>() < p.share).then_some(cpu)
     }
 
     /// [`HostCpus::wake`] with the time it becomes runnable given (a
@@ -429,8 +513,47 @@ impl HostCpus {
     pub fn block(&mut self, thread: u32, now: u64) -> Option<Dispatch> {
         debug_assert!(self.running(thread));
         self.account(thread, now);
+        let State::Running { since } = self.threads[thread as usize].state else {
+            unreachable!("only a running thread blocks");
+        };
         self.threads[thread as usize].state = State::Blocked;
-        self.pass_on(thread, now)
+        let cpu = self.threads[thread as usize]
+            .cpu
+            .expect("a thread that held a CPU knows which");
+        match self.guest[cpu as usize] {
+            // A packed thread leaves: the thread it preempted runs again,
+            // having lent it the CPU meanwhile.
+            Some(g) if g == thread => {
+                self.guest[cpu as usize] = None;
+                self.lend(cpu, thread, since, now);
+                None
+            }
+            // The holder leaves while a packed thread is on its CPU: that
+            // one holds it from now (or when its wake-up lands).
+            Some(g) => {
+                if let State::Running { since: s } = self.threads[g as usize].state {
+                    let (a, b) = (s.max(self.from), now.min(self.to));
+                    self.threads[thread as usize].lent_ns += b.saturating_sub(a);
+                }
+                self.guest[cpu as usize] = None;
+                None
+            }
+            None => self.pass_on(thread, now),
+        }
+    }
+
+    /// The packed thread `guest` ran on `cpu` from `since` to `now`: the
+    /// thread that holds `cpu` lent it that time (inside the measured
+    /// interval).
+    fn lend(&mut self, cpu: u32, guest: u32, since: u64, now: u64) {
+        let (a, b) = (since.max(self.from), now.min(self.to));
+        let lent = b.saturating_sub(a);
+        let holder = self.threads.iter_mut().enumerate().find(|(i, t)| {
+            *i != guest as usize && t.cpu == Some(cpu) && matches!(t.state, State::Running { .. })
+        });
+        if let Some((_, h)) = holder {
+            h.lent_ns += lent;
+        }
     }
 
     /// At a step boundary at `now`: if `thread` has held its CPU for a
@@ -443,6 +566,12 @@ impl HostCpus {
         };
         if self.queue.is_empty() || now < since + self.slice_ns {
             return None;
+        }
+        // A CPU two threads share (one packed onto it) is not handed on.
+        if let Some(cpu) = self.threads[thread as usize].cpu {
+            if self.guest[cpu as usize].is_some() {
+                return None;
+            }
         }
         self.account(thread, now);
         let t = &mut self.threads[thread as usize];
@@ -466,13 +595,13 @@ impl HostCpus {
     /// held a CPU less the share other load took ([`stretch`]), and what
     /// was [charged](HostCpus::charge).
     pub fn cpu_ns(&self, threads: std::ops::Range<u32>) -> u64 {
-        let (mut held, mut charged) = (0, 0);
+        let (mut held, mut charged) = (0u64, 0);
         for t in &self.threads[threads.start as usize..threads.end as usize] {
             let open = match t.state {
                 State::Running { since } => self.to.saturating_sub(since.max(self.from)),
                 _ => 0,
             };
-            held += t.held_ns + open;
+            held += (t.held_ns + open).saturating_sub(t.lent_ns);
             charged += t.charged_ns;
         }
         (held as f64 / self.stretch).round() as u64 + charged
@@ -504,6 +633,8 @@ mod tests {
             io_submit_batch: vec![],
             io_submit_ns: vec![],
             io_submit_cpu_ns: vec![],
+            packing: None,
+            irq_wakeup_ns: None,
         }
     }
 

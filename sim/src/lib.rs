@@ -21,8 +21,8 @@ mod workload;
 pub use dist::{LatencyDist, MAX_LATENCY_NS};
 pub use error::SimError;
 pub use preset::{
-    CalibrationSpread, Device, Guest, Host, HostPasses, IoThreadCosts, Matrix, Preset, Topology,
-    VqMapping, MAX_SPREAD_PCT,
+    CalibrationSpread, Device, Guest, Host, HostPasses, IoThreadCosts, Matrix, Packing, Preset,
+    Topology, VqMapping, MAX_SPREAD_PCT,
 };
 pub use workload::{Rw, Validate, Workload, LIMITS};
 

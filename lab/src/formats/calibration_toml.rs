@@ -71,8 +71,12 @@ pub fn to_toml(cal: &Calibration, preset: &Preset) -> String {
          # (sim/src/host.rs); guest.vcpus and irq_latency_ns are then unused (each\n\
          # job is a thread, its wake-up is drawn from channel_wakeup_ns), and\n\
          # iothread.wakeup_latency_ns gives way to eventfd_wakeup_ns; with the\n\
-         # tables by idle time, each wake-up is drawn from the row for how long\n\
-         # the CPU it lands on had been idle instead."
+         # tables by idle time, each wake-up across CPUs is drawn from the row\n\
+         # for how long the CPU it lands on had been idle instead. [host.packing]:\n\
+         # a thread woken by one that blocks right after lands on the waker's\n\
+         # CPU in the measured share of wake-ups, at the same-CPU wake-up;\n\
+         # irq_wakeup_ns is the wake-up of the loop by a completion (the\n\
+         # sleeping reaper's qd1 latency less the spinning one's)."
     );
     out.push('\n');
     out.push_str(&preset.to_toml());
@@ -201,15 +205,44 @@ fn host_lines(out: &mut String, cal: &Calibration) {
             .map(|v| format!("{:.1}", v / 1000.0))
             .join("/")
     );
+    let us = |q: [f64; 4]| q.map(|v| format!("{:.1}", v / 1000.0)).join("/");
+    let _ = writeln!(
+        out,
+        "#   across CPUs (sleeper and waker pinned apart), by the sleeper's idle time:"
+    );
     for r in &c.wake_by_idle {
         let _ = writeln!(
             out,
             "#   after {:>6.0} us idle: eventfd {}; channel {}",
             r.idle_ns as f64 / 1000.0,
-            r.eventfd_q.map(|v| format!("{:.1}", v / 1000.0)).join("/"),
-            r.channel_q.map(|v| format!("{:.1}", v / 1000.0)).join("/")
+            us(r.eventfd_q),
+            us(r.channel_q)
         );
     }
+    let p = &c.placement;
+    let _ = writeln!(
+        out,
+        "#   on the waker's CPU (both pinned to it, the waker blocking): eventfd {}; channel {}",
+        us(p.same_cpu_eventfd_q),
+        us(p.same_cpu_channel_q)
+    );
+    match p.pack_share {
+        Some(s) => {
+            let _ = writeln!(
+                out,
+                "#   woken on the waker's CPU when neither is pinned: {:.1}% of wake-ups",
+                s * 100.0
+            );
+        }
+        None => {
+            let _ = writeln!(out, "#   one CPU: every wake-up is on the waker's CPU");
+        }
+    }
+    let _ = writeln!(
+        out,
+        "#   a reaper asleep on the completion eventfd, woken by the interrupt: {} us",
+        us(cal.irq_wake_q)
+    );
     for b in &h.submit_batches {
         let _ = writeln!(
             out,

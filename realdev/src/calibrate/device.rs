@@ -1,6 +1,7 @@
 //! The device probes: latency and throughput from one thread spinning on
-//! the completion ring (no wake-ups in the way), and `io_submit` against
-//! batch size.
+//! the completion ring (no wake-ups in the way), the same asleep on the
+//! completion eventfd (the interrupt's wake-up added), and `io_submit`
+//! against batch size.
 
 use std::os::fd::AsRawFd;
 
@@ -14,7 +15,7 @@ use super::{io_err, CalibrateError, SubmitBatch};
 use crate::aio::{AioContext, IoEvent, Iocb, Opcode};
 use crate::buffer::BufferPool;
 use crate::loadgen::new_histogram;
-use crate::sys::{mono_ns, thread_cpu_ns, EventFd};
+use crate::sys::{mono_ns, thread_cpu_ns, Epoll, EventFd};
 use crate::target::Target;
 
 /// One device point: a rw mode and block size at one queue depth.
@@ -112,16 +113,34 @@ impl<'a> Requests<'a> {
     }
 }
 
-/// Keeps `depth` requests of `bs` in flight for `ms`, spinning on the ring.
+/// How a device point waits for its completions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Reaper {
+    /// Spinning on the ring: the latency is the device's and the kernel's.
+    Spin,
+    /// Asleep in epoll_wait on the completion eventfd, as a loop that
+    /// does not poll: the latency adds the wake-up by the interrupt.
+    Sleep,
+}
+
+/// Keeps `depth` requests of `bs` in flight for `ms`, reaping as `reaper`
+/// says.
 pub(super) fn device_point(
     target: &Target,
-    rw: Rw,
-    bs: u64,
-    depth: u32,
+    (rw, bs, depth): (Rw, u64, u32),
     ms: u64,
+    reaper: Reaper,
     rng: &mut Pcg64,
 ) -> Result<DevicePoint, CalibrateError> {
     let (mut ctx, pool, efd) = resources(depth, bs)?;
+    let epoll = match reaper {
+        Reaper::Spin => None,
+        Reaper::Sleep => {
+            let e = Epoll::new().map_err(io_err("epoll_create"))?;
+            e.add(efd.as_raw_fd(), 0).map_err(io_err("epoll_ctl"))?;
+            Some(e)
+        }
+    };
     let op = if rw.writes() {
         Opcode::Write
     } else {
@@ -133,7 +152,7 @@ pub(super) fn device_point(
     let end = start + ms * 1_000_000;
     while mono_ns() < end {
         spin.fill(&mut ctx, &requests, rng)?;
-        spin.reap(&mut ctx, &efd, rw, bs)?;
+        spin.reap(&mut ctx, &efd, epoll.as_ref(), rw, bs)?;
     }
     let elapsed_ns = mono_ns() - start;
     let mut rest = Vec::new();
@@ -159,6 +178,7 @@ struct Spin {
     submit_cpu_ns: u64,
     clock_cost: u64,
     events: Vec<IoEvent>,
+    tokens: Vec<u64>,
 }
 
 impl Spin {
@@ -175,6 +195,7 @@ impl Spin {
             submit_cpu_ns: 0,
             clock_cost,
             events: Vec::with_capacity(depth as usize),
+            tokens: Vec::new(),
         }
     }
 
@@ -209,17 +230,22 @@ impl Spin {
         Ok(())
     }
 
-    /// Spins until completions are visible, then takes them all, recording
-    /// each one's latency and freeing its slot.
+    /// Spins (or, with `epoll`, sleeps) until completions are visible,
+    /// then takes them all, recording each one's latency and freeing its
+    /// slot.
     fn reap(
         &mut self,
         ctx: &mut AioContext,
         efd: &EventFd,
+        epoll: Option<&Epoll>,
         rw: Rw,
         bs: u64,
     ) -> Result<(), CalibrateError> {
         while ctx.ready() == 0 {
-            std::hint::spin_loop();
+            match epoll {
+                Some(e) => e.wait(-1, &mut self.tokens).map_err(io_err("epoll_wait"))?,
+                None => std::hint::spin_loop(),
+            }
         }
         let seen = mono_ns();
         self.events.clear();

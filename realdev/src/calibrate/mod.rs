@@ -18,6 +18,7 @@ mod checks;
 mod device;
 mod host;
 mod iteration;
+mod placement;
 mod probes;
 
 use std::fmt;
@@ -35,6 +36,7 @@ pub use checks::{
 };
 pub use device::DevicePoint;
 pub use host::{cpu_clock_cost, load_between, proc_stat_cpu};
+pub use placement::Placement;
 pub use probes::{loop_costs, LoopCosts, WakeRow, WAKE_IDLE_US};
 
 /// What to measure.
@@ -75,6 +77,10 @@ pub struct Calibration {
     pub host: HostMeasure,
     /// Whether writes were measured (false for a read-only --file).
     pub measured_writes: bool,
+    /// The wake-up by the device's interrupt of a reaper asleep on the
+    /// completion eventfd: p10, p50, p90, p99 of its latency at queue
+    /// depth 1 (smallest reads) less the spinning reaper's, ns.
+    pub irq_wake_q: [f64; 4],
 }
 
 impl Calibration {
@@ -148,7 +154,12 @@ pub fn calibrate(cfg: &CalibrateConfig) -> Result<Calibration, CalibrateError> {
     interrupted()?;
     let submit_batches =
         device::submit_batch_probe(&target, small, cfg.saturation_depth, &mut rng)?;
-    let cost_runs = cost_runs(cfg.probe_rounds, points.repeats)?;
+    // The device's own wait at queue depth 1, for the placement probe.
+    let device_ns = latency_points
+        .first()
+        .map_or(0, |p| p.latency.mean().round() as u64);
+    let irq_wake_q = irq_wake(&target, small, cfg.point_ms, &latency_points[0], &mut rng)?;
+    let cost_runs = cost_runs(cfg.probe_rounds, points.repeats, device_ns)?;
     let cpus = host::cpus();
     Ok(Calibration {
         target_path: target.path().display().to_string(),
@@ -165,7 +176,29 @@ pub fn calibrate(cfg: &CalibrateConfig) -> Result<Calibration, CalibrateError> {
             submit_batches,
         },
         measured_writes: writable,
+        irq_wake_q,
     })
+}
+
+/// The interrupt's wake-up: a sleeping reaper's latency quantiles at
+/// queue depth 1 less the spinning reaper's (`spun`), each at least 0.
+fn irq_wake(
+    target: &Target,
+    bs: u64,
+    ms: u64,
+    spun: &DevicePoint,
+    rng: &mut Pcg64,
+) -> Result<[f64; 4], CalibrateError> {
+    let slept = device::device_point(
+        target,
+        (Rw::RandRead, bs, 1),
+        ms,
+        device::Reaper::Sleep,
+        rng,
+    )?;
+    interrupted()?;
+    let at = |p: &DevicePoint, q: f64| p.latency.value_at_quantile(q) as f64;
+    Ok([0.1, 0.5, 0.9, 0.99].map(|q| (at(&slept, q) - at(spun, q)).max(0.0)))
 }
 
 /// The configuration's block sizes, sorted and without repeats, after
@@ -226,10 +259,10 @@ fn interrupted() -> Result<(), CalibrateError> {
 }
 
 /// The loop-cost probes, `repeats` times.
-fn cost_runs(rounds: u32, repeats: u32) -> Result<Vec<LoopCosts>, CalibrateError> {
+fn cost_runs(rounds: u32, repeats: u32, device_ns: u64) -> Result<Vec<LoopCosts>, CalibrateError> {
     let mut runs = Vec::new();
     for _ in 0..repeats {
-        runs.push(loop_costs(rounds)?);
+        runs.push(loop_costs(rounds, device_ns)?);
         interrupted()?;
     }
     Ok(runs)
@@ -312,7 +345,13 @@ impl Points<'_> {
         let mut runs = Vec::new();
         let mut iops = Vec::new();
         while more_repeats(&iops, self.repeats) {
-            let run = device::device_point(self.target, rw, bs, depth, self.ms, rng)?;
+            let run = device::device_point(
+                self.target,
+                (rw, bs, depth),
+                self.ms,
+                device::Reaper::Spin,
+                rng,
+            )?;
             iops.push(run.iops());
             runs.push(run);
             interrupted()?;
@@ -377,6 +416,12 @@ pub fn median_costs(runs: &[LoopCosts]) -> LoopCosts {
         c.wakeup_latency_q[i] = med(&|x: &LoopCosts| x.wakeup_latency_q[i]);
         c.completion_wake_latency_q[i] = med(&|x: &LoopCosts| x.completion_wake_latency_q[i]);
     }
+    for i in 0..4 {
+        c.placement.same_cpu_eventfd_q[i] = med(&|x: &LoopCosts| x.placement.same_cpu_eventfd_q[i]);
+        c.placement.same_cpu_channel_q[i] = med(&|x: &LoopCosts| x.placement.same_cpu_channel_q[i]);
+    }
+    let shares: Vec<f64> = runs.iter().filter_map(|r| r.placement.pack_share).collect();
+    c.placement.pack_share = (!shares.is_empty()).then(|| median(&shares));
     // The table row by row, where every run measured the same idle times.
     let rows = runs[0].wake_by_idle.len();
     let same = runs.iter().all(|r| {

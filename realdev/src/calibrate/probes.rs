@@ -14,6 +14,7 @@ use rand_pcg::Pcg64;
 
 use super::host::{cpu_clock_cost, cpus, ns};
 use super::iteration::iteration_probe;
+use super::placement::{cross_cpus, Placement};
 use super::{io_err, CalibrateError};
 use crate::aio::{AioContext, Iocb, Opcode};
 use crate::buffer::BufferPool;
@@ -63,17 +64,21 @@ pub struct LoopCosts {
     /// bookkeeping, latency record.
     pub job_io_ns: f64,
     /// Both wake-ups again, after the sleeper's CPU had been idle for each
-    /// of [`WAKE_IDLE_US`] (the waker spinning on another CPU).
+    /// of [`WAKE_IDLE_US`], the waker spinning on another CPU (each thread
+    /// pinned to its CPU where there are two: a wake-up across CPUs).
     pub wake_by_idle: Vec<WakeRow>,
+    /// Wake-ups on the waker's own CPU, and where the kernel puts a woken
+    /// thread (see [`super::placement`]).
+    pub placement: Placement,
 }
 
 /// How long the probe of [`LoopCosts::wake_by_idle`] leaves the sleeper
 /// asleep before waking it, in us: from the short gaps of a loop at queue
-/// depth 1 to the long ones of a light load. On a VM the latency grows
+/// depth 8 to the long ones of a light load. On a VM the latency grows
 /// with it: the guest's idle loop halts the vCPU, and the host polls a
 /// halted vCPU for a while (KVM's `halt_poll_ns`, 200 us by default)
 /// before it deschedules it.
-pub const WAKE_IDLE_US: [u64; 8] = [10, 20, 50, 100, 200, 400, 1000, 3000];
+pub const WAKE_IDLE_US: [u64; 11] = [1, 2, 5, 10, 20, 50, 100, 200, 400, 1000, 3000];
 
 /// The wake-ups after one idle time: p10, p50, p90, p99, ns.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -88,13 +93,15 @@ pub struct WakeRow {
 /// The quantiles a wake-up's latency is reported by: p10, p50, p90, p99.
 const WAKE_QUANTILES: [f64; 4] = [0.1, 0.5, 0.9, 0.99];
 
-/// Runs every loop-cost probe `rounds` times.
-pub fn loop_costs(rounds: u32) -> Result<LoopCosts, CalibrateError> {
+/// Runs every loop-cost probe `rounds` times; `device_ns` is the device's
+/// latency at queue depth 1 (the placement probe sleeps that long).
+pub fn loop_costs(rounds: u32, device_ns: u64) -> Result<LoopCosts, CalibrateError> {
     let mut c = LoopCosts::default();
     eventfd_probe(rounds, &mut c)?;
     channel_probe(rounds, &mut c);
     software_probe(rounds.max(10_000), &mut c);
     c.wake_by_idle = wake_by_idle_probe((rounds / 5).clamp(20, 1_000))?;
+    c.placement = super::placement::placement_probe((rounds / 5).clamp(20, 1_000), device_ns)?;
     Ok(c)
 }
 
@@ -102,6 +109,7 @@ pub fn loop_costs(rounds: u32) -> Result<LoopCosts, CalibrateError> {
 /// [`WAKE_IDLE_US`], `rounds` of each.
 fn wake_by_idle_probe(rounds: u32) -> Result<Vec<WakeRow>, CalibrateError> {
     let spin = cpus() >= 2;
+    let pins = cross_cpus();
     let mut rows = Vec::with_capacity(WAKE_IDLE_US.len());
     for us in WAKE_IDLE_US {
         let gap = us * 1_000;
@@ -115,6 +123,7 @@ fn wake_by_idle_probe(rounds: u32) -> Result<Vec<WakeRow>, CalibrateError> {
             rounds,
             gap,
             spin,
+            pins,
             move || signal.signal(),
             || {
                 if let Err(e) = wait_for_event(&epoll, &mut tokens) {
@@ -131,6 +140,7 @@ fn wake_by_idle_probe(rounds: u32) -> Result<Vec<WakeRow>, CalibrateError> {
             rounds,
             gap,
             spin,
+            pins,
             move || {
                 let _ = tx.send(());
             },
@@ -151,21 +161,27 @@ fn wake_by_idle_probe(rounds: u32) -> Result<Vec<WakeRow>, CalibrateError> {
 /// (records when it goes to sleep) and `sleep`s; a waker thread waits for
 /// the arm, lets `gap_ns` pass (spinning on another CPU if `spin`, so that
 /// the sleeper's CPU is the one left idle; sleeping itself otherwise) and
-/// calls `wake`. Returns each latency from the wake call to the sleeper
-/// running, ns.
+/// calls `wake`. With `pins` (sleeper's CPU, waker's CPU) each thread runs
+/// only on its own, so every wake-up crosses CPUs. Returns each latency
+/// from the wake call to the sleeper running, ns.
 fn wake_after_idle(
     rounds: u32,
     gap_ns: u64,
     spin: bool,
+    pins: Option<(usize, usize)>,
     mut wake: impl FnMut() + Send + 'static,
     mut sleep: impl FnMut(),
 ) -> Vec<u64> {
+    // A failed pin leaves the thread free: the probe then measures
+    // wherever the kernel puts it, as without pins.
+    let _pinned = pins.and_then(|(cpu, _)| crate::sys::Pinned::to(cpu).ok());
     // When the sleeper armed (0: not armed).
     let armed = Arc::new(AtomicU64::new(0));
     let stamp = Arc::new(AtomicU64::new(0));
     let waker = {
         let (armed, stamp) = (armed.clone(), stamp.clone());
         std::thread::spawn(move || {
+            let _pinned = pins.and_then(|(_, cpu)| crate::sys::Pinned::to(cpu).ok());
             for _ in 0..rounds {
                 let at = loop {
                     let at = armed.swap(0, Ordering::SeqCst);
@@ -431,6 +447,7 @@ mod tests {
             20,
             gap,
             true,
+            None,
             move || {
                 let _ = tx.send(mono_ns());
             },

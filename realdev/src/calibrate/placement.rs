@@ -1,0 +1,233 @@
+//! Where the kernel puts a woken thread, and what the wake-up costs there.
+//!
+//! A wake-up across CPUs and one on the waker's own CPU are different
+//! events on a VM: the first sends an inter-processor interrupt to a vCPU
+//! that is usually halted, and the host must run that vCPU again (20-30 us
+//! on a shared host); the second is a context switch once the waker blocks
+//! (about 3 us). An unpinned probe mixes the two in whatever share the
+//! scheduler chose during the probe, so calibration measures them apart
+//! (pinned threads) and measures the share separately, in the pattern of
+//! an IOThread at queue depth 1: two threads that wake each other in turn
+//! and block right after, with a sleep as long as the device's latency in
+//! between.
+
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::channel;
+use std::sync::Arc;
+
+use pollwise_stats::quantiles;
+
+use super::host::ns;
+use super::{io_err, CalibrateError};
+use crate::sys::{allowed_cpus, current_cpu, mono_ns, Epoll, EventFd, Pinned};
+
+/// The placement probes' results.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Placement {
+    /// An eventfd wake-up with both threads pinned to one CPU, the waker
+    /// blocking right after: p10, p50, p90, p99 in ns.
+    pub same_cpu_eventfd_q: [f64; 4],
+    /// The same for a channel.
+    pub same_cpu_channel_q: [f64; 4],
+    /// Share of wake-ups that ran on the waker's CPU, neither thread
+    /// pinned, each blocking right after waking the other (`None` with
+    /// one CPU, where there is no choice).
+    pub pack_share: Option<f64>,
+}
+
+/// The quantiles a wake-up is reported by (as the other probes).
+const Q: [f64; 4] = [0.1, 0.5, 0.9, 0.99];
+
+/// Two CPUs the calling thread may use, to pin a sleeper and its waker
+/// apart; `None` with fewer.
+pub(super) fn cross_cpus() -> Option<(usize, usize)> {
+    let cpus = allowed_cpus().ok()?;
+    (cpus.len() >= 2).then(|| (cpus[0], cpus[1]))
+}
+
+/// Runs the placement probes, `rounds` wake-ups each; the share is
+/// measured with a sleep of `gap_ns` (the device's latency at queue depth
+/// 1) between a wake-up and the answer.
+pub(super) fn placement_probe(rounds: u32, gap_ns: u64) -> Result<Placement, CalibrateError> {
+    let one = allowed_cpus().ok().and_then(|c| c.first().copied());
+    let (eventfd, _) = eventfd_ping_pong(rounds, one, 0)?;
+    let (channel, _) = channel_ping_pong(rounds, one);
+    let pack_share = match cross_cpus() {
+        Some(_) => Some(eventfd_ping_pong(rounds, None, gap_ns)?.1),
+        None => None,
+    };
+    Ok(Placement {
+        same_cpu_eventfd_q: quantiles(&ns(&eventfd), Q),
+        same_cpu_channel_q: quantiles(&ns(&channel), Q),
+        pack_share,
+    })
+}
+
+/// Two threads waking each other through eventfds, `rounds` times each
+/// way, both pinned to `pin` if given. The answering thread sleeps
+/// `gap_ns` before it answers. Returns the latencies (from the write to
+/// the woken thread running) and the share of wake-ups that ran on the
+/// waker's CPU.
+fn eventfd_ping_pong(
+    rounds: u32,
+    pin: Option<usize>,
+    gap_ns: u64,
+) -> Result<(Vec<u64>, f64), CalibrateError> {
+    let bell = || -> Result<(Arc<EventFd>, Epoll), CalibrateError> {
+        let efd = Arc::new(EventFd::new().map_err(io_err("eventfd"))?);
+        let epoll = Epoll::new().map_err(io_err("epoll_create"))?;
+        epoll.add(efd.as_raw_fd(), 0).map_err(io_err("epoll_ctl"))?;
+        Ok((efd, epoll))
+    };
+    let (a, a_poll) = bell()?;
+    let (b, b_poll) = bell()?;
+    let wait = |efd: &EventFd, epoll: &Epoll, tokens: &mut Vec<u64>| {
+        while efd.drain() == 0 {
+            let _ = epoll.wait(-1, tokens);
+        }
+    };
+    let (ring_a, wait_b) = (a.clone(), b.clone());
+    let mut tokens_b = Vec::new();
+    let mut tokens_a = Vec::new();
+    Ok(ping_pong(
+        rounds,
+        pin,
+        gap_ns,
+        move || ring_a.signal(),
+        move || wait(&wait_b, &b_poll, &mut tokens_b),
+        || wait(&a, &a_poll, &mut tokens_a),
+        || b.signal(),
+    ))
+}
+
+/// [`eventfd_ping_pong`] through channels, without a sleep.
+fn channel_ping_pong(rounds: u32, pin: Option<usize>) -> (Vec<u64>, f64) {
+    let (to_a, from_b) = channel::<()>();
+    let (to_b, from_a) = channel::<()>();
+    ping_pong(
+        rounds,
+        pin,
+        0,
+        move || {
+            let _ = to_a.send(());
+        },
+        move || {
+            let _ = from_a.recv();
+        },
+        || {
+            let _ = from_b.recv();
+        },
+        || {
+            let _ = to_b.send(());
+        },
+    )
+}
+
+/// Thread B rings A and waits; this thread (A) waits, records, sleeps
+/// `gap_ns`, rings B; `rounds` times. Both record the latency of each
+/// wake-up they see and whether it ran on the waker's CPU.
+fn ping_pong(
+    rounds: u32,
+    pin: Option<usize>,
+    gap_ns: u64,
+    mut ring_a: impl FnMut() + Send + 'static,
+    mut wait_b: impl FnMut() + Send + 'static,
+    mut wait_a: impl FnMut(),
+    mut ring_b: impl FnMut(),
+) -> (Vec<u64>, f64) {
+    // When and on which CPU the last ring was made (usize::MAX: unknown).
+    let stamp = Arc::new(AtomicU64::new(0));
+    let cpu = Arc::new(AtomicUsize::new(usize::MAX));
+    let b = {
+        let (stamp, cpu) = (stamp.clone(), cpu.clone());
+        std::thread::spawn(move || {
+            let _pinned = pin.and_then(|c| Pinned::to(c).ok());
+            let mut seen = Vec::with_capacity(rounds as usize);
+            for _ in 0..rounds {
+                cpu.store(current_cpu().unwrap_or(usize::MAX), Ordering::SeqCst);
+                stamp.store(mono_ns(), Ordering::SeqCst);
+                ring_a();
+                wait_b();
+                seen.push(woken(&stamp, &cpu));
+            }
+            seen
+        })
+    };
+    let _pinned = pin.and_then(|c| Pinned::to(c).ok());
+    let _slack = (gap_ns > 0).then(TimerSlack::fine);
+    let mut seen = Vec::with_capacity(2 * rounds as usize);
+    for _ in 0..rounds {
+        wait_a();
+        seen.push(woken(&stamp, &cpu));
+        if gap_ns > 0 {
+            std::thread::sleep(std::time::Duration::from_nanos(gap_ns));
+        }
+        cpu.store(current_cpu().unwrap_or(usize::MAX), Ordering::SeqCst);
+        stamp.store(mono_ns(), Ordering::SeqCst);
+        ring_b();
+    }
+    seen.extend(b.join().unwrap_or_default());
+    let same = seen.iter().filter(|s| s.1).count();
+    let share = same as f64 / seen.len().max(1) as f64;
+    (seen.into_iter().map(|s| s.0).collect(), share)
+}
+
+/// The calling thread's timer slack at 1 ns until this is dropped, so that
+/// a sleep of a few us is not stretched by the default 50 us.
+struct TimerSlack(libc::c_ulong);
+
+impl TimerSlack {
+    fn fine() -> TimerSlack {
+        // SAFETY: PR_GET/SET_TIMERSLACK take no pointers.
+        let before = unsafe { libc::prctl(libc::PR_GET_TIMERSLACK) };
+        unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong) };
+        TimerSlack(libc::c_ulong::try_from(before).unwrap_or(50_000))
+    }
+}
+
+impl Drop for TimerSlack {
+    fn drop(&mut self) {
+        // SAFETY: as above.
+        unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, self.0) };
+    }
+}
+
+/// A wake-up as the woken thread sees it: its latency from the ring
+/// stamped, and whether it runs on the ringing thread's CPU.
+fn woken(stamp: &AtomicU64, cpu: &AtomicUsize) -> (u64, bool) {
+    let at = mono_ns();
+    let same = current_cpu().is_some_and(|c| c == cpu.load(Ordering::SeqCst));
+    (at.saturating_sub(stamp.load(Ordering::SeqCst)), same)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn threads_pinned_to_one_cpu_always_wake_on_the_wakers_cpu() {
+        let Some(cpu) = allowed_cpus().ok().and_then(|c| c.first().copied()) else {
+            panic!("the kernel reports no CPU this thread may run on");
+        };
+        let (lat, share) = channel_ping_pong(200, Some(cpu));
+        assert_eq!(lat.len(), 400);
+        assert!((share - 1.0).abs() < 1e-9, "share {share}");
+        let (lat, share) = eventfd_ping_pong(200, Some(cpu), 0).unwrap();
+        assert_eq!(lat.len(), 400);
+        assert!((share - 1.0).abs() < 1e-9, "share {share}");
+    }
+
+    #[test]
+    fn a_pinned_thread_runs_on_its_cpu_and_is_freed_after() {
+        let cpus = allowed_cpus().unwrap();
+        let last = *cpus.last().unwrap();
+        {
+            let _p = Pinned::to(last).unwrap();
+            assert_eq!(current_cpu(), Some(last));
+            assert_eq!(allowed_cpus().unwrap(), vec![last]);
+        }
+        assert_eq!(allowed_cpus().unwrap(), cpus);
+        assert_eq!(cross_cpus().is_some(), cpus.len() >= 2);
+    }
+}
