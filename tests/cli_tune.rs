@@ -321,3 +321,119 @@ fn ctrl_c_while_confirming_prints_the_answer_so_far_and_removes_the_scratch_file
     fs::remove_dir(&sub).unwrap();
     let _ = fs::remove_dir_all(&dir);
 }
+
+/// `tune` on the disk with the slow preset, one point at queue depth 1,
+/// short runs, a small budget and a wide bar (so the disk's first batch
+/// confirms the cheaper setting and QEMU's loop gets its turn).
+fn tune_on_disk(disk: &Path, dir: &Path, extra: &[&str]) -> (String, PathBuf) {
+    let slow = preset_with_latency(dir, "slow", 2_000_000);
+    let out = dir.join(format!("report-{}", extra.len()));
+    let mut args = vec![
+        "tune",
+        "--preset",
+        slow.to_str().unwrap(),
+        "--qemu-version",
+        "10.0",
+        "--dir",
+        disk.to_str().unwrap(),
+        "--size-mb",
+        "64",
+        "--iodepth",
+        "1",
+        "--numjobs",
+        "1",
+        "--duration-ms",
+        "100",
+        "--budget-minutes",
+        "0.5",
+        "--accept-iops-loss",
+        "50",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    let o = pollwise(&args);
+    assert_ok(&o);
+    (stdout(&o), out)
+}
+
+/// The lines of `text` that say QEMU's loop was skipped.
+fn skip_lines(text: &str) -> Vec<&str> {
+    text.lines()
+        .filter(|l| l.starts_with("QEMU's loop: confirmation skipped"))
+        .collect()
+}
+
+#[test]
+fn without_qemus_variants_tune_says_in_one_line_it_skipped_qemus_loop() {
+    let Some(disk) = device_dir::device_dir() else {
+        return;
+    };
+    let dir = scratch_dir("tune-no-qemu");
+    let empty = dir.join("empty-qemu-cache");
+    fs::create_dir_all(&empty).unwrap();
+    let (text, out) = tune_on_disk(&disk, &dir, &["--cache", empty.to_str().unwrap()]);
+    let lines = skip_lines(&text);
+    assert_eq!(lines.len(), 1, "{text}");
+    for needle in [
+        "variant 'stock'",
+        "pollwise qemu build --cache",
+        "--no-qemu",
+    ] {
+        assert!(lines[0].contains(needle), "{needle}: {}", lines[0]);
+    }
+    assert!(!text.contains("in QEMU's loop"), "{text}");
+    let md = fs::read_to_string(out.join("tune.md")).unwrap();
+    assert!(md.contains(lines[0]), "{md}");
+    // --no-qemu: no line at all.
+    let (text, _) = tune_on_disk(
+        &disk,
+        &dir,
+        &["--cache", empty.to_str().unwrap(), "--no-qemu"],
+    );
+    assert!(skip_lines(&text).is_empty(), "{text}");
+    assert!(text.starts_with("answer: "), "{text}");
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn with_qemus_variants_built_tune_confirms_in_qemus_loop_too() {
+    if pollwise_qemu::skip_requested() {
+        eprintln!(
+            "\nSKIPPED with_qemus_variants_built_tune_confirms_in_qemus_loop_too: {}=1, \
+             QEMU's loop was not run\n",
+            pollwise_qemu::SKIP_ENV
+        );
+        return;
+    }
+    let Some(disk) = device_dir::device_dir() else {
+        return;
+    };
+    // Seconds when the stock variant is in the cache (as `compare
+    // --backend qemu` finds it); built otherwise.
+    let cache = pollwise_qemu::default_cache_dir().expect("a QEMU cache directory");
+    if !pollwise_qemu::harness_path(&cache, "stock").is_file() {
+        assert_ok(&pollwise(&["qemu", "build", "--variant", "stock"]));
+    }
+    let dir = scratch_dir("tune-qemu");
+    let (text, out) = tune_on_disk(&disk, &dir, &[]);
+    assert!(skip_lines(&text).is_empty(), "{text}");
+    let first = text.lines().next().unwrap();
+    assert!(
+        first.starts_with("answer: set ") && first.contains("in QEMU's loop"),
+        "the disk confirms at a 50% bar, and QEMU's verdict is beside it: {text}"
+    );
+    assert!(text.contains("measured on QEMU's loop ("), "{text}");
+    let md = fs::read_to_string(out.join("tune.md")).unwrap();
+    assert!(md.contains(first), "{md}");
+    assert!(md.contains("| QEMU's loop |"), "{md}");
+    let mut r = csv::Reader::from_path(out.join("confirm.csv")).unwrap();
+    let at = r.headers().unwrap().iter().position(|h| h == "measured_in");
+    let at = at.expect("a measured_in column");
+    let loops: Vec<String> = r
+        .records()
+        .map(|row| row.unwrap()[at].to_string())
+        .collect();
+    assert_eq!(loops, ["disk", "qemu"], "one point, each loop once");
+    let _ = fs::remove_dir_all(&dir);
+}

@@ -8,7 +8,7 @@ use clap::Args;
 use pollwise_lab::cmd::tune::{self, TuneCmd};
 use pollwise_lab::cmd::validate::command_line;
 
-use crate::device_args::TargetArgs;
+use crate::device_args::{CacheArgs, TargetArgs};
 use crate::progress::TERM;
 use crate::workload_args::WorkloadArgs;
 
@@ -38,6 +38,12 @@ pub struct TuneArgs {
     pub workload: WorkloadArgs,
     #[command(flatten)]
     pub target: TargetArgs,
+    #[command(flatten)]
+    pub cache: CacheArgs,
+    /// Confirm on the disk only, not also in QEMU's own loop (which
+    /// `tune` does when QEMU's variants are built: `pollwise qemu build`).
+    #[arg(long)]
+    pub no_qemu: bool,
     /// Seed of the first pair's offsets.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -59,6 +65,8 @@ pub fn run(a: TuneArgs) -> Result<()> {
         seed: a.seed,
         out: a.out,
         force: a.force.force,
+        cache: a.cache.cache_dir,
+        no_qemu: a.no_qemu,
     };
     let mut out = BufWriter::new(io::stdout());
     let result = tune::run(&TERM, &c, &command_line(std::env::args()), &mut out);

@@ -1,6 +1,7 @@
 //! `pollwise tune`: the checks before any measurement, the order of the
-//! work (calibrate or take the preset, search, confirm, report) and what
-//! a stop signal leaves: the answer so far on standard output.
+//! work (calibrate or take the preset, search, confirm on the disk and in
+//! QEMU's loop, report) and what a stop signal leaves: the answer so far
+//! on standard output.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -16,9 +17,10 @@ use super::workload::WorkloadFlags;
 use super::{fail, guarded, CmdError, Result, Ui};
 use crate::formats::output::preset_input;
 use crate::formats::parse::MatrixText;
-use crate::tune::confirm::{pair_estimate, Confirm};
-use crate::tune::{report, search, text, QemuVersion, Tuned};
-use crate::{DeviceBackend, Progress};
+use crate::tune::confirm::{pair_estimate, Confirm, FIRST_BATCH};
+use crate::tune::in_qemu::{qemu_pair_estimate, unavailable, variant_params};
+use crate::tune::{report, search, text, Measured, Outcome, QemuLoop, QemuVersion, Tuned};
+use crate::{Backend, DeviceBackend, Progress, QemuBackend};
 
 /// `pollwise tune`, as typed.
 #[derive(Clone, Debug)]
@@ -33,6 +35,11 @@ pub struct TuneCmd {
     pub seed: u64,
     pub out: Option<PathBuf>,
     pub force: bool,
+    /// `--cache`: where QEMU's builds are (default as `compare --backend
+    /// qemu` finds them).
+    pub cache: Option<PathBuf>,
+    /// `--no-qemu`: confirm on the disk only.
+    pub no_qemu: bool,
 }
 
 /// The largest accepted loss `tune` takes, in %.
@@ -147,19 +154,7 @@ pub fn run(ui: &dyn Ui, c: &TuneCmd, command: &str, stdout: &mut dyn Write) -> R
         }
         None => None,
     };
-    let largest_bs = k.workloads.iter().map(|w| w.bs).max().unwrap_or(4096);
-    // Opened first: a disk without O_DIRECT is refused before any measurement.
-    let device = if k.measure {
-        let spec = c.target.spec(ui)?;
-        // A named file is opened by each run: opened once here to check it.
-        let writes = k.workloads.iter().any(|w| w.rw.writes());
-        drop(pollwise_realdev::target::Target::open(
-            &spec, largest_bs, writes,
-        )?);
-        Some(DeviceBackend::open(&spec, largest_bs.max(131_072))?)
-    } else {
-        None
-    };
+    let (device, qemu, qemu_loop) = open_backends(ui, c, &k)?;
     let (preset, preset_text) = match k.preset.clone() {
         Some(p) => (p, None),
         None => calibrate(ui, c, &k)?,
@@ -185,9 +180,18 @@ pub fn run(ui: &dyn Ui, c: &TuneCmd, command: &str, stdout: &mut dyn Write) -> R
             .as_ref()
             .map(|d| format!("realdev ({})", crate::Backend::label(d))),
         stopped: false,
+        qemu_loop,
     };
     let stop = match &device {
-        Some(d) => confirm(ui, &mut tuned, d, c.seed, start + k.budget),
+        Some(d) => {
+            let loops = Loops {
+                device: d,
+                qemu: qemu.as_ref(),
+                seed: c.seed,
+                deadline: start + k.budget,
+            };
+            confirm(ui, &mut tuned, &loops)
+        }
         None => None,
     };
     text::write_answer(stdout, &tuned)?;
@@ -200,6 +204,50 @@ pub fn run(ui: &dyn Ui, c: &TuneCmd, command: &str, stdout: &mut dyn Write) -> R
         Some(e) => Err(e),
         None => Ok(tuned),
     }
+}
+
+/// The disk's backend and QEMU's loop, opened first: a disk without
+/// O_DIRECT is refused before any measurement.
+fn open_backends(
+    ui: &dyn Ui,
+    c: &TuneCmd,
+    k: &Checked,
+) -> Result<(Option<DeviceBackend>, Option<QemuBackend>, QemuLoop)> {
+    if !k.measure {
+        return Ok((None, None, QemuLoop::Off));
+    }
+    let largest_bs = k.workloads.iter().map(|w| w.bs).max().unwrap_or(4096);
+    let spec = c.target.spec(ui)?;
+    // A named file is opened by each run: opened once here to check it.
+    let writes = k.workloads.iter().any(|w| w.rw.writes());
+    drop(pollwise_realdev::target::Target::open(
+        &spec, largest_bs, writes,
+    )?);
+    let device = DeviceBackend::open(&spec, largest_bs.max(131_072))?;
+    if c.no_qemu {
+        return Ok((Some(device), None, QemuLoop::Off));
+    }
+    let why = match super::target::cache_dir(c.cache.as_ref()) {
+        Err(e) => Some(format!("{e} (or give --cache DIR)")),
+        Ok(_) if writes && c.target.file.is_some() => Some(
+            "QEMU's harness writes only to a scratch file it creates; use --dir instead of \
+             --file"
+                .into(),
+        ),
+        Ok(cache) => match unavailable(&cache, &k.version.stock(), &k.workloads) {
+            Some(why) => Some(why),
+            None => {
+                let q = QemuBackend::open(&cache, &spec, largest_bs.max(131_072))?;
+                let label = q.label();
+                return Ok((Some(device), Some(q), QemuLoop::On(label)));
+            }
+        },
+    };
+    Ok((
+        Some(device),
+        None,
+        QemuLoop::Skipped(why.unwrap_or_default()),
+    ))
 }
 
 /// The calibration, refused when its measurements contradict each other.
@@ -244,30 +292,25 @@ fn calibrate(ui: &dyn Ui, c: &TuneCmd, k: &Checked) -> Result<(Preset, Option<St
     Ok((c.workload.apply_to_preset(preset)?, Some(text)))
 }
 
-/// Confirms the cheapest kept settings, cheapest first, until one holds or
-/// the budget is spent; a stop signal ends it (returned, after the answer
-/// so far is printed).
-fn confirm(
-    ui: &dyn Ui,
-    t: &mut Tuned,
-    device: &DeviceBackend,
+/// Where and until when the candidates are confirmed.
+struct Loops<'a> {
+    device: &'a DeviceBackend,
+    qemu: Option<&'a QemuBackend>,
     seed: u64,
     deadline: Instant,
-) -> Option<CmdError> {
+}
+
+/// Confirms the cheapest kept settings, cheapest first, until one holds or
+/// the budget is spent: each on the disk, then, if the disk confirmed it,
+/// in QEMU's loop. A stop signal ends it (returned, after the answer so
+/// far is printed).
+fn confirm(ui: &dyn Ui, t: &mut Tuned, loops: &Loops) -> Option<CmdError> {
     let candidates: Vec<Params> = Tuned::to_confirm(&t.search);
-    let progress = |p: Progress| ui.progress(p);
-    let stock = t.search.stock.params.clone();
-    let confirm = Confirm {
-        backend: device,
-        workloads: &t.workloads,
-        stock: &stock,
-        bar_pct: t.search.bar_pct,
-        seed,
-        deadline,
-        progress: &progress,
-    };
     for (i, p) in candidates.iter().enumerate() {
-        let left = deadline.saturating_duration_since(Instant::now()).as_secs();
+        let left = loops
+            .deadline
+            .saturating_duration_since(Instant::now())
+            .as_secs();
         if left == 0 {
             ui.note(&format!(
                 "note: the budget is spent; {} cheaper setting(s) left unmeasured",
@@ -275,25 +318,80 @@ fn confirm(
             ));
             break;
         }
-        ui.progress(Progress::Step(&format!(
-            "tune [3/4]: confirm {p} against stock on the disk ({}/{}, budget left {left} s)",
-            i + 1,
-            candidates.len()
-        )));
-        match guarded(TUNE_STOPPED, || Ok(confirm.candidate(p)?)) {
-            Ok(m) => {
-                let done = m.outcome == crate::tune::Outcome::Confirmed;
-                t.measured.push(m);
-                if done {
-                    break;
+        let of = format!("{}/{}", i + 1, candidates.len());
+        let mut m = match confirm_in(ui, t, loops, None, p, &of) {
+            Ok(m) => m,
+            Err(e) => return Some(stopped(t, e)),
+        };
+        if let (Some(q), Outcome::Confirmed) = (loops.qemu, m.outcome) {
+            match confirm_in(ui, t, loops, Some(q), p, &of) {
+                Ok(q) => m.in_qemu = Some(Box::new(q)),
+                Err(e) => {
+                    t.measured.push(m);
+                    return Some(stopped(t, e));
                 }
             }
-            Err(e) if e.stop_exit_code().is_some() => {
-                t.stopped = true;
-                return Some(e);
-            }
-            Err(e) => return Some(e),
+        }
+        let done = m.holds();
+        t.measured.push(m);
+        if done {
+            break;
         }
     }
     None
+}
+
+/// `e`, with `t` marked stopped if it is a stop signal.
+fn stopped(t: &mut Tuned, e: CmdError) -> CmdError {
+    if e.stop_exit_code().is_some() {
+        t.stopped = true;
+    }
+    e
+}
+
+/// Stock against `p` on the disk (`qemu` none) or in QEMU's loop. The
+/// disk leaves QEMU's loop time for its first batch (at most half of
+/// what is left); QEMU's loop has the rest of the budget.
+fn confirm_in(
+    ui: &dyn Ui,
+    t: &Tuned,
+    loops: &Loops,
+    qemu: Option<&QemuBackend>,
+    p: &Params,
+    of: &str,
+) -> Result<Measured> {
+    let left = loops.deadline.saturating_duration_since(Instant::now());
+    let (backend, pair, where_, deadline): (&dyn Backend, _, _, _) = match qemu {
+        Some(q) => {
+            let pair = qemu_pair_estimate(&t.workloads);
+            (q, pair, "in QEMU's loop", loops.deadline)
+        }
+        None => {
+            let reserve = loops.qemu.map_or(Duration::ZERO, |_| {
+                (qemu_pair_estimate(&t.workloads) * FIRST_BATCH).min(left / 2)
+            });
+            let pair = pair_estimate(&t.workloads);
+            (loops.device, pair, "on the disk", loops.deadline - reserve)
+        }
+    };
+    ui.progress(Progress::Step(&format!(
+        "tune [3/4]: confirm {p} against stock {where_} ({of}, budget left {} s)",
+        left.as_secs()
+    )));
+    let progress = |p: Progress| ui.progress(p);
+    let (stock, candidate) = match qemu {
+        Some(_) => (variant_params(&t.search.stock.params), variant_params(p)),
+        None => (t.search.stock.params.clone(), p.clone()),
+    };
+    let confirm = Confirm {
+        backend,
+        workloads: &t.workloads,
+        stock: &stock,
+        bar_pct: t.search.bar_pct,
+        seed: loops.seed,
+        pair,
+        deadline,
+        progress: &progress,
+    };
+    guarded(TUNE_STOPPED, || Ok(confirm.candidate(&candidate)?))
 }

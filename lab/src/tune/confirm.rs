@@ -47,6 +47,35 @@ pub struct Measured {
     pub points: Vec<ComparedPoint>,
     pub acceptance: Acceptance,
     pub outcome: Outcome,
+    /// The same candidate against stock in QEMU's own loop, measured when
+    /// the disk confirmed it and QEMU's variants are built.
+    pub in_qemu: Option<Box<Measured>>,
+}
+
+impl Measured {
+    /// Whether the setting holds: confirmed on the disk and not rejected
+    /// in QEMU's loop (a QEMU verdict the budget left unclear does not
+    /// overturn the disk's).
+    pub fn holds(&self) -> bool {
+        self.outcome == Outcome::Confirmed
+            && self
+                .in_qemu
+                .as_ref()
+                .is_none_or(|q| q.outcome != Outcome::Rejected)
+    }
+
+    /// The verdicts as the answer names them: the disk's, and QEMU's
+    /// loop's beside it when it ran.
+    pub fn verdicts(&self) -> String {
+        match &self.in_qemu {
+            Some(q) => format!(
+                "{} on the disk, {} in QEMU's loop",
+                self.outcome.name(),
+                q.outcome.name()
+            ),
+            None => format!("{} on the disk", self.outcome.name()),
+        }
+    }
 }
 
 /// The time one pair of runs at every point takes, estimated before
@@ -63,6 +92,9 @@ pub struct Confirm<'a> {
     pub stock: &'a Params,
     pub bar_pct: f64,
     pub seed: u64,
+    /// The time one pair at every point is expected to take before one
+    /// ran ([`pair_estimate`] on the disk).
+    pub pair: Duration,
     pub deadline: Instant,
     pub progress: &'a (dyn Fn(Progress) + Sync),
 }
@@ -73,7 +105,7 @@ impl Confirm<'_> {
     pub fn candidate(&self, candidate: &Params) -> Result<Measured, LabError> {
         let mut points: Vec<ComparedPoint> = Vec::new();
         let mut next = FIRST_BATCH;
-        let mut per_pair = pair_estimate(self.workloads);
+        let mut per_pair = self.pair;
         loop {
             let left = self.deadline.saturating_duration_since(Instant::now());
             let affordable = (left.as_secs_f64() / per_pair.as_secs_f64()) as u32;
@@ -129,6 +161,7 @@ impl Confirm<'_> {
             acceptance: judge(&points, self.bar_pct),
             points,
             outcome,
+            in_qemu: None,
         }
     }
 }

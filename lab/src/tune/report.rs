@@ -2,8 +2,9 @@
 //! [`crate::formats::output`]: `tune.md` (the answer, the command, the
 //! search's kept settings, prediction against measurement), `search.csv`
 //! (every simulated setting at every point), `confirm.csv` (prediction
-//! against measurement per candidate and point), `runs.csv` (every run on
-//! the disk), `tradeoff.png` and, after a calibration, `preset.toml`.
+//! against measurement per candidate, point and loop: the disk's, QEMU's),
+//! `runs.csv` (every run, on the disk and in QEMU's loop), `tradeoff.png`
+//! and, after a calibration, `preset.toml`.
 
 use std::io::{self, Write};
 use std::path::Path;
@@ -11,7 +12,7 @@ use std::path::Path;
 use pollwise_plots::{plot_tradeoff, Role, Size, TradeoffPoint};
 
 use super::text::{point_text, whole, write_answer, write_search_csv};
-use super::{Answer, Tuned};
+use super::{Answer, Measured, Tuned};
 use crate::formats::output::{Input, Kind, OutputDir};
 use crate::formats::output::{
     TUNE_CONFIRM_CSV_HEADER as CONFIRM_CSV_HEADER, TUNE_REPORT_TITLE as REPORT_TITLE,
@@ -53,10 +54,8 @@ pub fn write(
     file("search.csv", &|w| write_search_csv(w, t))?;
     file("confirm.csv", &|w| write_confirm_csv(w, t))?;
     file("runs.csv", &|w| {
-        let runs: Vec<_> = t
-            .measured
-            .iter()
-            .flat_map(|m| crate::compare::all_runs(&m.points))
+        let runs: Vec<_> = every_measurement(t)
+            .flat_map(|(_, _, m)| crate::compare::all_runs(&m.points))
             .collect();
         crate::formats::rows::write_csv(w, &runs).map_err(io::Error::other)
     })?;
@@ -101,8 +100,7 @@ pub fn tradeoff_points(t: &Tuned) -> Vec<TradeoffPoint> {
             },
         })
         .collect();
-    let measured = t.measured.iter().enumerate();
-    for (i, m) in measured.filter(|(_, m)| !m.points.is_empty()) {
+    for (i, loop_, m) in every_measurement(t).filter(|(_, _, m)| !m.points.is_empty()) {
         let worst = m
             .points
             .iter()
@@ -113,13 +111,13 @@ pub fn tradeoff_points(t: &Tuned) -> Vec<TradeoffPoint> {
         let stock_cpu =
             crate::stats::mean_of(m.points.iter().map(|p| p.baseline_mean().iothread_cpu_pct));
         out.push(TradeoffPoint {
-            label: format!("stock, measured against candidate {}", i + 1),
+            label: format!("stock, measured against candidate {}{loop_}", i + 1),
             cpu_pct: stock_cpu,
             iops_change_pct: 0.0,
             role: Role::Measured,
         });
         out.push(TradeoffPoint {
-            label: format!("candidate {} measured: {}", i + 1, m.outcome.name()),
+            label: format!("candidate {}{loop_} measured: {}", i + 1, m.outcome.name()),
             cpu_pct: cpu,
             iops_change_pct: worst,
             role: Role::Measured,
@@ -128,11 +126,31 @@ pub fn tradeoff_points(t: &Tuned) -> Vec<TradeoffPoint> {
     out
 }
 
+/// Every measurement with its candidate's index and where it ran (`""`
+/// on the disk, `" in QEMU's loop"`): each candidate's disk one, then its
+/// QEMU one.
+fn every_measurement(t: &Tuned) -> impl Iterator<Item = (usize, &'static str, &Measured)> {
+    t.measured.iter().enumerate().flat_map(|(i, m)| {
+        let q = m.in_qemu.as_deref().map(|q| (i, " in QEMU's loop", q));
+        std::iter::once((i, "", m)).chain(q)
+    })
+}
+
+/// `disk` or `qemu`, as confirm.csv's `measured_in` names the loop.
+fn loop_name(loop_: &str) -> &'static str {
+    if loop_.is_empty() {
+        "disk"
+    } else {
+        "qemu"
+    }
+}
+
 fn write_confirm_csv(out: &mut dyn Write, t: &Tuned) -> io::Result<()> {
     writeln!(out, "{CONFIRM_CSV_HEADER}")?;
     let stock = &t.search.stock;
-    for (i, m) in t.measured.iter().enumerate() {
-        let predicted = t.search.all.iter().find(|p| p.params == m.params);
+    for (i, loop_, m) in every_measurement(t) {
+        let candidate = &t.measured[i].params;
+        let predicted = t.search.all.iter().find(|p| &p.params == candidate);
         for (k, p) in m.points.iter().enumerate() {
             let (iops, cpu) = (p.iops_paired(), p.cpu_paired());
             let pred_iops = predicted.map(|c| c.iops_changes(stock)[k]);
@@ -140,9 +158,9 @@ fn write_confirm_csv(out: &mut dyn Write, t: &Tuned) -> io::Result<()> {
             let opt = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.3}"));
             writeln!(
                 out,
-                "{},{},{},{},{:.3},{},{},{},{:.3},{},{},{},{}",
+                "{},{},{},{},{:.3},{},{},{},{:.3},{},{},{},{},{}",
                 i + 1,
-                m.params,
+                candidate,
                 point_text(&p.workload),
                 opt(pred_iops),
                 iops.median,
@@ -154,6 +172,7 @@ fn write_confirm_csv(out: &mut dyn Write, t: &Tuned) -> io::Result<()> {
                 opt(cpu.ci.map(|c| c.hi)),
                 iops.n,
                 m.outcome.name(),
+                loop_name(loop_),
             )?;
         }
     }
@@ -207,13 +226,14 @@ fn write_markdown(out: &mut dyn Write, t: &Tuned, command: &str) -> io::Result<(
 fn write_prediction_table(out: &mut dyn Write, t: &Tuned) -> io::Result<()> {
     writeln!(
         out,
-        "| candidate | point | IOPS predicted | IOPS measured [95% CI] | CPU predicted | CPU \
-         measured [95% CI] | pairs | outcome |"
+        "| candidate | measured in | point | IOPS predicted | IOPS measured [95% CI] | CPU \
+         predicted | CPU measured [95% CI] | pairs | outcome |"
     )?;
-    writeln!(out, "|---|---|---|---|---|---|---|---|")?;
+    writeln!(out, "|---|---|---|---|---|---|---|---|---|")?;
     let stock = &t.search.stock;
-    for m in &t.measured {
-        let predicted = t.search.all.iter().find(|p| p.params == m.params);
+    for (i, loop_, m) in every_measurement(t) {
+        let candidate = &t.measured[i].params;
+        let predicted = t.search.all.iter().find(|p| &p.params == candidate);
         for (k, p) in m.points.iter().enumerate() {
             let (iops, cpu) = (p.iops_paired(), p.cpu_paired());
             let ci = |d: &crate::stats::PairedDiff| {
@@ -225,8 +245,13 @@ fn write_prediction_table(out: &mut dyn Write, t: &Tuned) -> io::Result<()> {
             let pred = |v: Option<f64>| v.map_or_else(|| "-".into(), |v| format!("{v:+.2}"));
             writeln!(
                 out,
-                "| {} | {} | {}% | {}% | {} | {} | {} | {} |",
-                m.params,
+                "| {} | {} | {} | {}% | {}% | {} | {} | {} | {} |",
+                candidate,
+                if loop_.is_empty() {
+                    "the disk"
+                } else {
+                    "QEMU's loop"
+                },
                 point_text(&p.workload),
                 pred(predicted.map(|c| c.iops_changes(stock)[k])),
                 ci(&iops),

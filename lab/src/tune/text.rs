@@ -6,7 +6,7 @@ use std::io::{self, Write};
 
 use pollwise_core::{Params, Workload};
 
-use super::{Answer, Measured, Prediction, Tuned};
+use super::{Answer, Measured, Outcome, Prediction, QemuLoop, Tuned};
 use crate::formats::output::TUNE_SEARCH_CSV_HEADER as SEARCH_CSV_HEADER;
 use crate::formats::qemu_syntax::{qemu_setting, QemuSetting};
 use crate::text::{bs_text, iops_per_core, per_core_text};
@@ -43,29 +43,10 @@ pub fn setting(p: &Params) -> Result<QemuSetting, LabError> {
 /// The answer, its numbers and the lines to paste.
 pub fn write_answer(out: &mut dyn Write, t: &Tuned) -> io::Result<()> {
     let stock = &t.search.stock;
-    let (params, measured) = match t.answer() {
-        Answer::Set { params, measured } => {
-            let how = if measured.is_some() {
-                "confirmed on the disk"
-            } else {
-                "predicted only: give --dir or --file to confirm it on the disk"
-            };
-            writeln!(
-                out,
-                "answer: set {params} on QEMU {} ({how})",
-                t.version.name
-            )?;
-            (params, measured.map(|i| &t.measured[i]))
-        }
-        Answer::KeepDefaults(why) => {
-            writeln!(
-                out,
-                "answer: keep the defaults of QEMU {} ({}): {why}",
-                t.version.name, stock.params
-            )?;
-            (stock.params.clone(), None)
-        }
-    };
+    let (params, measured) = write_answer_line(out, t)?;
+    if let Some(line) = t.qemu_loop.skipped_line() {
+        writeln!(out, "{line}")?;
+    }
     if t.stopped {
         writeln!(out, "(stopped early: this is the best confirmed so far)")?;
     }
@@ -79,21 +60,64 @@ pub fn write_answer(out: &mut dyn Write, t: &Tuned) -> io::Result<()> {
     write_cheapest(out, t)?;
     if let Some(m) = measured {
         write_measured(out, m, t.reference.as_deref().unwrap_or("the disk"))?;
+        if let (Some(q), QemuLoop::On(label)) = (&m.in_qemu, &t.qemu_loop) {
+            write_measured(out, q, &format!("QEMU's loop ({label})"))?;
+        }
     }
-    for m in t
-        .measured
-        .iter()
-        .filter(|m| m.outcome != super::Outcome::Confirmed)
-    {
-        writeln!(
+    for m in t.measured.iter().filter(|m| !m.holds()) {
+        write!(
             out,
             "tried {}: {}; {}",
             m.params,
-            m.outcome.name(),
+            m.verdicts(),
             m.acceptance.sentence()
         )?;
+        match &m.in_qemu {
+            Some(q) => writeln!(out, "; in QEMU's loop: {}", q.acceptance.sentence())?,
+            None => writeln!(out)?,
+        }
     }
-    let s = setting(&params).map_err(io::Error::other)?;
+    write_lines(out, &params)
+}
+
+/// The first line: the setting (or the defaults) and how it was reached;
+/// returns the setting and its measurement.
+fn write_answer_line<'a>(
+    out: &mut dyn Write,
+    t: &'a Tuned,
+) -> io::Result<(Params, Option<&'a Measured>)> {
+    match t.answer() {
+        Answer::Set { params, measured } => {
+            let m = measured.map(|i| &t.measured[i]);
+            let how = match m.map(|m| m.in_qemu.as_ref().map(|q| q.outcome)) {
+                None => "predicted only: give --dir or --file to confirm it on the disk".into(),
+                Some(None) => "confirmed on the disk".to_string(),
+                Some(Some(Outcome::Confirmed)) => {
+                    "confirmed on the disk and in QEMU's loop".to_string()
+                }
+                Some(Some(q)) => format!("confirmed on the disk; {} in QEMU's loop", q.name()),
+            };
+            writeln!(
+                out,
+                "answer: set {params} on QEMU {} ({how})",
+                t.version.name
+            )?;
+            Ok((params, m))
+        }
+        Answer::KeepDefaults(why) => {
+            writeln!(
+                out,
+                "answer: keep the defaults of QEMU {} ({}): {why}",
+                t.version.name, t.search.stock.params
+            )?;
+            Ok((t.search.stock.params.clone(), None))
+        }
+    }
+}
+
+/// QEMU's, QMP's and libvirt's lines for `params`.
+fn write_lines(out: &mut dyn Write, params: &Params) -> io::Result<()> {
+    let s = setting(params).map_err(io::Error::other)?;
     writeln!(out, "\nQEMU:\n  {}", s.object)?;
     writeln!(out, "QMP (live, on the running IOThread):")?;
     for q in &s.qmp {

@@ -50,7 +50,7 @@ pub const TUNE_SEARCH_CSV_HEADER: &str =
 /// `tune`'s confirm.csv header: prediction against measurement.
 pub const TUNE_CONFIRM_CSV_HEADER: &str = "candidate,params,point,predicted_iops_change_pct,\
 measured_iops_change_pct,measured_iops_ci_lo,measured_iops_ci_hi,predicted_cpu_change_pts,\
-measured_cpu_change_pts,measured_cpu_ci_lo,measured_cpu_ci_hi,pairs,outcome";
+measured_cpu_change_pts,measured_cpu_ci_lo,measured_cpu_ci_hi,pairs,outcome,measured_in";
 
 /// The header of a trace CSV (the fields of `TraceRow`).
 pub const TRACE_HEADER: &str = "policy,params,iothread,time_ns,window_ns,poll_max_ns";
