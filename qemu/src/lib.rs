@@ -403,6 +403,9 @@ pub struct RunSpec {
     pub trace: Option<PathBuf>,
     /// The window after each change, CSV `time_ns,window_ns`.
     pub windows: Option<PathBuf>,
+    /// The first IOThread's waits, CSV `block_ns,handler,in_flight,how`
+    /// (what each row's wait is: the top of the harness's source).
+    pub waits: Option<PathBuf>,
 }
 
 impl RunSpec {
@@ -427,6 +430,7 @@ impl RunSpec {
             guest_cpu_ns: 0,
             trace: None,
             windows: None,
+            waits: None,
         }
     }
 
@@ -480,6 +484,10 @@ impl RunSpec {
         }
         if let Some(w) = &self.windows {
             a.push("--windows".into());
+            a.push(w.into());
+        }
+        if let Some(w) = &self.waits {
+            a.push("--waits".into());
             a.push(w.into());
         }
         Ok((vp, a))
