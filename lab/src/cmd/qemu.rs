@@ -76,6 +76,17 @@ pub fn run(ui: &dyn Ui, c: &QemuRun) -> Result<(RunRow, String)> {
             "--waits -: QEMU's harness writes the waits to a file; give a file name",
         );
     }
+    // Checked before anything runs: not the target, not someone else's file.
+    let waits = match &c.waits {
+        Some(path) => Some(Output::prepare(
+            "--waits",
+            path,
+            Kind::Waits,
+            &c.target.inputs(),
+            c.force,
+        )?),
+        None => None,
+    };
     let cache = cache_dir(c.cache.as_ref())?;
     let (params, qemu_variant) = match series_spec(&cache, "policy", &c.policy.spec, &[])? {
         Some((params, name)) => (params, Some(name)),
@@ -93,16 +104,6 @@ pub fn run(ui: &dyn Ui, c: &QemuRun) -> Result<(RunRow, String)> {
     // A harness built before versions were recorded says so.
     let version = pollwise_qemu::variant_info(&cache, &name)
         .map_or_else(|_| "(version not recorded)".into(), |i| i.qemu_version);
-    let waits = match &c.waits {
-        Some(path) => Some(Output::prepare(
-            "--waits",
-            path,
-            Kind::Waits,
-            &c.target.inputs(),
-            c.force,
-        )?),
-        None => None,
-    };
     let mut backend = QemuBackend::open(&cache, &c.target.spec(ui)?, workload.bs)?;
     backend.warmup_ms = c.warmup_ms;
     let point = Point {
