@@ -517,12 +517,23 @@ pub fn run(cache: &Path, spec: &RunSpec) -> Result<RunRow> {
             format!("cannot run {}", bin.display())
         })?;
     if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        // A harness built before an option existed does not know it.
+        let rebuild = if stderr.contains("unrecognized option") {
+            format!(
+                "\nthis harness predates an option pollwise passes: rebuild it \
+                 (qemu/build.sh --variant {})",
+                vp.variant
+            )
+        } else {
+            String::new()
+        };
         fail!(
             Harness,
-            "{} failed ({}): {}",
+            "{} failed ({}): {}{rebuild}",
             bin.display(),
             out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
+            stderr.trim()
         );
     }
     let text = String::from_utf8(out.stdout)
