@@ -57,6 +57,13 @@ fn a_policy_without_a_variant_is_refused_by_name() {
 }
 
 #[test]
+fn qemu_waits_go_to_a_file_not_standard_output() {
+    let cache = empty_cache();
+    let o = pollwise(&["qemu", "run", "--waits", "-", "--cache", &cache]);
+    assert_clean_error(&o, &["--waits -", "give a file name"]);
+}
+
+#[test]
 fn a_variant_that_is_not_built_names_the_build_command() {
     let cache = empty_cache();
     let o = pollwise(&["compare", "--backend", "qemu", "--cache", &cache]);

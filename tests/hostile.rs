@@ -108,6 +108,17 @@ fn an_output_that_is_the_device_target_is_refused() {
     fs::write(&data, vec![7u8; 1 << 20]).unwrap();
     for args in [
         vec!["realdev", "run", "--file", s(&data), "--trace", s(&data)],
+        vec!["realdev", "run", "--file", s(&data), "--waits", s(&data)],
+        vec![
+            "qemu",
+            "run",
+            "--cache",
+            s(&d),
+            "--file",
+            s(&data),
+            "--waits",
+            s(&data),
+        ],
         vec![
             "realdev",
             "calibrate",

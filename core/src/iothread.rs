@@ -571,6 +571,12 @@ impl IoThread {
         }
         let block_ns = now - self.iter_start;
         self.record.wait_ns = block_ns;
+        self.record.in_flight = self.iter_in_flight;
+        self.record.handlers = self
+            .handlers
+            .iter()
+            .filter(|&&h| h < 64)
+            .fold(0, |m, &h| m | 1 << h);
         let before = self.policy.window_ns();
         let outcome = if polled {
             Outcome::polled(block_ns, &self.handlers)
@@ -885,6 +891,27 @@ mod tests {
             (r.poll_ns, r.polled, r.slept_ns, r.wake_ns, r.busy_ns),
             (deadline - 700, false, 1000, Some(5), 5)
         );
+    }
+
+    #[test]
+    fn the_record_carries_the_handlers_and_the_in_flight_count_at_the_start() {
+        let mut it = qemu();
+        it.set_in_flight(3);
+        it.begin(0, false);
+        // A change during the iteration counts from the next one.
+        it.set_in_flight(7);
+        it.block(10);
+        it.arrival(100);
+        it.noticed(130, [1, 0, 1]).unwrap();
+        it.end(200);
+        let r = it.last_iteration();
+        assert_eq!((r.handlers, r.in_flight), (0b11, 3));
+        it.begin(200, false);
+        it.arrival(300);
+        it.noticed(300, [1]).unwrap();
+        it.end(310);
+        let r = it.last_iteration();
+        assert_eq!((r.handlers, r.in_flight), (0b10, 7));
     }
 
     #[test]

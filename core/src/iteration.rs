@@ -29,6 +29,12 @@ pub struct IterRecord {
     pub wake_ns: Option<u64>,
     /// From noticing the work to the end of the iteration.
     pub busy_ns: u64,
+    /// The handlers the loop reported when it noticed the work: bit `h`
+    /// for handler `h` below 64 (ids from 64 up are not recorded).
+    pub handlers: u64,
+    /// Requests at the device when the iteration began (what the policy's
+    /// [`crate::Outcome`] carries).
+    pub in_flight: u32,
     /// The `io_submit` calls of this iteration: their time (0 if none).
     pub submit_ns: u64,
     /// How many `io_submit` calls, and how many requests they took.

@@ -246,12 +246,22 @@ impl Backend for QemuBackend {
         }
     }
     fn run(&self, p: &Point) -> Result<RunRow, LabError> {
+        self.run_waits(p, None)
+    }
+}
+
+impl QemuBackend {
+    /// [`Backend::run`], the first IOThread's waits written to `waits` if
+    /// given (`formats::waits`'s columns; what each wait is: the top of
+    /// the harness's source).
+    pub fn run_waits(&self, p: &Point, waits: Option<&Path>) -> Result<RunRow, LabError> {
         if self.sigint.interrupted() {
             return Err(LabError::Interrupted);
         }
         self.check_variant(&p.params, p.qemu_variant.as_deref())?;
         p.workload.check(&LIMITS)?;
-        let spec = self.spec(p)?;
+        let mut spec = self.spec(p)?;
+        spec.waits = waits.map(Path::to_path_buf);
         let result = pollwise_qemu::run(&self.cache, &spec);
         if self.sigint.interrupted() {
             return Err(LabError::Interrupted);

@@ -40,6 +40,21 @@
  * With --trace FILE, QEMU's poll_* and run_poll_handlers_* trace events
  * (log backend) are written to FILE; they slow the loop, so measured runs
  * leave them off.
+ *
+ * With --waits FILE, the first IOThread's iterations in the measured span
+ * as CSV block_ns,handler,in_flight,how (the trace `pollwise policy ratio`
+ * reads): per aio_poll() call that saw work, the time from the call to the
+ * work. The work is seen when an io_poll callback finds a request, a kick
+ * is read, or a completion reaches the block layer's callback (linux-aio's
+ * own handler has run by then). how says where the wait ends: "seen" (the
+ * work as it was seen), "doorbell" (the first work was a kick the guest
+ * wrote after the call began, which woke it or met its ppoll(): the wait
+ * ends at the kick, stamped by the guest when it wrote the notifier).
+ * handler: the queue's index in its IOThread, or the queue count for the
+ * completions; in_flight: requests the IOThread had submitted and not yet
+ * completed when the call began. Calls that saw no work (a bottom half
+ * alone) have no row. It costs a few clock reads and a buffered line per
+ * iteration.
  */
 
 #include "qemu/osdep.h"
@@ -94,6 +109,7 @@ typedef struct Options {
     const char *preset;
     const char *trace;
     const char *windows;
+    const char *waits;
     bool header;
 } Options;
 
@@ -265,6 +281,7 @@ struct VQ {
     unsigned avail_count;       /* read without the lock by io_poll */
     int notification;           /* 1: the guest must kick */
     bool polling;               /* between io_poll_begin and io_poll_end */
+    uint64_t kick_at;           /* --waits: the first kick not yet read */
 };
 
 static VQ *vqs;
@@ -294,6 +311,9 @@ typedef struct LoopStats {
     bool measuring;
 } LoopStats;
 
+/* The waits file (--waits): the first IOThread's iterations. */
+static FILE *waits_out;
+
 /* One IOThread: its context and counters, touched only by its thread. */
 struct IoThread {
     unsigned id;
@@ -302,6 +322,13 @@ struct IoThread {
     LoopStats ls;
     /* Per aio_poll() iteration: start of the busy-poll phase, 0 if none. */
     uint64_t it_poll_start;
+    /*
+     * --waits, per aio_poll() call: when it began, when work was first
+     * seen (0: not yet), the kick it read, the handlers with work (bit h:
+     * handler h), and the requests submitted and not completed.
+     */
+    uint64_t it_start, it_seen, it_kick, it_handlers;
+    unsigned it_in_flight, in_flight;
 };
 
 static IoThread *iothreads;
@@ -321,6 +348,25 @@ static void poll_phase_end(void)
         it->it_poll_start = 0;
     }
 }
+
+/* --waits: handler h of the calling IOThread has work now. */
+static void work_seen(unsigned h)
+{
+    IoThread *it = self;
+
+    if (waits_out && it && it->id == 0) {
+        if (!it->it_seen) {
+            it->it_seen = now_ns();
+        }
+        it->it_handlers |= 1ull << h;
+    }
+}
+
+/* --waits: the handler id of queue vq in its IOThread. */
+static unsigned vq_handler(VQ *vq);
+
+/* The handler id of the completions: the IOThread's queue count. */
+static unsigned aio_handler(void);
 
 /* virtio_queue_set_notification() */
 static void vq_set_notification(VQ *vq, int enable)
@@ -365,6 +411,9 @@ static void guest_push(GuestJob *j, Req *first, Req *last, unsigned n)
     qemu_mutex_unlock(&vq->avail_lock);
     smp_mb();
     if (qatomic_read(&vq->notification)) {
+        if (waits_out) {
+            qatomic_cmpxchg(&vq->kick_at, 0, now_ns());
+        }
         event_notifier_set(&vq->host_notifier);
         if (qatomic_read(&phase) == PHASE_MEASURE) {
             j->kicks++;
@@ -390,6 +439,12 @@ static void req_complete(void *opaque, int ret)
     GuestJob *j = r->job;
 
     poll_phase_end();
+    if (self) {
+        work_seen(aio_handler());
+        if (self->in_flight) {
+            self->in_flight--;
+        }
+    }
     r->ret = ret;
     qemu_mutex_lock(&j->used_lock);
     r->next = j->used;
@@ -403,6 +458,9 @@ static void req_complete(void *opaque, int ret)
 
 static void submit(Req *r)
 {
+    if (self) {
+        self->in_flight++;
+    }
     if (is_write) {
         blk_aio_pwritev(blk, r->offset, &r->qiov, 0, req_complete, r);
     } else {
@@ -438,10 +496,27 @@ static VQ *vq_of(void *notifier)
     return container_of((EventNotifier *)notifier, VQ, host_notifier);
 }
 
+static unsigned vq_handler(VQ *vq)
+{
+    return (unsigned)(vq - vqs) / opt.iothreads;
+}
+
+static unsigned aio_handler(void)
+{
+    return (nvqs - self->id + opt.iothreads - 1) / opt.iothreads;
+}
+
 /* virtio_queue_host_notifier_read() */
 static void vq_host_notifier_read(EventNotifier *n)
 {
     if (event_notifier_test_and_clear(n)) {
+        VQ *vq = vq_of(n);
+        uint64_t kick = waits_out ? qatomic_xchg(&vq->kick_at, 0) : 0;
+
+        if (kick > self->it_start && !self->it_kick) {
+            self->it_kick = kick;
+        }
+        work_seen(vq_handler(vq));
         poll_phase_end();
         if (self->ls.measuring) {
             self->ls.notified_events++;
@@ -462,6 +537,9 @@ static bool vq_poll(void *opaque)
     if (ready && vq->polling) {
         poll_phase_end();
     }
+    if (ready) {
+        work_seen(vq_handler(vq));
+    }
     return ready;
 }
 
@@ -471,6 +549,7 @@ static void vq_poll_ready(EventNotifier *n)
     if (self->ls.measuring) {
         self->ls.polled_events++;
     }
+    work_seen(vq_handler(vq_of(n)));
     handle_vq(vq_of(n));
 }
 
@@ -556,6 +635,40 @@ static void window_account(IoThread *it, uint64_t t)
     l->win_last_t = t;
 }
 
+/*
+ * --waits: an aio_poll() call begins; a kick stamped before it announced
+ * work already waiting, so its stamp is dropped.
+ */
+static void waits_begin(IoThread *it)
+{
+    for (unsigned i = it->id; i < nvqs; i += opt.iothreads) {
+        qatomic_set(&vqs[i].kick_at, 0);
+    }
+    it->it_start = now_ns();
+    it->it_seen = it->it_kick = it->it_handlers = 0;
+    it->it_in_flight = it->in_flight;
+}
+
+/* --waits: the row of the aio_poll() call that just returned. */
+static void waits_row(IoThread *it)
+{
+    bool kicked = it->it_kick && it->it_kick <= it->it_seen;
+    uint64_t end = kicked ? it->it_kick : it->it_seen;
+    const char *sep = "";
+
+    if (!it->it_seen) {
+        return;
+    }
+    fprintf(waits_out, "%" PRIu64 ",", end - it->it_start);
+    for (unsigned h = 0; h < 64; h++) {
+        if (it->it_handlers & (1ull << h)) {
+            fprintf(waits_out, "%s%u", sep, h);
+            sep = ";";
+        }
+    }
+    fprintf(waits_out, ",%u,%s\n", it->it_in_flight, kicked ? "doorbell" : "seen");
+}
+
 static QemuMutex init_lock;
 static QemuCond init_cond;
 static unsigned init_done;
@@ -635,11 +748,17 @@ static void *iothread_run(void *opaque)
                 break;
             }
         }
+        if (waits_out && it->id == 0) {
+            waits_begin(it);
+        }
         aio_poll(it->ctx, true);
         poll_phase_end();
         t = now_ns();
         if (it->ls.measuring) {
             it->ls.iterations++;
+        }
+        if (waits_out && it->id == 0 && it->ls.measuring) {
+            waits_row(it);
         }
         window_account(it, t);
     }
@@ -827,6 +946,8 @@ static void usage(FILE *f)
 "  --policy NAME --params TEXT --preset TEXT   (labels for the row)\n"
 "  --trace FILE     QEMU's poll_* / run_poll_handlers_* trace events\n"
 "  --windows FILE   the window after each change, as CSV time_ns,window_ns\n"
+"  --waits FILE     the first IOThread's waits, as CSV block_ns,handler,\n"
+"                   in_flight,how (see the top of the source)\n"
 "  --no-header      print the row without the CSV header\n"
 "variant: %s\n", PW_VARIANT);
 }
@@ -885,6 +1006,7 @@ int main(int argc, char **argv)
         { "preset", required_argument, NULL, 'R' },
         { "trace", required_argument, NULL, 't' },
         { "windows", required_argument, NULL, 'o' },
+        { "waits", required_argument, NULL, 'a' },
         { "no-header", no_argument, NULL, 'H' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -920,6 +1042,7 @@ int main(int argc, char **argv)
         case 'R': opt.preset = optarg; break;
         case 't': opt.trace = optarg; break;
         case 'o': opt.windows = optarg; break;
+        case 'a': opt.waits = optarg; break;
         case 'H': opt.header = false; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -1013,6 +1136,22 @@ int main(int argc, char **argv)
         }
         fprintf(windows_out, "time_ns,window_ns\n");
     }
+    if (opt.waits) {
+        /* Handler ids are bits of a 64-bit mask: at most 63 queues. */
+        if ((MAX(opt.numjobs, opt.iothreads) + opt.iothreads - 1) /
+            opt.iothreads > 63) {
+            fprintf(stderr, "--waits: at most 63 queues per IOThread "
+                    "(numjobs / iothreads)\n");
+            return 2;
+        }
+        waits_out = fopen(opt.waits, "w");
+        if (!waits_out) {
+            fprintf(stderr, "cannot write %s: %s\n", opt.waits,
+                    strerror(errno));
+            return 1;
+        }
+        fprintf(waits_out, "block_ns,handler,in_flight,how\n");
+    }
 
     options = qdict_new();
     qdict_put_str(options, "driver", "file");
@@ -1105,6 +1244,10 @@ int main(int argc, char **argv)
     }
     if (windows_out) {
         fclose(windows_out);
+    }
+    if (waits_out && fclose(waits_out)) {
+        fprintf(stderr, "cannot write %s: %s\n", opt.waits, strerror(errno));
+        return 1;
     }
     if (opt.trace) {
         qemu_set_log(0, &error_abort);

@@ -403,6 +403,9 @@ pub struct RunSpec {
     pub trace: Option<PathBuf>,
     /// The window after each change, CSV `time_ns,window_ns`.
     pub windows: Option<PathBuf>,
+    /// The first IOThread's waits, CSV `block_ns,handler,in_flight,how`
+    /// (what each row's wait is: the top of the harness's source).
+    pub waits: Option<PathBuf>,
 }
 
 impl RunSpec {
@@ -427,6 +430,7 @@ impl RunSpec {
             guest_cpu_ns: 0,
             trace: None,
             windows: None,
+            waits: None,
         }
     }
 
@@ -482,6 +486,10 @@ impl RunSpec {
             a.push("--windows".into());
             a.push(w.into());
         }
+        if let Some(w) = &self.waits {
+            a.push("--waits".into());
+            a.push(w.into());
+        }
         Ok((vp, a))
     }
 }
@@ -509,12 +517,23 @@ pub fn run(cache: &Path, spec: &RunSpec) -> Result<RunRow> {
             format!("cannot run {}", bin.display())
         })?;
     if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        // A harness built before an option existed does not know it.
+        let rebuild = if stderr.contains("unrecognized option") {
+            format!(
+                "\nthis harness predates an option pollwise passes: rebuild it \
+                 (qemu/build.sh --variant {})",
+                vp.variant
+            )
+        } else {
+            String::new()
+        };
         fail!(
             Harness,
-            "{} failed ({}): {}",
+            "{} failed ({}): {}{rebuild}",
             bin.display(),
             out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
+            stderr.trim()
         );
     }
     let text = String::from_utf8(out.stdout)

@@ -156,6 +156,62 @@ fn every_variant_runs_a_point() {
     }
 }
 
+/// `--waits`: at qd1 with one job, every completion is seen in exactly one
+/// row (handler 1), and an iteration whose only work was a completion
+/// began with the one request in flight (a row of handler 0 alone may be a
+/// doorbell left readable, read with nothing queued); every wait is
+/// positive, and the waits, disjoint parts of the first IOThread's
+/// measured time, sum to less than it.
+#[test]
+fn stock_waits_are_one_row_per_iteration_with_work() {
+    if skip("stock_waits_are_one_row_per_iteration_with_work") {
+        return;
+    }
+    let cache = cache();
+    let _g = serial();
+    let mut s = spec(PolicyKind::Qemu, &[]);
+    let waits = temp_file("waits.csv");
+    s.waits = Some(waits.clone());
+    let row = pollwise_qemu::run(cache, &s).unwrap();
+    sane(&row);
+    let text = std::fs::read_to_string(&waits).unwrap();
+    let _ = std::fs::remove_file(&waits);
+    let mut rd = csv::Reader::from_reader(text.as_bytes());
+    let header: Vec<String> = rd.headers().unwrap().iter().map(String::from).collect();
+    assert_eq!(header, ["block_ns", "handler", "in_flight", "how"]);
+    let rows: Vec<(u64, String, u32, String)> = rd.deserialize().map(Result::unwrap).collect();
+    let (mut completions, mut sum, mut max) = (0.0, 0u64, 0u64);
+    for (i, (wait, handler, in_flight, how)) in rows.iter().enumerate() {
+        assert!(*wait > 0, "row {i}: wait 0");
+        assert!(how == "seen" || how == "doorbell", "row {i}: how '{how}'");
+        assert!(*in_flight <= 1, "row {i}: {in_flight} in flight at qd1");
+        match handler.as_str() {
+            "1" => assert_eq!(*in_flight, 1, "row {i}: a completion's iteration"),
+            "0" | "0;1" => {}
+            other => panic!("row {i}: handlers '{other}' at qd1 with one job"),
+        }
+        if handler.ends_with('1') {
+            completions += 1.0;
+        }
+        sum += wait;
+        max = max.max(*wait);
+    }
+    let done = row.iops * s.duration_ms as f64 / 1000.0;
+    assert!(
+        (completions - done).abs() <= 0.01 * done + 2.0,
+        "{completions} completion rows for {done:.0} completions"
+    );
+    // One iteration may have begun before the measured span.
+    assert!(
+        sum <= s.duration_ms * 1_000_000 + max,
+        "waits sum to {sum} ns"
+    );
+    assert!(
+        rows.iter().any(|r| r.3 == "doorbell"),
+        "no wait ended at a kick"
+    );
+}
+
 /// QEMU's own AIO unit tests, built and run in every variant by `build.sh
 /// --check`: `test-aio` (27 cases), `test-aio-multithread` (6) and
 /// `test-nested-aio-poll` (1, which hangs if a handler that has just become

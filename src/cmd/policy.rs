@@ -54,7 +54,9 @@ pub enum PolicyCommand {
     ///
     /// The input is `replay`'s: CSV with a `block_ns` column, optionally
     /// `handler` and `in_flight` (requests at the device when the
-    /// iteration began). The waits are replayed as recorded.
+    /// iteration began). The waits are replayed as recorded. `realdev run
+    /// --waits FILE` and `qemu run --waits FILE` record such traces from
+    /// the device loop and from QEMU's own loop.
     Ratio {
         /// A policy to replay, NAME[:PARAM=VALUE,...]; repeat for several
         /// (default: every online policy at its defaults).

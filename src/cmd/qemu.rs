@@ -62,6 +62,13 @@ pub struct RunArgs {
     pub warmup_ms: u64,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// Write the first IOThread's waits as CSV (block_ns,handler,in_flight,how:
+    /// from each aio_poll() call to its work), the trace `pollwise policy
+    /// ratio` reads; see docs/pollwise-policy.md.
+    #[arg(long, value_name = "FILE")]
+    pub waits: Option<PathBuf>,
+    #[command(flatten)]
+    pub force: crate::output::ForceArg,
 }
 
 pub fn run(command: QemuCommand) -> Result<()> {
@@ -82,6 +89,8 @@ pub fn run(command: QemuCommand) -> Result<()> {
         policy: a.policy.flags(),
         cache: a.cache.cache_dir,
         warmup_ms: a.warmup_ms,
+        waits: a.waits,
+        force: a.force.force,
     };
     let (row, version) = qemu::run(&TERM, &c)?;
     let mut out = BufWriter::new(io::stdout().lock());

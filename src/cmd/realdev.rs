@@ -62,6 +62,11 @@ pub struct RunArgs {
     /// every change and at every live parameter change.
     #[arg(long, value_name = "FILE")]
     pub trace: Option<PathBuf>,
+    /// Write every iteration's wait as CSV (block_ns,handler,in_flight,how:
+    /// from the iteration's start to its work), the trace `pollwise policy
+    /// ratio` and `policy replay` read; see docs/pollwise-policy.md.
+    #[arg(long, value_name = "FILE")]
+    pub waits: Option<PathBuf>,
     /// Change policy parameters while running, e.g. --set-at
     /// 500:poll-max-ns=8000 (repeatable; like QEMU's qom-set on a live
     /// IOThread).
@@ -160,6 +165,7 @@ fn run_spec(a: &RunArgs) -> DeviceRun {
         target: a.target.flags(),
         policy: a.policy.flags(),
         trace: a.trace.clone(),
+        waits: a.waits.clone(),
         set_at: a.set_at.clone(),
         force: a.force.force,
     }

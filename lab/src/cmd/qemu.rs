@@ -12,8 +12,9 @@ use super::real::refuse_randrw;
 use super::target::{cache_dir, TargetFlags};
 use super::workload::WorkloadFlags;
 use super::{CmdError, Result, Ui};
+use crate::formats::output::is_stdout;
 use crate::qemu_backend::{check_variant, series_spec};
-use crate::{Backend, Point, QemuBackend};
+use crate::{Backend, Kind, Output, Point, QemuBackend};
 
 /// `--series NAME=DIR` as typed: the name and the directory.
 pub fn parse_series(item: &str) -> Result<(String, PathBuf)> {
@@ -61,12 +62,31 @@ pub struct QemuRun {
     pub policy: PolicyFlags,
     pub cache: Option<PathBuf>,
     pub warmup_ms: u64,
+    /// `--waits FILE`: the first IOThread's waits as CSV.
+    pub waits: Option<PathBuf>,
+    pub force: bool,
 }
 
 /// One workload in the variant that implements the policy, or in a
 /// variant built from a patch series (`--policy NAME[:PROP=VALUE,...]`),
 /// and the QEMU version that variant was built from.
 pub fn run(ui: &dyn Ui, c: &QemuRun) -> Result<(RunRow, String)> {
+    if c.waits.as_deref().is_some_and(is_stdout) {
+        return super::fail(
+            "--waits -: QEMU's harness writes the waits to a file; give a file name",
+        );
+    }
+    // Checked before anything runs: not the target, not someone else's file.
+    let waits = match &c.waits {
+        Some(path) => Some(Output::prepare(
+            "--waits",
+            path,
+            Kind::Waits,
+            &c.target.inputs(),
+            c.force,
+        )?),
+        None => None,
+    };
     let cache = cache_dir(c.cache.as_ref())?;
     let (params, qemu_variant) = match series_spec(&cache, "policy", &c.policy.spec, &[])? {
         Some((params, name)) => (params, Some(name)),
@@ -86,11 +106,15 @@ pub fn run(ui: &dyn Ui, c: &QemuRun) -> Result<(RunRow, String)> {
         .map_or_else(|_| "(version not recorded)".into(), |i| i.qemu_version);
     let mut backend = QemuBackend::open(&cache, &c.target.spec(ui)?, workload.bs)?;
     backend.warmup_ms = c.warmup_ms;
-    let row = backend.run(&Point {
+    let point = Point {
         workload,
         params,
         seed: c.seed,
         qemu_variant,
-    })?;
+    };
+    let row = match &waits {
+        Some(out) => out.write_path(|path| backend.run_waits(&point, Some(path)))?,
+        None => backend.run(&point)?,
+    };
     Ok((row, version))
 }

@@ -5,6 +5,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use pollwise_core::MAX_ITER_RECORDS;
 use pollwise_realdev::calibrate::CalibrateConfig;
 use pollwise_realdev::loadgen::{JobSpec, LIMITS};
 use pollwise_realdev::run::{self as device, RunConfig, RunOutput};
@@ -17,6 +18,7 @@ use super::workload::WorkloadFlags;
 use super::{fail, guarded, Context, Result, Ui, DEVICE_STOPPED};
 use crate::formats::parse::{list, parse_size};
 use crate::formats::rows::write_trace;
+use crate::formats::waits::write_waits;
 use crate::{online, CompareSpec, Kind, Output};
 
 /// Removes this user's marked scratch files of dead owners in `dir`
@@ -52,6 +54,9 @@ pub struct DeviceRun {
     pub policy: PolicyFlags,
     /// `--trace FILE`: the window trajectory as CSV.
     pub trace: Option<PathBuf>,
+    /// `--waits FILE`: every iteration's wait as CSV (`formats::waits`),
+    /// the trace `policy ratio` reads.
+    pub waits: Option<PathBuf>,
     /// `--set-at MS:NAME=VALUE,...` items.
     pub set_at: Vec<String>,
     pub force: bool,
@@ -70,7 +75,7 @@ pub fn run(ui: &dyn Ui, c: &DeviceRun) -> Result<RunOutput> {
         target: c.target.spec(ui)?,
         changes,
         trace: c.trace.is_some(),
-        log_iterations: false,
+        log_iterations: c.waits.is_some(),
         catch_sigint: true,
     };
     // Checked before the run: not the target, not someone else's file, a
@@ -81,9 +86,25 @@ pub fn run(ui: &dyn Ui, c: &DeviceRun) -> Result<RunOutput> {
         .as_ref()
         .map(|path| Output::prepare("--trace", path, Kind::Trace, &inputs, c.force))
         .transpose()?;
+    let waits = c
+        .waits
+        .as_ref()
+        .map(|path| Output::prepare("--waits", path, Kind::Waits, &inputs, c.force))
+        .transpose()?;
     let out = guarded(DEVICE_STOPPED, || Ok(device::run(&cfg)?))?;
     if let Some(trace) = &trace {
         trace.write_with(|w| write_trace(w, &out.trace))?;
+    }
+    if let Some(waits) = &waits {
+        let log = &out.loop_report.iterations_log;
+        if log.len() == MAX_ITER_RECORDS {
+            ui.note(&format!(
+                "warning: --waits holds the first {MAX_ITER_RECORDS} iterations of {}; a \
+                 shorter --duration-ms keeps them all",
+                out.loop_report.iterations
+            ));
+        }
+        waits.write_with(|w| write_waits(w, log))?;
     }
     Ok(out)
 }

@@ -10,6 +10,8 @@
 //! - [`merge`]: the sweep CSV (identity, shard, place) and the merge of
 //!   shard files;
 //! - [`rows`]: result rows and traces as CSV (the common schema);
+//! - [`waits`]: a loop's waits, one row per iteration, as `policy ratio`
+//!   reads them;
 //! - [`input`]: the one way a command reads a file (regular files and
 //!   pipes only, with a cap on the bytes read);
 //! - [`output`]: the one way a command writes a file (checked, then a
@@ -28,3 +30,4 @@ pub mod output;
 pub mod parse;
 pub mod qemu_syntax;
 pub mod rows;
+pub mod waits;

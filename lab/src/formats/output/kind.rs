@@ -3,7 +3,7 @@
 //! without `--force`.
 //!
 //! ```text
-//! pub enum Kind { Results, Trace, Compare, Preset, Picture, StudyReadme, ReportIndex,
+//! pub enum Kind { Results, Trace, Waits, Compare, Preset, Picture, StudyReadme, ReportIndex,
 //!                 ValidationReport, ValidationCsv }
 //! pub const TRACE_HEADER: &str
 //! pub const VALIDATION_CSV_COLUMNS: [&str; 25]
@@ -22,6 +22,8 @@ pub enum Kind {
     Results,
     /// A window trajectory.
     Trace,
+    /// A loop's waits (`formats::waits`).
+    Waits,
     /// The paired compare table.
     Compare,
     /// A simulator preset (TOML).
@@ -60,6 +62,7 @@ impl Kind {
         match self {
             Kind::Results => "a results CSV",
             Kind::Trace => "a trace CSV",
+            Kind::Waits => "a waits CSV",
             Kind::Compare => "a compare CSV",
             Kind::Preset => "a pollwise preset",
             Kind::Picture => "a PNG or SVG picture",
@@ -84,6 +87,7 @@ impl Kind {
                 first == cols || first.starts_with(&(cols + ","))
             }
             Kind::Trace => first == TRACE_HEADER,
+            Kind::Waits => first == crate::formats::waits::WAITS_HEADER,
             Kind::Compare => first.starts_with(&COMPARE_COLUMNS.join(",")),
             Kind::Preset => {
                 text.starts_with("# Written by `pollwise realdev calibrate`")
