@@ -53,29 +53,7 @@ fn the_waits_file_has_a_positive_wait_per_iteration_and_reads_in_ratio() {
         assert!(r.in_flight <= 8, "row {i}: {r:?}");
         assert!(r.handler.split(';').all(|h| h == "0" || h == "1"), "{r:?}");
     }
-    // Against the loop's own record of each iteration: a polled wait is
-    // its poll phase; any other ends after the window ran out (a sleeper's
-    // after its sleep began, unless a doorbell says the work came sooner);
-    // every wait ends before the next iteration begins.
-    let log = &lp.iterations_log;
-    assert_eq!(log.len(), rows.len());
-    for (i, (r, rec)) in rows.iter().zip(log).enumerate() {
-        match r.how.as_str() {
-            "polled" => assert_eq!(r.wait, rec.poll_ns, "row {i}: {r:?} {rec:?}"),
-            "woken" => assert!(
-                r.wait >= rec.poll_ns + rec.slept_ns,
-                "row {i}: {r:?} {rec:?}"
-            ),
-            "doorbell" | "rechecked" => assert!(r.wait >= rec.poll_ns, "row {i}: {r:?}"),
-            other => panic!("row {i}: how '{other}'"),
-        }
-        if let Some(next) = log.get(i + 1) {
-            assert!(
-                rec.start_ns + r.wait <= next.start_ns,
-                "row {i}: {r:?} {rec:?}"
-            );
-        }
-    }
+    check_against_the_loops_record(&rows, &lp.iterations_log);
     let polled = rows.iter().filter(|r| r.how == "polled");
     assert_eq!(polled.count() as u64, lp.polled_hits);
     let asleep = rows
@@ -121,4 +99,29 @@ fn read(text: &str) -> Vec<Row> {
             }
         })
         .collect()
+}
+
+/// Against the loop's own record of each iteration: a polled wait is its
+/// poll phase; any other ends after the window ran out (a sleeper's after
+/// its sleep began, unless a doorbell says the work came sooner); every
+/// wait ends before the next iteration begins.
+fn check_against_the_loops_record(rows: &[Row], log: &[pollwise_core::IterRecord]) {
+    assert_eq!(log.len(), rows.len());
+    for (i, (r, rec)) in rows.iter().zip(log).enumerate() {
+        match r.how.as_str() {
+            "polled" => assert_eq!(r.wait, rec.poll_ns, "row {i}: {r:?} {rec:?}"),
+            "woken" => assert!(
+                r.wait >= rec.poll_ns + rec.slept_ns,
+                "row {i}: {r:?} {rec:?}"
+            ),
+            "doorbell" | "rechecked" => assert!(r.wait >= rec.poll_ns, "row {i}: {r:?}"),
+            other => panic!("row {i}: how '{other}'"),
+        }
+        if let Some(next) = log.get(i + 1) {
+            assert!(
+                rec.start_ns + r.wait <= next.start_ns,
+                "row {i}: {r:?} {rec:?}"
+            );
+        }
+    }
 }
