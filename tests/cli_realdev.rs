@@ -491,7 +491,12 @@ fn assert_placement(host: &pollwise_sim::Host, text: &str) {
     let packing = host.packing.as_ref();
     assert_eq!(packing.is_some(), cpus >= 2, "{host:?}");
     if let Some(p) = packing {
-        assert!((0.0..=1.0).contains(&p.share), "{p:?}");
+        let run_on: Vec<u64> = pollwise_realdev::calibrate::RUN_ON_US
+            .iter()
+            .map(|us| us * 1000)
+            .collect();
+        assert_eq!(p.run_on_ns, run_on, "{p:?}");
+        assert!(p.share.iter().all(|s| (0.0..=1.0).contains(s)), "{p:?}");
         assert!(
             p.eventfd_wakeup_ns[1] > 0 && p.channel_wakeup_ns[1] > 0,
             "{p:?}"

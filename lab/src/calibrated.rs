@@ -367,8 +367,9 @@ fn host(cal: &Calibration) -> Host {
         io_submit_cpu_ns: h.submit_batches.iter().map(|b| ns(b.cpu_ns)).collect(),
         // Measured apart: a wake-up across CPUs (the table above), one on
         // the waker's CPU, and how often the kernel chose the latter.
-        packing: cal.costs.placement.pack_share.map(|share| Packing {
-            share,
+        packing: (!cal.costs.placement.pack_share.is_empty()).then(|| Packing {
+            run_on_ns: cal.costs.placement.pack_share.iter().map(|p| p.0).collect(),
+            share: cal.costs.placement.pack_share.iter().map(|p| p.1).collect(),
             eventfd_wakeup_ns: q(cal.costs.placement.same_cpu_eventfd_q),
             channel_wakeup_ns: q(cal.costs.placement.same_cpu_channel_q),
         }),

@@ -16,7 +16,7 @@ use rand_pcg::Pcg64;
 
 use crate::dist::Sampler;
 use crate::error::SimError;
-use crate::host::{Dispatch, HostCpus, Resume, Waker};
+use crate::host::{Dispatch, HostCpus, Resume, WakeCause, Waker};
 use crate::loop_driver::{Awaiting, LoopDriver, LoopEvent};
 use crate::preset::{Preset, VqMapping};
 use crate::queue::EventQueue;
@@ -186,7 +186,7 @@ pub struct Engine<'a> {
     force_next: Option<bool>,
     /// Who wakes the IOThread for the arrival being handled: the job that
     /// submitted (`None` for the device's completion).
-    arrival_by: Option<u32>,
+    arrival_by: Option<WakeCause>,
     /// Clairvoyant decisions made so far.
     decisions: u64,
     /// Every iteration begun inside the measured interval, when asked for
@@ -702,7 +702,11 @@ impl<'a> Engine<'a> {
             .lp
             .arrival_foreseen(self.now, next);
         self.arrival_by = match kind {
-            EventKind::Submission => Some(self.iothreads.len() as u32 + vcpu),
+            // The job runs on through its kick and its queued work.
+            EventKind::Submission => Some(WakeCause {
+                thread: self.iothreads.len() as u32 + vcpu,
+                runs_on_ns: self.job_runs_on(vcpu),
+            }),
             EventKind::Completion | EventKind::Unknown => None,
         };
         self.schedule_loop(it, next);
@@ -870,6 +874,24 @@ impl<'a> Engine<'a> {
         self.schedule_loop(it, next);
     }
 
+    /// How long the job of `vcpu` runs on after its current submission:
+    /// the kick it pays (the IOThread it wakes asked for one), then its
+    /// queued work.
+    fn job_runs_on(&self, vcpu: u32) -> u64 {
+        let g = &self.preset.guest;
+        let per_io = g.io_cpu_ns + g.io_cpu_ns_per_kib * self.workload.bs / 1024;
+        let queued: u64 = self.vcpus[vcpu as usize]
+            .work
+            .iter()
+            .map(|w| match w {
+                Work::Irq => g.irq_cpu_ns,
+                Work::Kick => g.kick_cpu_ns,
+                Work::Issue { .. } => per_io,
+            })
+            .sum();
+        g.kick_cpu_ns + queued
+    }
+
     /// Keeps the iteration IOThread `it` just ended, if iterations are
     /// logged and it began inside the measured interval.
     fn log_iteration(&mut self, it: u32) {
@@ -981,10 +1003,24 @@ impl<'a> Engine<'a> {
         let now = self.now;
         let thread = self.iothreads.len() as u32 + vcpu;
         let has_work = !self.vcpus[vcpu as usize].work.is_empty();
-        let by = self.vcpus[vcpu as usize].sent_by;
+        let sent_by = self.vcpus[vcpu as usize].sent_by;
         let Some(h) = self.host.as_mut() else {
             return true;
         };
+        // The IOThread that sent the completions sleeps, polls (it runs
+        // on to its window's end) or processes (it runs on: a longer
+        // run-on than any measured).
+        let by = sent_by.map(|it| WakeCause {
+            thread: it,
+            runs_on_ns: if h.blocked(it) {
+                0
+            } else {
+                self.iothreads[it as usize]
+                    .lp
+                    .runs_on(now)
+                    .unwrap_or(u64::MAX)
+            },
+        });
         // A thread handed a CPU starts when its context switch is over.
         if !h.runs_at(thread, now) {
             if h.blocked(thread) && has_work {

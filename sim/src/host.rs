@@ -179,6 +179,27 @@ pub enum Resume {
     Work,
 }
 
+/// The share of wake-ups packed when the waker runs on `run_on_ns`:
+/// linear between the measured points, the nearest beyond them.
+fn pack_share(curve: &[(u64, f64)], run_on_ns: u64) -> f64 {
+    let i = curve.partition_point(|&(t, _)| t <= run_on_ns);
+    match (i.checked_sub(1).map(|j| curve[j]), curve.get(i)) {
+        (Some((a, sa)), Some(&(b, sb))) => sa + (sb - sa) * (run_on_ns - a) as f64 / (b - a) as f64,
+        (Some((_, s)), None) | (None, Some(&(_, s))) => s,
+        (None, None) => 0.0,
+    }
+}
+
+/// Who wakes a thread, for a host that packs ([`Packing`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WakeCause {
+    /// The waking thread.
+    pub thread: u32,
+    /// How long it runs on after the wake-up before it blocks, ns (0: it
+    /// has blocked or blocks at once).
+    pub runs_on_ns: u64,
+}
+
 /// Which measured wake-up a thread's wake-up is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Waker {
@@ -222,7 +243,8 @@ struct Thread {
 /// The packed wake-ups of [`Packing`], as drawn.
 #[derive(Clone, Debug)]
 struct Packed {
-    share: f64,
+    /// (how long the waker runs on, share packed), run-on increasing.
+    share: Vec<(u64, f64)>,
     eventfd: WakeupDist,
     channel: WakeupDist,
 }
@@ -289,7 +311,12 @@ impl HostCpus {
             channel: curve(host.channel_wakeup_ns, &host.channel_wakeup_by_idle_ns),
             guest: vec![None; cpus as usize],
             packed: host.packing.as_ref().map(|p: &Packing| Packed {
-                share: p.share,
+                share: p
+                    .run_on_ns
+                    .iter()
+                    .copied()
+                    .zip(p.share.iter().copied())
+                    .collect(),
                 eventfd: WakeupDist::new(p.eventfd_wakeup_ns),
                 channel: WakeupDist::new(p.channel_wakeup_ns),
             }),
@@ -333,17 +360,18 @@ impl HostCpus {
         self.wake_by(thread, None, now, waker, resume, rng)
     }
 
-    /// [`HostCpus::wake`] by the thread `by` (`None`: the device's
-    /// interrupt, or a waker outside the run). On a host that packs
-    /// ([`Packing`]), the woken thread lands on the waker's CPU with the
-    /// measured share, after the measured same-CPU wake-up: if the waker
-    /// still runs, the woken thread runs beside it at once (the waker's CPU
-    /// time stops meanwhile, as when it is preempted). A wake-up by the
-    /// interrupt is drawn from `irq_wakeup_ns` where measured.
+    /// [`HostCpus::wake`] by `by` (`None`: the device's interrupt, or a
+    /// waker outside the run). On a host that packs ([`Packing`]), the
+    /// woken thread lands on the waker's CPU with the share measured for
+    /// how long the waker runs on, after the measured same-CPU wake-up:
+    /// if the waker still runs, the woken thread runs beside it at once
+    /// (the waker's CPU time stops meanwhile, as when it is preempted). A
+    /// wake-up by the interrupt is drawn from `irq_wakeup_ns` where
+    /// measured.
     pub fn wake_by(
         &mut self,
         thread: u32,
-        by: Option<u32>,
+        by: Option<WakeCause>,
         now: u64,
         waker: Waker,
         resume: Resume,
@@ -383,18 +411,21 @@ impl HostCpus {
 
     /// The CPU a thread woken by `by` is packed onto, if it is: the host
     /// packs, the waker's CPU is its alone (or idle since it blocked),
-    /// and the draw falls within the share. Draws only where the others
-    /// hold.
-    fn packed_cpu(&self, by: Option<u32>, rng: &mut impl Rng) -> Option<u32> {
+    /// and the draw falls within the share measured for how long the
+    /// waker runs on. Draws only where the others hold and the share is
+    /// not 0.
+    fn packed_cpu(&self, by: Option<WakeCause>, rng: &mut impl Rng) -> Option<u32> {
         let p = self.packed.as_ref()?;
-        let w = &self.threads[by? as usize];
+        let by = by?;
+        let share = pack_share(&p.share, by.runs_on_ns);
+        let w = &self.threads[by.thread as usize];
         let cpu = w.cpu?;
         let free = match w.state {
             State::Running { .. } => self.guest[cpu as usize].is_none(),
             State::Blocked => self.idle_since[cpu as usize].is_some(),
             State::Waking { .. } | State::Queued => false,
         };
-        (free && rng.random::<f64>() < p.share).then_some(cpu)
+        (free && share > 0.0 && rng.random::<f64>() < share).then_some(cpu)
     }
 
     /// [`HostCpus::wake`] with the time it becomes runnable given (a

@@ -46,6 +46,8 @@ pub struct LoopDriver {
     lp: IoThread,
     awaiting: Awaiting,
     gen: u64,
+    /// The current poll window's end (while awaiting the deadline).
+    deadline_ns: u64,
     pass_ns: u64,
     wake_ns: u64,
     /// Idle states: (target residency, extra exit latency), residencies
@@ -70,6 +72,7 @@ impl LoopDriver {
             lp: IoThread::new(params, handlers, from, to),
             awaiting: Awaiting::Nothing,
             gen: 0,
+            deadline_ns: 0,
             pass_ns,
             wake_ns,
             cstates: [(0, 0); MAX_CSTATES],
@@ -123,6 +126,17 @@ impl LoopDriver {
         self.awaiting
     }
 
+    /// How long the loop runs on from `now` before it blocks if nothing
+    /// arrives: 0 asleep, the rest of its window while it polls, `None`
+    /// while it processes or notices (it will run on for a while).
+    pub fn runs_on(&self, now: u64) -> Option<u64> {
+        match self.awaiting {
+            Awaiting::Doorbell => Some(0),
+            Awaiting::Deadline => Some(self.deadline_ns.saturating_sub(now)),
+            _ => None,
+        }
+    }
+
     /// Requests at the device (see [`IoThread::set_in_flight`]).
     pub fn set_in_flight(&mut self, n: u32) {
         self.lp.set_in_flight(n);
@@ -152,10 +166,13 @@ impl LoopDriver {
                 Awaiting::Notice,
                 Some((now + self.pass_ns, LoopEvent::Noticed { gen })),
             ),
-            Step::Poll { deadline_ns } => (
-                Awaiting::Deadline,
-                Some((deadline_ns, LoopEvent::PollTimeout { gen })),
-            ),
+            Step::Poll { deadline_ns } => {
+                self.deadline_ns = deadline_ns;
+                (
+                    Awaiting::Deadline,
+                    Some((deadline_ns, LoopEvent::PollTimeout { gen })),
+                )
+            }
             Step::Arm => {
                 // The host calls the machine as each piece of work arrives,
                 // so an armed re-check finds nothing.

@@ -141,12 +141,14 @@ pub struct Host {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Packing {
-    /// Share of wake-ups, in `[0, 1]`, that land on the waker's CPU: two
-    /// threads that wake each other in turn and block right after,
-    /// neither pinned, a sleep as long as the device's latency between.
-    /// The model applies it to every wake-up by a thread, also where the
-    /// waker runs on (a polling IOThread).
-    pub share: f64,
+    /// How long the waker runs on after the wake-up before it blocks, ns,
+    /// increasing: the points `share` is measured at.
+    pub run_on_ns: Vec<u64>,
+    /// Share of wake-ups, each in `[0, 1]`, that land on the waker's CPU
+    /// when it runs on that long: two threads that wake each other in
+    /// turn, neither pinned, a sleep as long as the device's latency
+    /// between (linear between the points, the nearest beyond them).
+    pub share: Vec<f64>,
     /// An eventfd wake-up on the waker's CPU: p10, p50, p90, p99 in ns
     /// (both threads pinned to one CPU, the waker blocking right after).
     pub eventfd_wakeup_ns: [u64; 4],
@@ -156,10 +158,23 @@ pub struct Packing {
 
 impl Packing {
     fn validate(&self) -> Result<(), SimError> {
-        if !(self.share.is_finite() && (0.0..=1.0).contains(&self.share)) {
+        if self.share.is_empty()
+            || self.share.len() != self.run_on_ns.len()
+            || self.run_on_ns.windows(2).any(|w| w[0] >= w[1])
+        {
             return bad_host(format!(
-                "packing.share = {} is out of range: expected 0 ..= 1 (a share of wake-ups)",
-                self.share
+                "packing: run_on_ns {:?} and share {:?}: expected as many shares as \
+                 increasing run-on times, at least one",
+                self.run_on_ns, self.share
+            ));
+        }
+        if let Some(s) = self
+            .share
+            .iter()
+            .find(|s| !(s.is_finite() && (0.0..=1.0).contains(*s)))
+        {
+            return bad_host(format!(
+                "packing.share has {s}: expected shares of wake-ups in 0 ..= 1"
             ));
         }
         for (k, q) in [

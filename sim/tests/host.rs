@@ -271,13 +271,21 @@ fn a_wakeup_after_a_short_idle_is_drawn_from_the_short_row() {
 }
 
 /// `preset(2, cross_ns, ...)` on a host that packs wake-ups by a thread
-/// onto its waker's CPU with `share`, at `same_ns`, and wakes the loop by
-/// the device's interrupt in `irq_ns`.
+/// onto its waker's CPU with `share` whatever the waker does next, at
+/// `same_ns`, and wakes the loop by the device's interrupt in `irq_ns`.
 fn packing(cross_ns: u64, share: f64, same_ns: u64, irq_ns: u64) -> Preset {
+    packing_by_run_on(cross_ns, &[(0, share)], same_ns, irq_ns)
+}
+
+/// [`packing`] with a share per run-on time of the waker: (ns, share).
+fn packing_by_run_on(cross_ns: u64, curve: &[(u64, f64)], same_ns: u64, irq_ns: u64) -> Preset {
     let mut p = preset(2, cross_ns, 0.0, true);
+    let run_on: Vec<u64> = curve.iter().map(|c| c.0).collect();
+    let share: Vec<f64> = curve.iter().map(|c| c.1).collect();
     let extra = format!(
         "irq_wakeup_ns = [{irq_ns}, {irq_ns}, {irq_ns}, {irq_ns}]\n\n[host.packing]\n\
-         share = {share:?}\neventfd_wakeup_ns = [{same_ns}, {same_ns}, {same_ns}, {same_ns}]\n\
+         run_on_ns = {run_on:?}\nshare = {share:?}\n\
+         eventfd_wakeup_ns = [{same_ns}, {same_ns}, {same_ns}, {same_ns}]\n\
          channel_wakeup_ns = [{same_ns}, {same_ns}, {same_ns}, {same_ns}]\n"
     );
     let text = format!("{}{extra}", p.to_toml());
@@ -339,10 +347,37 @@ fn a_thread_packed_beside_a_polling_loop_takes_the_loops_cpu_time() {
 #[test]
 fn a_packing_share_outside_0_to_1_is_refused_with_the_range() {
     let p = packing(40_000, 1.0, 2_000, 3_000);
-    let text = p.to_toml().replace("share = 1.0", "share = 1.5");
+    let text = p.to_toml().replace("share = [1.0]", "share = [1.5]");
     let err = Preset::from_toml(&text, "bad").unwrap_err().to_string();
     assert!(
-        err.contains("packing.share = 1.5") && err.contains("0 ..= 1"),
+        err.contains("packing.share has 1.5") && err.contains("0 ..= 1"),
         "{err}"
     );
+    let text = p.to_toml().replace("share = [1.0]", "share = [1.0, 0.5]");
+    let err = Preset::from_toml(&text, "bad").unwrap_err().to_string();
+    assert!(err.contains("as many shares as"), "{err}");
+}
+
+#[test]
+fn a_waker_that_runs_on_keeps_its_cpu_to_itself() {
+    // Packed only when the waker blocks at once: a loop that sleeps after
+    // its send packs its job (2 us), one that polls a long window does not
+    // (the job crosses CPUs at 40 us), so the polling loop's job is slower
+    // to answer than with a constant share of 1.
+    let w = workload(1, 1);
+    let poll = fixed(1_000_000);
+    let by_run_on = packing_by_run_on(40_000, &[(0, 1.0), (10_000, 0.0)], 2_000, 3_000);
+    let always = packing(40_000, 1.0, 2_000, 3_000);
+    let (ours, packed) = (run(&by_run_on, &w, &poll), run(&always, &w, &poll));
+    assert!(ours.iops < packed.iops, "{} >= {}", ours.iops, packed.iops);
+    // A job runs on only through its kick (3 us): the loop it wakes is
+    // packed in 70% of wake-ups (linear from 1 at 0 to 0 at 10 us), and
+    // crosses CPUs at 40 us in the rest; a loop that sleeps after its send
+    // (run-on 0) always packs its job:
+    //   packed cycle + 0.3 x (40000 - 2000)
+    let off = Params::defaults(PolicyKind::Off);
+    let packed_cycle = 700 + 1000 + 2000 + 700 + 11_000 + 3000 + 600 + 2000;
+    let want = 1e9 / (f64::from(packed_cycle) + 0.3 * 38_000.0);
+    let got = run(&by_run_on, &w, &off).iops;
+    assert!((got / want - 1.0).abs() < 0.03, "iops {got}, want {want}");
 }

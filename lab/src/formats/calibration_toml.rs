@@ -226,17 +226,19 @@ fn host_lines(out: &mut String, cal: &Calibration) {
         us(p.same_cpu_eventfd_q),
         us(p.same_cpu_channel_q)
     );
-    match p.pack_share {
-        Some(s) => {
-            let _ = writeln!(
-                out,
-                "#   woken on the waker's CPU when neither is pinned: {:.1}% of wake-ups",
-                s * 100.0
-            );
-        }
-        None => {
-            let _ = writeln!(out, "#   one CPU: every wake-up is on the waker's CPU");
-        }
+    if p.pack_share.is_empty() {
+        let _ = writeln!(out, "#   one CPU: every wake-up is on the waker's CPU");
+    } else {
+        let curve: Vec<String> = p
+            .pack_share
+            .iter()
+            .map(|(ns, s)| format!("{:.0} us {:.0}%", *ns as f64 / 1000.0, s * 100.0))
+            .collect();
+        let _ = writeln!(
+            out,
+            "#   woken on the waker's CPU, neither pinned, by how long the waker runs on: {}",
+            curve.join(", ")
+        );
     }
     let _ = writeln!(
         out,

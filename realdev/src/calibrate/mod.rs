@@ -36,7 +36,7 @@ pub use checks::{
 };
 pub use device::DevicePoint;
 pub use host::{cpu_clock_cost, load_between, proc_stat_cpu};
-pub use placement::Placement;
+pub use placement::{Placement, RUN_ON_US};
 pub use probes::{loop_costs, LoopCosts, WakeRow, WAKE_IDLE_US};
 
 /// What to measure.
@@ -416,12 +416,7 @@ pub fn median_costs(runs: &[LoopCosts]) -> LoopCosts {
         c.wakeup_latency_q[i] = med(&|x: &LoopCosts| x.wakeup_latency_q[i]);
         c.completion_wake_latency_q[i] = med(&|x: &LoopCosts| x.completion_wake_latency_q[i]);
     }
-    for i in 0..4 {
-        c.placement.same_cpu_eventfd_q[i] = med(&|x: &LoopCosts| x.placement.same_cpu_eventfd_q[i]);
-        c.placement.same_cpu_channel_q[i] = med(&|x: &LoopCosts| x.placement.same_cpu_channel_q[i]);
-    }
-    let shares: Vec<f64> = runs.iter().filter_map(|r| r.placement.pack_share).collect();
-    c.placement.pack_share = (!shares.is_empty()).then(|| median(&shares));
+    c.placement = median_placement(runs);
     // The table row by row, where every run measured the same idle times.
     let rows = runs[0].wake_by_idle.len();
     let same = runs.iter().all(|r| {
@@ -447,6 +442,37 @@ pub fn median_costs(runs: &[LoopCosts]) -> LoopCosts {
             .collect();
     }
     c
+}
+
+/// The placement probes' results, field by field the median over `runs`
+/// (at least one); the share curve point by point where every run
+/// measured the same run-on times.
+fn median_placement(runs: &[LoopCosts]) -> Placement {
+    let med = |f: &dyn Fn(&LoopCosts) -> f64| median(&runs.iter().map(f).collect::<Vec<_>>());
+    let mut p = Placement::default();
+    for i in 0..4 {
+        p.same_cpu_eventfd_q[i] = med(&|x: &LoopCosts| x.placement.same_cpu_eventfd_q[i]);
+        p.same_cpu_channel_q[i] = med(&|x: &LoopCosts| x.placement.same_cpu_channel_q[i]);
+    }
+    let points = &runs[0].placement.pack_share;
+    if runs.iter().all(|r| {
+        r.placement.pack_share.len() == points.len()
+            && r.placement
+                .pack_share
+                .iter()
+                .zip(points)
+                .all(|(a, b)| a.0 == b.0)
+    }) {
+        p.pack_share = (0..points.len())
+            .map(|i| {
+                (
+                    points[i].0,
+                    med(&|x: &LoopCosts| x.placement.pack_share[i].1),
+                )
+            })
+            .collect();
+    }
+    p
 }
 
 /// Maps an I/O error to one that says which call failed.

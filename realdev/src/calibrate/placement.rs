@@ -31,10 +31,21 @@ pub struct Placement {
     /// The same for a channel.
     pub same_cpu_channel_q: [f64; 4],
     /// Share of wake-ups that ran on the waker's CPU, neither thread
-    /// pinned, each blocking right after waking the other (`None` with
-    /// one CPU, where there is no choice).
-    pub pack_share: Option<f64>,
+    /// pinned, against how long the waker ran on after the wake-up before
+    /// it blocked: (run-on ns, share) for each of [`RUN_ON_US`] (empty
+    /// with one CPU, where there is no choice).
+    pub pack_share: Vec<(u64, f64)>,
 }
+
+/// How long the waker spins after a wake-up before it blocks, in the
+/// share probe, us: from a loop that sleeps at once to one that polls a
+/// window as long as a device's latency.
+pub const RUN_ON_US: [u64; 5] = [0, 4, 8, 16, 32];
+
+/// Fresh pairs of threads per point of the share probe: the kernel tends
+/// to keep a pair in one placement for good, so each point averages
+/// several placements.
+const SHARE_PAIRS: u32 = 4;
 
 /// The quantiles a wake-up is reported by (as the other probes).
 const Q: [f64; 4] = [0.1, 0.5, 0.9, 0.99];
@@ -51,12 +62,19 @@ pub(super) fn cross_cpus() -> Option<(usize, usize)> {
 /// 1) between a wake-up and the answer.
 pub(super) fn placement_probe(rounds: u32, gap_ns: u64) -> Result<Placement, CalibrateError> {
     let one = allowed_cpus().ok().and_then(|c| c.first().copied());
-    let (eventfd, _) = eventfd_ping_pong(rounds, one, 0)?;
+    let (eventfd, _) = eventfd_ping_pong(rounds, one, (0, 0))?;
     let (channel, _) = channel_ping_pong(rounds, one);
-    let pack_share = match cross_cpus() {
-        Some(_) => Some(eventfd_ping_pong(rounds, None, gap_ns)?.1),
-        None => None,
-    };
+    let mut pack_share = Vec::new();
+    if cross_cpus().is_some() {
+        for us in RUN_ON_US {
+            let mut same = 0.0;
+            for _ in 0..SHARE_PAIRS {
+                let per_pair = (rounds / SHARE_PAIRS).max(25);
+                same += eventfd_ping_pong(per_pair, None, (gap_ns, us * 1_000))?.1;
+            }
+            pack_share.push((us * 1_000, same / f64::from(SHARE_PAIRS)));
+        }
+    }
     Ok(Placement {
         same_cpu_eventfd_q: quantiles(&ns(&eventfd), Q),
         same_cpu_channel_q: quantiles(&ns(&channel), Q),
@@ -65,14 +83,15 @@ pub(super) fn placement_probe(rounds: u32, gap_ns: u64) -> Result<Placement, Cal
 }
 
 /// Two threads waking each other through eventfds, `rounds` times each
-/// way, both pinned to `pin` if given. The answering thread sleeps
-/// `gap_ns` before it answers. Returns the latencies (from the write to
-/// the woken thread running) and the share of wake-ups that ran on the
-/// waker's CPU.
+/// way, both pinned to `pin` if given. The answering thread sleeps `gap`
+/// (ns) before it answers and spins `run_on` (ns) after. Returns the
+/// latencies (from the write to the woken thread running) and the share
+/// of the answers' wake-ups that ran on the answering thread's CPU (with
+/// `run_on` 0, of all wake-ups).
 fn eventfd_ping_pong(
     rounds: u32,
     pin: Option<usize>,
-    gap_ns: u64,
+    (gap_ns, run_on_ns): (u64, u64),
 ) -> Result<(Vec<u64>, f64), CalibrateError> {
     let bell = || -> Result<(Arc<EventFd>, Epoll), CalibrateError> {
         let efd = Arc::new(EventFd::new().map_err(io_err("eventfd"))?);
@@ -93,7 +112,7 @@ fn eventfd_ping_pong(
     Ok(ping_pong(
         rounds,
         pin,
-        gap_ns,
+        (gap_ns, run_on_ns),
         move || ring_a.signal(),
         move || wait(&wait_b, &b_poll, &mut tokens_b),
         || wait(&a, &a_poll, &mut tokens_a),
@@ -108,7 +127,7 @@ fn channel_ping_pong(rounds: u32, pin: Option<usize>) -> (Vec<u64>, f64) {
     ping_pong(
         rounds,
         pin,
-        0,
+        (0, 0),
         move || {
             let _ = to_a.send(());
         },
@@ -125,12 +144,14 @@ fn channel_ping_pong(rounds: u32, pin: Option<usize>) -> (Vec<u64>, f64) {
 }
 
 /// Thread B rings A and waits; this thread (A) waits, records, sleeps
-/// `gap_ns`, rings B; `rounds` times. Both record the latency of each
-/// wake-up they see and whether it ran on the waker's CPU.
+/// `gap_ns`, rings B, spins `run_on_ns`; `rounds` times. Both record the
+/// latency of each wake-up they see and whether it ran on the waker's
+/// CPU; the share returned is B's (A's waker blocks at once) unless
+/// `run_on_ns` is 0, when it is both threads'.
 fn ping_pong(
     rounds: u32,
     pin: Option<usize>,
-    gap_ns: u64,
+    (gap_ns, run_on_ns): (u64, u64),
     mut ring_a: impl FnMut() + Send + 'static,
     mut wait_b: impl FnMut() + Send + 'static,
     mut wait_a: impl FnMut(),
@@ -166,10 +187,20 @@ fn ping_pong(
         cpu.store(current_cpu().unwrap_or(usize::MAX), Ordering::SeqCst);
         stamp.store(mono_ns(), Ordering::SeqCst);
         ring_b();
+        let until = mono_ns() + run_on_ns;
+        while mono_ns() < until {
+            std::hint::spin_loop();
+        }
     }
-    seen.extend(b.join().unwrap_or_default());
-    let same = seen.iter().filter(|s| s.1).count();
-    let share = same as f64 / seen.len().max(1) as f64;
+    let b_seen = b.join().unwrap_or_default();
+    let counted = if run_on_ns == 0 {
+        seen.iter().chain(&b_seen).copied().collect::<Vec<_>>()
+    } else {
+        b_seen.clone()
+    };
+    let same = counted.iter().filter(|s| s.1).count();
+    let share = same as f64 / counted.len().max(1) as f64;
+    seen.extend(b_seen);
     (seen.into_iter().map(|s| s.0).collect(), share)
 }
 
@@ -213,7 +244,7 @@ mod tests {
         let (lat, share) = channel_ping_pong(200, Some(cpu));
         assert_eq!(lat.len(), 400);
         assert!((share - 1.0).abs() < 1e-9, "share {share}");
-        let (lat, share) = eventfd_ping_pong(200, Some(cpu), 0).unwrap();
+        let (lat, share) = eventfd_ping_pong(200, Some(cpu), (0, 0)).unwrap();
         assert_eq!(lat.len(), 400);
         assert!((share - 1.0).abs() < 1e-9, "share {share}");
     }
