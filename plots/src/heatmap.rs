@@ -202,6 +202,7 @@ pub fn plot_heatmap(
         rows: plot.grid.rows,
         series: plot.grid.xs.len() * plot.grid.ys.len(),
         outside_band: 0,
+        notes: Vec::new(),
     })
 }
 
