@@ -256,6 +256,7 @@ fn reference_grid(t: &Table, x: &str, y: &str, metric: &str) -> Option<Grid> {
     let m = t.col(metric).unwrap();
     let used: Vec<(usize, &str, &str)> = (0..t.len())
         .filter_map(|r| match (t.value(r, x), t.value(r, y)) {
+            (Some(_), Some(_)) if t.text(r, m).is_empty() => None,
             (Some(a), Some(b)) if !a.is_empty() && !b.is_empty() => Some((r, a, b)),
             _ => None,
         })
