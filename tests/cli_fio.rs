@@ -249,9 +249,65 @@ fn import_fio_json_gives_rows_with_source_fio() {
         ("randread", 8192, 4, 8)
     );
     assert_eq!(
-        (r.iops, r.iothread_cpu_pct, r.lat_p99_us),
+        (r.iops, r.iothread_cpu_pct, r.lat_p99_us.unwrap()),
         (25600.0, 42.5, 420.0)
     );
+}
+
+#[test]
+fn what_fio_cannot_know_is_empty_and_no_plot_makes_it_a_zero() {
+    let dir = scratch_dir("import-fio-empty");
+    let o = pollwise(&[
+        "import",
+        "fio",
+        "--json",
+        &job(TESTBED_JSON),
+        "--iothread-cpu",
+        "42.5",
+        "--policy",
+        "weighted:poll-weight=3",
+    ]);
+    assert_ok(&o);
+    let text = stdout(&o);
+    let r = one_row(&text);
+    assert_eq!(
+        (r.poll_cpu_pct, r.kicks_per_s, r.wakeups_per_s),
+        (None, None, None)
+    );
+    assert_eq!((r.window_mean_ns, r.window_zero_frac), (None, None));
+    assert_eq!(r.abrupt_resets, None);
+    // The loop's six columns are empty fields, not 0.
+    let line = text.lines().nth(1).unwrap();
+    assert!(line.ends_with(",42.5,,,,,,"), "{line}");
+    let csv = dir.join("testbed.csv");
+    fs::write(&csv, &text).unwrap();
+    let csv = csv.to_str().unwrap();
+    // The trade-off plot needs only what fio and the CPU source know.
+    let png = dir.join("p.png");
+    assert_ok(&pollwise(&[
+        "plot",
+        "pareto",
+        "--input",
+        csv,
+        "--out",
+        png.to_str().unwrap(),
+    ]));
+    // A heatmap of a counter fio cannot know says so instead of drawing 0.
+    let o = pollwise(&[
+        "plot",
+        "heatmap",
+        "--input",
+        csv,
+        "--x",
+        "poll-weight",
+        "--y",
+        "policy",
+        "--metric",
+        "kicks_per_s",
+        "--out",
+        dir.join("h.png").to_str().unwrap(),
+    ]);
+    assert_clean_error(&o, &["'kicks_per_s' is empty in every row"]);
 }
 
 #[test]

@@ -90,7 +90,28 @@ fn pareto_writes_png_and_svg() {
     assert_ok(&o);
     assert!(stderr(&o).contains("3 rows"), "{}", stderr(&o));
     let text = fs::read_to_string(&svg).unwrap();
-    assert!(text.contains("baseline (qemu poll-shrink=0)"));
+    // The baseline is the one setting's own rows, named in full.
+    assert!(text.contains("baseline (qemu poll-max-ns=32768 poll-shrink=0)"));
+
+    // Two qemu settings, neither at QEMU's defaults: no baseline is
+    // invented, and the command says why and what to write.
+    let two = file(
+        "two.csv",
+        "policy,params,iops,iothread_cpu_pct\nqemu,poll-max-ns=1000,10,1\nqemu,poll-max-ns=2000,20,2\n",
+    );
+    let o = pollwise(&["plot", "pareto", "--input", &two, "--out", &out("two.svg")]);
+    assert_ok(&o);
+    assert!(
+        stderr(&o).contains("no baseline marked: the baseline 'qemu' matches 2 settings"),
+        "{}",
+        stderr(&o)
+    );
+    let text = fs::read_to_string(out("two.svg")).unwrap();
+    assert!(
+        text.contains("no baseline: &apos;qemu&apos; is 2 settings")
+            || text.contains("no baseline: 'qemu' is 2 settings"),
+        "{text}"
+    );
 }
 
 #[test]

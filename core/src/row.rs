@@ -106,16 +106,16 @@ pub fn run_row(labels: RunLabels, c: &RawCounts) -> RunRow {
         iops,
         mb_per_s: iops * labels.bs as f64 / 1e6,
         lat_mean_us: us(c.latency.mean_ns),
-        lat_p50_us: us(c.latency.p50_ns),
-        lat_p99_us: us(c.latency.p99_ns),
-        lat_p999_us: us(c.latency.p999_ns),
+        lat_p50_us: Some(us(c.latency.p50_ns)),
+        lat_p99_us: Some(us(c.latency.p99_ns)),
+        lat_p999_us: Some(us(c.latency.p999_ns)),
         iothread_cpu_pct: cpu,
-        poll_cpu_pct: pct(c.poll_ns).min(cpu),
-        kicks_per_s: per_s(c.kicks),
-        wakeups_per_s: per_s(c.wakeups),
-        window_mean_ns: c.window.mean_ns(),
-        window_zero_frac: c.window.zero_frac(),
-        abrupt_resets: c.window.abrupt_resets(),
+        poll_cpu_pct: Some(pct(c.poll_ns).min(cpu)),
+        kicks_per_s: Some(per_s(c.kicks)),
+        wakeups_per_s: Some(per_s(c.wakeups)),
+        window_mean_ns: Some(c.window.mean_ns()),
+        window_zero_frac: Some(c.window.zero_frac()),
+        abrupt_resets: Some(c.window.abrupt_resets()),
     }
 }
 
@@ -157,13 +157,19 @@ mod tests {
             window,
         };
         let r = run_row(labels(), &c);
-        assert_eq!((r.iops, r.kicks_per_s, r.wakeups_per_s), (4.0, 3.0, 2.0));
+        assert_eq!(
+            (r.iops, r.kicks_per_s, r.wakeups_per_s),
+            (4.0, Some(3.0), Some(2.0))
+        );
         assert_eq!(r.mb_per_s, 4.0 * 4096.0 / 1e6);
         // 1 s of CPU over 2 s and 2 loops: a quarter of each loop's core.
-        assert_eq!((r.iothread_cpu_pct, r.poll_cpu_pct), (25.0, 5.0));
-        assert_eq!((r.lat_mean_us, r.lat_p50_us), (25.0, 50.0));
-        assert_eq!((r.lat_p99_us, r.lat_p999_us), (99.0, 99.9));
-        assert_eq!((r.window_mean_ns, r.window_zero_frac), (750.0, 0.25));
+        assert_eq!((r.iothread_cpu_pct, r.poll_cpu_pct), (25.0, Some(5.0)));
+        assert_eq!((r.lat_mean_us, r.lat_p50_us), (25.0, Some(50.0)));
+        assert_eq!((r.lat_p99_us, r.lat_p999_us), (Some(99.0), Some(99.9)));
+        assert_eq!(
+            (r.window_mean_ns, r.window_zero_frac),
+            (Some(750.0), Some(0.25))
+        );
         assert_eq!((r.source.as_str(), r.duration_ms, r.seed), ("sim", 500, 7));
     }
 
@@ -178,10 +184,11 @@ mod tests {
             ..RawCounts::default()
         };
         let r = run_row(labels(), &c);
-        for v in [r.iops, r.mb_per_s, r.kicks_per_s, r.wakeups_per_s] {
+        for v in [r.iops, r.mb_per_s] {
             assert_eq!(v, 0.0);
         }
-        assert_eq!((r.iothread_cpu_pct, r.poll_cpu_pct), (0.0, 0.0));
+        assert_eq!((r.kicks_per_s, r.wakeups_per_s), (Some(0.0), Some(0.0)));
+        assert_eq!((r.iothread_cpu_pct, r.poll_cpu_pct), (0.0, Some(0.0)));
     }
 
     #[test]
@@ -194,6 +201,6 @@ mod tests {
             ..RawCounts::default()
         };
         let r = run_row(labels(), &c);
-        assert_eq!((r.iothread_cpu_pct, r.poll_cpu_pct), (30.0, 30.0));
+        assert_eq!((r.iothread_cpu_pct, r.poll_cpu_pct), (30.0, Some(30.0)));
     }
 }

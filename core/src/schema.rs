@@ -5,7 +5,10 @@
 use serde::{Deserialize, Serialize};
 
 /// One measured or simulated run: what was run, and what it cost and gave.
-/// Field order is the CSV column order; units are in the names.
+/// Field order is the CSV column order; units are in the names. A field
+/// that is an `Option` is `None` where the source cannot know it (fio's
+/// JSON has no IOThread loop counters, and no percentiles unless fio
+/// computed them): an empty CSV field, never a 0.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunRow {
     /// `sim`, `realdev` or `qemu`.
@@ -26,20 +29,20 @@ pub struct RunRow {
     pub iops: f64,
     pub mb_per_s: f64,
     pub lat_mean_us: f64,
-    pub lat_p50_us: f64,
-    pub lat_p99_us: f64,
-    pub lat_p999_us: f64,
+    pub lat_p50_us: Option<f64>,
+    pub lat_p99_us: Option<f64>,
+    pub lat_p999_us: Option<f64>,
     /// IOThread CPU as a percentage of one core, summed over iothreads and
     /// divided by their count (so 100 means every iothread was always busy).
     pub iothread_cpu_pct: f64,
     /// The part of `iothread_cpu_pct` spent in the poll phase, busy-waiting
     /// for work (the rest is processing and going to sleep and waking).
-    pub poll_cpu_pct: f64,
-    pub kicks_per_s: f64,
-    pub wakeups_per_s: f64,
-    pub window_mean_ns: f64,
-    pub window_zero_frac: f64,
-    pub abrupt_resets: u64,
+    pub poll_cpu_pct: Option<f64>,
+    pub kicks_per_s: Option<f64>,
+    pub wakeups_per_s: Option<f64>,
+    pub window_mean_ns: Option<f64>,
+    pub window_zero_frac: Option<f64>,
+    pub abrupt_resets: Option<u64>,
 }
 
 impl RunRow {

@@ -214,7 +214,7 @@ pub fn report(
     // behaviour the proposal changes.
     let resets = |r: &ComparedPoint| r.baseline_mean().abrupt_resets;
     let trace_workload = match compared.iter().max_by_key(|r| resets(r)) {
-        Some(r) if resets(r) > 0 => shortened(args, &r.workload),
+        Some(r) if resets(r) > Some(0) => shortened(args, &r.workload),
         _ => workload.clone(),
     };
     progress(Progress::Step(&format!(

@@ -108,6 +108,7 @@ pub fn plot_compare(
             .iter()
             .filter(|r| r.iops_diff_pct < -BAND_PCT)
             .count(),
+        notes: Vec::new(),
     })
 }
 

@@ -33,7 +33,9 @@ pub struct Grid {
     pub ys: Vec<String>,
     /// `cells[yi][xi]`: (mean, number of runs), `None` when no row fell there.
     pub cells: Vec<Vec<Option<(f64, usize)>>>,
-    /// Rows used, and rows without an x or y value (left out).
+    /// Rows used, and rows left out: without an x or y value, or with the
+    /// metric empty (a value the source could not know, e.g. an imported
+    /// fio run's loop counters), which is no 0.
     pub rows: usize,
     pub skipped: usize,
     /// The policy, when every row used has the same one.
@@ -86,33 +88,18 @@ impl<'a> Axis<'a> {
 pub fn heatmap_grid(table: &Table, opts: &HeatmapOptions) -> Result<Grid, PlotError> {
     let metric = table.col(&opts.metric)?;
     let mut used: Vec<(usize, &str, &str)> = Vec::new();
+    let mut unknown = 0;
     for r in 0..table.len() {
         if let (Some(x), Some(y)) = (table.value(r, &opts.x), table.value(r, &opts.y)) {
-            if !x.is_empty() && !y.is_empty() {
+            if table.text(r, metric).is_empty() {
+                unknown += 1;
+            } else if !x.is_empty() && !y.is_empty() {
                 used.push((r, x, y));
             }
         }
     }
     if used.is_empty() {
-        let missing = [&opts.x, &opts.y]
-            .into_iter()
-            .filter(|n| (0..table.len()).all(|r| table.value(r, n).is_none()))
-            .map(|n| format!("'{n}'"))
-            .collect::<Vec<_>>();
-        let why = if missing.is_empty() {
-            "each is in some rows, but never both in one".to_string()
-        } else {
-            format!(
-                "{} found neither as a column nor in params",
-                missing.join(" and ")
-            )
-        };
-        return Err(PlotError::Invalid(format!(
-            "no row of {} has both '{}' and '{}': {why}",
-            table.path().display(),
-            opts.x,
-            opts.y,
-        )));
+        return Err(no_cells(table, opts, unknown));
     }
     let xs = Axis::new(used.iter().map(|u| u.1));
     let ys = Axis::new(used.iter().map(|u| u.2));
@@ -147,6 +134,40 @@ pub fn heatmap_grid(table: &Table, opts: &HeatmapOptions) -> Result<Grid, PlotEr
         skipped: table.len() - used.len(),
         policy: policy.flatten().map(str::to_string),
     })
+}
+
+/// Why no row of `table` gave a cell: the metric was empty in the
+/// `unknown` rows that had both keys, or no row had both.
+fn no_cells(table: &Table, opts: &HeatmapOptions, unknown: usize) -> PlotError {
+    if unknown > 0 {
+        return PlotError::Invalid(format!(
+            "'{}' is empty in every row of {} with '{}' and '{}': its source did not know it \
+             (fio's rows have no IOThread loop counters); choose another --metric",
+            opts.metric,
+            table.path().display(),
+            opts.x,
+            opts.y
+        ));
+    }
+    let missing = [&opts.x, &opts.y]
+        .into_iter()
+        .filter(|n| (0..table.len()).all(|r| table.value(r, n).is_none()))
+        .map(|n| format!("'{n}'"))
+        .collect::<Vec<_>>();
+    let why = if missing.is_empty() {
+        "each is in some rows, but never both in one".to_string()
+    } else {
+        format!(
+            "{} found neither as a column nor in params",
+            missing.join(" and ")
+        )
+    };
+    PlotError::Invalid(format!(
+        "no row of {} has both '{}' and '{}': {why}",
+        table.path().display(),
+        opts.x,
+        opts.y,
+    ))
 }
 
 /// Viridis, sampled at five stops and interpolated linearly: perceptually
@@ -202,6 +223,7 @@ pub fn plot_heatmap(
         rows: plot.grid.rows,
         series: plot.grid.xs.len() * plot.grid.ys.len(),
         outside_band: 0,
+        notes: Vec::new(),
     })
 }
 
@@ -401,6 +423,40 @@ weighted,poll-weight=3,1,99
         assert_eq!(g.cells[1][1], None);
         assert_eq!((g.rows, g.skipped), (4, 1), "the weighted row has neither");
         assert_eq!(g.policy.as_deref(), Some("qemu"));
+    }
+
+    #[test]
+    fn an_empty_metric_is_left_out_not_a_zero() {
+        let t = Table::from_reader(
+            Path::new("f.csv"),
+            "policy,params,source,kicks_per_s\n\
+             qemu,poll-max-ns=1,sim,100\n\
+             qemu,poll-max-ns=1,fio,\n\
+             qemu,poll-max-ns=2,fio,\n"
+                .as_bytes(),
+        )
+        .unwrap();
+        let opts = |x: &str| HeatmapOptions {
+            x: x.to_string(),
+            y: "policy".to_string(),
+            metric: "kicks_per_s".to_string(),
+            filters: Vec::new(),
+            title: None,
+        };
+        let g = heatmap_grid(&t, &opts("poll-max-ns")).unwrap();
+        // The cell of poll-max-ns=1 is the sim row's 100, not (100+0)/2.
+        assert_eq!(g.xs, ["1"]);
+        assert_eq!(g.cells, vec![vec![Some((100.0, 1))]]);
+        assert_eq!((g.rows, g.skipped), (1, 2));
+        let only_fio = Table::from_reader(
+            Path::new("g.csv"),
+            "policy,params,kicks_per_s\nqemu,poll-max-ns=1,\n".as_bytes(),
+        )
+        .unwrap();
+        let e = heatmap_grid(&only_fio, &opts("poll-max-ns"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("'kicks_per_s' is empty in every row"), "{e}");
     }
 
     #[test]

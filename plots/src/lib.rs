@@ -6,6 +6,7 @@
 //! `sweep` and the real-device loop all work, and draws with an embedded
 //! font so text renders on a machine without system fonts.
 
+mod baseline;
 mod compare;
 mod error;
 mod font;
@@ -13,12 +14,14 @@ pub mod frontier;
 mod heatmap;
 mod pareto;
 mod render;
+pub mod spots;
 mod style;
 pub mod table;
 mod tradeoff;
 pub mod unpair;
 mod window;
 
+pub use baseline::NoBaseline;
 pub use compare::{compare_rows, plot_compare, CompareOptions, CompareRow, BAND_PCT};
 pub use error::PlotError;
 pub use heatmap::{heatmap_grid, plot_heatmap, viridis, Grid, HeatmapOptions};
@@ -29,7 +32,7 @@ pub use tradeoff::{plot_tradeoff, Role, TradeoffPoint};
 pub use window::{decimate, plot_window, steps, window_runs, Run, WindowOptions, MAX_PANELS};
 
 /// What a plot was drawn from, for the command to report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Summary {
     /// Input rows used (after filters).
     pub rows: usize,
@@ -38,4 +41,6 @@ pub struct Summary {
     /// Compare rows losing more IOPS than the acceptance band allows; 0
     /// for the other plots.
     pub outside_band: usize,
+    /// What the picture could not show, for the command to say.
+    pub notes: Vec<String>,
 }

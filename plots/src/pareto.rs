@@ -10,10 +10,12 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use pollwise_stats::{mean_of, ratio};
 
+use crate::baseline::{BaselineSpec, NoBaseline};
 use crate::frontier::{frontier, Point};
 use crate::render::{render, Draw, Size};
+use crate::spots::{spots, Spot, SPOT_FRACTION};
 use crate::style::{self, distinct_pixels, padded, series_color, tick, varying_params, Chart};
-use crate::table::{param, Col, Filter, Table};
+use crate::table::{Col, Filter, Table};
 use crate::{PlotError, Summary};
 
 /// The columns that name a workload: rows agreeing on the ones present are
@@ -23,7 +25,8 @@ pub const WORKLOAD_COLUMNS: [&str; 5] = ["rw", "bs", "numjobs", "iodepth", "ioth
 #[derive(Debug, Clone)]
 pub struct ParetoOptions {
     /// The baseline: a policy name, optionally followed by `name=value`
-    /// parameters its rows must have, e.g. `qemu poll-max-ns=32768`.
+    /// parameters its rows must have, e.g. `qemu poll-max-ns=32768`;
+    /// parameters not named are the policy's defaults.
     pub baseline: String,
     /// Plot CPU and IOPS as % of the baseline of the same workload.
     pub normalize: bool,
@@ -55,45 +58,68 @@ pub struct Config {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParetoData {
     pub configs: Vec<Config>,
-    /// The mean of the baseline rows, if any row is the baseline.
-    pub baseline: Option<Point>,
-    pub baseline_label: String,
-    /// How many configurations the baseline rows span (more than one: the
-    /// baseline point is their mean).
-    pub baseline_configs: usize,
+    /// The baseline: one configuration (its index in `configs`, its own
+    /// rows), or why there is none.
+    pub baseline: Result<usize, NoBaseline>,
     pub normalized: bool,
     pub rows: usize,
     pub preset: Option<String>,
+    /// The axes' ranges (CPU, then IOPS), padded so markers stay inside.
+    pub ranges: ((f64, f64), (f64, f64)),
+    /// The configurations grouped by where they are drawn: each
+    /// configuration is in exactly one spot.
+    pub spots: Vec<Spot>,
 }
 
-struct BaselineSpec {
-    policy: String,
-    params: Vec<Filter>,
-}
-
-impl BaselineSpec {
-    fn parse(text: &str) -> Result<BaselineSpec, PlotError> {
-        let mut words = text.split_whitespace();
-        let policy = words.next().ok_or_else(|| {
-            PlotError::Invalid(
-                "--baseline is empty: name a policy, e.g. 'qemu' or 'qemu poll-max-ns=32768'"
-                    .to_string(),
-            )
-        })?;
-        let params = words
-            .map(|w| w.parse::<Filter>())
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(BaselineSpec {
-            policy: policy.to_string(),
-            params,
-        })
+impl ParetoData {
+    /// The baseline's point: its configuration's.
+    pub fn baseline_point(&self) -> Option<Point> {
+        self.baseline.as_ref().ok().map(|&i| self.configs[i].point)
     }
 
-    fn matches(&self, policy: &str, params: &str) -> bool {
-        policy == self.policy
-            && self.params.iter().all(|f| {
-                param(params, &f.name).is_some_and(|v| crate::table::same_value(v, &f.value))
-            })
+    /// Configuration `i` as the key names it: its policy and the parameters
+    /// that vary between that policy's configurations (all of them when it
+    /// has one).
+    pub fn setting(&self, i: usize) -> String {
+        let c = &self.configs[i];
+        let same: Vec<&str> = self
+            .configs
+            .iter()
+            .filter(|o| o.policy == c.policy)
+            .map(|o| o.params.as_str())
+            .collect();
+        let varying = varying_params(&same);
+        let mut words = vec![c.policy.clone()];
+        words.extend(
+            crate::table::param_pairs(&c.params)
+                .iter()
+                .filter(|(n, _)| same.len() == 1 || varying.iter().any(|v| v == n))
+                .map(|(n, v)| format!("{}={v}", short(n))),
+        );
+        if self.baseline == Ok(i) {
+            words.push("(baseline)".to_string());
+        }
+        words.join(" ")
+    }
+
+    /// The key beside the plot: a line per spot of one setting (`3  qemu
+    /// max-ns=0`), and for a spot of several a line with its count (`1
+    /// x8:`) and an indented line per setting. Each line names the
+    /// configuration whose colour it takes, if one.
+    pub fn key(&self) -> Vec<(String, Option<usize>)> {
+        let mut lines = Vec::new();
+        for (n, spot) in self.spots.iter().enumerate() {
+            match spot.configs[..] {
+                [one] => lines.push((format!("{}  {}", n + 1, self.setting(one)), Some(one))),
+                _ => {
+                    lines.push((format!("{}  x{}:", n + 1, spot.configs.len()), None));
+                    for &i in &spot.configs {
+                        lines.push((format!("    {}", self.setting(i)), Some(i)));
+                    }
+                }
+            }
+        }
+        lines
     }
 }
 
@@ -113,20 +139,18 @@ impl Group {
     }
 }
 
-/// One row of the table: policy, params, its point, whether it is the
-/// baseline, and its index.
-type RawRow<'a> = (&'a str, &'a str, Point, bool, usize);
+/// One row of the table: policy, params, its point, and its index.
+type RawRow<'a> = (&'a str, &'a str, Point, usize);
 
-/// Groups the table's rows into configurations and finds the baseline.
+/// Groups the table's rows into configurations, finds the baseline
+/// configuration and the spots.
 pub fn pareto_data(table: &Table, opts: &ParetoOptions) -> Result<ParetoData, PlotError> {
     let policy_col = table.col("policy")?;
     let cpu_col = table.col("iothread_cpu_pct")?;
     let iops_col = table.col("iops")?;
     let params_col = table.opt_col("params");
     let spec = BaselineSpec::parse(&opts.baseline)?;
-    let workloads = Workloads::of(table);
     let mut raw = Vec::with_capacity(table.len());
-    let mut base_by_workload: HashMap<String, Group> = HashMap::new();
     for r in 0..table.len() {
         let policy = table.text(r, policy_col);
         let params = params_col.map_or("", |c| table.text(r, c));
@@ -134,28 +158,65 @@ pub fn pareto_data(table: &Table, opts: &ParetoOptions) -> Result<ParetoData, Pl
             cpu: table.num(r, cpu_col)?,
             iops: table.num(r, iops_col)?,
         };
-        let is_base = spec.matches(policy, params);
-        if is_base {
-            base_by_workload
-                .entry(workloads.key(r))
-                .or_default()
-                .add(point);
-        }
-        raw.push((policy, params, point, is_base, r));
+        raw.push((policy, params, point, r));
     }
+    let (names, config_of) = config_index(&raw);
+    let baseline = spec.choose(&names);
     if opts.normalize {
-        normalize(&mut raw, &base_by_workload, &workloads, opts)?;
+        let base = baseline.clone().map_err(|e| match e {
+            NoBaseline::Absent { .. } => PlotError::Invalid(format!(
+                "--normalize baseline: no row of {} is the baseline '{}' (policies present: {})",
+                table.path().display(),
+                opts.baseline,
+                policies(&raw).join(", ")
+            )),
+            e => PlotError::Invalid(format!("--normalize baseline: {e}")),
+        })?;
+        normalize(&mut raw, &config_of, base, &Workloads::of(table), opts)?;
     }
-    let (configs, baseline, baseline_configs) = group_configs(&raw);
+    let configs = group_configs(&raw, &names, &config_of);
+    let points: Vec<Point> = configs.iter().map(|c| c.point).collect();
+    let ranges = ranges(&points);
+    let tol = (
+        (ranges.0 .1 - ranges.0 .0) * SPOT_FRACTION,
+        (ranges.1 .1 - ranges.1 .0) * SPOT_FRACTION,
+    );
     Ok(ParetoData {
+        spots: spots(&points, tol),
         configs,
-        baseline: (!baseline.0.is_empty()).then(|| baseline.point()),
-        baseline_label: opts.baseline.clone(),
-        baseline_configs,
+        baseline,
         normalized: opts.normalize,
         rows: table.len(),
         preset: single_preset(table),
+        ranges,
     })
+}
+
+/// The distinct (policy, params) in the order first seen, and each row's
+/// index among them.
+fn config_index<'a>(raw: &[RawRow<'a>]) -> (Vec<(&'a str, &'a str)>, Vec<usize>) {
+    let mut index: HashMap<(&str, &str), usize> = HashMap::new();
+    let mut names = Vec::new();
+    let config_of = raw
+        .iter()
+        .map(|&(policy, params, ..)| {
+            *index.entry((policy, params)).or_insert_with(|| {
+                names.push((policy, params));
+                names.len() - 1
+            })
+        })
+        .collect();
+    (names, config_of)
+}
+
+/// The axes' ranges over `points`, padded by 8% of their span.
+fn ranges(points: &[Point]) -> ((f64, f64), (f64, f64)) {
+    let xs: Vec<f64> = points.iter().map(|p| p.cpu).collect();
+    let ys: Vec<f64> = points.iter().map(|p| p.iops).collect();
+    (
+        padded(min(&xs), max(&xs), 0.08),
+        padded(min(&ys), max(&ys), 0.08),
+    )
 }
 
 /// The workload columns a table has, to tell rows of different workloads
@@ -186,22 +247,25 @@ impl<'a> Workloads<'a> {
     }
 }
 
-/// Turns every point into percentages of its workload's baseline.
+/// Turns every point into percentages of its workload's baseline: the
+/// baseline configuration's rows of that workload (seeds averaged).
 fn normalize(
     raw: &mut [RawRow<'_>],
-    base_by_workload: &HashMap<String, Group>,
+    config_of: &[usize],
+    base: usize,
     workloads: &Workloads<'_>,
     opts: &ParetoOptions,
 ) -> Result<(), PlotError> {
-    if base_by_workload.is_empty() {
-        return Err(PlotError::Invalid(format!(
-            "--normalize baseline: no row of {} is the baseline '{}' (policies present: {})",
-            workloads.table.path().display(),
-            opts.baseline,
-            policies(raw).join(", ")
-        )));
+    let mut base_by_workload: HashMap<String, Group> = HashMap::new();
+    for (&(.., point, r), &c) in raw.iter().zip(config_of) {
+        if c == base {
+            base_by_workload
+                .entry(workloads.key(r))
+                .or_default()
+                .add(point);
+        }
     }
-    for (_, _, point, _, r) in raw.iter_mut() {
+    for (_, _, point, r) in raw.iter_mut() {
         let key = workloads.key(*r);
         let base = base_by_workload.get(&key).ok_or_else(|| {
             PlotError::Invalid(format!(
@@ -228,35 +292,22 @@ fn normalize(
     Ok(())
 }
 
-/// One pass: each configuration's index by its (policy, params), the
-/// configurations in the order first seen, their sums in row order; and
-/// the baseline's points and how many configurations they span.
-fn group_configs(raw: &[RawRow<'_>]) -> (Vec<Config>, Group, usize) {
-    let mut index: HashMap<(&str, &str), usize> = HashMap::new();
-    let mut configs: Vec<(&str, &str, Group)> = Vec::new();
-    let mut baseline = Group::default();
-    let mut baseline_params: HashSet<&str> = HashSet::new();
-    for (policy, params, point, is_base, _) in raw {
-        if *is_base {
-            baseline.add(*point);
-            baseline_params.insert(params);
-        }
-        let i = *index.entry((policy, params)).or_insert_with(|| {
-            configs.push((policy, params, Group::default()));
-            configs.len() - 1
-        });
-        configs[i].2.add(*point);
+/// Each configuration's mean point over its rows, in the order first seen.
+fn group_configs(raw: &[RawRow<'_>], names: &[(&str, &str)], config_of: &[usize]) -> Vec<Config> {
+    let mut groups = vec![Group::default(); names.len()];
+    for (&(.., point, _), &c) in raw.iter().zip(config_of) {
+        groups[c].add(point);
     }
-    let configs = configs
-        .into_iter()
-        .map(|(policy, params, m)| Config {
+    names
+        .iter()
+        .zip(groups)
+        .map(|(&(policy, params), g)| Config {
             policy: policy.to_string(),
             params: params.to_string(),
-            point: m.point(),
-            runs: m.0.len(),
+            point: g.point(),
+            runs: g.0.len(),
         })
-        .collect();
-    (configs, baseline, baseline_params.len())
+        .collect()
 }
 
 /// The preset every row names, if they all name the same one.
@@ -288,21 +339,68 @@ pub fn plot_pareto(
     let mut table = crate::unpair::results_view(table)?;
     table.retain(&opts.filters)?;
     let data = pareto_data(&table, opts)?;
+    let key = data.key();
+    // The key's lines that fit beside the plot; when some do not, the last
+    // line says how many settings are left out, and so does the summary.
+    let fit = key_lines_fitting(size.height);
+    let listed = if key.len() > fit { fit - 1 } else { key.len() };
     let plot = ParetoPlot {
-        data,
         title: opts.title.clone(),
+        key: key[..listed].to_vec(),
+        unlisted: key[listed..].iter().filter(|l| l.1.is_some()).count(),
+        data,
     };
     render(&plot, out, size)?;
+    let mut notes = Vec::new();
+    if let Err(e) = &plot.data.baseline {
+        notes.push(format!("no baseline marked: {e}"));
+    }
+    if plot.unlisted > 0 {
+        notes.push(format!(
+            "{} of {} settings did not fit the key beside the plot: narrow it with --where \
+             or draw it taller with --height",
+            plot.unlisted,
+            plot.data.configs.len()
+        ));
+    }
     Ok(Summary {
         rows: plot.data.rows,
         series: plot.policy_names().len(),
         outside_band: 0,
+        notes,
     })
+}
+
+/// The key's first line.
+const KEY_TITLE: &str = "Settings by spot";
+
+/// Key lines are this far apart, in pixels.
+const KEY_LINE_PX: u32 = 20;
+
+/// How many key lines fit in a picture `height` pixels tall (under the
+/// title, above the bottom margin), at least 2.
+fn key_lines_fitting(height: u32) -> usize {
+    (height.saturating_sub(120) / KEY_LINE_PX).max(2) as usize
+}
+
+/// The key's width: its widest line, at most 40% of the picture.
+fn key_width(key: &[(String, Option<usize>)], width: u32) -> u32 {
+    let font = style::font(style::POINT_LABEL_SIZE);
+    let widest = key
+        .iter()
+        .chain(std::iter::once(&(KEY_TITLE.to_string(), None)))
+        .map(|(t, _)| font.box_size(t).map_or(0, |(w, _)| w))
+        .max()
+        .unwrap_or(0);
+    (widest + 30).min(width * 2 / 5)
 }
 
 struct ParetoPlot {
     data: ParetoData,
     title: Option<String>,
+    /// The key lines drawn, and how many settings did not fit.
+    key: Vec<(String, Option<usize>)>,
+    unlisted: usize,
 }
 
 /// Parameter names print without QEMU's common prefix, to keep labels short.
@@ -310,6 +408,11 @@ fn short(name: &str) -> &str {
     name.strip_prefix("poll-")
         .or_else(|| name.strip_prefix("oracle-"))
         .unwrap_or(name)
+}
+
+/// The simulator's clairvoyant policies (by current or old name).
+fn is_oracle(policy: &str) -> bool {
+    matches!(policy, "threshold-oracle" | "clairvoyant" | "oracle")
 }
 
 impl ParetoPlot {
@@ -321,6 +424,16 @@ impl ParetoPlot {
             .map(|c| c.policy.as_str())
             .filter(|p| seen.insert(p))
             .collect()
+    }
+
+    /// Configuration `i`'s colour: its policy's.
+    fn color(&self, i: usize) -> RGBColor {
+        let policy = self.data.configs[i].policy.as_str();
+        if is_oracle(policy) {
+            return BLACK;
+        }
+        let k = self.policy_names().iter().position(|p| *p == policy);
+        series_color(k.unwrap_or(0))
     }
 
     fn title(&self) -> String {
@@ -345,17 +458,14 @@ impl Draw for ParetoPlot {
         DB::ErrorType: 'static,
     {
         let d = &self.data;
-        let mut xs: Vec<f64> = d.configs.iter().map(|c| c.point.cpu).collect();
-        let mut ys: Vec<f64> = d.configs.iter().map(|c| c.point.iops).collect();
-        if let Some(b) = d.baseline {
-            xs.push(b.cpu);
-            ys.push(b.iops);
-        }
-        let (x0, x1) = padded(min(&xs), max(&xs), 0.08);
-        let (y0, y1) = padded(min(&ys), max(&ys), 0.08);
-
-        let mut chart = ChartBuilder::on(root)
-            .caption(self.title(), style::font(style::TITLE_SIZE))
+        let root = root.margin(10, 0, 0, 0);
+        let root = root.titled(&self.title(), style::font(style::TITLE_SIZE))?;
+        let (w, _) = root.dim_in_pixel();
+        // Measured here, where the embedded font is registered.
+        let key_w = key_width(&self.key, w);
+        let (plot_area, key_area) = root.split_horizontally(w.saturating_sub(key_w));
+        let ((x0, x1), (y0, y1)) = d.ranges;
+        let mut chart = ChartBuilder::on(&plot_area)
             .margin(20)
             .x_label_area_size(60)
             .y_label_area_size(100)
@@ -375,16 +485,13 @@ impl Draw for ParetoPlot {
             .y_label_formatter(&|v| tick(*v))
             .light_line_style(RGBColor(235, 235, 235))
             .draw()?;
-
-        // Labels are placed after every marker is drawn, frontier points
-        // first, each where it overlaps no label placed before it (or not
-        // at all), so a crowded sweep stays readable.
-        let mut labels: Vec<PointLabel> = Vec::new();
         for (i, policy) in self.policy_names().into_iter().enumerate() {
-            self.draw_policy(&mut chart, i, policy, &mut labels)?;
+            self.draw_policy(&mut chart, i, policy)?;
         }
-        place_labels(&mut chart, labels)?;
         self.draw_baseline(&mut chart)?;
+        place_labels(&mut chart, self.spot_labels())?;
+        let xs: Vec<f64> = d.configs.iter().map(|c| c.point.cpu).collect();
+        let ys: Vec<f64> = d.configs.iter().map(|c| c.point.iops).collect();
         chart
             .configure_series_labels()
             .position(legend_corner(&xs, &ys, (x0, x1), (y0, y1)))
@@ -392,90 +499,126 @@ impl Draw for ParetoPlot {
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK)
             .draw()?;
-        Ok(())
+        self.draw_key(&key_area)
     }
 }
 
 impl ParetoPlot {
-    /// One policy: its frontier as a line, a marker per configuration, and
-    /// each configuration's label (its varying parameters) into `labels`.
+    /// One policy: its frontier as a line and a marker per configuration.
     fn draw_policy<DB: DrawingBackend>(
         &self,
         chart: &mut Chart<'_, DB>,
         i: usize,
         policy: &str,
-        labels: &mut Vec<PointLabel>,
     ) -> Result<(), PlotError>
     where
         DB::ErrorType: 'static,
     {
-        let d = &self.data;
-        // The simulator's clairvoyant policies (by current or old name).
-        let is_oracle = matches!(policy, "threshold-oracle" | "clairvoyant" | "oracle");
-        let color: RGBColor = if is_oracle { BLACK } else { series_color(i) };
-        let configs: Vec<&Config> = d.configs.iter().filter(|c| c.policy == policy).collect();
+        let oracle = is_oracle(policy);
+        let color: RGBColor = if oracle { BLACK } else { series_color(i) };
+        let configs: Vec<&Config> = self
+            .data
+            .configs
+            .iter()
+            .filter(|c| c.policy == policy)
+            .collect();
         let points: Vec<Point> = configs.iter().map(|c| c.point).collect();
-        let front = frontier(&points);
-        let mut on_front = vec![false; points.len()];
-        for &k in &front {
-            on_front[k] = true;
-        }
-        let line: Vec<(f64, f64)> = front
+        let line: Vec<(f64, f64)> = frontier(&points)
             .iter()
             .map(|&k| (points[k].cpu, points[k].iops))
             .collect();
-        draw_frontier(chart, policy, is_oracle, color, &line)?;
-
-        let all_params: Vec<&str> = configs.iter().map(|c| c.params.as_str()).collect();
-        let varying = varying_params(&all_params);
-        for (k, c) in configs.iter().enumerate() {
-            let text: Vec<String> = crate::table::param_pairs(&c.params)
-                .iter()
-                .filter(|(n, _)| configs.len() == 1 || varying.iter().any(|v| v == n))
-                .map(|(n, v)| format!("{}={v}", short(n)))
-                .collect();
-            labels.push(PointLabel {
-                at: (c.point.cpu, c.point.iops),
-                text: text.join(" "),
-                color,
-                on_frontier: on_front[k],
-            });
-        }
+        draw_frontier(chart, policy, oracle, color, &line)?;
         let anno = chart.draw_series(
             configs
                 .iter()
                 .map(|c| Circle::new((c.point.cpu, c.point.iops), 6, color.filled())),
         )?;
-        if !is_oracle {
+        if !oracle {
             anno.label(policy.to_string())
                 .legend(move |(x, y)| Circle::new((x + 10, y), 6, color.filled()));
         }
         Ok(())
     }
 
-    /// The baseline: a circled cross, in the legend with what it is.
+    /// Each spot's number, with its count when several settings share it
+    /// (`2 x8`), in its policy's colour (black when policies share it).
+    fn spot_labels(&self) -> Vec<PointLabel> {
+        let d = &self.data;
+        d.spots
+            .iter()
+            .enumerate()
+            .map(|(n, s)| {
+                let first = &d.configs[s.configs[0]].policy;
+                let one_policy = s.configs.iter().all(|&i| d.configs[i].policy == *first);
+                PointLabel {
+                    at: (s.at.cpu, s.at.iops),
+                    text: match s.configs.len() {
+                        1 => format!("{}", n + 1),
+                        k => format!("{} x{k}", n + 1),
+                    },
+                    color: if one_policy {
+                        self.color(s.configs[0])
+                    } else {
+                        BLACK
+                    },
+                }
+            })
+            .collect()
+    }
+
+    /// The baseline: a circled cross on its configuration's point, in the
+    /// legend with its parameters; without one, the legend says why.
     fn draw_baseline<DB: DrawingBackend>(&self, chart: &mut Chart<'_, DB>) -> Result<(), PlotError>
     where
         DB::ErrorType: 'static,
     {
         let d = &self.data;
-        if let Some(b) = d.baseline {
-            let label = if d.baseline_configs > 1 {
-                format!(
-                    "baseline ({}, mean of {} configurations)",
-                    d.baseline_label, d.baseline_configs
-                )
-            } else {
-                format!("baseline ({})", d.baseline_label)
-            };
-            chart
-                .draw_series(std::iter::once(
-                    EmptyElement::at((b.cpu, b.iops))
-                        + Circle::new((0, 0), 13, BLACK.stroke_width(3))
-                        + Cross::new((0, 0), 8, BLACK.stroke_width(2)),
-                ))?
-                .label(label)
-                .legend(|(x, y)| Circle::new((x + 10, y), 7, BLACK.stroke_width(2)));
+        match d.baseline {
+            Ok(i) => {
+                let c = &d.configs[i];
+                let run = format!("{} {}", c.policy, c.params);
+                let label = format!("baseline ({})", run.trim_end());
+                chart
+                    .draw_series(std::iter::once(
+                        EmptyElement::at((c.point.cpu, c.point.iops))
+                            + Circle::new((0, 0), 13, BLACK.stroke_width(3))
+                            + Cross::new((0, 0), 8, BLACK.stroke_width(2)),
+                    ))?
+                    .label(label)
+                    .legend(|(x, y)| Circle::new((x + 10, y), 7, BLACK.stroke_width(2)));
+            }
+            Err(ref e) => {
+                chart
+                    .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())?
+                    .label(e.short())
+                    .legend(|(x, y)| Cross::new((x + 10, y), 6, RED.stroke_width(2)));
+            }
+        }
+        Ok(())
+    }
+
+    /// The key: every spot's number and settings, down the right side.
+    fn draw_key<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), PlotError>
+    where
+        DB::ErrorType: 'static,
+    {
+        let size = style::POINT_LABEL_SIZE;
+        let mut y = 30;
+        let mut line = |text: &str, color: RGBColor| -> Result<(), PlotError> {
+            area.draw(&Text::new(
+                text.to_string(),
+                (8, y),
+                style::text(size).color(&color),
+            ))?;
+            y += KEY_LINE_PX as i32;
+            Ok(())
+        };
+        line(KEY_TITLE, BLACK)?;
+        for (text, config) in &self.key {
+            line(text, config.map_or(BLACK, |i| self.color(i)))?;
+        }
+        if self.unlisted > 0 {
+            line(&format!("... {} more settings", self.unlisted), BLACK)?;
         }
         Ok(())
     }
@@ -510,46 +653,44 @@ where
     Ok(())
 }
 
-/// Draws each label beside its point where it stays inside the plot and
-/// overlaps no label placed before it; frontier points' labels first.
+/// Draws each label beside its point, where it stays inside the plot and
+/// overlaps no label placed before it if there is such a place, else at
+/// the first place inside the plot: a spot's number is never left out.
 fn place_labels<DB: DrawingBackend>(
     chart: &mut Chart<'_, DB>,
-    mut labels: Vec<PointLabel>,
+    labels: Vec<PointLabel>,
 ) -> Result<(), PlotError>
 where
     DB::ErrorType: 'static,
 {
-    labels.sort_by_key(|l| !l.on_frontier);
     let mut placed: Vec<Rect> = Vec::new();
     let size = style::POINT_LABEL_SIZE;
     let (xr, yr) = chart.plotting_area().get_pixel_range();
-    for l in labels.iter().filter(|l| !l.text.is_empty()) {
+    for l in &labels {
         let (w, h) = style::font(size).box_size(&l.text).unwrap_or((0, 0));
         let (w, h) = (w as i32, h as i32);
         let (px, py) = chart.backend_coord(&l.at);
+        let rect = |(dx, dy): (i32, i32)| Rect {
+            x0: px + dx,
+            y0: py + dy,
+            x1: px + dx + w,
+            y1: py + dy + h,
+        };
+        let inside =
+            |r: &Rect| r.x0 >= xr.start && r.x1 <= xr.end && r.y0 >= yr.start && r.y1 <= yr.end;
         let spots = [(9, -h - 4), (9, 4), (-9 - w, -h - 4), (-9 - w, 4)];
-        let free = spots.into_iter().find(|&(dx, dy)| {
-            let r = Rect {
-                x0: px + dx,
-                y0: py + dy,
-                x1: px + dx + w,
-                y1: py + dy + h,
-            };
-            let inside = r.x0 >= xr.start && r.x1 <= xr.end && r.y0 >= yr.start && r.y1 <= yr.end;
-            inside && placed.iter().all(|p| !p.overlaps(&r))
+        let free = spots.into_iter().find(|&o| {
+            let r = rect(o);
+            inside(&r) && placed.iter().all(|p| !p.overlaps(&r))
         });
-        if let Some((dx, dy)) = free {
-            placed.push(Rect {
-                x0: px + dx,
-                y0: py + dy,
-                x1: px + dx + w,
-                y1: py + dy + h,
-            });
-            let font = style::text(size).color(&l.color);
-            chart.draw_series(std::iter::once(
-                EmptyElement::at(l.at) + Text::new(l.text.clone(), (dx, dy), font),
-            ))?;
-        }
+        let (dx, dy) = free
+            .or_else(|| spots.into_iter().find(|&o| inside(&rect(o))))
+            .unwrap_or(spots[0]);
+        placed.push(rect((dx, dy)));
+        let font = style::text(size).color(&l.color);
+        chart.draw_series(std::iter::once(
+            EmptyElement::at(l.at) + Text::new(l.text.clone(), (dx, dy), font),
+        ))?;
     }
     Ok(())
 }
@@ -586,7 +727,6 @@ struct PointLabel {
     at: (f64, f64),
     text: String,
     color: RGBColor,
-    on_frontier: bool,
 }
 
 /// A label's box in pixels.
@@ -646,8 +786,9 @@ weighted,poll-weight=2,randread,8192,4,1,2100,40
                 iops: 1500.0
             }
         );
+        assert_eq!(d.baseline, Ok(0));
         assert_eq!(
-            d.baseline,
+            d.baseline_point(),
             Some(Point {
                 cpu: 65.0,
                 iops: 1500.0
@@ -668,7 +809,7 @@ weighted,poll-weight=2,randread,8192,4,1,2100,40
         assert!((w.cpu - 77.5).abs() < 1e-9, "{w:?}");
         assert!((w.iops - 97.5).abs() < 1e-9, "{w:?}");
         assert_eq!(
-            d.baseline,
+            d.baseline_point(),
             Some(Point {
                 cpu: 100.0,
                 iops: 100.0
@@ -677,12 +818,13 @@ weighted,poll-weight=2,randread,8192,4,1,2100,40
     }
 
     #[test]
-    fn several_baseline_rows_of_one_workload_are_averaged() {
+    fn the_baseline_is_one_settings_rows_never_a_mean_of_settings() {
         let t = table(
             "policy,params,rw,iops,iothread_cpu_pct
 qemu,poll-max-ns=1000,randread,1000,40
-qemu,poll-max-ns=2000,randread,3000,60
-fixed,poll-ns=5,randread,1000,25
+qemu,poll-max-ns=32768,randread,3000,60
+qemu,poll-max-ns=32768,randread,3400,64
+fixed,poll-ns=5,randread,1000,31
 ",
         );
         let opts = ParetoOptions {
@@ -690,13 +832,101 @@ fixed,poll-ns=5,randread,1000,25
             ..ParetoOptions::default()
         };
         let d = pareto_data(&t, &opts).unwrap();
-        // Baseline mean: CPU 50, IOPS 2000; fixed: 25/50 = 50 %, 1000/2000 = 50 %.
+        // The baseline is qemu at its default poll-max-ns, its two rows
+        // (seeds) averaged: CPU 62, IOPS 3200; fixed: 50 %, 31.25 %.
+        assert_eq!(d.baseline, Ok(1));
         assert_eq!(
             d.configs[2].point,
             Point {
                 cpu: 50.0,
-                iops: 50.0
+                iops: 31.25
             }
+        );
+        // Two qemu settings, neither at the defaults: no baseline, and
+        // normalizing says how to name one.
+        let t = table(
+            "policy,params,rw,iops,iothread_cpu_pct
+qemu,poll-max-ns=1000,randread,1000,40
+qemu,poll-max-ns=2000,randread,3000,60
+",
+        );
+        let d = pareto_data(&t, &ParetoOptions::default()).unwrap();
+        assert_eq!(d.baseline_point(), None);
+        let e = pareto_data(&t, &opts).unwrap_err().to_string();
+        assert!(
+            e.contains("matches 2 settings") && e.contains("--baseline 'qemu poll-max-ns=1000'"),
+            "{e}"
+        );
+    }
+
+    /// Ten qemu settings of a sweep, eight of which land on one point
+    /// (every window above the device's latency polls alike), two seeds each.
+    fn sweep_of_ten() -> Table {
+        let mut csv = String::from("policy,params,seed,iops,iothread_cpu_pct\n");
+        for max_ns in [0, 4000, 16000, 32768, 65536] {
+            for shrink in [0, 2] {
+                for seed in [1, 2] {
+                    let (iops, cpu) = match max_ns {
+                        0 => (167_900 + seed, 83.0),
+                        _ => (193_500 + seed + shrink, 100.0),
+                    };
+                    csv.push_str(&format!(
+                        "qemu,poll-max-ns={max_ns} poll-grow=0 poll-shrink={shrink},{seed},{iops},{cpu}\n"
+                    ));
+                }
+            }
+        }
+        table(&csv)
+    }
+
+    #[test]
+    fn coincident_settings_are_one_spot_and_the_key_names_each() {
+        let d = pareto_data(&sweep_of_ten(), &ParetoOptions::default()).unwrap();
+        assert_eq!(d.configs.len(), 10);
+        let sizes: Vec<usize> = d.spots.iter().map(|s| s.configs.len()).collect();
+        assert_eq!(sizes, vec![2, 8]);
+        let key = d.key();
+        assert_eq!(key[0].0, "1  x2:");
+        assert_eq!(key[3].0, "2  x8:");
+        // Every setting has its own line in the key, once.
+        for max_ns in [0, 4000, 16000, 32768, 65536] {
+            for shrink in [0, 2] {
+                let name = format!("qemu max-ns={max_ns} shrink={shrink}");
+                let lines = key.iter().filter(|(t, _)| {
+                    t.trim_start() == name || t.trim_start() == format!("{name} (baseline)")
+                });
+                assert_eq!(lines.count(), 1, "{name} in {key:?}");
+            }
+        }
+        assert_eq!(key.iter().filter(|l| l.1.is_some()).count(), 10);
+    }
+
+    #[test]
+    fn the_baseline_marker_is_the_baseline_runs_own_point() {
+        let d = pareto_data(&sweep_of_ten(), &ParetoOptions::default()).unwrap();
+        let b = d.baseline.clone().unwrap();
+        assert_eq!(
+            d.configs[b].params,
+            "poll-max-ns=32768 poll-grow=0 poll-shrink=0"
+        );
+        // The mean of its two seeds' rows: 193501 and 193502 IOPS at 100 %.
+        assert_eq!(
+            d.baseline_point(),
+            Some(Point {
+                cpu: 100.0,
+                iops: 193_501.5
+            })
+        );
+        // A baseline no row is: no point, and the reason.
+        let opts = ParetoOptions {
+            baseline: "weighted".to_string(),
+            ..ParetoOptions::default()
+        };
+        let d = pareto_data(&sweep_of_ten(), &opts).unwrap();
+        assert_eq!(d.baseline_point(), None);
+        assert_eq!(
+            d.baseline.unwrap_err().short(),
+            "no baseline: no 'weighted' row"
         );
     }
 
@@ -714,7 +944,7 @@ qemu,poll-max-ns=2000,3000,60
         };
         let d = pareto_data(&t, &opts).unwrap();
         assert_eq!(
-            d.baseline,
+            d.baseline_point(),
             Some(Point {
                 cpu: 60.0,
                 iops: 3000.0

@@ -257,6 +257,7 @@ pub fn plot_window(
         rows: table.len(),
         series: plot.runs.len(),
         outside_band: 0,
+        notes: Vec::new(),
     })
 }
 

@@ -1,8 +1,10 @@
 //! The pareto and heatmap grouping (hash maps, O(n)) give exactly what the
-//! straightforward quadratic scans they replaced give, on random tables.
+//! straightforward quadratic scans they replaced give, on random tables;
+//! the pareto baseline is one setting's rows, as a plain scan finds it.
 
 use std::path::Path;
 
+use pollwise_core::{Params, PolicyKind};
 use pollwise_plots::frontier::Point;
 use pollwise_plots::table::{param, same_value, Filter};
 use pollwise_plots::{
@@ -106,69 +108,96 @@ impl Mean {
 }
 
 /// (policy, params, point, runs) per configuration, in the order first
-/// seen; the baseline point; how many configurations it spans.
-type RefPareto = (Vec<(String, String, Point, usize)>, Option<Point>, usize);
+/// seen; the baseline configuration's index, if one.
+type RefPareto = (Vec<(String, String, Point, usize)>, Option<usize>);
 
 fn reference_pareto(t: &Table, baseline: &str, normalize: bool) -> Option<RefPareto> {
-    let (mut raw, bases) = reference_rows(t, baseline);
+    let mut raw = reference_rows(t);
+    let base = reference_baseline(&raw, baseline);
     if normalize {
-        for (_, _, point, _, r) in raw.iter_mut() {
+        let (_, base_params) = base.clone()?;
+        let rows = raw.clone();
+        for (_, _, point, r) in raw.iter_mut() {
             let w = reference_workload(t, *r);
-            let base = bases.iter().find(|(k, _)| *k == w)?.1.point();
-            if base.cpu <= 0.0 || base.iops <= 0.0 {
+            let mut m = Mean::default();
+            for (p, q, bp, br) in &rows {
+                if *p == baseline.split_whitespace().next().unwrap()
+                    && *q == base_params
+                    && reference_workload(t, *br) == w
+                {
+                    m.add(*bp);
+                }
+            }
+            if m.n == 0 {
                 return None;
             }
-            point.cpu = point.cpu / base.cpu * 100.0;
-            point.iops = point.iops / base.iops * 100.0;
+            let b = m.point();
+            if b.cpu <= 0.0 || b.iops <= 0.0 {
+                return None;
+            }
+            point.cpu = point.cpu / b.cpu * 100.0;
+            point.iops = point.iops / b.iops * 100.0;
         }
     }
-    Some(reference_configs(&raw))
+    let configs = reference_configs(&raw);
+    let index = base.and_then(|(p, q)| configs.iter().position(|c| c.0 == p && c.1 == q));
+    Some((configs, index))
 }
 
-/// (policy, params, point, is the baseline, row index) per row.
-type RefRow = (String, String, Point, bool, usize);
+/// (policy, params, point, row index) per row.
+type RefRow = (String, String, Point, usize);
 
-/// Every row, and the mean baseline point of each workload.
-fn reference_rows(t: &Table, baseline: &str) -> (Vec<RefRow>, Vec<(String, Mean)>) {
-    let mut words = baseline.split_whitespace();
-    let base_policy = words.next().unwrap();
-    let base_params: Vec<Filter> = words.map(|w| w.parse().unwrap()).collect();
-    let is_base = |policy: &str, params: &str| {
-        policy == base_policy
-            && base_params
-                .iter()
-                .all(|f| param(params, &f.name).is_some_and(|v| same_value(v, &f.value)))
-    };
+fn reference_rows(t: &Table) -> Vec<RefRow> {
     let (pc, cc, ic) = (
         t.col("policy").unwrap(),
         t.col("iothread_cpu_pct").unwrap(),
         t.col("iops").unwrap(),
     );
     let params_col = t.opt_col("params");
-    let mut raw = Vec::new();
-    let mut bases: Vec<(String, Mean)> = Vec::new();
-    for r in 0..t.len() {
-        let policy = t.text(r, pc).to_string();
-        let params = params_col.map_or("", |c| t.text(r, c)).to_string();
-        let point = Point {
-            cpu: t.num(r, cc).unwrap(),
-            iops: t.num(r, ic).unwrap(),
-        };
-        let b = is_base(&policy, &params);
-        if b {
-            let w = reference_workload(t, r);
-            match bases.iter_mut().find(|(k, _)| *k == w) {
-                Some((_, m)) => m.add(point),
-                None => {
-                    let mut m = Mean::default();
-                    m.add(point);
-                    bases.push((w, m));
-                }
-            }
+    (0..t.len())
+        .map(|r| {
+            let params = params_col.map_or("", |c| t.text(r, c)).to_string();
+            let point = Point {
+                cpu: t.num(r, cc).unwrap(),
+                iops: t.num(r, ic).unwrap(),
+            };
+            (t.text(r, pc).to_string(), params, point, r)
+        })
+        .collect()
+}
+
+/// The baseline's (policy, params): the one setting with the named
+/// parameters, or of several the one with every other parameter at the
+/// policy's default.
+fn reference_baseline(raw: &[RefRow], baseline: &str) -> Option<(String, String)> {
+    let mut words = baseline.split_whitespace();
+    let base_policy = words.next().unwrap();
+    let named: Vec<Filter> = words.map(|w| w.parse().unwrap()).collect();
+    let mut matching: Vec<String> = Vec::new();
+    for (policy, params, ..) in raw {
+        let ok = policy == base_policy
+            && named
+                .iter()
+                .all(|f| param(params, &f.name).is_some_and(|v| same_value(v, &f.value)));
+        if ok && !matching.contains(params) {
+            matching.push(params.clone());
         }
-        raw.push((policy, params, point, b, r));
     }
-    (raw, bases)
+    if matching.len() > 1 {
+        let defaults = PolicyKind::from_name(base_policy)
+            .map(|k| Params::defaults(k).pairs())
+            .unwrap_or_default();
+        matching.retain(|params| {
+            defaults.iter().all(|(n, d)| {
+                named.iter().any(|f| f.name == *n)
+                    || param(params, n).is_none_or(|v| same_value(v, &d.to_string()))
+            })
+        });
+    }
+    match &matching[..] {
+        [one] => Some((base_policy.to_string(), one.clone())),
+        _ => None,
+    }
 }
 
 /// Row `r`'s workload as `name=value` pairs.
@@ -180,19 +209,10 @@ fn reference_workload(t: &Table, r: usize) -> String {
         .join(" ")
 }
 
-/// The configurations in the order first seen, the baseline, and how many
-/// configurations it spans.
-fn reference_configs(raw: &[RefRow]) -> RefPareto {
+/// The configurations in the order first seen.
+fn reference_configs(raw: &[RefRow]) -> Vec<(String, String, Point, usize)> {
     let mut configs: Vec<(String, String, Mean)> = Vec::new();
-    let mut baseline = Mean::default();
-    let mut seen: Vec<String> = Vec::new();
-    for (policy, params, point, b, _) in raw {
-        if *b {
-            baseline.add(*point);
-            if !seen.contains(params) {
-                seen.push(params.clone());
-            }
-        }
+    for (policy, params, point, _) in raw {
         match configs
             .iter_mut()
             .find(|(p, q, _)| p == policy && q == params)
@@ -205,14 +225,10 @@ fn reference_configs(raw: &[RefRow]) -> RefPareto {
             }
         }
     }
-    (
-        configs
-            .into_iter()
-            .map(|(p, q, m)| (p, q, m.point(), m.n))
-            .collect(),
-        (baseline.n > 0).then(|| baseline.point()),
-        seen.len(),
-    )
+    configs
+        .into_iter()
+        .map(|(p, q, m)| (p, q, m.point(), m.n))
+        .collect()
 }
 
 fn reference_axis(values: &[&str]) -> Vec<String> {
@@ -240,6 +256,7 @@ fn reference_grid(t: &Table, x: &str, y: &str, metric: &str) -> Option<Grid> {
     let m = t.col(metric).unwrap();
     let used: Vec<(usize, &str, &str)> = (0..t.len())
         .filter_map(|r| match (t.value(r, x), t.value(r, y)) {
+            (Some(_), Some(_)) if t.text(r, m).is_empty() => None,
             (Some(a), Some(b)) if !a.is_empty() && !b.is_empty() => Some((r, a, b)),
             _ => None,
         })
@@ -288,8 +305,7 @@ fn flat(d: &ParetoData) -> RefPareto {
             .iter()
             .map(|c| (c.policy.clone(), c.params.clone(), c.point, c.runs))
             .collect(),
-        d.baseline,
-        d.baseline_configs,
+        d.baseline.clone().ok(),
     )
 }
 

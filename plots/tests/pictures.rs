@@ -167,7 +167,18 @@ fn pareto_normalized_and_svg() {
     );
     assert!(svg.contains("IOPS (% of baseline)"));
     assert!(svg.contains("relative to the baseline"));
-    assert!(svg.contains("baseline (qemu, mean of 2 configurations)"));
+    // The baseline is the qemu setting at its default poll-max-ns, named
+    // with its parameters; the key beside the plot lists every setting.
+    assert!(svg.contains("baseline (qemu poll-max-ns=32768 poll-shrink=0)"));
+    assert!(svg.contains("Settings by spot"));
+    for setting in [
+        "qemu max-ns=8192",
+        "weighted weight=2",
+        "weighted weight=3",
+        "threshold-oracle",
+    ] {
+        assert!(svg.contains(setting), "{setting} is not in the key");
+    }
 }
 
 #[test]

@@ -745,14 +745,17 @@ mod tests {
         let r = &rows[0];
         assert_eq!((r.source.as_str(), r.iothreads, r.seed), ("qemu", 1, 7));
         assert_eq!(
-            (r.iops, r.kicks_per_s, r.wakeups_per_s),
+            (r.iops, r.kicks_per_s.unwrap(), r.wakeups_per_s.unwrap()),
             (2000.0, 15.0, 25.0)
         );
         assert_eq!(r.mb_per_s, 2000.0 * 4096.0 / 1e6);
-        assert_eq!((r.iothread_cpu_pct, r.poll_cpu_pct), (15.0, 1.0));
-        assert_eq!((r.lat_mean_us, r.lat_p999_us), (25.0, 99.9));
-        assert_eq!((r.window_mean_ns, r.window_zero_frac), (1500.0, 0.1));
-        assert_eq!(r.abrupt_resets, 2);
+        assert_eq!((r.iothread_cpu_pct, r.poll_cpu_pct.unwrap()), (15.0, 1.0));
+        assert_eq!((r.lat_mean_us, r.lat_p999_us.unwrap()), (25.0, 99.9));
+        assert_eq!(
+            (r.window_mean_ns.unwrap(), r.window_zero_frac.unwrap()),
+            (1500.0, 0.1)
+        );
+        assert_eq!(r.abrupt_resets.unwrap(), 2);
     }
 
     #[test]

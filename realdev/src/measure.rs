@@ -162,12 +162,20 @@ mod tests {
         // Mean of 10, 20, 30, 40 us, within the histogram's resolution
         // (3 significant digits: buckets of 32 ns at 40 us).
         assert!((row.lat_mean_us - 25.0).abs() < 0.1, "{}", row.lat_mean_us);
-        assert!((row.lat_p50_us - 20.0).abs() < 0.1, "{}", row.lat_p50_us);
-        assert!((row.lat_p99_us - 40.0).abs() < 0.1, "{}", row.lat_p99_us);
+        assert!(
+            (row.lat_p50_us.unwrap() - 20.0).abs() < 0.1,
+            "{}",
+            row.lat_p50_us.unwrap()
+        );
+        assert!(
+            (row.lat_p99_us.unwrap() - 40.0).abs() < 0.1,
+            "{}",
+            row.lat_p99_us.unwrap()
+        );
         assert_eq!(row.iothread_cpu_pct, 40.0);
-        assert_eq!(row.poll_cpu_pct, 10.0);
-        assert_eq!(row.kicks_per_s, 4.0);
-        assert_eq!(row.wakeups_per_s, 50.0);
+        assert_eq!(row.poll_cpu_pct.unwrap(), 10.0);
+        assert_eq!(row.kicks_per_s.unwrap(), 4.0);
+        assert_eq!(row.wakeups_per_s.unwrap(), 50.0);
         assert_eq!(row.duration_ms, 500);
         assert_eq!(row.source, "realdev");
         assert_eq!(row.numjobs, 2);

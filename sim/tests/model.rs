@@ -56,15 +56,20 @@ fn never_polling_pays_two_wakeups_and_a_kick_per_io() {
     // Latency: from the request entering the queue to fio reaping it, the
     // cycle minus fio's own G.
     close(row.lat_mean_us, 18.1, 0.02, "lat_mean_us");
-    close(row.lat_p99_us, 18.1, 0.02, "lat_p99_us");
+    close(row.lat_p99_us.unwrap(), 18.1, 0.02, "lat_p99_us");
     // Every submission finds notifications enabled.
-    close(row.kicks_per_s, row.iops, 10.0, "kicks_per_s");
-    close(row.wakeups_per_s, 2.0 * row.iops, 20.0, "wakeups_per_s");
+    close(row.kicks_per_s.unwrap(), row.iops, 10.0, "kicks_per_s");
+    close(
+        row.wakeups_per_s.unwrap(),
+        2.0 * row.iops,
+        20.0,
+        "wakeups_per_s",
+    );
     // CPU: 2 x (I + C) + SB + S + CP + N = 1900 ns per cycle.
     close(row.iothread_cpu_pct, 100.0 * 1900.0 / 19100.0, 0.05, "cpu");
-    close(row.poll_cpu_pct, 0.0, 0.0, "poll cpu");
-    close(row.window_mean_ns, 0.0, 0.0, "window");
-    close(row.window_zero_frac, 1.0, 0.0, "zero frac");
+    close(row.poll_cpu_pct.unwrap(), 0.0, 0.0, "poll cpu");
+    close(row.window_mean_ns.unwrap(), 0.0, 0.0, "window");
+    close(row.window_zero_frac.unwrap(), 1.0, 0.0, "zero frac");
 }
 
 #[test]
@@ -76,13 +81,13 @@ fn polling_through_every_gap_removes_wakeups_and_kicks() {
     let p = params(PolicyKind::Fixed, &[("poll-max-ns", "1000000")]);
     let row = simulate(&tiny(), &qd1(), &p, 1).unwrap();
     assert_iops(row.iops, 14540.0);
-    close(row.kicks_per_s, 0.0, 0.0, "kicks");
-    close(row.wakeups_per_s, 0.0, 0.0, "wakeups");
+    close(row.kicks_per_s.unwrap(), 0.0, 0.0, "kicks");
+    close(row.wakeups_per_s.unwrap(), 0.0, 0.0, "wakeups");
     // The thread is always polling or processing.
     close(row.iothread_cpu_pct, 100.0, 0.01, "cpu");
     // Processing is 1300 ns of each cycle; the rest is polling.
     close(
-        row.poll_cpu_pct,
+        row.poll_cpu_pct.unwrap(),
         100.0 * 13240.0 / 14540.0,
         0.05,
         "poll cpu",
@@ -103,8 +108,8 @@ fn the_oracle_polls_only_for_gaps_under_its_threshold() {
     );
     let row = simulate(&tiny(), &qd1(), &p, 1).unwrap();
     assert_iops(row.iops, 16820.0);
-    close(row.kicks_per_s, 0.0, 0.0, "kicks");
-    close(row.wakeups_per_s, row.iops, 10.0, "wakeups");
+    close(row.kicks_per_s.unwrap(), 0.0, 0.0, "kicks");
+    close(row.wakeups_per_s.unwrap(), row.iops, 10.0, "wakeups");
 }
 
 #[test]
@@ -131,8 +136,8 @@ fn the_clairvoyant_prices_each_event_by_its_kind() {
     );
     let row = simulate(&tiny(), &qd1(), &p, 1).unwrap();
     assert_iops(row.iops, 16820.0);
-    close(row.kicks_per_s, 0.0, 0.0, "kicks");
-    close(row.wakeups_per_s, row.iops, 10.0, "wakeups");
+    close(row.kicks_per_s.unwrap(), 0.0, 0.0, "kicks");
+    close(row.wakeups_per_s.unwrap(), row.iops, 10.0, "wakeups");
     // At a price of 0.3 the submission is not worth its 2200 ns either
     // (300 + 0.3 x 5000 = 1800): every event is blocked for, as with `off`.
     let p = params(PolicyKind::Clairvoyant, &[("delay-price-milli", "300")]);
@@ -140,9 +145,9 @@ fn the_clairvoyant_prices_each_event_by_its_kind() {
     let off = simulate(&tiny(), &qd1(), &Params::defaults(PolicyKind::Off), 1).unwrap();
     close(cheap.iops, off.iops, 0.001 * off.iops, "iops like off");
     close(
-        cheap.kicks_per_s,
-        off.kicks_per_s,
-        0.001 * off.kicks_per_s,
+        cheap.kicks_per_s.unwrap(),
+        off.kicks_per_s.unwrap(),
+        0.001 * off.kicks_per_s.unwrap(),
         "kicks like off",
     );
     // At a price of 10 both gaps are polled: no wake-ups at all.
@@ -151,7 +156,7 @@ fn the_clairvoyant_prices_each_event_by_its_kind() {
         &[("poll-max-ns", "1000000"), ("delay-price-milli", "10000")],
     );
     let dear = simulate(&tiny(), &qd1(), &p, 1).unwrap();
-    close(dear.wakeups_per_s, 0.0, 0.0, "wakeups");
+    close(dear.wakeups_per_s.unwrap(), 0.0, 0.0, "wakeups");
     assert!(dear.iops > row.iops && row.iops > cheap.iops);
 }
 
@@ -177,9 +182,9 @@ fn qemu_on_a_steady_device_grows_to_the_gaps_it_sees() {
     // wake-ups in the measured interval, the cycle of the polling case.
     let row = simulate(&tiny(), &qd1(), &Params::defaults(PolicyKind::Qemu), 1).unwrap();
     assert_iops(row.iops, 14540.0);
-    close(row.wakeups_per_s, 0.0, 0.0, "wakeups");
-    close(row.window_mean_ns, 16000.0, 0.0, "window");
-    assert_eq!(row.abrupt_resets, 0);
+    close(row.wakeups_per_s.unwrap(), 0.0, 0.0, "wakeups");
+    close(row.window_mean_ns.unwrap(), 16000.0, 0.0, "window");
+    assert_eq!(row.abrupt_resets.unwrap(), 0);
 }
 
 #[test]
@@ -326,7 +331,12 @@ fn a_doorbell_left_readable_by_polling_keeps_the_loop_awake() {
     let fixed = params(PolicyKind::Fixed, &[("poll-max-ns", "15000")]);
     let row = simulate(&slow_guest(false), &qd1(), &fixed, 1).unwrap();
     assert_iops(row.iops, 35_820.0);
-    close(row.wakeups_per_s, row.iops, 10.0, "wakeups without");
+    close(
+        row.wakeups_per_s.unwrap(),
+        row.iops,
+        10.0,
+        "wakeups without",
+    );
     // With them, the completion found by polling leaves the AIO eventfd
     // readable, so when the window runs out 15000 ns after the completion's
     // iteration ends, ppoll() returns at once (P later, I of work) and the
@@ -337,8 +347,8 @@ fn a_doorbell_left_readable_by_polling_keeps_the_loop_awake() {
     // no kick, no wake-up, and the thread always busy.
     let row = simulate(&slow_guest(true), &qd1(), &fixed, 1).unwrap();
     assert_iops(row.iops, 33_540.0);
-    close(row.wakeups_per_s, 0.0, 0.0, "wakeups with");
-    close(row.kicks_per_s, 0.0, 0.0, "kicks with");
+    close(row.wakeups_per_s.unwrap(), 0.0, 0.0, "wakeups with");
+    close(row.kicks_per_s.unwrap(), 0.0, 0.0, "kicks with");
     close(row.iothread_cpu_pct, 100.0, 0.01, "cpu with");
     // The switch is written only when it is on.
     assert!(!slow_guest(false).to_toml().contains("stale_eventfd"));

@@ -85,6 +85,9 @@ pub fn run(ui: &dyn Ui, cmd: &PlotCmd, common: &Common) -> Result<()> {
         "wrote {out} ({} rows, {} {what})",
         s.rows, s.series
     ));
+    for n in &s.notes {
+        ui.note(n);
+    }
     if s.outside_band > 0 {
         let band = pollwise_plots::BAND_PCT;
         ui.note(&format!(

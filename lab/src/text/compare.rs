@@ -234,7 +234,7 @@ fn write_row<W: Write>(
     let predicted = if predicted { "  prediction" } else { "" };
     writeln!(
         out,
-        "{:<9} {:>5} {:>4} {:>5}  {:>9.0} {:>9.0} {:>+7.2} {:>5}  {:>6.1} {:>6.1} {:>+7.1} {:>+7.1}  {:>9} {:>9}  {:>7.1} {:>7.1}  {:>7.1} {:>7.1}  {}{}{}",
+        "{:<9} {:>5} {:>4} {:>5}  {:>9.0} {:>9.0} {:>+7.2} {:>5}  {:>6.1} {:>6.1} {:>+7.1} {:>+7.1}  {:>9} {:>9}  {:>7} {:>7}  {:>7} {:>7}  {}{}{}",
         w.rw.name(),
         bs_text(w.bs),
         w.numjobs,
@@ -249,10 +249,10 @@ fn write_row<W: Write>(
         p.cpu_diff_pct(),
         per_core_text(b.iops, b.iothread_cpu_pct, w.iothreads),
         per_core_text(c.iops, c.iothread_cpu_pct, w.iothreads),
-        b.lat_p50_us,
-        c.lat_p50_us,
-        b.lat_p99_us,
-        c.lat_p99_us,
+        super::known(b.lat_p50_us, 1),
+        super::known(c.lat_p50_us, 1),
+        super::known(b.lat_p99_us, 1),
+        super::known(c.lat_p99_us, 1),
         v.label(),
         interval,
         predicted

@@ -37,6 +37,12 @@ pub fn per_core_text(iops: f64, cpu_pct: f64, iothreads: u32) -> String {
     iops_per_core(iops, cpu_pct, iothreads).map_or_else(|| "-".into(), |v| format!("{v:.0}"))
 }
 
+/// A value the source may not know, with `digits` decimals, or `-` when
+/// it does not (never a 0).
+pub fn known(v: Option<f64>, digits: usize) -> String {
+    v.map_or_else(|| "-".into(), |v| format!("{v:.digits$}"))
+}
+
 /// How result rows are written.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum RowFormat {
@@ -68,16 +74,20 @@ pub fn write_table<W: Write>(mut out: W, row: &RunRow) -> io::Result<()> {
         ("iops", format!("{:.0}", row.iops)),
         ("mb_per_s", format!("{:.1}", row.mb_per_s)),
         ("lat_mean_us", format!("{:.2}", row.lat_mean_us)),
-        ("lat_p50_us", format!("{:.2}", row.lat_p50_us)),
-        ("lat_p99_us", format!("{:.2}", row.lat_p99_us)),
-        ("lat_p999_us", format!("{:.2}", row.lat_p999_us)),
+        ("lat_p50_us", known(row.lat_p50_us, 2)),
+        ("lat_p99_us", known(row.lat_p99_us, 2)),
+        ("lat_p999_us", known(row.lat_p999_us, 2)),
         ("iothread_cpu_pct", format!("{:.1}", row.iothread_cpu_pct)),
-        ("poll_cpu_pct", format!("{:.1}", row.poll_cpu_pct)),
-        ("kicks_per_s", format!("{:.0}", row.kicks_per_s)),
-        ("wakeups_per_s", format!("{:.0}", row.wakeups_per_s)),
-        ("window_mean_ns", format!("{:.0}", row.window_mean_ns)),
-        ("window_zero_frac", format!("{:.3}", row.window_zero_frac)),
-        ("abrupt_resets", row.abrupt_resets.to_string()),
+        ("poll_cpu_pct", known(row.poll_cpu_pct, 1)),
+        ("kicks_per_s", known(row.kicks_per_s, 0)),
+        ("wakeups_per_s", known(row.wakeups_per_s, 0)),
+        ("window_mean_ns", known(row.window_mean_ns, 0)),
+        ("window_zero_frac", known(row.window_zero_frac, 3)),
+        (
+            "abrupt_resets",
+            row.abrupt_resets
+                .map_or_else(|| "-".into(), |n| n.to_string()),
+        ),
     ];
     for (k, v) in text {
         writeln!(out, "{k:<18} {v}")?;
@@ -135,8 +145,11 @@ pub fn write_run_summary<W: Write>(out: &mut W, r: &RunRow) -> std::io::Result<(
     writeln!(out, "bandwidth         {:.1} MB/s", r.mb_per_s)?;
     writeln!(
         out,
-        "latency (us)      mean {:.1}  p50 {:.1}  p99 {:.1}  p99.9 {:.1}",
-        r.lat_mean_us, r.lat_p50_us, r.lat_p99_us, r.lat_p999_us
+        "latency (us)      mean {:.1}  p50 {}  p99 {}  p99.9 {}",
+        r.lat_mean_us,
+        known(r.lat_p50_us, 1),
+        known(r.lat_p99_us, 1),
+        known(r.lat_p999_us, 1)
     )
 }
 
@@ -201,28 +214,65 @@ pub fn write_qemu_run<W: Write>(out: &mut W, r: &RunRow, version: &str) -> io::R
     write_run_summary(out, r)?;
     writeln!(
         out,
-        "iothread cpu      {:.1}% (busy-polling {:.1}%)",
-        r.iothread_cpu_pct, r.poll_cpu_pct
+        "iothread cpu      {:.1}% (busy-polling {}%)",
+        r.iothread_cpu_pct,
+        known(r.poll_cpu_pct, 1)
     )?;
     write_loop_lines(out, r)
 }
 
 /// What the loop did, for every real run: kicks, wake-ups and the window.
 fn write_loop_lines<W: Write>(out: &mut W, r: &RunRow) -> io::Result<()> {
-    writeln!(out, "kicks             {:.0}/s", r.kicks_per_s)?;
-    writeln!(out, "wake-ups          {:.0}/s", r.wakeups_per_s)?;
+    writeln!(out, "kicks             {}/s", known(r.kicks_per_s, 0))?;
+    writeln!(out, "wake-ups          {}/s", known(r.wakeups_per_s, 0))?;
     writeln!(
         out,
-        "window            mean {:.0} ns, zero {:.1}% of the time, {} abrupt resets",
-        r.window_mean_ns,
-        r.window_zero_frac * 100.0,
+        "window            mean {} ns, zero {}% of the time, {} abrupt resets",
+        known(r.window_mean_ns, 0),
+        known(r.window_zero_frac.map(|f| f * 100.0), 1),
         r.abrupt_resets
+            .map_or_else(|| "-".into(), |n| n.to_string())
     )
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{iops_per_core, per_core_text};
+    use super::{iops_per_core, per_core_text, write_qemu_run, write_table};
+
+    #[test]
+    fn a_value_the_source_does_not_know_prints_as_a_dash_never_a_zero() {
+        let row = pollwise_core::RunRow {
+            source: "fio".into(),
+            iops: 1000.0,
+            lat_p99_us: None,
+            poll_cpu_pct: None,
+            kicks_per_s: None,
+            wakeups_per_s: None,
+            window_mean_ns: None,
+            window_zero_frac: None,
+            abrupt_resets: None,
+            ..crate::test_row()
+        };
+        let mut table = Vec::new();
+        write_table(&mut table, &row).unwrap();
+        let table = String::from_utf8(table).unwrap();
+        for name in ["lat_p99_us", "poll_cpu_pct", "kicks_per_s", "abrupt_resets"] {
+            let line = table.lines().find(|l| l.starts_with(name)).unwrap();
+            assert!(line.ends_with(" -"), "{line}");
+        }
+        let mut run = Vec::new();
+        write_qemu_run(&mut run, &row, "10.0").unwrap();
+        let run = String::from_utf8(run).unwrap();
+        assert!(
+            run.contains("p99 -") && run.contains("busy-polling -%"),
+            "{run}"
+        );
+        assert!(run.contains("kicks             -/s"), "{run}");
+        assert!(
+            run.contains("window            mean - ns, zero -% of the time, - abrupt"),
+            "{run}"
+        );
+    }
 
     #[test]
     fn iops_per_core_divides_by_the_cores_all_iothreads_use() {

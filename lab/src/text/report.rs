@@ -125,7 +125,9 @@ impl ReportIndex<'_> {
              every row of the matrix for {} ms with {} seed(s). Each point is one setting: \
              its IOThread CPU and IOPS as a percentage of `{}` on the same row, averaged \
              over rows and seeds. Lines join each policy's non-dominated settings (less CPU \
-             and more IOPS); the ringed cross is the baseline at 100/100.\n",
+             and more IOPS); the ringed cross is the baseline at 100/100. Each spot has a \
+             number (`x3` where three settings land on it), and the key beside the plot \
+             lists every setting by spot.\n",
             self.duration_ms, self.seeds, self.baseline
         )?;
         writeln!(out, "![IOPS against IOThread CPU](pareto.png)\n")?;

@@ -2,7 +2,9 @@
 //! of the common schema (`source=fio`), one per job (the entries of one
 //! job section, `numjobs` clones, make one row; with `group_reporting` fio
 //! gives one entry per group): IOPS, bandwidth and latency; the IOThread's
-//! CPU comes from elsewhere ([`crate::formats::import`]). Refused: a job
+//! CPU comes from elsewhere ([`crate::formats::import`]); what fio cannot
+//! know (the loop's poll CPU, kicks, wake-ups and window; percentiles fio
+//! did not compute) is left empty. Refused: a job
 //! with `error != 0`, a negative number, a JSON version other than fio
 //! 3's. What has to be assumed (an option fio's JSON leaves out) is warned
 //! about.
@@ -129,16 +131,17 @@ fn row(
         iops: t.iops,
         mb_per_s: t.bytes_per_s / 1e6,
         lat_mean_us: t.lat_weighted / t.iops / 1000.0,
-        lat_p50_us: pct_us[0],
-        lat_p99_us: pct_us[1],
-        lat_p999_us: pct_us[2],
+        lat_p50_us: pct_us.map(|p| p[0]),
+        lat_p99_us: pct_us.map(|p| p[1]),
+        lat_p999_us: pct_us.map(|p| p[2]),
         iothread_cpu_pct: 0.0,
-        poll_cpu_pct: 0.0,
-        kicks_per_s: 0.0,
-        wakeups_per_s: 0.0,
-        window_mean_ns: 0.0,
-        window_zero_frac: 0.0,
-        abrupt_resets: 0,
+        // fio does not see the IOThread's loop: unknown, not 0.
+        poll_cpu_pct: None,
+        kicks_per_s: None,
+        wakeups_per_s: None,
+        window_mean_ns: None,
+        window_zero_frac: None,
+        abrupt_resets: None,
     })
 }
 
@@ -284,8 +287,9 @@ fn totals(jobs: &[&Value], origin: &str) -> Result<Totals, LabError> {
 }
 
 /// p50, p99 and p99.9 of completion latency in µs: exact from bins, else
-/// the percentile tables' IOPS-weighted mean (warned about), else 0.
-fn percentiles_us(t: &mut Totals, origin: &str, warnings: &mut Vec<String>) -> [f64; 3] {
+/// the percentile tables' IOPS-weighted mean (warned about), else
+/// unknown (warned about).
+fn percentiles_us(t: &mut Totals, origin: &str, warnings: &mut Vec<String>) -> Option<[f64; 3]> {
     let pct_us: [f64; 3] = if !t.bins.is_empty() {
         t.bins.sort_unstable();
         let total: u64 = t.bins.iter().map(|(_, n)| n).sum();
@@ -315,11 +319,11 @@ fn percentiles_us(t: &mut Totals, origin: &str, warnings: &mut Vec<String>) -> [
         [0, 1, 2].map(|i| t.pct_tables.iter().map(|(wi, t)| wi * t[i]).sum::<f64>() / w / 1000.0)
     } else {
         warnings.push(format!(
-            "{origin}: no completion latency percentiles; they are 0"
+            "{origin}: no completion latency percentiles; they are left empty"
         ));
-        [0.0; 3]
+        return None;
     };
-    pct_us
+    Some(pct_us)
 }
 
 fn parse_size(t: &str) -> Option<u64> {
@@ -376,9 +380,34 @@ mod tests {
         // 400 samples: 300 at 10 us, 99 at 20 us, 1 at 90 us.
         assert_eq!(
             (r.lat_p50_us, r.lat_p99_us, r.lat_p999_us),
-            (10.0, 20.0, 90.0)
+            (Some(10.0), Some(20.0), Some(90.0))
         );
         assert_eq!(r.iothread_cpu_pct, 12.5);
+        // fio does not see the IOThread's loop: its counters are unknown.
+        assert_eq!(
+            [r.poll_cpu_pct, r.kicks_per_s, r.wakeups_per_s],
+            [None, None, None]
+        );
+        assert_eq!((r.window_mean_ns, r.window_zero_frac), (None, None));
+        assert_eq!(r.abrupt_resets, None);
+    }
+
+    #[test]
+    fn what_fio_does_not_report_is_an_empty_field() {
+        // No clat_ns at all (fio run with clat_percentiles=0).
+        let text = r#"{"fio version": "fio-3.33", "jobs": [{"job_runtime": 500,
+          "job options": {"rw": "randread", "bs": "4096", "iodepth": "1"},
+          "read": {"iops": 10.0, "bw_bytes": 40960, "lat_ns": {"mean": 1000.0}}}]}"#;
+        let (rows, w) = fio_json_rows(text, "n.json", &labels(), 7.0).unwrap();
+        assert!(w.join("\n").contains("left empty"), "{w:?}");
+        assert_eq!(rows[0].lat_p99_us, None);
+        let mut csv = Vec::new();
+        crate::formats::rows::write_csv(&mut csv, &rows).unwrap();
+        let csv = String::from_utf8(csv).unwrap();
+        let line = csv.lines().nth(1).unwrap();
+        // iops .. lat_mean_us known, percentiles empty, CPU 7, the loop's
+        // counters empty.
+        assert!(line.ends_with(",10.0,0.04096,1.0,,,,7.0,,,,,,"), "{line}");
     }
 
     #[test]
@@ -392,7 +421,10 @@ mod tests {
             w,
             ["g.json: job 1 []: no iodepth in its options; fio's default iodepth=1 assumed"]
         );
-        assert_eq!((r.numjobs, r.lat_p50_us, r.lat_p999_us), (4, 0.9, 3.0));
+        assert_eq!(
+            (r.numjobs, r.lat_p50_us, r.lat_p999_us),
+            (4, Some(0.9), Some(3.0))
+        );
         let e = |t: &str| {
             let t = t.replacen('{', "{\"fio version\": \"fio-3.33\", ", 1);
             fio_json_rows(&t, "x.json", &labels(), 0.0)
@@ -447,8 +479,8 @@ mod tests {
         assert_eq!(
             got,
             [
-                ("randread", 4096, 32, 99e3, 300.0),
-                ("randwrite", 65536, 1, 1e3, 20.0)
+                ("randread", 4096, 32, 99e3, Some(300.0)),
+                ("randwrite", 65536, 1, 1e3, Some(20.0))
             ]
         );
         assert!(w.is_empty(), "{w:?}");
