@@ -40,10 +40,12 @@ enum Event {
     DeviceDone { slot: u32 },
     /// A request reaches the queue of a host that serves in passes.
     Arrive { slot: u32 },
-    /// An IOThread's poll window ran out with nothing found.
-    PollTimeout { it: u32, gen: u64 },
+    /// An IOThread's poll window ran out with nothing found. Its iteration
+    /// is told by its sequence number (see [`SimThread::began_seq`]), so an
+    /// event is 8 bytes.
+    PollTimeout { it: u32 },
     /// An IOThread saw its work: by a poll pass, or after waking up.
-    Noticed { it: u32, gen: u64 },
+    Noticed { it: u32 },
     /// An IOThread finished processing; the next iteration begins.
     IterEnd { it: u32 },
     /// Completions reach a vCPU as an interrupt.
@@ -53,6 +55,9 @@ enum Event {
     /// Shared host: a thread gets the CPU another gave up.
     OnCpu { thread: u32 },
 }
+
+// Eight bytes, so a queue entry is 24.
+const _: () = assert!(std::mem::size_of::<Event>() == 8);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Work {
@@ -106,6 +111,10 @@ struct SimThread {
     /// Requests this IOThread submitted whose completions it has not yet
     /// processed (what it tells its loop before each iteration).
     in_flight: u32,
+    /// The queue's next sequence number when the loop's current iteration
+    /// began: a loop event with a smaller one belongs to an earlier
+    /// iteration (the driver's generation, without storing it per event).
+    began_seq: u64,
 }
 
 impl SimThread {
@@ -280,6 +289,7 @@ fn new_iothread(
         ready_cmp: Vec::new(),
         io: IterRecord::default(),
         in_flight: 0,
+        began_seq: 0,
     }
 }
 
@@ -401,7 +411,7 @@ impl<'a> Engine<'a> {
     /// (then `now` is its end).
     pub(crate) fn step(&mut self) -> bool {
         match self.events.pop() {
-            Some((at, event)) if at < self.measure_to => {
+            Some((at, seq, event)) if at < self.measure_to => {
                 self.now = at;
                 self.processed += 1;
                 match event {
@@ -409,8 +419,8 @@ impl<'a> Engine<'a> {
                     Event::MediaDone { slot } => self.media_done(slot),
                     Event::DeviceDone { slot } => self.device_done(slot),
                     Event::Arrive { slot } => self.arrive(slot),
-                    Event::PollTimeout { it, gen } => self.poll_timeout(it, gen),
-                    Event::Noticed { it, gen } => self.noticed(it, gen),
+                    Event::PollTimeout { it } => self.poll_timeout(it, self.loop_gen(it, seq)),
+                    Event::Noticed { it } => self.noticed(it, self.loop_gen(it, seq)),
                     Event::IterEnd { it } => self.iter_end(it),
                     Event::GuestIrq { vcpu } => self.guest_irq(vcpu),
                     Event::Runnable { thread } => self.runnable(thread),
@@ -652,15 +662,33 @@ impl<'a> Engine<'a> {
         }
         match next {
             Some((at, LoopEvent::PollTimeout { gen })) => {
-                self.schedule(at, Event::PollTimeout { it, gen })
+                debug_assert_eq!(gen, self.iothreads[it as usize].lp.generation());
+                self.schedule(at, Event::PollTimeout { it })
             }
-            Some((at, LoopEvent::Noticed { gen })) => self.schedule(at, Event::Noticed { it, gen }),
+            Some((at, LoopEvent::Noticed { gen })) => {
+                debug_assert_eq!(gen, self.iothreads[it as usize].lp.generation());
+                self.schedule(at, Event::Noticed { it })
+            }
             None => {}
+        }
+    }
+
+    /// The loop generation of IOThread `it`'s event queued as `seq`: the
+    /// current one if it was queued since the iteration began, an earlier
+    /// (stale) one otherwise.
+    fn loop_gen(&self, it: u32, seq: u64) -> u64 {
+        let t = &self.iothreads[it as usize];
+        let gen = t.lp.generation();
+        if seq >= t.began_seq {
+            gen
+        } else {
+            gen.wrapping_sub(1)
         }
     }
 
     fn begin_iteration(&mut self, it: u32) {
         let t = &mut self.iothreads[it as usize];
+        t.began_seq = self.events.next_seq();
         let next = t.lp.begin(self.now, t.pending());
         self.schedule_loop(it, next);
     }
@@ -853,6 +881,7 @@ impl<'a> Engine<'a> {
             }
         }
         let t = &mut self.iothreads[it as usize];
+        t.began_seq = self.events.next_seq();
         let next = t.lp.end(self.now, t.pending());
         self.log_iteration(it);
         self.schedule_loop(it, next);

@@ -1,19 +1,27 @@
 //! The engine's event queue: a min-queue on (time, sequence number), so
 //! that simultaneous events pop in the order they were scheduled. A 4-ary
-//! heap with the key packed into one `u128`: half the depth of a binary
-//! heap, four children in one cache line of keys, one comparison per
-//! child. The pop order is the same as any queue on the same total order
+//! heap: half the depth of a binary heap, one comparison per child. The
+//! pop order is the same as any queue on the same total order
 //! (`BinaryHeap<Reverse<(time, seq, _)>>` before it), so a run's bytes do
 //! not depend on which one is used.
 
 /// Children per node.
 const ARITY: usize = 4;
 
-/// A pending item and its key `time << 64 | seq`.
+/// A pending item, its time and sequence number: 24 bytes with an 8-byte
+/// item (a `u128` key would align the entry to 32).
 #[derive(Clone, Copy, Debug)]
 struct Entry<E> {
-    key: u128,
+    time: u64,
+    seq: u64,
     item: E,
+}
+
+impl<E> Entry<E> {
+    /// The order: time, then sequence number.
+    fn key(&self) -> u128 {
+        u128::from(self.time) << 64 | u128::from(self.seq)
+    }
 }
 
 /// A min-queue of `E` by (time, sequence number), the sequence numbers
@@ -32,32 +40,43 @@ impl<E: Copy> EventQueue<E> {
         }
     }
 
+    /// The sequence number the next push will get: every item pushed from
+    /// now on has at least this one, every item pushed before has less.
+    pub fn next_seq(&self) -> u64 {
+        self.seq + 1
+    }
+
     /// Queues `item` at `time`, after every item already queued at `time`.
     pub fn push(&mut self, time: u64, item: E) {
         self.seq += 1;
-        let key = u128::from(time) << 64 | u128::from(self.seq);
+        let entry = Entry {
+            time,
+            seq: self.seq,
+            item,
+        };
+        let key = entry.key();
         let mut hole = self.heap.len();
-        self.heap.push(Entry { key, item });
+        self.heap.push(entry);
         // Sift up: move parents down until the key fits.
         while hole > 0 {
             let parent = (hole - 1) / ARITY;
-            if self.heap[parent].key <= key {
+            if self.heap[parent].key() <= key {
                 break;
             }
             self.heap[hole] = self.heap[parent];
             hole = parent;
         }
-        self.heap[hole] = Entry { key, item };
+        self.heap[hole] = entry;
     }
 
-    /// The earliest item and its time.
-    pub fn pop(&mut self) -> Option<(u64, E)> {
+    /// The earliest item, its time and its sequence number.
+    pub fn pop(&mut self) -> Option<(u64, u64, E)> {
         let last = self.heap.pop()?;
         let Some(&top) = self.heap.first() else {
-            return Some(((last.key >> 64) as u64, last.item));
+            return Some((last.time, last.seq, last.item));
         };
         self.sift_down_from_root(last);
-        Some(((top.key >> 64) as u64, top.item))
+        Some((top.time, top.seq, top.item))
     }
 
     /// Puts `moved` (the former last entry) where the root was: down to
@@ -74,7 +93,7 @@ impl<E: Copy> EventQueue<E> {
                 first + smallest_of_four(&self.heap[first..first + ARITY])
             } else if first < len {
                 (first + 1..len).fold(first, |b, c| {
-                    if self.heap[c].key < self.heap[b].key {
+                    if self.heap[c].key() < self.heap[b].key() {
                         c
                     } else {
                         b
@@ -88,7 +107,7 @@ impl<E: Copy> EventQueue<E> {
         }
         while hole > 0 {
             let parent = (hole - 1) / ARITY;
-            if self.heap[parent].key <= moved.key {
+            if self.heap[parent].key() <= moved.key() {
                 break;
             }
             self.heap[hole] = self.heap[parent];
@@ -101,7 +120,7 @@ impl<E: Copy> EventQueue<E> {
 /// The index of the smallest key of four, as a tournament of selects
 /// (no branch to mispredict on which child wins).
 fn smallest_of_four<E>(c: &[Entry<E>]) -> usize {
-    let (a, b, x, y) = (c[0].key, c[1].key, c[2].key, c[3].key);
+    let (a, b, x, y) = (c[0].key(), c[1].key(), c[2].key(), c[3].key());
     let (left, left_key) = if b < a { (1, b) } else { (0, a) };
     let (right, right_key) = if y < x { (3, y) } else { (2, x) };
     if right_key < left_key {
@@ -133,17 +152,18 @@ mod tests {
             for _ in 0..pushes {
                 let at = now + (x % 7) * 10;
                 seq += 1;
+                assert_eq!(q.next_seq(), seq);
                 q.push(at, step);
                 reference.push(Reverse((at, seq, step)));
             }
             if step % 2 == 1 {
-                let Reverse((t, _, v)) = reference.pop().unwrap();
-                assert_eq!(q.pop(), Some((t, v)), "step {step}");
+                let Reverse((t, s, v)) = reference.pop().unwrap();
+                assert_eq!(q.pop(), Some((t, s, v)), "step {step}");
                 now = t;
             }
         }
-        while let Some(Reverse((t, _, v))) = reference.pop() {
-            assert_eq!(q.pop(), Some((t, v)));
+        while let Some(Reverse((t, s, v))) = reference.pop() {
+            assert_eq!(q.pop(), Some((t, s, v)));
         }
         assert_eq!(q.pop(), None);
     }
