@@ -521,8 +521,12 @@ impl<'a> Engine<'a> {
     fn guest_irq(&mut self, vcpu: u32) {
         let now = self.now;
         let v = &mut self.vcpus[vcpu as usize];
-        if !v.inbox.iter().any(|&(t, _)| t <= now) {
-            return; // Delivered with an earlier interrupt.
+        // One interrupt is queued per delivery time (`deliver`), so each
+        // finds its completions due.
+        let due = v.inbox.iter().any(|&(t, _)| t <= now);
+        debug_assert!(due, "an interrupt with no completion due at {now}");
+        if !due {
+            return;
         }
         v.work.push_back(Work::Irq);
         let work = &mut v.work;
@@ -864,10 +868,19 @@ impl<'a> Engine<'a> {
                 .host
                 .as_ref()
                 .map_or(self.preset.guest.irq_latency_ns, |_| 0);
+        // Every iteration takes time, so no delivery is due at once: an
+        // interrupt queued for `deliver` has not yet run.
+        debug_assert!(deliver > self.now, "a delivery is due after the iteration");
         for &slot in cmps {
             let vcpu = self.slots[slot as usize].vcpu;
-            self.vcpus[vcpu as usize].inbox.push((deliver, slot));
-            self.schedule(deliver, Event::GuestIrq { vcpu });
+            let inbox = &mut self.vcpus[vcpu as usize].inbox;
+            // A completion in the inbox has its interrupt queued, and one
+            // interrupt delivers every completion due by its time.
+            let queued = inbox.iter().any(|&(t, _)| t == deliver);
+            inbox.push((deliver, slot));
+            if !queued {
+                self.schedule(deliver, Event::GuestIrq { vcpu });
+            }
         }
     }
 
