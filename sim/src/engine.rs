@@ -19,7 +19,7 @@ use crate::error::SimError;
 use crate::host::{Dispatch, HostCpus, Resume, Waker};
 use crate::loop_driver::{Awaiting, LoopDriver, LoopEvent};
 use crate::preset::{Preset, VqMapping};
-use crate::queue::EventQueue;
+use crate::queue::{self, EventQueue};
 use crate::trace::TraceSink;
 use crate::workload::{Validate as _, Workload};
 
@@ -164,6 +164,13 @@ pub struct Engine<'a> {
     seed: u64,
     now: Time,
     events: EventQueue<Event>,
+    /// Per IOThread, the order key ([`queue::key`]) of its poll window's
+    /// end while it polls, `u128::MAX` otherwise. Kept out of the queue so
+    /// that a window cut short by an arrival (most are) leaves no event
+    /// behind to pop; its key comes from the queue's sequence.
+    timeouts: Vec<u128>,
+    /// The earliest of `timeouts` and its IOThread.
+    next_timeout: (u128, u32),
     rng: Pcg64,
     read_latency: Sampler,
     write_latency: Sampler,
@@ -326,6 +333,8 @@ impl<'a> Engine<'a> {
             seed,
             now: 0,
             events: EventQueue::new(),
+            timeouts: vec![u128::MAX; n_it as usize],
+            next_timeout: (u128::MAX, 0),
             rng: Pcg64::seed_from_u64(seed),
             read_latency: preset.device.read_latency.sampler(),
             write_latency: preset.device.write_latency.sampler(),
@@ -410,7 +419,12 @@ impl<'a> Engine<'a> {
     /// Processes the next event; `false` once the measured interval is over
     /// (then `now` is its end).
     pub(crate) fn step(&mut self) -> bool {
-        match self.events.pop() {
+        let next = if self.next_timeout.0 < self.events.first_key() {
+            Some(self.take_timeout())
+        } else {
+            self.events.pop()
+        };
+        match next {
             Some((at, seq, event)) if at < self.measure_to => {
                 self.now = at;
                 self.processed += 1;
@@ -661,13 +675,21 @@ impl<'a> Engine<'a> {
     // ---- IOThread -------------------------------------------------------
 
     fn schedule_loop(&mut self, it: u32, next: Option<(Time, LoopEvent)>) {
+        // A loop no longer polling has no use for its window's end: the
+        // timeout would find it noticing, processing or in a later
+        // iteration, and do nothing.
+        if self.iothreads[it as usize].lp.awaiting() != Awaiting::Deadline {
+            self.set_timeout(it, u128::MAX);
+        }
         if self.host.is_some() && self.loop_on_host(it, next) {
             return;
         }
         match next {
             Some((at, LoopEvent::PollTimeout { gen })) => {
                 debug_assert_eq!(gen, self.iothreads[it as usize].lp.generation());
-                self.schedule(at, Event::PollTimeout { it })
+                debug_assert!(at >= self.now, "a poll window ending in the past");
+                let seq = self.events.take_seq();
+                self.set_timeout(it, queue::key(at, seq));
             }
             Some((at, LoopEvent::Noticed { gen })) => {
                 debug_assert_eq!(gen, self.iothreads[it as usize].lp.generation());
@@ -675,6 +697,29 @@ impl<'a> Engine<'a> {
             }
             None => {}
         }
+    }
+
+    /// Sets IOThread `it`'s poll timeout to `key` (`u128::MAX`: none).
+    fn set_timeout(&mut self, it: u32, key: u128) {
+        let old = std::mem::replace(&mut self.timeouts[it as usize], key);
+        if key < self.next_timeout.0 {
+            self.next_timeout = (key, it);
+        } else if old == self.next_timeout.0 && old != key {
+            self.next_timeout = self
+                .timeouts
+                .iter()
+                .enumerate()
+                .map(|(i, &k)| (k, i as u32))
+                .min()
+                .unwrap_or((u128::MAX, 0));
+        }
+    }
+
+    /// Takes the earliest poll timeout as an event: (time, seq, event).
+    fn take_timeout(&mut self) -> (Time, u64, Event) {
+        let (key, it) = self.next_timeout;
+        self.set_timeout(it, u128::MAX);
+        ((key >> 64) as Time, key as u64, Event::PollTimeout { it })
     }
 
     /// The loop generation of IOThread `it`'s event queued as `seq`: the

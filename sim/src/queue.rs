@@ -20,8 +20,13 @@ struct Entry<E> {
 impl<E> Entry<E> {
     /// The order: time, then sequence number.
     fn key(&self) -> u128 {
-        u128::from(self.time) << 64 | u128::from(self.seq)
+        key(self.time, self.seq)
     }
+}
+
+/// The order of the queue's items as one number: time, then sequence.
+pub(crate) fn key(time: u64, seq: u64) -> u128 {
+    u128::from(time) << 64 | u128::from(seq)
 }
 
 /// A min-queue of `E` by (time, sequence number), the sequence numbers
@@ -44,6 +49,19 @@ impl<E: Copy> EventQueue<E> {
     /// now on has at least this one, every item pushed before has less.
     pub fn next_seq(&self) -> u64 {
         self.seq + 1
+    }
+
+    /// Gives out the next sequence number without queuing anything: for an
+    /// item its owner keeps outside the queue, ordered by [`key`] against
+    /// [`EventQueue::first_key`].
+    pub fn take_seq(&mut self) -> u64 {
+        self.seq += 1;
+        self.seq
+    }
+
+    /// The order key of the earliest item ([`key`]), `u128::MAX` if none.
+    pub fn first_key(&self) -> u128 {
+        self.heap.first().map_or(u128::MAX, Entry::key)
     }
 
     /// Queues `item` at `time`, after every item already queued at `time`.
