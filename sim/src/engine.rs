@@ -14,7 +14,7 @@ use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, LogNormal};
 use rand_pcg::Pcg64;
 
-use crate::dist::Sampler;
+use crate::dist::{round_ns, Sampler};
 use crate::error::SimError;
 use crate::host::{Dispatch, HostCpus, Resume, Waker};
 use crate::loop_driver::{Awaiting, LoopDriver, LoopEvent};
@@ -479,7 +479,7 @@ impl<'a> Engine<'a> {
                 match &self.guest_jitter {
                     // A lognormal factor is unbounded; one I/O never takes
                     // the guest more than a second.
-                    Some(j) => ((base as f64 * j.sample(&mut self.rng)).round() as u64)
+                    Some(j) => round_ns(base as f64 * j.sample(&mut self.rng))
                         .min(NS_PER_MS * 1000),
                     None => base,
                 }
