@@ -479,8 +479,9 @@ impl<'a> Engine<'a> {
                 match &self.guest_jitter {
                     // A lognormal factor is unbounded; one I/O never takes
                     // the guest more than a second.
-                    Some(j) => round_ns(base as f64 * j.sample(&mut self.rng))
-                        .min(NS_PER_MS * 1000),
+                    Some(j) => {
+                        round_ns(base as f64 * j.sample(&mut self.rng)).min(NS_PER_MS * 1000)
+                    }
                     None => base,
                 }
             }
