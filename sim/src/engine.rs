@@ -14,12 +14,12 @@ use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, LogNormal};
 use rand_pcg::Pcg64;
 
-use crate::dist::Sampler;
+use crate::dist::{round_ns, Sampler};
 use crate::error::SimError;
 use crate::host::{Dispatch, HostCpus, Resume, WakeCause, Waker};
 use crate::loop_driver::{Awaiting, LoopDriver, LoopEvent};
 use crate::preset::{Preset, VqMapping};
-use crate::queue::EventQueue;
+use crate::queue::{self, EventQueue};
 use crate::trace::TraceSink;
 use crate::workload::{Validate as _, Workload};
 
@@ -40,10 +40,12 @@ enum Event {
     DeviceDone { slot: u32 },
     /// A request reaches the queue of a host that serves in passes.
     Arrive { slot: u32 },
-    /// An IOThread's poll window ran out with nothing found.
-    PollTimeout { it: u32, gen: u64 },
+    /// An IOThread's poll window ran out with nothing found. Its iteration
+    /// is told by its sequence number (see [`SimThread::began_seq`]), so an
+    /// event is 8 bytes.
+    PollTimeout { it: u32 },
     /// An IOThread saw its work: by a poll pass, or after waking up.
-    Noticed { it: u32, gen: u64 },
+    Noticed { it: u32 },
     /// An IOThread finished processing; the next iteration begins.
     IterEnd { it: u32 },
     /// Completions reach a vCPU as an interrupt.
@@ -53,6 +55,9 @@ enum Event {
     /// Shared host: a thread gets the CPU another gave up.
     OnCpu { thread: u32 },
 }
+
+// Eight bytes, so a queue entry is 24.
+const _: () = assert!(std::mem::size_of::<Event>() == 8);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Work {
@@ -108,6 +113,10 @@ struct SimThread {
     /// Requests this IOThread submitted whose completions it has not yet
     /// processed (what it tells its loop before each iteration).
     in_flight: u32,
+    /// The queue's next sequence number when the loop's current iteration
+    /// began: a loop event with a smaller one belongs to an earlier
+    /// iteration (the driver's generation, without storing it per event).
+    began_seq: u64,
 }
 
 impl SimThread {
@@ -157,6 +166,13 @@ pub struct Engine<'a> {
     seed: u64,
     now: Time,
     events: EventQueue<Event>,
+    /// Per IOThread, the order key ([`queue::key`]) of its poll window's
+    /// end while it polls, `u128::MAX` otherwise. Kept out of the queue so
+    /// that a window cut short by an arrival (most are) leaves no event
+    /// behind to pop; its key comes from the queue's sequence.
+    timeouts: Vec<u128>,
+    /// The earliest of `timeouts` and its IOThread.
+    next_timeout: (u128, u32),
     rng: Pcg64,
     read_latency: Sampler,
     write_latency: Sampler,
@@ -285,6 +301,7 @@ fn new_iothread(
         ready_cmp: Vec::new(),
         io: IterRecord::default(),
         in_flight: 0,
+        began_seq: 0,
     }
 }
 
@@ -321,6 +338,8 @@ impl<'a> Engine<'a> {
             seed,
             now: 0,
             events: EventQueue::new(),
+            timeouts: vec![u128::MAX; n_it as usize],
+            next_timeout: (u128::MAX, 0),
             rng: Pcg64::seed_from_u64(seed),
             read_latency: preset.device.read_latency.sampler(),
             write_latency: preset.device.write_latency.sampler(),
@@ -406,8 +425,13 @@ impl<'a> Engine<'a> {
     /// Processes the next event; `false` once the measured interval is over
     /// (then `now` is its end).
     pub(crate) fn step(&mut self) -> bool {
-        match self.events.pop() {
-            Some((at, event)) if at < self.measure_to => {
+        let next = if self.next_timeout.0 < self.events.first_key() {
+            Some(self.take_timeout())
+        } else {
+            self.events.pop()
+        };
+        match next {
+            Some((at, seq, event)) if at < self.measure_to => {
                 self.now = at;
                 self.processed += 1;
                 match event {
@@ -415,8 +439,8 @@ impl<'a> Engine<'a> {
                     Event::MediaDone { slot } => self.media_done(slot),
                     Event::DeviceDone { slot } => self.device_done(slot),
                     Event::Arrive { slot } => self.arrive(slot),
-                    Event::PollTimeout { it, gen } => self.poll_timeout(it, gen),
-                    Event::Noticed { it, gen } => self.noticed(it, gen),
+                    Event::PollTimeout { it } => self.poll_timeout(it, self.loop_gen(it, seq)),
+                    Event::Noticed { it } => self.noticed(it, self.loop_gen(it, seq)),
                     Event::IterEnd { it } => self.iter_end(it),
                     Event::GuestIrq { vcpu } => self.guest_irq(vcpu),
                     Event::Runnable { thread } => self.runnable(thread),
@@ -461,8 +485,9 @@ impl<'a> Engine<'a> {
                 match &self.guest_jitter {
                     // A lognormal factor is unbounded; one I/O never takes
                     // the guest more than a second.
-                    Some(j) => ((base as f64 * j.sample(&mut self.rng)).round() as u64)
-                        .min(NS_PER_MS * 1000),
+                    Some(j) => {
+                        round_ns(base as f64 * j.sample(&mut self.rng)).min(NS_PER_MS * 1000)
+                    }
                     None => base,
                 }
             }
@@ -517,8 +542,12 @@ impl<'a> Engine<'a> {
     fn guest_irq(&mut self, vcpu: u32) {
         let now = self.now;
         let v = &mut self.vcpus[vcpu as usize];
-        if !v.inbox.iter().any(|&(t, _)| t <= now) {
-            return; // Delivered with an earlier interrupt.
+        // One interrupt is queued per delivery time (`deliver`), so each
+        // finds its completions due.
+        let due = v.inbox.iter().any(|&(t, _)| t <= now);
+        debug_assert!(due, "an interrupt with no completion due at {now}");
+        if !due {
+            return;
         }
         v.work.push_back(Work::Irq);
         let work = &mut v.work;
@@ -653,20 +682,69 @@ impl<'a> Engine<'a> {
     // ---- IOThread -------------------------------------------------------
 
     fn schedule_loop(&mut self, it: u32, next: Option<(Time, LoopEvent)>) {
+        // A loop no longer polling has no use for its window's end: the
+        // timeout would find it noticing, processing or in a later
+        // iteration, and do nothing.
+        if self.iothreads[it as usize].lp.awaiting() != Awaiting::Deadline {
+            self.set_timeout(it, u128::MAX);
+        }
         if self.host.is_some() && self.loop_on_host(it, next) {
             return;
         }
         match next {
             Some((at, LoopEvent::PollTimeout { gen })) => {
-                self.schedule(at, Event::PollTimeout { it, gen })
+                debug_assert_eq!(gen, self.iothreads[it as usize].lp.generation());
+                debug_assert!(at >= self.now, "a poll window ending in the past");
+                let seq = self.events.take_seq();
+                self.set_timeout(it, queue::key(at, seq));
             }
-            Some((at, LoopEvent::Noticed { gen })) => self.schedule(at, Event::Noticed { it, gen }),
+            Some((at, LoopEvent::Noticed { gen })) => {
+                debug_assert_eq!(gen, self.iothreads[it as usize].lp.generation());
+                self.schedule(at, Event::Noticed { it })
+            }
             None => {}
+        }
+    }
+
+    /// Sets IOThread `it`'s poll timeout to `key` (`u128::MAX`: none).
+    fn set_timeout(&mut self, it: u32, key: u128) {
+        let old = std::mem::replace(&mut self.timeouts[it as usize], key);
+        if key < self.next_timeout.0 {
+            self.next_timeout = (key, it);
+        } else if old == self.next_timeout.0 && old != key {
+            self.next_timeout = self
+                .timeouts
+                .iter()
+                .enumerate()
+                .map(|(i, &k)| (k, i as u32))
+                .min()
+                .unwrap_or((u128::MAX, 0));
+        }
+    }
+
+    /// Takes the earliest poll timeout as an event: (time, seq, event).
+    fn take_timeout(&mut self) -> (Time, u64, Event) {
+        let (key, it) = self.next_timeout;
+        self.set_timeout(it, u128::MAX);
+        ((key >> 64) as Time, key as u64, Event::PollTimeout { it })
+    }
+
+    /// The loop generation of IOThread `it`'s event queued as `seq`: the
+    /// current one if it was queued since the iteration began, an earlier
+    /// (stale) one otherwise.
+    fn loop_gen(&self, it: u32, seq: u64) -> u64 {
+        let t = &self.iothreads[it as usize];
+        let gen = t.lp.generation();
+        if seq >= t.began_seq {
+            gen
+        } else {
+            gen.wrapping_sub(1)
         }
     }
 
     fn begin_iteration(&mut self, it: u32) {
         let t = &mut self.iothreads[it as usize];
+        t.began_seq = self.events.next_seq();
         let next = t.lp.begin(self.now, t.pending());
         self.schedule_loop(it, next);
     }
@@ -851,11 +929,20 @@ impl<'a> Engine<'a> {
                 .host
                 .as_ref()
                 .map_or(self.preset.guest.irq_latency_ns, |_| 0);
+        // Every iteration takes time, so no delivery is due at once: an
+        // interrupt queued for `deliver` has not yet run.
+        debug_assert!(deliver > self.now, "a delivery is due after the iteration");
         for &slot in cmps {
             let vcpu = self.slots[slot as usize].vcpu;
-            self.vcpus[vcpu as usize].inbox.push((deliver, slot));
-            self.vcpus[vcpu as usize].sent_by = Some(it);
-            self.schedule(deliver, Event::GuestIrq { vcpu });
+            let v = &mut self.vcpus[vcpu as usize];
+            v.sent_by = Some(it);
+            // A completion in the inbox has its interrupt queued, and one
+            // interrupt delivers every completion due by its time.
+            let queued = v.inbox.iter().any(|&(t, _)| t == deliver);
+            v.inbox.push((deliver, slot));
+            if !queued {
+                self.schedule(deliver, Event::GuestIrq { vcpu });
+            }
         }
     }
 
@@ -869,6 +956,7 @@ impl<'a> Engine<'a> {
             }
         }
         let t = &mut self.iothreads[it as usize];
+        t.began_seq = self.events.next_seq();
         let next = t.lp.end(self.now, t.pending());
         self.log_iteration(it);
         self.schedule_loop(it, next);

@@ -328,7 +328,7 @@ impl HostCpus {
 
     /// Wall time of `cpu_ns` of CPU work on a shared CPU.
     pub fn cost(&self, cpu_ns: u64) -> u64 {
-        (cpu_ns as f64 * self.stretch).round() as u64
+        crate::dist::round_ns(cpu_ns as f64 * self.stretch)
     }
 
     pub fn running(&self, thread: u32) -> bool {

@@ -142,6 +142,12 @@ impl LoopDriver {
         self.lp.set_in_flight(n);
     }
 
+    /// The generation of the current iteration: the `gen` its events
+    /// carry (one more at every [`LoopDriver::begin`]).
+    pub fn generation(&self) -> u64 {
+        self.gen
+    }
+
     pub fn machine(&self) -> &IoThread {
         &self.lp
     }

@@ -1,25 +1,42 @@
 //! The engine's event queue: a min-queue on (time, sequence number), so
 //! that simultaneous events pop in the order they were scheduled. A 4-ary
-//! heap with the key packed into one `u128`: half the depth of a binary
-//! heap, four children in one cache line of keys, one comparison per
-//! child. The pop order is the same as any queue on the same total order
+//! heap: half the depth of a binary heap, one comparison per child. The
+//! pop order is the same as any queue on the same total order
 //! (`BinaryHeap<Reverse<(time, seq, _)>>` before it), so a run's bytes do
 //! not depend on which one is used.
 
 /// Children per node.
 const ARITY: usize = 4;
 
-/// A pending item and its key `time << 64 | seq`.
+/// A pending item, its time and sequence number: 24 bytes with an 8-byte
+/// item (a `u128` key would align the entry to 32).
 #[derive(Clone, Copy, Debug)]
 struct Entry<E> {
-    key: u128,
+    time: u64,
+    seq: u64,
     item: E,
+}
+
+impl<E> Entry<E> {
+    /// The order: time, then sequence number.
+    fn key(&self) -> u128 {
+        key(self.time, self.seq)
+    }
+}
+
+/// The order of the queue's items as one number: time, then sequence.
+pub(crate) fn key(time: u64, seq: u64) -> u128 {
+    u128::from(time) << 64 | u128::from(seq)
 }
 
 /// A min-queue of `E` by (time, sequence number), the sequence numbers
 /// given out by the queue itself in push order.
 #[derive(Clone, Debug)]
 pub(crate) struct EventQueue<E> {
+    /// An item earlier than every item of `heap`, kept out of it: an event
+    /// often schedules the very next one (a quarter of the pushes of the
+    /// default compare), which then costs no sift either way.
+    front: Option<Entry<E>>,
     heap: Vec<Entry<E>>,
     seq: u64,
 }
@@ -27,37 +44,82 @@ pub(crate) struct EventQueue<E> {
 impl<E: Copy> EventQueue<E> {
     pub fn new() -> Self {
         EventQueue {
+            front: None,
             heap: Vec::with_capacity(256),
             seq: 0,
         }
     }
 
+    /// The sequence number the next push will get: every item pushed from
+    /// now on has at least this one, every item pushed before has less.
+    pub fn next_seq(&self) -> u64 {
+        self.seq + 1
+    }
+
+    /// Gives out the next sequence number without queuing anything: for an
+    /// item its owner keeps outside the queue, ordered by [`key`] against
+    /// [`EventQueue::first_key`].
+    pub fn take_seq(&mut self) -> u64 {
+        self.seq += 1;
+        self.seq
+    }
+
+    /// The order key of the earliest item ([`key`]), `u128::MAX` if none.
+    pub fn first_key(&self) -> u128 {
+        self.front
+            .as_ref()
+            .or(self.heap.first())
+            .map_or(u128::MAX, Entry::key)
+    }
+
     /// Queues `item` at `time`, after every item already queued at `time`.
     pub fn push(&mut self, time: u64, item: E) {
         self.seq += 1;
-        let key = u128::from(time) << 64 | u128::from(self.seq);
+        let entry = Entry {
+            time,
+            seq: self.seq,
+            item,
+        };
+        // The earliest item takes the front; the one it displaces, still
+        // earlier than the heap's, goes into the heap.
+        let entry = match self.front {
+            Some(f) if entry.key() < f.key() => {
+                self.front = Some(entry);
+                f
+            }
+            Some(_) => entry,
+            None if self.heap.first().is_none_or(|t| entry.key() < t.key()) => {
+                self.front = Some(entry);
+                return;
+            }
+            None => entry,
+        };
+        let key = entry.key();
         let mut hole = self.heap.len();
-        self.heap.push(Entry { key, item });
+        self.heap.push(entry);
         // Sift up: move parents down until the key fits.
         while hole > 0 {
             let parent = (hole - 1) / ARITY;
-            if self.heap[parent].key <= key {
+            if self.heap[parent].key() <= key {
                 break;
             }
             self.heap[hole] = self.heap[parent];
             hole = parent;
         }
-        self.heap[hole] = Entry { key, item };
+        self.heap[hole] = entry;
     }
 
-    /// The earliest item and its time.
-    pub fn pop(&mut self) -> Option<(u64, E)> {
+    /// The earliest item, its time and its sequence number.
+    pub fn pop(&mut self) -> Option<(u64, u64, E)> {
+        if let Some(f) = self.front.take() {
+            return Some((f.time, f.seq, f.item));
+        }
         let last = self.heap.pop()?;
         let Some(&top) = self.heap.first() else {
-            return Some(((last.key >> 64) as u64, last.item));
+            return Some((last.time, last.seq, last.item));
         };
         self.sift_down_from_root(last);
-        Some(((top.key >> 64) as u64, top.item))
+        Some((top.time, top.seq, top.item))
     }
 
     /// Puts `moved` (the former last entry) where the root was: down to
@@ -74,7 +136,7 @@ impl<E: Copy> EventQueue<E> {
                 first + smallest_of_four(&self.heap[first..first + ARITY])
             } else if first < len {
                 (first + 1..len).fold(first, |b, c| {
-                    if self.heap[c].key < self.heap[b].key {
+                    if self.heap[c].key() < self.heap[b].key() {
                         c
                     } else {
                         b
@@ -88,7 +150,7 @@ impl<E: Copy> EventQueue<E> {
         }
         while hole > 0 {
             let parent = (hole - 1) / ARITY;
-            if self.heap[parent].key <= moved.key {
+            if self.heap[parent].key() <= moved.key() {
                 break;
             }
             self.heap[hole] = self.heap[parent];
@@ -101,7 +163,7 @@ impl<E: Copy> EventQueue<E> {
 /// The index of the smallest key of four, as a tournament of selects
 /// (no branch to mispredict on which child wins).
 fn smallest_of_four<E>(c: &[Entry<E>]) -> usize {
-    let (a, b, x, y) = (c[0].key, c[1].key, c[2].key, c[3].key);
+    let (a, b, x, y) = (c[0].key(), c[1].key(), c[2].key(), c[3].key());
     let (left, left_key) = if b < a { (1, b) } else { (0, a) };
     let (right, right_key) = if y < x { (3, y) } else { (2, x) };
     if right_key < left_key {
@@ -133,17 +195,18 @@ mod tests {
             for _ in 0..pushes {
                 let at = now + (x % 7) * 10;
                 seq += 1;
+                assert_eq!(q.next_seq(), seq);
                 q.push(at, step);
                 reference.push(Reverse((at, seq, step)));
             }
             if step % 2 == 1 {
-                let Reverse((t, _, v)) = reference.pop().unwrap();
-                assert_eq!(q.pop(), Some((t, v)), "step {step}");
+                let Reverse((t, s, v)) = reference.pop().unwrap();
+                assert_eq!(q.pop(), Some((t, s, v)), "step {step}");
                 now = t;
             }
         }
-        while let Some(Reverse((t, _, v))) = reference.pop() {
-            assert_eq!(q.pop(), Some((t, v)));
+        while let Some(Reverse((t, s, v))) = reference.pop() {
+            assert_eq!(q.pop(), Some((t, s, v)));
         }
         assert_eq!(q.pop(), None);
     }
