@@ -779,7 +779,9 @@ impl<'a> Engine<'a> {
         let next = self.iothreads[it as usize]
             .lp
             .arrival_foreseen(self.now, next);
+        // Only a shared host asks who woke the loop.
         self.arrival_by = match kind {
+            _ if self.host.is_none() => None,
             // The job runs on through its kick and its queued work.
             EventKind::Submission => Some(WakeCause {
                 thread: self.iothreads.len() as u32 + vcpu,
