@@ -52,6 +52,8 @@ pub(crate) struct MeasuredPart {
     pub label: String,
     /// The load average at the start and at the end.
     pub load: (String, String),
+    /// When it started, UTC (RFC 3339, to the second).
+    pub started: String,
     pub runs: Vec<Measured>,
     pub skipped: Vec<String>,
 }
@@ -105,6 +107,7 @@ pub(crate) fn measure(
         .max()
         .unwrap_or(4096);
     let start = load_average();
+    let started = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
     let device: Vec<Params> = DEVICE_CANDIDATES.map(Params::defaults).to_vec();
     let (label, mut runs) = {
         let dev = DeviceBackend::open(&m.target, max_bs)?;
@@ -139,6 +142,7 @@ pub(crate) fn measure(
     Ok(MeasuredPart {
         label,
         load: (start, load_average()),
+        started,
         runs,
         skipped,
     })

@@ -431,7 +431,7 @@ fn measured_md(md: &mut String, measured: Option<(&MeasuredPart, &MeasureOptions
     let bar = m.accept_iops_loss_pct;
     let _ = writeln!(
         md,
-        "On {}: {} interleaved pairs per point after a warm-up run, {} ms per run; \
+        "On {}, from {}: {} interleaved pairs per point after a warm-up run, {} ms per run; \
          load average (1, 5, 15 min) {} at the start and {} at the end. Each change is the median \
          of the paired per-repeat differences with its 95% percentile-bootstrap interval. Each \
          point is judged by the verdict rule of `compare` at --accept-iops-loss {bar}: `ok` when \
@@ -439,7 +439,12 @@ fn measured_md(md: &mut String, measured: Option<(&MeasuredPart, &MeasureOptions
          when it straddles -{bar}%; `+cpu` when the CPU interval lies wholly above 0 points \
          without an IOPS gain. CPU is the loop's thread's, in % of one core. Every run: \
          [measured.csv](measured.csv).\n",
-        part.label, m.repeats, m.duration_ms, part.load.0, part.load.1
+        part.label,
+        part.started,
+        m.repeats,
+        m.duration_ms,
+        part.load.0,
+        part.load.1
     );
     measured_table(md, part);
     let _ = writeln!(md, "\nVerdicts, per loop and candidate over its points:\n");
