@@ -439,12 +439,7 @@ fn measured_md(md: &mut String, measured: Option<(&MeasuredPart, &MeasureOptions
          when it straddles -{bar}%; `+cpu` when the CPU interval lies wholly above 0 points \
          without an IOPS gain. CPU is the loop's thread's, in % of one core. Every run: \
          [measured.csv](measured.csv).\n",
-        part.label,
-        part.started,
-        m.repeats,
-        m.duration_ms,
-        part.load.0,
-        part.load.1
+        part.label, part.started, m.repeats, m.duration_ms, part.load.0, part.load.1
     );
     measured_table(md, part);
     let _ = writeln!(md, "\nVerdicts, per loop and candidate over its points:\n");
