@@ -47,6 +47,73 @@ pub struct IterRecord {
     pub jobs_runnable: Option<u32>,
 }
 
+impl IterRecord {
+    /// This record with its wake-up timed as a host that sees only the
+    /// submission doorbell times it: from `rung`, when the doorbell first
+    /// rang (the host's clock, as `start_ns`), to the loop noticing the
+    /// work, at most the whole time asleep; without a ring (`None`: the
+    /// doorbell did not ring, or the loop was woken by a completion alone)
+    /// the wake-up is unknown and the sleep holds it. A record that did
+    /// not sleep is returned as it is. The device loop and the simulator
+    /// both time their wake-ups this way, so that `validate --explain`
+    /// compares the same wake-ups on both sides.
+    #[must_use]
+    pub fn woken_by_doorbell(self, rung: Option<u64>) -> IterRecord {
+        let asleep = self.slept_ns + self.wake_ns.unwrap_or(0);
+        if asleep == 0 && self.wake_ns.is_none() {
+            return self;
+        }
+        let noticed = self.start_ns + self.wait_ns;
+        let wake_ns = rung.map(|at| noticed.saturating_sub(at).min(asleep));
+        IterRecord {
+            slept_ns: asleep - wake_ns.unwrap_or(0),
+            wake_ns,
+            ..self
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::IterRecord;
+
+    fn slept(start_ns: u64, wait_ns: u64, slept_ns: u64, wake_ns: u64) -> IterRecord {
+        IterRecord {
+            start_ns,
+            wait_ns,
+            slept_ns,
+            wake_ns: Some(wake_ns),
+            ..IterRecord::default()
+        }
+    }
+
+    #[test]
+    fn a_wake_up_is_timed_from_the_doorbell_and_never_longer_than_the_sleep() {
+        // Asleep 100..190, noticed at 200 (10 ns of wake-up the loop knew).
+        let r = slept(100, 100, 90, 10);
+        let timed = r.woken_by_doorbell(Some(170));
+        assert_eq!((timed.slept_ns, timed.wake_ns), (70, Some(30)));
+        // A ring before the sleep began: the wake-up is the whole sleep.
+        let early = r.woken_by_doorbell(Some(50));
+        assert_eq!((early.slept_ns, early.wake_ns), (0, Some(100)));
+        // Woken by a completion alone: unknown, the sleep holds it.
+        let none = r.woken_by_doorbell(None);
+        assert_eq!((none.slept_ns, none.wake_ns), (100, None));
+    }
+
+    #[test]
+    fn a_record_that_did_not_sleep_keeps_its_times() {
+        let busy = IterRecord {
+            start_ns: 5,
+            wait_ns: 40,
+            poll_ns: 40,
+            polled: true,
+            ..IterRecord::default()
+        };
+        assert_eq!(busy.woken_by_doorbell(Some(10)), busy);
+    }
+}
+
 /// At most this many records are kept per run: a run of a second at a
 /// million iterations per second, 56 MB.
 pub const MAX_ITER_RECORDS: usize = 1_000_000;

@@ -606,15 +606,9 @@ impl LoopHost for DiskHost {
 /// machine heard of the arrival only when the loop woke), the sleep up to
 /// it; without a ring, the wake-up is unknown and the sleep holds it.
 fn device_record(r: IterRecord, io: IterRecord, rung: Option<u64>, epoch_ns: u64) -> IterRecord {
-    let noticed = r.start_ns + r.wait_ns;
-    let asleep = r.slept_ns + r.wake_ns.unwrap_or(0);
-    let wake_ns = rung
-        .filter(|_| r.slept_ns > 0 || r.wake_ns.is_some())
-        .map(|at| noticed.saturating_sub(at).min(asleep));
+    let r = r.woken_by_doorbell(rung);
     IterRecord {
         start_ns: r.start_ns.saturating_sub(epoch_ns),
-        slept_ns: asleep - wake_ns.unwrap_or(0),
-        wake_ns,
         submit_ns: io.submit_ns,
         submit_calls: io.submit_calls,
         submitted: io.submitted,

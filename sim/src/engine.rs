@@ -110,6 +110,10 @@ struct SimThread {
     /// What the current iteration submitted and reaped (only while
     /// iterations are logged).
     io: IterRecord,
+    /// When a submission first rang this IOThread's doorbell since a
+    /// woken iteration last took it (only while iterations are logged):
+    /// what the device loop times a wake-up from.
+    rung_ns: Option<u64>,
     /// Requests this IOThread submitted whose completions it has not yet
     /// processed (what it tells its loop before each iteration).
     in_flight: u32,
@@ -300,6 +304,7 @@ fn new_iothread(
         ready_sub: Vec::new(),
         ready_cmp: Vec::new(),
         io: IterRecord::default(),
+        rung_ns: None,
         in_flight: 0,
         began_seq: 0,
     }
@@ -528,6 +533,10 @@ impl<'a> Engine<'a> {
             if self.iothreads[it as usize].lp.machine().notify_enabled() {
                 if self.now >= self.measure_from {
                     self.meters.kicks += 1;
+                }
+                if self.iters.is_some() {
+                    let rung = &mut self.iothreads[it as usize].rung_ns;
+                    rung.get_or_insert(self.now);
                 }
                 if self.preset.iothread.stale_eventfd {
                     let handler = self.slots[slot as usize].handler;
@@ -989,8 +998,24 @@ impl<'a> Engine<'a> {
         let Some(iters) = &mut self.iters else {
             return;
         };
-        let t = &self.iothreads[it as usize];
+        let t = &mut self.iothreads[it as usize];
         let r = t.lp.machine().last_iteration();
+        // As on the device: a woken iteration that noticed a submission
+        // takes the doorbell's first ring and times its wake-up from it;
+        // one woken by completions alone leaves it unknown.
+        let slept = r.slept_ns > 0 || r.wake_ns.is_some();
+        let aio = t.handlers - 1;
+        let submissions = if aio >= 64 {
+            u64::MAX
+        } else {
+            (1u64 << aio) - 1
+        };
+        let rung = if slept && r.handlers & submissions != 0 {
+            t.rung_ns.take()
+        } else {
+            None
+        };
+        let r = r.woken_by_doorbell(rung);
         if (from..to).contains(&r.start_ns) && iters.len() < MAX_ITER_RECORDS {
             let io = t.io;
             iters.push(IterRecord {

@@ -120,7 +120,7 @@ fn write_legend<W: Write + ?Sized>(out: &mut W) -> io::Result<()> {
     )?;
     writeln!(
         out,
-        "device wake-up latency: from the submission doorbell's ring to the loop noticing; a \
-         wake-up by a completion alone is not timed, and its sleep holds the wake-up."
+        "wake-up latency, on both sides: from the submission doorbell's first ring to the loop \
+         noticing; a wake-up by a completion alone is not timed, and its sleep holds the wake-up."
     )
 }
