@@ -73,6 +73,10 @@ impl IterRecord {
     }
 }
 
+/// At most this many records are kept per run: a run of a second at a
+/// million iterations per second, 56 MB.
+pub const MAX_ITER_RECORDS: usize = 1_000_000;
+
 #[cfg(test)]
 mod tests {
     use super::IterRecord;
@@ -113,7 +117,3 @@ mod tests {
         assert_eq!(busy.woken_by_doorbell(Some(10)), busy);
     }
 }
-
-/// At most this many records are kept per run: a run of a second at a
-/// million iterations per second, 56 MB.
-pub const MAX_ITER_RECORDS: usize = 1_000_000;
