@@ -39,8 +39,10 @@ pub struct Placement {
 
 /// How long the waker spins after a wake-up before it blocks, in the
 /// share probe, us: from a loop that sleeps at once to one that polls a
-/// window as long as a device's latency.
-pub const RUN_ON_US: [u64; 5] = [0, 4, 8, 16, 32];
+/// window as long as a device's latency, and beyond (the simulator takes
+/// a waker that keeps running, such as a loop processing, at the last
+/// point).
+pub const RUN_ON_US: [u64; 7] = [0, 4, 8, 16, 32, 64, 128];
 
 /// Fresh pairs of threads per point of the share probe: the kernel tends
 /// to keep a pair in one placement for good, so each point averages
