@@ -792,10 +792,14 @@ impl<'a> Engine<'a> {
         self.arrival_by = match kind {
             _ if self.host.is_none() => None,
             // The job runs on through its kick and its queued work.
-            EventKind::Submission => Some(WakeCause {
-                thread: self.iothreads.len() as u32 + vcpu,
-                runs_on_ns: self.job_runs_on(vcpu),
-            }),
+            EventKind::Submission => {
+                let runs_on_ns = self.job_runs_on(vcpu);
+                Some(WakeCause {
+                    thread: self.iothreads.len() as u32 + vcpu,
+                    runs_on_ns,
+                    yields_in_ns: runs_on_ns - self.preset.guest.kick_cpu_ns,
+                })
+            }
             EventKind::Completion | EventKind::Unknown => None,
         };
         self.schedule_loop(it, next);
@@ -1125,16 +1129,20 @@ impl<'a> Engine<'a> {
         // The IOThread that sent the completions sleeps, polls (it runs
         // on to its window's end) or processes (it runs on: a longer
         // run-on than any measured).
-        let by = sent_by.map(|it| WakeCause {
-            thread: it,
-            runs_on_ns: if h.blocked(it) {
+        let by = sent_by.map(|it| {
+            let runs_on_ns = if h.blocked(it) {
                 0
             } else {
                 self.iothreads[it as usize]
                     .lp
                     .runs_on(now)
                     .unwrap_or(u64::MAX)
-            },
+            };
+            WakeCause {
+                thread: it,
+                runs_on_ns,
+                yields_in_ns: runs_on_ns,
+            }
         });
         // A thread handed a CPU starts when its context switch is over.
         if !h.runs_at(thread, now) {

@@ -198,6 +198,11 @@ pub struct WakeCause {
     /// How long it runs on after the wake-up before it blocks, ns (0: it
     /// has blocked or blocks at once).
     pub runs_on_ns: u64,
+    /// Of that, how long it holds its CPU after the wake itself (the
+    /// write that wakes is part of the measured same-CPU wake-up):
+    /// a thread packed onto its CPU runs only then. `u64::MAX`: it runs
+    /// on for an unknown time, and nothing is packed onto its CPU.
+    pub yields_in_ns: u64,
 }
 
 /// Which measured wake-up a thread's wake-up is.
@@ -363,8 +368,12 @@ impl HostCpus {
     /// [`HostCpus::wake`] by `by` (`None`: the device's interrupt, or a
     /// waker outside the run). On a host that packs ([`Packing`]), the
     /// woken thread lands on the waker's CPU with the share measured for
-    /// how long the waker runs on, after the measured same-CPU wake-up:
-    /// if the waker still runs, the woken thread runs beside it at once
+    /// how long the waker runs on, after the measured same-CPU wake-up
+    /// counted from when the waker yields its CPU (the kernel pulls the
+    /// woken thread onto a CPU that goes idle: that race is what the
+    /// measured share is): a waker asleep yields it now, a running one
+    /// after [`WakeCause::yields_in_ns`]. If the waker then still runs
+    /// (a polling loop that found work), the woken thread runs beside it
     /// (the waker's CPU time stops meanwhile, as when it is preempted). A
     /// wake-up by the interrupt is drawn from `irq_wakeup_ns` where
     /// measured.
@@ -396,7 +405,15 @@ impl HostCpus {
                 Waker::Eventfd => p.eventfd.sample(rng),
                 Waker::Channel => p.channel.sample(rng),
             };
-            return Some(now + latency);
+            // The kernel pulls the woken thread onto the waker's CPU when
+            // that CPU goes idle, so it runs once the waker has yielded it.
+            let by = by.expect("packed_cpu packs only for a thread's wake-up");
+            let waits = if self.running(by.thread) {
+                by.yields_in_ns
+            } else {
+                0
+            };
+            return Some(now + waits + latency);
         }
         let idle = self.start_waking(thread, now, resume)?;
         if let (None, Some(irq)) = (by, &self.irq) {
@@ -419,6 +436,9 @@ impl HostCpus {
         let by = by?;
         let share = pack_share(&p.share, by.runs_on_ns);
         let w = &self.threads[by.thread as usize];
+        if by.yields_in_ns == u64::MAX && matches!(w.state, State::Running { .. }) {
+            return None;
+        }
         let cpu = w.cpu?;
         let free = match w.state {
             State::Running { .. } => self.guest[cpu as usize].is_none(),
