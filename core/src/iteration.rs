@@ -48,6 +48,12 @@ pub struct IterRecord {
 }
 
 impl IterRecord {
+    /// The loop slept in this iteration (a sleep of 0 ns with a known
+    /// wake-up counts: the host timed all of it as the wake-up).
+    pub fn slept(&self) -> bool {
+        self.slept_ns > 0 || self.wake_ns.is_some()
+    }
+
     /// This record with its wake-up timed as a host that sees only the
     /// submission doorbell times it: from `rung`, when the doorbell first
     /// rang (the host's clock, as `start_ns`), to the loop noticing the
@@ -59,10 +65,10 @@ impl IterRecord {
     /// compares the same wake-ups on both sides.
     #[must_use]
     pub fn woken_by_doorbell(self, rung: Option<u64>) -> IterRecord {
-        let asleep = self.slept_ns + self.wake_ns.unwrap_or(0);
-        if asleep == 0 && self.wake_ns.is_none() {
+        if !self.slept() {
             return self;
         }
+        let asleep = self.slept_ns + self.wake_ns.unwrap_or(0);
         let noticed = self.start_ns + self.wait_ns;
         let wake_ns = rung.map(|at| noticed.saturating_sub(at).min(asleep));
         IterRecord {

@@ -793,11 +793,11 @@ impl<'a> Engine<'a> {
             _ if self.host.is_none() => None,
             // The job runs on through its kick and its queued work.
             EventKind::Submission => {
-                let runs_on_ns = self.job_runs_on(vcpu);
+                let queued_ns = self.job_queued_ns(vcpu);
                 Some(WakeCause {
                     thread: self.iothreads.len() as u32 + vcpu,
-                    runs_on_ns,
-                    yields_in_ns: runs_on_ns - self.preset.guest.kick_cpu_ns,
+                    runs_on_ns: self.preset.guest.kick_cpu_ns + queued_ns,
+                    yields_in_ns: queued_ns,
                 })
             }
             EventKind::Completion | EventKind::Unknown => None,
@@ -977,13 +977,13 @@ impl<'a> Engine<'a> {
         self.schedule_loop(it, next);
     }
 
-    /// How long the job of `vcpu` runs on after its current submission:
-    /// the kick it pays (the IOThread it wakes asked for one), then its
-    /// queued work.
-    fn job_runs_on(&self, vcpu: u32) -> u64 {
+    /// The work the job of `vcpu` has queued behind its current
+    /// submission: after the kick it pays (the IOThread it wakes asked for
+    /// one), it runs on this long.
+    fn job_queued_ns(&self, vcpu: u32) -> u64 {
         let g = &self.preset.guest;
         let per_io = g.io_cpu_ns + g.io_cpu_ns_per_kib * self.workload.bs / 1024;
-        let queued: u64 = self.vcpus[vcpu as usize]
+        self.vcpus[vcpu as usize]
             .work
             .iter()
             .map(|w| match w {
@@ -991,8 +991,7 @@ impl<'a> Engine<'a> {
                 Work::Kick => g.kick_cpu_ns,
                 Work::Issue { .. } => per_io,
             })
-            .sum();
-        g.kick_cpu_ns + queued
+            .sum()
     }
 
     /// Keeps the iteration IOThread `it` just ended, if iterations are
@@ -1007,14 +1006,13 @@ impl<'a> Engine<'a> {
         // As on the device: a woken iteration that noticed a submission
         // takes the doorbell's first ring and times its wake-up from it;
         // one woken by completions alone leaves it unknown.
-        let slept = r.slept_ns > 0 || r.wake_ns.is_some();
         let aio = t.handlers - 1;
         let submissions = if aio >= 64 {
             u64::MAX
         } else {
             (1u64 << aio) - 1
         };
-        let rung = if slept && r.handlers & submissions != 0 {
+        let rung = if r.slept() && r.handlers & submissions != 0 {
             t.rung_ns.take()
         } else {
             None

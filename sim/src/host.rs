@@ -389,7 +389,7 @@ impl HostCpus {
         if self.threads[thread as usize].state != State::Blocked {
             return None;
         }
-        if let Some(cpu) = self.packed_cpu(by, rng) {
+        if let Some((cpu, yields_in_ns)) = self.packed_cpu(by, rng) {
             if self.idle_since[cpu as usize].take().is_none() {
                 self.guest[cpu as usize] = Some(thread);
             }
@@ -407,13 +407,7 @@ impl HostCpus {
             };
             // The kernel pulls the woken thread onto the waker's CPU when
             // that CPU goes idle, so it runs once the waker has yielded it.
-            let by = by.expect("packed_cpu packs only for a thread's wake-up");
-            let waits = if self.running(by.thread) {
-                by.yields_in_ns
-            } else {
-                0
-            };
-            return Some(now + waits + latency);
+            return Some(now + yields_in_ns + latency);
         }
         let idle = self.start_waking(thread, now, resume)?;
         if let (None, Some(irq)) = (by, &self.irq) {
@@ -426,26 +420,28 @@ impl HostCpus {
         Some(now + latency)
     }
 
-    /// The CPU a thread woken by `by` is packed onto, if it is: the host
-    /// packs, the waker's CPU is its alone (or idle since it blocked),
-    /// and the draw falls within the share measured for how long the
-    /// waker runs on. Draws only where the others hold and the share is
-    /// not 0.
-    fn packed_cpu(&self, by: Option<WakeCause>, rng: &mut impl Rng) -> Option<u32> {
+    /// The CPU a thread woken by `by` is packed onto, if it is, and in how
+    /// long the waker yields it: the host packs, the waker's CPU is its
+    /// alone and it blocks after a known run-on (or it is idle since the
+    /// waker blocked: at once), and the draw falls within the share
+    /// measured for how long the waker runs on. Draws only where the
+    /// others hold and the share is not 0.
+    fn packed_cpu(&self, by: Option<WakeCause>, rng: &mut impl Rng) -> Option<(u32, u64)> {
         let p = self.packed.as_ref()?;
         let by = by?;
-        let share = pack_share(&p.share, by.runs_on_ns);
         let w = &self.threads[by.thread as usize];
-        if by.yields_in_ns == u64::MAX && matches!(w.state, State::Running { .. }) {
-            return None;
-        }
         let cpu = w.cpu?;
-        let free = match w.state {
-            State::Running { .. } => self.guest[cpu as usize].is_none(),
-            State::Blocked => self.idle_since[cpu as usize].is_some(),
-            State::Waking { .. } | State::Queued => false,
+        let yields_in_ns = match w.state {
+            State::Running { .. }
+                if self.guest[cpu as usize].is_none() && by.yields_in_ns != u64::MAX =>
+            {
+                by.yields_in_ns
+            }
+            State::Blocked if self.idle_since[cpu as usize].is_some() => 0,
+            _ => return None,
         };
-        (free && share > 0.0 && rng.random::<f64>() < share).then_some(cpu)
+        let share = pack_share(&p.share, by.runs_on_ns);
+        (share > 0.0 && rng.random::<f64>() < share).then_some((cpu, yields_in_ns))
     }
 
     /// [`HostCpus::wake`] with the time it becomes runnable given (a
