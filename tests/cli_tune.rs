@@ -195,27 +195,9 @@ fn tune_on_the_disk_writes_its_report_and_lines_qemu_and_libvirt_take() {
     let dir = scratch_dir("tune-disk");
     let slow = preset_with_latency(&dir, "slow", 2_000_000);
     let out = dir.join("report");
-    let o = pollwise(&[
-        "tune",
-        "--preset",
-        slow.to_str().unwrap(),
-        "--qemu-version",
-        "10.0",
-        "--dir",
-        disk.to_str().unwrap(),
-        "--iodepth",
-        "1",
-        "--numjobs",
-        "1",
-        "--duration-ms",
-        "100",
-        "--budget-minutes",
-        "0.3",
-        "--accept-iops-loss",
-        "5",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let mut args = slow_tune_on(&slow, &disk, "100", "0.3");
+    args.extend(["--accept-iops-loss", "5", "--out", out.to_str().unwrap()]);
+    let o = pollwise(&args);
     assert_ok(&o);
     let text = stdout(&o);
     // The answer first, then the measured table, then the lines.
@@ -266,23 +248,7 @@ fn ctrl_c_while_confirming_prints_the_answer_so_far_and_removes_the_scratch_file
     let sub = disk.join(format!("pollwise-tune-stop-disk-{}", std::process::id()));
     fs::create_dir_all(&sub).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_pollwise"))
-        .args([
-            "tune",
-            "--preset",
-            slow.to_str().unwrap(),
-            "--qemu-version",
-            "10.0",
-            "--dir",
-            sub.to_str().unwrap(),
-            "--iodepth",
-            "1",
-            "--numjobs",
-            "1",
-            "--duration-ms",
-            "200",
-            "--budget-minutes",
-            "2",
-        ])
+        .args(slow_tune_on(&slow, &sub, "200", "2"))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -322,13 +288,16 @@ fn ctrl_c_while_confirming_prints_the_answer_so_far_and_removes_the_scratch_file
     let _ = fs::remove_dir_all(&dir);
 }
 
-/// `tune` on the disk with the slow preset, one point at queue depth 1,
-/// short runs, a small budget and a wide bar (so the disk's first batch
-/// confirms the cheaper setting and QEMU's loop gets its turn).
-fn tune_on_disk(disk: &Path, dir: &Path, extra: &[&str]) -> (String, PathBuf) {
-    let slow = preset_with_latency(dir, "slow", 2_000_000);
-    let out = dir.join(format!("report-{}", extra.len()));
-    let mut args = vec![
+/// The arguments of `tune` with the preset `slow` on the disk under
+/// `disk`, QEMU 10.0's knobs, one point (numjobs 1, queue depth 1) of
+/// `duration_ms` per run, within `budget_minutes`.
+fn slow_tune_on<'a>(
+    slow: &'a Path,
+    disk: &'a Path,
+    duration_ms: &'a str,
+    budget_minutes: &'a str,
+) -> Vec<&'a str> {
+    vec![
         "tune",
         "--preset",
         slow.to_str().unwrap(),
@@ -336,21 +305,32 @@ fn tune_on_disk(disk: &Path, dir: &Path, extra: &[&str]) -> (String, PathBuf) {
         "10.0",
         "--dir",
         disk.to_str().unwrap(),
-        "--size-mb",
-        "64",
         "--iodepth",
         "1",
         "--numjobs",
         "1",
         "--duration-ms",
-        "100",
+        duration_ms,
         "--budget-minutes",
-        "0.5",
+        budget_minutes,
+    ]
+}
+
+/// `tune` on the disk with the slow preset, one point at queue depth 1,
+/// short runs, a small budget and a wide bar (so the disk's first batch
+/// confirms the cheaper setting and QEMU's loop gets its turn).
+fn tune_on_disk(disk: &Path, dir: &Path, extra: &[&str]) -> (String, PathBuf) {
+    let slow = preset_with_latency(dir, "slow", 2_000_000);
+    let out = dir.join(format!("report-{}", extra.len()));
+    let mut args = slow_tune_on(&slow, disk, "100", "0.5");
+    args.extend([
+        "--size-mb",
+        "64",
         "--accept-iops-loss",
         "50",
         "--out",
         out.to_str().unwrap(),
-    ];
+    ]);
     args.extend(extra);
     let o = pollwise(&args);
     assert_ok(&o);
