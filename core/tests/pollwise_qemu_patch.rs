@@ -28,6 +28,7 @@ typedef struct AioPolledEvent {
     int64_t ns;
     int64_t polled[8];
     int64_t missed[8];
+    int64_t floor_ns;
     bool has_event;
     bool fired_last;
     bool seen;

@@ -99,6 +99,48 @@ fn the_estimate_sits_at_the_short_end_and_an_immediate_return_teaches_nothing() 
 }
 
 #[test]
+fn a_sleep_is_learned_from_less_the_wait_polling_has_always_seen_remain() {
+    // A device busy for 25 us after each submission: the wait after
+    // handler 0's events, when polling sees it end, is 25000. Every sleep
+    // is then a real wait, and the short end of the sleeps alone would
+    // read 25000 as the wake-up.
+    let mut p = pollwise(&[]);
+    p.observe(&Outcome::polled(1000, &[0]));
+    // A wait after handler 0's event that polling saw end: its short end
+    // of such waits starts at 25000.
+    p.observe(&Outcome::polled(25_000, &[0]));
+    assert_eq!(learned(&p), (0, 54_000));
+    // Polled 8000, then slept 25000: the wait was sure to last 25000 -
+    // 8000 = 17000 more when the loop went to sleep, so the wake-up path
+    // is 25000 - 17000 = 8000 (the first sleep is the estimate). A block
+    // with 8 in flight costs 8000 + 8 x 8000 / 8 = 16000, not 50000.
+    p.observe(&Outcome::slept(33_000, 25_000, &[0]).with_in_flight(8));
+    assert_eq!(learned(&p), (8000, 72_000));
+    match &p {
+        AnyPolicy::Pollwise(q) => assert_eq!(q.block_cost_ns(8), 16_000),
+        _ => unreachable!(),
+    }
+    // Polled 7000, slept 27000: 18000 was sure to remain, 9000 is the
+    // sample, above the estimate: 8000 + (1000 >> 10) = 8000.
+    p.observe(&Outcome::slept(34_000, 27_000, &[0]));
+    assert_eq!(learned(&p), (8000, 72_000));
+
+    // Without a wait polling saw end, nothing is sure to remain: the same
+    // sleep is the estimate as it is.
+    let mut blind = pollwise(&[]);
+    blind.observe(&Outcome::polled(1000, &[0]));
+    blind.observe(&Outcome::slept(33_000, 25_000, &[0]));
+    assert_eq!(learned(&blind).0, 25_000);
+    // And what is sure to remain never takes a sleep under 1000 ns: polled
+    // 1000, slept 3000 after a floor of 25000 leaves 1000.
+    let mut short = pollwise(&[]);
+    short.observe(&Outcome::polled(1000, &[0]));
+    short.observe(&Outcome::polled(25_000, &[0]));
+    short.observe(&Outcome::slept(4000, 3000, &[0]));
+    assert_eq!(learned(&short).0, 1000);
+}
+
+#[test]
 fn a_fixed_cost_still_learns_the_wake_up_but_keeps_its_price() {
     let mut p = pollwise(&[("poll-block-cost-ns", "16000")]);
     // Slept 9000 of 24000: wake 9000, but the price stays 16000. The wait

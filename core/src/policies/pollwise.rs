@@ -46,8 +46,10 @@ use super::seen_before;
 /// to sleep to running again (`Outcome::slept_ns`), and the short end of
 /// those sleeps (the estimate falls by a quarter of the gap towards a
 /// shorter one and rises by 1/1024 towards a longer one; a "sleep" under
-/// `MIN_SLEEP_NS` returned at once and teaches nothing) is the wake-up
-/// path `w`. The delay's cost depends on what else is in flight: with `n`
+/// `MIN_SLEEP_NS` returned at once and teaches nothing), each sleep less
+/// the part of its wait that was sure to remain (the short end of the
+/// waits after the same handlers' events that polling saw end, less the
+/// time polled), is the wake-up path `w`. The delay's cost depends on what else is in flight: with `n`
 /// requests at the device (`Outcome::in_flight`) a wake-up delays one of
 /// `n` requests, so it costs `1/n` of what it costs when everything waits
 /// on it. A block is priced at `w + DELAY_WEIGHT * w / max(n, 1)`: at
@@ -82,6 +84,10 @@ struct Estimate {
     /// Per rung: the smoothed share of those waits longer than the window,
     /// scaled by `1 << MISS_SHIFT`.
     missed: [u64; LADDER],
+    /// The short end of the waits after this handler's events that polling
+    /// saw end (no sleep): a low quantile, tracked as the wake-up path is
+    /// (down by a quarter of the gap, up by 1/1024); 0 until one is seen.
+    floor_ns: u64,
     /// This handler had an event in the previous iteration, so the current
     /// iteration's block time is a sample of the wait that follows it.
     fired_last: bool,
@@ -121,7 +127,10 @@ pub const MIN_SLEEP_NS: u64 = 1000;
 /// short end of the sleeps (about their 1st percentile): those whose event
 /// was already on its way, which are all wake-up path. One short outlier
 /// moves it by a quarter only. Where every sleep is a long real wait (a
-/// virtio disk at queue depth 8) it still reads high; the waits that
+/// virtio disk at queue depth 8) it would read the wait too; each sleep
+/// counts less the part of its wait polling has always seen remain
+/// (`Pollwise::sure_to_remain`), which leaves the wake-up where the waits
+/// have a floor, and nothing is subtracted where they have none. The waits that
 /// return at once, which a low quantile would otherwise read, are left out
 /// by `MIN_SLEEP_NS` (docs/pollwise-policy.md, "What did not work along the
 /// way").
@@ -187,6 +196,25 @@ impl Pollwise {
         }
     }
 
+    /// How much of a sleep's wait was sure to remain when the loop went to
+    /// sleep: the loop had polled `block_ns - slept_ns`, and no wait after
+    /// the events of the handlers that fired has been seen to end sooner
+    /// than their short end (`floor_ns`). The least over those handlers,
+    /// and never more than the sleep less `MIN_SLEEP_NS`. A device busy for
+    /// 25 us after each submission makes every sleep a real wait; without
+    /// this the short end of the sleeps reads that wait as the wake-up.
+    fn sure_to_remain(&self, outcome: &Outcome<'_>) -> u64 {
+        let polled_for = outcome.block_ns.saturating_sub(outcome.slept_ns);
+        let sure = self
+            .handlers
+            .iter()
+            .filter(|e| e.fired_last)
+            .map(|e| e.floor_ns.saturating_sub(polled_for))
+            .min()
+            .unwrap_or(0);
+        sure.min(outcome.slept_ns.saturating_sub(MIN_SLEEP_NS))
+    }
+
     /// What one handler asks the window to be: its cheapest rung at price
     /// `cost`. `sample` is this iteration's wait, which stands in for a
     /// handler with no sample yet.
@@ -206,7 +234,9 @@ impl Pollwise {
             if k != 0 && k != LADDER - 1 && window < floor {
                 continue;
             }
-            let price = e.polled[k] + ((e.missed[k] * cost) >> MISS_SHIFT);
+            // In units of 2^-16 ns, so that no rounding decides between
+            // two rungs (a long wait must never make a longer one cheaper).
+            let price = (e.polled[k] << MISS_SHIFT) + e.missed[k] * cost;
             if price < best.0 {
                 best = (price, window);
             }
@@ -239,6 +269,20 @@ fn update(e: &mut Estimate, sample: u64, max: u64, weight: u32) {
         }
     }
     e.seen = true;
+}
+
+/// One step of a tracker of the short end of a quantity: down by a quarter
+/// of the gap towards a smaller sample, up by 1/1024 towards a larger one,
+/// so it settles near the 1st percentile; the first sample (`tracked` 0)
+/// is taken as it is.
+fn low_end(tracked: u64, sample: u64) -> u64 {
+    if tracked == 0 {
+        sample
+    } else if sample < tracked {
+        tracked - ((tracked - sample) >> WAKE_FALL_SHIFT)
+    } else {
+        tracked + ((sample - tracked) >> WAKE_RISE_SHIFT)
+    }
 }
 
 /// `x >> s`, rounded up instead of down.
@@ -276,16 +320,17 @@ impl Policy for Pollwise {
         }
         let limit = self.sample_limit();
         let mut block = outcome.block_ns;
+        if outcome.slept_ns == 0 {
+            let seen = block.min(limit);
+            for e in self.handlers.iter_mut().filter(|e| e.fired_last) {
+                e.floor_ns = low_end(e.floor_ns, seen);
+            }
+        }
         if outcome.slept_ns >= MIN_SLEEP_NS {
-            // Learn the wake-up path from the short end of the sleeps.
-            let slept = outcome.slept_ns.min(limit);
-            self.wake_ns = if self.wake_ns == 0 {
-                slept
-            } else if slept < self.wake_ns {
-                self.wake_ns - ((self.wake_ns - slept) >> WAKE_FALL_SHIFT)
-            } else {
-                self.wake_ns + ((slept - self.wake_ns) >> WAKE_RISE_SHIFT)
-            };
+            // Learn the wake-up path from the short end of the sleeps, each
+            // less the part of its wait that was sure to remain.
+            let slept = (outcome.slept_ns - self.sure_to_remain(outcome)).min(limit);
+            self.wake_ns = low_end(self.wake_ns, slept);
             // What polling would have waited: the wait without the wake-up
             // it would not have paid. Without this, a loop that blocks sees
             // its own wake-up (and the kick it causes) in every wait and
