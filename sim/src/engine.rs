@@ -19,7 +19,7 @@ use crate::error::SimError;
 use crate::host::{Dispatch, HostCpus, Resume, WakeCause, Waker};
 use crate::loop_driver::{Awaiting, LoopDriver, LoopEvent};
 use crate::preset::{Preset, VqMapping};
-use crate::queue::{self, EventQueue};
+use crate::queue::{self, EventQueue, Slots};
 use crate::trace::TraceSink;
 use crate::workload::{Validate as _, Workload};
 
@@ -40,9 +40,10 @@ enum Event {
     DeviceDone { slot: u32 },
     /// A request reaches the queue of a host that serves in passes.
     Arrive { slot: u32 },
-    /// An IOThread's poll window ran out with nothing found. Its iteration
-    /// is told by its sequence number (see [`SimThread::began_seq`]), so an
-    /// event is 8 bytes.
+    /// An IOThread's poll window ran out with nothing found. Like the
+    /// other two loop events below, it is kept in the IOThread's slot
+    /// ([`Engine::loop_events`]), never in the queue, and it always
+    /// belongs to the current iteration.
     PollTimeout { it: u32 },
     /// An IOThread saw its work: by a poll pass, or after waking up.
     Noticed { it: u32 },
@@ -117,10 +118,6 @@ struct SimThread {
     /// Requests this IOThread submitted whose completions it has not yet
     /// processed (what it tells its loop before each iteration).
     in_flight: u32,
-    /// The queue's next sequence number when the loop's current iteration
-    /// began: a loop event with a smaller one belongs to an earlier
-    /// iteration (the driver's generation, without storing it per event).
-    began_seq: u64,
 }
 
 impl SimThread {
@@ -170,13 +167,13 @@ pub struct Engine<'a> {
     seed: u64,
     now: Time,
     events: EventQueue<Event>,
-    /// Per IOThread, the order key ([`queue::key`]) of its poll window's
-    /// end while it polls, `u128::MAX` otherwise. Kept out of the queue so
-    /// that a window cut short by an arrival (most are) leaves no event
-    /// behind to pop; its key comes from the queue's sequence.
-    timeouts: Vec<u128>,
-    /// The earliest of `timeouts` and its IOThread.
-    next_timeout: (u128, u32),
+    /// Per IOThread, its one pending loop event (`PollTimeout`, `Noticed`
+    /// or `IterEnd`), kept out of the queue under a key from the queue's
+    /// sequence, so that events pop in the same order as if it were
+    /// queued. An IOThread waits for one thing at a time: its window's
+    /// end while it polls, its notice, or its iteration's end. A window
+    /// cut short by an arrival (most are) leaves no event behind to pop.
+    loop_events: Slots<Event>,
     rng: Pcg64,
     read_latency: Sampler,
     write_latency: Sampler,
@@ -306,7 +303,6 @@ fn new_iothread(
         io: IterRecord::default(),
         rung_ns: None,
         in_flight: 0,
-        began_seq: 0,
     }
 }
 
@@ -343,8 +339,7 @@ impl<'a> Engine<'a> {
             seed,
             now: 0,
             events: EventQueue::new(),
-            timeouts: vec![u128::MAX; n_it as usize],
-            next_timeout: (u128::MAX, 0),
+            loop_events: Slots::new(n_it as usize, Event::IterEnd { it: 0 }),
             rng: Pcg64::seed_from_u64(seed),
             read_latency: preset.device.read_latency.sampler(),
             write_latency: preset.device.write_latency.sampler(),
@@ -430,13 +425,13 @@ impl<'a> Engine<'a> {
     /// Processes the next event; `false` once the measured interval is over
     /// (then `now` is its end).
     pub(crate) fn step(&mut self) -> bool {
-        let next = if self.next_timeout.0 < self.events.first_key() {
-            Some(self.take_timeout())
+        let next = if self.loop_events.first_key() < self.events.first_key() {
+            Some(self.loop_events.take_first())
         } else {
             self.events.pop()
         };
         match next {
-            Some((at, seq, event)) if at < self.measure_to => {
+            Some((at, _, event)) if at < self.measure_to => {
                 self.now = at;
                 self.processed += 1;
                 match event {
@@ -444,8 +439,8 @@ impl<'a> Engine<'a> {
                     Event::MediaDone { slot } => self.media_done(slot),
                     Event::DeviceDone { slot } => self.device_done(slot),
                     Event::Arrive { slot } => self.arrive(slot),
-                    Event::PollTimeout { it } => self.poll_timeout(it, self.loop_gen(it, seq)),
-                    Event::Noticed { it } => self.noticed(it, self.loop_gen(it, seq)),
+                    Event::PollTimeout { it } => self.poll_timeout(it, self.loop_gen(it)),
+                    Event::Noticed { it } => self.noticed(it, self.loop_gen(it)),
                     Event::IterEnd { it } => self.iter_end(it),
                     Event::GuestIrq { vcpu } => self.guest_irq(vcpu),
                     Event::Runnable { thread } => self.runnable(thread),
@@ -694,8 +689,10 @@ impl<'a> Engine<'a> {
         // A loop no longer polling has no use for its window's end: the
         // timeout would find it noticing, processing or in a later
         // iteration, and do nothing.
-        if self.iothreads[it as usize].lp.awaiting() != Awaiting::Deadline {
-            self.set_timeout(it, u128::MAX);
+        if self.iothreads[it as usize].lp.awaiting() != Awaiting::Deadline
+            && matches!(self.loop_events.get(it), Some(Event::PollTimeout { .. }))
+        {
+            self.loop_events.clear(it);
         }
         if self.host.is_some() && self.loop_on_host(it, next) {
             return;
@@ -703,57 +700,47 @@ impl<'a> Engine<'a> {
         match next {
             Some((at, LoopEvent::PollTimeout { gen })) => {
                 debug_assert_eq!(gen, self.iothreads[it as usize].lp.generation());
-                debug_assert!(at >= self.now, "a poll window ending in the past");
-                let seq = self.events.take_seq();
-                self.set_timeout(it, queue::key(at, seq));
+                self.schedule_loop_event(it, at, Event::PollTimeout { it });
             }
             Some((at, LoopEvent::Noticed { gen })) => {
                 debug_assert_eq!(gen, self.iothreads[it as usize].lp.generation());
-                self.schedule(at, Event::Noticed { it })
+                self.schedule_loop_event(it, at, Event::Noticed { it });
             }
             None => {}
         }
     }
 
-    /// Sets IOThread `it`'s poll timeout to `key` (`u128::MAX`: none).
-    fn set_timeout(&mut self, it: u32, key: u128) {
-        let old = std::mem::replace(&mut self.timeouts[it as usize], key);
-        if key < self.next_timeout.0 {
-            self.next_timeout = (key, it);
-        } else if old == self.next_timeout.0 && old != key {
-            self.next_timeout = self
-                .timeouts
-                .iter()
-                .enumerate()
-                .map(|(i, &k)| (k, i as u32))
-                .min()
-                .unwrap_or((u128::MAX, 0));
-        }
+    /// Schedules IOThread `it`'s loop `event` at `at`, in its slot: with
+    /// the sequence number a push would have taken, so it pops exactly
+    /// where the queue would have popped it.
+    fn schedule_loop_event(&mut self, it: u32, at: Time, event: Event) {
+        debug_assert!(at >= self.now, "a loop event scheduled in the past");
+        // One pending loop event per IOThread: what it waited for has
+        // happened (and was taken from the slot), or a poll window cut
+        // short had its timeout cleared.
+        debug_assert!(
+            self.loop_events.get(it).is_none(),
+            "IOThread {it} schedules {event:?} with {:?} pending",
+            self.loop_events.get(it)
+        );
+        let seq = self.events.take_seq();
+        self.loop_events.set(it, queue::key(at, seq), event);
     }
 
-    /// Takes the earliest poll timeout as an event: (time, seq, event).
-    fn take_timeout(&mut self) -> (Time, u64, Event) {
-        let (key, it) = self.next_timeout;
-        self.set_timeout(it, u128::MAX);
-        ((key >> 64) as Time, key as u64, Event::PollTimeout { it })
-    }
-
-    /// The loop generation of IOThread `it`'s event queued as `seq`: the
-    /// current one if it was queued since the iteration began, an earlier
-    /// (stale) one otherwise.
-    fn loop_gen(&self, it: u32, seq: u64) -> u64 {
-        let t = &self.iothreads[it as usize];
-        let gen = t.lp.generation();
-        if seq >= t.began_seq {
-            gen
-        } else {
-            gen.wrapping_sub(1)
-        }
+    /// The loop generation of IOThread `it`'s event just taken from its
+    /// slot: always the current one, as an iteration begins only with
+    /// the slot empty (see [`Engine::begin_iteration`]), so no loop event
+    /// outlives its iteration.
+    fn loop_gen(&self, it: u32) -> u64 {
+        self.iothreads[it as usize].lp.generation()
     }
 
     fn begin_iteration(&mut self, it: u32) {
+        debug_assert!(
+            self.loop_events.get(it).is_none(),
+            "IOThread {it} begins an iteration with a loop event pending"
+        );
         let t = &mut self.iothreads[it as usize];
-        t.began_seq = self.events.next_seq();
         let next = t.lp.begin(self.now, t.pending());
         self.schedule_loop(it, next);
     }
@@ -879,7 +866,7 @@ impl<'a> Engine<'a> {
             self.meters.stalled_ns += stall;
         }
         let end = now + self.wall(busy) + stall;
-        self.schedule(end, Event::IterEnd { it });
+        self.schedule_loop_event(it, end, Event::IterEnd { it });
 
         for &slot in &subs {
             self.submit_to_device(slot, submit_at);
@@ -970,8 +957,11 @@ impl<'a> Engine<'a> {
                 return;
             }
         }
+        debug_assert!(
+            self.loop_events.get(it).is_none(),
+            "IOThread {it} ends an iteration with a loop event pending"
+        );
         let t = &mut self.iothreads[it as usize];
-        t.began_seq = self.events.next_seq();
         let next = t.lp.end(self.now, t.pending());
         self.log_iteration(it);
         self.schedule_loop(it, next);

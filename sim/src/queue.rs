@@ -52,6 +52,7 @@ impl<E: Copy> EventQueue<E> {
 
     /// The sequence number the next push will get: every item pushed from
     /// now on has at least this one, every item pushed before has less.
+    #[cfg(test)]
     pub fn next_seq(&self) -> u64 {
         self.seq + 1
     }
@@ -157,6 +158,79 @@ impl<E: Copy> EventQueue<E> {
             hole = parent;
         }
         self.heap[hole] = moved;
+    }
+}
+
+/// Items kept outside an [`EventQueue`], at most one per owner (an
+/// index), each under an order key ([`key`]) whose sequence number comes
+/// from the queue ([`EventQueue::take_seq`]), so that they order against
+/// the queue's items exactly as if they had been pushed. The earliest is
+/// cached. An owner with one pending item at a time and few owners (an
+/// IOThread's loop event) costs a few comparisons instead of a sift.
+#[derive(Clone, Debug)]
+pub(crate) struct Slots<E> {
+    /// Per owner, its item's key, `u128::MAX` if it has none.
+    keys: Vec<u128>,
+    items: Vec<E>,
+    /// The earliest key and its owner.
+    first: (u128, u32),
+}
+
+impl<E: Copy> Slots<E> {
+    /// `owners` empty slots; `filler` only fills them.
+    pub fn new(owners: usize, filler: E) -> Self {
+        Slots {
+            keys: vec![u128::MAX; owners],
+            items: vec![filler; owners],
+            first: (u128::MAX, 0),
+        }
+    }
+
+    /// The earliest key, `u128::MAX` if every slot is empty.
+    pub fn first_key(&self) -> u128 {
+        self.first.0
+    }
+
+    /// The item of `owner`, if it has one.
+    pub fn get(&self, owner: u32) -> Option<E> {
+        (self.keys[owner as usize] != u128::MAX).then(|| self.items[owner as usize])
+    }
+
+    /// Puts `item` under `key` in the slot of `owner`, replacing what it held.
+    pub fn set(&mut self, owner: u32, key: u128, item: E) {
+        self.items[owner as usize] = item;
+        self.set_key(owner, key);
+    }
+
+    /// Empties the slot of `owner`.
+    pub fn clear(&mut self, owner: u32) {
+        self.set_key(owner, u128::MAX);
+    }
+
+    fn set_key(&mut self, owner: u32, key: u128) {
+        let old = std::mem::replace(&mut self.keys[owner as usize], key);
+        if key < self.first.0 {
+            self.first = (key, owner);
+        } else if old == self.first.0 && old != key {
+            // The earliest moved later or left: look again.
+            self.first = self
+                .keys
+                .iter()
+                .enumerate()
+                .map(|(i, &k)| (k, i as u32))
+                .min()
+                .unwrap_or((u128::MAX, 0));
+        }
+    }
+
+    /// Takes the earliest item: its time, sequence number and owner's item.
+    /// Call only when [`Slots::first_key`] is not `u128::MAX`.
+    pub fn take_first(&mut self) -> (u64, u64, E) {
+        let (key, owner) = self.first;
+        debug_assert!(key != u128::MAX, "take_first of empty slots");
+        let item = self.items[owner as usize];
+        self.clear(owner);
+        ((key >> 64) as u64, key as u64, item)
     }
 }
 
