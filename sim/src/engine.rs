@@ -174,6 +174,9 @@ pub struct Engine<'a> {
     /// end while it polls, its notice, or its iteration's end. A window
     /// cut short by an arrival (most are) leaves no event behind to pop.
     loop_events: Slots<Event>,
+    /// Per vCPU, the end of its current work item (`VcpuDone`) while it is
+    /// busy, kept out of the queue in the same way.
+    vcpu_events: Slots<Event>,
     rng: Pcg64,
     read_latency: Sampler,
     write_latency: Sampler,
@@ -340,6 +343,7 @@ impl<'a> Engine<'a> {
             now: 0,
             events: EventQueue::new(),
             loop_events: Slots::new(n_it as usize, Event::IterEnd { it: 0 }),
+            vcpu_events: Slots::new(vcpus as usize, Event::VcpuDone { vcpu: 0 }),
             rng: Pcg64::seed_from_u64(seed),
             read_latency: preset.device.read_latency.sampler(),
             write_latency: preset.device.write_latency.sampler(),
@@ -425,8 +429,15 @@ impl<'a> Engine<'a> {
     /// Processes the next event; `false` once the measured interval is over
     /// (then `now` is its end).
     pub(crate) fn step(&mut self) -> bool {
-        let next = if self.loop_events.first_key() < self.events.first_key() {
-            Some(self.loop_events.take_first())
+        let (l, v) = (self.loop_events.first_key(), self.vcpu_events.first_key());
+        let next = if l < v {
+            if l < self.events.first_key() {
+                Some(self.loop_events.take_first())
+            } else {
+                self.events.pop()
+            }
+        } else if v < self.events.first_key() {
+            Some(self.vcpu_events.take_first())
         } else {
             self.events.pop()
         };
@@ -494,7 +505,12 @@ impl<'a> Engine<'a> {
         };
         let end = self.now + self.wall(cost);
         self.vcpus[vcpu as usize].busy_until = end;
-        self.schedule(end, Event::VcpuDone { vcpu });
+        debug_assert!(end >= self.now, "work ending in the past");
+        // A busy vCPU starts no work, so it has no other end pending.
+        debug_assert!(self.vcpu_events.get(vcpu).is_none());
+        let seq = self.events.take_seq();
+        self.vcpu_events
+            .set(vcpu, queue::key(end, seq), Event::VcpuDone { vcpu });
     }
 
     /// Chooses the disk, queue and operation of a slot's next request.

@@ -213,13 +213,13 @@ impl<E: Copy> Slots<E> {
             self.first = (key, owner);
         } else if old == self.first.0 && old != key {
             // The earliest moved later or left: look again.
-            self.first = self
-                .keys
-                .iter()
-                .enumerate()
-                .map(|(i, &k)| (k, i as u32))
-                .min()
-                .unwrap_or((u128::MAX, 0));
+            let mut first = (u128::MAX, 0);
+            for (i, &k) in self.keys.iter().enumerate() {
+                if k < first.0 {
+                    first = (k, i as u32);
+                }
+            }
+            self.first = first;
         }
     }
 
