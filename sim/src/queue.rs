@@ -111,6 +111,7 @@ impl<E: Copy> EventQueue<E> {
     }
 
     /// The earliest item, its time and its sequence number.
+    #[inline]
     pub fn pop(&mut self) -> Option<(u64, u64, E)> {
         if let Some(f) = self.front.take() {
             return Some((f.time, f.seq, f.item));
