@@ -49,10 +49,10 @@ use super::seen_before;
 /// `MIN_SLEEP_NS` returned at once and teaches nothing), each sleep less
 /// the part of its wait that was sure to remain (the short end of the
 /// waits after the same handlers' events that polling saw end, less the
-/// time polled), is the wake-up path `w`. The delay's cost depends on what else is in flight: with `n`
-/// requests at the device (`Outcome::in_flight`) a wake-up delays one of
-/// `n` requests, so it costs `1/n` of what it costs when everything waits
-/// on it. A block is priced at `w + DELAY_WEIGHT * w / max(n, 1)`: at
+/// time polled), is the wake-up path `w`. The delay's cost depends on
+/// what else is in flight: with `n` requests at the device
+/// (`Outcome::in_flight`) a wake-up delays one of `n` requests, so it
+/// costs `1/n` of what it costs when everything waits on it. A block is priced at `w + DELAY_WEIGHT * w / max(n, 1)`: at
 /// queue depth 1 (or with nothing in flight, when the next event is the
 /// guest's) `(1 + DELAY_WEIGHT) w`, far above any window, so the loop
 /// polls as QEMU does; with many requests in flight little more than the
@@ -130,9 +130,9 @@ pub const MIN_SLEEP_NS: u64 = 1000;
 /// virtio disk at queue depth 8) it would read the wait too; each sleep
 /// counts less the part of its wait polling has always seen remain
 /// (`Pollwise::sure_to_remain`), which leaves the wake-up where the waits
-/// have a floor, and nothing is subtracted where they have none. The waits that
-/// return at once, which a low quantile would otherwise read, are left out
-/// by `MIN_SLEEP_NS` (docs/pollwise-policy.md, "What did not work along the
+/// have a floor, and nothing is subtracted where they have none. The
+/// waits that return at once, which a low quantile would otherwise read,
+/// are left out by `MIN_SLEEP_NS` (docs/pollwise-policy.md, "What did not work along the
 /// way").
 const WAKE_FALL_SHIFT: u32 = 2;
 const WAKE_RISE_SHIFT: u32 = 10;
@@ -320,12 +320,6 @@ impl Policy for Pollwise {
         }
         let limit = self.sample_limit();
         let mut block = outcome.block_ns;
-        if outcome.slept_ns == 0 {
-            let seen = block.min(limit);
-            for e in self.handlers.iter_mut().filter(|e| e.fired_last) {
-                e.floor_ns = low_end(e.floor_ns, seen);
-            }
-        }
         if outcome.slept_ns >= MIN_SLEEP_NS {
             // Learn the wake-up path from the short end of the sleeps, each
             // less the part of its wait that was sure to remain.
@@ -343,6 +337,10 @@ impl Policy for Pollwise {
         for e in self.handlers.iter_mut() {
             if e.fired_last {
                 update(e, sample, max, weight);
+                if outcome.slept_ns == 0 {
+                    // A wait polling saw end: the short end of such waits.
+                    e.floor_ns = low_end(e.floor_ns, sample);
+                }
                 e.fired_last = false;
             }
         }
