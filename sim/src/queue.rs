@@ -285,4 +285,62 @@ mod tests {
         }
         assert_eq!(q.pop(), None);
     }
+
+    /// Items kept in slots (one per owner, replaced or cleared at will)
+    /// pop against the queue in exactly the order a binary heap on (time,
+    /// seq) gives when every live item is pushed into it, as the engine
+    /// relies on for its bytes.
+    #[test]
+    fn slots_pop_against_the_queue_as_if_their_items_had_been_pushed() {
+        const OWNERS: u32 = 3;
+        let mut q = EventQueue::new();
+        let mut slots = Slots::new(OWNERS as usize, u64::MAX);
+        // The reference: every live item; a cleared or replaced slot item
+        // is removed from it.
+        let mut reference: BinaryHeap<Reverse<(u64, u64, u64)>> = BinaryHeap::new();
+        let mut live: Vec<Option<(u64, u64, u64)>> = vec![None; OWNERS as usize];
+        let (mut x, mut now) = (99u64, 0u64);
+        for step in 0..20_000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let at = now + (x % 5) * 10;
+            match x % 4 {
+                0 => {
+                    q.push(at, step);
+                    reference.push(Reverse((at, q.next_seq() - 1, step)));
+                }
+                1 | 2 => {
+                    let owner = ((x >> 8) % u64::from(OWNERS)) as u32;
+                    let seq = q.take_seq();
+                    slots.set(owner, key(at, seq), step);
+                    live[owner as usize] = Some((at, seq, step));
+                }
+                _ => {
+                    let owner = ((x >> 8) % u64::from(OWNERS)) as u32;
+                    slots.clear(owner);
+                    live[owner as usize] = None;
+                }
+            }
+            if step % 2 == 1 {
+                let mut all = reference.clone();
+                all.extend(live.iter().flatten().map(|&e| Reverse(e)));
+                let Some(Reverse(expected)) = all.pop() else {
+                    continue;
+                };
+                let got = if slots.first_key() < q.first_key() {
+                    let got = slots.take_first();
+                    let owner = live.iter().position(|l| *l == Some(got));
+                    live[owner.expect("a slot item that is live")] = None;
+                    got
+                } else {
+                    let got = q.pop().expect("the queue holds the earliest");
+                    reference.pop();
+                    got
+                };
+                assert_eq!(got, expected, "step {step}");
+                now = got.0;
+            }
+        }
+    }
 }
