@@ -7,6 +7,7 @@ mod common;
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::os::unix::process::CommandExt;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -129,9 +130,22 @@ fn a_write_that_fails_half_way_keeps_the_previous_file() {
 }
 
 /// Starts a long `sim --trace` into `dir`; returns it once its temporary
-/// file exists.
+/// file exists. The stop signals start at their default action, as from a
+/// terminal: a test run started in the background by a shell without job
+/// control inherits SIGINT and SIGQUIT ignored, and pollwise keeps a
+/// signal its caller ignores ignored.
 fn long_sim(dir: &Path, out: &Path) -> std::process::Child {
-    let child = Command::new(env!("CARGO_BIN_EXE_pollwise"))
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pollwise"));
+    // SAFETY: signal(2) is async-signal-safe, as pre_exec requires.
+    unsafe {
+        cmd.pre_exec(|| {
+            for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT] {
+                libc::signal(sig, libc::SIG_DFL);
+            }
+            Ok(())
+        });
+    }
+    let child = cmd
         .env("POLLWISE_NO_CACHE", "1")
         .args(["sim", "--duration-ms", "600000", "--trace", s(out)])
         .stdout(Stdio::null())
