@@ -764,6 +764,9 @@ fn study_measures_the_online_policies_on_a_disk() {
         let cells: Vec<&str> = line.trim_matches('|').split(" | ").collect();
         let label = cells[cells.len() - 1].trim().trim_end_matches(" +cpu");
         assert!(["ok", "LOSS", "unclear"].contains(&label), "{line}");
+        // QEMU's rule's polling is a part of its CPU.
+        let (cpu, polling): (f64, f64) = (cells[6].parse().unwrap(), cells[7].parse().unwrap());
+        assert!((0.0..=cpu).contains(&polling), "{line}");
     }
     // Every measured run: 3 candidates x 3 points x 2 pairs x 2 policies.
     let text = std::fs::read_to_string(out.join("measured.csv")).unwrap();
