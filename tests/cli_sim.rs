@@ -330,6 +330,9 @@ fn study_writes_a_summary_from_its_runs() {
         "| rollout 1000 |",
         "## Ablation",
         "## fcp-16disk against IBM's summary",
+        "### fcp-16disk against the later revisions' figures",
+        "| weighted (weight 2) | ",
+        "| weighted-merged (weight 3) | ",
         // Without --dir nothing is measured, and the summary says how to.
         "## Measured on a disk\n\nNot run this time. `pollwise study --dir DIR`",
         // The line that reruns it spells the seeds as every command does.
@@ -347,6 +350,14 @@ fn study_writes_a_summary_from_its_runs() {
     assert_eq!(runs.len(), 15 * 32);
     let runs = rows(&fs::read_to_string(dir.join("policies-fcp-16disk.csv")).unwrap());
     assert_eq!(runs.len(), 9 * 32);
+    // IBM's later figures: qemu and the two proposals on the 12 rows of
+    // numjobs 1, 4 and 8 (2 patterns x 2 block sizes), with 1 and 8
+    // IOThreads.
+    let runs = rows(&fs::read_to_string(dir.join("ibm-later-fcp-16disk.csv")).unwrap());
+    assert_eq!(runs.len(), 3 * 24);
+    let its: Vec<u32> = runs.iter().map(|r| r.iothreads).collect();
+    assert_eq!(its.iter().filter(|&&it| it == 8).count(), 3 * 12, "{its:?}");
+    assert!(runs.iter().all(|r| [1, 4, 8].contains(&r.numjobs)));
     // The qemu line compares qemu with itself.
     let qemu = md
         .lines()

@@ -45,7 +45,11 @@ fn prepare(opts: &StudyOptions, measured: bool) -> Result<OutputDir, LabError> {
                 format!("rollout-{p}.csv"),
             ]
         })
-        .chain(["ablation.csv".to_string(), "robustness.csv".to_string()])
+        .chain([
+            "ibm-later-fcp-16disk.csv".to_string(),
+            "ablation.csv".to_string(),
+            "robustness.csv".to_string(),
+        ])
         .collect();
     let mut files: Vec<(&str, Kind)> = names.iter().map(|n| (n.as_str(), Kind::Results)).collect();
     if measured {
