@@ -84,6 +84,92 @@ fn sim_writes_the_window_trace() {
     assert!(trace.windows(2).all(|w| w[0].time_ns <= w[1].time_ns));
 }
 
+/// `sim --waits`: one row per iteration, as `policy ratio` reads them.
+fn sim_waits(policy: &str, extra: &[&str]) -> (Vec<(u64, String)>, std::path::PathBuf) {
+    let dir = scratch_dir(&format!("cli-sim-waits-{policy}"));
+    let waits = dir.join("waits.csv");
+    let args = [
+        &[
+            "sim",
+            "--duration-ms",
+            "20",
+            "--numjobs",
+            "1",
+            "--iothreads",
+            "1",
+        ][..],
+        &["--policy", policy, "--waits", waits.to_str().unwrap()],
+        extra,
+    ]
+    .concat();
+    assert_ok(&pollwise(&args));
+    let text = fs::read_to_string(&waits).unwrap();
+    let mut rd = csv::Reader::from_reader(text.as_bytes());
+    let header: Vec<String> = rd.headers().unwrap().iter().map(String::from).collect();
+    assert_eq!(header, ["block_ns", "handler", "in_flight", "how"]);
+    let rows = rd
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (r[0].parse().unwrap(), r[3].to_string())
+        })
+        .collect();
+    (rows, waits)
+}
+
+#[test]
+fn sim_writes_every_iterations_wait_for_policy_ratio() {
+    // Always polling at 8k numjobs=1 on the optane preset: most waits end
+    // in a poll; never polling: none does.
+    let (fixed, _) = sim_waits("fixed", &[]);
+    let polled = fixed.iter().filter(|(_, how)| how == "polled").count();
+    assert!(polled * 2 > fixed.len(), "{polled} of {}", fixed.len());
+    let (off, waits) = sim_waits("off", &["--trace", "/dev/null"]);
+    assert!(off.len() > 100, "{} iterations", off.len());
+    assert!(off.iter().all(|(_, how)| how != "polled"), "off polled");
+    assert!(off.iter().any(|(_, how)| how == "doorbell"));
+    // `policy ratio` reads it: one wait per row, the optimum their sum
+    // capped by the price.
+    let o = pollwise(&[
+        "policy",
+        "ratio",
+        "--input",
+        waits.to_str().unwrap(),
+        "--price-ns",
+        "1000000000",
+    ]);
+    assert_ok(&o);
+    let total: u64 = off.iter().map(|(w, _)| w).sum();
+    let want = format!(
+        "{} waits, {:.3} ms of waiting; optimum {:.3} ms",
+        off.len(),
+        total as f64 / 1e6,
+        total as f64 / 1e6
+    );
+    assert!(stdout(&o).contains(&want), "{want} not in\n{}", stdout(&o));
+    // One IOThread only, and never onto the trace.
+    let two = pollwise(&[
+        "sim",
+        "--iothreads",
+        "2",
+        "--waits",
+        waits.to_str().unwrap(),
+    ]);
+    assert_clean_error(&two, &["--waits", "--iothreads 1"]);
+    let new = waits.with_file_name("new.csv");
+    let same = pollwise(&[
+        "sim",
+        "--iothreads",
+        "1",
+        "--waits",
+        new.to_str().unwrap(),
+        "--trace",
+        new.to_str().unwrap(),
+    ]);
+    assert_clean_error(&same, &["--trace and --waits are both"]);
+    assert!(!new.exists());
+}
+
 #[test]
 fn bad_sim_input_is_a_clean_error() {
     assert_clean_error(

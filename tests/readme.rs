@@ -289,6 +289,7 @@ fn assert_outputs_written(work: &Path) {
         "heat.png",
         "compare.png",
         "events.csv",
+        "sim-waits.csv",
         "qemu-window.csv",
         "testbed.csv",
     ] {

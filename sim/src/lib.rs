@@ -81,6 +81,22 @@ pub fn simulate_iterations(
         .run_logged())
 }
 
+/// Simulates one run, hands its window trajectory to `sink` as
+/// [`simulate_streamed`] does, and returns every loop iteration of its
+/// measured interval as [`simulate_iterations`] does.
+pub fn simulate_streamed_iterations<'a>(
+    preset: &'a Preset,
+    workload: &'a Workload,
+    params: &'a Params,
+    seed: u64,
+    sink: impl FnMut(TraceRow) + 'a,
+) -> Result<(RunRow, Vec<IterRecord>), SimError> {
+    Ok(engine::Engine::new(preset, workload, params, seed, true)?
+        .stream_trace(Box::new(sink))
+        .log_iterations()
+        .run_logged())
+}
+
 /// Simulates one run and returns its metrics and the number of events the
 /// engine processed (for measuring the simulator's speed).
 pub fn simulate_counted(

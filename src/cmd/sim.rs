@@ -32,6 +32,11 @@ pub struct SimArgs {
     /// Write the window trajectory (CSV, one row per change) to FILE.
     #[arg(long, value_name = "FILE")]
     pub trace: Option<PathBuf>,
+    /// Write every iteration's wait as CSV (block_ns,handler,in_flight,how:
+    /// from the iteration's start to its work), the trace `pollwise policy
+    /// ratio` and `policy replay` read; one IOThread only.
+    #[arg(long, value_name = "FILE")]
+    pub waits: Option<PathBuf>,
     #[command(flatten)]
     pub force: crate::output::ForceArg,
 }
@@ -46,6 +51,7 @@ pub fn run(a: SimArgs) -> Result<()> {
             seed: a.seed,
             latency_scale: a.latency_scale,
             trace: a.trace,
+            waits: a.waits,
             force: a.force.force,
         },
     )?;

@@ -1,14 +1,16 @@
-//! `pollwise sim`: one simulated run, its window trace streamed to a file.
+//! `pollwise sim`: one simulated run, its window trace streamed to a file
+//! and its waits written as `policy ratio` reads them.
 
 use std::path::PathBuf;
 
-use pollwise_core::{Params, RunRow, TraceRow, Workload};
+use pollwise_core::{IterRecord, Params, RunRow, TraceRow, Workload, MAX_ITER_RECORDS};
 use pollwise_sim::Preset;
 
 use super::policy::PolicyFlags;
 use super::workload::WorkloadFlags;
 use super::{fail, Context, Result, Ui};
 use crate::formats::output::preset_input;
+use crate::formats::waits::write_waits;
 use crate::{Kind, Output};
 
 /// Loads a preset and applies a latency scale, checking the factor.
@@ -33,6 +35,9 @@ pub struct SimCmd {
     pub latency_scale: Option<f64>,
     /// `--trace FILE`: the window trajectory as CSV.
     pub trace: Option<PathBuf>,
+    /// `--waits FILE`: every iteration's wait as CSV (`formats::waits`),
+    /// the trace `policy ratio` reads; one IOThread only.
+    pub waits: Option<PathBuf>,
     pub force: bool,
 }
 
@@ -50,10 +55,52 @@ pub fn run(ui: &dyn Ui, c: &SimCmd) -> Result<RunRow> {
         .as_ref()
         .map(|path| Output::prepare("--trace", path, Kind::Trace, &inputs, c.force))
         .transpose()?;
-    let row = match &trace {
-        None => pollwise_sim::simulate(&preset, &workload, &params, c.seed)?,
-        Some(out) => traced(&preset, &workload, &params, c.seed, out)?,
+    let waits = match &c.waits {
+        Some(_) if workload.iothreads != 1 => {
+            return fail(format!(
+                "--waits records one IOThread's iterations (the file has no IOThread column), \
+                 and this run has {}: give --iothreads 1",
+                workload.iothreads
+            ))
+        }
+        Some(path) => Some(Output::prepare(
+            "--waits",
+            path,
+            Kind::Waits,
+            &inputs,
+            c.force,
+        )?),
+        None => None,
     };
+    if let (Some(t), Some(w)) = (&trace, &waits) {
+        if t.path() == w.path() {
+            return fail(format!(
+                "--trace and --waits are both {}: give each its own file",
+                t.path().display()
+            ));
+        }
+    }
+    let (row, log) = match &trace {
+        None if waits.is_none() => (
+            pollwise_sim::simulate(&preset, &workload, &params, c.seed)?,
+            None,
+        ),
+        None => {
+            let (row, log) =
+                pollwise_sim::simulate_iterations(&preset, &workload, &params, c.seed)?;
+            (row, Some(log))
+        }
+        Some(out) => traced(&preset, &workload, &params, c.seed, out, waits.is_some())?,
+    };
+    if let (Some(waits), Some(log)) = (&waits, &log) {
+        if log.len() == MAX_ITER_RECORDS {
+            ui.note(&format!(
+                "warning: --waits holds the first {MAX_ITER_RECORDS} iterations; a shorter \
+                 --duration-ms keeps them all"
+            ));
+        }
+        waits.write_with(|w| write_waits(w, log))?;
+    }
     if row.iops == 0.0 {
         ui.note(&format!(
             "warning: no request completed in the measured {} ms (after the preset's warm-up); \
@@ -65,31 +112,43 @@ pub fn run(ui: &dyn Ui, c: &SimCmd) -> Result<RunRow> {
 }
 
 /// One run whose trace streams to a temporary file through a bounded
-/// buffer; it replaces `out` only when complete.
+/// buffer; it replaces `out` only when complete. With `log`, also returns
+/// the run's iterations.
 fn traced(
     preset: &Preset,
     w: &Workload,
     params: &Params,
     seed: u64,
     out: &Output,
-) -> Result<RunRow> {
+    log: bool,
+) -> Result<(RunRow, Option<Vec<IterRecord>>)> {
     let mut pending = out.start()?;
     let mut failed: Option<csv::Error> = None;
-    let row = {
+    let result = {
         let mut csv = csv::Writer::from_writer(pending.writer());
-        let row = pollwise_sim::simulate_streamed(preset, w, params, seed, |r: TraceRow| {
+        let sink = |r: TraceRow| {
             if failed.is_none() {
                 failed = csv.serialize(&r).err();
             }
-        })?;
+        };
+        let result = if log {
+            let (row, iters) =
+                pollwise_sim::simulate_streamed_iterations(preset, w, params, seed, sink)?;
+            (row, Some(iters))
+        } else {
+            (
+                pollwise_sim::simulate_streamed(preset, w, params, seed, sink)?,
+                None,
+            )
+        };
         if failed.is_none() {
             failed = csv.flush().err().map(csv::Error::from);
         }
-        row
+        result
     };
     if let Some(e) = failed {
         return Err(e).context(format!("writing {}", out.path().display()));
     }
     pending.commit()?;
-    Ok(row)
+    Ok(result)
 }
