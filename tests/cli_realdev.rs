@@ -411,6 +411,7 @@ fn calibrate_writes_a_preset_that_validate_and_sim_load() {
     calibrate_a_local_preset(&work, preset);
     validate_writes_its_csv_and_report(preset, &work);
     validate_prints_its_table(preset, &work);
+    validate_notes_another_hosts_scheduler(preset, &work);
     std::fs::remove_file(&preset_path).unwrap();
     assert_left_empty(&work);
 }
@@ -449,6 +450,11 @@ fn calibrate_a_local_preset(work: &Path, preset: &str) {
     );
     assert!(text.contains("us idle: eventfd"), "{text}");
     let preset = pollwise_sim::Preset::load(preset).unwrap();
+    // The kernel that placed the threads, as the host reports it.
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+    let kernel = format!("kernel={}", release.trim());
+    let scheduler = &preset.host.as_ref().unwrap().scheduler;
+    assert_eq!(scheduler.first(), Some(&kernel), "{scheduler:?}");
     assert_eq!(preset.name, "local");
     let spread = preset
         .calibration
@@ -602,6 +608,8 @@ fn assert_validation_csv(text: &str) {
 fn validate_prints_its_table(preset: &str, work: &Path) {
     let o = validate_on(preset, work, "fixed", &[]);
     assert!(o.status.success(), "{}", stderr(&o));
+    // Calibrated on this host: no note that its scheduler differs.
+    assert!(!stderr(&o).contains("scheduler differs"), "{}", stderr(&o));
     let text = stdout(&o);
     for needle in [
         "measured iops% [95% CI]",
@@ -615,6 +623,42 @@ fn validate_prints_its_table(preset: &str, work: &Path) {
     ] {
         assert!(text.contains(needle), "missing {needle}:\n{text}");
     }
+}
+
+/// A preset calibrated under another kernel: validate says so before it
+/// runs, naming the setting, there and here.
+fn validate_notes_another_hosts_scheduler(preset: &str, work: &Path) {
+    let text = std::fs::read_to_string(preset).unwrap();
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+    let release = release.trim();
+    let other = text.replace(&format!("\"kernel={release}\""), "\"kernel=0.0-elsewhere\"");
+    assert_ne!(other, text, "the preset records the kernel");
+    let moved = work.join("other-host.toml");
+    std::fs::write(&moved, other).unwrap();
+    let o = pollwise(&[
+        "validate",
+        "--explain",
+        "--preset",
+        moved.to_str().unwrap(),
+        "--dir",
+        work.to_str().unwrap(),
+        "--size-mb",
+        "8",
+        "--duration-ms",
+        "100",
+        "--iodepth",
+        "1",
+        "--numjobs",
+        "1",
+    ]);
+    std::fs::remove_file(&moved).unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let want = format!("kernel: 0.0-elsewhere -> {release}");
+    assert!(
+        stderr(&o).contains("this host's scheduler differs") && stderr(&o).contains(&want),
+        "{want} not in {}",
+        stderr(&o)
+    );
 }
 
 #[test]

@@ -374,6 +374,13 @@ fn host(cal: &Calibration) -> Host {
             channel_wakeup_ns: q(cal.costs.placement.same_cpu_channel_q),
         }),
         irq_wakeup_ns: Some(q(cal.irq_wake_q)),
+        scheduler: cal
+            .host
+            .scheduler
+            .iter()
+            .map(|(n, v)| format!("{n}={v}"))
+            .take(pollwise_sim::MAX_SCHEDULER_FACTS)
+            .collect(),
     }
 }
 

@@ -682,6 +682,7 @@ mod tests {
             io_submit_cpu_ns: vec![],
             packing: None,
             irq_wakeup_ns: None,
+            scheduler: Vec::new(),
         }
     }
 

@@ -129,7 +129,18 @@ pub struct Host {
     /// (`eventfd_wakeup_by_idle_ns`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub irq_wakeup_ns: Option<[u64; 4]>,
+    /// What decided where woken threads ran and how idle CPUs waited when
+    /// the host was calibrated, as `name=value` (the kernel's release, the
+    /// cpuidle driver, `kernel.sched_*` settings...): a record, which
+    /// `validate` compares with the host it runs on. Not used by the
+    /// simulation.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scheduler: Vec<String>,
 }
+
+/// Most `host.scheduler` entries, and the longest one.
+pub const MAX_SCHEDULER_FACTS: usize = 64;
+pub const MAX_SCHEDULER_FACT_LEN: usize = 200;
 
 /// Wake-ups that stay on the waker's CPU (`[host.packing]`). Some guest
 /// kernels keep a woken thread on the vCPU that woke it rather than wake
@@ -210,7 +221,31 @@ impl Host {
                 ));
             }
         }
+        self.validate_scheduler()?;
         self.validate_submits()
+    }
+
+    /// The scheduler record: a bounded list of short `name=value` lines.
+    fn validate_scheduler(&self) -> Result<(), SimError> {
+        if self.scheduler.len() > MAX_SCHEDULER_FACTS {
+            return bad_host(format!(
+                "scheduler has {} entries: expected at most {MAX_SCHEDULER_FACTS}",
+                self.scheduler.len()
+            ));
+        }
+        let bad = |f: &String| {
+            f.len() > MAX_SCHEDULER_FACT_LEN
+                || f.chars().any(char::is_control)
+                || f.split_once('=').is_none_or(|(n, _)| n.is_empty())
+        };
+        if let Some(f) = self.scheduler.iter().find(|f| bad(f)) {
+            return bad_host(format!(
+                "scheduler has {:?}: expected name=value entries of at most \
+                 {MAX_SCHEDULER_FACT_LEN} characters without control characters",
+                f.chars().take(60).collect::<String>()
+            ));
+        }
+        Ok(())
     }
 
     /// The CPU count, other load and steal.

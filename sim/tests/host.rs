@@ -389,3 +389,41 @@ fn a_waker_that_runs_on_keeps_its_cpu_to_itself() {
     let got = run(&by_run_on, &w, &off).iops;
     assert!((got / want - 1.0).abs() < 0.03, "iops {got}, want {want}");
 }
+
+#[test]
+fn the_scheduler_record_round_trips_changes_nothing_and_refuses_what_is_not_a_setting() {
+    let p = preset(2, 20_000, 0.0, true);
+    let mut with = p.clone();
+    with.host.as_mut().unwrap().scheduler = vec![
+        "kernel=6.1.0".to_string(),
+        "kernel.sched_vcpu_pack=15".to_string(),
+    ];
+    let text = with.to_toml();
+    assert!(text.contains("kernel.sched_vcpu_pack=15"), "{text}");
+    let back = Preset::from_toml(&text, "tiny-host").unwrap();
+    assert_eq!(back.host, with.host);
+    // A record only: the run's bytes are the same without it.
+    let (w, params) = (workload(1, 1), fixed(2_000));
+    assert_eq!(
+        csv_bytes(&run(&back, &w, &params)),
+        csv_bytes(&run(&p, &w, &params))
+    );
+    for (bad, why) in [
+        ("\"no equals sign\"", "expected name=value"),
+        ("\"=value without a name\"", "expected name=value"),
+        ("\"kernel=a\\u0007bell\"", "without control characters"),
+    ] {
+        let text = text.replace("\"kernel=6.1.0\"", bad);
+        let err = Preset::from_toml(&text, "bad").unwrap_err().to_string();
+        assert!(
+            err.contains("host.scheduler has") && err.contains(why),
+            "{bad}: {err}"
+        );
+    }
+    let many: Vec<String> = (0..=pollwise_sim::MAX_SCHEDULER_FACTS)
+        .map(|i| format!("\"kernel.sched_x{i}=1\""))
+        .collect();
+    let text = text.replace("\"kernel=6.1.0\"", &many.join(", "));
+    let err = Preset::from_toml(&text, "bad").unwrap_err().to_string();
+    assert!(err.contains("at most 64"), "{err}");
+}

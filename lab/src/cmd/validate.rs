@@ -152,6 +152,9 @@ fn check(ui: &dyn Ui, c: &ValidateCmd) -> Result<Checked> {
         repeats: c.repeat,
         spread_pct: preset.calibration.as_ref().map(|c| c.device_spread_pct),
     };
+    if let Some(note) = crate::validate::scheduler_note(&preset) {
+        ui.note(&note);
+    }
     Ok(Checked {
         against,
         preset,

@@ -64,6 +64,57 @@ pub fn cpu_clock_cost() -> u64 {
     median(&ns(&d)) as u64
 }
 
+/// Most settings [`scheduler_facts`] reports; the rest are left out.
+const MAX_FACTS: usize = 64;
+
+/// What decides where a woken thread runs and how an idle CPU waits, read
+/// under `root` (`/` on the host; a test passes a tree of its own): the
+/// kernel's release, the cpuidle driver and governor, the parameters of
+/// the guest haltpoll cpuidle driver (an idle vCPU polls before it halts)
+/// and every `kernel.sched_*` sysctl, as (name, value) in that order,
+/// sysctls by name. Best effort: what cannot be read, or is not one short
+/// line of text, is left out.
+pub fn scheduler_facts(root: &std::path::Path) -> Vec<(String, String)> {
+    let read = |rel: &str| -> Option<String> {
+        let text = std::fs::read_to_string(root.join(rel)).ok()?;
+        let v = text.trim();
+        (!v.is_empty() && v.len() <= 80 && !v.contains('\n') && v.chars().all(|c| !c.is_control()))
+            .then(|| v.to_string())
+    };
+    let mut facts: Vec<(String, String)> = [
+        ("kernel", "proc/sys/kernel/osrelease"),
+        (
+            "cpuidle.driver",
+            "sys/devices/system/cpu/cpuidle/current_driver",
+        ),
+        (
+            "cpuidle.governor",
+            "sys/devices/system/cpu/cpuidle/current_governor_ro",
+        ),
+    ]
+    .iter()
+    .filter_map(|&(name, rel)| read(rel).map(|v| (name.to_string(), v)))
+    .collect();
+    let listed = |dir: &str, prefix: &str, label: &str| -> Vec<(String, String)> {
+        let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
+            return Vec::new();
+        };
+        let mut names: Vec<String> = entries
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.starts_with(prefix))
+            .collect();
+        names.sort();
+        names
+            .into_iter()
+            .filter_map(|n| read(&format!("{dir}/{n}")).map(|v| (format!("{label}{n}"), v)))
+            .collect()
+    };
+    facts.extend(listed("sys/module/haltpoll/parameters", "", "haltpoll."));
+    facts.extend(listed("proc/sys/kernel", "sched_", "kernel."));
+    facts.truncate(MAX_FACTS);
+    facts
+}
+
 /// Nanosecond counts as numbers for the statistics.
 pub(super) fn ns(v: &[u64]) -> Vec<f64> {
     v.iter().map(|&x| x as f64).collect()
@@ -77,6 +128,44 @@ pub(super) fn cpus() -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scheduler_facts_name_what_places_threads_and_skip_what_is_not_a_setting() {
+        let root = std::env::temp_dir().join(format!("pollwise-facts-{}", std::process::id()));
+        let put = |rel: &str, text: &str| {
+            let p = root.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        };
+        put("proc/sys/kernel/osrelease", "6.1.0-test\n");
+        put("proc/sys/kernel/sched_vcpu_pack", "15\n");
+        put("proc/sys/kernel/sched_autogroup_enabled", "0\n");
+        put("proc/sys/kernel/sched_domain_blob", "a\nb\nc\n");
+        put("proc/sys/kernel/hostname", "not-a-scheduler-setting\n");
+        put(
+            "sys/devices/system/cpu/cpuidle/current_driver",
+            "haltpoll\n",
+        );
+        put(
+            "sys/module/haltpoll/parameters/guest_halt_poll_ns",
+            "200000\n",
+        );
+        let facts = scheduler_facts(&root);
+        std::fs::remove_dir_all(&root).unwrap();
+        let want: Vec<(String, String)> = [
+            ("kernel", "6.1.0-test"),
+            ("cpuidle.driver", "haltpoll"),
+            ("haltpoll.guest_halt_poll_ns", "200000"),
+            ("kernel.sched_autogroup_enabled", "0"),
+            ("kernel.sched_vcpu_pack", "15"),
+        ]
+        .iter()
+        .map(|&(n, v)| (n.to_string(), v.to_string()))
+        .collect();
+        assert_eq!(facts, want);
+        // Nothing to read: nothing reported.
+        assert!(scheduler_facts(std::path::Path::new("/nonexistent-root")).is_empty());
+    }
 
     #[test]
     fn proc_stat_load_by_hand() {

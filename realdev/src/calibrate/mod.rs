@@ -35,7 +35,7 @@ pub use checks::{
     MAX_STEAL_FRAC, RAM_LATENCY_NS, WIDE_SPREAD_PCT,
 };
 pub use device::DevicePoint;
-pub use host::{cpu_clock_cost, load_between, proc_stat_cpu};
+pub use host::{cpu_clock_cost, load_between, proc_stat_cpu, scheduler_facts};
 pub use placement::{Placement, RUN_ON_US};
 pub use probes::{loop_costs, LoopCosts, WakeRow, WAKE_IDLE_US};
 
@@ -174,6 +174,7 @@ pub fn calibrate(cfg: &CalibrateConfig) -> Result<Calibration, CalibrateError> {
             background_load_cpus,
             steal_frac,
             submit_batches,
+            scheduler: host::scheduler_facts(std::path::Path::new("/")),
         },
         measured_writes: writable,
         irq_wake_q,
@@ -278,6 +279,12 @@ pub struct HostMeasure {
     pub steal_frac: f64,
     /// `io_submit` of a batch of requests, by batch size.
     pub submit_batches: Vec<SubmitBatch>,
+    /// What decides where a woken thread runs and how an idle CPU waits,
+    /// as (name, value): the kernel's release, the cpuidle driver and
+    /// governor, the guest haltpoll driver's parameters and every
+    /// `kernel.sched_*` setting ([`host::scheduler_facts`]). Machines of one
+    /// kind differ here from one day to the next.
+    pub scheduler: Vec<(String, String)>,
 }
 
 /// One `io_submit` call of `batch` requests: mean wall time and the part
