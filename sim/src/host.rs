@@ -44,6 +44,10 @@ use rand::Rng;
 
 use crate::preset::{Host, Packing};
 
+/// [`Thread::run_avg_ns`] moves by `1 >> RUN_AVG_SHIFT` of each run's
+/// difference from it.
+const RUN_AVG_SHIFT: u32 = 3;
+
 /// Wall time a CPU takes to pass from one of the run's threads to another
 /// that waited for it in the run queue, in ns (saving and restoring
 /// registers, the scheduler's pick, cache and TLB refills). Not measured
@@ -243,6 +247,11 @@ struct Thread {
     /// Time it held a CPU while a thread packed onto that CPU ran instead
     /// (see [`Packing`]), inside the measured interval.
     lent_ns: u64,
+    /// How long it runs each time it is woken, smoothed: from running to
+    /// blocking, each run moving it by 1/8 of the difference (as the
+    /// kernel's `update_avg()` smooths a runqueue's idle time). 0 until
+    /// its first run ends.
+    run_avg_ns: u64,
 }
 
 /// The packed wake-ups of [`Packing`], as drawn.
@@ -308,6 +317,7 @@ impl HostCpus {
                     held_ns: 0,
                     charged_ns: 0,
                     lent_ns: 0,
+                    run_avg_ns: 0,
                 })
                 .collect(),
             stretch: stretch(host),
@@ -368,7 +378,9 @@ impl HostCpus {
     /// [`HostCpus::wake`] by `by` (`None`: the device's interrupt, or a
     /// waker outside the run). On a host that packs ([`Packing`]), the
     /// woken thread lands on the waker's CPU with the share measured for
-    /// how long the waker runs on, after the measured same-CPU wake-up
+    /// how long the waker runs on (while a CPU is idle, at most the share
+    /// at the woken thread's own run per wake-up: a thread that runs long
+    /// once woken goes to the idle CPU), after the measured same-CPU wake-up
     /// counted from when the waker yields its CPU (the kernel pulls the
     /// woken thread onto a CPU that goes idle: that race is what the
     /// measured share is): a waker asleep yields it now, a running one
@@ -389,7 +401,7 @@ impl HostCpus {
         if self.threads[thread as usize].state != State::Blocked {
             return None;
         }
-        if let Some((cpu, yields_in_ns)) = self.packed_cpu(by, rng) {
+        if let Some((cpu, yields_in_ns)) = self.packed_cpu(thread, by, rng) {
             if self.idle_since[cpu as usize].take().is_none() {
                 self.guest[cpu as usize] = Some(thread);
             }
@@ -426,7 +438,12 @@ impl HostCpus {
     /// waker blocked: at once), and the draw falls within the share
     /// measured for how long the waker runs on. Draws only where the
     /// others hold and the share is not 0.
-    fn packed_cpu(&self, by: Option<WakeCause>, rng: &mut impl Rng) -> Option<(u32, u64)> {
+    fn packed_cpu(
+        &self,
+        wakee: u32,
+        by: Option<WakeCause>,
+        rng: &mut impl Rng,
+    ) -> Option<(u32, u64)> {
         let p = self.packed.as_ref()?;
         let by = by?;
         let w = &self.threads[by.thread as usize];
@@ -440,7 +457,15 @@ impl HostCpus {
             State::Blocked if self.idle_since[cpu as usize].is_some() => 0,
             _ => return None,
         };
-        let share = pack_share(&p.share, by.runs_on_ns);
+        let mut share = pack_share(&p.share, by.runs_on_ns);
+        // With a CPU idle to wake it on, a thread that runs long each
+        // time it is woken goes there instead.
+        if self.idle_since.iter().any(Option::is_some) {
+            share = share.min(pack_share(
+                &p.share,
+                self.threads[wakee as usize].run_avg_ns,
+            ));
+        }
         (share > 0.0 && rng.random::<f64>() < share).then_some((cpu, yields_in_ns))
     }
 
@@ -563,7 +588,14 @@ impl HostCpus {
         let State::Running { since } = self.threads[thread as usize].state else {
             unreachable!("only a running thread blocks");
         };
-        self.threads[thread as usize].state = State::Blocked;
+        let t = &mut self.threads[thread as usize];
+        t.state = State::Blocked;
+        let run = now.saturating_sub(since);
+        t.run_avg_ns = if run >= t.run_avg_ns {
+            t.run_avg_ns + ((run - t.run_avg_ns) >> RUN_AVG_SHIFT)
+        } else {
+            t.run_avg_ns - ((t.run_avg_ns - run) >> RUN_AVG_SHIFT)
+        };
         let cpu = self.threads[thread as usize]
             .cpu
             .expect("a thread that held a CPU knows which");

@@ -156,7 +156,9 @@ pub struct Packing {
     /// increasing: the points `share` is measured at.
     pub run_on_ns: Vec<u64>,
     /// Share of wake-ups, each in `[0, 1]`, that land on the waker's CPU
-    /// when it runs on that long: two threads that wake each other in
+    /// when it runs on that long (and, while a CPU is idle, when the woken
+    /// thread itself runs that long each time it is woken: in the
+    /// measurement both are the same time): two threads that wake each other in
     /// turn, neither pinned, a sleep as long as the device's latency
     /// between (linear between the points, the nearest beyond them).
     pub share: Vec<f64>,
