@@ -147,11 +147,30 @@ fn main() -> ExitCode {
         // A reader such as `head` closed the pipe: that is not a failure.
         Err(e) if e.chain().any(lab::is_broken_pipe) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_line(&e));
             let stopped = e
                 .downcast_ref::<CmdError>()
                 .and_then(CmdError::stop_exit_code);
             stopped.map_or(ExitCode::FAILURE, ExitCode::from)
         }
     }
+}
+
+/// The error and its causes on one line, as `{:#}` prints them, but
+/// without a cause whose text the line already holds (an error whose own
+/// message quotes its source, as "writing CSV: No space left on device"
+/// does, would otherwise print it twice).
+fn error_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
 }

@@ -129,6 +129,49 @@ fn a_write_that_fails_half_way_keeps_the_previous_file() {
     assert!(temps(&d).is_empty(), "{:?}", temps(&d));
 }
 
+#[test]
+fn a_full_device_is_named_and_its_error_said_once() {
+    let full = "No space left on device";
+    for args in [
+        &[
+            "sim",
+            "--iothreads",
+            "1",
+            "--duration-ms",
+            "5",
+            "--waits",
+            "/dev/full",
+        ][..],
+        &[
+            "sweep",
+            "--policy",
+            "qemu",
+            "--param",
+            "poll-max-ns=0,8000",
+            "--duration-ms",
+            "5",
+            "--out",
+            "/dev/full",
+        ][..],
+    ] {
+        let o = pollwise(args);
+        assert!(!o.status.success(), "{args:?} succeeded");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(err.matches(full).count(), 1, "{args:?}: {err}");
+    }
+    let o = pollwise(&[
+        "sim",
+        "--iothreads",
+        "1",
+        "--duration-ms",
+        "5",
+        "--waits",
+        "/dev/full",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains(&format!("/dev/full: {full}")), "{err}");
+}
+
 /// Starts a long `sim --trace` into `dir`; returns it once its temporary
 /// file exists. The stop signals start at their default action, as from a
 /// terminal: a test run started in the background by a shell without job

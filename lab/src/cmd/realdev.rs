@@ -104,7 +104,7 @@ pub fn run(ui: &dyn Ui, c: &DeviceRun) -> Result<RunOutput> {
                 out.loop_report.iterations
             ));
         }
-        waits.write_with(|w| write_waits(w, log))?;
+        waits.write_with(|w| write_waits(w, log, waits.path()))?;
     }
     Ok(out)
 }

@@ -99,7 +99,7 @@ pub fn run(ui: &dyn Ui, c: &SimCmd) -> Result<RunRow> {
                  --duration-ms keeps them all"
             ));
         }
-        waits.write_with(|w| write_waits(w, log))?;
+        waits.write_with(|w| write_waits(w, log, waits.path()))?;
     }
     if row.iops == 0.0 {
         ui.note(&format!(

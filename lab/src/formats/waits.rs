@@ -5,7 +5,7 @@
 //! pub const WAITS_HEADER: &str
 //! pub enum WaitEnd { Polled, Rechecked, Doorbell, Woken }
 //! pub fn wait_of(r: &IterRecord) -> (u64, WaitEnd)
-//! pub fn write_waits<W: Write>(out: W, records: &[IterRecord]) -> Result<(), LabError>
+//! pub fn write_waits<W: Write>(out: W, records: &[IterRecord], path: &Path) -> Result<(), LabError>
 //! ```
 //!
 //! Where a wait ends, per iteration (the `how` column):
@@ -24,6 +24,7 @@
 //! `seen`; see qemu/harness/pollwise-qemu-harness.c).
 
 use std::io::Write;
+use std::path::Path;
 
 use pollwise_core::IterRecord;
 
@@ -67,10 +68,14 @@ pub fn wait_of(r: &IterRecord) -> (u64, WaitEnd) {
 }
 
 /// Writes one row per record: `block_ns,handler,in_flight,how`, the
-/// handlers as ids separated by ';'.
-pub fn write_waits<W: Write>(mut out: W, records: &[IterRecord]) -> Result<(), LabError> {
+/// handlers as ids separated by ';'. `path` names the file in errors.
+pub fn write_waits<W: Write>(
+    mut out: W,
+    records: &[IterRecord],
+    path: &Path,
+) -> Result<(), LabError> {
     let io = |e: std::io::Error| LabError::File {
-        path: "the waits file".into(),
+        path: path.to_path_buf(),
         error: e,
     };
     writeln!(out, "{WAITS_HEADER}").map_err(io)?;
@@ -134,7 +139,7 @@ mod tests {
         let mut r = rec(9000, false, 5000, Some(1200));
         r.handlers = 0b101;
         let mut out = Vec::new();
-        write_waits(&mut out, &[rec(2500, true, 0, None), r]).unwrap();
+        write_waits(&mut out, &[rec(2500, true, 0, None), r], Path::new("w.csv")).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert_eq!(
             text,
