@@ -596,9 +596,7 @@ impl HostCpus {
         } else {
             t.run_avg_ns - ((t.run_avg_ns - run) >> RUN_AVG_SHIFT)
         };
-        let cpu = self.threads[thread as usize]
-            .cpu
-            .expect("a thread that held a CPU knows which");
+        let cpu = t.cpu.expect("a thread that held a CPU knows which");
         match self.guest[cpu as usize] {
             // A packed thread leaves: the thread it preempted runs again,
             // having lent it the CPU meanwhile.

@@ -17,16 +17,15 @@ pub fn scheduler_changes(recorded: &[String], here: &[(String, String)]) -> Vec<
             .map_or("(none)".to_string(), |(_, v)| (*v).to_string())
     };
     let here: Vec<(&str, &str)> = here.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-    let mut names: Vec<&str> = there.iter().chain(&here).map(|(n, _)| *n).collect();
-    names.dedup();
-    let mut seen = Vec::new();
+    // Every name once, in the order the two lists first name it.
+    let mut names: Vec<&str> = Vec::new();
+    for &(n, _) in there.iter().chain(&here) {
+        if !names.contains(&n) {
+            names.push(n);
+        }
+    }
     names
         .into_iter()
-        .filter(|n| {
-            let new = !seen.contains(n);
-            seen.push(*n);
-            new
-        })
         .filter_map(|n| {
             let (a, b) = (value(&there, n), value(&here, n));
             (a != b).then(|| format!("{n}: {a} -> {b}"))
