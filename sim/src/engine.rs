@@ -145,6 +145,11 @@ struct Disk {
     ring: VecDeque<u32>,
     serving: bool,
     pass_done: Vec<u32>,
+    /// Requests whose transfer has finished or will, in order, behind the
+    /// one in the engine's `done_events` slot for this disk: (queue key,
+    /// slot). The transfer path is one FIFO (and a pass delivers at one
+    /// time), so their times never decrease.
+    done_queue: VecDeque<(u128, u32)>,
 }
 
 /// The measurements of one run before they become a [`RunRow`].
@@ -177,6 +182,10 @@ pub struct Engine<'a> {
     /// Per vCPU, the end of its current work item (`VcpuDone`) while it is
     /// busy, kept out of the queue in the same way.
     vcpu_events: Slots<Event>,
+    /// Per disk, the earliest of its finished requests (`DeviceDone`),
+    /// the rest waiting in the disk's `done_queue`, kept out of the queue
+    /// in the same way.
+    done_events: Slots<Event>,
     rng: Pcg64,
     read_latency: Sampler,
     write_latency: Sampler,
@@ -243,6 +252,7 @@ impl Disk {
             ring: VecDeque::new(),
             serving: false,
             pass_done: Vec::new(),
+            done_queue: VecDeque::new(),
         }
     }
 }
@@ -344,6 +354,7 @@ impl<'a> Engine<'a> {
             events: EventQueue::new(),
             loop_events: Slots::new(n_it as usize, Event::IterEnd { it: 0 }),
             vcpu_events: Slots::new(vcpus as usize, Event::VcpuDone { vcpu: 0 }),
+            done_events: Slots::new(top.disks as usize, Event::DeviceDone { slot: 0 }),
             rng: Pcg64::seed_from_u64(seed),
             read_latency: preset.device.read_latency.sampler(),
             write_latency: preset.device.write_latency.sampler(),
@@ -430,14 +441,21 @@ impl<'a> Engine<'a> {
     /// (then `now` is its end).
     pub(crate) fn step(&mut self) -> bool {
         let (l, v) = (self.loop_events.first_key(), self.vcpu_events.first_key());
-        let next = if l < v {
-            if l < self.events.first_key() {
+        let (d, q) = (self.done_events.first_key(), self.events.first_key());
+        let next = if l < v && l < d {
+            if l < q {
                 Some(self.loop_events.take_first())
             } else {
                 self.events.pop()
             }
-        } else if v < self.events.first_key() {
-            Some(self.vcpu_events.take_first())
+        } else if v < d {
+            if v < q {
+                Some(self.vcpu_events.take_first())
+            } else {
+                self.events.pop()
+            }
+        } else if d < q {
+            Some(self.take_device_done())
         } else {
             self.events.pop()
         };
@@ -617,7 +635,39 @@ impl<'a> Engine<'a> {
         disk.in_media -= 1;
         let done = self.now.max(disk.transfer_free_at) + transfer;
         disk.transfer_free_at = done;
-        self.schedule(done, Event::DeviceDone { slot });
+        self.schedule_device_done(s.disk, done, slot);
+    }
+
+    /// Schedules `slot`'s `DeviceDone` at `at` behind its disk's earlier
+    /// ones, under the key a push would have taken.
+    fn schedule_device_done(&mut self, disk: u32, at: Time, slot: u32) {
+        debug_assert!(at >= self.now, "a completion scheduled in the past");
+        let key = queue::key(at, self.events.take_seq());
+        let d = &mut self.disks[disk as usize];
+        debug_assert!(
+            d.done_queue.back().is_none_or(|&(k, _)| k < key),
+            "disk {disk}'s completions out of order"
+        );
+        if self.done_events.get(disk).is_none() {
+            self.done_events.set(disk, key, Event::DeviceDone { slot });
+        } else {
+            d.done_queue.push_back((key, slot));
+        }
+    }
+
+    /// Takes the earliest disk's next `DeviceDone` and moves that disk's
+    /// following one into its slot.
+    fn take_device_done(&mut self) -> (u64, u64, Event) {
+        let next = self.done_events.take_first();
+        let Event::DeviceDone { slot } = next.2 else {
+            unreachable!("only completions are kept in done_events");
+        };
+        let disk = self.slots[slot as usize].disk;
+        if let Some((key, following)) = self.disks[disk as usize].done_queue.pop_front() {
+            self.done_events
+                .set(disk, key, Event::DeviceDone { slot: following });
+        }
+        next
     }
 
     /// The time a request's data takes on its disk's transfer path.
@@ -681,7 +731,7 @@ impl<'a> Engine<'a> {
             .map_or(0, |p| p.delivery_ns);
         let done = std::mem::take(&mut self.disks[disk].pass_done);
         for &s in &done {
-            self.schedule(self.now + delivery, Event::DeviceDone { slot: s });
+            self.schedule_device_done(disk as u32, self.now + delivery, s);
         }
         // Hand the buffer back so the steady state does not allocate.
         self.disks[disk].pass_done = done;
