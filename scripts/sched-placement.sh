@@ -22,7 +22,7 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")/.." && pwd)"
-pollwise="${POLLWISE:-$here/target/release/pollwise}"
+pollwise="${POLLWISE:-$(cd "$here" && scripts/target-dir.sh)/release/pollwise}"
 for tool in perf python3; do
     command -v "$tool" >/dev/null || {
         echo "sched-placement: $tool not found; install it (perf: Debian's linux-perf)" >&2
