@@ -27,6 +27,10 @@ pub struct IterRecord {
     /// to the loop noticing it. `None` where the host cannot know when the
     /// work arrived, or the iteration did not sleep.
     pub wake_ns: Option<u64>,
+    /// For an iteration woken by the doorbell: whether the loop ran on the
+    /// CPU of the thread that rang it (the kernel packed it there) or on
+    /// another (`None`: not woken by the doorbell, or not known).
+    pub on_ringer_cpu: Option<bool>,
     /// From noticing the work to the end of the iteration.
     pub busy_ns: u64,
     /// The handlers the loop reported when it noticed the work: bit `h`

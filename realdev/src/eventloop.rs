@@ -24,7 +24,7 @@ use crate::aio::{AioContext, IoEvent, Iocb};
 use crate::buffer::BufferPool;
 use crate::handoff::{ParamCell, StopSignal, SubmitQueue};
 use crate::loadgen::{Completion, Request, Status};
-use crate::sys::{mono_ns, thread_cpu_ns, Epoll, EventFd};
+use crate::sys::{current_cpu, mono_ns, thread_cpu_ns, Epoll, EventFd};
 
 /// Handler ids reported to the policy (and epoll tokens).
 pub const SUBMIT_HANDLER: HandlerId = 0;
@@ -490,10 +490,11 @@ pub struct DiskHost {
     tokens: Vec<u64>,
     in_flight: usize,
     /// The iterations logged, when asked for; this iteration's submission
-    /// and reaping; when the submission doorbell that woke it rang.
+    /// and reaping; when the submission doorbell that woke it rang, and
+    /// whether the loop woke on the ringing thread's CPU.
     log: Option<Vec<IterRecord>>,
     io: IterRecord,
-    woke_rung: Option<u64>,
+    woke_rung: Option<(u64, Option<bool>)>,
 }
 
 impl LoopHost for DiskHost {
@@ -528,7 +529,8 @@ impl LoopHost for DiskHost {
             self.woke_rung = handlers
                 .contains(&SUBMIT_HANDLER)
                 .then(|| self.lp.submit_efd.take_rung())
-                .flatten();
+                .flatten()
+                .map(|(at, cpu)| (at, cpu.zip(current_cpu()).map(|(a, b)| a == b)));
         }
         Ok(())
     }
@@ -604,11 +606,18 @@ impl LoopHost for DiskHost {
 /// submission and reaping `io`: times from `epoch_ns`, and for a woken
 /// iteration the wake-up measured from the doorbell's ring `rung` (the
 /// machine heard of the arrival only when the loop woke), the sleep up to
-/// it; without a ring, the wake-up is unknown and the sleep holds it.
-fn device_record(r: IterRecord, io: IterRecord, rung: Option<u64>, epoch_ns: u64) -> IterRecord {
-    let r = r.woken_by_doorbell(rung);
+/// it, and whether it woke on the ringer's CPU; without a ring, the
+/// wake-up is unknown and the sleep holds it.
+fn device_record(
+    r: IterRecord,
+    io: IterRecord,
+    rung: Option<(u64, Option<bool>)>,
+    epoch_ns: u64,
+) -> IterRecord {
+    let r = r.woken_by_doorbell(rung.map(|(at, _)| at));
     IterRecord {
         start_ns: r.start_ns.saturating_sub(epoch_ns),
+        on_ringer_cpu: rung.and_then(|(_, same)| same).filter(|_| r.slept()),
         submit_ns: io.submit_ns,
         submit_calls: io.submit_calls,
         submitted: io.submitted,

@@ -84,6 +84,9 @@ impl Drop for Pinned {
     }
 }
 
+/// [`EventFd::ring_stamped`]'s CPU when it is unknown (or past 254).
+const RING_CPU_UNKNOWN: u64 = 0xff;
+
 /// A non-blocking eventfd: the loop's doorbell and the AIO completion
 /// signal.
 #[derive(Debug)]
@@ -91,8 +94,9 @@ pub struct EventFd {
     fd: OwnedFd,
     /// Whether [`EventFd::ring_stamped`] records when it rang.
     stamps: AtomicBool,
-    /// CLOCK_MONOTONIC of the first stamped ring since the last
-    /// [`EventFd::take_rung`]; 0: none.
+    /// The first stamped ring since the last [`EventFd::take_rung`]: its
+    /// CLOCK_MONOTONIC time shifted left by 8, the ringing thread's CPU
+    /// (255: unknown or beyond) in the low 8 bits; 0: none.
     rung_at: AtomicU64,
 }
 
@@ -117,24 +121,32 @@ impl EventFd {
         self.stamps.store(true, Ordering::Relaxed);
     }
 
-    /// [`EventFd::signal`], first recording the time if asked to and if no
-    /// ring since the last [`EventFd::take_rung`] has.
+    /// [`EventFd::signal`], first recording the time and the calling
+    /// thread's CPU if asked to and if no ring since the last
+    /// [`EventFd::take_rung`] has.
     pub fn ring_stamped(&self) {
         if self.stamps.load(Ordering::Relaxed) {
-            let now = mono_ns().max(1);
+            let cpu = current_cpu().map_or(RING_CPU_UNKNOWN, |c| c.min(254) as u64);
+            let stamp = (mono_ns().max(1) << 8) | cpu;
             let _ = self
                 .rung_at
-                .compare_exchange(0, now, Ordering::Release, Ordering::Relaxed);
+                .compare_exchange(0, stamp, Ordering::Release, Ordering::Relaxed);
         }
         self.signal();
     }
 
-    /// When it first rang since the last call (`None`: it did not, or
-    /// rings are not recorded).
-    pub fn take_rung(&self) -> Option<u64> {
+    /// When it first rang since the last call, and on which CPU (`None`:
+    /// unknown); `None` if it did not ring, or rings are not recorded.
+    pub fn take_rung(&self) -> Option<(u64, Option<usize>)> {
         match self.rung_at.swap(0, Ordering::AcqRel) {
             0 => None,
-            at => Some(at),
+            stamp => {
+                let cpu = stamp & 0xff;
+                Some((
+                    stamp >> 8,
+                    (cpu != RING_CPU_UNKNOWN).then_some(cpu as usize),
+                ))
+            }
         }
     }
 

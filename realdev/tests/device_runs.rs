@@ -407,6 +407,11 @@ fn the_iteration_log_accounts_for_every_completion_and_times_the_wakeups() {
     assert!(!woken.is_empty(), "no wake-up was timed from its doorbell");
     // A wake-up is shorter than the sleep it ends plus the wait.
     assert!(log.iter().all(|r| r.wake_ns.is_none_or(|w| w <= r.wait_ns)));
+    // Each timed wake-up says whether the loop ran on the ringing job's
+    // CPU; no other record does.
+    assert!(log
+        .iter()
+        .all(|r| r.wake_ns.is_some() == r.on_ringer_cpu.is_some()));
     // Without the log, nothing is kept.
     cfg.log_iterations = false;
     assert!(run(&cfg).unwrap().loop_report.iterations_log.is_empty());

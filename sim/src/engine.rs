@@ -113,8 +113,9 @@ struct SimThread {
     io: IterRecord,
     /// When a submission first rang this IOThread's doorbell since a
     /// woken iteration last took it (only while iterations are logged):
-    /// what the device loop times a wake-up from.
-    rung_ns: Option<u64>,
+    /// what the device loop times a wake-up from; and on a shared host
+    /// the CPU of the job that rang.
+    rung: Option<(u64, Option<u32>)>,
     /// Requests this IOThread submitted whose completions it has not yet
     /// processed (what it tells its loop before each iteration).
     in_flight: u32,
@@ -314,7 +315,7 @@ fn new_iothread(
         ready_sub: Vec::new(),
         ready_cmp: Vec::new(),
         io: IterRecord::default(),
-        rung_ns: None,
+        rung: None,
         in_flight: 0,
     }
 }
@@ -564,8 +565,10 @@ impl<'a> Engine<'a> {
                     self.meters.kicks += 1;
                 }
                 if self.iters.is_some() {
-                    let rung = &mut self.iothreads[it as usize].rung_ns;
-                    rung.get_or_insert(self.now);
+                    let job = self.iothreads.len() as u32 + vcpu;
+                    let cpu = self.host.as_ref().and_then(|h| h.cpu(job));
+                    let rung = &mut self.iothreads[it as usize].rung;
+                    rung.get_or_insert((self.now, cpu));
                 }
                 if self.preset.iothread.stale_eventfd {
                     let handler = self.slots[slot as usize].handler;
@@ -1069,15 +1072,20 @@ impl<'a> Engine<'a> {
             (1u64 << aio) - 1
         };
         let rung = if r.slept() && r.handlers & submissions != 0 {
-            t.rung_ns.take()
+            t.rung.take()
         } else {
             None
         };
-        let r = r.woken_by_doorbell(rung);
+        let r = r.woken_by_doorbell(rung.map(|(at, _)| at));
+        let loop_cpu = self.host.as_ref().and_then(|h| h.cpu(it));
         if (from..to).contains(&r.start_ns) && iters.len() < MAX_ITER_RECORDS {
             let io = t.io;
             iters.push(IterRecord {
                 start_ns: r.start_ns - from,
+                on_ringer_cpu: rung
+                    .and_then(|(_, cpu)| cpu)
+                    .zip(loop_cpu)
+                    .map(|(a, b)| a == b),
                 submit_ns: io.submit_ns,
                 submit_calls: io.submit_calls,
                 submitted: io.submitted,

@@ -341,6 +341,11 @@ impl HostCpus {
         }
     }
 
+    /// The CPU `thread` runs on or last ran on (`None`: it never ran).
+    pub fn cpu(&self, thread: u32) -> Option<u32> {
+        self.threads[thread as usize].cpu
+    }
+
     /// Wall time of `cpu_ns` of CPU work on a shared CPU.
     pub fn cost(&self, cpu_ns: u64) -> u64 {
         crate::dist::round_ns(cpu_ns as f64 * self.stretch)

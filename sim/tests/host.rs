@@ -445,3 +445,32 @@ fn the_scheduler_record_round_trips_changes_nothing_and_refuses_what_is_not_a_se
     let err = Preset::from_toml(&text, "bad").unwrap_err().to_string();
     assert!(err.contains("at most 64"), "{err}");
 }
+
+#[test]
+fn a_doorbell_wake_up_records_whether_it_ran_on_the_ringing_jobs_cpu() {
+    // `off`, one job at qd1 on two CPUs: every iteration after a job's
+    // kick is woken by the doorbell. Packed (share 1), the loop runs on
+    // the job's CPU; never packed, on the other one; with CPUs of their
+    // own (no shared host) nobody knows.
+    let w = workload(1, 1);
+    let off = Params::defaults(PolicyKind::Off);
+    let shares = |p: &Preset| -> (usize, usize) {
+        let (_, log) = pollwise_sim::simulate_iterations(p, &w, &off, 1).unwrap();
+        let same = log.iter().filter(|r| r.on_ringer_cpu == Some(true)).count();
+        let other = log
+            .iter()
+            .filter(|r| r.on_ringer_cpu == Some(false))
+            .count();
+        // Only an iteration woken by the doorbell says.
+        assert!(log
+            .iter()
+            .all(|r| r.on_ringer_cpu.is_none() || r.wake_ns.is_some()));
+        (same, other)
+    };
+    let (same, other) = shares(&packing(40_000, 1.0, 2_000, 3_000));
+    assert!(same > 100 && other == 0, "packed: {same} on, {other} off");
+    let (same, other) = shares(&packing(40_000, 0.0, 2_000, 3_000));
+    assert!(same == 0 && other > 100, "apart: {same} on, {other} off");
+    let (same, other) = shares(&preset(2, 40_000, 0.0, false));
+    assert_eq!((same, other), (0, 0), "dedicated CPUs");
+}

@@ -7,7 +7,7 @@ use std::io::{self, Write};
 use pollwise_core::Workload;
 
 use super::report::workload_text;
-use crate::validate::explain::{Dist, Explanation, PhaseRow};
+use crate::validate::explain::{Dist, Explanation, Phase, PhaseRow};
 
 /// First line of the explanation.
 pub const EXPLAIN_START: &str = "where the loops part: ";
@@ -72,7 +72,6 @@ pub fn write_explanation<W: Write + ?Sized>(
 }
 
 fn write_phase<W: Write + ?Sized>(out: &mut W, p: &PhaseRow) -> io::Result<()> {
-    let time = p.phase.is_time();
     let opt = |v: Option<f64>, digits: usize| match v {
         Some(v) => format!("{v:+.digits$}"),
         None => "-".into(),
@@ -83,20 +82,28 @@ fn write_phase<W: Write + ?Sized>(out: &mut W, p: &PhaseRow) -> io::Result<()> {
         p.phase.name(),
         p.device.per_s,
         p.model.per_s,
-        dist_text(&p.device, time),
-        dist_text(&p.model, time),
+        dist_text(&p.device, p.phase),
+        dist_text(&p.model, p.phase),
         p.distance,
         opt(p.cpu_pts, 1),
         opt(p.iops_pct, 1)
     )
 }
 
-/// p10/p50/p90, in us for a time; `-` without samples.
-fn dist_text(d: &Dist, time: bool) -> String {
+/// p10/p50/p90, in us for a time; for a yes-or-no phase the share of
+/// yes; `-` without samples.
+fn dist_text(d: &Dist, phase: Phase) -> String {
     if d.median.is_nan() {
         return "-".into();
     }
-    let (scale, unit) = if time { (1e-3, " us") } else { (1.0, "") };
+    if phase.is_share() {
+        return format!("{:.0}% yes", 100.0 * d.sum_per_s / d.per_s);
+    }
+    let (scale, unit) = if phase.is_time() {
+        (1e-3, " us")
+    } else {
+        (1.0, "")
+    };
     format!(
         "{:.1}/{:.1}/{:.1}{unit}",
         d.p10 * scale,
@@ -121,6 +128,8 @@ fn write_legend<W: Write + ?Sized>(out: &mut W) -> io::Result<()> {
     writeln!(
         out,
         "wake-up latency, on both sides: from the submission doorbell's first ring to the loop \
-         noticing; a wake-up by a completion alone is not timed, and its sleep holds the wake-up."
+         noticing; a wake-up by a completion alone is not timed, and its sleep holds the wake-up. \
+         woke on job's CPU: of those wake-ups, the share that ran the loop on the CPU of the job \
+         that rang (the kernel packed the two; on the simulator, only with a shared host)."
     )
 }

@@ -20,6 +20,9 @@ pub enum Phase {
     Sleep,
     /// From the work's arrival to the woken loop noticing it.
     Wake,
+    /// Whether a wake-up by the doorbell ran the loop on the CPU of the
+    /// job that rang it (1) or on another (0).
+    WakeCpu,
     /// From noticing the work to the end of the iteration.
     Busy,
     /// One `io_submit` call.
@@ -31,11 +34,12 @@ pub enum Phase {
 }
 
 impl Phase {
-    pub const ALL: [Phase; 8] = [
+    pub const ALL: [Phase; 9] = [
         Phase::Poll,
         Phase::PollHit,
         Phase::Sleep,
         Phase::Wake,
+        Phase::WakeCpu,
         Phase::Busy,
         Phase::Submit,
         Phase::Batch,
@@ -48,6 +52,7 @@ impl Phase {
             Phase::PollHit => "poll found work",
             Phase::Sleep => "sleep",
             Phase::Wake => "wake-up latency",
+            Phase::WakeCpu => "woke on job's CPU",
             Phase::Busy => "busy",
             Phase::Submit => "io_submit",
             Phase::Batch => "requests/submit",
@@ -55,9 +60,17 @@ impl Phase {
         }
     }
 
-    /// Whether the samples are times in ns (otherwise counts).
+    /// Whether the samples are times in ns (otherwise counts or shares).
     pub fn is_time(self) -> bool {
-        !matches!(self, Phase::PollHit | Phase::Batch | Phase::Reap)
+        !matches!(
+            self,
+            Phase::PollHit | Phase::WakeCpu | Phase::Batch | Phase::Reap
+        )
+    }
+
+    /// Whether each sample is 1 or 0 (a yes or no per occurrence).
+    pub fn is_share(self) -> bool {
+        matches!(self, Phase::PollHit | Phase::WakeCpu)
     }
 
     /// The loop's CPU runs this phase: its time per second is CPU.
@@ -79,6 +92,7 @@ impl Phase {
                 Phase::PollHit => (r.poll_ns > 0).then_some(f64::from(u8::from(r.polled))),
                 Phase::Sleep => (r.slept_ns > 0).then_some(r.slept_ns as f64),
                 Phase::Wake => r.wake_ns.map(|w| w as f64),
+                Phase::WakeCpu => r.on_ringer_cpu.map(|same| f64::from(u8::from(same))),
                 Phase::Busy => Some(r.busy_ns as f64),
                 Phase::Submit => (r.submit_calls > 0).then(|| per_call(r, r.submit_ns)),
                 Phase::Batch => (r.submit_calls > 0).then(|| per_call(r, r.submitted.into())),
@@ -212,6 +226,32 @@ mod tests {
             reaped: 1,
             ..IterRecord::default()
         }
+    }
+
+    #[test]
+    fn the_wake_placement_row_is_the_share_of_doorbell_wake_ups_on_the_jobs_cpu() {
+        // The device's loop wakes on the job's CPU 9 times in 10, the
+        // model's never; records that were not woken by the doorbell say
+        // nothing and count for neither.
+        let woke = |same: Option<bool>| IterRecord {
+            on_ringer_cpu: same,
+            ..rec(0, false, same.map(|_| 4000), 1000)
+        };
+        let device: Vec<IterRecord> = (0..20)
+            .map(|i| woke((i % 2 == 0).then_some(i % 20 != 0)))
+            .collect();
+        let model: Vec<IterRecord> = (0..20).map(|i| woke(Some(i > 20))).collect();
+        let e = Explanation::of(
+            (crate::test_row(), &device),
+            (crate::test_row(), &model),
+            1.0,
+        );
+        let row = *e.phases.iter().find(|r| r.phase == Phase::WakeCpu).unwrap();
+        assert_eq!((row.device.per_s, row.model.per_s), (10.0, 20.0));
+        assert_eq!(row.device.sum_per_s / row.device.per_s, 0.9);
+        assert_eq!(row.model.sum_per_s, 0.0);
+        assert!((row.distance - 0.9).abs() < 1e-12, "{}", row.distance);
+        assert!(Phase::WakeCpu.is_share() && !Phase::WakeCpu.is_time());
     }
 
     #[test]
