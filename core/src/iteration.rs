@@ -87,6 +87,16 @@ impl IterRecord {
 /// million iterations per second, 56 MB.
 pub const MAX_ITER_RECORDS: usize = 1_000_000;
 
+/// The job threads' wake-ups by their loop's completions inside the
+/// measured interval, where a host records them: how many there were
+/// and how many ran the job on the CPU the loop sent from (the kernel
+/// packed the two).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct JobWakes {
+    pub woken: u64,
+    pub on_loop_cpu: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::IterRecord;

@@ -22,7 +22,7 @@ mod window_stats;
 mod workload;
 
 pub use iothread::{IoThread, LoopCounters, Noticed, Step, TracePoint};
-pub use iteration::{IterRecord, MAX_ITER_RECORDS};
+pub use iteration::{IterRecord, JobWakes, MAX_ITER_RECORDS};
 pub use kind::PolicyKind;
 pub use outcome::{HandlerId, Outcome, MAX_HANDLER_ID};
 pub use param::{Param, ParamError, ParamSpec, MAX_FACTOR, MAX_TIME_NS, MAX_WEIGHT_SHIFT};

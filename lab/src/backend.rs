@@ -5,7 +5,7 @@
 //! backend (for example QEMU's own `aio_poll()` built from source) only
 //! implements this trait.
 
-use pollwise_core::{IterRecord, Limits, Params, RunRow, Workload};
+use pollwise_core::{IterRecord, JobWakes, Limits, Params, RunRow, Workload};
 use pollwise_realdev::run::{self as device, RunConfig};
 use pollwise_realdev::sys::SigintGuard;
 use pollwise_realdev::target::{Target, TargetSpec};
@@ -177,11 +177,15 @@ impl DeviceBackend {
 impl DeviceBackend {
     /// One run that also logs every loop iteration, phase by phase
     /// (`validate --explain`).
-    pub fn run_logged(&self, p: &Point) -> Result<(RunRow, Vec<IterRecord>), LabError> {
+    pub fn run_logged(&self, p: &Point) -> Result<(RunRow, Vec<IterRecord>, JobWakes), LabError> {
         self.run_with(p, true)
     }
 
-    fn run_with(&self, p: &Point, log: bool) -> Result<(RunRow, Vec<IterRecord>), LabError> {
+    fn run_with(
+        &self,
+        p: &Point,
+        log: bool,
+    ) -> Result<(RunRow, Vec<IterRecord>, JobWakes), LabError> {
         if self.sigint.interrupted() {
             return Err(LabError::Interrupted);
         }
@@ -197,9 +201,13 @@ impl DeviceBackend {
             catch_sigint: true,
         };
         let out = device::run(&cfg)?;
+        let wakes = out.jobs.iter().fold(JobWakes::default(), |a, j| JobWakes {
+            woken: a.woken + j.wakes.woken,
+            on_loop_cpu: a.on_loop_cpu + j.wakes.on_loop_cpu,
+        });
         let mut row = out.row;
         row.preset = self.label.clone();
-        Ok((row, out.loop_report.iterations_log))
+        Ok((row, out.loop_report.iterations_log, wakes))
     }
 }
 

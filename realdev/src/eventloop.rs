@@ -12,6 +12,7 @@
 //! eventfds, Linux AIO on an O_DIRECT file), a model of the device under
 //! loom, and a fake clock in the differential test against the simulator.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
 
@@ -373,7 +374,13 @@ pub struct EventLoop {
     pub trace: bool,
     /// Log every iteration (see [`LoopReport::iterations_log`]).
     log: bool,
+    /// Where the loop's CPU at each completion send goes, when asked
+    /// ([`EventLoop::record_send_cpu`]).
+    send_cpu: Option<Arc<AtomicU64>>,
 }
+
+/// A CPU cell's value before any send, or when the CPU is unknown.
+pub const NO_CPU: u64 = u64::MAX;
 
 impl EventLoop {
     /// Builds the loop's kernel objects: the AIO context for `slots`
@@ -419,6 +426,7 @@ impl EventLoop {
             stop,
             trace,
             log: false,
+            send_cpu: None,
         })
     }
 
@@ -427,6 +435,15 @@ impl EventLoop {
     pub fn log_iterations(&mut self) {
         self.log = true;
         self.submit_efd.record_rings();
+    }
+
+    /// From now on every completion send first stores the loop's CPU in
+    /// the cell returned, for its jobs to compare with their own when the
+    /// send wakes them ([`crate::loadgen::Job::loop_cpu`]).
+    pub fn record_send_cpu(&mut self) -> Arc<AtomicU64> {
+        let cell = Arc::new(AtomicU64::new(NO_CPU));
+        self.send_cpu = Some(cell.clone());
+        cell
     }
 
     /// Runs until the stop signal, then cancels what was never submitted,
@@ -708,6 +725,12 @@ impl EventLoop {
 
     /// Hands every job its batch of completions.
     fn flush(&mut self) {
+        if let Some(cell) = &self.send_cpu {
+            if self.outbox.iter().any(|o| !o.is_empty()) {
+                let cpu = current_cpu().map_or(NO_CPU, |c| c as u64);
+                cell.store(cpu, Ordering::Release);
+            }
+        }
         for (outbox, tx) in self.outbox.iter_mut().zip(&self.completions) {
             if !outbox.is_empty() {
                 // A job that has gone away no longer needs the answer.

@@ -2,7 +2,8 @@
 //! `iodepth` requests outstanding through the loop's submission queue and
 //! waits for their completions on its own channel.
 
-use std::sync::mpsc::Receiver;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvError, TryRecvError};
 use std::sync::Arc;
 
 use hdrhistogram::Histogram;
@@ -10,9 +11,10 @@ use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64;
 
 use crate::aio::Opcode;
+use crate::eventloop::NO_CPU;
 use crate::handoff::{Doorbell, StopSignal, SubmitQueue};
-use crate::sys::mono_ns;
-use pollwise_core::{Limits, Rw};
+use crate::sys::{current_cpu, mono_ns};
+use pollwise_core::{JobWakes, Limits, Rw};
 
 /// fio's `rw=` modes: the one [`Rw`] of the core, under the name this
 /// crate's tests know.
@@ -130,6 +132,10 @@ pub struct JobReport {
     pub cancelled: u64,
     /// Requests never answered (only if the loop died).
     pub lost: u64,
+    /// Its wake-ups by the loop's completions inside the run's window and
+    /// how many ran it on the loop's CPU (counted only with
+    /// [`Job::loop_cpu`]).
+    pub wakes: JobWakes,
 }
 
 /// A latency histogram from 100 ns to 100 s at 3 significant digits.
@@ -150,6 +156,10 @@ pub struct Job {
     pub stop: Arc<StopSignal>,
     /// Completions after this instant (CLOCK_MONOTONIC ns) are not counted.
     pub deadline_ns: u64,
+    /// The loop's CPU at its last completion send
+    /// ([`crate::eventloop::EventLoop::record_send_cpu`]): with it, each
+    /// wake-up by a send is counted in [`JobReport::wakes`].
+    pub loop_cpu: Option<Arc<AtomicU64>>,
 }
 
 impl Job {
@@ -166,7 +176,7 @@ impl Job {
                 }
                 continue;
             }
-            let Ok(first) = self.completions.recv() else {
+            let Ok(first) = self.receive(&mut s.report) else {
                 s.report.lost = u64::from(s.outstanding);
                 break;
             };
@@ -179,6 +189,28 @@ impl Job {
             }
         }
         s.report
+    }
+
+    /// The next batch of completions, waiting for it if none is there;
+    /// a wait that ends in the measured window is counted in the report's
+    /// wakes with whether the job runs on the CPU the loop sent from.
+    fn receive(&self, report: &mut JobReport) -> Result<Vec<Completion>, RecvError> {
+        let Some(cell) = &self.loop_cpu else {
+            return self.completions.recv();
+        };
+        match self.completions.try_recv() {
+            Ok(batch) => return Ok(batch),
+            Err(TryRecvError::Disconnected) => return Err(RecvError),
+            Err(TryRecvError::Empty) => {}
+        }
+        let batch = self.completions.recv()?;
+        let sent_from = cell.load(Ordering::Acquire);
+        if sent_from != NO_CPU && mono_ns() <= self.deadline_ns {
+            report.wakes.woken += 1;
+            let here = current_cpu().map(|c| c as u64);
+            report.wakes.on_loop_cpu += u64::from(here == Some(sent_from));
+        }
+        Ok(batch)
     }
 
     fn error(&self, report: &mut JobReport, what: String) {
@@ -230,6 +262,7 @@ impl JobState {
                 first_error: None,
                 cancelled: 0,
                 lost: 0,
+                wakes: JobWakes::default(),
             },
         }
     }

@@ -125,6 +125,7 @@ mod tests {
             first_error: None,
             cancelled: 0,
             lost: 0,
+            wakes: pollwise_core::JobWakes::default(),
         }
     }
 

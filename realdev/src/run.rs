@@ -2,6 +2,7 @@
 //! them at the deadline (or on Ctrl-C), and collect the result row.
 
 use std::fmt;
+use std::sync::atomic::AtomicU64;
 use std::sync::mpsc::{channel, Receiver};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -152,6 +153,9 @@ struct Loops {
     event_loops: Vec<EventLoop>,
     queues: Vec<Arc<SubmitQueue<Request>>>,
     bells: Vec<Arc<EventFd>>,
+    /// Per loop, its CPU at each completion send, when iterations are
+    /// logged (see [`Job::loop_cpu`]).
+    send_cpus: Vec<Option<Arc<AtomicU64>>>,
     params_cell: Arc<ParamCell>,
     stop: Arc<StopSignal>,
 }
@@ -169,6 +173,7 @@ impl Loops {
             event_loops: Vec::with_capacity(loops),
             queues: Vec::with_capacity(loops),
             bells: Vec::with_capacity(loops),
+            send_cpus: Vec::with_capacity(loops),
             params_cell: Arc::new(ParamCell::new(cfg.params.clone())),
             stop: Arc::new(StopSignal::new()),
         };
@@ -202,9 +207,11 @@ impl Loops {
                 cfg.trace,
             )
             .map_err(RunError::Setup)?;
-            if cfg.log_iterations {
+            let send_cpu = cfg.log_iterations.then(|| {
                 event_loop.log_iterations();
-            }
+                event_loop.record_send_cpu()
+            });
+            all.send_cpus.push(send_cpu);
             all.event_loops.push(event_loop);
             all.queues.push(queue);
             all.bells.push(submit_efd);
@@ -271,6 +278,7 @@ impl Loops {
                 completions,
                 stop: self.stop.clone(),
                 deadline_ns: deadline,
+                loop_cpu: self.send_cpus[l].clone(),
             };
             threads.push(
                 std::thread::Builder::new()

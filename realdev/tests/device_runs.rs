@@ -412,7 +412,17 @@ fn the_iteration_log_accounts_for_every_completion_and_times_the_wakeups() {
     assert!(log
         .iter()
         .all(|r| r.wake_ns.is_some() == r.on_ringer_cpu.is_some()));
+    // The job, woken by nearly every completion at qd1, counts where.
+    let wakes = &out.jobs[0].wakes;
+    assert!(
+        wakes.woken * 2 > ios && wakes.on_loop_cpu <= wakes.woken,
+        "{} wake-ups ({} on the loop's CPU) for {ios} completions",
+        wakes.woken,
+        wakes.on_loop_cpu
+    );
     // Without the log, nothing is kept.
     cfg.log_iterations = false;
-    assert!(run(&cfg).unwrap().loop_report.iterations_log.is_empty());
+    let out = run(&cfg).unwrap();
+    assert!(out.loop_report.iterations_log.is_empty());
+    assert_eq!(out.jobs[0].wakes.woken, 0);
 }

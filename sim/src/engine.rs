@@ -7,8 +7,8 @@ use std::collections::{BinaryHeap, VecDeque};
 
 use hdrhistogram::Histogram;
 use pollwise_core::{
-    run_row, EventKind, Foresight, IterRecord, Latency, Params, RawCounts, RunLabels, RunRow,
-    TracePoint, TraceRow, WindowStats, MAX_ITER_RECORDS,
+    run_row, EventKind, Foresight, IterRecord, JobWakes, Latency, Params, RawCounts, RunLabels,
+    RunRow, TracePoint, TraceRow, WindowStats, MAX_ITER_RECORDS,
 };
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, LogNormal};
@@ -97,6 +97,9 @@ struct Vcpu {
     inbox: Vec<(Time, u32)>,
     /// The IOThread that sent the last of them (its job's waker).
     sent_by: Option<u32>,
+    /// On a shared host while iterations are logged: the IOThread whose
+    /// completions woke this job, until the job runs.
+    woken_by: Option<u32>,
 }
 
 /// One simulated IOThread: the one loop (see [`LoopDriver`]) and what it has to
@@ -222,6 +225,9 @@ pub struct Engine<'a> {
     /// Every iteration begun inside the measured interval, when asked for
     /// ([`Engine::log_iterations`]).
     iters: Option<Vec<IterRecord>>,
+    /// The jobs' wake-ups by completions (only while iterations are
+    /// logged).
+    job_wakes: JobWakes,
 }
 
 /// Every job's `iodepth` request slots, job j on vCPU j % `vcpus`.
@@ -388,6 +394,7 @@ impl<'a> Engine<'a> {
             arrival_by: None,
             decisions: 0,
             iters: None,
+            job_wakes: JobWakes::default(),
         })
     }
 
@@ -1102,12 +1109,14 @@ impl<'a> Engine<'a> {
         self
     }
 
-    /// Runs to the end and returns the metrics and the iterations logged.
-    pub(crate) fn run_logged(mut self) -> (RunRow, Vec<IterRecord>) {
+    /// Runs to the end and returns the metrics, the iterations logged and
+    /// the jobs' wake-ups by completions.
+    pub(crate) fn run_logged(mut self) -> (RunRow, Vec<IterRecord>, JobWakes) {
         self.start();
         while self.step() {}
         let iters = self.iters.take().unwrap_or_default();
-        (self.finish().0, iters)
+        let wakes = self.job_wakes;
+        (self.finish().0, iters, wakes)
     }
 
     // ---- shared host (crate::host) ----------------------------------------
@@ -1130,7 +1139,28 @@ impl<'a> Engine<'a> {
             .as_mut()
             .expect("host events only on a shared host");
         if let Some(resume) = h.runnable(thread, self.now) {
+            self.count_job_wake(thread);
             self.resume(thread, resume);
+        }
+    }
+
+    /// A job woken by completions runs: counts whether it runs on the CPU
+    /// of the IOThread that woke it (inside the measured interval, while
+    /// iterations are logged).
+    fn count_job_wake(&mut self, thread: u32) {
+        let Some(vcpu) = thread.checked_sub(self.iothreads.len() as u32) else {
+            return;
+        };
+        let Some(it) = self.vcpus[vcpu as usize].woken_by.take() else {
+            return;
+        };
+        if self.measuring() {
+            let h = self
+                .host
+                .as_ref()
+                .expect("only a shared host wakes threads");
+            self.job_wakes.woken += 1;
+            self.job_wakes.on_loop_cpu += u64::from(h.cpu(thread) == h.cpu(it));
         }
     }
 
@@ -1140,6 +1170,7 @@ impl<'a> Engine<'a> {
             .as_ref()
             .expect("host events only on a shared host");
         let resume = h.dispatched(thread);
+        self.count_job_wake(thread);
         self.resume(thread, resume);
     }
 
@@ -1213,6 +1244,9 @@ impl<'a> Engine<'a> {
                     h.wake_by(thread, by, now, Waker::Channel, Resume::Work, &mut self.rng)
                 {
                     self.schedule(at, Event::Runnable { thread });
+                    if self.iters.is_some() {
+                        self.vcpus[vcpu as usize].woken_by = sent_by;
+                    }
                 }
             }
             return false;

@@ -26,7 +26,7 @@ pub use preset::{
 };
 pub use workload::{Rw, Validate, Workload, LIMITS};
 
-use pollwise_core::{IterRecord, Params, RunRow, TraceRow};
+use pollwise_core::{IterRecord, JobWakes, Params, RunRow, TraceRow};
 
 /// Simulates one run and returns its metrics row.
 pub fn simulate(
@@ -76,6 +76,17 @@ pub fn simulate_iterations(
     params: &Params,
     seed: u64,
 ) -> Result<(RunRow, Vec<IterRecord>), SimError> {
+    simulate_explained(preset, workload, params, seed).map(|(row, log, _)| (row, log))
+}
+
+/// [`simulate_iterations`], and on a shared host where the jobs woken by
+/// completions ran ([`JobWakes`]; all 0 without one).
+pub fn simulate_explained(
+    preset: &Preset,
+    workload: &Workload,
+    params: &Params,
+    seed: u64,
+) -> Result<(RunRow, Vec<IterRecord>, JobWakes), SimError> {
     Ok(engine::Engine::new(preset, workload, params, seed, false)?
         .log_iterations()
         .run_logged())
@@ -91,10 +102,11 @@ pub fn simulate_streamed_iterations<'a>(
     seed: u64,
     sink: impl FnMut(TraceRow) + 'a,
 ) -> Result<(RunRow, Vec<IterRecord>), SimError> {
-    Ok(engine::Engine::new(preset, workload, params, seed, true)?
+    let (row, log, _) = engine::Engine::new(preset, workload, params, seed, true)?
         .stream_trace(Box::new(sink))
         .log_iterations()
-        .run_logged())
+        .run_logged();
+    Ok((row, log))
 }
 
 /// Simulates one run and returns its metrics and the number of events the

@@ -474,3 +474,32 @@ fn a_doorbell_wake_up_records_whether_it_ran_on_the_ringing_jobs_cpu() {
     let (same, other) = shares(&preset(2, 40_000, 0.0, false));
     assert_eq!((same, other), (0, 0), "dedicated CPUs");
 }
+
+#[test]
+fn a_job_woken_by_completions_is_counted_with_where_it_ran() {
+    // The other direction: every completion wakes the job at qd1. Packed,
+    // it runs on the loop's CPU each time; never packed, never; with CPUs
+    // of their own nothing is counted.
+    let w = workload(1, 1);
+    let off = Params::defaults(PolicyKind::Off);
+    let wakes = |p: &Preset| {
+        let (row, _, wakes) = pollwise_sim::simulate_explained(p, &w, &off, 1).unwrap();
+        // About one wake-up per completion in the 100 ms.
+        let ios = row.iops / 10.0;
+        assert!(
+            wakes.woken == 0 || (wakes.woken as f64 - ios).abs() <= 2.0,
+            "{} wake-ups for {ios} completions",
+            wakes.woken
+        );
+        (wakes.woken, wakes.on_loop_cpu)
+    };
+    let (woken, on) = wakes(&packing(40_000, 1.0, 2_000, 3_000));
+    assert!(woken > 100 && on == woken, "packed: {on} of {woken}");
+    let (woken, on) = wakes(&packing(40_000, 0.0, 2_000, 3_000));
+    assert!(woken > 100 && on == 0, "apart: {on} of {woken}");
+    assert_eq!(wakes(&preset(2, 40_000, 0.0, false)), (0, 0));
+    // Without the log nothing changes: the same row either way.
+    let p = packing(40_000, 0.5, 2_000, 3_000);
+    let (row, _, _) = pollwise_sim::simulate_explained(&p, &w, &off, 1).unwrap();
+    assert_eq!(csv_bytes(&row), csv_bytes(&run(&p, &w, &off)));
+}

@@ -285,10 +285,14 @@ fn explain(ui: &dyn Ui, c: &ValidateCmd, stdout: &mut dyn Write) -> Result<()> {
         qemu_variant: None,
     };
     let device = crate::DeviceBackend::open(&c.real.target.spec(ui)?, workload.bs)?;
-    let model = pollwise_sim::simulate_iterations(&preset, &workload, &point.params, point.seed)?;
+    let model = pollwise_sim::simulate_explained(&preset, &workload, &point.params, point.seed)?;
     let measured = guarded(DEVICE_STOPPED, || Ok(device.run_logged(&point)?))?;
     let span_s = workload.duration_ms as f64 / 1000.0;
-    let e = Explanation::of((measured.0, &measured.1), (model.0, &model.1), span_s);
+    let e = Explanation::of(
+        (measured.0, &measured.1, measured.2),
+        (model.0, &model.1, model.2),
+        span_s,
+    );
     let policy = crate::text::policy_label(&spec.baseline);
     let src = ExplainSource {
         workload: &workload,

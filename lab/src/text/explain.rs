@@ -129,7 +129,9 @@ fn write_legend<W: Write + ?Sized>(out: &mut W) -> io::Result<()> {
         out,
         "wake-up latency, on both sides: from the submission doorbell's first ring to the loop \
          noticing; a wake-up by a completion alone is not timed, and its sleep holds the wake-up. \
-         woke on job's CPU: of those wake-ups, the share that ran the loop on the CPU of the job \
-         that rang (the kernel packed the two; on the simulator, only with a shared host)."
+         loop on job's CPU: of those wake-ups, the share that ran the loop on the CPU of the job \
+         that rang; job on loop's CPU: of the jobs' wake-ups by the loop's completions, the share \
+         that ran the job on the CPU the loop sent from (the kernel packed the two; on the \
+         simulator, only with a shared host)."
     )
 }

@@ -4,7 +4,7 @@
 //! sides, how far apart they are, and what each phase contributes to the
 //! IOPS and CPU errors.
 
-use pollwise_core::{IterRecord, RunRow};
+use pollwise_core::{IterRecord, JobWakes, RunRow};
 
 use crate::stats::{ks_distance, pct_diff, quantiles};
 
@@ -23,6 +23,10 @@ pub enum Phase {
     /// Whether a wake-up by the doorbell ran the loop on the CPU of the
     /// job that rang it (1) or on another (0).
     WakeCpu,
+    /// Whether a job woken by the loop's completions ran on the CPU the
+    /// loop sent from (1) or on another (0) (from [`JobWakes`], not the
+    /// loop's records).
+    JobWakeCpu,
     /// From noticing the work to the end of the iteration.
     Busy,
     /// One `io_submit` call.
@@ -34,12 +38,13 @@ pub enum Phase {
 }
 
 impl Phase {
-    pub const ALL: [Phase; 9] = [
+    pub const ALL: [Phase; 10] = [
         Phase::Poll,
         Phase::PollHit,
         Phase::Sleep,
         Phase::Wake,
         Phase::WakeCpu,
+        Phase::JobWakeCpu,
         Phase::Busy,
         Phase::Submit,
         Phase::Batch,
@@ -52,7 +57,8 @@ impl Phase {
             Phase::PollHit => "poll found work",
             Phase::Sleep => "sleep",
             Phase::Wake => "wake-up latency",
-            Phase::WakeCpu => "woke on job's CPU",
+            Phase::WakeCpu => "loop on job's CPU",
+            Phase::JobWakeCpu => "job on loop's CPU",
             Phase::Busy => "busy",
             Phase::Submit => "io_submit",
             Phase::Batch => "requests/submit",
@@ -64,13 +70,13 @@ impl Phase {
     pub fn is_time(self) -> bool {
         !matches!(
             self,
-            Phase::PollHit | Phase::WakeCpu | Phase::Batch | Phase::Reap
+            Phase::PollHit | Phase::WakeCpu | Phase::JobWakeCpu | Phase::Batch | Phase::Reap
         )
     }
 
     /// Whether each sample is 1 or 0 (a yes or no per occurrence).
     pub fn is_share(self) -> bool {
-        matches!(self, Phase::PollHit | Phase::WakeCpu)
+        matches!(self, Phase::PollHit | Phase::WakeCpu | Phase::JobWakeCpu)
     }
 
     /// The loop's CPU runs this phase: its time per second is CPU.
@@ -83,8 +89,15 @@ impl Phase {
         matches!(self, Phase::Wake | Phase::Submit)
     }
 
-    /// The phase's samples in `log`, one per occurrence.
-    pub fn samples(self, log: &[IterRecord]) -> Vec<f64> {
+    /// The phase's samples in `log` (or for the jobs' wake-ups, in
+    /// `wakes`), one per occurrence.
+    pub fn samples(self, log: &[IterRecord], wakes: JobWakes) -> Vec<f64> {
+        if self == Phase::JobWakeCpu {
+            let on = wakes.on_loop_cpu.min(wakes.woken) as usize;
+            let mut s = vec![1.0; on];
+            s.resize(wakes.woken as usize, 0.0);
+            return s;
+        }
         let per_call = |r: &IterRecord, v: u64| v as f64 / f64::from(r.submit_calls);
         let f = |r: &IterRecord| -> Option<f64> {
             match self {
@@ -93,6 +106,7 @@ impl Phase {
                 Phase::Sleep => (r.slept_ns > 0).then_some(r.slept_ns as f64),
                 Phase::Wake => r.wake_ns.map(|w| w as f64),
                 Phase::WakeCpu => r.on_ringer_cpu.map(|same| f64::from(u8::from(same))),
+                Phase::JobWakeCpu => None,
                 Phase::Busy => Some(r.busy_ns as f64),
                 Phase::Submit => (r.submit_calls > 0).then(|| per_call(r, r.submit_ns)),
                 Phase::Batch => (r.submit_calls > 0).then(|| per_call(r, r.submitted.into())),
@@ -162,13 +176,13 @@ pub struct Explanation {
 impl Explanation {
     /// Compares the two logs of one point, each over `span_s` seconds.
     pub fn of(
-        device: (RunRow, &[IterRecord]),
-        model: (RunRow, &[IterRecord]),
+        device: (RunRow, &[IterRecord], JobWakes),
+        model: (RunRow, &[IterRecord], JobWakes),
         span_s: f64,
     ) -> Explanation {
         let mut phases: Vec<PhaseRow> = Phase::ALL
             .iter()
-            .map(|&phase| phase_row(phase, device.1, model.1, span_s))
+            .map(|&phase| phase_row(phase, (device.1, device.2), (model.1, model.2), span_s))
             .collect();
         phases.sort_by(|a, b| b.distance.total_cmp(&a.distance));
         Explanation {
@@ -189,8 +203,16 @@ impl Explanation {
     }
 }
 
-fn phase_row(phase: Phase, device: &[IterRecord], model: &[IterRecord], span_s: f64) -> PhaseRow {
-    let (d, m) = (phase.samples(device), phase.samples(model));
+fn phase_row(
+    phase: Phase,
+    device: (&[IterRecord], JobWakes),
+    model: (&[IterRecord], JobWakes),
+    span_s: f64,
+) -> PhaseRow {
+    let (d, m) = (
+        phase.samples(device.0, device.1),
+        phase.samples(model.0, model.1),
+    );
     let (dd, md) = (Dist::of(&d, span_s), Dist::of(&m, span_s));
     let known = |v: f64| v.is_finite().then_some(v);
     PhaseRow {
@@ -241,9 +263,10 @@ mod tests {
             .map(|i| woke((i % 2 == 0).then_some(i % 20 != 0)))
             .collect();
         let model: Vec<IterRecord> = (0..20).map(|i| woke(Some(i > 20))).collect();
+        let none = JobWakes::default();
         let e = Explanation::of(
-            (crate::test_row(), &device),
-            (crate::test_row(), &model),
+            (crate::test_row(), &device, none),
+            (crate::test_row(), &model, none),
             1.0,
         );
         let row = *e.phases.iter().find(|r| r.phase == Phase::WakeCpu).unwrap();
@@ -255,6 +278,27 @@ mod tests {
     }
 
     #[test]
+    fn the_job_placement_row_comes_from_the_counted_wake_ups() {
+        let wakes = |woken, on_loop_cpu| JobWakes { woken, on_loop_cpu };
+        let e = Explanation::of(
+            (crate::test_row(), &[], wakes(50, 47)),
+            (crate::test_row(), &[], wakes(40, 0)),
+            2.0,
+        );
+        let row = *e
+            .phases
+            .iter()
+            .find(|r| r.phase == Phase::JobWakeCpu)
+            .unwrap();
+        assert_eq!((row.device.per_s, row.model.per_s), (25.0, 20.0));
+        assert!((row.device.sum_per_s / row.device.per_s - 0.94).abs() < 1e-12);
+        assert!((row.distance - 0.94).abs() < 1e-12, "{}", row.distance);
+        // Nothing counted on a side: no samples, no distance to speak of.
+        let none = Phase::JobWakeCpu.samples(&[], JobWakes::default());
+        assert!(none.is_empty());
+    }
+
+    #[test]
     fn phases_sort_by_distance_and_carry_their_contributions() {
         // The device sleeps and wakes in 10 us; the model polls.
         let device: Vec<IterRecord> = (0..100)
@@ -263,9 +307,10 @@ mod tests {
         let model: Vec<IterRecord> = (0..100)
             .map(|i| rec(4000, true, (i % 10 == 0).then_some(2000), 3000))
             .collect();
+        let none = JobWakes::default();
         let e = Explanation::of(
-            (crate::test_row(), &device),
-            (crate::test_row(), &model),
+            (crate::test_row(), &device, none),
+            (crate::test_row(), &model, none),
             0.01,
         );
         let names: Vec<&str> = e.phases.iter().map(|p| p.phase.name()).collect();
