@@ -296,6 +296,7 @@ fn guest(cal: &Calibration) -> Guest {
         io_cpu_jitter_sigma: 0.2,
         irq_cpu_ns: ns(c.completion_take_ns),
         kick_cpu_ns: ns(c.kick_ns),
+        kick_again_cpu_ns: Some(ns(c.kick_again_ns)),
         irq_latency_ns: ns(c.completion_wake_latency_ns),
     }
 }

@@ -67,8 +67,10 @@ enum Work {
     /// fio issues the request in this slot; `reap` first completes the
     /// previous one (its latency is recorded when the work starts).
     Issue { slot: u32, reap: bool },
-    /// The VM exit of a virtqueue kick.
-    Kick,
+    /// The VM exit of a virtqueue kick; `wakes`: the one that wakes the
+    /// IOThread (later ones, until it disables notifications, find it on
+    /// its way).
+    Kick { wakes: bool },
 }
 
 /// One in-flight request; there is one slot per (job, iodepth) pair.
@@ -508,7 +510,7 @@ impl<'a> Engine<'a> {
         let g = &preset.guest;
         let cost = match work {
             Work::Irq => g.irq_cpu_ns,
-            Work::Kick => g.kick_cpu_ns,
+            Work::Kick { wakes } => g.kick_ns(wakes),
             Work::Issue { slot, reap } => {
                 if reap {
                     let latency = self.now - self.slots[slot as usize].submitted_at;
@@ -564,6 +566,9 @@ impl<'a> Engine<'a> {
             let it = self.slots[slot as usize].iothread;
             self.slots[slot as usize].submitted_at = self.now;
             self.iothreads[it as usize].ready_sub.push(slot);
+            // A kick wakes the IOThread only if it waits for its doorbell;
+            // one already woken is on its way.
+            let wakes = self.iothreads[it as usize].lp.awaiting() == Awaiting::Doorbell;
             // First let the IOThread react (a clairvoyant one decides now
             // whether it was polling), then see whether the guest must kick.
             self.arrival(it, EventKind::Submission, vcpu);
@@ -581,7 +586,9 @@ impl<'a> Engine<'a> {
                     let handler = self.slots[slot as usize].handler;
                     self.iothreads[it as usize].lp.doorbell(handler);
                 }
-                self.vcpus[vcpu as usize].work.push_front(Work::Kick);
+                self.vcpus[vcpu as usize]
+                    .work
+                    .push_front(Work::Kick { wakes });
             }
         }
         self.start_work(vcpu);
@@ -1054,7 +1061,7 @@ impl<'a> Engine<'a> {
             .iter()
             .map(|w| match w {
                 Work::Irq => g.irq_cpu_ns,
-                Work::Kick => g.kick_cpu_ns,
+                Work::Kick { wakes } => g.kick_ns(*wakes),
                 Work::Issue { .. } => per_io,
             })
             .sum()

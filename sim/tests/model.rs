@@ -369,3 +369,49 @@ fn a_send_that_wakes_the_guest_stalls_the_loop_off_its_cpu_clock() {
     assert_iops(row.iops, 22100.0);
     close(row.iothread_cpu_pct, 100.0 * 1900.0 / 22100.0, 0.05, "cpu");
 }
+
+#[test]
+fn only_the_kick_that_wakes_the_loop_costs_a_wake_up() {
+    // `kick_again_cpu_ns` prices a kick that finds the IOThread already on
+    // its way. At queue depth 1 every kick wakes it: the price of a later
+    // one changes nothing. At depth 8 the job's requests after the first
+    // find the loop woken and kick again: cheaper kicks, more IOPS.
+    let with_again = |ns: Option<u64>| {
+        let mut p = tiny();
+        p.guest.kick_again_cpu_ns = ns;
+        p
+    };
+    let off = Params::defaults(PolicyKind::Off);
+    let csv = |p: &Preset, w: &Workload| {
+        let mut out = csv::Writer::from_writer(Vec::new());
+        out.serialize(simulate(p, w, &off, 1).unwrap()).unwrap();
+        out.into_inner().unwrap()
+    };
+    let base = tiny();
+    let kick = base.guest.kick_cpu_ns;
+    assert!(kick > 0, "the tiny preset's kick costs something");
+    assert_eq!(csv(&base, &qd1()), csv(&with_again(Some(0)), &qd1()));
+    let qd8 = Workload {
+        iodepth: 8,
+        ..qd1()
+    };
+    // Absent is the same as the waking kick's price.
+    assert_eq!(csv(&base, &qd8), csv(&with_again(Some(kick)), &qd8));
+    let costly = simulate(&with_again(Some(10 * kick)), &qd8, &off, 1).unwrap();
+    let cheap = simulate(&with_again(Some(0)), &qd8, &off, 1).unwrap();
+    assert!(
+        cheap.iops > costly.iops * 1.05,
+        "depth 8: {} IOPS with free repeat kicks, {} with costly ones",
+        cheap.iops,
+        costly.iops
+    );
+    // It round-trips through TOML and is range-checked as the others.
+    let p = with_again(Some(123));
+    assert_eq!(Preset::from_toml(&p.to_toml(), "again").unwrap(), p);
+    let bad = p.to_toml().replace(
+        "kick_again_cpu_ns = 123",
+        "kick_again_cpu_ns = 1000000000000000",
+    );
+    let err = Preset::from_toml(&bad, "bad").unwrap_err().to_string();
+    assert!(err.contains("guest.kick_again_cpu_ns"), "{err}");
+}

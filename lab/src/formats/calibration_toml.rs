@@ -150,10 +150,11 @@ fn cost_lines(out: &mut String, cal: &Calibration) {
         out,
         "# Loop costs (ns; the median over repeats, their range beside it):"
     );
-    let costs: [(&str, CostField); 13] = [
+    let costs: [(&str, CostField); 14] = [
         ("eventfd wake-up latency (median)", |c| c.wakeup_latency_ns),
         ("block-and-wake CPU", |c| c.wakeup_cpu_ns),
         ("eventfd kick, writer side (median)", |c| c.kick_ns),
+        ("eventfd kick that wakes nobody", |c| c.kick_again_ns),
         ("completion channel wake-up latency (median)", |c| {
             c.completion_wake_latency_ns
         }),

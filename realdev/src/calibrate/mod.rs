@@ -408,6 +408,7 @@ pub fn median_costs(runs: &[LoopCosts]) -> LoopCosts {
         wakeup_latency_ns,
         wakeup_cpu_ns,
         kick_ns,
+        kick_again_ns,
         completion_wake_latency_ns,
         completion_wake_cpu_ns,
         completion_notify_ns,

@@ -35,6 +35,10 @@ pub struct LoopCosts {
     pub wakeup_cpu_ns: f64,
     /// The writer's side: one eventfd write that wakes a sleeper (a kick).
     pub kick_ns: f64,
+    /// One eventfd write that wakes nobody (the fd in an epoll set nobody
+    /// waits in: a job's further kicks while the loop it woke is still on
+    /// its way), the median of the writes' mean per batch.
+    pub kick_again_ns: f64,
     /// A job blocked on its completion channel: from the send until it runs
     /// (median).
     pub completion_wake_latency_ns: f64,
@@ -276,7 +280,24 @@ fn eventfd_probe(rounds: u32, c: &mut LoopCosts) -> Result<(), CalibrateError> {
     // CPU-clock syscall); the probe reports the cycle as a whole.
     c.wakeup_cpu_ns = cpu as f64 / f64::from(rounds);
     c.kick_ns = median(&ns(&kicks));
+    c.kick_again_ns = idle_kick_ns(&efd, rounds);
     Ok(())
+}
+
+/// Writes to `efd` while nobody waits on it: the median over batches of
+/// 16 writes of the mean per write, ns. Drains it after.
+fn idle_kick_ns(efd: &EventFd, rounds: u32) -> f64 {
+    const BATCH: u32 = 16;
+    let mut per_write = Vec::with_capacity(rounds as usize);
+    for _ in 0..rounds.max(1) {
+        let t0 = mono_ns();
+        for _ in 0..BATCH {
+            efd.signal();
+        }
+        per_write.push((mono_ns() - t0) as f64 / f64::from(BATCH));
+        efd.drain();
+    }
+    median(&per_write)
 }
 
 /// A job blocked on its completion channel, woken by the loop's send.
