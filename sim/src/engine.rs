@@ -940,11 +940,11 @@ impl<'a> Engine<'a> {
         busy += submit_ns;
         let submit_at = now + self.wall(busy);
         busy += costs.complete_ns * cmps.len() as u64;
-        let (notified, woken) = self.vcpus_to_notify(&cmps);
+        let (notified, woken, beside) = self.vcpus_to_notify(it, &cmps);
         // On a shared host a send costs only when it wakes the job.
         let sends = if self.host.is_some() { woken } else { notified };
         busy += costs.notify_guest_ns * sends;
-        let stall = costs.notify_guest_stall_ns * woken;
+        let stall = costs.notify_guest_stall_ns * beside;
         if self.measuring() {
             self.meters.stalled_ns += stall;
         }
@@ -984,25 +984,33 @@ impl<'a> Engine<'a> {
         busy
     }
 
-    /// How many irqfd writes the completions take: one per vCPU with
-    /// completions in this iteration; and how many of them wake a thread
-    /// (on a shared host, a blocked job thread; otherwise an idle vCPU).
-    fn vcpus_to_notify(&mut self, cmps: &[u32]) -> (u64, u64) {
-        let (mut notified, mut woken) = (0u64, 0u64);
+    /// How many irqfd writes IOThread `it`'s completions take: one per
+    /// vCPU with completions in this iteration; how many of them wake a
+    /// thread (on a shared host, a blocked job thread; otherwise an idle
+    /// vCPU); and how many of those wake it beside the IOThread, on the CPU
+    /// it last ran on (the send's stall, `notify_guest_stall_ns`, is that
+    /// job running on the sender's CPU: one woken on another CPU does not
+    /// stall it; without a shared host, every one).
+    fn vcpus_to_notify(&mut self, it: u32, cmps: &[u32]) -> (u64, u64, u64) {
+        let (mut notified, mut woken, mut beside) = (0u64, 0u64, 0u64);
         let first_job = self.iothreads.len() as u32;
         for &slot in cmps {
             let vcpu = self.slots[slot as usize].vcpu;
             if self.notify_stamp[vcpu as usize] != self.notify_round {
                 self.notify_stamp[vcpu as usize] = self.notify_round;
                 notified += 1;
-                let asleep = match &self.host {
-                    Some(h) => h.blocked(first_job + vcpu),
-                    None => !self.vcpus[vcpu as usize].busy,
+                let (asleep, here) = match &self.host {
+                    Some(h) => (
+                        h.blocked(first_job + vcpu),
+                        h.cpu(first_job + vcpu) == h.cpu(it),
+                    ),
+                    None => (!self.vcpus[vcpu as usize].busy, true),
                 };
                 woken += u64::from(asleep);
+                beside += u64::from(asleep && here);
             }
         }
-        (notified, woken)
+        (notified, woken, beside)
     }
 
     /// Hands completions to their vCPUs' inboxes; the interrupt arrives an

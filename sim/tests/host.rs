@@ -503,3 +503,29 @@ fn a_job_woken_by_completions_is_counted_with_where_it_ran() {
     let (row, _, _) = pollwise_sim::simulate_explained(&p, &w, &off, 1).unwrap();
     assert_eq!(csv_bytes(&row), csv_bytes(&run(&p, &w, &off)));
 }
+
+#[test]
+fn only_a_job_woken_on_the_loops_cpu_stalls_the_send() {
+    // The send's stall is the woken job running on the sender's CPU. With
+    // every wake-up across CPUs (share 0) it costs the loop nothing; with
+    // every one packed (share 1) each completion's send waits for it.
+    let w = workload(1, 1);
+    let off = Params::defaults(PolicyKind::Off);
+    let with_stall = |share: f64, stall: u64| {
+        let mut p = packing(40_000, share, 2_000, 3_000);
+        p.iothread.notify_guest_stall_ns = stall;
+        run(&p, &w, &off)
+    };
+    assert_eq!(
+        csv_bytes(&with_stall(0.0, 0)),
+        csv_bytes(&with_stall(0.0, 20_000)),
+        "a job woken on the other CPU stalled the send"
+    );
+    let (free, stalled) = (with_stall(1.0, 0), with_stall(1.0, 20_000));
+    assert!(
+        stalled.iops < free.iops * 0.8,
+        "packed: {} IOPS with a 20 us stall per send, {} without",
+        stalled.iops,
+        free.iops
+    );
+}
