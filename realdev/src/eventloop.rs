@@ -25,7 +25,7 @@ use crate::aio::{AioContext, IoEvent, Iocb};
 use crate::buffer::BufferPool;
 use crate::handoff::{ParamCell, StopSignal, SubmitQueue};
 use crate::loadgen::{Completion, Request, Status};
-use crate::sys::{current_cpu, mono_ns, thread_cpu_ns, Epoll, EventFd};
+use crate::sys::{current_cpu, mono_ns, thread_cpu_ns, Epoll, EventFd, NO_CPU};
 
 /// Handler ids reported to the policy (and epoll tokens).
 pub const SUBMIT_HANDLER: HandlerId = 0;
@@ -378,9 +378,6 @@ pub struct EventLoop {
     /// ([`EventLoop::record_send_cpu`]).
     send_cpu: Option<Arc<AtomicU64>>,
 }
-
-/// A CPU cell's value before any send, or when the CPU is unknown.
-pub const NO_CPU: u64 = u64::MAX;
 
 impl EventLoop {
     /// Builds the loop's kernel objects: the AIO context for `slots`

@@ -11,9 +11,8 @@ use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64;
 
 use crate::aio::Opcode;
-use crate::eventloop::NO_CPU;
 use crate::handoff::{Doorbell, StopSignal, SubmitQueue};
-use crate::sys::{current_cpu, mono_ns};
+use crate::sys::{current_cpu, mono_ns, NO_CPU};
 use pollwise_core::{JobWakes, Limits, Rw};
 
 /// fio's `rw=` modes: the one [`Rw`] of the core, under the name this

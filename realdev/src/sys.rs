@@ -84,6 +84,10 @@ impl Drop for Pinned {
     }
 }
 
+/// A CPU cell's value (`EventLoop::record_send_cpu`) before any send, or
+/// when the CPU is unknown.
+pub const NO_CPU: u64 = u64::MAX;
+
 /// [`EventFd::ring_stamped`]'s CPU when it is unknown (or past 254).
 const RING_CPU_UNKNOWN: u64 = 0xff;
 
