@@ -88,6 +88,21 @@ impl Drop for Pinned {
 /// when the CPU is unknown.
 pub const NO_CPU: u64 = u64::MAX;
 
+/// The low bits of CLOCK_MONOTONIC a ring stamp keeps (the CPU takes the
+/// other 8): 2^56 ns, about 2.3 years.
+const STAMP_TIME_MASK: u64 = (1 << 56) - 1;
+
+/// The full time of a ring stamp's low bits `low`, taken at `now` (no more
+/// than 2^56 ns after the ring).
+fn stamp_time(low: u64, now: u64) -> u64 {
+    let at = (now & !STAMP_TIME_MASK) | low;
+    if at > now && at > STAMP_TIME_MASK {
+        at - (STAMP_TIME_MASK + 1)
+    } else {
+        at
+    }
+}
+
 /// [`EventFd::ring_stamped`]'s CPU when it is unknown (or past 254).
 const RING_CPU_UNKNOWN: u64 = 0xff;
 
@@ -131,7 +146,7 @@ impl EventFd {
     pub fn ring_stamped(&self) {
         if self.stamps.load(Ordering::Relaxed) {
             let cpu = current_cpu().map_or(RING_CPU_UNKNOWN, |c| c.min(254) as u64);
-            let stamp = (mono_ns().max(1) << 8) | cpu;
+            let stamp = ((mono_ns() & STAMP_TIME_MASK).max(1) << 8) | cpu;
             let _ = self
                 .rung_at
                 .compare_exchange(0, stamp, Ordering::Release, Ordering::Relaxed);
@@ -147,7 +162,7 @@ impl EventFd {
             stamp => {
                 let cpu = stamp & 0xff;
                 Some((
-                    stamp >> 8,
+                    stamp_time(stamp >> 8, mono_ns()),
                     (cpu != RING_CPU_UNKNOWN).then_some(cpu as usize),
                 ))
             }
@@ -347,5 +362,44 @@ impl Drop for SigintGuard {
         if GUARDS.fetch_sub(1, Ordering::SeqCst) == 1 {
             STOP_SIGNAL.store(0, Ordering::SeqCst);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ring_stamp_keeps_its_time_across_the_wrap_of_its_low_bits() {
+        let span = STAMP_TIME_MASK + 1;
+        // Before any wrap the low bits are the time.
+        assert_eq!(stamp_time(1234, 5000), 1234);
+        // The clock past a wrap: a ring just before it, read just after.
+        let now = 3 * span + 10;
+        assert_eq!(stamp_time(span - 5, now), 3 * span - 5);
+        // A ring after the wrap, read later.
+        assert_eq!(stamp_time(7, now), 3 * span + 7);
+    }
+
+    #[test]
+    fn a_stamped_ring_is_taken_once_with_its_time_and_cpu() {
+        let efd = EventFd::new().unwrap();
+        // Not recording: a ring leaves no stamp.
+        efd.ring_stamped();
+        assert_eq!(efd.take_rung(), None);
+        efd.drain();
+        efd.record_rings();
+        let before = mono_ns();
+        efd.ring_stamped();
+        let after = mono_ns();
+        // A second ring keeps the first one's stamp.
+        efd.ring_stamped();
+        let (at, cpu) = efd.take_rung().expect("a recorded ring");
+        assert!(
+            (before..=after).contains(&at),
+            "{before} <= {at} <= {after}"
+        );
+        assert!(cpu.is_some(), "sched_getcpu() answers on Linux");
+        assert_eq!(efd.take_rung(), None, "taken once");
     }
 }
