@@ -41,7 +41,7 @@ trap 'exit 130' INT TERM
 perf sched record -q -o "$scratch/sched.data" -- "$pollwise" realdev run "$@" \
     >"$scratch/run.txt" 2>"$scratch/perf.err" || {
     cat "$scratch/perf.err" "$scratch/run.txt" >&2
-    echo "sched-placement: perf sched record failed (above)" >&2
+    echo "sched-placement: \`pollwise realdev run $*\` under perf sched record failed (its error above; \`pollwise realdev run --help\` lists its options)" >&2
     exit 1
 }
 grep -E '^(iops|iothread cpu)' "$scratch/run.txt" || true
