@@ -416,6 +416,20 @@ fn calibrate_writes_a_preset_that_validate_and_sim_load() {
     assert_left_empty(&work);
 }
 
+/// The depth curve between 1 and the saturation depth (16) in a
+/// calibration's comments, each point beside the host model's IOPS for it.
+fn assert_depth_curve(text: &str) {
+    assert!(text.contains("# Depth curve"), "{text}");
+    for d in [2, 4, 8] {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&format!("#   qd={d:<3}")))
+            .unwrap_or_else(|| panic!("no depth {d} in {text}"));
+        assert!(line.contains("IOPS (model "), "{line}");
+        assert!(line.ends_with("per reap"), "{line}");
+    }
+}
+
 /// `realdev calibrate` in `work`, short, writing `preset`; checks what the
 /// preset holds as the simulator loads it.
 fn calibrate_a_local_preset(work: &Path, preset: &str) {
@@ -449,6 +463,7 @@ fn calibrate_a_local_preset(work: &Path, preset: &str) {
         "{text}"
     );
     assert!(text.contains("us idle: eventfd"), "{text}");
+    assert_depth_curve(&text);
     let preset = pollwise_sim::Preset::load(preset).unwrap();
     // The kernel that placed the threads, as the host reports it.
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();

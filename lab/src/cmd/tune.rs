@@ -62,9 +62,10 @@ fn calibration(budget: Duration) -> (u64, u32) {
 }
 
 /// The calibration's time, estimated before it runs (measured on a
-/// scratch file: about 60 device points of `point_ms`, and the probes).
+/// scratch file: about 70 device points of `point_ms`, the depth curve's
+/// included, and the probes).
 pub fn calibration_estimate(point_ms: u64, rounds: u32) -> Duration {
-    Duration::from_millis(point_ms * 60 + u64::from(rounds) * 5 + 5000)
+    Duration::from_millis(point_ms * 70 + u64::from(rounds) * 5 + 5000)
 }
 
 /// Everything checked before anything is measured or created.

@@ -4,8 +4,11 @@
 
 use std::fmt::Write as _;
 
-use pollwise_realdev::calibrate::{Calibration, LoopCosts, EXTRA_REPEATS, WIDE_SPREAD_PCT};
-use pollwise_sim::Preset;
+use pollwise_core::Rw;
+use pollwise_realdev::calibrate::{
+    Calibration, DevicePoint, LoopCosts, EXTRA_REPEATS, WIDE_SPREAD_PCT,
+};
+use pollwise_sim::{Device, Preset};
 
 use crate::stats::spread_pct;
 
@@ -42,6 +45,7 @@ pub fn to_toml(cal: &Calibration, preset: &Preset) -> String {
         let _ = writeln!(out, "# {kind}: {}", crate::escape::escaped(&w));
     }
     device_lines(&mut out, cal);
+    depth_lines(&mut out, cal, &preset.device);
     cost_lines(&mut out, cal);
     host_lines(&mut out, cal);
     let _ = writeln!(
@@ -141,6 +145,40 @@ fn device_lines(out: &mut String, cal: &Calibration) {
             p.depth
         );
     }
+}
+
+/// Comments: the depth curve, measured and as the preset's host model
+/// gives it for the same reaper (a check: the model is not fitted to it).
+fn depth_lines(out: &mut String, cal: &Calibration, device: &Device) {
+    if cal.depth_points.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "# Depth curve (smallest reads, spinning), against the host model above for that reaper:"
+    );
+    for p in &cal.depth_points {
+        let model = depth_model_iops(cal, device, p.depth);
+        let against = model.map_or_else(
+            || "no model".to_string(),
+            |m| format!("model {m:.0}, {:+.1}%", 100.0 * (m / p.iops() - 1.0)),
+        );
+        let _ = writeln!(
+            out,
+            "#   qd={:<3} {:>8.0} IOPS ({against})  {:.2} per reap",
+            p.depth,
+            p.iops(),
+            p.ios as f64 / p.reaps.max(1) as f64
+        );
+    }
+    let _ = writeln!(
+        out,
+        "#   (a host in passes: D / (D s + t), s = 1 / the saturation rate, t = 1 / the qd=1 rate - s;"
+    );
+    let _ = writeln!(
+        out,
+        "#   channels: min(D, parallelism) / (1 / the qd=1 rate + latency_per_inflight_ns (D - 1)))"
+    );
 }
 
 /// Comments: the loop costs, each with its range over the repeats.
@@ -254,5 +292,100 @@ fn host_lines(out: &mut String, cal: &Calibration) {
             b.wall_ns / 1000.0,
             b.cpu_ns / 1000.0
         );
+    }
+}
+
+/// IOPS the preset's host model gives a spinning reaper at `depth`: the
+/// reaper the calibration's device points use, which resubmits each
+/// completion at once. A host in passes serves `depth` requests one after
+/// another, then delivers them, and the reaper's own round trip adds what
+/// depth 1 takes beyond one service: `D / (D s + t)`, `s` = 1 / the
+/// saturation rate, `t` = 1 / the depth-1 rate - `s`. Channels: `min(D,
+/// parallelism)` requests at once, each the depth-1 round trip plus
+/// `latency_per_inflight_ns` per other request held. A check of the model
+/// on points it was not built from (the depth curve); `None` without the
+/// depth-1 and saturation reads it starts from.
+pub fn depth_model_iops(cal: &Calibration, device: &Device, depth: u32) -> Option<f64> {
+    let small_reads = |points: &[DevicePoint]| {
+        points
+            .iter()
+            .filter(|p| p.rw == Rw::RandRead)
+            .min_by_key(|p| p.bs)
+            .map(DevicePoint::iops)
+            .filter(|r| r.is_finite() && *r > 0.0)
+    };
+    let alone_ns = 1e9 / small_reads(&cal.latency_points)?;
+    let d = f64::from(depth.max(1));
+    Some(if device.passes.is_some() {
+        let service_ns = 1e9 / small_reads(&cal.saturation_points)?;
+        d * 1e9 / (d * service_ns + (alone_ns - service_ns).max(0.0))
+    } else {
+        let held = d.min(f64::from(device.parallelism.max(1)));
+        held * 1e9 / (alone_ns + device.latency_per_inflight_ns as f64 * (d - 1.0))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pollwise_sim::HostPasses;
+
+    fn point(latency_ns: u64, ios: u64, reaps: u64) -> DevicePoint {
+        let mut latency = pollwise_realdev::loadgen::new_histogram();
+        latency.saturating_record(latency_ns);
+        DevicePoint {
+            rw: Rw::RandRead,
+            bs: 4096,
+            depth: 1,
+            latency,
+            ios,
+            elapsed_ns: 1_000_000_000,
+            submit_call_ns: 0.0,
+            submit_call_cpu_ns: 0.0,
+            reaps,
+            repeat_iops: vec![],
+            repeat_p50_ns: vec![],
+        }
+    }
+
+    fn calibration(alone: DevicePoint, sat: DevicePoint) -> Calibration {
+        Calibration {
+            target_path: String::new(),
+            block_size: 512,
+            latency_points: vec![alone],
+            saturation_points: vec![sat],
+            depth_points: vec![],
+            costs: LoopCosts::default(),
+            cost_runs: vec![],
+            cpus: 2,
+            host: Default::default(),
+            measured_writes: true,
+            irq_wake_q: [0.0; 4],
+        }
+    }
+
+    #[test]
+    fn the_depth_curve_of_a_host_in_passes() {
+        // Depth 1: 58,368 IOPS (17,132.7 ns a round trip); saturation
+        // 192,308 IOPS (5,200.0 ns a service): t = 11,932.7 ns. Depth 4:
+        // 4e9 / (20,800.0 + 11,932.7) = 122,202; depth 8: 8e9 / 53,532.6
+        // = 149,442 (fio measured 119,875 and 158,415 on the machine of
+        // docs/model-fidelity.md).
+        let alone = point(13_000, 58_368, 58_368);
+        let sat = point(80_000, 192_308, 192_308 / 5);
+        let cal = calibration(alone, sat);
+        let mut device = Preset::load("optane-p4800x").unwrap().device;
+        device.passes = Some(HostPasses { delivery_ns: 1000 });
+        let at = |device: &Device, d| depth_model_iops(&cal, device, d).unwrap().round();
+        assert_eq!(at(&device, 4), 122_202.0);
+        assert_eq!(at(&device, 8), 149_442.0);
+        // Channels: four at once, 17,132.7 ns each plus 1,000 ns for each
+        // of the other three: 4e9 / 20,132.7 = 198,682.
+        device.passes = None;
+        device.parallelism = 4;
+        device.latency_per_inflight_ns = 1000;
+        assert_eq!(at(&device, 4), 198_682.0);
+        // Eight, only four at once: 4e9 / (17,132.7 + 7,000) = 165,750.
+        assert_eq!(at(&device, 8), 165_750.0);
     }
 }

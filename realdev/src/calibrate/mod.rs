@@ -68,6 +68,10 @@ pub struct Calibration {
     /// Queue depth `saturation_depth`: smallest bs reads (IOPS bound) and
     /// largest bs reads and writes (bandwidth bound).
     pub saturation_points: Vec<DevicePoint>,
+    /// Smallest bs reads at each power of two between 1 and
+    /// `saturation_depth` (2, 4 and 8 for 16): the depth curve, which the
+    /// preset's host model is checked against and not fitted to.
+    pub depth_points: Vec<DevicePoint>,
     /// The loop costs: per field, the median of [`Self::cost_runs`].
     pub costs: LoopCosts,
     /// Every repeat of the loop-cost probes.
@@ -151,6 +155,7 @@ pub fn calibrate(cfg: &CalibrateConfig) -> Result<Calibration, CalibrateError> {
     };
     let latency_points = points.latency(rws, &sizes, &mut rng)?;
     let saturation_points = points.saturation(rws, small, large, cfg.saturation_depth, &mut rng)?;
+    let depth_points = points.depths(small, cfg.saturation_depth, &mut rng)?;
     interrupted()?;
     let submit_batches =
         device::submit_batch_probe(&target, small, cfg.saturation_depth, &mut rng)?;
@@ -166,6 +171,7 @@ pub fn calibrate(cfg: &CalibrateConfig) -> Result<Calibration, CalibrateError> {
         block_size: target.block_size(),
         latency_points,
         saturation_points,
+        depth_points,
         costs: median_costs(&cost_runs),
         cost_runs,
         cpus,
@@ -334,6 +340,23 @@ impl Points<'_> {
         let mut points = vec![self.repeated(Rw::RandRead, small, depth, rng)?];
         for &rw in rws {
             points.push(self.repeated(rw, large, depth, rng)?);
+        }
+        Ok(points)
+    }
+
+    /// Reads of the smallest size at each power of two from 2 up to (not
+    /// including) `depth`.
+    fn depths(
+        &self,
+        small: u64,
+        depth: u32,
+        rng: &mut Pcg64,
+    ) -> Result<Vec<DevicePoint>, CalibrateError> {
+        let mut points = Vec::new();
+        let mut d = 2;
+        while d < depth {
+            points.push(self.repeated(Rw::RandRead, small, d, rng)?);
+            d *= 2;
         }
         Ok(points)
     }
