@@ -197,7 +197,7 @@ fn device(
     // A host that serves in passes: the qd1 latency is its delivery plus
     // one request's service, and the saturation rate one service at a
     // time; the service times are the qd1 latencies less the delivery.
-    let passes = host_passes(read, small_sat);
+    let passes = host_passes(read, small_sat, pass_service_ns(cal, read, small_sat));
     let delivery = passes.as_ref().map_or(0, |p| p.delivery_ns as i64);
     let read_latency = empirical(&read.latency, shift(read, read_rate) + delivery)
         .ok_or("the read latency histogram is empty")?;
@@ -256,13 +256,36 @@ fn device(
 /// never sleeps one or two at a time.
 pub const PASS_BURST: f64 = 2.0;
 
+/// One request's service at a host that serves in passes. A spinning
+/// reaper at depth `D` sees `1 / IOPS = s + t / D` (a pass of `D`
+/// services, then what the delivery and the reaper add once per pass), so
+/// `s` is the intercept of the least-squares line of `1 / IOPS` against
+/// `1 / D` over the small reads at every depth measured: depth 1, the
+/// depth curve and the saturation point. With fewer than three depths, or
+/// a line that does not fall with depth, one over the saturation rate.
+fn pass_service_ns(cal: &Calibration, alone: &DevicePoint, sat: &DevicePoint) -> f64 {
+    let at_saturation = 1e9 / sat.iops();
+    let points: Vec<(f64, f64)> = std::iter::once(alone)
+        .chain(&cal.depth_points)
+        .chain(std::iter::once(sat))
+        .filter(|p| p.iops().is_finite() && p.iops() > 0.0)
+        .map(|p| (1.0 / f64::from(p.depth.max(1)), 1e9 / p.iops()))
+        .collect();
+    if points.len() < 3 {
+        return at_saturation;
+    }
+    match pollwise_stats::line_fit(&points) {
+        Some((s, t)) if s.is_finite() && s > 0.0 && t >= 0.0 => s,
+        _ => at_saturation,
+    }
+}
+
 /// `[device.passes]` when the saturation point's spinning reaper found
 /// completions in bursts (at least [`PASS_BURST`] per reap) and the qd1
-/// latency is longer than one request's share of the saturation rate;
-/// the delivery is that difference.
-fn host_passes(alone: &DevicePoint, sat: &DevicePoint) -> Option<HostPasses> {
+/// latency is longer than one request's service (`service_ns`); the
+/// delivery is that difference.
+fn host_passes(alone: &DevicePoint, sat: &DevicePoint, service_ns: f64) -> Option<HostPasses> {
     let burst = sat.ios as f64 / sat.reaps.max(1) as f64;
-    let service_ns = 1e9 / sat.iops();
     let delivery = alone.latency.mean() - service_ns;
     (burst >= PASS_BURST && service_ns.is_finite() && delivery > 0.0).then(|| HostPasses {
         delivery_ns: ns(delivery),
@@ -466,14 +489,40 @@ mod tests {
         // so the delivery is 16,486 ns.
         let alone = point(&[(30_000, 100)], 100, 3_000_000, 100);
         let sat = point(&[(170_000, 100)], 74_000, 1_000_000_000, 74_000 / 6);
-        let p = host_passes(&alone, &sat).expect("bursts of 6 per reap");
+        let p = host_passes(&alone, &sat, 1e9 / sat.iops()).expect("bursts of 6 per reap");
         assert!(p.delivery_ns.abs_diff(16_486) <= 30, "{p:?}");
         // Completions one or two at a time: a device of channels.
         let single = point(&[(170_000, 100)], 74_000, 1_000_000_000, 74_000);
-        assert_eq!(host_passes(&alone, &single), None);
+        assert_eq!(host_passes(&alone, &single, 1e9 / single.iops()), None);
         // Faster alone than one request's share of the rate: no passes.
         let fast = point(&[(10_000, 100)], 100, 1_000_000, 100);
-        assert_eq!(host_passes(&fast, &sat), None);
+        assert_eq!(host_passes(&fast, &sat, 1e9 / sat.iops()), None);
+    }
+
+    #[test]
+    fn a_pass_s_service_is_fitted_over_every_depth_measured() {
+        // This session's disk (docs/validation-local.toml of 2026-12-07
+        // 02:23 UTC): 66,157 / 93,815 / 124,514 / 160,876 / 165,876 IOPS at
+        // depths 1 / 2 / 4 / 8 / 16. The line of 1e9 / IOPS against 1 / D
+        // has intercept 5,368.7 ns (slope 9,913.4), where one over the
+        // depth-16 rate alone reads 6,028.6.
+        let at = |depth: u32, iops: u64| {
+            let mut p = point(&[(10_000, 100)], iops, 1_000_000_000, iops);
+            p.depth = depth;
+            p
+        };
+        let (alone, sat) = (at(1, 66_157), at(16, 165_876));
+        let mut cal = Calibration::of_device_points(
+            vec![at(1, 66_157)],
+            vec![at(16, 165_876)],
+            vec![at(2, 93_815), at(4, 124_514), at(8, 160_876)],
+        );
+        let s = pass_service_ns(&cal, &alone, &sat);
+        assert!((s - 5_368.7).abs() < 0.1, "{s}");
+        // Without the depth curve: one over the saturation rate.
+        cal.depth_points.clear();
+        let s = pass_service_ns(&cal, &alone, &sat);
+        assert!((s - 6_028.6).abs() < 0.1, "{s}");
     }
 
     #[test]

@@ -5,9 +5,7 @@
 use std::fmt::Write as _;
 
 use pollwise_core::Rw;
-use pollwise_realdev::calibrate::{
-    Calibration, DevicePoint, LoopCosts, EXTRA_REPEATS, WIDE_SPREAD_PCT,
-};
+use pollwise_realdev::calibrate::{Calibration, LoopCosts, EXTRA_REPEATS, WIDE_SPREAD_PCT};
 use pollwise_sim::{Device, Preset};
 
 use crate::stats::spread_pct;
@@ -53,10 +51,12 @@ pub fn to_toml(cal: &Calibration, preset: &Preset) -> String {
         "# Mapping: the latency distributions are the smallest-bs qd1 histograms less\n\
          # the transfer time at the measured rate. When the saturation point's\n\
          # spinning reaper found completions in bursts (2 or more per reap), the\n\
-         # host serves in passes ([device.passes]): one request at a time, at the\n\
-         # saturation rate, and a pass's completions delivered together;\n\
-         # delivery_ns is the qd1 mean latency less one service (1 / saturation\n\
-         # IOPS), and the latency distributions are then service times (less the\n\
+         # host serves in passes ([device.passes]): one request at a time, and a\n\
+         # pass's completions delivered together; one service is the intercept\n\
+         # of the least-squares line of 1 / IOPS against 1 / depth over the small\n\
+         # reads at depth 1, the depth curve and saturation (a reaper at depth D\n\
+         # sees D / (D s + t)); delivery_ns is the qd1 mean latency less one\n\
+         # service, and the latency distributions are then service times (less the\n\
          # delivery too). Otherwise latency_per_inflight_ns is how\n\
          # much the mean latency grew per request the device held (Little's law)\n\
          # from qd1 to the small-block saturation point, parallelism then 1024\n\
@@ -148,7 +148,9 @@ fn device_lines(out: &mut String, cal: &Calibration) {
 }
 
 /// Comments: the depth curve, measured and as the preset's host model
-/// gives it for the same reaper (a check: the model is not fitted to it).
+/// gives it for the same reaper (a host in passes takes its service from
+/// the line through every depth, so each point's difference is what that
+/// line leaves; channels are built from depths 1 and 16 only).
 fn depth_lines(out: &mut String, cal: &Calibration, device: &Device) {
     if cal.depth_points.is_empty() {
         return;
@@ -173,7 +175,7 @@ fn depth_lines(out: &mut String, cal: &Calibration, device: &Device) {
     }
     let _ = writeln!(
         out,
-        "#   (a host in passes: D / (D s + t), s = 1 / the saturation rate, t = 1 / the qd=1 rate - s;"
+        "#   (a host in passes: D / (D s + t), s the service (qd=1 latency less delivery_ns), t = 1 / the qd=1 rate - s;"
     );
     let _ = writeln!(
         out,
@@ -299,35 +301,36 @@ fn host_lines(out: &mut String, cal: &Calibration) {
 /// reaper the calibration's device points use, which resubmits each
 /// completion at once. A host in passes serves `depth` requests one after
 /// another, then delivers them, and the reaper's own round trip adds what
-/// depth 1 takes beyond one service: `D / (D s + t)`, `s` = 1 / the
-/// saturation rate, `t` = 1 / the depth-1 rate - `s`. Channels: `min(D,
-/// parallelism)` requests at once, each the depth-1 round trip plus
-/// `latency_per_inflight_ns` per other request held. A check of the model
-/// on points it was not built from (the depth curve); `None` without the
-/// depth-1 and saturation reads it starts from.
-pub fn depth_model_iops(cal: &Calibration, device: &Device, depth: u32) -> Option<f64> {
-    let small_reads = |points: &[DevicePoint]| {
-        points
-            .iter()
-            .filter(|p| p.rw == Rw::RandRead)
-            .min_by_key(|p| p.bs)
-            .map(DevicePoint::iops)
-            .filter(|r| r.is_finite() && *r > 0.0)
-    };
-    let alone_ns = 1e9 / small_reads(&cal.latency_points)?;
+/// depth 1 takes beyond one service: `D / (D s + t)`, `s` the service (the
+/// depth-1 latency less the preset's `delivery_ns`), `t` = 1 / the depth-1
+/// rate - `s`. Channels: `min(D, parallelism)` requests at once, each the
+/// depth-1 round trip plus `latency_per_inflight_ns` per other request
+/// held. `None` without the depth-1 small reads it starts from.
+fn depth_model_iops(cal: &Calibration, device: &Device, depth: u32) -> Option<f64> {
+    let alone = cal
+        .latency_points
+        .iter()
+        .filter(|p| p.rw == Rw::RandRead)
+        .min_by_key(|p| p.bs)
+        .filter(|p| p.iops().is_finite() && p.iops() > 0.0)?;
+    let alone_ns = 1e9 / alone.iops();
     let d = f64::from(depth.max(1));
-    Some(if device.passes.is_some() {
-        let service_ns = 1e9 / small_reads(&cal.saturation_points)?;
-        d * 1e9 / (d * service_ns + (alone_ns - service_ns).max(0.0))
-    } else {
-        let held = d.min(f64::from(device.parallelism.max(1)));
-        held * 1e9 / (alone_ns + device.latency_per_inflight_ns as f64 * (d - 1.0))
+    Some(match &device.passes {
+        Some(p) => {
+            let service_ns = (alone.latency.mean() - p.delivery_ns as f64).max(0.0);
+            d * 1e9 / (d * service_ns + (alone_ns - service_ns).max(0.0))
+        }
+        None => {
+            let held = d.min(f64::from(device.parallelism.max(1)));
+            held * 1e9 / (alone_ns + device.latency_per_inflight_ns as f64 * (d - 1.0))
+        }
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pollwise_realdev::calibrate::DevicePoint;
     use pollwise_sim::HostPasses;
 
     fn point(latency_ns: u64, ios: u64, reaps: u64) -> DevicePoint {
@@ -348,44 +351,42 @@ mod tests {
         }
     }
 
-    fn calibration(alone: DevicePoint, sat: DevicePoint) -> Calibration {
-        Calibration {
-            target_path: String::new(),
-            block_size: 512,
-            latency_points: vec![alone],
-            saturation_points: vec![sat],
-            depth_points: vec![],
-            costs: LoopCosts::default(),
-            cost_runs: vec![],
-            cpus: 2,
-            host: Default::default(),
-            measured_writes: true,
-            irq_wake_q: [0.0; 4],
-        }
-    }
-
     #[test]
     fn the_depth_curve_of_a_host_in_passes() {
-        // Depth 1: 58,368 IOPS (17,132.7 ns a round trip); saturation
-        // 192,308 IOPS (5,200.0 ns a service): t = 11,932.7 ns. Depth 4:
-        // 4e9 / (20,800.0 + 11,932.7) = 122,202; depth 8: 8e9 / 53,532.6
-        // = 149,442 (fio measured 119,875 and 158,415 on the machine of
-        // docs/model-fidelity.md).
+        // Depth 1: 58,368 IOPS (17,132.7 ns a round trip), 13,000 ns of
+        // latency, of which the preset's delivery leaves a service of
+        // 5,200 ns: t = 11,932.7 ns. Depth 4: 4e9 / (20,800 + 11,932.7) =
+        // 122,202; depth 8: 8e9 / 53,532.7 = 149,442 (fio measured 119,875
+        // and 158,415 on the machine of docs/model-fidelity.md).
         let alone = point(13_000, 58_368, 58_368);
         let sat = point(80_000, 192_308, 192_308 / 5);
-        let cal = calibration(alone, sat);
+        let cal = Calibration::of_device_points(vec![alone], vec![sat], vec![]);
+        let mean = cal.latency_points[0].latency.mean();
         let mut device = Preset::load("optane-p4800x").unwrap().device;
-        device.passes = Some(HostPasses { delivery_ns: 1000 });
-        let at = |device: &Device, d| depth_model_iops(&cal, device, d).unwrap().round();
-        assert_eq!(at(&device, 4), 122_202.0);
-        assert_eq!(at(&device, 8), 149_442.0);
+        device.passes = Some(HostPasses {
+            delivery_ns: (mean - 5_200.0) as u64,
+        });
+        let service = mean - device.passes.as_ref().unwrap().delivery_ns as f64;
+        assert!((5_200.0..5_201.0).contains(&service), "{service}");
+        let at = |device: &Device, d| depth_model_iops(&cal, device, d).unwrap();
+        // Within 3 IOPS: the delivery is whole nanoseconds.
+        assert!(
+            (at(&device, 4) - 122_202.0).abs() < 3.0,
+            "{}",
+            at(&device, 4)
+        );
+        assert!(
+            (at(&device, 8) - 149_442.0).abs() < 3.0,
+            "{}",
+            at(&device, 8)
+        );
         // Channels: four at once, 17,132.7 ns each plus 1,000 ns for each
         // of the other three: 4e9 / 20,132.7 = 198,682.
         device.passes = None;
         device.parallelism = 4;
         device.latency_per_inflight_ns = 1000;
-        assert_eq!(at(&device, 4), 198_682.0);
+        assert_eq!(at(&device, 4).round(), 198_682.0);
         // Eight, only four at once: 4e9 / (17,132.7 + 7,000) = 165,750.
-        assert_eq!(at(&device, 8), 165_750.0);
+        assert_eq!(at(&device, 8).round(), 165_750.0);
     }
 }

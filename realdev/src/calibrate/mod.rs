@@ -88,6 +88,28 @@ pub struct Calibration {
 }
 
 impl Calibration {
+    /// A calibration of these device points and nothing else measured (no
+    /// loop costs, an empty host): what the device's mapping reads.
+    pub fn of_device_points(
+        latency_points: Vec<DevicePoint>,
+        saturation_points: Vec<DevicePoint>,
+        depth_points: Vec<DevicePoint>,
+    ) -> Calibration {
+        Calibration {
+            target_path: String::new(),
+            block_size: 512,
+            latency_points,
+            saturation_points,
+            depth_points,
+            costs: LoopCosts::default(),
+            cost_runs: vec![],
+            cpus: 0,
+            host: HostMeasure::default(),
+            measured_writes: true,
+            irq_wake_q: [0.0; 4],
+        }
+    }
+
     /// Every device point, qd1 first.
     pub fn device_points(&self) -> impl Iterator<Item = &DevicePoint> {
         self.latency_points.iter().chain(&self.saturation_points)
