@@ -468,19 +468,7 @@ mod tests {
     }
 
     fn point(latency: &[(u64, u64)], ios: u64, elapsed_ns: u64, reaps: u64) -> DevicePoint {
-        DevicePoint {
-            rw: Rw::RandRead,
-            bs: 4096,
-            depth: 1,
-            latency: hist(latency),
-            ios,
-            elapsed_ns,
-            submit_call_ns: 0.0,
-            submit_call_cpu_ns: 0.0,
-            reaps,
-            repeat_iops: vec![],
-            repeat_p50_ns: vec![],
-        }
+        DevicePoint::reads(1, hist(latency), ios, elapsed_ns, reaps)
     }
 
     #[test]
@@ -507,9 +495,7 @@ mod tests {
         // has intercept 5,368.7 ns (slope 9,913.4), where one over the
         // depth-16 rate alone reads 6,028.6.
         let at = |depth: u32, iops: u64| {
-            let mut p = point(&[(10_000, 100)], iops, 1_000_000_000, iops);
-            p.depth = depth;
-            p
+            DevicePoint::reads(depth, hist(&[(10_000, 100)]), iops, 1_000_000_000, iops)
         };
         let (alone, sat) = (at(1, 66_157), at(16, 165_876));
         let mut cal = Calibration::of_device_points(

@@ -336,19 +336,7 @@ mod tests {
     fn point(latency_ns: u64, ios: u64, reaps: u64) -> DevicePoint {
         let mut latency = pollwise_realdev::loadgen::new_histogram();
         latency.saturating_record(latency_ns);
-        DevicePoint {
-            rw: Rw::RandRead,
-            bs: 4096,
-            depth: 1,
-            latency,
-            ios,
-            elapsed_ns: 1_000_000_000,
-            submit_call_ns: 0.0,
-            submit_call_cpu_ns: 0.0,
-            reaps,
-            repeat_iops: vec![],
-            repeat_p50_ns: vec![],
-        }
+        DevicePoint::reads(1, latency, ios, 1_000_000_000, reaps)
     }
 
     #[test]

@@ -45,6 +45,31 @@ pub struct DevicePoint {
 }
 
 impl DevicePoint {
+    /// Small reads at `depth`: `ios` requests in `elapsed_ns` found in
+    /// `reaps` reaps, with these latencies; no `io_submit` timing and no
+    /// repeats (a point as a mapping or a test describes it).
+    pub fn reads(
+        depth: u32,
+        latency: Histogram<u64>,
+        ios: u64,
+        elapsed_ns: u64,
+        reaps: u64,
+    ) -> DevicePoint {
+        DevicePoint {
+            rw: Rw::RandRead,
+            bs: 4096,
+            depth,
+            latency,
+            ios,
+            elapsed_ns,
+            submit_call_ns: 0.0,
+            submit_call_cpu_ns: 0.0,
+            reaps,
+            repeat_iops: vec![],
+            repeat_p50_ns: vec![],
+        }
+    }
+
     pub fn iops(&self) -> f64 {
         self.ios as f64 * 1e9 / self.elapsed_ns.max(1) as f64
     }
