@@ -509,6 +509,15 @@ mod tests {
         cal.depth_points.clear();
         let s = pass_service_ns(&cal, &alone, &sat);
         assert!((s - 6_028.6).abs() < 0.1, "{s}");
+        // A disk slower the deeper it is read (the line rises with depth):
+        // no pass structure to fit, one over the saturation rate.
+        let (alone, sat) = (at(1, 100_000), at(16, 80_000));
+        let cal = Calibration::of_device_points(
+            vec![at(1, 100_000)],
+            vec![at(16, 80_000)],
+            vec![at(2, 95_000), at(8, 85_000)],
+        );
+        assert_eq!(pass_service_ns(&cal, &alone, &sat), 12_500.0);
     }
 
     #[test]
