@@ -195,8 +195,9 @@ fn device(
         .min_by_key(|p| p.bs)
         .ok_or("no small-block saturation point")?;
     // A host that serves in passes: the qd1 latency is its delivery plus
-    // one request's service, and the saturation rate one service at a
-    // time; the service times are the qd1 latencies less the delivery.
+    // one request's service, the service fitted over every depth measured
+    // (`pass_service_ns`); the service times are the qd1 latencies less
+    // the delivery.
     let passes = host_passes(read, small_sat, pass_service_ns(cal, read, small_sat));
     let delivery = passes.as_ref().map_or(0, |p| p.delivery_ns as i64);
     let read_latency = empirical(&read.latency, shift(read, read_rate) + delivery)

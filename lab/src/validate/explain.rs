@@ -68,10 +68,7 @@ impl Phase {
 
     /// Whether the samples are times in ns (otherwise counts or shares).
     pub fn is_time(self) -> bool {
-        !matches!(
-            self,
-            Phase::PollHit | Phase::WakeCpu | Phase::JobWakeCpu | Phase::Batch | Phase::Reap
-        )
+        !self.is_share() && !matches!(self, Phase::Batch | Phase::Reap)
     }
 
     /// Whether each sample is 1 or 0 (a yes or no per occurrence).

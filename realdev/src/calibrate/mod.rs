@@ -69,8 +69,10 @@ pub struct Calibration {
     /// largest bs reads and writes (bandwidth bound).
     pub saturation_points: Vec<DevicePoint>,
     /// Smallest bs reads at each power of two between 1 and
-    /// `saturation_depth` (2, 4 and 8 for 16): the depth curve, which the
-    /// preset's host model is checked against and not fitted to.
+    /// `saturation_depth` (2, 4 and 8 for 16): the depth curve, which a
+    /// host in passes takes its service time from, with depth 1 and the
+    /// saturation point, and which the preset's comments set beside the
+    /// host model.
     pub depth_points: Vec<DevicePoint>,
     /// The loop costs: per field, the median of [`Self::cost_runs`].
     pub costs: LoopCosts,
