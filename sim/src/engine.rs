@@ -586,9 +586,12 @@ impl<'a> Engine<'a> {
                     let handler = self.slots[slot as usize].handler;
                     self.iothreads[it as usize].lp.doorbell(handler);
                 }
-                self.vcpus[vcpu as usize]
-                    .work
-                    .push_front(Work::Kick { wakes });
+                // A kick that packed the loop onto the job's CPU wakes it
+                // there: its write costs what one that wakes nobody does.
+                let packed = self.host.as_ref().is_some_and(|h| h.packed_waking(it));
+                self.vcpus[vcpu as usize].work.push_front(Work::Kick {
+                    wakes: wakes && !packed,
+                });
             }
         }
         self.start_work(vcpu);
@@ -861,13 +864,21 @@ impl<'a> Engine<'a> {
         // Only a shared host asks who woke the loop.
         self.arrival_by = match kind {
             _ if self.host.is_none() => None,
-            // The job runs on through its kick and its queued work.
+            // The job runs on through its kick and its queued work. A loop
+            // packed onto its CPU runs once the job yields it: after the
+            // kick's write (the wake-up itself is in the measured
+            // same-CPU wake-up, so the write costs what one that wakes
+            // nobody does) and the queued work, each queued request
+            // ringing again (the loop has not run to turn notifications
+            // off).
             EventKind::Submission => {
                 let queued_ns = self.job_queued_ns(vcpu);
+                let g = &self.preset.guest;
+                let rings = 1 + self.job_queued_issues(vcpu);
                 Some(WakeCause {
                     thread: self.iothreads.len() as u32 + vcpu,
-                    runs_on_ns: self.preset.guest.kick_cpu_ns + queued_ns,
-                    yields_in_ns: queued_ns,
+                    runs_on_ns: g.kick_cpu_ns + queued_ns,
+                    yields_in_ns: queued_ns + g.kick_ns(false) * rings,
                 })
             }
             EventKind::Completion | EventKind::Unknown => None,
@@ -1056,6 +1067,14 @@ impl<'a> Engine<'a> {
         let next = t.lp.end(self.now, t.pending());
         self.log_iteration(it);
         self.schedule_loop(it, next);
+    }
+
+    /// How many requests `vcpu`'s job has yet to issue.
+    fn job_queued_issues(&self, vcpu: u32) -> u64 {
+        let work = &self.vcpus[vcpu as usize].work;
+        work.iter()
+            .filter(|w| matches!(w, Work::Issue { .. }))
+            .count() as u64
     }
 
     /// The work the job of `vcpu` has queued behind its current

@@ -365,6 +365,15 @@ impl HostCpus {
         self.threads[thread as usize].state == State::Blocked
     }
 
+    /// Woken onto the CPU of a thread that still holds it ([`Packing`]),
+    /// and not yet running.
+    pub fn packed_waking(&self, thread: u32) -> bool {
+        let t = &self.threads[thread as usize];
+        matches!(t.state, State::Waking { claimed: true })
+            && t.cpu
+                .is_some_and(|c| self.guest[c as usize] == Some(thread))
+    }
+
     /// Wakes a blocked thread at `now`: it becomes runnable after a
     /// wake-up latency drawn from `waker`'s distribution. Returns that
     /// time, at which the host calls [`HostCpus::runnable`]; `None` if the
