@@ -5,6 +5,8 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::time::Instant;
 
+use pollwise_stats::{median, paired_median_ci, Interval};
+
 /// The bare loop: pops the earliest event and pushes a successor, with a
 /// queue as deep as the simulation's and entries of the same size.
 pub fn heap_loop(events: u64, depth: u64) -> u64 {
@@ -29,17 +31,75 @@ pub fn heap_loop(events: u64, depth: u64) -> u64 {
     checksum
 }
 
-/// The fastest of `repeat` timings of `f` in seconds, and its last value.
-pub fn best_of<T>(repeat: u32, mut f: impl FnMut() -> T) -> (f64, T) {
-    let mut best = f64::INFINITY;
-    let mut last = None;
-    for _ in 0..repeat.max(1) {
-        let start = Instant::now();
-        let v = f();
-        best = best.min(start.elapsed().as_secs_f64());
-        last = Some(v);
+/// The time `f` takes, in seconds, and its value.
+pub fn timed<T>(f: impl FnOnce() -> T) -> (f64, T) {
+    let start = Instant::now();
+    let v = f();
+    (start.elapsed().as_secs_f64(), v)
+}
+
+/// A ratio of two speeds measured side by side: the median of the
+/// per-round ratios and its 95% percentile-bootstrap interval.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RatioEstimate {
+    pub median: f64,
+    /// `None` with fewer than two rounds.
+    pub ci: Option<Interval>,
+    pub rounds: usize,
+}
+
+impl RatioEstimate {
+    /// From the ratio each round measured (seeded, so the same rounds give
+    /// the same interval).
+    pub fn of(ratios: &[f64]) -> RatioEstimate {
+        RatioEstimate {
+            median: median(ratios),
+            ci: paired_median_ci(ratios, 0.95, 1),
+            rounds: ratios.len(),
+        }
     }
-    (best, last.expect("at least one repetition"))
+}
+
+impl std::fmt::Display for RatioEstimate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.ci {
+            Some(ci) => write!(
+                f,
+                "{:.2} [{:.2}, {:.2}] (median of {} interleaved rounds, 95% bootstrap interval)",
+                self.median, ci.lo, ci.hi, self.rounds
+            ),
+            None => write!(f, "{:.2} (one round)", self.median),
+        }
+    }
+}
+
+/// `rounds` rounds (at least one) of measuring the speeds `a` and `b`
+/// back to back, in an order that alternates from one round to the next,
+/// after one unmeasured run of each to warm up: each round's pair of
+/// speeds. Interleaving puts a burst of other load on a shared machine into
+/// one round's ratio instead of one side's every measurement.
+pub fn interleaved(
+    rounds: u32,
+    mut a: impl FnMut() -> f64,
+    mut b: impl FnMut() -> f64,
+) -> Vec<(f64, f64)> {
+    let _ = (a(), b());
+    (0..rounds.max(1))
+        .map(|round| {
+            if round % 2 == 0 {
+                let sa = a();
+                (sa, b())
+            } else {
+                let sb = b();
+                (a(), sb)
+            }
+        })
+        .collect()
+}
+
+/// The per-round ratios `a / b` of [`interleaved`]'s speeds.
+pub fn ratios(speeds: &[(f64, f64)]) -> Vec<f64> {
+    speeds.iter().map(|&(a, b)| a / b).collect()
 }
 
 /// Allocations made by this process so far, when it is built with the
@@ -135,6 +195,40 @@ pub fn simpy_ios_per_s(script: Option<&std::path::Path>) -> Result<f64, String> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn interleaved_rounds_alternate_their_order_and_pair_each_rounds_speeds() {
+        let order = std::cell::RefCell::new(String::new());
+        let speeds = interleaved(
+            4,
+            || {
+                order.borrow_mut().push('a');
+                6.0
+            },
+            || {
+                order.borrow_mut().push('b');
+                2.0
+            },
+        );
+        // One warm-up of each, then ab, ba, ab, ba.
+        assert_eq!(order.into_inner(), "ababbaabba");
+        assert_eq!(speeds, vec![(6.0, 2.0); 4]);
+        assert_eq!(ratios(&speeds), vec![3.0; 4]);
+        assert_eq!(interleaved(0, || 1.0, || 2.0).len(), 1);
+    }
+
+    #[test]
+    fn a_ratio_estimate_is_the_median_with_its_interval() {
+        let e = RatioEstimate::of(&[0.5, 0.6, 0.7, 0.65, 0.55]);
+        assert_eq!(e.median, 0.6);
+        let ci = e.ci.expect("five rounds give an interval");
+        assert!(
+            ci.lo <= 0.6 && 0.6 <= ci.hi && ci.lo >= 0.5 && ci.hi <= 0.7,
+            "{ci:?}"
+        );
+        assert!(e.to_string().starts_with("0.60 ["), "{e}");
+        assert_eq!(RatioEstimate::of(&[0.5]).to_string(), "0.50 (one round)");
+    }
 
     #[test]
     fn the_heap_loop_is_deterministic_and_depends_on_its_length() {

@@ -10,8 +10,11 @@ use crate::progress::TERM;
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// Repetitions of each measurement; the best is reported.
-    #[arg(long, default_value_t = 3)]
+    /// Interleaved rounds of each ratio (the simulator and its baseline
+    /// timed back to back, the order alternating), after one warm-up run
+    /// of each; the median ratio and its 95% bootstrap interval are
+    /// reported.
+    #[arg(long, default_value_t = 9, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub repeat: u32,
     /// Also time the full default compare (32 rows x 2 policies).
     #[arg(long)]

@@ -13,11 +13,14 @@ use pollwise_sim::{simulate_counted, Preset};
 use super::compare::{sim_points, CompareCmd};
 use super::workload::WorkloadFlags;
 use super::{Result, Ui};
-use crate::bench::{allocations, best_of, heap_loop, simpy_ios_per_s};
+use crate::bench::{
+    allocations, heap_loop, interleaved, ratios, simpy_ios_per_s, timed, RatioEstimate,
+};
+use pollwise_stats::median;
 
-/// Times the busiest row against the heap loop (best of `repeat`) and,
-/// with `compare`, the whole default compare on `--threads` threads; each
-/// result line goes to `out` as soon as it is measured.
+/// Times the busiest row against the heap loop, in `repeat` interleaved
+/// rounds, and, with `compare`, the whole default compare on `--threads`
+/// threads; each result line goes to `out` as soon as it is measured.
 pub fn run(ui: &dyn Ui, repeat: u32, compare: bool, out: &mut dyn Write) -> Result<()> {
     let preset = Preset::load("optane-p4800x")?;
     // The busiest row: many jobs, one IOThread always polling.
@@ -29,34 +32,46 @@ pub fn run(ui: &dyn Ui, repeat: u32, compare: bool, out: &mut dyn Write) -> Resu
     }
     .workload(ui, &preset)?;
     let params = Params::defaults(PolicyKind::Qemu);
+    let sim = || simulate_counted(&preset, &workload, &params, 1).expect("valid benchmark run");
     let allocs_before = allocations();
-    let (sim_secs, (_, events)) = best_of(repeat, || {
-        simulate_counted(&preset, &workload, &params, 1).expect("valid benchmark run")
-    });
+    let (_, events) = sim();
     let allocs = allocations().zip(allocs_before).map(|(a, b)| a - b);
     // Pending events in that run: one per vCPU, slot and IOThread at most.
     let depth = u64::from(workload.numjobs * workload.iodepth + preset.guest.vcpus + 1);
-    let (heap_secs, checksum) = best_of(repeat, || heap_loop(events, depth));
-    black_box(checksum);
-    let sim_rate = events as f64 / sim_secs;
-    let heap_rate = events as f64 / heap_secs;
+    let speeds = interleaved(
+        repeat,
+        || {
+            let (secs, (_, n)) = timed(sim);
+            n as f64 / secs
+        },
+        || {
+            let (secs, checksum) = timed(|| heap_loop(events, depth));
+            black_box(checksum);
+            events as f64 / secs
+        },
+    );
+    let sim_rate = median(&speeds.iter().map(|s| s.0).collect::<Vec<_>>());
+    let heap_rate = median(&speeds.iter().map(|s| s.1).collect::<Vec<_>>());
     writeln!(out, "events per run          {events}")?;
     writeln!(
         out,
-        "simulator               {:>12.0} events/s  ({sim_secs:.3} s per simulated second)",
-        sim_rate
+        "simulator               {sim_rate:>12.0} events/s  ({:.3} s per simulated second, median)",
+        events as f64 / sim_rate
     )?;
-    writeln!(out, "bare heap push/pop      {:>12.0} events/s", heap_rate)?;
     writeln!(
         out,
-        "ratio simulator/heap    {:>12.2}",
-        sim_rate / heap_rate
+        "bare heap push/pop      {heap_rate:>12.0} events/s  (median)"
+    )?;
+    writeln!(
+        out,
+        "ratio simulator/heap    {:>12}",
+        RatioEstimate::of(&ratios(&speeds)).to_string()
     )?;
     match allocs {
         Some(a) => writeln!(
             out,
             "allocations per event   {:>12.4}",
-            a as f64 / (events as f64 * f64::from(repeat.max(1)))
+            a as f64 / events as f64
         )?,
         None => writeln!(
             out,
@@ -106,12 +121,39 @@ fn simpy_ratio(ui: &dyn Ui, repeat: u32, out: &mut dyn Write) -> Result<()> {
     }
     .workload(ui, &preset)?;
     let params = Params::defaults(PolicyKind::Qemu);
-    let (secs, row) = best_of(repeat, || {
-        pollwise_sim::simulate(&preset, &workload, &params, 1).expect("valid benchmark run")
+    let ios_per_s = || {
+        let (secs, row) = timed(|| {
+            pollwise_sim::simulate(&preset, &workload, &params, 1).expect("valid benchmark run")
+        });
+        row.iops * workload.duration_ms as f64 / 1000.0 / secs
+    };
+    // The SimPy model reports its own rate (python3's start-up is not in
+    // it); a run that fails after the first gives NaN and the line says so.
+    let mut failed = None;
+    let speeds = interleaved(repeat, ios_per_s, || {
+        simpy_ios_per_s(script.as_deref()).unwrap_or_else(|why| {
+            failed = Some(why);
+            f64::NAN
+        })
     });
-    let ios = row.iops * workload.duration_ms as f64 / 1000.0;
-    writeln!(out, "simulator I/Os per s    {:>12.0}", ios / secs)?;
-    writeln!(out, "SimPy I/Os per s        {simpy:>12.0}")?;
-    writeln!(out, "ratio simulator/SimPy   {:>12.1}", ios / secs / simpy)?;
+    if let Some(why) = failed {
+        writeln!(
+            out,
+            "ratio simulator/SimPy   skipped: a later run failed: {why}"
+        )?;
+        return Ok(());
+    }
+    let ours = median(&speeds.iter().map(|s| s.0).collect::<Vec<_>>());
+    let theirs = median(&speeds.iter().map(|s| s.1).collect::<Vec<_>>());
+    writeln!(out, "simulator I/Os per s    {ours:>12.0}  (median)")?;
+    writeln!(
+        out,
+        "SimPy I/Os per s        {theirs:>12.0}  (median; first run {simpy:.0})"
+    )?;
+    writeln!(
+        out,
+        "ratio simulator/SimPy   {:>12}",
+        RatioEstimate::of(&ratios(&speeds)).to_string()
+    )?;
     Ok(())
 }
