@@ -11,6 +11,9 @@ use crate::stats::{ks_distance, pct_diff, quantiles};
 /// A phase of the loop as the iteration records show it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Phase {
+    /// From the iteration's start to the work noticed: the block time a
+    /// rule learns its window from.
+    Wait,
     /// Busy-polling, per iteration that polled.
     Poll,
     /// Whether an iteration with a poll phase found its work by polling
@@ -38,7 +41,8 @@ pub enum Phase {
 }
 
 impl Phase {
-    pub const ALL: [Phase; 10] = [
+    pub const ALL: [Phase; 11] = [
+        Phase::Wait,
         Phase::Poll,
         Phase::PollHit,
         Phase::Sleep,
@@ -53,6 +57,7 @@ impl Phase {
 
     pub fn name(self) -> &'static str {
         match self {
+            Phase::Wait => "wait for work",
             Phase::Poll => "poll",
             Phase::PollHit => "poll found work",
             Phase::Sleep => "sleep",
@@ -98,6 +103,7 @@ impl Phase {
         let per_call = |r: &IterRecord, v: u64| v as f64 / f64::from(r.submit_calls);
         let f = |r: &IterRecord| -> Option<f64> {
             match self {
+                Phase::Wait => Some(r.wait_ns as f64),
                 Phase::Poll => (r.poll_ns > 0).then_some(r.poll_ns as f64),
                 Phase::PollHit => (r.poll_ns > 0).then_some(f64::from(u8::from(r.polled))),
                 Phase::Sleep => (r.slept_ns > 0).then_some(r.slept_ns as f64),
@@ -325,5 +331,32 @@ mod tests {
         let busy = row(Phase::Busy);
         assert_eq!((busy.distance, busy.cpu_pts), (0.0, Some(0.0)));
         assert_eq!(row(Phase::Submit).device.median, 2000.0);
+    }
+
+    #[test]
+    fn the_wait_row_is_every_iterations_block_time() {
+        // The device's rule sees waits of 30 us, the model's of 5 us and
+        // 40 us in turn: what each learns its window from.
+        let waited = |wait_ns| IterRecord {
+            wait_ns,
+            ..rec(0, false, None, 1000)
+        };
+        let device: Vec<IterRecord> = (0..10).map(|_| waited(30_000)).collect();
+        let model: Vec<IterRecord> = (0..10)
+            .map(|i| waited(if i % 2 == 0 { 5_000 } else { 40_000 }))
+            .collect();
+        let none = JobWakes::default();
+        let e = Explanation::of(
+            (crate::test_row(), &device, none),
+            (crate::test_row(), &model, none),
+            1.0,
+        );
+        let row = *e.phases.iter().find(|r| r.phase == Phase::Wait).unwrap();
+        assert_eq!((row.device.per_s, row.model.per_s), (10.0, 10.0));
+        assert_eq!(row.device.median, 30_000.0);
+        assert_eq!((row.model.p10, row.model.p90), (5_000.0, 40_000.0));
+        assert_eq!(row.distance, 0.5);
+        assert!(Phase::Wait.is_time());
+        assert_eq!((row.cpu_pts, row.iops_pct), (None, None));
     }
 }
