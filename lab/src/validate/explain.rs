@@ -253,6 +253,17 @@ mod tests {
         }
     }
 
+    /// `phase`'s row for these two logs over one second, no job wake-ups.
+    fn row_of(phase: Phase, device: &[IterRecord], model: &[IterRecord]) -> PhaseRow {
+        let none = JobWakes::default();
+        let e = Explanation::of(
+            (crate::test_row(), device, none),
+            (crate::test_row(), model, none),
+            1.0,
+        );
+        *e.phases.iter().find(|r| r.phase == phase).unwrap()
+    }
+
     #[test]
     fn the_wake_placement_row_is_the_share_of_doorbell_wake_ups_on_the_jobs_cpu() {
         // The device's loop wakes on the job's CPU 9 times in 10, the
@@ -266,13 +277,7 @@ mod tests {
             .map(|i| woke((i % 2 == 0).then_some(i % 20 != 0)))
             .collect();
         let model: Vec<IterRecord> = (0..20).map(|i| woke(Some(i > 20))).collect();
-        let none = JobWakes::default();
-        let e = Explanation::of(
-            (crate::test_row(), &device, none),
-            (crate::test_row(), &model, none),
-            1.0,
-        );
-        let row = *e.phases.iter().find(|r| r.phase == Phase::WakeCpu).unwrap();
+        let row = row_of(Phase::WakeCpu, &device, &model);
         assert_eq!((row.device.per_s, row.model.per_s), (10.0, 20.0));
         assert_eq!(row.device.sum_per_s / row.device.per_s, 0.9);
         assert_eq!(row.model.sum_per_s, 0.0);
@@ -345,13 +350,7 @@ mod tests {
         let model: Vec<IterRecord> = (0..10)
             .map(|i| waited(if i % 2 == 0 { 5_000 } else { 40_000 }))
             .collect();
-        let none = JobWakes::default();
-        let e = Explanation::of(
-            (crate::test_row(), &device, none),
-            (crate::test_row(), &model, none),
-            1.0,
-        );
-        let row = *e.phases.iter().find(|r| r.phase == Phase::Wait).unwrap();
+        let row = row_of(Phase::Wait, &device, &model);
         assert_eq!((row.device.per_s, row.model.per_s), (10.0, 10.0));
         assert_eq!(row.device.median, 30_000.0);
         assert_eq!((row.model.p10, row.model.p90), (5_000.0, 40_000.0));
