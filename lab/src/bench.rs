@@ -102,6 +102,12 @@ pub fn ratios(speeds: &[(f64, f64)]) -> Vec<f64> {
     speeds.iter().map(|&(a, b)| a / b).collect()
 }
 
+/// The median speed of each side of [`interleaved`]'s rounds.
+pub fn median_speeds(speeds: &[(f64, f64)]) -> (f64, f64) {
+    let side = |f: fn(&(f64, f64)) -> f64| median(&speeds.iter().map(f).collect::<Vec<_>>());
+    (side(|s| s.0), side(|s| s.1))
+}
+
 /// Allocations made by this process so far, when it is built with the
 /// `count-allocs` feature (a counting global allocator; release builds
 /// without it allocate through the system allocator untouched).
@@ -214,6 +220,10 @@ mod tests {
         assert_eq!(order.into_inner(), "ababbaabba");
         assert_eq!(speeds, vec![(6.0, 2.0); 4]);
         assert_eq!(ratios(&speeds), vec![3.0; 4]);
+        assert_eq!(
+            median_speeds(&[(1.0, 9.0), (3.0, 7.0), (2.0, 8.0)]),
+            (2.0, 8.0)
+        );
         assert_eq!(interleaved(0, || 1.0, || 2.0).len(), 1);
     }
 

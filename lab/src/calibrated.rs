@@ -188,11 +188,7 @@ fn device(
     };
     // Little's law on the small-block saturation point: requests the
     // device must serve at once to reach that rate at the qd1 latency.
-    let small_sat = cal
-        .saturation_points
-        .iter()
-        .filter(|p| p.rw == Rw::RandRead)
-        .min_by_key(|p| p.bs)
+    let small_sat = DevicePoint::smallest_reads(&cal.saturation_points)
         .ok_or("no small-block saturation point")?;
     // A host that serves in passes: the qd1 latency is its delivery plus
     // one request's service, the service fitted over every depth measured

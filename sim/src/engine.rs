@@ -872,9 +872,9 @@ impl<'a> Engine<'a> {
             // ringing again (the loop has not run to turn notifications
             // off).
             EventKind::Submission => {
-                let queued_ns = self.job_queued_ns(vcpu);
+                let (queued_ns, issues) = self.job_queued(vcpu);
                 let g = &self.preset.guest;
-                let rings = 1 + self.job_queued_issues(vcpu);
+                let rings = 1 + issues;
                 Some(WakeCause {
                     thread: self.iothreads.len() as u32 + vcpu,
                     runs_on_ns: g.kick_cpu_ns + queued_ns,
@@ -1069,29 +1069,21 @@ impl<'a> Engine<'a> {
         self.schedule_loop(it, next);
     }
 
-    /// How many requests `vcpu`'s job has yet to issue.
-    fn job_queued_issues(&self, vcpu: u32) -> u64 {
-        let work = &self.vcpus[vcpu as usize].work;
-        work.iter()
-            .filter(|w| matches!(w, Work::Issue { .. }))
-            .count() as u64
-    }
-
     /// The work the job of `vcpu` has queued behind its current
     /// submission: after the kick it pays (the IOThread it wakes asked for
-    /// one), it runs on this long.
-    fn job_queued_ns(&self, vcpu: u32) -> u64 {
+    /// one), it runs on this long; and how many requests it has yet to
+    /// issue.
+    fn job_queued(&self, vcpu: u32) -> (u64, u64) {
         let g = &self.preset.guest;
         let per_io = g.io_cpu_ns + g.io_cpu_ns_per_kib * self.workload.bs / 1024;
         self.vcpus[vcpu as usize]
             .work
             .iter()
-            .map(|w| match w {
-                Work::Irq => g.irq_cpu_ns,
-                Work::Kick { wakes } => g.kick_ns(*wakes),
-                Work::Issue { .. } => per_io,
+            .fold((0, 0), |(ns, issues), w| match w {
+                Work::Irq => (ns + g.irq_cpu_ns, issues),
+                Work::Kick { wakes } => (ns + g.kick_ns(*wakes), issues),
+                Work::Issue { .. } => (ns + per_io, issues + 1),
             })
-            .sum()
     }
 
     /// Keeps the iteration IOThread `it` just ended, if iterations are

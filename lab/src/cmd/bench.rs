@@ -5,7 +5,6 @@
 use std::hint::black_box;
 use std::io::Write;
 use std::path::PathBuf;
-use std::time::Instant;
 
 use pollwise_core::{Params, PolicyKind};
 use pollwise_sim::{simulate_counted, Preset};
@@ -14,9 +13,9 @@ use super::compare::{sim_points, CompareCmd};
 use super::workload::WorkloadFlags;
 use super::{Result, Ui};
 use crate::bench::{
-    allocations, heap_loop, interleaved, ratios, simpy_ios_per_s, timed, RatioEstimate,
+    allocations, heap_loop, interleaved, median_speeds, ratios, simpy_ios_per_s, timed,
+    RatioEstimate,
 };
-use pollwise_stats::median;
 
 /// Times the busiest row against the heap loop, in `repeat` interleaved
 /// rounds, and, with `compare`, the whole default compare on `--threads`
@@ -50,8 +49,7 @@ pub fn run(ui: &dyn Ui, repeat: u32, compare: bool, out: &mut dyn Write) -> Resu
             events as f64 / secs
         },
     );
-    let sim_rate = median(&speeds.iter().map(|s| s.0).collect::<Vec<_>>());
-    let heap_rate = median(&speeds.iter().map(|s| s.1).collect::<Vec<_>>());
+    let (sim_rate, heap_rate) = median_speeds(&speeds);
     writeln!(out, "events per run          {events}")?;
     writeln!(
         out,
@@ -81,10 +79,10 @@ pub fn run(ui: &dyn Ui, repeat: u32, compare: bool, out: &mut dyn Write) -> Resu
     simpy_ratio(ui, repeat, out)?;
     if compare {
         let c = CompareCmd::default_sim();
-        let start = Instant::now();
-        let (rows, _, _) = sim_points(ui, &c, c.policies.params(ui)?, 1)?;
+        let params = c.policies.params(ui)?;
+        let (secs, points) = timed(|| sim_points(ui, &c, params, 1));
+        let (rows, _, _) = points?;
         let threads = pollwise_sim::batch::threads_for(rows.len() * 2);
-        let secs = start.elapsed().as_secs_f64();
         writeln!(
             out,
             "default compare         {secs:>12.2} s wall for {} rows x 2 policies on {threads} \
@@ -143,8 +141,7 @@ fn simpy_ratio(ui: &dyn Ui, repeat: u32, out: &mut dyn Write) -> Result<()> {
         )?;
         return Ok(());
     }
-    let ours = median(&speeds.iter().map(|s| s.0).collect::<Vec<_>>());
-    let theirs = median(&speeds.iter().map(|s| s.1).collect::<Vec<_>>());
+    let (ours, theirs) = median_speeds(&speeds);
     writeln!(out, "simulator I/Os per s    {ours:>12.0}  (median)")?;
     writeln!(
         out,

@@ -4,8 +4,9 @@
 
 use std::fmt::Write as _;
 
-use pollwise_core::Rw;
-use pollwise_realdev::calibrate::{Calibration, LoopCosts, EXTRA_REPEATS, WIDE_SPREAD_PCT};
+use pollwise_realdev::calibrate::{
+    Calibration, DevicePoint, LoopCosts, EXTRA_REPEATS, WIDE_SPREAD_PCT,
+};
 use pollwise_sim::{Device, Preset};
 
 use crate::stats::spread_pct;
@@ -307,11 +308,7 @@ fn host_lines(out: &mut String, cal: &Calibration) {
 /// depth-1 round trip plus `latency_per_inflight_ns` per other request
 /// held. `None` without the depth-1 small reads it starts from.
 fn depth_model_iops(cal: &Calibration, device: &Device, depth: u32) -> Option<f64> {
-    let alone = cal
-        .latency_points
-        .iter()
-        .filter(|p| p.rw == Rw::RandRead)
-        .min_by_key(|p| p.bs)
+    let alone = DevicePoint::smallest_reads(&cal.latency_points)
         .filter(|p| p.iops().is_finite() && p.iops() > 0.0)?;
     let alone_ns = 1e9 / alone.iops();
     let d = f64::from(depth.max(1));
@@ -330,7 +327,6 @@ fn depth_model_iops(cal: &Calibration, device: &Device, depth: u32) -> Option<f6
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pollwise_realdev::calibrate::DevicePoint;
     use pollwise_sim::HostPasses;
 
     fn point(latency_ns: u64, ios: u64, reaps: u64) -> DevicePoint {

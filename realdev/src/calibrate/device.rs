@@ -70,6 +70,15 @@ impl DevicePoint {
         }
     }
 
+    /// The random reads of the smallest block size among `points` (the
+    /// IOPS-bound ones).
+    pub fn smallest_reads(points: &[DevicePoint]) -> Option<&DevicePoint> {
+        points
+            .iter()
+            .filter(|p| p.rw == Rw::RandRead)
+            .min_by_key(|p| p.bs)
+    }
+
     pub fn iops(&self) -> f64 {
         self.ios as f64 * 1e9 / self.elapsed_ns.max(1) as f64
     }
