@@ -8,7 +8,11 @@
 #                     waker was switched out still runnable)
 #   same-after-block  on its waker's CPU, once the waker had blocked
 #   same-idle         on its waker's CPU, which was idle by then
-# and the delay from the wake-up to running, p10/p50/p90 in us.
+# and the delay from the wake-up to running, p10/p50/p90 in us. A second
+# table splits the same wake-ups by where the woken thread last ran: on
+# its waker's CPU (then "stay" is the share that ran there again) or on
+# another (then "join" is the share pulled onto the waker's CPU): how
+# often the pair moves between running together and running apart.
 #
 # Needs perf (Debian: linux-perf) with access to the sched tracepoints
 # (root, or kernel.perf_event_paranoid <= 1 and a readable tracefs) and
@@ -55,8 +59,9 @@ def role(comm):
         return "job"
     return None
 
-running, pending = {}, {}
+running, pending, last_cpu = {}, {}, {}
 delays = collections.defaultdict(list)
+moves = collections.defaultdict(lambda: [0, 0, 0, 0])
 for line in sys.stdin:
     m = re.match(r"\[(\d+)\]\s+([\d.]+):\s+sched:(\w+):\s+(.*)", line)
     if not m:
@@ -64,14 +69,24 @@ for line in sys.stdin:
     cpu, t, name = int(m[1]), float(m[2]), m[3]
     f = dict(re.findall(r"(\w+)=(\S+)", m[4]))
     if name == "sched_waking" and role(f["comm"]):
+        # (The target_cpu of sched_waking is the CPU it last ran on: the
+        # CPU it runs on is the one it is switched in on.)
         waker = role(running.get(cpu, "")) or "irq/other"
-        pending[f["pid"]] = (t, waker, role(f["comm"]), int(f["target_cpu"]) == cpu)
+        pending[f["pid"]] = (t, waker, role(f["comm"]), cpu, last_cpu.get(f["pid"]))
     elif name == "sched_switch":
         running[cpu] = f["next_comm"]
+        last_cpu[f["prev_pid"]] = cpu
         p = pending.pop(f["next_pid"], None)
         if p is None:
             continue
-        t0, waker, wakee, same = p
+        t0, waker, wakee, waker_cpu, was = p
+        same = cpu == waker_cpu
+        if was is not None:
+            # [last ran on the CPU of its waker, ran there again, last ran elsewhere, joined]
+            m4 = moves[(waker, wakee)]
+            k = 0 if was == waker_cpu else 2
+            m4[k] += 1
+            m4[k + 1] += same
         if not same:
             kind = "cross"
         elif role(f["prev_comm"]) is None:
@@ -88,4 +103,10 @@ for (waker, wakee, kind), d in sorted(delays.items()):
     n = len(d)
     q = "/".join(f"{d[min(n - 1, int(n * x))]:.0f}" for x in (0.1, 0.5, 0.9))
     print("%10s %5s  %-17s %6d  %s" % (waker, wakee, kind, n, q))
+
+print()
+print("%10s %5s  %22s  %22s" % ("waker", "woken", "last ran on its CPU", "last ran elsewhere"))
+for (waker, wakee), (n_on, stay, n_off, join) in sorted(moves.items()):
+    share = lambda k, n: f"{k / n:.3f}" if n else "-"
+    print("%10s %5s  %6d  stay %-10s  %6d  join %-10s" % (waker, wakee, n_on, share(stay, n_on), n_off, share(join, n_off)))
 '
