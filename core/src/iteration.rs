@@ -31,6 +31,11 @@ pub struct IterRecord {
     /// CPU of the thread that rang it (the kernel packed it there) or on
     /// another (`None`: not woken by the doorbell, or not known).
     pub on_ringer_cpu: Option<bool>,
+    /// For the same wake-ups: whether the loop had last run, before it
+    /// slept, on the CPU the ringer rang from (the two ran together) or
+    /// on another (apart), so that a reader sees how often a wake-up
+    /// moves the pair from one placement to the other.
+    pub slept_on_ringer_cpu: Option<bool>,
     /// From noticing the work to the end of the iteration.
     pub busy_ns: u64,
     /// The handlers the loop reported when it noticed the work: bit `h`

@@ -505,10 +505,11 @@ pub struct DiskHost {
     in_flight: usize,
     /// The iterations logged, when asked for; this iteration's submission
     /// and reaping; when the submission doorbell that woke it rang, and
-    /// whether the loop woke on the ringing thread's CPU.
+    /// whether the loop woke on the ringing thread's CPU and had slept on
+    /// it.
     log: Option<Vec<IterRecord>>,
     io: IterRecord,
-    woke_rung: Option<(u64, Option<bool>)>,
+    woke_rung: Option<(u64, Option<(bool, bool)>)>,
 }
 
 impl LoopHost for DiskHost {
@@ -537,14 +538,19 @@ impl LoopHost for DiskHost {
     }
 
     fn wait(&mut self, handlers: &mut Vec<HandlerId>) -> std::io::Result<()> {
+        let slept_on = self.log.as_ref().and_then(|_| current_cpu());
         self.lp.epoll.wait(-1, &mut self.tokens)?;
         handlers.extend(self.tokens.iter().map(|&t| t as HandlerId));
         if self.log.is_some() {
+            let woke_on = current_cpu();
             self.woke_rung = handlers
                 .contains(&SUBMIT_HANDLER)
                 .then(|| self.lp.submit_efd.take_rung())
                 .flatten()
-                .map(|(at, cpu)| (at, cpu.zip(current_cpu()).map(|(a, b)| a == b)));
+                .map(|(at, cpu)| {
+                    let on = |c: Option<usize>| cpu.zip(c).map(|(a, b)| a == b);
+                    (at, on(woke_on).zip(on(slept_on)))
+                });
         }
         Ok(())
     }
@@ -620,18 +626,25 @@ impl LoopHost for DiskHost {
 /// submission and reaping `io`: times from `epoch_ns`, and for a woken
 /// iteration the wake-up measured from the doorbell's ring `rung` (the
 /// machine heard of the arrival only when the loop woke), the sleep up to
-/// it, and whether it woke on the ringer's CPU; without a ring, the
-/// wake-up is unknown and the sleep holds it.
+/// it, and whether it woke on the ringer's CPU and had slept on it;
+/// without a ring, the wake-up is unknown and the sleep holds it.
 fn device_record(
     r: IterRecord,
     io: IterRecord,
-    rung: Option<(u64, Option<bool>)>,
+    rung: Option<(u64, Option<(bool, bool)>)>,
     epoch_ns: u64,
 ) -> IterRecord {
     let r = r.woken_by_doorbell(rung.map(|(at, _)| at));
     IterRecord {
         start_ns: r.start_ns.saturating_sub(epoch_ns),
-        on_ringer_cpu: rung.and_then(|(_, same)| same).filter(|_| r.slept()),
+        on_ringer_cpu: rung
+            .and_then(|(_, cpus)| cpus)
+            .filter(|_| r.slept())
+            .map(|c| c.0),
+        slept_on_ringer_cpu: rung
+            .and_then(|(_, cpus)| cpus)
+            .filter(|_| r.slept())
+            .map(|c| c.1),
         submit_ns: io.submit_ns,
         submit_calls: io.submit_calls,
         submitted: io.submitted,

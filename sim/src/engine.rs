@@ -119,8 +119,9 @@ struct SimThread {
     /// When a submission first rang this IOThread's doorbell since a
     /// woken iteration last took it (only while iterations are logged):
     /// what the device loop times a wake-up from; and on a shared host
-    /// the CPU of the job that rang.
-    rung: Option<(u64, Option<u32>)>,
+    /// the CPU of the job that rang and the one the IOThread last ran on
+    /// before the ring.
+    rung: Option<(u64, Option<u32>, Option<u32>)>,
     /// Requests this IOThread submitted whose completions it has not yet
     /// processed (what it tells its loop before each iteration).
     in_flight: u32,
@@ -569,6 +570,7 @@ impl<'a> Engine<'a> {
             // A kick wakes the IOThread only if it waits for its doorbell;
             // one already woken is on its way.
             let wakes = self.iothreads[it as usize].lp.awaiting() == Awaiting::Doorbell;
+            let loop_cpu = self.host.as_ref().and_then(|h| h.cpu(it));
             // First let the IOThread react (a clairvoyant one decides now
             // whether it was polling), then see whether the guest must kick.
             self.arrival(it, EventKind::Submission, vcpu);
@@ -580,7 +582,7 @@ impl<'a> Engine<'a> {
                     let job = self.iothreads.len() as u32 + vcpu;
                     let cpu = self.host.as_ref().and_then(|h| h.cpu(job));
                     let rung = &mut self.iothreads[it as usize].rung;
-                    rung.get_or_insert((self.now, cpu));
+                    rung.get_or_insert((self.now, cpu, loop_cpu));
                 }
                 if self.preset.iothread.stale_eventfd {
                     let handler = self.slots[slot as usize].handler;
@@ -1109,15 +1111,18 @@ impl<'a> Engine<'a> {
         } else {
             None
         };
-        let r = r.woken_by_doorbell(rung.map(|(at, _)| at));
+        let r = r.woken_by_doorbell(rung.map(|(at, _, _)| at));
         let loop_cpu = self.host.as_ref().and_then(|h| h.cpu(it));
         if (from..to).contains(&r.start_ns) && iters.len() < MAX_ITER_RECORDS {
             let io = t.io;
             iters.push(IterRecord {
                 start_ns: r.start_ns - from,
                 on_ringer_cpu: rung
-                    .and_then(|(_, cpu)| cpu)
+                    .and_then(|(_, cpu, _)| cpu)
                     .zip(loop_cpu)
+                    .map(|(a, b)| a == b),
+                slept_on_ringer_cpu: rung
+                    .and_then(|(_, cpu, slept_on)| cpu.zip(slept_on))
                     .map(|(a, b)| a == b),
                 submit_ns: io.submit_ns,
                 submit_calls: io.submit_calls,

@@ -26,6 +26,13 @@ pub enum Phase {
     /// Whether a wake-up by the doorbell ran the loop on the CPU of the
     /// job that rang it (1) or on another (0).
     WakeCpu,
+    /// Of those wake-ups where the loop had last run on another CPU than
+    /// the job's (the two apart), whether it ran on the job's (1: the
+    /// wake-up joined them) or not (0).
+    JoinCpu,
+    /// Of those where it had last run on the job's CPU (together),
+    /// whether it ran there again (1) or moved away (0).
+    StayCpu,
     /// Whether a job woken by the loop's completions ran on the CPU the
     /// loop sent from (1) or on another (0) (from [`JobWakes`], not the
     /// loop's records).
@@ -41,13 +48,15 @@ pub enum Phase {
 }
 
 impl Phase {
-    pub const ALL: [Phase; 11] = [
+    pub const ALL: [Phase; 13] = [
         Phase::Wait,
         Phase::Poll,
         Phase::PollHit,
         Phase::Sleep,
         Phase::Wake,
         Phase::WakeCpu,
+        Phase::JoinCpu,
+        Phase::StayCpu,
         Phase::JobWakeCpu,
         Phase::Busy,
         Phase::Submit,
@@ -63,6 +72,8 @@ impl Phase {
             Phase::Sleep => "sleep",
             Phase::Wake => "wake-up latency",
             Phase::WakeCpu => "loop on job's CPU",
+            Phase::JoinCpu => "  joins (was apart)",
+            Phase::StayCpu => "  stays (was with it)",
             Phase::JobWakeCpu => "job on loop's CPU",
             Phase::Busy => "busy",
             Phase::Submit => "io_submit",
@@ -78,7 +89,10 @@ impl Phase {
 
     /// Whether each sample is 1 or 0 (a yes or no per occurrence).
     pub fn is_share(self) -> bool {
-        matches!(self, Phase::PollHit | Phase::WakeCpu | Phase::JobWakeCpu)
+        matches!(
+            self,
+            Phase::PollHit | Phase::WakeCpu | Phase::JoinCpu | Phase::StayCpu | Phase::JobWakeCpu
+        )
     }
 
     /// The loop's CPU runs this phase: its time per second is CPU.
@@ -109,6 +123,11 @@ impl Phase {
                 Phase::Sleep => (r.slept_ns > 0).then_some(r.slept_ns as f64),
                 Phase::Wake => r.wake_ns.map(|w| w as f64),
                 Phase::WakeCpu => r.on_ringer_cpu.map(|same| f64::from(u8::from(same))),
+                Phase::JoinCpu | Phase::StayCpu => r
+                    .on_ringer_cpu
+                    .zip(r.slept_on_ringer_cpu)
+                    .filter(|&(_, before)| before == (self == Phase::StayCpu))
+                    .map(|(same, _)| f64::from(u8::from(same))),
                 Phase::JobWakeCpu => None,
                 Phase::Busy => Some(r.busy_ns as f64),
                 Phase::Submit => (r.submit_calls > 0).then(|| per_call(r, r.submit_ns)),
@@ -283,6 +302,30 @@ mod tests {
         assert_eq!(row.model.sum_per_s, 0.0);
         assert!((row.distance - 0.9).abs() < 1e-12, "{}", row.distance);
         assert!(Phase::WakeCpu.is_share() && !Phase::WakeCpu.is_time());
+    }
+
+    #[test]
+    fn the_join_and_stay_rows_split_the_wake_ups_by_where_the_loop_slept() {
+        // Device: 10 wake-ups after sleeping apart, 2 of them joining the
+        // job's CPU; 6 after sleeping on the job's CPU, 3 staying; and
+        // 4 whose placement before is unknown, counted in neither.
+        let woke = |before: Option<bool>, after: bool| IterRecord {
+            on_ringer_cpu: Some(after),
+            slept_on_ringer_cpu: before,
+            ..rec(0, false, Some(4000), 1000)
+        };
+        let mut device: Vec<IterRecord> = (0..10).map(|i| woke(Some(false), i < 2)).collect();
+        device.extend((0..6).map(|i| woke(Some(true), i < 3)));
+        device.extend((0..4).map(|_| woke(None, true)));
+        let model: Vec<IterRecord> = (0..8).map(|_| woke(Some(false), true)).collect();
+        let join = row_of(Phase::JoinCpu, &device, &model);
+        assert_eq!((join.device.per_s, join.model.per_s), (10.0, 8.0));
+        assert!((join.device.sum_per_s / join.device.per_s - 0.2).abs() < 1e-12);
+        assert_eq!(join.model.sum_per_s / join.model.per_s, 1.0);
+        let stay = row_of(Phase::StayCpu, &device, &model);
+        assert_eq!((stay.device.per_s, stay.model.per_s), (6.0, 0.0));
+        assert!((stay.device.sum_per_s / stay.device.per_s - 0.5).abs() < 1e-12);
+        assert!(Phase::JoinCpu.is_share() && Phase::StayCpu.is_share());
     }
 
     #[test]
