@@ -523,6 +523,16 @@ fn assert_placement(host: &pollwise_sim::Host, text: &str) {
             "{p:?}"
         );
     }
+    // A wake-up across CPUs costs the waker something, and less than a
+    // second; the comment line quotes it.
+    assert_eq!(host.wake_across_send_ns.is_some(), cpus >= 2, "{host:?}");
+    if let Some(s) = host.wake_across_send_ns {
+        assert!(s.iter().all(|&ns| ns > 0 && ns < 1_000_000_000), "{s:?}");
+        assert!(
+            text.contains("waking a thread on the other CPU costs the waker"),
+            "{text}"
+        );
+    }
     let irq = host
         .irq_wakeup_ns
         .expect("the interrupt's wake-up is measured");

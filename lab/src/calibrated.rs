@@ -395,6 +395,7 @@ fn host(cal: &Calibration) -> Host {
             channel_wakeup_ns: q(cal.costs.placement.same_cpu_channel_q),
         }),
         irq_wakeup_ns: Some(q(cal.irq_wake_q)),
+        wake_across_send_ns: cal.costs.placement.across_send_ns.map(|s| s.map(ns)),
         scheduler: cal
             .host
             .scheduler

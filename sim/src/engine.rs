@@ -67,10 +67,9 @@ enum Work {
     /// fio issues the request in this slot; `reap` first completes the
     /// previous one (its latency is recorded when the work starts).
     Issue { slot: u32, reap: bool },
-    /// The VM exit of a virtqueue kick; `wakes`: the one that wakes the
-    /// IOThread (later ones, until it disables notifications, find it on
-    /// its way).
-    Kick { wakes: bool },
+    /// The VM exit of a virtqueue kick, costing `ns` of the vCPU's time
+    /// ([`Engine::kick_cost`]).
+    Kick { ns: u64 },
 }
 
 /// One in-flight request; there is one slot per (job, iodepth) pair.
@@ -511,7 +510,7 @@ impl<'a> Engine<'a> {
         let g = &preset.guest;
         let cost = match work {
             Work::Irq => g.irq_cpu_ns,
-            Work::Kick { wakes } => g.kick_ns(wakes),
+            Work::Kick { ns } => ns,
             Work::Issue { slot, reap } => {
                 if reap {
                     let latency = self.now - self.slots[slot as usize].submitted_at;
@@ -588,12 +587,9 @@ impl<'a> Engine<'a> {
                     let handler = self.slots[slot as usize].handler;
                     self.iothreads[it as usize].lp.doorbell(handler);
                 }
-                // A kick that packed the loop onto the job's CPU wakes it
-                // there: its write costs what one that wakes nobody does.
                 let packed = self.host.as_ref().is_some_and(|h| h.packed_waking(it));
-                self.vcpus[vcpu as usize].work.push_front(Work::Kick {
-                    wakes: wakes && !packed,
-                });
+                let ns = self.kick_cost(wakes, packed);
+                self.vcpus[vcpu as usize].work.push_front(Work::Kick { ns });
             }
         }
         self.start_work(vcpu);
@@ -953,10 +949,22 @@ impl<'a> Engine<'a> {
         busy += submit_ns;
         let submit_at = now + self.wall(busy);
         busy += costs.complete_ns * cmps.len() as u64;
+        let sends_from = now + self.wall(busy);
         let (notified, woken, beside) = self.vcpus_to_notify(it, &cmps);
-        // On a shared host a send costs only when it wakes the job.
-        let sends = if self.host.is_some() { woken } else { notified };
-        busy += costs.notify_guest_ns * sends;
+        // On a shared host a send costs only when it wakes the job, and
+        // where measured, one that wakes it on another CPU costs the send
+        // across CPUs.
+        let across = self
+            .host
+            .as_ref()
+            .and_then(|_| self.preset.host.as_ref()?.wake_across_send_ns);
+        busy += match (&self.host, across) {
+            (Some(_), Some([_, channel])) => {
+                costs.notify_guest_ns * beside + channel * (woken - beside)
+            }
+            (Some(_), None) => costs.notify_guest_ns * woken,
+            (None, _) => costs.notify_guest_ns * notified,
+        };
         let stall = costs.notify_guest_stall_ns * beside;
         if self.measuring() {
             self.meters.stalled_ns += stall;
@@ -967,7 +975,7 @@ impl<'a> Engine<'a> {
         for &slot in &subs {
             self.submit_to_device(slot, submit_at);
         }
-        self.deliver(it, end, &cmps);
+        self.deliver(it, (end, sends_from), &cmps);
         // Hand the buffers back so the steady state does not allocate.
         let t = &mut self.iothreads[it as usize];
         t.ready_sub = subs;
@@ -1028,8 +1036,13 @@ impl<'a> Engine<'a> {
 
     /// Hands completions to their vCPUs' inboxes; the interrupt arrives an
     /// IRQ latency after the iteration `end`s (on a shared host the job's
-    /// wake-up is drawn when it is woken instead).
-    fn deliver(&mut self, it: u32, end: Time, cmps: &[u32]) {
+    /// wake-up is drawn when it is woken instead). On a host that measured
+    /// the send across CPUs (`host.wake_across_send_ns`), a job asleep on
+    /// another CPU is woken when the send to it begins, the sends made one
+    /// after another from `sends_from` (the wake-up's latency is measured
+    /// from the send's start, and the sender's 10 us in the exit is not
+    /// on the woken job's path).
+    fn deliver(&mut self, it: u32, (end, sends_from): (Time, Time), cmps: &[u32]) {
         let deliver = end
             + self
                 .host
@@ -1038,8 +1051,38 @@ impl<'a> Engine<'a> {
         // Every iteration takes time, so no delivery is due at once: an
         // interrupt queued for `deliver` has not yet run.
         debug_assert!(deliver > self.now, "a delivery is due after the iteration");
+        let across = self
+            .host
+            .as_ref()
+            .and_then(|_| self.preset.host.as_ref()?.wake_across_send_ns);
+        // (vCPU, its delivery) for those sent to so far, and when the next
+        // send begins.
+        let mut sent: Vec<(u32, Time)> = Vec::new();
+        let mut next_send = sends_from;
         for &slot in cmps {
             let vcpu = self.slots[slot as usize].vcpu;
+            let deliver = match (across, &self.host) {
+                (Some([_, channel]), Some(h)) => {
+                    if let Some(&(_, at)) = sent.iter().find(|&&(v, _)| v == vcpu) {
+                        at
+                    } else {
+                        // As `vcpus_to_notify` costs them: a job asleep
+                        // elsewhere the send across, one asleep beside
+                        // the loop the plain send (it runs there once the
+                        // loop is done), an awake one nothing.
+                        let job = self.iothreads.len() as u32 + vcpu;
+                        let (at, cost) = match (h.blocked(job), h.cpu(job) == h.cpu(it)) {
+                            (true, false) => (next_send.max(self.now + 1), channel),
+                            (true, true) => (deliver, self.preset.iothread.notify_guest_ns),
+                            (false, _) => (deliver, 0),
+                        };
+                        next_send += self.wall(cost);
+                        sent.push((vcpu, at));
+                        at
+                    }
+                }
+                _ => deliver,
+            };
             let v = &mut self.vcpus[vcpu as usize];
             v.sent_by = Some(it);
             // A completion in the inbox has its interrupt queued, and one
@@ -1071,6 +1114,23 @@ impl<'a> Engine<'a> {
         self.schedule_loop(it, next);
     }
 
+    /// A job's kick: one that `wakes` its IOThread costs `kick_cpu_ns`, or
+    /// on a host that measured it the send across CPUs (the IOThread is
+    /// woken elsewhere); one that wakes nobody, or that `packed` the
+    /// IOThread onto the job's own CPU (the wake-up is inside the measured
+    /// same-CPU wake-up), what a ring that wakes nobody does.
+    fn kick_cost(&self, wakes: bool, packed: bool) -> u64 {
+        let g = &self.preset.guest;
+        let across = self
+            .host
+            .as_ref()
+            .and_then(|_| self.preset.host.as_ref()?.wake_across_send_ns);
+        match across {
+            Some([eventfd, _]) if wakes && !packed => eventfd,
+            _ => g.kick_ns(wakes && !packed),
+        }
+    }
+
     /// The work the job of `vcpu` has queued behind its current
     /// submission: after the kick it pays (the IOThread it wakes asked for
     /// one), it runs on this long; and how many requests it has yet to
@@ -1083,7 +1143,7 @@ impl<'a> Engine<'a> {
             .iter()
             .fold((0, 0), |(ns, issues), w| match w {
                 Work::Irq => (ns + g.irq_cpu_ns, issues),
-                Work::Kick { wakes } => (ns + g.kick_ns(*wakes), issues),
+                Work::Kick { ns: kick } => (ns + kick, issues),
                 Work::Issue { .. } => (ns + per_io, issues + 1),
             })
     }

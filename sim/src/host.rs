@@ -726,6 +726,7 @@ mod tests {
             io_submit_cpu_ns: vec![],
             packing: None,
             irq_wakeup_ns: None,
+            wake_across_send_ns: None,
             scheduler: Vec::new(),
         }
     }

@@ -129,6 +129,18 @@ pub struct Host {
     /// (`eventfd_wakeup_by_idle_ns`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub irq_wakeup_ns: Option<[u64; 4]>,
+    /// What one wake-up of a thread blocked on another CPU costs the
+    /// waker, on its CPU clock: `[eventfd write, channel send]` in ns (the
+    /// two threads pinned apart, the sleeper's CPU idle as long as the
+    /// device's latency). On a VM that send is an inter-processor
+    /// interrupt to a halted vCPU, an exit the waker's CPU clock counts:
+    /// 10 us where a wake-up on its own CPU costs 1-2. The job's kick that
+    /// wakes its IOThread elsewhere and the IOThread's send that wakes a
+    /// job that last ran on another CPU cost this instead of
+    /// `guest.kick_cpu_ns` and `iothread.notify_guest_ns`. Absent: they
+    /// cost those wherever the woken thread runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wake_across_send_ns: Option<[u64; 2]>,
     /// What decided where woken threads ran and how idle CPUs waited when
     /// the host was calibrated, as `name=value` (the kernel's release, the
     /// cpuidle driver, `kernel.sched_*` settings...): a record, which
@@ -215,6 +227,14 @@ impl Host {
         self.validate_wakeups()?;
         if let Some(p) = &self.packing {
             p.validate()?;
+        }
+        if let Some(s) = &self.wake_across_send_ns {
+            if s.iter().any(|&v| v > 1_000_000_000) {
+                return bad_host(format!(
+                    "wake_across_send_ns: {s:?}: expected [eventfd write, channel send] of at \
+                     most 1 s each"
+                ));
+            }
         }
         if let Some(q) = &self.irq_wakeup_ns {
             if q.windows(2).any(|w| w[0] > w[1]) || q[3] > 1_000_000_000 {

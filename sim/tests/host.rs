@@ -558,3 +558,34 @@ fn a_loop_packed_onto_its_jobs_cpu_takes_the_jobs_whole_burst() {
     let whole = submits.iter().filter(|&&n| n == 4).count();
     assert_eq!(whole, submits.len(), "requests per submission: {submits:?}");
 }
+
+#[test]
+fn a_wake_up_across_cpus_costs_the_waker_the_measured_send_and_starts_with_it() {
+    // `off`, one job at qd1, never packed (share 0): the loop's send wakes
+    // the job on the other CPU. With the send across CPUs measured at
+    // 20 us, the loop pays it instead of N = 200 ns, and the job's wake-up
+    // starts with the send (its latency is measured from the send's
+    // start), so the cycle loses the N that lay on the request's path:
+    //   IR + G + 40000 + 700 + 11000 + 3000 + (I + CP) + 40000
+    let w = workload(1, 1);
+    let off = Params::defaults(PolicyKind::Off);
+    let plain = packing(40_000, 0.0, 2_000, 3_000);
+    let mut across = plain.clone();
+    across.host.as_mut().unwrap().wake_across_send_ns = Some([25_000, 20_000]);
+    let (before, after) = (run(&plain, &w, &off), run(&across, &w, &off));
+    assert_iops(
+        before.iops,
+        700 + 1000 + 40_000 + 700 + 11_000 + 3000 + 600 + 40_000,
+    );
+    assert_iops(
+        after.iops,
+        700 + 1000 + 40_000 + 700 + 11_000 + 3000 + 400 + 40_000,
+    );
+    // Per request the loop's CPU grows by the send's 20 us less N.
+    let per_io_ns = |r: &RunRow| r.iothread_cpu_pct / 100.0 * 1e9 / r.iops;
+    let grew = per_io_ns(&after) - per_io_ns(&before);
+    assert!(
+        (grew - 19_800.0).abs() < 300.0,
+        "loop CPU per request grew by {grew} ns"
+    );
+}

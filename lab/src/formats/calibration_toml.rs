@@ -80,6 +80,10 @@ pub fn to_toml(cal: &Calibration, preset: &Preset) -> String {
          # for how long the CPU it lands on had been idle instead. [host.packing]:\n\
          # a thread woken by one that blocks right after lands on the waker's\n\
          # CPU in the measured share of wake-ups, at the same-CPU wake-up;\n\
+         # wake_across_send_ns is what waking a\n\
+         # thread on the other CPU costs the waker (pinned apart), charged for\n\
+         # a kick or send that wakes its thread elsewhere, that wake-up\n\
+         # starting with the send;\n\
          # irq_wakeup_ns is the wake-up of the loop by a completion (the\n\
          # sleeping reaper's qd1 latency less the spinning one's)."
     );
@@ -268,6 +272,15 @@ fn host_lines(out: &mut String, cal: &Calibration) {
         us(p.same_cpu_eventfd_q),
         us(p.same_cpu_channel_q)
     );
+    if let Some([eventfd, channel]) = p.across_send_ns {
+        let _ = writeln!(
+            out,
+            "#   waking a thread on the other CPU costs the waker (pinned apart, CPU clock): \
+             eventfd write {:.1} us, channel send {:.1} us",
+            eventfd / 1000.0,
+            channel / 1000.0
+        );
+    }
     if p.pack_share.is_empty() {
         let _ = writeln!(out, "#   one CPU: every wake-up is on the waker's CPU");
     } else {

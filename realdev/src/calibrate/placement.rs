@@ -16,11 +16,11 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::channel;
 use std::sync::Arc;
 
-use pollwise_stats::quantiles;
+use pollwise_stats::{median, quantiles};
 
 use super::host::ns;
 use super::{io_err, CalibrateError};
-use crate::sys::{allowed_cpus, current_cpu, mono_ns, Epoll, EventFd, Pinned};
+use crate::sys::{allowed_cpus, current_cpu, mono_ns, thread_cpu_ns, Epoll, EventFd, Pinned};
 
 /// The placement probes' results.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -35,6 +35,11 @@ pub struct Placement {
     /// it blocked: (run-on ns, share) for each of [`RUN_ON_US`] (empty
     /// with one CPU, where there is no choice).
     pub pack_share: Vec<(u64, f64)>,
+    /// What one wake-up of a thread blocked on another CPU costs the
+    /// waker on its thread CPU clock, the median: an eventfd write and a
+    /// channel send, the two threads pinned apart and the sleeper's CPU
+    /// idle for the device's latency first (empty with one CPU).
+    pub across_send_ns: Option<[f64; 2]>,
 }
 
 /// How long the waker spins after a wake-up before it blocks, in the
@@ -67,6 +72,13 @@ pub(super) fn placement_probe(rounds: u32, gap_ns: u64) -> Result<Placement, Cal
     let (eventfd, _) = eventfd_ping_pong(rounds, one, (0, 0))?;
     let (channel, _) = channel_ping_pong(rounds, one);
     let mut pack_share = Vec::new();
+    let across_send_ns = match cross_cpus() {
+        Some(cpus) => Some([
+            across_send_ns(rounds, cpus, gap_ns, true)?,
+            across_send_ns(rounds, cpus, gap_ns, false)?,
+        ]),
+        None => None,
+    };
     if cross_cpus().is_some() {
         for us in RUN_ON_US {
             let mut same = 0.0;
@@ -81,7 +93,64 @@ pub(super) fn placement_probe(rounds: u32, gap_ns: u64) -> Result<Placement, Cal
         same_cpu_eventfd_q: quantiles(&ns(&eventfd), Q),
         same_cpu_channel_q: quantiles(&ns(&channel), Q),
         pack_share,
+        across_send_ns,
     })
+}
+
+/// The waker's CPU-clock time for one wake-up of a thread blocked on the
+/// other CPU of `cpus` (an eventfd write to a thread in `epoll_wait`, or
+/// a channel send to one blocked receiving), the median over `rounds`;
+/// the waker sleeps `gap_ns` before each, so that the sleeper's CPU has
+/// gone idle as it does at queue depth 1.
+fn across_send_ns(
+    rounds: u32,
+    (waker_cpu, sleeper_cpu): (usize, usize),
+    gap_ns: u64,
+    eventfd: bool,
+) -> Result<f64, CalibrateError> {
+    let efd = Arc::new(EventFd::new().map_err(io_err("eventfd"))?);
+    let epoll = Epoll::new().map_err(io_err("epoll_create"))?;
+    epoll.add(efd.as_raw_fd(), 0).map_err(io_err("epoll_ctl"))?;
+    let (to_sleeper, from_waker) = channel::<()>();
+    let (answer, answered) = channel::<()>();
+    let sleeper = {
+        let efd = efd.clone();
+        std::thread::spawn(move || {
+            let _pinned = Pinned::to(sleeper_cpu).ok();
+            let mut tokens = Vec::new();
+            for _ in 0..rounds {
+                if eventfd {
+                    while efd.drain() == 0 {
+                        let _ = epoll.wait(-1, &mut tokens);
+                    }
+                } else if from_waker.recv().is_err() {
+                    return;
+                }
+                if answer.send(()).is_err() {
+                    return;
+                }
+            }
+        })
+    };
+    let _pinned = Pinned::to(waker_cpu).ok();
+    let _slack = TimerSlack::fine();
+    let mut cpu = Vec::with_capacity(rounds as usize);
+    for _ in 0..rounds {
+        std::thread::sleep(std::time::Duration::from_nanos(gap_ns.max(1_000)));
+        let c0 = thread_cpu_ns();
+        if eventfd {
+            efd.signal();
+        } else if to_sleeper.send(()).is_err() {
+            break;
+        }
+        cpu.push(thread_cpu_ns() - c0);
+        if answered.recv().is_err() {
+            break;
+        }
+    }
+    drop(to_sleeper);
+    let _ = sleeper.join();
+    Ok(median(&ns(&cpu)))
 }
 
 /// Two threads waking each other through eventfds, `rounds` times each
