@@ -950,21 +950,9 @@ impl<'a> Engine<'a> {
         let submit_at = now + self.wall(busy);
         busy += costs.complete_ns * cmps.len() as u64;
         let sends_from = now + self.wall(busy);
-        let (notified, woken, beside) = self.vcpus_to_notify(it, &cmps);
-        // On a shared host a send costs only when it wakes the job, and
-        // where measured, one that wakes it on another CPU costs the send
-        // across CPUs.
-        let across = self
-            .host
-            .as_ref()
-            .and_then(|_| self.preset.host.as_ref()?.wake_across_send_ns);
-        busy += match (&self.host, across) {
-            (Some(_), Some([_, channel])) => {
-                costs.notify_guest_ns * beside + channel * (woken - beside)
-            }
-            (Some(_), None) => costs.notify_guest_ns * woken,
-            (None, _) => costs.notify_guest_ns * notified,
-        };
+        let notify = self.vcpus_to_notify(it, &cmps);
+        let beside = notify.2;
+        busy += self.sends_cost(notify);
         let stall = costs.notify_guest_stall_ns * beside;
         if self.measuring() {
             self.meters.stalled_ns += stall;
@@ -1051,10 +1039,7 @@ impl<'a> Engine<'a> {
         // Every iteration takes time, so no delivery is due at once: an
         // interrupt queued for `deliver` has not yet run.
         debug_assert!(deliver > self.now, "a delivery is due after the iteration");
-        let across = self
-            .host
-            .as_ref()
-            .and_then(|_| self.preset.host.as_ref()?.wake_across_send_ns);
+        let across = self.across_send();
         // (vCPU, its delivery) for those sent to so far, and when the next
         // send begins.
         let mut sent: Vec<(u32, Time)> = Vec::new();
@@ -1114,6 +1099,27 @@ impl<'a> Engine<'a> {
         self.schedule_loop(it, next);
     }
 
+    /// The send across CPUs a shared host measured, `[eventfd, channel]`
+    /// (`host.wake_across_send_ns`).
+    fn across_send(&self) -> Option<[u64; 2]> {
+        self.host
+            .as_ref()
+            .and_then(|_| self.preset.host.as_ref()?.wake_across_send_ns)
+    }
+
+    /// The IOThread's sends of `(notified, woken, beside)` jobs
+    /// ([`Engine::vcpus_to_notify`]): on a shared host a send costs only
+    /// when it wakes the job, and where measured, one that wakes it on
+    /// another CPU costs the send across CPUs.
+    fn sends_cost(&self, (notified, woken, beside): (u64, u64, u64)) -> u64 {
+        let n = self.preset.iothread.notify_guest_ns;
+        match (&self.host, self.across_send()) {
+            (Some(_), Some([_, channel])) => n * beside + channel * (woken - beside),
+            (Some(_), None) => n * woken,
+            (None, _) => n * notified,
+        }
+    }
+
     /// A job's kick: one that `wakes` its IOThread costs `kick_cpu_ns`, or
     /// on a host that measured it the send across CPUs (the IOThread is
     /// woken elsewhere); one that wakes nobody, or that `packed` the
@@ -1121,11 +1127,7 @@ impl<'a> Engine<'a> {
     /// same-CPU wake-up), what a ring that wakes nobody does.
     fn kick_cost(&self, wakes: bool, packed: bool) -> u64 {
         let g = &self.preset.guest;
-        let across = self
-            .host
-            .as_ref()
-            .and_then(|_| self.preset.host.as_ref()?.wake_across_send_ns);
-        match across {
+        match self.across_send() {
             Some([eventfd, _]) if wakes && !packed => eventfd,
             _ => g.kick_ns(wakes && !packed),
         }

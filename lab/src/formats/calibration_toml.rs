@@ -265,7 +265,27 @@ fn host_lines(out: &mut String, cal: &Calibration) {
             us(r.channel_q)
         );
     }
-    let p = &c.placement;
+    placement_lines(out, &c.placement);
+    let _ = writeln!(
+        out,
+        "#   a reaper asleep on the completion eventfd, woken by the interrupt: {} us",
+        us(cal.irq_wake_q)
+    );
+    for b in &h.submit_batches {
+        let _ = writeln!(
+            out,
+            "#   io_submit of {:>3}: {:>8.1} us ({:.1} us CPU)",
+            b.batch,
+            b.wall_ns / 1000.0,
+            b.cpu_ns / 1000.0
+        );
+    }
+}
+
+/// Comments: where the kernel put woken threads and what a wake-up on
+/// the waker's CPU and across CPUs cost.
+fn placement_lines(out: &mut String, p: &pollwise_realdev::calibrate::Placement) {
+    let us = |q: [f64; 4]| q.map(|v| format!("{:.1}", v / 1000.0)).join("/");
     let _ = writeln!(
         out,
         "#   on the waker's CPU (both pinned to it, the waker blocking): eventfd {}; channel {}",
@@ -293,20 +313,6 @@ fn host_lines(out: &mut String, cal: &Calibration) {
             out,
             "#   woken on the waker's CPU, neither pinned, by how long the waker runs on: {}",
             curve.join(", ")
-        );
-    }
-    let _ = writeln!(
-        out,
-        "#   a reaper asleep on the completion eventfd, woken by the interrupt: {} us",
-        us(cal.irq_wake_q)
-    );
-    for b in &h.submit_batches {
-        let _ = writeln!(
-            out,
-            "#   io_submit of {:>3}: {:>8.1} us ({:.1} us CPU)",
-            b.batch,
-            b.wall_ns / 1000.0,
-            b.cpu_ns / 1000.0
         );
     }
 }
