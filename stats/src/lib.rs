@@ -121,6 +121,33 @@ pub fn spread_pct(values: &[f64]) -> f64 {
     100.0 * r / med
 }
 
+/// Repeats that fall into two groups with a gap between them: the sorted
+/// values split at their widest gap between neighbours, when that gap is
+/// at least `min_gap_pct` of the median and each side holds at least two
+/// values. Returns each group's `(lowest, highest)`; `None` when the
+/// repeats are one group (or fewer than four, or any is not finite). A
+/// measurement whose repeats land in two states (a host that places its
+/// threads two ways) has a mean that neither state shows.
+pub fn two_groups(values: &[f64], min_gap_pct: f64) -> Option<((f64, f64), (f64, f64))> {
+    if values.len() < 4 || values.iter().any(|v| !v.is_finite()) {
+        return None;
+    }
+    let s = sorted(values);
+    let (at, gap) = s
+        .windows(2)
+        .enumerate()
+        .map(|(i, w)| (i + 1, w[1] - w[0]))
+        .skip(1)
+        .take(s.len() - 3)
+        .fold(
+            (0, f64::NEG_INFINITY),
+            |best, c| if c.1 > best.1 { c } else { best },
+        );
+    let med = median(&s);
+    (med > 0.0 && gap >= med * min_gap_pct / 100.0)
+        .then(|| ((s[0], s[at - 1]), (s[at], s[s.len() - 1])))
+}
+
 /// The two-sample Kolmogorov-Smirnov statistic: the largest distance,
 /// over every value `x`, between the fractions of `a` and of `b` at or
 /// below `x` (0: the same distribution, 1: no overlap at all). A sample
@@ -209,6 +236,27 @@ pub fn line_fit(points: &[(f64, f64)]) -> Option<(f64, f64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn two_groups_split_at_the_widest_gap_with_two_values_a_side() {
+        // The device's rounds of one point in two placements.
+        let rounds = [10_778.0, 7_490.0, 9_700.0, 10_400.0, 7_677.0, 10_000.0];
+        assert_eq!(
+            two_groups(&rounds, 10.0),
+            Some(((7_490.0, 7_677.0), (9_700.0, 10_778.0)))
+        );
+        // The gap (2,023) is 20.5% of the median (9,850): not 25%.
+        assert_eq!(two_groups(&rounds, 25.0), None);
+        // One group, or one outlier alone on a side, is not two groups.
+        assert_eq!(two_groups(&[100.0, 101.0, 102.0, 103.0, 104.0], 1.0), None);
+        assert_eq!(two_groups(&[100.0, 101.0, 102.0, 103.0, 200.0], 10.0), None);
+        assert_eq!(two_groups(&[1.0, 1.0, 9.0], 10.0), None);
+        assert_eq!(two_groups(&[1.0, 1.0, 9.0, f64::NAN], 10.0), None);
+        assert_eq!(
+            two_groups(&[1.0, 1.1, 9.0, 9.2], 10.0),
+            Some(((1.0, 1.1), (9.0, 9.2)))
+        );
+    }
 
     #[test]
     fn line_fit_recovers_a_line_and_refuses_a_vertical_one() {

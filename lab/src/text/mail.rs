@@ -464,6 +464,7 @@ mod tests {
             baseline: vec![Agreement {
                 reference: test_row(),
                 model: test_row(),
+                reference_iops: Vec::new(),
             }],
         };
         let mut out = Vec::new();

@@ -148,6 +148,7 @@ pub fn write_validation_table<W: Write + ?Sized>(
         "{} of {} point(s) within both targets",
         t.absolute_ok, t.points
     )?;
+    write_two_states(out, v)?;
     writeln!(out)?;
     write_diff_header(out, preset, spec, reference)?;
     for d in &v.diffs {
@@ -327,6 +328,26 @@ fn write_absolute_table<W: Write + ?Sized>(
             s.iothread_cpu_pct,
             a.cpu_err_points(),
             mark(a.cpu_ok())
+        )?;
+    }
+    Ok(())
+}
+
+/// A note for each point whose reference runs fell into two states.
+fn write_two_states<W: Write + ?Sized>(out: &mut W, v: &DiffValidation) -> io::Result<()> {
+    for a in &v.baseline {
+        let Some(((lo_a, lo_b), (hi_a, hi_b))) = a.two_states() else {
+            continue;
+        };
+        let d = &a.reference;
+        writeln!(
+            out,
+            "note: at {} the {} runs of the baseline fell into two groups, {lo_a:.0}-{lo_b:.0} and \
+             {hi_a:.0}-{hi_b:.0} IOPS, further apart than the IOPS target: the host ran it in two \
+             states (where woken threads ran: `--explain`'s placement rows show them), and the \
+             mean compared above is neither",
+            point_text(&d.rw, d.bs, d.numjobs, d.iodepth, d.iothreads),
+            a.reference_iops.len()
         )?;
     }
     Ok(())
@@ -517,6 +538,34 @@ mod tests {
             trust_line(&ok).starts_with("verdict: this host's model can be trusted: "),
             "{}",
             trust_line(&ok)
+        );
+    }
+
+    #[test]
+    fn a_point_whose_runs_fell_into_two_states_gets_a_note_and_others_none() {
+        let agreement = |iops: Vec<f64>| Agreement {
+            reference: crate::test_row(),
+            model: crate::test_row(),
+            reference_iops: iops,
+        };
+        let v = DiffValidation {
+            diffs: Vec::new(),
+            baseline: vec![
+                agreement(vec![
+                    9_700.0, 7_490.0, 10_400.0, 7_677.0, 10_778.0, 10_000.0,
+                ]),
+                agreement(vec![9_700.0, 9_900.0, 10_400.0, 10_100.0]),
+            ],
+        };
+        let mut out = Vec::new();
+        write_two_states(&mut out, &v).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(
+            text.contains(
+                "the 6 runs of the baseline fell into two groups, 7490-7677 and 9700-10778 IOPS"
+            ),
+            "{text}"
         );
     }
 }

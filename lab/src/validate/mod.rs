@@ -42,6 +42,8 @@ pub fn spread_line(preset: &pollwise_sim::Preset) -> Option<String> {
 pub struct Agreement {
     pub reference: RunRow,
     pub model: RunRow,
+    /// The reference's IOPS in each of its runs, in order.
+    pub reference_iops: Vec<f64>,
 }
 
 impl Agreement {
@@ -57,6 +59,13 @@ impl Agreement {
     }
     pub fn cpu_ok(&self) -> bool {
         self.cpu_err_points().abs() <= CPU_TOLERANCE_POINTS
+    }
+    /// The reference's runs in two groups further apart than the IOPS
+    /// target (each group's lowest and highest IOPS): the host ran the
+    /// point in two states (on a VM that packs wake-ups, the loop and its
+    /// job together or apart), and the mean, between them, is neither.
+    pub fn two_states(&self) -> Option<((f64, f64), (f64, f64))> {
+        pollwise_stats::two_groups(&self.reference_iops, IOPS_TOLERANCE_PCT)
     }
 }
 
@@ -115,6 +124,7 @@ pub fn validate(
             Some(Agreement {
                 reference: mean_row(r)?,
                 model: mean_row(m)?,
+                reference_iops: r.iter().map(|row| row.iops).collect(),
             })
         })
         .collect())
@@ -371,6 +381,7 @@ fn pair(spec: &DiffSpec, modelled: &[RunRow], measured: &[Vec<Vec<RunRow>>]) -> 
             Some(Agreement {
                 reference: mean_row(&measured[wi][0])?,
                 model: mean_row(&modelled[wi * k * per..(wi * k + 1) * per])?,
+                reference_iops: measured[wi][0].iter().map(|row| row.iops).collect(),
             })
         })
         .collect();
@@ -527,6 +538,7 @@ mod tests {
                 iothread_cpu_pct: 45.0,
                 ..crate::test_row()
             },
+            reference_iops: vec![200.0; 4],
         };
         assert_eq!(a.iops_err_pct(), -25.0);
         assert_eq!(a.cpu_err_points(), 15.0);
