@@ -13,6 +13,8 @@
 # its waker's CPU (then "stay" is the share that ran there again) or on
 # another (then "join" is the share pulled onto the waker's CPU): how
 # often the pair moves between running together and running apart.
+# With --qemu first, it runs `pollwise qemu run` (QEMU's own loop, whose
+# harness names its threads the same way) instead.
 #
 # Needs perf (Debian: linux-perf) with access to the sched tracepoints
 # (root, or kernel.perf_event_paranoid <= 1 and a readable tracefs) and
@@ -20,12 +22,19 @@
 #
 #   scripts/sched-placement.sh --dir /var/tmp --policy qemu --rw randread \
 #       --bs 4k --numjobs 1 --iodepth 8 --duration-ms 300
+#   scripts/sched-placement.sh --qemu --dir /var/tmp --policy qemu \
+#       --numjobs 1 --iodepth 1 --duration-ms 300
 #
 # The counts follow one wake-up per thread at a time, so with several jobs
 # they are approximate where wake-ups of one thread overlap.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")/.." && pwd)"
+run=(realdev run)
+if [ "${1:-}" = --qemu ]; then
+    run=(qemu run)
+    shift
+fi
 pollwise="${POLLWISE:-$(cd "$here" && scripts/target-dir.sh)/release/pollwise}"
 for tool in perf python3; do
     command -v "$tool" >/dev/null || {
@@ -42,10 +51,10 @@ scratch="$(mktemp -d "${TMPDIR:-/tmp}/sched-placement.XXXXXX")"
 trap 'rm -rf "$scratch"' EXIT
 trap 'exit 130' INT TERM
 
-perf sched record -q -o "$scratch/sched.data" -- "$pollwise" realdev run "$@" \
+perf sched record -q -o "$scratch/sched.data" -- "$pollwise" "${run[@]}" "$@" \
     >"$scratch/run.txt" 2>"$scratch/perf.err" || {
     cat "$scratch/perf.err" "$scratch/run.txt" >&2
-    echo "sched-placement: \`pollwise realdev run $*\` under perf sched record failed (its error above; \`pollwise realdev run --help\` lists its options)" >&2
+    echo "sched-placement: \`pollwise ${run[*]} $*\` under perf sched record failed (its error above; \`pollwise ${run[*]} --help\` lists its options)" >&2
     exit 1
 }
 grep -E '^(iops|iothread cpu)' "$scratch/run.txt" || true
@@ -53,7 +62,7 @@ perf script -i "$scratch/sched.data" -F time,cpu,event,trace 2>/dev/null | pytho
 import collections, re, sys
 
 def role(comm):
-    if comm.startswith("pollwise-iothre"):
+    if comm.startswith("pollwise-iot"):
         return "loop"
     if comm.startswith("pollwise-job"):
         return "job"

@@ -1184,11 +1184,17 @@ int main(int argc, char **argv)
     qemu_mutex_init(&init_lock);
     qemu_cond_init(&init_cond);
     iothreads = g_new0(IoThread, opt.iothreads);
+    /*
+     * Named as pollwise's own loop names its threads (within the kernel's
+     * 15 characters), so that scripts/sched-placement.sh tells the loop
+     * from the jobs in the kernel's scheduling events.
+     */
+    qemu_thread_naming(true);
     for (unsigned i = 0; i < opt.iothreads; i++) {
         char name[32];
 
         iothreads[i].id = i;
-        snprintf(name, sizeof(name), "iothread%u", i);
+        snprintf(name, sizeof(name), "pollwise-iot%u", i);
         qemu_thread_create(&iothreads[i].thread, name, iothread_run,
                            &iothreads[i], QEMU_THREAD_JOINABLE);
     }
@@ -1223,7 +1229,7 @@ int main(int argc, char **argv)
     }
     for (unsigned i = 0; i < opt.numjobs; i++) {
         char name[32];
-        snprintf(name, sizeof(name), "job%u", i);
+        snprintf(name, sizeof(name), "pollwise-job%u", i);
         qemu_thread_create(&jobs[i].thread, name, job_run, &jobs[i],
                            QEMU_THREAD_JOINABLE);
     }
