@@ -635,16 +635,11 @@ fn device_record(
     epoch_ns: u64,
 ) -> IterRecord {
     let r = r.woken_by_doorbell(rung.map(|(at, _)| at));
+    let cpus = rung.and_then(|(_, cpus)| cpus).filter(|_| r.slept());
     IterRecord {
         start_ns: r.start_ns.saturating_sub(epoch_ns),
-        on_ringer_cpu: rung
-            .and_then(|(_, cpus)| cpus)
-            .filter(|_| r.slept())
-            .map(|c| c.0),
-        slept_on_ringer_cpu: rung
-            .and_then(|(_, cpus)| cpus)
-            .filter(|_| r.slept())
-            .map(|c| c.1),
+        on_ringer_cpu: cpus.map(|(woke_on, _)| woke_on),
+        slept_on_ringer_cpu: cpus.map(|(_, slept_on)| slept_on),
         submit_ns: io.submit_ns,
         submit_calls: io.submit_calls,
         submitted: io.submitted,

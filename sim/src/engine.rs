@@ -1002,24 +1002,29 @@ impl<'a> Engine<'a> {
     /// stall it; without a shared host, every one).
     fn vcpus_to_notify(&mut self, it: u32, cmps: &[u32]) -> (u64, u64, u64) {
         let (mut notified, mut woken, mut beside) = (0u64, 0u64, 0u64);
-        let first_job = self.iothreads.len() as u32;
         for &slot in cmps {
             let vcpu = self.slots[slot as usize].vcpu;
             if self.notify_stamp[vcpu as usize] != self.notify_round {
                 self.notify_stamp[vcpu as usize] = self.notify_round;
                 notified += 1;
-                let (asleep, here) = match &self.host {
-                    Some(h) => (
-                        h.blocked(first_job + vcpu),
-                        h.cpu(first_job + vcpu) == h.cpu(it),
-                    ),
-                    None => (!self.vcpus[vcpu as usize].busy, true),
-                };
+                let (asleep, here) = self.send_to(it, vcpu);
                 woken += u64::from(asleep);
                 beside += u64::from(asleep && here);
             }
         }
         (notified, woken, beside)
+    }
+
+    /// Whom IOThread `it`'s send to `vcpu`'s job finds: whether it is
+    /// asleep (on a shared host, its thread blocked; otherwise the vCPU
+    /// idle) and whether it last ran on the IOThread's CPU (always, without
+    /// a shared host).
+    fn send_to(&self, it: u32, vcpu: u32) -> (bool, bool) {
+        let job = self.iothreads.len() as u32 + vcpu;
+        match &self.host {
+            Some(h) => (h.blocked(job), h.cpu(job) == h.cpu(it)),
+            None => (!self.vcpus[vcpu as usize].busy, true),
+        }
     }
 
     /// Hands completions to their vCPUs' inboxes; the interrupt arrives an
@@ -1046,17 +1051,16 @@ impl<'a> Engine<'a> {
         let mut next_send = sends_from;
         for &slot in cmps {
             let vcpu = self.slots[slot as usize].vcpu;
-            let deliver = match (across, &self.host) {
-                (Some([_, channel]), Some(h)) => {
+            let deliver = match across {
+                Some([_, channel]) => {
                     if let Some(&(_, at)) = sent.iter().find(|&&(v, _)| v == vcpu) {
                         at
                     } else {
-                        // As `vcpus_to_notify` costs them: a job asleep
+                        // As `sends_cost` costs them: a job asleep
                         // elsewhere the send across, one asleep beside
                         // the loop the plain send (it runs there once the
                         // loop is done), an awake one nothing.
-                        let job = self.iothreads.len() as u32 + vcpu;
-                        let (at, cost) = match (h.blocked(job), h.cpu(job) == h.cpu(it)) {
+                        let (at, cost) = match self.send_to(it, vcpu) {
                             (true, false) => (next_send.max(self.now + 1), channel),
                             (true, true) => (deliver, self.preset.iothread.notify_guest_ns),
                             (false, _) => (deliver, 0),
@@ -1066,7 +1070,7 @@ impl<'a> Engine<'a> {
                         at
                     }
                 }
-                _ => deliver,
+                None => deliver,
             };
             let v = &mut self.vcpus[vcpu as usize];
             v.sent_by = Some(it);

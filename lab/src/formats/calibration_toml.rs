@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use pollwise_realdev::calibrate::{
-    Calibration, DevicePoint, LoopCosts, EXTRA_REPEATS, WIDE_SPREAD_PCT,
+    Calibration, DevicePoint, LoopCosts, Placement, EXTRA_REPEATS, WIDE_SPREAD_PCT,
 };
 use pollwise_sim::{Device, Preset};
 
@@ -244,14 +244,9 @@ fn host_lines(out: &mut String, cal: &Calibration) {
     let _ = writeln!(
         out,
         "#   wake-up us p10/p50/p90/p99: eventfd {}; channel {}",
-        c.wakeup_latency_q
-            .map(|v| format!("{:.1}", v / 1000.0))
-            .join("/"),
-        c.completion_wake_latency_q
-            .map(|v| format!("{:.1}", v / 1000.0))
-            .join("/")
+        us(c.wakeup_latency_q),
+        us(c.completion_wake_latency_q)
     );
-    let us = |q: [f64; 4]| q.map(|v| format!("{:.1}", v / 1000.0)).join("/");
     let _ = writeln!(
         out,
         "#   across CPUs (sleeper and waker pinned apart), by the sleeper's idle time:"
@@ -284,8 +279,7 @@ fn host_lines(out: &mut String, cal: &Calibration) {
 
 /// Comments: where the kernel put woken threads and what a wake-up on
 /// the waker's CPU and across CPUs cost.
-fn placement_lines(out: &mut String, p: &pollwise_realdev::calibrate::Placement) {
-    let us = |q: [f64; 4]| q.map(|v| format!("{:.1}", v / 1000.0)).join("/");
+fn placement_lines(out: &mut String, p: &Placement) {
     let _ = writeln!(
         out,
         "#   on the waker's CPU (both pinned to it, the waker blocking): eventfd {}; channel {}",
@@ -315,6 +309,11 @@ fn placement_lines(out: &mut String, p: &pollwise_realdev::calibrate::Placement)
             curve.join(", ")
         );
     }
+}
+
+/// Four percentiles in ns as microseconds, `p10/p50/p90/p99`.
+fn us(q: [f64; 4]) -> String {
+    q.map(|v| format!("{:.1}", v / 1000.0)).join("/")
 }
 
 /// IOPS the preset's host model gives a spinning reaper at `depth`: the

@@ -133,8 +133,8 @@ fn write_legend<W: Write + ?Sized>(out: &mut W) -> io::Result<()> {
          that rang; joins: of those where the loop had slept on another CPU than the job's, the \
          share that brought it onto the job's; stays: of those where it had slept on the job's \
          CPU, the share that ran it there again (a pair that joins rarely and stays stays \
-         together; one that neither stays apart); job on loop's CPU: of the jobs' wake-ups by the loop's completions, the share \
-         that ran the job on the CPU the loop sent from (the kernel packed the two; on the \
-         simulator, only with a shared host)."
+         together; one that neither stays apart); job on loop's CPU: of the jobs' wake-ups by \
+         the loop's completions, the share that ran the job on the CPU the loop sent from (the \
+         kernel packed the two; on the simulator, only with a shared host)."
     )
 }

@@ -509,12 +509,12 @@ fn median_placement(runs: &[LoopCosts]) -> Placement {
         p.same_cpu_eventfd_q[i] = med(&|x: &LoopCosts| x.placement.same_cpu_eventfd_q[i]);
         p.same_cpu_channel_q[i] = med(&|x: &LoopCosts| x.placement.same_cpu_channel_q[i]);
     }
-    p.across_send_ns = runs[0].placement.across_send_ns.and_then(|_| {
-        let all: Option<Vec<[f64; 2]>> = runs.iter().map(|r| r.placement.across_send_ns).collect();
-        let all = all?;
-        let med_of = |i: usize| median(&all.iter().map(|s| s[i]).collect::<Vec<_>>());
-        Some([med_of(0), med_of(1)])
-    });
+    // Where every run measured it.
+    p.across_send_ns = runs
+        .iter()
+        .map(|r| r.placement.across_send_ns)
+        .collect::<Option<Vec<[f64; 2]>>>()
+        .map(|all| [0, 1].map(|i| median(&all.iter().map(|s| s[i]).collect::<Vec<_>>())));
     let points = &runs[0].placement.pack_share;
     if runs.iter().all(|r| {
         r.placement.pack_share.len() == points.len()

@@ -72,14 +72,15 @@ pub(super) fn placement_probe(rounds: u32, gap_ns: u64) -> Result<Placement, Cal
     let (eventfd, _) = eventfd_ping_pong(rounds, one, (0, 0))?;
     let (channel, _) = channel_ping_pong(rounds, one);
     let mut pack_share = Vec::new();
-    let across_send_ns = match cross_cpus() {
+    let cross = cross_cpus();
+    let across_send_ns = match cross {
         Some(cpus) => Some([
             across_send_ns(rounds, cpus, gap_ns, true)?,
             across_send_ns(rounds, cpus, gap_ns, false)?,
         ]),
         None => None,
     };
-    if cross_cpus().is_some() {
+    if cross.is_some() {
         for us in RUN_ON_US {
             let mut same = 0.0;
             for _ in 0..SHARE_PAIRS {
