@@ -654,6 +654,34 @@ impl Matrix {
 }
 
 impl Preset {
+    /// The same preset with every wake-up latency it holds multiplied by
+    /// `factor` (rounded to the ns): the IOThread's
+    /// (`iothread.wakeup_latency_ns`) and, on a shared host, every
+    /// measured distribution (eventfd and channel, by idle time, packed,
+    /// the interrupt's). What a model would predict had the calibration
+    /// measured the host's wake-ups that much slower or faster; the costs
+    /// on the waker's side are left alone.
+    pub fn wakeups_scaled(&self, factor: f64) -> Preset {
+        let scale = |ns: &mut u64| *ns = crate::dist::round_ns(*ns as f64 * factor);
+        let scale4 = |q: &mut [u64; 4]| q.iter_mut().for_each(scale);
+        let mut p = self.clone();
+        scale(&mut p.iothread.wakeup_latency_ns);
+        if let Some(h) = &mut p.host {
+            scale4(&mut h.eventfd_wakeup_ns);
+            scale4(&mut h.channel_wakeup_ns);
+            h.eventfd_wakeup_by_idle_ns.iter_mut().for_each(scale4);
+            h.channel_wakeup_by_idle_ns.iter_mut().for_each(scale4);
+            if let Some(q) = &mut h.irq_wakeup_ns {
+                scale4(q);
+            }
+            if let Some(k) = &mut h.packing {
+                scale4(&mut k.eventfd_wakeup_ns);
+                scale4(&mut k.channel_wakeup_ns);
+            }
+        }
+        p
+    }
+
     /// The names of the embedded presets.
     pub fn names() -> impl Iterator<Item = &'static str> {
         EMBEDDED.iter().map(|(n, _)| *n)

@@ -589,3 +589,34 @@ fn a_wake_up_across_cpus_costs_the_waker_the_measured_send_and_starts_with_it() 
         "loop CPU per request grew by {grew} ns"
     );
 }
+
+#[test]
+fn scaling_the_wake_ups_moves_every_measured_wake_up_and_nothing_else() {
+    let p = packing_by_run_on(40_000, &[(0, 0.5), (8_000, 0.25)], 2_000, 3_000);
+    let s = p.wakeups_scaled(1.5);
+    assert_eq!(
+        s.iothread.wakeup_latency_ns,
+        p.iothread.wakeup_latency_ns * 3 / 2
+    );
+    let (h, k) = (p.host.as_ref().unwrap(), s.host.as_ref().unwrap());
+    let times = |q: [u64; 4]| q.map(|v| v * 3 / 2);
+    assert_eq!(k.eventfd_wakeup_ns, times(h.eventfd_wakeup_ns));
+    assert_eq!(k.channel_wakeup_ns, times(h.channel_wakeup_ns));
+    assert_eq!(k.irq_wakeup_ns, h.irq_wakeup_ns.map(times));
+    let (pk, sk) = (h.packing.as_ref().unwrap(), k.packing.as_ref().unwrap());
+    assert_eq!(sk.eventfd_wakeup_ns, times(pk.eventfd_wakeup_ns));
+    assert_eq!(sk.channel_wakeup_ns, times(pk.channel_wakeup_ns));
+    // The share, the waker's costs and the device are left alone.
+    assert_eq!(sk.share, pk.share);
+    assert_eq!(s.iothread.wakeup_cpu_ns, p.iothread.wakeup_cpu_ns);
+    assert_eq!(s.guest.kick_cpu_ns, p.guest.kick_cpu_ns);
+    assert_eq!(s.device, p.device);
+    // Factor 1 is the preset itself, to the byte of its runs.
+    let (w, off) = (workload(1, 1), Params::defaults(PolicyKind::Off));
+    assert_eq!(
+        csv_bytes(&run(&p.wakeups_scaled(1.0), &w, &off)),
+        csv_bytes(&run(&p, &w, &off))
+    );
+    // Slower wake-ups lie on `off`'s path: fewer IOPS.
+    assert!(run(&s, &w, &off).iops < run(&p, &w, &off).iops);
+}

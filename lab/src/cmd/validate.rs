@@ -193,11 +193,17 @@ pub fn run(ui: &dyn Ui, c: &ValidateCmd, command: &str, stdout: &mut dyn Write) 
     let device = real::open(ui, against, &c.real, largest_bs)?;
     let spread = crate::validate::spread_line(&preset);
     let sim = SimBackend { preset };
-    let v = guarded(DEVICE_STOPPED, || {
+    let mut v = guarded(DEVICE_STOPPED, || {
         Ok(validate_diffs(device.as_ref(), &sim, &spec, &|p| {
             ui.progress(p)
         })?)
     })?;
+    // How steep the model is where it was checked: the baseline again
+    // with the calibrated wake-ups drifted (simulated only, seconds).
+    let steep = crate::validate::steepness(&sim.preset, &spec, &v.baseline, &|| {})?;
+    for (a, s) in v.baseline.iter_mut().zip(steep) {
+        a.steepness = Some(s);
+    }
     // Read as bounded as any input; an embedded preset has no file.
     let preset_text = read_text("--preset", Path::new(&c.preset), InputKind::Small).ok();
     let src = ReportSource {

@@ -465,6 +465,7 @@ mod tests {
                 reference: test_row(),
                 model: test_row(),
                 reference_iops: Vec::new(),
+                steepness: None,
             }],
         };
         let mut out = Vec::new();

@@ -14,7 +14,7 @@ use crate::stats::{PairedDiff, PAIRED_CI_METHOD};
 use crate::validate::{
     Agreement, DiffPoint, DiffSpec, DiffValidation, Prediction, Tally, TrustFailure,
     CPU_DIFF_TOLERANCE_POINTS, CPU_TOLERANCE_POINTS, DIFF_TOLERANCE_POINTS, IOPS_TOLERANCE_PCT,
-    PAIRS_AGREE_TARGET_PCT,
+    PAIRS_AGREE_TARGET_PCT, WAKEUP_DRIFT,
 };
 
 /// A policy as its name and parameters.
@@ -149,6 +149,7 @@ pub fn write_validation_table<W: Write + ?Sized>(
         t.absolute_ok, t.points
     )?;
     write_two_states(out, v)?;
+    write_steep(out, v)?;
     writeln!(out)?;
     write_diff_header(out, preset, spec, reference)?;
     for d in &v.diffs {
@@ -194,6 +195,11 @@ fn failure_text(f: &TrustFailure) -> String {
         TrustFailure::CpuChanges { ok, pairs } => {
             format!("CPU changes agree on {ok} of {pairs} pairs (target {PAIRS_AGREE_TARGET_PCT}%)")
         }
+        TrustFailure::Steep { steep, points } => format!(
+            "the model is steep at {steep} of {points} points (its baseline moves past a target \
+             when the calibrated wake-ups are taken {:.0}% shorter or longer)",
+            100.0 * WAKEUP_DRIFT
+        ),
     }
 }
 
@@ -353,6 +359,28 @@ fn write_two_states<W: Write + ?Sized>(out: &mut W, v: &DiffValidation) -> io::R
     Ok(())
 }
 
+/// A note for each point where the model is steep.
+fn write_steep<W: Write + ?Sized>(out: &mut W, v: &DiffValidation) -> io::Result<()> {
+    for a in v.baseline.iter().filter(|a| a.steep()) {
+        let Some(s) = a.steepness else { continue };
+        let d = &a.reference;
+        writeln!(
+            out,
+            "note: at {} the model is steep: with the calibrated wake-ups {:.0}% shorter or longer \
+             its baseline runs {:.0}-{:.0} IOPS at {:.1}-{:.1}% CPU, past a target; what it \
+             predicts there holds for the hour of the calibration (recalibrate and validate again \
+             before relying on it)",
+            point_text(&d.rw, d.bs, d.numjobs, d.iodepth, d.iothreads),
+            100.0 * WAKEUP_DRIFT,
+            s.iops.0,
+            s.iops.1,
+            s.cpu.0,
+            s.cpu.1
+        )?;
+    }
+    Ok(())
+}
+
 /// What a validation report says it came from.
 pub struct ReportSource<'a> {
     /// The command line as given.
@@ -419,6 +447,7 @@ fn write_checks_table<W: Write + ?Sized>(out: &mut W, t: &Tally) -> io::Result<(
         cpu_ok,
         points,
         absolute_ok,
+        steep,
     } = t;
     writeln!(out, "| check | result | target |")?;
     writeln!(out, "|---|---|---|")?;
@@ -438,7 +467,17 @@ fn write_checks_table<W: Write + ?Sized>(out: &mut W, t: &Tally) -> io::Result<(
         out,
         "| baseline within {IOPS_TOLERANCE_PCT}% IOPS and {CPU_TOLERANCE_POINTS} CPU points | \
          {absolute_ok} of {points} | all |"
-    )
+    )?;
+    match steep {
+        Some(steep) => writeln!(
+            out,
+            "| baseline steady with the calibrated wake-ups {:.0}% shorter or longer | {} of \
+             {points} | all |",
+            100.0 * WAKEUP_DRIFT,
+            points - steep
+        ),
+        None => Ok(()),
+    }
 }
 
 /// Every (policy, point) pair that misses a check, with what it missed.
@@ -521,17 +560,21 @@ mod tests {
             cpu_ok: 14,
             points: 4,
             absolute_ok: 0,
+            steep: Some(1),
         };
         assert_eq!(
             trust_line(&t),
             "verdict: this host's model cannot be trusted: the baseline misses 15% IOPS or 10 CPU \
              points at 4 of 4 points; the predicted change has the wrong sign at 2 of 5 pairs \
-             where both signs are resolved; IOPS changes agree on 11 of 16 pairs (target 80%)"
+             where both signs are resolved; IOPS changes agree on 11 of 16 pairs (target 80%); \
+             the model is steep at 1 of 4 points (its baseline moves past a target when the \
+             calibrated wake-ups are taken 10% shorter or longer)"
         );
         let ok = Tally {
             iops_ok: 13,
             sign_ok: 5,
             absolute_ok: 4,
+            steep: Some(0),
             ..t
         };
         assert!(
@@ -547,6 +590,7 @@ mod tests {
             reference: crate::test_row(),
             model: crate::test_row(),
             reference_iops: iops,
+            steepness: None,
         };
         let v = DiffValidation {
             diffs: Vec::new(),

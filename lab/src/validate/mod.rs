@@ -16,9 +16,11 @@ use crate::stats::{mean, mean_row, pct_diff, PairedDiff};
 
 pub mod explain;
 mod scheduler;
+mod steep;
 mod trust;
 use crate::{LabError, Progress};
 pub use scheduler::{scheduler_changes, scheduler_note};
+pub use steep::{steepness, Steepness, WAKEUP_DRIFT};
 pub use trust::{
     diff_agrees, Prediction, Tally, TrustFailure, CPU_DIFF_TOLERANCE_POINTS, CPU_TOLERANCE_POINTS,
     DIFF_TOLERANCE_POINTS, IOPS_TOLERANCE_PCT, PAIRS_AGREE_TARGET_PCT,
@@ -44,6 +46,9 @@ pub struct Agreement {
     pub model: RunRow,
     /// The reference's IOPS in each of its runs, in order.
     pub reference_iops: Vec<f64>,
+    /// The model's baseline with the calibrated wake-ups drifted
+    /// ([`steepness`]), where it was run.
+    pub steepness: Option<Steepness>,
 }
 
 impl Agreement {
@@ -66,6 +71,11 @@ impl Agreement {
     /// job together or apart), and the mean, between them, is neither.
     pub fn two_states(&self) -> Option<((f64, f64), (f64, f64))> {
         pollwise_stats::two_groups(&self.reference_iops, IOPS_TOLERANCE_PCT)
+    }
+    /// The model moves past a target at this point when the calibrated
+    /// wake-ups drift ([`Steepness::steep`]).
+    pub fn steep(&self) -> bool {
+        self.steepness.is_some_and(|s| s.steep(self.model.iops))
     }
 }
 
@@ -125,6 +135,7 @@ pub fn validate(
                 reference: mean_row(r)?,
                 model: mean_row(m)?,
                 reference_iops: r.iter().map(|row| row.iops).collect(),
+                steepness: None,
             })
         })
         .collect())
@@ -244,6 +255,11 @@ impl DiffValidation {
                 .iter()
                 .filter(|r| r.iops_ok() && r.cpu_ok())
                 .count(),
+            steep: self
+                .baseline
+                .iter()
+                .all(|r| r.steepness.is_some())
+                .then(|| self.baseline.iter().filter(|r| r.steep()).count()),
         }
     }
 }
@@ -382,6 +398,7 @@ fn pair(spec: &DiffSpec, modelled: &[RunRow], measured: &[Vec<Vec<RunRow>>]) -> 
                 reference: mean_row(&measured[wi][0])?,
                 model: mean_row(&modelled[wi * k * per..(wi * k + 1) * per])?,
                 reference_iops: measured[wi][0].iter().map(|row| row.iops).collect(),
+                steepness: None,
             })
         })
         .collect();
@@ -539,6 +556,7 @@ mod tests {
                 ..crate::test_row()
             },
             reference_iops: vec![200.0; 4],
+            steepness: None,
         };
         assert_eq!(a.iops_err_pct(), -25.0);
         assert_eq!(a.cpu_err_points(), 15.0);

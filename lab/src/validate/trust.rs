@@ -76,6 +76,10 @@ pub struct Tally {
     pub points: usize,
     /// Baseline points within both absolute targets.
     pub absolute_ok: usize,
+    /// Baseline points where the model moves past a target when the
+    /// calibrated wake-ups drift (`steep::Steepness`); `None` where that
+    /// was not run.
+    pub steep: Option<usize>,
 }
 
 /// Share of (policy, point) pairs whose change must agree for the model to
@@ -94,6 +98,10 @@ pub enum TrustFailure {
     IopsChanges { ok: usize, pairs: usize },
     /// CPU changes agree on fewer than [`PAIRS_AGREE_TARGET_PCT`].
     CpuChanges { ok: usize, pairs: usize },
+    /// The model's baseline moves past a target at `steep` of `points`
+    /// when the calibrated wake-ups drift by `steep::WAKEUP_DRIFT`: what
+    /// it predicts there holds for the hour of its calibration only.
+    Steep { steep: usize, points: usize },
     /// Nothing to judge: no point, or no pair.
     Empty,
 }
@@ -131,6 +139,12 @@ impl Tally {
             failed.push(TrustFailure::CpuChanges {
                 ok: self.cpu_ok,
                 pairs: self.pairs,
+            });
+        }
+        if let Some(steep @ 1..) = self.steep {
+            failed.push(TrustFailure::Steep {
+                steep,
+                points: self.points,
             });
         }
         failed
@@ -215,8 +229,23 @@ mod tests {
             cpu_ok: 8,
             points: 4,
             absolute_ok: 4,
+            steep: Some(0),
         };
         assert_eq!(all.failures(), []);
+        // Steep last, and only where it was checked.
+        let steep = Tally {
+            steep: Some(1),
+            ..all
+        };
+        assert_eq!(
+            steep.failures(),
+            [TrustFailure::Steep {
+                steep: 1,
+                points: 4
+            }]
+        );
+        let unchecked = Tally { steep: None, ..all };
+        assert_eq!(unchecked.failures(), []);
         let t = Tally {
             iops_ok: 7,
             sign_ok: 3,
@@ -242,6 +271,7 @@ mod tests {
             cpu_ok: 0,
             points: 0,
             absolute_ok: 0,
+            steep: None,
         };
         assert_eq!(empty.failures(), [TrustFailure::Empty]);
     }
