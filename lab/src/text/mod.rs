@@ -8,6 +8,7 @@ pub mod mail;
 mod report;
 mod study;
 mod validate;
+mod validate_notes;
 
 pub use crate::escape::{escaped, shell_line, shell_word};
 pub use compare::{paired_compare_table, write_compare_table, TableContext};

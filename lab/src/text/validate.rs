@@ -17,6 +17,8 @@ use crate::validate::{
     PAIRS_AGREE_TARGET_PCT, WAKEUP_DRIFT,
 };
 
+use super::validate_notes::{write_steep, write_two_states};
+
 /// A policy as its name and parameters.
 pub fn policy_label(p: &Params) -> String {
     if p.kind().specs().is_empty() {
@@ -117,7 +119,7 @@ fn mark(ok: bool) -> &'static str {
 }
 
 /// A point as the tables name it: `randread 4k j=1 qd=8 iot=1`.
-fn point_text(rw: &str, bs: u64, numjobs: u32, iodepth: u32, iothreads: u32) -> String {
+pub(super) fn point_text(rw: &str, bs: u64, numjobs: u32, iodepth: u32, iothreads: u32) -> String {
     format!(
         "{rw} {} j={numjobs} qd={iodepth} iot={iothreads}",
         bs_text(bs)
@@ -334,48 +336,6 @@ fn write_absolute_table<W: Write + ?Sized>(
             s.iothread_cpu_pct,
             a.cpu_err_points(),
             mark(a.cpu_ok())
-        )?;
-    }
-    Ok(())
-}
-
-/// A note for each point whose reference runs fell into two states.
-fn write_two_states<W: Write + ?Sized>(out: &mut W, v: &DiffValidation) -> io::Result<()> {
-    for a in &v.baseline {
-        let Some(((lo_a, lo_b), (hi_a, hi_b))) = a.two_states() else {
-            continue;
-        };
-        let d = &a.reference;
-        writeln!(
-            out,
-            "note: at {} the {} runs of the baseline fell into two groups, {lo_a:.0}-{lo_b:.0} and \
-             {hi_a:.0}-{hi_b:.0} IOPS, further apart than the IOPS target: the host ran it in two \
-             states (where woken threads ran: `--explain`'s placement rows show them), and the \
-             mean compared above is neither",
-            point_text(&d.rw, d.bs, d.numjobs, d.iodepth, d.iothreads),
-            a.reference_iops.len()
-        )?;
-    }
-    Ok(())
-}
-
-/// A note for each point where the model is steep.
-fn write_steep<W: Write + ?Sized>(out: &mut W, v: &DiffValidation) -> io::Result<()> {
-    for a in v.baseline.iter().filter(|a| a.steep()) {
-        let Some(s) = a.steepness else { continue };
-        let d = &a.reference;
-        writeln!(
-            out,
-            "note: at {} the model is steep: with the calibrated wake-ups {:.0}% shorter or longer \
-             its baseline runs {:.0}-{:.0} IOPS at {:.1}-{:.1}% CPU, past a target; what it \
-             predicts there holds for the hour of the calibration (recalibrate and validate again \
-             before relying on it)",
-            point_text(&d.rw, d.bs, d.numjobs, d.iodepth, d.iothreads),
-            100.0 * WAKEUP_DRIFT,
-            s.iops.0,
-            s.iops.1,
-            s.cpu.0,
-            s.cpu.1
         )?;
     }
     Ok(())
