@@ -6,7 +6,6 @@ use std::io::{self, Write};
 
 use pollwise_core::{Params, Workload};
 
-use super::bs_text;
 pub use crate::formats::output::{
     VALIDATION_CSV_COLUMNS, VALIDATION_REPORT_TITLE, VALIDATION_TABLE_START,
 };
@@ -17,7 +16,7 @@ use crate::validate::{
     PAIRS_AGREE_TARGET_PCT, WAKEUP_DRIFT,
 };
 
-use super::validate_notes::{write_steep, write_two_states};
+use super::validate_notes::{point_text, write_steep, write_two_states};
 
 /// A policy as its name and parameters.
 pub fn policy_label(p: &Params) -> String {
@@ -116,14 +115,6 @@ fn mark(ok: bool) -> &'static str {
     } else {
         "MISS"
     }
-}
-
-/// A point as the tables name it: `randread 4k j=1 qd=8 iot=1`.
-pub(super) fn point_text(rw: &str, bs: u64, numjobs: u32, iodepth: u32, iothreads: u32) -> String {
-    format!(
-        "{rw} {} j={numjobs} qd={iodepth} iot={iothreads}",
-        bs_text(bs)
-    )
 }
 
 fn workload_text(w: &Workload) -> String {

@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use super::validate::point_text;
+use super::bs_text;
 use crate::validate::{DiffValidation, WAKEUP_DRIFT};
 
 /// A note for each point whose reference runs fell into two states.
@@ -49,4 +49,12 @@ pub(super) fn write_steep<W: Write + ?Sized>(out: &mut W, v: &DiffValidation) ->
         )?;
     }
     Ok(())
+}
+
+/// A point as the tables name it: `randread 4k j=1 qd=8 iot=1`.
+pub(super) fn point_text(rw: &str, bs: u64, numjobs: u32, iodepth: u32, iothreads: u32) -> String {
+    format!(
+        "{rw} {} j={numjobs} qd={iodepth} iot={iothreads}",
+        bs_text(bs)
+    )
 }
