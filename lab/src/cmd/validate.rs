@@ -200,7 +200,7 @@ pub fn run(ui: &dyn Ui, c: &ValidateCmd, command: &str, stdout: &mut dyn Write) 
     })?;
     // How steep the model is where it was checked: the baseline again
     // with the calibrated wake-ups drifted (simulated only, seconds).
-    let steep = crate::validate::steepness(&sim.preset, &spec, &v.baseline, &|| {})?;
+    let steep = crate::validate::steepness(&sim.preset, &spec, &v.baseline)?;
     for (a, s) in v.baseline.iter_mut().zip(steep) {
         a.steepness = Some(s);
     }

@@ -10,7 +10,7 @@
 
 use pollwise_sim::Preset;
 
-use super::{point, Agreement, DiffSpec, CPU_TOLERANCE_POINTS, IOPS_TOLERANCE_PCT};
+use super::{model_points, Agreement, DiffSpec, CPU_TOLERANCE_POINTS, IOPS_TOLERANCE_PCT};
 use crate::backend::{Backend, SimBackend};
 use crate::stats::mean_row;
 use crate::LabError;
@@ -45,21 +45,15 @@ pub fn steepness(
     preset: &Preset,
     spec: &DiffSpec,
     nominal: &[Agreement],
-    done: &(dyn Fn() + Sync),
 ) -> Result<Vec<Steepness>, LabError> {
     let per = spec.repeats as usize;
-    let mut points = Vec::with_capacity(spec.workloads.len() * per);
-    for w in &spec.workloads {
-        for rep in 0..per {
-            points.push(point(spec, w, &spec.baseline, rep)?);
-        }
-    }
+    let points = model_points(spec, &[&spec.baseline])?;
     let mut drifted = Vec::new();
     for factor in [1.0 - WAKEUP_DRIFT, 1.0 + WAKEUP_DRIFT] {
         let sim = SimBackend {
             preset: preset.wakeups_scaled(factor),
         };
-        let rows = sim.run_all(&points, done)?;
+        let rows = sim.run_all(&points, &|| {})?;
         drifted.push(
             rows.chunks(per)
                 .map(|r| mean_row(r).map(|m| (m.iops, m.iothread_cpu_pct)))
@@ -97,16 +91,11 @@ mod tests {
         let sim = SimBackend {
             preset: preset.clone(),
         };
-        spec.workloads
-            .iter()
-            .map(|w| {
-                let rows: Vec<_> = (0..spec.repeats as usize)
-                    .map(|rep| {
-                        sim.run(&point(spec, w, &spec.baseline, rep).unwrap())
-                            .unwrap()
-                    })
-                    .collect();
-                let m = mean_row(&rows).unwrap();
+        let points = model_points(spec, &[&spec.baseline]).unwrap();
+        let rows = sim.run_all(&points, &|| {}).unwrap();
+        rows.chunks(spec.repeats as usize)
+            .map(|r| {
+                let m = mean_row(r).unwrap();
                 Agreement {
                     reference: m.clone(),
                     model: m,
@@ -142,14 +131,14 @@ mod tests {
         // `off` sleeps for every event, so its IOPS move with the wake-up.
         let off = spec(Params::defaults(PolicyKind::Off));
         let n = nominal(&preset, &off);
-        let s = steepness(&preset, &off, &n, &|| {}).unwrap();
+        let s = steepness(&preset, &off, &n).unwrap();
         let (lo, hi) = s[0].iops;
         assert!(lo < n[0].model.iops && n[0].model.iops < hi, "{s:?} {n:?}");
         // A window longer than any wait never sleeps: nothing moves.
         let poll =
             spec(Params::from_pairs(PolicyKind::Fixed, [("poll-max-ns", "1000000000")]).unwrap());
         let n = nominal(&preset, &poll);
-        let s = steepness(&preset, &poll, &n, &|| {}).unwrap();
+        let s = steepness(&preset, &poll, &n).unwrap();
         assert_eq!(s[0].iops, (n[0].model.iops, n[0].model.iops), "{s:?}");
         assert!(!s[0].steep(n[0].model.iops));
     }
