@@ -4,14 +4,15 @@
 
 use std::hint::black_box;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use pollwise_core::{Params, PolicyKind};
 use pollwise_sim::{simulate_counted, Preset};
+use pollwise_stats::{Interval, Verdict};
 
 use super::compare::{sim_points, CompareCmd};
 use super::workload::WorkloadFlags;
-use super::{Result, Ui};
+use super::{CmdError, Result, Ui};
 use crate::bench::{
     allocations, heap_loop, interleaved, median_speeds, ratios, simpy_ios_per_s, timed,
     RatioEstimate,
@@ -153,4 +154,154 @@ fn simpy_ratio(ui: &dyn Ui, repeat: u32, out: &mut dyn Write) -> Result<()> {
         RatioEstimate::of(&ratios(&speeds)).to_string()
     )?;
     Ok(())
+}
+
+/// What `bench --against` times on both builds: the default compare, and
+/// the run the SimPy ratio uses, both printing CSV (the numbers, whose
+/// bytes should not change, without the tables' layout, which may).
+const AGAINST: [(&str, &[&str]); 2] = [
+    ("default compare", &["compare", "--format", "csv"]),
+    (
+        "SimPy's workload",
+        &[
+            "sim",
+            "--preset",
+            "optane-p4800x",
+            "--policy",
+            "qemu",
+            "--rw",
+            "randread",
+            "--bs",
+            "8k",
+            "--numjobs",
+            "4",
+            "--iodepth",
+            "8",
+            "--iothreads",
+            "1",
+            "--duration-ms",
+            "2000",
+            "--format",
+            "csv",
+        ],
+    ),
+];
+
+/// The smallest speed-up in percent a verdict counts (criterion's noise
+/// threshold): smaller changes are "no resolvable difference".
+const NOISE_PCT: f64 = 2.0;
+
+/// Times this build against `other` (another build of pollwise, an earlier
+/// revision's for a before/after): each of [`AGAINST`]'s commands run by
+/// both as child processes without the run cache, in `repeat` interleaved
+/// rounds after one warm-up each; per command the medians, this build's
+/// speed-up (other's time / this one's) with its interval and a verdict,
+/// and whether the two printed the same bytes.
+pub fn against(repeat: u32, other: &Path, out: &mut dyn Write) -> Result<()> {
+    if !other.is_file() {
+        return Err(CmdError::Msg(format!(
+            "--against {}: no such file; give the path of another build of pollwise \
+             (for example an earlier revision's target/release/pollwise)",
+            other.display()
+        )));
+    }
+    let this = std::env::current_exe()
+        .map_err(|e| CmdError::Msg(format!("cannot find this binary to run it: {e}")))?;
+    writeln!(
+        out,
+        "this build {} against {}: each command run by both as a child process with \
+         POLLWISE_NO_CACHE=1, {repeat} interleaved rounds after one warm-up each",
+        this.display(),
+        other.display()
+    )?;
+    for (name, args) in AGAINST {
+        let (mut a, mut b) = (Side::new(&this), Side::new(other));
+        let rounds = interleaved(repeat, || a.speed(args), || b.speed(args));
+        if let Some(e) = a.error.or(b.error) {
+            return Err(CmdError::Msg(format!("{name}: {e}")));
+        }
+        let (ours, theirs) = median_speeds(&rounds);
+        let speedup = RatioEstimate::of(&ratios(&rounds));
+        let verdict = speedup.ci.map_or("one round: no verdict", |ci| {
+            let pct = Interval {
+                lo: (ci.lo - 1.0) * 100.0,
+                hi: (ci.hi - 1.0) * 100.0,
+            };
+            match Verdict::of(pct, NOISE_PCT, true) {
+                Verdict::Improvement => "faster",
+                Verdict::Regression => "slower",
+                Verdict::NoResolvableDifference => "no resolvable difference",
+            }
+        });
+        let same = match (&a.output, &b.output) {
+            (Some(a), Some(b)) if a == b => "the same output".to_string(),
+            (Some(a), Some(b)) => format!("outputs differ ({} and {} bytes)", a.len(), b.len()),
+            _ => "no output".to_string(),
+        };
+        writeln!(
+            out,
+            "{name:<18} this {:.3} s, other {:.3} s (medians); speed-up {speedup}: {verdict} \
+             (bar {NOISE_PCT}%); {same}",
+            1.0 / ours,
+            1.0 / theirs
+        )?;
+    }
+    Ok(())
+}
+
+/// One build's side of [`against`]: its first output and its first error.
+struct Side<'a> {
+    bin: &'a Path,
+    output: Option<Vec<u8>>,
+    error: Option<String>,
+}
+
+impl<'a> Side<'a> {
+    fn new(bin: &'a Path) -> Side<'a> {
+        Side {
+            bin,
+            output: None,
+            error: None,
+        }
+    }
+
+    /// Runs `args` once: 1 / its wall time, NaN if it failed.
+    fn speed(&mut self, args: &[&str]) -> f64 {
+        match run_child(self.bin, args) {
+            Ok((secs, stdout)) => {
+                self.output.get_or_insert(stdout);
+                1.0 / secs
+            }
+            Err(e) => {
+                self.error.get_or_insert(e);
+                f64::NAN
+            }
+        }
+    }
+}
+
+/// Runs `bin args` without the run cache; its wall time in seconds and its
+/// standard output, or what went wrong.
+fn run_child(bin: &Path, args: &[&str]) -> std::result::Result<(f64, Vec<u8>), String> {
+    let (secs, output) = timed(|| {
+        std::process::Command::new(bin)
+            .args(args)
+            .env("POLLWISE_NO_CACHE", "1")
+            .stdin(std::process::Stdio::null())
+            .output()
+    });
+    let output = output.map_err(|e| format!("cannot run {}: {e}", bin.display()))?;
+    if !output.status.success() {
+        return Err(format!(
+            "`{} {}` failed ({}): {}",
+            bin.display(),
+            args.join(" "),
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+                .lines()
+                .last()
+                .unwrap_or("")
+        ));
+    }
+    Ok((secs, output.stdout))
 }
