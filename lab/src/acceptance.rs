@@ -36,6 +36,9 @@ pub enum RowOutcome {
     Exceeds,
     /// The interval straddles `-bar`: more repeats are needed.
     Unclear,
+    /// The baseline completed no request in some repeat's measured
+    /// interval, so the change is undefined: a longer run is needed.
+    NoIo,
 }
 
 impl RowOutcome {
@@ -44,6 +47,7 @@ impl RowOutcome {
             RowOutcome::Within => "ok",
             RowOutcome::Exceeds => "LOSS",
             RowOutcome::Unclear => "unclear",
+            RowOutcome::NoIo => "no I/O",
         }
     }
 }
@@ -121,10 +125,27 @@ impl Acceptance {
                 "{} of {n} rows lose more than {bar}% IOPS",
                 self.count(RowOutcome::Exceeds)
             ),
-            Overall::Inconclusive => format!(
-                "{} of {n} rows may lose more than {bar}% IOPS (their interval straddles -{bar}%)",
-                self.count(RowOutcome::Unclear)
-            ),
+            Overall::Inconclusive => {
+                let (unclear, idle) = (
+                    self.count(RowOutcome::Unclear),
+                    self.count(RowOutcome::NoIo),
+                );
+                let mut why = Vec::new();
+                if unclear > 0 {
+                    why.push(format!(
+                        "{unclear} of {n} rows may lose more than {bar}% IOPS (their interval \
+                         straddles -{bar}%)"
+                    ));
+                }
+                if idle > 0 {
+                    why.push(format!(
+                        "{idle} of {n} rows completed no request in the baseline's measured \
+                         interval, so their change is undefined (a longer --duration-ms gives \
+                         numbers)"
+                    ));
+                }
+                why.join("; ")
+            }
         };
         let cpu = match self.count_more_cpu() {
             0 => String::new(),
@@ -150,6 +171,7 @@ pub fn judge_point(p: &ComparedPoint, bar_pct: f64) -> RowAcceptance {
     let diff = p.iops_diff_pct();
     let ci = p.iops_diff_ci();
     let outcome = match ci {
+        _ if p.baseline.iter().any(|r| r.iops <= 0.0) => RowOutcome::NoIo,
         Some(ci) if ci.lo >= -bar_pct => RowOutcome::Within,
         Some(ci) if ci.hi < -bar_pct => RowOutcome::Exceeds,
         Some(_) => RowOutcome::Unclear,
@@ -173,7 +195,10 @@ pub fn judge(points: &[ComparedPoint], bar_pct: f64) -> Acceptance {
     let rows: Vec<RowAcceptance> = points.iter().map(|p| judge_point(p, bar_pct)).collect();
     let overall = if rows.iter().any(|r| r.outcome == RowOutcome::Exceeds) {
         Overall::Reject
-    } else if rows.iter().any(|r| r.outcome == RowOutcome::Unclear) {
+    } else if rows
+        .iter()
+        .any(|r| matches!(r.outcome, RowOutcome::Unclear | RowOutcome::NoIo))
+    {
         Overall::Inconclusive
     } else {
         Overall::Accept
@@ -268,6 +293,32 @@ mod tests {
             judge(&[point(&[100.0], &[94.0])], 7.0).overall,
             Overall::Accept
         );
+    }
+
+    #[test]
+    fn a_row_whose_baseline_completed_nothing_has_no_verdict_of_its_own() {
+        // Both sides idle: +0.00% would read as "no loss".
+        let a = judge(&[point(&[0.0], &[0.0]), point(&[100.0], &[99.0])], 5.0);
+        assert_eq!(a.rows[0].outcome, RowOutcome::NoIo);
+        assert_eq!(a.rows[0].label(), "no I/O");
+        assert_eq!(a.rows[1].outcome, RowOutcome::Within);
+        assert_eq!(a.overall, Overall::Inconclusive);
+        let s = a.sentence();
+        assert!(
+            s.starts_with("verdict: INCONCLUSIVE")
+                && s.contains("1 of 2 rows completed no request"),
+            "{s}"
+        );
+        assert!(!s.contains("may lose"), "{s}");
+        // One idle repeat of three is enough to leave the change undefined.
+        let a = judge(&[point(&[100.0, 0.0, 100.0], &[99.0, 98.0, 99.0])], 5.0);
+        assert_eq!(a.rows[0].outcome, RowOutcome::NoIo);
+        // A loss elsewhere still rejects.
+        let a = judge(&[point(&[0.0], &[0.0]), point(&[100.0], &[90.0])], 5.0);
+        assert_eq!(a.overall, Overall::Reject);
+        // A candidate that completed nothing lost everything.
+        let a = judge(&[point(&[100.0], &[0.0])], 5.0);
+        assert_eq!(a.rows[0].outcome, RowOutcome::Exceeds);
     }
 
     #[test]

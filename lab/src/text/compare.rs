@@ -115,7 +115,7 @@ pub fn write_compare_table<W: Write>(
         write_row(&mut out, p, v, ctx.predicted(p))?;
     }
     writeln!(out)?;
-    write_legend(&mut out, ctx.accept_iops_loss_pct)?;
+    write_legend(&mut out, &verdict)?;
     if let Some(line) = prediction_legend(rows, ctx) {
         writeln!(out, "{line}")?;
     }
@@ -149,15 +149,15 @@ fn verdict_basis(
     rows: &[ComparedPoint],
     ctx: &TableContext,
 ) -> Option<String> {
-    let deciding = match verdict.overall {
-        Overall::Reject => Some(RowOutcome::Exceeds),
-        Overall::Inconclusive => Some(RowOutcome::Unclear),
-        Overall::Accept => None,
+    let deciding = |o: RowOutcome| match verdict.overall {
+        Overall::Reject => o == RowOutcome::Exceeds,
+        Overall::Inconclusive => matches!(o, RowOutcome::Unclear | RowOutcome::NoIo),
+        Overall::Accept => true,
     };
     let decide: Vec<&ComparedPoint> = rows
         .iter()
         .zip(&verdict.rows)
-        .filter(|(_, v)| deciding.is_none_or(|d| v.outcome == d))
+        .filter(|(_, v)| deciding(v.outcome))
         .map(|(p, _)| p)
         .collect();
     let predicted = decide.iter().filter(|p| ctx.predicted(p)).count();
@@ -260,7 +260,7 @@ fn write_row<W: Write>(
 }
 
 /// What the columns and the row verdicts mean.
-fn write_legend<W: Write>(out: &mut W, bar: f64) -> io::Result<()> {
+fn write_legend<W: Write>(out: &mut W, verdict: &Acceptance) -> io::Result<()> {
     writeln!(
         out,
         "rel%: relative change, 100 x (candidate - baseline) / baseline, of the means over seeds; \
@@ -278,7 +278,7 @@ fn write_legend<W: Write>(out: &mut W, bar: f64) -> io::Result<()> {
          in cores (a policy that buys IOPS with CPU shows as a lower value). Latency: completion \
          latency percentiles, mean over seeds."
     )?;
-    writeln!(out, "{}", row_legend(bar))
+    writeln!(out, "{}", row_legend(verdict))
 }
 
 /// The worst row and the mean changes over all rows.
@@ -305,11 +305,19 @@ fn write_summary<W: Write>(out: &mut W, rows: &[ComparedPoint]) -> io::Result<()
 }
 
 /// What a row's verdict means: the same words under every compare table.
-fn row_legend(bar: f64) -> String {
+/// `no I/O` is explained only where a row has it.
+fn row_legend(verdict: &Acceptance) -> String {
+    let bar = verdict.bar_pct;
+    let idle = if verdict.count(RowOutcome::NoIo) > 0 {
+        " no I/O = the baseline completed no request in a measured interval, so the change is \
+         undefined."
+    } else {
+        ""
+    };
     format!(
         "verdict per row: ok = IOPS loss within {bar}%, LOSS = beyond it, unclear = its 95% \
          bootstrap interval [lo, hi] of the change straddles -{bar}%; +cpu = IOThread CPU rose \
-         (its interval wholly above 0 points) without an IOPS gain."
+         (its interval wholly above 0 points) without an IOPS gain.{idle}"
     )
 }
 
@@ -385,7 +393,7 @@ pub fn paired_compare_table<W: Write>(
             v.label()
         )?;
     }
-    writeln!(out, "{}", row_legend(accept_iops_loss_pct))?;
+    writeln!(out, "{}", row_legend(&verdict))?;
     writeln!(
         out,
         "iops/core: IOPS per IOThread core, IOPS over the IOThreads' CPU in cores (baseline, \

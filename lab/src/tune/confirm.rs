@@ -189,6 +189,8 @@ pub fn pairs_needed(points: &[ComparedPoint], a: &Acceptance, bar_pct: f64) -> u
     points
         .iter()
         .zip(&a.rows)
+        // More pairs resolve an interval, not a row with no I/O.
+        .filter(|(_, r)| r.outcome != RowOutcome::NoIo)
         .filter(|(_, r)| r.outcome != RowOutcome::Within || r.ci.is_none())
         .map(|(p, _)| {
             let margin = (p.iops_paired().median + bar_pct).abs().max(bar_pct / 4.0);
