@@ -369,7 +369,9 @@ fn run_sets_are_bounded_before_they_are_allocated() {
         assert_clean_error(&o, &["at most"]);
     }
     assert!(!rep.exists(), "created its output before refusing");
-    let many = vec!["1"; 4000].join(",");
+    // Every value in range and none twice: 1024 x 1024 x 64 points.
+    let upto = |n: u32| (1..=n).map(|v| v.to_string()).collect::<Vec<_>>().join(",");
+    let (many, threads) = (upto(1024), upto(64));
     let o = within(
         QUICK,
         &[
@@ -379,13 +381,13 @@ fn run_sets_are_bounded_before_they_are_allocated() {
             "--iodepth",
             &many,
             "--iothreads",
-            &many,
+            &threads,
         ],
     );
     assert_clean_error(&o, &["at most"]);
     let values: Vec<String> = (0..3000).map(|v| v.to_string()).collect();
     let axis = format!("poll-max-ns={}", values.join(","));
-    let axis2 = format!("poll-grow={}", vec!["2"; 3000].join(","));
+    let axis2 = format!("poll-grow={}", values.join(","));
     let o = within(
         QUICK,
         &[

@@ -10,7 +10,7 @@ use pollwise_sim::Preset;
 use super::policy::spec_with;
 use super::sim::load_preset;
 use super::workload::WorkloadFlags;
-use super::{repeat_of, Result, Ui};
+use super::{fail, repeat_of, Result, Ui};
 use crate::formats::merge::{sweep_id, write_sweep_csv, ShardInfo};
 use crate::formats::output::preset_input;
 use crate::{Kind, Matrix, Output, Progress, Ticker};
@@ -52,6 +52,18 @@ pub fn spec(ui: &dyn Ui, c: &SweepCmd, preset: &Preset) -> Result<SweepSpec> {
         .iter()
         .map(|p| crate::formats::parse::axis(p))
         .collect::<std::result::Result<Vec<_>, _>>()?;
+    // A second axis of the same parameter would replace the first's values.
+    if let Some((i, (name, _))) =
+        (axes.iter().enumerate()).find(|(i, (n, _))| axes[..*i].iter().any(|(m, _)| m == n))
+    {
+        let first = axes.iter().position(|(n, _)| n == name).unwrap_or(0);
+        return fail(format!(
+            "--param {name} is given twice (axes {} and {}): give one --param {name}=V1,V2,... \
+             with every value",
+            first + 1,
+            i + 1
+        ));
+    }
     let workloads = if c.matrix {
         let m = c.workload.matrix(ui, Matrix::of_preset(&preset.matrix))?;
         m.workloads(&pollwise_sim::LIMITS)?

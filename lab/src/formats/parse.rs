@@ -46,26 +46,39 @@ pub fn count(text: &str) -> Result<u32, String> {
 }
 
 /// Parses a comma-separated list of values of the flag `--flag`.
-pub fn list<T, E: std::fmt::Display>(
+pub fn list<T: PartialEq, E: std::fmt::Display>(
     flag: &str,
     text: &str,
     parse: impl Fn(&str) -> Result<T, E>,
 ) -> Result<Vec<T>, LabError> {
-    let items: Vec<T> = text
+    let texts: Vec<&str> = text
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
+        .collect();
+    let items: Vec<T> = texts
+        .iter()
         .map(|s| parse(s).map_err(|e| input(format!("--{flag}: {e}"))))
         .collect::<Result<_, _>>()?;
     if items.is_empty() {
         return Err(input(format!("--{flag} needs at least one value")));
+    }
+    // A value twice would run (and count) the same rows twice.
+    for (i, item) in items.iter().enumerate() {
+        if let Some(j) = items[..i].iter().position(|x| x == item) {
+            return Err(input(format!(
+                "--{flag} lists the same value twice ('{}' and '{}'): give each value once",
+                texts[j], texts[i]
+            )));
+        }
     }
     Ok(items)
 }
 
 /// Parses `a=1,b=2` or `a=1 b=2` into name/value pairs.
 pub fn parse_pairs(text: &str) -> Result<Vec<(&str, &str)>, LabError> {
-    text.split([',', ' '])
+    let pairs: Vec<(&str, &str)> = text
+        .split([',', ' '])
         .filter(|s| !s.is_empty())
         .map(|item| {
             item.split_once('=')
@@ -76,7 +89,16 @@ pub fn parse_pairs(text: &str) -> Result<Vec<(&str, &str)>, LabError> {
                     ))
                 })
         })
-        .collect()
+        .collect::<Result<_, _>>()?;
+    // The last of two values would win without a word.
+    for (i, (name, value)) in pairs.iter().enumerate() {
+        if let Some((_, first)) = pairs[..i].iter().find(|(n, _)| n == name) {
+            return Err(input(format!(
+                "{name} is given twice ({name}={first} and {name}={value}): give it once"
+            )));
+        }
+    }
+    Ok(pairs)
 }
 
 /// A policy given by name and `NAME=VALUE` pairs (comma-separated).
@@ -162,6 +184,17 @@ pub fn axis(text: &str) -> Result<(String, Vec<String>), LabError> {
             "--param {name} has no values: give e.g. {name}=1,2,4"
         )));
     }
+    if let Some((i, v)) = values
+        .iter()
+        .enumerate()
+        .find(|(i, v)| values[..*i].contains(v))
+    {
+        return Err(input(format!(
+            "--param {name} lists {v} twice (value {} of {}): give each value once",
+            i + 1,
+            values.len()
+        )));
+    }
     Ok((name.trim().to_string(), values))
 }
 
@@ -224,6 +257,12 @@ mod tests {
         let e = list("iodepth", "1,x", count).unwrap_err().to_string();
         assert!(e.contains("--iodepth") && e.contains("'x'"), "{e}");
         assert!(list("bs", " , ", parse_size).is_err());
+        // The same value twice, however spelled, would run its rows twice.
+        let e = list("bs", "4k,8k,4096", parse_size)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("'4k' and '4096'") && e.contains("--bs"), "{e}");
+        assert!(list("numjobs", "1, 1", count).is_err());
     }
 
     #[test]
@@ -256,6 +295,8 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("no values"));
+        let e = axis("poll-max-ns=1,2,1").unwrap_err().to_string();
+        assert!(e.contains("lists 1 twice"), "{e}");
     }
 
     #[test]
@@ -272,5 +313,13 @@ mod tests {
         );
         let e = policy_spec("policy", "nosuch").unwrap_err().to_string();
         assert!(e.contains("--policy nosuch"), "{e}");
+        // The second value would win without a word.
+        let e = policy_spec("policy", "qemu:poll-max-ns=1,poll-max-ns=2")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("poll-max-ns is given twice (poll-max-ns=1 and poll-max-ns=2)"),
+            "{e}"
+        );
     }
 }
