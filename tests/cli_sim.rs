@@ -166,7 +166,20 @@ fn sim_writes_every_iterations_wait_for_policy_ratio() {
         "--trace",
         new.to_str().unwrap(),
     ]);
-    assert_clean_error(&same, &["--trace and --waits are both"]);
+    assert_clean_error(&same, &["are the same file"]);
+    assert!(!new.exists());
+    // The same file under two spellings.
+    let dotted = new.parent().unwrap().join(".").join("new.csv");
+    let same = pollwise(&[
+        "sim",
+        "--iothreads",
+        "1",
+        "--waits",
+        new.to_str().unwrap(),
+        "--trace",
+        dotted.to_str().unwrap(),
+    ]);
+    assert_clean_error(&same, &["are the same file"]);
     assert!(!new.exists());
 }
 

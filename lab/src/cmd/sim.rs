@@ -41,20 +41,32 @@ pub struct SimCmd {
     pub force: bool,
 }
 
-/// Runs the simulation; the trace (if asked for) is written when complete.
-pub fn run(ui: &dyn Ui, c: &SimCmd) -> Result<RunRow> {
-    let preset = load_preset(&c.preset, c.latency_scale)?;
-    let preset = c.workload.apply_to_preset(preset)?;
-    let params = c.policy.params(ui)?;
-    let workload = c.workload.workload(ui, &preset)?;
-    let events = pollwise_sim::batch::run_events(&preset, &workload);
-    super::bound_work(&|l| ui.note(l), 1, events, "this run", "--duration-ms")?;
+/// Trace bytes per simulated event as `run_events` estimates them: a row
+/// of about 90 bytes per window change, which `weighted` makes at about
+/// every iteration (8k randread, one job: 4.3 MB for 200 ms, 1.12 million
+/// estimated events, 3.9 bytes each; the other policies far fewer). The
+/// estimate only refuses the hopeless run up front: a trace that outgrows
+/// it still stops before its filesystem fills (`Output::start`).
+const TRACE_BYTES_PER_EVENT: f64 = 4.0;
+
+/// The trace and the waits file, checked before the run: neither is an
+/// input or the other, and the trace fits on its disk.
+fn outputs(
+    c: &SimCmd,
+    workload: &Workload,
+    events: f64,
+) -> Result<(Option<Output>, Option<Output>)> {
     let inputs = preset_input(&c.preset);
     let trace = c
         .trace
         .as_ref()
         .map(|path| Output::prepare("--trace", path, Kind::Trace, &inputs, c.force))
         .transpose()?;
+    if let Some(t) = &trace {
+        // Checked before the run: a long run's trace can outgrow the disk.
+        let bytes = events * TRACE_BYTES_PER_EVENT;
+        t.check_room(bytes as u64, "a shorter --duration-ms writes less")?;
+    }
     let waits = match &c.waits {
         Some(_) if workload.iothreads != 1 => {
             return fail(format!(
@@ -73,13 +85,26 @@ pub fn run(ui: &dyn Ui, c: &SimCmd) -> Result<RunRow> {
         None => None,
     };
     if let (Some(t), Some(w)) = (&trace, &waits) {
-        if t.path() == w.path() {
+        if t.same_destination(w) {
             return fail(format!(
-                "--trace and --waits are both {}: give each its own file",
-                t.path().display()
+                "--trace {} and --waits {} are the same file: give each its own file",
+                t.path().display(),
+                w.path().display()
             ));
         }
     }
+    Ok((trace, waits))
+}
+
+/// Runs the simulation; the trace (if asked for) is written when complete.
+pub fn run(ui: &dyn Ui, c: &SimCmd) -> Result<RunRow> {
+    let preset = load_preset(&c.preset, c.latency_scale)?;
+    let preset = c.workload.apply_to_preset(preset)?;
+    let params = c.policy.params(ui)?;
+    let workload = c.workload.workload(ui, &preset)?;
+    let events = pollwise_sim::batch::run_events(&preset, &workload);
+    super::bound_work(&|l| ui.note(l), 1, events, "this run", "--duration-ms")?;
+    let (trace, waits) = outputs(c, &workload, events)?;
     let (row, log) = match &trace {
         None if waits.is_none() => (
             pollwise_sim::simulate(&preset, &workload, &params, c.seed)?,

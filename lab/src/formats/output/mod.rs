@@ -172,6 +172,41 @@ impl Output {
     pub fn is_stdout(&self) -> bool {
         matches!(self.dest, Dest::Stdout)
     }
+
+    /// Refuses, before any work, an output of about `bytes` that would not
+    /// fit in its filesystem's room ([`write::room`]); `what` says what to
+    /// lower. Standard output and devices are not checked.
+    pub fn check_room(&self, bytes: u64, what: &str) -> Result<(), LabError> {
+        let Dest::File { dir, .. } = &self.dest else {
+            return Ok(());
+        };
+        let room = write::room(dir);
+        if bytes <= room {
+            return Ok(());
+        }
+        Err(err(format!(
+            "{} would be about {} MiB, more than the {} MiB free on its filesystem (less a \
+             margin of 64 MiB or 1%): {what}",
+            self.shown.display(),
+            bytes >> 20,
+            room >> 20
+        )))
+    }
+
+    /// Whether `other` lands where this does, however the two were spelled
+    /// (`t.csv` and `./t.csv`, a symlink, a hard link): the second written
+    /// would replace the first.
+    pub fn same_destination(&self, other: &Output) -> bool {
+        let id = |p: &Path| fs::metadata(p).ok().map(|m| identity(&m));
+        match (&self.dest, &other.dest) {
+            (Dest::Stdout, Dest::Stdout) => true,
+            (Dest::File { path: a, .. }, Dest::File { path: b, .. }) => {
+                a == b || id(a).is_some_and(|i| Some(i) == id(b))
+            }
+            (Dest::Direct(a), Dest::Direct(b)) => id(a).is_some_and(|i| Some(i) == id(b)),
+            _ => false,
+        }
+    }
 }
 
 /// Where an existing `path` (metadata `m`) is written: in place for a
@@ -366,6 +401,49 @@ mod tests {
 
     pub(super) fn results_text() -> String {
         format!("{}\n", pollwise_core::RunRow::COLUMNS.join(","))
+    }
+
+    #[test]
+    fn an_output_larger_than_its_filesystem_is_refused_before_any_work() {
+        let d = tmpdir("room");
+        let path = d.join("t.csv");
+        let o = Output::prepare("--trace", &path, Kind::Trace, &[], false).unwrap();
+        let e = o
+            .check_room(u64::MAX / 2, "a shorter --duration-ms writes less")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("t.csv would be about") && e.contains("MiB free") && e.contains("shorter"),
+            "{e}"
+        );
+        o.check_room(1 << 10, "unused").unwrap();
+        // Standard output is not a filesystem's.
+        let o = Output::prepare("--trace", Path::new("-"), Kind::Trace, &[], false).unwrap();
+        o.check_room(u64::MAX, "unused").unwrap();
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn two_spellings_of_one_file_are_one_destination() {
+        let d = tmpdir("spell");
+        let a = Output::prepare("--trace", &d.join("t.csv"), Kind::Trace, &[], false).unwrap();
+        let b = Output::prepare(
+            "--waits",
+            &d.join(".").join("t.csv"),
+            Kind::Waits,
+            &[],
+            false,
+        )
+        .unwrap();
+        let c = Output::prepare("--waits", &d.join("u.csv"), Kind::Waits, &[], false).unwrap();
+        assert!(a.same_destination(&b) && b.same_destination(&a));
+        assert!(!a.same_destination(&c));
+        // An existing file and a hard link to it.
+        fs::write(d.join("u.csv"), "").unwrap();
+        fs::hard_link(d.join("u.csv"), d.join("v.csv")).unwrap();
+        let u = Output::prepare("--trace", &d.join("u.csv"), Kind::Trace, &[], false).unwrap();
+        let v = Output::prepare("--waits", &d.join("v.csv"), Kind::Waits, &[], false).unwrap();
+        assert!(u.same_destination(&v));
     }
 
     #[test]

@@ -14,6 +14,8 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use pollwise_realdev::target::{free_space, space_margin};
+
 use super::temp::{create_temp, forget};
 use super::{Dest, Output};
 use crate::LabError;
@@ -44,7 +46,11 @@ impl Output {
                     let _ = fs::set_permissions(&temp, m.permissions());
                 }
                 Pending {
-                    writer: Some(BufWriter::new(Box::new(file))),
+                    writer: Some(BufWriter::new(Box::new(Bounded {
+                        file,
+                        left: room(dir),
+                        dir: dir.clone(),
+                    }))),
                     temp: Some(temp),
                     final_path: path.clone(),
                 }
@@ -81,6 +87,44 @@ impl Output {
         forget(&temp);
         std::mem::forget(guard);
         Ok(value)
+    }
+}
+
+/// The bytes a new file in `dir` may take: the filesystem's free space
+/// less its margin (`space_margin`: 64 MiB or 1%, as for the device's
+/// scratch file); unbounded where statvfs cannot say.
+pub(super) fn room(dir: &Path) -> u64 {
+    match free_space(dir) {
+        Ok((free, total)) => free.saturating_sub(space_margin(total)),
+        Err(_) => u64::MAX,
+    }
+}
+
+/// A file that stops before it fills its filesystem: a write fails once it
+/// would take the file past the room there was when writing began.
+struct Bounded {
+    file: File,
+    left: u64,
+    dir: PathBuf,
+}
+
+impl Write for Bounded {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if buf.len() as u64 > self.left {
+            return Err(io::Error::other(format!(
+                "stopped before the output filled the filesystem of {} (the free space there \
+                 less a margin of 64 MiB or 1% is used up); a shorter run writes less, or \
+                 write to a filesystem with more room",
+                self.dir.display()
+            )));
+        }
+        let n = self.file.write(buf)?;
+        self.left -= n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
     }
 }
 
@@ -172,6 +216,41 @@ mod tests {
         o.write_with(|w| w.write_all(b"new").map_err(LabError::file(&path)))
             .unwrap();
         assert_eq!(fs::read_to_string(&path).unwrap(), "new");
+    }
+
+    #[test]
+    fn a_file_that_would_fill_its_filesystem_stops_and_leaves_nothing() {
+        let d = tmpdir("room");
+        let path = d.join("t.csv");
+        let o = Output::prepare("--trace", &path, Kind::Trace, &[], false).unwrap();
+        let mut p = o.start().unwrap();
+        // The room as writing began, less a little: as if the disk were
+        // nearly full.
+        let mut bounded = Bounded {
+            file: File::create(d.join("probe")).unwrap(),
+            left: 10,
+            dir: d.clone(),
+        };
+        bounded.write_all(b"0123456789").unwrap();
+        let e = bounded.write_all(b"x").unwrap_err().to_string();
+        assert!(
+            e.contains("stopped before the output filled the filesystem"),
+            "{e}"
+        );
+        drop(bounded);
+        fs::remove_file(d.join("probe")).unwrap();
+        // The real writer has the filesystem's room, which is more than
+        // nothing and less than everything.
+        let left = room(&d);
+        assert!(left > 0 && left < u64::MAX, "{left}");
+        p.writer().write_all(b"partial").unwrap();
+        drop(p);
+        assert!(!path.exists());
+        assert_eq!(
+            fs::read_dir(&d).unwrap().count(),
+            0,
+            "temp file left behind"
+        );
     }
 
     #[test]
