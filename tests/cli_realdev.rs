@@ -750,7 +750,12 @@ fn validate_explain_compares_one_point_phase_by_phase() {
 
 #[test]
 fn validate_explain_is_device_only_and_prints_a_table() {
-    for extra in [&["--backend", "qemu"][..], &["--format", "csv"][..]] {
+    for extra in [
+        &["--backend", "qemu"][..],
+        &["--format", "csv"][..],
+        // It explains the baseline; a policy would be ignored.
+        &["--policy", "weighted"][..],
+    ] {
         let mut args = vec!["validate", "--explain", "--preset", "optane-p4800x"];
         args.extend_from_slice(extra);
         let o = pollwise(&args);

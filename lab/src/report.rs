@@ -70,8 +70,13 @@ fn check(args: &ReportOptions) -> Result<Preset, LabError> {
     if args.seeds == 0 {
         return Err(LabError::Input("--repeat must be at least 1".into()));
     }
-    if args.duration_ms == 0 {
-        return Err(LabError::Input("--duration-ms must be at least 1".into()));
+    if args.duration_ms == 0 || args.compare_duration_ms == Some(0) {
+        let flag = if args.duration_ms == 0 {
+            "--duration-ms"
+        } else {
+            "--compare-duration-ms"
+        };
+        return Err(LabError::Input(format!("{flag} must be at least 1")));
     }
     let max_ms = pollwise_sim::LIMITS.duration_ms.1;
     for (flag, ms) in [

@@ -282,6 +282,12 @@ fn explain(ui: &dyn Ui, c: &ValidateCmd, stdout: &mut dyn Write) -> Result<()> {
             "validate --explain prints its table on standard output: drop --format and --out",
         );
     }
+    if !c.policies.is_empty() {
+        return fail(
+            "validate --explain runs the baseline only: drop --policy, and give the policy to \
+             explain as --baseline (e.g. --baseline pollwise)",
+        );
+    }
     let Checked { preset, spec, .. } = check(ui, c)?;
     let workload = spec.workloads[0].clone();
     let point = crate::Point {

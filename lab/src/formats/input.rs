@@ -97,7 +97,7 @@ impl<R: Read> Read for Capped<R> {
         // that goes on.
         let want = buf
             .len()
-            .min(usize::try_from(self.left + 1).unwrap_or(usize::MAX));
+            .min(usize::try_from(self.left.saturating_add(1)).unwrap_or(usize::MAX));
         let n = self.inner.read(&mut buf[..want])?;
         if n as u64 > self.left {
             return Err(io::Error::other(self.error.clone()));
@@ -198,6 +198,20 @@ mod tests {
             .read_to_end(&mut out)
             .unwrap();
         assert_eq!(out.len(), data.len());
+    }
+
+    #[test]
+    fn a_cap_at_the_top_of_the_range_reads_everything() {
+        // --max-input-mb 2^44 and up saturate the cap in bytes; the byte
+        // past it must not wrap to a read of nothing.
+        let mut r = Capped {
+            inner: b"block_ns\n5\n".as_slice(),
+            left: u64::MAX,
+            error: String::new(),
+        };
+        let mut out = Vec::new();
+        r.read_to_end(&mut out).unwrap();
+        assert_eq!(out, b"block_ns\n5\n");
     }
 
     #[test]
