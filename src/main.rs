@@ -121,7 +121,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     pollwise_lab::formats::input::set_max_input_mb(cli.max_input_mb.unwrap_or(0));
-    pollwise_lab::runcache::install(!cli.no_cache);
+    let cache = pollwise_lab::runcache::install(!cli.no_cache);
     let threads = lab::threads(&progress::TERM, cli.threads, cli.command.threads());
     let result = threads
         .map_err(anyhow::Error::from)
@@ -143,7 +143,12 @@ fn main() -> ExitCode {
             Command::Tune(a) => cmd::tune::run(a),
         });
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => {
+            if let Some(line) = cache.summary() {
+                eprintln!("{line}");
+            }
+            ExitCode::SUCCESS
+        }
         // A reader such as `head` closed the pipe: that is not a failure.
         Err(e) if e.chain().any(lab::is_broken_pipe) => ExitCode::SUCCESS,
         Err(e) => {

@@ -43,7 +43,12 @@ fn entries(dir: &Path) -> Vec<std::path::PathBuf> {
 #[test]
 fn a_second_run_reuses_every_row_and_prints_the_same_bytes() {
     let dir = scratch_dir("cache-reuse");
-    let first = stdout(&compare_with_cache(&dir, &[]));
+    let first = compare_with_cache(&dir, &[]);
+    assert!(
+        !common::stderr(&first).contains("reused"),
+        "a cold run reuses nothing"
+    );
+    let first = stdout(&first);
     let files = entries(&dir);
     let inode = |f: &Path| fs::metadata(f).unwrap().ino();
     let inodes: Vec<u64> = files.iter().map(|f| inode(f)).collect();
@@ -58,7 +63,13 @@ fn a_second_run_reuses_every_row_and_prints_the_same_bytes() {
             .set_modified(old)
             .unwrap();
     }
-    let second = stdout(&compare_with_cache(&dir, &[]));
+    let second = compare_with_cache(&dir, &[]);
+    let said = common::stderr(&second);
+    assert!(
+        said.contains("64 of 64 simulated runs reused") && said.contains(dir.to_str().unwrap()),
+        "{said}"
+    );
+    let second = stdout(&second);
     assert_eq!(first, second);
     assert_eq!(entries(&dir).len(), files.len(), "nothing simulated again");
     for (f, ino) in files.iter().zip(inodes) {

@@ -143,6 +143,25 @@ impl RunCache {
         }
     }
 
+    /// One line on the runs this process looked up, once some were reused:
+    /// how many, and from where. `None` when none were (a cold run, or
+    /// a command that simulates nothing).
+    pub fn summary(&self) -> Option<String> {
+        let hits = self.hits.load(Ordering::Relaxed);
+        let total = hits + self.misses.load(Ordering::Relaxed);
+        if hits == 0 {
+            return None;
+        }
+        let place = match self.dir.get().and_then(Option::as_deref) {
+            Some(d) => format!("from this process or {}", d.display()),
+            None => "from this process; --no-cache keeps nothing on disk".to_string(),
+        };
+        Some(format!(
+            "{hits} of {total} simulated runs reused ({place}); --no-cache simulates every \
+             one again"
+        ))
+    }
+
     /// Removes the least recently used rows while the directory holds more
     /// than [`MAX_BYTES`]; also removes temporary files of crashed writers
     /// older than an hour.
