@@ -75,9 +75,12 @@ fn cpu_pct(cpu: &CpuSource) -> Result<f64> {
         )?,
         CpuSource::Missing => return fail("give --iothread-cpu, --sar or --pidstat"),
     };
-    if !cpu.is_finite() || cpu < 0.0 {
+    // One IOThread's share of one core; sar's is 100 - %idle, so a
+    // negative %idle shows here as more than 100.
+    if !cpu.is_finite() || !(0.0..=100.0).contains(&cpu) {
         return fail(format!(
-            "the IOThread CPU must be a non-negative percentage, got {cpu}"
+            "the IOThread's CPU is {cpu}%: expected a percentage of one core, 0 ..= 100 \
+             (from sar, 100 - %idle of the Average line)"
         ));
     }
     Ok(cpu)

@@ -108,7 +108,12 @@ fn row(
     }
     let pct_us = percentiles_us(&mut t, origin, warnings);
     if t.runtime_ms <= 0.0 {
-        warnings.push(format!("{origin}: no job_runtime; duration_ms is 0"));
+        // IOPS over no time: not a run fio finished.
+        return Err(bad(
+            origin,
+            "job_runtime is 0 or missing while the job reports IOPS: give the JSON of a run \
+             that finished (fio --output-format=json)",
+        ));
     }
     // With group_reporting fio reports one entry for numjobs jobs.
     let numjobs = if entries.len() == 1 {
