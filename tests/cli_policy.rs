@@ -182,7 +182,7 @@ fn ratio_prices_every_policy_against_the_optimum() {
     );
 
     let o = pollwise(&["policy", "ratio", "--input", input, "--price-ns", "0"]);
-    assert_clean_error(&o, &["--price-ns", "above 0"]);
+    assert_clean_error(&o, &["--price-ns", "not in 1..=10000000000"]);
     let empty = trace("empty.csv", "block_ns\n");
     let o = pollwise(&["policy", "ratio", "--input", empty.to_str().unwrap()]);
     assert_clean_error(&o, &["no waits"]);

@@ -33,6 +33,8 @@ pub use compare::{compare, CompareSpec, ComparedPoint};
 pub use error::LabError;
 pub use formats::output::{Input, Kind, Output, OutputDir};
 pub use matrix::{Matrix, MAX_POINTS};
+/// The longest time any policy parameter or price takes (the flags of `src/` check it).
+pub use pollwise_core::MAX_TIME_NS;
 // The old paths, still named by study, report, tests/hostile.rs and
 // inline paths of the binary.
 pub use cmd::study::study;

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::{ArgGroup, Args, Subcommand};
 use pollwise_lab::cmd::import::{self, CpuSource, FioImport};
+use pollwise_lab::MAX_TIME_NS;
 
 use crate::policy_args::PolicyArgs;
 use crate::progress::TERM;
@@ -69,7 +70,8 @@ pub struct TraceArgs {
     #[arg(long, value_name = "TRACE.csv")]
     out: PathBuf,
     /// The poll-max-ns the IOThread had (a trace does not say).
-    #[arg(long, value_name = "NS", default_value_t = 32768)]
+    #[arg(long, value_name = "NS", default_value_t = 32768,
+          value_parser = clap::value_parser!(u64).range(1..=MAX_TIME_NS))]
     poll_max_ns: u64,
     #[command(flatten)]
     force: crate::output::ForceArg,

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::{Subcommand, ValueEnum};
 use pollwise_lab::cmd::policy;
+use pollwise_lab::MAX_TIME_NS;
 
 use crate::policy_args::PolicyArgs;
 use crate::progress::TERM;
@@ -67,12 +68,13 @@ pub enum PolicyCommand {
         input: PathBuf,
         /// What one block costs, in ns of CPU, for every policy and the
         /// optimum alike.
-        #[arg(long, default_value_t = 24_000, conflicts_with = "wake_ns")]
+        #[arg(long, default_value_t = 24_000, conflicts_with = "wake_ns",
+              value_parser = clap::value_parser!(u64).range(1..=MAX_TIME_NS))]
         price_ns: u64,
         /// Price each block as pollwise does instead: this wake-up path
         /// plus 8 of them divided by the requests in flight (the trace's
         /// in_flight column).
-        #[arg(long)]
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=MAX_TIME_NS))]
         wake_ns: Option<u64>,
     },
 }

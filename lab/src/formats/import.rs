@@ -281,6 +281,15 @@ pub fn parse_qemu_trace(text: &str, poll_max_ns: u64) -> Result<QemuTrace, LabEr
             text.lines().count()
         )));
     }
+    // QEMU caps a growing window at poll-max-ns: a window above it means
+    // the IOThread ran with another value.
+    if let Some(r) = rows.iter().find(|r| r.window_ns > poll_max_ns) {
+        return Err(LabError::Input(format!(
+            "a window of {} ns at {} ns is above --poll-max-ns {poll_max_ns}, which QEMU never \
+             grows past: give the poll-max-ns the IOThread ran with",
+            r.window_ns, r.time_ns
+        )));
+    }
     Ok(QemuTrace {
         rows,
         skipped,
