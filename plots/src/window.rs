@@ -59,9 +59,18 @@ pub fn window_runs(table: &Table, opts: &WindowOptions) -> Result<Vec<Run>, Plot
     let max_col = table.opt_col("poll_max_ns");
     let start = opts.start_ns.unwrap_or(0);
     let end = opts.span_ns.map_or(u64::MAX, |s| start.saturating_add(s));
+    if opts.span_ns == Some(0) {
+        return Err(PlotError::Invalid(
+            "--span-us 0 shows no time: give a span of more than 0 us, or none for the rest of \
+             the trace"
+                .into(),
+        ));
+    }
     let mut runs: Vec<Rows> = Vec::new();
+    let mut last_ns = 0u64;
     for r in 0..table.len() {
         let t = table.num(r, time_col)?;
+        last_ns = last_ns.max(t as u64);
         let w = table.num(r, window_col)?;
         if t < 0.0 || w < 0.0 {
             return Err(PlotError::Invalid(format!(
@@ -80,6 +89,15 @@ pub fn window_runs(table: &Table, opts: &WindowOptions) -> Result<Vec<Run>, Plot
             thread_col.map_or("", |c| table.text(r, c)),
         );
         runs[i].add(t as u64, w as u64, m, (start, end));
+    }
+    // A window held past the last row would draw a range with no data.
+    if start > last_ns && !table.is_empty() {
+        return Err(PlotError::Invalid(format!(
+            "{} ends at {} us; --start-us {} is past it: start at or before its end",
+            table.path().display(),
+            last_ns as f64 / 1e3,
+            start as f64 / 1e3
+        )));
     }
     let out: Vec<Run> = runs
         .into_iter()
@@ -502,5 +520,18 @@ qemu,poll-max-ns=100,0,99,16,100
         };
         let runs = window_runs(&t, &opts).unwrap();
         assert_eq!(runs[0].window, vec![(400, 0), (500, 0)]);
+        // Past the last row, or no span at all: nothing to draw.
+        for (start, span, says) in [
+            (901_000, None, "ends at 0.9 us; --start-us 901 is past it"),
+            (0, Some(0), "--span-us 0"),
+        ] {
+            let opts = WindowOptions {
+                start_ns: Some(start),
+                span_ns: span,
+                ..WindowOptions::default()
+            };
+            let e = window_runs(&t, &opts).unwrap_err().to_string();
+            assert!(e.contains(says), "{e}");
+        }
     }
 }

@@ -41,8 +41,15 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 
 /// Parses a non-negative whole number.
 pub fn count(text: &str) -> Result<u32, String> {
-    text.parse::<u32>()
-        .map_err(|_| format!("'{text}' is not a whole number"))
+    text.parse::<u32>().map_err(|e| {
+        if *e.kind() == std::num::IntErrorKind::PosOverflow {
+            format!("'{text}' is far too large for a count")
+        } else if text.starts_with('-') {
+            format!("'{text}' is negative: give a count of 1 or more")
+        } else {
+            format!("'{text}' is not a whole number")
+        }
+    })
 }
 
 /// Parses a comma-separated list of values of the flag `--flag`.
@@ -263,6 +270,9 @@ mod tests {
             .to_string();
         assert!(e.contains("'4k' and '4096'") && e.contains("--bs"), "{e}");
         assert!(list("numjobs", "1, 1", count).is_err());
+        assert!(count("99999999999").unwrap_err().contains("far too large"));
+        assert!(count("-1").unwrap_err().contains("negative"));
+        assert!(count("x").unwrap_err().contains("not a whole number"));
     }
 
     #[test]
