@@ -112,3 +112,96 @@ fn a_report_refuses_a_zero_compare_duration_before_making_its_directory() {
     assert_clean_error(&o, &["--compare-duration-ms must be at least 1"]);
     assert!(!out.exists());
 }
+
+#[test]
+fn import_fio_refuses_impossible_cpu_and_a_run_without_runtime() {
+    let d = scratch_dir("round4-fio");
+    let json = |runtime: u32| {
+        let path = d.join(format!("r{runtime}.json"));
+        std::fs::write(
+            &path,
+            format!(
+                r#"{{"fio version": "fio-3.33", "jobs": [{{"jobname": "a", "groupid": 0,
+                  "error": 0, "job_runtime": {runtime},
+                  "job options": {{"rw": "randread", "bs": "4k", "iodepth": "1"}},
+                  "read": {{"iops": 990, "bw_bytes": 4096, "lat_ns": {{"mean": 1000}},
+                    "clat_ns": {{"bins": {{"1000": 10}}}}}}}}]}}"#
+            ),
+        )
+        .unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let ok = json(1000);
+    assert_ok(&pollwise(&["import", "fio", "--json", &ok, "--iothread-cpu", "100"]));
+    let o = pollwise(&["import", "fio", "--json", &ok, "--iothread-cpu", "101"]);
+    assert_clean_error(&o, &["the IOThread's CPU is 101%", "0 ..= 100"]);
+    // sar's busy share is 100 - %idle: a negative %idle is no sar report.
+    let sar = d.join("sar.txt");
+    std::fs::write(
+        &sar,
+        "12:00:01 AM     CPU     %user     %nice   %system   %iowait    %steal     %idle\n\
+         Average:          3     38.00      0.00     20.00      0.00      0.00    -50.00\n",
+    )
+    .unwrap();
+    let o = pollwise(&[
+        "import",
+        "fio",
+        "--json",
+        &ok,
+        "--sar",
+        sar.to_str().unwrap(),
+        "--sar-cpu",
+        "3",
+    ]);
+    assert_clean_error(&o, &["the IOThread's CPU is 150%"]);
+    let none = json(0);
+    let o = pollwise(&["import", "fio", "--json", &none, "--iothread-cpu", "50"]);
+    assert_clean_error(&o, &["job_runtime is 0 or missing"]);
+}
+
+#[test]
+fn a_trace_on_standard_output_would_mix_with_the_result_and_is_refused() {
+    for flag in ["--trace", "--waits"] {
+        let mut args = vec!["sim", "--duration-ms", "5", flag, "-"];
+        args.extend(ONE_ROW);
+        let o = pollwise(&args);
+        assert_clean_error(&o, &[flag, "standard output carries the run's result"]);
+    }
+}
+
+#[test]
+fn prices_and_poll_max_out_of_range_are_refused() {
+    let o = pollwise(&[
+        "policy",
+        "ratio",
+        "--input",
+        "docs/pollwise-trace.csv",
+        "--price-ns",
+        "18446744073709551615",
+    ]);
+    assert_clean_error(&o, &["--price-ns"]);
+    let o = pollwise(&[
+        "policy",
+        "ratio",
+        "--input",
+        "docs/pollwise-trace.csv",
+        "--wake-ns",
+        "0",
+    ]);
+    assert_clean_error(&o, &["--wake-ns"]);
+    // QEMU never grows a window past poll-max-ns.
+    let d = scratch_dir("round4-qemu-trace");
+    let out = d.join("t.csv");
+    let o = pollwise(&[
+        "import",
+        "qemu-trace",
+        "--input",
+        "examples/qemu/poll-trace.log",
+        "--poll-max-ns",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_clean_error(&o, &["above --poll-max-ns 2", "the poll-max-ns the IOThread ran with"]);
+    assert!(!out.exists());
+}
