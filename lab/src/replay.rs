@@ -157,6 +157,12 @@ fn columns(headers: &csv::StringRecord, name: &str) -> Result<(usize, Option<usi
         .iter()
         .position(|h| h == "block_ns")
         .ok_or_else(|| {
+            if headers.iter().all(str::is_empty) {
+                return bad(format!(
+                    "{name} is empty: a trace has a header with a 'block_ns' column, then one \
+                     row per wait"
+                ));
+            }
             bad(format!(
                 "{name} has no 'block_ns' column; its columns are: {}",
                 headers.iter().collect::<Vec<_>>().join(", ")

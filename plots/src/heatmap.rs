@@ -86,6 +86,12 @@ impl<'a> Axis<'a> {
 
 /// Averages the metric over the rows of each (x, y) cell.
 pub fn heatmap_grid(table: &Table, opts: &HeatmapOptions) -> Result<Grid, PlotError> {
+    if opts.x == opts.y {
+        return Err(PlotError::Invalid(format!(
+            "--x and --y are both {}: a heatmap needs two different columns",
+            opts.x
+        )));
+    }
     let metric = table.col(&opts.metric)?;
     let mut used: Vec<(usize, &str, &str)> = Vec::new();
     let mut unknown = 0;
@@ -423,6 +429,10 @@ weighted,poll-weight=3,1,99
         assert_eq!(g.cells[1][1], None);
         assert_eq!((g.rows, g.skipped), (4, 1), "the weighted row has neither");
         assert_eq!(g.policy.as_deref(), Some("qemu"));
+        let e = heatmap_grid(&t, &opts("poll-max-ns", "poll-max-ns"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--x and --y are both poll-max-ns"), "{e}");
     }
 
     #[test]

@@ -298,6 +298,11 @@ impl Merge {
         fields[self.c_shard] = "1/1".into();
         let rec = csv::StringRecord::from(fields);
         if let Some((other, _)) = self.rows.insert(k, (name.clone(), rec)) {
+            if &other == name {
+                return err(format!(
+                    "{name} line {line}: row {k} of the sweep appears twice in this file"
+                ));
+            }
             return err(format!(
                 "row {k} of the sweep is in both {other} and {name}: shards overlap"
             ));
@@ -399,6 +404,10 @@ mod tests {
         assert!(e(&[("p", &plain)]).contains("not a sweep shard"));
         let overlap = shard_text(&all[1..], 2, 2, 1, 5);
         assert!(e(&[("a", &a), ("o", &overlap)]).contains("overlap"));
+        // A row twice in one file is not two shards overlapping.
+        let last = a.lines().last().unwrap();
+        let doubled = format!("{a}{last}\n");
+        assert!(e(&[("d", &doubled), ("b", &b)]).contains("appears twice in this file"));
     }
 
     #[test]
