@@ -132,7 +132,14 @@ fn import_fio_refuses_impossible_cpu_and_a_run_without_runtime() {
         path.to_str().unwrap().to_string()
     };
     let ok = json(1000);
-    assert_ok(&pollwise(&["import", "fio", "--json", &ok, "--iothread-cpu", "100"]));
+    assert_ok(&pollwise(&[
+        "import",
+        "fio",
+        "--json",
+        &ok,
+        "--iothread-cpu",
+        "100",
+    ]));
     let o = pollwise(&["import", "fio", "--json", &ok, "--iothread-cpu", "101"]);
     assert_clean_error(&o, &["the IOThread's CPU is 101%", "0 ..= 100"]);
     // sar's busy share is 100 - %idle: a negative %idle is no sar report.
@@ -154,9 +161,48 @@ fn import_fio_refuses_impossible_cpu_and_a_run_without_runtime() {
         "3",
     ]);
     assert_clean_error(&o, &["the IOThread's CPU is 150%"]);
+    let o = pollwise(&[
+        "import",
+        "fio",
+        "--json",
+        &ok,
+        "--json",
+        &ok,
+        "--iothread-cpu",
+        "5",
+    ]);
+    assert_clean_error(&o, &["are the same file", "once"]);
     let none = json(0);
     let o = pollwise(&["import", "fio", "--json", &none, "--iothread-cpu", "50"]);
     assert_clean_error(&o, &["job_runtime is 0 or missing"]);
+}
+
+#[test]
+fn a_parameter_given_by_the_spec_and_an_old_flag_is_refused() {
+    let mut args = vec![
+        "sim",
+        "--duration-ms",
+        "5",
+        "--policy",
+        "qemu:poll-max-ns=8000",
+        "--param",
+        "poll-max-ns=16000",
+    ];
+    args.extend(ONE_ROW);
+    let o = pollwise(&args);
+    assert_clean_error(&o, &["sets a parameter already given (poll-max-ns=8000)"]);
+    // Each given once, the old spelling still works.
+    let mut args = vec![
+        "sim",
+        "--duration-ms",
+        "5",
+        "--policy",
+        "qemu:poll-shrink=2",
+        "--param",
+        "poll-max-ns=16000",
+    ];
+    args.extend(ONE_ROW);
+    assert_ok(&pollwise(&args));
 }
 
 #[test]
@@ -202,6 +248,12 @@ fn prices_and_poll_max_out_of_range_are_refused() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    assert_clean_error(&o, &["above --poll-max-ns 2", "the poll-max-ns the IOThread ran with"]);
+    assert_clean_error(
+        &o,
+        &[
+            "above --poll-max-ns 2",
+            "the poll-max-ns the IOThread ran with",
+        ],
+    );
     assert!(!out.exists());
 }

@@ -100,6 +100,23 @@ pub fn fio(ui: &dyn Ui, c: &FioImport, stdout: &mut dyn Write) -> Result<()> {
         params: params.to_string(),
         iothreads: c.iothreads,
     };
+    // One run given twice would be two rows of the same run.
+    let id = |p: &std::path::Path| {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()))
+    };
+    for (i, a) in c.json.iter().enumerate() {
+        if let Some(b) = c.json[..i]
+            .iter()
+            .find(|b| id(b).is_some() && id(b) == id(a))
+        {
+            return fail(format!(
+                "--json {} and --json {} are the same file: give each run's JSON once",
+                b.display(),
+                a.display()
+            ));
+        }
+    }
     let mut inputs: Vec<Input> = c.json.iter().map(|p| Input::new("--json", p)).collect();
     match &c.cpu {
         CpuSource::Sar(f, _) => inputs.push(Input::new("--sar", f)),

@@ -35,6 +35,15 @@ pub fn spec_with(ui: &dyn Ui, flag: &str, spec: &str, old: &[(String, String)]) 
         let Some((k, v)) = pair.split_once('=') else {
             return super::fail(format!("{old_flag} '{pair}' is not NAME=VALUE"));
         };
+        let name = format!("{}=", k.trim());
+        if let Some(first) = pairs.iter().find(|p| p.starts_with(&name)) {
+            // The later would win without a word.
+            return super::fail(format!(
+                "{old_flag} {pair} sets a parameter already given ({first}): give it once, as \
+                 --{flag} {}:{first}",
+                params.kind()
+            ));
+        }
         if let Err(e) = params.set_str(k.trim(), v.trim()) {
             return super::fail(format!("{old_flag} {pair}: {e}"));
         }
