@@ -14,7 +14,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use pollwise_realdev::target::{free_space, space_margin};
+use pollwise_realdev::target::free_space;
 
 use super::temp::{create_temp, forget};
 use super::{Dest, Output};
@@ -91,14 +91,22 @@ impl Output {
 }
 
 /// The bytes a new file in `dir` may take: the filesystem's free space
-/// less its margin (`space_margin`: 64 MiB or 1%, as for the device's
-/// scratch file); unbounded where statvfs cannot say.
+/// less 1% of its size, at most 64 MiB (a small output on a large disk with
+/// little room left still goes in); unbounded where statvfs cannot say.
 pub(super) fn room(dir: &Path) -> u64 {
     match free_space(dir) {
-        Ok((free, total)) => free.saturating_sub(space_margin(total)),
+        Ok((free, total)) => room_of(free, total),
         Err(_) => u64::MAX,
     }
 }
+
+/// [`room`] of a filesystem of `total` bytes with `free` free.
+fn room_of(free: u64, total: u64) -> u64 {
+    free.saturating_sub(ROOM_MARGIN_BYTES.min(total / 100))
+}
+
+/// The most free space [`room`] keeps back.
+const ROOM_MARGIN_BYTES: u64 = 64 << 20;
 
 /// A file that stops before it fills its filesystem: a write fails once it
 /// would take the file past the room there was when writing began.
@@ -112,8 +120,8 @@ impl Write for Bounded {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         if buf.len() as u64 > self.left {
             return Err(io::Error::other(format!(
-                "stopped before the output filled the filesystem of {} (the free space there \
-                 less a margin of 64 MiB or 1% is used up); a shorter run writes less, or \
+                "stopped before the output filled the filesystem of {} (its free space less \
+                 1% of its size, at most 64 MiB, is used up); a shorter run writes less, or \
                  write to a filesystem with more room",
                 self.dir.display()
             )));
@@ -219,6 +227,16 @@ mod tests {
     }
 
     #[test]
+    fn the_room_keeps_back_one_percent_at_most_64_mib() {
+        const GIB: u64 = 1 << 30;
+        // A large disk with little left: a small output still fits.
+        assert_eq!(room_of(15 * GIB, 2048 * GIB), 15 * GIB - (64 << 20));
+        // A small filesystem keeps back 1% of itself.
+        assert_eq!(room_of(40 << 20, 50 << 20), (40 << 20) - (50 << 20) / 100);
+        assert_eq!(room_of(1 << 10, 2048 * GIB), 0);
+    }
+
+    #[test]
     fn a_file_that_would_fill_its_filesystem_stops_and_leaves_nothing() {
         let d = tmpdir("room");
         let path = d.join("t.csv");
@@ -239,10 +257,6 @@ mod tests {
         );
         drop(bounded);
         fs::remove_file(d.join("probe")).unwrap();
-        // The real writer has the filesystem's room, which is more than
-        // nothing and less than everything.
-        let left = room(&d);
-        assert!(left > 0 && left < u64::MAX, "{left}");
         p.writer().write_all(b"partial").unwrap();
         drop(p);
         assert!(!path.exists());
