@@ -39,8 +39,19 @@ fn against_another_build_reports_each_command_side_by_side() {
 fn against_a_missing_or_failing_build_is_a_clean_error() {
     let o = pollwise(&["bench", "--against", "/nonexistent/pollwise"]);
     assert_clean_error(&o, &["--against /nonexistent/pollwise: no such file"]);
+    // A bare name is a file here, not a program on PATH.
+    let o = pollwise(&["bench", "--against", "sh"]);
+    assert_clean_error(&o, &["--against sh: no such file"]);
     let d = scratch_dir("bench-failing");
-    let other = fake_build(&d, "echo broken >&2; exit 3");
+    // An older build that lacks a flag: clap's error line, then its usage.
+    let other = fake_build(
+        &d,
+        "echo 'error: unexpected argument' >&2; echo 'For more information, try --help.' >&2; \
+         exit 2",
+    );
     let o = pollwise(&["bench", "--against", &other, "--repeat", "1"]);
-    assert_clean_error(&o, &["default compare", "failed", "broken"]);
+    assert_clean_error(
+        &o,
+        &["default compare", "failed", "error: unexpected argument"],
+    );
 }

@@ -198,13 +198,18 @@ const NOISE_PCT: f64 = 2.0;
 /// speed-up (other's time / this one's) with its interval and a verdict,
 /// and whether the two printed the same bytes.
 pub fn against(repeat: u32, other: &Path, out: &mut dyn Write) -> Result<()> {
-    if !other.is_file() {
-        return Err(CmdError::Msg(format!(
-            "--against {}: no such file; give the path of another build of pollwise \
-             (for example an earlier revision's target/release/pollwise)",
-            other.display()
-        )));
-    }
+    // Made absolute: a bare name would be looked up on PATH when run.
+    let other = match std::fs::canonicalize(other) {
+        Ok(p) if p.is_file() => p,
+        _ => {
+            return Err(CmdError::Msg(format!(
+                "--against {}: no such file; give the path of another build of pollwise \
+                 (for example an earlier revision's target/release/pollwise)",
+                other.display()
+            )))
+        }
+    };
+    let other = other.as_path();
     let this = std::env::current_exe()
         .map_err(|e| CmdError::Msg(format!("cannot find this binary to run it: {e}")))?;
     writeln!(
@@ -216,6 +221,7 @@ pub fn against(repeat: u32, other: &Path, out: &mut dyn Write) -> Result<()> {
     )?;
     for (name, args) in AGAINST {
         let (mut a, mut b) = (Side::new(&this), Side::new(other));
+        // After a failure each side's remaining runs return at once.
         let rounds = interleaved(repeat, || a.speed(args), || b.speed(args));
         if let Some(e) = a.error.or(b.error) {
             return Err(CmdError::Msg(format!("{name}: {e}")));
@@ -265,8 +271,12 @@ impl<'a> Side<'a> {
         }
     }
 
-    /// Runs `args` once: 1 / its wall time, NaN if it failed.
+    /// Runs `args` once: 1 / its wall time, NaN if it failed (now or in
+    /// an earlier round, which it does not repeat).
     fn speed(&mut self, args: &[&str]) -> f64 {
+        if self.error.is_some() {
+            return f64::NAN;
+        }
         match run_child(self.bin, args) {
             Ok((secs, stdout)) => {
                 self.output.get_or_insert(stdout);
@@ -278,6 +288,17 @@ impl<'a> Side<'a> {
             }
         }
     }
+}
+
+/// What a failed child said: its `error:` line (clap's usage lines follow
+/// one), else its last line.
+fn error_line(stderr: &str) -> &str {
+    let mut lines = stderr.lines();
+    lines
+        .clone()
+        .find(|l| l.starts_with("error:"))
+        .or_else(|| lines.next_back())
+        .unwrap_or("")
 }
 
 /// Runs `bin args` without the run cache; its wall time in seconds and its
@@ -297,10 +318,7 @@ fn run_child(bin: &Path, args: &[&str]) -> std::result::Result<(f64, Vec<u8>), S
             bin.display(),
             args.join(" "),
             output.status,
-            String::from_utf8_lossy(&output.stderr)
-                .lines()
-                .last()
-                .unwrap_or("")
+            error_line(&String::from_utf8_lossy(&output.stderr))
         ));
     }
     Ok((secs, output.stdout))
