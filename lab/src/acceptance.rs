@@ -69,8 +69,8 @@ pub struct RowAcceptance {
 }
 
 impl RowAcceptance {
-    /// The row's verdict as the tables and CSVs print it: `ok`, `LOSS` or
-    /// `unclear`, with `+cpu` when [`RowAcceptance::more_cpu`].
+    /// The row's verdict as the tables and CSVs print it: `ok`, `LOSS`,
+    /// `unclear` or `no I/O`, with `+cpu` when [`RowAcceptance::more_cpu`].
     pub fn label(&self) -> String {
         let cpu = if self.more_cpu { " +cpu" } else { "" };
         format!("{}{cpu}", self.outcome.label())
@@ -185,7 +185,7 @@ pub fn judge_point(p: &ComparedPoint, bar_pct: f64) -> RowAcceptance {
         ci,
         verdict: p.iops_verdict(bar_pct),
         outcome,
-        more_cpu: cpu_rise && !iops_gain,
+        more_cpu: cpu_rise && !iops_gain && outcome != RowOutcome::NoIo,
     }
 }
 

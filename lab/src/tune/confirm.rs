@@ -130,7 +130,8 @@ impl Confirm<'_> {
                 _ => {}
             }
             let needed = pairs_needed(&points, &a, self.bar_pct);
-            if pairs >= MAX_PAIRS {
+            // A row with no I/O stays undefined however many pairs follow.
+            if pairs >= MAX_PAIRS || a.count(RowOutcome::NoIo) > 0 {
                 return Ok(self.measured(candidate, points, Outcome::Unresolved));
             }
             next = needed.saturating_sub(pairs).clamp(1, MAX_PAIRS - pairs);
@@ -189,8 +190,6 @@ pub fn pairs_needed(points: &[ComparedPoint], a: &Acceptance, bar_pct: f64) -> u
     points
         .iter()
         .zip(&a.rows)
-        // More pairs resolve an interval, not a row with no I/O.
-        .filter(|(_, r)| r.outcome != RowOutcome::NoIo)
         .filter(|(_, r)| r.outcome != RowOutcome::Within || r.ci.is_none())
         .map(|(p, _)| {
             let margin = (p.iops_paired().median + bar_pct).abs().max(bar_pct / 4.0);
