@@ -66,7 +66,8 @@ fn a_second_run_reuses_every_row_and_prints_the_same_bytes() {
     let second = compare_with_cache(&dir, &[]);
     let said = common::stderr(&second);
     assert!(
-        said.contains("64 of 64 simulated runs reused") && said.contains(dir.to_str().unwrap()),
+        said.contains("64 of 64 simulated runs reused: 64 from")
+            && said.contains(dir.to_str().unwrap()),
         "{said}"
     );
     let second = stdout(&second);

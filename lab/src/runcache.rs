@@ -40,6 +40,8 @@ pub struct RunCache {
     dir: OnceLock<Option<PathBuf>>,
     mem: Mutex<HashMap<u128, RunRow>>,
     pub hits: AtomicU64,
+    /// Of the hits, those read from the directory.
+    disk_hits: AtomicU64,
     pub misses: AtomicU64,
     written: AtomicU64,
 }
@@ -89,6 +91,7 @@ impl RunCache {
             dir: OnceLock::new(),
             mem: Mutex::new(HashMap::new()),
             hits: AtomicU64::new(0),
+            disk_hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             written: AtomicU64::new(0),
         }
@@ -148,18 +151,23 @@ impl RunCache {
     /// a command that simulates nothing).
     pub fn summary(&self) -> Option<String> {
         let hits = self.hits.load(Ordering::Relaxed);
+        let from_disk = self.disk_hits.load(Ordering::Relaxed);
         let total = hits + self.misses.load(Ordering::Relaxed);
         if hits == 0 {
             return None;
         }
-        let place = match self.dir.get().and_then(Option::as_deref) {
-            Some(d) => format!("from this process or {}", d.display()),
-            None => "from this process; --no-cache keeps nothing on disk".to_string(),
-        };
-        Some(format!(
-            "{hits} of {total} simulated runs reused ({place}); --no-cache simulates every \
-             one again"
-        ))
+        let repeats = hits - from_disk;
+        Some(match self.dir.get().and_then(Option::as_deref) {
+            Some(d) if from_disk > 0 => format!(
+                "{hits} of {total} simulated runs reused: {from_disk} from {}, {repeats} \
+                 repeated within this command; --no-cache simulates the first again",
+                d.display()
+            ),
+            _ => format!(
+                "{hits} of {total} simulated runs were repeats within this command, each \
+                 simulated once"
+            ),
+        })
     }
 
     /// Removes the least recently used rows while the directory holds more
@@ -234,6 +242,7 @@ impl RunStore for RunCache {
         let in_mem = self.mem.lock().ok()?.get(&k).cloned();
         let found = in_mem.or_else(|| {
             let row = self.read(k)?;
+            self.disk_hits.fetch_add(1, Ordering::Relaxed);
             self.mem.lock().ok()?.insert(k, row.clone());
             Some(row)
         });
