@@ -168,8 +168,10 @@ fn sim_writes_every_iterations_wait_for_policy_ratio() {
     ]);
     assert_clean_error(&same, &["are the same file"]);
     assert!(!new.exists());
-    // The same file under two spellings.
-    let dotted = new.parent().unwrap().join(".").join("new.csv");
+    // The same file under two spellings: through a link to its directory.
+    let link = new.parent().unwrap().join("link");
+    std::os::unix::fs::symlink(new.parent().unwrap(), &link).unwrap();
+    let dotted = link.join("new.csv");
     let same = pollwise(&[
         "sim",
         "--iothreads",

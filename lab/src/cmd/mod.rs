@@ -26,7 +26,7 @@ pub mod workload;
 
 pub use error::{fail, guarded, CmdError, Context, DEVICE_STOPPED};
 
-use crate::Progress;
+use crate::{Output, Progress};
 
 /// A command's result.
 pub type Result<T> = std::result::Result<T, CmdError>;
@@ -161,6 +161,29 @@ pub fn cap_threads(n: usize, cpus: usize) -> (usize, Option<String>) {
 /// `lower`: the flags that would make it smaller), and a note when
 /// `--threads` asks for more threads than there are runs: the pool is
 /// sized to the run set.
+/// A single run's `--trace` and `--waits`: each a file of its own, and
+/// neither standard output, which carries the run's result (the CSVs
+/// would be mixed into it and into each other).
+pub fn run_outputs_apart(trace: &Option<Output>, waits: &Option<Output>) -> Result<()> {
+    for (flag, out) in [("--trace", trace), ("--waits", waits)] {
+        if out.as_ref().is_some_and(Output::is_stdout) {
+            return fail(format!(
+                "{flag} -: standard output carries the run's result; give {flag} a file name"
+            ));
+        }
+    }
+    if let (Some(t), Some(w)) = (trace, waits) {
+        if t.same_destination(w) {
+            return fail(format!(
+                "--trace {} and --waits {} are the same file: give each its own file",
+                t.path().display(),
+                w.path().display()
+            ));
+        }
+    }
+    Ok(())
+}
+
 pub fn bound_work(
     note: &dyn Fn(&str),
     runs: u64,

@@ -91,6 +91,7 @@ pub fn run(ui: &dyn Ui, c: &DeviceRun) -> Result<RunOutput> {
         .as_ref()
         .map(|path| Output::prepare("--waits", path, Kind::Waits, &inputs, c.force))
         .transpose()?;
+    super::run_outputs_apart(&trace, &waits)?;
     let out = guarded(DEVICE_STOPPED, || Ok(device::run(&cfg)?))?;
     if let Some(trace) = &trace {
         trace.write_with(|w| write_trace(w, &out.trace))?;

@@ -84,24 +84,7 @@ fn outputs(
         )?),
         None => None,
     };
-    // The run's result goes to standard output: a file there would be
-    // mixed into it.
-    for (flag, out) in [("--trace", &trace), ("--waits", &waits)] {
-        if out.as_ref().is_some_and(Output::is_stdout) {
-            return fail(format!(
-                "{flag} -: standard output carries the run's result; give {flag} a file name"
-            ));
-        }
-    }
-    if let (Some(t), Some(w)) = (&trace, &waits) {
-        if t.same_destination(w) {
-            return fail(format!(
-                "--trace {} and --waits {} are the same file: give each its own file",
-                t.path().display(),
-                w.path().display()
-            ));
-        }
-    }
+    super::run_outputs_apart(&trace, &waits)?;
     Ok((trace, waits))
 }
 
