@@ -8,6 +8,7 @@ use super::{fail, Context, Result, Ui};
 use crate::formats::fio::{fio_json_rows, Labels};
 use crate::formats::import::{parse_qemu_trace, pidstat_cpu_pct, sar_busy_pct};
 use crate::formats::input::{read_text, InputKind};
+use crate::formats::output::same_file;
 use crate::formats::rows::{write_csv, write_trace};
 use crate::{Input, Kind, Output};
 
@@ -101,15 +102,8 @@ pub fn fio(ui: &dyn Ui, c: &FioImport, stdout: &mut dyn Write) -> Result<()> {
         iothreads: c.iothreads,
     };
     // One run given twice would be two rows of the same run.
-    let id = |p: &std::path::Path| {
-        use std::os::unix::fs::MetadataExt;
-        std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()))
-    };
     for (i, a) in c.json.iter().enumerate() {
-        if let Some(b) = c.json[..i]
-            .iter()
-            .find(|b| id(b).is_some() && id(b) == id(a))
-        {
+        if let Some(b) = c.json[..i].iter().find(|b| same_file(b, a)) {
             return fail(format!(
                 "--json {} and --json {} are the same file: give each run's JSON once",
                 b.display(),

@@ -40,8 +40,9 @@ pub fn spec_with(ui: &dyn Ui, flag: &str, spec: &str, old: &[(String, String)]) 
             // The later would win without a word.
             return super::fail(format!(
                 "{old_flag} {pair} sets a parameter already given ({first}): give it once, as \
-                 --{flag} {}:{first}",
-                params.kind()
+                 in --{flag} {}:{}",
+                params.kind(),
+                pairs.join(",")
             ));
         }
         if let Err(e) = params.set_str(k.trim(), v.trim()) {

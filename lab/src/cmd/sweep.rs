@@ -10,7 +10,7 @@ use pollwise_sim::Preset;
 use super::policy::spec_with;
 use super::sim::load_preset;
 use super::workload::WorkloadFlags;
-use super::{fail, repeat_of, Result, Ui};
+use super::{fail, repeat_of, CmdError, Result, Ui};
 use crate::formats::merge::{sweep_id, write_sweep_csv, ShardInfo};
 use crate::formats::output::preset_input;
 use crate::{Kind, Matrix, Output, Progress, Ticker};
@@ -53,16 +53,40 @@ pub fn spec(ui: &dyn Ui, c: &SweepCmd, preset: &Preset) -> Result<SweepSpec> {
         .map(|p| crate::formats::parse::axis(p))
         .collect::<std::result::Result<Vec<_>, _>>()?;
     // A second axis of the same parameter would replace the first's values.
-    if let Some((i, (name, _))) =
-        (axes.iter().enumerate()).find(|(i, (n, _))| axes[..*i].iter().any(|(m, _)| m == n))
-    {
-        let first = axes.iter().position(|(n, _)| n == name).unwrap_or(0);
+    let names: Vec<&String> = axes.iter().map(|(n, _)| n).collect();
+    if let Some((first, i)) = crate::formats::parse::first_repeat(&names) {
+        let name = names[i];
         return fail(format!(
             "--param {name} is given twice (axes {} and {}): give one --param {name}=V1,V2,... \
              with every value",
             first + 1,
             i + 1
         ));
+    }
+    for (name, values) in &axes {
+        if let Some((_, v)) = fixed.iter().find(|(k, _)| k == name) {
+            return fail(format!(
+                "--param {name} sweeps a parameter --policy {} fixes at {v}: drop it from one \
+                 of the two",
+                c.policy
+            ));
+        }
+        // Two spellings of one value (4000 and 4_000) would run its rows twice.
+        let parsed = values
+            .iter()
+            .map(|v| {
+                let mut p = base.clone();
+                p.set_str(name, v)
+                    .map_err(|e| CmdError::Msg(format!("--param {name}={v}: {e}")))?;
+                Ok(p.pairs().iter().find(|(k, _)| k == name).map_or(0, |x| x.1))
+            })
+            .collect::<Result<Vec<u64>>>()?;
+        if let Some((j, i)) = crate::formats::parse::first_repeat(&parsed) {
+            return fail(format!(
+                "--param {name} lists {} twice ('{}' and '{}'): give each value once",
+                parsed[i], values[j], values[i]
+            ));
+        }
     }
     let workloads = if c.matrix {
         let m = c.workload.matrix(ui, Matrix::of_preset(&preset.matrix))?;

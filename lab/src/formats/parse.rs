@@ -52,8 +52,18 @@ pub fn count(text: &str) -> Result<u32, String> {
     })
 }
 
+/// The first value equal to an earlier one, as (the earlier's index, its
+/// index); in linear time, since a command line can hold a million values.
+pub fn first_repeat<T: Eq + std::hash::Hash>(items: &[T]) -> Option<(usize, usize)> {
+    let mut seen = std::collections::HashMap::with_capacity(items.len());
+    items
+        .iter()
+        .enumerate()
+        .find_map(|(i, x)| seen.insert(x, i).map(|j| (j, i)))
+}
+
 /// Parses a comma-separated list of values of the flag `--flag`.
-pub fn list<T: PartialEq, E: std::fmt::Display>(
+pub fn list<T: Eq + std::hash::Hash, E: std::fmt::Display>(
     flag: &str,
     text: &str,
     parse: impl Fn(&str) -> Result<T, E>,
@@ -71,13 +81,11 @@ pub fn list<T: PartialEq, E: std::fmt::Display>(
         return Err(input(format!("--{flag} needs at least one value")));
     }
     // A value twice would run (and count) the same rows twice.
-    for (i, item) in items.iter().enumerate() {
-        if let Some(j) = items[..i].iter().position(|x| x == item) {
-            return Err(input(format!(
-                "--{flag} lists the same value twice ('{}' and '{}'): give each value once",
-                texts[j], texts[i]
-            )));
-        }
+    if let Some((j, i)) = first_repeat(&items) {
+        return Err(input(format!(
+            "--{flag} lists the same value twice ('{}' and '{}'): give each value once",
+            texts[j], texts[i]
+        )));
     }
     Ok(items)
 }
@@ -98,12 +106,12 @@ pub fn parse_pairs(text: &str) -> Result<Vec<(&str, &str)>, LabError> {
         })
         .collect::<Result<_, _>>()?;
     // The last of two values would win without a word.
-    for (i, (name, value)) in pairs.iter().enumerate() {
-        if let Some((_, first)) = pairs[..i].iter().find(|(n, _)| n == name) {
-            return Err(input(format!(
-                "{name} is given twice ({name}={first} and {name}={value}): give it once"
-            )));
-        }
+    let names: Vec<&str> = pairs.iter().map(|(n, _)| *n).collect();
+    if let Some((j, i)) = first_repeat(&names) {
+        let (name, first, value) = (names[i], pairs[j].1, pairs[i].1);
+        return Err(input(format!(
+            "{name} is given twice ({name}={first} and {name}={value}): give it once"
+        )));
     }
     Ok(pairs)
 }
@@ -191,13 +199,10 @@ pub fn axis(text: &str) -> Result<(String, Vec<String>), LabError> {
             "--param {name} has no values: give e.g. {name}=1,2,4"
         )));
     }
-    if let Some((i, v)) = values
-        .iter()
-        .enumerate()
-        .find(|(i, v)| values[..*i].contains(v))
-    {
+    if let Some((_, i)) = first_repeat(&values) {
         return Err(input(format!(
-            "--param {name} lists {v} twice (value {} of {}): give each value once",
+            "--param {name} lists {} twice (value {} of {}): give each value once",
+            values[i],
             i + 1,
             values.len()
         )));
