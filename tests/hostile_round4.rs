@@ -257,3 +257,76 @@ fn prices_and_poll_max_out_of_range_are_refused() {
     );
     assert!(!out.exists());
 }
+
+#[test]
+fn a_sweep_value_spelled_twice_or_fixed_by_the_policy_is_refused() {
+    let d = scratch_dir("round4-sweep-fixed");
+    let out = d.join("s.csv");
+    let mut args = vec![
+        "sweep",
+        "--duration-ms",
+        "5",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend(ONE_ROW);
+    let o = pollwise(
+        &[
+            args.clone(),
+            vec!["--policy", "qemu", "--param", "poll-max-ns=4000,4_000"],
+        ]
+        .concat(),
+    );
+    assert_clean_error(&o, &["lists 4000 twice ('4000' and '4_000')"]);
+    let o = pollwise(
+        &[
+            args,
+            vec![
+                "--policy",
+                "qemu:poll-max-ns=8000",
+                "--param",
+                "poll-max-ns=0,4000",
+            ],
+        ]
+        .concat(),
+    );
+    assert_clean_error(
+        &o,
+        &["sweeps a parameter --policy qemu:poll-max-ns=8000 fixes at 8000"],
+    );
+    assert!(!out.exists());
+}
+
+#[test]
+fn a_device_run_checks_its_outputs_as_a_simulated_one_does() {
+    let d = scratch_dir("round4-realdev");
+    let link = d.join("link");
+    std::os::unix::fs::symlink(&d, &link).unwrap();
+    let dir = d.to_str().unwrap();
+    let o = pollwise(&[
+        "realdev",
+        "run",
+        "--dir",
+        dir,
+        "--duration-ms",
+        "5",
+        "--trace",
+        "-",
+    ]);
+    assert_clean_error(&o, &["--trace -: standard output carries the run's result"]);
+    let (a, b) = (d.join("a.csv"), link.join("a.csv"));
+    let o = pollwise(&[
+        "realdev",
+        "run",
+        "--dir",
+        dir,
+        "--duration-ms",
+        "5",
+        "--trace",
+        a.to_str().unwrap(),
+        "--waits",
+        b.to_str().unwrap(),
+    ]);
+    assert_clean_error(&o, &["are the same file"]);
+    assert!(!a.exists());
+}
