@@ -85,7 +85,8 @@ fn a_second_run_reuses_every_row_and_prints_the_same_bytes() {
 fn corrupt_entries_are_replaced_and_only_old_versions_are_removed() {
     let dir = scratch_dir("cache-corrupt");
     let first = stdout(&compare_with_cache(&dir, &[]));
-    for (i, f) in entries(&dir).iter().enumerate() {
+    let rows = entries(&dir);
+    for (i, f) in rows.iter().enumerate() {
         let junk: &[u8] = match i % 3 {
             0 => b"",
             1 => b"not a row\n{",
@@ -93,11 +94,44 @@ fn corrupt_entries_are_replaced_and_only_old_versions_are_removed() {
         };
         fs::write(f, junk).unwrap();
     }
-    fs::create_dir_all(dir.join("0.0.1-0123456789abcdef")).unwrap();
+    let old = dir.join("0.0.1-0123456789abcdef");
+    fs::create_dir_all(&old).unwrap();
+    fs::write(old.join(format!("{}.json", "0".repeat(32))), "row").unwrap();
     fs::create_dir_all(dir.join("keep-me")).unwrap();
+    // A directory named like a version that holds someone's file is theirs.
+    let theirs = dir.join("9.9.9-ffffffffffffffff");
+    fs::create_dir_all(&theirs).unwrap();
+    fs::write(theirs.join("thesis.txt"), "precious").unwrap();
+    let odd = dir.join("0.0.2-0123456789abcdef");
+    fs::create_dir_all(&odd).unwrap();
+    fs::write(odd.join(format!("{}é", "a".repeat(31))), "junk").unwrap();
+    // Junk in our own version's directory: a name that is not ASCII where
+    // a key's end would be, a FIFO and a huge file under a row's name.
+    let mine = rows[0].parent().unwrap().to_path_buf();
+    fs::write(mine.join(format!("{}é", "a".repeat(31))), "junk").unwrap();
+    fs::remove_file(&rows[1]).unwrap();
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&rows[1])
+        .status()
+        .unwrap()
+        .success());
+    fs::File::create(&rows[2])
+        .unwrap()
+        .set_len(1 << 30)
+        .unwrap();
     assert_eq!(stdout(&compare_with_cache(&dir, &[])), first);
-    for f in entries(&dir) {
-        let text = fs::read_to_string(&f).unwrap();
+    assert_eq!(
+        fs::read_to_string(theirs.join("thesis.txt")).unwrap(),
+        "precious"
+    );
+    assert!(
+        odd.exists(),
+        "a directory holding a file not ours was removed"
+    );
+    // Every row but the FIFO's and the huge file's (not ours to touch) is
+    // replaced by a good one.
+    for f in rows.iter().skip(3).chain(&rows[..1]) {
+        let text = fs::read_to_string(f).unwrap();
         assert!(text.len() > 100 && text.contains('{'), "{f:?} not replaced");
     }
     assert!(!dir.join("0.0.1-0123456789abcdef").exists());

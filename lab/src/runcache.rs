@@ -28,6 +28,10 @@ use pollwise_sim::batch::{Job, RunStore};
 /// The code version: runs of another version are never reused.
 pub const CODE_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "-", env!("POLLWISE_MODEL_HASH"));
 
+/// The most one row's file holds (a row is under a kilobyte); a larger
+/// file there is not one of ours and is not read.
+const MAX_ENTRY_BYTES: u64 = 64 << 10;
+
 /// The most the directory holds before the oldest rows are removed.
 pub const MAX_BYTES: u64 = 256 << 20;
 
@@ -55,10 +59,15 @@ pub fn default_dir() -> Option<PathBuf> {
     if let Some(d) = std::env::var_os("POLLWISE_CACHE_DIR").filter(|d| !d.is_empty()) {
         return Some(PathBuf::from(d));
     }
+    // As the XDG spec says: a relative XDG_CACHE_HOME is ignored; an empty
+    // HOME is no home (it would put the cache in the working directory).
     let base = std::env::var_os("XDG_CACHE_HOME")
-        .filter(|d| !d.is_empty())
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+        .filter(|d| d.is_absolute())
+        .or_else(|| {
+            let home = PathBuf::from(std::env::var_os("HOME")?);
+            home.is_absolute().then(|| home.join(".cache"))
+        })?;
     Some(base.join("pollwise").join("runs"))
 }
 
@@ -117,6 +126,12 @@ impl RunCache {
 
     fn read(&self, key: u128) -> Option<RunRow> {
         let path = self.path(key)?;
+        // Only a regular file of a row's size is read: not a FIFO left
+        // there (it would block), not a link to a device or a huge file.
+        let m = fs::symlink_metadata(&path).ok()?;
+        if !m.is_file() || m.len() > MAX_ENTRY_BYTES {
+            return None;
+        }
         let text = fs::read_to_string(&path).ok()?;
         let (stored, row) = text.split_once('\n')?;
         if stored != format!("{key:032x}") {
@@ -190,7 +205,7 @@ impl RunCache {
             let stale_tmp = is_tmp(p) && *t < hour_ago;
             !(stale_tmp && fs::remove_file(p).is_ok())
         });
-        files.retain(|(_, _, p)| p.extension().is_some_and(|x| x == "json"));
+        files.retain(|(_, _, p)| is_row(p));
         let mut total: u64 = files.iter().map(|f| f.1).sum();
         files.sort();
         for (_, len, path) in files {
@@ -206,8 +221,33 @@ impl RunCache {
 
 /// A temporary file of [`RunCache::write`]: `KEY.tmp.PID`.
 fn is_tmp(p: &Path) -> bool {
-    let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
-    name.is_some_and(|n| n.len() > 32 && n[32..].starts_with(".tmp."))
+    let name = p.file_name().map(|n| n.as_encoded_bytes().to_vec());
+    // Bytes, not characters: a junk name need not be ASCII.
+    name.is_some_and(|n| n.len() > 32 && is_key(&n[..32]) && n[32..].starts_with(b".tmp."))
+}
+
+/// A row's file: `KEY.json`.
+fn is_row(p: &Path) -> bool {
+    let name = p.file_name().map(|n| n.as_encoded_bytes().to_vec());
+    name.is_some_and(|n| n.len() == 37 && is_key(&n[..32]) && &n[32..] == b".json")
+}
+
+/// 32 lowercase hex digits, as [`RunCache::path`] names a key.
+fn is_key(b: &[u8]) -> bool {
+    b.len() == 32
+        && b.iter()
+            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(c))
+}
+
+/// Whether `dir` holds nothing but rows and their temporary files: only
+/// such a directory is one of ours to remove.
+fn only_rows(dir: &Path) -> bool {
+    fs::read_dir(dir).is_ok_and(|entries| {
+        entries.flatten().all(|e| {
+            let p = e.path();
+            e.file_type().is_ok_and(|t| t.is_file()) && (is_row(&p) || is_tmp(&p))
+        })
+    })
 }
 
 /// A name [`CODE_VERSION`] could have: only these are ever removed, so a
@@ -230,7 +270,13 @@ fn remove_other_versions(dir: &Path) {
     for e in entries.flatten() {
         let is_dir = e.file_type().is_ok_and(|t| t.is_dir());
         let name = e.file_name();
-        if is_dir && name != CODE_VERSION && is_version(&name.to_string_lossy()) {
+        // A directory with a version's name that holds anything else is
+        // someone's, whatever its name says.
+        if is_dir
+            && name != CODE_VERSION
+            && is_version(&name.to_string_lossy())
+            && only_rows(&e.path())
+        {
             let _ = fs::remove_dir_all(e.path());
         }
     }
