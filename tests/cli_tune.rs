@@ -128,6 +128,10 @@ fn bad_input_is_refused_before_any_measurement() {
             &["too small for one confirmation pair"],
         ),
         (
+            &["--qemu-version", "10.0", "--budget-minutes", "1e18"],
+            &["--budget-minutes 1000000000000000000 is more than a week"],
+        ),
+        (
             &["--qemu-version", "10.0", "--file", "/proc/version"],
             &["does not support O_DIRECT"],
         ),

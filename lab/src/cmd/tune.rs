@@ -88,9 +88,18 @@ fn check(ui: &dyn Ui, c: &TuneCmd) -> Result<Checked> {
              {MAX_LOSS_PCT} (e.g. 1)"
         ));
     }
+    // A week is more than any tuning session; beyond about 5e12 minutes
+    // the budget is no Duration at all.
+    const MAX_BUDGET_MINUTES: f64 = 10_080.0;
     if !(c.budget_minutes.is_finite() && c.budget_minutes > 0.0) {
         return fail(format!(
             "--budget-minutes {} is not a positive number of minutes (e.g. 10)",
+            c.budget_minutes
+        ));
+    }
+    if c.budget_minutes > MAX_BUDGET_MINUTES {
+        return fail(format!(
+            "--budget-minutes {} is more than a week: give at most {MAX_BUDGET_MINUTES} (e.g. 10)",
             c.budget_minutes
         ));
     }
