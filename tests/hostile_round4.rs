@@ -330,3 +330,41 @@ fn a_device_run_checks_its_outputs_as_a_simulated_one_does() {
     assert_clean_error(&o, &["are the same file"]);
     assert!(!a.exists());
 }
+
+#[test]
+fn numbers_near_the_top_of_f64_are_refused_not_drawn_forever() {
+    let d = scratch_dir("round4-plot-huge");
+    let input = d.join("r.csv");
+    std::fs::write(
+        &input,
+        "policy,params,rw,bs,numjobs,iothreads,iops,iothread_cpu_pct\n\
+         qemu,poll-max-ns=32768,randread,8192,1,1,1.7e308,80\n\
+         weighted,poll-weight=2,randread,8192,1,1,1.7e308,60\n",
+    )
+    .unwrap();
+    let png = d.join("p.png");
+    let o = pollwise(&[
+        "plot",
+        "pareto",
+        "--input",
+        input.to_str().unwrap(),
+        "--out",
+        png.to_str().unwrap(),
+    ]);
+    assert_clean_error(&o, &["column 'iops'", "between -1e18 and 1e18", "1.7e308"]);
+    assert!(!png.exists());
+}
+
+#[test]
+fn a_tune_budget_past_a_week_is_refused() {
+    let o = pollwise(&[
+        "tune",
+        "--qemu-version",
+        "10.0",
+        "--preset",
+        "optane-p4800x",
+        "--budget-minutes",
+        "1e300",
+    ]);
+    assert_clean_error(&o, &["is more than a week", "at most 10080"]);
+}

@@ -79,7 +79,8 @@ impl fmt::Display for PlotError {
                 value,
             } => write!(
                 f,
-                "{} line {line}: column '{column}' must be a finite number, got '{value}'",
+                "{} line {line}: column '{column}' must be a number between -1e18 and 1e18, got \
+                 '{value}'",
                 path.display()
             ),
             PlotError::RepeatedHeader { path, line } => write!(

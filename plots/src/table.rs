@@ -379,8 +379,14 @@ pub fn param_pairs(params: &str) -> Vec<(&str, &str)> {
 }
 
 fn parse_finite(text: &str) -> Option<f64> {
-    text.parse::<f64>().ok().filter(|v| v.is_finite())
+    text.parse::<f64>().ok().filter(|v| v.abs() <= MAX_ABS)
 }
+
+/// The largest magnitude a plotted number may have: far past any rate,
+/// percentage or time in nanoseconds pollwise writes (u64 ns end at 1.8e19),
+/// and far enough below f64::MAX that an axis's range and ticks stay finite
+/// (values near it made the axis code loop).
+pub const MAX_ABS: f64 = 1e18;
 
 /// Two cell texts are equal as numbers when both are numbers, else as text,
 /// so `bs=8192` matches `8192.0`.

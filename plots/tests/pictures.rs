@@ -325,7 +325,7 @@ fn errors_name_the_problem() {
     let bad = write("bad.csv", "policy,iops,iothread_cpu_pct\nqemu,lots,5\n");
     let e = pareto_error(&bad, &dir().join("b.png"), Size::default());
     assert!(
-        e.contains("line 2: column 'iops' must be a finite number, got 'lots'"),
+        e.contains("line 2: column 'iops' must be a number between -1e18 and 1e18, got 'lots'"),
         "{e}"
     );
 
