@@ -368,3 +368,65 @@ fn a_tune_budget_past_a_week_is_refused() {
     ]);
     assert_clean_error(&o, &["is more than a week", "at most 10080"]);
 }
+
+#[test]
+fn a_report_stopped_while_it_simulates_leaves_the_earlier_report_whole() {
+    let d = scratch_dir("round4-report-stop");
+    let out = d.join("r");
+    let args = |seed: &'static str, ms: &'static str| {
+        vec![
+            "report",
+            "--out",
+            out.to_str().unwrap(),
+            "--repeat",
+            "1",
+            "--duration-ms",
+            ms,
+            "--compare-duration-ms",
+            ms,
+            "--threads",
+            "1",
+            "--seed",
+            seed,
+        ]
+    };
+    assert_ok(&pollwise(&args("1", "5")));
+    let before: Vec<(std::path::PathBuf, Vec<u8>)> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| {
+            let p = e.unwrap().path();
+            let bytes = std::fs::read(&p).unwrap();
+            (p, bytes)
+        })
+        .collect();
+    // A seed past the last one fails before any file is written.
+    let mut late = args("18446744073709551615", "5");
+    late[4] = "2";
+    assert_clean_error(&pollwise(&late), &["runs past the largest seed"]);
+    // Stopped by SIGTERM a moment in, while it simulates (runs of 500 ms
+    // take it seconds). Not SIGINT: a job started in the background, as
+    // CI's may be, inherits it ignored.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pollwise"))
+        .env("POLLWISE_NO_CACHE", "1")
+        .args(args("7", "500"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    // SAFETY: a plain kill(2) of our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    assert!(
+        !status.success(),
+        "the report finished within 300 ms: {status}"
+    );
+    for (p, bytes) in &before {
+        assert_eq!(&std::fs::read(p).unwrap(), bytes, "{p:?} changed");
+    }
+    assert_eq!(
+        std::fs::read_dir(&out).unwrap().count(),
+        before.len(),
+        "a file left behind"
+    );
+}

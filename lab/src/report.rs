@@ -70,6 +70,15 @@ fn check(args: &ReportOptions) -> Result<Preset, LabError> {
     if args.seeds == 0 {
         return Err(LabError::Input("--repeat must be at least 1".into()));
     }
+    // Seeds --seed .. --seed + repeat - 1, checked before the first run.
+    if args.seed.checked_add(u64::from(args.seeds) - 1).is_none() {
+        return Err(LabError::Input(format!(
+            "--seed {} with --repeat {} runs past the largest seed, {}: use a smaller --seed",
+            args.seed,
+            args.seeds,
+            u64::MAX
+        )));
+    }
     if args.duration_ms == 0 || args.compare_duration_ms == Some(0) {
         let flag = if args.duration_ms == 0 {
             "--duration-ms"
@@ -191,13 +200,6 @@ pub fn report(
         args.preset
     )));
     let compared = run_compare(&preset, args, progress)?;
-    dir.file("compare.csv")?
-        .write_with(|w| crate::compare::write_csv(w, &compared, false))?;
-    let runs: Vec<RunRow> = compared
-        .iter()
-        .flat_map(|r| [r.baseline_mean(), r.candidate_mean()])
-        .collect();
-    write_csv_file(&out("compare-runs.csv"), &runs)?;
     // The sweep and the traces look at the row where the candidate loses
     // the most IOPS: that is where a policy choice matters.
     let worst = worst(&compared)
@@ -213,7 +215,6 @@ pub fn report(
         args.duration_ms
     )));
     let sweep = run_sweep(&preset, &matrix, args, progress)?;
-    write_csv_file(&out("sweep.csv"), &sweep)?;
 
     // The traces show the row where QEMU's window resets most often: the
     // behaviour the proposal changes.
@@ -227,6 +228,17 @@ pub fn report(
         workload_text(&trace_workload)
     )));
     let trace = run_traces(&preset, &trace_workload, args.seed)?;
+
+    // Every file is written only now, in a second or so: a run stopped
+    // while it simulates leaves an earlier report in the directory whole.
+    dir.file("compare.csv")?
+        .write_with(|w| crate::compare::write_csv(w, &compared, false))?;
+    let runs: Vec<RunRow> = compared
+        .iter()
+        .flat_map(|r| [r.baseline_mean(), r.candidate_mean()])
+        .collect();
+    write_csv_file(&out("compare-runs.csv"), &runs)?;
+    write_csv_file(&out("sweep.csv"), &sweep)?;
     write_trace_file(&out("trace.csv"), &trace)?;
 
     progress(Progress::Step("report [4/4]: plots"));
