@@ -430,3 +430,29 @@ fn a_report_stopped_while_it_simulates_leaves_the_earlier_report_whole() {
         "a file left behind"
     );
 }
+
+#[test]
+fn preset_show_reads_a_pipe_once_and_prints_what_it_checked() {
+    use std::io::Write;
+    let text = std::fs::read_to_string("sim/presets/optane-p4800x.toml").unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pollwise"))
+        .args(["preset", "show", "/dev/stdin"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_ok(&o);
+    assert_eq!(
+        stdout(&o),
+        text,
+        "printed something other than the checked preset"
+    );
+}

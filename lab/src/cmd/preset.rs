@@ -33,9 +33,14 @@ pub fn text(name: &str) -> Result<String> {
     if let Some(t) = Preset::embedded_text(name) {
         return Ok(t.to_string());
     }
-    // Loading checks the file (and names the embedded presets if `name` is
-    // neither).
-    Preset::load(name)?;
     let path = std::path::Path::new(name);
-    Ok(read_text("--preset", path, InputKind::Small)?)
+    if !path.exists() {
+        // Names the embedded presets when `name` is neither.
+        Preset::load(name)?;
+    }
+    // Read once, and the bytes checked are the bytes printed (a pipe can
+    // be read only once; a file can change between two reads).
+    let text = read_text("--preset", path, InputKind::Small)?;
+    Preset::from_toml(&text, name)?;
+    Ok(text)
 }
