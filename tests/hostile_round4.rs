@@ -456,3 +456,30 @@ fn preset_show_reads_a_pipe_once_and_prints_what_it_checked() {
         "printed something other than the checked preset"
     );
 }
+
+#[test]
+fn a_picture_name_without_a_format_is_refused_by_that_name_before_reading() {
+    let d = scratch_dir("round4-plot-ext");
+    let out = d.join("a.bmp");
+    // The input need not even exist: the name is checked first.
+    let o = pollwise(&[
+        "plot",
+        "pareto",
+        "--input",
+        d.join("missing.csv").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_clean_error(
+        &o,
+        &[
+            &format!("picture format of {}", out.display()),
+            ".png or .svg",
+        ],
+    );
+    assert!(
+        !common::stderr(&o).contains(".pollwise-"),
+        "names a temporary file"
+    );
+    assert_eq!(std::fs::read_dir(&d).unwrap().count(), 0);
+}

@@ -64,6 +64,9 @@ impl Common {
         what: &str,
         f: impl FnOnce(Table, &Path, Size) -> std::result::Result<Summary, PlotError>,
     ) -> Result<Summary> {
+        // The format is the name's: checked before anything is read, and
+        // said of the name given (the renderer sees a temporary one).
+        pollwise_plots::Format::of(&self.out)?;
         let inputs = [Input::new(flag, input)];
         let out = Output::prepare("--out", &self.out, Kind::Picture, &inputs, self.force)?;
         // Read with a bound, then parsed: plots never open a file.
