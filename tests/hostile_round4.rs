@@ -483,3 +483,24 @@ fn a_picture_name_without_a_format_is_refused_by_that_name_before_reading() {
     );
     assert_eq!(std::fs::read_dir(&d).unwrap().count(), 0);
 }
+
+#[test]
+fn a_csv_with_a_column_named_twice_is_refused() {
+    let d = scratch_dir("round4-plot-dup");
+    let input = d.join("r.csv");
+    std::fs::write(
+        &input,
+        "policy,params,rw,bs,numjobs,iothreads,iops,iothread_cpu_pct,iops\n\
+         qemu,poll-max-ns=32768,randread,8192,1,1,1000,80,5\n",
+    )
+    .unwrap();
+    let o = pollwise(&[
+        "plot",
+        "pareto",
+        "--input",
+        input.to_str().unwrap(),
+        "--out",
+        d.join("p.png").to_str().unwrap(),
+    ]);
+    assert_clean_error(&o, &["the column 'iops' appears twice"]);
+}

@@ -75,6 +75,17 @@ impl Table {
                 header_only: false,
             });
         }
+        // A column named twice: which one a plot reads would be a guess.
+        let mut seen = std::collections::HashSet::new();
+        if let Some(h) = headers
+            .iter()
+            .find(|h| !h.is_empty() && !seen.insert(h.as_str()))
+        {
+            return Err(PlotError::Csv {
+                path: path.to_path_buf(),
+                message: format!("line 1: the column '{h}' appears twice in the header"),
+            });
+        }
         let mut table = Table {
             path: path.to_path_buf(),
             headers,
