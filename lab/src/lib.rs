@@ -68,9 +68,13 @@ pub enum Progress<'a> {
 
 /// The seconds left after `elapsed` seconds in which runs of expected cost
 /// `ran` finished, with runs of expected cost `left` still to come: the
-/// rate so far, kept. None while nothing ran.
+/// rate so far, kept. None while nothing ran and something is left.
 pub fn eta_secs(elapsed: f64, ran: f64, left: f64) -> Option<u64> {
-    (ran > 0.0).then(|| (elapsed * left.max(0.0) / ran).round() as u64)
+    if left <= 0.0 {
+        // Nothing left (every run so far may have come from the cache).
+        return Some(0);
+    }
+    (ran > 0.0).then(|| (elapsed * left / ran).round() as u64)
 }
 
 /// A callback that ignores progress.
@@ -164,5 +168,21 @@ impl<'a> Ticker<'a> {
             secs: elapsed as u64,
             eta: eta_secs(elapsed, ran, left),
         });
+    }
+}
+
+#[cfg(test)]
+mod eta_tests {
+    use super::eta_secs;
+
+    #[test]
+    fn the_eta_keeps_the_rate_so_far_and_is_zero_when_nothing_is_left() {
+        // 10 s for cost 2, cost 6 to go: 30 s more.
+        assert_eq!(eta_secs(10.0, 2.0, 6.0), Some(30));
+        // Nothing simulated yet (all from the cache so far): unknown...
+        assert_eq!(eta_secs(0.5, 0.0, 6.0), None);
+        // ...unless nothing is left.
+        assert_eq!(eta_secs(0.5, 0.0, 0.0), Some(0));
+        assert_eq!(eta_secs(0.5, 0.0, -1e-9), Some(0));
     }
 }
