@@ -109,8 +109,7 @@ fn frontier_intro(md: &mut String, args: &StudyOptions) {
            and one blocks, each runs under `clairvoyant P` for the next {} completions (at most \
            {} us), and the cheaper under the same price is kept. Never worse than its base with \
            an exact evaluation; here the horizon is truncated, so only approximately. It costs \
-           about 15 times a normal run, so it runs on a reduced matrix: the 8k randread rows \
-           with numjobs 1 and 4, one and two IOThreads, for {} ms each.\n\n\
+           about 15 times a normal run, so {}.\n\n\
          A policy's point is its IOPS relative to `qemu` and its IOThread CPU, each the mean \
          over seeds of that seed's mean over rows; the spread is max - min of those per-seed \
          means. \"At equal IOPS\" means a frontier point whose IOPS is at least the policy's \
@@ -119,7 +118,13 @@ fn frontier_intro(md: &mut String, args: &StudyOptions) {
          `lab/tests/frontier.rs` fails if any policy does.\n",
         RolloutOptions::default().horizon_completions,
         RolloutOptions::default().max_horizon_ns / 1000,
-        args.rollout_duration_ms
+        match args.rollout_duration_ms {
+            0 => "this study ran none (--rollout-duration-ms 0)".to_string(),
+            ms => format!(
+                "it runs on a reduced matrix: the 8k randread rows with numjobs 1 and 4, one \
+                 and two IOThreads, for {ms} ms each"
+            ),
+        }
     );
 }
 
@@ -541,5 +546,40 @@ fn measured_table(md: &mut String, part: &MeasuredPart) {
                 verdict.label()
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(rollout_duration_ms: u64) -> StudyOptions {
+        StudyOptions {
+            out: "study".into(),
+            seeds: 5,
+            duration_ms: None,
+            robust_duration_ms: 300,
+            skip_robustness: false,
+            rollout_duration_ms,
+            force: false,
+        }
+    }
+
+    #[test]
+    fn the_rollout_is_described_as_it_ran() {
+        let mut md = String::new();
+        frontier_intro(&mut md, &options(100));
+        assert!(
+            md.contains("reduced matrix") && md.contains("for 100 ms each"),
+            "{md}"
+        );
+        let none = options(0);
+        let mut md = String::new();
+        frontier_intro(&mut md, &none);
+        assert!(
+            md.contains("this study ran none (--rollout-duration-ms 0)"),
+            "{md}"
+        );
+        assert!(!md.contains("0 ms each"), "{md}");
     }
 }
