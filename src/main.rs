@@ -177,5 +177,19 @@ fn error_line(e: &anyhow::Error) -> String {
         }
         line.push_str(&text);
     }
+    // An input can put megabytes into a message (a TOML key, a CSV cell);
+    // the start says what was wrong.
+    const MAX_ERROR_BYTES: usize = 4096;
+    if line.len() > MAX_ERROR_BYTES {
+        let mut cut = MAX_ERROR_BYTES;
+        while !line.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let total = line.len();
+        line.truncate(cut);
+        line.push_str(&format!(
+            " [... the message's first {cut} of {total} bytes]"
+        ));
+    }
     line
 }

@@ -504,3 +504,16 @@ fn a_csv_with_a_column_named_twice_is_refused() {
     ]);
     assert_clean_error(&o, &["the column 'iops' appears twice"]);
 }
+
+#[test]
+fn an_error_quoting_a_huge_input_is_cut_to_a_readable_length() {
+    let d = scratch_dir("round4-huge-key");
+    let preset = d.join("p.toml");
+    // A half-megabyte key: TOML's error quotes it.
+    std::fs::write(&preset, format!("{} = 1\n", "k".repeat(1 << 19))).unwrap();
+    let o = pollwise(&["sim", "--preset", preset.to_str().unwrap()]);
+    assert_clean_error(&o, &["p.toml"]);
+    let err = common::stderr(&o);
+    assert!(err.len() < 8192, "{} bytes of error", err.len());
+    assert!(err.contains("bytes]"), "{}", &err[..200.min(err.len())]);
+}
