@@ -166,7 +166,13 @@ impl<'a> Ticker<'a> {
             total: self.total,
             what: self.what,
             secs: elapsed as u64,
-            eta: eta_secs(elapsed, ran, left),
+            // The costs left are a float total less each run's: at the end
+            // a rounding error, not 0.
+            eta: if done == self.total {
+                Some(0)
+            } else {
+                eta_secs(elapsed, ran, left)
+            },
         });
     }
 }
