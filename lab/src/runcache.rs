@@ -197,6 +197,8 @@ impl RunCache {
             .flatten()
             .filter_map(|e| {
                 let m = e.metadata().ok()?;
+                // Regular files only: a FIFO's or a device's size means nothing.
+                m.is_file().then_some(())?;
                 Some((m.modified().ok()?, m.len(), e.path()))
             })
             .collect();
@@ -205,7 +207,9 @@ impl RunCache {
             let stale_tmp = is_tmp(p) && *t < hour_ago;
             !(stale_tmp && fs::remove_file(p).is_ok())
         });
-        files.retain(|(_, _, p)| is_row(p));
+        // Only what `read` would take counts against the size: a FIFO or a
+        // huge file under a row's name is replaced by the next write.
+        files.retain(|(_, len, p)| is_row(p) && *len <= MAX_ENTRY_BYTES);
         let mut total: u64 = files.iter().map(|f| f.1).sum();
         files.sort();
         for (_, len, path) in files {
@@ -242,10 +246,13 @@ fn is_key(b: &[u8]) -> bool {
 /// Whether `dir` holds nothing but rows and their temporary files: only
 /// such a directory is one of ours to remove.
 fn only_rows(dir: &Path) -> bool {
-    fs::read_dir(dir).is_ok_and(|entries| {
-        entries.flatten().all(|e| {
-            let p = e.path();
-            e.file_type().is_ok_and(|t| t.is_file()) && (is_row(&p) || is_tmp(&p))
+    fs::read_dir(dir).is_ok_and(|mut entries| {
+        // An entry that cannot be listed is not known to be ours.
+        entries.all(|e| {
+            e.is_ok_and(|e| {
+                let p = e.path();
+                e.file_type().is_ok_and(|t| t.is_file()) && (is_row(&p) || is_tmp(&p))
+            })
         })
     })
 }
