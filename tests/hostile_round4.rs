@@ -517,3 +517,19 @@ fn an_error_quoting_a_huge_input_is_cut_to_a_readable_length() {
     assert!(err.len() < 8192, "{} bytes of error", err.len());
     assert!(err.contains("bytes]"), "{}", &err[..200.min(err.len())]);
 }
+
+#[test]
+fn preset_show_and_a_run_agree_on_how_large_a_preset_may_be() {
+    let d = scratch_dir("round4-preset-size");
+    let preset = d.join("big.toml");
+    let mut text = std::fs::read_to_string("sim/presets/optane-p4800x.toml").unwrap();
+    text.push_str(&format!("# {}\n", "x".repeat(2 << 20)));
+    std::fs::write(&preset, text).unwrap();
+    for args in [
+        vec!["preset", "show", preset.to_str().unwrap()],
+        vec!["sim", "--preset", preset.to_str().unwrap(), "--duration-ms", "5"],
+    ] {
+        let o = pollwise(&args);
+        assert_clean_error(&o, &["is larger than 1048576 bytes"]);
+    }
+}

@@ -5,7 +5,7 @@ use std::io::Write;
 
 use pollwise_sim::Preset;
 
-use super::Result;
+use super::{fail, Result};
 use crate::formats::input::{read_text, InputKind};
 
 /// One line per embedded preset: name, description and matrix size.
@@ -41,6 +41,14 @@ pub fn text(name: &str) -> Result<String> {
     // Read once, and the bytes checked are the bytes printed (a pipe can
     // be read only once; a file can change between two reads).
     let text = read_text("--preset", path, InputKind::Small)?;
+    // The cap `Preset::load` reads with, so that show and run agree.
+    if text.len() as u64 > pollwise_sim::MAX_PRESET_BYTES {
+        return fail(format!(
+            "preset file '{name}' is larger than {} bytes: a preset is a short TOML file (see \
+             sim/presets/)",
+            pollwise_sim::MAX_PRESET_BYTES
+        ));
+    }
     Preset::from_toml(&text, name)?;
     Ok(text)
 }
