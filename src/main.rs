@@ -167,8 +167,20 @@ fn main() -> ExitCode {
 /// does, would otherwise print it twice).
 fn error_line(e: &anyhow::Error) -> String {
     let mut line = String::new();
+    // An input can put megabytes into a message (a TOML key, a CSV cell):
+    // each cause keeps its start, so the root cause and the hint survive.
+    const MAX_CAUSE_BYTES: usize = 2048;
     for cause in e.chain() {
-        let text = cause.to_string();
+        let mut text = cause.to_string();
+        if text.len() > MAX_CAUSE_BYTES {
+            let mut cut = MAX_CAUSE_BYTES;
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            let total = text.len();
+            text.truncate(cut);
+            text.push_str(&format!(" [... the first {cut} of {total} bytes]"));
+        }
         if line.contains(&text) {
             continue;
         }
@@ -176,20 +188,6 @@ fn error_line(e: &anyhow::Error) -> String {
             line.push_str(": ");
         }
         line.push_str(&text);
-    }
-    // An input can put megabytes into a message (a TOML key, a CSV cell);
-    // the start says what was wrong.
-    const MAX_ERROR_BYTES: usize = 4096;
-    if line.len() > MAX_ERROR_BYTES {
-        let mut cut = MAX_ERROR_BYTES;
-        while !line.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        let total = line.len();
-        line.truncate(cut);
-        line.push_str(&format!(
-            " [... the message's first {cut} of {total} bytes]"
-        ));
     }
     line
 }
