@@ -4,29 +4,9 @@
 
 mod common;
 
-use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-use common::{assert_clean_error, assert_ok, pollwise, scratch_dir, stdout};
-
-/// Runs pollwise with `input` on its standard input.
-fn with_stdin(args: &[&str], input: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pollwise"))
-        .env("POLLWISE_NO_CACHE", "1")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run pollwise");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
+use common::{assert_clean_error, assert_ok, pollwise, scratch_dir, stdout, with_stdin};
 
 #[test]
 fn a_fio_job_file_on_a_pipe_is_read_once() {

@@ -433,22 +433,8 @@ fn a_report_stopped_while_it_simulates_leaves_the_earlier_report_whole() {
 
 #[test]
 fn preset_show_reads_a_pipe_once_and_prints_what_it_checked() {
-    use std::io::Write;
     let text = std::fs::read_to_string("sim/presets/optane-p4800x.toml").unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pollwise"))
-        .args(["preset", "show", "/dev/stdin"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let o = child.wait_with_output().unwrap();
+    let o = common::with_stdin(&["preset", "show", "/dev/stdin"], &text);
     assert_ok(&o);
     assert_eq!(
         stdout(&o),
@@ -527,7 +513,13 @@ fn preset_show_and_a_run_agree_on_how_large_a_preset_may_be() {
     std::fs::write(&preset, text).unwrap();
     for args in [
         vec!["preset", "show", preset.to_str().unwrap()],
-        vec!["sim", "--preset", preset.to_str().unwrap(), "--duration-ms", "5"],
+        vec![
+            "sim",
+            "--preset",
+            preset.to_str().unwrap(),
+            "--duration-ms",
+            "5",
+        ],
     ] {
         let o = pollwise(&args);
         assert_clean_error(&o, &["is larger than 1048576 bytes"]);

@@ -3,8 +3,9 @@
 #![allow(dead_code)] // Each test binary uses a different part.
 
 use std::fs;
+use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 pub fn pollwise(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_pollwise"))
@@ -43,4 +44,23 @@ pub fn assert_clean_error(o: &Output, needles: &[&str]) {
     for n in needles {
         assert!(err.contains(n), "missing '{n}' in: {err}");
     }
+}
+
+/// Runs pollwise with `input` on its standard input.
+pub fn with_stdin(args: &[&str], input: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pollwise"))
+        .env("POLLWISE_NO_CACHE", "1")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run pollwise");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
 }
