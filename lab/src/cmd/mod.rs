@@ -156,11 +156,6 @@ pub fn cap_threads(n: usize, cpus: usize) -> (usize, Option<String>) {
     (most, Some(note))
 }
 
-/// A run set's work, refused past [`pollwise_sim::batch::MAX_EVENTS`]
-/// before anything runs (`events`: the sum of `run_events` over the runs;
-/// `lower`: the flags that would make it smaller), and a note when
-/// `--threads` asks for more threads than there are runs: the pool is
-/// sized to the run set.
 /// A single run's `--trace` and `--waits`: each a file of its own, and
 /// neither standard output, which carries the run's result (the CSVs
 /// would be mixed into it and into each other).
@@ -184,6 +179,11 @@ pub fn run_outputs_apart(trace: &Option<Output>, waits: &Option<Output>) -> Resu
     Ok(())
 }
 
+/// A run set's work, refused past [`pollwise_sim::batch::MAX_EVENTS`]
+/// before anything runs (`events`: the sum of `run_events` over the runs;
+/// `lower`: the flags that would make it smaller), and a note when
+/// `--threads` asks for more threads than there are runs: the pool is
+/// sized to the run set.
 pub fn bound_work(
     note: &dyn Fn(&str),
     runs: u64,
