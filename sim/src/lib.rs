@@ -22,8 +22,7 @@ pub use dist::{LatencyDist, MAX_LATENCY_NS};
 pub use error::SimError;
 pub use preset::{
     CalibrationSpread, Device, Guest, Host, HostPasses, IoThreadCosts, Matrix, Packing, Preset,
-    Topology, VqMapping, MAX_PRESET_BYTES, MAX_SCHEDULER_FACTS, MAX_SCHEDULER_FACT_LEN,
-    MAX_SPREAD_PCT,
+    Topology, VqMapping, MAX_SCHEDULER_FACTS, MAX_SCHEDULER_FACT_LEN, MAX_SPREAD_PCT,
 };
 pub use workload::{Rw, Validate, Workload, LIMITS};
 

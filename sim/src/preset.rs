@@ -697,13 +697,20 @@ impl Preset {
     /// [`MAX_PRESET_BYTES`]; a FIFO or a device that never ends is read
     /// only that far).
     pub fn load(name_or_path: &str) -> Result<Preset, SimError> {
-        if let Some((_, text)) = EMBEDDED.iter().find(|(n, _)| *n == name_or_path) {
-            return Preset::from_toml(text, name_or_path);
+        Preset::from_toml(&Preset::load_text(name_or_path)?, name_or_path)
+    }
+
+    /// The text [`Preset::load`] parses, read once: an embedded preset's,
+    /// or the file's within [`MAX_PRESET_BYTES`] (what a caller prints
+    /// after parsing it is the text it checked).
+    pub fn load_text(name_or_path: &str) -> Result<String, SimError> {
+        if let Some(text) = Preset::embedded_text(name_or_path) {
+            return Ok(text.to_string());
         }
         let path = Path::new(name_or_path);
         let looks_like_path = name_or_path.contains(['/', '.']);
         match read_bounded(path) {
-            Ok(Some(text)) => Preset::from_toml(&text, name_or_path),
+            Ok(Some(text)) => Ok(text),
             Ok(None) => Err(SimError::Preset(format!(
                 "preset file '{name_or_path}' is larger than {MAX_PRESET_BYTES} bytes: a preset \
                  is a short TOML file (see sim/presets/)"

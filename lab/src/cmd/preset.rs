@@ -5,8 +5,7 @@ use std::io::Write;
 
 use pollwise_sim::Preset;
 
-use super::{fail, Result};
-use crate::formats::input::{read_text, InputKind};
+use super::Result;
 
 /// One line per embedded preset: name, description and matrix size.
 pub fn write_list(out: &mut dyn Write) -> Result<()> {
@@ -30,25 +29,9 @@ pub fn write_list(out: &mut dyn Write) -> Result<()> {
 /// A preset as TOML: an embedded one as shipped (with the comments giving
 /// the source of each number), or a file after checking it.
 pub fn text(name: &str) -> Result<String> {
-    if let Some(t) = Preset::embedded_text(name) {
-        return Ok(t.to_string());
-    }
-    let path = std::path::Path::new(name);
-    if !path.exists() {
-        // Names the embedded presets when `name` is neither.
-        Preset::load(name)?;
-    }
     // Read once, and the bytes checked are the bytes printed (a pipe can
     // be read only once; a file can change between two reads).
-    let text = read_text("--preset", path, InputKind::Small)?;
-    // The cap `Preset::load` reads with, so that show and run agree.
-    if text.len() as u64 > pollwise_sim::MAX_PRESET_BYTES {
-        return fail(format!(
-            "preset file '{name}' is larger than {} bytes: a preset is a short TOML file (see \
-             sim/presets/)",
-            pollwise_sim::MAX_PRESET_BYTES
-        ));
-    }
+    let text = Preset::load_text(name)?;
     Preset::from_toml(&text, name)?;
     Ok(text)
 }
