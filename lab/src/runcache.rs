@@ -225,22 +225,20 @@ impl RunCache {
 
 /// A temporary file of [`RunCache::write`]: `KEY.tmp.PID`.
 fn is_tmp(p: &Path) -> bool {
-    let name = p.file_name().map(|n| n.as_encoded_bytes().to_vec());
     // Bytes, not characters: a junk name need not be ASCII.
-    name.is_some_and(|n| n.len() > 32 && is_key(&n[..32]) && n[32..].starts_with(b".tmp."))
+    let name = p.file_name().map_or(&[][..], |n| n.as_encoded_bytes());
+    name.len() > 32 && is_key(&name[..32]) && name[32..].starts_with(b".tmp.")
 }
 
 /// A row's file: `KEY.json`.
 fn is_row(p: &Path) -> bool {
-    let name = p.file_name().map(|n| n.as_encoded_bytes().to_vec());
-    name.is_some_and(|n| n.len() == 37 && is_key(&n[..32]) && &n[32..] == b".json")
+    let name = p.file_name().map_or(&[][..], |n| n.as_encoded_bytes());
+    name.len() == 37 && is_key(&name[..32]) && &name[32..] == b".json"
 }
 
 /// 32 lowercase hex digits, as [`RunCache::path`] names a key.
 fn is_key(b: &[u8]) -> bool {
-    b.len() == 32
-        && b.iter()
-            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(c))
+    b.len() == 32 && b.iter().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// Whether `dir` holds nothing but rows and their temporary files: only
