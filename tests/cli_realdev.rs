@@ -782,6 +782,28 @@ fn validate_refuses_an_unknown_preset_and_a_clairvoyant_policy() {
     assert_clean_error(&o, &["only runs in simulation"]);
 }
 
+/// The study's ratio on the device loop's waits under qemu at each point,
+/// its traces kept; QEMU's loop was not run, so it has none.
+fn assert_device_ratios(md: &str, out: &Path) {
+    for needle in [
+        "on the waits each loop recorded under `qemu` at each point, one 100 ms run each",
+        "| pollwise's loop 4k j=1 qd=1 | ",
+        "| pollwise's loop 4k j=4 qd=8 | ",
+    ] {
+        assert!(md.contains(needle), "missing {needle} in:\n{md}");
+    }
+    for (nj, qd) in [(1, 1), (1, 8), (4, 8)] {
+        let waits =
+            std::fs::read_to_string(out.join(format!("waits-device-j{nj}-qd{qd}.csv"))).unwrap();
+        assert!(
+            waits.starts_with("block_ns,handler,in_flight,how\n"),
+            "{waits}"
+        );
+        assert!(waits.lines().count() > 10, "{waits}");
+        assert!(!out.join(format!("waits-qemu-j{nj}-qd{qd}.csv")).exists());
+    }
+}
+
 #[test]
 fn study_measures_the_online_policies_on_a_disk() {
     let _g = serial();
@@ -855,6 +877,7 @@ fn study_measures_the_online_policies_on_a_disk() {
     assert_eq!(runs.len(), 36);
     assert!(runs.iter().all(|r| r.source == "realdev" && r.iops > 0.0));
     assert_eq!(runs.iter().filter(|r| r.policy == "qemu").count(), 18);
+    assert_device_ratios(&md, &out);
     // The scratch file is gone.
     assert_left_empty(&work);
     std::fs::remove_dir_all(&out).unwrap();

@@ -434,6 +434,13 @@ fn study_writes_a_summary_from_its_runs() {
         "### fcp-16disk against the later revisions' figures",
         "| weighted (weight 2) | ",
         "| weighted-merged (weight 3) | ",
+        // Every policy's competitive ratio on each preset's simulated
+        // traces, at both prices.
+        "## Competitive ratio on recorded waits",
+        "| optane-p4800x randread 8k nj1 | ",
+        "| fcp-16disk randread 128k nj16 | ",
+        "At 24000 ns per block:",
+        "At 6000 + 8 x 6000 / max(in_flight, 1) ns per block:",
         // Without --dir nothing is measured, and the summary says how to.
         "## Measured on a disk\n\nNot run this time. `pollwise study --dir DIR`",
         // The line that reruns it spells the seeds as every command does.

@@ -29,7 +29,8 @@ pub use param::{Param, ParamError, ParamSpec, MAX_FACTOR, MAX_TIME_NS, MAX_WEIGH
 pub use params::Params;
 pub use policies::{
     AnyPolicy, Clairvoyant, Fixed, GuestHaltPoll, KvmHaltPoll, Off, Pollwise, Qemu,
-    ThresholdOracle, Weighted, DELAY_WEIGHT, QEMU_GROW_START_NS,
+    ThresholdOracle, Weighted, DELAY_WEIGHT, PRIOR_BLOCK_COST_NS, PRIOR_WAKEUPS,
+    QEMU_GROW_START_NS,
 };
 pub use policy::{EventKind, Foresight, Policy};
 pub use row::{cpu_pct, run_row, Latency, RawCounts, RunLabels};

@@ -85,6 +85,14 @@ pub struct Ratios {
     pub rows: Vec<RatioRow>,
 }
 
+impl Ratios {
+    /// `row`'s cost over the optimum's; `None` when the optimum paid
+    /// nothing (every wait was 0).
+    pub fn ratio(&self, row: &RatioRow) -> Option<f64> {
+        (self.optimum_ns > 0).then(|| row.cost_ns as f64 / self.optimum_ns as f64)
+    }
+}
+
 /// What a window `w` spins for a wait `t`, and whether it then blocked.
 fn spun(t: u64, w: u64) -> (u64, bool) {
     if t <= w {
@@ -107,6 +115,17 @@ pub fn ratios<R: Read>(
         waits.push((line, w));
         Ok(())
     })?;
+    ratios_of(policies, &waits, name, price)
+}
+
+/// [`ratios`] over waits already read, each with the line (or iteration
+/// number) that errors name.
+pub fn ratios_of(
+    policies: &[Params],
+    waits: &[(usize, Wait)],
+    name: &str,
+    price: Price,
+) -> Result<Ratios, LabError> {
     if waits.is_empty() {
         return Err(LabError::Input(format!(
             "{name} has no waits: give a trace with a header row and one row per iteration"
@@ -126,7 +145,7 @@ pub fn ratios<R: Read>(
             blocks: 0,
             cost_ns: 0,
         };
-        for (line, w) in &waits {
+        for (line, w) in waits {
             let (spin, blocked) = spun(w.block_ns, r.window_ns());
             row.spin_ns += u128::from(spin);
             row.blocks += u64::from(blocked);
@@ -171,11 +190,9 @@ pub fn write_ratios(out: &mut dyn Write, r: &Ratios) -> std::io::Result<()> {
         "policy", "spin ms", "blocks", "cost ms", "ratio"
     )?;
     for row in &r.rows {
-        let ratio = if r.optimum_ns == 0 {
-            "-".to_string()
-        } else {
-            format!("{:.3}", row.cost_ns as f64 / r.optimum_ns as f64)
-        };
+        let ratio = r
+            .ratio(row)
+            .map_or_else(|| "-".to_string(), |x| format!("{x:.3}"));
         writeln!(
             out,
             "{:<72} {:>10.3} {:>8} {:>10.3} {:>7}",

@@ -15,7 +15,7 @@ pub use clairvoyant::Clairvoyant;
 pub use fixed::{Fixed, Off};
 pub use halt_poll::{GuestHaltPoll, KvmHaltPoll};
 pub use oracle::ThresholdOracle;
-pub use pollwise::{Pollwise, DELAY_WEIGHT};
+pub use pollwise::{Pollwise, DELAY_WEIGHT, PRIOR_BLOCK_COST_NS, PRIOR_WAKEUPS};
 pub use qemu::{Qemu, QEMU_GROW_START_NS};
 pub use weighted::Weighted;
 

@@ -23,6 +23,7 @@ pub fn study(
         presets: &found.presets,
         ablation: &found.ablation,
         robustness: &found.robustness,
+        ratios: &found.ratios,
         measured: found.measured.as_ref().zip(measure_opts),
     });
     let path = opts.out.join("README.md");

@@ -28,6 +28,7 @@ use std::path::Path;
 
 use pollwise_core::IterRecord;
 
+use crate::replay::Wait;
 use crate::LabError;
 
 /// The header of a waits CSV.
@@ -67,6 +68,21 @@ pub fn wait_of(r: &IterRecord) -> (u64, WaitEnd) {
     }
 }
 
+/// The handler ids of a record's bitmask, in order.
+fn handler_ids(r: &IterRecord) -> impl Iterator<Item = u32> + '_ {
+    (0..64).filter(|h| r.handlers & (1 << h) != 0)
+}
+
+/// Record `r` as the wait `policy replay` and `policy ratio` read back
+/// from its row (the same numbers as [`write_waits`] writes).
+pub fn replay_wait(r: &IterRecord) -> Wait {
+    Wait {
+        block_ns: wait_of(r).0,
+        handlers: handler_ids(r).collect(),
+        in_flight: r.in_flight,
+    }
+}
+
 /// Writes one row per record: `block_ns,handler,in_flight,how`, the
 /// handlers as ids separated by ';'. `path` names the file in errors.
 pub fn write_waits<W: Write>(
@@ -81,10 +97,7 @@ pub fn write_waits<W: Write>(
     writeln!(out, "{WAITS_HEADER}").map_err(io)?;
     for r in records {
         let (wait, end) = wait_of(r);
-        let handlers: Vec<String> = (0..64)
-            .filter(|h| r.handlers & (1 << h) != 0)
-            .map(|h: u32| h.to_string())
-            .collect();
+        let handlers: Vec<String> = handler_ids(r).map(|h| h.to_string()).collect();
         writeln!(
             out,
             "{wait},{},{},{}",
@@ -138,8 +151,9 @@ mod tests {
     fn the_file_reads_back_as_the_replay_reads_waits() {
         let mut r = rec(9000, false, 5000, Some(1200));
         r.handlers = 0b101;
+        let records = [rec(2500, true, 0, None), r];
         let mut out = Vec::new();
-        write_waits(&mut out, &[rec(2500, true, 0, None), r], Path::new("w.csv")).unwrap();
+        write_waits(&mut out, &records, Path::new("w.csv")).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert_eq!(
             text,
@@ -152,5 +166,12 @@ mod tests {
         })
         .unwrap();
         assert_eq!(got, [(2500, vec![1], 4), (7800, vec![0, 2], 4)]);
+        // Converted in memory, a record is the wait its row reads back as.
+        let direct: Vec<_> = records
+            .iter()
+            .map(replay_wait)
+            .map(|w| (w.block_ns, w.handlers, w.in_flight))
+            .collect();
+        assert_eq!(direct, got);
     }
 }

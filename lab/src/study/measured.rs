@@ -6,10 +6,14 @@
 use pollwise_core::{Params, PolicyKind, Rw, Workload};
 
 use super::options::MeasureOptions;
+use super::ratio::{at_both_prices, TraceRatios};
 use crate::acceptance::{judge, Acceptance};
-use crate::backend::{Backend, DeviceBackend};
+use crate::backend::{Backend, DeviceBackend, Point};
 use crate::compare::{compare, CompareSpec, ComparedPoint};
+use crate::formats::output::OutputDir;
+use crate::formats::waits::{replay_wait, write_waits};
 use crate::qemu_backend::QemuBackend;
+use crate::replay::read_waits;
 use crate::{LabError, Progress};
 
 /// The points measured on a disk: 4k randread, one job at queue depth 1
@@ -25,6 +29,94 @@ fn measured_points(duration_ms: u64) -> Vec<Workload> {
             iodepth,
             iothreads: 1,
             duration_ms,
+        })
+        .collect()
+}
+
+/// The loops whose waits the measured part records, as named in the
+/// waits files: pollwise's own (`device`) and QEMU's (`qemu`).
+pub(crate) const LOOPS: [&str; 2] = ["device", "qemu"];
+
+/// The file of the waits `lp` recorded at point `w`.
+pub(crate) fn waits_file(lp: &str, w: &Workload) -> String {
+    format!("waits-{lp}-j{}-qd{}.csv", w.numjobs, w.iodepth)
+}
+
+/// Every waits file the measured part may write.
+pub(crate) fn waits_files() -> Vec<String> {
+    LOOPS
+        .iter()
+        .flat_map(|lp| {
+            measured_points(1)
+                .into_iter()
+                .map(move |w| waits_file(lp, &w))
+        })
+        .collect()
+}
+
+/// A point's label in the tables: "4k j=1 qd=8".
+pub(crate) fn point_label(w: &Workload) -> String {
+    format!("{}k j={} qd={}", w.bs / 1024, w.numjobs, w.iodepth)
+}
+
+/// `qemu`'s run at each measured point, the points and their waits files.
+fn trace_points(lp: &str, m: &MeasureOptions) -> Vec<(String, Point)> {
+    measured_points(m.duration_ms)
+        .into_iter()
+        .map(|workload| {
+            let name = waits_file(lp, &workload);
+            let point = Point {
+                workload,
+                params: Params::defaults(PolicyKind::Qemu),
+                seed: 1,
+                qemu_variant: None,
+            };
+            (name, point)
+        })
+        .collect()
+}
+
+/// Every online policy replayed over the waits of pollwise's loop under
+/// `qemu` at each measured point; each trace written to its file in `dir`.
+fn device_ratios(
+    dev: &DeviceBackend,
+    m: &MeasureOptions,
+    dir: &OutputDir,
+) -> Result<Vec<TraceRatios>, LabError> {
+    trace_points(LOOPS[0], m)
+        .into_iter()
+        .map(|(name, point)| {
+            let (_, log, _) = dev.run_logged(&point)?;
+            let path = dir.join(&name);
+            dir.file(&name)?
+                .write_with(|w| write_waits(w, &log, &path))?;
+            let trace = format!("pollwise's loop {}", point_label(&point.workload));
+            let waits: Vec<_> = log.iter().map(replay_wait).enumerate().collect();
+            at_both_prices(trace, Some(name), &waits)
+        })
+        .collect()
+}
+
+/// The same in QEMU's loop (stock QEMU's harness writes the waits file).
+fn qemu_ratios(
+    backend: &QemuBackend,
+    m: &MeasureOptions,
+    dir: &OutputDir,
+) -> Result<Vec<TraceRatios>, LabError> {
+    trace_points(LOOPS[1], m)
+        .into_iter()
+        .map(|(name, point)| {
+            dir.file(&name)?
+                .write_path(|path| backend.run_waits(&point, Some(path)))?;
+            let path = dir.join(&name);
+            let file = std::fs::File::open(&path).map_err(LabError::file(&path))?;
+            let mut waits = Vec::new();
+            read_waits(std::io::BufReader::new(file), &name, |line, w| {
+                waits.push((line, w));
+                Ok(())
+            })?;
+            let trace = format!("QEMU's loop {}", point_label(&point.workload));
+            at_both_prices(trace, Some(name), &waits)
         })
         .collect()
 }
@@ -55,6 +147,9 @@ pub(crate) struct MeasuredPart {
     /// When it started, UTC (RFC 3339, to the second).
     pub started: String,
     pub runs: Vec<Measured>,
+    /// Every online policy's competitive ratio on the waits each loop
+    /// recorded under `qemu` at each point.
+    pub ratios: Vec<TraceRatios>,
     pub skipped: Vec<String>,
 }
 
@@ -99,6 +194,7 @@ fn compare_all(
 /// Measures the online policies against QEMU's rule on `m.target`.
 pub(crate) fn measure(
     m: &MeasureOptions,
+    dir: &OutputDir,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<MeasuredPart, LabError> {
     let max_bs = measured_points(m.duration_ms)
@@ -109,10 +205,11 @@ pub(crate) fn measure(
     let start = load_average();
     let started = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
     let device: Vec<Params> = DEVICE_CANDIDATES.map(Params::defaults).to_vec();
-    let (label, mut runs) = {
+    let (label, mut runs, mut ratios) = {
         let dev = DeviceBackend::open(&m.target, max_bs)?;
         let runs = compare_all(&dev, "pollwise's loop", &device, m, progress)?;
-        (dev.label(), runs)
+        let ratios = device_ratios(&dev, m, dir)?;
+        (dev.label(), runs, ratios)
     };
     // QEMU's loop, for each policy whose variant is built.
     let built = |p: &Params| {
@@ -134,6 +231,7 @@ pub(crate) fn measure(
         }));
         let backend = QemuBackend::open(&m.qemu_cache, &m.target, max_bs)?;
         runs.extend(compare_all(&backend, "QEMU's loop", &qemu, m, progress)?);
+        ratios.extend(qemu_ratios(&backend, m, dir)?);
     } else {
         skipped.push(format!(
             "QEMU's loop: stock QEMU's harness is not built in {cache} (`pollwise qemu build`)"
@@ -144,6 +242,7 @@ pub(crate) fn measure(
         load: (start, load_average()),
         started,
         runs,
+        ratios,
         skipped,
     })
 }

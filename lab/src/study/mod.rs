@@ -17,6 +17,7 @@ pub(crate) mod measured;
 pub(crate) mod options;
 pub(crate) mod plan;
 pub mod presets;
+pub(crate) mod ratio;
 pub(crate) mod robustness;
 pub mod settings;
 
@@ -52,8 +53,10 @@ fn prepare(opts: &StudyOptions, measured: bool) -> Result<OutputDir, LabError> {
         ])
         .collect();
     let mut files: Vec<(&str, Kind)> = names.iter().map(|n| (n.as_str(), Kind::Results)).collect();
+    let waits = measured::waits_files();
     if measured {
         files.push(("measured.csv", Kind::Results));
+        files.extend(waits.iter().map(|n| (n.as_str(), Kind::Waits)));
     }
     files.push(("README.md", Kind::StudyReadme));
     OutputDir::prepare("--out", &opts.out, &files, &[], opts.force)
@@ -66,6 +69,7 @@ pub(crate) struct StudyRun {
     pub(crate) presets: Vec<presets::PresetResult>,
     pub(crate) ablation: Vec<ablation::AblationRow>,
     pub(crate) robustness: Vec<robustness::RobustPoint>,
+    pub(crate) ratios: Vec<ratio::TraceRatios>,
     pub(crate) measured: Option<measured::MeasuredPart>,
     pub(crate) dir: OutputDir,
 }
@@ -123,9 +127,10 @@ pub(crate) fn run(
     } else {
         robustness::run(&robust_plan, &opts.out, &ticker)?
     };
+    let ratios = ratio::simulated(opts, &presets::PRESETS)?;
     let measured = match measure_opts {
         Some(m) => {
-            let part = measured::measure(m, progress)?;
+            let part = measured::measure(m, &dir, progress)?;
             let rows: Vec<RunRow> = part.runs.iter().flat_map(|r| all_runs(&r.points)).collect();
             write_csv_file(&opts.out.join("measured.csv"), &rows)?;
             Some(part)
@@ -136,6 +141,7 @@ pub(crate) fn run(
         presets,
         ablation,
         robustness,
+        ratios,
         measured,
         dir,
     })

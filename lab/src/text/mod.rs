@@ -5,6 +5,7 @@
 mod compare;
 mod explain;
 pub mod mail;
+mod ratio;
 mod report;
 mod study;
 mod validate;

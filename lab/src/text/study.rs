@@ -16,7 +16,9 @@ use crate::study::frontier::{frontier_of, standing, violations, FrontPoint, Stan
 use crate::study::measured::MeasuredPart;
 use crate::study::options::{MeasureOptions, StudyOptions};
 use crate::study::presets::{IbmLaterRow, IbmRow, PolicySummary, PresetResult, IBM_RANGES};
+use crate::study::ratio::TraceRatios;
 use crate::study::robustness::{summaries, RobustPoint, POLICIES};
+use crate::text::ratio::{measured_ratios, ratio_intro, ratio_table};
 
 /// What the summary shows: the options it was run with and each
 /// experiment's results.
@@ -25,6 +27,7 @@ pub(crate) struct StudyText<'a> {
     pub presets: &'a [PresetResult],
     pub ablation: &'a [AblationRow],
     pub robustness: &'a [RobustPoint],
+    pub ratios: &'a [TraceRatios],
     pub measured: Option<(&'a MeasuredPart, &'a MeasureOptions)>,
 }
 
@@ -42,6 +45,12 @@ pub(crate) fn study_markdown(t: &StudyText) -> String {
     if !t.robustness.is_empty() {
         robustness_md(&mut md, t.args, t.robustness);
     }
+    ratio_intro(&mut md);
+    let _ = writeln!(
+        md,
+        "On the simulator, each preset's one-IOThread randread rows, seed 1:\n"
+    );
+    ratio_table(&mut md, t.ratios);
     measured_md(&mut md, t.measured);
     md
 }
@@ -497,6 +506,7 @@ fn measured_md(md: &mut String, measured: Option<(&MeasuredPart, &MeasureOptions
             r.acceptance.sentence()
         );
     }
+    measured_ratios(md, &part.ratios, m.duration_ms);
     let mut settings = vec![format!("qemu ({})", Params::defaults(PolicyKind::Qemu))];
     for r in &part.runs {
         let s = format!("{} ({})", r.candidate.kind(), r.candidate);
