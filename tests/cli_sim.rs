@@ -441,6 +441,10 @@ fn study_writes_a_summary_from_its_runs() {
         "| fcp-16disk randread 128k nj16 | ",
         "At 24000 ns per block:",
         "At 6000 + 8 x 6000 / max(in_flight, 1) ns per block:",
+        // The targets, from the tables above: the simulated ones only.
+        "## pollwise against its targets",
+        "| optane-p4800x: every row within -1% IOPS of qemu | worst ",
+        "| fcp-16disk: IOPS at least weighted-merged's, CPU at most its | IOPS ",
         // Without --dir nothing is measured, and the summary says how to.
         "## Measured on a disk\n\nNot run this time. `pollwise study --dir DIR`",
         // The line that reruns it spells the seeds as every command does.

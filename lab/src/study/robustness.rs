@@ -109,6 +109,9 @@ pub(crate) struct RobustPoint {
     pub iothreads: u32,
     /// Per candidate: (IOPS diff %, its sd over seeds, CPU diff %).
     pub diffs: Vec<(f64, f64, f64)>,
+    /// Per candidate: the least of its seeds' CPU changes against `qemu`'s
+    /// on the same seed, in %: above 0, it used more CPU on every seed.
+    pub least_cpu_diff: Vec<f64>,
 }
 
 /// Runs the sweep, writes `robustness.csv` into `out` and returns its
@@ -141,6 +144,15 @@ fn analyse(
         .enumerate()
         .map(|(i, w)| {
             let b = &groups[0][i];
+            let least_cpu_diff = groups[1..]
+                .iter()
+                .map(|g| {
+                    b.iter()
+                        .zip(&g[i])
+                        .map(|(x, y)| pct_diff(x.iothread_cpu_pct, y.iothread_cpu_pct))
+                        .fold(f64::INFINITY, f64::min)
+                })
+                .collect();
             let diffs = groups[1..]
                 .iter()
                 .map(|g| {
@@ -161,6 +173,7 @@ fn analyse(
                 numjobs: w.numjobs,
                 iothreads: w.iothreads,
                 diffs,
+                least_cpu_diff,
             }
         })
         .collect()
@@ -173,6 +186,8 @@ pub(crate) struct RobustSummary {
     /// Points whose IOPS change is -1% or better.
     pub within_1pct: usize,
     pub mean_cpu_diff_pct: f64,
+    /// Points where it used more CPU than `qemu` on every seed.
+    pub more_cpu_every_seed: usize,
 }
 
 /// Each candidate (every policy of [`POLICIES`] but `qemu`) over `points`.
@@ -188,6 +203,7 @@ pub(crate) fn summaries(points: &[RobustPoint]) -> Vec<RobustSummary> {
                 .fold(f64::INFINITY, f64::min),
             within_1pct: points.iter().filter(|p| p.diffs[i].0 >= -1.0).count(),
             mean_cpu_diff_pct: mean_of(points.iter().map(|p| p.diffs[i].2)),
+            more_cpu_every_seed: points.iter().filter(|p| p.least_cpu_diff[i] > 0.0).count(),
         })
         .collect()
 }

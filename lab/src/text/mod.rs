@@ -8,6 +8,7 @@ pub mod mail;
 mod ratio;
 mod report;
 mod study;
+mod targets;
 mod validate;
 mod validate_notes;
 

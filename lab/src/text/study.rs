@@ -19,6 +19,7 @@ use crate::study::presets::{IbmLaterRow, IbmRow, PolicySummary, PresetResult, IB
 use crate::study::ratio::TraceRatios;
 use crate::study::robustness::{summaries, RobustPoint, POLICIES};
 use crate::text::ratio::{measured_ratios, ratio_intro, ratio_table};
+use crate::text::targets::targets_md;
 
 /// What the summary shows: the options it was run with and each
 /// experiment's results.
@@ -52,6 +53,7 @@ pub(crate) fn study_markdown(t: &StudyText) -> String {
     );
     ratio_table(&mut md, t.ratios);
     measured_md(&mut md, t.measured);
+    targets_md(&mut md, t.presets, t.robustness, t.measured.map(|(m, _)| m));
     md
 }
 
