@@ -6,12 +6,12 @@
 use pollwise_core::{Params, PolicyKind, Rw, Workload};
 
 use super::options::MeasureOptions;
-use super::ratio::{at_both_prices, TraceRatios};
+use super::ratio::{at_both_prices, of_records, TraceRatios};
 use crate::acceptance::{judge, Acceptance};
 use crate::backend::{Backend, DeviceBackend, Point};
 use crate::compare::{compare, CompareSpec, ComparedPoint};
 use crate::formats::output::OutputDir;
-use crate::formats::waits::{replay_wait, write_waits};
+use crate::formats::waits::write_waits;
 use crate::qemu_backend::QemuBackend;
 use crate::replay::read_waits;
 use crate::{LabError, Progress};
@@ -91,8 +91,7 @@ fn device_ratios(
             dir.file(&name)?
                 .write_with(|w| write_waits(w, &log, &path))?;
             let trace = format!("pollwise's loop {}", point_label(&point.workload));
-            let waits: Vec<_> = log.iter().map(replay_wait).enumerate().collect();
-            at_both_prices(trace, Some(name), &waits)
+            of_records(trace, Some(name), &log)
         })
         .collect()
 }

@@ -76,14 +76,20 @@ pub(crate) fn labels() -> Vec<String> {
     online_settings().into_iter().map(|s| s.label).collect()
 }
 
-/// Every online policy replayed over `records` (a loop's iterations).
-pub(crate) fn of_records(trace: String, records: &[IterRecord]) -> Result<TraceRatios, LabError> {
+/// Every online policy replayed over `records` (a loop's iterations),
+/// whose waits are kept in `file` if given.
+pub(crate) fn of_records(
+    trace: String,
+    file: Option<String>,
+    records: &[IterRecord],
+) -> Result<TraceRatios, LabError> {
+    // Numbered from 1, as a waits file's rows are (its line less one).
     let waits: Vec<_> = records
         .iter()
         .enumerate()
         .map(|(i, r)| (i + 1, replay_wait(r)))
         .collect();
-    at_both_prices(trace, None, &waits)
+    at_both_prices(trace, file, &waits)
 }
 
 /// The ratios of a trace with no waits: every policy paid nothing, and no
@@ -134,7 +140,7 @@ pub(crate) fn simulated(
         for w in simulated_workloads(&preset, opts) {
             let (_, log) = pollwise_sim::simulate_iterations(&preset, &w, &qemu, 1)?;
             let trace = format!("{name} {} {}k nj{}", w.rw.name(), w.bs / 1024, w.numjobs);
-            out.push(of_records(trace, &log)?);
+            out.push(of_records(trace, None, &log)?);
         }
     }
     Ok(out)
