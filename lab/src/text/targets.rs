@@ -154,7 +154,10 @@ fn device_rows(rows: &mut Vec<Row>, part: &MeasuredPart) {
                     "{lp}, {}: CPU resolved at least 15% below qemu's",
                     point_label(&p.workload)
                 ),
-                measured: format!("{cut:+.1}%, its interval up to {hi:+.1}%"),
+                measured: format!(
+                    "{cut:+.1}%, its interval up to {hi:+.1}%{}",
+                    polling_bound(p)
+                ),
                 met: hi <= -15.0,
             });
         }
@@ -183,6 +186,20 @@ fn cpu_change_pct(p: &ComparedPoint) -> (f64, f64) {
     let d = p.cpu_paired();
     let hi = d.ci.map_or(d.median, |ci| ci.hi);
     (100.0 * d.median / base, 100.0 * hi / base)
+}
+
+/// How much of `qemu`'s CPU at a point is polling, which bounds what any
+/// rule can cut by polling less: "" when the loop does not say.
+fn polling_bound(p: &ComparedPoint) -> String {
+    let b = p.baseline_mean();
+    match b.poll_cpu_pct {
+        Some(poll) if b.iothread_cpu_pct > 0.0 => format!(
+            " (qemu polls {poll:.1} of its {:.1} points: no rule cuts more than {:.0}%)",
+            b.iothread_cpu_pct,
+            100.0 * poll / b.iothread_cpu_pct
+        ),
+        _ => String::new(),
+    }
 }
 
 /// Whether a point's CPU rise, if resolved, is paid for by a resolved IOPS
@@ -275,6 +292,23 @@ mod tests {
         assert!(!pays_for_its_cpu(&point(105.0, 50.0)));
         assert!(pays_for_its_cpu(&point(95.0, 40.0)));
         assert!(pays_for_its_cpu(&point(95.0, 30.0)));
+    }
+
+    #[test]
+    fn the_cut_is_bounded_by_what_qemu_polls() {
+        let mut p = point(100.0, 30.0);
+        for r in &mut p.baseline {
+            r.poll_cpu_pct = None;
+        }
+        assert_eq!(polling_bound(&p), "");
+        for r in &mut p.baseline {
+            r.poll_cpu_pct = Some(4.0);
+        }
+        assert!(
+            polling_bound(&p).contains("no rule cuts more than 10%"),
+            "{}",
+            polling_bound(&p)
+        );
     }
 
     #[test]
