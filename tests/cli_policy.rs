@@ -1,4 +1,5 @@
-//! `pollwise policy list`, `policy replay` and `policy ratio` through the binary.
+//! `pollwise policy list`, `policy replay`, `policy ratio` and `policy waits`
+//! through the binary.
 
 use std::fs;
 use std::path::PathBuf;
@@ -188,4 +189,35 @@ fn ratio_prices_every_policy_against_the_optimum() {
     assert_clean_error(&o, &["no waits"]);
     let o = pollwise(&["policy", "ratio", "--input", input, "--policy", "oracle"]);
     assert_clean_error(&o, &["oracle", "simulator"]);
+}
+
+#[test]
+fn waits_summarises_a_trace_per_handler_and_end() {
+    // A loop that recorded its waits: handler 0 polled three times, handler
+    // 1 woken once; read from a file and from standard input alike.
+    let text = "block_ns,handler,in_flight,how\n\
+                1000,0,1,polled\n3000,0,1,polled\n2000,0,1,polled\n30000,1,1,woken\n";
+    let input = trace("waits.csv", text);
+    let o = pollwise(&["policy", "waits", "--input", input.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let rows: Vec<Vec<&str>> = out
+        .lines()
+        .skip(3)
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ["0", "polled", "3", "75.0%", "1.2", "2.0", "2.8", "2.0"],
+            ["1", "woken", "1", "25.0%", "30.0", "30.0", "30.0", "30.0"],
+        ],
+        "{out}"
+    );
+    let piped = common::with_stdin(&["policy", "waits", "--input", "-"], text);
+    assert_eq!(stdout(&piped), out);
+    // A `how` it does not know is refused with the ones it does.
+    let bad = trace("bad-how.csv", "block_ns,handler,how\n1000,0,slept\n");
+    let o = pollwise(&["policy", "waits", "--input", bad.to_str().unwrap()]);
+    assert_clean_error(&o, &["line 2", "how 'slept'", "polled, rechecked"]);
 }

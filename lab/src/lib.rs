@@ -27,6 +27,7 @@ pub mod study;
 pub mod text;
 pub mod tune;
 pub mod validate;
+pub mod wait_summary;
 
 pub use backend::{online, Backend, DeviceBackend, Point, SimBackend};
 pub use compare::{compare, CompareSpec, ComparedPoint};

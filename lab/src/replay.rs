@@ -12,8 +12,9 @@
 
 use std::io::{Read, Write};
 
-use pollwise_core::{AnyPolicy, HandlerId, IoThread, Policy, Step, MAX_HANDLER_ID};
+use pollwise_core::{AnyPolicy, HandlerId, IoThread, IterRecord, Policy, Step, MAX_HANDLER_ID};
 
+use crate::formats::waits::{handler_ids, wait_of, WaitEnd};
 use crate::LabError;
 
 fn bad(msg: String) -> LabError {
@@ -27,13 +28,29 @@ pub struct Wait {
     pub block_ns: u64,
     pub handlers: Vec<HandlerId>,
     pub in_flight: u32,
+    /// Where the wait ended (the `how` column), when the trace says.
+    pub end: Option<WaitEnd>,
+}
+
+/// Record `r` as the wait `policy replay` and `policy ratio` read back
+/// from its row (the same numbers as [`write_waits`] writes).
+pub fn replay_wait(r: &IterRecord) -> Wait {
+    let (block_ns, end) = wait_of(r);
+    Wait {
+        block_ns,
+        handlers: handler_ids(r).collect(),
+        in_flight: r.in_flight,
+        end: Some(end),
+    }
 }
 
 /// Reads CSV with a header row, a `block_ns` column and optionally a
 /// `handler` column (ids separated by ';', empty for none; without the
 /// column every event is handler 0) and an `in_flight` column (requests at
-/// the device when the iteration began; without it 0). `name` names the
-/// input in errors. Calls `each` with every row in order.
+/// the device when the iteration began; without it 0) and a `how` column
+/// (where the wait ended, `formats::waits::WaitEnd`'s names; empty or
+/// without it, not known). `name` names the input in errors. Calls `each`
+/// with every row in order.
 pub fn read_waits<R: Read>(
     input: R,
     name: &str,
@@ -47,6 +64,7 @@ pub fn read_waits<R: Read>(
         .map_err(|e| bad(format!("{name}: cannot read the trace's header row: {e}")))?;
     let (block_col, handler_col) = columns(headers, name)?;
     let in_flight_col = headers.iter().position(|h| h == "in_flight");
+    let how_col = headers.iter().position(|h| h == "how");
     for (i, record) in csv.records().enumerate() {
         let line = i + 2;
         let record = record.map_err(|e| bad(format!("{name}: line {line}: malformed CSV: {e}")))?;
@@ -78,12 +96,24 @@ pub fn read_waits<R: Read>(
                 })?
             }
         };
+        let end = match how_col.map(|c| record.get(c).unwrap_or("")) {
+            None | Some("") => None,
+            Some(text) => Some(WaitEnd::parse(text).ok_or_else(|| {
+                let names: Vec<&str> = WaitEnd::ALL.iter().map(|e| e.name()).collect();
+                bad(format!(
+                    "{name}: line {line}: how '{text}' is not where a wait ends: expected one \
+                     of {}",
+                    names.join(", ")
+                ))
+            })?),
+        };
         each(
             line,
             Wait {
                 block_ns,
                 handlers,
                 in_flight,
+                end,
             },
         )?;
     }
@@ -207,7 +237,44 @@ fn iteration(lp: &mut IoThread, t: u64, block_ns: u64, handlers: &[HandlerId]) -
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::formats::waits::tests::rec;
+    use crate::formats::waits::write_waits;
     use pollwise_core::{Params, PolicyKind};
+    use std::path::Path;
+
+    #[test]
+    fn the_file_reads_back_as_the_replay_reads_waits() {
+        let mut r = rec(9000, false, 5000, Some(1200));
+        r.handlers = 0b101;
+        let records = [rec(2500, true, 0, None), r];
+        let mut out = Vec::new();
+        write_waits(&mut out, &records, Path::new("w.csv")).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(
+            text,
+            "block_ns,handler,in_flight,how\n2500,1,4,polled\n7800,0;2,4,doorbell\n"
+        );
+        let mut got = Vec::new();
+        read_waits(text.as_bytes(), "w.csv", |_, w| {
+            got.push((w.block_ns, w.handlers, w.in_flight));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(got, [(2500, vec![1], 4), (7800, vec![0, 2], 4)]);
+        // Converted in memory, a record is the wait its row reads back as.
+        let direct: Vec<_> = records
+            .iter()
+            .map(replay_wait)
+            .map(|w| (w.block_ns, w.handlers, w.in_flight, w.end))
+            .collect();
+        let ends = [Some(WaitEnd::Polled), Some(WaitEnd::Doorbell)];
+        let got: Vec<_> = got
+            .into_iter()
+            .zip(ends)
+            .map(|((b, h, n), e)| (b, h, n, e))
+            .collect();
+        assert_eq!(direct, got);
+    }
 
     fn run(kind: PolicyKind, text: &str) -> Result<String, LabError> {
         let mut out = Vec::new();

@@ -1,4 +1,5 @@
-//! `pollwise policy list`, `policy show`, `policy replay` and `policy ratio`.
+//! `pollwise policy list`, `policy show`, `policy replay`, `policy ratio`
+//! and `policy waits`.
 
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
@@ -77,6 +78,19 @@ pub enum PolicyCommand {
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..=MAX_TIME_NS))]
         wake_ns: Option<u64>,
     },
+    /// Summarise a recorded trace of waits: per handler and per where the
+    /// wait ended (its `how` column), how many, their share, and their
+    /// 10th, 50th and 90th percentiles and mean in us.
+    ///
+    /// The input is `replay`'s and `ratio`'s. Two traces of one point
+    /// under two policies (`realdev run --policy P --waits FILE`) show what
+    /// a policy's own choices do to the waits that follow, which `ratio`
+    /// (replaying the waits as recorded) does not count.
+    Waits {
+        /// The trace ('-' reads standard input).
+        #[arg(long, value_name = "EVENTS.csv")]
+        input: PathBuf,
+    },
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -108,6 +122,9 @@ pub fn run(command: PolicyCommand) -> Result<()> {
             let price = wake_ns.map_or(Price::Fixed(price_ns), |w| Price::InFlight { wake_ns: w });
             let stdin = io::stdin().lock();
             policy::ratio(&TERM, &policies, &input, stdin, price, &mut out)?;
+        }
+        PolicyCommand::Waits { input } => {
+            policy::waits(&input, io::stdin().lock(), &mut out)?;
         }
         PolicyCommand::Show {
             policy: p,

@@ -209,6 +209,24 @@ pub fn replay(params: Params, input: &Path, stdin: impl Read, out: &mut dyn Writ
     Ok(())
 }
 
+/// `policy waits`: the trace at `input` (`-` is `stdin`) summarised per
+/// handler and where each wait ended.
+pub fn waits(input: &Path, stdin: impl Read, out: &mut dyn Write) -> Result<()> {
+    use crate::formats::input::{capped, open, InputKind};
+    let reader: Box<dyn Read + '_> = if input.as_os_str() == "-" {
+        Box::new(capped("--input", Path::new("-"), InputKind::Log, stdin))
+    } else {
+        Box::new(open("--input", input, InputKind::Log)?)
+    };
+    let origin = input.display().to_string();
+    let groups = crate::wait_summary::summarize(reader, &origin)?;
+    crate::wait_summary::write_summary(out, &groups).map_err(|e| crate::LabError::File {
+        path: "standard output".into(),
+        error: e,
+    })?;
+    Ok(())
+}
+
 /// `policy ratio`: the trace at `input` (`-` is `stdin`) through each of
 /// `specs` (every online policy at its defaults when empty), each one's
 /// spin-plus-block cost against the offline optimum at `price`.

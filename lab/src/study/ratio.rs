@@ -17,9 +17,8 @@ use pollwise_sim::Preset;
 
 use super::options::StudyOptions;
 use super::settings::{distinct_workloads, online_settings};
-use crate::formats::waits::replay_wait;
 use crate::ratio::{ratios_of, Price, RatioRow, Ratios};
-use crate::replay::Wait;
+use crate::replay::{replay_wait, Wait};
 use crate::LabError;
 
 /// The price of one block, ns of CPU: pollwise's prior, the price
