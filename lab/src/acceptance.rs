@@ -214,8 +214,9 @@ pub fn judge(points: &[ComparedPoint], bar_pct: f64) -> Acceptance {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_point;
     use crate::test_row;
-    use pollwise_core::{RunRow, Rw, Workload};
+    use pollwise_core::RunRow;
 
     fn point(base: &[f64], cand: &[f64]) -> ComparedPoint {
         with_cpu(base, cand, 50.0, 50.0)
@@ -234,19 +235,7 @@ mod tests {
                 })
                 .collect()
         };
-        ComparedPoint {
-            workload: Workload {
-                rw: Rw::RandRead,
-                rwmixread: 50,
-                bs: 4096,
-                numjobs: 1,
-                iodepth: 8,
-                iothreads: 1,
-                duration_ms: 10,
-            },
-            baseline: rows(base, base_cpu),
-            candidate: rows(cand, cand_cpu),
-        }
+        test_point(rows(base, base_cpu), rows(cand, cand_cpu))
     }
 
     #[test]

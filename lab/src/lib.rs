@@ -81,6 +81,27 @@ pub fn eta_secs(elapsed: f64, ran: f64, left: f64) -> Option<u64> {
 /// A callback that ignores progress.
 pub fn quiet(_: Progress) {}
 
+/// A point of 4k randread, one job at depth 8, with these runs, for tests.
+#[cfg(test)]
+pub(crate) fn test_point(
+    baseline: Vec<pollwise_core::RunRow>,
+    candidate: Vec<pollwise_core::RunRow>,
+) -> ComparedPoint {
+    ComparedPoint {
+        workload: pollwise_core::Workload {
+            rw: pollwise_core::Rw::RandRead,
+            rwmixread: 50,
+            bs: 4096,
+            numjobs: 1,
+            iodepth: 8,
+            iothreads: 1,
+            duration_ms: 10,
+        },
+        baseline,
+        candidate,
+    }
+}
+
 /// A row with every field set, for tests to override.
 #[cfg(test)]
 pub(crate) fn test_row() -> pollwise_core::RunRow {

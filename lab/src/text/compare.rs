@@ -411,8 +411,9 @@ pub fn paired_compare_table<W: Write>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_point;
     use crate::test_row;
-    use pollwise_core::{PolicyKind, Rw, Workload};
+    use pollwise_core::{PolicyKind, Rw};
 
     /// One point: IOPS and CPU per repeat for each policy.
     fn point(base: &[(f64, f64)], cand: &[(f64, f64)], source: &str) -> ComparedPoint {
@@ -426,19 +427,7 @@ mod tests {
                 })
                 .collect()
         };
-        ComparedPoint {
-            workload: Workload {
-                rw: Rw::RandRead,
-                rwmixread: 50,
-                bs: 4096,
-                numjobs: 1,
-                iodepth: 8,
-                iothreads: 1,
-                duration_ms: 10,
-            },
-            baseline: rows(base),
-            candidate: rows(cand),
-        }
+        test_point(rows(base), rows(cand))
     }
 
     fn last_line(bytes: Vec<u8>) -> String {

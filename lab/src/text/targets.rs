@@ -253,8 +253,9 @@ fn ratio_row(rows: &mut Vec<Row>, traces: &[TraceRatios]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_point;
     use crate::test_row;
-    use pollwise_core::{RunRow, Rw, Workload};
+    use pollwise_core::RunRow;
 
     /// Eight pairs: the baseline at 100 IOPS and 40% CPU, the candidate
     /// at `iops` and `cpu` (each repeat a little apart, so the intervals
@@ -269,19 +270,7 @@ mod tests {
                 })
                 .collect()
         };
-        ComparedPoint {
-            workload: Workload {
-                rw: Rw::RandRead,
-                rwmixread: 50,
-                bs: 4096,
-                numjobs: 1,
-                iodepth: 8,
-                iothreads: 1,
-                duration_ms: 10,
-            },
-            baseline: rows(100.0, 40.0),
-            candidate: rows(iops, cpu),
-        }
+        test_point(rows(100.0, 40.0), rows(iops, cpu))
     }
 
     #[test]
