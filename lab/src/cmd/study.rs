@@ -24,6 +24,7 @@ pub fn study(
         ablation: &found.ablation,
         robustness: &found.robustness,
         ratios: &found.ratios,
+        idle: &found.idle,
         measured: found.measured.as_ref().zip(measure_opts),
     });
     let path = opts.out.join("README.md");

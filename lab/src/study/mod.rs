@@ -13,6 +13,7 @@
 
 pub(crate) mod ablation;
 pub mod frontier;
+pub(crate) mod idle;
 pub(crate) mod measured;
 pub(crate) mod options;
 pub(crate) mod plan;
@@ -70,6 +71,7 @@ pub(crate) struct StudyRun {
     pub(crate) ablation: Vec<ablation::AblationRow>,
     pub(crate) robustness: Vec<robustness::RobustPoint>,
     pub(crate) ratios: Vec<ratio::TraceRatios>,
+    pub(crate) idle: Vec<idle::IdleRow>,
     pub(crate) measured: Option<measured::MeasuredPart>,
     pub(crate) dir: OutputDir,
 }
@@ -128,6 +130,7 @@ pub(crate) fn run(
         robustness::run(&robust_plan, &opts.out, &ticker)?
     };
     let ratios = ratio::simulated(opts, &presets::PRESETS)?;
+    let idle = idle::idle()?;
     let measured = match measure_opts {
         Some(m) => {
             let part = measured::measure(m, &dir, progress)?;
@@ -142,6 +145,7 @@ pub(crate) fn run(
         ablation,
         robustness,
         ratios,
+        idle,
         measured,
         dir,
     })

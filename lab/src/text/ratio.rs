@@ -4,10 +4,21 @@
 
 use std::fmt::Write as _;
 
+use crate::study::idle::IdleRow;
 use crate::study::ratio::{labels, TraceRatios, PRICES, PRICE_NS, WAKE_NS};
 
+/// The section: what the tables are, then the simulator's.
+pub(crate) fn simulated_ratios(md: &mut String, traces: &[TraceRatios]) {
+    ratio_intro(md);
+    let _ = writeln!(
+        md,
+        "On the simulator, each preset's one-IOThread randread rows, seed 1:\n"
+    );
+    ratio_table(md, traces);
+}
+
 /// What the tables are, once, before the simulated one.
-pub(crate) fn ratio_intro(md: &mut String) {
+fn ratio_intro(md: &mut String) {
     let _ = writeln!(
         md,
         "## Competitive ratio on recorded waits\n\n\
@@ -63,6 +74,23 @@ fn price_table(md: &mut String, traces: &[TraceRatios], k: usize) {
         let _ = writeln!(md);
     }
     let _ = writeln!(md, "\n{}\n", pollwise_line(&labels, traces, k));
+}
+
+/// The idle IOThread: each online policy's polling once the I/O stops.
+pub(crate) fn idle_md(md: &mut String, rows: &[IdleRow]) {
+    let _ = writeln!(
+        md,
+        "## An idle IOThread\n\n\
+         The loop serves a burst of 1000 iterations (one handler, its next event 2 us away), \
+         then its handlers stay registered and nothing arrives: it wakes only for a timer every \
+         millisecond for a second. Its polling in that second, in % of one core (the rules' \
+         arithmetic on these waits, through core's loop; no clock):\n\n\
+         | policy | polling when idle, % of a core |\n|---|---:|"
+    );
+    for r in rows {
+        let _ = writeln!(md, "| {} | {:.3} |", r.label, r.poll_pct);
+    }
+    let _ = writeln!(md);
 }
 
 /// The measured part's table: the traces each loop recorded, with links

@@ -13,12 +13,13 @@ use pollwise_sim::Preset;
 use crate::stats::PairedDiff;
 use crate::study::ablation::AblationRow;
 use crate::study::frontier::{frontier_of, standing, violations, FrontPoint, Standing};
+use crate::study::idle::IdleRow;
 use crate::study::measured::MeasuredPart;
 use crate::study::options::{MeasureOptions, StudyOptions};
 use crate::study::presets::{IbmLaterRow, IbmRow, PolicySummary, PresetResult, IBM_RANGES};
 use crate::study::ratio::TraceRatios;
 use crate::study::robustness::{summaries, RobustPoint, POLICIES};
-use crate::text::ratio::{measured_ratios, ratio_intro, ratio_table};
+use crate::text::ratio::{idle_md, measured_ratios, simulated_ratios};
 use crate::text::targets::targets_md;
 
 /// What the summary shows: the options it was run with and each
@@ -29,6 +30,7 @@ pub(crate) struct StudyText<'a> {
     pub ablation: &'a [AblationRow],
     pub robustness: &'a [RobustPoint],
     pub ratios: &'a [TraceRatios],
+    pub idle: &'a [IdleRow],
     pub measured: Option<(&'a MeasuredPart, &'a MeasureOptions)>,
 }
 
@@ -46,14 +48,11 @@ pub(crate) fn study_markdown(t: &StudyText) -> String {
     if !t.robustness.is_empty() {
         robustness_md(&mut md, t.args, t.robustness);
     }
-    ratio_intro(&mut md);
-    let _ = writeln!(
-        md,
-        "On the simulator, each preset's one-IOThread randread rows, seed 1:\n"
-    );
-    ratio_table(&mut md, t.ratios);
+    simulated_ratios(&mut md, t.ratios);
+    idle_md(&mut md, t.idle);
     measured_md(&mut md, t.measured);
-    targets_md(&mut md, t.presets, t.robustness, t.measured.map(|(m, _)| m));
+    let measured = t.measured.map(|(m, _)| m);
+    targets_md(&mut md, t.presets, t.robustness, t.idle, measured);
     md
 }
 
