@@ -446,7 +446,7 @@ fn study_writes_a_summary_from_its_runs() {
         "## An idle IOThread",
         "| pollwise | 0.000 |",
         "| qemu | 0.400 |",
-        "| an idle IOThread polls within 0.1 point of off | 0.000 points (off: 0) | yes |",
+        "| an idle IOThread polls within 0.1 point of off | 0.000 points (off: 0.000) | yes |",
         // The targets, from the tables above: the simulated ones only.
         "## pollwise against its targets",
         "| optane-p4800x: every row within -1% IOPS of qemu | worst ",

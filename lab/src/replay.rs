@@ -256,22 +256,23 @@ mod tests {
         );
         let mut got = Vec::new();
         read_waits(text.as_bytes(), "w.csv", |_, w| {
-            got.push((w.block_ns, w.handlers, w.in_flight));
+            got.push((w.block_ns, w.handlers, w.in_flight, w.end));
             Ok(())
         })
         .unwrap();
-        assert_eq!(got, [(2500, vec![1], 4), (7800, vec![0, 2], 4)]);
+        // The `how` column reads back as where each wait ended.
+        assert_eq!(
+            got,
+            [
+                (2500, vec![1], 4, Some(WaitEnd::Polled)),
+                (7800, vec![0, 2], 4, Some(WaitEnd::Doorbell))
+            ]
+        );
         // Converted in memory, a record is the wait its row reads back as.
         let direct: Vec<_> = records
             .iter()
             .map(replay_wait)
             .map(|w| (w.block_ns, w.handlers, w.in_flight, w.end))
-            .collect();
-        let ends = [Some(WaitEnd::Polled), Some(WaitEnd::Doorbell)];
-        let got: Vec<_> = got
-            .into_iter()
-            .zip(ends)
-            .map(|((b, h, n), e)| (b, h, n, e))
             .collect();
         assert_eq!(direct, got);
     }

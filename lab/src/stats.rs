@@ -6,8 +6,8 @@
 use pollwise_core::RunRow;
 pub use pollwise_stats::{
     bootstrap_ci, ks_distance, mean, mean_of, median, paired_ci, paired_median_ci, pct_diff,
-    quantile, quantiles, range, ratio, repeats_to_resolve, sample_sd, spread_pct, Interval,
-    PairedDiff, Verdict, BOOTSTRAP_RESAMPLES, PAIRED_CI_METHOD,
+    quantile, quantile_sorted, quantiles, range, ratio, repeats_to_resolve, sample_sd, spread_pct,
+    Interval, PairedDiff, Verdict, BOOTSTRAP_RESAMPLES, PAIRED_CI_METHOD,
 };
 
 /// Paired device runs per point by default (`realdev compare`,

@@ -5,8 +5,10 @@
 //! for a timer every millisecond for one second. `off` spends nothing; a
 //! rule whose window outlives the I/O polls at every timer.
 //!
-//! No clock and no simulator: the waits are given, so the numbers are the
-//! rules' arithmetic on them (`crate::ratio`'s spin time of the idle part).
+//! No clock and no simulator: the waits are given, the windows are core's
+//! loop's (through the replay), and each timer's wait is polled for the
+//! window in force when it began (`crate::ratio`'s spin time of the idle
+//! part): the rules' arithmetic on these waits.
 
 use super::ratio::{labels, policies, PRICE_NS};
 use crate::ratio::{ratios_of, Price};

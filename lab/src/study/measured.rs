@@ -10,6 +10,7 @@ use super::ratio::{at_both_prices, of_records, TraceRatios};
 use crate::acceptance::{judge, Acceptance};
 use crate::backend::{Backend, DeviceBackend, Point};
 use crate::compare::{compare, CompareSpec, ComparedPoint};
+use crate::formats::input::{open, InputKind};
 use crate::formats::output::OutputDir;
 use crate::formats::waits::write_waits;
 use crate::qemu_backend::QemuBackend;
@@ -107,10 +108,10 @@ fn qemu_ratios(
         .map(|(name, point)| {
             dir.file(&name)?
                 .write_path(|path| backend.run_waits(&point, Some(path)))?;
-            let path = dir.join(&name);
-            let file = std::fs::File::open(&path).map_err(LabError::file(&path))?;
+            // Read back through the one bounded reader of every input.
+            let file = open("--waits", &dir.join(&name), InputKind::Log)?;
             let mut waits = Vec::new();
-            read_waits(std::io::BufReader::new(file), &name, |line, w| {
+            read_waits(file, &name, |line, w| {
                 waits.push((line, w));
                 Ok(())
             })?;

@@ -18,6 +18,7 @@ use std::fmt::Write as _;
 use pollwise_core::PolicyKind;
 
 use crate::compare::ComparedPoint;
+use crate::stats::pct_diff;
 use crate::study::frontier::{frontier_of, standing, FrontPoint, Standing};
 use crate::study::idle::IdleRow;
 use crate::study::measured::{point_label, MeasuredPart};
@@ -45,11 +46,12 @@ pub(crate) fn targets_md(
         preset_rows(&mut rows, p);
     }
     robust_rows(&mut rows, robustness);
-    if let Some(r) = idle.iter().find(|r| r.label == "pollwise") {
+    let idle_of = |name: &str| idle.iter().find(|r| r.label == name).map(|r| r.poll_pct);
+    if let (Some(pw), Some(off)) = (idle_of("pollwise"), idle_of("off")) {
         rows.push(Row {
             target: "an idle IOThread polls within 0.1 point of off".into(),
-            measured: format!("{:.3} points (off: 0)", r.poll_pct),
-            met: r.poll_pct <= 0.1,
+            measured: format!("{pw:.3} points (off: {off:.3})"),
+            met: pw - off <= 0.1,
         });
     }
     if let Some(part) = measured {
@@ -117,6 +119,10 @@ fn preset_rows(rows: &mut Vec<Row>, p: &PresetResult) {
 }
 
 fn robust_rows(rows: &mut Vec<Row>, robustness: &[RobustPoint]) {
+    if robustness.is_empty() {
+        // Not run (--skip-robustness): nothing to hold it to.
+        return;
+    }
     let Some(s) = summaries(robustness)
         .into_iter()
         .find(|s| s.name == PolicyKind::Pollwise.name())
@@ -159,16 +165,17 @@ fn device_rows(rows: &mut Vec<Row>, part: &MeasuredPart) {
         });
         for p in r.points.iter().filter(|p| p.workload.iodepth == 8) {
             let (cut, hi) = cpu_change_pct(p);
+            let hi_text = hi.map_or_else(|| "no interval".to_string(), |h| format!("{h:+.1}%"));
             rows.push(Row {
                 target: format!(
                     "{lp}, {}: CPU resolved at least 15% below qemu's",
                     point_label(&p.workload)
                 ),
                 measured: format!(
-                    "{cut:+.1}%, its interval up to {hi:+.1}%{}",
+                    "{cut:+.1}%, its interval up to {hi_text}{}",
                     polling_bound(p)
                 ),
-                met: hi <= -15.0,
+                met: hi.is_some_and(|h| h <= -15.0),
             });
         }
         let costly: Vec<String> = r
@@ -189,13 +196,13 @@ fn device_rows(rows: &mut Vec<Row>, part: &MeasuredPart) {
 }
 
 /// The paired CPU change relative to `qemu`'s mean CPU at the point, in
-/// %: the median's and its interval's upper end (the median's without an
-/// interval).
-fn cpu_change_pct(p: &ComparedPoint) -> (f64, f64) {
-    let base = p.baseline_mean().iothread_cpu_pct.max(f64::MIN_POSITIVE);
+/// % (the one zero-baseline rule, `stats::pct_diff`): the median's, and
+/// its interval's upper end (none with one pair).
+fn cpu_change_pct(p: &ComparedPoint) -> (f64, Option<f64>) {
+    let base = p.baseline_mean().iothread_cpu_pct;
     let d = p.cpu_paired();
-    let hi = d.ci.map_or(d.median, |ci| ci.hi);
-    (100.0 * d.median / base, 100.0 * hi / base)
+    let rel = |x: f64| pct_diff(base, base + x);
+    (rel(d.median), d.ci.map(|ci| rel(ci.hi)))
 }
 
 /// How much of `qemu`'s CPU at a point is polling, which bounds what any
@@ -212,8 +219,8 @@ fn polling_bound(p: &ComparedPoint) -> String {
     }
 }
 
-/// Whether a point's CPU rise, if resolved, is paid for by a resolved IOPS
-/// gain of at least half its relative size.
+/// Whether a point's CPU rise, if resolved, is paid for by an IOPS gain
+/// whose interval lies at or above half the rise's relative size.
 fn pays_for_its_cpu(p: &ComparedPoint) -> bool {
     let cpu = p.cpu_paired();
     if !cpu.ci.is_some_and(|ci| ci.lo > 0.0) {
@@ -221,7 +228,7 @@ fn pays_for_its_cpu(p: &ComparedPoint) -> bool {
     }
     let iops = p.iops_paired();
     let (rise, _) = cpu_change_pct(p);
-    iops.ci.is_some_and(|ci| ci.lo > 0.0) && iops.median >= rise / 2.0
+    iops.ci.is_some_and(|ci| ci.lo > 0.0 && ci.lo >= rise / 2.0)
 }
 
 fn listed(points: &[String], what: &str) -> String {
@@ -250,12 +257,13 @@ fn ratio_row(rows: &mut Vec<Row>, traces: &[TraceRatios]) {
     let worst = traces
         .iter()
         .filter_map(|t| of(t, pw))
-        .fold(f64::NEG_INFINITY, f64::max);
+        .max_by(f64::total_cmp)
+        .map_or_else(|| "-".to_string(), |w| format!("{w:.3}"));
     rows.push(Row {
         target: "recorded waits (device and QEMU's loop, fixed price): competitive ratio at most \
                  1.3 and below qemu's and weighted-merged's on each"
             .into(),
-        measured: format!("{good} of {} traces; highest {worst:.3}", traces.len()),
+        measured: format!("{good} of {} traces; highest {worst}", traces.len()),
         met: !traces.is_empty() && good == traces.len(),
     });
 }
@@ -294,6 +302,29 @@ mod tests {
     }
 
     #[test]
+    fn a_part_not_run_is_not_a_target_met() {
+        // No presets, no robustness sweep, no disk: only the idle target.
+        let idle = [
+            IdleRow {
+                label: "pollwise".into(),
+                poll_pct: 0.25,
+            },
+            IdleRow {
+                label: "off".into(),
+                poll_pct: 0.0,
+            },
+        ];
+        let mut md = String::new();
+        targets_md(&mut md, &[], &[], &idle, None);
+        assert!(!md.contains("robustness"), "{md}");
+        assert!(
+            md.contains("| 0.250 points (off: 0.000) | **no** |"),
+            "{md}"
+        );
+        assert!(md.contains("0 of 1 targets met."), "{md}");
+    }
+
+    #[test]
     fn the_cut_is_bounded_by_what_qemu_polls() {
         let mut p = point(100.0, 30.0);
         for r in &mut p.baseline {
@@ -314,6 +345,7 @@ mod tests {
     fn the_cpu_cut_is_relative_to_qemus_cpu() {
         let (median, hi) = cpu_change_pct(&point(100.0, 30.0));
         assert!((median + 25.0).abs() < 0.1, "{median}");
+        let hi = hi.unwrap();
         assert!(hi >= median && hi < -24.0, "{hi}");
     }
 }
