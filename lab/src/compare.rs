@@ -350,7 +350,7 @@ pub fn write_csv_at<W: std::io::Write>(
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
     use crate::stats::Verdict;
     use crate::test_row;
@@ -364,24 +364,11 @@ pub(crate) mod tests {
         }
     }
 
-    pub(crate) fn workload() -> Workload {
-        Workload {
-            rw: pollwise_core::Rw::RandRead,
-            rwmixread: 50,
-            bs: 4096,
-            numjobs: 1,
-            iodepth: 8,
-            iothreads: 1,
-            duration_ms: 100,
-        }
-    }
-
     fn point() -> ComparedPoint {
-        ComparedPoint {
-            workload: workload(),
-            baseline: vec![row("qemu", 100.0, 50.0), row("qemu", 200.0, 70.0)],
-            candidate: vec![row("weighted", 110.0, 40.0), row("weighted", 180.0, 40.0)],
-        }
+        crate::test_point(
+            vec![row("qemu", 100.0, 50.0), row("qemu", 200.0, 70.0)],
+            vec![row("weighted", 110.0, 40.0), row("weighted", 180.0, 40.0)],
+        )
     }
 
     #[test]

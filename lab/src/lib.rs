@@ -81,22 +81,29 @@ pub fn eta_secs(elapsed: f64, ran: f64, left: f64) -> Option<u64> {
 /// A callback that ignores progress.
 pub fn quiet(_: Progress) {}
 
-/// A point of 4k randread, one job at depth 8, with these runs, for tests.
+/// 4k randread, one job at depth 8, one IOThread, 100 ms: the workload of
+/// the tests' points.
+#[cfg(test)]
+pub(crate) fn test_workload() -> pollwise_core::Workload {
+    pollwise_core::Workload {
+        rw: pollwise_core::Rw::RandRead,
+        rwmixread: 50,
+        bs: 4096,
+        numjobs: 1,
+        iodepth: 8,
+        iothreads: 1,
+        duration_ms: 100,
+    }
+}
+
+/// A point of [`test_workload`] with these runs, for tests.
 #[cfg(test)]
 pub(crate) fn test_point(
     baseline: Vec<pollwise_core::RunRow>,
     candidate: Vec<pollwise_core::RunRow>,
 ) -> ComparedPoint {
     ComparedPoint {
-        workload: pollwise_core::Workload {
-            rw: pollwise_core::Rw::RandRead,
-            rwmixread: 50,
-            bs: 4096,
-            numjobs: 1,
-            iodepth: 8,
-            iothreads: 1,
-            duration_ms: 10,
-        },
+        workload: test_workload(),
         baseline,
         candidate,
     }

@@ -469,7 +469,7 @@ mod tests {
             log: Default::default(),
         };
         let spec = DiffSpec {
-            workloads: vec![crate::compare::tests::workload()],
+            workloads: vec![crate::test_workload()],
             baseline: params("qemu"),
             candidates: vec![params("off"), params("fixed")],
             seed: 1,
@@ -511,7 +511,7 @@ mod tests {
                 .collect()
         };
         ComparedPoint {
-            workload: crate::compare::tests::workload(),
+            workload: crate::test_workload(),
             baseline: rows(base),
             candidate: rows(cand),
         }
@@ -521,7 +521,7 @@ mod tests {
     fn the_sign_is_judged_only_where_both_intervals_exclude_zero() {
         let base = [100.0; 5];
         let point = |predicted: &[f64]| DiffPoint {
-            workload: crate::compare::tests::workload(),
+            workload: crate::test_workload(),
             measured: compared(&base, &[110.0, 111.0, 112.0, 113.0, 114.0]),
             predicted: compared(&base, predicted),
             spread_pct: 0.0,
