@@ -43,6 +43,16 @@ pub(crate) struct TraceRatios {
     pub ratios: [Ratios; 2],
 }
 
+impl TraceRatios {
+    /// The ratio of the policy the study labels `label` at price `k` of
+    /// [`PRICES`]; `None` for no such policy or no optimum to divide by.
+    pub(crate) fn ratio_of(&self, k: usize, label: &str) -> Option<f64> {
+        let col = labels().iter().position(|l| l == label)?;
+        let r = &self.ratios[k];
+        r.ratio(&r.rows[col])
+    }
+}
+
 /// Every online policy replayed over `waits` at each of [`PRICES`].
 pub(crate) fn at_both_prices(
     trace: String,

@@ -73,7 +73,7 @@ fn price_table(md: &mut String, traces: &[TraceRatios], k: usize) {
         }
         let _ = writeln!(md);
     }
-    let _ = writeln!(md, "\n{}\n", pollwise_line(&labels, traces, k));
+    let _ = writeln!(md, "\n{}\n", pollwise_line(traces, k));
 }
 
 /// The idle IOThread: each online policy's polling once the I/O stops.
@@ -114,26 +114,23 @@ pub(crate) fn measured_ratios(md: &mut String, traces: &[TraceRatios], duration_
 
 /// pollwise's ratio against 1.3 and against `qemu`'s and
 /// `weighted-merged`'s on each trace.
-fn pollwise_line(labels: &[String], traces: &[TraceRatios], k: usize) -> String {
-    let col = |name: &str| labels.iter().position(|l| l == name);
-    let (Some(pw), Some(q), Some(wm)) = (col("pollwise"), col("qemu"), col("weighted-merged"))
-    else {
-        return String::new();
-    };
-    let of = |t: &TraceRatios, c: usize| t.ratios[k].ratio(&t.ratios[k].rows[c]);
+fn pollwise_line(traces: &[TraceRatios], k: usize) -> String {
+    let of = |t: &TraceRatios, label: &str| t.ratio_of(k, label);
     let count = |f: &dyn Fn(&TraceRatios) -> bool| traces.iter().filter(|t| f(t)).count();
-    let below = |c: usize| count(&|t| matches!((of(t, pw), of(t, c)), (Some(a), Some(b)) if a < b));
+    let below = |other: &str| {
+        count(&|t| matches!((of(t, "pollwise"), of(t, other)), (Some(a), Some(b)) if a < b))
+    };
     let worst = traces
         .iter()
-        .filter_map(|t| of(t, pw).map(|r| (r, t.trace.as_str())))
+        .filter_map(|t| of(t, "pollwise").map(|r| (r, t.trace.as_str())))
         .max_by(|a, b| a.0.total_cmp(&b.0));
     let worst = worst.map_or_else(String::new, |(r, t)| format!("; its highest {r:.3} ({t})"));
     format!(
         "pollwise: at most 1.3 on {} of {n} traces, below `qemu` on {} and below \
          `weighted-merged` on {}{worst}.",
-        count(&|t| of(t, pw).is_some_and(|r| r <= 1.3)),
-        below(q),
-        below(wm),
+        count(&|t| of(t, "pollwise").is_some_and(|r| r <= 1.3)),
+        below("qemu"),
+        below("weighted-merged"),
         n = traces.len()
     )
 }

@@ -23,7 +23,7 @@ use crate::study::frontier::{frontier_of, standing, FrontPoint, Standing};
 use crate::study::idle::IdleRow;
 use crate::study::measured::{point_label, MeasuredPart};
 use crate::study::presets::PresetResult;
-use crate::study::ratio::{labels, TraceRatios};
+use crate::study::ratio::TraceRatios;
 use crate::study::robustness::{summaries, RobustPoint};
 
 /// One target: what, the measured number, met.
@@ -241,22 +241,18 @@ fn listed(points: &[String], what: &str) -> String {
 
 /// pollwise's ratio at the fixed price on the real loops' traces.
 fn ratio_row(rows: &mut Vec<Row>, traces: &[TraceRatios]) {
-    let labels = labels();
-    let col = |name: &str| labels.iter().position(|l| l == name);
-    let (Some(pw), Some(q), Some(wm)) = (col("pollwise"), col("qemu"), col("weighted-merged"))
-    else {
-        return;
-    };
-    let of = |t: &TraceRatios, c: usize| t.ratios[0].ratio(&t.ratios[0].rows[c]);
+    let of = |t: &TraceRatios, label: &str| t.ratio_of(0, label);
     let ok = |t: &&TraceRatios| {
-        of(t, pw).is_some_and(|r| {
-            r <= 1.3 && of(t, q).is_some_and(|x| r < x) && of(t, wm).is_some_and(|x| r < x)
+        of(t, "pollwise").is_some_and(|r| {
+            r <= 1.3
+                && of(t, "qemu").is_some_and(|x| r < x)
+                && of(t, "weighted-merged").is_some_and(|x| r < x)
         })
     };
     let good = traces.iter().filter(ok).count();
     let worst = traces
         .iter()
-        .filter_map(|t| of(t, pw))
+        .filter_map(|t| of(t, "pollwise"))
         .max_by(f64::total_cmp)
         .map_or_else(|| "-".to_string(), |w| format!("{w:.3}"));
     rows.push(Row {
