@@ -4,6 +4,8 @@
 
 use std::fmt::Write as _;
 
+use pollwise_core::DELAY_WEIGHT;
+
 use crate::study::idle::IdleRow;
 use crate::study::ratio::{labels, TraceRatios, PRICES, PRICE_NS, WAKE_NS};
 
@@ -26,8 +28,8 @@ fn ratio_intro(md: &mut String) {
          policy ratio` does): for a wait t under the window W in force when the iteration began, \
          a policy pays t if t <= W and W plus the price of a block otherwise; the offline optimum \
          pays min(t, price). Every policy and the optimum pay the same price per block: a \
-         fixed {} us of CPU, and pollwise's own price, a wake-up path w plus 8 w over the \
-         requests in flight when the wait began (w = {} us, pollwise's prior). The waits are replayed as recorded, so this does not count that a policy's own \
+         fixed {} us of CPU, and pollwise's own price, a wake-up path w plus {DELAY_WEIGHT} w \
+         over the requests in flight when the wait began (w = {} us, pollwise's prior). The waits are replayed as recorded, so this does not count that a policy's own \
          choices change the waits that follow (the tables above do), and a replay has no \
          measured sleeps, so pollwise prices a block with its prior wake-up path. No \
          deterministic spin-then-block rule can guarantee better than 2 on adversarial waits \
