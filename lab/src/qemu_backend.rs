@@ -197,11 +197,18 @@ pub fn series_spec(
 /// have one.
 pub fn variant(params: &Params) -> Result<VariantParams, LabError> {
     online(params)?;
-    variant_for(params).map_err(|_| {
-        LabError::Input(format!(
-            "policy '{}' has no QEMU variant; the qemu backend runs {POLICIES}",
-            params.kind()
-        ))
+    variant_for(params).map_err(|e| {
+        let has_variant = POLICIES.split(", ").any(|p| p == params.kind().name());
+        LabError::Input(if has_variant {
+            // The policy has a variant, but not with these parameters:
+            // the variant's own reason says which.
+            format!("policy '{}': {e}", params.kind())
+        } else {
+            format!(
+                "policy '{}' has no QEMU variant; the qemu backend runs {POLICIES}",
+                params.kind()
+            )
+        })
     })
 }
 
@@ -291,6 +298,13 @@ mod tests {
             assert!(err.contains("has no QEMU variant"), "{err}");
             assert!(err.contains("qemu, off, weighted, pollwise"), "{err}");
         }
+        // pollwise has a variant, with its own properties at their
+        // defaults only: the error says that, not that there is none.
+        let mut pinned = params("pollwise");
+        pinned.set_str("poll-block-cost-ns", "20000").unwrap();
+        let err = check_variant(&empty, &pinned).unwrap_err().to_string();
+        assert!(!err.contains("has no QEMU variant"), "{err}");
+        assert!(err.contains("poll-block-cost-ns at its default"), "{err}");
         let err = check_variant(&empty, &params("oracle"))
             .unwrap_err()
             .to_string();
