@@ -107,8 +107,8 @@ enum Command {
     /// devices, and write the results and a markdown summary.
     ///
     /// With --dir or --file, also measure pollwise and the proposal against
-    /// QEMU's rule on that disk (4k randread; one job at queue depth 1 and 8,
-    /// four jobs at 8), in pollwise's loop and, for each variant `pollwise
+    /// QEMU's rule on that disk (4k randread; one and four jobs at queue depth
+    /// 1 and 8), in pollwise's loop and, for each variant `pollwise
     /// qemu build` has built, in QEMU's.
     Study(cmd::study::StudyArgs),
     /// Run the default compare and a sweep and write every plot and an index.

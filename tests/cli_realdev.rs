@@ -788,11 +788,12 @@ fn assert_device_ratios(md: &str, out: &Path) {
     for needle in [
         "on the waits each loop recorded under `qemu` at each point, one 100 ms run each",
         "| pollwise's loop 4k j=1 qd=1 | ",
+        "| pollwise's loop 4k j=4 qd=1 | ",
         "| pollwise's loop 4k j=4 qd=8 | ",
     ] {
         assert!(md.contains(needle), "missing {needle} in:\n{md}");
     }
-    for (nj, qd) in [(1, 1), (1, 8), (4, 8)] {
+    for (nj, qd) in [(1, 1), (1, 8), (4, 1), (4, 8)] {
         let waits =
             std::fs::read_to_string(out.join(format!("waits-device-j{nj}-qd{qd}.csv"))).unwrap();
         assert!(
@@ -861,7 +862,7 @@ fn study_measures_the_online_policies_on_a_disk() {
         .lines()
         .filter(|l| l.starts_with("| pollwise's loop |"))
         .collect();
-    assert_eq!(table.len(), 9, "{md}");
+    assert_eq!(table.len(), 12, "{md}");
     for line in table {
         let cells: Vec<&str> = line.trim_matches('|').split(" | ").collect();
         let label = cells[cells.len() - 1].trim().trim_end_matches(" +cpu");
@@ -870,13 +871,13 @@ fn study_measures_the_online_policies_on_a_disk() {
         let (cpu, polling): (f64, f64) = (cells[6].parse().unwrap(), cells[7].parse().unwrap());
         assert!((0.0..=cpu).contains(&polling), "{line}");
     }
-    // Every measured run: 3 candidates x 3 points x 2 pairs x 2 policies.
+    // Every measured run: 3 candidates x 4 points x 2 pairs x 2 policies.
     let text = std::fs::read_to_string(out.join("measured.csv")).unwrap();
     let mut reader = csv::Reader::from_reader(text.as_bytes());
     let runs: Vec<RunRow> = reader.deserialize().collect::<Result<_, _>>().unwrap();
-    assert_eq!(runs.len(), 36);
+    assert_eq!(runs.len(), 48);
     assert!(runs.iter().all(|r| r.source == "realdev" && r.iops > 0.0));
-    assert_eq!(runs.iter().filter(|r| r.policy == "qemu").count(), 18);
+    assert_eq!(runs.iter().filter(|r| r.policy == "qemu").count(), 24);
     assert_device_ratios(&md, &out);
     // The scratch file is gone.
     assert_left_empty(&work);

@@ -472,8 +472,8 @@ fn measured_md(md: &mut String, measured: Option<(&MeasuredPart, &MeasureOptions
             "Not run this time. `pollwise study --dir DIR` (a filesystem that supports O_DIRECT) \
              adds pollwise, the proposal (v1) and its merged form against QEMU's rule on that disk \
              in pollwise's own loop, and pollwise and the proposal in QEMU's own loop for each \
-             variant `pollwise qemu build` has built: 4k randread, one job at queue depth 1 and \
-             8, four jobs at 8.\n"
+             variant `pollwise qemu build` has built: 4k randread, one and four jobs at queue \
+             depth 1 and 8.\n"
         );
         return;
     };
