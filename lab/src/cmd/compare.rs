@@ -189,6 +189,10 @@ fn real_run(
         repeats,
     };
     Ok(Compared::Paired(real::compare(
-        ui, kind, spec, &c.real, bar,
+        ui,
+        kind,
+        spec,
+        (&c.real, &c.workload.inputs()),
+        bar,
     )?))
 }

@@ -76,13 +76,16 @@ pub fn run(ui: &dyn Ui, c: &QemuRun) -> Result<(RunRow, String)> {
             "--waits -: QEMU's harness writes the waits to a file; give a file name",
         );
     }
-    // Checked before anything runs: not the target, not someone else's file.
+    // Checked before anything runs: not the target or the fio job, not
+    // someone else's file.
+    let mut inputs = c.target.inputs();
+    inputs.extend(c.workload.inputs());
     let waits = match &c.waits {
         Some(path) => Some(Output::prepare(
             "--waits",
             path,
             Kind::Waits,
-            &c.target.inputs(),
+            &inputs,
             c.force,
         )?),
         None => None,

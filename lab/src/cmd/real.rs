@@ -10,6 +10,7 @@ use pollwise_realdev::target::TargetSpec;
 use super::compared::Paired;
 use super::target::{cache_dir, TargetFlags, DEFAULT_SIZE_MB};
 use super::{fail, guarded, Result, Ui, DEVICE_STOPPED};
+use crate::formats::output::Input;
 use crate::qemu_backend::{check_variant, variant};
 use crate::{online, Backend, CompareSpec, DeviceBackend, Kind, Output, QemuBackend};
 
@@ -113,12 +114,13 @@ pub fn check_policies(
 
 /// A paired, interleaved compare on a real backend (`compare --backend
 /// device|qemu` and `realdev compare`): checks, runs, and every run's row
-/// in `--rows`.
+/// in `--rows`, which may be none of `inputs` (the workload's files) or the
+/// target.
 pub fn compare(
     ui: &dyn Ui,
     kind: BackendKind,
     spec: CompareSpec,
-    real: &RealFlags,
+    (real, workload_inputs): (&RealFlags, &[Input]),
     bar: f64,
 ) -> Result<Paired> {
     let workloads = &spec.workloads;
@@ -151,7 +153,8 @@ pub fn compare(
         ),
     )?;
     // Checked before the first run: the runs take minutes.
-    let inputs = real.target.inputs();
+    let mut inputs = real.target.inputs();
+    inputs.extend_from_slice(workload_inputs);
     let rows_out = real
         .rows
         .as_ref()

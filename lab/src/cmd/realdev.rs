@@ -80,7 +80,8 @@ pub fn run(ui: &dyn Ui, c: &DeviceRun) -> Result<RunOutput> {
     };
     // Checked before the run: not the target, not someone else's file, a
     // writable directory.
-    let inputs = c.target.inputs();
+    let mut inputs = c.target.inputs();
+    inputs.extend(c.workload.inputs());
     let trace = c
         .trace
         .as_ref()
@@ -214,6 +215,12 @@ pub fn compare(ui: &dyn Ui, c: &DeviceCompare) -> Result<Compared> {
         seed: c.seed,
         repeats: c.repeat,
     };
-    let paired = real::compare(ui, BackendKind::Device, spec, &real, bar)?;
+    let paired = real::compare(
+        ui,
+        BackendKind::Device,
+        spec,
+        (&real, &c.workload.inputs()),
+        bar,
+    )?;
     Ok(Compared::Paired(paired))
 }

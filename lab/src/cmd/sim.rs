@@ -56,7 +56,8 @@ fn outputs(
     workload: &Workload,
     events: f64,
 ) -> Result<(Option<Output>, Option<Output>)> {
-    let inputs = preset_input(&c.preset);
+    let mut inputs = preset_input(&c.preset);
+    inputs.extend(c.workload.inputs());
     let trace = c
         .trace
         .as_ref()

@@ -138,7 +138,8 @@ pub fn run(ui: &dyn Ui, c: &SweepCmd, stdout: &mut dyn Write) -> Result<()> {
     };
     // Check the output before the work, so a bad path fails at once; it is
     // replaced only when every row is written.
-    let inputs = preset_input(&c.preset);
+    let mut inputs = preset_input(&c.preset);
+    inputs.extend(c.workload.inputs());
     let out = c
         .out
         .as_ref()

@@ -185,6 +185,7 @@ pub fn run(ui: &dyn Ui, c: &ValidateCmd, command: &str, stdout: &mut dyn Write) 
             };
             let mut inputs = preset_input(&c.preset);
             inputs.extend(c.real.target.inputs());
+            inputs.extend(c.workload.inputs());
             Some(Output::prepare("--out", path, kind, &inputs, c.real.force)?)
         }
         None => None,

@@ -8,6 +8,7 @@ use pollwise_sim::Preset;
 
 use super::{fail, Result, Ui};
 use crate::formats::fio::{FioJob, JobFile};
+use crate::formats::output::Input;
 use crate::formats::parse::{count, list, parse_size, MatrixText};
 use crate::Matrix;
 
@@ -25,6 +26,14 @@ pub struct WorkloadFlags {
 }
 
 impl WorkloadFlags {
+    /// The files these flags read, which no output may be: the fio job.
+    pub fn inputs(&self) -> Vec<Input<'_>> {
+        self.fio_job
+            .iter()
+            .map(|f| Input::new("--fio-job", f.path()))
+            .collect()
+    }
+
     /// The matrix these flags describe: each given flag replaces its axis
     /// of `defaults`; rwmixread and the duration (if given) apply to all.
     pub fn matrix(&self, ui: &dyn Ui, defaults: Matrix) -> Result<Matrix> {

@@ -1,0 +1,73 @@
+//! The binary against hostile or careless inputs, round five: a fio job
+//! file named as an output, and a QEMU backend's parameter refused for what
+//! it is. None of these needs a device.
+
+mod common;
+
+use common::{assert_clean_error, pollwise, scratch_dir};
+
+const JOB: &str = "[global]\nrw=randread\nbs=4k\niodepth=1\nnumjobs=1\n\
+                   ioengine=libaio\ndirect=1\n[j]\n";
+
+/// Every output of a command that reads `--fio-job` refuses the job file,
+/// even with `--force`, and leaves it as it was.
+#[test]
+fn no_output_may_be_the_fio_job_it_reads() {
+    let d = scratch_dir("round5-fio-job");
+    let job = d.join("job.fio");
+    std::fs::write(&job, JOB).unwrap();
+    // JOB is the job file, DIR the scratch directory.
+    let runs = [
+        "sim --fio-job JOB --iothreads 1 --duration-ms 5 --waits JOB",
+        "sim --fio-job JOB --iothreads 1 --duration-ms 5 --trace JOB",
+        "sweep --fio-job JOB --duration-ms 5 --policy weighted --param poll-weight=1,2 --out JOB",
+        "compare --backend device --fio-job JOB --dir DIR --repeat 2 --duration-ms 100 --rows JOB",
+        "validate --preset optane-p4800x --fio-job JOB --dir DIR --repeat 2 --duration-ms 100 \
+         --out JOB",
+        "realdev run --fio-job JOB --dir DIR --duration-ms 100 --waits JOB",
+    ];
+    for run in runs {
+        let args: Vec<String> = run
+            .split_whitespace()
+            .map(|a| match a {
+                "JOB" => job.to_str().unwrap().to_string(),
+                "DIR" => d.to_str().unwrap().to_string(),
+                a => a.to_string(),
+            })
+            .chain(["--force".to_string()])
+            .collect();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = pollwise(&args);
+        assert_clean_error(
+            &o,
+            &["is the same file as --fio-job", "pick another output path"],
+        );
+        assert_eq!(std::fs::read_to_string(&job).unwrap(), JOB, "{run}");
+    }
+}
+
+/// A policy QEMU has a variant for, with a parameter its variant does not
+/// take, is told so, not that it has no variant.
+#[test]
+fn a_qemu_variant_refuses_a_parameter_by_name() {
+    let d = scratch_dir("round5-qemu-param");
+    let o = pollwise(&[
+        "compare",
+        "--backend",
+        "qemu",
+        "--dir",
+        d.to_str().unwrap(),
+        "--cache",
+        d.to_str().unwrap(),
+        "--baseline",
+        "pollwise",
+        "--candidate",
+        "pollwise:poll-block-cost-ns=20000",
+    ]);
+    assert_clean_error(&o, &["poll-block-cost-ns at its default"]);
+    assert!(
+        !String::from_utf8_lossy(&o.stderr).contains("has no QEMU variant"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
