@@ -71,3 +71,62 @@ fn a_qemu_variant_refuses_a_parameter_by_name() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+/// A study replaces an earlier study's files as a set: what this run does
+/// not write (robustness, rollout) does not stay beside its README, and a
+/// user's own file in the directory does.
+#[test]
+fn a_study_leaves_no_file_of_an_earlier_one() {
+    let d = scratch_dir("round5-study");
+    let out = d.join("out");
+    let o = out.to_str().unwrap();
+    let first = [
+        "--no-cache",
+        "study",
+        "--out",
+        o,
+        "--repeat",
+        "1",
+        "--duration-ms",
+        "1",
+        "--robust-duration-ms",
+        "1",
+        "--rollout-duration-ms",
+        "1",
+    ];
+    common::assert_ok(&pollwise(&first));
+    for name in ["robustness.csv", "rollout-optane-p4800x.csv", "README.md"] {
+        assert!(out.join(name).is_file(), "{name}");
+    }
+    std::fs::write(out.join("notes.txt"), "mine").unwrap();
+    let second = [
+        "--no-cache",
+        "study",
+        "--out",
+        o,
+        "--repeat",
+        "1",
+        "--duration-ms",
+        "2",
+        "--skip-robustness",
+        "--rollout-duration-ms",
+        "0",
+    ];
+    common::assert_ok(&pollwise(&second));
+    for name in [
+        "robustness.csv",
+        "rollout-optane-p4800x.csv",
+        "rollout-fcp-16disk.csv",
+    ] {
+        assert!(
+            !out.join(name).exists(),
+            "{name} of the first study is still there"
+        );
+    }
+    let readme = std::fs::read_to_string(out.join("README.md")).unwrap();
+    assert!(readme.contains("--skip-robustness"), "{readme}");
+    assert_eq!(
+        std::fs::read_to_string(out.join("notes.txt")).unwrap(),
+        "mine"
+    );
+}

@@ -28,6 +28,8 @@ pub use plan::PerWorkload;
 pub use presets::{summarize, PolicySummary};
 pub use settings::Family;
 
+use std::fs;
+
 use pollwise_core::RunRow;
 use pollwise_sim::batch::{check_events, check_runs};
 
@@ -37,7 +39,7 @@ use crate::formats::rows::write_csv_file;
 use crate::{LabError, Progress, Ticker};
 
 /// Every file the study may write, checked before the first run.
-fn prepare(opts: &StudyOptions, measured: bool) -> Result<OutputDir, LabError> {
+fn prepare(opts: &StudyOptions) -> Result<OutputDir, LabError> {
     let names: Vec<String> = presets::PRESETS
         .iter()
         .flat_map(|p| {
@@ -55,12 +57,22 @@ fn prepare(opts: &StudyOptions, measured: bool) -> Result<OutputDir, LabError> {
         .collect();
     let mut files: Vec<(&str, Kind)> = names.iter().map(|n| (n.as_str(), Kind::Results)).collect();
     let waits = measured::waits_files();
-    if measured {
-        files.push(("measured.csv", Kind::Results));
-        files.extend(waits.iter().map(|n| (n.as_str(), Kind::Waits)));
-    }
+    files.push(("measured.csv", Kind::Results));
+    files.extend(waits.iter().map(|n| (n.as_str(), Kind::Waits)));
     files.push(("README.md", Kind::StudyReadme));
-    OutputDir::prepare("--out", &opts.out, &files, &[], opts.force)
+    let dir = OutputDir::prepare("--out", &opts.out, &files, &[], opts.force)?;
+    // A study's files are replaced as a set: an earlier study's (each
+    // checked above as written by pollwise, or given up with --force) go
+    // before this one writes, so none of them, and no README that names
+    // another command, stays beside this run's files, and a run stopped
+    // part-way leaves no README at all.
+    for (name, _) in &files {
+        let path = dir.join(name);
+        if fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
+            fs::remove_file(&path).map_err(LabError::file(&path))?;
+        }
+    }
+    Ok(dir)
 }
 
 /// What a study found, before it is written as markdown (`text::study`):
@@ -117,7 +129,7 @@ pub(crate) fn run(
         "--repeat, --duration-ms, --robust-duration-ms or --rollout-duration-ms (or add \
          --skip-robustness)",
     )?;
-    let dir = prepare(opts, measure_opts.is_some())?;
+    let dir = prepare(opts)?;
     let ticker = Ticker::new(runs as usize, events, "study", progress);
     let presets = preset_plans
         .iter()
