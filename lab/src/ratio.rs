@@ -102,6 +102,11 @@ fn spun(t: u64, w: u64) -> (u64, bool) {
     }
 }
 
+/// The most waits [`ratios`] reads: each is held in memory (about 80 bytes
+/// with its handler list) until every policy has replayed it, so 8 million
+/// is about 640 MB; a second of a busy loop's trace is 10-30 thousand.
+pub const MAX_WAITS: usize = 8_000_000;
+
 /// Replays the waits of `input` through each of `policies` at block price
 /// `price_ns`. `name` names the input in errors.
 pub fn ratios<R: Read>(
@@ -110,12 +115,26 @@ pub fn ratios<R: Read>(
     name: &str,
     price: Price,
 ) -> Result<Ratios, LabError> {
+    let waits = read_at_most(input, name, MAX_WAITS)?;
+    ratios_of(policies, &waits, name, price)
+}
+
+/// The waits of `input`, each with its line, refused past `max` of them.
+fn read_at_most<R: Read>(input: R, name: &str, max: usize) -> Result<Vec<(usize, Wait)>, LabError> {
     let mut waits: Vec<(usize, Wait)> = Vec::new();
     read_waits(input, name, |line, w| {
+        if waits.len() >= max {
+            return Err(LabError::Input(format!(
+                "{name}: line {line}: more than {max} waits; `policy ratio` holds every wait in \
+                 memory (about 80 bytes each) to replay it once per policy: give a shorter \
+                 trace (`head -n {} {name}` keeps the header and the first {max})",
+                max + 1
+            )));
+        }
         waits.push((line, w));
         Ok(())
     })?;
-    ratios_of(policies, &waits, name, price)
+    Ok(waits)
 }
 
 /// [`ratios`] over waits already read, each with the line (or iteration
@@ -208,6 +227,18 @@ pub fn write_ratios(out: &mut dyn Write, r: &Ratios) -> std::io::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_trace_past_the_most_waits_is_refused_with_how_to_shorten_it() {
+        let text = "block_ns,handler,in_flight\n1,0,1\n2,0,1\n3,0,1\n";
+        let three = super::read_at_most(text.as_bytes(), "w.csv", 3).unwrap();
+        assert_eq!(three.len(), 3);
+        let err = super::read_at_most(text.as_bytes(), "w.csv", 2)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 4: more than 2 waits"), "{err}");
+        assert!(err.contains("head -n 3 w.csv"), "{err}");
+    }
+
     use super::*;
 
     fn run(kinds: &[PolicyKind], text: &str, price: u64) -> Result<Ratios, LabError> {
