@@ -71,7 +71,8 @@ pub fn read_waits<R: Read>(
         let text = record.get(block_col).unwrap_or("");
         let block_ns: u64 = text.parse().map_err(|_| {
             bad(format!(
-                "{name}: line {line}: block_ns '{text}' is not a non-negative whole number of ns"
+                "{name}: line {line}: block_ns '{text}' is not a whole number of ns in [0, {}]",
+                u64::MAX
             ))
         })?;
         let mut handlers = Vec::new();
@@ -198,13 +199,30 @@ fn columns(headers: &csv::StringRecord, name: &str) -> Result<(usize, Option<usi
                 headers.iter().collect::<Vec<_>>().join(", ")
             ))
         })?;
+    for col in ["block_ns", "handler", "in_flight", "how"] {
+        if headers.iter().filter(|&h| h == col).count() > 1 {
+            return Err(bad(format!(
+                "{name}: the header names column '{col}' more than once; a trace names each \
+                 column once"
+            )));
+        }
+    }
     Ok((block_col, headers.iter().position(|h| h == "handler")))
 }
 
 /// Appends the handler ids of a `handler` field (ids separated by ';',
 /// empty for none) to `handlers`; the error names the bad id.
 fn read_handlers(field: &str, handlers: &mut Vec<HandlerId>) -> Result<(), String> {
-    for h in field.split(';').filter(|s| !s.is_empty()) {
+    if field.trim().is_empty() {
+        return Ok(());
+    }
+    for h in field.split(';') {
+        if h.trim().is_empty() {
+            return Err(format!(
+                "handler list '{field}' has an empty id: give ids separated by single ';' \
+                 (e.g. '0;1'), or an empty field for none"
+            ));
+        }
         let id: HandlerId = h
             .trim()
             .parse()
@@ -275,6 +293,34 @@ mod tests {
             .map(|w| (w.block_ns, w.handlers, w.in_flight, w.end))
             .collect();
         assert_eq!(direct, got);
+    }
+
+    /// A trace that names a column twice, lists an empty handler id or
+    /// gives a wait past u64 is refused with what would be right.
+    #[test]
+    fn ambiguous_or_out_of_range_rows_are_refused() {
+        let read = |text: &str| {
+            read_waits(text.as_bytes(), "w.csv", |_, _| Ok(()))
+                .unwrap_err()
+                .to_string()
+        };
+        let err = read("block_ns,block_ns,handler\n1,2,0\n");
+        assert!(
+            err.contains("names column 'block_ns' more than once"),
+            "{err}"
+        );
+        let err = read("block_ns,handler\n1,0;;1\n");
+        assert!(err.contains("handler list '0;;1' has an empty id"), "{err}");
+        let err = read("block_ns,handler\n18446744073709551616,0\n");
+        assert!(err.contains("in [0, 18446744073709551615]"), "{err}");
+        // An empty field is still no handler at all.
+        let mut got = Vec::new();
+        read_waits("block_ns,handler\n5,\n".as_bytes(), "w.csv", |_, w| {
+            got.push(w.handlers);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(got, [Vec::<HandlerId>::new()]);
     }
 
     fn run(kind: PolicyKind, text: &str) -> Result<String, LabError> {
