@@ -130,3 +130,32 @@ fn a_study_leaves_no_file_of_an_earlier_one() {
         "mine"
     );
 }
+
+/// A real backend refuses the simulator's flags by name, in the backend's
+/// name as typed: a preset (which it would have ignored) and a latency
+/// scale.
+#[test]
+fn a_real_backend_refuses_the_simulators_preset() {
+    let d = scratch_dir("round5-preset");
+    let dir = d.to_str().unwrap();
+    let o = pollwise(&[
+        "compare",
+        "--backend",
+        "device",
+        "--dir",
+        dir,
+        "--preset",
+        "/nonexistent/x.toml",
+    ]);
+    assert_clean_error(&o, &["--preset /nonexistent/x.toml", "leave --preset out"]);
+    let o = pollwise(&[
+        "compare",
+        "--backend",
+        "qemu",
+        "--dir",
+        dir,
+        "--latency-scale",
+        "2",
+    ]);
+    assert_clean_error(&o, &["no effect with --backend qemu"]);
+}

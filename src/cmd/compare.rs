@@ -15,9 +15,10 @@ use crate::workload_args::WorkloadArgs;
 
 #[derive(Args, Debug)]
 pub struct CompareArgs {
-    /// Embedded preset name (optane-p4800x, fcp-16disk) or a TOML file.
-    #[arg(long, default_value = "optane-p4800x")]
-    pub preset: String,
+    /// Embedded preset name (optane-p4800x, fcp-16disk) or a TOML file
+    /// [default: optane-p4800x; the simulator only]
+    #[arg(long)]
+    pub preset: Option<String>,
     #[command(flatten)]
     pub policies: PolicyPairArgs,
     /// Restrict or replace the preset's matrix (comma-separated lists).

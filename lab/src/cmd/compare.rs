@@ -15,10 +15,14 @@ use crate::{compare, CompareSpec, ComparedPoint, Matrix, SimBackend};
 
 pub use super::compared::CompareFormat;
 
+/// The preset `compare` simulates when none is given.
+pub const DEFAULT_PRESET: &str = "optane-p4800x";
+
 /// `pollwise compare`, as typed.
 #[derive(Clone, Debug)]
 pub struct CompareCmd {
-    pub preset: String,
+    /// `--preset`, if given (the simulator's; a real backend refuses it).
+    pub preset: Option<String>,
     pub policies: PairFlags,
     pub workload: WorkloadFlags,
     pub repeat: Option<u32>,
@@ -36,7 +40,7 @@ impl CompareCmd {
     /// default preset's whole matrix), for `bench`.
     pub fn default_sim() -> CompareCmd {
         CompareCmd {
-            preset: "optane-p4800x".into(),
+            preset: None,
             policies: PairFlags::default_pair(),
             workload: WorkloadFlags::default(),
             repeat: None,
@@ -59,7 +63,8 @@ pub fn sim_points(
     (baseline, candidate): (Params, Params),
     repeats: u32,
 ) -> Result<(Vec<ComparedPoint>, u64, Option<Vec<Rw>>)> {
-    let preset = load_preset(&c.preset, c.latency_scale)?;
+    let name = c.preset.as_deref().unwrap_or(DEFAULT_PRESET);
+    let preset = load_preset(name, c.latency_scale)?;
     let preset = c.workload.apply_to_preset(preset)?;
     let matrix = c.workload.matrix(ui, Matrix::of_preset(&preset.matrix))?;
     let spec = CompareSpec {
@@ -174,9 +179,18 @@ fn real_run(
     bar: f64,
 ) -> Result<Compared> {
     let kind = c.backend;
+    let backend = format!("{kind:?}").to_lowercase();
     if c.latency_scale.is_some() {
         return fail(format!(
-            "--latency-scale scales the simulator's device; it has no effect with --backend {kind:?}"
+            "--latency-scale scales the simulator's device; it has no effect with --backend \
+             {backend}"
+        ));
+    }
+    if let Some(p) = &c.preset {
+        return fail(format!(
+            "--preset {p} is the simulator's device and host; --backend {backend} runs on the \
+             real one: leave --preset out (or use `pollwise validate --preset {p} --backend \
+             {backend}` to check a preset against it)"
         ));
     }
     let workloads = c.workload.real_matrix(ui)?.workloads(real::limits(kind))?;
