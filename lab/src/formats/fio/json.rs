@@ -128,8 +128,8 @@ fn row(
         params: labels.params.clone(),
         rw: o.rw.name().into(),
         bs: o.bs,
-        numjobs: u32::try_from(numjobs).map_err(|_| bad(origin, "numjobs out of range"))?,
-        iodepth: u32::try_from(o.iodepth).map_err(|_| bad(origin, "iodepth out of range"))?,
+        numjobs: count_in_range(numjobs, "numjobs", origin)?,
+        iodepth: count_in_range(o.iodepth, "iodepth", origin)?,
         iothreads: labels.iothreads,
         duration_ms: t.runtime_ms as u64,
         seed: 0,
@@ -147,6 +147,17 @@ fn row(
         window_mean_ns: None,
         window_zero_frac: None,
         abrupt_resets: None,
+    })
+}
+
+/// A job option that counts (numjobs, iodepth): at least 1 and within a
+/// row's u32, as the job-file parser requires.
+fn count_in_range(n: u64, what: &str, origin: &str) -> Result<u32, LabError> {
+    u32::try_from(n).ok().filter(|&n| n >= 1).ok_or_else(|| {
+        bad(
+            origin,
+            format!("{what} {n} is out of range: [1, {}]", u32::MAX),
+        )
     })
 }
 
@@ -395,6 +406,27 @@ mod tests {
         );
         assert_eq!((r.window_mean_ns, r.window_zero_frac), (None, None));
         assert_eq!(r.abrupt_resets, None);
+    }
+
+    /// A job whose numjobs or iodepth is 0 is refused, as the job-file
+    /// parser refuses it, not written as a row of no jobs.
+    #[test]
+    fn a_count_of_zero_is_refused() {
+        for (key, numjobs, iodepth) in [("numjobs", "0", "1"), ("iodepth", "1", "0")] {
+            let text = format!(
+                r#"{{"fio version": "fio-3.33", "jobs": [{{"job_runtime": 500,
+                  "job options": {{"rw": "randread", "bs": "4096", "numjobs": "{numjobs}",
+                  "iodepth": "{iodepth}"}},
+                  "read": {{"iops": 10.0, "bw_bytes": 40960, "lat_ns": {{"mean": 1000.0}}}}}}]}}"#
+            );
+            let err = fio_json_rows(&text, "f.json", &labels(), 12.5)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains(&format!("{key} 0 is out of range: [1, ")),
+                "{err}"
+            );
+        }
     }
 
     #[test]
