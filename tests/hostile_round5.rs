@@ -159,3 +159,38 @@ fn a_real_backend_refuses_the_simulators_preset() {
     ]);
     assert_clean_error(&o, &["no effect with --backend qemu"]);
 }
+
+/// The measured part's settings are checked without a disk too: a bad
+/// value is refused, not silently ignored; a zero duration names its flag.
+#[test]
+fn a_studys_measured_settings_are_checked_without_a_disk() {
+    let d = scratch_dir("round5-study-flags");
+    let out = d.join("out");
+    let o = out.to_str().unwrap();
+    for (flag, value, says) in [
+        (
+            "--accept-iops-loss",
+            "NaN",
+            "--accept-iops-loss NaN is out of range",
+        ),
+        (
+            "--measure-repeat",
+            "0",
+            "--measure-repeat 0: at least 2 pairs",
+        ),
+        (
+            "--measure-duration-ms",
+            "0",
+            "--measure-duration-ms 0: expected 1 ..= 60000",
+        ),
+        (
+            "--robust-duration-ms",
+            "0",
+            "--robust-duration-ms 0: at least 1 ms",
+        ),
+    ] {
+        let r = pollwise(&["study", "--out", o, flag, value]);
+        assert_clean_error(&r, &[says]);
+        assert!(!out.exists(), "{flag}: nothing is written");
+    }
+}

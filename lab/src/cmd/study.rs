@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use super::target::{cache_dir, TargetFlags};
 use super::{Result, Ui};
 use crate::stats::DEFAULT_DEVICE_REPEATS;
+use crate::study::check_measure_runs;
 use crate::text::{study_markdown, StudyText};
 use crate::{LabError, MeasureOptions, Progress, StudyOptions};
 
@@ -54,6 +55,11 @@ pub fn measure_options(
     sim_repeat: Option<u32>,
     runs: MeasureRuns,
 ) -> Result<Option<MeasureOptions>> {
+    check_measure_runs(
+        runs.repeat.unwrap_or(DEFAULT_DEVICE_REPEATS),
+        runs.duration_ms,
+        runs.accept_iops_loss_pct,
+    )?;
     if !target.named() {
         return Ok(None);
     }

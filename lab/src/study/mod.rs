@@ -23,7 +23,7 @@ pub(crate) mod robustness;
 pub mod settings;
 
 pub use frontier::{front_point, frontier_points, standing, violations, FrontPoint, Standing};
-pub use options::{MeasureOptions, StudyOptions};
+pub use options::{check_measure_runs, MeasureOptions, StudyOptions};
 pub use plan::PerWorkload;
 pub use presets::{summarize, PolicySummary};
 pub use settings::Family;

@@ -48,21 +48,26 @@ pub struct MeasureOptions {
 
 impl MeasureOptions {
     fn check(&self) -> Result<(), LabError> {
-        if self.repeats < 2 {
-            return Err(LabError::Input(format!(
-                "--measure-repeat {}: at least 2 pairs are needed for an interval",
-                self.repeats
-            )));
-        }
-        if !(1..=60_000).contains(&self.duration_ms) {
-            return Err(LabError::Input(format!(
-                "--measure-duration-ms {}: expected 1 ..= 60000",
-                self.duration_ms
-            )));
-        }
-        check_bar(self.accept_iops_loss_pct)?;
-        Ok(())
+        check_measure_runs(self.repeats, self.duration_ms, self.accept_iops_loss_pct)
     }
+}
+
+/// Refuses measured-part settings no run could use: fewer than 2 pairs, a
+/// duration outside 1 ..= 60000 ms, an acceptance bar that is not a
+/// percentage. Checked whether or not a disk is named, so a bad value is
+/// never silently ignored.
+pub fn check_measure_runs(repeats: u32, duration_ms: u64, bar: f64) -> Result<(), LabError> {
+    if repeats < 2 {
+        return Err(LabError::Input(format!(
+            "--measure-repeat {repeats}: at least 2 pairs are needed for an interval"
+        )));
+    }
+    if !(1..=60_000).contains(&duration_ms) {
+        return Err(LabError::Input(format!(
+            "--measure-duration-ms {duration_ms}: expected 1 ..= 60000"
+        )));
+    }
+    check_bar(bar).map(|_| ())
 }
 
 /// Refuses options the study cannot run: no seeds, a zero duration, or a
@@ -76,8 +81,13 @@ pub(crate) fn check(opts: &StudyOptions, measure: Option<&MeasureOptions>) -> Re
             "--repeat 0: at least one seed is needed".into(),
         ));
     }
-    if opts.duration_ms == Some(0) || opts.robust_duration_ms == 0 {
-        return Err(LabError::Input("durations must be at least 1 ms".into()));
+    for (flag, d) in [
+        ("--duration-ms", opts.duration_ms.unwrap_or(1)),
+        ("--robust-duration-ms", opts.robust_duration_ms),
+    ] {
+        if d == 0 {
+            return Err(LabError::Input(format!("{flag} 0: at least 1 ms")));
+        }
     }
     // The longest run is a robustness run on the slowest device, stretched
     // 20 times; every duration must be one the simulator accepts.
