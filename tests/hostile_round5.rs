@@ -194,3 +194,23 @@ fn a_studys_measured_settings_are_checked_without_a_disk() {
         assert!(!out.exists(), "{flag}: nothing is written");
     }
 }
+
+/// A trace on stdin past --max-input-mb is refused for its size, not
+/// called malformed.
+#[test]
+fn a_trace_past_the_input_limit_is_not_called_malformed() {
+    let text = format!(
+        "block_ns,handler,in_flight,how\n{}",
+        "1000,0,1,polled\n".repeat(100_000)
+    );
+    let o = common::with_stdin(
+        &["--max-input-mb", "1", "policy", "waits", "--input", "-"],
+        &text,
+    );
+    assert_clean_error(&o, &["goes on past the 1 MiB limit"]);
+    assert!(
+        !common::stderr(&o).contains("malformed"),
+        "{}",
+        common::stderr(&o)
+    );
+}

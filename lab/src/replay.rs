@@ -67,7 +67,12 @@ pub fn read_waits<R: Read>(
     let how_col = headers.iter().position(|h| h == "how");
     for (i, record) in csv.records().enumerate() {
         let line = i + 2;
-        let record = record.map_err(|e| bad(format!("{name}: line {line}: malformed CSV: {e}")))?;
+        let record = record.map_err(|e| match e.kind() {
+            // The input itself failed (the size limit, a read error): not
+            // the CSV's fault, and said as it is.
+            csv::ErrorKind::Io(io) => bad(format!("{name}: line {line}: {io}")),
+            _ => bad(format!("{name}: line {line}: malformed CSV: {e}")),
+        })?;
         let text = record.get(block_col).unwrap_or("");
         let block_ns: u64 = text.parse().map_err(|_| {
             bad(format!(
