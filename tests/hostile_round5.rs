@@ -214,3 +214,31 @@ fn a_trace_past_the_input_limit_is_not_called_malformed() {
         common::stderr(&o)
     );
 }
+
+/// A CPU figure out of range is named by where it came from: the flag
+/// given, not a sar file that was not.
+#[test]
+fn an_iothread_cpu_out_of_range_names_its_source() {
+    let d = scratch_dir("round5-import-cpu");
+    let json = d.join("run.json");
+    std::fs::write(
+        &json,
+        r#"{"fio version": "fio-3.33", "jobs": [{"job_runtime": 500,
+          "job options": {"rw": "randread", "bs": "4096", "iodepth": "1"},
+          "read": {"iops": 10.0, "bw_bytes": 40960, "lat_ns": {"mean": 1000.0}}}]}"#,
+    )
+    .unwrap();
+    let j = json.to_str().unwrap();
+    for v in ["NaN", "120"] {
+        let o = pollwise(&["import", "fio", "--json", j, "--iothread-cpu", v]);
+        assert_clean_error(
+            &o,
+            &["(--iothread-cpu)", "expected a percentage of one core"],
+        );
+        assert!(
+            !common::stderr(&o).contains("sar"),
+            "{}",
+            common::stderr(&o)
+        );
+    }
+}

@@ -59,10 +59,24 @@ fn read(flag: &str, p: &Path) -> Result<String> {
     Ok(read_text(flag, p, InputKind::Small)?)
 }
 
+/// Where a CPU figure came from, for its error: the flag, and for sar how
+/// the figure was made.
+fn cpu_source(cpu: &CpuSource) -> Option<String> {
+    match cpu {
+        CpuSource::Pct(_) => Some("--iothread-cpu".into()),
+        CpuSource::Sar(f, _) => Some(format!(
+            "from --sar {}, 100 - %idle of the Average line",
+            f.display()
+        )),
+        CpuSource::Pidstat(f, _) => Some(format!("from --pidstat {}", f.display())),
+        CpuSource::Missing => None,
+    }
+}
+
 /// The IOThread's CPU in % of one core.
-fn cpu_pct(cpu: &CpuSource) -> Result<f64> {
+fn cpu_pct(cpu_src: &CpuSource) -> Result<f64> {
     let origin = |f: &Path| f.display().to_string();
-    let cpu = match cpu {
+    let cpu = match cpu_src {
         CpuSource::Pct(v) => *v,
         CpuSource::Sar(f, n) => sar_busy_pct(
             &read("--sar", f)?,
@@ -79,9 +93,12 @@ fn cpu_pct(cpu: &CpuSource) -> Result<f64> {
     // One IOThread's share of one core; sar's is 100 - %idle, so a
     // negative %idle shows here as more than 100.
     if !cpu.is_finite() || !(0.0..=100.0).contains(&cpu) {
+        let from = match cpu_source(cpu_src) {
+            Some(s) => format!(" ({s})"),
+            None => String::new(),
+        };
         return fail(format!(
-            "the IOThread's CPU is {cpu}%: expected a percentage of one core, 0 ..= 100 \
-             (from sar, 100 - %idle of the Average line)"
+            "the IOThread's CPU is {cpu}%{from}: expected a percentage of one core, 0 ..= 100"
         ));
     }
     Ok(cpu)
