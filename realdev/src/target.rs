@@ -175,6 +175,16 @@ impl fmt::Display for TargetError {
                  --size-mb that fits in the free space of --dir (the default is 256)"
             ),
             TargetError::NoSpace {
+                dir, size, free, ..
+            } if *free == 0 => write!(
+                f,
+                "a scratch file of {size} bytes ({} MiB) does not fit in {}: its filesystem \
+                 has no free space at all (a pseudo filesystem such as /proc, or a full disk); \
+                 pass a --dir on a filesystem that can hold files",
+                size / MIB,
+                dir.display()
+            ),
+            TargetError::NoSpace {
                 dir,
                 size,
                 free,
@@ -617,6 +627,29 @@ fn block_device_size(file: &File) -> io::Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A filesystem with no free space at all is named as such (a pseudo
+    /// filesystem like /proc), not told to take a --size-mb of 0.
+    #[test]
+    fn no_free_space_at_all_asks_for_another_directory() {
+        let e = TargetError::NoSpace {
+            dir: PathBuf::from("/proc"),
+            size: 256 * MIB,
+            free: 0,
+            margin: 64 * MIB,
+        }
+        .to_string();
+        assert!(e.contains("has no free space at all"), "{e}");
+        assert!(!e.contains("--size-mb of at most 0"), "{e}");
+        let e = TargetError::NoSpace {
+            dir: PathBuf::from("/var/tmp"),
+            size: 256 * MIB,
+            free: 200 * MIB,
+            margin: 64 * MIB,
+        }
+        .to_string();
+        assert!(e.contains("--size-mb of at most 136"), "{e}");
+    }
 
     fn message(errno: i32, write: bool) -> String {
         open_existing_error(
