@@ -242,3 +242,27 @@ fn an_iothread_cpu_out_of_range_names_its_source() {
         );
     }
 }
+
+/// A --cache that is a file is refused as such, not answered with a build
+/// command that names the file as its cache.
+#[test]
+fn a_qemu_cache_that_is_a_file_is_refused() {
+    let d = scratch_dir("round5-cache-file");
+    let file = d.join("afile");
+    std::fs::write(&file, "not a cache").unwrap();
+    let o = pollwise(&[
+        "compare",
+        "--backend",
+        "qemu",
+        "--dir",
+        d.to_str().unwrap(),
+        "--cache",
+        file.to_str().unwrap(),
+    ]);
+    assert_clean_error(&o, &["is not a directory"]);
+    assert!(
+        !common::stderr(&o).contains("run `pollwise qemu build"),
+        "{}",
+        common::stderr(&o)
+    );
+}

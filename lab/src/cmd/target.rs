@@ -80,6 +80,11 @@ impl TargetFlags {
 /// `${XDG_CACHE_HOME:-$HOME/.cache}/pollwise/qemu`.
 pub fn cache_dir(flag: Option<&PathBuf>) -> Result<PathBuf> {
     match flag {
+        Some(dir) if dir.exists() && !dir.is_dir() => Err(CmdError::Msg(format!(
+            "--cache {} is not a directory: give the directory `pollwise qemu build --cache \
+             DIR` builds QEMU's variants into",
+            dir.display()
+        ))),
         Some(dir) => Ok(dir.clone()),
         None => pollwise_qemu::default_cache_dir().map_err(|e| CmdError::Msg(format!("{e:#}"))),
     }
