@@ -266,3 +266,36 @@ fn a_qemu_cache_that_is_a_file_is_refused() {
         common::stderr(&o)
     );
 }
+
+/// A study too large says which flag makes it so, and does not suggest a
+/// flag already given.
+#[test]
+fn a_study_too_large_names_its_flags() {
+    let d = scratch_dir("round5-study-size");
+    let o = d.join("out");
+    let o = o.to_str().unwrap();
+    let r = pollwise(&["study", "--out", o, "--repeat", "4294967295"]);
+    assert_clean_error(&r, &["4294967295 seeds", "the seeds are --repeat"]);
+    assert!(
+        !common::stderr(&r).contains("workload:"),
+        "{}",
+        common::stderr(&r)
+    );
+    let r = pollwise(&[
+        "study",
+        "--out",
+        o,
+        "--duration-ms",
+        "180001",
+        "--skip-robustness",
+    ]);
+    assert_clean_error(
+        &r,
+        &["lower --repeat, --duration-ms or --rollout-duration-ms"],
+    );
+    assert!(
+        !common::stderr(&r).contains("add --skip-robustness"),
+        "{}",
+        common::stderr(&r)
+    );
+}

@@ -88,6 +88,35 @@ pub(crate) struct StudyRun {
     pub(crate) dir: OutputDir,
 }
 
+/// The size of the whole study (`points` x seeds runs, `events` simulated
+/// events), refused before anything is allocated, with the flags that
+/// make it smaller; the number of runs.
+fn check_size(opts: &StudyOptions, points: usize, events: f64) -> Result<u64, LabError> {
+    let runs = check_runs(
+        (points as u64).checked_mul(u64::from(opts.seeds)),
+        &format!("this study ({points} points x {} seeds)", opts.seeds),
+    )
+    .map_err(|e| {
+        LabError::Input(format!(
+            "{}; the seeds are --repeat",
+            e.to_string().trim_start_matches("workload: ")
+        ))
+    })?;
+    check_events(
+        events,
+        runs,
+        &format!("this study ({runs} runs)"),
+        if opts.skip_robustness {
+            "--repeat, --duration-ms or --rollout-duration-ms"
+        } else {
+            "--repeat, --duration-ms, --robust-duration-ms or --rollout-duration-ms (or add \
+             --skip-robustness)"
+        },
+    )
+    .map_err(|e| LabError::Input(e.to_string().trim_start_matches("workload: ").to_string()))?;
+    Ok(runs)
+}
+
 /// Runs the study and writes its CSVs into `opts.out`. With
 /// `measure_opts`, also measures the online policies against QEMU's rule
 /// on a disk (after the simulations, so they do not share the CPUs) and
@@ -114,21 +143,10 @@ pub(crate) fn run(
             .iter()
             .map(|(_, _, b)| b.points())
             .sum::<usize>();
-    // The size of the whole study, refused before anything is allocated.
-    let runs = check_runs(
-        (points as u64).checked_mul(u64::from(opts.seeds)),
-        &format!("this study ({points} points x {} seeds)", opts.seeds),
-    )?;
     let events = preset_plans.iter().map(|p| p.events()).sum::<f64>()
         + ablation_plan.events()
         + robust_plan.iter().map(|(_, _, b)| b.events()).sum::<f64>();
-    check_events(
-        events,
-        runs,
-        &format!("this study ({runs} runs)"),
-        "--repeat, --duration-ms, --robust-duration-ms or --rollout-duration-ms (or add \
-         --skip-robustness)",
-    )?;
+    let runs = check_size(opts, points, events)?;
     let dir = prepare(opts)?;
     let ticker = Ticker::new(runs as usize, events, "study", progress);
     let presets = preset_plans
