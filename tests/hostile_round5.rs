@@ -299,3 +299,26 @@ fn a_study_too_large_names_its_flags() {
         common::stderr(&r)
     );
 }
+
+/// One wait is "1 wait" in both summaries.
+#[test]
+fn one_wait_is_counted_in_the_singular() {
+    let d = scratch_dir("round5-one-wait");
+    let f = d.join("one.csv");
+    std::fs::write(&f, "block_ns,handler\n5,0\n").unwrap();
+    let f = f.to_str().unwrap();
+    let o = pollwise(&["policy", "waits", "--input", f]);
+    common::assert_ok(&o);
+    assert!(
+        common::stdout(&o).starts_with("1 wait, "),
+        "{}",
+        common::stdout(&o)
+    );
+    let o = pollwise(&["policy", "ratio", "--input", f]);
+    common::assert_ok(&o);
+    assert!(
+        common::stdout(&o).contains("\n1 wait, "),
+        "{}",
+        common::stdout(&o)
+    );
+}

@@ -197,9 +197,10 @@ pub fn write_ratios(out: &mut dyn Write, r: &Ratios) -> std::io::Result<()> {
     writeln!(
         out,
         "price of a block: {}; offline optimum per wait: min(wait, price)\n\
-         {} waits, {:.3} ms of waiting; optimum {:.3} ms\n",
+         {} {}, {:.3} ms of waiting; optimum {:.3} ms\n",
         r.price,
         r.waits,
+        if r.waits == 1 { "wait" } else { "waits" },
         ms(r.wait_ns),
         ms(r.optimum_ns)
     )?;

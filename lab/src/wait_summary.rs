@@ -73,9 +73,10 @@ pub fn summarize<R: Read>(input: R, name: &str) -> Result<Vec<WaitGroup>, LabErr
 /// The table `policy waits` prints.
 pub fn write_summary(out: &mut dyn Write, groups: &[WaitGroup]) -> std::io::Result<()> {
     let total: usize = groups.iter().map(|g| g.count).sum();
+    let waits = if total == 1 { "wait" } else { "waits" };
     writeln!(
         out,
-        "{total} waits, each from its iteration's start to its work (us)\n"
+        "{total} {waits}, each from its iteration's start to its work (us)\n"
     )?;
     writeln!(
         out,
