@@ -25,6 +25,7 @@ use std::io::{Read, Write};
 use pollwise_core::DELAY_WEIGHT;
 use pollwise_core::{AnyPolicy, Params, PolicyKind};
 
+use crate::effective::effective_text;
 use crate::replay::{read_waits, Replayer, Wait};
 use crate::LabError;
 
@@ -159,7 +160,7 @@ pub fn ratios_of(
         let policy = AnyPolicy::new(params.clone());
         let mut r = Replayer::new(&policy)?;
         let mut row = RatioRow {
-            policy: format!("{} {params}", params.kind()),
+            policy: format!("{} {}", params.kind(), effective_text(params)),
             spin_ns: 0,
             blocks: 0,
             cost_ns: 0,
@@ -204,9 +205,17 @@ pub fn write_ratios(out: &mut dyn Write, r: &Ratios) -> std::io::Result<()> {
         ms(r.wait_ns),
         ms(r.optimum_ns)
     )?;
+    // The policy column as wide as its longest name, so the numbers line up.
+    let w = r
+        .rows
+        .iter()
+        .map(|x| x.policy.len())
+        .max()
+        .unwrap_or(0)
+        .max(6);
     writeln!(
         out,
-        "{:<72} {:>10} {:>8} {:>10} {:>7}",
+        "{:<w$} {:>10} {:>8} {:>10} {:>7}",
         "policy", "spin ms", "blocks", "cost ms", "ratio"
     )?;
     for row in &r.rows {
@@ -215,7 +224,7 @@ pub fn write_ratios(out: &mut dyn Write, r: &Ratios) -> std::io::Result<()> {
             .map_or_else(|| "-".to_string(), |x| format!("{x:.3}"));
         writeln!(
             out,
-            "{:<72} {:>10.3} {:>8} {:>10.3} {:>7}",
+            "{:<w$} {:>10.3} {:>8} {:>10.3} {:>7}",
             row.policy,
             ms(row.spin_ns),
             row.blocks,
@@ -228,6 +237,37 @@ pub fn write_ratios(out: &mut dyn Write, r: &Ratios) -> std::io::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    /// The table names each policy's parameters as they act (QEMU's
+    /// poll-grow 0 is 2) and lines its numbers up however long the names.
+    #[test]
+    fn the_table_shows_parameters_as_they_act_in_aligned_columns() {
+        let text = "block_ns,handler\n5,0\n7000,0\n";
+        let r = super::ratios(
+            &super::online_defaults(),
+            text.as_bytes(),
+            "t.csv",
+            super::Price::Fixed(24_000),
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        super::write_ratios(&mut out, &r).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        assert!(
+            out.contains("\nqemu poll-max-ns=32768 poll-grow=2 poll-shrink=0 "),
+            "{out}"
+        );
+        let table: Vec<&str> = out
+            .lines()
+            .skip_while(|l| !l.starts_with("policy"))
+            .collect();
+        let at = table[0].find("spin ms").unwrap() + "spin ms".len();
+        for line in &table[1..] {
+            // Each row's spin column ends where the header's does.
+            let cut = &line[..at];
+            assert!(cut.ends_with(|c: char| c.is_ascii_digit()), "{line}");
+        }
+    }
+
     #[test]
     fn a_trace_past_the_most_waits_is_refused_with_how_to_shorten_it() {
         let text = "block_ns,handler,in_flight\n1,0,1\n2,0,1\n3,0,1\n";
