@@ -254,6 +254,10 @@ fn num_at(x: &Value, path: &[&str], origin: &str) -> Result<f64, LabError> {
     }
 }
 
+/// More I/Os a second than any disk reaches: a job reporting them is not
+/// a measurement.
+const MAX_IOPS: f64 = 1e9;
+
 fn totals(jobs: &[&Value], origin: &str) -> Result<Totals, LabError> {
     let mut t = Totals::default();
     for job in jobs {
@@ -265,6 +269,22 @@ fn totals(jobs: &[&Value], origin: &str) -> Result<Totals, LabError> {
             let lat_ns = num_at(side, &["lat_ns", "mean"], origin)?;
             if side_iops <= 0.0 {
                 continue;
+            }
+            // No disk reaches a billion I/Os a second, and I/Os move bytes.
+            if side_iops > MAX_IOPS {
+                return Err(bad(
+                    origin,
+                    format!("{d}.iops {side_iops:e} is beyond any disk (at most {MAX_IOPS:e})"),
+                ));
+            }
+            if bytes_per_s <= 0.0 {
+                return Err(bad(
+                    origin,
+                    format!(
+                        "{d}.bw_bytes is {bytes_per_s} while {d}.iops is {side_iops}: I/Os that \
+                         move no bytes are not a measurement"
+                    ),
+                ));
             }
             t.iops += side_iops;
             t.bytes_per_s += bytes_per_s;
@@ -426,6 +446,26 @@ mod tests {
                 err.contains(&format!("{key} 0 is out of range: [1, ")),
                 "{err}"
             );
+        }
+    }
+
+    /// Impossible figures are refused: IOPS beyond any disk, and I/Os
+    /// that move no bytes.
+    #[test]
+    fn impossible_iops_or_bandwidth_are_refused() {
+        for (iops, bw, says) in [
+            ("1e300", "40960", "read.iops 1e300 is beyond any disk"),
+            ("10.0", "0", "read.bw_bytes is 0 while read.iops is 10"),
+        ] {
+            let text = format!(
+                r#"{{"fio version": "fio-3.33", "jobs": [{{"job_runtime": 500,
+                  "job options": {{"rw": "randread", "bs": "4096", "iodepth": "1"}},
+                  "read": {{"iops": {iops}, "bw_bytes": {bw}, "lat_ns": {{"mean": 1000.0}}}}}}]}}"#
+            );
+            let err = fio_json_rows(&text, "f.json", &labels(), 12.5)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(says), "{err}");
         }
     }
 
