@@ -322,3 +322,19 @@ fn one_wait_is_counted_in_the_singular() {
         common::stdout(&o)
     );
 }
+
+/// An output directory that is a dangling link, or that cannot be made,
+/// is named with its flag and what to do.
+#[test]
+fn an_output_directory_that_cannot_be_made_names_its_flag() {
+    let d = scratch_dir("round5-out-dir");
+    let link = d.join("dangling");
+    std::os::unix::fs::symlink(d.join("nowhere"), &link).unwrap();
+    let o = pollwise(&["study", "--out", link.to_str().unwrap()]);
+    assert_clean_error(&o, &["is a symbolic link to", "which does not exist"]);
+    let file = d.join("file");
+    std::fs::write(&file, "x").unwrap();
+    let under = file.join("sub");
+    let o = pollwise(&["study", "--out", under.to_str().unwrap()]);
+    assert_clean_error(&o, &["--out", "cannot create the directory"]);
+}

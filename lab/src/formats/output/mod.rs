@@ -361,7 +361,24 @@ impl OutputDir {
                 )));
             }
         }
-        fs::create_dir_all(dir).map_err(LabError::file(dir))?;
+        if let (Ok(l), Err(_)) = (fs::symlink_metadata(dir), fs::metadata(dir)) {
+            if l.file_type().is_symlink() {
+                let to = fs::read_link(dir).unwrap_or_default();
+                return Err(err(format!(
+                    "{flag} {} is a symbolic link to {}, which does not exist: create that \
+                     directory or give another",
+                    dir.display(),
+                    to.display()
+                )));
+            }
+        }
+        fs::create_dir_all(dir).map_err(|e| {
+            err(format!(
+                "{flag} {}: cannot create the directory ({e}): give a directory you can \
+                 write to",
+                dir.display()
+            ))
+        })?;
         let files = files
             .iter()
             .map(|(name, kind)| {
