@@ -242,7 +242,16 @@ fn num_at(x: &Value, path: &[&str], origin: &str) -> Result<f64, LabError> {
             None => return Ok(0.0),
         }
     }
-    match cur.as_f64().unwrap_or(0.0) {
+    let Some(n) = cur.as_f64() else {
+        return Err(bad(
+            origin,
+            format!(
+                "{} is {cur}, not a number: give fio's JSON output as fio wrote it",
+                path.join(".")
+            ),
+        ));
+    };
+    match n {
         n if n < 0.0 => Err(bad(
             origin,
             format!(
@@ -428,38 +437,38 @@ mod tests {
         assert_eq!(r.abrupt_resets, None);
     }
 
-    /// A job whose numjobs or iodepth is 0 is refused, as the job-file
-    /// parser refuses it, not written as a row of no jobs.
+    /// Figures no run reports are refused by name: numjobs or iodepth 0,
+    /// IOPS beyond any disk, I/Os that move no bytes, a non-number.
     #[test]
-    fn a_count_of_zero_is_refused() {
-        for (key, numjobs, iodepth) in [("numjobs", "0", "1"), ("iodepth", "1", "0")] {
-            let text = format!(
-                r#"{{"fio version": "fio-3.33", "jobs": [{{"job_runtime": 500,
-                  "job options": {{"rw": "randread", "bs": "4096", "numjobs": "{numjobs}",
-                  "iodepth": "{iodepth}"}},
-                  "read": {{"iops": 10.0, "bw_bytes": 40960, "lat_ns": {{"mean": 1000.0}}}}}}]}}"#
-            );
-            let err = fio_json_rows(&text, "f.json", &labels(), 12.5)
-                .unwrap_err()
-                .to_string();
-            assert!(
-                err.contains(&format!("{key} 0 is out of range: [1, ")),
-                "{err}"
-            );
-        }
-    }
-
-    /// Impossible figures are refused: IOPS beyond any disk, and I/Os
-    /// that move no bytes.
-    #[test]
-    fn impossible_iops_or_bandwidth_are_refused() {
-        for (iops, bw, says) in [
-            ("1e300", "40960", "read.iops 1e300 is beyond any disk"),
-            ("10.0", "0", "read.bw_bytes is 0 while read.iops is 10"),
+    fn impossible_figures_are_refused_by_name() {
+        for (nj, qd, iops, bw, says) in [
+            ("0", "1", "10", "4096", "numjobs 0 is out of range: [1, "),
+            ("1", "0", "10", "4096", "iodepth 0 is out of range: [1, "),
+            (
+                "1",
+                "1",
+                "1e300",
+                "4096",
+                "read.iops 1e300 is beyond any disk",
+            ),
+            (
+                "1",
+                "1",
+                "10",
+                "0",
+                "read.bw_bytes is 0 while read.iops is 10",
+            ),
+            (
+                "1",
+                "1",
+                r#""lots""#,
+                "4096",
+                r#"iops is "lots", not a number"#,
+            ),
         ] {
             let text = format!(
-                r#"{{"fio version": "fio-3.33", "jobs": [{{"job_runtime": 500,
-                  "job options": {{"rw": "randread", "bs": "4096", "iodepth": "1"}},
+                r#"{{"fio version": "fio-3.33", "jobs": [{{"job_runtime": 500, "job options":
+                  {{"rw": "randread", "bs": "4096", "numjobs": "{nj}", "iodepth": "{qd}"}},
                   "read": {{"iops": {iops}, "bw_bytes": {bw}, "lat_ns": {{"mean": 1000.0}}}}}}]}}"#
             );
             let err = fio_json_rows(&text, "f.json", &labels(), 12.5)
