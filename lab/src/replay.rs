@@ -67,12 +67,7 @@ pub fn read_waits<R: Read>(
     let how_col = headers.iter().position(|h| h == "how");
     for (i, record) in csv.records().enumerate() {
         let line = i + 2;
-        let record = record.map_err(|e| match e.kind() {
-            // The input itself failed (the size limit, a read error): not
-            // the CSV's fault, and said as it is.
-            csv::ErrorKind::Io(io) => bad(format!("{name}: line {line}: {io}")),
-            _ => bad(format!("{name}: line {line}: malformed CSV: {e}")),
-        })?;
+        let record = record.map_err(|e| record_error(&e, name, line))?;
         let text = record.get(block_col).unwrap_or("");
         let block_ns: u64 = text.parse().map_err(|_| {
             bad(format!(
@@ -188,6 +183,23 @@ pub fn replay<R: Read, W: Write>(
 }
 
 /// The trace's `block_ns` column and its `handler` column, if it has one.
+/// What a row that the CSV reader refused says: the input's own failure
+/// (the size limit, a read error) as it is; a row of the wrong width with
+/// both widths.
+fn record_error(e: &csv::Error, name: &str, line: usize) -> LabError {
+    match e.kind() {
+        csv::ErrorKind::Io(io) => bad(format!("{name}: line {line}: {io}")),
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => bad(format!(
+            "{name}: line {line}: malformed CSV: {len} fields where the header has \
+             {expected_len} (a '\"' that is never closed runs on to the end of the file as \
+             one field)"
+        )),
+        _ => bad(format!("{name}: line {line}: malformed CSV: {e}")),
+    }
+}
+
 fn columns(headers: &csv::StringRecord, name: &str) -> Result<(usize, Option<usize>), LabError> {
     let block_col = headers
         .iter()
@@ -318,6 +330,9 @@ mod tests {
         assert!(err.contains("handler list '0;;1' has an empty id"), "{err}");
         let err = read("block_ns,handler\n18446744073709551616,0\n");
         assert!(err.contains("in [0, 18446744073709551615]"), "{err}");
+        let err = read("block_ns,handler\n1,0\n\"2,0\n3,0\n");
+        assert!(err.contains("1 fields where the header has 2"), "{err}");
+        assert!(err.contains("never closed"), "{err}");
         // An empty field is still no handler at all.
         let mut got = Vec::new();
         read_waits("block_ns,handler\n5,\n".as_bytes(), "w.csv", |_, w| {
