@@ -322,6 +322,26 @@ pub fn free_space(dir: &Path) -> io::Result<(u64, u64)> {
     ))
 }
 
+/// Whether `dir` is on a filesystem held in memory (tmpfs, ramfs): a
+/// scratch file there measures memory, not a disk. `false` when it cannot
+/// tell.
+pub fn on_memory_fs(dir: &Path) -> bool {
+    // Linux's magic numbers (include/uapi/linux/magic.h).
+    const TMPFS_MAGIC: i64 = 0x0102_1994;
+    const RAMFS_MAGIC: i64 = 0x8584_58f6;
+    let Ok(c) = CString::new(dir.as_os_str().as_encoded_bytes()) else {
+        return false;
+    };
+    // SAFETY: c is a valid C string; st a valid out-pointer.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statfs(c.as_ptr(), &mut st) } != 0 {
+        return false;
+    }
+    #[allow(clippy::unnecessary_cast, reason = "f_type's width differs by target")]
+    let t = st.f_type as i64;
+    t == TMPFS_MAGIC || t == RAMFS_MAGIC
+}
+
 /// Checks that a scratch file of `size` bytes fits in `dir` with
 /// [`space_margin`] to spare, before anything is written.
 pub fn check_scratch_space(dir: &Path, size: u64) -> Result<(), TargetError> {
@@ -627,6 +647,31 @@ fn block_device_size(file: &File) -> io::Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The memory-filesystem check agrees with the filesystem type
+    /// `stat -f` names, on a directory of each kind this machine has.
+    #[test]
+    fn a_memory_filesystem_is_told_from_a_disk_as_stat_tells_it() {
+        let mut kinds = Vec::new();
+        for dir in ["/dev/shm", "/var/tmp", "/proc", "/"] {
+            let Ok(o) = std::process::Command::new("stat")
+                .args(["-f", "-c", "%T", dir])
+                .output()
+            else {
+                continue;
+            };
+            let kind = String::from_utf8_lossy(&o.stdout).trim().to_string();
+            if !o.status.success() || kind.is_empty() {
+                continue;
+            }
+            let memory = kind == "tmpfs" || kind == "ramfs";
+            assert_eq!(on_memory_fs(Path::new(dir)), memory, "{dir} is {kind}");
+            kinds.push(kind);
+        }
+        // stat ran on at least the root, so the check was compared at all.
+        assert!(!kinds.is_empty(), "stat -f named no filesystem");
+        assert!(!on_memory_fs(Path::new("/no/such/dir")));
+    }
 
     /// A filesystem with no free space at all is named as such (a pseudo
     /// filesystem like /proc), not told to take a --size-mb of 0.

@@ -56,6 +56,13 @@ impl TargetFlags {
                 ui.note(&line);
             }
         }
+        if pollwise_realdev::target::on_memory_fs(&dir) {
+            ui.note(&format!(
+                "note: {} is on a filesystem held in memory (tmpfs): the scratch file's I/O \
+                 measures memory, not a disk; give --dir on a disk (e.g. /var/tmp) to measure one",
+                dir.display()
+            ));
+        }
         Ok(TargetSpec::Scratch {
             dir: self.dir.clone(),
             size_bytes: mib_to_bytes(self.size_mb)?,
