@@ -305,11 +305,16 @@ pub fn space_margin(fs_bytes: u64) -> u64 {
     (fs_bytes / 100).max(64 * MIB)
 }
 
+/// `path` as the C string the filesystem calls take.
+fn c_path(path: &Path) -> io::Result<CString> {
+    CString::new(path.as_os_str().as_encoded_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path holds a NUL byte"))
+}
+
 /// Free bytes for an unprivileged user, and the size, of the filesystem
 /// holding `dir` (statvfs).
 pub fn free_space(dir: &Path) -> io::Result<(u64, u64)> {
-    let c = CString::new(dir.as_os_str().as_encoded_bytes())
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path holds a NUL byte"))?;
+    let c = c_path(dir)?;
     // SAFETY: c is a valid C string; st a valid out-pointer.
     let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
     if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
@@ -329,7 +334,7 @@ pub fn on_memory_fs(dir: &Path) -> bool {
     // Linux's magic numbers (include/uapi/linux/magic.h).
     const TMPFS_MAGIC: i64 = 0x0102_1994;
     const RAMFS_MAGIC: i64 = 0x8584_58f6;
-    let Ok(c) = CString::new(dir.as_os_str().as_encoded_bytes()) else {
+    let Ok(c) = c_path(dir) else {
         return false;
     };
     // SAFETY: c is a valid C string; st a valid out-pointer.
