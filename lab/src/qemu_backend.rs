@@ -198,7 +198,8 @@ pub fn series_spec(
 pub fn variant(params: &Params) -> Result<VariantParams, LabError> {
     online(params)?;
     variant_for(params).map_err(|e| {
-        let has_variant = POLICIES.split(", ").any(|p| p == params.kind().name());
+        // The policy has a variant if its defaults run in one.
+        let has_variant = variant_for(&Params::defaults(params.kind())).is_ok();
         LabError::Input(if has_variant {
             // The policy has a variant, but not with these parameters:
             // the variant's own reason says which.

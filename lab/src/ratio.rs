@@ -237,49 +237,6 @@ pub fn write_ratios(out: &mut dyn Write, r: &Ratios) -> std::io::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    /// The table names each policy's parameters as they act (QEMU's
-    /// poll-grow 0 is 2) and lines its numbers up however long the names.
-    #[test]
-    fn the_table_shows_parameters_as_they_act_in_aligned_columns() {
-        let text = "block_ns,handler\n5,0\n7000,0\n";
-        let r = super::ratios(
-            &super::online_defaults(),
-            text.as_bytes(),
-            "t.csv",
-            super::Price::Fixed(24_000),
-        )
-        .unwrap();
-        let mut out = Vec::new();
-        super::write_ratios(&mut out, &r).unwrap();
-        let out = String::from_utf8(out).unwrap();
-        assert!(
-            out.contains("\nqemu poll-max-ns=32768 poll-grow=2 poll-shrink=0 "),
-            "{out}"
-        );
-        let table: Vec<&str> = out
-            .lines()
-            .skip_while(|l| !l.starts_with("policy"))
-            .collect();
-        let at = table[0].find("spin ms").unwrap() + "spin ms".len();
-        for line in &table[1..] {
-            // Each row's spin column ends where the header's does.
-            let cut = &line[..at];
-            assert!(cut.ends_with(|c: char| c.is_ascii_digit()), "{line}");
-        }
-    }
-
-    #[test]
-    fn a_trace_past_the_most_waits_is_refused_with_how_to_shorten_it() {
-        let text = "block_ns,handler,in_flight\n1,0,1\n2,0,1\n3,0,1\n";
-        let three = super::read_at_most(text.as_bytes(), "w.csv", 3).unwrap();
-        assert_eq!(three.len(), 3);
-        let err = super::read_at_most(text.as_bytes(), "w.csv", 2)
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("line 4: more than 2 waits"), "{err}");
-        assert!(err.contains("head -n 3 w.csv"), "{err}");
-    }
-
     use super::*;
 
     fn run(kinds: &[PolicyKind], text: &str, price: u64) -> Result<Ratios, LabError> {
@@ -347,5 +304,48 @@ mod tests {
         )
         .unwrap();
         assert_eq!((r.optimum_ns, r.rows[0].cost_ns), (7000, 11_000));
+    }
+
+    /// The table names each policy's parameters as they act (QEMU's
+    /// poll-grow 0 is 2) and lines its numbers up however long the names.
+    #[test]
+    fn the_table_shows_parameters_as_they_act_in_aligned_columns() {
+        let text = "block_ns,handler\n5,0\n7000,0\n";
+        let r = ratios(
+            &online_defaults(),
+            text.as_bytes(),
+            "t.csv",
+            Price::Fixed(24_000),
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        write_ratios(&mut out, &r).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        assert!(
+            out.contains("\nqemu poll-max-ns=32768 poll-grow=2 poll-shrink=0 "),
+            "{out}"
+        );
+        let table: Vec<&str> = out
+            .lines()
+            .skip_while(|l| !l.starts_with("policy"))
+            .collect();
+        let at = table[0].find("spin ms").unwrap() + "spin ms".len();
+        for line in &table[1..] {
+            // Each row's spin column ends where the header's does.
+            let cut = &line[..at];
+            assert!(cut.ends_with(|c: char| c.is_ascii_digit()), "{line}");
+        }
+    }
+
+    #[test]
+    fn a_trace_past_the_most_waits_is_refused_with_how_to_shorten_it() {
+        let text = "block_ns,handler,in_flight\n1,0,1\n2,0,1\n3,0,1\n";
+        let three = read_at_most(text.as_bytes(), "w.csv", 3).unwrap();
+        assert_eq!(three.len(), 3);
+        let err = read_at_most(text.as_bytes(), "w.csv", 2)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 4: more than 2 waits"), "{err}");
+        assert!(err.contains("head -n 3 w.csv"), "{err}");
     }
 }

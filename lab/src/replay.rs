@@ -182,7 +182,6 @@ pub fn replay<R: Read, W: Write>(
     })
 }
 
-/// The trace's `block_ns` column and its `handler` column, if it has one.
 /// What a row that the CSV reader refused says: the input's own failure
 /// (the size limit, a read error) as it is; a row of the wrong width with
 /// both widths.
@@ -200,6 +199,7 @@ fn record_error(e: &csv::Error, name: &str, line: usize) -> LabError {
     }
 }
 
+/// The trace's `block_ns` column and its `handler` column, if it has one.
 fn columns(headers: &csv::StringRecord, name: &str) -> Result<(usize, Option<usize>), LabError> {
     let block_col = headers
         .iter()

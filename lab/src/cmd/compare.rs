@@ -179,7 +179,7 @@ fn real_run(
     bar: f64,
 ) -> Result<Compared> {
     let kind = c.backend;
-    let backend = format!("{kind:?}").to_lowercase();
+    let backend = kind.name();
     if c.latency_scale.is_some() {
         return fail(format!(
             "--latency-scale scales the simulator's device; it has no effect with --backend \

@@ -22,6 +22,17 @@ pub enum BackendKind {
     Qemu,
 }
 
+impl BackendKind {
+    /// The name `--backend` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendKind::Sim => "sim",
+            BackendKind::Device => "device",
+            BackendKind::Qemu => "qemu",
+        }
+    }
+}
+
 /// The flags of a real backend, as typed.
 #[derive(Clone, Debug, Default)]
 pub struct RealFlags {

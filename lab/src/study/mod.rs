@@ -32,6 +32,7 @@ use std::fs;
 
 use pollwise_core::RunRow;
 use pollwise_sim::batch::{check_events, check_runs};
+use pollwise_sim::SimError;
 
 use crate::compare::all_runs;
 use crate::formats::output::{Kind, OutputDir};
@@ -96,12 +97,7 @@ fn check_size(opts: &StudyOptions, points: usize, events: f64) -> Result<u64, La
         (points as u64).checked_mul(u64::from(opts.seeds)),
         &format!("this study ({points} points x {} seeds)", opts.seeds),
     )
-    .map_err(|e| {
-        LabError::Input(format!(
-            "{}; the seeds are --repeat",
-            e.to_string().trim_start_matches("workload: ")
-        ))
-    })?;
+    .map_err(|e| too_large(e, "; the seeds are --repeat"))?;
     check_events(
         events,
         runs,
@@ -113,8 +109,18 @@ fn check_size(opts: &StudyOptions, points: usize, events: f64) -> Result<u64, La
              --skip-robustness)"
         },
     )
-    .map_err(|e| LabError::Input(e.to_string().trim_start_matches("workload: ").to_string()))?;
+    .map_err(|e| too_large(e, ""))?;
     Ok(runs)
+}
+
+/// A size refusal of the simulator's, as the study's own: its message
+/// without the simulator's "workload:" kind, then `more`.
+fn too_large(e: SimError, more: &str) -> LabError {
+    let message = match e {
+        SimError::Workload(m) => m,
+        e => e.to_string(),
+    };
+    LabError::Input(format!("{message}{more}"))
 }
 
 /// Runs the study and writes its CSVs into `opts.out`. With
