@@ -391,6 +391,19 @@ fn host(cal: &Calibration) -> Host {
         packing: (!cal.costs.placement.pack_share.is_empty()).then(|| Packing {
             run_on_ns: cal.costs.placement.pack_share.iter().map(|p| p.0).collect(),
             share: cal.costs.placement.pack_share.iter().map(|p| p.1).collect(),
+            // Where measured at the same run-on times.
+            busy_share: if cal.costs.placement.busy_pack_share.len()
+                == cal.costs.placement.pack_share.len()
+            {
+                cal.costs
+                    .placement
+                    .busy_pack_share
+                    .iter()
+                    .map(|p| p.1)
+                    .collect()
+            } else {
+                Vec::new()
+            },
             eventfd_wakeup_ns: q(cal.costs.placement.same_cpu_eventfd_q),
             channel_wakeup_ns: q(cal.costs.placement.same_cpu_channel_q),
         }),

@@ -259,6 +259,8 @@ struct Thread {
 struct Packed {
     /// (how long the waker runs on, share packed), run-on increasing.
     share: Vec<(u64, f64)>,
+    /// The same with no CPU idle, where measured (else empty).
+    busy_share: Vec<(u64, f64)>,
     eventfd: WakeupDist,
     channel: WakeupDist,
 }
@@ -332,6 +334,12 @@ impl HostCpus {
                     .copied()
                     .zip(p.share.iter().copied())
                     .collect(),
+                busy_share: p
+                    .run_on_ns
+                    .iter()
+                    .copied()
+                    .zip(p.busy_share.iter().copied())
+                    .collect(),
                 eventfd: WakeupDist::new(p.eventfd_wakeup_ns),
                 channel: WakeupDist::new(p.channel_wakeup_ns),
             }),
@@ -394,7 +402,8 @@ impl HostCpus {
     /// woken thread lands on the waker's CPU with the share measured for
     /// how long the waker runs on (while a CPU is idle, at most the share
     /// at the woken thread's own run per wake-up: a thread that runs long
-    /// once woken goes to the idle CPU), after the measured same-CPU wake-up
+    /// once woken goes to the idle CPU; with none idle, the share measured
+    /// with the other CPU busy, where it was), after the measured same-CPU wake-up
     /// counted from when the waker yields its CPU (the kernel pulls the
     /// woken thread onto a CPU that goes idle: that race is what the
     /// measured share is): a waker asleep yields it now, a running one
@@ -471,15 +480,20 @@ impl HostCpus {
             State::Blocked if self.idle_since[cpu as usize].is_some() => 0,
             _ => return None,
         };
-        let mut share = pack_share(&p.share, by.runs_on_ns);
         // With a CPU idle to wake it on, a thread that runs long each
-        // time it is woken goes there instead.
-        if self.idle_since.iter().any(Option::is_some) {
-            share = share.min(pack_share(
+        // time it is woken goes there instead; with none, the share
+        // measured with the other CPU busy, where it was.
+        let any_idle = self.idle_since.iter().any(Option::is_some);
+        let share = if any_idle {
+            pack_share(&p.share, by.runs_on_ns).min(pack_share(
                 &p.share,
                 self.threads[wakee as usize].run_avg_ns,
-            ));
-        }
+            ))
+        } else if p.busy_share.is_empty() {
+            pack_share(&p.share, by.runs_on_ns)
+        } else {
+            pack_share(&p.busy_share, by.runs_on_ns)
+        };
         (share > 0.0 && rng.random::<f64>() < share).then_some((cpu, yields_in_ns))
     }
 
@@ -729,6 +743,44 @@ mod tests {
             wake_across_send_ns: None,
             scheduler: Vec::new(),
         }
+    }
+
+    #[test]
+    fn with_no_cpu_idle_a_woken_thread_packs_by_the_share_measured_busy() {
+        // Two CPUs held by threads 0 and 1; thread 0 wakes thread 2 and
+        // runs on 4 us. At rest the share is 1 (always on the waker's
+        // CPU); with every CPU held the share measured busy decides: 0
+        // never packs it, 1 always, no busy share falls back to the one
+        // at rest.
+        let packed = |busy: Vec<f64>| {
+            let mut hst = host(2, 0.0, 0.0);
+            hst.channel_wakeup_ns = [3_000; 4];
+            hst.packing = Some(Packing {
+                run_on_ns: vec![0],
+                share: vec![1.0],
+                busy_share: busy,
+                eventfd_wakeup_ns: [2_000; 4],
+                channel_wakeup_ns: [2_000; 4],
+            });
+            let mut rng = Pcg64::seed_from_u64(7);
+            let mut h = HostCpus::new(&hst, 3, 0, u64::MAX);
+            for t in [0, 1] {
+                h.wake_at(t, 0, Resume::Work);
+                h.runnable(t, 0);
+            }
+            let by = WakeCause {
+                thread: 0,
+                runs_on_ns: 4_000,
+                yields_in_ns: 4_000,
+            };
+            let at = h.wake_by(2, Some(by), 10_000, Waker::Channel, Resume::Work, &mut rng);
+            (h.packed_waking(2), at)
+        };
+        // Packed: it runs once the waker yields, at the same-CPU wake-up.
+        assert_eq!(packed(vec![]), (true, Some(16_000)));
+        assert_eq!(packed(vec![1.0]), (true, Some(16_000)));
+        // Not packed: it queues for a CPU after a plain wake-up (3 us).
+        assert_eq!(packed(vec![0.0]), (false, Some(13_000)));
     }
 
     #[test]

@@ -174,6 +174,13 @@ pub struct Packing {
     /// turn, neither pinned, a sleep as long as the device's latency
     /// between (linear between the points, the nearest beyond them).
     pub share: Vec<f64>,
+    /// The share of wake-ups that land on the waker's CPU when no CPU is
+    /// idle, at each of `run_on_ns`: the woken thread last ran on the
+    /// other CPU, which another thread keeps running on, and the waker
+    /// runs on that long before it blocks. Empty (not measured): `share`
+    /// holds then too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub busy_share: Vec<f64>,
     /// An eventfd wake-up on the waker's CPU: p10, p50, p90, p99 in ns
     /// (both threads pinned to one CPU, the waker blocking right after).
     pub eventfd_wakeup_ns: [u64; 4],
@@ -193,14 +200,23 @@ impl Packing {
                 self.run_on_ns, self.share
             ));
         }
-        if let Some(s) = self
-            .share
-            .iter()
-            .find(|s| !(s.is_finite() && (0.0..=1.0).contains(*s)))
-        {
+        if !self.busy_share.is_empty() && self.busy_share.len() != self.run_on_ns.len() {
             return bad_host(format!(
-                "packing.share has {s}: expected shares of wake-ups in 0 ..= 1"
+                "packing: busy_share has {} shares and run_on_ns {} times: expected one \
+                 share for each run-on time, or none",
+                self.busy_share.len(),
+                self.run_on_ns.len()
             ));
+        }
+        for (k, shares) in [("share", &self.share), ("busy_share", &self.busy_share)] {
+            if let Some(s) = shares
+                .iter()
+                .find(|s| !(s.is_finite() && (0.0..=1.0).contains(*s)))
+            {
+                return bad_host(format!(
+                    "packing.{k} has {s}: expected shares of wake-ups in 0 ..= 1"
+                ));
+            }
         }
         for (k, q) in [
             ("eventfd_wakeup_ns", &self.eventfd_wakeup_ns),

@@ -620,3 +620,31 @@ fn scaling_the_wake_ups_moves_every_measured_wake_up_and_nothing_else() {
     // Slower wake-ups lie on `off`'s path: fewer IOPS.
     assert!(run(&s, &w, &off).iops < run(&p, &w, &off).iops);
 }
+
+#[test]
+fn a_busy_share_that_does_not_match_the_run_on_times_is_refused() {
+    let p = packing(40_000, 1.0, 2_000, 3_000).to_toml();
+    let text = p.replace("share = [1.0]", "share = [1.0]\nbusy_share = [0.5, 0.5]");
+    let err = Preset::from_toml(&text, "bad").unwrap_err().to_string();
+    assert!(
+        err.contains("busy_share has 2 shares and run_on_ns 1"),
+        "{err}"
+    );
+    let text = p.replace("share = [1.0]", "share = [1.0]\nbusy_share = [-0.5]");
+    let err = Preset::from_toml(&text, "bad").unwrap_err().to_string();
+    assert!(err.contains("packing.busy_share has -0.5"), "{err}");
+    // Measured, it round-trips.
+    let text = p.replace("share = [1.0]", "share = [1.0]\nbusy_share = [0.25]");
+    let q = Preset::from_toml(&text, "busy").unwrap();
+    assert_eq!(
+        q.host
+            .as_ref()
+            .unwrap()
+            .packing
+            .as_ref()
+            .unwrap()
+            .busy_share,
+        vec![0.25]
+    );
+    assert_eq!(Preset::from_toml(&q.to_toml(), "again").unwrap(), q);
+}

@@ -80,6 +80,8 @@ pub fn to_toml(cal: &Calibration, preset: &Preset) -> String {
          # for how long the CPU it lands on had been idle instead. [host.packing]:\n\
          # a thread woken by one that blocks right after lands on the waker's\n\
          # CPU in the measured share of wake-ups, at the same-CPU wake-up;\n\
+         # busy_share is that share when no CPU is idle (the woken thread last\n\
+         # ran on the other CPU, which another thread keeps busy);\n\
          # wake_across_send_ns is what waking a\n\
          # thread on the other CPU costs the waker (pinned apart), charged for\n\
          # a kick or send that wakes its thread elsewhere, that wake-up\n\
@@ -298,17 +300,28 @@ fn placement_lines(out: &mut String, p: &Placement) {
     if p.pack_share.is_empty() {
         let _ = writeln!(out, "#   one CPU: every wake-up is on the waker's CPU");
     } else {
-        let curve: Vec<String> = p
-            .pack_share
-            .iter()
-            .map(|(ns, s)| format!("{:.0} us {:.0}%", *ns as f64 / 1000.0, s * 100.0))
-            .collect();
         let _ = writeln!(
             out,
             "#   woken on the waker's CPU, neither pinned, by how long the waker runs on: {}",
-            curve.join(", ")
+            share_curve(&p.pack_share)
         );
     }
+    if !p.busy_pack_share.is_empty() {
+        let _ = writeln!(
+            out,
+            "#   the same with the other CPU busy (the woken thread last ran there): {}",
+            share_curve(&p.busy_pack_share)
+        );
+    }
+}
+
+/// A share curve as `0 us 100%, 4 us 98%, ...`.
+fn share_curve(curve: &[(u64, f64)]) -> String {
+    let points: Vec<String> = curve
+        .iter()
+        .map(|(ns, s)| format!("{:.0} us {:.0}%", *ns as f64 / 1000.0, s * 100.0))
+        .collect();
+    points.join(", ")
 }
 
 /// Four percentiles in ns as microseconds, `p10/p50/p90/p99`.

@@ -515,25 +515,29 @@ fn median_placement(runs: &[LoopCosts]) -> Placement {
         .map(|r| r.placement.across_send_ns)
         .collect::<Option<Vec<[f64; 2]>>>()
         .map(|all| [0, 1].map(|i| median(&all.iter().map(|s| s[i]).collect::<Vec<_>>())));
-    let points = &runs[0].placement.pack_share;
-    if runs.iter().all(|r| {
-        r.placement.pack_share.len() == points.len()
-            && r.placement
-                .pack_share
-                .iter()
-                .zip(points)
-                .all(|(a, b)| a.0 == b.0)
-    }) {
-        p.pack_share = (0..points.len())
-            .map(|i| {
-                (
-                    points[i].0,
-                    med(&|x: &LoopCosts| x.placement.pack_share[i].1),
-                )
-            })
-            .collect();
-    }
+    p.pack_share = median_curve(runs, |x| &x.placement.pack_share);
+    p.busy_pack_share = median_curve(runs, |x| &x.placement.busy_pack_share);
     p
+}
+
+/// A share curve's median over `runs`, point by point, where every run
+/// measured the same run-on times (else empty).
+fn median_curve(runs: &[LoopCosts], curve: fn(&LoopCosts) -> &Vec<(u64, f64)>) -> Vec<(u64, f64)> {
+    let points = curve(&runs[0]);
+    let same = runs.iter().all(|r| {
+        curve(r).len() == points.len() && curve(r).iter().zip(points).all(|(a, b)| a.0 == b.0)
+    });
+    if !same {
+        return Vec::new();
+    }
+    (0..points.len())
+        .map(|i| {
+            (
+                points[i].0,
+                median(&runs.iter().map(|r| curve(r)[i].1).collect::<Vec<_>>()),
+            )
+        })
+        .collect()
 }
 
 /// Maps an I/O error to one that says which call failed.

@@ -12,7 +12,7 @@
 //! between.
 
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::channel;
 use std::sync::Arc;
 
@@ -35,6 +35,12 @@ pub struct Placement {
     /// it blocked: (run-on ns, share) for each of [`RUN_ON_US`] (empty
     /// with one CPU, where there is no choice).
     pub pack_share: Vec<(u64, f64)>,
+    /// The same share with the other CPU busy: the woken thread last ran
+    /// on a CPU another thread keeps running on, the waker (pinned) runs
+    /// on after the wake-up for each of [`RUN_ON_US`] and then blocks, so
+    /// no CPU is idle when the kernel places the woken thread (empty with
+    /// one CPU).
+    pub busy_pack_share: Vec<(u64, f64)>,
     /// What one wake-up of a thread blocked on another CPU costs the
     /// waker on its thread CPU clock, the median: an eventfd write and a
     /// channel send, the two threads pinned apart and the sleeper's CPU
@@ -90,12 +96,95 @@ pub(super) fn placement_probe(rounds: u32, gap_ns: u64) -> Result<Placement, Cal
             pack_share.push((us * 1_000, same / f64::from(SHARE_PAIRS)));
         }
     }
+    let busy_pack_share = match cross {
+        Some(cpus) => RUN_ON_US
+            .iter()
+            .map(|&us| Ok((us * 1_000, busy_share(rounds, cpus, us * 1_000)?)))
+            .collect::<Result<Vec<_>, CalibrateError>>()?,
+        None => Vec::new(),
+    };
     Ok(Placement {
         same_cpu_eventfd_q: quantiles(&ns(&eventfd), Q),
         same_cpu_channel_q: quantiles(&ns(&channel), Q),
         pack_share,
+        busy_pack_share,
         across_send_ns,
     })
+}
+
+/// The share of `rounds` wake-ups that land on the waker's CPU when no
+/// CPU is idle: a spinner holds the other CPU of `cpus` throughout, the
+/// woken thread (unpinned) moves itself there before it blocks, as a job
+/// that last ran beside the loop's CPU, and the waker (pinned to the
+/// first) rings it and spins `run_on_ns` before it blocks for the answer.
+fn busy_share(
+    rounds: u32,
+    (waker_cpu, other_cpu): (usize, usize),
+    run_on_ns: u64,
+) -> Result<f64, CalibrateError> {
+    let bell = || -> Result<(Arc<EventFd>, Epoll), CalibrateError> {
+        let efd = Arc::new(EventFd::new().map_err(io_err("eventfd"))?);
+        let epoll = Epoll::new().map_err(io_err("epoll_create"))?;
+        epoll.add(efd.as_raw_fd(), 0).map_err(io_err("epoll_ctl"))?;
+        Ok((efd, epoll))
+    };
+    let wait = |efd: &EventFd, epoll: &Epoll, tokens: &mut Vec<u64>| {
+        while efd.drain() == 0 {
+            let _ = epoll.wait(-1, tokens);
+        }
+    };
+    let (to_waker, waker_poll) = bell()?;
+    let (to_wakee, wakee_poll) = bell()?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let spinner = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let _pinned = Pinned::to(other_cpu).ok();
+            while !stop.load(Ordering::Relaxed) {
+                std::hint::spin_loop();
+            }
+        })
+    };
+    let tid = Arc::new(AtomicU64::new(0));
+    let wakee = {
+        let (answer, ring, tid) = (to_waker.clone(), to_wakee.clone(), tid.clone());
+        std::thread::spawn(move || {
+            // SAFETY: gettid takes no arguments.
+            tid.store(unsafe { libc::gettid() } as u64, Ordering::SeqCst);
+            let mut tokens = Vec::new();
+            let mut same = 0u32;
+            for _ in 0..rounds {
+                // Last ran on the busy CPU, free to run on any.
+                drop(Pinned::to(other_cpu));
+                answer.signal();
+                wait(&ring, &wakee_poll, &mut tokens);
+                same += u32::from(current_cpu() == Some(waker_cpu));
+            }
+            answer.signal();
+            same
+        })
+    };
+    let _pinned = Pinned::to(waker_cpu).ok();
+    let mut tokens = Vec::new();
+    for _ in 0..rounds {
+        wait(&to_waker, &waker_poll, &mut tokens);
+        // Ring only a thread asleep: one still on its way to block would
+        // take the ring without a wake-up.
+        let stat = format!("/proc/self/task/{}/stat", tid.load(Ordering::SeqCst));
+        while !asleep(&stat) {
+            std::hint::spin_loop();
+        }
+        to_wakee.signal();
+        let until = mono_ns() + run_on_ns;
+        while mono_ns() < until {
+            std::hint::spin_loop();
+        }
+    }
+    wait(&to_waker, &waker_poll, &mut tokens);
+    let same = wakee.join().unwrap_or(0);
+    stop.store(true, Ordering::Relaxed);
+    let _ = spinner.join();
+    Ok(f64::from(same) / f64::from(rounds.max(1)))
 }
 
 /// The waker's CPU-clock time for one wake-up of a thread blocked on the
@@ -276,6 +365,15 @@ fn ping_pong(
     (seen.into_iter().map(|s| s.0).collect(), share)
 }
 
+/// Whether the thread whose `/proc/.../stat` is at `stat` sleeps (state
+/// `S`); true if it cannot be read (the thread has gone).
+fn asleep(stat: &str) -> bool {
+    std::fs::read_to_string(stat).map_or(true, |s| {
+        s.rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('S'))
+    })
+}
+
 /// The calling thread's timer slack at 1 ns until this is dropped, so that
 /// a sleep of a few us is not stretched by the default 50 us.
 struct TimerSlack(libc::c_ulong);
@@ -319,6 +417,30 @@ mod tests {
         let (lat, share) = eventfd_ping_pong(200, Some(cpu), (0, 0)).unwrap();
         assert_eq!(lat.len(), 400);
         assert!((share - 1.0).abs() < 1e-9, "share {share}");
+    }
+
+    #[test]
+    fn a_thread_blocked_reads_as_asleep_and_a_running_one_does_not() {
+        // SAFETY: gettid takes no arguments.
+        let me = unsafe { libc::gettid() };
+        assert!(!asleep(&format!("/proc/self/task/{me}/stat")));
+        let (tx, rx) = channel::<()>();
+        let (tid_tx, tid_rx) = channel();
+        let t = std::thread::spawn(move || {
+            // SAFETY: as above.
+            let _ = tid_tx.send(unsafe { libc::gettid() });
+            let _ = rx.recv();
+        });
+        let stat = format!("/proc/self/task/{}/stat", tid_rx.recv().unwrap());
+        let until = mono_ns() + 5_000_000_000;
+        while !asleep(&stat) {
+            assert!(mono_ns() < until, "the blocked thread never read as asleep");
+            std::thread::yield_now();
+        }
+        tx.send(()).unwrap();
+        t.join().unwrap();
+        // A thread that has gone reads as asleep: the probe stops waiting.
+        assert!(asleep("/proc/self/task/0/stat"));
     }
 
     #[test]
