@@ -521,7 +521,10 @@ fn assert_placement(host: &pollwise_sim::Host, text: &str) {
         // The share with the other CPU busy, at the same run-on times,
         // and its comment line.
         assert_eq!(p.busy_share.len(), run_on.len(), "{p:?}");
-        assert!(p.busy_share.iter().all(|s| (0.0..=1.0).contains(s)), "{p:?}");
+        assert!(
+            p.busy_share.iter().all(|s| (0.0..=1.0).contains(s)),
+            "{p:?}"
+        );
         assert!(text.contains("the same with the other CPU busy"), "{text}");
         assert!(
             p.eventfd_wakeup_ns[1] > 0 && p.channel_wakeup_ns[1] > 0,

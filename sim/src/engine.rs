@@ -7,8 +7,8 @@ use std::collections::{BinaryHeap, VecDeque};
 
 use hdrhistogram::Histogram;
 use pollwise_core::{
-    run_row, EventKind, Foresight, IterRecord, JobWakes, Latency, Params, RawCounts, RunLabels,
-    RunRow, TracePoint, TraceRow, WindowStats, MAX_ITER_RECORDS,
+    run_row, EventKind, Foresight, IterRecord, JobWakes, Latency, Params, Policy, RawCounts,
+    RunLabels, RunRow, TracePoint, TraceRow, WindowStats, MAX_ITER_RECORDS,
 };
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, LogNormal};
@@ -101,6 +101,10 @@ struct Vcpu {
     /// On a shared host while iterations are logged: the IOThread whose
     /// completions woke this job, until the job runs.
     woken_by: Option<u32>,
+    /// On a host that packs: the send that wakes this job, asleep on
+    /// another CPU than its IOThread's, was drawn packed onto the
+    /// IOThread's CPU (see [`Engine::vcpus_to_notify`]), until it is woken.
+    packed_send: bool,
 }
 
 /// One simulated IOThread: the one loop (see [`LoopDriver`]) and what it has to
@@ -877,6 +881,7 @@ impl<'a> Engine<'a> {
                     thread: self.iothreads.len() as u32 + vcpu,
                     runs_on_ns: g.kick_cpu_ns + queued_ns,
                     yields_in_ns: queued_ns + g.kick_ns(false) * rings,
+                    decided: false,
                 })
             }
             EventKind::Completion | EventKind::Unknown => None,
@@ -1007,12 +1012,44 @@ impl<'a> Engine<'a> {
             if self.notify_stamp[vcpu as usize] != self.notify_round {
                 self.notify_stamp[vcpu as usize] = self.notify_round;
                 notified += 1;
-                let (asleep, here) = self.send_to(it, vcpu);
+                let (asleep, mut here) = self.send_to(it, vcpu);
+                here |= asleep && !here && self.send_packs(it, vcpu);
                 woken += u64::from(asleep);
                 beside += u64::from(asleep && here);
             }
         }
         (notified, woken, beside)
+    }
+
+    /// Whether the kernel packs `vcpu`'s job, asleep on another CPU, onto
+    /// IOThread `it`'s CPU as `it`'s send wakes it, drawn now (the send
+    /// across CPUs starts the wake-up while the loop still runs) and kept
+    /// for the wake ([`Vcpu::packed_send`]): by the share measured for
+    /// how long the loop runs on, taken as the window it polls after the
+    /// iteration (the rest of the iteration's sends are a few us). Packed,
+    /// the send is the plain one and the job runs once the loop yields
+    /// its CPU, as one that slept beside it.
+    fn send_packs(&mut self, it: u32, vcpu: u32) -> bool {
+        let job = self.iothreads.len() as u32 + vcpu;
+        let window = self.iothreads[it as usize]
+            .lp
+            .machine()
+            .policy()
+            .window_ns();
+        let packs = match &self.host {
+            Some(h) if self.across_send().is_some() => {
+                let by = WakeCause {
+                    thread: it,
+                    runs_on_ns: window,
+                    yields_in_ns: window,
+                    decided: false,
+                };
+                h.packs(job, by, &mut self.rng)
+            }
+            _ => false,
+        };
+        self.vcpus[vcpu as usize].packed_send = packs;
+        packs
     }
 
     /// Whom IOThread `it`'s send to `vcpu`'s job finds: whether it is
@@ -1022,7 +1059,10 @@ impl<'a> Engine<'a> {
     fn send_to(&self, it: u32, vcpu: u32) -> (bool, bool) {
         let job = self.iothreads.len() as u32 + vcpu;
         match &self.host {
-            Some(h) => (h.blocked(job), h.cpu(job) == h.cpu(it)),
+            Some(h) => (
+                h.blocked(job),
+                h.cpu(job) == h.cpu(it) || self.vcpus[vcpu as usize].packed_send,
+            ),
             None => (!self.vcpus[vcpu as usize].busy, true),
         }
     }
@@ -1313,25 +1353,30 @@ impl<'a> Engine<'a> {
         let thread = self.iothreads.len() as u32 + vcpu;
         let has_work = !self.vcpus[vcpu as usize].work.is_empty();
         let sent_by = self.vcpus[vcpu as usize].sent_by;
+        let decided = std::mem::take(&mut self.vcpus[vcpu as usize].packed_send);
         let Some(h) = self.host.as_mut() else {
             return true;
         };
         // The IOThread that sent the completions sleeps, polls (it runs
         // on to its window's end) or processes (it runs on: a longer
         // run-on than any measured).
+        // A send drawn packed yields once the loop's iteration and window
+        // are over.
         let by = sent_by.map(|it| {
+            let lp = &self.iothreads[it as usize].lp;
             let runs_on_ns = if h.blocked(it) {
                 0
+            } else if decided {
+                lp.runs_on(now)
+                    .unwrap_or_else(|| lp.machine().policy().window_ns())
             } else {
-                self.iothreads[it as usize]
-                    .lp
-                    .runs_on(now)
-                    .unwrap_or(u64::MAX)
+                lp.runs_on(now).unwrap_or(u64::MAX)
             };
             WakeCause {
                 thread: it,
                 runs_on_ns,
                 yields_in_ns: runs_on_ns,
+                decided,
             }
         });
         // A thread handed a CPU starts when its context switch is over.

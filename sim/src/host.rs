@@ -207,6 +207,10 @@ pub struct WakeCause {
     /// a thread packed onto its CPU runs only then. `u64::MAX`: it runs
     /// on for an unknown time, and nothing is packed onto its CPU.
     pub yields_in_ns: u64,
+    /// The kernel's choice was drawn already ([`HostCpus::packs`], when
+    /// the send that wakes it began): the thread is packed wherever the
+    /// waker's CPU can take it, with no second draw.
+    pub decided: bool,
 }
 
 /// Which measured wake-up a thread's wake-up is.
@@ -494,7 +498,19 @@ impl HostCpus {
         } else {
             pack_share(&p.busy_share, by.runs_on_ns)
         };
+        if by.decided {
+            return Some((cpu, yields_in_ns));
+        }
         (share > 0.0 && rng.random::<f64>() < share).then_some((cpu, yields_in_ns))
+    }
+
+    /// Whether the kernel packs `wakee`, woken now by `by`, onto the
+    /// waker's CPU: the draw [`HostCpus::wake_by`] makes, made ahead (a
+    /// send whose wake-up starts as it begins, while the waker still
+    /// runs); the wake itself then passes the answer on in
+    /// [`WakeCause::decided`].
+    pub fn packs(&self, wakee: u32, by: WakeCause, rng: &mut impl Rng) -> bool {
+        self.packed_cpu(wakee, Some(by), rng).is_some()
     }
 
     /// [`HostCpus::wake`] with the time it becomes runnable given (a
@@ -772,6 +788,7 @@ mod tests {
                 thread: 0,
                 runs_on_ns: 4_000,
                 yields_in_ns: 4_000,
+                decided: false,
             };
             let at = h.wake_by(2, Some(by), 10_000, Waker::Channel, Resume::Work, &mut rng);
             (h.packed_waking(2), at)

@@ -648,3 +648,30 @@ fn a_busy_share_that_does_not_match_the_run_on_times_is_refused() {
     );
     assert_eq!(Preset::from_toml(&q.to_toml(), "again").unwrap(), q);
 }
+
+#[test]
+fn a_send_across_cpus_is_packed_by_the_share_drawn_as_it_begins() {
+    // `off`, one job at qd1, the send across CPUs measured, a constant
+    // share of 0.2. A job asleep on the loop's own CPU runs there again
+    // (packed, or on its idle last CPU once the loop blocks). One asleep
+    // on the other CPU is woken as the loop's send begins, while the loop
+    // still runs; the kernel may still put it on the loop's CPU, which
+    // the loop yields as it blocks right after, and does so in the share
+    // for a window of 0: drawn as the send begins. Without that draw a
+    // pair once apart stays apart (every send to a job apart crossed
+    // CPUs): 20% of the jobs on the loop's CPU (2026-12-07, this seed);
+    // with it, at least the share plus those asleep beside the loop.
+    let w = workload(1, 1);
+    let off = Params::defaults(PolicyKind::Off);
+    let with_across = |share: f64| {
+        let mut p = packing(40_000, share, 2_000, 3_000);
+        p.host.as_mut().unwrap().wake_across_send_ns = Some([25_000, 20_000]);
+        let (_, _, wakes) = pollwise_sim::simulate_explained(&p, &w, &off, 1).unwrap();
+        (wakes.woken, wakes.on_loop_cpu)
+    };
+    let (woken, on) = with_across(0.2);
+    let on_share = on as f64 / woken as f64;
+    assert!(woken > 100 && on_share > 0.3, "packed: {on} of {woken}");
+    let (woken, on) = with_across(0.0);
+    assert!(woken > 100 && on == 0, "never packed: {on} of {woken}");
+}
