@@ -526,6 +526,16 @@ fn assert_placement(host: &pollwise_sim::Host, text: &str) {
             "{p:?}"
         );
         assert!(text.contains("the same with the other CPU busy"), "{text}");
+        // And by the woken thread's own run.
+        assert_eq!(p.wakee_share.len(), run_on.len(), "{p:?}");
+        assert!(
+            p.wakee_share.iter().all(|s| (0.0..=1.0).contains(s)),
+            "{p:?}"
+        );
+        assert!(
+            text.contains("by how long the woken thread runs each time"),
+            "{text}"
+        );
         assert!(
             p.eventfd_wakeup_ns[1] > 0 && p.channel_wakeup_ns[1] > 0,
             "{p:?}"

@@ -103,6 +103,16 @@ pub fn sharing(alone_mean_ns: f64, saturated_mean_ns: f64, saturated_iops: f64) 
 }
 
 /// A measured time in whole ns (negative noise as 0).
+/// The shares of `curve` where it was measured at `points`' run-on
+/// times, else none.
+fn same_points(curve: &[(u64, f64)], points: &[(u64, f64)]) -> Vec<f64> {
+    if curve.len() == points.len() && curve.iter().zip(points).all(|(a, b)| a.0 == b.0) {
+        curve.iter().map(|p| p.1).collect()
+    } else {
+        Vec::new()
+    }
+}
+
 fn ns(v: f64) -> u64 {
     v.round().max(0.0) as u64
 }
@@ -392,18 +402,14 @@ fn host(cal: &Calibration) -> Host {
             run_on_ns: cal.costs.placement.pack_share.iter().map(|p| p.0).collect(),
             share: cal.costs.placement.pack_share.iter().map(|p| p.1).collect(),
             // Where measured at the same run-on times.
-            busy_share: if cal.costs.placement.busy_pack_share.len()
-                == cal.costs.placement.pack_share.len()
-            {
-                cal.costs
-                    .placement
-                    .busy_pack_share
-                    .iter()
-                    .map(|p| p.1)
-                    .collect()
-            } else {
-                Vec::new()
-            },
+            busy_share: same_points(
+                &cal.costs.placement.busy_pack_share,
+                &cal.costs.placement.pack_share,
+            ),
+            wakee_share: same_points(
+                &cal.costs.placement.wakee_pack_share,
+                &cal.costs.placement.pack_share,
+            ),
             eventfd_wakeup_ns: q(cal.costs.placement.same_cpu_eventfd_q),
             channel_wakeup_ns: q(cal.costs.placement.same_cpu_channel_q),
         }),

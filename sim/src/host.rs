@@ -265,6 +265,9 @@ struct Packed {
     share: Vec<(u64, f64)>,
     /// The same with no CPU idle, where measured (else empty).
     busy_share: Vec<(u64, f64)>,
+    /// By the woken thread's own run per wake-up, where measured (else
+    /// `share`).
+    wakee_share: Vec<(u64, f64)>,
     eventfd: WakeupDist,
     channel: WakeupDist,
 }
@@ -343,6 +346,16 @@ impl HostCpus {
                     .iter()
                     .copied()
                     .zip(p.busy_share.iter().copied())
+                    .collect(),
+                wakee_share: p
+                    .run_on_ns
+                    .iter()
+                    .copied()
+                    .zip(if p.wakee_share.is_empty() {
+                        p.share.iter().copied()
+                    } else {
+                        p.wakee_share.iter().copied()
+                    })
                     .collect(),
                 eventfd: WakeupDist::new(p.eventfd_wakeup_ns),
                 channel: WakeupDist::new(p.channel_wakeup_ns),
@@ -490,7 +503,7 @@ impl HostCpus {
         let any_idle = self.idle_since.iter().any(Option::is_some);
         let share = if any_idle {
             pack_share(&p.share, by.runs_on_ns).min(pack_share(
-                &p.share,
+                &p.wakee_share,
                 self.threads[wakee as usize].run_avg_ns,
             ))
         } else if p.busy_share.is_empty() {
@@ -775,6 +788,7 @@ mod tests {
                 run_on_ns: vec![0],
                 share: vec![1.0],
                 busy_share: busy,
+                wakee_share: vec![],
                 eventfd_wakeup_ns: [2_000; 4],
                 channel_wakeup_ns: [2_000; 4],
             });

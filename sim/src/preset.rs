@@ -168,10 +168,10 @@ pub struct Packing {
     /// increasing: the points `share` is measured at.
     pub run_on_ns: Vec<u64>,
     /// Share of wake-ups, each in `[0, 1]`, that land on the waker's CPU
-    /// when it runs on that long (and, while a CPU is idle, when the woken
-    /// thread itself runs that long each time it is woken: in the
-    /// measurement both are the same time): two threads that wake each other in
-    /// turn, neither pinned, a sleep as long as the device's latency
+    /// when it runs on that long (and, while a CPU is idle and
+    /// `wakee_share` was not measured, when the woken thread itself runs
+    /// that long each time it is woken): two threads that wake each other
+    /// in turn, neither pinned, a sleep as long as the device's latency
     /// between (linear between the points, the nearest beyond them).
     pub share: Vec<f64>,
     /// The share of wake-ups that land on the waker's CPU when no CPU is
@@ -181,6 +181,13 @@ pub struct Packing {
     /// holds then too.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub busy_share: Vec<f64>,
+    /// The share of wake-ups that land on the waker's CPU, the waker
+    /// blocking right after, when the woken thread runs each of
+    /// `run_on_ns` each time it is woken: while a CPU is idle a woken
+    /// thread is packed in no more than this share at its own run per
+    /// wake-up. Empty (not measured): `share` stands in.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub wakee_share: Vec<f64>,
     /// An eventfd wake-up on the waker's CPU: p10, p50, p90, p99 in ns
     /// (both threads pinned to one CPU, the waker blocking right after).
     pub eventfd_wakeup_ns: [u64; 4],
@@ -200,15 +207,24 @@ impl Packing {
                 self.run_on_ns, self.share
             ));
         }
-        if !self.busy_share.is_empty() && self.busy_share.len() != self.run_on_ns.len() {
-            return bad_host(format!(
-                "packing: busy_share has {} shares and run_on_ns {} times: expected one \
-                 share for each run-on time, or none",
-                self.busy_share.len(),
-                self.run_on_ns.len()
-            ));
+        for (k, shares) in [
+            ("busy_share", &self.busy_share),
+            ("wakee_share", &self.wakee_share),
+        ] {
+            if !shares.is_empty() && shares.len() != self.run_on_ns.len() {
+                return bad_host(format!(
+                    "packing: {k} has {} shares and run_on_ns {} times: expected one \
+                     share for each run-on time, or none",
+                    shares.len(),
+                    self.run_on_ns.len()
+                ));
+            }
         }
-        for (k, shares) in [("share", &self.share), ("busy_share", &self.busy_share)] {
+        for (k, shares) in [
+            ("share", &self.share),
+            ("busy_share", &self.busy_share),
+            ("wakee_share", &self.wakee_share),
+        ] {
             if let Some(s) = shares
                 .iter()
                 .find(|s| !(s.is_finite() && (0.0..=1.0).contains(*s)))

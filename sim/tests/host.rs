@@ -622,7 +622,7 @@ fn scaling_the_wake_ups_moves_every_measured_wake_up_and_nothing_else() {
 }
 
 #[test]
-fn a_busy_share_that_does_not_match_the_run_on_times_is_refused() {
+fn a_busy_or_wakee_share_that_does_not_match_the_run_on_times_is_refused() {
     let p = packing(40_000, 1.0, 2_000, 3_000).to_toml();
     let text = p.replace("share = [1.0]", "share = [1.0]\nbusy_share = [0.5, 0.5]");
     let err = Preset::from_toml(&text, "bad").unwrap_err().to_string();
@@ -633,6 +633,15 @@ fn a_busy_share_that_does_not_match_the_run_on_times_is_refused() {
     let text = p.replace("share = [1.0]", "share = [1.0]\nbusy_share = [-0.5]");
     let err = Preset::from_toml(&text, "bad").unwrap_err().to_string();
     assert!(err.contains("packing.busy_share has -0.5"), "{err}");
+    let text = p.replace("share = [1.0]", "share = [1.0]\nwakee_share = [0.5, 0.5]");
+    let err = Preset::from_toml(&text, "bad").unwrap_err().to_string();
+    assert!(
+        err.contains("wakee_share has 2 shares and run_on_ns 1"),
+        "{err}"
+    );
+    let text = p.replace("share = [1.0]", "share = [1.0]\nwakee_share = [1.5]");
+    let err = Preset::from_toml(&text, "bad").unwrap_err().to_string();
+    assert!(err.contains("packing.wakee_share has 1.5"), "{err}");
     // Measured, it round-trips.
     let text = p.replace("share = [1.0]", "share = [1.0]\nbusy_share = [0.25]");
     let q = Preset::from_toml(&text, "busy").unwrap();
@@ -674,4 +683,59 @@ fn a_send_across_cpus_is_packed_by_the_share_drawn_as_it_begins() {
     assert!(woken > 100 && on_share > 0.3, "packed: {on} of {woken}");
     let (woken, on) = with_across(0.0);
     assert!(woken > 100 && on == 0, "never packed: {on} of {woken}");
+}
+
+#[test]
+fn the_woken_threads_own_run_is_priced_by_the_share_measured_for_it() {
+    // The case of `a_thread_that_runs_long_when_woken_goes_to_an_idle_cpu_instead`
+    // (the share 1 at 0 and 0 from 10 us; the loop runs 13 us and more per
+    // wake-up), with the share by the woken thread's own run measured
+    // apart: at 1 throughout, the loop is packed by its waker's run-on
+    // alone (70% by the job's 3 us kick), so far fewer cycles cross CPUs
+    // than with `share` standing in for it; at 0 throughout, none is
+    // packed while a CPU is idle.
+    let w = workload(1, 1);
+    let off = Params::defaults(PolicyKind::Off);
+    let packed_cycle = 700 + 1000 + 3000 + 2000 + 700 + 11_000 + 3000 + 600 + 2000;
+    let curve = packing_by_run_on(40_000, &[(0, 1.0), (10_000, 0.0)], 2_000, 3_000);
+    let crossed = |wakee: Option<&str>| {
+        let text = curve.to_toml();
+        let text = match wakee {
+            Some(w) => text.replace(
+                "share = [1.0, 0.0]",
+                &format!("share = [1.0, 0.0]\nwakee_share = {w}"),
+            ),
+            None => text,
+        };
+        let p = Preset::from_toml(&text, "tiny-wakee").unwrap();
+        assert_eq!(
+            p.host
+                .as_ref()
+                .unwrap()
+                .packing
+                .as_ref()
+                .unwrap()
+                .wakee_share
+                .is_empty(),
+            wakee.is_none()
+        );
+        (1e9 / run(&p, &w, &off).iops - f64::from(packed_cycle)) / 35_000.0
+    };
+    let (standing_in, measured_1, measured_0) = (
+        crossed(None),
+        crossed(Some("[1.0, 1.0]")),
+        crossed(Some("[0.0, 0.0]")),
+    );
+    assert!(
+        standing_in > 0.6,
+        "{standing_in} of the cycles crossed with share standing in"
+    );
+    assert!(
+        measured_1 < 0.45,
+        "{measured_1} of the cycles crossed with the woken thread's share 1"
+    );
+    assert!(
+        measured_0 > standing_in,
+        "{measured_0} crossed with 0, {standing_in} with share standing in"
+    );
 }

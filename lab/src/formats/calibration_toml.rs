@@ -80,6 +80,8 @@ pub fn to_toml(cal: &Calibration, preset: &Preset) -> String {
          # for how long the CPU it lands on had been idle instead. [host.packing]:\n\
          # a thread woken by one that blocks right after lands on the waker's\n\
          # CPU in the measured share of wake-ups, at the same-CPU wake-up;\n\
+         # wakee_share is the share by the woken thread's own run per wake-up\n\
+         # (a thread packed while a CPU is idle in no more than it);\n\
          # busy_share is that share when no CPU is idle (the woken thread last\n\
          # ran on the other CPU, which another thread keeps busy);\n\
          # wake_across_send_ns is what waking a\n\
@@ -304,6 +306,13 @@ fn placement_lines(out: &mut String, p: &Placement) {
             out,
             "#   woken on the waker's CPU, neither pinned, by how long the waker runs on: {}",
             share_curve(&p.pack_share)
+        );
+    }
+    if !p.wakee_pack_share.is_empty() {
+        let _ = writeln!(
+            out,
+            "#   the same by how long the woken thread runs each time (the waker blocking): {}",
+            share_curve(&p.wakee_pack_share)
         );
     }
     if !p.busy_pack_share.is_empty() {

@@ -516,6 +516,7 @@ fn median_placement(runs: &[LoopCosts]) -> Placement {
         .collect::<Option<Vec<[f64; 2]>>>()
         .map(|all| [0, 1].map(|i| median(&all.iter().map(|s| s[i]).collect::<Vec<_>>())));
     p.pack_share = median_curve(runs, |x| &x.placement.pack_share);
+    p.wakee_pack_share = median_curve(runs, |x| &x.placement.wakee_pack_share);
     p.busy_pack_share = median_curve(runs, |x| &x.placement.busy_pack_share);
     p
 }

@@ -35,6 +35,11 @@ pub struct Placement {
     /// it blocked: (run-on ns, share) for each of [`RUN_ON_US`] (empty
     /// with one CPU, where there is no choice).
     pub pack_share: Vec<(u64, f64)>,
+    /// The same share against how long the woken thread runs each time it
+    /// is woken before it blocks, the waker blocking right after the
+    /// wake-up: (run ns, share) for each of [`RUN_ON_US`] (empty with one
+    /// CPU).
+    pub wakee_pack_share: Vec<(u64, f64)>,
     /// The same share with the other CPU busy: the woken thread last ran
     /// on a CPU another thread keeps running on, the waker (pinned) runs
     /// on after the wake-up for each of [`RUN_ON_US`] and then blocks, so
@@ -75,7 +80,7 @@ pub(super) fn cross_cpus() -> Option<(usize, usize)> {
 /// 1) between a wake-up and the answer.
 pub(super) fn placement_probe(rounds: u32, gap_ns: u64) -> Result<Placement, CalibrateError> {
     let one = allowed_cpus().ok().and_then(|c| c.first().copied());
-    let (eventfd, _) = eventfd_ping_pong(rounds, one, (0, 0))?;
+    let (eventfd, _) = eventfd_ping_pong(rounds, one, (0, 0, 0))?;
     let (channel, _) = channel_ping_pong(rounds, one);
     let mut pack_share = Vec::new();
     let cross = cross_cpus();
@@ -86,14 +91,21 @@ pub(super) fn placement_probe(rounds: u32, gap_ns: u64) -> Result<Placement, Cal
         ]),
         None => None,
     };
+    let mut wakee_pack_share = Vec::new();
     if cross.is_some() {
-        for us in RUN_ON_US {
+        // The share by the waker's run-on, then by the woken thread's own
+        // run each time it is woken, the waker blocking at once.
+        let share = |spins: (u64, u64)| -> Result<f64, CalibrateError> {
             let mut same = 0.0;
             for _ in 0..SHARE_PAIRS {
                 let per_pair = (rounds / SHARE_PAIRS).max(25);
-                same += eventfd_ping_pong(per_pair, None, (gap_ns, us * 1_000))?.1;
+                same += eventfd_ping_pong(per_pair, None, (gap_ns, spins.0, spins.1))?.1;
             }
-            pack_share.push((us * 1_000, same / f64::from(SHARE_PAIRS)));
+            Ok(same / f64::from(SHARE_PAIRS))
+        };
+        for us in RUN_ON_US {
+            pack_share.push((us * 1_000, share((us * 1_000, 0))?));
+            wakee_pack_share.push((us * 1_000, share((0, us * 1_000))?));
         }
     }
     let busy_pack_share = match cross {
@@ -107,6 +119,7 @@ pub(super) fn placement_probe(rounds: u32, gap_ns: u64) -> Result<Placement, Cal
         same_cpu_eventfd_q: quantiles(&ns(&eventfd), Q),
         same_cpu_channel_q: quantiles(&ns(&channel), Q),
         pack_share,
+        wakee_pack_share,
         busy_pack_share,
         across_send_ns,
     })
@@ -175,10 +188,7 @@ fn busy_share(
             std::hint::spin_loop();
         }
         to_wakee.signal();
-        let until = mono_ns() + run_on_ns;
-        while mono_ns() < until {
-            std::hint::spin_loop();
-        }
+        spin(run_on_ns);
     }
     wait(&to_waker, &waker_poll, &mut tokens);
     let same = wakee.join().unwrap_or(0);
@@ -252,7 +262,7 @@ fn across_send_ns(
 fn eventfd_ping_pong(
     rounds: u32,
     pin: Option<usize>,
-    (gap_ns, run_on_ns): (u64, u64),
+    (gap_ns, run_on_ns, wakee_run_ns): (u64, u64, u64),
 ) -> Result<(Vec<u64>, f64), CalibrateError> {
     let bell = || -> Result<(Arc<EventFd>, Epoll), CalibrateError> {
         let efd = Arc::new(EventFd::new().map_err(io_err("eventfd"))?);
@@ -273,7 +283,7 @@ fn eventfd_ping_pong(
     Ok(ping_pong(
         rounds,
         pin,
-        (gap_ns, run_on_ns),
+        (gap_ns, run_on_ns, wakee_run_ns),
         move || ring_a.signal(),
         move || wait(&wait_b, &b_poll, &mut tokens_b),
         || wait(&a, &a_poll, &mut tokens_a),
@@ -288,7 +298,7 @@ fn channel_ping_pong(rounds: u32, pin: Option<usize>) -> (Vec<u64>, f64) {
     ping_pong(
         rounds,
         pin,
-        (0, 0),
+        (0, 0, 0),
         move || {
             let _ = to_a.send(());
         },
@@ -305,14 +315,15 @@ fn channel_ping_pong(rounds: u32, pin: Option<usize>) -> (Vec<u64>, f64) {
 }
 
 /// Thread B rings A and waits; this thread (A) waits, records, sleeps
-/// `gap_ns`, rings B, spins `run_on_ns`; `rounds` times. Both record the
+/// `gap_ns`, rings B, spins `run_on_ns`; `rounds` times; B spins
+/// `wakee_run_ns` each time it is woken before it rings A. Both record the
 /// latency of each wake-up they see and whether it ran on the waker's
-/// CPU; the share returned is B's (A's waker blocks at once) unless
-/// `run_on_ns` is 0, when it is both threads'.
+/// CPU; the share returned is B's (A's waker blocks at once) unless both
+/// spins are 0, when it is both threads'.
 fn ping_pong(
     rounds: u32,
     pin: Option<usize>,
-    (gap_ns, run_on_ns): (u64, u64),
+    (gap_ns, run_on_ns, wakee_run_ns): (u64, u64, u64),
     mut ring_a: impl FnMut() + Send + 'static,
     mut wait_b: impl FnMut() + Send + 'static,
     mut wait_a: impl FnMut(),
@@ -332,6 +343,7 @@ fn ping_pong(
                 ring_a();
                 wait_b();
                 seen.push(woken(&stamp, &cpu));
+                spin(wakee_run_ns);
             }
             seen
         })
@@ -348,13 +360,10 @@ fn ping_pong(
         cpu.store(current_cpu().unwrap_or(usize::MAX), Ordering::SeqCst);
         stamp.store(mono_ns(), Ordering::SeqCst);
         ring_b();
-        let until = mono_ns() + run_on_ns;
-        while mono_ns() < until {
-            std::hint::spin_loop();
-        }
+        spin(run_on_ns);
     }
     let b_seen = b.join().unwrap_or_default();
-    let counted = if run_on_ns == 0 {
+    let counted = if run_on_ns == 0 && wakee_run_ns == 0 {
         seen.iter().chain(&b_seen).copied().collect::<Vec<_>>()
     } else {
         b_seen.clone()
@@ -363,6 +372,14 @@ fn ping_pong(
     let share = same as f64 / counted.len().max(1) as f64;
     seen.extend(b_seen);
     (seen.into_iter().map(|s| s.0).collect(), share)
+}
+
+/// Spins `ns` on the monotonic clock.
+fn spin(ns: u64) {
+    let until = mono_ns() + ns;
+    while mono_ns() < until {
+        std::hint::spin_loop();
+    }
 }
 
 /// Whether the thread whose `/proc/.../stat` is at `stat` sleeps (state
@@ -414,7 +431,7 @@ mod tests {
         let (lat, share) = channel_ping_pong(200, Some(cpu));
         assert_eq!(lat.len(), 400);
         assert!((share - 1.0).abs() < 1e-9, "share {share}");
-        let (lat, share) = eventfd_ping_pong(200, Some(cpu), (0, 0)).unwrap();
+        let (lat, share) = eventfd_ping_pong(200, Some(cpu), (0, 0, 0)).unwrap();
         assert_eq!(lat.len(), 400);
         assert!((share - 1.0).abs() < 1e-9, "share {share}");
     }
