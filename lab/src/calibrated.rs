@@ -102,7 +102,6 @@ pub fn sharing(alone_mean_ns: f64, saturated_mean_ns: f64, saturated_iops: f64) 
         .min(MAX_LATENCY_NS as f64) as u64
 }
 
-/// A measured time in whole ns (negative noise as 0).
 /// The shares of `curve` where it was measured at `points`' run-on
 /// times, else none.
 fn same_points(curve: &[(u64, f64)], points: &[(u64, f64)]) -> Vec<f64> {
@@ -113,6 +112,7 @@ fn same_points(curve: &[(u64, f64)], points: &[(u64, f64)]) -> Vec<f64> {
     }
 }
 
+/// A measured time in whole ns (negative noise as 0).
 fn ns(v: f64) -> u64 {
     v.round().max(0.0) as u64
 }

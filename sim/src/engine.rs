@@ -7,8 +7,8 @@ use std::collections::{BinaryHeap, VecDeque};
 
 use hdrhistogram::Histogram;
 use pollwise_core::{
-    run_row, EventKind, Foresight, IterRecord, JobWakes, Latency, Params, Policy, RawCounts,
-    RunLabels, RunRow, TracePoint, TraceRow, WindowStats, MAX_ITER_RECORDS,
+    run_row, EventKind, Foresight, IterRecord, JobWakes, Latency, Params, RawCounts, RunLabels,
+    RunRow, TracePoint, TraceRow, WindowStats, MAX_ITER_RECORDS,
 };
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, LogNormal};
@@ -1031,11 +1031,7 @@ impl<'a> Engine<'a> {
     /// its CPU, as one that slept beside it.
     fn send_packs(&mut self, it: u32, vcpu: u32) -> bool {
         let job = self.iothreads.len() as u32 + vcpu;
-        let window = self.iothreads[it as usize]
-            .lp
-            .machine()
-            .policy()
-            .window_ns();
+        let window = self.iothreads[it as usize].lp.window_ns();
         let packs = match &self.host {
             Some(h) if self.across_send().is_some() => {
                 let by = WakeCause {
@@ -1359,16 +1355,14 @@ impl<'a> Engine<'a> {
         };
         // The IOThread that sent the completions sleeps, polls (it runs
         // on to its window's end) or processes (it runs on: a longer
-        // run-on than any measured).
-        // A send drawn packed yields once the loop's iteration and window
-        // are over.
+        // run-on than any measured; but a send drawn packed yields once
+        // the iteration and the window after it are over).
         let by = sent_by.map(|it| {
             let lp = &self.iothreads[it as usize].lp;
             let runs_on_ns = if h.blocked(it) {
                 0
             } else if decided {
-                lp.runs_on(now)
-                    .unwrap_or_else(|| lp.machine().policy().window_ns())
+                lp.runs_on(now).unwrap_or_else(|| lp.window_ns())
             } else {
                 lp.runs_on(now).unwrap_or(u64::MAX)
             };

@@ -334,31 +334,27 @@ impl HostCpus {
             eventfd: curve(host.eventfd_wakeup_ns, &host.eventfd_wakeup_by_idle_ns),
             channel: curve(host.channel_wakeup_ns, &host.channel_wakeup_by_idle_ns),
             guest: vec![None; cpus as usize],
-            packed: host.packing.as_ref().map(|p: &Packing| Packed {
-                share: p
-                    .run_on_ns
-                    .iter()
-                    .copied()
-                    .zip(p.share.iter().copied())
-                    .collect(),
-                busy_share: p
-                    .run_on_ns
-                    .iter()
-                    .copied()
-                    .zip(p.busy_share.iter().copied())
-                    .collect(),
-                wakee_share: p
-                    .run_on_ns
-                    .iter()
-                    .copied()
-                    .zip(if p.wakee_share.is_empty() {
-                        p.share.iter().copied()
-                    } else {
-                        p.wakee_share.iter().copied()
-                    })
-                    .collect(),
-                eventfd: WakeupDist::new(p.eventfd_wakeup_ns),
-                channel: WakeupDist::new(p.channel_wakeup_ns),
+            packed: host.packing.as_ref().map(|p: &Packing| {
+                // (run-on, share) at each measured run-on time.
+                let curve = |shares: &[f64]| -> Vec<(u64, f64)> {
+                    p.run_on_ns
+                        .iter()
+                        .copied()
+                        .zip(shares.iter().copied())
+                        .collect()
+                };
+                let wakee = if p.wakee_share.is_empty() {
+                    &p.share
+                } else {
+                    &p.wakee_share
+                };
+                Packed {
+                    share: curve(&p.share),
+                    busy_share: curve(&p.busy_share),
+                    wakee_share: curve(wakee),
+                    eventfd: WakeupDist::new(p.eventfd_wakeup_ns),
+                    channel: WakeupDist::new(p.channel_wakeup_ns),
+                }
             }),
             irq: host.irq_wakeup_ns.map(WakeupDist::new),
             from,
@@ -497,6 +493,9 @@ impl HostCpus {
             State::Blocked if self.idle_since[cpu as usize].is_some() => 0,
             _ => return None,
         };
+        if by.decided {
+            return Some((cpu, yields_in_ns));
+        }
         // With a CPU idle to wake it on, a thread that runs long each
         // time it is woken goes there instead; with none, the share
         // measured with the other CPU busy, where it was.
@@ -511,9 +510,6 @@ impl HostCpus {
         } else {
             pack_share(&p.busy_share, by.runs_on_ns)
         };
-        if by.decided {
-            return Some((cpu, yields_in_ns));
-        }
         (share > 0.0 && rng.random::<f64>() < share).then_some((cpu, yields_in_ns))
     }
 

@@ -10,7 +10,7 @@
 //! the steps the machine returns, and remembers the last as [`Awaiting`]
 //! for the engine (which must know whether the loop sleeps or foresees).
 
-use pollwise_core::{Foresight, HandlerId, IoThread, Noticed, Params, Step};
+use pollwise_core::{Foresight, HandlerId, IoThread, Noticed, Params, Policy, Step};
 
 use crate::preset::MAX_CSTATES;
 
@@ -135,6 +135,12 @@ impl LoopDriver {
             Awaiting::Deadline => Some(self.deadline_ns.saturating_sub(now)),
             _ => None,
         }
+    }
+
+    /// The window its policy polls next (what it runs on after an
+    /// iteration that ends in a poll).
+    pub fn window_ns(&self) -> u64 {
+        self.lp.policy().window_ns()
     }
 
     /// Requests at the device (see [`IoThread::set_in_flight`]).

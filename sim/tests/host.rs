@@ -624,24 +624,22 @@ fn scaling_the_wake_ups_moves_every_measured_wake_up_and_nothing_else() {
 #[test]
 fn a_busy_or_wakee_share_that_does_not_match_the_run_on_times_is_refused() {
     let p = packing(40_000, 1.0, 2_000, 3_000).to_toml();
-    let text = p.replace("share = [1.0]", "share = [1.0]\nbusy_share = [0.5, 0.5]");
-    let err = Preset::from_toml(&text, "bad").unwrap_err().to_string();
-    assert!(
-        err.contains("busy_share has 2 shares and run_on_ns 1"),
-        "{err}"
-    );
-    let text = p.replace("share = [1.0]", "share = [1.0]\nbusy_share = [-0.5]");
-    let err = Preset::from_toml(&text, "bad").unwrap_err().to_string();
-    assert!(err.contains("packing.busy_share has -0.5"), "{err}");
-    let text = p.replace("share = [1.0]", "share = [1.0]\nwakee_share = [0.5, 0.5]");
-    let err = Preset::from_toml(&text, "bad").unwrap_err().to_string();
-    assert!(
-        err.contains("wakee_share has 2 shares and run_on_ns 1"),
-        "{err}"
-    );
-    let text = p.replace("share = [1.0]", "share = [1.0]\nwakee_share = [1.5]");
-    let err = Preset::from_toml(&text, "bad").unwrap_err().to_string();
-    assert!(err.contains("packing.wakee_share has 1.5"), "{err}");
+    for (line, says) in [
+        (
+            "busy_share = [0.5, 0.5]",
+            "busy_share has 2 shares and run_on_ns 1",
+        ),
+        ("busy_share = [-0.5]", "packing.busy_share has -0.5"),
+        (
+            "wakee_share = [0.5, 0.5]",
+            "wakee_share has 2 shares and run_on_ns 1",
+        ),
+        ("wakee_share = [1.5]", "packing.wakee_share has 1.5"),
+    ] {
+        let text = p.replace("share = [1.0]", &format!("share = [1.0]\n{line}"));
+        let err = Preset::from_toml(&text, "bad").unwrap_err().to_string();
+        assert!(err.contains(says), "{line}: {err}");
+    }
     // Measured, it round-trips.
     let text = p.replace("share = [1.0]", "share = [1.0]\nbusy_share = [0.25]");
     let q = Preset::from_toml(&text, "busy").unwrap();

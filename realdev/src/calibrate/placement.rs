@@ -135,17 +135,6 @@ fn busy_share(
     (waker_cpu, other_cpu): (usize, usize),
     run_on_ns: u64,
 ) -> Result<f64, CalibrateError> {
-    let bell = || -> Result<(Arc<EventFd>, Epoll), CalibrateError> {
-        let efd = Arc::new(EventFd::new().map_err(io_err("eventfd"))?);
-        let epoll = Epoll::new().map_err(io_err("epoll_create"))?;
-        epoll.add(efd.as_raw_fd(), 0).map_err(io_err("epoll_ctl"))?;
-        Ok((efd, epoll))
-    };
-    let wait = |efd: &EventFd, epoll: &Epoll, tokens: &mut Vec<u64>| {
-        while efd.drain() == 0 {
-            let _ = epoll.wait(-1, tokens);
-        }
-    };
     let (to_waker, waker_poll) = bell()?;
     let (to_wakee, wakee_poll) = bell()?;
     let stop = Arc::new(AtomicBool::new(false));
@@ -158,19 +147,19 @@ fn busy_share(
             }
         })
     };
-    let tid = Arc::new(AtomicU64::new(0));
+    let (tid_tx, tid_rx) = channel();
     let wakee = {
-        let (answer, ring, tid) = (to_waker.clone(), to_wakee.clone(), tid.clone());
+        let (answer, ring) = (to_waker.clone(), to_wakee.clone());
         std::thread::spawn(move || {
             // SAFETY: gettid takes no arguments.
-            tid.store(unsafe { libc::gettid() } as u64, Ordering::SeqCst);
+            let _ = tid_tx.send(unsafe { libc::gettid() });
             let mut tokens = Vec::new();
             let mut same = 0u32;
             for _ in 0..rounds {
                 // Last ran on the busy CPU, free to run on any.
                 drop(Pinned::to(other_cpu));
                 answer.signal();
-                wait(&ring, &wakee_poll, &mut tokens);
+                wait_rung(&ring, &wakee_poll, &mut tokens);
                 same += u32::from(current_cpu() == Some(waker_cpu));
             }
             answer.signal();
@@ -178,19 +167,21 @@ fn busy_share(
         })
     };
     let _pinned = Pinned::to(waker_cpu).ok();
+    // The thread sends its id before anything else (an id that cannot be
+    // read reads as asleep, and the probe goes on).
+    let stat = format!("/proc/self/task/{}/stat", tid_rx.recv().unwrap_or(0));
     let mut tokens = Vec::new();
     for _ in 0..rounds {
-        wait(&to_waker, &waker_poll, &mut tokens);
+        wait_rung(&to_waker, &waker_poll, &mut tokens);
         // Ring only a thread asleep: one still on its way to block would
         // take the ring without a wake-up.
-        let stat = format!("/proc/self/task/{}/stat", tid.load(Ordering::SeqCst));
         while !asleep(&stat) {
             std::hint::spin_loop();
         }
         to_wakee.signal();
         spin(run_on_ns);
     }
-    wait(&to_waker, &waker_poll, &mut tokens);
+    wait_rung(&to_waker, &waker_poll, &mut tokens);
     let same = wakee.join().unwrap_or(0);
     stop.store(true, Ordering::Relaxed);
     let _ = spinner.join();
@@ -208,9 +199,7 @@ fn across_send_ns(
     gap_ns: u64,
     eventfd: bool,
 ) -> Result<f64, CalibrateError> {
-    let efd = Arc::new(EventFd::new().map_err(io_err("eventfd"))?);
-    let epoll = Epoll::new().map_err(io_err("epoll_create"))?;
-    epoll.add(efd.as_raw_fd(), 0).map_err(io_err("epoll_ctl"))?;
+    let (efd, epoll) = bell()?;
     let (to_sleeper, from_waker) = channel::<()>();
     let (answer, answered) = channel::<()>();
     let sleeper = {
@@ -220,9 +209,7 @@ fn across_send_ns(
             let mut tokens = Vec::new();
             for _ in 0..rounds {
                 if eventfd {
-                    while efd.drain() == 0 {
-                        let _ = epoll.wait(-1, &mut tokens);
-                    }
+                    wait_rung(&efd, &epoll, &mut tokens);
                 } else if from_waker.recv().is_err() {
                     return;
                 }
@@ -264,19 +251,8 @@ fn eventfd_ping_pong(
     pin: Option<usize>,
     (gap_ns, run_on_ns, wakee_run_ns): (u64, u64, u64),
 ) -> Result<(Vec<u64>, f64), CalibrateError> {
-    let bell = || -> Result<(Arc<EventFd>, Epoll), CalibrateError> {
-        let efd = Arc::new(EventFd::new().map_err(io_err("eventfd"))?);
-        let epoll = Epoll::new().map_err(io_err("epoll_create"))?;
-        epoll.add(efd.as_raw_fd(), 0).map_err(io_err("epoll_ctl"))?;
-        Ok((efd, epoll))
-    };
     let (a, a_poll) = bell()?;
     let (b, b_poll) = bell()?;
-    let wait = |efd: &EventFd, epoll: &Epoll, tokens: &mut Vec<u64>| {
-        while efd.drain() == 0 {
-            let _ = epoll.wait(-1, tokens);
-        }
-    };
     let (ring_a, wait_b) = (a.clone(), b.clone());
     let mut tokens_b = Vec::new();
     let mut tokens_a = Vec::new();
@@ -285,8 +261,8 @@ fn eventfd_ping_pong(
         pin,
         (gap_ns, run_on_ns, wakee_run_ns),
         move || ring_a.signal(),
-        move || wait(&wait_b, &b_poll, &mut tokens_b),
-        || wait(&a, &a_poll, &mut tokens_a),
+        move || wait_rung(&wait_b, &b_poll, &mut tokens_b),
+        || wait_rung(&a, &a_poll, &mut tokens_a),
         || b.signal(),
     ))
 }
@@ -372,6 +348,21 @@ fn ping_pong(
     let share = same as f64 / counted.len().max(1) as f64;
     seen.extend(b_seen);
     (seen.into_iter().map(|s| s.0).collect(), share)
+}
+
+/// An eventfd and an epoll set holding it: a doorbell a thread sleeps on.
+fn bell() -> Result<(Arc<EventFd>, Epoll), CalibrateError> {
+    let efd = Arc::new(EventFd::new().map_err(io_err("eventfd"))?);
+    let epoll = Epoll::new().map_err(io_err("epoll_create"))?;
+    epoll.add(efd.as_raw_fd(), 0).map_err(io_err("epoll_ctl"))?;
+    Ok((efd, epoll))
+}
+
+/// Sleeps in `epoll` until `efd` has been rung, and takes the ring.
+fn wait_rung(efd: &EventFd, epoll: &Epoll, tokens: &mut Vec<u64>) {
+    while efd.drain() == 0 {
+        let _ = epoll.wait(-1, tokens);
+    }
 }
 
 /// Spins `ns` on the monotonic clock.
