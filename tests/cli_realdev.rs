@@ -741,7 +741,7 @@ fn validate_explain_compares_one_point_phase_by_phase() {
         .lines()
         .skip_while(|l| !l.starts_with("phase "))
         .skip(1)
-        .take_while(|l| !l.starts_with("n/s:"))
+        .take_while(|l| !l.starts_with("outside the phases "))
         .collect();
     assert_eq!(rows.len(), 13, "one row per phase:\n{text}");
     for phase in [
@@ -763,7 +763,38 @@ fn validate_explain_compares_one_point_phase_by_phase() {
     let sleep = rows.iter().find(|r| r.starts_with("sleep ")).unwrap();
     let per_s: f64 = sleep.split_whitespace().nth(1).unwrap().parse().unwrap();
     assert!(per_s > 0.0, "{text}");
+    assert_outside_completes_the_cpu_error(&text, &rows);
     assert_left_empty(&work);
+}
+
+/// The CPU no phase holds, after the phases: entering and leaving the
+/// sleeps costs the device's loop some CPU per sleep, and the cpu pts of
+/// the phase rows and this one add up to the CPU error.
+fn assert_outside_completes_the_cpu_error(text: &str, rows: &[&str]) {
+    let outside = text
+        .lines()
+        .find(|l| l.starts_with("outside the phases "))
+        .unwrap_or_else(|| panic!("no outside row in:\n{text}"));
+    let fields: Vec<&str> = outside.split_whitespace().collect();
+    let dev_per_sleep: f64 = fields[5].parse().unwrap();
+    assert!(dev_per_sleep > 0.0 && fields[6] == "us", "{outside}");
+    let pts = |l: &str| {
+        l.split_whitespace()
+            .rev()
+            .nth(1)
+            .unwrap()
+            .parse::<f64>()
+            .ok()
+    };
+    let sum: f64 = rows.iter().filter_map(|r| pts(r)).sum::<f64>() + pts(outside).unwrap();
+    let error: f64 = text
+        .lines()
+        .find(|l| l.starts_with("error "))
+        .and_then(|l| l.split_whitespace().nth(2))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((sum - error).abs() < 0.5, "{sum} against {error}:\n{text}");
 }
 
 #[test]

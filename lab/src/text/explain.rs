@@ -7,7 +7,7 @@ use std::io::{self, Write};
 use pollwise_core::Workload;
 
 use super::report::workload_text;
-use crate::validate::explain::{Dist, Explanation, Phase, PhaseRow};
+use crate::validate::explain::{Dist, Explanation, Outside, Phase, PhaseRow};
 
 /// First line of the explanation.
 pub const EXPLAIN_START: &str = "where the loops part: ";
@@ -68,8 +68,33 @@ pub fn write_explanation<W: Write + ?Sized>(
     for p in &e.phases {
         write_phase(out, p)?;
     }
+    write_outside(out, e)?;
     write_legend(out)
 }
+
+/// The CPU outside every phase, per sleep on each side, as one more row.
+fn write_outside<W: Write + ?Sized>(out: &mut W, e: &Explanation) -> io::Result<()> {
+    let per_sleep = |o: &Outside| match o.per_sleep_ns() {
+        v if v.is_nan() => "-".to_string(),
+        v => format!("{:.1} us a sleep", v * 1e-3),
+    };
+    let [dev, sim] = &e.outside;
+    writeln!(
+        out,
+        "{:<17} {:>8.0} {:>8.0}  {:>22}  {:>22}  {:>4}  {:>+7.1}  {:>6}",
+        OUTSIDE,
+        dev.sleeps_per_s,
+        sim.sleeps_per_s,
+        per_sleep(dev),
+        per_sleep(sim),
+        "-",
+        e.outside_cpu_pts(),
+        "-"
+    )
+}
+
+/// The name of the row of the CPU outside the phases.
+pub const OUTSIDE: &str = "outside the phases";
 
 fn write_phase<W: Write + ?Sized>(out: &mut W, p: &PhaseRow) -> io::Result<()> {
     let opt = |v: Option<f64>, digits: usize| match v {
@@ -123,7 +148,9 @@ fn write_legend<W: Write + ?Sized>(out: &mut W) -> io::Result<()> {
         "cpu pts: the simulator's CPU minus the device's from this phase (its time per second), \
          points of one core; iops%: the IOPS error the phase explains, -(sim p50 - dev p50) x dev \
          n/s as a share of each second (exact for one request at a time, an upper bound when \
-         requests overlap)."
+         requests overlap). outside the phases: the loop's CPU less its busy and poll time \
+         (entering and leaving its sleeps, the wake-up's own CPU), per sleep on each side; with \
+         it the cpu pts add up to the CPU error."
     )?;
     writeln!(
         out,

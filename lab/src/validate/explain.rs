@@ -186,6 +186,36 @@ pub struct PhaseRow {
     pub iops_pct: Option<f64>,
 }
 
+/// The loop's CPU outside its busy and polling phases on one side: what
+/// entering and leaving its sleeps cost (the syscalls, the scheduler's
+/// switch, the wake-up's own CPU), which no phase times.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Outside {
+    /// ns of CPU per second: the loop's CPU less its busy and poll time.
+    pub ns_per_s: f64,
+    /// Sleeps per second.
+    pub sleeps_per_s: f64,
+}
+
+impl Outside {
+    fn of(row: &RunRow, log: &[IterRecord], span_s: f64) -> Outside {
+        let phased: u64 = log.iter().map(|r| r.poll_ns + r.busy_ns).sum();
+        Outside {
+            ns_per_s: row.iothread_cpu_pct * 1e7 - phased as f64 / span_s,
+            sleeps_per_s: log.iter().filter(|r| r.slept_ns > 0).count() as f64 / span_s,
+        }
+    }
+
+    /// ns of CPU outside the phases per sleep (NaN without sleeps).
+    pub fn per_sleep_ns(&self) -> f64 {
+        if self.sleeps_per_s > 0.0 {
+            self.ns_per_s / self.sleeps_per_s
+        } else {
+            f64::NAN
+        }
+    }
+}
+
 /// The point on both sides, phase by phase.
 #[derive(Clone, Debug)]
 pub struct Explanation {
@@ -193,6 +223,9 @@ pub struct Explanation {
     pub model: RunRow,
     /// Every phase, the most different first.
     pub phases: Vec<PhaseRow>,
+    /// The CPU no phase accounts for, device then model: with it the
+    /// phases' `cpu_pts` add up to the CPU error.
+    pub outside: [Outside; 2],
 }
 
 impl Explanation {
@@ -207,11 +240,21 @@ impl Explanation {
             .map(|&phase| phase_row(phase, (device.1, device.2), (model.1, model.2), span_s))
             .collect();
         phases.sort_by(|a, b| b.distance.total_cmp(&a.distance));
+        let outside = [
+            Outside::of(&device.0, device.1, span_s),
+            Outside::of(&model.0, model.1, span_s),
+        ];
         Explanation {
             device: device.0,
             model: model.0,
             phases,
+            outside,
         }
+    }
+
+    /// The model's CPU minus the device's outside the phases, in points.
+    pub fn outside_cpu_pts(&self) -> f64 {
+        (self.outside[1].ns_per_s - self.outside[0].ns_per_s) / 1e7
     }
 
     /// The model's IOPS error, in percent of the device's.
@@ -379,6 +422,51 @@ mod tests {
         let busy = row(Phase::Busy);
         assert_eq!((busy.distance, busy.cpu_pts), (0.0, Some(0.0)));
         assert_eq!(row(Phase::Submit).device.median, 2000.0);
+    }
+
+    #[test]
+    fn the_cpu_outside_the_phases_completes_the_cpu_error() {
+        // Over 10 ms the device's loop runs 13% of a core: 100 busy
+        // phases of 3 us (3%) and 100 sleeps, so 10 us of CPU per sleep
+        // outside them; the model's runs 10%: 3% busy, 100 polls of 1 us
+        // (1%), and 10 sleeps holding the other 6%.
+        let device: Vec<IterRecord> = (0..100)
+            .map(|_| rec(0, false, Some(10_000), 3000))
+            .collect();
+        let model: Vec<IterRecord> = (0..100)
+            .map(|i| rec(1000, true, (i % 10 == 0).then_some(2000), 3000))
+            .collect();
+        let none = JobWakes::default();
+        let cpu = |pct| RunRow {
+            iothread_cpu_pct: pct,
+            ..crate::test_row()
+        };
+        let e = Explanation::of((cpu(13.0), &device, none), (cpu(10.0), &model, none), 0.01);
+        let [dev, sim] = e.outside;
+        assert!((dev.ns_per_s - 1e8).abs() < 1e-3, "{dev:?}");
+        assert_eq!((dev.sleeps_per_s, sim.sleeps_per_s), (10_000.0, 1000.0));
+        assert!((dev.per_sleep_ns() - 10_000.0).abs() < 1e-6, "{dev:?}");
+        // 6% of a core over 1000 sleeps a second.
+        assert!((sim.per_sleep_ns() - 60_000.0).abs() < 1e-6, "{sim:?}");
+        // The phases' contributions and the rest add up to the error.
+        let phased: f64 = e.phases.iter().filter_map(|p| p.cpu_pts).sum();
+        let total = phased + e.outside_cpu_pts();
+        assert!(
+            (total - e.cpu_err_pts()).abs() < 1e-9,
+            "{total} {}",
+            e.cpu_err_pts()
+        );
+        assert!(
+            (e.outside_cpu_pts() - -4.0).abs() < 1e-9,
+            "{}",
+            e.outside_cpu_pts()
+        );
+        // No sleeps: nothing to divide by.
+        let never = Outside {
+            ns_per_s: 1.0,
+            sleeps_per_s: 0.0,
+        };
+        assert!(never.per_sleep_ns().is_nan());
     }
 
     #[test]
