@@ -555,6 +555,13 @@ fn assert_placement(host: &pollwise_sim::Host, text: &str) {
         .irq_wakeup_ns
         .expect("the interrupt's wake-up is measured");
     assert!(irq.windows(2).all(|w| w[0] <= w[1]), "{irq:?}");
+    // So is what that sleep costs the sleeper: the kernel's side of a
+    // sleep and a wake-up is never free, and well under a second.
+    let irq_cpu = host
+        .irq_wakeup_cpu_ns
+        .expect("the interrupt's sleep is measured on the sleeper's clock");
+    assert!(irq_cpu > 0 && irq_cpu < 1_000_000_000, "{irq_cpu}");
+    assert!(text.contains(" us of its CPU a sleep"), "{text}");
     assert!(
         text.contains("on the waker's CPU (both pinned to it"),
         "{text}"

@@ -414,6 +414,8 @@ fn host(cal: &Calibration) -> Host {
             channel_wakeup_ns: q(cal.costs.placement.same_cpu_channel_q),
         }),
         irq_wakeup_ns: Some(q(cal.irq_wake_q)),
+        // Measured by the same sleeping reaper; 0 where it never slept.
+        irq_wakeup_cpu_ns: (cal.irq_wake_cpu_ns > 0.0).then(|| ns(cal.irq_wake_cpu_ns)),
         wake_across_send_ns: cal.costs.placement.across_send_ns.map(|s| s.map(ns)),
         scheduler: cal
             .host

@@ -922,7 +922,10 @@ impl<'a> Engine<'a> {
                 // user space: the kernel's side of the sleep lies inside
                 // it or before the sleep. Its CPU counts; nothing waits
                 // for it.
-                Some(h) => h.charge(it, now, costs.wakeup_cpu_ns),
+                Some(h) => {
+                    let cpu_ns = h.sleep_cpu_ns(it, costs.wakeup_cpu_ns);
+                    h.charge(it, now, cpu_ns);
+                }
                 None => busy += costs.wakeup_cpu_ns,
             }
         }

@@ -361,6 +361,38 @@ fn a_packing_share_outside_0_to_1_is_refused_with_the_range() {
 }
 
 #[test]
+fn an_interrupts_sleep_costing_more_than_a_second_is_refused() {
+    let p = packing(40_000, 1.0, 2_000, 3_000);
+    let text = p.to_toml().replace(
+        "irq_wakeup_ns =",
+        "irq_wakeup_cpu_ns = 2000000000\nirq_wakeup_ns =",
+    );
+    let err = Preset::from_toml(&text, "bad").unwrap_err().to_string();
+    assert!(
+        err.contains("irq_wakeup_cpu_ns: 2000000000") && err.contains("at most 1 s"),
+        "{err}"
+    );
+    // The same at 17 us is taken, and costs the loop CPU: every sleep of
+    // a loop that never polls ends with a completion or a job's request.
+    let ok = text.replace(
+        "irq_wakeup_cpu_ns = 2000000000",
+        "irq_wakeup_cpu_ns = 17000",
+    );
+    let with = Preset::from_toml(&ok, "ok").unwrap();
+    let w = workload(1, 1);
+    let off = Params::defaults(PolicyKind::Off);
+    let (a, b) = (run(&p, &w, &off), run(&with, &w, &off));
+    assert!(
+        b.iothread_cpu_pct > a.iothread_cpu_pct + 1.0 && b.iops == a.iops,
+        "{} -> {} CPU, {} -> {} IOPS",
+        a.iothread_cpu_pct,
+        b.iothread_cpu_pct,
+        a.iops,
+        b.iops
+    );
+}
+
+#[test]
 fn a_waker_that_runs_on_keeps_its_cpu_to_itself() {
     // Packed only when the waker blocks at once: a loop that sleeps after
     // its send packs its job (2 us), one that polls a long window does not

@@ -89,7 +89,10 @@ pub fn to_toml(cal: &Calibration, preset: &Preset) -> String {
          # a kick or send that wakes its thread elsewhere, that wake-up\n\
          # starting with the send;\n\
          # irq_wakeup_ns is the wake-up of the loop by a completion (the\n\
-         # sleeping reaper's qd1 latency less the spinning one's)."
+         # sleeping reaper's qd1 latency less the spinning one's), and\n\
+         # irq_wakeup_cpu_ns what that sleep costs the reaper's own CPU clock\n\
+         # (it replaces wakeup_cpu_ns, measured with a thread as the waker,\n\
+         # for a loop a completion woke)."
     );
     out.push('\n');
     out.push_str(&preset.to_toml());
@@ -267,8 +270,10 @@ fn host_lines(out: &mut String, cal: &Calibration) {
     placement_lines(out, &c.placement);
     let _ = writeln!(
         out,
-        "#   a reaper asleep on the completion eventfd, woken by the interrupt: {} us",
-        us(cal.irq_wake_q)
+        "#   a reaper asleep on the completion eventfd, woken by the interrupt: {} us, \
+         {:.1} us of its CPU a sleep",
+        us(cal.irq_wake_q),
+        cal.irq_wake_cpu_ns / 1000.0
     );
     for b in &h.submit_batches {
         let _ = writeln!(

@@ -42,6 +42,10 @@ pub struct DevicePoint {
     pub repeat_iops: Vec<f64>,
     /// Median latency of every repeat, ns.
     pub repeat_p50_ns: Vec<f64>,
+    /// With a sleeping reaper: the mean CPU, on its own clock, of a sleep
+    /// in `epoll_wait` that a completion's interrupt ended, ns (0 when it
+    /// never slept).
+    pub sleep_cpu_ns: f64,
 }
 
 impl DevicePoint {
@@ -67,6 +71,7 @@ impl DevicePoint {
             reaps,
             repeat_iops: vec![],
             repeat_p50_ns: vec![],
+            sleep_cpu_ns: 0.0,
         }
     }
 
@@ -210,6 +215,9 @@ struct Spin {
     submit_calls: u64,
     submit_ns: u64,
     submit_cpu_ns: u64,
+    /// Sleeps in `epoll_wait` a completion ended, and their CPU, ns.
+    sleeps: u64,
+    sleep_cpu_ns: u64,
     clock_cost: u64,
     events: Vec<IoEvent>,
     tokens: Vec<u64>,
@@ -227,6 +235,8 @@ impl Spin {
             submit_calls: 0,
             submit_ns: 0,
             submit_cpu_ns: 0,
+            sleeps: 0,
+            sleep_cpu_ns: 0,
             clock_cost,
             events: Vec::with_capacity(depth as usize),
             tokens: Vec::new(),
@@ -275,13 +285,23 @@ impl Spin {
         rw: Rw,
         bs: u64,
     ) -> Result<(), CalibrateError> {
+        let (c0, mut slept) = (epoll.map(|_| thread_cpu_ns()), false);
         while ctx.ready() == 0 {
             match epoll {
-                Some(e) => e.wait(-1, &mut self.tokens).map_err(io_err("epoll_wait"))?,
+                Some(e) => {
+                    e.wait(-1, &mut self.tokens).map_err(io_err("epoll_wait"))?;
+                    slept = true;
+                }
                 None => std::hint::spin_loop(),
             }
         }
         let seen = mono_ns();
+        if let (Some(c0), true) = (c0, slept) {
+            // The sleep and the wake-up on the sleeper's own clock, less
+            // the clock reads around it.
+            self.sleep_cpu_ns += (thread_cpu_ns() - c0).saturating_sub(self.clock_cost);
+            self.sleeps += 1;
+        }
         self.events.clear();
         ctx.reap(&mut self.events);
         efd.drain();
@@ -314,6 +334,7 @@ impl Spin {
             reaps: self.reaps,
             repeat_iops: Vec::new(),
             repeat_p50_ns: Vec::new(),
+            sleep_cpu_ns: self.sleep_cpu_ns as f64 / self.sleeps.max(1) as f64,
         }
     }
 }

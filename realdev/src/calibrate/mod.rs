@@ -87,6 +87,9 @@ pub struct Calibration {
     /// completion eventfd: p10, p50, p90, p99 of its latency at queue
     /// depth 1 (smallest reads) less the spinning reaper's, ns.
     pub irq_wake_q: [f64; 4],
+    /// What that sleep cost the reaper's own CPU clock, from entering
+    /// `epoll_wait` to running again, mean per sleep, ns.
+    pub irq_wake_cpu_ns: f64,
 }
 
 impl Calibration {
@@ -109,6 +112,7 @@ impl Calibration {
             host: HostMeasure::default(),
             measured_writes: true,
             irq_wake_q: [0.0; 4],
+            irq_wake_cpu_ns: 0.0,
         }
     }
 
@@ -187,7 +191,8 @@ pub fn calibrate(cfg: &CalibrateConfig) -> Result<Calibration, CalibrateError> {
     let device_ns = latency_points
         .first()
         .map_or(0, |p| p.latency.mean().round() as u64);
-    let irq_wake_q = irq_wake(&target, small, cfg.point_ms, &latency_points[0], &mut rng)?;
+    let (irq_wake_q, irq_wake_cpu_ns) =
+        irq_wake(&target, small, cfg.point_ms, &latency_points[0], &mut rng)?;
     let cost_runs = cost_runs(cfg.probe_rounds, points.repeats, device_ns)?;
     let cpus = host::cpus();
     Ok(Calibration {
@@ -208,18 +213,20 @@ pub fn calibrate(cfg: &CalibrateConfig) -> Result<Calibration, CalibrateError> {
         },
         measured_writes: writable,
         irq_wake_q,
+        irq_wake_cpu_ns,
     })
 }
 
 /// The interrupt's wake-up: a sleeping reaper's latency quantiles at
-/// queue depth 1 less the spinning reaper's (`spun`), each at least 0.
+/// queue depth 1 less the spinning reaper's (`spun`), each at least 0,
+/// and what each sleep cost the reaper's CPU clock (ns).
 fn irq_wake(
     target: &Target,
     bs: u64,
     ms: u64,
     spun: &DevicePoint,
     rng: &mut Pcg64,
-) -> Result<[f64; 4], CalibrateError> {
+) -> Result<([f64; 4], f64), CalibrateError> {
     let slept = device::device_point(
         target,
         (Rw::RandRead, bs, 1),
@@ -229,7 +236,8 @@ fn irq_wake(
     )?;
     interrupted()?;
     let at = |p: &DevicePoint, q: f64| p.latency.value_at_quantile(q) as f64;
-    Ok([0.1, 0.5, 0.9, 0.99].map(|q| (at(&slept, q) - at(spun, q)).max(0.0)))
+    let quantiles = [0.1, 0.5, 0.9, 0.99].map(|q| (at(&slept, q) - at(spun, q)).max(0.0));
+    Ok((quantiles, slept.sleep_cpu_ns))
 }
 
 /// The configuration's block sizes, sorted and without repeats, after
