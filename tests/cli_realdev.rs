@@ -138,6 +138,20 @@ fn json_output_parses_and_table_names_its_fields() {
     let row: RunRow = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(row.policy, "off");
     assert_eq!(row.poll_cpu_pct.unwrap(), 0.0);
+    // The table prices each sleep: `off` sleeps for every request, and
+    // a sleep costs its thread some CPU, well under the run.
+    let o = run_args(&short_run(&dir, &["--policy", "off"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    let per_wake: f64 = text
+        .lines()
+        .find(|l| l.starts_with("iothread cpu "))
+        .and_then(|l| l.split(" (").nth(1))
+        .and_then(|t| t.strip_suffix(" us a wake-up)"))
+        .unwrap_or_else(|| panic!("no cost a wake-up in:\n{text}"))
+        .parse()
+        .unwrap();
+    assert!(per_wake > 0.0 && per_wake < 1000.0, "{per_wake}\n{text}");
 
     let o = run_args(&short_run(&dir, &["--bs", "8k", "--rw", "read"]));
     assert!(o.status.success(), "{}", stderr(&o));

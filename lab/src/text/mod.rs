@@ -175,11 +175,18 @@ pub fn write_device_run<W: Write>(out: &mut W, o: &RunOutput) -> io::Result<()> 
             lp.device_ns_total as f64 / lp.device_reaped as f64 / 1000.0
         )?;
     }
-    writeln!(
+    write!(
         out,
         "iothread cpu      {:.1}% = poll {:.1}% + busy {:.1}% + blocking overhead {:.1}%",
         s.total_pct, s.poll_pct, s.busy_pct, s.block_overhead_pct
     )?;
+    if lp.wakeups > 0 {
+        // What each sleep cost the loop's CPU: compare calibrate's
+        // block-and-wake CPU and the interrupt's sleep.
+        let per_wake_ns = s.block_overhead_pct / 100.0 * lp.elapsed_ns as f64 / lp.wakeups as f64;
+        write!(out, " ({:.1} us a wake-up)", per_wake_ns / 1000.0)?;
+    }
+    writeln!(out)?;
     writeln!(out, "asleep            {:.1}% of the time", s.blocked_pct)?;
     write_loop_lines(out, r)?;
     writeln!(
