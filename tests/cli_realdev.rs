@@ -825,6 +825,8 @@ fn validate_explain_is_device_only_and_prints_a_table() {
         &["--format", "csv"][..],
         // It explains the baseline; a policy would be ignored.
         &["--policy", "weighted"][..],
+        // One loop against one loop.
+        &["--iothreads", "2"][..],
     ] {
         let mut args = vec!["validate", "--explain", "--preset", "optane-p4800x"];
         args.extend_from_slice(extra);
@@ -832,6 +834,7 @@ fn validate_explain_is_device_only_and_prints_a_table() {
         let why = match extra[0] {
             "--backend" => "drop --backend qemu",
             "--format" => "drop --format and --out",
+            "--iothreads" => "give --iothreads 1",
             _ => "drop --policy",
         };
         assert_clean_error(&o, &["validate --explain", why]);

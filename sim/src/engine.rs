@@ -850,9 +850,17 @@ impl<'a> Engine<'a> {
             } else {
                 0
             };
+            // What the host charges a sleep this event ends: the
+            // interrupt's measured cost for a completion on a shared host.
+            let wake_cpu_ns = match (kind, &self.host, &self.preset.host) {
+                (EventKind::Completion, Some(_), Some(h)) => h
+                    .irq_wakeup_cpu_ns
+                    .unwrap_or(self.preset.iothread.wakeup_cpu_ns),
+                _ => self.preset.iothread.wakeup_cpu_ns,
+            };
             Foresight::event(
                 kind,
-                self.preset.iothread.wakeup_cpu_ns,
+                wake_cpu_ns,
                 g.kick_cpu_ns,
                 hidden_ns,
                 self.force_next.take(),

@@ -534,7 +534,9 @@ impl HostCpus {
     /// thread starting).
     pub fn wake_at(&mut self, thread: u32, at: u64, resume: Resume) -> Option<u64> {
         let woken = self.start_waking(thread, at, resume).map(|_| at);
-        self.threads[thread as usize].woken_by_irq = false;
+        if woken.is_some() {
+            self.threads[thread as usize].woken_by_irq = false;
+        }
         woken
     }
 
@@ -653,6 +655,8 @@ impl HostCpus {
         };
         let t = &mut self.threads[thread as usize];
         t.state = State::Blocked;
+        // Until the next wake-up says what ended this sleep.
+        t.woken_by_irq = false;
         let run = now.saturating_sub(since);
         t.run_avg_ns = if run >= t.run_avg_ns {
             t.run_avg_ns + ((run - t.run_avg_ns) >> RUN_AVG_SHIFT)
@@ -833,8 +837,9 @@ mod tests {
 
     #[test]
     fn a_sleep_the_interrupt_ended_costs_the_cpu_measured_for_it() {
-        // The loop (thread 0) sleeps twice: a completion's interrupt ends
-        // the first, a job's write (thread 1) the second. With the
+        // The loop (thread 0) sleeps three times: a completion's interrupt
+        // ends the first and the third, a job's write (thread 1) the
+        // second. With the
         // interrupt's sleep measured at 17 us it costs that, the other the
         // 7.6 us measured with a thread as the waker; unmeasured, both do.
         let sleeps = |irq_cpu: Option<u64>| {
@@ -845,7 +850,7 @@ mod tests {
             h.wake_at(0, 0, Resume::Work);
             h.runnable(0, 0);
             let mut cost = Vec::new();
-            for (at, by) in [(10_000, None), (50_000, Some(1))] {
+            for (at, by) in [(10_000, None), (50_000, Some(1)), (90_000, None)] {
                 h.block(0, at);
                 let by = by.map(|thread| WakeCause {
                     thread,
@@ -859,8 +864,8 @@ mod tests {
             }
             cost
         };
-        assert_eq!(sleeps(Some(17_000)), [17_000, 7_600]);
-        assert_eq!(sleeps(None), [7_600, 7_600]);
+        assert_eq!(sleeps(Some(17_000)), [17_000, 7_600, 17_000]);
+        assert_eq!(sleeps(None), [7_600, 7_600, 7_600]);
     }
 
     #[test]

@@ -291,6 +291,14 @@ fn explain(ui: &dyn Ui, c: &ValidateCmd, stdout: &mut dyn Write) -> Result<()> {
     }
     let Checked { preset, spec, .. } = check(ui, c)?;
     let workload = spec.workloads[0].clone();
+    if workload.iothreads > 1 {
+        // Its CPU is one loop's; the phases would sum every loop's.
+        return fail(format!(
+            "validate --explain compares one loop with one loop, and this point has {} \
+             IOThreads: give --iothreads 1",
+            workload.iothreads
+        ));
+    }
     let point = crate::Point {
         workload: workload.clone(),
         params: spec.baseline.clone(),

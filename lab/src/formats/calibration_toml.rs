@@ -270,10 +270,13 @@ fn host_lines(out: &mut String, cal: &Calibration) {
     placement_lines(out, &c.placement);
     let _ = writeln!(
         out,
-        "#   a reaper asleep on the completion eventfd, woken by the interrupt: {} us, \
-         {:.1} us of its CPU a sleep",
+        "#   a reaper asleep on the completion eventfd, woken by the interrupt: {} us, {}",
         us(cal.irq_wake_q),
-        cal.irq_wake_cpu_ns / 1000.0
+        if cal.irq_wake_cpu_ns > 0.0 {
+            format!("{:.1} us of its CPU a sleep", cal.irq_wake_cpu_ns / 1000.0)
+        } else {
+            "its CPU not measured (it never slept)".to_string()
+        }
     );
     for b in &h.submit_batches {
         let _ = writeln!(

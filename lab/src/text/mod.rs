@@ -182,8 +182,11 @@ pub fn write_device_run<W: Write>(out: &mut W, o: &RunOutput) -> io::Result<()> 
     )?;
     if lp.wakeups > 0 {
         // What each sleep cost the loop's CPU: compare calibrate's
-        // block-and-wake CPU and the interrupt's sleep.
-        let per_wake_ns = s.block_overhead_pct / 100.0 * lp.elapsed_ns as f64 / lp.wakeups as f64;
+        // block-and-wake CPU and the interrupt's sleep. The percentage is
+        // the mean per loop and the wake-ups the sum over loops.
+        let loops = f64::from(lp.loops.max(1));
+        let per_wake_ns =
+            s.block_overhead_pct / 100.0 * loops * lp.elapsed_ns as f64 / lp.wakeups as f64;
         write!(out, " ({:.1} us a wake-up)", per_wake_ns / 1000.0)?;
     }
     writeln!(out)?;

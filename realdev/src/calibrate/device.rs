@@ -291,20 +291,27 @@ impl Spin {
                 Some(e) => {
                     e.wait(-1, &mut self.tokens).map_err(io_err("epoll_wait"))?;
                     slept = true;
+                    if ctx.ready() == 0 {
+                        // A count left from a completion reaped before its
+                        // signal landed: read it, or the next wait would
+                        // return at once and this would spin, not sleep.
+                        efd.drain();
+                    }
                 }
                 None => std::hint::spin_loop(),
             }
         }
         let seen = mono_ns();
-        if let (Some(c0), true) = (c0, slept) {
-            // The sleep and the wake-up on the sleeper's own clock, less
-            // the clock reads around it.
-            self.sleep_cpu_ns += (thread_cpu_ns() - c0).saturating_sub(self.clock_cost);
-            self.sleeps += 1;
-        }
         self.events.clear();
         ctx.reap(&mut self.events);
         efd.drain();
+        if let (Some(c0), true) = (c0, slept) {
+            // The sleep, the wake-up and the eventfd's read on the
+            // sleeper's own clock, with the clock reads around them, as
+            // the thread-woken probe times its cycle (`wakeup_cpu_ns`).
+            self.sleep_cpu_ns += thread_cpu_ns() - c0;
+            self.sleeps += 1;
+        }
         self.reaps += 1;
         for ev in &self.events {
             self.in_flight -= 1;
