@@ -852,11 +852,10 @@ impl<'a> Engine<'a> {
             };
             // What the host charges a sleep this event ends: the
             // interrupt's measured cost for a completion on a shared host.
-            let wake_cpu_ns = match (kind, &self.host, &self.preset.host) {
-                (EventKind::Completion, Some(_), Some(h)) => h
-                    .irq_wakeup_cpu_ns
-                    .unwrap_or(self.preset.iothread.wakeup_cpu_ns),
-                _ => self.preset.iothread.wakeup_cpu_ns,
+            let wakeup_cpu_ns = self.preset.iothread.wakeup_cpu_ns;
+            let wake_cpu_ns = match (kind, &self.host) {
+                (EventKind::Completion, Some(h)) => h.irq_sleep_cpu_ns(wakeup_cpu_ns),
+                _ => wakeup_cpu_ns,
             };
             Foresight::event(
                 kind,

@@ -533,11 +533,7 @@ impl HostCpus {
     /// [`HostCpus::wake`] with the time it becomes runnable given (a
     /// thread starting).
     pub fn wake_at(&mut self, thread: u32, at: u64, resume: Resume) -> Option<u64> {
-        let woken = self.start_waking(thread, at, resume).map(|_| at);
-        if woken.is_some() {
-            self.threads[thread as usize].woken_by_irq = false;
-        }
-        woken
+        self.start_waking(thread, at, resume).map(|_| at)
     }
 
     /// A blocked thread starts waking at `now`: if a CPU is idle it is
@@ -729,10 +725,17 @@ impl HostCpus {
     /// a sleep ended by the device's interrupt if that woke it and it was
     /// measured, else `wakeup_cpu_ns` (a thread's write as the waker).
     pub fn sleep_cpu_ns(&self, thread: u32, wakeup_cpu_ns: u64) -> u64 {
-        match self.irq_cpu_ns {
-            Some(ns) if self.threads[thread as usize].woken_by_irq => ns,
-            _ => wakeup_cpu_ns,
+        if self.threads[thread as usize].woken_by_irq {
+            self.irq_sleep_cpu_ns(wakeup_cpu_ns)
+        } else {
+            wakeup_cpu_ns
         }
+    }
+
+    /// What a sleep the device's interrupt ends costs the sleeper's CPU
+    /// clock: as measured, else `wakeup_cpu_ns`.
+    pub fn irq_sleep_cpu_ns(&self, wakeup_cpu_ns: u64) -> u64 {
+        self.irq_cpu_ns.unwrap_or(wakeup_cpu_ns)
     }
 
     /// Counts `cpu_ns` of CPU time for `thread` at `now` (inside the
