@@ -138,8 +138,10 @@ fn json_output_parses_and_table_names_its_fields() {
     let row: RunRow = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(row.policy, "off");
     assert_eq!(row.poll_cpu_pct.unwrap(), 0.0);
-    // The table prices each sleep: `off` sleeps for every request, and
-    // a sleep costs its thread some CPU, well under the run.
+    // The table prices each sleep: `off` sleeps for every request. The
+    // figure is never negative and well under a millisecond; it can be 0
+    // on a loaded machine, where preemption inside the busy phases (wall
+    // time, capped at the CPU clock) takes up the sleeps' CPU.
     let o = run_args(&short_run(&dir, &["--policy", "off"]));
     assert!(o.status.success(), "{}", stderr(&o));
     let text = stdout(&o);
@@ -151,7 +153,7 @@ fn json_output_parses_and_table_names_its_fields() {
         .unwrap_or_else(|| panic!("no cost a wake-up in:\n{text}"))
         .parse()
         .unwrap();
-    assert!(per_wake > 0.0 && per_wake < 1000.0, "{per_wake}\n{text}");
+    assert!((0.0..1000.0).contains(&per_wake), "{per_wake}\n{text}");
 
     let o = run_args(&short_run(&dir, &["--bs", "8k", "--rw", "read"]));
     assert!(o.status.success(), "{}", stderr(&o));
