@@ -578,6 +578,24 @@ fn assert_placement(host: &pollwise_sim::Host, text: &str) {
         .expect("the interrupt's sleep is measured on the sleeper's clock");
     assert!(irq_cpu > 0 && irq_cpu < 1_000_000_000, "{irq_cpu}");
     assert!(text.contains(" us of its CPU a sleep"), "{text}");
+    // The io_submit after each idle time, against one after a spin: one
+    // per idle time of the wake-up table, each well under a second, and
+    // the comment line quotes them.
+    assert_eq!(
+        host.submit_after_idle_ns.len(),
+        host.wakeup_idle_ns.len(),
+        "{host:?}"
+    );
+    assert!(
+        host.submit_after_idle_ns
+            .iter()
+            .all(|&ns| ns < 1_000_000_000),
+        "{host:?}"
+    );
+    assert!(
+        text.contains("io_submit after its thread slept (its CPU idle) that long"),
+        "{text}"
+    );
     assert!(
         text.contains("on the waker's CPU (both pinned to it"),
         "{text}"

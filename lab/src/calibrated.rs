@@ -416,6 +416,13 @@ fn host(cal: &Calibration) -> Host {
         irq_wakeup_ns: Some(q(cal.irq_wake_q)),
         // Measured by the same sleeping reaper; 0 where it never slept.
         irq_wakeup_cpu_ns: (cal.irq_wake_cpu_ns > 0.0).then(|| ns(cal.irq_wake_cpu_ns)),
+        // Measured at the idle times of the table above (a reaper that
+        // spins for its completion, then sleeps that long).
+        submit_after_idle_ns: if cal.submit_after_idle_ns.len() == table.len() {
+            cal.submit_after_idle_ns.iter().map(|&v| ns(v)).collect()
+        } else {
+            Vec::new()
+        },
         wake_across_send_ns: cal.costs.placement.across_send_ns.map(|s| s.map(ns)),
         scheduler: cal
             .host

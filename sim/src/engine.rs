@@ -951,7 +951,7 @@ impl<'a> Engine<'a> {
             t.lp.notify_self();
         }
         self.notify_round += 1;
-        let submit_ns = self.submit_cost(&subs);
+        let submit_ns = self.submit_cost(it, n.slept, &subs);
         if self.iters.is_some() {
             self.iothreads[it as usize].io = IterRecord {
                 submit_ns: self.wall(submit_ns),
@@ -987,14 +987,18 @@ impl<'a> Engine<'a> {
         t.ready_cmp.clear();
     }
 
-    /// The IOThread's work to submit a batch of requests: the batch, each
-    /// request, and one notification of each disk the batch finds idle.
-    fn submit_cost(&mut self, subs: &[u32]) -> u64 {
+    /// IOThread `it`'s work to submit a batch of requests: the batch, each
+    /// request, one notification of each disk the batch finds idle, and
+    /// (the first call after a sleep, `slept`) a vCPU back from halt.
+    fn submit_cost(&mut self, it: u32, slept: bool, subs: &[u32]) -> u64 {
         if subs.is_empty() {
             return 0;
         }
         let costs = &self.preset.iothread;
         let mut busy = costs.submit_batch_ns + costs.submit_ns * subs.len() as u64;
+        if let (true, Some(h)) = (slept, &self.host) {
+            busy += h.submit_after_sleep_ns(it);
+        }
         let idle_notify = self.preset.device.idle_notify_ns;
         if idle_notify > 0 {
             for &slot in subs {

@@ -258,6 +258,8 @@ struct Thread {
     run_avg_ns: u64,
     /// Its last wake-up had no waking thread: the device's interrupt.
     woken_by_irq: bool,
+    /// How long the CPU it last woke on had been idle, ns (0: held).
+    woke_idle_ns: u64,
 }
 
 /// The packed wake-ups of [`Packing`], as drawn.
@@ -295,6 +297,9 @@ pub struct HostCpus {
     /// What a sleep ended by the device's interrupt costs the sleeper's
     /// CPU clock, where measured.
     irq_cpu_ns: Option<u64>,
+    /// (idle time, extra CPU of the first `io_submit` after it), idle
+    /// increasing, from (0, 0); empty where not measured.
+    submit_after_idle: Vec<(u64, u64)>,
     from: u64,
     to: u64,
 }
@@ -333,6 +338,7 @@ impl HostCpus {
                     lent_ns: 0,
                     run_avg_ns: 0,
                     woken_by_irq: false,
+                    woke_idle_ns: 0,
                 })
                 .collect(),
             stretch: stretch(host),
@@ -364,6 +370,18 @@ impl HostCpus {
             }),
             irq: host.irq_wakeup_ns.map(WakeupDist::new),
             irq_cpu_ns: host.irq_wakeup_cpu_ns,
+            submit_after_idle: if host.submit_after_idle_ns.is_empty() {
+                Vec::new()
+            } else {
+                std::iter::once((0, 0))
+                    .chain(
+                        host.wakeup_idle_ns
+                            .iter()
+                            .copied()
+                            .zip(host.submit_after_idle_ns.iter().copied()),
+                    )
+                    .collect()
+            },
             from,
             to,
         }
@@ -453,6 +471,7 @@ impl HostCpus {
             t.cpu = Some(cpu);
             t.resume = resume;
             t.state = State::Waking { claimed: true };
+            t.woke_idle_ns = 0;
             let p = self
                 .packed
                 .as_ref()
@@ -466,6 +485,7 @@ impl HostCpus {
             return Some(now + yields_in_ns + latency);
         }
         let idle = self.start_waking(thread, now, resume)?;
+        self.threads[thread as usize].woke_idle_ns = idle;
         if let (None, Some(irq)) = (by, &self.irq) {
             return Some(now + irq.sample(rng));
         }
@@ -732,6 +752,24 @@ impl HostCpus {
         }
     }
 
+    /// What `thread`'s first `io_submit` after its last sleep costs
+    /// beyond one made without sleeping (`[host] submit_after_idle_ns`),
+    /// by how long the CPU it woke on had been idle: linear between the
+    /// measured idle times, the last beyond them; 0 where not measured.
+    pub fn submit_after_sleep_ns(&self, thread: u32) -> u64 {
+        let curve = &self.submit_after_idle;
+        let idle = self.threads[thread as usize].woke_idle_ns;
+        let i = curve.partition_point(|&(t, _)| t <= idle);
+        match (i.checked_sub(1).map(|j| curve[j]), curve.get(i)) {
+            (Some((a, ea)), Some(&(b, eb))) => {
+                let f = (idle - a) as f64 / (b - a) as f64;
+                crate::dist::round_ns(ea as f64 + (eb as f64 - ea as f64) * f)
+            }
+            (Some((_, e)), None) => e,
+            _ => 0,
+        }
+    }
+
     /// What a sleep the device's interrupt ends costs the sleeper's CPU
     /// clock: as measured, else `wakeup_cpu_ns`.
     pub fn irq_sleep_cpu_ns(&self, wakeup_cpu_ns: u64) -> u64 {
@@ -793,6 +831,7 @@ mod tests {
             packing: None,
             irq_wakeup_ns: None,
             irq_wakeup_cpu_ns: None,
+            submit_after_idle_ns: vec![],
             wake_across_send_ns: None,
             scheduler: Vec::new(),
         }

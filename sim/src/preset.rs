@@ -136,6 +136,14 @@ pub struct Host {
     /// wake-up costs `wakeup_cpu_ns`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub irq_wakeup_cpu_ns: Option<u64>,
+    /// What the loop's first `io_submit` after a sleep costs beyond one
+    /// made without sleeping, in ns of its CPU (and as long in wall time),
+    /// after each idle time of `wakeup_idle_ns` of the CPU it woke on
+    /// (linear between them from 0 at no idle time, the last beyond): a
+    /// vCPU back from halt runs its first call slower, the more the longer
+    /// it was halted. Empty (the default): 0.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub submit_after_idle_ns: Vec<u64>,
     /// What one wake-up of a thread blocked on another CPU costs the
     /// waker, on its CPU clock: `[eventfd write, channel send]` in ns (the
     /// two threads pinned apart, the sleeper's CPU idle as long as the
@@ -288,6 +296,20 @@ impl Host {
                     "irq_wakeup_cpu_ns: {ns}: expected the CPU of one sleep, at most 1 s"
                 ));
             }
+        }
+        if !self.submit_after_idle_ns.is_empty()
+            && (self.submit_after_idle_ns.len() != self.wakeup_idle_ns.len()
+                || self
+                    .submit_after_idle_ns
+                    .iter()
+                    .any(|&ns| ns > 1_000_000_000))
+        {
+            return bad_host(format!(
+                "submit_after_idle_ns has {} values: expected one per wakeup_idle_ns ({}), \
+                 each the extra CPU of one io_submit, at most 1 s",
+                self.submit_after_idle_ns.len(),
+                self.wakeup_idle_ns.len()
+            ));
         }
         self.validate_scheduler()?;
         self.validate_submits()

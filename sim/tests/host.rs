@@ -393,6 +393,63 @@ fn an_interrupts_sleep_costing_more_than_a_second_is_refused() {
 }
 
 #[test]
+fn the_first_submission_after_a_sleep_costs_what_was_measured_for_its_idle_cpu() {
+    // The cycle of `a_wakeup_after_a_short_idle_is_drawn_from_the_short_row`
+    // with slow wake-ups after 1 us idle: every CPU idles longer than that
+    // between wake-ups, so each request's submission, made right after
+    // the loop woke, costs the curve's last point on top, in wall time (it
+    // is on the request's path) and CPU; the completion's iteration
+    // submits nothing and pays nothing.
+    let w = workload(1, 1);
+    let off = Params::defaults(PolicyKind::Off);
+    let table = |extra: [u64; 2]| {
+        let mut p = preset(2, 40_000, 0.0, true);
+        let h = p.host.as_mut().unwrap();
+        h.wakeup_idle_ns = vec![1_000, 1_001];
+        h.eventfd_wakeup_by_idle_ns = vec![[2_000; 4], [40_000; 4]];
+        h.channel_wakeup_by_idle_ns = vec![[2_000; 4], [40_000; 4]];
+        if extra != [0, 0] {
+            h.submit_after_idle_ns = extra.to_vec();
+        }
+        Preset::from_toml(&p.to_toml(), "after-idle").unwrap()
+    };
+    let cycle = 19_100 - 500 + 40_000 - 600 + 2 * 38_000;
+    let (a, b) = (
+        run(&table([0, 0]), &w, &off),
+        run(&table([3_000, 7_000]), &w, &off),
+    );
+    assert_iops(a.iops, cycle);
+    assert_iops(b.iops, cycle + 7_000);
+    let cpu_pts = b.iothread_cpu_pct - a.iothread_cpu_pct;
+    let expected = b.iops * 7_000.0 / 1e9 * 100.0;
+    assert!(
+        (cpu_pts - expected).abs() < 0.1 * expected,
+        "CPU rose {cpu_pts} points, expected {expected}"
+    );
+    // A loop that never sleeps never pays it: the same run to the byte
+    // (a host that never packs, so the job is not held behind the window).
+    let poll = fixed(1_000_000);
+    let (c, d) = (
+        run(&table([0, 0]), &w, &poll),
+        run(&table([3_000, 7_000]), &w, &poll),
+    );
+    assert!(c.iops > 10_000.0, "{}", c.iops);
+    assert_eq!(csv_bytes(&c), csv_bytes(&d));
+    // One value per idle time, each at most a second.
+    for bad in ["[5000]", "[5000, 2000000000]"] {
+        let text = table([3_000, 7_000]).to_toml().replace(
+            "submit_after_idle_ns = [3000, 7000]",
+            &format!("submit_after_idle_ns = {bad}"),
+        );
+        let err = Preset::from_toml(&text, "bad").unwrap_err().to_string();
+        assert!(
+            err.contains("submit_after_idle_ns has") && err.contains("one per wakeup_idle_ns (2)"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
 fn a_waker_that_runs_on_keeps_its_cpu_to_itself() {
     // Packed only when the waker blocks at once: a loop that sleeps after
     // its send packs its job (2 us), one that polls a long window does not

@@ -26,6 +26,58 @@ fn cost_range(runs: &[LoopCosts], f: CostField) -> String {
     }
 }
 
+/// How the measurements above become the preset, written after them.
+const MAPPING_NOTE: &str =
+    "# Mapping: the latency distributions are the smallest-bs qd1 histograms less\n\
+ # the transfer time at the measured rate. When the saturation point's\n\
+ # spinning reaper found completions in bursts (2 or more per reap), the\n\
+ # host serves in passes ([device.passes]): one request at a time, and a\n\
+ # pass's completions delivered together; one service is the intercept\n\
+ # of the least-squares line of 1 / IOPS against 1 / depth over the small\n\
+ # reads at depth 1, the depth curve and saturation (a reaper at depth D\n\
+ # sees D / (D s + t)); delivery_ns is the qd1 mean latency less one\n\
+ # service, and the latency distributions are then service times (less the\n\
+ # delivery too). Otherwise latency_per_inflight_ns is how\n\
+ # much the mean latency grew per request the device held (Little's law)\n\
+ # from qd1 to the small-block saturation point, parallelism then 1024\n\
+ # (without growth: Little's law on that point at the qd1 latency);\n\
+ # submit_batch_ns is the CPU-clock part of a one-request io_submit into\n\
+ # the busy device (the saturation point) less one request's share, the\n\
+ # slope of io_submit's CPU over the batch sizes below, which submit_ns\n\
+ # adds to the loop's own per-request work; idle_notify_ns what io_submit at qd1 (an idle\n\
+ # device) costs beyond it; notify_guest_ns is the waking send's CPU-clock\n\
+ # part and notify_guest_stall_ns the rest of its wall time; the\n\
+ # rest of io_submit (the exit to the host) is added to the latency;\n\
+ # irq_cpu_ns is the job taking a waiting completion (its blocking wait's\n\
+ # CPU is spent before the completion arrives, off the request's path);\n\
+ # io_cpu_jitter_sigma is not measured (0.2). [host] shared = true: the\n\
+ # loop and one thread per job share the measured CPUs with the other load\n\
+ # (sim/src/host.rs); guest.vcpus and irq_latency_ns are then unused (each\n\
+ # job is a thread, its wake-up is drawn from channel_wakeup_ns), and\n\
+ # iothread.wakeup_latency_ns gives way to eventfd_wakeup_ns; with the\n\
+ # tables by idle time, each wake-up across CPUs is drawn from the row\n\
+ # for how long the CPU it lands on had been idle instead. [host.packing]:\n\
+ # a thread woken by one that blocks right after lands on the waker's\n\
+ # CPU in the measured share of wake-ups, at the same-CPU wake-up;\n\
+ # wakee_share is the share by the woken thread's own run per wake-up\n\
+ # (a thread packed while a CPU is idle in no more than it);\n\
+ # busy_share is that share when no CPU is idle (the woken thread last\n\
+ # ran on the other CPU, which another thread keeps busy);\n\
+ # wake_across_send_ns is what waking a\n\
+ # thread on the other CPU costs the waker (pinned apart), charged for\n\
+ # a kick or send that wakes its thread elsewhere, that wake-up\n\
+ # starting with the send;\n\
+ # irq_wakeup_ns is the wake-up of the loop by a completion (the\n\
+ # sleeping reaper's qd1 latency less the spinning one's), and\n\
+ # irq_wakeup_cpu_ns what that sleep costs the reaper's own CPU clock\n\
+ # (it replaces wakeup_cpu_ns, measured with a thread as the waker,\n\
+ # for a loop a completion woke); submit_after_idle_ns is what an\n\
+ # io_submit costs a thread's CPU clock after it slept each idle time\n\
+ # of wakeup_idle_ns beyond one right after a spin (the medians of\n\
+ # submissions at queue depth 1 in a seeded shuffle of the idle\n\
+ # times), charged to the loop's first submission after a sleep by\n\
+ # how long the CPU it woke on had been idle.";
+
 /// The preset as TOML, preceded by comments with every measurement.
 pub fn to_toml(cal: &Calibration, preset: &Preset) -> String {
     let mut out = String::new();
@@ -47,53 +99,8 @@ pub fn to_toml(cal: &Calibration, preset: &Preset) -> String {
     depth_lines(&mut out, cal, &preset.device);
     cost_lines(&mut out, cal);
     host_lines(&mut out, cal);
-    let _ = writeln!(
-        out,
-        "# Mapping: the latency distributions are the smallest-bs qd1 histograms less\n\
-         # the transfer time at the measured rate. When the saturation point's\n\
-         # spinning reaper found completions in bursts (2 or more per reap), the\n\
-         # host serves in passes ([device.passes]): one request at a time, and a\n\
-         # pass's completions delivered together; one service is the intercept\n\
-         # of the least-squares line of 1 / IOPS against 1 / depth over the small\n\
-         # reads at depth 1, the depth curve and saturation (a reaper at depth D\n\
-         # sees D / (D s + t)); delivery_ns is the qd1 mean latency less one\n\
-         # service, and the latency distributions are then service times (less the\n\
-         # delivery too). Otherwise latency_per_inflight_ns is how\n\
-         # much the mean latency grew per request the device held (Little's law)\n\
-         # from qd1 to the small-block saturation point, parallelism then 1024\n\
-         # (without growth: Little's law on that point at the qd1 latency);\n\
-         # submit_batch_ns is the CPU-clock part of a one-request io_submit into\n\
-         # the busy device (the saturation point) less one request's share, the\n\
-         # slope of io_submit's CPU over the batch sizes below, which submit_ns\n\
-         # adds to the loop's own per-request work; idle_notify_ns what io_submit at qd1 (an idle\n\
-         # device) costs beyond it; notify_guest_ns is the waking send's CPU-clock\n\
-         # part and notify_guest_stall_ns the rest of its wall time; the\n\
-         # rest of io_submit (the exit to the host) is added to the latency;\n\
-         # irq_cpu_ns is the job taking a waiting completion (its blocking wait's\n\
-         # CPU is spent before the completion arrives, off the request's path);\n\
-         # io_cpu_jitter_sigma is not measured (0.2). [host] shared = true: the\n\
-         # loop and one thread per job share the measured CPUs with the other load\n\
-         # (sim/src/host.rs); guest.vcpus and irq_latency_ns are then unused (each\n\
-         # job is a thread, its wake-up is drawn from channel_wakeup_ns), and\n\
-         # iothread.wakeup_latency_ns gives way to eventfd_wakeup_ns; with the\n\
-         # tables by idle time, each wake-up across CPUs is drawn from the row\n\
-         # for how long the CPU it lands on had been idle instead. [host.packing]:\n\
-         # a thread woken by one that blocks right after lands on the waker's\n\
-         # CPU in the measured share of wake-ups, at the same-CPU wake-up;\n\
-         # wakee_share is the share by the woken thread's own run per wake-up\n\
-         # (a thread packed while a CPU is idle in no more than it);\n\
-         # busy_share is that share when no CPU is idle (the woken thread last\n\
-         # ran on the other CPU, which another thread keeps busy);\n\
-         # wake_across_send_ns is what waking a\n\
-         # thread on the other CPU costs the waker (pinned apart), charged for\n\
-         # a kick or send that wakes its thread elsewhere, that wake-up\n\
-         # starting with the send;\n\
-         # irq_wakeup_ns is the wake-up of the loop by a completion (the\n\
-         # sleeping reaper's qd1 latency less the spinning one's), and\n\
-         # irq_wakeup_cpu_ns what that sleep costs the reaper's own CPU clock\n\
-         # (it replaces wakeup_cpu_ns, measured with a thread as the waker,\n\
-         # for a loop a completion woke)."
-    );
+    out.push_str(MAPPING_NOTE);
+    out.push('\n');
     out.push('\n');
     out.push_str(&preset.to_toml());
     out
@@ -278,6 +285,20 @@ fn host_lines(out: &mut String, cal: &Calibration) {
             "its CPU not measured (it never slept)".to_string()
         }
     );
+    if !cal.submit_after_idle_ns.is_empty() {
+        let by_idle: Vec<String> = c
+            .wake_by_idle
+            .iter()
+            .zip(&cal.submit_after_idle_ns)
+            .map(|(r, ns)| format!("{} us +{:.1}", r.idle_ns / 1000, ns / 1000.0))
+            .collect();
+        let _ = writeln!(
+            out,
+            "#   io_submit after its thread slept (its CPU idle) that long, CPU beyond one after \
+             a spin, us: {}",
+            by_idle.join(", ")
+        );
+    }
     for b in &h.submit_batches {
         let _ = writeln!(
             out,

@@ -10,7 +10,9 @@ use pollwise_core::Rw;
 use rand::Rng;
 use rand_pcg::Pcg64;
 
-use super::host::cpu_clock_cost;
+use pollwise_stats::median;
+
+use super::host::{cpu_clock_cost, ns};
 use super::{io_err, CalibrateError, SubmitBatch};
 use crate::aio::{AioContext, IoEvent, Iocb, Opcode};
 use crate::buffer::BufferPool;
@@ -421,4 +423,76 @@ fn submit_batch(
     ctx.wait_for(done, events).map_err(io_err("io_getevents"))?;
     requests.efd.drain();
     Ok((wall, cpu))
+}
+
+/// What an `io_submit` costs its thread's CPU clock after the thread slept
+/// each of `idle_us` (its CPU idle that long) beyond one made right after
+/// a spin: one request of `bs` at a time, the completion spun for (so no
+/// interrupt wakes it), then a timer sleep of a length drawn in a seeded
+/// shuffle (`rounds` of each, and as many with no sleep), then the
+/// submission, timed on the CPU clock. Per length, the median less the
+/// median without a sleep, at least 0, ns.
+pub(super) fn submit_after_idle(
+    target: &Target,
+    bs: u64,
+    idle_us: &[u64],
+    rounds: u32,
+    rng: &mut Pcg64,
+) -> Result<Vec<f64>, CalibrateError> {
+    let (mut ctx, pool, efd) = resources(1, bs)?;
+    let requests = Requests::new(target, &pool, &efd, Opcode::Read, bs);
+    let clock_cost = cpu_clock_cost();
+    // Index 0: no sleep; i + 1: idle_us[i].
+    let mut order: Vec<usize> = (0..=idle_us.len())
+        .flat_map(|i| std::iter::repeat_n(i, rounds as usize))
+        .collect();
+    rand::seq::SliceRandom::shuffle(order.as_mut_slice(), rng);
+    let mut cpu: Vec<Vec<u64>> = vec![Vec::with_capacity(rounds as usize); idle_us.len() + 1];
+    let mut events = Vec::with_capacity(1);
+    let _slack = super::placement::TimerSlack::fine();
+    for i in order {
+        if i > 0 {
+            std::thread::sleep(std::time::Duration::from_micros(idle_us[i - 1]));
+        }
+        let mut iocb = requests.iocb(0, rng);
+        let mut ptrs = [&mut iocb as *mut Iocb];
+        let c0 = thread_cpu_ns();
+        // SAFETY: the pool outlives the context (dropped below, after it).
+        let n = unsafe { ctx.submit(&mut ptrs) }.map_err(io_err("io_submit"))?;
+        let c1 = thread_cpu_ns();
+        if n == 0 {
+            continue;
+        }
+        cpu[i].push((c1 - c0).saturating_sub(clock_cost));
+        while ctx.ready() == 0 {
+            std::hint::spin_loop();
+        }
+        events.clear();
+        ctx.reap(&mut events);
+        efd.drain();
+        if let Some(ev) = events.iter().find(|ev| ev.res != bs as i64) {
+            return Err(failed(Rw::RandRead, bs, ev.res));
+        }
+    }
+    drop(ctx);
+    drop(pool);
+    let med = |v: &[u64]| {
+        if v.is_empty() {
+            f64::NAN
+        } else {
+            median(&ns(v))
+        }
+    };
+    let spun = med(&cpu[0]);
+    Ok(cpu[1..]
+        .iter()
+        .map(|v| {
+            let d = med(v) - spun;
+            if d.is_finite() {
+                d.max(0.0)
+            } else {
+                0.0
+            }
+        })
+        .collect())
 }

@@ -90,6 +90,11 @@ pub struct Calibration {
     /// What that sleep cost the reaper's own CPU clock, from entering
     /// `epoll_wait` to running again, mean per sleep, ns.
     pub irq_wake_cpu_ns: f64,
+    /// What an `io_submit` costs the CPU clock of a thread that slept
+    /// each of [`probes::WAKE_IDLE_US`] before it (its CPU idle that long)
+    /// beyond one made right after a spin, ns, at least 0: a vCPU back
+    /// from halt runs its first call slower ([`device::submit_after_idle`]).
+    pub submit_after_idle_ns: Vec<f64>,
 }
 
 impl Calibration {
@@ -113,6 +118,7 @@ impl Calibration {
             measured_writes: true,
             irq_wake_q: [0.0; 4],
             irq_wake_cpu_ns: 0.0,
+            submit_after_idle_ns: vec![],
         }
     }
 
@@ -193,6 +199,14 @@ pub fn calibrate(cfg: &CalibrateConfig) -> Result<Calibration, CalibrateError> {
         .map_or(0, |p| p.latency.mean().round() as u64);
     let (irq_wake_q, irq_wake_cpu_ns) =
         irq_wake(&target, small, cfg.point_ms, &latency_points[0], &mut rng)?;
+    let submit_after_idle_ns = device::submit_after_idle(
+        &target,
+        small,
+        &probes::WAKE_IDLE_US,
+        SUBMIT_AFTER_IDLE_ROUNDS,
+        &mut rng,
+    )?;
+    interrupted()?;
     let cost_runs = cost_runs(cfg.probe_rounds, points.repeats, device_ns)?;
     let cpus = host::cpus();
     Ok(Calibration {
@@ -214,8 +228,13 @@ pub fn calibrate(cfg: &CalibrateConfig) -> Result<Calibration, CalibrateError> {
         measured_writes: writable,
         irq_wake_q,
         irq_wake_cpu_ns,
+        submit_after_idle_ns,
     })
 }
+
+/// Submissions timed after each idle time (and as many after a spin) in
+/// [`device::submit_after_idle`]: about 1.6 s at the grid's 4.8 ms.
+const SUBMIT_AFTER_IDLE_ROUNDS: u32 = 300;
 
 /// The interrupt's wake-up: a sleeping reaper's latency quantiles at
 /// queue depth 1 less the spinning reaper's (`spun`), each at least 0,

@@ -384,10 +384,10 @@ fn asleep(stat: &str) -> bool {
 
 /// The calling thread's timer slack at 1 ns until this is dropped, so that
 /// a sleep of a few us is not stretched by the default 50 us.
-struct TimerSlack(libc::c_ulong);
+pub(super) struct TimerSlack(libc::c_ulong);
 
 impl TimerSlack {
-    fn fine() -> TimerSlack {
+    pub(super) fn fine() -> TimerSlack {
         // SAFETY: PR_GET/SET_TIMERSLACK take no pointers.
         let before = unsafe { libc::prctl(libc::PR_GET_TIMERSLACK) };
         unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong) };
