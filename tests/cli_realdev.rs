@@ -571,6 +571,19 @@ fn assert_placement(host: &pollwise_sim::Host, text: &str) {
         .irq_wakeup_ns
         .expect("the interrupt's wake-up is measured");
     assert!(irq.windows(2).all(|w| w[0] <= w[1]), "{irq:?}");
+    // With two CPUs or more, the same wake-up on each CPU, ordered, each
+    // quoted in the comments.
+    let by_cpu = &host.irq_wakeup_by_cpu_ns;
+    assert_eq!(by_cpu.len(), if cpus >= 2 { cpus } else { 0 }, "{host:?}");
+    for (i, q) in by_cpu.iter().enumerate() {
+        assert!(q.windows(2).all(|w| w[0] <= w[1]), "{q:?}");
+        assert!(
+            text.contains(&format!(
+                "the same reaper pinned to the host's CPU #{i} it may use: "
+            )),
+            "{text}"
+        );
+    }
     // So is what that sleep costs the sleeper: the kernel's side of a
     // sleep and a wake-up is never free, and well under a second.
     let irq_cpu = host

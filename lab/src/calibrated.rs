@@ -414,6 +414,11 @@ fn host(cal: &Calibration) -> Host {
             channel_wakeup_ns: q(cal.costs.placement.same_cpu_channel_q),
         }),
         irq_wakeup_ns: Some(q(cal.irq_wake_q)),
+        irq_wakeup_by_cpu_ns: if cal.irq_wake_by_cpu_q.len() == h.cpus {
+            cal.irq_wake_by_cpu_q.iter().map(|&r| q(r)).collect()
+        } else {
+            Vec::new()
+        },
         // Measured by the same sleeping reaper; 0 where it never slept.
         irq_wakeup_cpu_ns: (cal.irq_wake_cpu_ns > 0.0).then(|| ns(cal.irq_wake_cpu_ns)),
         // Measured at the idle times of the table above (a reaper that

@@ -276,6 +276,31 @@ struct Packed {
     channel: WakeupDist,
 }
 
+impl Packed {
+    fn new(p: &Packing) -> Packed {
+        // (run-on, share) at each measured run-on time.
+        let curve = |shares: &[f64]| -> Vec<(u64, f64)> {
+            p.run_on_ns
+                .iter()
+                .copied()
+                .zip(shares.iter().copied())
+                .collect()
+        };
+        let wakee = if p.wakee_share.is_empty() {
+            &p.share
+        } else {
+            &p.wakee_share
+        };
+        Packed {
+            share: curve(&p.share),
+            busy_share: curve(&p.busy_share),
+            wakee_share: curve(wakee),
+            eventfd: WakeupDist::new(p.eventfd_wakeup_ns),
+            channel: WakeupDist::new(p.channel_wakeup_ns),
+        }
+    }
+}
+
 /// The host's CPUs and the run's threads on them (see the module doc).
 #[derive(Clone, Debug)]
 pub struct HostCpus {
@@ -294,6 +319,8 @@ pub struct HostCpus {
     packed: Option<Packed>,
     /// A wake-up by the device's interrupt, where measured.
     irq: Option<WakeupDist>,
+    /// The same by the CPU the sleeper wakes on, where measured.
+    irq_by_cpu: Vec<WakeupDist>,
     /// What a sleep ended by the device's interrupt costs the sleeper's
     /// CPU clock, where measured.
     irq_cpu_ns: Option<u64>,
@@ -346,29 +373,14 @@ impl HostCpus {
             eventfd: curve(host.eventfd_wakeup_ns, &host.eventfd_wakeup_by_idle_ns),
             channel: curve(host.channel_wakeup_ns, &host.channel_wakeup_by_idle_ns),
             guest: vec![None; cpus as usize],
-            packed: host.packing.as_ref().map(|p: &Packing| {
-                // (run-on, share) at each measured run-on time.
-                let curve = |shares: &[f64]| -> Vec<(u64, f64)> {
-                    p.run_on_ns
-                        .iter()
-                        .copied()
-                        .zip(shares.iter().copied())
-                        .collect()
-                };
-                let wakee = if p.wakee_share.is_empty() {
-                    &p.share
-                } else {
-                    &p.wakee_share
-                };
-                Packed {
-                    share: curve(&p.share),
-                    busy_share: curve(&p.busy_share),
-                    wakee_share: curve(wakee),
-                    eventfd: WakeupDist::new(p.eventfd_wakeup_ns),
-                    channel: WakeupDist::new(p.channel_wakeup_ns),
-                }
-            }),
+            packed: host.packing.as_ref().map(Packed::new),
             irq: host.irq_wakeup_ns.map(WakeupDist::new),
+            irq_by_cpu: host
+                .irq_wakeup_by_cpu_ns
+                .iter()
+                .copied()
+                .map(WakeupDist::new)
+                .collect(),
             irq_cpu_ns: host.irq_wakeup_cpu_ns,
             submit_after_idle: if host.submit_after_idle_ns.is_empty() {
                 Vec::new()
@@ -485,9 +497,20 @@ impl HostCpus {
             return Some(now + yields_in_ns + latency);
         }
         let idle = self.start_waking(thread, now, resume)?;
-        self.threads[thread as usize].woke_idle_ns = idle;
-        if let (None, Some(irq)) = (by, &self.irq) {
-            return Some(now + irq.sample(rng));
+        let t = &mut self.threads[thread as usize];
+        t.woke_idle_ns = idle;
+        if by.is_none() {
+            // On the CPU it was woken on, where measured by CPU (it has
+            // claimed one if any was idle).
+            let on = match t.state {
+                State::Waking { claimed: true } => {
+                    t.cpu.and_then(|c| self.irq_by_cpu.get(c as usize))
+                }
+                _ => None,
+            };
+            if let Some(irq) = on.or(self.irq.as_ref()) {
+                return Some(now + irq.sample(rng));
+            }
         }
         let latency = match waker {
             Waker::Eventfd => self.eventfd.sample(idle, rng),
@@ -830,6 +853,7 @@ mod tests {
             io_submit_cpu_ns: vec![],
             packing: None,
             irq_wakeup_ns: None,
+            irq_wakeup_by_cpu_ns: vec![],
             irq_wakeup_cpu_ns: None,
             submit_after_idle_ns: vec![],
             wake_across_send_ns: None,

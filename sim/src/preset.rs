@@ -129,6 +129,13 @@ pub struct Host {
     /// (`eventfd_wakeup_by_idle_ns`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub irq_wakeup_ns: Option<[u64; 4]>,
+    /// The same wake-up with the sleeper on each CPU, CPU `i` of the
+    /// model being the `i`-th CPU the host let calibration use: the device's
+    /// interrupt reaches some CPUs only, and a sleeper on another is woken
+    /// from there, across CPUs. One per CPU; empty (the default):
+    /// `irq_wakeup_ns` wherever the loop sleeps.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub irq_wakeup_by_cpu_ns: Vec<[u64; 4]>,
     /// What such a sleep costs the sleeping thread's CPU clock, from going
     /// to sleep to running again, in ns: it takes the place of
     /// `iothread.wakeup_cpu_ns` (measured with a thread's eventfd write
@@ -289,6 +296,20 @@ impl Host {
                     "irq_wakeup_ns: {q:?}: expected percentiles p10 <= p50 <= p90 <= p99 <= 1 s"
                 ));
             }
+        }
+        if !self.irq_wakeup_by_cpu_ns.is_empty()
+            && (self.irq_wakeup_by_cpu_ns.len() != self.cpus as usize
+                || self
+                    .irq_wakeup_by_cpu_ns
+                    .iter()
+                    .any(|q| q.windows(2).any(|w| w[0] > w[1]) || q[3] > 1_000_000_000))
+        {
+            return bad_host(format!(
+                "irq_wakeup_by_cpu_ns has {} rows: expected one per CPU ({}), each percentiles \
+                 p10 <= p50 <= p90 <= p99 <= 1 s",
+                self.irq_wakeup_by_cpu_ns.len(),
+                self.cpus
+            ));
         }
         if let Some(ns) = self.irq_wakeup_cpu_ns {
             if ns > 1_000_000_000 {
@@ -742,6 +763,7 @@ impl Preset {
             if let Some(q) = &mut h.irq_wakeup_ns {
                 scale4(q);
             }
+            h.irq_wakeup_by_cpu_ns.iter_mut().for_each(scale4);
             if let Some(k) = &mut h.packing {
                 scale4(&mut k.eventfd_wakeup_ns);
                 scale4(&mut k.channel_wakeup_ns);

@@ -450,6 +450,64 @@ fn the_first_submission_after_a_sleep_costs_what_was_measured_for_its_idle_cpu()
 }
 
 #[test]
+fn the_interrupts_wake_up_is_drawn_for_the_cpu_the_loop_sleeps_on() {
+    // `off`, one job at qd1 on two CPUs, the completion waking the loop:
+    // the same row on both CPUs is the flat draw to the byte.
+    let w = workload(1, 1);
+    let off = Params::defaults(PolicyKind::Off);
+    let with = |flat: u64, rows: Option<[u64; 2]>| {
+        let p = packing(40_000, 0.0, 2_000, flat);
+        let text = match rows {
+            Some([a, b]) => p.to_toml().replace(
+                "irq_wakeup_ns =",
+                &format!("irq_wakeup_by_cpu_ns = [[{a}, {a}, {a}, {a}], [{b}, {b}, {b}, {b}]]\nirq_wakeup_ns ="),
+            ),
+            None => p.to_toml(),
+        };
+        Preset::from_toml(&text, "irq-by-cpu").unwrap()
+    };
+    let flat = run(&with(20_000, None), &w, &off);
+    let same = run(&with(3_000, Some([20_000, 20_000])), &w, &off);
+    assert_eq!(csv_bytes(&flat), csv_bytes(&same));
+    // Nothing packs here, so each thread keeps the CPU it started on: the
+    // loop (thread 0) sleeps on CPU 0 throughout, and its row is the draw,
+    // whatever the other CPU's and the flat one
+    let (fast, slow) = (
+        run(&with(2_000, None), &w, &off),
+        run(&with(60_000, None), &w, &off),
+    );
+    assert!(
+        slow.iops < 0.8 * fast.iops,
+        "{} against {}",
+        slow.iops,
+        fast.iops
+    );
+    let on_fast = run(&with(60_000, Some([2_000, 60_000])), &w, &off);
+    let on_slow = run(&with(2_000, Some([60_000, 2_000])), &w, &off);
+    // (within 1%: a wake-up before the loop first held a CPU is drawn flat)
+    for (got, want) in [(&on_fast, &fast), (&on_slow, &slow)] {
+        assert!(
+            (got.iops / want.iops - 1.0).abs() < 0.01,
+            "{} against {}",
+            got.iops,
+            want.iops
+        );
+    }
+    // One row per CPU, ordered percentiles.
+    for bad in ["[[1, 2, 3, 4]]", "[[1, 2, 3, 4], [4, 3, 2, 1]]"] {
+        let text = with(20_000, Some([1, 1])).to_toml().replace(
+            "irq_wakeup_by_cpu_ns = [[1, 1, 1, 1], [1, 1, 1, 1]]",
+            &format!("irq_wakeup_by_cpu_ns = {bad}"),
+        );
+        let err = Preset::from_toml(&text, "bad").unwrap_err().to_string();
+        assert!(
+            err.contains("irq_wakeup_by_cpu_ns has") && err.contains("one per CPU (2)"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
 fn a_waker_that_runs_on_keeps_its_cpu_to_itself() {
     // Packed only when the waker blocks at once: a loop that sleeps after
     // its send packs its job (2 us), one that polls a long window does not

@@ -71,7 +71,10 @@ const MAPPING_NOTE: &str =
  # sleeping reaper's qd1 latency less the spinning one's), and\n\
  # irq_wakeup_cpu_ns what that sleep costs the reaper's own CPU clock\n\
  # (it replaces wakeup_cpu_ns, measured with a thread as the waker,\n\
- # for a loop a completion woke); submit_after_idle_ns is what an\n\
+ # for a loop a completion woke); irq_wakeup_by_cpu_ns is that wake-up\n\
+ # with the reaper pinned to each CPU (the device's interrupt reaches\n\
+ # some CPUs only), drawn for the CPU the loop wakes on;\n\
+ # submit_after_idle_ns is what an\n\
  # io_submit costs a thread's CPU clock after it slept each idle time\n\
  # of wakeup_idle_ns beyond one right after a spin (the medians of\n\
  # submissions at queue depth 1 in a seeded shuffle of the idle\n\
@@ -285,6 +288,13 @@ fn host_lines(out: &mut String, cal: &Calibration) {
             "its CPU not measured (it never slept)".to_string()
         }
     );
+    for (i, row) in cal.irq_wake_by_cpu_q.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "#   the same reaper pinned to the host's CPU #{i} it may use: {} us",
+            us(*row)
+        );
+    }
     if !cal.submit_after_idle_ns.is_empty() {
         let by_idle: Vec<String> = c
             .wake_by_idle
