@@ -436,16 +436,23 @@ fn the_first_submission_after_a_sleep_costs_what_was_measured_for_its_idle_cpu()
     assert!(c.iops > 10_000.0, "{}", c.iops);
     assert_eq!(csv_bytes(&c), csv_bytes(&d));
     // One value per idle time, each at most a second.
-    for bad in ["[5000]", "[5000, 2000000000]"] {
-        let text = table([3_000, 7_000]).to_toml().replace(
-            "submit_after_idle_ns = [3000, 7000]",
-            &format!("submit_after_idle_ns = {bad}"),
-        );
+    assert_refused(
+        &table([3_000, 7_000]),
+        "submit_after_idle_ns = [3000, 7000]",
+        &["[5000]", "[5000, 2000000000]"],
+        &["submit_after_idle_ns has", "one per wakeup_idle_ns (2)"],
+    );
+}
+
+/// `p` with `key = value` (as `p` writes it) replaced by `key = bad` for
+/// each of `bads` is refused, the error naming each of `expect`.
+fn assert_refused(p: &Preset, key_value: &str, bads: &[&str], expect: &[&str]) {
+    let key = key_value.split(" = ").next().unwrap();
+    for bad in bads {
+        let text = p.to_toml().replace(key_value, &format!("{key} = {bad}"));
+        assert_ne!(text, p.to_toml(), "{key_value} is not in the preset");
         let err = Preset::from_toml(&text, "bad").unwrap_err().to_string();
-        assert!(
-            err.contains("submit_after_idle_ns has") && err.contains("one per wakeup_idle_ns (2)"),
-            "{err}"
-        );
+        assert!(expect.iter().all(|e| err.contains(e)), "{bad}: {err}");
     }
 }
 
@@ -494,17 +501,12 @@ fn the_interrupts_wake_up_is_drawn_for_the_cpu_the_loop_sleeps_on() {
         );
     }
     // One row per CPU, ordered percentiles.
-    for bad in ["[[1, 2, 3, 4]]", "[[1, 2, 3, 4], [4, 3, 2, 1]]"] {
-        let text = with(20_000, Some([1, 1])).to_toml().replace(
-            "irq_wakeup_by_cpu_ns = [[1, 1, 1, 1], [1, 1, 1, 1]]",
-            &format!("irq_wakeup_by_cpu_ns = {bad}"),
-        );
-        let err = Preset::from_toml(&text, "bad").unwrap_err().to_string();
-        assert!(
-            err.contains("irq_wakeup_by_cpu_ns has") && err.contains("one per CPU (2)"),
-            "{err}"
-        );
-    }
+    assert_refused(
+        &with(20_000, Some([1, 1])),
+        "irq_wakeup_by_cpu_ns = [[1, 1, 1, 1], [1, 1, 1, 1]]",
+        &["[[1, 2, 3, 4]]", "[[1, 2, 3, 4], [4, 3, 2, 1]]"],
+        &["irq_wakeup_by_cpu_ns has", "one per CPU (2)"],
+    );
 }
 
 #[test]
