@@ -567,6 +567,12 @@ fn assert_placement(host: &pollwise_sim::Host, text: &str) {
             "{text}"
         );
     }
+    assert_interrupt(host, text, cpus);
+}
+
+/// The interrupt's wake-up (unpinned and on each CPU), what its sleep
+/// costs, its work on each CPU and the submission after a sleep.
+fn assert_interrupt(host: &pollwise_sim::Host, text: &str, cpus: usize) {
     let irq = host
         .irq_wakeup_ns
         .expect("the interrupt's wake-up is measured");
@@ -575,6 +581,11 @@ fn assert_placement(host: &pollwise_sim::Host, text: &str) {
     // quoted in the comments.
     let by_cpu = &host.irq_wakeup_by_cpu_ns;
     assert_eq!(by_cpu.len(), if cpus >= 2 { cpus } else { 0 }, "{host:?}");
+    assert_eq!(
+        text.contains("the interrupts' work on each CPU, per completion"),
+        cpus >= 2,
+        "{text}"
+    );
     for (i, q) in by_cpu.iter().enumerate() {
         assert!(q.windows(2).all(|w| w[0] <= w[1]), "{q:?}");
         assert!(

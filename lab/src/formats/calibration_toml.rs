@@ -278,6 +278,20 @@ fn host_lines(out: &mut String, cal: &Calibration) {
         );
     }
     placement_lines(out, &c.placement);
+    interrupt_lines(out, cal);
+    for b in &h.submit_batches {
+        let _ = writeln!(
+            out,
+            "#   io_submit of {:>3}: {:>8.1} us ({:.1} us CPU)",
+            b.batch,
+            b.wall_ns / 1000.0,
+            b.cpu_ns / 1000.0
+        );
+    }
+}
+
+/// Comments: the device's interrupt and the submission after a sleep.
+fn interrupt_lines(out: &mut String, cal: &Calibration) {
     let _ = writeln!(
         out,
         "#   a reaper asleep on the completion eventfd, woken by the interrupt: {} us, {}",
@@ -295,8 +309,23 @@ fn host_lines(out: &mut String, cal: &Calibration) {
             us(*row)
         );
     }
+    if !cal.irq_cpu_steal_ns.is_empty() {
+        let by_cpu: Vec<String> = cal
+            .irq_cpu_steal_ns
+            .iter()
+            .enumerate()
+            .map(|(i, ns)| format!("#{i} {:.1} us", ns / 1000.0))
+            .collect();
+        let _ = writeln!(
+            out,
+            "#   the interrupts' work on each CPU, per completion (a thread spinning there while the \
+             sleeping reaper reads from another; not in the model): {}",
+            by_cpu.join(", ")
+        );
+    }
     if !cal.submit_after_idle_ns.is_empty() {
-        let by_idle: Vec<String> = c
+        let by_idle: Vec<String> = cal
+            .costs
             .wake_by_idle
             .iter()
             .zip(&cal.submit_after_idle_ns)
@@ -307,15 +336,6 @@ fn host_lines(out: &mut String, cal: &Calibration) {
             "#   io_submit after its thread slept (its CPU idle) that long, CPU beyond one after \
              a spin, us: {}",
             by_idle.join(", ")
-        );
-    }
-    for b in &h.submit_batches {
-        let _ = writeln!(
-            out,
-            "#   io_submit of {:>3}: {:>8.1} us ({:.1} us CPU)",
-            b.batch,
-            b.wall_ns / 1000.0,
-            b.cpu_ns / 1000.0
         );
     }
 }

@@ -496,3 +496,64 @@ pub(super) fn submit_after_idle(
         })
         .collect())
 }
+
+/// What the device's interrupts take from each CPU of `cpus`, per
+/// completion, ns: a thread pinned to that CPU spins on the clock and adds
+/// up every gap longer than 0.5 us while a sleeping reaper pinned to
+/// another CPU reads at queue depth 1 for `ms`, less the gaps of as long a
+/// spin with no I/O (timer ticks and other load), over the reaper's
+/// completions; at least 0. A CPU the interrupt is delivered to loses its
+/// handling there (in a VM, the exits to inject and end it), the others
+/// next to nothing. Empty with fewer than two CPUs.
+pub(super) fn irq_cpu_steal(
+    target: &Target,
+    bs: u64,
+    cpus: &[usize],
+    ms: u64,
+    rng: &mut Pcg64,
+) -> Result<Vec<f64>, CalibrateError> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    if cpus.len() < 2 {
+        return Ok(Vec::new());
+    }
+    // The spinner's gaps over one stretch of `work`, ns.
+    let gaps = |cpu: usize,
+                work: &mut dyn FnMut() -> Result<u64, CalibrateError>|
+     -> Result<(u64, u64), CalibrateError> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let spinner = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let _pinned = crate::sys::Pinned::to(cpu).ok();
+                let (mut total, mut last) = (0u64, mono_ns());
+                while !stop.load(Ordering::Relaxed) {
+                    let now = mono_ns();
+                    if now - last > 500 {
+                        total += now - last;
+                    }
+                    last = now;
+                }
+                total
+            })
+        };
+        let done = work();
+        stop.store(true, Ordering::Relaxed);
+        let total = spinner.join().unwrap_or(0);
+        Ok((total, done?))
+    };
+    let mut out = Vec::with_capacity(cpus.len());
+    for (i, &cpu) in cpus.iter().enumerate() {
+        let reaper_cpu = cpus[(i + 1) % cpus.len()];
+        let _pinned = crate::sys::Pinned::to(reaper_cpu).map_err(io_err("sched_setaffinity"))?;
+        let (idle, _) = gaps(cpu, &mut || {
+            std::thread::sleep(std::time::Duration::from_millis(ms));
+            Ok(0)
+        })?;
+        let (busy, ios) = gaps(cpu, &mut || {
+            device_point(target, (Rw::RandRead, bs, 1), ms, Reaper::Sleep, rng).map(|p| p.ios)
+        })?;
+        out.push(busy.saturating_sub(idle) as f64 / ios.max(1) as f64);
+    }
+    Ok(out)
+}

@@ -95,6 +95,10 @@ pub struct Calibration {
     /// device's interrupt is delivered to some CPUs only, and a reaper on
     /// another is woken across CPUs as well.
     pub irq_wake_by_cpu_q: Vec<[f64; 4]>,
+    /// What the device's interrupts take from each of those CPUs per
+    /// completion, ns ([`device::irq_cpu_steal`]; empty with one CPU): a
+    /// record for now, which the model does not use.
+    pub irq_cpu_steal_ns: Vec<f64>,
     /// What an `io_submit` costs the CPU clock of a thread that slept
     /// each of [`probes::WAKE_IDLE_US`] before it (its CPU idle that long)
     /// beyond one made right after a spin, ns, at least 0: a vCPU back
@@ -124,6 +128,7 @@ impl Calibration {
             irq_wake_q: [0.0; 4],
             irq_wake_cpu_ns: 0.0,
             irq_wake_by_cpu_q: vec![],
+            irq_cpu_steal_ns: vec![],
             submit_after_idle_ns: vec![],
         }
     }
@@ -203,16 +208,7 @@ pub fn calibrate(cfg: &CalibrateConfig) -> Result<Calibration, CalibrateError> {
     let device_ns = latency_points
         .first()
         .map_or(0, |p| p.latency.mean().round() as u64);
-    let (irq_wake_q, irq_wake_cpu_ns) =
-        irq_wake(&target, small, cfg.point_ms, &latency_points[0], &mut rng)?;
-    let mut irq_wake_by_cpu_q = Vec::new();
-    if let Some(cpus) = crate::sys::allowed_cpus().ok().filter(|c| c.len() >= 2) {
-        for cpu in cpus {
-            let _pinned = crate::sys::Pinned::to(cpu).map_err(io_err("sched_setaffinity"))?;
-            let (q, _) = irq_wake(&target, small, cfg.point_ms, &latency_points[0], &mut rng)?;
-            irq_wake_by_cpu_q.push(q);
-        }
-    }
+    let irq = interrupt_probes(&target, small, cfg.point_ms, &latency_points[0], &mut rng)?;
     let submit_after_idle_ns = device::submit_after_idle(
         &target,
         small,
@@ -240,10 +236,48 @@ pub fn calibrate(cfg: &CalibrateConfig) -> Result<Calibration, CalibrateError> {
             scheduler: host::scheduler_facts(std::path::Path::new("/")),
         },
         measured_writes: writable,
-        irq_wake_q,
-        irq_wake_cpu_ns,
-        irq_wake_by_cpu_q,
+        irq_wake_q: irq.wake_q,
+        irq_wake_cpu_ns: irq.sleep_cpu_ns,
+        irq_wake_by_cpu_q: irq.wake_by_cpu_q,
+        irq_cpu_steal_ns: irq.steal_ns,
         submit_after_idle_ns,
+    })
+}
+
+/// What the device's interrupt does to the loop (the fields of
+/// [`Calibration`] of the same names).
+struct InterruptProbes {
+    wake_q: [f64; 4],
+    sleep_cpu_ns: f64,
+    wake_by_cpu_q: Vec<[f64; 4]>,
+    steal_ns: Vec<f64>,
+}
+
+/// The interrupt's wake-up of a sleeping reaper, unpinned and then on
+/// each CPU, and its work on each CPU, against the spinning reaper
+/// `spun`, each probe `ms` long.
+fn interrupt_probes(
+    target: &Target,
+    small: u64,
+    ms: u64,
+    spun: &DevicePoint,
+    rng: &mut Pcg64,
+) -> Result<InterruptProbes, CalibrateError> {
+    let (wake_q, sleep_cpu_ns) = irq_wake(target, small, ms, spun, rng)?;
+    let (mut wake_by_cpu_q, mut steal_ns) = (Vec::new(), Vec::new());
+    if let Some(cpus) = crate::sys::allowed_cpus().ok().filter(|c| c.len() >= 2) {
+        for &cpu in &cpus {
+            let _pinned = crate::sys::Pinned::to(cpu).map_err(io_err("sched_setaffinity"))?;
+            wake_by_cpu_q.push(irq_wake(target, small, ms, spun, rng)?.0);
+        }
+        steal_ns = device::irq_cpu_steal(target, small, &cpus, ms, rng)?;
+        interrupted()?;
+    }
+    Ok(InterruptProbes {
+        wake_q,
+        sleep_cpu_ns,
+        wake_by_cpu_q,
+        steal_ns,
     })
 }
 
