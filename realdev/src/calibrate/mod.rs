@@ -91,12 +91,13 @@ pub struct Calibration {
     /// `epoll_wait` to running again, mean per sleep, ns.
     pub irq_wake_cpu_ns: f64,
     /// The same wake-up with the reaper pinned to each CPU it may use, in
-    /// the order of [`crate::sys::allowed_cpus`] (empty with one CPU): the
+    /// the order of [`crate::sys::allowed_cpus`] (empty with one CPU or
+    /// more than [`MAX_PINNED_CPUS`]): the
     /// device's interrupt is delivered to some CPUs only, and a reaper on
     /// another is woken across CPUs as well.
     pub irq_wake_by_cpu_q: Vec<[f64; 4]>,
     /// What the device's interrupts take from each of those CPUs per
-    /// completion, ns ([`device::irq_cpu_steal`]; empty with one CPU): a
+    /// completion, ns ([`device::irq_cpu_steal`]; empty as the row above): a
     /// record for now, which the model does not use.
     pub irq_cpu_steal_ns: Vec<f64>,
     /// What an `io_submit` costs the CPU clock of a thread that slept
@@ -244,6 +245,9 @@ pub fn calibrate(cfg: &CalibrateConfig) -> Result<Calibration, CalibrateError> {
     })
 }
 
+/// The most CPUs the interrupt probes pin a reaper to one by one.
+pub const MAX_PINNED_CPUS: usize = 8;
+
 /// What the device's interrupt does to the loop (the fields of
 /// [`Calibration`] of the same names).
 struct InterruptProbes {
@@ -265,7 +269,10 @@ fn interrupt_probes(
 ) -> Result<InterruptProbes, CalibrateError> {
     let (wake_q, sleep_cpu_ns) = irq_wake(target, small, ms, spun, rng)?;
     let (mut wake_by_cpu_q, mut steal_ns) = (Vec::new(), Vec::new());
-    if let Some(cpus) = crate::sys::allowed_cpus().ok().filter(|c| c.len() >= 2) {
+    // Each CPU costs two to three probes: a host of many CPUs is left to
+    // the unpinned draw.
+    let cpus = crate::sys::allowed_cpus().ok();
+    if let Some(cpus) = cpus.filter(|c| (2..=MAX_PINNED_CPUS).contains(&c.len())) {
         for &cpu in &cpus {
             let _pinned = crate::sys::Pinned::to(cpu).map_err(io_err("sched_setaffinity"))?;
             wake_by_cpu_q.push(irq_wake(target, small, ms, spun, rng)?.0);
