@@ -183,12 +183,13 @@ pub enum Resume {
     Work,
 }
 
-/// The share of wake-ups packed when the waker runs on `run_on_ns`:
-/// linear between the measured points, the nearest beyond them.
-fn pack_share(curve: &[(u64, f64)], run_on_ns: u64) -> f64 {
-    let i = curve.partition_point(|&(t, _)| t <= run_on_ns);
+/// A measured curve at `x` (the share of wake-ups packed when the waker
+/// runs on that long, the extra of a submission after that much idle
+/// time): linear between the measured points, the nearest beyond them.
+fn curve_at(curve: &[(u64, f64)], x: u64) -> f64 {
+    let i = curve.partition_point(|&(t, _)| t <= x);
     match (i.checked_sub(1).map(|j| curve[j]), curve.get(i)) {
-        (Some((a, sa)), Some(&(b, sb))) => sa + (sb - sa) * (run_on_ns - a) as f64 / (b - a) as f64,
+        (Some((a, sa)), Some(&(b, sb))) => sa + (sb - sa) * (x - a) as f64 / (b - a) as f64,
         (Some((_, s)), None) | (None, Some(&(_, s))) => s,
         (None, None) => 0.0,
     }
@@ -324,9 +325,9 @@ pub struct HostCpus {
     /// What a sleep ended by the device's interrupt costs the sleeper's
     /// CPU clock, where measured.
     irq_cpu_ns: Option<u64>,
-    /// (idle time, extra CPU of the first `io_submit` after it), idle
+    /// (idle time, extra CPU of the first `io_submit` after it, ns), idle
     /// increasing, from (0, 0); empty where not measured.
-    submit_after_idle: Vec<(u64, u64)>,
+    submit_after_idle: Vec<(u64, f64)>,
     from: u64,
     to: u64,
 }
@@ -385,12 +386,12 @@ impl HostCpus {
             submit_after_idle: if host.submit_after_idle_ns.is_empty() {
                 Vec::new()
             } else {
-                std::iter::once((0, 0))
+                std::iter::once((0, 0.0))
                     .chain(
                         host.wakeup_idle_ns
                             .iter()
-                            .copied()
-                            .zip(host.submit_after_idle_ns.iter().copied()),
+                            .zip(&host.submit_after_idle_ns)
+                            .map(|(&idle, &ns)| (idle, ns as f64)),
                     )
                     .collect()
             },
@@ -552,14 +553,14 @@ impl HostCpus {
         // measured with the other CPU busy, where it was.
         let any_idle = self.idle_since.iter().any(Option::is_some);
         let share = if any_idle {
-            pack_share(&p.share, by.runs_on_ns).min(pack_share(
+            curve_at(&p.share, by.runs_on_ns).min(curve_at(
                 &p.wakee_share,
                 self.threads[wakee as usize].run_avg_ns,
             ))
         } else if p.busy_share.is_empty() {
-            pack_share(&p.share, by.runs_on_ns)
+            curve_at(&p.share, by.runs_on_ns)
         } else {
-            pack_share(&p.busy_share, by.runs_on_ns)
+            curve_at(&p.busy_share, by.runs_on_ns)
         };
         (share > 0.0 && rng.random::<f64>() < share).then_some((cpu, yields_in_ns))
     }
@@ -780,17 +781,8 @@ impl HostCpus {
     /// by how long the CPU it woke on had been idle: linear between the
     /// measured idle times, the last beyond them; 0 where not measured.
     pub fn submit_after_sleep_ns(&self, thread: u32) -> u64 {
-        let curve = &self.submit_after_idle;
         let idle = self.threads[thread as usize].woke_idle_ns;
-        let i = curve.partition_point(|&(t, _)| t <= idle);
-        match (i.checked_sub(1).map(|j| curve[j]), curve.get(i)) {
-            (Some((a, ea)), Some(&(b, eb))) => {
-                let f = (idle - a) as f64 / (b - a) as f64;
-                crate::dist::round_ns(ea as f64 + (eb as f64 - ea as f64) * f)
-            }
-            (Some((_, e)), None) => e,
-            _ => 0,
-        }
+        crate::dist::round_ns(curve_at(&self.submit_after_idle, idle))
     }
 
     /// What a sleep the device's interrupt ends costs the sleeper's CPU

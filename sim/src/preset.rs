@@ -172,6 +172,12 @@ pub struct Host {
     pub scheduler: Vec<String>,
 }
 
+/// A row of measured percentiles (p10, p50, p90, p99, ns): ordered, and
+/// none above a second.
+fn percentiles_ok(q: &[u64; 4]) -> bool {
+    q.windows(2).all(|w| w[0] <= w[1]) && q[3] <= 1_000_000_000
+}
+
 /// Most `host.scheduler` entries, and the longest one.
 pub const MAX_SCHEDULER_FACTS: usize = 64;
 pub const MAX_SCHEDULER_FACT_LEN: usize = 200;
@@ -260,7 +266,7 @@ impl Packing {
             ("eventfd_wakeup_ns", &self.eventfd_wakeup_ns),
             ("channel_wakeup_ns", &self.channel_wakeup_ns),
         ] {
-            if q.windows(2).any(|w| w[0] > w[1]) || q[3] > 1_000_000_000 {
+            if !percentiles_ok(q) {
                 return bad_host(format!(
                     "packing.{k}: {q:?}: expected percentiles p10 <= p50 <= p90 <= p99 <= 1 s"
                 ));
@@ -291,7 +297,7 @@ impl Host {
             }
         }
         if let Some(q) = &self.irq_wakeup_ns {
-            if q.windows(2).any(|w| w[0] > w[1]) || q[3] > 1_000_000_000 {
+            if !percentiles_ok(q) {
                 return bad_host(format!(
                     "irq_wakeup_ns: {q:?}: expected percentiles p10 <= p50 <= p90 <= p99 <= 1 s"
                 ));
@@ -299,10 +305,7 @@ impl Host {
         }
         if !self.irq_wakeup_by_cpu_ns.is_empty()
             && (self.irq_wakeup_by_cpu_ns.len() != self.cpus as usize
-                || self
-                    .irq_wakeup_by_cpu_ns
-                    .iter()
-                    .any(|q| q.windows(2).any(|w| w[0] > w[1]) || q[3] > 1_000_000_000))
+                || self.irq_wakeup_by_cpu_ns.iter().any(|q| !percentiles_ok(q)))
         {
             return bad_host(format!(
                 "irq_wakeup_by_cpu_ns has {} rows: expected one per CPU ({}), each percentiles \
@@ -432,7 +435,7 @@ impl Host {
                     .map(|q| ("channel_wakeup_by_idle_ns", q)),
             );
         for (k, q) in one.into_iter().chain(by_idle) {
-            if q.windows(2).any(|w| w[0] > w[1]) || q[3] > 1_000_000_000 {
+            if !percentiles_ok(q) {
                 return bad(format!(
                     "{k}: {q:?}: expected percentiles p10 <= p50 <= p90 <= p99 <= 1 s"
                 ));

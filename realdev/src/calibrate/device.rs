@@ -476,23 +476,14 @@ pub(super) fn submit_after_idle(
     }
     drop(ctx);
     drop(pool);
-    let med = |v: &[u64]| {
-        if v.is_empty() {
-            f64::NAN
-        } else {
-            median(&ns(v))
-        }
-    };
+    // A length with no submission taken (or none after a spin) reads 0.
+    let med = |v: &[u64]| (!v.is_empty()).then(|| median(&ns(v)));
     let spun = med(&cpu[0]);
     Ok(cpu[1..]
         .iter()
-        .map(|v| {
-            let d = med(v) - spun;
-            if d.is_finite() {
-                d.max(0.0)
-            } else {
-                0.0
-            }
+        .map(|v| match (med(v), spun) {
+            (Some(after), Some(spun)) => (after - spun).max(0.0),
+            _ => 0.0,
         })
         .collect())
 }

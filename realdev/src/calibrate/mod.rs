@@ -277,6 +277,8 @@ fn interrupt_probes(
             let _pinned = crate::sys::Pinned::to(cpu).map_err(io_err("sched_setaffinity"))?;
             wake_by_cpu_q.push(irq_wake(target, small, ms, spun, rng)?.0);
         }
+        // Apart from the wake-ups above: its spinner keeps the other CPU
+        // awake, which changes how fast the interrupt wakes a sleeper.
         steal_ns = device::irq_cpu_steal(target, small, &cpus, ms, rng)?;
         interrupted()?;
     }
